@@ -1,0 +1,48 @@
+"""Idempotent activity steps, keyed by workflow id and step name and enforced by a primary key.
+
+``claim_step`` inserts the marker first: a concurrent retry blocks on the key until the first
+transaction ends, then sees the marker and gets the stored result back instead of writing again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from db.canonical import to_jsonable
+from db.models import ActivityStep
+
+
+@dataclass(frozen=True)
+class StepClaim:
+    first_time: bool
+    result: Any = None  # the stored result when the step had already run
+
+
+def claim_step(session: Session, workflow_id: str, step: str) -> StepClaim:
+    inserted = session.execute(
+        insert(ActivityStep)
+        .values(workflow_id=workflow_id, step=step)
+        .on_conflict_do_nothing()
+        .returning(ActivityStep.step)
+    ).first()
+    if inserted is not None:
+        return StepClaim(first_time=True)
+    stored = session.scalar(
+        select(ActivityStep.result).where(
+            ActivityStep.workflow_id == workflow_id, ActivityStep.step == step
+        )
+    )
+    return StepClaim(first_time=False, result=stored)
+
+
+def record_result(session: Session, workflow_id: str, step: str, result: Any) -> None:
+    session.execute(
+        update(ActivityStep)
+        .where(ActivityStep.workflow_id == workflow_id, ActivityStep.step == step)
+        .values(result=to_jsonable(result))
+    )

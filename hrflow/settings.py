@@ -1,0 +1,149 @@
+"""All configuration, read once from ``HRFLOW_*`` environment variables (and ``.hrflow/dev.env``).
+
+``hrflow dev`` writes ``.hrflow/dev.env`` with the embedded stack's addresses and generated secrets,
+so ``hrflow token`` or ``hrflow audit verify`` run in the same directory reach the same stack. Real
+environment variables always win over that file. Settings are never read inside workflow code.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_DIR = Path(".hrflow")
+DEV_ENV_FILE = DEV_DIR / "dev.env"
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or wrong; the message says which variable to set and how."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HRFLOW_",
+        env_file=str(DEV_ENV_FILE),
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # --- database ---
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL, e.g. postgresql+psycopg2://hrflow:secret@db:5432/hrflow",
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+
+    # --- Temporal ---
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "hrflow"
+    temporal_tls_cert: Path | None = Field(default=None, description="client certificate (PEM)")
+    temporal_tls_key: Path | None = Field(default=None, description="client private key (PEM)")
+    temporal_tls_ca: Path | None = Field(default=None, description="server CA (PEM), if private")
+    temporal_api_key: SecretStr | None = Field(default=None, description="Temporal Cloud API key")
+
+    # --- API ---
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    jwt_secret: SecretStr | None = None
+    jwt_ttl_minutes: int = Field(default=8 * 60, ge=1)
+    ui_origins: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8233", "http://localhost:8233"],
+        description="origins allowed to call the codec endpoint (the Temporal UI)",
+    )
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, description="largest JSON body")
+
+    # --- payload encryption ---
+    codec_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON object {"key-id": "base64 32-byte AES key"}; all ids decrypt',
+    )
+    codec_active_key: str | None = Field(default=None, description="key id used to encrypt")
+
+    # --- embedded dev stack (`hrflow dev`) ---
+    dev_dir: Path = DEV_DIR
+    temporal_port: int = Field(default=7233, ge=1, le=65535)
+    temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
+
+    # --- worker ---
+    worker_max_concurrent_activities: int = Field(default=50, ge=1)
+    worker_graceful_shutdown_seconds: int = Field(default=20, ge=0)
+
+    # --- business settings that are company choices, not statute ---
+    payroll_cutoff_day: int = Field(default=25, ge=1, le=28)
+    rollback_window_hours: int = Field(default=72, ge=0)
+    default_currency_quantum: Decimal = Decimal("0.01")
+
+    @field_validator("codec_keys")
+    @classmethod
+    def _keys_are_aes256(cls, keys: dict[str, str]) -> dict[str, str]:
+        for key_id, encoded in keys.items():
+            try:
+                raw = base64.b64decode(encoded, validate=True)
+            except binascii.Error:
+                raise ValueError(f"codec key {key_id!r} is not base64") from None
+            if len(raw) != 32:
+                raise ValueError(f"codec key {key_id!r} must be 32 bytes (AES-256), got {len(raw)}")
+        return keys
+
+    # --- checks that say what to set ---
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise ConfigurationError(
+                "HRFLOW_DATABASE_URL is not set: set it to postgresql+psycopg2://USER:PASSWORD@HOST/DB"
+                " (or run `hrflow dev`, which starts an embedded PostgreSQL)"
+            )
+        if not self.database_url.startswith(("postgresql://", "postgresql+psycopg2://")):
+            raise ConfigurationError(
+                "HRFLOW_DATABASE_URL must be a PostgreSQL URL (postgresql+psycopg2://...)"
+            )
+        return self.database_url
+
+    def require_jwt_secret(self) -> str:
+        if self.jwt_secret is None or not self.jwt_secret.get_secret_value():
+            raise ConfigurationError(
+                "HRFLOW_JWT_SECRET is not set: set it to a random string of at least 32 characters"
+                " (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if len(self.jwt_secret.get_secret_value()) < 32:
+            raise ConfigurationError("HRFLOW_JWT_SECRET is too short: use at least 32 characters")
+        return self.jwt_secret.get_secret_value()
+
+    def require_codec_keys(self) -> tuple[str, dict[str, bytes]]:
+        """The active key id and every key (for decryption of older payloads)."""
+        if not self.codec_keys:
+            raise ConfigurationError(
+                "HRFLOW_CODEC_KEYS is not set: set it to a JSON object such as"
+                ' {"k1": "<base64 of 32 random bytes>"} (payloads carry names and ID numbers)'
+            )
+        active = self.codec_active_key or next(iter(self.codec_keys))
+        if active not in self.codec_keys:
+            raise ConfigurationError(
+                f"HRFLOW_CODEC_ACTIVE_KEY={active!r} is not one of the ids in HRFLOW_CODEC_KEYS"
+            )
+        return active, {k: base64.b64decode(v) for k, v in self.codec_keys.items()}
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        url = self.require_database_url()
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg2://" + url[len("postgresql://") :]
+        return url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; a wrong value becomes a ``ConfigurationError`` naming the variable."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigurationError(f"HRFLOW_{field.upper()}: {first['msg']}") from None

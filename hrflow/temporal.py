@@ -1,0 +1,59 @@
+"""One way to connect to Temporal, shared by the API, the worker and the CLI.
+
+Dev server, self-hosted cluster with mTLS, or Temporal Cloud with an API key: the settings decide.
+Every client carries the encrypting pydantic data converter, so nothing readable leaves the process.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.service import RPCError, TLSConfig
+
+from hrflow.codec import EncryptionCodec, data_converter
+from hrflow.settings import ConfigurationError, Settings
+
+
+def codec_from(settings: Settings) -> EncryptionCodec:
+    active, keys = settings.require_codec_keys()
+    return EncryptionCodec(active, keys)
+
+
+def _tls(settings: Settings) -> TLSConfig | bool:
+    if settings.temporal_tls_cert or settings.temporal_tls_key:
+        if not (settings.temporal_tls_cert and settings.temporal_tls_key):
+            raise ConfigurationError(
+                "set both HRFLOW_TEMPORAL_TLS_CERT and HRFLOW_TEMPORAL_TLS_KEY for mTLS"
+            )
+        try:
+            return TLSConfig(
+                client_cert=settings.temporal_tls_cert.read_bytes(),
+                client_private_key=settings.temporal_tls_key.read_bytes(),
+                server_root_ca_cert=(
+                    settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None
+                ),
+            )
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read a Temporal TLS file: {exc}") from None
+    return settings.temporal_api_key is not None  # Temporal Cloud API keys need TLS
+
+
+async def connect(settings: Settings, *, timeout: timedelta = timedelta(seconds=5)) -> Client:
+    """Connect, or raise ``ConfigurationError`` naming HRFLOW_TEMPORAL_ADDRESS."""
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    try:
+        return await Client.connect(
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            api_key=api_key,
+            tls=_tls(settings),
+            data_converter=data_converter(codec_from(settings)),
+            connect_timeout=timeout,
+        )
+    except (RPCError, RuntimeError, OSError) as exc:
+        raise ConfigurationError(
+            f"cannot reach Temporal at {settings.temporal_address}"
+            f" (namespace {settings.temporal_namespace}): {str(exc).splitlines()[0][:160]};"
+            " check HRFLOW_TEMPORAL_ADDRESS"
+        ) from None

@@ -1,0 +1,28 @@
+"""The custom search attributes every case sets, so operators can find it in the Temporal UI.
+
+They are stored unencrypted by Temporal: only employee numbers, codes and stages go here, never
+names, ID numbers or amounts. ``hrflow dev`` and the test harness register exactly this list.
+"""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+EMPLOYEE_ID = SearchAttributeKey.for_keyword("EmployeeId")
+CASE_KIND = SearchAttributeKey.for_keyword("CaseKind")
+CASE_STAGE = SearchAttributeKey.for_keyword("CaseStage")
+PROVINCE = SearchAttributeKey.for_keyword("Province")
+DEPARTMENT = SearchAttributeKey.for_keyword("Department")
+
+ALL: tuple[SearchAttributeKey, ...] = (EMPLOYEE_ID, CASE_KIND, CASE_STAGE, PROVINCE, DEPARTMENT)
+
+
+_CLI_TYPE_NAMES = {2: "Keyword"}  # IndexedValueType -> the dev server's flag spelling
+
+
+def dev_server_flags() -> list[str]:
+    """``--search-attribute Name=Type`` flags for ``temporal server start-dev``."""
+    flags: list[str] = []
+    for key in ALL:
+        flags += ["--search-attribute", f"{key.name}={_CLI_TYPE_NAMES[key.indexed_value_type]}"]
+    return flags
