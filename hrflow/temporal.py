@@ -57,3 +57,32 @@ async def connect(settings: Settings, *, timeout: timedelta = timedelta(seconds=
             f" (namespace {settings.temporal_namespace}): {str(exc).splitlines()[0][:160]};"
             " check HRFLOW_TEMPORAL_ADDRESS"
         ) from None
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Register every custom search attribute the project uses that the namespace lacks.
+
+    The dev server's ``--search-attribute`` flags are ignored when its database already exists,
+    so this runs on every start; it is a no-op when all are present. Returns the names added.
+    """
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import (
+        AddSearchAttributesRequest,
+        ListSearchAttributesRequest,
+    )
+
+    from workflows.search_attributes import ALL
+
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    missing = {
+        key.name: IndexedValueType.ValueType(key.indexed_value_type)
+        for key in ALL
+        if key.name not in listed.custom_attributes
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    return sorted(missing)

@@ -1,0 +1,168 @@
+"""Activities every process uses: open a case, move its stage, open and decide approval tasks,
+write audit records. Each is one transaction, idempotent on (workflow id, step).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+
+from db import audit
+from db.models import ApprovalTask, Case
+from db.session import unit_of_work
+from db.steps import claim_step
+
+
+class Actor(BaseModel):
+    """Who caused a change: a person through the API, or ``system`` for the workflow itself."""
+
+    user: str = "system"
+    role: str = "system"
+    request_id: str | None = None
+
+
+class OpenCase(BaseModel):
+    workflow_id: str
+    kind: str
+    employee_id: str
+    stage: str
+    summary: str | None = None
+    policy_version: str | None = None
+    opened_at: dt.datetime
+    actor: Actor = Field(default_factory=Actor)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChangeStage(BaseModel):
+    workflow_id: str
+    step: str = Field(description="idempotency key within the case, e.g. 'stage-3'")
+    stage: str
+    status: str | None = None  # set when the case ends: completed, withdrawn, ...
+    at: dt.datetime
+    next_due_at: dt.datetime | None = None
+    actor: Actor = Field(default_factory=Actor)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class OpenTask(BaseModel):
+    workflow_id: str
+    task_key: str
+    title: str
+    role: str
+    assignee: str | None = None
+    due_at: dt.datetime | None = None
+    at: dt.datetime
+
+
+class CloseTask(BaseModel):
+    workflow_id: str
+    task_key: str
+    decision: str  # approved, rejected, done, cancelled, ...
+    reason: str | None = None
+    at: dt.datetime
+    actor: Actor = Field(default_factory=Actor)
+
+
+class RecordAudit(BaseModel):
+    workflow_id: str
+    step: str
+    action: str
+    at: dt.datetime
+    subject: str | None = None
+    before: Any = None
+    after: Any = None
+    actor: Actor = Field(default_factory=Actor)
+
+
+def _audit(session: Session, actor: Actor, action: str, *, workflow_id: str, at: dt.datetime,
+           subject: str | None = None, before: Any = None, after: Any = None) -> None:
+    audit.append(
+        session,
+        audit.AuditEntry(actor=actor.user, actor_role=actor.role, action=action,
+                         workflow_id=workflow_id, subject=subject, before=before, after=after,
+                         request_id=actor.request_id),
+        at=at,
+    )
+
+
+class CaseActivities:
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._sessions = session_factory
+
+    @activity.defn(name="case.open")
+    def open_case(self, req: OpenCase) -> None:
+        with unit_of_work(self._sessions) as session:
+            inserted = session.execute(
+                insert(Case)
+                .values(workflow_id=req.workflow_id, kind=req.kind, employee_id=req.employee_id,
+                        stage=req.stage, summary=req.summary, policy_version=req.policy_version,
+                        opened_at=req.opened_at)
+                .on_conflict_do_nothing(index_elements=[Case.workflow_id])
+                .returning(Case.id)
+            ).first()
+            if inserted is None:
+                return  # retried after commit: already open
+            _audit(session, req.actor, f"{req.kind}.opened", workflow_id=req.workflow_id,
+                   at=req.opened_at, subject=req.employee_id,
+                   after={"stage": req.stage, "policy_version": req.policy_version, **req.details})
+
+    @activity.defn(name="case.change_stage")
+    def change_stage(self, req: ChangeStage) -> None:
+        with unit_of_work(self._sessions) as session:
+            if not claim_step(session, req.workflow_id, req.step).first_time:
+                return
+            case = session.scalar(select(Case).where(Case.workflow_id == req.workflow_id).with_for_update())
+            if case is None:
+                raise ValueError(f"case {req.workflow_id} is not open")  # retried: open may lag
+            before = {"stage": case.stage, "status": case.status}
+            case.stage = req.stage
+            case.next_due_at = req.next_due_at
+            if req.status is not None:
+                case.status = req.status
+                case.closed_at = req.at if req.status != "open" else None
+            _audit(session, req.actor, f"{case.kind}.stage_changed", workflow_id=req.workflow_id,
+                   at=req.at, subject=case.employee_id, before=before,
+                   after={"stage": case.stage, "status": case.status, **req.details})
+
+    @activity.defn(name="case.open_task")
+    def open_task(self, req: OpenTask) -> None:
+        with unit_of_work(self._sessions) as session:
+            session.execute(
+                insert(ApprovalTask)
+                .values(workflow_id=req.workflow_id, task_key=req.task_key, title=req.title,
+                        role=req.role, assignee=req.assignee, due_at=req.due_at, created_at=req.at)
+                .on_conflict_do_nothing(index_elements=[ApprovalTask.workflow_id, ApprovalTask.task_key])
+            )
+
+    @activity.defn(name="case.close_task")
+    def close_task(self, req: CloseTask) -> None:
+        with unit_of_work(self._sessions) as session:
+            closed = session.execute(
+                update(ApprovalTask)
+                .where(ApprovalTask.workflow_id == req.workflow_id,
+                       ApprovalTask.task_key == req.task_key, ApprovalTask.status == "open")
+                .values(status="cancelled" if req.decision == "cancelled" else "decided",
+                        decision=req.decision, reason=req.reason, actor=req.actor.user,
+                        actor_role=req.actor.role, decided_at=req.at)
+                .returning(ApprovalTask.title)
+            ).first()
+            if closed is None:
+                return  # already closed by an earlier attempt
+            _audit(session, req.actor, f"task.{req.decision}", workflow_id=req.workflow_id, at=req.at,
+                   after={"task": req.task_key, "title": closed.title, "reason": req.reason})
+
+    @activity.defn(name="case.audit")
+    def record_audit(self, req: RecordAudit) -> None:
+        with unit_of_work(self._sessions) as session:
+            if claim_step(session, req.workflow_id, req.step).first_time:
+                _audit(session, req.actor, req.action, workflow_id=req.workflow_id, at=req.at,
+                       subject=req.subject, before=req.before, after=req.after)
+
+    def all(self) -> list[Any]:
+        return [self.open_case, self.change_stage, self.open_task, self.close_task, self.record_audit]

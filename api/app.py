@@ -1,0 +1,105 @@
+"""The FastAPI application: routers, error shape, request ids, body limits, codec CORS, lifespan.
+
+``create_app`` takes ready-made parts (tests pass their own engine and Temporal client); without
+them the lifespan connects using the settings. The API holds no state of its own: run as many
+replicas as needed behind a load balancer.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+from temporalio.client import Client
+from temporalio.converter import PayloadCodec
+
+from api import errors
+from api.routes import audit, cases, codec, employees, health, inbox, me
+from db.session import make_engine, make_session_factory
+from hrflow.settings import Settings
+from hrflow.temporal import codec_from, connect
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class CodecCORS:
+    """CORS for the Temporal UI's origin on ``/codec`` only; the rest of the API stays same-origin."""
+
+    def __init__(self, app: ASGIApp, origins: list[str]) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=origins,
+            allow_credentials=True,
+            allow_methods=["POST", "OPTIONS"],
+            allow_headers=["content-type", "x-namespace", "authorization"],
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/codec/"):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    temporal: Client | None = None,
+    codec: PayloadCodec | None = None,
+) -> FastAPI:
+    jwt_secret = settings.require_jwt_secret()
+    payload_codec = codec or codec_from(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        app.state.engine = engine or make_engine(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
+        app.state.session_factory = make_session_factory(app.state.engine)
+        app.state.temporal = temporal if temporal is not None else await connect(settings)
+        try:
+            yield
+        finally:
+            if own_engine:
+                app.state.engine.dispose()
+
+    app = FastAPI(
+        title="hrflow",
+        version="0.1.0",
+        description="HR process orchestration: maternity leave, offboarding, cross-province "
+        "transfers and social-insurance changes as durable Temporal workflows.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.jwt_secret = jwt_secret
+    app.state.codec = payload_codec
+    errors.install(app)
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Any) -> Any:
+        supplied = request.headers.get("x-request-id", "")
+        request.state.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_body_bytes \
+                and not request.headers.get("content-type", "").startswith("multipart/"):
+            return JSONResponse(
+                {"error": "too_large", "detail": f"request body over {settings.max_body_bytes} bytes"},
+                413,
+            )
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    for module in (health, me, employees, cases, inbox, audit, codec):
+        app.include_router(module.router)
+    app.add_middleware(CodecCORS, origins=settings.ui_origins)
+    return app

@@ -1,0 +1,113 @@
+"""Bearer tokens and roles. Every endpoint declares who may call it with ``require(...)``.
+
+Tokens are HS256 JWTs signed with ``HRFLOW_JWT_SECRET``: ``sub`` is the user, ``role`` one of
+``domain.roles.Role``, ``emp`` the employee number of the person (for role ``employee`` it is the
+subject itself). Browsers calling the codec endpoint from the Temporal UI may carry the same token
+in the ``hrflow_token`` cookie instead of a header.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from api.errors import ApiError
+from domain.roles import Role
+
+ISSUER = "hrflow"
+AUDIENCE = "hrflow-api"
+COOKIE = "hrflow_token"
+
+
+class Principal(BaseModel):
+    user: str
+    role: Role
+    employee_id: str | None = None  # the caller's own employee number, if they are staff too
+
+    def is_self(self, employee_id: str) -> bool:
+        return self.employee_id is not None and self.employee_id == employee_id
+
+
+def mint_token(
+    secret: str,
+    *,
+    user: str,
+    role: Role,
+    employee_id: str | None = None,
+    ttl: dt.timedelta = dt.timedelta(hours=8),
+    now: dt.datetime | None = None,
+) -> str:
+    issued = now or dt.datetime.now(dt.timezone.utc)
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": user,
+        "role": role.value,
+        "iat": issued,
+        "exp": issued + ttl,
+    }
+    if employee_id or role is Role.EMPLOYEE:
+        claims["emp"] = employee_id or user
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def decode_token(secret: str, token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER,
+            options={"require": ["exp", "sub", "iss", "aud"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise _unauthenticated("the token has expired; ask for a new one") from None
+    except jwt.PyJWTError as exc:
+        raise _unauthenticated(f"the token is not valid: {exc}") from None
+    try:
+        role = Role(claims.get("role"))
+    except ValueError:
+        raise _unauthenticated(f"the token names an unknown role {claims.get('role')!r}") from None
+    return Principal(user=claims["sub"], role=role, employee_id=claims.get("emp"))
+
+
+def _unauthenticated(message: str) -> ApiError:
+    return ApiError(401, "unauthenticated", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+_bearer = HTTPBearer(auto_error=False, description="JWT from `hrflow token`")
+
+
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    token = credentials.credentials if credentials else request.cookies.get(COOKIE)
+    if not token:
+        raise _unauthenticated("sign in: send 'Authorization: Bearer <token>'")
+    principal = decode_token(request.app.state.jwt_secret, token)
+    request.state.principal = principal
+    return principal
+
+
+Authenticated = Annotated[Principal, Depends(current_principal)]
+
+
+def require(*roles: Role) -> Callable[[Principal], Principal]:
+    """Dependency: the caller must hold one of ``roles``."""
+    allowed = frozenset(roles)
+
+    def check(principal: Authenticated) -> Principal:
+        if principal.role not in allowed:
+            raise ApiError(
+                403,
+                "forbidden",
+                f"role {principal.role.value} may not do this; allowed: "
+                + ", ".join(sorted(r.value for r in allowed)),
+            )
+        return principal
+
+    return check

@@ -1,0 +1,40 @@
+"""Request-scoped dependencies: one database session per request, the shared Temporal client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+
+from api.errors import ApiError
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """Commit when the endpoint returns, roll back when it raises (one unit of work)."""
+    with request.app.state.session_factory() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def temporal_client(request: Request) -> Client:
+    client = request.app.state.temporal
+    if client is None:
+        raise ApiError(503, "temporal_unavailable", "the workflow service is not connected",
+                       headers={"Retry-After": "5"})
+    return client
+
+
+def request_id(request: Request) -> str:
+    return request.state.request_id
+
+
+SessionDep = Annotated[Session, Depends(db_session)]
+TemporalDep = Annotated[Client, Depends(temporal_client)]
+RequestId = Annotated[str, Depends(request_id)]

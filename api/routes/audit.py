@@ -1,0 +1,80 @@
+"""The audit trail over HTTP: read events, and re-walk the hash chain to prove nothing changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from api.auth import Principal, require
+from api.deps import SessionDep
+from api.errors import responses
+from db.audit import verify_chain
+from db.models import AuditEvent
+from domain.roles import Role
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+Auditor = Annotated[Principal, Depends(require(Role.ADMIN, Role.COMPLIANCE, Role.HR_MANAGER))]
+
+
+class ChainResult(BaseModel):
+    ok: bool
+    rows_checked: int
+    first_broken_id: int | None
+    reason: str | None
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    occurred_at: dt.datetime
+    actor: str
+    actor_role: str
+    action: str
+    workflow_id: str | None
+    subject: str | None
+    before: Any
+    after: Any
+    request_id: str | None
+    hash: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEventOut]
+    next_cursor: int | None
+
+
+@router.get("/verify", response_model=ChainResult, responses=responses(401, 403))
+def verify(
+    session: SessionDep,
+    _: Annotated[Principal, Depends(require(Role.ADMIN, Role.COMPLIANCE))],
+) -> ChainResult:
+    report = verify_chain(session)
+    return ChainResult(**report.__dict__)
+
+
+@router.get("/events", response_model=AuditPage, responses=responses(401, 403))
+def events(
+    session: SessionDep,
+    _: Auditor,
+    workflow_id: str | None = None,
+    subject: str | None = None,
+    cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AuditPage:
+    stmt = select(AuditEvent).order_by(AuditEvent.id).limit(limit + 1)
+    if workflow_id is not None:
+        stmt = stmt.where(AuditEvent.workflow_id == workflow_id)
+    if subject is not None:
+        stmt = stmt.where(AuditEvent.subject == subject)
+    if cursor is not None:
+        stmt = stmt.where(AuditEvent.id > cursor)
+    rows = list(session.scalars(stmt))
+    page, more = rows[:limit], len(rows) > limit
+    return AuditPage(
+        items=[AuditEventOut.model_validate(r, from_attributes=True) for r in page],
+        next_cursor=page[-1].id if more else None,
+    )

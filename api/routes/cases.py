@@ -1,0 +1,123 @@
+"""Case lists and case pages: every process's cases in one place, with their audit timeline.
+
+Employees see only their own cases; a case of someone else answers 404, exactly like a case that
+does not exist, so ids cannot be probed. Lists use keyset pagination on the case id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from api.auth import Authenticated, Principal
+from api.deps import SessionDep
+from api.errors import ApiError, responses
+from db.models import ApprovalTask, AuditEvent, Case
+from domain.roles import STAFF
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+
+class CaseOut(BaseModel):
+    workflow_id: str
+    kind: str
+    employee_id: str
+    stage: str
+    status: str
+    summary: str | None
+    policy_version: str | None
+    opened_at: dt.datetime
+    closed_at: dt.datetime | None
+    next_due_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, row: Case) -> CaseOut:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class CasePage(BaseModel):
+    items: list[CaseOut]
+    next_cursor: int | None
+
+
+class TaskOut(BaseModel):
+    task_key: str
+    title: str
+    role: str
+    assignee: str | None
+    status: str
+    due_at: dt.datetime | None
+    decision: str | None
+    actor: str | None
+    reason: str | None
+    decided_at: dt.datetime | None
+
+
+class TimelineEntry(BaseModel):
+    at: dt.datetime
+    actor: str
+    actor_role: str
+    action: str
+    before: Any
+    after: Any
+
+
+class CaseDetail(CaseOut):
+    tasks: list[TaskOut]
+    timeline: list[TimelineEntry]
+
+
+@router.get("", response_model=CasePage, responses=responses(401))
+def list_cases(
+    session: SessionDep,
+    principal: Authenticated,
+    kind: str | None = None,
+    stage: str | None = None,
+    status: str | None = None,
+    employee_id: str | None = None,
+    cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CasePage:
+    stmt = select(Case).order_by(Case.id.desc()).limit(limit + 1)
+    if principal.role not in STAFF:
+        employee_id = principal.employee_id or ""
+    for column, value in ((Case.kind, kind), (Case.stage, stage), (Case.status, status),
+                          (Case.employee_id, employee_id)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if cursor is not None:
+        stmt = stmt.where(Case.id < cursor)
+    rows = list(session.scalars(stmt))
+    page, more = rows[:limit], len(rows) > limit
+    return CasePage(items=[CaseOut.of(r) for r in page], next_cursor=page[-1].id if more else None)
+
+
+def visible_case(session: SessionDep, principal: Principal, workflow_id: str) -> Case:
+    row = session.scalar(select(Case).where(Case.workflow_id == workflow_id))
+    if row is None or (principal.role not in STAFF and not principal.is_self(row.employee_id)):
+        raise ApiError(404, "not_found", f"no case {workflow_id} visible to you")
+    return row
+
+
+@router.get("/{workflow_id}", response_model=CaseDetail, responses=responses(401, 404))
+def read_case(workflow_id: str, session: SessionDep, principal: Authenticated) -> CaseDetail:
+    row = visible_case(session, principal, workflow_id)
+    tasks = session.scalars(
+        select(ApprovalTask).where(ApprovalTask.workflow_id == workflow_id).order_by(ApprovalTask.id)
+    )
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.workflow_id == workflow_id).order_by(AuditEvent.id)
+    )
+    return CaseDetail(
+        **CaseOut.of(row).model_dump(),
+        tasks=[TaskOut.model_validate(t, from_attributes=True) for t in tasks],
+        timeline=[
+            TimelineEntry(at=e.occurred_at, actor=e.actor, actor_role=e.actor_role,
+                          action=e.action, before=e.before, after=e.after)
+            for e in events
+        ],
+    )

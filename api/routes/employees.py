@@ -1,0 +1,150 @@
+"""Employee master data: HR registers employees; each reader sees personal data per their role."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from api.auth import Authenticated, Principal, require
+from api.deps import RequestId, SessionDep
+from api.errors import ApiError, responses
+from db import audit
+from db.models import Employee
+from domain.identity import InvalidResidentId, parse_resident_id
+from domain.privacy import mask_id_number, mask_name, may_see_id_number, may_see_name
+from domain.roles import STAFF, Role
+
+router = APIRouter(prefix="/employees", tags=["employees"])
+
+EmployeeNumber = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", examples=["E1001"])]
+Text100 = Annotated[str, Field(min_length=1, max_length=100)]
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class EmployeeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    employee_id: EmployeeNumber
+    resident_id_number: str = Field(examples=["11010519491231002X"])
+    name: Text100
+    department: Text100
+    position: Text100
+    hire_date: dt.date
+    probation_end: dt.date | None = None
+    si_province: Annotated[str, Field(min_length=1, max_length=32)]
+    si_city: Annotated[str, Field(min_length=1, max_length=32)]
+    contribution_base: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+    email: Annotated[str, Field(max_length=200)] | None = None
+    language: Literal["zh", "en"] = "zh"
+    manager_id: EmployeeNumber | None = None
+
+    @field_validator("resident_id_number")
+    @classmethod
+    def _resident_id(cls, value: str) -> str:
+        try:
+            return parse_resident_id(value).number
+        except InvalidResidentId as exc:
+            raise PydanticCustomError(f"resident_id_{exc.part}", str(exc)) from None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise PydanticCustomError("email_format", "must look like name@example.com")
+        return value
+
+    @model_validator(mode="after")
+    def _probation_after_hire(self) -> EmployeeIn:
+        if self.probation_end is not None and self.probation_end < self.hire_date:
+            raise PydanticCustomError("probation_before_hire", "probation_end is before hire_date")
+        return self
+
+
+class EmployeeOut(BaseModel):
+    employee_id: str
+    name: str
+    resident_id_number: str
+    masked: bool = Field(description="true when name or ID number are masked for this reader")
+    department: str
+    position: str
+    hire_date: dt.date
+    probation_end: dt.date | None
+    si_province: str
+    si_city: str
+    contribution_base: Decimal
+    language: str
+    manager_id: str | None
+
+
+def present(row: Employee, viewer: Principal) -> EmployeeOut:
+    is_self = viewer.is_self(row.employee_id)
+    show_name = may_see_name(viewer.role, is_self=is_self)
+    show_id = may_see_id_number(viewer.role, is_self=is_self)
+    return EmployeeOut(
+        employee_id=row.employee_id,
+        name=row.name if show_name else mask_name(row.name),
+        resident_id_number=row.resident_id_number if show_id else mask_id_number(row.resident_id_number),
+        masked=not (show_name and show_id),
+        department=row.department,
+        position=row.position,
+        hire_date=row.hire_date,
+        probation_end=row.probation_end,
+        si_province=row.si_province,
+        si_city=row.si_city,
+        contribution_base=row.contribution_base,
+        language=row.language,
+        manager_id=row.manager_id,
+    )
+
+
+@router.post("", status_code=201, response_model=EmployeeOut, responses=responses(401, 403, 409, 422))
+def register_employee(
+    body: EmployeeIn,
+    session: SessionDep,
+    request_id: RequestId,
+    principal: Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))],
+) -> EmployeeOut:
+    clash = session.scalar(
+        select(Employee.employee_id).where(
+            (Employee.employee_id == body.employee_id)
+            | (Employee.resident_id_number == body.resident_id_number)
+        )
+    )
+    if clash is not None:
+        raise ApiError(409, "employee_exists", f"an employee with this number or ID number exists ({clash})")
+    row = Employee(**body.model_dump())
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a concurrent registration won the race
+        raise ApiError(409, "employee_exists", str(exc.orig).splitlines()[0]) from None
+    audit.append(
+        session,
+        audit.AuditEntry(
+            actor=principal.user,
+            actor_role=principal.role.value,
+            action="employee.registered",
+            subject=row.employee_id,
+            after=body.model_dump(exclude={"name", "resident_id_number"})
+            | {"name": mask_name(body.name), "resident_id_number": mask_id_number(body.resident_id_number)},
+            request_id=request_id,
+        ),
+    )
+    return present(row, principal)
+
+
+@router.get("/{employee_id}", response_model=EmployeeOut, responses=responses(401, 404))
+def read_employee(employee_id: str, session: SessionDep, principal: Authenticated) -> EmployeeOut:
+    row = session.get(Employee, employee_id)
+    # An employee asking for someone else gets the same answer as for a number that does not exist.
+    if row is None or (principal.role not in STAFF and not principal.is_self(employee_id)):
+        raise ApiError(404, "not_found", f"no employee {employee_id} visible to you")
+    return present(row, principal)

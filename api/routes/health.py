@@ -1,0 +1,53 @@
+"""``GET /health``: is the database reachable, is Temporal reachable. 200 only when both are."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from db.session import ping
+
+router = APIRouter(tags=["health"])
+
+
+class Component(BaseModel):
+    ok: bool
+    detail: str | None = None
+
+
+class Health(BaseModel):
+    status: str
+    database: Component
+    temporal: Component
+
+
+async def _database(request: Request) -> Component:
+    try:
+        await asyncio.wait_for(run_in_threadpool(ping, request.app.state.engine), timeout=5)
+        return Component(ok=True)
+    except Exception as exc:  # any failure means "down"; the detail says why
+        return Component(ok=False, detail=str(exc).splitlines()[0][:200] or type(exc).__name__)
+
+
+async def _temporal(request: Request) -> Component:
+    client = request.app.state.temporal
+    if client is None:
+        return Component(ok=False, detail="not connected")
+    try:
+        await asyncio.wait_for(client.service_client.check_health(), timeout=5)
+        return Component(ok=True)
+    except Exception as exc:
+        return Component(ok=False, detail=str(exc).splitlines()[0][:200] or type(exc).__name__)
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+async def health(request: Request) -> JSONResponse:
+    database, temporal = await asyncio.gather(_database(request), _temporal(request))
+    ok = database.ok and temporal.ok
+    body = Health(status="ok" if ok else "unavailable", database=database, temporal=temporal)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503,
+                        headers=None if ok else {"Retry-After": "5"})

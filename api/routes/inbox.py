@@ -1,0 +1,68 @@
+"""``GET /inbox``: the open approval tasks the caller's role may act on, soonest due first."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import or_, select
+
+from api.auth import Authenticated
+from api.deps import SessionDep
+from api.errors import responses
+from db.models import ApprovalTask, Case
+
+router = APIRouter(tags=["inbox"])
+
+
+class InboxItem(BaseModel):
+    id: int
+    workflow_id: str
+    case_kind: str
+    employee_id: str
+    task_key: str
+    title: str
+    role: str
+    assignee: str | None
+    due_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+class InboxPage(BaseModel):
+    items: list[InboxItem]
+    next_cursor: int | None
+
+
+@router.get("/inbox", response_model=InboxPage, responses=responses(401))
+def inbox(
+    session: SessionDep,
+    principal: Authenticated,
+    cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> InboxPage:
+    stmt = (
+        select(ApprovalTask, Case.kind, Case.employee_id)
+        .join(Case, Case.workflow_id == ApprovalTask.workflow_id)
+        .where(
+            ApprovalTask.role == principal.role.value,
+            ApprovalTask.status == "open",
+            or_(ApprovalTask.assignee.is_(None), ApprovalTask.assignee == principal.user),
+        )
+        .order_by(ApprovalTask.id)
+        .limit(limit + 1)
+    )
+    if cursor is not None:
+        stmt = stmt.where(ApprovalTask.id > cursor)
+    rows = session.execute(stmt).all()
+    page, more = rows[:limit], len(rows) > limit
+    items = [
+        InboxItem(
+            id=task.id, workflow_id=task.workflow_id, case_kind=kind, employee_id=employee_id,
+            task_key=task.task_key, title=task.title, role=task.role, assignee=task.assignee,
+            due_at=task.due_at, created_at=task.created_at,
+        )
+        for task, kind, employee_id in page
+    ]
+    return InboxPage(items=items, next_cursor=page[-1][0].id if more else None)

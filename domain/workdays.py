@@ -1,0 +1,161 @@
+"""The Chinese statutory calendar for deadlines: working days, calendar-day periods, holidays.
+
+Statutory time limits are counted in two ways. "N working days" counts from the day after the
+trigger and skips rest days and statutory holidays, while the adjusted Saturdays and Sundays
+(调休) count as working days. "N days" or "N months" (Civil Code arts. 200-203) does not count the
+start day, and a last day that is not a working day moves to the next working day.
+
+The calendar comes from ``holidays.China``. The State Council publishes each year's arrangement
+late in the year before; for a year the package does not have yet, the package still knows the
+statutory holidays (fixed and lunar dates) but not the adjusted workdays, so every result that
+touches such a year carries ``provisional=True`` rather than pretending to be final.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+
+import holidays
+
+_ONE_DAY = dt.timedelta(days=1)
+_MAX_SCAN_DAYS = 3660  # no statutory limit comes near ten years; stops a runaway loop
+
+
+@dataclass(frozen=True)
+class CalendarDate:
+    """A computed date, and whether it depends on a year whose holiday arrangement is unpublished."""
+
+    date: dt.date
+    provisional: bool
+
+
+@lru_cache(maxsize=1)
+def known_years() -> frozenset[int]:
+    """Years whose official arrangement (with adjusted workdays) the ``holidays`` package holds.
+
+    The package keeps each published State Council notice as an entry of
+    ``ChinaStaticHolidays.special_public_holidays`` keyed by year; a year without one is computed
+    from the rules alone. Should that internal table move, we fall back to "a year with at least one
+    substituted day off", which errs toward flagging a year as provisional.
+    """
+    try:
+        from holidays.countries.china import ChinaStaticHolidays
+
+        years = frozenset(int(y) for y in ChinaStaticHolidays.special_public_holidays)
+        if years:
+            return years
+    except (ImportError, AttributeError):  # pragma: no cover - depends on the package version
+        pass
+    found = set()
+    for year in range(2001, dt.date.today().year + 3):  # pragma: no cover - fallback only
+        if any(d.year == year for d in _china(year).weekend_workdays):
+            found.add(year)
+    return frozenset(found)  # pragma: no cover
+
+
+def is_arrangement_known(year: int) -> bool:
+    return year in known_years()
+
+
+@lru_cache(maxsize=64)
+def _china(year: int) -> holidays.HolidayBase:
+    # Neighbouring years too: an adjusted workday can sit in the previous December.
+    return holidays.China(years=(year - 1, year, year + 1), language="en_US")
+
+
+@lru_cache(maxsize=64)
+def statutory_holidays(year: int) -> frozenset[dt.date]:
+    """The statutory holiday days of ``year`` (13 a year from 2025), without the substituted days
+    off of the arrangement and without observed-on-Monday days: the days a rule such as "extended
+    by statutory holidays" counts."""
+    table = holidays.China(years=year, observed=False, language="en_US")
+    return frozenset(
+        day
+        for day, name in table.items()
+        if day.year == year and not name.startswith("Day off") and "Extended" not in name
+    )
+
+
+def is_working_day(day: dt.date) -> bool:
+    """A weekday that is not a holiday or substituted day off, or an adjusted weekend workday."""
+    return bool(_china(day.year).is_working_day(day))
+
+
+def _provisional(*days: dt.date) -> bool:
+    return any(not is_arrangement_known(d.year) for d in days)
+
+
+def next_working_day(day: dt.date, *, include_self: bool = True) -> CalendarDate:
+    """``day`` itself if it is a working day (and ``include_self``), else the next working day."""
+    current = day if include_self else day + _ONE_DAY
+    for _ in range(_MAX_SCAN_DAYS):
+        if is_working_day(current):
+            return CalendarDate(current, _provisional(day, current))
+        current += _ONE_DAY
+    raise ValueError(f"no working day within {_MAX_SCAN_DAYS} days of {day}")  # pragma: no cover
+
+
+def add_working_days(start: dt.date, days: int) -> CalendarDate:
+    """The ``days``-th working day after ``start`` (the start day itself is never counted)."""
+    if days < 0:
+        raise ValueError("a number of working days cannot be negative")
+    if days == 0:
+        return CalendarDate(start, _provisional(start))
+    current, counted = start, 0
+    while counted < days:
+        current += _ONE_DAY
+        if is_working_day(current):
+            counted += 1
+    return CalendarDate(current, _provisional(start, current))
+
+
+def _roll(start: dt.date, end: dt.date, roll: bool) -> CalendarDate:
+    if not roll:
+        return CalendarDate(end, _provisional(start, end))
+    moved = next_working_day(end)
+    return CalendarDate(moved.date, _provisional(start, end, moved.date))
+
+
+def add_calendar_days(start: dt.date, days: int, *, roll: bool = True) -> CalendarDate:
+    """Civil Code art. 201: the period starts the day after ``start``; art. 203: a last day on a
+    holiday or rest day moves to the next working day (``roll=False`` for the bare date)."""
+    if days < 0:
+        raise ValueError("a number of days cannot be negative")
+    return _roll(start, start + dt.timedelta(days=days), roll)
+
+
+def add_months(start: dt.date, months: int, *, roll: bool = True) -> CalendarDate:
+    """Civil Code art. 202: a period in months ends on the corresponding day of the last month,
+    or on that month's last day when it has no such day."""
+    if months < 0:
+        raise ValueError("a number of months cannot be negative")
+    index = start.month - 1 + months
+    year, month = start.year + index // 12, index % 12 + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return _roll(start, dt.date(year, month, day), roll)
+
+
+def statutory_holidays_between(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Statutory holiday days in ``first``..``last`` inclusive, in date order."""
+    found: list[dt.date] = []
+    for year in range(first.year, last.year + 1):
+        found.extend(d for d in statutory_holidays(year) if first <= d <= last)
+    return sorted(found)
+
+
+def span_excluding_holidays(first: dt.date, days: int) -> tuple[dt.date, int]:
+    """Last day of a run of ``days`` days starting on ``first`` (inclusive) in which statutory
+    holidays do not count, and how many holiday days the run was extended by."""
+    if days <= 0:
+        return first - _ONE_DAY, 0
+    current, counted, skipped = first - _ONE_DAY, 0, 0
+    while counted < days:
+        current += _ONE_DAY
+        if current in statutory_holidays(current.year):
+            skipped += 1
+        else:
+            counted += 1
+    return current, skipped

