@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
@@ -31,14 +33,21 @@ def build_worker(
     settings: Settings,
     session_factory: sessionmaker[Session],
     *,
-    task_queue: str | None = None,
+    extra_workflows: Sequence[type] = (),
+    extra_activities: Sequence[Callable[..., Any]] = (),
 ) -> Worker:
+    """The worker for every process; tests add their own workflows or same-named fake activities."""
     slots = settings.worker_max_concurrent_activities
+    fakes = {getattr(a, "__temporal_activity_definition").name for a in extra_activities}
+    activities = [
+        a for a in all_activities(session_factory)
+        if getattr(a, "__temporal_activity_definition").name not in fakes
+    ]
     return Worker(
         client,
-        task_queue=task_queue or settings.temporal_task_queue,
-        workflows=ALL_WORKFLOWS,
-        activities=all_activities(session_factory),
+        task_queue=settings.temporal_task_queue,
+        workflows=[*ALL_WORKFLOWS, *extra_workflows],
+        activities=[*activities, *extra_activities],
         activity_executor=ThreadPoolExecutor(max_workers=slots, thread_name_prefix="activity"),
         max_concurrent_activities=slots,
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),

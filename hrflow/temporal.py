@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.service import RPCError, TLSConfig
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from hrflow.codec import EncryptionCodec, data_converter
 from hrflow.settings import ConfigurationError, Settings
@@ -73,13 +73,19 @@ async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
 
     from workflows.search_attributes import ALL
 
-    listed = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=namespace)
-    )
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        present = set(listed.custom_attributes)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.UNIMPLEMENTED:  # the time-skipping server cannot list
+            raise
+        present = set()
     missing = {
         key.name: IndexedValueType.ValueType(key.indexed_value_type)
         for key in ALL
-        if key.name not in listed.custom_attributes
+        if key.name not in present
     }
     if missing:
         await client.operator_service.add_search_attributes(

@@ -11,6 +11,8 @@ rate is written ``"0.08"`` and never drifts through binary floating point.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -61,6 +63,7 @@ class Rule(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     effective_from: dt.date
     effective_to: dt.date | None = None  # inclusive; None while in force
+    effective_from_basis: Literal["commencement", "source_date", "assumed"] = "commencement"
     source: Source
     verified: bool
     note: str | None = None
@@ -169,9 +172,6 @@ class ContributionBaseRule(Rule):
     def scope(self) -> tuple[str, ...]:
         return (self.city,)
 
-    def unverified_parts(self) -> list[str]:
-        return [] if self.period_confirmed else ["period"]
-
 
 class RateItem(BaseModel):
     """One insurance: the employee's rate, a fixed monthly employee amount, the employer's rate.
@@ -183,6 +183,7 @@ class RateItem(BaseModel):
     employer: Rate | None = None
     employee_pays: bool = True  # False for work injury and maternity: employer only
     verified: bool
+    source: Source | None = None  # when the item comes from another text than the rule's source
     note: str | None = None
 
 
@@ -357,8 +358,18 @@ class RegionFile(BaseModel):
         return {name: list(getattr(self, name)) for name in SECTIONS}
 
 
+def canonical_json(value: Any) -> str:
+    """One text per content: sorted keys, no spaces, Decimal and dates as strings."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def content_hash(rule: BaseModel) -> str:
+    return hashlib.sha256(canonical_json(rule.model_dump(mode="json")).encode()).hexdigest()
+
+
 class RuleRef(BaseModel):
-    """What an answer says about the rule that produced it."""
+    """What an answer says about the rule that produced it; ``content_hash`` covers every field of
+    the catalogue entry, so a pinned case can show exactly which version it used."""
 
     model_config = ConfigDict(frozen=True)
     id: str
@@ -366,10 +377,12 @@ class RuleRef(BaseModel):
     region: str
     effective_from: dt.date
     effective_to: dt.date | None
+    effective_from_basis: str
     source: Source
     verified: bool
     unverified_parts: list[str] = []
     note: str | None = None
+    content_hash: str
 
     @classmethod
     def of(cls, rule: Rule, section: str, region: str) -> RuleRef:
@@ -379,8 +392,10 @@ class RuleRef(BaseModel):
             region=region,
             effective_from=rule.effective_from,
             effective_to=rule.effective_to,
+            effective_from_basis=rule.effective_from_basis,
             source=rule.source,
             verified=rule.verified,
             unverified_parts=rule.unverified_parts(),
             note=rule.note,
+            content_hash=content_hash(rule),
         )

@@ -1,0 +1,121 @@
+"""Workflow-side calls to the case activities, with the project's standard timeouts and retries.
+
+Every process workflow records its case, stages, tasks and audit entries through these, so each
+case shows up the same way in the database, the inbox, the audit trail and the Temporal UI.
+Call only from workflow code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.cases import (
+        Actor,
+        CaseActivities,
+        ChangeStage,
+        CloseTask,
+        OpenCase,
+        OpenTask,
+        RecordAudit,
+    )
+
+from workflows import search_attributes as sa
+
+# Database steps: quick, retried with backoff for up to a day (a PostgreSQL outage must not fail
+# a months-long case), never longer than 30 s per attempt.
+DB_STEP = dict(
+    start_to_close_timeout=timedelta(seconds=30),
+    schedule_to_close_timeout=timedelta(days=1),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=5),
+        non_retryable_error_types=["BusinessRuleViolation"],
+    ),
+)
+
+SYSTEM = Actor()
+
+
+def now() -> dt.datetime:
+    return workflow.now()
+
+
+async def open_case(
+    *, kind: str, employee_id: str, stage: str, summary: str, province: str = "",
+    department: str = "", policy_version: str | None = None, actor: Actor = SYSTEM,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Record the case and make it findable: search attributes and current details."""
+    info = workflow.info()
+    updates = [sa.EMPLOYEE_ID.value_set(employee_id), sa.CASE_KIND.value_set(kind),
+               sa.CASE_STAGE.value_set(stage)]
+    if province:
+        updates.append(sa.PROVINCE.value_set(province))
+    if department:
+        updates.append(sa.DEPARTMENT.value_set(department))
+    workflow.upsert_search_attributes(updates)
+    workflow.set_current_details(f"**{kind}** for {employee_id}: {stage}")
+    await workflow.execute_activity_method(
+        CaseActivities.open_case,
+        OpenCase(workflow_id=info.workflow_id, kind=kind, employee_id=employee_id, stage=stage,
+                 summary=summary, policy_version=policy_version, opened_at=now(), actor=actor,
+                 details=details or {}),
+        summary=f"open case {kind} for {employee_id}",
+        **DB_STEP,
+    )
+
+
+async def change_stage(
+    step: str, stage: str, *, status: str | None = None, next_due_at: dt.datetime | None = None,
+    actor: Actor = SYSTEM, details: dict[str, Any] | None = None, current_details: str | None = None,
+) -> None:
+    """Move the case to ``stage`` (``status`` when it ends); ``step`` is unique within the case."""
+    workflow.upsert_search_attributes([sa.CASE_STAGE.value_set(stage)])
+    workflow.set_current_details(current_details or f"stage: {stage}")
+    await workflow.execute_activity_method(
+        CaseActivities.change_stage,
+        ChangeStage(workflow_id=workflow.info().workflow_id, step=step, stage=stage, status=status,
+                    at=now(), next_due_at=next_due_at, actor=actor, details=details or {}),
+        summary=f"stage -> {stage}",
+        **DB_STEP,
+    )
+
+
+async def open_task(task_key: str, title: str, role: str, *, assignee: str | None = None,
+                    due_at: dt.datetime | None = None) -> None:
+    await workflow.execute_activity_method(
+        CaseActivities.open_task,
+        OpenTask(workflow_id=workflow.info().workflow_id, task_key=task_key, title=title,
+                 role=role, assignee=assignee, due_at=due_at, at=now()),
+        summary=f"task for {role}: {title}",
+        **DB_STEP,
+    )
+
+
+async def close_task(task_key: str, decision: str, *, actor: Actor = SYSTEM,
+                     reason: str | None = None) -> None:
+    await workflow.execute_activity_method(
+        CaseActivities.close_task,
+        CloseTask(workflow_id=workflow.info().workflow_id, task_key=task_key, decision=decision,
+                  reason=reason, at=now(), actor=actor),
+        summary=f"task {task_key}: {decision}",
+        **DB_STEP,
+    )
+
+
+async def audit(step: str, action: str, *, actor: Actor = SYSTEM, subject: str | None = None,
+                before: Any = None, after: Any = None) -> None:
+    await workflow.execute_activity_method(
+        CaseActivities.record_audit,
+        RecordAudit(workflow_id=workflow.info().workflow_id, step=step, action=action, at=now(),
+                    subject=subject, before=before, after=after, actor=actor),
+        summary=action,
+        **DB_STEP,
+    )
