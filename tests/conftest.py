@@ -38,6 +38,9 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 JWT_SECRET = "test-secret-" + "x" * 40
 
+# A developer's `.hrflow/dev.env` from `python3 run.py dev` must not leak into the tests.
+Settings.model_config["env_file"] = None
+
 
 # ---------------------------------------------------------------- PostgreSQL
 @pytest.fixture(scope="session")

@@ -1,0 +1,41 @@
+"""On the real dev server, a case is findable by its search attributes and carries a summary."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from temporalio.testing import WorkflowEnvironment
+
+from activities.cases import Actor
+from tests.platform.probe_workflow import Decision, ProbeInput, ProbeWorkflow
+from tests.platform.test_case_workflow import ID_NUMBER, add_employee
+from worker import build_worker
+from workflows.search_attributes import PROVINCE
+
+
+async def test_case_is_findable_by_employee_and_stage(dev_env: WorkflowEnvironment, settings,
+                                                      session_factory) -> None:
+    add_employee(session_factory, "E3003")
+    client = dev_env.client
+    workflow_id = f"probe-E3003-{uuid.uuid4().hex[:6]}"
+    async with build_worker(client, settings, session_factory, extra_workflows=[ProbeWorkflow]):
+        handle = await client.start_workflow(
+            ProbeWorkflow.run, ProbeInput(employee_id="E3003", name="王芳", resident_id_number=ID_NUMBER),
+            id=workflow_id, task_queue=settings.temporal_task_queue,
+            static_summary="Probe case for E3003",
+        )
+        query = "EmployeeId = 'E3003' AND CaseKind = 'probe' AND CaseStage = 'submitted'"
+        found: list[str] = []
+        for _ in range(100):  # visibility is eventually consistent
+            found = [wf.id async for wf in client.list_workflows(query)]
+            if found:
+                break
+            await asyncio.sleep(0.1)
+        assert found == [workflow_id]
+        description = await handle.describe()
+        assert description.typed_search_attributes.get(PROVINCE) == "Beijing"
+        assert await description.static_summary() == "Probe case for E3003"
+        await handle.execute_update(ProbeWorkflow.decide,
+                                    Decision(approve=False, actor=Actor(user="w", role="hr_manager")))
+        await handle.result()
