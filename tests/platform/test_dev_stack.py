@@ -1,0 +1,164 @@
+"""`hrflow dev` end to end: one command brings up PostgreSQL, Temporal (+ UI), worker and API;
+Ctrl-C leaves no process behind; a restart keeps the data; bad configuration is one clear line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.slow
+
+EMPLOYEE = {
+    "employee_id": "E1001", "resident_id_number": "11010519491231002X", "name": "王芳",
+    "department": "Sales", "position": "Adviser", "hire_date": "2021-03-01",
+    "si_province": "Beijing", "si_city": "Beijing", "contribution_base": "12000.00",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HRFLOW_")}
+    return env | extra
+
+
+def _hrflow(*args: str, cwd: Path, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hrflow.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _request(url: str, *, token: str | None = None, body: dict | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(url, data=json.dumps(body).encode() if body else None,
+                                 headers={"content-type": "application/json"}
+                                 | ({"Authorization": f"Bearer {token}"} if token else {}))
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+class DevStack:
+    def __init__(self, cwd: Path, env: dict[str, str], api_port: int) -> None:
+        self.cwd, self.env, self.api = cwd, env, f"http://127.0.0.1:{api_port}"
+        self.log = open(cwd / "dev-output.txt", "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "hrflow.cli", "dev"], cwd=cwd, env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_healthy(self, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, (self.cwd / "dev-output.txt").read_text()
+            try:
+                status, body = _request(self.api + "/health")
+                if status == 200:
+                    return body
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError("not healthy in time:\n" + (self.cwd / "dev-output.txt").read_text())
+
+    def processes(self) -> list[psutil.Process]:
+        procs = psutil.Process(self.proc.pid).children(recursive=True)
+        pid_file = self.cwd / ".hrflow" / "pgdata" / "postmaster.pid"
+        postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+        return procs + [postmaster] + postmaster.children(recursive=True)
+
+    def interrupt(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=90)
+
+
+def test_dev_runs_everything_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
+    api_port, temporal_port, ui_port = _free_port(), _free_port(), _free_port()
+    env = _env(HRFLOW_API_PORT=str(api_port), HRFLOW_TEMPORAL_PORT=str(temporal_port),
+               HRFLOW_TEMPORAL_UI_PORT=str(ui_port))
+    stack = DevStack(tmp_path, env, api_port)
+    try:
+        health = stack.wait_healthy()
+        assert health["database"]["ok"] and health["temporal"]["ok"]
+        # Other commands in the same directory find the stack through .hrflow/dev.env.
+        token = _hrflow("token", "--user", "hr.li", "--role", "hr_specialist", cwd=tmp_path, env=env).stdout.strip()
+        status, body = _request(stack.api + "/employees", token=token, body=EMPLOYEE)
+        assert status == 201, body
+        # The Temporal UI answers, and the custom search attributes are registered.
+        with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/", timeout=5) as r:
+            assert r.status == 200
+        listed = subprocess.run(
+            [str(Path(sys.executable).parent / "temporal"), "operator", "search-attribute", "list",
+             "--address", f"127.0.0.1:{temporal_port}"], capture_output=True, text=True, timeout=30).stdout
+        for name in ("EmployeeId", "CaseKind", "CaseStage", "Province", "Department"):
+            assert name in listed
+        started = stack.processes()
+        assert len(started) >= 4
+        assert stack.interrupt() == 0
+        time.sleep(1)
+        alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert alive == [], [p.cmdline() for p in alive]
+    finally:
+        if stack.proc.poll() is None:
+            stack.proc.kill()
+
+    again = DevStack(tmp_path, env, api_port)
+    try:
+        again.wait_healthy()
+        token = _hrflow("token", "--user", "m", "--role", "hr_manager", cwd=tmp_path, env=env).stdout.strip()
+        status, body = _request(again.api + "/employees/E1001", token=token)
+        assert status == 200 and body["name"] == "王芳"
+        assert _hrflow("audit", "verify", cwd=tmp_path, env=env).returncode == 0
+    finally:
+        assert again.interrupt() == 0
+
+
+def test_taken_port_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _hrflow("dev", cwd=tmp_path, env=_env(HRFLOW_API_PORT=str(port)))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"hrflow: port {port} is taken; set HRFLOW_API_PORT to another port"
+
+
+CODEC = '{"k1": "' + "A" * 43 + '="}'
+
+
+@pytest.mark.parametrize("command,env,message", [
+    ("api", {"HRFLOW_JWT_SECRET": "s" * 40, "HRFLOW_CODEC_KEYS": CODEC},
+     "hrflow: HRFLOW_DATABASE_URL is not set"),
+    ("api", {"HRFLOW_DATABASE_URL": "postgresql://x@127.0.0.1:1/x", "HRFLOW_CODEC_KEYS": CODEC},
+     "hrflow: HRFLOW_JWT_SECRET is not set"),
+    ("api", {"HRFLOW_DATABASE_URL": "postgresql://x@127.0.0.1:1/x", "HRFLOW_JWT_SECRET": "s" * 40,
+             "HRFLOW_CODEC_KEYS": CODEC}, "hrflow: cannot reach the database named by HRFLOW_DATABASE_URL"),
+    ("worker", {"HRFLOW_DATABASE_URL": "postgresql://x@127.0.0.1:1/x", "HRFLOW_CODEC_KEYS": CODEC},
+     "hrflow: cannot reach the database named by HRFLOW_DATABASE_URL"),
+    ("migrate", {}, "hrflow: HRFLOW_DATABASE_URL is not set"),
+])
+def test_bad_configuration_is_one_line(tmp_path: Path, command: str, env: dict[str, str], message: str) -> None:
+    result = _hrflow(command, cwd=tmp_path, env=_env(**env))
+    assert result.returncode == 2
+    assert result.stderr.startswith(message), result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_wrong_temporal_address_is_one_line(tmp_path: Path, database_url: str) -> None:
+    env = _env(HRFLOW_DATABASE_URL=database_url, HRFLOW_JWT_SECRET="s" * 40, HRFLOW_CODEC_KEYS=CODEC,
+               HRFLOW_TEMPORAL_ADDRESS="127.0.0.1:1")
+    result = _hrflow("api", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr.startswith("hrflow: cannot reach Temporal at 127.0.0.1:1")
+    assert "HRFLOW_TEMPORAL_ADDRESS" in result.stderr and "Traceback" not in result.stderr
