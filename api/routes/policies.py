@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
@@ -31,7 +31,12 @@ from domain.policy import (
     transfer_requirements,
 )
 from domain.policy.maternity import allowance_rule, maternity_rules
-from domain.policy.models import DeadlineRule, MaternityAllowanceRule, MaternityLeaveRule, RuleRef
+from domain.policy.models import (
+    DeadlineRule,
+    MaternityAllowanceRule,
+    MaternityLeaveRule,
+    RuleRef,
+)
 
 router = APIRouter(prefix="/policies", tags=["policies"])
 
@@ -108,12 +113,12 @@ def regions(principal: Authenticated) -> list[RegionOut]:
 @router.get("/maternity-leave", response_model=MaternityLeavePolicy)
 def maternity_leave(
     principal: Authenticated,
-    province: str = Query(..., description="province or city, Chinese or pinyin"),
-    on: dt.date | None = Query(None, description="date the rule must be in force (default today, or birth_date)"),
-    birth_date: dt.date | None = Query(None, description="expected or actual birth date, to compute the leave"),
-    babies: int = Query(1, ge=1),
+    province: Annotated[str, Query(description="province or city, Chinese or pinyin")],
+    on: Annotated[dt.date | None, Query(description="date the rule must be in force (default birth_date, or today)")] = None,
+    birth_date: Annotated[dt.date | None, Query(description="expected or actual birth date, to compute the leave")] = None,
+    babies: Annotated[int, Query(ge=1)] = 1,
     difficult_birth: bool = False,
-    child_order: int | None = Query(None, ge=1),
+    child_order: Annotated[int | None, Query(ge=1)] = None,
 ) -> MaternityLeavePolicy:
     def answer() -> MaternityLeavePolicy:
         when = on or birth_date or dt.date.today()
@@ -133,7 +138,7 @@ def maternity_leave(
 @router.get("/contribution", response_model=ContributionPolicy)
 def contribution(
     principal: Authenticated,
-    city: str = Query(..., description="city, Chinese or pinyin"),
+    city: Annotated[str, Query(description="city, Chinese or pinyin")],
     on: dt.date | None = None,
 ) -> ContributionPolicy:
     when = _today(on)
@@ -144,9 +149,9 @@ def contribution(
 @router.get("/transfer", response_model=TransferRequirements)
 def transfer(
     principal: Authenticated,
-    origin: str = Query(...),
-    destination: str = Query(...),
-    type: str = Query(..., description="pension, medical, unemployment or housing_fund"),
+    origin: str,
+    destination: str,
+    type: Annotated[str, Query(description="pension, medical, unemployment or housing_fund")],
     on: dt.date | None = None,
 ) -> TransferRequirements:
     when = _today(on)
@@ -157,7 +162,7 @@ def transfer(
 def deadlines(
     principal: Authenticated,
     on: dt.date | None = None,
-    region: str | None = Query(None, description="province whose own deadlines override the national ones"),
+    region: Annotated[str | None, Query(description="province whose own deadlines override the national ones")] = None,
 ) -> DeadlinesPolicy:
     when = _today(on)
 

@@ -180,7 +180,7 @@ def _check_across(parsed: dict[str, tuple[str, RegionFile]]) -> list[Problem]:
                     out.append(Problem(name, None, "region", f"city name {alias!r} also names city {other!r}"))
     for (code, section, _scope), rules in groups.items():
         ordered = sorted(rules, key=lambda r: r.effective_from)
-        for earlier, later in zip(ordered, ordered[1:]):
+        for earlier, later in zip(ordered, ordered[1:], strict=False):
             if earlier.effective_to is None or earlier.effective_to >= later.effective_from:
                 out.append(Problem(parsed[code][0], later.id, "overlap",
                                    f"{section}: overlaps {earlier.id} (effective ranges must not overlap)"))

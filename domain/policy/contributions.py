@@ -210,5 +210,5 @@ def employee_deduction(
             insurance=insurance, rate=rate.employee, fixed=fixed,
             amount=(amount * rate.employee + fixed).quantize(FEN, ROUND_HALF_UP), verified=rate.verified))
     return EmployeeDeduction(city=limits.city, base=amount, lines=lines,
-                             total=sum((l.amount for l in lines), Decimal("0.00")),
-                             verified=limits.verified and all(l.verified for l in lines))
+                             total=sum((line.amount for line in lines), Decimal("0.00")),
+                             verified=limits.verified and all(line.verified for line in lines))

@@ -17,7 +17,12 @@ from pydantic import BaseModel, ConfigDict
 from domain import workdays
 from domain.policy.catalogue import Catalogue, load_catalogue
 from domain.policy.errors import PolicyError, UnknownRule
-from domain.policy.models import DeadlineRule, NonCompeteRule, RuleRef, WageDeductionRule
+from domain.policy.models import (
+    DeadlineRule,
+    NonCompeteRule,
+    RuleRef,
+    WageDeductionRule,
+)
 from domain.policy.regions import NATIONAL
 
 FEN = Decimal("0.01")
@@ -56,18 +61,18 @@ def deadline_rule(
     owners = [NATIONAL]
     if region is not None:
         owners.insert(0, cat.province(region).code)
-    known = {r.code for o in owners for r in cat.rules(o, "deadlines")}  # type: ignore[attr-defined]
+    known = {r.code for o in owners for r in cat.rules(o, "deadlines") if isinstance(r, DeadlineRule)}
     if code not in known:
         raise UnknownRule(f"unknown deadline {code!r}; known: {', '.join(sorted(known))}",
                           field="rule", rule="deadlines")
     for owner in owners:
-        rule = cat.find(owner, "deadlines", on, (code,))
-        if rule is not None:
-            assert isinstance(rule, DeadlineRule)
-            return owner, rule
-    rule = cat.require(NATIONAL, "deadlines", on, (code,), label=f"deadline {code}")
-    assert isinstance(rule, DeadlineRule)  # pragma: no cover - require raised already
-    return NATIONAL, rule  # pragma: no cover
+        found = cat.find(owner, "deadlines", on, (code,))
+        if found is not None:
+            assert isinstance(found, DeadlineRule)
+            return owner, found
+    holder = next(o for o in owners if any(r.scope() == (code,) for r in cat.rules(o, "deadlines")))
+    cat.require(holder, "deadlines", on, (code,), label=f"deadline {code}")  # raises NoRuleInForce
+    raise AssertionError("unreachable")
 
 
 def due_date(rule: DeadlineRule, from_date: dt.date) -> workdays.CalendarDate:

@@ -23,7 +23,12 @@ from domain.policy.contributions import (
     contribution_limits,
     contribution_rates,
 )
-from domain.policy.deadlines import deadline_rule, deadline_rules, non_compete_rule, wage_deduction_rule
+from domain.policy.deadlines import (
+    deadline_rule,
+    deadline_rules,
+    non_compete_rule,
+    wage_deduction_rule,
+)
 from domain.policy.errors import PolicyError
 from domain.policy.maternity import (
     BirthFacts,

@@ -35,8 +35,14 @@ def _copy(tmp_path: Path) -> Path:
     return target
 
 
-def _append(path: Path, text: str) -> None:
-    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+def _append(path: Path, text: str, before: str | None = None) -> None:
+    """Add rules at the end of the file, or at the end of the section preceding ``before``."""
+    content = path.read_text(encoding="utf-8")
+    if before is None:
+        content += text
+    else:
+        content = content.replace(before, text + before, 1)
+    path.write_text(content, encoding="utf-8")
 
 
 def test_broken_copy_names_each_problem(tmp_path):
@@ -52,7 +58,7 @@ def test_broken_copy_names_each_problem(tmp_path):
     floor: "1"
     ceiling: "2"
     period_confirmed: true
-""")
+""", before="\ncontribution_rates:")
     # 2. a rule without a source
     (data / "tianjin.yaml").write_text((data / "tianjin.yaml").read_text(encoding="utf-8").replace(
         "    source:\n      name: 天津市人口与计划生育条例, Tianjin government office document\n"
