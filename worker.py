@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 from activities.registry import all_activities
 from db.session import make_engine, make_session_factory, ping
 from hrflow.settings import ConfigurationError, Settings
+from integrations.si_agency import FaultPlan, SimulatedAgency, SocialInsuranceAgency
 from hrflow.temporal import connect
 from workflows.registry import ALL_WORKFLOWS
 
@@ -33,14 +34,16 @@ def build_worker(
     settings: Settings,
     session_factory: sessionmaker[Session],
     *,
+    agency: SocialInsuranceAgency | None = None,
     extra_workflows: Sequence[type] = (),
     extra_activities: Sequence[Callable[..., Any]] = (),
 ) -> Worker:
     """The worker for every process; tests add their own workflows or same-named fake activities."""
     slots = settings.worker_max_concurrent_activities
     fakes = {getattr(a, "__temporal_activity_definition").name for a in extra_activities}
+    agency = agency or agency_from(settings, session_factory)
     activities = [
-        a for a in all_activities(session_factory)
+        a for a in all_activities(session_factory, agency)
         if getattr(a, "__temporal_activity_definition").name not in fakes
     ]
     return Worker(
@@ -52,6 +55,13 @@ def build_worker(
         max_concurrent_activities=slots,
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
     )
+
+
+def agency_from(settings: Settings, session_factory: sessionmaker[Session]) -> SocialInsuranceAgency:
+    """The agency gateway the settings name. Real provincial adapters plug in here."""
+    if settings.si_agency == "simulated":
+        return SimulatedAgency(session_factory, FaultPlan(latency_seconds=settings.sim_agency_latency_ms / 1000))
+    raise ConfigurationError(f"HRFLOW_SI_AGENCY={settings.si_agency!r}: no such adapter (known: simulated)")
 
 
 async def run(settings: Settings) -> None:

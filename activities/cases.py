@@ -91,6 +91,23 @@ def _audit(session: Session, actor: Actor, action: str, *, workflow_id: str, at:
     )
 
 
+def apply_stage_change(session: Session, req: ChangeStage) -> Case:
+    """Move the case row and audit it, inside the caller's transaction (step already claimed)."""
+    case = session.scalar(select(Case).where(Case.workflow_id == req.workflow_id).with_for_update())
+    if case is None:
+        raise ValueError(f"case {req.workflow_id} is not open")  # retried: open may lag
+    before = {"stage": case.stage, "status": case.status}
+    case.stage = req.stage
+    case.next_due_at = req.next_due_at
+    if req.status is not None:
+        case.status = req.status
+        case.closed_at = req.at if req.status != "open" else None
+    _audit(session, req.actor, f"{case.kind}.stage_changed", workflow_id=req.workflow_id,
+           at=req.at, subject=case.employee_id, before=before,
+           after={"stage": case.stage, "status": case.status, **req.details})
+    return case
+
+
 class CaseActivities:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._sessions = session_factory
@@ -115,20 +132,8 @@ class CaseActivities:
     @activity.defn(name="case.change_stage")
     def change_stage(self, req: ChangeStage) -> None:
         with unit_of_work(self._sessions) as session:
-            if not claim_step(session, req.workflow_id, req.step).first_time:
-                return
-            case = session.scalar(select(Case).where(Case.workflow_id == req.workflow_id).with_for_update())
-            if case is None:
-                raise ValueError(f"case {req.workflow_id} is not open")  # retried: open may lag
-            before = {"stage": case.stage, "status": case.status}
-            case.stage = req.stage
-            case.next_due_at = req.next_due_at
-            if req.status is not None:
-                case.status = req.status
-                case.closed_at = req.at if req.status != "open" else None
-            _audit(session, req.actor, f"{case.kind}.stage_changed", workflow_id=req.workflow_id,
-                   at=req.at, subject=case.employee_id, before=before,
-                   after={"stage": case.stage, "status": case.status, **req.details})
+            if claim_step(session, req.workflow_id, req.step).first_time:
+                apply_stage_change(session, req)
 
     @activity.defn(name="case.open_task")
     def open_task(self, req: OpenTask) -> None:

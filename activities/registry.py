@@ -8,7 +8,13 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.cases import CaseActivities
+from activities.si_change import SocialInsuranceActivities
+from integrations.si_agency import SocialInsuranceAgency
 
 
-def all_activities(session_factory: sessionmaker[Session]) -> list[Callable[..., Any]]:
-    return [*CaseActivities(session_factory).all()]
+def all_activities(session_factory: sessionmaker[Session],
+                   agency: SocialInsuranceAgency) -> list[Callable[..., Any]]:
+    return [
+        *CaseActivities(session_factory).all(),
+        *SocialInsuranceActivities(session_factory, agency).all(),
+    ]

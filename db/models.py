@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -80,7 +81,7 @@ class Case(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "status IN ('open', 'completed', 'withdrawn', 'rejected', 'abandoned', 'failed')",
+            "status IN ('open', 'completed', 'withdrawn', 'rejected', 'revoked', 'abandoned', 'failed')",
             name="status_known",
         ),
         Index(None, "employee_id", "opened_at"),
@@ -146,3 +147,89 @@ class ActivityStep(Base):
     step: Mapped[str] = mapped_column(String(200), primary_key=True)
     result: Mapped[Any | None] = mapped_column(JSONB)
     completed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CaseSequence(Base):
+    """Per-prefix counters for readable workflow ids (``si-change-E1001-3``)."""
+
+    __tablename__ = "case_sequences"
+
+    prefix: Mapped[str] = mapped_column(String(150), primary_key=True)
+    last: Mapped[int] = mapped_column(BigInteger)
+
+
+class CaseRequest(Base):
+    """Which workflow id an API request was given, so a retried request reaches the same case."""
+
+    __tablename__ = "case_requests"
+
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SiChange(Base):
+    """One social-insurance change as the business sees it; the workflow keeps it current."""
+
+    __tablename__ = "si_changes"
+
+    workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    employee_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"))
+    city: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(20))
+    base: Mapped[Decimal | None] = mapped_column(Money)
+    months: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
+    effective_month: Mapped[str] = mapped_column(String(7))
+    estimate_total: Mapped[Decimal] = mapped_column(Money)
+    stage: Mapped[str] = mapped_column(String(30))
+    maker: Mapped[str] = mapped_column(String(64))
+    approver: Mapped[str | None] = mapped_column(String(64))
+    acceptance_no: Mapped[str | None] = mapped_column(String(64))
+    revocation_no: Mapped[str | None] = mapped_column(String(64))
+    agency_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('enrollment', 'back_payment', 'stop', 'base_adjustment')", name="kind_known"),
+        Index(None, "employee_id", "city", "stage"),
+        Index(None, "stage", "updated_at"),
+    )
+
+
+class SiEnrollment(Base):
+    """The employee's enrollment per city as executed at the agency; one active per city."""
+
+    __tablename__ = "si_enrollments"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    employee_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"))
+    city: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(10))
+    base: Mapped[Decimal | None] = mapped_column(Money)
+    since_month: Mapped[str] = mapped_column(String(7))
+    until_month: Mapped[str | None] = mapped_column(String(7))
+    opened_by: Mapped[str] = mapped_column(String(200))  # the workflow that executed it
+    closed_by: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'stopped', 'revoked')", name="status_known"),
+        Index("uq_si_enrollments_one_active", "employee_id", "city", unique=True,
+              postgresql_where=text("status = 'active'")),
+    )
+
+
+class SimAgencyRequest(Base):
+    """The simulated agency's own record of what it received (by the caller's reference)."""
+
+    __tablename__ = "sim_agency_requests"
+
+    reference: Mapped[str] = mapped_column(String(250), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[Any] = mapped_column(JSONB)
+    outcome: Mapped[str] = mapped_column(String(20))  # accepted, rejected
+    number: Mapped[str | None] = mapped_column(String(64))  # acceptance or revocation number
+    code: Mapped[str | None] = mapped_column(String(40))  # refusal code
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(BigInteger, server_default="1")
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
@@ -75,10 +74,15 @@ class Settings(BaseSettings):
     worker_max_concurrent_activities: int = Field(default=50, ge=1)
     worker_graceful_shutdown_seconds: int = Field(default=20, ge=0)
 
+    # --- outside agencies ---
+    si_agency: str = Field(default="simulated", description="social-insurance agency adapter")
+    sim_agency_latency_ms: int = Field(default=200, ge=0, description="simulated agency latency")
+
     # --- business settings that are company choices, not statute ---
     payroll_cutoff_day: int = Field(default=25, ge=1, le=28)
     rollback_window_hours: int = Field(default=72, ge=0)
-    default_currency_quantum: Decimal = Decimal("0.01")
+    si_correction_days: int = Field(default=30, ge=1, description="a returned change closes after this")
+    si_followup_days: int = Field(default=90, ge=0, description="revocation may be asked this long")
 
     @field_validator("codec_keys")
     @classmethod

@@ -1,5 +1,6 @@
 """Gateways to outside systems (social-insurance and housing-fund agencies, mail, webhooks).
 
 Each gateway is an interface with a real adapter seam and an honest simulation for the embedded
-default. Only activities call them. May import ``domain``.
+default. Only activities call them. May import ``domain`` and ``db`` (a simulation keeps its own
+records, as the real agency would).
 """

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
-import secrets
 import shutil
 import tempfile
 import uuid
@@ -119,9 +118,14 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 # ---------------------------------------------------------------- codec and settings
+# A fixed, test-only key: recorded histories under tests/histories are encrypted with it, and the
+# replay tests decrypt them with it. It protects nothing but synthetic test data.
+TEST_CODEC_KEY = base64.b64encode(bytes(range(32))).decode()
+
+
 @pytest.fixture(scope="session")
 def codec_keys() -> dict[str, str]:
-    return {"test-1": base64.b64encode(secrets.token_bytes(32)).decode()}
+    return {"test-1": TEST_CODEC_KEY}
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ OURS = {"api", "activities", "workflows", "domain", "db", "integrations", "hrflo
 ALLOWED = {
     "domain": {"domain"},
     "db": {"db", "domain"},
-    "integrations": {"integrations", "domain"},
+    "integrations": {"integrations", "domain", "db"},
     "activities": {"activities", "db", "domain", "integrations"},
     "workflows": {"workflows", "domain"},
     "api": {"api", "db", "domain", "workflows", "hrflow", "activities"},

@@ -72,13 +72,18 @@ async def open_case(
     )
 
 
+def set_visible_stage(stage: str, details: str) -> None:
+    """What the Temporal UI shows: the CaseStage search attribute and the current details."""
+    workflow.upsert_search_attributes([sa.CASE_STAGE.value_set(stage)])
+    workflow.set_current_details(details)
+
+
 async def change_stage(
     step: str, stage: str, *, status: str | None = None, next_due_at: dt.datetime | None = None,
     actor: Actor = SYSTEM, details: dict[str, Any] | None = None, current_details: str | None = None,
 ) -> None:
     """Move the case to ``stage`` (``status`` when it ends); ``step`` is unique within the case."""
-    workflow.upsert_search_attributes([sa.CASE_STAGE.value_set(stage)])
-    workflow.set_current_details(current_details or f"stage: {stage}")
+    set_visible_stage(stage, current_details or f"stage: {stage}")
     await workflow.execute_activity_method(
         CaseActivities.change_stage,
         ChangeStage(workflow_id=workflow.info().workflow_id, step=step, stage=stage, status=status,

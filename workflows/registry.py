@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-ALL_WORKFLOWS: list[type] = []
+from workflows.si_change import SocialInsuranceChangeWorkflow
+
+ALL_WORKFLOWS: list[type] = [SocialInsuranceChangeWorkflow]

@@ -6,7 +6,7 @@ names, ID numbers or amounts. ``hrflow dev`` and the test harness register exact
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 EMPLOYEE_ID = SearchAttributeKey.for_keyword("EmployeeId")
 CASE_KIND = SearchAttributeKey.for_keyword("CaseKind")
@@ -26,3 +26,15 @@ def dev_server_flags() -> list[str]:
     for key in ALL:
         flags += ["--search-attribute", f"{key.name}={_CLI_TYPE_NAMES[key.indexed_value_type]}"]
     return flags
+
+
+def at_start(*, employee_id: str, kind: str, stage: str, province: str = "",
+             department: str = "") -> TypedSearchAttributes:
+    """Search attributes to pass to ``start_workflow`` so a case is findable from its first moment."""
+    pairs = [SearchAttributePair(EMPLOYEE_ID, employee_id), SearchAttributePair(CASE_KIND, kind),
+             SearchAttributePair(CASE_STAGE, stage)]
+    if province:
+        pairs.append(SearchAttributePair(PROVINCE, province))
+    if department:
+        pairs.append(SearchAttributePair(DEPARTMENT, department))
+    return TypedSearchAttributes(pairs)

@@ -50,10 +50,12 @@ from domain.policy.pinning import (
     MaternitySnapshot,
     OffboardingSnapshot,
     PolicySnapshot,
+    SiChangeSnapshot,
     TransferSnapshot,
     pin_contribution,
     pin_maternity,
     pin_offboarding,
+    pin_si_change,
     pin_transfer,
     policy_version,
 )
@@ -68,6 +70,7 @@ __all__ = [
     "check_catalogue", "contribution_limits", "contribution_rates", "deadline", "deadline_rules",
     "employee_deduction", "housing_fund_rates", "leave_entitlement", "load_catalogue",
     "maternity_allowance", "max_wage_deduction", "non_compete_compensation", "paternity_leave",
-    "pin_contribution", "pin_maternity", "pin_offboarding", "pin_transfer", "policy_version",
+    "pin_contribution", "pin_maternity", "pin_offboarding", "pin_si_change", "pin_transfer",
+    "policy_version", "SiChangeSnapshot",
     "transfer_requirements",
 ]

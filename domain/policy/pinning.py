@@ -235,3 +235,26 @@ def pin_offboarding(province: str, on: dt.date, *, catalogue: Catalogue | None =
         deadlines={code: rule for code, (_, rule) in chosen.items()},
         non_compete=non_compete, wage_deductions=deductions)
 
+
+
+class SiChangeSnapshot(PolicySnapshot):
+    kind: Literal["si_change"] = "si_change"
+    city: str
+    limits: ContributionLimits
+    rates: ContributionRates
+    back_payment_lookback: DeadlineRule  # how many months back a back-payment may reach
+    agency_revocation_window: DeadlineRule  # after execution, how long the agency accepts a revocation
+
+
+def pin_si_change(city: str, on: dt.date, *, catalogue: Catalogue | None = None) -> SiChangeSnapshot:
+    """Everything a social-insurance change needs: base limits, rates, back-payment and revocation rules."""
+    cat = catalogue or load_catalogue()
+    contribution = pin_contribution(city, on, catalogue=cat)
+    province = cat.city(city)[0].code
+    chosen = {code: deadline_rule(code, on, region=province, catalogue=cat)
+              for code in ("si_back_payment_lookback", "si_agency_revocation_window")}
+    refs = [*contribution.rules, *(cat.ref(rule, "deadlines", owner) for owner, rule in chosen.values())]
+    return SiChangeSnapshot(
+        **_common("si_change", on, refs), city=contribution.city, limits=contribution.limits,
+        rates=contribution.rates, back_payment_lookback=chosen["si_back_payment_lookback"][1],
+        agency_revocation_window=chosen["si_agency_revocation_window"][1])

@@ -1,0 +1,243 @@
+"""Social-insurance changes: submit (maker), approve / reject (checker), correct, revoke, withdraw.
+
+Every request is checked here first, exactly as the workflow's activity checks it again: resident
+ID, base within the city's limits, no second enrollment, back-payment months. A refused request
+starts nothing and writes only the audit record of the attempt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from temporalio.common import WorkflowIDConflictPolicy
+
+from activities.cases import Actor
+from activities.si_change import ChangeFacts, validate_against_records
+from api import workflow_calls
+from api.auth import Principal, require
+from api.deps import RequestId, SessionDep, TemporalDep
+from api.errors import ApiError, responses
+from api.routes.cases import visible_case
+from db import audit, case_ids
+from db.models import Employee, SiChange
+from domain.policy import PolicyError, pin_si_change
+from domain.roles import STAFF, Role
+from domain.si_change import (
+    ChangeKind,
+    ChangeRefused,
+    CostEstimate,
+    check_request,
+    estimate,
+    parse_month,
+)
+from workflows import search_attributes as sa
+from workflows.si_change import (
+    Approve,
+    Correct,
+    Decide,
+    SiChangeRequest,
+    SiChangeView,
+    SocialInsuranceChangeWorkflow,
+)
+
+router = APIRouter(prefix="/si-changes", tags=["social-insurance changes"])
+
+Maker = Annotated[Principal, Depends(require(Role.HR_SPECIALIST))]
+Checker = Annotated[Principal, Depends(require(Role.HR_MANAGER))]
+HrStaff = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]
+Reader = Annotated[Principal, Depends(require(*STAFF, Role.EMPLOYEE))]
+
+Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
+Reason = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class SiChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    employee_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    kind: ChangeKind
+    base: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = None
+    months: list[Month] = Field(default_factory=list, max_length=120)
+    effective_month: Month
+    reason: Reason
+
+
+class Started(BaseModel):
+    workflow_id: str
+    stage: str
+    estimate: CostEstimate
+
+
+class ApproveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    confirm_total: Annotated[Decimal, Field(ge=0, decimal_places=2)] | None = Field(
+        default=None, description="for a back-payment: the estimated total you are confirming")
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: Reason
+
+
+class CorrectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: Reason
+    kind: ChangeKind | None = None
+    base: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = None
+    months: list[Month] | None = Field(default=None, max_length=120)
+    effective_month: Month | None = None
+
+
+class SiChangeRow(BaseModel):
+    workflow_id: str
+    employee_id: str
+    city: str
+    kind: str
+    base: Decimal | None
+    months: list[str]
+    effective_month: str
+    estimate_total: Decimal
+    stage: str
+    maker: str
+    approver: str | None
+    acceptance_no: str | None
+    revocation_no: str | None
+    updated_at: dt.datetime
+
+
+class SiChangePage(BaseModel):
+    items: list[SiChangeRow]
+    next_cursor: str | None
+
+
+def _actor(principal: Principal, request_id: str) -> Actor:
+    return Actor(user=principal.user, role=principal.role.value, request_id=request_id)
+
+
+def _refused(request: Request, principal: Principal, request_id: str, body: SiChangeIn,
+             detail: dict[str, str]) -> ApiError:
+    """Record the refused attempt (its own transaction: nothing else is written) and answer 422."""
+    with request.app.state.session_factory.begin() as session:
+        audit.append(session, audit.AuditEntry(
+            actor=principal.user, actor_role=principal.role.value, action="si_change.refused",
+            subject=body.employee_id, request_id=request_id,
+            after={"kind": body.kind.value, "base": body.base, "months": body.months,
+                   "effective_month": body.effective_month, **detail}))
+    return ApiError(422, "validation_failed", [detail])
+
+
+@router.post("", status_code=201, response_model=Started, responses=responses(401, 403, 422, 503))
+async def submit(body: SiChangeIn, request: Request, session: SessionDep, temporal: TemporalDep,
+                 request_id: RequestId, principal: Maker) -> Started:
+    settings = request.app.state.settings
+    employee = session.get(Employee, body.employee_id)
+    if employee is None:
+        raise _refused(request, principal, request_id, body,
+                       {"field": "employee_id", "rule": "employee_exists", "message": f"no employee {body.employee_id}"})
+    today = dt.date.today()
+    try:
+        policy = pin_si_change(employee.si_city, parse_month(body.effective_month, "effective_month"))
+        facts = ChangeFacts(employee_id=employee.employee_id, city=policy.city, kind=body.kind,
+                            base=body.base, months=body.months, effective_month=body.effective_month)
+        check_request(kind=body.kind, base=body.base, months=body.months,
+                      effective_month=body.effective_month, today=today, policy=policy)
+        validate_against_records(session, "", facts)
+    except ChangeRefused as exc:
+        raise _refused(request, principal, request_id, body, exc.detail()) from None
+    except PolicyError as exc:
+        raise _refused(request, principal, request_id, body, exc.detail()) from None
+    workflow_id = case_ids.allocate(session, f"si-change-{employee.employee_id}", request_id)
+    session.commit()
+    req = SiChangeRequest(
+        facts=facts, reason=body.reason,
+        maker=_actor(principal, request_id), department=employee.department, province=employee.si_province,
+        today=today, policy=policy,
+        rollback_window=dt.timedelta(hours=settings.rollback_window_hours),
+        correction_window=dt.timedelta(days=settings.si_correction_days),
+        followup=dt.timedelta(days=settings.si_followup_days))
+    await temporal.start_workflow(
+        SocialInsuranceChangeWorkflow.run, req, id=workflow_id, task_queue=settings.temporal_task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=sa.at_start(employee_id=employee.employee_id, kind="si_change", stage="submitted",
+                                      province=employee.si_province, department=employee.department),
+        static_summary=f"Social-insurance {body.kind.value} for {employee.employee_id} in {policy.city}",
+        static_details=f"Submitted by {principal.user}. Reason: {body.reason}",
+    )
+    return Started(workflow_id=workflow_id, stage="submitted",
+                   estimate=estimate(body.kind, body.base, body.months, policy))
+
+
+@router.get("", response_model=SiChangePage, responses=responses(401, 403))
+def list_changes(
+    session: SessionDep,
+    _: Annotated[Principal, Depends(require(*STAFF))],
+    stage: str | None = None,
+    employee_id: str | None = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> SiChangePage:
+    stmt = select(SiChange).order_by(SiChange.workflow_id).limit(limit + 1)
+    if stage is not None:
+        stmt = stmt.where(SiChange.stage == stage)
+    if employee_id is not None:
+        stmt = stmt.where(SiChange.employee_id == employee_id)
+    if cursor is not None:
+        stmt = stmt.where(SiChange.workflow_id > cursor)
+    rows = list(session.scalars(stmt))
+    page, more = rows[:limit], len(rows) > limit
+    return SiChangePage(items=[SiChangeRow.model_validate(r, from_attributes=True) for r in page],
+                        next_cursor=page[-1].workflow_id if more else None)
+
+
+@router.get("/{workflow_id}", response_model=SiChangeView, responses=responses(401, 404))
+async def read_change(workflow_id: str, session: SessionDep, temporal: TemporalDep,
+                      principal: Reader) -> SiChangeView:
+    if principal.role not in STAFF:  # staff may read a case whose row is still being written
+        visible_case(session, principal, workflow_id)
+    return await workflow_calls.query(temporal, workflow_id, SocialInsuranceChangeWorkflow.view)
+
+
+async def _send(temporal: TemporalDep, workflow_id: str, method: object, arg: object) -> SiChangeView:
+    if not workflow_id.startswith("si-change-"):
+        raise ApiError(404, "not_found", f"no social-insurance change {workflow_id}")
+    return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), method, arg)
+
+
+@router.post("/{workflow_id}/approve", response_model=SiChangeView, responses=responses(401, 403, 404, 409))
+async def approve(workflow_id: str, body: ApproveIn, session: SessionDep, temporal: TemporalDep,
+                  request_id: RequestId, principal: Checker) -> SiChangeView:
+    return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.approve,
+                       Approve(actor=_actor(principal, request_id), confirm_total=body.confirm_total))
+
+
+@router.post("/{workflow_id}/reject", response_model=SiChangeView, responses=responses(401, 403, 404, 409))
+async def reject(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
+                 request_id: RequestId, principal: Checker) -> SiChangeView:
+    return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.reject,
+                       Decide(actor=_actor(principal, request_id), reason=body.reason))
+
+
+@router.post("/{workflow_id}/correct", response_model=SiChangeView,
+             responses=responses(401, 403, 404, 409, 422))
+async def correct(workflow_id: str, body: CorrectIn, session: SessionDep, temporal: TemporalDep,
+                  request_id: RequestId, principal: Maker) -> SiChangeView:
+    return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.correct,
+                       Correct(actor=_actor(principal, request_id), **body.model_dump()))
+
+
+@router.post("/{workflow_id}/revoke", response_model=SiChangeView, responses=responses(401, 403, 404, 409))
+async def revoke(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
+                 request_id: RequestId, principal: HrStaff) -> SiChangeView:
+    return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.revoke,
+                       Decide(actor=_actor(principal, request_id), reason=body.reason))
+
+
+@router.post("/{workflow_id}/withdraw", response_model=SiChangeView, responses=responses(401, 403, 404, 409))
+async def withdraw(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
+                   request_id: RequestId, principal: HrStaff) -> SiChangeView:
+    return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.withdraw,
+                       Decide(actor=_actor(principal, request_id), reason=body.reason))

@@ -1,0 +1,62 @@
+"""Sending messages to workflows from the API, with their refusals turned into HTTP answers.
+
+A validator's refusal is an ``ApplicationError`` whose ``type`` says why; that type decides the
+status: the wrong person or role is 403, the wrong moment is 409, a bad correction is 422.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import ApiError
+
+FORBIDDEN = {"WrongRole", "NotMaker", "NotApprover", "SelfApproval", "Forbidden"}
+UNPROCESSABLE = {"ValidationFailed"}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def refusal_to_http(error: ApplicationError) -> ApiError:
+    kind = error.type or "Refused"
+    details: dict[str, Any] = {}
+    for item in error.details or ():
+        if isinstance(item, dict):
+            details.update(item)
+    body = {"message": error.message, **details}
+    if kind in FORBIDDEN:
+        return ApiError(403, _snake(kind), body)
+    if kind in UNPROCESSABLE:
+        return ApiError(422, "validation_failed", [details or {"message": error.message}])
+    return ApiError(409, _snake(kind), body)
+
+
+async def update(handle: WorkflowHandle[Any, Any], method: Any, arg: Any) -> Any:
+    try:
+        return await handle.execute_update(method, arg)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError):
+            raise refusal_to_http(cause) from None
+        raise
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(404, "not_found", f"no running case {handle.id}") from None
+        if err.status == RPCStatusCode.FAILED_PRECONDITION or "completed" in err.message:
+            raise ApiError(409, "case_closed", f"case {handle.id} has already closed") from None
+        raise
+
+
+async def query(client: Client, workflow_id: str, method: Any) -> Any:
+    try:
+        return await client.get_workflow_handle(workflow_id).query(method)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(404, "not_found", f"no case {workflow_id}") from None
+        raise

@@ -1,0 +1,188 @@
+"""The social-insurance agency (社保经办机构) gateway, and the simulated agency of the embedded default.
+
+A real provincial adapter implements ``SocialInsuranceAgency``: ``submit`` and ``revoke`` are
+idempotent on the caller's ``reference`` (workflow id + step), which the adapter must pass to the
+agency as its client reference. The simulation keeps its own records in PostgreSQL, so it behaves
+the same across worker restarts: it answers a repeated reference with its first answer, refuses
+what a real agency refuses (a second active enrollment, a stop of nothing, a late revocation), and
+takes latency, outages and rejections that tests and operators inject.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.canonical import to_jsonable
+from db.models import SimAgencyRequest
+from db.session import unit_of_work
+
+
+class AgencyUnavailable(Exception):
+    """The agency could not be reached or answered with a server error: try again later."""
+
+
+class AgencyRejected(Exception):
+    """The agency refused the request on its merits; retrying will not change the answer."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+@dataclass(frozen=True)
+class AgencySubmission:
+    reference: str  # idempotency key: workflow id + step
+    employee_id: str
+    resident_id_number: str
+    city: str
+    kind: str  # enrollment, back_payment, stop, base_adjustment
+    base: str | None
+    months: list[str]
+    effective_month: str
+
+
+@dataclass(frozen=True)
+class AgencyReceipt:
+    number: str  # acceptance or revocation number issued by the agency
+    received_at: dt.datetime
+
+
+class SocialInsuranceAgency(Protocol):
+    def submit(self, submission: AgencySubmission) -> AgencyReceipt: ...
+
+    def revoke(self, reference: str, acceptance_no: str, reason: str) -> AgencyReceipt: ...
+
+
+@dataclass
+class FaultPlan:
+    """What the simulated agency does wrong next. Thread-safe; tests and ``hrflow dev`` set it."""
+
+    latency_seconds: float = 0.0
+    outages: int = 0  # the next N calls fail as if the agency were down
+    reject: dict[str, tuple[str, str]] = field(default_factory=dict)  # employee id -> (code, reason)
+    revocation_window: dt.timedelta = dt.timedelta(days=30)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def take_outage(self) -> bool:
+        with self._lock:
+            if self.outages > 0:
+                self.outages -= 1
+                return True
+            return False
+
+
+class SimulatedAgency:
+    """An honest stand-in for a provincial agency, backed by its own tables."""
+
+    def __init__(self, session_factory: sessionmaker[Session], faults: FaultPlan | None = None,
+                 clock: Any = None) -> None:
+        self._sessions = session_factory
+        self.faults = faults or FaultPlan()
+        self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+
+    # ---- the gateway ----
+    def submit(self, submission: AgencySubmission) -> AgencyReceipt:
+        self._weather()
+        with unit_of_work(self._sessions) as session:
+            earlier = self._earlier(session, submission.reference)
+            if earlier is not None:
+                return earlier
+            refusal = self.faults.reject.get(submission.employee_id) or self._refusal(session, submission)
+            return self._answer(session, submission.reference, "submit", to_jsonable(submission.__dict__),
+                                refusal, prefix="SB")
+
+    def revoke(self, reference: str, acceptance_no: str, reason: str) -> AgencyReceipt:
+        self._weather()
+        with unit_of_work(self._sessions) as session:
+            earlier = self._earlier(session, reference)
+            if earlier is not None:
+                return earlier
+            original = session.scalar(select(SimAgencyRequest).where(
+                SimAgencyRequest.number == acceptance_no, SimAgencyRequest.outcome == "accepted"))
+            refusal: tuple[str, str] | None = None
+            if original is None:
+                refusal = ("unknown_acceptance", f"no accepted request {acceptance_no}")
+            elif self._clock() - original.received_at > self.faults.revocation_window:
+                refusal = ("revocation_window_closed",
+                           f"{acceptance_no} was accepted on {original.received_at:%Y-%m-%d};"
+                           " the revocation window has closed, apply at the counter")
+            return self._answer(session, reference, "revoke",
+                                {"acceptance_no": acceptance_no, "reason": reason}, refusal, prefix="RV")
+
+    # ---- what a real agency checks ----
+    def _refusal(self, session: Session, sub: AgencySubmission) -> tuple[str, str] | None:
+        accepted = [
+            r.payload for r in session.scalars(select(SimAgencyRequest).where(
+                SimAgencyRequest.operation == "submit", SimAgencyRequest.outcome == "accepted",
+                SimAgencyRequest.payload["resident_id_number"].astext == sub.resident_id_number,
+                SimAgencyRequest.payload["city"].astext == sub.city))
+            if not self._revoked(session, r.number)
+        ]
+        enrolled = _enrolled(accepted)
+        if sub.kind in ("enrollment", "back_payment") and enrolled:
+            return ("already_enrolled", f"{sub.city}: the person is already insured here")
+        if sub.kind in ("stop", "base_adjustment") and not enrolled:
+            return ("not_enrolled", f"{sub.city}: the person is not insured here")
+        return None
+
+    @staticmethod
+    def _revoked(session: Session, number: str | None) -> bool:
+        return session.scalar(select(SimAgencyRequest.reference).where(
+            SimAgencyRequest.operation == "revoke", SimAgencyRequest.outcome == "accepted",
+            SimAgencyRequest.payload["acceptance_no"].astext == number)) is not None
+
+    # ---- plumbing ----
+    def _weather(self) -> None:
+        if self.faults.latency_seconds:
+            time.sleep(self.faults.latency_seconds)
+        if self.faults.take_outage():
+            raise AgencyUnavailable("agency gateway answered 503 (simulated outage)")
+
+    @staticmethod
+    def _earlier(session: Session, reference: str) -> AgencyReceipt | None:
+        row = session.scalar(select(SimAgencyRequest).where(SimAgencyRequest.reference == reference)
+                             .with_for_update())
+        if row is None:
+            return None
+        session.execute(update(SimAgencyRequest).where(SimAgencyRequest.reference == reference)
+                        .values(attempts=SimAgencyRequest.attempts + 1))
+        if row.outcome == "rejected":
+            raise AgencyRejected(row.code or "rejected", row.reason or "rejected")
+        assert row.number is not None
+        return AgencyReceipt(row.number, row.received_at)
+
+    def _answer(self, session: Session, reference: str, operation: str, payload: dict[str, Any],
+                refusal: tuple[str, str] | None, *, prefix: str) -> AgencyReceipt:
+        now = self._clock()
+        digest = hashlib.sha256(reference.encode()).hexdigest()[:10].upper()
+        number = None if refusal else f"{prefix}{now:%Y%m%d}{digest}"
+        session.execute(insert(SimAgencyRequest).values(
+            reference=reference, operation=operation, payload=payload,
+            outcome="rejected" if refusal else "accepted", number=number,
+            code=refusal[0] if refusal else None, reason=refusal[1] if refusal else None,
+            received_at=now))
+        if refusal:
+            session.commit()  # the agency remembers its refusal, then answers with it
+            raise AgencyRejected(*refusal)
+        assert number is not None
+        return AgencyReceipt(number, now)
+
+
+def _enrolled(accepted: list[dict[str, Any]]) -> bool:
+    """Replay the accepted, unrevoked requests for one person and city in month order."""
+    state = False
+    for payload in sorted(accepted, key=lambda p: p["effective_month"]):
+        if payload["kind"] in ("enrollment", "back_payment"):
+            state = True
+        elif payload["kind"] == "stop":
+            state = False
+    return state

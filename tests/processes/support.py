@@ -1,0 +1,69 @@
+"""Shared helpers for process tests: seeded employees, waiting for a stage, recording histories."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from db.models import Employee
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+
+
+def add_employee(session_factory: sessionmaker[Session], employee_id: str = "E1001", *,
+                 resident_id_number: str = "11010519491231002X", name: str = "王芳",
+                 city: str = "Beijing", province: str = "Beijing", department: str = "Sales",
+                 base: str = "10000.00") -> None:
+    with session_factory.begin() as s:
+        s.add(Employee(employee_id=employee_id, resident_id_number=resident_id_number, name=name,
+                       department=department, position="Adviser", hire_date=dt.date(2021, 3, 1),
+                       si_province=province, si_city=city, contribution_base=Decimal(base)))
+
+
+async def eventually(probe: Callable[[], Any], *, timeout: float = 15.0) -> Any:
+    """Poll ``probe`` (sync or async) until it returns something truthy, in real time."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = probe()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+async def terminate_cases(client: Client, session_factory: sessionmaker[Session]) -> None:
+    """End every case this test's database knows of. The time-skipping server is shared by the
+    session and cannot skip time while a timer of a finished test waits for a worker that is gone."""
+    from sqlalchemy import select
+    from temporalio.service import RPCError
+
+    from db.models import Case
+
+    with session_factory() as s:
+        ids = list(s.scalars(select(Case.workflow_id)))
+    for workflow_id in ids:
+        try:
+            await client.get_workflow_handle(workflow_id).terminate("test finished")
+        except RPCError:
+            pass  # already closed
+
+
+async def record_history(client: Client, workflow_id: str, process: str, scenario: str) -> None:
+    """With HRFLOW_RECORD_HISTORIES=1, keep this run's history for the replay tests."""
+    if not os.environ.get("HRFLOW_RECORD_HISTORIES"):
+        return
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    target = HISTORIES / process / f"{scenario}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(history.to_json())

@@ -1,0 +1,513 @@
+"""SocialInsuranceChangeWorkflow: one enrollment change, maker-checker, a rollback window, and
+revocation at the agency as its compensation.
+
+Seed 003: a back-payment chosen by mistake was approved and could not be undone. Here the
+hr_manager who approves must not be the hr_specialist who submitted; a back-payment is approved
+only with a confirmation that echoes the estimated total; an approved change waits a rollback
+window (a durable timer) before it reaches the agency, during which the approver can revoke the
+approval and the maker can correct and resubmit; after execution a revocation is filed with the
+agency while its window is open, else HR gets a manual task. Usable as a child workflow
+(``pre_approved``), as offboarding and transfers do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from datetime import timedelta
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows import case_ops
+
+# Pure domain code and activity models pass through the sandbox: the workflow and its activities
+# must share one class per model (a re-imported copy would not validate against the other).
+with workflow.unsafe.imports_passed_through():
+    from activities.cases import Actor
+    from domain.policy.pinning import SiChangeSnapshot
+    from domain.si_change import ChangeKind, ChangeRefused, CostEstimate, check_request, estimate
+    from activities.si_change import (
+        ChangeFacts,
+        Execute,
+        Executed,
+        Revoke,
+        Revoked,
+        SocialInsuranceActivities,
+        Transition,
+        ValidateChange,
+    )
+
+KIND = "si_change"
+
+# Stages (also the CaseStage search attribute).
+SUBMITTED, APPROVED, EXECUTING, EXECUTED = "submitted", "approved", "executing", "executed"
+REJECTED, AGENCY_REJECTED, INVALID = "rejected", "agency_rejected", "invalid"
+WITHDRAWN, REVOKED, REVOCATION_MANUAL, COMPLETED = "withdrawn", "revoked", "revocation_manual", "completed"
+RETURNED = (REJECTED, AGENCY_REJECTED)
+
+AGENCY_CALL = dict(
+    start_to_close_timeout=timedelta(minutes=2),
+    schedule_to_close_timeout=timedelta(days=3),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=5),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=30),
+        non_retryable_error_types=["AgencyRejected", "RevocationRefused", "EmployeeMissing",
+                                   "RecordsOutOfStep", "ValidationFailed"],
+    ),
+)
+
+
+class SiChangeRequest(BaseModel):
+    """Everything the change runs on, fixed at start: facts, maker, pinned policy, windows."""
+
+    facts: ChangeFacts
+    reason: str
+    maker: Actor
+    department: str = ""
+    province: str = ""
+    today: dt.date
+    policy: SiChangeSnapshot
+    rollback_window: timedelta = timedelta(hours=72)
+    correction_window: timedelta = timedelta(days=30)  # a returned change closes after this idle time
+    followup: timedelta = timedelta(days=90)  # how long revocation may be requested after execution
+    pre_approved: Actor | None = None  # a parent process already approved (child-workflow use)
+
+
+class Approve(BaseModel):
+    actor: Actor
+    confirm_total: Decimal | None = Field(default=None, description="back-payments: echo the estimated total")
+
+
+class Decide(BaseModel):
+    actor: Actor
+    reason: str = Field(min_length=1)
+
+
+class Correct(BaseModel):
+    actor: Actor
+    reason: str = Field(min_length=1)
+    kind: ChangeKind | None = None
+    base: Decimal | None = None
+    months: list[str] | None = None
+    effective_month: str | None = None
+
+
+class NewPolicy(BaseModel):
+    """An explicit, audited re-pin: a rule change that must reach this running case."""
+
+    actor: Actor
+    reason: str = Field(min_length=1)
+    policy: SiChangeSnapshot
+
+
+class SiChangeView(BaseModel):
+    workflow_id: str
+    stage: str
+    facts: ChangeFacts
+    reason: str
+    maker: str
+    approver: str | None
+    estimate: CostEstimate
+    policy_version: str
+    execute_after: dt.datetime | None
+    acceptance_no: str | None
+    revocation_no: str | None
+    agency_reason: str | None
+    manual_task: str | None
+
+
+class SiChangeResult(BaseModel):
+    stage: str
+    acceptance_no: str | None
+    revocation_no: str | None
+    estimate_total: Decimal
+
+
+def _refuse(message: str, kind: str, **details: object) -> ApplicationError:
+    return ApplicationError(message, details or None, type=kind, non_retryable=True)
+
+
+@workflow.defn
+class SocialInsuranceChangeWorkflow:
+    @workflow.init
+    def __init__(self, req: SiChangeRequest) -> None:
+        self.req = req
+        self.facts = req.facts
+        self.policy = req.policy
+        self.estimate = estimate(req.facts.kind, req.facts.base, req.facts.months, req.policy)
+        self.stage = SUBMITTED
+        self.approver: Actor | None = None
+        self.round = 0  # bumps on every approval, revocation of approval, correction
+        self.execute_after: dt.datetime | None = None
+        self.executed: Executed | None = None
+        self.revocation: Revoked | None = None
+        self.revoke_request: Decide | None = None
+        self.agency_reason: str | None = None
+        self.manual_task: str | None = None
+        self.executed_at: dt.datetime | None = None
+        self.open_task: str | None = None
+        self._steps = 0
+        self._lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ run
+    @workflow.run
+    async def run(self, req: SiChangeRequest) -> SiChangeResult:
+        await self._lifecycle(req)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._result()
+
+    async def _lifecycle(self, req: SiChangeRequest) -> None:
+        await case_ops.open_case(
+            kind=KIND, employee_id=self.facts.employee_id, stage=SUBMITTED,
+            summary=f"{self.facts.kind.value} {self.facts.city} base {self.facts.base}",
+            province=req.province, department=req.department, policy_version=self.policy.version,
+            actor=req.maker, details={"reason": req.reason})
+        async with self._lock:  # no decision is applied before the case is fully open
+            try:
+                await self._validate(self.facts)
+            except ActivityError as err:
+                detail = getattr(err.cause, "details", None)
+                await self._record(INVALID, status="rejected", actor=case_ops.SYSTEM,
+                                   details={"refusal": detail[0] if detail else str(err.cause)})
+                return
+            if req.pre_approved is not None:
+                self.approver = req.pre_approved
+                await self._enter_approved(req.pre_approved)
+            else:
+                await self._record(SUBMITTED, actor=req.maker)
+                await self._open_task("approve", "Approve social-insurance change", "hr_manager")
+
+        while self.executed is None:
+            await workflow.wait_condition(lambda: self.stage != SUBMITTED)
+            if self.stage == WITHDRAWN:
+                return
+            if self.stage in RETURNED:
+                if not await self._wait_for_correction():
+                    return
+                continue
+            if self.stage == APPROVED and await self._rollback_window_passed():
+                await self._execute()
+
+        await self._follow_up()
+
+    # ------------------------------------------------------------------ phases
+    async def _wait_for_correction(self) -> bool:
+        returned_round = self.round
+        try:
+            await workflow.wait_condition(
+                lambda: self.round != returned_round or self.stage == WITHDRAWN,
+                timeout=self.req.correction_window, timeout_summary="awaiting the maker's correction")
+        except asyncio.TimeoutError:
+            async with self._lock:
+                if self.round == returned_round and self.stage in RETURNED:
+                    await self._record(self.stage, status="rejected", details={"closed": "no correction in time"})
+                    return False
+        return self.stage != WITHDRAWN
+
+    async def _rollback_window_passed(self) -> bool:
+        approved_round = self.round
+        assert self.execute_after is not None
+        try:
+            await workflow.wait_condition(
+                lambda: self.round != approved_round or self.stage != APPROVED,
+                timeout=self.execute_after - workflow.now(), timeout_summary="rollback window")
+            return False  # revoked, corrected or withdrawn inside the window
+        except asyncio.TimeoutError:
+            return self.round == approved_round and self.stage == APPROVED
+
+    async def _execute(self) -> None:
+        async with self._lock:
+            await self._record(EXECUTING)
+            attempt = self.round
+        try:
+            self.executed = await workflow.execute_activity_method(
+                SocialInsuranceActivities.execute,
+                Execute(workflow_id=workflow.info().workflow_id, attempt=attempt, facts=self.facts,
+                        at=workflow.now()),
+                summary=f"submit {self.facts.kind.value} to the {self.facts.city} agency",
+                **AGENCY_CALL)
+        except ActivityError as err:
+            if not isinstance(err.cause, ApplicationError) or err.cause.type != "AgencyRejected":
+                raise
+            async with self._lock:
+                self.agency_reason = err.cause.message
+                await self._record(AGENCY_REJECTED,
+                                   details={"agency": err.cause.details[0] if err.cause.details else None})
+                await self._open_task("correct", "Agency refused the change: correct or withdraw",
+                                      "hr_specialist", assignee=self.req.maker.user)
+            return
+        async with self._lock:
+            self.executed_at = workflow.now()
+            await self._record(EXECUTED, details={"acceptance_no": self.executed.acceptance_no},
+                               current=f"executed, acceptance {self.executed.acceptance_no}")
+
+    async def _follow_up(self) -> None:
+        """After execution: revocation can be asked for until the follow-up period ends."""
+        try:
+            await workflow.wait_condition(lambda: self.revoke_request is not None,
+                                          timeout=self.req.followup, timeout_summary="revocation period")
+        except asyncio.TimeoutError:
+            await self._record(COMPLETED, status="completed")
+            return
+        assert self.revoke_request is not None and self.executed is not None
+        await self._compensate(self.revoke_request)
+
+    async def _compensate(self, request: Decide) -> None:
+        """Revocation after execution: through the agency while its window is open, else by hand."""
+        assert self.executed is not None
+        window = timedelta(days=self.policy.agency_revocation_window.amount)
+        assert self.executed_at is not None
+        if workflow.now() - self.executed_at <= window:
+            try:
+                self.revocation = await workflow.execute_activity_method(
+                    SocialInsuranceActivities.revoke,
+                    Revoke(workflow_id=workflow.info().workflow_id, facts=self.facts,
+                           acceptance_no=self.executed.acceptance_no,
+                           previous_base=self.executed.previous_base, reason=request.reason,
+                           at=workflow.now(), actor=request.actor),
+                    summary=f"revoke {self.executed.acceptance_no} at the agency", **AGENCY_CALL)
+                await self._record(REVOKED, status="revoked", actor=request.actor,
+                                   details={"revocation_no": self.revocation.revocation_no,
+                                            "reason": request.reason})
+                return
+            except ActivityError as err:
+                if not isinstance(err.cause, ApplicationError) or err.cause.type != "RevocationRefused":
+                    raise
+                self.agency_reason = err.cause.message
+        self.manual_task = await self._open_task(
+            "manual-revocation",
+            f"Revoke {self.executed.acceptance_no} at the agency counter ({self.facts.kind.value},"
+            f" {self.facts.city}, {self.facts.employee_id}): {self.agency_reason or 'agency window closed'}",
+            "hr_specialist")
+        await self._record(REVOCATION_MANUAL, status="revoked", actor=request.actor,
+                           details={"reason": request.reason, "agency": self.agency_reason})
+
+    # ------------------------------------------------------------------ messages
+    @workflow.update
+    async def approve(self, msg: Approve) -> SiChangeView:
+        async with self._lock:
+            self._check_approval(msg)  # again: the state may have moved since validation
+            self.approver = msg.actor
+            await self._close_task("approved", actor=msg.actor)
+            await self._enter_approved(msg.actor)
+        return self.view()
+
+    @approve.validator
+    def _validate_approve(self, msg: Approve) -> None:
+        self._check_approval(msg)
+
+    @workflow.update
+    async def reject(self, msg: Decide) -> SiChangeView:
+        async with self._lock:
+            self._check_checker(msg.actor, SUBMITTED)
+            self.stage = REJECTED
+            await self._close_task("rejected", actor=msg.actor, reason=msg.reason)
+            await self._record(REJECTED, actor=msg.actor, details={"reason": msg.reason})
+            await self._open_task("correct", "Change rejected: correct or withdraw", "hr_specialist",
+                                  assignee=self.req.maker.user)
+        return self.view()
+
+    @reject.validator
+    def _validate_reject(self, msg: Decide) -> None:
+        self._check_checker(msg.actor, SUBMITTED)
+
+    @workflow.update
+    async def correct(self, msg: Correct) -> SiChangeView:
+        """The maker corrects and resubmits: before execution, in any stage; approval is void."""
+        async with self._lock:
+            facts = self._check_correction(msg)
+            await self._validate(facts)  # the database checks too, before anything changes
+            self.facts, self.round = facts, self.round + 1
+            self.estimate = estimate(facts.kind, facts.base, facts.months, self.policy)
+            self.approver, self.execute_after, self.agency_reason = None, None, None
+            self.stage = SUBMITTED
+            await self._close_task("cancelled", actor=msg.actor, reason="corrected")
+            await self._record(SUBMITTED, actor=msg.actor, details={"corrected": msg.reason})
+            await self._open_task("approve", "Approve corrected social-insurance change", "hr_manager")
+        return self.view()
+
+    @correct.validator
+    def _validate_correct(self, msg: Correct) -> None:
+        self._check_correction(msg)
+
+    @workflow.update
+    async def revoke(self, msg: Decide) -> SiChangeView:
+        """Inside the rollback window: the approval is revoked (back to submitted). After execution:
+        the change itself is revoked at the agency (the compensation)."""
+        async with self._lock:
+            self._check_revoke(msg)
+            if self.stage == APPROVED:
+                self.round += 1
+                self.stage, self.approver, self.execute_after = SUBMITTED, None, None
+                await self._record(SUBMITTED, actor=msg.actor, details={"approval_revoked": msg.reason})
+                await self._open_task("approve", "Approve social-insurance change (approval revoked)",
+                                      "hr_manager")
+            else:
+                self.revoke_request = msg
+        await workflow.wait_condition(lambda: self.stage != EXECUTED or self.revoke_request is None)
+        return self.view()
+
+    @revoke.validator
+    def _validate_revoke(self, msg: Decide) -> None:
+        self._check_revoke(msg)
+
+    @workflow.update
+    async def withdraw(self, msg: Decide) -> SiChangeView:
+        async with self._lock:
+            self._check_withdraw(msg)
+            self.stage = WITHDRAWN
+            await self._close_task("cancelled", actor=msg.actor, reason=msg.reason)
+            await self._record(WITHDRAWN, status="withdrawn", actor=msg.actor, details={"reason": msg.reason})
+        return self.view()
+
+    @withdraw.validator
+    def _validate_withdraw(self, msg: Decide) -> None:
+        self._check_withdraw(msg)
+
+    @workflow.signal
+    async def repin_policy(self, msg: NewPolicy) -> None:
+        """A rule change that must reach this case; before execution only, and audited. An
+        approval given on the old figures is void."""
+        async with self._lock:
+            if self.stage not in (SUBMITTED, APPROVED, *RETURNED):
+                await case_ops.audit(self._next_step(), "si_change.repin_refused", actor=msg.actor,
+                                     after={"stage": self.stage, "version": msg.policy.version})
+                return
+            before = self.policy.version
+            self.policy = msg.policy
+            self.estimate = estimate(self.facts.kind, self.facts.base, self.facts.months, msg.policy)
+            if self.stage == APPROVED:
+                self.round += 1
+                self.stage, self.approver, self.execute_after = SUBMITTED, None, None
+                await self._open_task("approve", "Approve again: policy figures changed", "hr_manager")
+            await case_ops.audit(self._next_step(), "si_change.policy_repinned", actor=msg.actor,
+                                 before={"version": before},
+                                 after={"version": msg.policy.version, "reason": msg.reason,
+                                        "estimate_total": self.estimate.total})
+
+    @workflow.query
+    def view(self) -> SiChangeView:
+        return SiChangeView(
+            workflow_id=workflow.info().workflow_id, stage=self.stage, facts=self.facts,
+            reason=self.req.reason, maker=self.req.maker.user,
+            approver=self.approver.user if self.approver else None, estimate=self.estimate,
+            policy_version=self.policy.version, execute_after=self.execute_after,
+            acceptance_no=self.executed.acceptance_no if self.executed else None,
+            revocation_no=self.revocation.revocation_no if self.revocation else None,
+            agency_reason=self.agency_reason, manual_task=self.manual_task)
+
+    # ------------------------------------------------------------------ rules
+    def _check_checker(self, actor: Actor, stage: str) -> None:
+        if actor.role != "hr_manager":
+            raise _refuse(f"only an hr_manager may decide; you are {actor.role}", "WrongRole")
+        if actor.user == self.req.maker.user:
+            raise _refuse("the maker may not check their own change", "SelfApproval")
+        if self.stage != stage:
+            raise _refuse(f"the change is {self.stage}, not {stage}", "WrongStage", stage=self.stage)
+
+    def _check_approval(self, msg: Approve) -> None:
+        self._check_checker(msg.actor, SUBMITTED)
+        if self.facts.kind is ChangeKind.BACK_PAYMENT:
+            current = self.estimate.model_dump(mode="json")
+            if msg.confirm_total is None:
+                raise _refuse(f"confirm the back-payment total of {self.estimate.total} yuan",
+                              "ConfirmationRequired", estimate=current)
+            if msg.confirm_total != self.estimate.total:
+                raise _refuse(f"the confirmation {msg.confirm_total} does not match the current"
+                              f" estimate {self.estimate.total} yuan", "StaleConfirmation", estimate=current)
+
+    def _check_correction(self, msg: Correct) -> ChangeFacts:
+        if msg.actor.user != self.req.maker.user:
+            raise _refuse("only the maker may correct the change", "NotMaker")
+        if self.stage not in (SUBMITTED, APPROVED, *RETURNED):
+            raise _refuse(f"the change is {self.stage}; it can no longer be corrected", "WrongStage",
+                          stage=self.stage)
+        changes = {k: v for k, v in (("kind", msg.kind), ("base", msg.base), ("months", msg.months),
+                                     ("effective_month", msg.effective_month)) if v is not None}
+        facts = self.facts.model_copy(update=changes)
+        if facts.kind is not ChangeKind.BACK_PAYMENT and msg.months is None:
+            facts = facts.model_copy(update={"months": []})
+        try:
+            check_request(kind=facts.kind, base=facts.base, months=facts.months,
+                          effective_month=facts.effective_month, today=workflow.now().date(),
+                          policy=self.policy)
+        except ChangeRefused as exc:
+            raise _refuse(str(exc), "ValidationFailed", **exc.detail()) from None
+        return facts
+
+    def _check_revoke(self, msg: Decide) -> None:
+        if self.stage == APPROVED:
+            if msg.actor.role != "hr_manager" or self.approver is None or msg.actor.user != self.approver.user:
+                raise _refuse("only the approver may revoke the approval inside the window", "NotApprover")
+            return
+        if self.stage == EXECUTED:
+            if msg.actor.role not in ("hr_manager", "hr_specialist"):
+                raise _refuse(f"role {msg.actor.role} may not request a revocation", "WrongRole")
+            if self.revoke_request is not None:
+                raise _refuse("a revocation is already under way", "WrongStage", stage=self.stage)
+            return
+        raise _refuse(f"the change is {self.stage}; nothing to revoke", "WrongStage", stage=self.stage)
+
+    def _check_withdraw(self, msg: Decide) -> None:
+        if msg.actor.user != self.req.maker.user and msg.actor.role != "hr_manager":
+            raise _refuse("only the maker or an hr_manager may withdraw", "NotMaker")
+        if self.stage not in (SUBMITTED, APPROVED, *RETURNED):
+            raise _refuse(f"the change is {self.stage}; it can no longer be withdrawn", "WrongStage",
+                          stage=self.stage)
+
+    # ------------------------------------------------------------------ plumbing
+    async def _enter_approved(self, actor: Actor) -> None:
+        self.round += 1
+        self.stage = APPROVED  # at once: the main loop starts the rollback window
+        self.execute_after = workflow.now() + self.req.rollback_window
+        await self._record(APPROVED, actor=actor, next_due_at=self.execute_after,
+                           details={"execute_after": self.execute_after.isoformat()},
+                           current=f"approved by {actor.user}; executes at {self.execute_after:%Y-%m-%d %H:%M} UTC"
+                                   " unless revoked")
+
+    async def _validate(self, facts: ChangeFacts) -> None:
+        await workflow.execute_activity_method(
+            SocialInsuranceActivities.validate,
+            ValidateChange(workflow_id=workflow.info().workflow_id, facts=facts,
+                           today=workflow.now().date(), policy=self.policy),
+            summary="check ID, base limits and duplicates", **case_ops.DB_STEP)
+
+    async def _record(self, stage: str, *, status: str | None = None, actor: Actor = case_ops.SYSTEM,
+                      next_due_at: dt.datetime | None = None, details: dict[str, object] | None = None,
+                      current: str | None = None) -> None:
+        case_ops.set_visible_stage(stage, current or f"{self.facts.kind.value} {self.facts.city}: {stage}")
+        await workflow.execute_activity_method(
+            SocialInsuranceActivities.transition,
+            Transition(workflow_id=workflow.info().workflow_id, step=self._next_step(), facts=self.facts,
+                       stage=stage, status=status, estimate_total=self.estimate.total,
+                       maker=self.req.maker.user, approver=self.approver.user if self.approver else None,
+                       agency_reason=self.agency_reason, at=workflow.now(), next_due_at=next_due_at,
+                       actor=actor, details=details or {}),
+            summary=f"stage -> {stage}", **case_ops.DB_STEP)
+        self.stage = stage  # only once it is on record: a message waiting on the stage sees it saved
+
+    def _next_step(self) -> str:
+        self._steps += 1
+        return f"t{self._steps}"
+
+    async def _open_task(self, prefix: str, title: str, role: str, *, assignee: str | None = None) -> str:
+        key = f"{prefix}-{self._next_step()}"
+        await case_ops.open_task(key, title, role, assignee=assignee)
+        self.open_task = key
+        return key
+
+    async def _close_task(self, decision: str, *, actor: Actor, reason: str | None = None) -> None:
+        if self.open_task is not None:
+            key, self.open_task = self.open_task, None
+            await case_ops.close_task(key, decision, actor=actor, reason=reason)
+
+    def _result(self) -> SiChangeResult:
+        return SiChangeResult(
+            stage=self.stage, acceptance_no=self.executed.acceptance_no if self.executed else None,
+            revocation_no=self.revocation.revocation_no if self.revocation else None,
+            estimate_total=self.estimate.total)
