@@ -1,0 +1,35 @@
+"""Every recorded history replays against the current workflow code.
+
+Cases run for months: a change to a workflow's command sequence that is not behind
+``workflow.patched`` breaks the cases already running. Record new histories with
+``HRFLOW_RECORD_HISTORIES=1 python3 run.py test tests/processes`` and commit them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from hrflow.codec import data_converter
+from workflows.registry import ALL_WORKFLOWS
+
+HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
+
+
+def test_every_workflow_has_recorded_histories() -> None:
+    recorded = {path.parent.name for path in HISTORIES}
+    expected = {"si_change": "SocialInsuranceChangeWorkflow"}
+    registered = {cls.__name__ for cls in ALL_WORKFLOWS}
+    assert set(expected.values()) <= registered
+    assert set(expected) <= recorded
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+async def test_history_replays(path: Path, codec) -> None:
+    history = WorkflowHistory.from_json(f"{path.parent.name}-{path.stem}", path.read_text())
+    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=data_converter(codec))
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
