@@ -15,7 +15,7 @@ from temporalio import activity
 
 from db import audit
 from db.models import ApprovalTask, Case
-from db.session import unit_of_work
+from activities.unit import db_step
 from db.steps import claim_step
 
 
@@ -114,7 +114,7 @@ class CaseActivities:
 
     @activity.defn(name="case.open")
     def open_case(self, req: OpenCase) -> None:
-        with unit_of_work(self._sessions) as session:
+        with db_step(self._sessions) as session:
             inserted = session.execute(
                 insert(Case)
                 .values(workflow_id=req.workflow_id, kind=req.kind, employee_id=req.employee_id,
@@ -131,23 +131,28 @@ class CaseActivities:
 
     @activity.defn(name="case.change_stage")
     def change_stage(self, req: ChangeStage) -> None:
-        with unit_of_work(self._sessions) as session:
+        with db_step(self._sessions) as session:
             if claim_step(session, req.workflow_id, req.step).first_time:
                 apply_stage_change(session, req)
 
     @activity.defn(name="case.open_task")
     def open_task(self, req: OpenTask) -> None:
-        with unit_of_work(self._sessions) as session:
-            session.execute(
+        with db_step(self._sessions) as session:
+            opened = session.execute(
                 insert(ApprovalTask)
                 .values(workflow_id=req.workflow_id, task_key=req.task_key, title=req.title,
                         role=req.role, assignee=req.assignee, due_at=req.due_at, created_at=req.at)
                 .on_conflict_do_nothing(index_elements=[ApprovalTask.workflow_id, ApprovalTask.task_key])
-            )
+                .returning(ApprovalTask.id)
+            ).first()
+            if opened is not None:  # task keys are unique per case; a retry finds it there
+                _audit(session, Actor(), "task.opened", workflow_id=req.workflow_id, at=req.at,
+                       after={"task": req.task_key, "title": req.title, "role": req.role,
+                              "assignee": req.assignee, "due_at": req.due_at})
 
     @activity.defn(name="case.close_task")
     def close_task(self, req: CloseTask) -> None:
-        with unit_of_work(self._sessions) as session:
+        with db_step(self._sessions) as session:
             closed = session.execute(
                 update(ApprovalTask)
                 .where(ApprovalTask.workflow_id == req.workflow_id,
@@ -164,7 +169,7 @@ class CaseActivities:
 
     @activity.defn(name="case.audit")
     def record_audit(self, req: RecordAudit) -> None:
-        with unit_of_work(self._sessions) as session:
+        with db_step(self._sessions) as session:
             if claim_step(session, req.workflow_id, req.step).first_time:
                 _audit(session, req.actor, req.action, workflow_id=req.workflow_id, at=req.at,
                        subject=req.subject, before=req.before, after=req.after)

@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from activities.cases import Actor, ChangeStage, apply_stage_change
 from db import audit
 from db.models import Employee, SiChange, SiEnrollment
-from db.session import unit_of_work
+from activities.unit import db_step
 from db.steps import claim_step, record_result
 from domain.identity import InvalidResidentId, parse_resident_id
 from domain.policy.pinning import SiChangeSnapshot
@@ -147,7 +147,7 @@ class SocialInsuranceActivities:
     @activity.defn(name="si.transition")
     def transition(self, req: Transition) -> None:
         """The change row, the case stage and the audit entry, in one transaction."""
-        with unit_of_work(self._sessions) as session:
+        with db_step(self._sessions) as session:
             if not claim_step(session, req.workflow_id, req.step).first_time:
                 return
             f = req.facts
@@ -182,7 +182,7 @@ class SocialInsuranceActivities:
         except AgencyRejected as exc:
             raise ApplicationError(f"the agency refused: {exc.reason}", {"code": exc.code, "reason": exc.reason},
                                    type="AgencyRejected", non_retryable=True) from None
-        with unit_of_work(self._sessions) as session:
+        with db_step(self._sessions) as session:
             claim = claim_step(session, req.workflow_id, step)
             if not claim.first_time:
                 return Executed.model_validate(claim.result)
@@ -206,7 +206,7 @@ class SocialInsuranceActivities:
             raise ApplicationError(f"the agency refused the revocation: {exc.reason}",
                                    {"code": exc.code, "reason": exc.reason},
                                    type="RevocationRefused", non_retryable=True) from None
-        with unit_of_work(self._sessions) as session:
+        with db_step(self._sessions) as session:
             if not claim_step(session, req.workflow_id, "revoke").first_time:
                 return Revoked(revocation_no=receipt.number)
             _undo_enrollment(session, req.workflow_id, req.facts, req.previous_base)

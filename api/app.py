@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -22,6 +21,7 @@ from temporalio.client import Client
 from temporalio.converter import PayloadCodec
 
 from api import errors
+from api.body_limit import BodyLimit
 from api.routes import audit, cases, employees, health, inbox, me, policies, si_changes
 from api.routes import codec as codec_routes
 from db.session import make_engine, make_session_factory
@@ -89,13 +89,6 @@ def create_app(
     async def request_context(request: Request, call_next: Any) -> Any:
         supplied = request.headers.get("x-request-id", "")
         request.state.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_body_bytes \
-                and not request.headers.get("content-type", "").startswith("multipart/"):
-            return JSONResponse(
-                {"error": "too_large", "detail": f"request body over {settings.max_body_bytes} bytes"},
-                413,
-            )
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
         return response
@@ -103,4 +96,13 @@ def create_app(
     for module in (health, me, employees, cases, inbox, si_changes, audit, policies, codec_routes):
         app.include_router(module.router)
     app.add_middleware(CodecCORS, origins=settings.ui_origins)
+    app.add_middleware(BodyLimit, limit_for=lambda scope: body_limit(settings, scope))
     return app
+
+
+def body_limit(settings: Settings, scope: Scope) -> int:
+    """JSON bodies are small; multipart uploads may carry one document plus form overhead."""
+    content_type = dict(scope["headers"]).get(b"content-type", b"")
+    if content_type.startswith(b"multipart/"):
+        return settings.max_upload_bytes + 64 * 1024
+    return settings.max_body_bytes

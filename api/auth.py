@@ -9,6 +9,7 @@ in the ``hrflow_token`` cookie instead of a header.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Annotated
 
@@ -23,6 +24,8 @@ from domain.roles import Role
 ISSUER = "hrflow"
 AUDIENCE = "hrflow-api"
 COOKIE = "hrflow_token"
+_USER = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+_EMPLOYEE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 class Principal(BaseModel):
@@ -71,7 +74,12 @@ def decode_token(secret: str, token: str) -> Principal:
         role = Role(claims.get("role"))
     except ValueError:
         raise _unauthenticated(f"the token names an unknown role {claims.get('role')!r}") from None
-    return Principal(user=claims["sub"], role=role, employee_id=claims.get("emp"))
+    user, employee = claims["sub"], claims.get("emp")
+    if not isinstance(user, str) or not _USER.match(user):
+        raise _unauthenticated("the token's subject must be 1-64 letters, digits or . _ @ -")
+    if employee is not None and (not isinstance(employee, str) or not _EMPLOYEE.match(employee)):
+        raise _unauthenticated("the token's employee number is malformed")
+    return Principal(user=user, role=role, employee_id=employee)
 
 
 def _unauthenticated(message: str) -> ApiError:
@@ -85,7 +93,9 @@ def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    token = credentials.credentials if credentials else request.cookies.get(COOKIE)
+    token = credentials.credentials if credentials else None
+    if token is None and request.url.path.startswith("/codec/"):
+        token = request.cookies.get(COOKIE)  # the Temporal UI's browser; nowhere else
     if not token:
         raise _unauthenticated("sign in: send 'Authorization: Bearer <token>'")
     principal = decode_token(request.app.state.jwt_secret, token)

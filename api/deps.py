@@ -35,6 +35,6 @@ def request_id(request: Request) -> str:
     return request.state.request_id
 
 
-SessionDep = Annotated[Session, Depends(db_session)]
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]  # commit before responding
 TemporalDep = Annotated[Client, Depends(temporal_client)]
 RequestId = Annotated[str, Depends(request_id)]

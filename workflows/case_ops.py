@@ -27,11 +27,11 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows import search_attributes as sa
 
-# Database steps: quick, retried with backoff for up to a day (a PostgreSQL outage must not fail
-# a months-long case), never longer than 30 s per attempt.
+# Database steps: quick (30 s per attempt), retried with backoff up to every 5 minutes for as long
+# as it takes: a PostgreSQL outage must not fail a months-long case. Errors no retry can fix are
+# non-retryable ``BusinessRuleViolation``s (activities.unit) and fail at once.
 DB_STEP = dict(
     start_to_close_timeout=timedelta(seconds=30),
-    schedule_to_close_timeout=timedelta(days=1),
     retry_policy=RetryPolicy(
         initial_interval=timedelta(seconds=1),
         backoff_coefficient=2.0,

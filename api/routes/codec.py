@@ -8,6 +8,7 @@ sends when its codec setting "include cross-origin credentials" is on. A bearer 
 
 from __future__ import annotations
 
+import html
 import logging
 from typing import Annotated, Any
 
@@ -61,9 +62,10 @@ async def encode(body: PayloadsBody, request: Request, _: Decoder) -> dict[str, 
 def login(request: Request, token: str) -> HTMLResponse:
     principal = decode_token(request.app.state.jwt_secret, token)
     response = HTMLResponse(
-        f"<p>Signed in as {principal.user} ({principal.role.value}) for payload decoding. "
+        f"<p>Signed in as {html.escape(principal.user)} ({principal.role.value}) for payload decoding. "
         "Return to the Temporal UI; in its codec settings turn on "
         "'include cross-origin credentials'.</p>"
     )
-    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=8 * 3600)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=8 * 3600, path="/codec",
+                        secure=request.url.scheme == "https")
     return response

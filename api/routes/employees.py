@@ -120,6 +120,9 @@ def register_employee(
     )
     if clash is not None:
         raise ApiError(409, "employee_exists", f"an employee with this number or ID number exists ({clash})")
+    if body.manager_id is not None and session.get(Employee, body.manager_id) is None:
+        raise ApiError(422, "validation_failed", [{"field": "manager_id", "rule": "employee_exists",
+                                                   "message": f"no employee {body.manager_id}"}])
     row = Employee(**body.model_dump())
     session.add(row)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -11,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from db.session import ping
 
+log = logging.getLogger("hrflow.health")
 router = APIRouter(tags=["health"])
 
 
@@ -29,8 +31,9 @@ async def _database(request: Request) -> Component:
     try:
         await asyncio.wait_for(run_in_threadpool(ping, request.app.state.engine), timeout=5)
         return Component(ok=True)
-    except Exception as exc:  # any failure means "down"; the detail says why
-        return Component(ok=False, detail=str(exc).splitlines()[0][:200] or type(exc).__name__)
+    except Exception as exc:  # any failure means "down"; the detail stays in the server log
+        log.warning("health: database unreachable: %s", exc)
+        return Component(ok=False, detail="unreachable")
 
 
 async def _temporal(request: Request) -> Component:
@@ -41,7 +44,8 @@ async def _temporal(request: Request) -> Component:
         await asyncio.wait_for(client.service_client.check_health(), timeout=5)
         return Component(ok=True)
     except Exception as exc:
-        return Component(ok=False, detail=str(exc).splitlines()[0][:200] or type(exc).__name__)
+        log.warning("health: Temporal unreachable: %s", exc)
+        return Component(ok=False, detail="unreachable")
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})

@@ -13,6 +13,7 @@ from api.auth import Authenticated
 from api.deps import SessionDep
 from api.errors import responses
 from db.models import ApprovalTask, Case
+from domain.roles import STAFF
 
 router = APIRouter(tags=["inbox"])
 
@@ -53,6 +54,8 @@ def inbox(
         .order_by(ApprovalTask.id)
         .limit(limit + 1)
     )
+    if principal.role not in STAFF:  # an employee's tasks are on her own cases only
+        stmt = stmt.where(Case.employee_id == (principal.employee_id or ""))
     if cursor is not None:
         stmt = stmt.where(ApprovalTask.id > cursor)
     rows = session.execute(stmt).all()

@@ -171,3 +171,16 @@ async def test_audit_endpoints_by_role(api, auth) -> None:
     assert r.json() == {"ok": True, "rows_checked": 1, "first_broken_id": None, "reason": None}
     r = await api.get("/audit/events", params={"subject": "E1001"}, headers=auth(Role.HR_MANAGER))
     assert [e["action"] for e in r.json()["items"]] == ["employee.registered"]
+
+
+async def test_chunked_oversized_body_refused(api, auth) -> None:
+    async def chunks():
+        for _ in range(30):
+            yield b" " * 100_000
+
+    r = await api.post("/employees", content=chunks(),
+                       headers=auth(Role.HR_SPECIALIST) | {"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"] == "too_large"
+    r = await api.post("/employees", content=b"x" * 6_000_000,  # uploads may be larger, not this large
+                       headers=auth(Role.HR_SPECIALIST) | {"content-type": "multipart/form-data; boundary=x"})
+    assert r.status_code == 413

@@ -60,7 +60,7 @@ async def test_case_lifecycle_is_recorded_and_encrypted(temporal_env: WorkflowEn
         assert (task.status, task.decision, task.actor, task.actor_role) == ("decided", "approved", "wang", "hr_manager")
         actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.workflow_id == workflow_id)
                                  .order_by(AuditEvent.id)))
-        assert actions == ["probe.opened", "task.approved", "probe.stage_changed"]
+        assert actions == ["probe.opened", "task.opened", "task.approved", "probe.stage_changed"]
         assert s.scalar(select(AuditEvent.request_id).where(AuditEvent.action == "task.approved")) == "r-1"
         assert verify_chain(s).ok
 

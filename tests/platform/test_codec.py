@@ -80,6 +80,7 @@ async def test_codec_endpoint_roles_and_cors(api, auth, codec, token) -> None:
     assert login.status_code == 200 and "hrflow_token" in login.headers["set-cookie"]
     r = await api.post("/codec/decode", json=body)  # the client kept the cookie
     assert r.status_code == 200
+    assert (await api.get("/me")).status_code == 401  # the cookie opens /codec and nothing else
     # CORS preflight from the Temporal UI's origin, and only for /codec.
     origin = "http://127.0.0.1:8233"
     pre = await api.options("/codec/decode", headers={

@@ -9,7 +9,7 @@ import pytest
 
 from domain.identity import InvalidResidentId, parse_resident_id
 from domain.privacy import mask_id_number, mask_name, scrub
-from hrflow.logs import PersonalDataFilter
+from hrflow.logs import MaskingFormatter
 
 
 @pytest.mark.parametrize("number,part", [
@@ -40,12 +40,17 @@ def test_masking() -> None:
         "id 110105********002X and 360426********0071."
 
 
-def test_log_filter_masks_id_numbers(caplog) -> None:
-    logger = logging.getLogger("test.privacy")
-    logger.addFilter(PersonalDataFilter())
-    with caplog.at_level(logging.INFO):
-        logger.info("enrolling %s", "11010519491231002X")
-    assert "11010519491231002X" not in caplog.text and "110105********002X" in caplog.text
+def test_log_lines_and_tracebacks_are_masked() -> None:
+    formatter = MaskingFormatter("%(message)s")
+    try:
+        raise ValueError("[parameters: {'id': '11010519491231002X'}]")
+    except ValueError:
+        import sys
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "GET /codec/login?token=eyJabc.def HTTP/1.1 %s",
+                                   ("11010519491231002X",), sys.exc_info())
+    line = formatter.format(record)
+    assert "11010519491231002X" not in line and "110105********002X" in line
+    assert "eyJabc" not in line and "token=***" in line
 
 
 def test_token_cli_mints_a_token_the_api_accepts(monkeypatch, capsys) -> None:
