@@ -106,6 +106,7 @@ class ChainReport:
     rows_checked: int
     first_broken_id: int | None = None
     reason: str | None = None
+    head_hash: str = GENESIS  # record it outside the database to catch a rewrite of the whole chain
 
 
 def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
@@ -135,4 +136,4 @@ def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
         if recomputed != event.hash:
             return ChainReport(False, checked, event.id, "row content does not match its hash")
         expected_prev = event.hash
-    return ChainReport(True, checked)
+    return ChainReport(True, checked, head_hash=expected_prev)

@@ -26,6 +26,7 @@ class ChainResult(BaseModel):
     rows_checked: int
     first_broken_id: int | None
     reason: str | None
+    head_hash: str
 
 
 class AuditEventOut(BaseModel):
