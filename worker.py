@@ -37,6 +37,7 @@ def build_worker(
     agency: SocialInsuranceAgency | None = None,
     extra_workflows: Sequence[type] = (),
     extra_activities: Sequence[Callable[..., Any]] = (),
+    max_cached_workflows: int = 1000,
 ) -> Worker:
     """The worker for every process; tests add their own workflows or same-named fake activities."""
     slots = settings.worker_max_concurrent_activities
@@ -54,6 +55,7 @@ def build_worker(
         activity_executor=ThreadPoolExecutor(max_workers=slots, thread_name_prefix="activity"),
         max_concurrent_activities=slots,
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
+        max_cached_workflows=max_cached_workflows,
     )
 
 

@@ -28,7 +28,7 @@ def add_employee(session_factory: sessionmaker[Session], employee_id: str = "E10
                        si_province=province, si_city=city, contribution_base=Decimal(base)))
 
 
-async def eventually(probe: Callable[[], Any], *, timeout: float = 15.0) -> Any:
+async def eventually(probe: Callable[[], Any], *, timeout: float = 30.0) -> Any:
     """Poll ``probe`` (sync or async) until it returns something truthy, in real time."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:

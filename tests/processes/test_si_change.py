@@ -271,3 +271,23 @@ async def test_second_enrollment_in_same_city_refused(stack, auth, emp, session_
     await wait_submitted(stack, auth, wf)
     r = await stack.post("/si-changes", json=ENROLL | {"employee_id": emp}, headers=auth(Role.HR_SPECIALIST, MAKER))
     assert r.status_code == 422 and r.json()["detail"][0]["rule"] == "one_open_change_per_city"
+
+
+async def test_rollback_window_survives_a_worker_restart(temporal_env, settings, session_factory, api, auth, emp,
+                                                         faults) -> None:
+    """The window is a Temporal timer, not worker memory: a new worker executes the change."""
+    add_employee(session_factory, emp)
+    agency = SimulatedAgency(session_factory, faults)
+    # No workflow cache: nothing is sticky to the first worker, as after a crash.
+    async with build_worker(temporal_env.client, settings, session_factory, agency=agency, max_cached_workflows=0):
+        wf = (await submit(api, auth, ENROLL | {"employee_id": emp}))["workflow_id"]
+        await wait_submitted(api, auth, wf)
+        r = await api.post(f"/si-changes/{wf}/approve", json={}, headers=auth(Role.HR_MANAGER, CHECKER))
+        assert r.status_code == 200
+    # No worker at all for a while; then a fresh one, with an empty workflow cache.
+    async with build_worker(temporal_env.client, settings, session_factory, agency=agency, max_cached_workflows=0):
+        await temporal_env.sleep(dt.timedelta(hours=73))
+        await wait_stage(api, auth, wf, "executed")
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(SimAgencyRequest)) == 1
+    await terminate_cases(temporal_env.client, session_factory)
