@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.cases import CaseActivities
+from activities.maternity import MaternityActivities
 from activities.si_change import SocialInsuranceActivities
 from integrations.si_agency import SocialInsuranceAgency
 
@@ -17,4 +18,5 @@ def all_activities(session_factory: sessionmaker[Session],
     return [
         *CaseActivities(session_factory).all(),
         *SocialInsuranceActivities(session_factory, agency).all(),
+        *MaternityActivities(session_factory, agency).all(),
     ]

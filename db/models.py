@@ -49,6 +49,7 @@ class Employee(Base):
     contribution_base: Mapped[Decimal] = mapped_column(Money)
     email: Mapped[str | None] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(5), server_default="zh")
+    si_status: Mapped[str] = mapped_column(String(40), server_default="normal")
     manager_id: Mapped[str | None] = mapped_column(ForeignKey("employees.employee_id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
@@ -233,3 +234,71 @@ class SimAgencyRequest(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(BigInteger, server_default="1")
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Receivable(Base):
+    """Money the employee owes the company, one row per month and kind (never twice)."""
+
+    __tablename__ = "receivables"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    employee_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"))
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))  # maternity_advance, ...
+    month: Mapped[str] = mapped_column(String(7))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    settled: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    status: Mapped[str] = mapped_column(String(15), server_default="open")
+    booked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    followed_up_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("employee_id", "kind", "month"),
+        CheckConstraint("status IN ('open', 'settled', 'written_off')", name="status_known"),
+        CheckConstraint("settled >= 0 AND settled <= amount", name="settled_within_amount"),
+        Index("ix_receivables_open", "employee_id", "booked_at", postgresql_where=text("status = 'open'")),
+    )
+
+
+class Settlement(Base):
+    """A confirmed reduction of receivables: a payroll deduction, a repayment or a write-off."""
+
+    __tablename__ = "settlements"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    step: Mapped[str] = mapped_column(String(100))
+    employee_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"))
+    method: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    confirmed_by: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str | None] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "step"),
+        CheckConstraint("method IN ('payroll_deduction', 'repayment', 'write_off')", name="method_known"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+
+class Notification(Base):
+    """The outbox: processes write here; the delivery sweep sends each row once."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(250), unique=True)
+    recipient_kind: Mapped[str] = mapped_column(String(10))  # role, user, employee
+    recipient: Mapped[str] = mapped_column(String(64))
+    template: Mapped[str] = mapped_column(String(60))
+    params: Mapped[Any] = mapped_column(JSONB)
+    workflow_id: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), server_default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("recipient_kind IN ('role', 'user', 'employee')", name="recipient_kind_known"),
+        Index("ix_notifications_pending", "created_at", postgresql_where=text("status = 'pending'")),
+        Index(None, "recipient_kind", "recipient", "id"),
+    )

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.policy.contributions import ContributionRates
 from domain.policy.pinning import SiChangeSnapshot
 
 FEN = Decimal("0.01")
@@ -132,15 +133,11 @@ def _amount(base: Decimal, rate: Decimal | None, fixed: Decimal | None = None) -
     return (base * rate + (fixed or Decimal(0))).quantize(FEN, rounding=ROUND_HALF_UP)
 
 
-def estimate(kind: ChangeKind, base: Decimal | None, months: list[str],
-             policy: SiChangeSnapshot) -> CostEstimate:
-    """The cost of the change: one month for an enrollment or base change, each listed month for
-    a back-payment, nothing for a stop."""
-    base = base or Decimal("0.00")
-    count = {ChangeKind.BACK_PAYMENT: len(months), ChangeKind.STOP: 0}.get(kind, 1)
+def monthly_lines(base: Decimal, rates: ContributionRates) -> tuple[list[CostLine], list[str]]:
+    """Each insurance's monthly employee and employer amount on ``base``, and the rates missing."""
     lines: list[CostLine] = []
     missing: list[str] = []
-    for name, rate in policy.rates.rates.items():
+    for name, rate in rates.rates.items():
         employee = _amount(base, rate.employee, rate.employee_fixed_monthly) if rate.employee_pays else Decimal("0.00")
         employer = _amount(base, rate.employer)
         if rate.employee_pays and employee is None:
@@ -149,6 +146,22 @@ def estimate(kind: ChangeKind, base: Decimal | None, months: list[str],
             missing.append(f"{name}.employer")
         lines.append(CostLine(insurance=name, employee_rate=rate.employee, employer_rate=rate.employer,
                               employee_monthly=employee, employer_monthly=employer))
+    return lines, missing
+
+
+def personal_monthly(base: Decimal, rates: ContributionRates) -> Decimal:
+    """The employee's own monthly contribution on ``base``: what a company advances during leave."""
+    lines, _ = monthly_lines(base, rates)
+    return sum((ln.employee_monthly or Decimal(0) for ln in lines), Decimal("0.00"))
+
+
+def estimate(kind: ChangeKind, base: Decimal | None, months: list[str],
+             policy: SiChangeSnapshot) -> CostEstimate:
+    """The cost of the change: one month for an enrollment or base change, each listed month for
+    a back-payment, nothing for a stop."""
+    base = base or Decimal("0.00")
+    count = {ChangeKind.BACK_PAYMENT: len(months), ChangeKind.STOP: 0}.get(kind, 1)
+    lines, missing = monthly_lines(base, policy.rates)
     employee_monthly = sum((ln.employee_monthly or Decimal(0) for ln in lines), Decimal("0.00"))
     employer_monthly = sum((ln.employer_monthly or Decimal(0) for ln in lines), Decimal("0.00"))
     return CostEstimate(

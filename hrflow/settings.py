@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     rollback_window_hours: int = Field(default=72, ge=0)
     si_correction_days: int = Field(default=30, ge=1, description="a returned change closes after this")
     si_followup_days: int = Field(default=90, ge=0, description="revocation may be asked this long")
+    maternity_deduction_installments: int = Field(default=1, ge=1, le=24, description="payrolls to recover advances")
+    maternity_return_reminder_days: int = Field(default=7, ge=0)
+    maternity_return_grace_days: int = Field(default=3, ge=0)
 
     @field_validator("codec_keys")
     @classmethod

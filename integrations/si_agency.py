@@ -51,6 +51,17 @@ class AgencySubmission:
 
 
 @dataclass(frozen=True)
+class AllowanceClaim:
+    reference: str
+    employee_id: str
+    resident_id_number: str
+    city: str
+    birth_date: str
+    leave_days: int
+    expected_amount: str
+
+
+@dataclass(frozen=True)
 class AgencyReceipt:
     number: str  # acceptance or revocation number issued by the agency
     received_at: dt.datetime
@@ -60,6 +71,8 @@ class SocialInsuranceAgency(Protocol):
     def submit(self, submission: AgencySubmission) -> AgencyReceipt: ...
 
     def revoke(self, reference: str, acceptance_no: str, reason: str) -> AgencyReceipt: ...
+
+    def claim_allowance(self, claim: AllowanceClaim) -> AgencyReceipt: ...
 
 
 @dataclass
@@ -117,6 +130,17 @@ class SimulatedAgency:
                            " the revocation window has closed, apply at the counter")
             return self._answer(session, reference, "revoke",
                                 {"acceptance_no": acceptance_no, "reason": reason}, refusal, prefix="RV")
+
+    def claim_allowance(self, claim: AllowanceClaim) -> AgencyReceipt:
+        """A maternity allowance claim; the payment itself is reported later by finance."""
+        self._weather()
+        with unit_of_work(self._sessions) as session:
+            earlier = self._earlier(session, claim.reference)
+            if earlier is not None:
+                return earlier
+            refusal = self.faults.reject.get(claim.employee_id)
+            return self._answer(session, claim.reference, "allowance_claim", to_jsonable(claim.__dict__),
+                                refusal, prefix="MA")
 
     # ---- what a real agency checks ----
     def _refusal(self, session: Session, sub: AgencySubmission) -> tuple[str, str] | None:

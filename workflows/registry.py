@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workflows.maternity import MaternityLeaveWorkflow
 from workflows.si_change import SocialInsuranceChangeWorkflow
 
-ALL_WORKFLOWS: list[type] = [SocialInsuranceChangeWorkflow]
+ALL_WORKFLOWS: list[type] = [SocialInsuranceChangeWorkflow, MaternityLeaveWorkflow]

@@ -1,0 +1,737 @@
+"""MaternityLeaveWorkflow: one leave, from application to the last fen of the advance recovered.
+
+Seed 000: the company advanced her personal social-insurance contribution during leave, she came
+back and then resigned, HR never started the deduction and finance never told HR. Here every
+hand-over is a recorded step with an owner: HR approves the leave; at leave start her status
+becomes "on maternity leave, return pending" and finance is told; each payroll cut-off on leave
+books that month's advance as a receivable; HR confirms her return, which starts the deduction;
+finance confirms each deduction; the case closes only when nothing is owed, and a departure with
+money open keeps it open, in plain view, until the money is settled or written off by finance
+and an hr_manager together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, Awaitable, Callable
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows import case_ops
+from workflows.si_change import AGENCY_CALL
+
+with workflow.unsafe.imports_passed_through():
+    from activities.cases import Actor
+    from activities.maternity import (
+        BookAdvance,
+        ClaimAllowance,
+        MaternityActivities,
+        Notify,
+        Recipient,
+        Recompute,
+        SetSiStatus,
+        Settle,
+    )
+    from domain.maternity import allowance, installments, months_on_leave_at_cutoff
+    from domain.policy.maternity import BirthFacts
+    from domain.policy.pinning import MaternitySnapshot
+    from domain.si_change import personal_monthly
+
+KIND = "maternity"
+ON_LEAVE_STATUS = "on_maternity_leave_return_pending"
+
+APPLIED, REJECTED, APPROVED, ON_LEAVE = "applied", "rejected", "approved", "on_leave"
+RETURN_OVERDUE, DEDUCTING, DEPARTED_UNSETTLED = "return_overdue", "deducting", "departed_unsettled"
+WITHDRAWN, CANCELLED, CLOSED = "withdrawn", "cancelled", "closed"
+
+
+class MaternityRequest(BaseModel):
+    employee_id: str
+    manager_id: str | None = None
+    province: str
+    city: str
+    department: str = ""
+    facts: BirthFacts  # expected birth, babies, difficult birth, planned leave start
+    company_pays_salary: bool
+    monthly_salary: Decimal = Field(ge=0, description="her pay, for reconciling the allowance")
+    contribution_base: Decimal = Field(ge=0)
+    employer_average_wage: Decimal | None = Field(default=None, description="allowance wage basis")
+    filed_by: Actor
+    today: dt.date
+    policy: MaternitySnapshot
+    payroll_cutoff_day: int = 25
+    deduction_installments: int = 1
+    return_reminder_days: int = 7
+    return_grace_days: int = 3
+
+
+class Decision(BaseModel):
+    actor: Actor
+    reason: str | None = None
+
+
+class Correction(BaseModel):
+    actor: Actor
+    reason: str = Field(min_length=1)
+    facts: BirthFacts
+
+
+class Birth(BaseModel):
+    actor: Actor
+    birth_date: dt.date
+    babies: int = Field(default=1, ge=1)
+    difficult_birth: bool = False
+
+
+class ExtensionDecision(BaseModel):
+    actor: Actor
+    approve: bool
+    reason: str | None = None
+
+
+class Extension(BaseModel):
+    actor: Actor
+    days: int = Field(gt=0, le=366)
+    kind: str = Field(description="medical_certificate or local_extra_leave")
+    reason: str = Field(min_length=1)
+
+
+class ReturnReport(BaseModel):
+    actor: Actor
+    date: dt.date
+
+
+class Money(BaseModel):
+    actor: Actor
+    amount: Decimal = Field(gt=0, decimal_places=2)
+    reference: str | None = None
+
+
+class MaternityView(BaseModel):
+    workflow_id: str
+    employee_id: str
+    stage: str
+    leave_start: dt.date
+    last_day: dt.date
+    expected_return: dt.date
+    total_days: int
+    policy_version: str
+    si_status_changed: bool
+    advances_booked: dict[str, Decimal]
+    deductions_planned: list[Decimal]
+    settled: Decimal
+    outstanding: Decimal
+    departed_on: dt.date | None
+    allowance_expected: Decimal | None
+    allowance_claim_no: str | None
+    allowance_difference: Decimal | None
+    pending_extension: Extension | None
+    write_off_approvals: dict[str, str]
+    next_deadline: dt.datetime | None
+
+
+def _refuse(message: str, kind: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+CHINA = dt.timezone(timedelta(hours=8))
+
+
+def _at(day: dt.date, hour: int = 9) -> dt.datetime:
+    """A moment on a calendar day in China time (events default to 09:00)."""
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=CHINA)
+
+
+@workflow.defn
+class MaternityLeaveWorkflow:
+    @workflow.init
+    def __init__(self, req: MaternityRequest) -> None:
+        self.req = req
+        self.policy = req.policy
+        self.stage = APPLIED
+        self.extra_days = 0
+        self.pending_extension: Extension | None = None
+        self.returned_on: dt.date | None = None
+        self.return_reported: ReturnReport | None = None
+        self.departed_on: dt.date | None = None
+        self.cancel_request: Decision | None = None
+        self.advances: dict[str, Decimal] = {}
+        self.settled = Decimal("0.00")
+        self.plan: list[Decimal] = []
+        self.write_off: dict[str, str] = {}  # role -> user
+        self.allowance_expected: Decimal | None = None
+        self.allowance_claim_no: str | None = None
+        self.allowance_difference: Decimal | None = None
+        self.si_status_changed = False
+        self.tasks: dict[str, str] = {}  # purpose -> task key of the open task
+        self.next_deadline: dt.datetime | None = None
+        self._compensations: list[Callable[[], Awaitable[None]]] = []
+        self._steps = 0
+        self._lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def leave(self) -> Any:
+        return self.policy.leave
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.leave.last_day + timedelta(days=self.extra_days)
+
+    @property
+    def expected_return(self) -> dt.date:
+        return self.last_day + timedelta(days=1)
+
+    @property
+    def outstanding(self) -> Decimal:
+        return sum(self.advances.values(), Decimal("0.00")) - self.settled
+
+    # ------------------------------------------------------------------ run
+    @workflow.run
+    async def run(self, req: MaternityRequest) -> MaternityView:
+        await self._lifecycle(req)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.view()
+
+    async def _lifecycle(self, req: MaternityRequest) -> None:
+        async with self._lock:
+            await case_ops.open_case(
+                kind=KIND, employee_id=req.employee_id, stage=APPLIED, province=req.province,
+                department=req.department, policy_version=self.policy.version, actor=req.filed_by,
+                summary=f"maternity leave {self.leave.leave_start} to {self.last_day}, {self.leave.total_days} days",
+                details={"leave_start": self.leave.leave_start, "expected_return": self.expected_return,
+                         "total_days": self.leave.total_days})
+            await self._open_task("approve", "Approve maternity leave application", "hr_specialist")
+        await workflow.wait_condition(lambda: self.stage in (APPROVED, WITHDRAWN))
+        if self.stage == WITHDRAWN:
+            return
+        # Until the leave starts she may still withdraw; nothing has been done yet that needs undoing.
+        start = _at(self.leave.leave_start, hour=0)
+        try:
+            await workflow.wait_condition(lambda: self.stage == WITHDRAWN, timeout=max(start - workflow.now(), timedelta(0)),
+                                          timeout_summary="until the leave starts")
+            return
+        except asyncio.TimeoutError:
+            pass
+        await self._start_leave()
+        if not await self._during_leave():
+            await self._cancel()
+            return
+        await self._recover()
+
+    async def _start_leave(self) -> None:
+        async with self._lock:
+            previous = await self._activity(MaternityActivities.set_si_status, SetSiStatus(
+                workflow_id=self._wf(), step="si-status-on-leave", employee_id=self.req.employee_id,
+                status=ON_LEAVE_STATUS, at=workflow.now()), summary="social insurance: on maternity leave")
+            self.si_status_changed = True
+
+            async def restore_status() -> None:
+                await self._activity(MaternityActivities.set_si_status, SetSiStatus(
+                    workflow_id=self._wf(), step="si-status-restored", employee_id=self.req.employee_id,
+                    status=previous, at=workflow.now()), summary="social insurance: status restored")
+                self.si_status_changed = False
+            self._compensations.append(restore_status)
+
+            if not self.req.company_pays_salary:
+                monthly = personal_monthly(self.req.contribution_base, self.policy.rates)
+                await self._notify("finance-told", [Recipient(kind="role", who="finance")], "maternity.advance_starts",
+                                   {"employee_id": self.req.employee_id, "monthly_advance": monthly,
+                                    "from": self.leave.leave_start, "expected_return": self.expected_return})
+
+                async def tell_finance_cancelled() -> None:
+                    await self._notify("finance-told-cancelled", [Recipient(kind="role", who="finance")],
+                                       "maternity.advance_cancelled", {"employee_id": self.req.employee_id})
+                self._compensations.append(tell_finance_cancelled)
+            await self._stage(ON_LEAVE, current=f"on leave until {self.last_day}; return {self.expected_return}")
+
+    async def _during_leave(self) -> bool:
+        """Book each month's advance at the payroll cut-off, remind before the return, escalate
+        when she is late. Returns False when the leave was cancelled."""
+        reminded = escalated = False
+        while self.returned_on is None:
+            if self.cancel_request is not None:
+                return False
+            events: list[tuple[dt.datetime, str]] = []
+            if not self.req.company_pays_salary:
+                for day in months_on_leave_at_cutoff(self.leave.leave_start, self.last_day, self.req.payroll_cutoff_day):
+                    if f"{day:%Y-%m}" not in self.advances:
+                        events.append((_at(day, 18), f"book:{day:%Y-%m}"))
+            if not reminded:
+                events.append((_at(self.expected_return - timedelta(days=self.req.return_reminder_days)), "remind"))
+            if not escalated:
+                events.append((_at(self.expected_return + timedelta(days=self.req.return_grace_days)), "escalate"))
+            if not events:
+                await workflow.wait_condition(lambda: self.returned_on is not None or self.cancel_request is not None)
+                continue
+            when, what = min(events)
+            self.next_deadline = when
+            horizon = (self.extra_days, self.returned_on, self.cancel_request)
+            try:
+                await workflow.wait_condition(
+                    lambda: (self.extra_days, self.returned_on, self.cancel_request) != horizon,
+                    timeout=max(when - workflow.now(), timedelta(0)), timeout_summary=what)
+                continue  # something changed: recompute the next event
+            except asyncio.TimeoutError:
+                pass
+            async with self._lock:
+                if what.startswith("book:"):
+                    await self._book(what.removeprefix("book:"))
+                elif what == "remind":
+                    reminded = True
+                    who = [Recipient(kind="employee", who=self.req.employee_id), Recipient(kind="role", who="hr_specialist")]
+                    if self.req.manager_id:
+                        who.append(Recipient(kind="employee", who=self.req.manager_id))
+                    await self._notify("return-reminder", who, "maternity.return_reminder",
+                                       {"employee_id": self.req.employee_id, "expected_return": self.expected_return})
+                else:
+                    escalated = True
+                    await self._stage(RETURN_OVERDUE, current=f"return overdue since {self.expected_return}")
+                    await self._open_task("return-overdue", f"Return overdue since {self.expected_return}: contact"
+                                          f" {self.req.employee_id} and confirm the return or the reason", "hr_manager")
+        return True
+
+    async def _book(self, month: str) -> None:
+        amount = personal_monthly(self.req.contribution_base, self.policy.rates)
+        await self._activity(MaternityActivities.book_advance, BookAdvance(
+            workflow_id=self._wf(), employee_id=self.req.employee_id, month=month, amount=amount,
+            at=workflow.now()), summary=f"book {month} advance {amount}")
+        self.advances[month] = amount
+        await case_ops.audit(self._next_step(), "maternity.advance_booked", subject=self.req.employee_id,
+                             after={"month": month, "amount": amount, "outstanding": self.outstanding})
+
+    async def _cancel(self) -> None:
+        """Undo what leave start did, newest first; a failing undo becomes a task, never silence."""
+        request = self.cancel_request
+        assert request is not None
+        for undo in reversed(self._compensations):
+            try:
+                await asyncio.shield(asyncio.ensure_future(undo()))
+            except ActivityError as err:
+                await self._open_task("compensation-failed", f"Undo by hand: {err.cause}", "hr_manager")
+        self._compensations.clear()
+        await self._close_all_tasks("cancelled", actor=request.actor, reason=request.reason)
+        await self._stage(CANCELLED, status="withdrawn", actor=request.actor,
+                          details={"reason": request.reason, "advances_booked": self.outstanding})
+
+    async def _recover(self) -> None:
+        """After the return (or a departure): deduct, settle or write off until nothing is owed."""
+        if self.outstanding > 0 and self.departed_on is None:
+            self.plan = installments(self.outstanding, self.req.deduction_installments)
+            await self._stage(DEDUCTING, current=f"deducting {self.outstanding} in {len(self.plan)} payroll(s)")
+            await self._open_task("confirm-deductions", f"Deduct {self.outstanding} advanced contributions from"
+                                  f" payroll ({len(self.plan)} installment(s)) and confirm each", "finance")
+            await self._notify("deduction-start", [Recipient(kind="role", who="finance"),
+                                                   Recipient(kind="employee", who=self.req.employee_id)],
+                               "maternity.deduction_starts", {"employee_id": self.req.employee_id,
+                                                              "total": self.outstanding, "installments": self.plan})
+        while self.outstanding > 0:
+            await workflow.wait_condition(lambda: self.outstanding == 0 or self._needs_departure_stage())
+            if self._needs_departure_stage():
+                async with self._lock:
+                    await self._stage(DEPARTED_UNSETTLED, current=f"departed {self.departed_on} owing {self.outstanding}")
+                    await self._open_task("departed-unsettled", f"{self.req.employee_id} left owing {self.outstanding}"
+                                          " (maternity advances): recover by agreement or arbitration, or write off",
+                                          "finance")
+        await self._close_all_tasks("done", actor=case_ops.SYSTEM, reason="nothing is owed")
+        await self._stage(CLOSED, status="completed", details={"settled": self.settled})
+
+    def _needs_departure_stage(self) -> bool:
+        return self.departed_on is not None and self.outstanding > 0 and self.stage != DEPARTED_UNSETTLED
+
+    # ------------------------------------------------------------------ messages
+    @workflow.update
+    async def approve(self, msg: Decision) -> MaternityView:
+        async with self._lock:
+            self._check_hr_decision(msg)
+            await self._close_task("approve", "approved", actor=msg.actor)
+            await self._stage(APPROVED, actor=msg.actor, current=f"approved; leave starts {self.leave.leave_start}")
+        return self.view()
+
+    @approve.validator
+    def _v_approve(self, msg: Decision) -> None:
+        self._check_hr_decision(msg)
+
+    @workflow.update
+    async def reject(self, msg: Decision) -> MaternityView:
+        async with self._lock:
+            self._check_hr_decision(msg, reason_required=True)
+            await self._close_task("approve", "rejected", actor=msg.actor, reason=msg.reason)
+            await self._stage(REJECTED, actor=msg.actor, details={"reason": msg.reason})
+            await self._open_task("correct", "Maternity leave application rejected: correct and resubmit",
+                                  "hr_specialist")
+        return self.view()
+
+    @reject.validator
+    def _v_reject(self, msg: Decision) -> None:
+        self._check_hr_decision(msg, reason_required=True)
+
+    @workflow.update
+    async def resubmit(self, msg: Correction) -> MaternityView:
+        async with self._lock:
+            self._check_resubmit(msg)
+            snapshot = await self._activity(MaternityActivities.recompute, Recompute(
+                province=self.req.province, city=self.req.city, facts=msg.facts, on=self.policy.on),
+                summary="recompute entitlement for the corrected application")
+            self.policy = snapshot
+            await self._close_task("correct", "done", actor=msg.actor, reason="resubmitted")
+            await self._stage(APPLIED, actor=msg.actor, details={"corrected": msg.reason,
+                                                                  "expected_return": self.expected_return})
+            await self._open_task("approve", "Approve corrected maternity leave application", "hr_specialist")
+        return self.view()
+
+    @resubmit.validator
+    def _v_resubmit(self, msg: Correction) -> None:
+        self._check_resubmit(msg)
+
+    @workflow.update
+    async def withdraw(self, msg: Decision) -> MaternityView:
+        """Before the leave starts: withdrawn. During it: cancelled, and what leave start did is undone."""
+        async with self._lock:
+            self._check_withdraw(msg)
+            if self.stage in (APPLIED, REJECTED, APPROVED):
+                await self._close_all_tasks("cancelled", actor=msg.actor, reason=msg.reason)
+                await self._stage(WITHDRAWN, status="withdrawn", actor=msg.actor, details={"reason": msg.reason})
+            else:
+                self.cancel_request = msg
+        await workflow.wait_condition(lambda: self.stage in (WITHDRAWN, CANCELLED))
+        return self.view()
+
+    @withdraw.validator
+    def _v_withdraw(self, msg: Decision) -> None:
+        self._check_withdraw(msg)
+
+    @workflow.update
+    async def report_birth(self, msg: Birth) -> MaternityView:
+        """The actual birth: entitlement and return date recomputed and audited; allowance claimed."""
+        async with self._lock:
+            self._check_staff_or_self(msg.actor, "report the birth")
+            before = {"leave_start": self.leave.leave_start, "total_days": self.leave.total_days,
+                      "expected_return": self.expected_return, "version": self.policy.version}
+            facts = self.req.facts.model_copy(update={"birth_date": msg.birth_date, "babies": msg.babies,
+                                                     "difficult_birth": msg.difficult_birth,
+                                                     "leave_start": min(self.leave.leave_start, msg.birth_date)})
+            try:
+                self.policy = await self._activity(MaternityActivities.recompute, Recompute(
+                    province=self.req.province, city=self.req.city, facts=facts, on=self.policy.on),
+                    summary="recompute entitlement for the actual birth")
+            except ActivityError as err:
+                raise _refuse(f"cannot recompute the entitlement: {err.cause}", "ValidationFailed") from None
+            await case_ops.audit(self._next_step(), "maternity.entitlement_recomputed", actor=msg.actor,
+                                 subject=self.req.employee_id, before=before,
+                                 after={"birth_date": msg.birth_date, "babies": msg.babies,
+                                        "difficult_birth": msg.difficult_birth, "total_days": self.leave.total_days,
+                                        "expected_return": self.expected_return, "version": self.policy.version})
+            if self.req.employer_average_wage is not None:
+                self.allowance_expected = allowance(self.req.employer_average_wage, self.leave.total_days,
+                                                    self.policy.allowance.divisor)
+                self.allowance_claim_no = await self._activity(MaternityActivities.claim_allowance, ClaimAllowance(
+                    workflow_id=self._wf(), employee_id=self.req.employee_id, city=self.req.city,
+                    birth_date=msg.birth_date, leave_days=self.leave.total_days,
+                    expected_amount=self.allowance_expected), summary="claim the maternity allowance", agency=True)
+        return self.view()
+
+    @report_birth.validator
+    def _v_birth(self, msg: Birth) -> None:
+        self._check_staff_or_self(msg.actor, "report the birth")
+        if self.stage not in (APPROVED, ON_LEAVE, RETURN_OVERDUE) or self.returned_on is not None:
+            raise _refuse(f"the case is {self.stage}; a birth is reported during the leave", "WrongStage")
+
+    @workflow.update
+    async def request_extension(self, msg: Extension) -> MaternityView:
+        async with self._lock:
+            self._check_extension_request(msg)
+            self.pending_extension = msg
+            await self._open_task("extension", f"Approve {msg.days} more days ({msg.kind}): {msg.reason}", "hr_manager")
+        return self.view()
+
+    @request_extension.validator
+    def _v_ext(self, msg: Extension) -> None:
+        self._check_extension_request(msg)
+
+    @workflow.update
+    async def decide_extension(self, msg: ExtensionDecision) -> MaternityView:
+        async with self._lock:
+            self._check_extension_decision(msg)
+            ext, self.pending_extension = self.pending_extension, None
+            assert ext is not None
+            await self._close_task("extension", "approved" if msg.approve else "rejected", actor=msg.actor,
+                                   reason=msg.reason)
+            if msg.approve:
+                before = self.expected_return
+                self.extra_days += ext.days
+                await case_ops.audit(self._next_step(), "maternity.leave_extended", actor=msg.actor,
+                                     subject=self.req.employee_id, before={"expected_return": before},
+                                     after={"expected_return": self.expected_return, "days": ext.days, "kind": ext.kind})
+        return self.view()
+
+    @decide_extension.validator
+    def _v_ext_decision(self, msg: ExtensionDecision) -> None:
+        self._check_extension_decision(msg)
+
+    @workflow.update
+    async def report_return(self, msg: ReturnReport) -> MaternityView:
+        """Employee self-service: she says she is back; HR confirms it."""
+        async with self._lock:
+            self._check_return_report(msg)
+            self.return_reported = msg
+            await self._open_task("confirm-return", f"Confirm {self.req.employee_id}'s return on {msg.date}", "hr_specialist")
+        return self.view()
+
+    @report_return.validator
+    def _v_report_return(self, msg: ReturnReport) -> None:
+        self._check_return_report(msg)
+
+    @workflow.update
+    async def confirm_return(self, msg: ReturnReport) -> MaternityView:
+        async with self._lock:
+            self._check_confirm_return(msg)
+            await self._close_task("confirm-return", "done", actor=msg.actor)
+            await self._close_task("return-overdue", "done", actor=msg.actor, reason=f"returned {msg.date}")
+            await self._activity(MaternityActivities.set_si_status, SetSiStatus(
+                workflow_id=self._wf(), step="si-status-returned", employee_id=self.req.employee_id,
+                status="normal", at=workflow.now(), actor=msg.actor), summary="social insurance: back to normal")
+            self.si_status_changed = False
+            self._compensations.clear()
+            await case_ops.audit(self._next_step(), "maternity.return_confirmed", actor=msg.actor,
+                                 subject=self.req.employee_id,
+                                 after={"returned_on": msg.date, "expected_return": self.expected_return,
+                                        "outstanding": self.outstanding})
+            self.returned_on = msg.date
+        return self.view()
+
+    @confirm_return.validator
+    def _v_confirm_return(self, msg: ReturnReport) -> None:
+        self._check_confirm_return(msg)
+
+    @workflow.update
+    async def confirm_deduction(self, msg: Money) -> MaternityView:
+        """Finance confirms a payroll deduction as it happens; the receivable falls by exactly that."""
+        return await self._settle(msg, "payroll_deduction", self._check_deduction)
+
+    @confirm_deduction.validator
+    def _v_deduction(self, msg: Money) -> None:
+        self._check_deduction(msg)
+
+    @workflow.update
+    async def report_settlement(self, msg: Money) -> MaternityView:
+        """Finance confirms a repayment (after departure: by agreement or an arbitration award)."""
+        return await self._settle(msg, "repayment", self._check_repayment)
+
+    @report_settlement.validator
+    def _v_settlement(self, msg: Money) -> None:
+        self._check_repayment(msg)
+
+    @workflow.update
+    async def report_departure(self, msg: ReturnReport) -> MaternityView:
+        """She resigned or left: deductions from salary stop; what is open stays open and visible."""
+        async with self._lock:
+            self._check_departure(msg)
+            self.departed_on = msg.date
+            if self.returned_on is None:
+                self.returned_on = msg.date  # the leave ends with the employment
+            await case_ops.audit(self._next_step(), "maternity.departure_reported", actor=msg.actor,
+                                 subject=self.req.employee_id,
+                                 after={"departed_on": msg.date, "outstanding": self.outstanding,
+                                        "months": sorted(self.advances)})
+        return self.view()
+
+    @report_departure.validator
+    def _v_departure(self, msg: ReturnReport) -> None:
+        self._check_departure(msg)
+
+    @workflow.update
+    async def approve_write_off(self, msg: Decision) -> MaternityView:
+        """A write-off needs finance and an hr_manager, two different people; each approval is audited."""
+        async with self._lock:
+            self._check_write_off(msg)
+            self.write_off[msg.actor.role] = msg.actor.user
+            await case_ops.audit(self._next_step(), "maternity.write_off_approved", actor=msg.actor,
+                                 subject=self.req.employee_id,
+                                 after={"outstanding": self.outstanding, "reason": msg.reason,
+                                        "approvals": dict(self.write_off)})
+            if set(self.write_off) == {"finance", "hr_manager"}:
+                await self._apply_settlement(Money(actor=msg.actor, amount=self.outstanding,
+                                                   reference="write-off"), "write_off")
+        return self.view()
+
+    @approve_write_off.validator
+    def _v_write_off(self, msg: Decision) -> None:
+        self._check_write_off(msg)
+
+    @workflow.update
+    async def allowance_paid(self, msg: Money) -> MaternityView:
+        """The agency paid the allowance: reconcile it with the salary paid during the leave."""
+        async with self._lock:
+            if msg.actor.role != "finance":
+                raise _refuse("only finance reports the allowance payment", "WrongRole")
+            days = self.leave.total_days + self.extra_days
+            paid_salary = (self.req.monthly_salary * days / 30).quantize(Decimal("0.01")) \
+                if self.req.company_pays_salary else Decimal("0.00")
+            self.allowance_difference = msg.amount - paid_salary
+            owed_to = "employee" if self.allowance_difference > 0 else "company_tops_up"
+            await case_ops.audit(self._next_step(), "maternity.allowance_reconciled", actor=msg.actor,
+                                 subject=self.req.employee_id,
+                                 after={"allowance": msg.amount, "expected": self.allowance_expected,
+                                        "salary_paid_during_leave": paid_salary,
+                                        "difference": self.allowance_difference, "owed_to": owed_to,
+                                        "reference": msg.reference})
+            if self.allowance_difference > 0:
+                await self._notify("allowance-owed", [Recipient(kind="role", who="finance")],
+                                   "maternity.allowance_owed_to_employee",
+                                   {"employee_id": self.req.employee_id, "amount": self.allowance_difference})
+        return self.view()
+
+    @workflow.query
+    def view(self) -> MaternityView:
+        return MaternityView(
+            workflow_id=self._wf(), employee_id=self.req.employee_id, stage=self.stage,
+            leave_start=self.leave.leave_start, last_day=self.last_day, expected_return=self.expected_return,
+            total_days=self.leave.total_days + self.extra_days, policy_version=self.policy.version,
+            si_status_changed=self.si_status_changed, advances_booked=dict(self.advances),
+            deductions_planned=list(self.plan), settled=self.settled, outstanding=self.outstanding,
+            departed_on=self.departed_on, allowance_expected=self.allowance_expected,
+            allowance_claim_no=self.allowance_claim_no, allowance_difference=self.allowance_difference,
+            pending_extension=self.pending_extension, write_off_approvals=dict(self.write_off),
+            next_deadline=self.next_deadline)
+
+    # ------------------------------------------------------------------ rules
+    def _check_hr_decision(self, msg: Decision, *, reason_required: bool = False) -> None:
+        if msg.actor.role not in ("hr_specialist", "hr_manager"):
+            raise _refuse("an HR specialist decides on the application", "WrongRole")
+        if self.stage != APPLIED:
+            raise _refuse(f"the application is {self.stage}", "WrongStage")
+        if reason_required and not msg.reason:
+            raise _refuse("a rejection needs a reason", "ValidationFailed")
+
+    def _check_staff_or_self(self, actor: Actor, what: str) -> None:
+        if actor.role == "employee" and actor.user != self.req.employee_id:
+            raise _refuse(f"only she or HR may {what}", "Forbidden")
+        if actor.role not in ("employee", "hr_specialist", "hr_manager"):
+            raise _refuse(f"role {actor.role} may not {what}", "WrongRole")
+
+    def _check_resubmit(self, msg: Correction) -> None:
+        self._check_staff_or_self(msg.actor, "correct the application")
+        if self.stage != REJECTED:
+            raise _refuse(f"the application is {self.stage}; only a rejected one is resubmitted", "WrongStage")
+
+    def _check_withdraw(self, msg: Decision) -> None:
+        self._check_staff_or_self(msg.actor, "withdraw the leave")
+        if self.stage not in (APPLIED, REJECTED, APPROVED, ON_LEAVE):
+            raise _refuse(f"the case is {self.stage}; it can no longer be withdrawn", "WrongStage")
+        if self.stage == ON_LEAVE and msg.actor.role == "employee":
+            raise _refuse("a leave under way is cancelled by HR", "WrongRole")
+
+    def _check_extension_request(self, msg: Extension) -> None:
+        self._check_staff_or_self(msg.actor, "request an extension")
+        if self.stage not in (APPROVED, ON_LEAVE, RETURN_OVERDUE) or self.returned_on is not None:
+            raise _refuse(f"the case is {self.stage}; extensions are for a leave not yet ended", "WrongStage")
+        if self.pending_extension is not None:
+            raise _refuse("an extension is already waiting for a decision", "WrongStage")
+
+    def _check_extension_decision(self, msg: ExtensionDecision) -> None:
+        if msg.actor.role != "hr_manager":
+            raise _refuse("an hr_manager decides on extensions", "WrongRole")
+        if self.pending_extension is None:
+            raise _refuse("no extension is waiting", "WrongStage")
+
+    def _check_return_report(self, msg: ReturnReport) -> None:
+        self._check_staff_or_self(msg.actor, "report the return")
+        if self.stage not in (ON_LEAVE, RETURN_OVERDUE) or self.returned_on is not None:
+            raise _refuse(f"the case is {self.stage}", "WrongStage")
+
+    def _check_confirm_return(self, msg: ReturnReport) -> None:
+        if msg.actor.role not in ("hr_specialist", "hr_manager"):
+            raise _refuse("HR confirms the return", "WrongRole")
+        if self.stage not in (ON_LEAVE, RETURN_OVERDUE) or self.returned_on is not None:
+            raise _refuse(f"the case is {self.stage}", "WrongStage")
+
+    def _check_deduction(self, msg: Money) -> None:
+        if msg.actor.role != "finance":
+            raise _refuse("finance confirms deductions", "WrongRole")
+        if self.stage != DEDUCTING:
+            raise _refuse(f"the case is {self.stage}; no payroll deduction is running", "WrongStage")
+        if msg.amount > self.outstanding:
+            raise _refuse(f"{msg.amount} is more than the {self.outstanding} still owed", "OverSettlement")
+
+    def _check_repayment(self, msg: Money) -> None:
+        if msg.actor.role != "finance":
+            raise _refuse("finance confirms repayments", "WrongRole")
+        if self.outstanding <= 0 or self.returned_on is None:
+            raise _refuse("nothing is being recovered on this case now", "WrongStage")
+        if msg.amount > self.outstanding:
+            raise _refuse(f"{msg.amount} is more than the {self.outstanding} still owed", "OverSettlement")
+
+    def _check_departure(self, msg: ReturnReport) -> None:
+        if msg.actor.role not in ("hr_specialist", "hr_manager"):
+            raise _refuse("HR reports a departure", "WrongRole")
+        if self.departed_on is not None or self.stage in (APPLIED, REJECTED, APPROVED, WITHDRAWN, CANCELLED, CLOSED):
+            raise _refuse(f"the case is {self.stage}", "WrongStage")
+
+    def _check_write_off(self, msg: Decision) -> None:
+        if msg.actor.role not in ("finance", "hr_manager"):
+            raise _refuse("a write-off needs finance and an hr_manager", "WrongRole")
+        if not msg.reason:
+            raise _refuse("a write-off needs a reason", "ValidationFailed")
+        if self.outstanding <= 0 or self.returned_on is None:
+            raise _refuse("nothing is open to write off now", "WrongStage")
+        if msg.actor.role in self.write_off:
+            raise _refuse(f"{msg.actor.role} has already approved", "WrongStage")
+        if msg.actor.user in self.write_off.values():
+            raise _refuse("the two approvals must come from two people", "SelfApproval")
+
+    # ------------------------------------------------------------------ plumbing
+    async def _settle(self, msg: Money, method: str, check: Callable[[Money], None]) -> MaternityView:
+        async with self._lock:
+            check(msg)
+            await self._apply_settlement(msg, method)
+        return self.view()
+
+    async def _apply_settlement(self, msg: Money, method: str) -> None:
+        left = await self._activity(MaternityActivities.settle, Settle(
+            workflow_id=self._wf(), step=f"settle-{self._next_step()}", employee_id=self.req.employee_id,
+            method=method, amount=msg.amount, reference=msg.reference, at=workflow.now(), actor=msg.actor),
+            summary=f"{method} {msg.amount}")
+        self.settled = sum(self.advances.values(), Decimal("0.00")) - Decimal(left)
+
+    async def _activity(self, fn: Any, arg: Any, *, summary: str, agency: bool = False) -> Any:
+        options = AGENCY_CALL if agency else case_ops.DB_STEP
+        return await workflow.execute_activity_method(fn, arg, summary=summary, **options)
+
+    async def _notify(self, step: str, recipients: list[Recipient], template: str, params: dict[str, Any]) -> None:
+        await self._activity(MaternityActivities.notify, Notify(
+            workflow_id=self._wf(), step=step, recipients=recipients, template=template, params=params,
+            at=workflow.now()), summary=f"notify {', '.join(r.who for r in recipients)}: {template}")
+
+    async def _stage(self, stage: str, *, status: str | None = None, actor: Actor = case_ops.SYSTEM,
+                     details: dict[str, Any] | None = None, current: str | None = None) -> None:
+        await case_ops.change_stage(self._next_step(), stage, status=status, actor=actor, details=details,
+                                    next_due_at=self.next_deadline, current_details=current)
+        self.stage = stage
+
+    async def _open_task(self, purpose: str, title: str, role: str, *, assignee: str | None = None) -> None:
+        key = f"{purpose}-{self._next_step()}"
+        await case_ops.open_task(key, title, role, assignee=assignee)
+        self.tasks[purpose] = key
+
+    async def _close_task(self, purpose: str, decision: str, *, actor: Actor, reason: str | None = None) -> None:
+        key = self.tasks.pop(purpose, None)
+        if key is not None:
+            await case_ops.close_task(key, decision, actor=actor, reason=reason)
+
+    async def _close_all_tasks(self, decision: str, *, actor: Actor, reason: str | None = None) -> None:
+        for purpose in list(self.tasks):
+            await self._close_task(purpose, decision, actor=actor, reason=reason)
+
+    def _next_step(self) -> str:
+        self._steps += 1
+        return f"m{self._steps}"
+
+    @staticmethod
+    def _wf() -> str:
+        return workflow.info().workflow_id
