@@ -271,9 +271,10 @@ class MaternityLeaveWorkflow:
                 continue
             when, what = min(events)
             self.next_deadline = when
-            case_ops.set_visible_stage(self.stage, f"{self.stage}: return expected {self.expected_return};"
-                                       f" next: {what} at {when:%Y-%m-%d %H:%M} (UTC+8);"
-                                       f" advanced so far {self.outstanding}")
+            # Current details are not a command (an upsert would be): safe to change in running cases.
+            workflow.set_current_details(f"{self.stage}: return expected {self.expected_return};"
+                                         f" next: {what} at {when:%Y-%m-%d %H:%M} (UTC+8);"
+                                         f" advanced so far {self.outstanding}")
             horizon = (self.extra_days, self.returned_on, self.cancel_request)
             try:
                 await workflow.wait_condition(
