@@ -112,6 +112,14 @@ class Money(BaseModel):
     reference: str | None = None
 
 
+class NewPolicy(BaseModel):
+    """An explicit, audited re-pin: a rule change that must reach this running leave."""
+
+    actor: Actor
+    reason: str = Field(min_length=1)
+    policy: MaternitySnapshot
+
+
 class MaternityView(BaseModel):
     workflow_id: str
     employee_id: str
@@ -590,6 +598,23 @@ class MaternityLeaveWorkflow:
                                    "maternity.allowance_owed_to_employee",
                                    {"employee_id": self.req.employee_id, "amount": self.allowance_difference})
         return self.view()
+
+    @workflow.signal
+    async def repin_policy(self, msg: NewPolicy) -> None:
+        """New figures for a leave not yet ended (e.g. a province extended leave for births from a
+        date that covers hers): the entitlement and return date change, and the change is audited."""
+        async with self._lock:
+            if self.returned_on is not None or self.stage in (WITHDRAWN, CANCELLED, CLOSED):
+                await case_ops.audit(self._next_step(), "maternity.repin_refused", actor=msg.actor,
+                                     after={"stage": self.stage, "version": msg.policy.version})
+                return
+            before = {"version": self.policy.version, "total_days": self.leave.total_days,
+                      "expected_return": self.expected_return}
+            self.policy = msg.policy
+            await case_ops.audit(self._next_step(), "maternity.policy_repinned", actor=msg.actor,
+                                 subject=self.req.employee_id, before=before,
+                                 after={"version": msg.policy.version, "reason": msg.reason,
+                                        "total_days": self.leave.total_days, "expected_return": self.expected_return})
 
     @workflow.query
     def view(self) -> MaternityView:

@@ -379,6 +379,10 @@ class SocialInsuranceChangeWorkflow:
                                      after={"stage": self.stage, "version": msg.policy.version})
                 return
             before = self.policy.version
+            if msg.policy.version == before:
+                await case_ops.audit(self._next_step(), "si_change.repin_unchanged", actor=msg.actor,
+                                     after={"version": before, "reason": msg.reason})
+                return
             self.policy = msg.policy
             self.estimate = estimate(self.facts.kind, self.facts.base, self.facts.months, msg.policy)
             if self.stage == APPROVED:

@@ -36,6 +36,7 @@ from workflows.maternity import (
     MaternityRequest,
     MaternityView,
     Money,
+    NewPolicy,
     ReturnReport,
 )
 
@@ -303,6 +304,26 @@ async def approve_write_off(workflow_id: str, body: ReasonIn, session: SessionDe
                             request_id: RequestId, principal: WriteOff) -> MaternityView:
     return await _send(session, temporal, principal, workflow_id, MaternityLeaveWorkflow.approve_write_off,
                        Decision(actor=_actor(principal, request_id), reason=body.reason))
+
+
+@router.post(PREFIX + "/{workflow_id}/repin", response_model=MaternityView, responses=_ERRORS)
+async def repin(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
+                request_id: RequestId, principal: Annotated[Principal, Depends(require(Role.HR_MANAGER))]
+                ) -> MaternityView:
+    """Apply today's catalogue to a running leave: explicit, by an hr_manager, audited."""
+    _guard(session, principal, workflow_id)
+    handle = temporal.get_workflow_handle(workflow_id)
+    current = await workflow_calls.query(temporal, workflow_id, MaternityLeaveWorkflow.view)
+    employee = session.get(Employee, current.employee_id)
+    assert employee is not None
+    facts = BirthFacts(birth_date=current.leave_start + dt.timedelta(days=15), leave_start=current.leave_start)
+    try:
+        policy = pin_maternity(employee.si_province, employee.si_city, facts, on=dt.date.today())
+    except PolicyError as exc:
+        raise _refuse(exc.detail()) from None
+    await handle.signal(MaternityLeaveWorkflow.repin_policy,
+                        NewPolicy(actor=_actor(principal, request_id), reason=body.reason, policy=policy))
+    return await workflow_calls.query(temporal, workflow_id, MaternityLeaveWorkflow.view)
 
 
 @router.get("/receivables/{employee_id}", response_model=Ledger, responses=responses(401, 403))

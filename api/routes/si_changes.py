@@ -40,6 +40,7 @@ from workflows.si_change import (
     Approve,
     Correct,
     Decide,
+    NewPolicy,
     SiChangeRequest,
     SiChangeView,
     SocialInsuranceChangeWorkflow,
@@ -241,3 +242,19 @@ async def withdraw(workflow_id: str, body: ReasonIn, session: SessionDep, tempor
                    request_id: RequestId, principal: HrStaff) -> SiChangeView:
     return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.withdraw,
                        Decide(actor=_actor(principal, request_id), reason=body.reason))
+
+
+@router.post("/{workflow_id}/repin", response_model=SiChangeView, responses=responses(401, 403, 404, 422))
+async def repin(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
+                request_id: RequestId, principal: Checker) -> SiChangeView:
+    """Apply today's catalogue to a change not yet executed: explicit, by an hr_manager, audited.
+    An approval given on the old figures is void and the change goes back to the checker."""
+    current: SiChangeView = await workflow_calls.query(temporal, workflow_id, SocialInsuranceChangeWorkflow.view)
+    try:
+        policy = pin_si_change(current.facts.city, parse_month(current.facts.effective_month, "effective_month"))
+    except PolicyError as exc:
+        raise ApiError(422, "validation_failed", [exc.detail()]) from None
+    await temporal.get_workflow_handle(workflow_id).signal(
+        SocialInsuranceChangeWorkflow.repin_policy,
+        NewPolicy(actor=_actor(principal, request_id), reason=body.reason, policy=policy))
+    return await workflow_calls.query(temporal, workflow_id, SocialInsuranceChangeWorkflow.view)

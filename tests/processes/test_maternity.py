@@ -254,3 +254,18 @@ async def test_worker_restart_mid_leave_books_each_month_once(temporal_env, sett
         months = list(s.scalars(select(Receivable.month).where(Receivable.employee_id == emp)))
     assert len(months) == len(set(months)) == 5
     await terminate_cases(temporal_env.client, session_factory)
+
+
+async def test_extension_needs_a_manager(stack, auth, emp, temporal_env) -> None:
+    api = stack
+    wf, v = await start_leave(api, auth, temporal_env, emp)
+    r = await post(api, auth, wf, "extensions", Role.EMPLOYEE, emp,
+                   {"days": 15, "kind": "medical_certificate", "reason": "complications, certificate attached"})
+    assert r.status_code == 200 and r.json()["pending_extension"]["days"] == 15
+    r = await post(api, auth, wf, "extensions/decision", Role.HR_SPECIALIST, HR, {"approve": True})
+    assert r.status_code == 403
+    r = await post(api, auth, wf, "extensions/decision", Role.HR_MANAGER, MANAGER, {"approve": True})
+    assert r.status_code == 200
+    assert dt.date.fromisoformat(r.json()["expected_return"]) == \
+        dt.date.fromisoformat(v["expected_return"]) + dt.timedelta(days=15)
+    assert r.json()["total_days"] == 173

@@ -291,3 +291,60 @@ async def test_rollback_window_survives_a_worker_restart(temporal_env, settings,
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(SimAgencyRequest)) == 1
     await terminate_cases(temporal_env.client, session_factory)
+
+
+async def test_repin_applies_new_figures_and_voids_the_approval(stack, auth, emp, session_factory, monkeypatch) -> None:
+    """A rule change reaches a running case only through an explicit, audited re-pin."""
+    from api.routes import si_changes
+
+    api = stack
+    wf = (await submit(api, auth, ENROLL | {"employee_id": emp}))["workflow_id"]
+    await wait_submitted(api, auth, wf)
+    assert (await api.post(f"/si-changes/{wf}/approve", json={}, headers=auth(Role.HR_MANAGER, CHECKER))).status_code == 200
+    original = si_changes.pin_si_change
+
+    def changed_catalogue(city, on):  # as if the city had published a new pension rate
+        snap = original(city, on)
+        rates = snap.rates.model_copy(update={"rates": {**snap.rates.rates, "pension": snap.rates.rates["pension"]
+                                                         .model_copy(update={"employee": Decimal("0.09")})}})
+        return snap.model_copy(update={"rates": rates, "version": "f" * 64})
+
+    monkeypatch.setattr(si_changes, "pin_si_change", changed_catalogue)
+    r = await api.post(f"/si-changes/{wf}/repin", json={"reason": "2027 rates published"},
+                       headers=auth(Role.HR_MANAGER, CHECKER))
+    assert r.status_code == 200, r.text
+    assert r.json()["stage"] == "submitted" and r.json()["policy_version"] == "f" * 64
+    assert Decimal(r.json()["estimate"]["monthly_total"]) == Decimal("2753.00")  # +1% of 10,000
+    def repinned() -> AuditEvent | None:
+        with session_factory() as s:
+            return s.scalar(select(AuditEvent).where(AuditEvent.action == "si_change.policy_repinned"))
+    event = await eventually(repinned)
+    assert event.actor == CHECKER and event.after["reason"] == "2027 rates published"
+
+
+async def test_revocation_after_agency_window_becomes_manual_task(temporal_env, settings, session_factory, engine,
+                                                                  codec, auth, emp, faults) -> None:
+    long_followup = settings.model_copy(update={"si_followup_days": 60})
+    add_employee(session_factory, emp)
+    from api.app import create_app
+
+    app = create_app(long_followup, engine=engine, temporal=temporal_env.client, codec=codec)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t") as client, \
+            build_worker(temporal_env.client, long_followup, session_factory,
+                         agency=SimulatedAgency(session_factory, faults)):
+        wf = (await submit(client, auth, ENROLL | {"employee_id": emp}))["workflow_id"]
+        await wait_submitted(client, auth, wf)
+        await client.post(f"/si-changes/{wf}/approve", json={}, headers=auth(Role.HR_MANAGER, CHECKER))
+        await temporal_env.sleep(dt.timedelta(hours=73))
+        await wait_stage(client, auth, wf, "executed")
+        await temporal_env.sleep(dt.timedelta(days=31))  # past the agency's 30-day window (policy)
+        r = await client.post(f"/si-changes/{wf}/revoke", json={"reason": "left before starting"},
+                              headers=auth(Role.HR_MANAGER, CHECKER))
+        assert r.status_code == 200, r.text
+        assert r.json()["stage"] == "revocation_manual" and r.json()["manual_task"]
+        inbox = (await client.get("/inbox", headers=auth(Role.HR_SPECIALIST, MAKER))).json()["items"]
+        assert [i["task_key"] for i in inbox] == [r.json()["manual_task"]]
+    with session_factory() as s:
+        assert list(s.scalars(select(SimAgencyRequest.operation))) == ["submit"]  # the agency was not asked
+    await terminate_cases(temporal_env.client, session_factory)
