@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workflows.maternity import MaternityLeaveWorkflow
+from workflows.offboarding import OffboardingWorkflow
 from workflows.si_change import SocialInsuranceChangeWorkflow
 
-ALL_WORKFLOWS: list[type] = [SocialInsuranceChangeWorkflow, MaternityLeaveWorkflow]
+ALL_WORKFLOWS: list[type] = [SocialInsuranceChangeWorkflow, MaternityLeaveWorkflow, OffboardingWorkflow]

@@ -67,3 +67,15 @@ async def record_history(client: Client, workflow_id: str, process: str, scenari
     target = HISTORIES / process / f"{scenario}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(history.to_json())
+
+
+async def until(env: Any, day: dt.date, hour: int = 12) -> None:
+    """Let workflow time run to ``hour`` o'clock China time on ``day`` (time-skipping server)."""
+    target = dt.datetime.combine(day, dt.time(hour), tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    now = await env.get_current_time()
+    if target > now:
+        await env.sleep(target - now)
+
+
+async def env_today(env: Any) -> dt.date:
+    return (await env.get_current_time()).astimezone(dt.timezone(dt.timedelta(hours=8))).date()

@@ -21,7 +21,14 @@ from db.audit import verify_chain
 from db.models import ApprovalTask, AuditEvent, Case, Employee, Notification, Receivable
 from domain.roles import Role
 from integrations.si_agency import FaultPlan, SimulatedAgency
-from tests.processes.support import add_employee, eventually, record_history, terminate_cases
+from tests.processes.support import (
+    add_employee,
+    env_today,
+    eventually,
+    record_history,
+    terminate_cases,
+    until,
+)
 from worker import build_worker
 
 HR, MANAGER, FINANCE = "hr.li", "mgr.wang", "fin.zhao"
@@ -47,10 +54,6 @@ async def stack(temporal_env: WorkflowEnvironment, settings, session_factory, ap
     await terminate_cases(temporal_env.client, session_factory)
 
 
-async def env_today(env: WorkflowEnvironment) -> dt.date:
-    return (await env.get_current_time()).astimezone(dt.timezone(dt.timedelta(hours=8))).date()
-
-
 async def apply(api, auth, emp: str, due: dt.date, **extra) -> dict:
     body = {"employee_id": emp, "expected_delivery_date": due.isoformat(), "company_pays_salary": False} | extra
     r = await api.post("/maternity-leaves", json=body, headers=auth(Role.EMPLOYEE, emp))
@@ -71,14 +74,6 @@ async def wait_view(api, auth, wf: str, check) -> dict:
 
 async def post(api, auth, wf: str, action: str, role: Role, user: str, body: dict | None = None) -> httpx.Response:
     return await api.post(f"/maternity-leaves/{wf}/{action}", json=body or {}, headers=auth(role, user))
-
-
-async def until(env: WorkflowEnvironment, day: dt.date) -> None:
-    """Let workflow time run to 12:00 China time on ``day``."""
-    target = dt.datetime.combine(day, dt.time(12), tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    now = await env.get_current_time()
-    if target > now:
-        await env.sleep(target - now)
 
 
 async def start_leave(api, auth, env, emp: str, **extra) -> tuple[str, dict]:

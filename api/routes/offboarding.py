@@ -1,0 +1,242 @@
+"""Offboarding: start a departure, read it with its risk report, sign off clearance items,
+withdraw a resignation, record the post-departure filings; and the employee records a departure
+must settle (disputes, violations, loans, advances, assets, access, agreements).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from temporalio.common import WorkflowIDConflictPolicy
+
+from activities.cases import Actor
+from api import workflow_calls
+from api.auth import Principal, require
+from api.deps import RequestId, SessionDep, TemporalDep
+from api.errors import ApiError, responses
+from api.routes.cases import CaseOut, visible_case
+from db import audit
+from db.models import Case, Employee, EmployeeRecord
+from domain.offboarding import LastDayRefused, OffboardingKind, last_day
+from domain.policy import PolicyError, pin_offboarding, pin_si_change
+from domain.roles import STAFF, Role
+from workflows import search_attributes as sa
+from workflows.offboarding import (
+    Filing,
+    HandoverItem,
+    OffboardingRequest,
+    OffboardingView,
+    OffboardingWorkflow,
+    SignOff,
+    Withdrawal,
+    WithdrawalDecision,
+)
+
+router = APIRouter(tags=["offboarding"])
+PREFIX = "/offboardings"
+
+Hr = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]
+Anyone = Annotated[Principal, Depends(require(*Role))]
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+_ERRORS = responses(401, 403, 404, 409, 422)
+
+# Who may register which kind of record.
+RECORD_OWNERS: dict[str, set[Role]] = {
+    "dispute": {Role.COMPLIANCE}, "complaint": {Role.COMPLIANCE}, "violation": {Role.COMPLIANCE},
+    "loan": {Role.FINANCE}, "advance": {Role.FINANCE},
+    "asset": {Role.IT}, "access": {Role.IT},
+    "non_compete": {Role.HR_SPECIALIST, Role.HR_MANAGER},
+}
+
+
+class StartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    employee_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    kind: OffboardingKind
+    legal_ground: Annotated[str, Field(max_length=500)] | None = None
+    notice_date: dt.date
+    agreed_last_day: dt.date | None = None
+    monthly_wage: Money
+    minimum_wage: Money = Field(description="the local monthly minimum wage (not yet in the catalogue)")
+    economic_compensation: Money = Decimal("0.00")
+    handover: list[HandoverItem] = Field(min_length=1, max_length=100)
+
+
+class SignOffIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    gate: str
+    item_key: str
+    outcome: str
+    note: Annotated[str, Field(max_length=2000)] | None = None
+    amount: Money | None = None
+    agreed_in_writing: bool = False
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    accept: bool
+    reason: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class FilingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    filing: str
+    reference: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class RecordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    kind: str
+    title: Annotated[str, Field(min_length=1, max_length=300)]
+    amount: Money | None = None
+
+
+class RecordOut(BaseModel):
+    id: int
+    employee_id: str
+    kind: str
+    title: str
+    amount: Decimal | None
+    status: str
+    recorded_by: str
+    created_at: dt.datetime
+
+
+def _actor(principal: Principal, request_id: str) -> Actor:
+    return Actor(user=principal.user, role=principal.role.value, request_id=request_id)
+
+
+@router.post(PREFIX, status_code=201, response_model=OffboardingView, responses=responses(401, 403, 422, 503))
+async def start(body: StartIn, request: Request, session: SessionDep, temporal: TemporalDep,
+                request_id: RequestId, principal: Hr) -> OffboardingView:
+    settings = request.app.state.settings
+    employee = session.get(Employee, body.employee_id)
+    if employee is None:
+        raise ApiError(422, "validation_failed", [{"field": "employee_id", "rule": "employee_exists",
+                                                   "message": f"no employee {body.employee_id}"}])
+    try:
+        policy = pin_offboarding(employee.si_province, body.notice_date)
+        last_day(body.kind, body.notice_date, body.agreed_last_day, policy)
+    except (PolicyError, LastDayRefused) as exc:
+        raise ApiError(422, "validation_failed", [exc.detail()]) from None
+    try:
+        si_policy = pin_si_change(employee.si_city, dt.date.today())
+    except PolicyError:
+        si_policy = None  # no base in the catalogue: the enrollment stop becomes a manual task
+    req = OffboardingRequest(
+        employee_id=employee.employee_id, kind=body.kind, legal_ground=body.legal_ground,
+        notice_date=body.notice_date, agreed_last_day=body.agreed_last_day, province=employee.si_province,
+        city=employee.si_city, department=employee.department, monthly_wage=body.monthly_wage,
+        minimum_wage=body.minimum_wage, economic_compensation=body.economic_compensation, handover=body.handover,
+        filed_by=_actor(principal, request_id), policy=policy, si_policy=si_policy)
+    handle = await temporal.start_workflow(
+        OffboardingWorkflow.run, req, id=f"offboarding-{employee.employee_id}-{body.notice_date.isoformat()}",
+        task_queue=settings.temporal_task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=sa.at_start(employee_id=employee.employee_id, kind="offboarding", stage="clearance",
+                                      province=employee.si_province, department=employee.department),
+        static_summary=f"Offboarding ({body.kind.value}) of {employee.employee_id}",
+        static_details=f"Notice {body.notice_date}; filed by {principal.user}")
+    return await handle.query(OffboardingWorkflow.view)
+
+
+@router.get(PREFIX, response_model=list[CaseOut], responses=responses(401, 403))
+def list_offboardings(session: SessionDep, _: Annotated[Principal, Depends(require(*STAFF))],
+                      stage: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[CaseOut]:
+    """Departures by stage, the soonest due first."""
+    stmt = select(Case).where(Case.kind == "offboarding").order_by(Case.next_due_at.asc().nulls_last(), Case.id)
+    if stage is not None:
+        stmt = stmt.where(Case.stage == stage)
+    return [CaseOut.of(row) for row in session.scalars(stmt.limit(limit))]
+
+
+def _guard(session: SessionDep, principal: Principal, workflow_id: str) -> None:
+    if not workflow_id.startswith("offboarding-"):
+        raise ApiError(404, "not_found", f"no offboarding case {workflow_id}")
+    if principal.role not in STAFF:
+        visible_case(session, principal, workflow_id)
+
+
+@router.get(PREFIX + "/{workflow_id}", response_model=OffboardingView, responses=responses(401, 404))
+async def read(workflow_id: str, session: SessionDep, temporal: TemporalDep, principal: Anyone) -> OffboardingView:
+    _guard(session, principal, workflow_id)
+    return await workflow_calls.query(temporal, workflow_id, OffboardingWorkflow.view)
+
+
+async def _send(session: SessionDep, temporal: TemporalDep, principal: Principal, workflow_id: str,
+                method: Any, arg: Any) -> OffboardingView:
+    _guard(session, principal, workflow_id)
+    return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), method, arg)
+
+
+@router.post(PREFIX + "/{workflow_id}/sign-off", response_model=OffboardingView, responses=_ERRORS)
+async def sign_off(workflow_id: str, body: SignOffIn, session: SessionDep, temporal: TemporalDep,
+                   request_id: RequestId, principal: Anyone) -> OffboardingView:
+    """A gate item signed off by its owner: the receiver (handover) or the gate's role. A receiver
+    is usually a colleague, not the departing employee, so the workflow's gate decides who may sign."""
+    if not workflow_id.startswith("offboarding-"):
+        raise ApiError(404, "not_found", f"no offboarding case {workflow_id}")
+    return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), OffboardingWorkflow.sign_off,
+                                       SignOff(actor=_actor(principal, request_id), **body.model_dump()))
+
+
+@router.post(PREFIX + "/{workflow_id}/withdraw", response_model=OffboardingView, responses=_ERRORS)
+async def withdraw(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
+                   request_id: RequestId, principal: Anyone) -> OffboardingView:
+    return await _send(session, temporal, principal, workflow_id, OffboardingWorkflow.withdraw,
+                       Withdrawal(actor=_actor(principal, request_id), reason=body.reason))
+
+
+@router.post(PREFIX + "/{workflow_id}/withdrawal-decision", response_model=OffboardingView, responses=_ERRORS)
+async def decide_withdrawal(workflow_id: str, body: DecisionIn, session: SessionDep, temporal: TemporalDep,
+                            request_id: RequestId,
+                            principal: Annotated[Principal, Depends(require(Role.HR_MANAGER))]) -> OffboardingView:
+    return await _send(session, temporal, principal, workflow_id, OffboardingWorkflow.decide_withdrawal,
+                       WithdrawalDecision(actor=_actor(principal, request_id), **body.model_dump()))
+
+
+@router.post(PREFIX + "/{workflow_id}/filings", response_model=OffboardingView, responses=_ERRORS)
+async def record_filing(workflow_id: str, body: FilingIn, session: SessionDep, temporal: TemporalDep,
+                        request_id: RequestId, principal: Hr) -> OffboardingView:
+    return await _send(session, temporal, principal, workflow_id, OffboardingWorkflow.record_filing,
+                       Filing(actor=_actor(principal, request_id), **body.model_dump()))
+
+
+@router.post("/employees/{employee_id}/records", status_code=201, response_model=RecordOut,
+             responses=responses(401, 403, 404, 422))
+def add_record(employee_id: str, body: RecordIn, session: SessionDep, request_id: RequestId,
+               principal: Annotated[Principal, Depends(require(*STAFF))]) -> RecordOut:
+    owners = RECORD_OWNERS.get(body.kind)
+    if owners is None:
+        raise ApiError(422, "validation_failed", [{"field": "kind", "rule": "record_kind_known",
+                                                   "message": f"kind must be one of {sorted(RECORD_OWNERS)}"}])
+    if principal.role not in owners:
+        raise ApiError(403, "forbidden", f"a {body.kind} is recorded by {', '.join(sorted(o.value for o in owners))}")
+    if session.get(Employee, employee_id) is None:
+        raise ApiError(404, "not_found", f"no employee {employee_id}")
+    row = EmployeeRecord(employee_id=employee_id, kind=body.kind, title=body.title, amount=body.amount,
+                         recorded_by=principal.user)
+    session.add(row)
+    session.flush()
+    audit.append(session, audit.AuditEntry(
+        actor=principal.user, actor_role=principal.role.value, action=f"record.{body.kind}_added",
+        subject=employee_id, request_id=request_id, after=body.model_dump()))
+    session.refresh(row)
+    return RecordOut.model_validate(row, from_attributes=True)
+
+
+@router.get("/employees/{employee_id}/records", response_model=list[RecordOut], responses=responses(401, 403))
+def list_records(employee_id: str, session: SessionDep,
+                 _: Annotated[Principal, Depends(require(*STAFF))]) -> list[RecordOut]:
+    rows = session.scalars(select(EmployeeRecord).where(EmployeeRecord.employee_id == employee_id)
+                           .order_by(EmployeeRecord.id))
+    return [RecordOut.model_validate(r, from_attributes=True) for r in rows]

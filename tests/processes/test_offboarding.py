@@ -1,0 +1,227 @@
+"""Offboarding through the API, on the time-skipping server and real PostgreSQL.
+
+Seed 001 (an adviser with an open client dispute resigns with 30 days' notice) and seed 000 (a
+departure with an unrecovered maternity advance): every hold, escalation and compensation must be
+visible on the case and in the audit trail, and nothing the law forbids may be withheld.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import httpx
+import pytest
+from sqlalchemy import select
+from temporalio.testing import WorkflowEnvironment
+
+from db.models import AuditEvent, EmployeeRecord, Receivable, SiEnrollment, SimAgencyRequest
+from domain.roles import Role
+from integrations.si_agency import AgencySubmission, FaultPlan, SimulatedAgency
+from tests.processes.support import (
+    add_employee,
+    env_today,
+    eventually,
+    record_history,
+    terminate_cases,
+    until,
+)
+from worker import build_worker
+
+HR, MANAGER, FINANCE, COMPLIANCE, IT, RECEIVER = "hr.li", "mgr.wang", "fin.zhao", "cmp.sun", "it.qian", "E0042"
+
+
+@pytest.fixture
+def emp() -> str:
+    return f"E{uuid.uuid4().hex[:8].upper()}"
+
+
+@pytest.fixture
+def agency(session_factory) -> SimulatedAgency:
+    return SimulatedAgency(session_factory, FaultPlan())
+
+
+@pytest.fixture
+async def stack(temporal_env: WorkflowEnvironment, settings, session_factory, api, emp, agency
+                ) -> AsyncIterator[httpx.AsyncClient]:
+    add_employee(session_factory, emp)
+    async with build_worker(temporal_env.client, settings, session_factory, agency=agency):
+        yield api
+    await terminate_cases(temporal_env.client, session_factory)
+
+
+async def record(api, auth, emp: str, role: Role, user: str, kind: str, title: str, amount: str | None = None) -> int:
+    r = await api.post(f"/employees/{emp}/records", json={"kind": kind, "title": title, "amount": amount},
+                       headers=auth(role, user))
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+async def start(api, auth, emp: str, notice: dt.date, kind: str = "resignation", **extra) -> dict:
+    body = {"employee_id": emp, "kind": kind, "notice_date": notice.isoformat(), "monthly_wage": "10000.00",
+            "minimum_wage": "2540.00",
+            "handover": [{"key": "clients", "title": "Client portfolio and open orders", "receiver": RECEIVER}]} | extra
+    r = await api.post("/offboardings", json=body, headers=auth(Role.HR_SPECIALIST, HR))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def view(api, auth, wf: str) -> dict:
+    return (await api.get(f"/offboardings/{wf}", headers=auth(Role.HR_MANAGER, MANAGER))).json()
+
+
+async def wait_view(api, auth, wf: str, check) -> dict:
+    async def probe():
+        v = await view(api, auth, wf)
+        return v if check(v) else None
+    return await eventually(probe)
+
+
+async def sign(api, auth, wf: str, role: Role, user: str, gate: str, key: str, outcome: str, **extra) -> httpx.Response:
+    return await api.post(f"/offboardings/{wf}/sign-off", json={"gate": gate, "item_key": key, "outcome": outcome} | extra,
+                          headers=auth(role, user))
+
+
+async def test_securities_case_departure_happens_dispute_carries_on(stack, auth, emp, temporal_env,
+                                                                   session_factory) -> None:
+    api = stack
+    await record(api, auth, emp, Role.COMPLIANCE, COMPLIANCE, "violation", "private trading for a client", "200000.00")
+    dispute = await record(api, auth, emp, Role.COMPLIANCE, COMPLIANCE, "dispute", "client complaint over losses")
+    await record(api, auth, emp, Role.IT, IT, "access", "trading terminal account")
+    notice = await env_today(temporal_env)
+    v = await wait_view(api, auth, (await start(api, auth, emp, notice))["workflow_id"], lambda v: v["risk"])
+    wf = v["workflow_id"]
+    assert v["last_day"] == (notice + dt.timedelta(days=30)).isoformat()
+    assert "2 compliance item(s) on record, losses 200000.00 yuan: needs compliance review" in v["risk"]["summary"]
+    assert any("not blocked" in line for line in v["lawful_holds"])
+
+    # Wrong person, wrong role: refused by the gate itself.
+    r = await sign(api, auth, wf, Role.HR_SPECIALIST, "someone", "handover", "clients", "handed_over")
+    assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    r = await sign(api, auth, wf, Role.FINANCE, FINANCE, "compliance", f"record-{dispute}", "resolved")
+    assert r.status_code == 403 and r.json()["error"] == "wrong_role"
+    assert (await sign(api, auth, wf, Role.EMPLOYEE, RECEIVER, "handover", "clients", "handed_over")).status_code == 200
+    for key in [i["key"] for i in v["items"] if i["gate"] == "it"]:
+        assert (await sign(api, auth, wf, Role.IT, IT, "it", key, "revoked")).status_code == 200
+
+    # Compliance is still open the day before: escalated. The last day comes anyway.
+    await until(temporal_env, notice + dt.timedelta(days=30))
+    v = await wait_view(api, auth, wf, lambda v: v["certificate_no"] is not None)
+    assert v["gates"]["compliance"] == "open" and v["final_pay"]["wages_due"] == "10000.00"
+    inbox = (await api.get("/inbox", headers=auth(Role.HR_MANAGER, MANAGER))).json()["items"]
+    assert any(i["task_key"].startswith("escalation-compliance") for i in inbox)
+    await until(temporal_env, notice + dt.timedelta(days=31))
+    v = await wait_view(api, auth, wf, lambda v: v["stage"] == "departed")
+
+    # Compliance escalates to legal with the evidence package; the item stays on the case.
+    violation_key = next(i["key"] for i in v["items"] if i["gate"] == "compliance" and "trading" in i["title"])
+    r = await sign(api, auth, wf, Role.COMPLIANCE, COMPLIANCE, "compliance", violation_key, "escalated_to_legal",
+                   note="loss 200,000: claim under Civil Code art. 1191")
+    assert r.status_code == 200
+    item = next(i for i in r.json()["items"] if i["key"] == violation_key)
+    assert item["status"] == "carried_on" and "evidence" in item["title"]
+    assert r.json()["stage"] == "departed" and r.json()["gates"]["hr_final"] == "open"  # final settlement held
+    with session_factory() as s:
+        actions = set(s.scalars(select(AuditEvent.action).where(AuditEvent.workflow_id == wf)))
+    assert {"offboarding.risk_assessed", "offboarding.certificate_issued", "clearance.compliance.signed"} <= actions
+    await record_history(temporal_env.client, wf, "offboarding", "securities_case")
+
+
+async def test_maternity_advance_deducted_by_agreement_then_clearance_completes(stack, auth, emp, temporal_env,
+                                                                                 session_factory) -> None:
+    api = stack
+    now = dt.datetime.now(dt.timezone.utc)
+    with session_factory.begin() as s:
+        for month in ("2026-06", "2026-07"):
+            s.add(Receivable(employee_id=emp, workflow_id=f"maternity-leave-{emp}-x", kind="maternity_advance",
+                             month=month, amount=Decimal("1053.00"), booked_at=now))
+    notice = await env_today(temporal_env)
+    wf = (await start(api, auth, emp, notice, kind="probation_resignation"))["workflow_id"]
+    v = await wait_view(api, auth, wf, lambda v: v["risk"])
+    assert v["last_day"] == (notice + dt.timedelta(days=3)).isoformat()  # probation: 3 days
+    assert v["risk"]["receivables_outstanding"] == "2106.00"
+    r = await sign(api, auth, wf, Role.FINANCE, FINANCE, "finance", "receivables", "deducted_by_agreement",
+                   amount="2106.00")
+    assert r.status_code == 422  # no written agreement, no deduction from final pay
+    r = await sign(api, auth, wf, Role.FINANCE, FINANCE, "finance", "receivables", "deducted_by_agreement",
+                   amount="2106.00", agreed_in_writing=True, note="signed deduction agreement D-17")
+    assert r.status_code == 200
+    await sign(api, auth, wf, Role.EMPLOYEE, RECEIVER, "handover", "clients", "handed_over")
+    await sign(api, auth, wf, Role.IT, IT, "it", "accounts", "revoked")
+    r = await sign(api, auth, wf, Role.HR_MANAGER, MANAGER, "hr_final", "final", "approved")
+    assert r.status_code == 200 and r.json()["gates"]["hr_final"] == "done"
+    await until(temporal_env, notice + dt.timedelta(days=4))
+    v = await wait_view(api, auth, wf, lambda v: v["stage"] == "departed")
+    assert v["final_pay"]["agreed_deductions"] == "2106.00" and v["final_pay"]["net_wages"] == "7894.00"
+    for filing in ("labour_filing", "archive_and_insurance_transfer"):
+        r = await api.post(f"/offboardings/{wf}/filings", json={"filing": filing, "reference": f"REF-{filing}"},
+                           headers=auth(Role.HR_SPECIALIST, HR))
+        assert r.status_code == 200
+    await wait_view(api, auth, wf, lambda v: v["stage"] == "completed")
+    await record_history(temporal_env.client, wf, "offboarding", "maternity_advance_deducted")
+
+
+async def test_withdrawal_after_last_day_steps_compensates_everything(stack, auth, emp, temporal_env, session_factory,
+                                                                      agency) -> None:
+    api = stack
+    access = await record(api, auth, emp, Role.IT, IT, "access", "VPN account")
+    with session_factory.begin() as s:  # enrolled in Beijing, at the agency and on our records
+        s.add(SiEnrollment(employee_id=emp, city="beijing", status="active", base=Decimal("10000.00"),
+                           since_month="2025-01", opened_by="seed"))
+    agency.submit(AgencySubmission(reference=f"seed-{emp}", employee_id=emp, resident_id_number="11010519491231002X",
+                                   city="beijing", kind="enrollment", base="10000.00", months=[],
+                                   effective_month="2025-01"))
+    notice = await env_today(temporal_env)
+    wf = (await start(api, auth, emp, notice))["workflow_id"]
+    await until(temporal_env, notice + dt.timedelta(days=30), hour=9)
+    v = await wait_view(api, auth, wf, lambda v: v["stage"] == "last_day")
+    assert v["enrollment_stop"] and v["housing_fund_stop"]
+    with session_factory() as s:
+        assert s.get(EmployeeRecord, access).status == "revoked"
+        assert s.scalar(select(SiEnrollment.status).where(SiEnrollment.opened_by == "seed")) == "stopped"
+
+    r = await api.post(f"/offboardings/{wf}/withdraw", json={"reason": "I want to stay"}, headers=auth(Role.EMPLOYEE, emp))
+    assert r.status_code == 200, r.text
+    r = await api.post(f"/offboardings/{wf}/withdrawal-decision", json={"accept": True},
+                       headers=auth(Role.HR_MANAGER, MANAGER))
+    assert r.status_code == 200 and r.json()["stage"] == "withdrawn"
+    with session_factory() as s:
+        assert s.get(EmployeeRecord, access).status == "open"  # access restored
+        active = list(s.scalars(select(SiEnrollment).where(SiEnrollment.status == "active")))
+        assert len(active) == 1 and active[0].opened_by != "seed"  # enrollment restarted by a child change
+        kinds = [p["kind"] for p in s.scalars(select(SimAgencyRequest.payload).order_by(SimAgencyRequest.received_at))]
+        # seed enrollment; last day: stop, housing fund stop; undone newest first: fund, then enrollment
+        assert kinds == ["enrollment", "stop", "housing_fund_stop", "housing_fund_restart", "enrollment"]
+        undo = [a for a in s.scalars(select(AuditEvent.action).where(AuditEvent.workflow_id == wf)
+                                     .order_by(AuditEvent.id)) if a in ("offboarding.deductions_cancelled",
+                                                                        "offboarding.access_restored")]
+    assert undo == ["offboarding.deductions_cancelled", "offboarding.access_restored"]  # reverse order
+    await record_history(temporal_env.client, wf, "offboarding", "withdrawn_after_last_day_steps")
+
+
+async def test_missed_filing_deadline_is_escalated(stack, auth, emp, temporal_env, session_factory) -> None:
+    api = stack
+    notice = await env_today(temporal_env)
+    wf = (await start(api, auth, emp, notice, kind="mutual_agreement",
+                      agreed_last_day=(notice + dt.timedelta(days=5)).isoformat(),
+                      economic_compensation="20000.00"))["workflow_id"]
+    v = await wait_view(api, auth, wf, lambda v: v["risk"])
+    await until(temporal_env, notice + dt.timedelta(days=6))
+    v = await wait_view(api, auth, wf, lambda v: v["stage"] == "departed")
+    assert v["final_pay"]["compensation_held"] is True  # handover not complete: held, lawfully
+    due = dt.date.fromisoformat(v["filing_due"])
+    assert due == notice + dt.timedelta(days=5 + 15)
+    await until(temporal_env, due + dt.timedelta(days=2))
+
+    async def escalated() -> bool:
+        inbox = (await api.get("/inbox", headers=auth(Role.HR_MANAGER, MANAGER))).json()["items"]
+        return any(i["task_key"].startswith("filings-overdue") for i in inbox)
+    await eventually(escalated)
+    with session_factory() as s:
+        missed = s.scalar(select(AuditEvent).where(AuditEvent.action == "offboarding.filing_deadline_missed"))
+    assert missed.after["missing"] == ["labour_filing", "archive_and_insurance_transfer"]
+    r = await sign(api, auth, wf, Role.EMPLOYEE, RECEIVER, "handover", "clients", "handed_over")
+    assert r.json()["final_pay"]["compensation_held"] is False  # released once the handover is complete
+    await record_history(temporal_env.client, wf, "offboarding", "filing_missed")

@@ -1,0 +1,600 @@
+"""OffboardingWorkflow: one departure, from notice to the last obligation after it.
+
+Seeds 001 and 000: open disputes and money must be visible and owned before the last day, and the
+company may hold only what the law lets it hold. The employee leaves on the last day whatever is
+open: the separation certificate is issued that day, wages are paid in full, enrollment and housing
+fund stop, access is revoked. What open items hold is the company's internal clearance and the
+economic compensation (until the handover is complete). Open items carry on after departure; the
+labour filing and the archive and social-insurance transfer are watched against their 15-day limit.
+A resignation withdrawn before the end of the last day, and accepted by an hr_manager, undoes every
+completed step in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, Awaitable, Callable
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+
+from workflows import case_ops
+from workflows.si_change import AGENCY_CALL, SiChangeRequest, SocialInsuranceChangeWorkflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.cases import Actor
+    from activities.maternity import MaternityActivities, Notify, Recipient
+    from activities.offboarding import (
+        AccessChange,
+        Assess,
+        Certificate,
+        HousingFund,
+        Item,
+        OffboardingActivities,
+        OpenItems,
+        RiskReport,
+        Signed,
+        SignItem,
+    )
+    from activities.si_change import ChangeFacts
+    from domain.offboarding import Deduction, FinalPay, OffboardingKind, final_pay, last_day
+    from domain.policy.pinning import OffboardingSnapshot, SiChangeSnapshot
+    from domain.si_change import ChangeKind
+
+KIND = "offboarding"
+CHINA = dt.timezone(timedelta(hours=8))
+GATES = ("handover", "it", "finance", "compliance", "hr_final")
+GATE_ROLE = {"handover": None, "it": "it", "finance": "finance", "compliance": "compliance", "hr_final": "hr_manager"}
+OUTCOMES = {
+    "handover": {"handed_over"},
+    "it": {"returned", "revoked", "not_applicable"},
+    "finance": {"repaid", "deducted_by_agreement", "to_recovery"},
+    "compliance": {"resolved", "settled_by_agreement", "escalated_to_legal"},
+    "hr_final": {"approved"},
+}
+CARRIED = {"to_recovery", "escalated_to_legal"}  # open after departure, on the case
+FILINGS = ("labour_filing", "archive_and_insurance_transfer")
+
+CLEARANCE, LAST_DAY_DONE, DEPARTED, WITHDRAWN, COMPLETED = "clearance", "last_day", "departed", "withdrawn", "completed"
+
+
+class HandoverItem(BaseModel):
+    key: str = Field(pattern=r"^[a-z0-9_-]{1,60}$")
+    title: str = Field(min_length=1, max_length=300)
+    receiver: str = Field(description="the user who signs this item off")
+
+
+class OffboardingRequest(BaseModel):
+    employee_id: str
+    kind: OffboardingKind
+    legal_ground: str | None = None
+    notice_date: dt.date
+    agreed_last_day: dt.date | None = None
+    province: str
+    city: str
+    department: str = ""
+    monthly_wage: Decimal
+    minimum_wage: Decimal
+    economic_compensation: Decimal = Decimal("0.00")
+    handover: list[HandoverItem]
+    filed_by: Actor
+    policy: OffboardingSnapshot
+    si_policy: SiChangeSnapshot | None = None  # to stop (and, compensating, restart) the enrollment
+    reminder_days: int = 3
+
+
+class SignOff(BaseModel):
+    actor: Actor
+    gate: str
+    item_key: str
+    outcome: str
+    note: str | None = Field(default=None, max_length=2000)
+    amount: Decimal | None = Field(default=None, ge=0, decimal_places=2)
+    agreed_in_writing: bool = False
+
+
+class Filing(BaseModel):
+    actor: Actor
+    filing: str
+    reference: str = Field(min_length=1, max_length=100)
+
+
+class Withdrawal(BaseModel):
+    actor: Actor
+    reason: str = Field(min_length=1)
+
+
+class WithdrawalDecision(BaseModel):
+    actor: Actor
+    accept: bool
+    reason: str | None = None
+
+
+class ItemState(BaseModel):
+    gate: str
+    key: str
+    title: str
+    owner_role: str | None
+    owner_user: str | None = None
+    record_id: int | None = None
+    status: str = "open"  # open, done, carried_on
+    outcome: str | None = None
+    signed_by: str | None = None
+    amount: Decimal | None = None
+    agreed_in_writing: bool = False
+
+
+class OffboardingView(BaseModel):
+    workflow_id: str
+    employee_id: str
+    kind: str
+    stage: str
+    notice_date: dt.date
+    last_day: dt.date
+    risk: RiskReport | None
+    gates: dict[str, str]  # gate -> open / done
+    items: list[ItemState]
+    lawful_holds: list[str]
+    final_pay: FinalPay | None
+    certificate_no: str | None
+    enrollment_stop: str | None
+    housing_fund_stop: str | None
+    filings: dict[str, str | None]
+    filing_due: dt.date
+    withdrawal: Withdrawal | None
+    manual_tasks: list[str]
+
+
+def _refuse(message: str, kind: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def _at(day: dt.date, hour: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=CHINA)
+
+
+LAWFUL_HOLDS = [
+    "She leaves on the last day whatever is open; the resignation is not blocked (Labour Contract Law art. 37).",
+    "The separation certificate is issued on the last day; the file and social-insurance transfer within 15 days"
+    " (art. 50).",
+    "Wages are paid in full at termination (Wage Payment Provisions art. 9).",
+    "Deductions for damages: at most 20% of the monthly wage, never below the minimum wage, unless she agreed in"
+    " writing (art. 16); the rest is recovered by agreement or arbitration.",
+    "Held until the handover is complete: the economic compensation (art. 50) and the company's internal clearance.",
+]
+
+
+@workflow.defn
+class OffboardingWorkflow:
+    @workflow.init
+    def __init__(self, req: OffboardingRequest) -> None:
+        self.req = req
+        self.last_day = last_day(req.kind, req.notice_date, req.agreed_last_day, req.policy)
+        transfer = req.policy.deadlines["archive_and_insurance_transfer"]
+        self.filing_due = self.last_day + timedelta(days=transfer.amount)
+        self.stage = CLEARANCE
+        self.risk: RiskReport | None = None
+        self.items: dict[str, ItemState] = {}
+        self.final: FinalPay | None = None
+        self.certificate_no: str | None = None
+        self.enrollment_stop: str | None = None
+        self.housing_fund_stop: str | None = None
+        self.filings: dict[str, str | None] = {f: None for f in FILINGS}
+        self.withdrawal: Withdrawal | None = None
+        self.withdrawal_accepted: WithdrawalDecision | None = None
+        self.manual_tasks: list[str] = []
+        self.tasks: dict[str, str] = {}
+        self._compensations: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._steps = 0
+        self._lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ run
+    @workflow.run
+    async def run(self, req: OffboardingRequest) -> OffboardingView:
+        await self._lifecycle(req)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.view()
+
+    async def _lifecycle(self, req: OffboardingRequest) -> None:
+        async with self._lock:
+            await case_ops.open_case(
+                kind=KIND, employee_id=req.employee_id, stage=CLEARANCE, province=req.province,
+                department=req.department, policy_version=req.policy.version, actor=req.filed_by,
+                summary=f"{req.kind.value}: notice {req.notice_date}, last day {self.last_day}",
+                details={"kind": req.kind.value, "last_day": self.last_day, "legal_ground": req.legal_ground})
+            self.risk = await self._db(OffboardingActivities.assess_risk, Assess(
+                workflow_id=self._wf(), employee_id=req.employee_id, at=workflow.now()), "risk assessment")
+            await self._open_gates()
+            workflow.set_current_details(f"clearance until {self.last_day}. Risk: {self.risk.summary}")
+
+        # Until the last day: sign-offs and escalations; a withdrawal may end the case.
+        await self._until(_at(self.last_day), "last day", escalate=True)
+        if self.withdrawal_accepted:
+            await self._withdraw()
+            return
+        await self._last_day_steps()
+        # The employment ends with the last day; a withdrawal may still be accepted before midnight.
+        await self._until(_at(self.last_day + timedelta(days=1)), "end of the last day")
+        if self.withdrawal_accepted:
+            await self._withdraw()
+            return
+        self._compensations.clear()
+        await self._stage(DEPARTED, current=f"departed {self.last_day}; filings due {self.filing_due}")
+        await self._after_departure()
+
+    async def _open_gates(self) -> None:
+        assert self.risk is not None
+        due = _at(self.last_day - timedelta(days=1), 18)
+        items: list[ItemState] = [ItemState(gate="handover", key=h.key, title=h.title, owner_role=None,
+                                            owner_user=h.receiver) for h in self.req.handover]
+        items += [ItemState(gate="it", key=f"record-{i.record_id}", title=i.title, owner_role="it",
+                            record_id=i.record_id) for i in self.risk.it]
+        items.append(ItemState(gate="it", key="accounts", title="All accounts disabled for the last day", owner_role="it"))
+        items += [ItemState(gate="finance", key=f"record-{i.record_id}", title=f"{i.title} ({i.amount})",
+                            owner_role="finance", record_id=i.record_id, amount=i.amount) for i in self.risk.finance]
+        if self.risk.receivables_outstanding:
+            items.append(ItemState(gate="finance", key="receivables", owner_role="finance",
+                                   amount=self.risk.receivables_outstanding,
+                                   title=f"Receivables {self.risk.receivables_outstanding} yuan"
+                                         f" ({', '.join(self.risk.receivable_months)})"))
+        items += [ItemState(gate="compliance", key=f"record-{i.record_id}", owner_role="compliance",
+                            record_id=i.record_id, title=f"{i.kind}: {i.title}" + (f" ({i.amount})" if i.amount else ""))
+                  for i in self.risk.compliance]
+        items.append(ItemState(gate="hr_final", key="final", title="HR final approval", owner_role="hr_manager"))
+        self.items = {f"{i.gate}/{i.key}": i for i in items}
+        await self._db(OffboardingActivities.open_items, OpenItems(workflow_id=self._wf(), items=[
+            Item(gate=i.gate, item_key=i.key, title=i.title, owner_role=i.owner_role or "any",
+                 owner_user=i.owner_user, due_at=due) for i in items]), "open clearance items")
+        for gate in GATES:
+            if any(i.gate == gate for i in items) and gate != "hr_final":
+                await self._open_task(f"gate-{gate}", f"Clearance: {gate} for {self.req.employee_id}",
+                                      GATE_ROLE[gate] or "hr_specialist", due_at=due)
+
+    async def _until(self, moment: dt.datetime, what: str, *, escalate: bool = False) -> None:
+        """Wait for ``moment``; escalate overdue gates the day before the last day."""
+        escalated = not escalate
+        while workflow.now() < moment and not self.withdrawal_accepted:
+            deadline = _at(self.last_day - timedelta(days=1), 18)
+            target = moment if escalated or deadline >= moment else deadline
+            try:
+                await workflow.wait_condition(lambda: self.withdrawal_accepted is not None,
+                                              timeout=max(target - workflow.now(), timedelta(0)), timeout_summary=what)
+            except asyncio.TimeoutError:
+                if not escalated and target == deadline:
+                    escalated = True
+                    async with self._lock:
+                        for gate in self._open_gates_now():
+                            await self._open_task(f"escalation-{gate}", f"Clearance gate '{gate}' not done the day"
+                                                  f" before the last day ({self.last_day})", "hr_manager")
+
+    async def _last_day_steps(self) -> None:
+        """Done on the last day whatever is open; each registers its undo for a withdrawal."""
+        async with self._lock:
+            revoked = await self._db(OffboardingActivities.revoke_access, AccessChange(
+                workflow_id=self._wf(), step="access-revoked", employee_id=self.req.employee_id, at=workflow.now()),
+                "revoke remaining access")
+
+            async def restore() -> None:
+                await self._db(OffboardingActivities.restore_access, AccessChange(
+                    workflow_id=self._wf(), step="access-restored", employee_id=self.req.employee_id,
+                    record_ids=revoked, at=workflow.now()), "restore access")
+            self._compensations.append(("access restored", restore))
+
+            if self.risk and self.risk.active_enrollment_city and self.req.si_policy is not None:
+                self.enrollment_stop = await self._si_change(ChangeKind.STOP, "stop")
+
+                async def restart() -> None:
+                    await self._si_change(ChangeKind.ENROLLMENT, "restart")
+                self._compensations.append(("enrollment restarted", restart))
+
+            month = f"{self.last_day:%Y-%m}"
+            self.housing_fund_stop = await self._agency(OffboardingActivities.housing_fund, HousingFund(
+                workflow_id=self._wf(), step="hf-stop", employee_id=self.req.employee_id, city=self.req.city,
+                action="stop", effective_month=month), "stop the housing fund")
+
+            async def hf_restart() -> None:
+                await self._agency(OffboardingActivities.housing_fund, HousingFund(
+                    workflow_id=self._wf(), step="hf-restart", employee_id=self.req.employee_id,
+                    city=self.req.city, action="restart", effective_month=month), "restart the housing fund")
+            self._compensations.append(("housing fund restarted", hf_restart))
+
+            self.certificate_no = await self._db(OffboardingActivities.issue_certificate, Certificate(
+                workflow_id=self._wf(), employee_id=self.req.employee_id, kind=self.req.kind.value,
+                last_day=self.last_day, at=workflow.now()), "issue the separation certificate")
+
+            self.final = self._final_pay()
+            await case_ops.audit(self._next_step(), "offboarding.final_pay", subject=self.req.employee_id,
+                                 after=self.final.model_dump(mode="json"))
+
+            async def deductions_cancelled() -> None:
+                await case_ops.audit(self._next_step(), "offboarding.deductions_cancelled",
+                                     subject=self.req.employee_id,
+                                     after={"agreed": self.final.agreed_deductions if self.final else None})
+                self.final = None
+            self._compensations.append(("deductions cancelled", deductions_cancelled))
+            await self._stage(LAST_DAY_DONE, current=f"last day {self.last_day}: certificate {self.certificate_no}")
+
+    def _final_pay(self) -> FinalPay:
+        deductions = [Deduction(title=i.title, amount=i.amount, agreed_in_writing=i.agreed_in_writing)
+                      for i in self.items.values() if i.outcome == "deducted_by_agreement" and i.amount]
+        return final_pay(wages_due=self.req.monthly_wage, monthly_wage=self.req.monthly_wage,
+                         minimum_wage=self.req.minimum_wage, deductions=deductions,
+                         economic_compensation=self.req.economic_compensation,
+                         handover_complete=self._gate_done("handover"), policy=self.req.policy)
+
+    async def _si_change(self, kind: ChangeKind, label: str) -> str | None:
+        """Stop (or restart) the enrollment through a child change, pre-approved and executed at once."""
+        assert self.req.si_policy is not None and self.risk is not None
+        facts = ChangeFacts(employee_id=self.req.employee_id, city=self.req.si_policy.city, kind=kind,
+                            base=None if kind is ChangeKind.STOP else self.risk.contribution_base,
+                            effective_month=f"{self.last_day:%Y-%m}")
+        try:
+            result = await workflow.execute_child_workflow(
+                SocialInsuranceChangeWorkflow.run,
+                SiChangeRequest(facts=facts, reason=f"offboarding {self._wf()}: {label}", maker=self.req.filed_by,
+                                department=self.req.department, province=self.req.province,
+                                today=workflow.now().date(), policy=self.req.si_policy,
+                                rollback_window=timedelta(0), followup=timedelta(0),
+                                pre_approved=Actor(user="offboarding", role="hr_manager")),
+                id=f"si-change-{self.req.employee_id}-{self._wf().removeprefix('offboarding-')}-{label}",
+                static_summary=f"{kind.value} for {self.req.employee_id} (offboarding)")
+        except ChildWorkflowError as err:
+            await self._manual(f"{label}-enrollment", f"Enrollment {label} failed: {err.cause}; do it at the agency")
+            return None
+        if result.stage != "executed" and result.stage != "completed":
+            await self._manual(f"{label}-enrollment", f"Enrollment {label} ended {result.stage}; do it at the agency")
+            return None
+        return result.acceptance_no
+
+    async def _after_departure(self) -> None:
+        """Watch the 15-day filings (reminder, escalation) and the items that carry on."""
+        reminded = escalated = False
+        while not self._finished():
+            events = []
+            if not self._filings_done():
+                if not reminded:
+                    events.append((_at(self.filing_due - timedelta(days=self.req.reminder_days), 9), "remind"))
+                if not escalated:
+                    events.append((_at(self.filing_due + timedelta(days=1), 9), "escalate"))
+            state = (dict(self.filings), [(i.status, i.outcome) for i in self.items.values()])
+            changed = lambda: (dict(self.filings), [(i.status, i.outcome) for i in self.items.values()]) != state  # noqa: E731
+            if not events:
+                await workflow.wait_condition(changed)
+                continue
+            when, what = min(events)
+            try:
+                await workflow.wait_condition(changed, timeout=max(when - workflow.now(), timedelta(0)),
+                                              timeout_summary=what)
+                continue
+            except asyncio.TimeoutError:
+                pass
+            async with self._lock:
+                missing = [f for f, ref in self.filings.items() if ref is None]
+                if what == "remind":
+                    reminded = True
+                    await self._db(MaternityActivities.notify, Notify(
+                        workflow_id=self._wf(), step="filings-reminder", template="offboarding.filings_due",
+                        recipients=[Recipient(kind="role", who="hr_specialist")],
+                        params={"employee_id": self.req.employee_id, "due": self.filing_due, "missing": missing},
+                        at=workflow.now()), "remind HR of the filings")
+                else:
+                    escalated = True
+                    await self._open_task("filings-overdue", f"Overdue since {self.filing_due}: {', '.join(missing)}"
+                                          f" for {self.req.employee_id} (Labour Contract Law art. 50)", "hr_manager")
+                    await case_ops.audit(self._next_step(), "offboarding.filing_deadline_missed",
+                                         subject=self.req.employee_id, after={"due": self.filing_due, "missing": missing})
+        await self._close_all_tasks("done", actor=case_ops.SYSTEM)
+        await self._stage(COMPLETED, status="completed")
+
+    async def _withdraw(self) -> None:
+        """Undo every completed step, newest first; an undo that fails is a manual task, never dropped."""
+        decision = self.withdrawal_accepted
+        assert decision is not None
+        for label, undo in reversed(self._compensations):
+            try:
+                await undo()
+            except (ActivityError, ChildWorkflowError) as err:
+                await self._manual(f"undo-{label}", f"Undo by hand: {label} ({err.cause})")
+        self._compensations.clear()
+        await self._close_all_tasks("cancelled", actor=decision.actor, reason="resignation withdrawn")
+        await self._stage(WITHDRAWN, status="withdrawn", actor=decision.actor,
+                          details={"reason": self.withdrawal.reason if self.withdrawal else None})
+
+    # ------------------------------------------------------------------ messages
+    @workflow.update
+    async def sign_off(self, msg: SignOff) -> OffboardingView:
+        async with self._lock:
+            item = self._check_sign_off(msg)
+            signed: Signed = await self._db(OffboardingActivities.sign_item, SignItem(
+                workflow_id=self._wf(), employee_id=self.req.employee_id, gate=msg.gate, item_key=msg.item_key,
+                outcome=msg.outcome, note=msg.note, record_id=item.record_id, at=workflow.now(), actor=msg.actor),
+                f"{msg.gate}: {msg.item_key} {msg.outcome}")
+            item.status = "carried_on" if msg.outcome in CARRIED else "done"
+            item.outcome, item.signed_by = msg.outcome, msg.actor.user
+            if msg.amount is not None:
+                item.amount = msg.amount
+            item.agreed_in_writing = msg.agreed_in_writing
+            if signed.evidence_events:
+                item.title += f" [evidence: {len(signed.evidence_events)} audit events]"
+            if msg.gate == "handover" and self._gate_done("handover") and self.final and self.final.compensation_held:
+                self.final = self._final_pay()  # the handover is complete: the compensation is released
+                await case_ops.audit(self._next_step(), "offboarding.compensation_released", actor=msg.actor,
+                                     subject=self.req.employee_id,
+                                     after={"economic_compensation": self.final.economic_compensation})
+            if self._gate_done(msg.gate):
+                await self._close_task(f"gate-{msg.gate}", "done", actor=msg.actor)
+                await self._close_task(f"escalation-{msg.gate}", "done", actor=msg.actor)
+            if all(self._gate_done(g) for g in GATES if g != "hr_final") and "gate-hr_final" not in self.tasks \
+                    and not self._gate_done("hr_final"):
+                await self._open_task("gate-hr_final", f"HR final approval for {self.req.employee_id}", "hr_manager")
+            if msg.gate == "hr_final":
+                await self._close_task("gate-hr_final", "approved", actor=msg.actor)
+        return self.view()
+
+    @sign_off.validator
+    def _v_sign_off(self, msg: SignOff) -> None:
+        self._check_sign_off(msg)
+
+    @workflow.update
+    async def withdraw(self, msg: Withdrawal) -> OffboardingView:
+        """She withdraws her resignation; it takes effect only if an hr_manager accepts."""
+        async with self._lock:
+            self._check_withdraw(msg)
+            self.withdrawal = msg
+            await self._open_task("withdrawal", f"{self.req.employee_id} withdraws the resignation: accept or"
+                                  f" refuse ({msg.reason})", "hr_manager")
+        return self.view()
+
+    @withdraw.validator
+    def _v_withdraw(self, msg: Withdrawal) -> None:
+        self._check_withdraw(msg)
+
+    @workflow.update
+    async def decide_withdrawal(self, msg: WithdrawalDecision) -> OffboardingView:
+        async with self._lock:
+            self._check_withdrawal_decision(msg)
+            await self._close_task("withdrawal", "approved" if msg.accept else "rejected", actor=msg.actor,
+                                   reason=msg.reason)
+            if msg.accept:
+                self.withdrawal_accepted = msg
+            else:
+                self.withdrawal = None
+                await case_ops.audit(self._next_step(), "offboarding.withdrawal_refused", actor=msg.actor,
+                                     subject=self.req.employee_id, after={"reason": msg.reason})
+        if msg.accept:
+            await workflow.wait_condition(lambda: self.stage == WITHDRAWN)
+        return self.view()
+
+    @decide_withdrawal.validator
+    def _v_decide_withdrawal(self, msg: WithdrawalDecision) -> None:
+        self._check_withdrawal_decision(msg)
+
+    @workflow.update
+    async def record_filing(self, msg: Filing) -> OffboardingView:
+        async with self._lock:
+            self._check_filing(msg)
+            self.filings[msg.filing] = msg.reference
+            await case_ops.audit(self._next_step(), f"offboarding.{msg.filing}_done", actor=msg.actor,
+                                 subject=self.req.employee_id,
+                                 after={"reference": msg.reference, "due": self.filing_due,
+                                        "on_time": workflow.now() <= _at(self.filing_due + timedelta(days=1))})
+            if self._filings_done():
+                await self._close_task("filings-overdue", "done", actor=msg.actor)
+        return self.view()
+
+    @record_filing.validator
+    def _v_filing(self, msg: Filing) -> None:
+        self._check_filing(msg)
+
+    @workflow.query
+    def view(self) -> OffboardingView:
+        return OffboardingView(
+            workflow_id=self._wf(), employee_id=self.req.employee_id, kind=self.req.kind.value, stage=self.stage,
+            notice_date=self.req.notice_date, last_day=self.last_day, risk=self.risk,
+            gates={g: ("done" if self._gate_done(g) else "open") for g in GATES},
+            items=list(self.items.values()), lawful_holds=LAWFUL_HOLDS, final_pay=self.final,
+            certificate_no=self.certificate_no, enrollment_stop=self.enrollment_stop,
+            housing_fund_stop=self.housing_fund_stop, filings=dict(self.filings), filing_due=self.filing_due,
+            withdrawal=self.withdrawal, manual_tasks=list(self.manual_tasks))
+
+    # ------------------------------------------------------------------ rules
+    def _check_sign_off(self, msg: SignOff) -> ItemState:
+        item = self.items.get(f"{msg.gate}/{msg.item_key}")
+        if item is None:
+            raise _refuse(f"no item {msg.item_key} in gate {msg.gate}", "NotFound")
+        if self.stage in (WITHDRAWN, COMPLETED):
+            raise _refuse(f"the case is {self.stage}", "WrongStage")
+        if item.status != "open" and not (item.status == "carried_on" and msg.outcome not in CARRIED):
+            raise _refuse(f"{msg.item_key} is already {item.status}", "WrongStage")
+        if item.owner_user is not None and msg.actor.user != item.owner_user:
+            raise _refuse(f"{msg.item_key} is signed off by its receiver {item.owner_user}", "Forbidden")
+        if item.owner_role is not None and msg.actor.role != item.owner_role:
+            raise _refuse(f"the {msg.gate} gate is signed off by {item.owner_role}", "WrongRole")
+        if msg.actor.user == self.req.employee_id:
+            raise _refuse("the departing employee cannot sign off her own clearance", "Forbidden")
+        if msg.outcome not in OUTCOMES[msg.gate]:
+            raise _refuse(f"outcome must be one of {sorted(OUTCOMES[msg.gate])}", "ValidationFailed")
+        if msg.outcome == "deducted_by_agreement" and not msg.agreed_in_writing:
+            raise _refuse("a deduction from final pay needs her written agreement (Wage Payment Provisions"
+                          " art. 15)", "ValidationFailed")
+        if msg.gate == "hr_final" and not all(self._gate_done(g) for g in GATES if g != "hr_final"):
+            raise _refuse("HR final approval comes after handover, IT, finance and compliance", "WrongStage")
+        return item
+
+    def _check_withdraw(self, msg: Withdrawal) -> None:
+        if msg.actor.user != self.req.employee_id and msg.actor.role not in ("hr_specialist", "hr_manager"):
+            raise _refuse("only she (or HR for her) withdraws a resignation", "Forbidden")
+        if self.req.kind not in (OffboardingKind.RESIGNATION, OffboardingKind.PROBATION_RESIGNATION):
+            raise _refuse(f"a {self.req.kind.value} is not withdrawn by the employee", "WrongStage")
+        if self.stage not in (CLEARANCE, LAST_DAY_DONE) or self.withdrawal is not None:
+            raise _refuse(f"the case is {self.stage}; a withdrawal is possible until the end of the last day",
+                          "WrongStage")
+
+    def _check_withdrawal_decision(self, msg: WithdrawalDecision) -> None:
+        if msg.actor.role != "hr_manager":
+            raise _refuse("an hr_manager accepts or refuses a withdrawal", "WrongRole")
+        if self.withdrawal is None or self.withdrawal_accepted is not None:
+            raise _refuse("no withdrawal is waiting", "WrongStage")
+
+    def _check_filing(self, msg: Filing) -> None:
+        if msg.actor.role not in ("hr_specialist", "hr_manager"):
+            raise _refuse("HR records the filings", "WrongRole")
+        if msg.filing not in FILINGS:
+            raise _refuse(f"filing must be one of {list(FILINGS)}", "ValidationFailed")
+        if self.stage != DEPARTED:
+            raise _refuse(f"the case is {self.stage}; filings follow the departure", "WrongStage")
+
+    # ------------------------------------------------------------------ plumbing
+    def _open_gates_now(self) -> list[str]:
+        return [g for g in GATES if g != "hr_final" and not self._gate_done(g)]
+
+    def _gate_done(self, gate: str) -> bool:
+        return all(i.status != "open" for i in self.items.values() if i.gate == gate)
+
+    def _filings_done(self) -> bool:
+        return all(self.filings.values())
+
+    def _finished(self) -> bool:
+        return self._filings_done() and all(i.status == "done" for i in self.items.values())
+
+    async def _db(self, fn: Any, arg: Any, summary: str) -> Any:
+        return await workflow.execute_activity_method(fn, arg, summary=summary, **case_ops.DB_STEP)
+
+    async def _agency(self, fn: Any, arg: Any, summary: str) -> Any:
+        return await workflow.execute_activity_method(fn, arg, summary=summary, **AGENCY_CALL)
+
+    async def _manual(self, purpose: str, title: str) -> None:
+        await self._open_task(purpose, title, "hr_manager")
+        self.manual_tasks.append(title)
+
+    async def _stage(self, stage: str, *, status: str | None = None, actor: Actor = case_ops.SYSTEM,
+                     details: dict[str, Any] | None = None, current: str | None = None) -> None:
+        await case_ops.change_stage(self._next_step(), stage, status=status, actor=actor, details=details,
+                                    current_details=current)
+        self.stage = stage
+
+    async def _open_task(self, purpose: str, title: str, role: str, *, due_at: dt.datetime | None = None) -> None:
+        key = f"{purpose}-{self._next_step()}"
+        await case_ops.open_task(key, title, role, due_at=due_at)
+        self.tasks[purpose] = key
+
+    async def _close_task(self, purpose: str, decision: str, *, actor: Actor, reason: str | None = None) -> None:
+        key = self.tasks.pop(purpose, None)
+        if key is not None:
+            await case_ops.close_task(key, decision, actor=actor, reason=reason)
+
+    async def _close_all_tasks(self, decision: str, *, actor: Actor, reason: str | None = None) -> None:
+        for purpose in list(self.tasks):
+            await self._close_task(purpose, decision, actor=actor, reason=reason)
+
+    def _next_step(self) -> str:
+        self._steps += 1
+        return f"o{self._steps}"
+
+    @staticmethod
+    def _wf() -> str:
+        return workflow.info().workflow_id
