@@ -573,8 +573,9 @@ class OffboardingWorkflow:
 
     async def _stage(self, stage: str, *, status: str | None = None, actor: Actor = case_ops.SYSTEM,
                      details: dict[str, Any] | None = None, current: str | None = None) -> None:
+        due = {LAST_DAY_DONE: _at(self.filing_due), DEPARTED: _at(self.filing_due)}.get(stage)
         await case_ops.change_stage(self._next_step(), stage, status=status, actor=actor, details=details,
-                                    current_details=current)
+                                    current_details=current, next_due_at=due)
         self.stage = stage
 
     async def _open_task(self, purpose: str, title: str, role: str, *, due_at: dt.datetime | None = None) -> None:
