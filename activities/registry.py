@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from activities.cases import CaseActivities
 from activities.maternity import MaternityActivities
+from activities.non_compete import NonCompeteActivities
 from activities.offboarding import OffboardingActivities
 from activities.si_change import SocialInsuranceActivities
 from integrations.si_agency import SocialInsuranceAgency
@@ -21,4 +22,5 @@ def all_activities(session_factory: sessionmaker[Session],
         *SocialInsuranceActivities(session_factory, agency).all(),
         *MaternityActivities(session_factory, agency).all(),
         *OffboardingActivities(session_factory, agency).all(),
+        *NonCompeteActivities(session_factory).all(),
     ]

@@ -22,7 +22,19 @@ from temporalio.converter import PayloadCodec
 
 from api import errors
 from api.body_limit import BodyLimit
-from api.routes import audit, cases, employees, health, inbox, maternity, me, offboarding, policies, si_changes
+from api.routes import (
+    audit,
+    cases,
+    employees,
+    health,
+    inbox,
+    maternity,
+    me,
+    non_compete,
+    offboarding,
+    policies,
+    si_changes,
+)
 from api.routes import codec as codec_routes
 from db.session import make_engine, make_session_factory
 from hrflow.settings import Settings
@@ -93,8 +105,8 @@ def create_app(
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
-    for module in (health, me, employees, cases, inbox, si_changes, maternity, offboarding, audit, policies,
-                   codec_routes):
+    for module in (health, me, employees, cases, inbox, si_changes, maternity, offboarding, non_compete, audit,
+                   policies, codec_routes):
         app.include_router(module.router)
     app.add_middleware(CodecCORS, origins=settings.ui_origins)
     app.add_middleware(BodyLimit, limit_for=lambda scope: body_limit(settings, scope))

@@ -153,8 +153,10 @@ def _binary(name: str) -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def temporal_env(codec: EncryptionCodec) -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping server per test module: skipped months do not pile up across modules,
+    so each module's workflow clock starts near the real date the API validates against."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server"),
         data_converter=data_converter(codec),

@@ -21,7 +21,8 @@ HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
 
 def test_every_workflow_has_recorded_histories() -> None:
     recorded = {path.parent.name for path in HISTORIES}
-    expected = {"si_change": "SocialInsuranceChangeWorkflow", "maternity": "MaternityLeaveWorkflow"}
+    expected = {"si_change": "SocialInsuranceChangeWorkflow", "maternity": "MaternityLeaveWorkflow",
+                "offboarding": "OffboardingWorkflow", "non_compete": "NonCompeteWorkflow"}
     registered = {cls.__name__ for cls in ALL_WORKFLOWS}
     assert set(expected.values()) <= registered
     assert set(expected) <= recorded
@@ -29,7 +30,9 @@ def test_every_workflow_has_recorded_histories() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_history_replays(path: Path, codec) -> None:
-    history = WorkflowHistory.from_json(f"{path.parent.name}-{path.stem}", path.read_text())
+    id_file = path.with_suffix(".id")
+    workflow_id = id_file.read_text().strip() if id_file.exists() else f"{path.parent.name}-{path.stem}"
+    history = WorkflowHistory.from_json(workflow_id, path.read_text())
     replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=data_converter(codec))
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"

@@ -22,7 +22,10 @@ from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
+from temporalio.workflow import ParentClosePolicy
+
 from workflows import case_ops
+from workflows.non_compete import NonCompeteRequest, NonCompeteWorkflow
 from workflows.si_change import AGENCY_CALL, SiChangeRequest, SocialInsuranceChangeWorkflow
 
 with workflow.unsafe.imports_passed_through():
@@ -41,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         SignItem,
     )
     from activities.si_change import ChangeFacts
-    from domain.offboarding import Deduction, FinalPay, OffboardingKind, final_pay, last_day
+    from domain.offboarding import Deduction, FinalPay, OffboardingKind, final_pay
     from domain.policy.pinning import OffboardingSnapshot, SiChangeSnapshot
     from domain.si_change import ChangeKind
 
@@ -73,7 +76,8 @@ class OffboardingRequest(BaseModel):
     kind: OffboardingKind
     legal_ground: str | None = None
     notice_date: dt.date
-    agreed_last_day: dt.date | None = None
+    last_day: dt.date = Field(description="resolved from the pinned notice rule by the caller: calendar code"
+                                          " stays out of workflow code")
     province: str
     city: str
     department: str = ""
@@ -84,7 +88,13 @@ class OffboardingRequest(BaseModel):
     filed_by: Actor
     policy: OffboardingSnapshot
     si_policy: SiChangeSnapshot | None = None  # to stop (and, compensating, restart) the enrollment
+    non_compete: NonCompeteTerms | None = None  # followed up after departure by a child workflow
     reminder_days: int = 3
+
+
+class NonCompeteTerms(BaseModel):
+    months: int = Field(ge=1, le=24)
+    monthly_compensation: Decimal = Field(ge=0, decimal_places=2)
 
 
 class SignOff(BaseModel):
@@ -147,6 +157,7 @@ class OffboardingView(BaseModel):
     filing_due: dt.date
     withdrawal: Withdrawal | None
     manual_tasks: list[str]
+    non_compete_case: str | None
 
 
 def _refuse(message: str, kind: str) -> ApplicationError:
@@ -173,7 +184,7 @@ class OffboardingWorkflow:
     @workflow.init
     def __init__(self, req: OffboardingRequest) -> None:
         self.req = req
-        self.last_day = last_day(req.kind, req.notice_date, req.agreed_last_day, req.policy)
+        self.last_day = req.last_day
         transfer = req.policy.deadlines["archive_and_insurance_transfer"]
         self.filing_due = self.last_day + timedelta(days=transfer.amount)
         self.stage = CLEARANCE
@@ -187,6 +198,7 @@ class OffboardingWorkflow:
         self.withdrawal: Withdrawal | None = None
         self.withdrawal_accepted: WithdrawalDecision | None = None
         self.manual_tasks: list[str] = []
+        self.non_compete_case: str | None = None
         self.tasks: dict[str, str] = {}
         self._compensations: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._steps = 0
@@ -224,7 +236,25 @@ class OffboardingWorkflow:
             return
         self._compensations.clear()
         await self._stage(DEPARTED, current=f"departed {self.last_day}; filings due {self.filing_due}")
+        if req.non_compete is not None:
+            await self._start_non_compete(req.non_compete)
         await self._after_departure()
+
+    async def _start_non_compete(self, terms: NonCompeteTerms) -> None:
+        """The non-compete runs up to 24 months on its own: abandoned, not cancelled, when this closes."""
+        start = self.last_day + timedelta(days=1)
+        workflow_id = f"non-compete-{self.req.employee_id}-{start.isoformat()}"
+        await workflow.start_child_workflow(
+            NonCompeteWorkflow.run,
+            NonCompeteRequest(employee_id=self.req.employee_id, start=start, months=terms.months,
+                              monthly_compensation=terms.monthly_compensation, rule=self.req.policy.non_compete,
+                              filed_by=self.req.filed_by, department=self.req.department),
+            id=workflow_id, parent_close_policy=ParentClosePolicy.ABANDON,
+            static_summary=f"Non-compete of {self.req.employee_id}, {terms.months} months")
+        self.non_compete_case = workflow_id
+        await case_ops.audit(self._next_step(), "offboarding.non_compete_started", subject=self.req.employee_id,
+                             after={"case": workflow_id, "months": terms.months,
+                                    "monthly_compensation": terms.monthly_compensation})
 
     async def _open_gates(self) -> None:
         assert self.risk is not None
@@ -499,7 +529,7 @@ class OffboardingWorkflow:
             items=list(self.items.values()), lawful_holds=LAWFUL_HOLDS, final_pay=self.final,
             certificate_no=self.certificate_no, enrollment_stop=self.enrollment_stop,
             housing_fund_stop=self.housing_fund_stop, filings=dict(self.filings), filing_due=self.filing_due,
-            withdrawal=self.withdrawal, manual_tasks=list(self.manual_tasks))
+            withdrawal=self.withdrawal, manual_tasks=list(self.manual_tasks), non_compete_case=self.non_compete_case)
 
     # ------------------------------------------------------------------ rules
     def _check_sign_off(self, msg: SignOff) -> ItemState:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from workflows.maternity import MaternityLeaveWorkflow
+from workflows.non_compete import NonCompeteWorkflow
 from workflows.offboarding import OffboardingWorkflow
 from workflows.si_change import SocialInsuranceChangeWorkflow
 
-ALL_WORKFLOWS: list[type] = [SocialInsuranceChangeWorkflow, MaternityLeaveWorkflow, OffboardingWorkflow]
+ALL_WORKFLOWS: list[type] = [
+    SocialInsuranceChangeWorkflow,
+    MaternityLeaveWorkflow,
+    OffboardingWorkflow,
+    NonCompeteWorkflow,
+]

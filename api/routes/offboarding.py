@@ -23,12 +23,13 @@ from api.routes.cases import CaseOut, visible_case
 from db import audit
 from db.models import Case, Employee, EmployeeRecord
 from domain.offboarding import LastDayRefused, OffboardingKind, last_day
-from domain.policy import PolicyError, pin_offboarding, pin_si_change
+from domain.policy import PolicyError, non_compete_compensation, pin_offboarding, pin_si_change
 from domain.roles import STAFF, Role
 from workflows import search_attributes as sa
 from workflows.offboarding import (
     Filing,
     HandoverItem,
+    NonCompeteTerms,
     OffboardingRequest,
     OffboardingView,
     OffboardingWorkflow,
@@ -54,6 +55,14 @@ RECORD_OWNERS: dict[str, set[Role]] = {
 }
 
 
+class NonCompeteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    months: int = Field(ge=1, le=24, description="at most 24 (Labour Contract Law art. 24)")
+    monthly_compensation: Money | None = Field(
+        default=None, description="as agreed; if absent, 30% of the last 12 months' average, not below the minimum wage")
+    average_monthly_wage_12m: Money | None = None
+
+
 class StartIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     employee_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
@@ -65,6 +74,7 @@ class StartIn(BaseModel):
     minimum_wage: Money = Field(description="the local monthly minimum wage (not yet in the catalogue)")
     economic_compensation: Money = Decimal("0.00")
     handover: list[HandoverItem] = Field(min_length=1, max_length=100)
+    non_compete: NonCompeteIn | None = None
 
 
 class SignOffIn(BaseModel):
@@ -126,19 +136,29 @@ async def start(body: StartIn, request: Request, session: SessionDep, temporal: 
                                                    "message": f"no employee {body.employee_id}"}])
     try:
         policy = pin_offboarding(employee.si_province, body.notice_date)
-        last_day(body.kind, body.notice_date, body.agreed_last_day, policy)
+        departure = last_day(body.kind, body.notice_date, body.agreed_last_day, policy)
     except (PolicyError, LastDayRefused) as exc:
         raise ApiError(422, "validation_failed", [exc.detail()]) from None
+    terms = None
+    if body.non_compete is not None:
+        nc = body.non_compete
+        if nc.monthly_compensation is None and nc.average_monthly_wage_12m is None:
+            raise ApiError(422, "validation_failed", [{"field": "non_compete.average_monthly_wage_12m",
+                                                       "rule": "required", "message": "give the agreed monthly"
+                                                       " compensation or the last 12 months' average wage"}])
+        monthly = nc.monthly_compensation if nc.monthly_compensation is not None else non_compete_compensation(
+            nc.average_monthly_wage_12m, body.minimum_wage, body.notice_date).monthly
+        terms = NonCompeteTerms(months=nc.months, monthly_compensation=monthly)
     try:
         si_policy = pin_si_change(employee.si_city, dt.date.today())
     except PolicyError:
         si_policy = None  # no base in the catalogue: the enrollment stop becomes a manual task
     req = OffboardingRequest(
         employee_id=employee.employee_id, kind=body.kind, legal_ground=body.legal_ground,
-        notice_date=body.notice_date, agreed_last_day=body.agreed_last_day, province=employee.si_province,
+        notice_date=body.notice_date, last_day=departure, province=employee.si_province,
         city=employee.si_city, department=employee.department, monthly_wage=body.monthly_wage,
         minimum_wage=body.minimum_wage, economic_compensation=body.economic_compensation, handover=body.handover,
-        filed_by=_actor(principal, request_id), policy=policy, si_policy=si_policy)
+        filed_by=_actor(principal, request_id), policy=policy, si_policy=si_policy, non_compete=terms)
     handle = await temporal.start_workflow(
         OffboardingWorkflow.run, req, id=f"offboarding-{employee.employee_id}-{body.notice_date.isoformat()}",
         task_queue=settings.temporal_task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

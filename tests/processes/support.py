@@ -67,6 +67,8 @@ async def record_history(client: Client, workflow_id: str, process: str, scenari
     target = HISTORIES / process / f"{scenario}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(history.to_json())
+    # Child workflow ids derive from the parent's id: replay needs the original one.
+    target.with_suffix(".id").write_text(workflow_id + "\n")
 
 
 async def until(env: Any, day: dt.date, hour: int = 12) -> None:

@@ -225,3 +225,21 @@ async def test_missed_filing_deadline_is_escalated(stack, auth, emp, temporal_en
     r = await sign(api, auth, wf, Role.EMPLOYEE, RECEIVER, "handover", "clients", "handed_over")
     assert r.json()["final_pay"]["compensation_held"] is False  # released once the handover is complete
     await record_history(temporal_env.client, wf, "offboarding", "filing_missed")
+
+
+async def test_non_compete_follows_the_departure(stack, auth, emp, temporal_env) -> None:
+    api = stack
+    notice = await env_today(temporal_env)
+    r = await api.post("/offboardings", json={
+        "employee_id": emp, "kind": "probation_resignation", "notice_date": notice.isoformat(),
+        "monthly_wage": "12000.00", "minimum_wage": "2540.00",
+        "handover": [{"key": "docs", "title": "Research notes", "receiver": RECEIVER}],
+        "non_compete": {"months": 30, "average_monthly_wage_12m": "12000.00"}}, headers=auth(Role.HR_SPECIALIST, HR))
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "non_compete.months"  # at most 24
+    wf = (await start(api, auth, emp, notice, kind="probation_resignation",
+                      non_compete={"months": 24, "average_monthly_wage_12m": "12000.00"}))["workflow_id"]
+    await until(temporal_env, notice + dt.timedelta(days=4))
+    v = await wait_view(api, auth, wf, lambda v: v["non_compete_case"])
+    nc = (await api.get(f"/non-competes/{v['non_compete_case']}", headers=auth(Role.HR_MANAGER, MANAGER))).json()
+    assert nc["monthly_compensation"] == "3600.00"  # 30% of 12,000 (Interpretation (I) art. 36)
+    assert nc["months"] == 24

@@ -1,0 +1,188 @@
+"""Non-compete follow-up: view, proofs of employment, violation, release and the release claim.
+
+Offboarding starts a non-compete as its child; HR may also start one here for an agreement that
+predates hrflow. The former employee sees her own, submits her proofs and claims the release
+compensation; compliance or an hr_manager reports a violation; an hr_manager releases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from activities.cases import Actor
+from api import workflow_calls
+from api.auth import Principal, require
+from api.deps import RequestId, SessionDep, TemporalDep
+from api.errors import ApiError, responses
+from api.routes.cases import visible_case
+from db.models import Employee
+from domain.policy import PolicyError
+from domain.policy.deadlines import non_compete_rule
+from domain.roles import STAFF, Role
+from workflows import search_attributes as sa
+from workflows.non_compete import (
+    ClaimRelease,
+    NonCompeteRequest,
+    NonCompeteView,
+    NonCompeteWorkflow,
+    Release,
+    ReportViolation,
+    SubmitProof,
+)
+
+router = APIRouter(tags=["non-compete"])
+PREFIX = "/non-competes"
+
+Anyone = Annotated[Principal, Depends(require(*Role))]
+Hr = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]
+HrOrSelf = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER, Role.EMPLOYEE))]
+Violation = Annotated[Principal, Depends(require(Role.COMPLIANCE, Role.HR_MANAGER))]
+Manager = Annotated[Principal, Depends(require(Role.HR_MANAGER))]
+FormerEmployee = Annotated[Principal, Depends(require(Role.EMPLOYEE))]
+
+
+class StartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    employee_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    start: dt.date = Field(description="the day after departure")
+    months: int = Field(ge=1, description="at most the pinned rule's max_months (24)")
+    monthly_compensation: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+    payday: int = Field(default=10, ge=1, le=28)
+    months_already_paid: int = Field(default=0, ge=0, description="paid outside hrflow before today")
+
+
+class ProofIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    employer: Annotated[str, Field(min_length=1, max_length=200)]
+    reference: Annotated[str, Field(min_length=1, max_length=200)]
+    month: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")] | None = None
+
+
+class ViolationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    evidence: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class ReleaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(max_length=2000)] | None = None
+
+
+def _actor(principal: Principal, request_id: str) -> Actor:
+    return Actor(user=principal.user, role=principal.role.value, request_id=request_id)
+
+
+def _refuse(field: str, rule: str, message: str) -> ApiError:
+    return ApiError(422, "validation_failed", [{"field": field, "rule": rule, "message": message}])
+
+
+@router.post(PREFIX, status_code=201, response_model=NonCompeteView, responses=responses(401, 403, 422, 503))
+async def start(body: StartIn, request: Request, session: SessionDep, temporal: TemporalDep,
+                request_id: RequestId, principal: Hr) -> NonCompeteView:
+    """Start the follow-up of an agreement made outside an hrflow offboarding."""
+    settings = request.app.state.settings
+    employee = session.get(Employee, body.employee_id)
+    if employee is None:
+        raise _refuse("employee_id", "employee_exists", f"no employee {body.employee_id}")
+    try:
+        rule = non_compete_rule(body.start - dt.timedelta(days=1))  # the rule in force at departure
+    except PolicyError as exc:
+        raise ApiError(422, "validation_failed", [exc.detail()]) from None
+    if body.months > rule.max_months:
+        raise _refuse("months", "non_compete_max_months",
+                      f"a non-compete lasts at most {rule.max_months} months (LCL art. 24)")
+    if body.months_already_paid > body.months:
+        raise _refuse("months_already_paid", "within_term", "more months paid than the term has")
+    workflow_id = f"non-compete-{employee.employee_id}-{body.start.isoformat()}"
+    req = NonCompeteRequest(
+        employee_id=employee.employee_id, start=body.start, months=body.months,
+        monthly_compensation=body.monthly_compensation, rule=rule, payday=body.payday,
+        filed_by=_actor(principal, request_id), department=employee.department,
+        months_paid=body.months_already_paid)
+    try:
+        handle = await temporal.start_workflow(
+            NonCompeteWorkflow.run, req, id=workflow_id, task_queue=settings.temporal_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # a closed agreement is never started again: its payments are on record under this id
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=sa.at_start(employee_id=employee.employee_id, kind="non_compete", stage="active",
+                                          department=employee.department),
+            static_summary=f"Non-compete of {employee.employee_id} from {body.start}",
+            static_details=f"{body.months} months; payday {body.payday}; rule {rule.id}")
+    except WorkflowAlreadyStartedError:
+        raise ApiError(409, "case_closed", f"non-compete {workflow_id} has already run and closed") from None
+    return await handle.query(NonCompeteWorkflow.view)
+
+
+@router.get(PREFIX + "/{workflow_id}", response_model=NonCompeteView, responses=responses(401, 404))
+async def read(workflow_id: str, session: SessionDep, temporal: TemporalDep, principal: Anyone) -> NonCompeteView:
+    _guard(session, principal, workflow_id)
+    return await workflow_calls.query(temporal, workflow_id, NonCompeteWorkflow.view)
+
+
+def _guard(session: SessionDep, principal: Principal, workflow_id: str) -> None:
+    if not workflow_id.startswith("non-compete-"):
+        raise ApiError(404, "not_found", f"no non-compete {workflow_id}")
+    if principal.role not in STAFF:
+        visible_case(session, principal, workflow_id)
+
+
+async def _send(session: SessionDep, temporal: TemporalDep, principal: Principal, workflow_id: str,
+                method: Any, arg: Any) -> NonCompeteView:
+    _guard(session, principal, workflow_id)
+    handle = temporal.get_workflow_handle(workflow_id)
+    try:
+        return await workflow_calls.update(handle, method, arg)
+    except ApiError as err:
+        # The server answers "not found" for an update to a case that has closed: say so.
+        if err.status_code == 404 and await _closed(handle):
+            raise ApiError(409, "case_closed", f"non-compete {workflow_id} has already closed") from None
+        raise
+
+
+async def _closed(handle: Any) -> bool:
+    try:
+        return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
+    except RPCError:
+        return False
+
+
+_ERRORS = responses(401, 403, 404, 409, 422)
+
+
+@router.post(PREFIX + "/{workflow_id}/proof", response_model=NonCompeteView, responses=_ERRORS)
+async def submit_proof(workflow_id: str, body: ProofIn, session: SessionDep, temporal: TemporalDep,
+                       request_id: RequestId, principal: HrOrSelf) -> NonCompeteView:
+    """Proof of her current employment (employer and e.g. a social-insurance record number)."""
+    return await _send(session, temporal, principal, workflow_id, NonCompeteWorkflow.submit_proof,
+                       SubmitProof(actor=_actor(principal, request_id), **body.model_dump()))
+
+
+@router.post(PREFIX + "/{workflow_id}/violation", response_model=NonCompeteView, responses=_ERRORS)
+async def report_violation(workflow_id: str, body: ViolationIn, session: SessionDep, temporal: TemporalDep,
+                           request_id: RequestId, principal: Violation) -> NonCompeteView:
+    return await _send(session, temporal, principal, workflow_id, NonCompeteWorkflow.report_violation,
+                       ReportViolation(actor=_actor(principal, request_id), evidence=body.evidence))
+
+
+@router.post(PREFIX + "/{workflow_id}/release", response_model=NonCompeteView, responses=_ERRORS)
+async def release(workflow_id: str, body: ReleaseIn, session: SessionDep, temporal: TemporalDep,
+                  request_id: RequestId, principal: Manager) -> NonCompeteView:
+    return await _send(session, temporal, principal, workflow_id, NonCompeteWorkflow.release,
+                       Release(actor=_actor(principal, request_id), reason=body.reason))
+
+
+@router.post(PREFIX + "/{workflow_id}/release-claim", response_model=NonCompeteView, responses=_ERRORS)
+async def claim_release_compensation(workflow_id: str, session: SessionDep, temporal: TemporalDep,
+                                     request_id: RequestId, principal: FormerEmployee) -> NonCompeteView:
+    return await _send(session, temporal, principal, workflow_id, NonCompeteWorkflow.claim_release_compensation,
+                       ClaimRelease(actor=_actor(principal, request_id)))

@@ -1,0 +1,481 @@
+"""NonCompeteWorkflow: a post-employment non-compete, month by month, until its term ends, the
+employer releases her, or a violation is reported (Labour Contract Law arts. 23-24; SPC
+Interpretation (I) arts. 36, 38, 39; Interpretation (II) on breach).
+
+Why a workflow: compensation left unpaid for 3 months lets her end the non-compete (art. 38), so
+every payday is a durable timer and every payment an idempotent, audited row. Each payday also
+asks her for proof of her current employment; a month without proof by the next payday is put on
+record and becomes a follow-up task for HR, but payments go on (only a reported violation stops
+them). A release during the term (art. 39) stops payments and lets her claim 3 more months' once.
+A term runs up to 24 months: the workflow continues as new every 6 paid months (or when Temporal
+suggests it), carrying its state, so no run's history grows large. Started as a child of
+offboarding, or standalone through the API for agreements that predate hrflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import datetime as dt
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from workflows import case_ops
+
+with workflow.unsafe.imports_passed_through():
+    from activities.cases import Actor
+    from activities.non_compete import NonCompeteActivities, Notify, Payment, Recipient
+    from domain.policy.models import NonCompeteRule
+
+KIND = "non_compete"
+ACTIVE, VIOLATED, RELEASED, COMPLETED = "active", "violated", "released", "completed"
+MONTHS_PER_RUN = 6  # continue as new after this many paid months
+FEN = Decimal("0.01")
+CHINA = dt.timezone(timedelta(hours=8))
+HR_ROLES = ("hr_specialist", "hr_manager")
+
+
+# ---------------------------------------------------------------- calendar (pure, shared with tests)
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` later, clamped to the month's end (Jan 31 + 1 -> Feb 28/29)."""
+    year, index = divmod(day.month - 1 + months, 12)
+    year += day.year
+    return dt.date(year, index + 1, min(day.day, calendar.monthrange(year, index + 1)[1]))
+
+
+def period_start(start: dt.date, month: int) -> dt.date:
+    """First day of the ``month``-th month (1-based) of a term starting ``start``."""
+    return add_months(start, month - 1)
+
+
+def payday_of(start: dt.date, month: int, payday: int) -> dt.date:
+    """A month's compensation is paid on the first payday on or after the month begins."""
+    first = period_start(start, month)
+    if first.day <= payday:
+        return first.replace(day=payday)
+    following = add_months(first.replace(day=1), 1)
+    return following.replace(day=payday)
+
+
+def month_label(start: dt.date, month: int) -> str:
+    return f"{period_start(start, month):%Y-%m}"
+
+
+def _at(day: dt.date, hour: int = 9) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=CHINA)
+
+
+# ---------------------------------------------------------------- models
+class Proof(BaseModel):
+    month: str
+    employer: str
+    reference: str
+    submitted_by: str
+    at: dt.datetime
+
+
+class NonCompeteRequest(BaseModel):
+    """The agreement, fixed at start, and the state one run hands to the next on continue-as-new."""
+
+    employee_id: str
+    start: dt.date = Field(description="the day after departure: first day of the term")
+    months: int = Field(ge=1, description="1..rule.max_months, checked at start")
+    monthly_compensation: Decimal = Field(ge=0, decimal_places=2)
+    rule: NonCompeteRule  # pinned by the caller
+    payday: int = Field(default=10, ge=1, le=28)
+    release_claim_days: int = Field(default=30, ge=1)
+    filed_by: Actor = Field(default_factory=Actor)
+    department: str = ""
+    # carried over continue-as-new (months_paid may also count months paid before hrflow)
+    first_run: bool = True
+    run: int = 1
+    stage: str = ACTIVE
+    months_paid: int = Field(default=0, ge=0)
+    paid: dict[str, Decimal] = Field(default_factory=dict)  # month -> amount paid by hrflow
+    proofs: dict[str, Proof] = Field(default_factory=dict)
+    missing: list[str] = Field(default_factory=list)  # months recorded without proof
+    tasks: dict[str, str] = Field(default_factory=dict)  # purpose -> open task key
+    registered_on: dt.date | None = None  # paydays before it are catch-up: no reminder, no proof due
+    steps: int = 0  # step keys are per workflow id, so they must keep counting across runs
+
+
+class SubmitProof(BaseModel):
+    actor: Actor
+    employer: str = Field(min_length=1, max_length=200)
+    reference: str = Field(min_length=1, max_length=200)
+    month: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$",
+                              description="default: the month of the latest reminder")
+
+
+class ReportViolation(BaseModel):
+    actor: Actor
+    evidence: str = Field(min_length=1, max_length=4000)
+
+
+class Release(BaseModel):
+    actor: Actor
+    reason: str | None = None
+
+
+class ClaimRelease(BaseModel):
+    actor: Actor
+
+
+class NonCompeteView(BaseModel):
+    workflow_id: str
+    employee_id: str
+    stage: str
+    closed: bool
+    start: dt.date
+    last_day: dt.date
+    months: int
+    monthly_compensation: Decimal
+    months_paid: int
+    paid: dict[str, Decimal]
+    total_paid: Decimal
+    next_payday: dt.date | None
+    proofs: dict[str, Proof]
+    missing_proofs: list[str]
+    released_on: dt.date | None
+    release_claim_until: dt.date | None
+    release_compensation: Decimal | None
+    violation_reported_on: dt.date | None
+    run: int
+
+
+def _refuse(message: str, kind: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+@workflow.defn
+class NonCompeteWorkflow:
+    @workflow.init
+    def __init__(self, req: NonCompeteRequest) -> None:
+        self.req = req
+        self.stage = req.stage
+        self.months_paid = req.months_paid
+        self.paid = dict(req.paid)
+        self.proofs = dict(req.proofs)
+        self.missing = list(req.missing)
+        self.tasks = dict(req.tasks)
+        self._steps = req.steps
+        self.registered_on = req.registered_on
+        self._paid_this_run = 0
+        self.next_payday: dt.date | None = None
+        self.released_on: dt.date | None = None
+        self.release_claim_until: dt.date | None = None
+        self.release_paid: Decimal | None = None
+        self.violation_on: dt.date | None = None
+        self.closed = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def last_day(self) -> dt.date:
+        return add_months(self.req.start, self.req.months) - timedelta(days=1)
+
+    # ------------------------------------------------------------------ run
+    @workflow.run
+    async def run(self, req: NonCompeteRequest) -> NonCompeteView:
+        if not 1 <= req.months <= req.rule.max_months:
+            raise ApplicationError(
+                f"a non-compete lasts at most {req.rule.max_months} months (LCL art. 24); asked {req.months}",
+                {"field": "months", "rule": "non_compete_max_months", "max": req.rule.max_months},
+                type="ValidationFailed", non_retryable=True)
+        await self._lifecycle(req)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.view()
+
+    async def _lifecycle(self, req: NonCompeteRequest) -> None:
+        if req.first_run:
+            self.registered_on = self._today()
+            async with self._lock:
+                await case_ops.open_case(
+                    kind=KIND, employee_id=req.employee_id, stage=ACTIVE, department=req.department,
+                    actor=req.filed_by,
+                    summary=f"non-compete {req.months} months from {req.start}, {req.monthly_compensation} a month",
+                    details={"start": req.start, "last_day": self.last_day, "months": req.months,
+                             "monthly_compensation": req.monthly_compensation, "payday": req.payday,
+                             "months_already_paid": req.months_paid, "rule": req.rule.id})
+        while self.stage == ACTIVE:
+            month = self.months_paid + 1
+            if month <= req.months:
+                self.next_payday = payday_of(req.start, month, req.payday)
+                when, what = _at(self.next_payday), f"pay {month_label(req.start, month)}"
+                details = f"{self.stage}: next payday {self.next_payday} ({month}/{req.months})"
+            else:
+                self.next_payday = None
+                when, what = _at(self.last_day + timedelta(days=1), 0), "term ends"
+                details = f"{self.stage}: all {req.months} months paid; term ends {self.last_day}"
+            workflow.set_current_details(details)
+            try:
+                await workflow.wait_condition(lambda: self.stage != ACTIVE,
+                                              timeout=max(when - workflow.now(), timedelta(0)),
+                                              timeout_summary=what)
+                continue  # released or violated
+            except asyncio.TimeoutError:
+                pass
+            async with self._lock:
+                if self.stage != ACTIVE:
+                    continue
+                await self._check_proof(month - 1)
+                if month > req.months:
+                    await self._close_follow_ups("cancelled", case_ops.SYSTEM,
+                                                 "the term ended; missing proofs stay on the audit trail")
+                    await self._stage(COMPLETED, status="completed",
+                                      details={"months_paid": self.months_paid, "total_paid": self._total()})
+                    return
+                await self._pay_month(month)
+            if self._time_for_new_run():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if self.stage == ACTIVE:  # a release or violation that just finished is handled here
+                    workflow.continue_as_new(self._carry())
+        if self.stage == RELEASED and not self.closed:
+            await self._await_release_claim()
+
+    def _time_for_new_run(self) -> bool:
+        if self.months_paid >= self.req.months:
+            return False  # only the term end is left
+        return self._paid_this_run >= MONTHS_PER_RUN or workflow.info().is_continue_as_new_suggested()
+
+    def _carry(self) -> NonCompeteRequest:
+        return self.req.model_copy(update={
+            "first_run": False, "run": self.req.run + 1, "stage": self.stage, "months_paid": self.months_paid,
+            "paid": dict(self.paid), "proofs": dict(self.proofs), "missing": list(self.missing),
+            "tasks": dict(self.tasks), "steps": self._steps, "registered_on": self.registered_on})
+
+    async def _pay_month(self, month: int) -> None:
+        label, amount = month_label(self.req.start, month), self.req.monthly_compensation.quantize(FEN)
+        await self._pay(label, "monthly", amount, case_ops.SYSTEM)
+        self.paid[label] = amount
+        self.months_paid = month
+        self._paid_this_run += 1
+        if not self._on_time(month):
+            return  # a month owed from before hrflow took the agreement over: HR has its proof
+        due = payday_of(self.req.start, month + 1, self.req.payday) if month < self.req.months else self.last_day
+        await self._notify(f"proof-reminder-{label}", "non_compete.proof_reminder",
+                           {"month": label, "submit_by": due, "amount_paid": amount})
+
+    async def _check_proof(self, month: int) -> None:
+        """The month before this payday (or the last month, at the term's end) needs its proof. A
+        missing one is recorded; before the last month it also becomes a follow-up task for HR."""
+        if month < 1:
+            return
+        label = month_label(self.req.start, month)
+        if not self._on_time(month) or label in self.proofs or label in self.missing:
+            return  # never reminded (paid before or caught up), proven, or already recorded
+        self.missing.append(label)
+        await case_ops.audit(self._next_step(), "non_compete.proof_missing", subject=self.req.employee_id,
+                             after={"month": label, "months_missing": list(self.missing)})
+        if month < self.req.months:
+            await self._open_task(f"follow-up-{label}", f"No proof of current employment for {label} from"
+                                  f" {self.req.employee_id}: follow up (payments continue)", "hr_specialist")
+
+    async def _await_release_claim(self) -> None:
+        """After a release: she may claim the extra months once, within the claim window; then close."""
+        if self.release_claim_until is not None:
+            deadline = _at(self.release_claim_until + timedelta(days=1), 0)
+            workflow.set_current_details(f"{RELEASED} on {self.released_on}; extra compensation claimable"
+                                         f" until {self.release_claim_until}")
+            try:
+                await workflow.wait_condition(lambda: self.release_paid is not None,
+                                              timeout=max(deadline - workflow.now(), timedelta(0)),
+                                              timeout_summary="release compensation claim window")
+            except asyncio.TimeoutError:
+                pass
+        async with self._lock:
+            await self._stage(RELEASED, status="completed",
+                              details={"release_compensation": self.release_paid, "total_paid": self._total(),
+                                       "claimed": self.release_paid is not None})
+
+    # ------------------------------------------------------------------ messages
+    @workflow.update
+    async def submit_proof(self, msg: SubmitProof) -> NonCompeteView:
+        async with self._lock:
+            label = self._check_proof_msg(msg)
+            late = label in self.missing
+            self.proofs[label] = Proof(month=label, employer=msg.employer, reference=msg.reference,
+                                       submitted_by=msg.actor.user, at=workflow.now())
+            await case_ops.audit(self._next_step(), "non_compete.proof_received", actor=msg.actor,
+                                 subject=self.req.employee_id,
+                                 after={"month": label, "employer": msg.employer, "reference": msg.reference,
+                                        "late": late})
+            await self._close_task(f"follow-up-{label}", "done", actor=msg.actor, reason="proof received")
+        return self.view()
+
+    @submit_proof.validator
+    def _v_proof(self, msg: SubmitProof) -> None:
+        self._check_proof_msg(msg)
+
+    @workflow.update
+    async def report_violation(self, msg: ReportViolation) -> NonCompeteView:
+        """Payments stop; compliance recovers what was paid and the agreed penalty (Interpretation (II))."""
+        async with self._lock:
+            self._check_violation(msg)
+            self.violation_on = self._today()
+            await self._close_follow_ups("cancelled", msg.actor, "violation reported: compliance takes over")
+            await self._open_task("legal-action", f"Legal action: recover compensation and agreed penalty from"
+                                  f" {self.req.employee_id} ({self._total()} paid; Interpretation (II))",
+                                  "compliance")
+            self.next_payday = None
+            await self._stage(VIOLATED, status="completed", actor=msg.actor,
+                              details={"evidence": msg.evidence, "months_paid": self.months_paid,
+                                       "total_paid": self._total()})
+        return self.view()
+
+    @report_violation.validator
+    def _v_violation(self, msg: ReportViolation) -> None:
+        self._check_violation(msg)
+
+    @workflow.update
+    async def release(self, msg: Release) -> NonCompeteView:
+        """The employer releases her during the term (Interpretation (I) art. 39): payments stop."""
+        async with self._lock:
+            self._check_release(msg)
+            today = self._today()
+            self.released_on, self.next_payday = today, None
+            in_term = today >= self.req.start  # released before the term began: nothing extra is owed
+            if in_term:
+                self.release_claim_until = today + timedelta(days=self.req.release_claim_days)
+            await self._close_follow_ups("cancelled", msg.actor, "released from the non-compete")
+            await self._stage(RELEASED, actor=msg.actor,
+                              details={"reason": msg.reason, "released_on": today, "months_paid": self.months_paid,
+                                       "claim_until": self.release_claim_until,
+                                       "extra_compensation": self._release_amount() if in_term else None})
+            if in_term:
+                await self._notify("released", "non_compete.released",
+                                   {"released_on": today, "claim_until": self.release_claim_until,
+                                    "extra_compensation": self._release_amount()})
+        return self.view()
+
+    @release.validator
+    def _v_release(self, msg: Release) -> None:
+        self._check_release(msg)
+
+    @workflow.update
+    async def claim_release_compensation(self, msg: ClaimRelease) -> NonCompeteView:
+        """She claims the extra months' compensation after a release: paid once."""
+        async with self._lock:
+            self._check_claim(msg)  # again: a concurrent claim may have been paid meanwhile
+            assert self.released_on is not None
+            amount = self._release_amount()
+            await self._pay(f"{self.released_on:%Y-%m}", "release_extra", amount, msg.actor)
+            self.release_paid = amount
+        return self.view()
+
+    @claim_release_compensation.validator
+    def _v_claim(self, msg: ClaimRelease) -> None:
+        self._check_claim(msg)
+
+    @workflow.query
+    def view(self) -> NonCompeteView:
+        return NonCompeteView(
+            workflow_id=workflow.info().workflow_id, employee_id=self.req.employee_id, stage=self.stage,
+            closed=self.closed, start=self.req.start, last_day=self.last_day, months=self.req.months,
+            monthly_compensation=self.req.monthly_compensation, months_paid=self.months_paid,
+            paid=dict(self.paid), total_paid=self._total(), next_payday=self.next_payday,
+            proofs=dict(self.proofs), missing_proofs=list(self.missing), released_on=self.released_on,
+            release_claim_until=self.release_claim_until, release_compensation=self.release_paid,
+            violation_reported_on=self.violation_on, run=self.req.run)
+
+    # ------------------------------------------------------------------ rules
+    def _check_active(self) -> None:
+        if self.stage != ACTIVE or self.closed:
+            raise _refuse(f"the non-compete is {self.stage}", "WrongStage")
+
+    def _check_proof_msg(self, msg: SubmitProof) -> str:
+        if msg.actor.role == "employee":
+            if msg.actor.user != self.req.employee_id:
+                raise _refuse("only she or HR may submit her proof", "Forbidden")
+        elif msg.actor.role not in HR_ROLES:
+            raise _refuse(f"role {msg.actor.role} may not submit proofs", "WrongRole")
+        self._check_active()
+        current = max(1, self.months_paid)
+        label = msg.month or month_label(self.req.start, current)
+        if label not in {month_label(self.req.start, m) for m in range(1, current + 1)}:
+            raise _refuse(f"{label} is not a month of this term up to now", "ValidationFailed")
+        return label
+
+    def _check_violation(self, msg: ReportViolation) -> None:
+        if msg.actor.role not in ("compliance", "hr_manager"):
+            raise _refuse("compliance or an hr_manager reports a violation", "WrongRole")
+        self._check_active()
+
+    def _check_release(self, msg: Release) -> None:
+        if msg.actor.role != "hr_manager":
+            raise _refuse("an hr_manager releases a non-compete", "WrongRole")
+        self._check_active()
+
+    def _check_claim(self, msg: ClaimRelease) -> None:
+        if msg.actor.role != "employee" or msg.actor.user != self.req.employee_id:
+            raise _refuse("only she may claim her release compensation", "Forbidden")
+        if self.stage != RELEASED or self.closed:
+            raise _refuse(f"the non-compete is {self.stage}{' and closed' if self.closed else ''}", "WrongStage")
+        if self.release_claim_until is None:
+            raise _refuse("released before the term began: no extra compensation is owed", "WrongStage")
+        if self.release_paid is not None:
+            raise _refuse("the release compensation has already been paid", "WrongStage")
+        if self._today() > self.release_claim_until:
+            raise _refuse(f"the claim window ended on {self.release_claim_until}", "WrongStage")
+
+    # ------------------------------------------------------------------ plumbing
+    def _on_time(self, month: int) -> bool:
+        """Paid by hrflow on its own payday, so she was reminded and her proof is due."""
+        label = month_label(self.req.start, month)
+        return label in self.paid and self.registered_on is not None \
+            and payday_of(self.req.start, month, self.req.payday) >= self.registered_on
+
+    def _release_amount(self) -> Decimal:
+        return (self.req.monthly_compensation * self.req.rule.release_extra_months).quantize(FEN)
+
+    def _total(self) -> Decimal:
+        return sum(self.paid.values(), Decimal("0.00")) + (self.release_paid or Decimal("0.00"))
+
+    @staticmethod
+    def _today() -> dt.date:
+        return workflow.now().astimezone(CHINA).date()
+
+    async def _pay(self, month: str, kind: str, amount: Decimal, actor: Actor) -> None:
+        await workflow.execute_activity_method(
+            NonCompeteActivities.pay,
+            Payment(agreement_id=workflow.info().workflow_id, employee_id=self.req.employee_id, month=month,
+                    kind=kind, amount=amount, at=workflow.now(), actor=actor),
+            summary=f"pay {kind} {month}: {amount}", **case_ops.DB_STEP)
+
+    async def _notify(self, step: str, template: str, params: dict[str, Any]) -> None:
+        await workflow.execute_activity_method(
+            NonCompeteActivities.notify,
+            Notify(workflow_id=workflow.info().workflow_id, step=step,
+                   recipients=[Recipient(kind="employee", who=self.req.employee_id)], template=template,
+                   params={"employee_id": self.req.employee_id, **params}, at=workflow.now()),
+            summary=f"notify {self.req.employee_id}: {template}", **case_ops.DB_STEP)
+
+    async def _stage(self, stage: str, *, status: str | None = None, actor: Actor = case_ops.SYSTEM,
+                     details: dict[str, Any] | None = None) -> None:
+        current = f"{stage}" + (" (closed)" if status else "")
+        await case_ops.change_stage(self._next_step(), stage, status=status, actor=actor, details=details,
+                                    current_details=current)
+        self.stage = stage
+        self.closed = status is not None
+
+    async def _open_task(self, purpose: str, title: str, role: str) -> None:
+        key = f"{purpose}-{self._next_step()}"
+        await case_ops.open_task(key, title, role)
+        self.tasks[purpose] = key
+
+    async def _close_task(self, purpose: str, decision: str, *, actor: Actor, reason: str | None = None) -> None:
+        key = self.tasks.pop(purpose, None)
+        if key is not None:
+            await case_ops.close_task(key, decision, actor=actor, reason=reason)
+
+    async def _close_follow_ups(self, decision: str, actor: Actor, reason: str) -> None:
+        for purpose in [p for p in self.tasks if p.startswith("follow-up-")]:
+            await self._close_task(purpose, decision, actor=actor, reason=reason)
+
+    def _next_step(self) -> str:
+        self._steps += 1
+        return f"n{self._steps}"
