@@ -16,8 +16,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.cases import Actor
+from activities import outbox
+from activities.outbox import Notify
 from activities.unit import db_step
-from db import audit, ledger, outbox
+from db import audit, ledger
 from db.models import Employee
 from db.steps import claim_step, record_result
 from domain.policy import BirthFacts, PolicyError, pin_maternity
@@ -36,18 +38,6 @@ class SetSiStatus(BaseModel):
     actor: Actor = Field(default_factory=Actor)
 
 
-class Recipient(BaseModel):
-    kind: str  # role, user, employee
-    who: str
-
-
-class Notify(BaseModel):
-    workflow_id: str
-    step: str
-    recipients: list[Recipient]
-    template: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    at: dt.datetime
 
 
 class BookAdvance(BaseModel):
@@ -110,11 +100,7 @@ class MaternityActivities:
 
     @activity.defn(name="maternity.notify")
     def notify(self, req: Notify) -> None:
-        with db_step(self._sessions) as session:
-            for r in req.recipients:
-                outbox.enqueue(session, dedupe_key=f"{req.workflow_id}:{req.step}:{r.kind}:{r.who}",
-                               recipient_kind=r.kind, recipient=r.who, template=req.template,
-                               params=req.params, workflow_id=req.workflow_id, at=req.at)
+        outbox.write(self._sessions, req)
 
     @activity.defn(name="maternity.book_advance")
     def book_advance(self, req: BookAdvance) -> bool:

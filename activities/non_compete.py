@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities.cases import Actor
+from activities import outbox
+from activities.outbox import Notify
 from activities.unit import db_step
-from db import audit, outbox
+from db import audit
 from db.models import NonCompetePayment
 
 
@@ -32,18 +34,6 @@ class Payment(BaseModel):
     actor: Actor = Field(default_factory=Actor)
 
 
-class Recipient(BaseModel):
-    kind: str  # role, user, employee
-    who: str
-
-
-class Notify(BaseModel):
-    workflow_id: str
-    step: str  # with the recipient, the outbox dedupe key
-    recipients: list[Recipient]
-    template: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    at: dt.datetime
 
 
 class NonCompeteActivities:
@@ -73,11 +63,7 @@ class NonCompeteActivities:
 
     @activity.defn(name="non_compete.notify")
     def notify(self, req: Notify) -> None:
-        with db_step(self._sessions) as session:
-            for r in req.recipients:
-                outbox.enqueue(session, dedupe_key=f"{req.workflow_id}:{req.step}:{r.kind}:{r.who}",
-                               recipient_kind=r.kind, recipient=r.who, template=req.template,
-                               params=req.params, workflow_id=req.workflow_id, at=req.at)
+        outbox.write(self._sessions, req)
 
     def all(self) -> list[Any]:
         return [self.pay, self.notify]

@@ -10,17 +10,13 @@ from sqlalchemy.orm import Session
 from temporalio.client import Client
 
 from api.errors import ApiError
+from db.session import unit_of_work
 
 
 def db_session(request: Request) -> Iterator[Session]:
     """Commit when the endpoint returns, roll back when it raises (one unit of work)."""
-    with request.app.state.session_factory() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with unit_of_work(request.app.state.session_factory) as session:
+        yield session
 
 
 def temporal_client(request: Request) -> Client:

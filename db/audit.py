@@ -36,30 +36,19 @@ class AuditEntry:
     request_id: str | None = None
 
 
-def row_hash(
-    *,
-    occurred_at: dt.datetime,
-    actor: str,
-    actor_role: str,
-    action: str,
-    workflow_id: str | None,
-    subject: str | None,
-    before: Any,
-    after: Any,
-    request_id: str | None,
-    prev_hash: str,
-) -> str:
+def row_hash(event: AuditEvent) -> str:
+    """SHA-256 over the row's content and its predecessor's hash (everything but id and hash)."""
     body = {
-        "occurred_at": occurred_at.astimezone(dt.timezone.utc).isoformat(timespec="microseconds"),
-        "actor": actor,
-        "actor_role": actor_role,
-        "action": action,
-        "workflow_id": workflow_id,
-        "subject": subject,
-        "before": before,
-        "after": after,
-        "request_id": request_id,
-        "prev_hash": prev_hash,
+        "occurred_at": event.occurred_at.astimezone(dt.timezone.utc).isoformat(timespec="microseconds"),
+        "actor": event.actor,
+        "actor_role": event.actor_role,
+        "action": event.action,
+        "workflow_id": event.workflow_id,
+        "subject": event.subject,
+        "before": event.before,
+        "after": event.after,
+        "request_id": event.request_id,
+        "prev_hash": event.prev_hash,
     }
     return hashlib.sha256(canonical_bytes(body)).hexdigest()
 
@@ -69,8 +58,6 @@ def append(session: Session, entry: AuditEntry, *, at: dt.datetime | None = None
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
     prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     occurred_at = (at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
-    before, after = to_jsonable(entry.before), to_jsonable(entry.after)
-    prev_hash = prev or GENESIS
     event = AuditEvent(
         occurred_at=occurred_at,
         actor=entry.actor,
@@ -78,23 +65,12 @@ def append(session: Session, entry: AuditEntry, *, at: dt.datetime | None = None
         action=entry.action,
         workflow_id=entry.workflow_id,
         subject=entry.subject,
-        before=before,
-        after=after,
+        before=to_jsonable(entry.before),
+        after=to_jsonable(entry.after),
         request_id=entry.request_id,
-        prev_hash=prev_hash,
-        hash=row_hash(
-            occurred_at=occurred_at,
-            actor=entry.actor,
-            actor_role=entry.actor_role,
-            action=entry.action,
-            workflow_id=entry.workflow_id,
-            subject=entry.subject,
-            before=before,
-            after=after,
-            request_id=entry.request_id,
-            prev_hash=prev_hash,
-        ),
+        prev_hash=prev or GENESIS,
     )
+    event.hash = row_hash(event)
     session.add(event)
     session.flush()
     return event
@@ -121,19 +97,7 @@ def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
                 False, checked, event.id, "prev_hash does not match the previous row's hash"
                 " (a row before it was changed or deleted)"
             )
-        recomputed = row_hash(
-            occurred_at=event.occurred_at,
-            actor=event.actor,
-            actor_role=event.actor_role,
-            action=event.action,
-            workflow_id=event.workflow_id,
-            subject=event.subject,
-            before=event.before,
-            after=event.after,
-            request_id=event.request_id,
-            prev_hash=event.prev_hash,
-        )
-        if recomputed != event.hash:
+        if row_hash(event) != event.hash:
             return ChainReport(False, checked, event.id, "row content does not match its hash")
         expected_prev = event.hash
     return ChainReport(True, checked, head_hash=expected_prev)

@@ -124,3 +124,31 @@ async def audit(step: str, action: str, *, actor: Actor = SYSTEM, subject: str |
         summary=action,
         **DB_STEP,
     )
+
+
+class CaseBook:
+    """Per-case bookkeeping of a process workflow: unique step keys (the activities' idempotency
+    keys within the case) and the open tasks by purpose, so each can be closed by name."""
+
+    def __init__(self, prefix: str, *, steps: int = 0, tasks: dict[str, str] | None = None) -> None:
+        self.prefix, self.steps, self.tasks = prefix, steps, dict(tasks or {})
+
+    def next_step(self) -> str:
+        self.steps += 1
+        return f"{self.prefix}{self.steps}"
+
+    async def open_task(self, purpose: str, title: str, role: str, *, assignee: str | None = None,
+                        due_at: dt.datetime | None = None) -> str:
+        key = f"{purpose}-{self.next_step()}"
+        await open_task(key, title, role, assignee=assignee, due_at=due_at)
+        self.tasks[purpose] = key
+        return key
+
+    async def close_task(self, purpose: str, decision: str, *, actor: Actor, reason: str | None = None) -> None:
+        key = self.tasks.pop(purpose, None)
+        if key is not None:
+            await close_task(key, decision, actor=actor, reason=reason)
+
+    async def close_all(self, decision: str, *, actor: Actor, reason: str | None = None, purpose_prefix: str = "") -> None:
+        for purpose in [p for p in self.tasks if p.startswith(purpose_prefix)]:
+            await self.close_task(purpose, decision, actor=actor, reason=reason)

@@ -31,12 +31,11 @@ with workflow.unsafe.imports_passed_through():
         BookAdvance,
         ClaimAllowance,
         MaternityActivities,
-        Notify,
-        Recipient,
         Recompute,
         SetSiStatus,
         Settle,
     )
+    from activities.outbox import Notify, Recipient
     from domain.maternity import allowance, installments, months_on_leave_at_cutoff
     from domain.policy.maternity import BirthFacts
     from domain.policy.pinning import MaternitySnapshot
@@ -176,10 +175,9 @@ class MaternityLeaveWorkflow:
         self.allowance_claim_no: str | None = None
         self.allowance_difference: Decimal | None = None
         self.si_status_changed = False
-        self.tasks: dict[str, str] = {}  # purpose -> task key of the open task
+        self.book = case_ops.CaseBook("m")
         self.next_deadline: dt.datetime | None = None
         self._compensations: list[Callable[[], Awaitable[None]]] = []
-        self._steps = 0
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ derived
@@ -214,7 +212,7 @@ class MaternityLeaveWorkflow:
                 summary=f"maternity leave {self.leave.leave_start} to {self.last_day}, {self.leave.total_days} days",
                 details={"leave_start": self.leave.leave_start, "expected_return": self.expected_return,
                          "total_days": self.leave.total_days})
-            await self._open_task("approve", "Approve maternity leave application", "hr_specialist")
+            await self.book.open_task("approve", "Approve maternity leave application", "hr_specialist")
         await workflow.wait_condition(lambda: self.stage in (APPROVED, WITHDRAWN))
         if self.stage == WITHDRAWN:
             return
@@ -304,7 +302,7 @@ class MaternityLeaveWorkflow:
                 else:
                     escalated = True
                     await self._stage(RETURN_OVERDUE, current=f"return overdue since {self.expected_return}")
-                    await self._open_task("return-overdue", f"Return overdue since {self.expected_return}: contact"
+                    await self.book.open_task("return-overdue", f"Return overdue since {self.expected_return}: contact"
                                           f" {self.req.employee_id} and confirm the return or the reason", "hr_manager")
         return True
 
@@ -314,7 +312,7 @@ class MaternityLeaveWorkflow:
             workflow_id=self._wf(), employee_id=self.req.employee_id, month=month, amount=amount,
             at=workflow.now()), summary=f"book {month} advance {amount}")
         self.advances[month] = amount
-        await case_ops.audit(self._next_step(), "maternity.advance_booked", subject=self.req.employee_id,
+        await case_ops.audit(self.book.next_step(), "maternity.advance_booked", subject=self.req.employee_id,
                              after={"month": month, "amount": amount, "outstanding": self.outstanding})
 
     async def _cancel(self) -> None:
@@ -325,9 +323,9 @@ class MaternityLeaveWorkflow:
             try:
                 await asyncio.shield(asyncio.ensure_future(undo()))
             except ActivityError as err:
-                await self._open_task("compensation-failed", f"Undo by hand: {err.cause}", "hr_manager")
+                await self.book.open_task("compensation-failed", f"Undo by hand: {err.cause}", "hr_manager")
         self._compensations.clear()
-        await self._close_all_tasks("cancelled", actor=request.actor, reason=request.reason)
+        await self.book.close_all("cancelled", actor=request.actor, reason=request.reason)
         await self._stage(CANCELLED, status="withdrawn", actor=request.actor,
                           details={"reason": request.reason, "advances_booked": self.outstanding})
 
@@ -336,7 +334,7 @@ class MaternityLeaveWorkflow:
         if self.outstanding > 0 and self.departed_on is None:
             self.plan = installments(self.outstanding, self.req.deduction_installments)
             await self._stage(DEDUCTING, current=f"deducting {self.outstanding} in {len(self.plan)} payroll(s)")
-            await self._open_task("confirm-deductions", f"Deduct {self.outstanding} advanced contributions from"
+            await self.book.open_task("confirm-deductions", f"Deduct {self.outstanding} advanced contributions from"
                                   f" payroll ({len(self.plan)} installment(s)) and confirm each", "finance")
             await self._notify("deduction-start", [Recipient(kind="role", who="finance"),
                                                    Recipient(kind="employee", who=self.req.employee_id)],
@@ -347,10 +345,10 @@ class MaternityLeaveWorkflow:
             if self._needs_departure_stage():
                 async with self._lock:
                     await self._stage(DEPARTED_UNSETTLED, current=f"departed {self.departed_on} owing {self.outstanding}")
-                    await self._open_task("departed-unsettled", f"{self.req.employee_id} left owing {self.outstanding}"
+                    await self.book.open_task("departed-unsettled", f"{self.req.employee_id} left owing {self.outstanding}"
                                           " (maternity advances): recover by agreement or arbitration, or write off",
                                           "finance")
-        await self._close_all_tasks("done", actor=case_ops.SYSTEM, reason="nothing is owed")
+        await self.book.close_all("done", actor=case_ops.SYSTEM, reason="nothing is owed")
         await self._stage(CLOSED, status="completed", details={"settled": self.settled})
 
     def _needs_departure_stage(self) -> bool:
@@ -361,7 +359,7 @@ class MaternityLeaveWorkflow:
     async def approve(self, msg: Decision) -> MaternityView:
         async with self._lock:
             self._check_hr_decision(msg)
-            await self._close_task("approve", "approved", actor=msg.actor)
+            await self.book.close_task("approve", "approved", actor=msg.actor)
             await self._stage(APPROVED, actor=msg.actor, current=f"approved; leave starts {self.leave.leave_start}")
         return self.view()
 
@@ -373,9 +371,9 @@ class MaternityLeaveWorkflow:
     async def reject(self, msg: Decision) -> MaternityView:
         async with self._lock:
             self._check_hr_decision(msg, reason_required=True)
-            await self._close_task("approve", "rejected", actor=msg.actor, reason=msg.reason)
+            await self.book.close_task("approve", "rejected", actor=msg.actor, reason=msg.reason)
             await self._stage(REJECTED, actor=msg.actor, details={"reason": msg.reason})
-            await self._open_task("correct", "Maternity leave application rejected: correct and resubmit",
+            await self.book.open_task("correct", "Maternity leave application rejected: correct and resubmit",
                                   "hr_specialist")
         return self.view()
 
@@ -391,10 +389,10 @@ class MaternityLeaveWorkflow:
                 province=self.req.province, city=self.req.city, facts=msg.facts, on=self.policy.on),
                 summary="recompute entitlement for the corrected application")
             self.policy = snapshot
-            await self._close_task("correct", "done", actor=msg.actor, reason="resubmitted")
+            await self.book.close_task("correct", "done", actor=msg.actor, reason="resubmitted")
             await self._stage(APPLIED, actor=msg.actor, details={"corrected": msg.reason,
                                                                   "expected_return": self.expected_return})
-            await self._open_task("approve", "Approve corrected maternity leave application", "hr_specialist")
+            await self.book.open_task("approve", "Approve corrected maternity leave application", "hr_specialist")
         return self.view()
 
     @resubmit.validator
@@ -407,7 +405,7 @@ class MaternityLeaveWorkflow:
         async with self._lock:
             self._check_withdraw(msg)
             if self.stage in (APPLIED, REJECTED, APPROVED):
-                await self._close_all_tasks("cancelled", actor=msg.actor, reason=msg.reason)
+                await self.book.close_all("cancelled", actor=msg.actor, reason=msg.reason)
                 await self._stage(WITHDRAWN, status="withdrawn", actor=msg.actor, details={"reason": msg.reason})
             else:
                 self.cancel_request = msg
@@ -434,7 +432,7 @@ class MaternityLeaveWorkflow:
                     summary="recompute entitlement for the actual birth")
             except ActivityError as err:
                 raise _refuse(f"cannot recompute the entitlement: {err.cause}", "ValidationFailed") from None
-            await case_ops.audit(self._next_step(), "maternity.entitlement_recomputed", actor=msg.actor,
+            await case_ops.audit(self.book.next_step(), "maternity.entitlement_recomputed", actor=msg.actor,
                                  subject=self.req.employee_id, before=before,
                                  after={"birth_date": msg.birth_date, "babies": msg.babies,
                                         "difficult_birth": msg.difficult_birth, "total_days": self.leave.total_days,
@@ -459,7 +457,7 @@ class MaternityLeaveWorkflow:
         async with self._lock:
             self._check_extension_request(msg)
             self.pending_extension = msg
-            await self._open_task("extension", f"Approve {msg.days} more days ({msg.kind}): {msg.reason}", "hr_manager")
+            await self.book.open_task("extension", f"Approve {msg.days} more days ({msg.kind}): {msg.reason}", "hr_manager")
         return self.view()
 
     @request_extension.validator
@@ -472,12 +470,12 @@ class MaternityLeaveWorkflow:
             self._check_extension_decision(msg)
             ext, self.pending_extension = self.pending_extension, None
             assert ext is not None
-            await self._close_task("extension", "approved" if msg.approve else "rejected", actor=msg.actor,
+            await self.book.close_task("extension", "approved" if msg.approve else "rejected", actor=msg.actor,
                                    reason=msg.reason)
             if msg.approve:
                 before = self.expected_return
                 self.extra_days += ext.days
-                await case_ops.audit(self._next_step(), "maternity.leave_extended", actor=msg.actor,
+                await case_ops.audit(self.book.next_step(), "maternity.leave_extended", actor=msg.actor,
                                      subject=self.req.employee_id, before={"expected_return": before},
                                      after={"expected_return": self.expected_return, "days": ext.days, "kind": ext.kind})
         return self.view()
@@ -492,7 +490,7 @@ class MaternityLeaveWorkflow:
         async with self._lock:
             self._check_return_report(msg)
             self.return_reported = msg
-            await self._open_task("confirm-return", f"Confirm {self.req.employee_id}'s return on {msg.date}", "hr_specialist")
+            await self.book.open_task("confirm-return", f"Confirm {self.req.employee_id}'s return on {msg.date}", "hr_specialist")
         return self.view()
 
     @report_return.validator
@@ -503,14 +501,14 @@ class MaternityLeaveWorkflow:
     async def confirm_return(self, msg: ReturnReport) -> MaternityView:
         async with self._lock:
             self._check_confirm_return(msg)
-            await self._close_task("confirm-return", "done", actor=msg.actor)
-            await self._close_task("return-overdue", "done", actor=msg.actor, reason=f"returned {msg.date}")
+            await self.book.close_task("confirm-return", "done", actor=msg.actor)
+            await self.book.close_task("return-overdue", "done", actor=msg.actor, reason=f"returned {msg.date}")
             await self._activity(MaternityActivities.set_si_status, SetSiStatus(
                 workflow_id=self._wf(), step="si-status-returned", employee_id=self.req.employee_id,
                 status="normal", at=workflow.now(), actor=msg.actor), summary="social insurance: back to normal")
             self.si_status_changed = False
             self._compensations.clear()
-            await case_ops.audit(self._next_step(), "maternity.return_confirmed", actor=msg.actor,
+            await case_ops.audit(self.book.next_step(), "maternity.return_confirmed", actor=msg.actor,
                                  subject=self.req.employee_id,
                                  after={"returned_on": msg.date, "expected_return": self.expected_return,
                                         "outstanding": self.outstanding})
@@ -547,7 +545,7 @@ class MaternityLeaveWorkflow:
             self.departed_on = msg.date
             if self.returned_on is None:
                 self.returned_on = msg.date  # the leave ends with the employment
-            await case_ops.audit(self._next_step(), "maternity.departure_reported", actor=msg.actor,
+            await case_ops.audit(self.book.next_step(), "maternity.departure_reported", actor=msg.actor,
                                  subject=self.req.employee_id,
                                  after={"departed_on": msg.date, "outstanding": self.outstanding,
                                         "months": sorted(self.advances)})
@@ -563,7 +561,7 @@ class MaternityLeaveWorkflow:
         async with self._lock:
             self._check_write_off(msg)
             self.write_off[msg.actor.role] = msg.actor.user
-            await case_ops.audit(self._next_step(), "maternity.write_off_approved", actor=msg.actor,
+            await case_ops.audit(self.book.next_step(), "maternity.write_off_approved", actor=msg.actor,
                                  subject=self.req.employee_id,
                                  after={"outstanding": self.outstanding, "reason": msg.reason,
                                         "approvals": dict(self.write_off)})
@@ -587,7 +585,7 @@ class MaternityLeaveWorkflow:
                 if self.req.company_pays_salary else Decimal("0.00")
             self.allowance_difference = msg.amount - paid_salary
             owed_to = "employee" if self.allowance_difference > 0 else "company_tops_up"
-            await case_ops.audit(self._next_step(), "maternity.allowance_reconciled", actor=msg.actor,
+            await case_ops.audit(self.book.next_step(), "maternity.allowance_reconciled", actor=msg.actor,
                                  subject=self.req.employee_id,
                                  after={"allowance": msg.amount, "expected": self.allowance_expected,
                                         "salary_paid_during_leave": paid_salary,
@@ -605,13 +603,13 @@ class MaternityLeaveWorkflow:
         date that covers hers): the entitlement and return date change, and the change is audited."""
         async with self._lock:
             if self.returned_on is not None or self.stage in (WITHDRAWN, CANCELLED, CLOSED):
-                await case_ops.audit(self._next_step(), "maternity.repin_refused", actor=msg.actor,
+                await case_ops.audit(self.book.next_step(), "maternity.repin_refused", actor=msg.actor,
                                      after={"stage": self.stage, "version": msg.policy.version})
                 return
             before = {"version": self.policy.version, "total_days": self.leave.total_days,
                       "expected_return": self.expected_return}
             self.policy = msg.policy
-            await case_ops.audit(self._next_step(), "maternity.policy_repinned", actor=msg.actor,
+            await case_ops.audit(self.book.next_step(), "maternity.policy_repinned", actor=msg.actor,
                                  subject=self.req.employee_id, before=before,
                                  after={"version": msg.policy.version, "reason": msg.reason,
                                         "total_days": self.leave.total_days, "expected_return": self.expected_return})
@@ -723,7 +721,7 @@ class MaternityLeaveWorkflow:
 
     async def _apply_settlement(self, msg: Money, method: str) -> None:
         left = await self._activity(MaternityActivities.settle, Settle(
-            workflow_id=self._wf(), step=f"settle-{self._next_step()}", employee_id=self.req.employee_id,
+            workflow_id=self._wf(), step=f"settle-{self.book.next_step()}", employee_id=self.req.employee_id,
             method=method, amount=msg.amount, reference=msg.reference, at=workflow.now(), actor=msg.actor),
             summary=f"{method} {msg.amount}")
         self.settled = sum(self.advances.values(), Decimal("0.00")) - Decimal(left)
@@ -739,27 +737,10 @@ class MaternityLeaveWorkflow:
 
     async def _stage(self, stage: str, *, status: str | None = None, actor: Actor = case_ops.SYSTEM,
                      details: dict[str, Any] | None = None, current: str | None = None) -> None:
-        await case_ops.change_stage(self._next_step(), stage, status=status, actor=actor, details=details,
+        await case_ops.change_stage(self.book.next_step(), stage, status=status, actor=actor, details=details,
                                     next_due_at=self.next_deadline, current_details=current)
         self.stage = stage
 
-    async def _open_task(self, purpose: str, title: str, role: str, *, assignee: str | None = None) -> None:
-        key = f"{purpose}-{self._next_step()}"
-        await case_ops.open_task(key, title, role, assignee=assignee)
-        self.tasks[purpose] = key
-
-    async def _close_task(self, purpose: str, decision: str, *, actor: Actor, reason: str | None = None) -> None:
-        key = self.tasks.pop(purpose, None)
-        if key is not None:
-            await case_ops.close_task(key, decision, actor=actor, reason=reason)
-
-    async def _close_all_tasks(self, decision: str, *, actor: Actor, reason: str | None = None) -> None:
-        for purpose in list(self.tasks):
-            await self._close_task(purpose, decision, actor=actor, reason=reason)
-
-    def _next_step(self) -> str:
-        self._steps += 1
-        return f"m{self._steps}"
 
     @staticmethod
     def _wf() -> str:

@@ -29,7 +29,8 @@ from workflows import case_ops
 
 with workflow.unsafe.imports_passed_through():
     from activities.cases import Actor
-    from activities.non_compete import NonCompeteActivities, Notify, Payment, Recipient
+    from activities.non_compete import NonCompeteActivities, Payment
+    from activities.outbox import Notify, Recipient
     from domain.policy.models import NonCompeteRule
 
 KIND = "non_compete"
@@ -162,8 +163,7 @@ class NonCompeteWorkflow:
         self.paid = dict(req.paid)
         self.proofs = dict(req.proofs)
         self.missing = list(req.missing)
-        self.tasks = dict(req.tasks)
-        self._steps = req.steps
+        self.book = case_ops.CaseBook("n", steps=req.steps, tasks=req.tasks)
         self.registered_on = req.registered_on
         self._paid_this_run = 0
         self.next_payday: dt.date | None = None
@@ -246,7 +246,7 @@ class NonCompeteWorkflow:
         return self.req.model_copy(update={
             "first_run": False, "run": self.req.run + 1, "stage": self.stage, "months_paid": self.months_paid,
             "paid": dict(self.paid), "proofs": dict(self.proofs), "missing": list(self.missing),
-            "tasks": dict(self.tasks), "steps": self._steps, "registered_on": self.registered_on})
+            "tasks": dict(self.book.tasks), "steps": self.book.steps, "registered_on": self.registered_on})
 
     async def _pay_month(self, month: int) -> None:
         label, amount = month_label(self.req.start, month), self.req.monthly_compensation.quantize(FEN)
@@ -269,10 +269,10 @@ class NonCompeteWorkflow:
         if not self._on_time(month) or label in self.proofs or label in self.missing:
             return  # never reminded (paid before or caught up), proven, or already recorded
         self.missing.append(label)
-        await case_ops.audit(self._next_step(), "non_compete.proof_missing", subject=self.req.employee_id,
+        await case_ops.audit(self.book.next_step(), "non_compete.proof_missing", subject=self.req.employee_id,
                              after={"month": label, "months_missing": list(self.missing)})
         if month < self.req.months:
-            await self._open_task(f"follow-up-{label}", f"No proof of current employment for {label} from"
+            await self.book.open_task(f"follow-up-{label}", f"No proof of current employment for {label} from"
                                   f" {self.req.employee_id}: follow up (payments continue)", "hr_specialist")
 
     async def _await_release_claim(self) -> None:
@@ -300,11 +300,11 @@ class NonCompeteWorkflow:
             late = label in self.missing
             self.proofs[label] = Proof(month=label, employer=msg.employer, reference=msg.reference,
                                        submitted_by=msg.actor.user, at=workflow.now())
-            await case_ops.audit(self._next_step(), "non_compete.proof_received", actor=msg.actor,
+            await case_ops.audit(self.book.next_step(), "non_compete.proof_received", actor=msg.actor,
                                  subject=self.req.employee_id,
                                  after={"month": label, "employer": msg.employer, "reference": msg.reference,
                                         "late": late})
-            await self._close_task(f"follow-up-{label}", "done", actor=msg.actor, reason="proof received")
+            await self.book.close_task(f"follow-up-{label}", "done", actor=msg.actor, reason="proof received")
         return self.view()
 
     @submit_proof.validator
@@ -318,7 +318,7 @@ class NonCompeteWorkflow:
             self._check_violation(msg)
             self.violation_on = self._today()
             await self._close_follow_ups("cancelled", msg.actor, "violation reported: compliance takes over")
-            await self._open_task("legal-action", f"Legal action: recover compensation and agreed penalty from"
+            await self.book.open_task("legal-action", f"Legal action: recover compensation and agreed penalty from"
                                   f" {self.req.employee_id} ({self._total()} paid; Interpretation (II))",
                                   "compliance")
             self.next_payday = None
@@ -457,25 +457,10 @@ class NonCompeteWorkflow:
     async def _stage(self, stage: str, *, status: str | None = None, actor: Actor = case_ops.SYSTEM,
                      details: dict[str, Any] | None = None) -> None:
         current = f"{stage}" + (" (closed)" if status else "")
-        await case_ops.change_stage(self._next_step(), stage, status=status, actor=actor, details=details,
+        await case_ops.change_stage(self.book.next_step(), stage, status=status, actor=actor, details=details,
                                     current_details=current)
         self.stage = stage
         self.closed = status is not None
 
-    async def _open_task(self, purpose: str, title: str, role: str) -> None:
-        key = f"{purpose}-{self._next_step()}"
-        await case_ops.open_task(key, title, role)
-        self.tasks[purpose] = key
-
-    async def _close_task(self, purpose: str, decision: str, *, actor: Actor, reason: str | None = None) -> None:
-        key = self.tasks.pop(purpose, None)
-        if key is not None:
-            await case_ops.close_task(key, decision, actor=actor, reason=reason)
-
     async def _close_follow_ups(self, decision: str, actor: Actor, reason: str) -> None:
-        for purpose in [p for p in self.tasks if p.startswith("follow-up-")]:
-            await self._close_task(purpose, decision, actor=actor, reason=reason)
-
-    def _next_step(self) -> str:
-        self._steps += 1
-        return f"n{self._steps}"
+        await self.book.close_all(decision, actor=actor, reason=reason, purpose_prefix="follow-up-")

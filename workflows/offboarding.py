@@ -30,7 +30,7 @@ from workflows.si_change import AGENCY_CALL, SiChangeRequest, SocialInsuranceCha
 
 with workflow.unsafe.imports_passed_through():
     from activities.cases import Actor
-    from activities.maternity import MaternityActivities, Notify, Recipient
+    from activities.maternity import MaternityActivities  # its notify activity writes the outbox
     from activities.offboarding import (
         AccessChange,
         Assess,
@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         Signed,
         SignItem,
     )
+    from activities.outbox import Notify, Recipient
     from activities.si_change import ChangeFacts
     from domain.offboarding import Deduction, FinalPay, OffboardingKind, final_pay
     from domain.policy.pinning import OffboardingSnapshot, SiChangeSnapshot
@@ -199,9 +200,8 @@ class OffboardingWorkflow:
         self.withdrawal_accepted: WithdrawalDecision | None = None
         self.manual_tasks: list[str] = []
         self.non_compete_case: str | None = None
-        self.tasks: dict[str, str] = {}
+        self.book = case_ops.CaseBook("o")
         self._compensations: list[tuple[str, Callable[[], Awaitable[None]]]] = []
-        self._steps = 0
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ run
@@ -252,7 +252,7 @@ class OffboardingWorkflow:
             id=workflow_id, parent_close_policy=ParentClosePolicy.ABANDON,
             static_summary=f"Non-compete of {self.req.employee_id}, {terms.months} months")
         self.non_compete_case = workflow_id
-        await case_ops.audit(self._next_step(), "offboarding.non_compete_started", subject=self.req.employee_id,
+        await case_ops.audit(self.book.next_step(), "offboarding.non_compete_started", subject=self.req.employee_id,
                              after={"case": workflow_id, "months": terms.months,
                                     "monthly_compensation": terms.monthly_compensation})
 
@@ -281,7 +281,7 @@ class OffboardingWorkflow:
                  owner_user=i.owner_user, due_at=due) for i in items]), "open clearance items")
         for gate in GATES:
             if any(i.gate == gate for i in items) and gate != "hr_final":
-                await self._open_task(f"gate-{gate}", f"Clearance: {gate} for {self.req.employee_id}",
+                await self.book.open_task(f"gate-{gate}", f"Clearance: {gate} for {self.req.employee_id}",
                                       GATE_ROLE[gate] or "hr_specialist", due_at=due)
 
     async def _until(self, moment: dt.datetime, what: str, *, escalate: bool = False) -> None:
@@ -298,7 +298,7 @@ class OffboardingWorkflow:
                     escalated = True
                     async with self._lock:
                         for gate in self._open_gates_now():
-                            await self._open_task(f"escalation-{gate}", f"Clearance gate '{gate}' not done the day"
+                            await self.book.open_task(f"escalation-{gate}", f"Clearance gate '{gate}' not done the day"
                                                   f" before the last day ({self.last_day})", "hr_manager")
 
     async def _last_day_steps(self) -> None:
@@ -337,11 +337,11 @@ class OffboardingWorkflow:
                 last_day=self.last_day, at=workflow.now()), "issue the separation certificate")
 
             self.final = self._final_pay()
-            await case_ops.audit(self._next_step(), "offboarding.final_pay", subject=self.req.employee_id,
+            await case_ops.audit(self.book.next_step(), "offboarding.final_pay", subject=self.req.employee_id,
                                  after=self.final.model_dump(mode="json"))
 
             async def deductions_cancelled() -> None:
-                await case_ops.audit(self._next_step(), "offboarding.deductions_cancelled",
+                await case_ops.audit(self.book.next_step(), "offboarding.deductions_cancelled",
                                      subject=self.req.employee_id,
                                      after={"agreed": self.final.agreed_deductions if self.final else None})
                 self.final = None
@@ -413,11 +413,11 @@ class OffboardingWorkflow:
                         at=workflow.now()), "remind HR of the filings")
                 else:
                     escalated = True
-                    await self._open_task("filings-overdue", f"Overdue since {self.filing_due}: {', '.join(missing)}"
+                    await self.book.open_task("filings-overdue", f"Overdue since {self.filing_due}: {', '.join(missing)}"
                                           f" for {self.req.employee_id} (Labour Contract Law art. 50)", "hr_manager")
-                    await case_ops.audit(self._next_step(), "offboarding.filing_deadline_missed",
+                    await case_ops.audit(self.book.next_step(), "offboarding.filing_deadline_missed",
                                          subject=self.req.employee_id, after={"due": self.filing_due, "missing": missing})
-        await self._close_all_tasks("done", actor=case_ops.SYSTEM)
+        await self.book.close_all("done", actor=case_ops.SYSTEM)
         await self._stage(COMPLETED, status="completed")
 
     async def _withdraw(self) -> None:
@@ -430,7 +430,7 @@ class OffboardingWorkflow:
             except (ActivityError, ChildWorkflowError) as err:
                 await self._manual(f"undo-{label}", f"Undo by hand: {label} ({err.cause})")
         self._compensations.clear()
-        await self._close_all_tasks("cancelled", actor=decision.actor, reason="resignation withdrawn")
+        await self.book.close_all("cancelled", actor=decision.actor, reason="resignation withdrawn")
         await self._stage(WITHDRAWN, status="withdrawn", actor=decision.actor,
                           details={"reason": self.withdrawal.reason if self.withdrawal else None})
 
@@ -452,17 +452,17 @@ class OffboardingWorkflow:
                 item.title += f" [evidence: {len(signed.evidence_events)} audit events]"
             if msg.gate == "handover" and self._gate_done("handover") and self.final and self.final.compensation_held:
                 self.final = self._final_pay()  # the handover is complete: the compensation is released
-                await case_ops.audit(self._next_step(), "offboarding.compensation_released", actor=msg.actor,
+                await case_ops.audit(self.book.next_step(), "offboarding.compensation_released", actor=msg.actor,
                                      subject=self.req.employee_id,
                                      after={"economic_compensation": self.final.economic_compensation})
             if self._gate_done(msg.gate):
-                await self._close_task(f"gate-{msg.gate}", "done", actor=msg.actor)
-                await self._close_task(f"escalation-{msg.gate}", "done", actor=msg.actor)
-            if all(self._gate_done(g) for g in GATES if g != "hr_final") and "gate-hr_final" not in self.tasks \
+                await self.book.close_task(f"gate-{msg.gate}", "done", actor=msg.actor)
+                await self.book.close_task(f"escalation-{msg.gate}", "done", actor=msg.actor)
+            if all(self._gate_done(g) for g in GATES if g != "hr_final") and "gate-hr_final" not in self.book.tasks \
                     and not self._gate_done("hr_final"):
-                await self._open_task("gate-hr_final", f"HR final approval for {self.req.employee_id}", "hr_manager")
+                await self.book.open_task("gate-hr_final", f"HR final approval for {self.req.employee_id}", "hr_manager")
             if msg.gate == "hr_final":
-                await self._close_task("gate-hr_final", "approved", actor=msg.actor)
+                await self.book.close_task("gate-hr_final", "approved", actor=msg.actor)
         return self.view()
 
     @sign_off.validator
@@ -475,7 +475,7 @@ class OffboardingWorkflow:
         async with self._lock:
             self._check_withdraw(msg)
             self.withdrawal = msg
-            await self._open_task("withdrawal", f"{self.req.employee_id} withdraws the resignation: accept or"
+            await self.book.open_task("withdrawal", f"{self.req.employee_id} withdraws the resignation: accept or"
                                   f" refuse ({msg.reason})", "hr_manager")
         return self.view()
 
@@ -487,13 +487,13 @@ class OffboardingWorkflow:
     async def decide_withdrawal(self, msg: WithdrawalDecision) -> OffboardingView:
         async with self._lock:
             self._check_withdrawal_decision(msg)
-            await self._close_task("withdrawal", "approved" if msg.accept else "rejected", actor=msg.actor,
+            await self.book.close_task("withdrawal", "approved" if msg.accept else "rejected", actor=msg.actor,
                                    reason=msg.reason)
             if msg.accept:
                 self.withdrawal_accepted = msg
             else:
                 self.withdrawal = None
-                await case_ops.audit(self._next_step(), "offboarding.withdrawal_refused", actor=msg.actor,
+                await case_ops.audit(self.book.next_step(), "offboarding.withdrawal_refused", actor=msg.actor,
                                      subject=self.req.employee_id, after={"reason": msg.reason})
         if msg.accept:
             await workflow.wait_condition(lambda: self.stage == WITHDRAWN)
@@ -508,12 +508,12 @@ class OffboardingWorkflow:
         async with self._lock:
             self._check_filing(msg)
             self.filings[msg.filing] = msg.reference
-            await case_ops.audit(self._next_step(), f"offboarding.{msg.filing}_done", actor=msg.actor,
+            await case_ops.audit(self.book.next_step(), f"offboarding.{msg.filing}_done", actor=msg.actor,
                                  subject=self.req.employee_id,
                                  after={"reference": msg.reference, "due": self.filing_due,
                                         "on_time": workflow.now() <= _at(self.filing_due + timedelta(days=1))})
             if self._filings_done():
-                await self._close_task("filings-overdue", "done", actor=msg.actor)
+                await self.book.close_task("filings-overdue", "done", actor=msg.actor)
         return self.view()
 
     @record_filing.validator
@@ -598,33 +598,16 @@ class OffboardingWorkflow:
         return await workflow.execute_activity_method(fn, arg, summary=summary, **AGENCY_CALL)
 
     async def _manual(self, purpose: str, title: str) -> None:
-        await self._open_task(purpose, title, "hr_manager")
+        await self.book.open_task(purpose, title, "hr_manager")
         self.manual_tasks.append(title)
 
     async def _stage(self, stage: str, *, status: str | None = None, actor: Actor = case_ops.SYSTEM,
                      details: dict[str, Any] | None = None, current: str | None = None) -> None:
         due = {LAST_DAY_DONE: _at(self.filing_due), DEPARTED: _at(self.filing_due)}.get(stage)
-        await case_ops.change_stage(self._next_step(), stage, status=status, actor=actor, details=details,
+        await case_ops.change_stage(self.book.next_step(), stage, status=status, actor=actor, details=details,
                                     current_details=current, next_due_at=due)
         self.stage = stage
 
-    async def _open_task(self, purpose: str, title: str, role: str, *, due_at: dt.datetime | None = None) -> None:
-        key = f"{purpose}-{self._next_step()}"
-        await case_ops.open_task(key, title, role, due_at=due_at)
-        self.tasks[purpose] = key
-
-    async def _close_task(self, purpose: str, decision: str, *, actor: Actor, reason: str | None = None) -> None:
-        key = self.tasks.pop(purpose, None)
-        if key is not None:
-            await case_ops.close_task(key, decision, actor=actor, reason=reason)
-
-    async def _close_all_tasks(self, decision: str, *, actor: Actor, reason: str | None = None) -> None:
-        for purpose in list(self.tasks):
-            await self._close_task(purpose, decision, actor=actor, reason=reason)
-
-    def _next_step(self) -> str:
-        self._steps += 1
-        return f"o{self._steps}"
 
     @staticmethod
     def _wf() -> str:
