@@ -8,19 +8,14 @@ responsible roles in view instead of a silent loss.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
-import pytest
 from sqlalchemy import func, select
-from temporalio.testing import WorkflowEnvironment
 
 from db.audit import verify_chain
 from db.models import ApprovalTask, AuditEvent, Case, Employee, Notification, Receivable
 from domain.roles import Role
-from integrations.si_agency import FaultPlan, SimulatedAgency
 from tests.processes.support import (
     add_employee,
     env_today,
@@ -33,25 +28,6 @@ from worker import build_worker
 
 HR, MANAGER, FINANCE = "hr.li", "mgr.wang", "fin.zhao"
 MONTHLY_ADVANCE = Decimal("1053.00")  # Beijing, base 10,000: 8% + 2% + 3 yuan + 0.5%
-
-
-@pytest.fixture
-def emp() -> str:
-    return f"E{uuid.uuid4().hex[:8].upper()}"
-
-
-@pytest.fixture
-def agency(session_factory) -> SimulatedAgency:
-    return SimulatedAgency(session_factory, FaultPlan())
-
-
-@pytest.fixture
-async def stack(temporal_env: WorkflowEnvironment, settings, session_factory, api, emp, agency
-                ) -> AsyncIterator[httpx.AsyncClient]:
-    add_employee(session_factory, emp)
-    async with build_worker(temporal_env.client, settings, session_factory, agency=agency):
-        yield api
-    await terminate_cases(temporal_env.client, session_factory)
 
 
 async def apply(api, auth, emp: str, due: dt.date, **extra) -> dict:

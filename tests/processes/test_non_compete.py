@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
@@ -18,50 +16,17 @@ import pytest
 from sqlalchemy import func, select
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
 
-from activities.non_compete import NonCompeteActivities
-from api.app import create_app
-from api.routes import non_compete as non_compete_routes
 from db.audit import verify_chain
 from db.models import ApprovalTask, AuditEvent, Case, NonCompetePayment, Notification
 from domain.policy.deadlines import non_compete_rule
 from domain.roles import Role
-from tests.processes.support import HISTORIES, add_employee, env_today, eventually, terminate_cases, until
-from worker import build_worker
+from tests.processes.support import HISTORIES, env_today, eventually, until
 from workflows.non_compete import NonCompeteRequest, NonCompeteWorkflow, month_label, payday_of
-from workflows.registry import ALL_WORKFLOWS
 
 HR, MANAGER, COMPLIANCE = "hr.li", "mgr.wang", "cmp.sun"
 MONTHLY = Decimal("4500.00")
 PAYDAY = 10
-
-
-@pytest.fixture
-def emp() -> str:
-    return f"E{uuid.uuid4().hex[:8].upper()}"
-
-
-@pytest.fixture
-async def api(settings, engine, temporal_env: WorkflowEnvironment, codec) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app with the non-compete routes (included here until api/app.py registers them)."""
-    app = create_app(settings, engine=engine, temporal=temporal_env.client, codec=codec)
-    if not any(getattr(r, "path", "").startswith("/non-competes") for r in app.routes):
-        app.include_router(non_compete_routes.router)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hrflow.test") as client:
-            yield client
-
-
-@pytest.fixture
-async def stack(temporal_env: WorkflowEnvironment, settings, session_factory, api, emp
-                ) -> AsyncIterator[httpx.AsyncClient]:
-    add_employee(session_factory, emp)
-    extra = [] if NonCompeteWorkflow in ALL_WORKFLOWS else [NonCompeteWorkflow]
-    async with build_worker(temporal_env.client, settings, session_factory, extra_workflows=extra,
-                            extra_activities=NonCompeteActivities(session_factory).all()):
-        yield api
-    await terminate_cases(temporal_env.client, session_factory)
 
 
 async def start(api, auth, emp: str, first_day: dt.date, months: int, **extra) -> httpx.Response:

@@ -8,48 +8,22 @@ visible on the case and in the audit trail, and nothing the law forbids may be w
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
-import pytest
 from sqlalchemy import select
-from temporalio.testing import WorkflowEnvironment
 
 from db.models import AuditEvent, EmployeeRecord, Receivable, SiEnrollment, SimAgencyRequest
 from domain.roles import Role
-from integrations.si_agency import AgencySubmission, FaultPlan, SimulatedAgency
+from integrations.si_agency import AgencySubmission
 from tests.processes.support import (
-    add_employee,
     env_today,
     eventually,
     record_history,
-    terminate_cases,
     until,
 )
-from worker import build_worker
 
 HR, MANAGER, FINANCE, COMPLIANCE, IT, RECEIVER = "hr.li", "mgr.wang", "fin.zhao", "cmp.sun", "it.qian", "E0042"
-
-
-@pytest.fixture
-def emp() -> str:
-    return f"E{uuid.uuid4().hex[:8].upper()}"
-
-
-@pytest.fixture
-def agency(session_factory) -> SimulatedAgency:
-    return SimulatedAgency(session_factory, FaultPlan())
-
-
-@pytest.fixture
-async def stack(temporal_env: WorkflowEnvironment, settings, session_factory, api, emp, agency
-                ) -> AsyncIterator[httpx.AsyncClient]:
-    add_employee(session_factory, emp)
-    async with build_worker(temporal_env.client, settings, session_factory, agency=agency):
-        yield api
-    await terminate_cases(temporal_env.client, session_factory)
 
 
 async def record(api, auth, emp: str, role: Role, user: str, kind: str, title: str, amount: str | None = None) -> int:

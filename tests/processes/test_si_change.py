@@ -7,19 +7,16 @@ step, or revoked inside the rollback window, and the audit trail must show who d
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
 import pytest
 from sqlalchemy import func, select
-from temporalio.testing import WorkflowEnvironment
 
 from db.audit import verify_chain
 from db.models import ApprovalTask, AuditEvent, Case, SiEnrollment, SimAgencyRequest
 from domain.roles import Role
-from integrations.si_agency import FaultPlan, SimulatedAgency
+from integrations.si_agency import SimulatedAgency
 from tests.processes.support import add_employee, eventually, record_history, terminate_cases
 from worker import build_worker
 from workflows.si_change import SiChangeResult
@@ -35,27 +32,6 @@ BACK_PAY = {"kind": "back_payment", "base": "10000.00",
 @pytest.fixture
 def settings(settings):
     return settings.model_copy(update={"si_followup_days": 1, "sim_agency_latency_ms": 0})
-
-
-@pytest.fixture
-def faults() -> FaultPlan:
-    return FaultPlan()
-
-
-@pytest.fixture
-def emp() -> str:
-    """A fresh employee number per test: workflow ids name the employee, and the time-skipping
-    server outlives each test's database."""
-    return f"E{uuid.uuid4().hex[:8].upper()}"
-
-
-@pytest.fixture
-async def stack(temporal_env: WorkflowEnvironment, settings, session_factory, faults, api, emp) -> AsyncIterator[httpx.AsyncClient]:
-    add_employee(session_factory, emp)
-    agency = SimulatedAgency(session_factory, faults)
-    async with build_worker(temporal_env.client, settings, session_factory, agency=agency):
-        yield api
-    await terminate_cases(temporal_env.client, session_factory)
 
 
 async def submit(api: httpx.AsyncClient, auth, body: dict) -> dict:
