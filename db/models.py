@@ -13,12 +13,14 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
     Identity,
     Index,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -363,3 +365,88 @@ class NonCompetePayment(Base):
     paid_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (UniqueConstraint("agreement_id", "kind", "month"),)
+
+
+class Transfer(Base):
+    """A cross-province transfer of social insurance and housing fund, as HR and the stats see it."""
+
+    __tablename__ = "transfers"
+
+    workflow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    employee_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"))
+    department: Mapped[str] = mapped_column(String(100))
+    origin_province: Mapped[str] = mapped_column(String(32))
+    origin_city: Mapped[str] = mapped_column(String(32))
+    destination_province: Mapped[str] = mapped_column(String(32))
+    destination_city: Mapped[str] = mapped_column(String(32))
+    types: Mapped[list[str]] = mapped_column(JSONB)
+    reason: Mapped[str] = mapped_column(Text)
+    applicant: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index(None, "created_at"), Index(None, "stage", "updated_at"))
+
+
+class TransferBranch(Base):
+    """One insurance type's progress within a transfer."""
+
+    __tablename__ = "transfer_branches"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("transfers.workflow_id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    current_step: Mapped[str | None] = mapped_column(String(40))
+    step_due: Mapped[dt.date | None] = mapped_column(Date)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "kind"),
+        CheckConstraint("status IN ('awaiting_review', 'submitted', 'accepted', 'transferring', 'completed',"
+                        " 'rejected', 'cancelled')", name="status_known"),
+        Index(None, "kind", "completed_at"),
+    )
+
+
+class TransferMaterial(Base):
+    """An uploaded document, kept in the database: never on a path built from its file name."""
+
+    __tablename__ = "transfer_materials"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("transfers.workflow_id"))
+    code: Mapped[str] = mapped_column(String(60))  # the requirement it satisfies
+    filename: Mapped[str] = mapped_column(String(255))  # as the uploader named it; display only
+    content_type: Mapped[str] = mapped_column(String(40))  # sniffed from the bytes
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    current: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+    __table_args__ = (Index(None, "workflow_id", "code"),)
+
+
+class TransferReview(Base):
+    """An HR decision on a transfer application; rejection reasons feed the statistics."""
+
+    __tablename__ = "transfer_reviews"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("transfers.workflow_id"))
+    decision: Mapped[str] = mapped_column(String(10))
+    reason_code: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("decision IN ('approved', 'rejected')", name="decision_known"),
+        Index(None, "decision", "at"),
+    )
