@@ -369,6 +369,7 @@ class OffboardingWorkflow:
                                 department=self.req.department, province=self.req.province,
                                 today=workflow.now().date(), policy=self.req.si_policy,
                                 rollback_window=timedelta(0), followup=timedelta(0),
+                                correction_window=timedelta(0),  # a refusal comes straight back here
                                 pre_approved=Actor(user="offboarding", role="hr_manager")),
                 id=f"si-change-{self.req.employee_id}-{self._wf().removeprefix('offboarding-')}-{label}",
                 static_summary=f"{kind.value} for {self.req.employee_id} (offboarding)")
