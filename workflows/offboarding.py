@@ -464,6 +464,9 @@ class OffboardingWorkflow:
                 await self.book.open_task("gate-hr_final", f"HR final approval for {self.req.employee_id}", "hr_manager")
             if msg.gate == "hr_final":
                 await self.book.close_task("gate-hr_final", "approved", actor=msg.actor)
+            # What the UI shows: each gate's state (current details are not a command).
+            workflow.set_current_details(f"{self.stage}, last day {self.last_day}. Gates: " + ", ".join(
+                f"{g} {'done' if self._gate_done(g) else 'open'}" for g in GATES))
         return self.view()
 
     @sign_off.validator

@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from temporalio.common import WorkflowIDConflictPolicy
@@ -22,7 +22,7 @@ from api.deps import RequestId, SessionDep, TemporalDep
 from api.errors import ApiError, responses
 from api.routes.cases import visible_case
 from db.ledger import open_receivables
-from db.models import Employee
+from db.models import Employee, Receivable
 from domain.policy import BirthFacts, PolicyError, pin_maternity
 from domain.roles import STAFF, Role
 from workflows import search_attributes as sa
@@ -324,6 +324,25 @@ async def repin(workflow_id: str, body: ReasonIn, session: SessionDep, temporal:
     await handle.signal(MaternityLeaveWorkflow.repin_policy,
                         NewPolicy(actor=_actor(principal, request_id), reason=body.reason, policy=policy))
     return await workflow_calls.query(temporal, workflow_id, MaternityLeaveWorkflow.view)
+
+
+class ReceivablePage(BaseModel):
+    items: list[ReceivableOut]
+    next_cursor: int | None
+
+
+@router.get("/receivables", response_model=ReceivablePage, responses=responses(401, 403))
+def list_receivables(session: SessionDep, _: LedgerReader, status: str = "open",
+                     cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
+                     limit: Annotated[int, Query(ge=1, le=200)] = 50) -> ReceivablePage:
+    """All receivables in a status, oldest booking first: finance's follow-up list."""
+    stmt = select(Receivable).where(Receivable.status == status).order_by(Receivable.id).limit(limit + 1)
+    if cursor is not None:
+        stmt = stmt.where(Receivable.id > cursor)
+    rows = list(session.scalars(stmt))
+    page, more = rows[:limit], len(rows) > limit
+    return ReceivablePage(items=[ReceivableOut.model_validate(r, from_attributes=True) for r in page],
+                          next_cursor=page[-1].id if more else None)
 
 
 @router.get("/receivables/{employee_id}", response_model=Ledger, responses=responses(401, 403))

@@ -191,6 +191,8 @@ async def test_resignation_with_advances_open_then_write_off(stack, auth, emp, t
     assert (Decimal(ledger["outstanding"]), ledger["months"]) == (owed, booked)
     assert ledger["responsible"]["write_off"] == "finance + hr_manager"
     assert (await api.get(f"/receivables/{emp}", headers=auth(Role.EMPLOYEE, emp))).status_code == 403
+    listed = (await api.get("/receivables", headers=auth(Role.FINANCE, FINANCE))).json()["items"]
+    assert sorted(r["month"] for r in listed if r["employee_id"] == emp) == booked
 
     # Deductions from salary are over; a write-off needs two people in two roles.
     r = await post(api, auth, wf, "deductions", Role.FINANCE, FINANCE, {"amount": "10.00"})
