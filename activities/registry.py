@@ -12,6 +12,7 @@ from activities.maternity import MaternityActivities
 from activities.non_compete import NonCompeteActivities
 from activities.offboarding import OffboardingActivities
 from activities.si_change import SocialInsuranceActivities
+from activities.transfer import TransferActivities
 from integrations.si_agency import SocialInsuranceAgency
 
 
@@ -23,4 +24,5 @@ def all_activities(session_factory: sessionmaker[Session],
         *MaternityActivities(session_factory, agency).all(),
         *OffboardingActivities(session_factory, agency).all(),
         *NonCompeteActivities(session_factory).all(),
+        *TransferActivities(session_factory, agency).all(),
     ]

@@ -34,6 +34,9 @@ from api.routes import (
     offboarding,
     policies,
     si_changes,
+    transfer_materials,
+    transfer_stats,
+    transfers,
 )
 from api.routes import codec as codec_routes
 from db.session import make_engine, make_session_factory
@@ -105,8 +108,9 @@ def create_app(
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
-    for module in (health, me, employees, cases, inbox, si_changes, maternity, offboarding, non_compete, audit,
-                   policies, codec_routes):
+    for module in (health, me, employees, cases, inbox, si_changes, maternity, offboarding, non_compete,
+                   transfer_materials, transfer_stats, transfers, audit, policies, codec_routes):
+        # transfer_stats before transfers: /transfers/statistics is not a workflow id
         app.include_router(module.router)
     app.add_middleware(CodecCORS, origins=settings.ui_origins)
     app.add_middleware(BodyLimit, limit_for=lambda scope: body_limit(settings, scope))

@@ -81,7 +81,8 @@ class FaultPlan:
 
     latency_seconds: float = 0.0
     outages: int = 0  # the next N calls fail as if the agency were down
-    reject: dict[str, tuple[str, str]] = field(default_factory=dict)  # employee id -> (code, reason)
+    # employee id (or "employee@city") -> (code, reason) for the next submissions
+    reject: dict[str, tuple[str, str]] = field(default_factory=dict)
     revocation_window: dt.timedelta = dt.timedelta(days=30)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -109,7 +110,8 @@ class SimulatedAgency:
             earlier = self._earlier(session, submission.reference)
             if earlier is not None:
                 return earlier
-            refusal = self.faults.reject.get(submission.employee_id) or self._refusal(session, submission)
+            refusal = (self.faults.reject.get(f"{submission.employee_id}@{submission.city}")
+                       or self.faults.reject.get(submission.employee_id) or self._refusal(session, submission))
             return self._answer(session, submission.reference, "submit", to_jsonable(submission.__dict__),
                                 refusal, prefix="SB")
 

@@ -22,7 +22,8 @@ HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
 def test_every_workflow_has_recorded_histories() -> None:
     recorded = {path.parent.name for path in HISTORIES}
     expected = {"si_change": "SocialInsuranceChangeWorkflow", "maternity": "MaternityLeaveWorkflow",
-                "offboarding": "OffboardingWorkflow", "non_compete": "NonCompeteWorkflow"}
+                "offboarding": "OffboardingWorkflow", "non_compete": "NonCompeteWorkflow",
+                "transfer": "CrossProvinceTransferWorkflow"}
     registered = {cls.__name__ for cls in ALL_WORKFLOWS}
     assert set(expected.values()) <= registered
     assert set(expected) <= recorded

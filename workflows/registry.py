@@ -6,10 +6,12 @@ from workflows.maternity import MaternityLeaveWorkflow
 from workflows.non_compete import NonCompeteWorkflow
 from workflows.offboarding import OffboardingWorkflow
 from workflows.si_change import SocialInsuranceChangeWorkflow
+from workflows.transfer import CrossProvinceTransferWorkflow
 
 ALL_WORKFLOWS: list[type] = [
     SocialInsuranceChangeWorkflow,
     MaternityLeaveWorkflow,
     OffboardingWorkflow,
     NonCompeteWorkflow,
+    CrossProvinceTransferWorkflow,
 ]

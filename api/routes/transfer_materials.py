@@ -1,0 +1,204 @@
+"""Transfer materials: upload one document per requirement, list what is there and what is missing,
+download what was sent.
+
+The requirement codes come from the policy pinned for the transfer's route and types (re-derived
+from the ``transfers`` row, dated by its creation day in China time), so nothing new is stored
+about them. The employee sees only her own transfer (404 otherwise, like a transfer that does not
+exist); HR sees all. The upload commits before the workflow is told, so the workflow never looks
+for a material that is not yet visible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Path, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import Principal, require
+from api.deps import RequestId, SessionDep, TemporalDep
+from api.errors import ApiError, responses
+from db import audit
+from db.materials import current_materials, material_content, store
+from db.models import Transfer, TransferMaterial
+from domain.documents import DocumentRefused, check_completeness
+from domain.policy import PolicyError, pin_transfer
+from domain.policy.models import Material
+from domain.roles import HR, Role
+
+router = APIRouter(tags=["transfer materials"])
+PREFIX = "/transfers/{workflow_id}/materials"
+SIGNAL = "materials_changed"
+CHINA = dt.timezone(dt.timedelta(hours=8))
+_CHUNK = 64 * 1024
+
+HrOrSelf = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER, Role.EMPLOYEE))]
+WorkflowId = Annotated[str, Path(max_length=200)]
+Code = Annotated[str, Path(pattern=r"^[a-z0-9_]{1,60}$")]
+
+
+class MaterialOut(BaseModel):
+    id: int
+    code: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: dt.datetime
+    current: bool
+
+
+class RequirementOut(BaseModel):
+    code: str
+    zh: str
+    en: str
+    required: bool
+    provided_by: str
+    kinds: list[str]
+
+
+class UploadOut(BaseModel):
+    material: MaterialOut
+    missing: list[str]
+    complete: bool
+
+
+class MaterialsOut(BaseModel):
+    workflow_id: str
+    requirements: list[RequirementOut]
+    items: list[MaterialOut]
+    missing: list[str]
+    complete: bool
+
+
+async def notify_workflow(temporal: Client, workflow_id: str) -> bool:
+    """Signal ``materials_changed`` (no argument); the workflow re-reads the set itself.
+
+    False when there is no such running workflow (RPC NOT_FOUND: not started, or already closed);
+    every other failure propagates (the upload is already committed, a retry stores it again).
+    """
+    try:
+        await temporal.get_workflow_handle(workflow_id).signal(SIGNAL)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+def _visible(session: Session, principal: Principal, workflow_id: str) -> Transfer:
+    transfer = session.get(Transfer, workflow_id)
+    if transfer is None or (principal.role not in HR and not principal.is_self(transfer.employee_id)):
+        raise ApiError(404, "not_found", f"no transfer {workflow_id} visible to you")
+    return transfer
+
+
+def _requirements(transfer: Transfer) -> dict[str, list[Material]]:
+    """Insurance type -> its materials, from the policy pinned on the transfer's creation day."""
+    on = transfer.created_at.astimezone(CHINA).date()
+    try:
+        pinned = pin_transfer(transfer.origin_province, transfer.destination_province, transfer.types, on=on)
+    except PolicyError as exc:
+        raise ApiError(422, "validation_failed", [exc.detail()]) from None
+    return {kind: list(req.materials) for kind, req in pinned.requirements.items()}
+
+
+def _flat(by_kind: dict[str, list[Material]]) -> list[Material]:
+    return [m for materials in by_kind.values() for m in materials]
+
+
+def _requirement_list(by_kind: dict[str, list[Material]]) -> list[RequirementOut]:
+    """One entry per code: an ID card two types ask for is uploaded once."""
+    seen: dict[str, RequirementOut] = {}
+    for kind, materials in by_kind.items():
+        for m in materials:
+            entry = seen.setdefault(m.code, RequirementOut(code=m.code, zh=m.zh, en=m.en, required=m.required,
+                                                           provided_by=str(m.provided_by), kinds=[]))
+            entry.kinds.append(kind)
+    return list(seen.values())
+
+
+async def _read_limited(file: UploadFile, limit: int) -> bytes:
+    """At most ``limit`` bytes, chunk by chunk: one byte more is a 413, whatever the client declared."""
+    chunks, size = [], 0
+    while chunk := await file.read(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "too_large", f"the file is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _out(row: TransferMaterial) -> MaterialOut:
+    return MaterialOut.model_validate(row, from_attributes=True)
+
+
+def _missing(session: Session, workflow_id: str, materials: list[Material]) -> list[str]:
+    missing, _ = check_completeness(materials, [m.code for m in current_materials(session, workflow_id)])
+    return missing
+
+
+@router.post(PREFIX + "/{code}", status_code=201, response_model=UploadOut,
+             responses=responses(401, 403, 404, 413, 415, 422, 503))
+async def upload(workflow_id: WorkflowId, code: Code, file: UploadFile, request: Request, session: SessionDep,
+                 temporal: TemporalDep, request_id: RequestId, principal: HrOrSelf) -> UploadOut:
+    """Upload the document for one requirement; a new upload supersedes the earlier one."""
+    transfer = _visible(session, principal, workflow_id)
+    materials = _flat(_requirements(transfer))
+    if code not in {m.code for m in materials}:
+        known = ", ".join(sorted({m.code for m in materials}))
+        raise ApiError(422, "validation_failed", [{"field": "code", "rule": "known_material",
+                                                   "message": f"{code} is not a material of this transfer;"
+                                                              f" one of {known}"}])
+    content = await _read_limited(file, request.app.state.settings.max_upload_bytes)
+    try:
+        material = store(session, workflow_id, code, file.filename, content, principal.user)
+    except DocumentRefused as exc:
+        raise ApiError(415, "unsupported_media_type",
+                       [{"field": "file", "rule": exc.rule, "message": exc.message}]) from None
+    audit.append(session, audit.AuditEntry(
+        actor=principal.user, actor_role=principal.role.value, action="transfer.material_uploaded",
+        workflow_id=workflow_id, subject=transfer.employee_id, request_id=request_id,
+        after={"material_id": material.id, "code": code, "sha256": material.sha256, "size": material.size,
+               "content_type": material.content_type, "filename": material.filename}))
+    missing = _missing(session, workflow_id, materials)
+    result = UploadOut(material=_out(material), missing=missing, complete=not missing)
+    session.commit()
+    await notify_workflow(temporal, workflow_id)
+    return result
+
+
+@router.get(PREFIX, response_model=MaterialsOut, responses=responses(401, 403, 404))
+def list_materials(workflow_id: WorkflowId, session: SessionDep, principal: HrOrSelf) -> MaterialsOut:
+    """What the transfer needs, what is uploaded (current versions) and what is still missing."""
+    transfer = _visible(session, principal, workflow_id)
+    by_kind = _requirements(transfer)
+    missing = _missing(session, workflow_id, _flat(by_kind))
+    return MaterialsOut(workflow_id=workflow_id, requirements=_requirement_list(by_kind),
+                        items=[_out(m) for m in current_materials(session, workflow_id)],
+                        missing=missing, complete=not missing)
+
+
+@router.get(PREFIX + "/{material_id}/content", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}},
+                       **responses(401, 403, 404)})
+def download(workflow_id: WorkflowId, material_id: int, session: SessionDep, principal: HrOrSelf) -> Response:
+    """The stored bytes as an attachment, typed by what they are (never rendered inline)."""
+    _visible(session, principal, workflow_id)
+    row = material_content(session, workflow_id, material_id)
+    if row is None:
+        raise ApiError(404, "not_found", f"no material {material_id} in transfer {workflow_id}")
+    return Response(row.content, media_type=row.content_type, headers=_download_headers(row.filename))
+
+
+def _download_headers(filename: str) -> dict[str, Any]:
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename)
+    return {"Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}",
+            "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"}

@@ -1,0 +1,198 @@
+"""Cross-province transfers: apply (the employee or HR), read progress, HR review one by one or in
+a batch, cancel, and the agency's progress callback. Materials and statistics have their own
+routers (transfer_materials, transfer_stats).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio.common import WorkflowIDConflictPolicy
+
+from activities.cases import Actor
+from api import workflow_calls
+from api.auth import Principal, require
+from api.deps import RequestId, SessionDep, TemporalDep
+from api.errors import ApiError, responses
+from api.routes.cases import visible_case
+from db import case_ids
+from db.models import Employee
+from domain.policy import PolicyError, pin_si_change, pin_transfer
+from domain.policy.transfers import transfer_kind
+from domain.roles import STAFF, Role
+from workflows import search_attributes as sa
+from workflows.transfer import (
+    REJECTION_REASONS,
+    Cancel,
+    CrossProvinceTransferWorkflow,
+    Progress,
+    ReviewDecision,
+    TransferRequest,
+    TransferView,
+)
+
+router = APIRouter(tags=["cross-province transfers"])
+PREFIX = "/transfers"
+
+Hr = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]
+HrOrSelf = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER, Role.EMPLOYEE))]
+Anyone = Annotated[Principal, Depends(require(*Role))]
+_ERRORS = responses(401, 403, 404, 409, 422)
+
+
+class ApplyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    employee_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    origin_city: Annotated[str, Field(min_length=1, max_length=32)]
+    destination_city: Annotated[str, Field(min_length=1, max_length=32)]
+    types: list[str] = Field(min_length=1, max_length=4, examples=[["pension", "medical", "housing_fund"]])
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approve: bool
+    reason_code: str | None = Field(default=None, description=f"for a rejection: one of {list(REJECTION_REASONS)}")
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class BatchItem(ReviewIn):
+    workflow_id: str
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[BatchItem] = Field(min_length=1, max_length=200)
+
+
+class BatchLine(BaseModel):
+    workflow_id: str
+    applied: bool
+    error: str | None = None
+    detail: Any = None
+
+
+class ProgressIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    step: str
+    status: str = Field(pattern=r"^(done|rejected)$")
+    reference: Annotated[str, Field(max_length=100)] | None = None
+    reason: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+def _actor(principal: Principal, request_id: str) -> Actor:
+    return Actor(user=principal.user, role=principal.role.value, request_id=request_id)
+
+
+def _refuse(detail: dict[str, Any]) -> ApiError:
+    return ApiError(422, "validation_failed", [detail])
+
+
+@router.post(PREFIX, status_code=201, response_model=TransferView, responses=responses(401, 403, 422, 503))
+async def apply(body: ApplyIn, request: Request, session: SessionDep, temporal: TemporalDep, request_id: RequestId,
+                principal: HrOrSelf) -> TransferView:
+    """Open a transfer; the answer lists the required materials per insurance type."""
+    settings = request.app.state.settings
+    if principal.role is Role.EMPLOYEE and not principal.is_self(body.employee_id):
+        raise ApiError(403, "forbidden", "an employee applies only for herself")
+    employee = session.get(Employee, body.employee_id)
+    if employee is None:
+        raise _refuse({"field": "employee_id", "rule": "employee_exists", "message": f"no employee {body.employee_id}"})
+    today = dt.date.today()
+    try:
+        kinds = sorted({transfer_kind(k) for k in body.types})
+        policy = pin_transfer(body.origin_city, body.destination_city, kinds, today)
+    except PolicyError as exc:
+        raise _refuse(exc.detail()) from None
+    origin = next(iter(policy.requirements.values()))
+
+    def pinned_si(city: str) -> Any:
+        try:
+            return pin_si_change(city, today)
+        except PolicyError:
+            return None  # no base in the catalogue: the enrollment move becomes a manual task
+
+    workflow_id = case_ids.allocate(session, f"transfer-{employee.employee_id}", request_id)
+    session.commit()
+    req = TransferRequest(
+        employee_id=employee.employee_id, department=employee.department, origin_province=origin.origin,
+        origin_city=body.origin_city, destination_province=origin.destination, destination_city=body.destination_city,
+        types=kinds, reason=body.reason, applicant=_actor(principal, request_id), policy=policy,
+        origin_si=pinned_si(body.origin_city), destination_si=pinned_si(body.destination_city),
+        contribution_base=employee.contribution_base)
+    handle = await temporal.start_workflow(
+        CrossProvinceTransferWorkflow.run, req, id=workflow_id, task_queue=settings.temporal_task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=sa.at_start(employee_id=employee.employee_id, kind="transfer", stage="collecting_materials",
+                                      province=origin.destination, department=employee.department),
+        static_summary=f"Transfer of {employee.employee_id}: {body.origin_city} -> {body.destination_city}",
+        static_details=f"{', '.join(kinds)}; policy {policy.version[:12]}")
+    return await handle.query(CrossProvinceTransferWorkflow.view)
+
+
+def _guard(session: SessionDep, principal: Principal, workflow_id: str) -> None:
+    if not workflow_id.startswith("transfer-"):
+        raise ApiError(404, "not_found", f"no transfer {workflow_id}")
+    if principal.role not in STAFF:
+        visible_case(session, principal, workflow_id)
+
+
+@router.get(PREFIX + "/{workflow_id}", response_model=TransferView, responses=responses(401, 404))
+async def read(workflow_id: str, session: SessionDep, temporal: TemporalDep, principal: Anyone) -> TransferView:
+    _guard(session, principal, workflow_id)
+    return await workflow_calls.query(temporal, workflow_id, CrossProvinceTransferWorkflow.view)
+
+
+@router.post(PREFIX + "/{workflow_id}/review", response_model=TransferView, responses=_ERRORS)
+async def review(workflow_id: str, body: ReviewIn, session: SessionDep, temporal: TemporalDep,
+                 request_id: RequestId, principal: Hr) -> TransferView:
+    _guard(session, principal, workflow_id)
+    return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), CrossProvinceTransferWorkflow.review,
+                                       ReviewDecision(actor=_actor(principal, request_id), **body.model_dump()))
+
+
+@router.post(PREFIX + "/review-batch", response_model=list[BatchLine], responses=responses(401, 403, 422))
+async def review_batch(body: BatchIn, temporal: TemporalDep, request_id: RequestId, principal: Hr) -> list[BatchLine]:
+    """Each case decided on its own: one line per case saying applied, or refused and why."""
+    lines = []
+    for item in body.items:
+        if not item.workflow_id.startswith("transfer-"):
+            lines.append(BatchLine(workflow_id=item.workflow_id, applied=False, error="not_found"))
+            continue
+        decision = ReviewDecision(actor=_actor(principal, f"{request_id}:{item.workflow_id}"),
+                                  **item.model_dump(exclude={"workflow_id"}))
+        try:
+            await workflow_calls.update(temporal.get_workflow_handle(item.workflow_id),
+                                        CrossProvinceTransferWorkflow.review, decision)
+            lines.append(BatchLine(workflow_id=item.workflow_id, applied=True))
+        except ApiError as err:
+            lines.append(BatchLine(workflow_id=item.workflow_id, applied=False, error=err.error, detail=err.detail))
+    return lines
+
+
+@router.post(PREFIX + "/{workflow_id}/cancel", response_model=TransferView, responses=_ERRORS)
+async def cancel(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
+                 request_id: RequestId, principal: HrOrSelf) -> TransferView:
+    _guard(session, principal, workflow_id)
+    return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), CrossProvinceTransferWorkflow.cancel,
+                                       Cancel(actor=_actor(principal, request_id), reason=body.reason))
+
+
+@router.post(PREFIX + "/{workflow_id}/agency-progress", response_model=TransferView, responses=_ERRORS)
+async def agency_progress(workflow_id: str, body: ProgressIn, temporal: TemporalDep, request_id: RequestId,
+                          principal: Annotated[Principal, Depends(require(Role.ADMIN))]) -> TransferView:
+    """The agency integration's callback (an operator's token): idempotent per step."""
+    if not workflow_id.startswith("transfer-"):
+        raise ApiError(404, "not_found", f"no transfer {workflow_id}")
+    return await workflow_calls.update(temporal.get_workflow_handle(workflow_id),
+                                       CrossProvinceTransferWorkflow.agency_progress,
+                                       Progress(actor=_actor(principal, request_id), **body.model_dump()))

@@ -1,0 +1,318 @@
+"""Transfer materials: judged by content, bounded in size, named only for display, superseded on
+re-upload, audited by hash, visible to the employee herself and HR only, and the workflow told."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from temporalio import workflow
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from api.app import create_app
+from api.routes import transfer_materials
+from db.materials import display_name
+from db.models import AuditEvent, Transfer, TransferMaterial
+from domain.documents import DocumentRefused, check_completeness, sniff
+from domain.policy.models import Material
+from domain.roles import Role
+from tests.processes.support import add_employee
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(64) + b"\xff\xd9"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00" + bytes(32)
+ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(120)
+PE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(120)
+ZIP = b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(40)
+ALL_CODES = ["contribution_certificate", "insurance_certificate", "resident_id_card", "transfer_application"]
+
+
+# ---------------------------------------------------------------- pure parts
+@pytest.mark.parametrize("content,mime", [(PDF, "application/pdf"), (JPEG, "image/jpeg"), (PNG, "image/png")])
+def test_sniff_accepts_documents_by_content(content: bytes, mime: str) -> None:
+    assert sniff(content) == mime
+
+
+@pytest.mark.parametrize("content,found", [
+    (ELF, "application/x-executable"), (PE, "application/x-msdownload"), (ZIP, "application/zip"),
+    (b"just some text, named scan.pdf", "not a recognised"), (b"", "empty"),
+])
+def test_sniff_refuses_everything_else_naming_it(content: bytes, found: str) -> None:
+    with pytest.raises(DocumentRefused) as refused:
+        sniff(content)
+    assert found in refused.value.message
+
+
+def _material(code: str, required: bool = True) -> Material:
+    return Material(code=code, zh=code, en=code, provided_by="employee", required=required, verified=True)
+
+
+def test_completeness_counts_required_materials_once() -> None:
+    reqs = [_material("id_card"), _material("letter"), _material("id_card"), _material("photo", required=False)]
+    assert check_completeness(reqs, []) == (["id_card", "letter"], [])
+    assert check_completeness(reqs, ["letter", "id_card", "diploma", "letter"]) == ([], ["diploma"])
+
+
+@pytest.mark.parametrize("raw,shown", [
+    ("../../etc/passwd\n.pdf", "passwd.pdf"),
+    ("C:\\Users\\wang\\身份证.jpg", "身份证.jpg"),
+    ("scan\u202egpj.exe", "scangpj.exe"),  # no right-to-left override disguising the name
+    ("../..", "unnamed"),
+    ("", "unnamed"),
+    (None, "unnamed"),
+    ("a" * 300 + ".pdf", "a" * 255),
+])
+def test_display_name_is_a_clean_basename(raw: str | None, shown: str) -> None:
+    assert display_name(raw) == shown
+
+
+# ---------------------------------------------------------------- the API
+@pytest.fixture
+async def client(settings, engine, temporal_env: WorkflowEnvironment, codec) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, engine=engine, temporal=temporal_env.client, codec=codec)
+    if not any(getattr(r, "path", "").startswith(transfer_materials.PREFIX) for r in app.routes):
+        app.include_router(transfer_materials.router)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport,
+                                                                   base_url="http://hrflow.test") as c:
+        yield c
+
+
+@pytest.fixture
+def transfer(session_factory) -> dict[str, str]:
+    """Guizhou (Guiyang) -> Heilongjiang (Harbin): pension, medical and housing fund."""
+    emp = f"E{uuid.uuid4().hex[:8].upper()}"
+    add_employee(session_factory, emp, resident_id_number="520102199001010020", name="李娜",
+                 province="Guizhou", city="Guiyang", department="R&D")
+    add_employee(session_factory, emp + "X", resident_id_number="110105194912310032", name="张伟",
+                 province="Guizhou", city="Guiyang")
+    workflow_id = f"transfer-{emp}-{uuid.uuid4().hex[:6]}"
+    created = dt.datetime(2026, 11, 23, 9, 30, tzinfo=CHINA)
+    with session_factory.begin() as s:
+        s.add(Transfer(workflow_id=workflow_id, employee_id=emp, department="R&D", origin_province="Guizhou",
+                       origin_city="Guiyang", destination_province="Heilongjiang", destination_city="Harbin",
+                       types=["pension", "medical", "housing_fund"], reason="moved to the Harbin office",
+                       applicant=emp, stage="collecting_materials", created_at=created, updated_at=created))
+    return {"workflow_id": workflow_id, "employee": emp, "other": emp + "X"}
+
+
+def _url(t: dict[str, str], code: str | None = None) -> str:
+    base = f"/transfers/{t['workflow_id']}/materials"
+    return base if code is None else f"{base}/{code}"
+
+
+def _me(auth, t: dict[str, str]) -> dict[str, str]:
+    return auth(Role.EMPLOYEE, t["employee"])
+
+
+async def _upload(client: httpx.AsyncClient, headers: dict[str, str], t: dict[str, str], code: str,
+                  content: bytes, name: str = "scan.pdf", declared: str = "application/pdf") -> httpx.Response:
+    return await client.post(_url(t, code), files={"file": (name, content, declared)}, headers=headers)
+
+
+def _stored(session_factory, workflow_id: str) -> list[TransferMaterial]:
+    with session_factory() as s:
+        return list(s.scalars(select(TransferMaterial).where(TransferMaterial.workflow_id == workflow_id)
+                              .order_by(TransferMaterial.id)))
+
+
+async def test_pdf_accepted_with_hash_and_missing_named(client, auth, transfer, session_factory) -> None:
+    r = await _upload(client, _me(auth, transfer), transfer, "resident_id_card", PDF)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    m = body["material"]
+    assert (m["code"], m["content_type"], m["size"], m["current"]) == ("resident_id_card", "application/pdf",
+                                                                         len(PDF), True)
+    assert m["sha256"] == hashlib.sha256(PDF).hexdigest() and m["uploaded_by"] == transfer["employee"]
+    assert "content" not in m
+    # in the pinned policy's order: housing fund, medical, pension
+    assert body["missing"] == ["transfer_application", "insurance_certificate", "contribution_certificate"]
+    assert body["complete"] is False
+    [row] = _stored(session_factory, transfer["workflow_id"])
+    assert row.content == PDF
+
+
+async def test_missing_document_named_until_the_set_is_complete(client, auth, transfer) -> None:
+    hr = auth(Role.HR_SPECIALIST, "hr.li")
+    for code in ["contribution_certificate", "resident_id_card", "transfer_application"]:
+        assert (await _upload(client, hr, transfer, code, PDF)).status_code == 201
+    listed = (await client.get(_url(transfer), headers=_me(auth, transfer))).json()
+    assert listed["missing"] == ["insurance_certificate"] and listed["complete"] is False
+    assert [i["code"] for i in listed["items"]] == ["contribution_certificate", "resident_id_card",
+                                                    "transfer_application"]
+    need = {q["code"]: q["kinds"] for q in listed["requirements"]}
+    assert sorted(need) == ALL_CODES
+    assert need["resident_id_card"] == ["housing_fund", "medical", "pension"]
+    r = await _upload(client, hr, transfer, "insurance_certificate", PNG, name="cert.png", declared="image/png")
+    assert r.status_code == 201 and r.json()["missing"] == [] and r.json()["complete"] is True
+
+
+async def test_pdf_name_with_jpeg_content_is_stored_as_jpeg(client, auth, transfer) -> None:
+    me = _me(auth, transfer)
+    r = await _upload(client, me, transfer, "resident_id_card", JPEG, name="x.pdf", declared="application/pdf")
+    assert r.status_code == 201
+    m = r.json()["material"]
+    assert (m["filename"], m["content_type"]) == ("x.pdf", "image/jpeg")
+    got = await client.get(f"{_url(transfer)}/{m['id']}/content", headers=me)
+    assert got.status_code == 200 and got.content == JPEG
+    assert got.headers["content-type"] == "image/jpeg"
+    assert got.headers["content-disposition"].startswith('attachment; filename="x.pdf"')
+    assert got.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize("content,kind", [(ELF, "application/x-executable"), (PE, "application/x-msdownload"),
+                                          (ZIP, "application/zip"), (b"#!/bin/sh\nrm -rf /\n", "recognised"),
+                                          (b"", "empty")])
+async def test_non_documents_refused_415_and_nothing_stored(client, auth, transfer, session_factory,
+                                                            content: bytes, kind: str) -> None:
+    r = await _upload(client, _me(auth, transfer), transfer, "resident_id_card", content, name="id.pdf")
+    assert r.status_code == 415
+    assert r.json()["error"] == "unsupported_media_type" and kind in r.json()["detail"][0]["message"]
+    assert _stored(session_factory, transfer["workflow_id"]) == []
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent)
+                        .where(AuditEvent.workflow_id == transfer["workflow_id"])) == 0
+
+
+@pytest.mark.parametrize("size", [6_000_000, 5 * 1024 * 1024 + 1])
+async def test_oversized_files_refused_413_and_nothing_stored(client, auth, transfer, session_factory,
+                                                              size: int) -> None:
+    """6 MB is stopped at the door; one byte over the limit (inside the multipart allowance) by the route."""
+    r = await _upload(client, _me(auth, transfer), transfer, "resident_id_card", PDF + bytes(size - len(PDF)))
+    assert r.status_code == 413 and r.json()["error"] == "too_large"
+    assert _stored(session_factory, transfer["workflow_id"]) == []
+
+
+async def test_exactly_the_limit_is_accepted(client, auth, transfer) -> None:
+    limit = 5 * 1024 * 1024
+    r = await _upload(client, _me(auth, transfer), transfer, "resident_id_card", PDF + bytes(limit - len(PDF)))
+    assert r.status_code == 201 and r.json()["material"]["size"] == 5 * 1024 * 1024
+
+
+async def test_only_the_employee_herself_and_hr(client, auth, transfer) -> None:
+    r = await _upload(client, _me(auth, transfer), transfer, "resident_id_card", PDF)
+    material_id = r.json()["material"]["id"]
+    other = auth(Role.EMPLOYEE, transfer["other"])
+    assert (await _upload(client, other, transfer, "resident_id_card", PDF)).status_code == 404
+    assert (await client.get(_url(transfer), headers=other)).status_code == 404
+    assert (await client.get(f"{_url(transfer)}/{material_id}/content", headers=other)).status_code == 404
+    assert (await client.get(_url(transfer), headers=auth(Role.FINANCE))).status_code == 403
+    assert (await client.get(_url(transfer), headers=auth(Role.HR_MANAGER))).status_code == 200
+    missing = {**transfer, "workflow_id": "transfer-nobody"}
+    assert (await client.get(_url(missing), headers=auth(Role.HR_MANAGER))).status_code == 404
+    assert (await client.get(f"{_url(transfer)}/{material_id + 999}/content",
+                             headers=auth(Role.HR_MANAGER))).status_code == 404
+
+
+async def test_unknown_code_refused(client, auth, transfer, session_factory) -> None:
+    r = await _upload(client, _me(auth, transfer), transfer, "marriage_certificate", PDF)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["field"] == "code" and "resident_id_card" in r.json()["detail"][0]["message"]
+    assert (await _upload(client, _me(auth, transfer), transfer, "Bad-Code", PDF)).status_code == 422
+    assert _stored(session_factory, transfer["workflow_id"]) == []
+
+
+async def test_reupload_supersedes_and_keeps_the_earlier_one(client, auth, transfer, session_factory) -> None:
+    me = _me(auth, transfer)
+    first = (await _upload(client, me, transfer, "resident_id_card", PDF, name="blurry.pdf")).json()["material"]
+    second = (await _upload(client, me, transfer, "resident_id_card", PNG, name="sharp.png")).json()["material"]
+    listed = (await client.get(_url(transfer), headers=me)).json()["items"]
+    assert [(i["id"], i["filename"]) for i in listed] == [(second["id"], "sharp.png")]
+    rows = _stored(session_factory, transfer["workflow_id"])
+    assert [(r.id, r.current) for r in rows] == [(first["id"], False), (second["id"], True)]
+    old = await client.get(f"{_url(transfer)}/{first['id']}/content", headers=auth(Role.HR_SPECIALIST))
+    assert old.content == PDF
+
+
+async def test_hostile_file_names_are_display_text_only(client, auth, transfer, session_factory) -> None:
+    me = _me(auth, transfer)
+    r = await _upload(client, me, transfer, "resident_id_card", PDF, name="../../etc/passwd\n.pdf")
+    assert r.status_code == 201
+    assert "/" not in r.json()["material"]["filename"] and r.json()["material"]["filename"].startswith("passwd")
+    # Raw control characters in the multipart header, as a hand-made client could send them.
+    boundary = "hrflowboundary"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="..\\\\..\\\\Windows/../etc/passwd\x1b[2J\x7f\t.pdf"\r\n'
+            f"Content-Type: application/pdf\r\n\r\n").encode() + PDF + f"\r\n--{boundary}--\r\n".encode()
+    r = await client.post(_url(transfer, "transfer_application"), content=body,
+                          headers={**me, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 201, r.text
+    assert r.json()["material"]["filename"] == "passwd[2J.pdf"
+    got = await client.get(f"{_url(transfer)}/{r.json()['material']['id']}/content", headers=me)
+    assert got.headers["content-disposition"] == (
+        "attachment; filename=\"passwd[2J.pdf\"; filename*=UTF-8''passwd%5B2J.pdf")
+    # httpx percent-escapes the newline itself; what arrives is still only a name to show.
+    assert [row.filename for row in _stored(session_factory, transfer["workflow_id"])] == [
+        "passwd%0A.pdf", "passwd[2J.pdf"]
+
+
+async def test_audit_row_has_the_hash_not_the_bytes(client, auth, transfer, session_factory) -> None:
+    r = await _upload(client, _me(auth, transfer), transfer, "resident_id_card", JPEG, name="id.jpg",
+                      declared="image/jpeg")
+    with session_factory() as s:
+        [event] = s.scalars(select(AuditEvent).where(AuditEvent.workflow_id == transfer["workflow_id"]))
+    assert (event.action, event.actor, event.actor_role, event.subject) == (
+        "transfer.material_uploaded", transfer["employee"], "employee", transfer["employee"])
+    assert event.after == {"material_id": r.json()["material"]["id"], "code": "resident_id_card",
+                           "sha256": hashlib.sha256(JPEG).hexdigest(), "size": len(JPEG),
+                           "content_type": "image/jpeg", "filename": "id.jpg"}
+
+
+# ---------------------------------------------------------------- telling the workflow
+@workflow.defn(sandboxed=False)
+class MaterialsListener:
+    """Stands in for the transfer workflow: counts ``materials_changed`` signals."""
+
+    def __init__(self) -> None:
+        self.changes = 0
+
+    @workflow.run
+    async def run(self) -> int:
+        await workflow.wait_condition(lambda: self.changes >= 1)
+        return self.changes
+
+    @workflow.signal(name="materials_changed")
+    def materials_changed(self) -> None:
+        self.changes += 1
+
+
+async def test_upload_signals_a_running_workflow(client, auth, transfer, temporal_env: WorkflowEnvironment) -> None:
+    queue = f"materials-{uuid.uuid4().hex[:8]}"
+    async with Worker(temporal_env.client, task_queue=queue, workflows=[MaterialsListener],
+                      workflow_runner=UnsandboxedWorkflowRunner()):
+        handle = await temporal_env.client.start_workflow(MaterialsListener.run, id=transfer["workflow_id"],
+                                                          task_queue=queue)
+        assert (await _upload(client, _me(auth, transfer), transfer, "resident_id_card", PDF)).status_code == 201
+        assert await asyncio.wait_for(handle.result(), 30) == 1
+
+
+class _FailingHandle:
+    def __init__(self, status: RPCStatusCode) -> None:
+        self.status = status
+
+    async def signal(self, name: str, *args: Any) -> None:
+        raise RPCError("boom", self.status, b"")
+
+
+class _FakeTemporal:
+    def __init__(self, status: RPCStatusCode) -> None:
+        self.status = status
+
+    def get_workflow_handle(self, workflow_id: str) -> _FailingHandle:
+        return _FailingHandle(self.status)
+
+
+async def test_notify_skips_only_a_missing_workflow() -> None:
+    assert await transfer_materials.notify_workflow(_FakeTemporal(RPCStatusCode.NOT_FOUND), "w") is False
+    with pytest.raises(RPCError):
+        await transfer_materials.notify_workflow(_FakeTemporal(RPCStatusCode.UNAVAILABLE), "w")

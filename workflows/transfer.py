@@ -1,0 +1,522 @@
+"""CrossProvinceTransferWorkflow: one employee's move of pension, medical, unemployment insurance
+and housing fund from one province to another (seed 002: Guiyang to Harbin).
+
+The applicant sees the required materials (pinned policy) before uploading; the case waits for a
+complete set, reminding her weekly, and is abandoned after the policy's limit. HR approves or
+returns it with a reason from a fixed list. Each insurance type is a branch with its own progress
+through the agency steps; every office step has its statutory limit in working days on the Chinese
+calendar, and a step past its limit reminds and escalates. The employment move itself stops the
+enrollment at the origin and starts it at the destination (next month, so there is no gap); if the
+destination refuses, the origin enrollment is restored. A cancelled case undoes what was done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, Awaitable, Callable
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+
+from workflows import case_ops
+from workflows.si_change import AGENCY_CALL, SiChangeRequest, SocialInsuranceChangeWorkflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.cases import Actor
+    from activities.outbox import Notify, Recipient
+    from activities.si_change import ChangeFacts
+    from activities.transfer import (
+        BranchRow,
+        CheckMaterials,
+        FileBranch,
+        Planned,
+        PlanStep,
+        RecordTransfer,
+        Review,
+        TransferActivities,
+    )
+    from domain.policy.pinning import SiChangeSnapshot, TransferSnapshot
+    from domain.si_change import ChangeKind
+
+KIND = "transfer"
+CHINA = dt.timezone(timedelta(hours=8))
+COLLECTING, AWAITING_REVIEW, IN_PROGRESS = "collecting_materials", "awaiting_review", "in_progress"
+COMPLETED, PARTLY_REJECTED, ABANDONED, CANCELLED = "completed", "partly_rejected", "abandoned", "cancelled"
+REJECTION_REASONS = ("missing_document", "illegible_document", "wrong_document", "data_mismatch",
+                     "not_eligible", "other")
+
+
+class TransferRequest(BaseModel):
+    employee_id: str
+    department: str = ""
+    origin_province: str
+    origin_city: str
+    destination_province: str
+    destination_city: str
+    types: list[str]
+    reason: str
+    applicant: Actor
+    policy: TransferSnapshot
+    origin_si: SiChangeSnapshot | None = None  # to stop (and restore) the origin enrollment
+    destination_si: SiChangeSnapshot | None = None  # to start the destination enrollment
+    contribution_base: Decimal
+    reminder_days: int = 7
+
+
+class StepState(BaseModel):
+    code: str
+    en: str
+    limit_working_days: int | None
+    due: dt.date | None = None
+    provisional: bool = False
+    done: bool = False
+    reference: str | None = None
+    escalated: bool = False
+
+
+class Branch(BaseModel):
+    kind: str
+    status: str = "awaiting_review"
+    reference: str | None = None
+    steps: list[StepState] = Field(default_factory=list)
+    rejection_reason: str | None = None
+    started_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+
+    def current(self) -> StepState | None:
+        return next((s for s in self.steps if not s.done), None)
+
+
+class ReviewDecision(BaseModel):
+    actor: Actor
+    approve: bool
+    reason_code: str | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class Progress(BaseModel):
+    """An agency's report on a step (callback endpoint or poller): idempotent by (kind, step)."""
+
+    actor: Actor
+    kind: str
+    step: str
+    status: str = Field(pattern=r"^(done|rejected)$")
+    reference: str | None = None
+    reason: str | None = None
+
+
+class Cancel(BaseModel):
+    actor: Actor
+    reason: str = Field(min_length=1)
+
+
+class TransferView(BaseModel):
+    workflow_id: str
+    employee_id: str
+    stage: str
+    route: str
+    required_materials: dict[str, list[str]]  # kind -> material codes
+    missing_materials: list[str]
+    returned_for: ReviewDecision | None
+    branches: list[Branch]
+    enrollment: dict[str, str | None]
+    manual_tasks: list[str]
+
+
+def _refuse(message: str, kind: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def _at(day: dt.date, hour: int) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=CHINA)
+
+
+@workflow.defn
+class CrossProvinceTransferWorkflow:
+    @workflow.init
+    def __init__(self, req: TransferRequest) -> None:
+        self.req = req
+        self.stage = COLLECTING
+        self.branches = {kind: Branch(kind=kind, steps=[
+            StepState(code=s.code, en=s.en, limit_working_days=s.time_limit_working_days)
+            for s in req.policy.requirements[kind].steps if s.actor != "employee"])
+            for kind in req.types}
+        self.required = sorted({m.code for kind in req.types for m in req.policy.requirements[kind].materials
+                                if m.required})
+        self.missing: list[str] = list(self.required)
+        self.materials_version = 0
+        self.returned_for: ReviewDecision | None = None
+        self.returned_at_version = 0  # after a return, at least one new upload is awaited
+        self.decision: ReviewDecision | None = None
+        self.cancel_request: Cancel | None = None
+        self.enrollment: dict[str, str | None] = {"origin_stop": None, "destination_start": None,
+                                                  "origin_restore": None}
+        self.manual_tasks: list[str] = []
+        self.book = case_ops.CaseBook("x")
+        self._compensations: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ run
+    @workflow.run
+    async def run(self, req: TransferRequest) -> TransferView:
+        await self._lifecycle(req)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.view()
+
+    async def _lifecycle(self, req: TransferRequest) -> None:
+        async with self._lock:
+            await case_ops.open_case(
+                kind=KIND, employee_id=req.employee_id, stage=COLLECTING, province=req.destination_province,
+                department=req.department, policy_version=req.policy.version, actor=req.applicant,
+                summary=f"transfer {', '.join(req.types)}: {req.origin_city} -> {req.destination_city}")
+            await self._record(COLLECTING, actor=req.applicant)
+            await self._tell_applicant("transfer.materials_required", {"required": self.required})
+        while True:
+            if not await self._collect_materials():
+                return
+            approved = await self._review()
+            if approved is None:
+                return
+            if approved:
+                break
+        await self._move_enrollment()
+        await self._run_branches()
+
+    async def _collect_materials(self) -> bool:
+        """Until every required document is there; remind weekly; give up at the policy's limit."""
+        give_up = workflow.now() + timedelta(days=self.req.policy.give_up.amount)
+        version = self.materials_version  # taken before the check: an upload during it is not lost
+        await self._check_materials()
+        while self.missing or self._awaiting_fix():
+            if self.cancel_request is not None:
+                await self._compensate(self.cancel_request.actor)
+                return False
+            remind = workflow.now() + timedelta(days=self.req.reminder_days)
+            try:
+                await workflow.wait_condition(
+                    lambda: self.materials_version != version or self.cancel_request is not None,
+                    timeout=max(min(remind, give_up) - workflow.now(), timedelta(0)), timeout_summary="materials")
+            except asyncio.TimeoutError:
+                if workflow.now() >= give_up:
+                    async with self._lock:
+                        await self._record(ABANDONED, status="abandoned",
+                                           details={"missing": self.missing, "limit_days": self.req.policy.give_up.amount})
+                        await self._tell_applicant("transfer.abandoned", {"missing": self.missing})
+                    return False
+                await self._tell_applicant("transfer.materials_reminder", {"missing": self.missing},
+                                           step=f"remind-{self.book.next_step()}")
+                continue
+            version = self.materials_version
+            await self._check_materials()
+        async with self._lock:
+            self.decision = None
+            await self._record(AWAITING_REVIEW)
+            await self.book.open_task("review", f"Review the transfer of {self.req.employee_id}"
+                                      f" ({self.req.origin_city} -> {self.req.destination_city})", "hr_specialist")
+        return True
+
+    async def _review(self) -> bool | None:
+        """True approved, False returned to the applicant, None cancelled."""
+        await workflow.wait_condition(lambda: self.decision is not None or self.cancel_request is not None)
+        if self.decision is None:
+            await self._compensate(self.cancel_request.actor if self.cancel_request else case_ops.SYSTEM)
+            return None
+        return self.decision.approve
+
+    async def _move_enrollment(self) -> None:
+        """Stop at the origin, start at the destination from the next month (no gap); restore the
+        origin when the destination refuses. Without catalogue figures, HR does it by hand."""
+        if self.req.origin_si is None or self.req.destination_si is None:
+            await self._manual("enrollment", f"Move the social-insurance enrollment of {self.req.employee_id} from"
+                               f" {self.req.origin_city} to {self.req.destination_city} at the agencies: the catalogue"
+                               " holds no contribution base for one of them")
+            return
+        this_month = workflow.now().astimezone(CHINA).date().replace(day=1)
+        next_month = (this_month + timedelta(days=32)).replace(day=1)
+        stopped = await self._si_change(ChangeKind.STOP, self.req.origin_si, this_month, "origin-stop")
+        if stopped is None:
+            return  # nothing was changed: HR has the manual task
+        self.enrollment["origin_stop"] = stopped
+
+        async def restore_origin() -> None:
+            self.enrollment["origin_restore"] = await self._si_change(
+                ChangeKind.ENROLLMENT, self.req.origin_si, next_month, "origin-restore")
+        self._compensations.append(("origin enrollment restored", restore_origin))
+        started = await self._si_change(ChangeKind.ENROLLMENT, self.req.destination_si, next_month, "destination-start")
+        if started is None:
+            await restore_origin()
+            self._compensations.clear()
+            await self.book.open_task("destination-refused", f"The destination refused the enrollment of"
+                                      f" {self.req.employee_id}; the origin enrollment was restored", "hr_manager")
+            await self._tell_hr("transfer.destination_refused", {"restored": self.enrollment["origin_restore"]})
+            return
+        self.enrollment["destination_start"] = started
+
+        async def stop_destination() -> None:
+            await self._si_change(ChangeKind.STOP, self.req.destination_si, next_month, "destination-stop")
+        self._compensations.append(("destination enrollment stopped", stop_destination))
+
+    async def _run_branches(self) -> None:
+        async with self._lock:
+            await self._record(IN_PROGRESS)
+        await asyncio.gather(*(self._run_branch(b) for b in self.branches.values()))
+        if self.cancel_request is not None:
+            await self._compensate(self.cancel_request.actor)
+            return
+        rejected = [b.kind for b in self.branches.values() if b.status == "rejected"]
+        async with self._lock:
+            await self.book.close_all("done", actor=case_ops.SYSTEM)
+            await self._record(PARTLY_REJECTED if rejected else COMPLETED, status="completed",
+                               details={"rejected": rejected})
+            await self._tell_applicant("transfer.finished", {"rejected": rejected})
+
+    async def _run_branch(self, branch: Branch) -> None:
+        if branch.status == "cancelled":
+            return
+        try:
+            branch.reference = await workflow.execute_activity_method(
+                TransferActivities.file_branch,
+                FileBranch(workflow_id=self._wf(), employee_id=self.req.employee_id, kind=branch.kind,
+                           origin_city=self.req.origin_city, destination_city=self.req.destination_city,
+                           effective_month=f"{workflow.now():%Y-%m}"),
+                summary=f"apply for the {branch.kind} transfer at {self.req.destination_city}", **AGENCY_CALL)
+        except ActivityError as err:
+            branch.status, branch.rejection_reason = "rejected", str(err.cause)
+            async with self._lock:
+                await self._record(self.stage, details={"branch": branch.kind, "rejected": branch.rejection_reason})
+            return
+        branch.status, branch.started_at = "accepted", workflow.now()
+        while (step := branch.current()) is not None and branch.status not in ("rejected", "cancelled"):
+            start = workflow.now().astimezone(CHINA).date()
+            if step.limit_working_days is not None:
+                planned: Planned = await workflow.execute_activity_method(
+                    TransferActivities.plan_step, PlanStep(start=start, working_days=step.limit_working_days),
+                    summary=f"{branch.kind}: due date of {step.code}", **case_ops.DB_STEP)
+                step.due, step.provisional = planned.due, planned.provisional
+            branch.status = "transferring"
+            async with self._lock:
+                await self._record(self.stage, details={"branch": branch.kind, "step": step.code, "due": step.due})
+            done = lambda: step.done or branch.status in ("rejected", "cancelled")  # noqa: E731
+            if step.due is not None:
+                try:
+                    await workflow.wait_condition(done, timeout=max(_at(step.due, 18) - workflow.now(), timedelta(0)),
+                                                  timeout_summary=f"{branch.kind}: {step.code} due {step.due}")
+                except asyncio.TimeoutError:
+                    step.escalated = True
+                    async with self._lock:
+                        await self.book.open_task(
+                            f"overdue-{branch.kind}-{step.code}", f"{branch.kind}: '{step.en}' past its statutory"
+                            f" limit of {step.limit_working_days} working days (due {step.due})", "hr_manager")
+                        await self._tell_hr("transfer.step_overdue", {"kind": branch.kind, "step": step.code,
+                                                                      "due": step.due})
+            await workflow.wait_condition(done)
+            await self.book.close_task(f"overdue-{branch.kind}-{step.code}", "done", actor=case_ops.SYSTEM)
+        if branch.status not in ("rejected", "cancelled"):
+            branch.status, branch.completed_at = "completed", workflow.now()
+        async with self._lock:
+            await self._record(self.stage, details={"branch": branch.kind, "status": branch.status})
+            await self._tell_applicant("transfer.branch_" + branch.status, {"kind": branch.kind},
+                                       step=f"branch-{branch.kind}-{branch.status}")
+
+    async def _compensate(self, actor: Actor) -> None:
+        for label, undo in reversed(self._compensations):
+            try:
+                await undo()
+            except (ActivityError, ChildWorkflowError) as err:
+                await self._manual(f"undo-{label}", f"Undo by hand: {label} ({err.cause})")
+        self._compensations.clear()
+        for branch in self.branches.values():
+            if branch.status not in ("completed", "rejected"):
+                branch.status = "cancelled"
+        await self.book.close_all("cancelled", actor=actor)
+        await self._record(CANCELLED, status="withdrawn", actor=actor,
+                           details={"reason": self.cancel_request.reason if self.cancel_request else None})
+        await self._tell_applicant("transfer.cancelled", {})
+
+    # ------------------------------------------------------------------ messages
+    @workflow.signal
+    def materials_changed(self) -> None:
+        """An upload landed (the materials endpoint says so); the set is checked again."""
+        self.materials_version += 1
+
+    @workflow.update
+    async def review(self, msg: ReviewDecision) -> TransferView:
+        async with self._lock:
+            self._check_review(msg)
+            await workflow.execute_activity_method(
+                TransferActivities.record_review,
+                Review(workflow_id=self._wf(), step=f"review-{self.book.next_step()}",
+                       decision="approved" if msg.approve else "rejected", reason_code=msg.reason_code,
+                       note=msg.note, at=workflow.now(), actor=msg.actor),
+                summary="record the HR review", **case_ops.DB_STEP)
+            await self.book.close_task("review", "approved" if msg.approve else "rejected", actor=msg.actor,
+                                       reason=msg.reason_code)
+            if msg.approve:
+                for branch in self.branches.values():
+                    branch.status = "submitted"
+                self.returned_for = None
+            else:
+                self.returned_for, self.returned_at_version = msg, self.materials_version
+                await self._record(COLLECTING, actor=msg.actor, details={"returned": msg.reason_code, "note": msg.note})
+                await self._tell_applicant("transfer.returned", {"reason": msg.reason_code, "note": msg.note},
+                                           step=f"returned-{self.book.next_step()}")
+            self.decision = msg
+        return self.view()
+
+    @review.validator
+    def _v_review(self, msg: ReviewDecision) -> None:
+        self._check_review(msg)
+
+    @workflow.update
+    async def agency_progress(self, msg: Progress) -> TransferView:
+        async with self._lock:
+            branch = self._check_progress(msg)
+            step = next(s for s in branch.steps if s.code == msg.step)
+            if step.done or branch.status == "rejected":
+                return self.view()  # the same report again: idempotent
+            if msg.status == "rejected":
+                branch.status, branch.rejection_reason = "rejected", msg.reason or "rejected by the agency"
+            else:
+                step.done, step.reference = True, msg.reference
+            await case_ops.audit(self.book.next_step(), f"transfer.step_{msg.status}", actor=msg.actor,
+                                 subject=self.req.employee_id,
+                                 after={"kind": msg.kind, "step": msg.step, "reference": msg.reference,
+                                        "reason": msg.reason, "due": step.due})
+        return self.view()
+
+    @agency_progress.validator
+    def _v_progress(self, msg: Progress) -> None:
+        self._check_progress(msg)
+
+    @workflow.update
+    async def cancel(self, msg: Cancel) -> TransferView:
+        async with self._lock:
+            self._check_cancel(msg)
+            self.cancel_request = msg
+            for branch in self.branches.values():
+                if branch.status not in ("completed", "rejected"):
+                    branch.status = "cancelled"
+        await workflow.wait_condition(lambda: self.stage == CANCELLED)
+        return self.view()
+
+    @cancel.validator
+    def _v_cancel(self, msg: Cancel) -> None:
+        self._check_cancel(msg)
+
+    @workflow.query
+    def view(self) -> TransferView:
+        return TransferView(
+            workflow_id=self._wf(), employee_id=self.req.employee_id, stage=self.stage,
+            route=f"{self.req.origin_city} ({self.req.origin_province}) -> {self.req.destination_city}"
+                  f" ({self.req.destination_province})",
+            required_materials={k: [m.code for m in self.req.policy.requirements[k].materials if m.required]
+                                for k in self.req.types},
+            missing_materials=list(self.missing), returned_for=self.returned_for,
+            branches=list(self.branches.values()), enrollment=dict(self.enrollment),
+            manual_tasks=list(self.manual_tasks))
+
+    # ------------------------------------------------------------------ rules
+    def _check_review(self, msg: ReviewDecision) -> None:
+        if msg.actor.role not in ("hr_specialist", "hr_manager"):
+            raise _refuse("HR reviews transfers", "WrongRole")
+        if self.stage != AWAITING_REVIEW or self.decision is not None:
+            raise _refuse(f"the transfer is {self.stage}, not awaiting review", "WrongStage")
+        if not msg.approve and msg.reason_code not in REJECTION_REASONS:
+            raise _refuse(f"a rejection needs a reason from {list(REJECTION_REASONS)}", "ValidationFailed")
+
+    def _check_progress(self, msg: Progress) -> Branch:
+        if msg.actor.role != "admin":
+            raise _refuse("agency progress arrives through the agency integration", "WrongRole")
+        branch = self.branches.get(msg.kind)
+        if branch is None or not any(s.code == msg.step for s in branch.steps):
+            raise _refuse(f"no step {msg.step} for {msg.kind} in this transfer", "ValidationFailed")
+        if branch.status not in ("accepted", "transferring", "rejected") and not any(s.done for s in branch.steps):
+            raise _refuse(f"the {msg.kind} branch is {branch.status}", "WrongStage")
+        return branch
+
+    def _check_cancel(self, msg: Cancel) -> None:
+        is_applicant = msg.actor.user == self.req.applicant.user or msg.actor.user == self.req.employee_id
+        if not is_applicant and msg.actor.role not in ("hr_specialist", "hr_manager"):
+            raise _refuse("the applicant or HR cancels a transfer", "Forbidden")
+        if self.stage in (COMPLETED, PARTLY_REJECTED, ABANDONED, CANCELLED) or self.cancel_request is not None:
+            raise _refuse(f"the transfer is {self.stage}", "WrongStage")
+
+    # ------------------------------------------------------------------ plumbing
+    def _awaiting_fix(self) -> bool:
+        return self.returned_for is not None and self.materials_version == self.returned_at_version
+
+    async def _check_materials(self) -> None:
+        self.missing = await workflow.execute_activity_method(
+            TransferActivities.missing_materials, CheckMaterials(workflow_id=self._wf(), required=self.required),
+            summary="check the uploaded materials", **case_ops.DB_STEP)
+
+    async def _si_change(self, kind: ChangeKind, policy: SiChangeSnapshot, month: dt.date, label: str) -> str | None:
+        facts = ChangeFacts(employee_id=self.req.employee_id, city=policy.city, kind=kind,
+                            base=None if kind is ChangeKind.STOP else self.req.contribution_base,
+                            effective_month=f"{month:%Y-%m}")
+        try:
+            result = await workflow.execute_child_workflow(
+                SocialInsuranceChangeWorkflow.run,
+                SiChangeRequest(facts=facts, reason=f"transfer {self._wf()}: {label}", maker=self.req.applicant,
+                                department=self.req.department, province=self.req.destination_province,
+                                today=workflow.now().date(), policy=policy, rollback_window=timedelta(0),
+                                followup=timedelta(0), correction_window=timedelta(0),
+                                pre_approved=Actor(user="transfer", role="hr_manager")),
+                id=f"si-change-{self.req.employee_id}-{self._wf().removeprefix('transfer-')}-{label}",
+                static_summary=f"{kind.value} in {policy.city} for {self.req.employee_id} (transfer)")
+        except ChildWorkflowError as err:
+            await self._manual(label, f"Enrollment change '{label}' failed: {err.cause}")
+            return None
+        if result.acceptance_no is None:
+            await self._manual(label, f"Enrollment change '{label}' ended {result.stage}")
+            return None
+        return result.acceptance_no
+
+    async def _record(self, stage: str, *, status: str | None = None, actor: Actor = case_ops.SYSTEM,
+                      details: dict[str, Any] | None = None) -> None:
+        case_ops.set_visible_stage(stage, f"{stage}: " + ", ".join(
+            f"{b.kind} {b.status}" + (f" ({b.current().code} due {b.current().due})" if b.current() and b.current().due else "")
+            for b in self.branches.values()))
+        await workflow.execute_activity_method(
+            TransferActivities.record,
+            RecordTransfer(workflow_id=self._wf(), step=self.book.next_step(), employee_id=self.req.employee_id,
+                           department=self.req.department, origin_province=self.req.origin_province,
+                           origin_city=self.req.origin_city, destination_province=self.req.destination_province,
+                           destination_city=self.req.destination_city, types=self.req.types, reason=self.req.reason,
+                           applicant=self.req.applicant.user, stage=stage, status=status,
+                           branches=[BranchRow(kind=b.kind, status=b.status,
+                                               current_step=b.current().code if b.current() else None,
+                                               step_due=b.current().due if b.current() else None,
+                                               started_at=b.started_at, completed_at=b.completed_at,
+                                               rejection_reason=b.rejection_reason)
+                                     for b in self.branches.values()],
+                           at=workflow.now(), actor=actor, details=details or {}),
+            summary=f"stage -> {stage}", **case_ops.DB_STEP)
+        self.stage = stage
+
+    async def _notify(self, recipients: list[Recipient], template: str, params: dict[str, Any], step: str) -> None:
+        await workflow.execute_activity_method(
+            TransferActivities.notify,
+            Notify(workflow_id=self._wf(), step=step, recipients=recipients, template=template,
+                   params={"workflow_id": self._wf(), **params}, at=workflow.now()),
+            summary=f"notify: {template}", **case_ops.DB_STEP)
+
+    async def _tell_applicant(self, template: str, params: dict[str, Any], *, step: str | None = None) -> None:
+        await self._notify([Recipient(kind="employee", who=self.req.employee_id)], template, params,
+                           step or f"{template}-{self.book.next_step()}")
+
+    async def _tell_hr(self, template: str, params: dict[str, Any]) -> None:
+        await self._notify([Recipient(kind="role", who="hr_specialist")], template, params,
+                           f"{template}-{self.book.next_step()}")
+
+    async def _manual(self, purpose: str, title: str) -> None:
+        await self.book.open_task(purpose, title, "hr_specialist")
+        self.manual_tasks.append(title)
+
+    @staticmethod
+    def _wf() -> str:
+        return workflow.info().workflow_id
