@@ -108,7 +108,7 @@ class MaternityActivities:
         with db_step(self._sessions) as session:
             booked = ledger.book(session, employee_id=req.employee_id, workflow_id=req.workflow_id,
                                  kind=ADVANCE, month=req.month, amount=req.amount, at=req.at)
-            if booked:
+            if booked and claim_step(session, req.workflow_id, f"booked-{req.month}").first_time:
                 audit.append(session, audit.AuditEntry(
                     actor="system", actor_role="system", action="receivable.booked",
                     workflow_id=req.workflow_id, subject=req.employee_id,

@@ -20,14 +20,19 @@ ZERO = Decimal("0.00")
 
 def book(session: Session, *, employee_id: str, workflow_id: str, kind: str, month: str,
          amount: Decimal, at: dt.datetime) -> bool:
-    """Book one month's receivable; False when that month was already booked (never twice)."""
+    """Book one month's receivable for this case: True when it is (now, or already, by a retry of
+    the same case); False when another case holds that month (never booked twice)."""
     row = session.execute(
         insert(Receivable).values(employee_id=employee_id, workflow_id=workflow_id, kind=kind, month=month,
                                   amount=amount, booked_at=at)
         .on_conflict_do_nothing(index_elements=[Receivable.employee_id, Receivable.kind, Receivable.month])
         .returning(Receivable.id)
     ).first()
-    return row is not None
+    if row is not None:
+        return True
+    holder = session.scalar(select(Receivable.workflow_id).where(
+        Receivable.employee_id == employee_id, Receivable.kind == kind, Receivable.month == month))
+    return holder == workflow_id
 
 
 def open_receivables(session: Session, employee_id: str) -> list[Receivable]:

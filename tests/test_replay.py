@@ -37,3 +37,16 @@ async def test_history_replays(path: Path, codec) -> None:
     replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=data_converter(codec))
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+
+
+async def test_patch_replays_histories_from_before_and_after_it(codec) -> None:
+    """``void-certificate-on-withdrawal`` was added behind ``workflow.patched`` after the first
+    withdrawal history was recorded: the old history has no marker and still replays; the new one
+    carries the marker and replays too."""
+    old = Path(__file__).parent / "histories" / "offboarding" / "withdrawn_after_last_day_steps.json"
+    new = old.with_name("withdrawn_certificate_voided.json")
+    marker = '"markerName": "core_patch"'  # the patch id itself is in an (encrypted) payload
+    assert marker not in old.read_text()
+    assert marker in new.read_text()
+    for path in (old, new):
+        await test_history_replays(path, codec)

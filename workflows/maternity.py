@@ -308,9 +308,14 @@ class MaternityLeaveWorkflow:
 
     async def _book(self, month: str) -> None:
         amount = personal_monthly(self.req.contribution_base, self.policy.rates)
-        await self._activity(MaternityActivities.book_advance, BookAdvance(
+        booked = await self._activity(MaternityActivities.book_advance, BookAdvance(
             workflow_id=self._wf(), employee_id=self.req.employee_id, month=month, amount=amount,
             at=workflow.now()), summary=f"book {month} advance {amount}")
+        if not booked:  # another case already booked her advance for this month: not twice, and say so
+            self.advances[month] = Decimal("0.00")
+            await self.book.open_task(f"advance-conflict-{month}", f"{month}: the advance of {self.req.employee_id}"
+                                      " was already booked by another case; check which case recovers it", "finance")
+            return
         self.advances[month] = amount
         await case_ops.audit(self.book.next_step(), "maternity.advance_booked", subject=self.req.employee_id,
                              after={"month": month, "amount": amount, "outstanding": self.outstanding})
@@ -326,8 +331,12 @@ class MaternityLeaveWorkflow:
                 await self.book.open_task("compensation-failed", f"Undo by hand: {err.cause}", "hr_manager")
         self._compensations.clear()
         await self.book.close_all("cancelled", actor=request.actor, reason=request.reason)
-        await self._stage(CANCELLED, status="withdrawn", actor=request.actor,
-                          details={"reason": request.reason, "advances_booked": self.outstanding})
+        owed = self.outstanding
+        await self._stage(CANCELLED, status=None if owed else "withdrawn", actor=request.actor,
+                          details={"reason": request.reason, "advances_booked": owed})
+        if owed:  # advances already booked are still owed: recover them, never close silently
+            self.returned_on = workflow.now().astimezone(CHINA).date()
+            await self._recover()
 
     async def _recover(self) -> None:
         """After the return (or a departure): deduct, settle or write off until nothing is owed."""
@@ -409,7 +418,7 @@ class MaternityLeaveWorkflow:
                 await self._stage(WITHDRAWN, status="withdrawn", actor=msg.actor, details={"reason": msg.reason})
             else:
                 self.cancel_request = msg
-        await workflow.wait_condition(lambda: self.stage in (WITHDRAWN, CANCELLED))
+        await workflow.wait_condition(lambda: self.stage in (WITHDRAWN, CANCELLED, CLOSED, DEDUCTING, DEPARTED_UNSETTLED))
         return self.view()
 
     @withdraw.validator
@@ -653,6 +662,8 @@ class MaternityLeaveWorkflow:
             raise _refuse(f"the case is {self.stage}; it can no longer be withdrawn", "WrongStage")
         if self.stage == ON_LEAVE and msg.actor.role == "employee":
             raise _refuse("a leave under way is cancelled by HR", "WrongRole")
+        if self.returned_on is not None or self.cancel_request is not None:
+            raise _refuse("the leave has ended (or is being cancelled)", "WrongStage")
 
     def _check_extension_request(self, msg: Extension) -> None:
         self._check_staff_or_self(msg.actor, "request an extension")
@@ -675,6 +686,8 @@ class MaternityLeaveWorkflow:
     def _check_confirm_return(self, msg: ReturnReport) -> None:
         if msg.actor.role not in ("hr_specialist", "hr_manager"):
             raise _refuse("HR confirms the return", "WrongRole")
+        if self.cancel_request is not None:
+            raise _refuse("the leave is being cancelled", "WrongStage")
         if self.stage not in (ON_LEAVE, RETURN_OVERDUE) or self.returned_on is not None:
             raise _refuse(f"the case is {self.stage}", "WrongStage")
 

@@ -235,6 +235,10 @@ class OffboardingWorkflow:
             await self._withdraw()
             return
         self._compensations.clear()
+        if self.withdrawal is not None:  # asked for, never accepted before the employment ended
+            await self.book.close_task("withdrawal", "cancelled", actor=case_ops.SYSTEM,
+                                       reason="the employment ended before a decision")
+            self.withdrawal = None
         await self._stage(DEPARTED, current=f"departed {self.last_day}; filings due {self.filing_due}")
         if req.non_compete is not None:
             await self._start_non_compete(req.non_compete)
@@ -322,19 +326,31 @@ class OffboardingWorkflow:
                 self._compensations.append(("enrollment restarted", restart))
 
             month = f"{self.last_day:%Y-%m}"
-            self.housing_fund_stop = await self._agency(OffboardingActivities.housing_fund, HousingFund(
-                workflow_id=self._wf(), step="hf-stop", employee_id=self.req.employee_id, city=self.req.city,
-                action="stop", effective_month=month), "stop the housing fund")
-
-            async def hf_restart() -> None:
-                await self._agency(OffboardingActivities.housing_fund, HousingFund(
-                    workflow_id=self._wf(), step="hf-restart", employee_id=self.req.employee_id,
-                    city=self.req.city, action="restart", effective_month=month), "restart the housing fund")
-            self._compensations.append(("housing fund restarted", hf_restart))
+            try:
+                self.housing_fund_stop = await self._agency(OffboardingActivities.housing_fund, HousingFund(
+                    workflow_id=self._wf(), step="hf-stop", employee_id=self.req.employee_id, city=self.req.city,
+                    action="stop", effective_month=month), "stop the housing fund")
+            except ActivityError as err:  # refused or unreachable: by hand, and the last day goes on
+                await self._manual("housing-fund", f"Stop the housing fund of {self.req.employee_id} at the"
+                                   f" centre: {err.cause}")
+            else:
+                async def hf_restart() -> None:
+                    await self._agency(OffboardingActivities.housing_fund, HousingFund(
+                        workflow_id=self._wf(), step="hf-restart", employee_id=self.req.employee_id,
+                        city=self.req.city, action="restart", effective_month=month), "restart the housing fund")
+                self._compensations.append(("housing fund restarted", hf_restart))
 
             self.certificate_no = await self._db(OffboardingActivities.issue_certificate, Certificate(
                 workflow_id=self._wf(), employee_id=self.req.employee_id, kind=self.req.kind.value,
                 last_day=self.last_day, at=workflow.now()), "issue the separation certificate")
+            # Added after the first histories were recorded: running cases that issued their certificate
+            # before this change keep their command sequence (patched is False when they replay).
+            if workflow.patched("void-certificate-on-withdrawal"):
+                async def void_certificate() -> None:
+                    await case_ops.audit(self.book.next_step(), "offboarding.certificate_voided",
+                                         subject=self.req.employee_id, after={"number": self.certificate_no})
+                    self.certificate_no = None
+                self._compensations.append(("certificate voided", void_certificate))
 
             self.final = self._final_pay()
             await case_ops.audit(self.book.next_step(), "offboarding.final_pay", subject=self.req.employee_id,
@@ -573,6 +589,8 @@ class OffboardingWorkflow:
             raise _refuse("an hr_manager accepts or refuses a withdrawal", "WrongRole")
         if self.withdrawal is None or self.withdrawal_accepted is not None:
             raise _refuse("no withdrawal is waiting", "WrongStage")
+        if self.stage not in (CLEARANCE, LAST_DAY_DONE):
+            raise _refuse(f"the case is {self.stage}: the employment has ended", "WrongStage")
 
     def _check_filing(self, msg: Filing) -> None:
         if msg.actor.role not in ("hr_specialist", "hr_manager"):

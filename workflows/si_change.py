@@ -190,8 +190,10 @@ class SocialInsuranceChangeWorkflow:
                 if not await self._wait_for_correction():
                     return
                 continue
-            if self.stage == APPROVED and await self._rollback_window_passed():
-                await self._execute()
+            if self.stage == APPROVED:
+                approved_round = self.round
+                if await self._rollback_window_passed():
+                    await self._execute(approved_round)
 
         await self._follow_up()
 
@@ -220,8 +222,12 @@ class SocialInsuranceChangeWorkflow:
         except asyncio.TimeoutError:
             return self.round == approved_round and self.stage == APPROVED
 
-    async def _execute(self) -> None:
+    async def _execute(self, approved_round: int) -> None:
         async with self._lock:
+            # A correction, revocation or withdrawal may have taken the lock first while the window
+            # closed: only the approval that waited out its window reaches the agency.
+            if self.round != approved_round or self.stage != APPROVED:
+                return
             await self._record(EXECUTING)
             attempt = self.round
         try:

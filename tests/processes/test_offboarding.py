@@ -172,7 +172,10 @@ async def test_withdrawal_after_last_day_steps_compensates_everything(stack, aut
                                      .order_by(AuditEvent.id)) if a in ("offboarding.deductions_cancelled",
                                                                         "offboarding.access_restored")]
     assert undo == ["offboarding.deductions_cancelled", "offboarding.access_restored"]  # reverse order
-    await record_history(temporal_env.client, wf, "offboarding", "withdrawn_after_last_day_steps")
+    with session_factory() as s:
+        assert s.scalar(select(AuditEvent).where(AuditEvent.workflow_id == wf,
+                                                 AuditEvent.action == "offboarding.certificate_voided"))
+    await record_history(temporal_env.client, wf, "offboarding", "withdrawn_certificate_voided")
 
 
 async def test_missed_filing_deadline_is_escalated(stack, auth, emp, temporal_env, session_factory) -> None:
