@@ -25,6 +25,11 @@ class Actor(BaseModel):
     user: str = "system"
     role: str = "system"
     request_id: str | None = None
+    employee_id: str | None = None  # the person's own employee number, whatever their login
+
+    def is_employee(self, employee_id: str) -> bool:
+        """Is this the person ``employee_id``? (A login and an employee number may differ.)"""
+        return self.employee_id == employee_id or (self.employee_id is None and self.user == employee_id)
 
 
 class OpenCase(BaseModel):

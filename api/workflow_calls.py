@@ -13,10 +13,18 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.cases import Actor
+from api.auth import Principal
 from api.errors import ApiError
 
 FORBIDDEN = {"WrongRole", "NotMaker", "NotApprover", "SelfApproval", "Forbidden"}
 UNPROCESSABLE = {"ValidationFailed"}
+
+
+def actor(principal: Principal, request_id: str) -> Actor:
+    """Who sends a message to a workflow: login, role, employee number, and the request."""
+    return Actor(user=principal.user, role=principal.role.value, request_id=request_id,
+                 employee_id=principal.employee_id)
 
 
 def _snake(name: str) -> str:

@@ -646,7 +646,7 @@ class MaternityLeaveWorkflow:
             raise _refuse("a rejection needs a reason", "ValidationFailed")
 
     def _check_staff_or_self(self, actor: Actor, what: str) -> None:
-        if actor.role == "employee" and actor.user != self.req.employee_id:
+        if actor.role == "employee" and not actor.is_employee(self.req.employee_id):
             raise _refuse(f"only she or HR may {what}", "Forbidden")
         if actor.role not in ("employee", "hr_specialist", "hr_manager"):
             raise _refuse(f"role {actor.role} may not {what}", "WrongRole")

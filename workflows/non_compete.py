@@ -389,7 +389,7 @@ class NonCompeteWorkflow:
 
     def _check_proof_msg(self, msg: SubmitProof) -> str:
         if msg.actor.role == "employee":
-            if msg.actor.user != self.req.employee_id:
+            if not msg.actor.is_employee(self.req.employee_id):
                 raise _refuse("only she or HR may submit her proof", "Forbidden")
         elif msg.actor.role not in HR_ROLES:
             raise _refuse(f"role {msg.actor.role} may not submit proofs", "WrongRole")
@@ -411,7 +411,7 @@ class NonCompeteWorkflow:
         self._check_active()
 
     def _check_claim(self, msg: ClaimRelease) -> None:
-        if msg.actor.role != "employee" or msg.actor.user != self.req.employee_id:
+        if msg.actor.role != "employee" or not msg.actor.is_employee(self.req.employee_id):
             raise _refuse("only she may claim her release compensation", "Forbidden")
         if self.stage != RELEASED or self.closed:
             raise _refuse(f"the non-compete is {self.stage}{' and closed' if self.closed else ''}", "WrongStage")

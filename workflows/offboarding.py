@@ -564,7 +564,7 @@ class OffboardingWorkflow:
             raise _refuse(f"{msg.item_key} is signed off by its receiver {item.owner_user}", "Forbidden")
         if item.owner_role is not None and msg.actor.role != item.owner_role:
             raise _refuse(f"the {msg.gate} gate is signed off by {item.owner_role}", "WrongRole")
-        if msg.actor.user == self.req.employee_id:
+        if msg.actor.is_employee(self.req.employee_id):
             raise _refuse("the departing employee cannot sign off her own clearance", "Forbidden")
         if msg.outcome not in OUTCOMES[msg.gate]:
             raise _refuse(f"outcome must be one of {sorted(OUTCOMES[msg.gate])}", "ValidationFailed")
@@ -576,7 +576,7 @@ class OffboardingWorkflow:
         return item
 
     def _check_withdraw(self, msg: Withdrawal) -> None:
-        if msg.actor.user != self.req.employee_id and msg.actor.role not in ("hr_specialist", "hr_manager"):
+        if not msg.actor.is_employee(self.req.employee_id) and msg.actor.role not in ("hr_specialist", "hr_manager"):
             raise _refuse("only she (or HR for her) withdraws a resignation", "Forbidden")
         if self.req.kind not in (OffboardingKind.RESIGNATION, OffboardingKind.PROBATION_RESIGNATION):
             raise _refuse(f"a {self.req.kind.value} is not withdrawn by the employee", "WrongStage")

@@ -439,7 +439,7 @@ class CrossProvinceTransferWorkflow:
         return branch
 
     def _check_cancel(self, msg: Cancel) -> None:
-        is_applicant = msg.actor.user == self.req.applicant.user or msg.actor.user == self.req.employee_id
+        is_applicant = msg.actor.user == self.req.applicant.user or msg.actor.is_employee(self.req.employee_id)
         if not is_applicant and msg.actor.role not in ("hr_specialist", "hr_manager"):
             raise _refuse("the applicant or HR cancels a transfer", "Forbidden")
         if self.stage in (COMPLETED, PARTLY_REJECTED, ABANDONED, CANCELLED) or self.cancel_request is not None:

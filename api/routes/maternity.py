@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from temporalio.common import WorkflowIDConflictPolicy
 
-from activities.cases import Actor
 from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, SessionDep, TemporalDep
@@ -131,9 +130,6 @@ class Ledger(BaseModel):
     responsible: dict[str, str] = Field(description="who acts on each open item")
 
 
-def _actor(principal: Principal, request_id: str) -> Actor:
-    return Actor(user=principal.user, role=principal.role.value, request_id=request_id)
-
 
 def _refuse(detail: dict[str, Any]) -> ApiError:
     return ApiError(422, "validation_failed", [detail])
@@ -167,7 +163,7 @@ async def apply(body: ApplyIn, request: Request, session: SessionDep, temporal: 
         employee_id=employee.employee_id, manager_id=manager, province=employee.si_province, city=employee.si_city,
         department=employee.department, facts=facts, company_pays_salary=body.company_pays_salary,
         monthly_salary=employee.contribution_base, contribution_base=employee.contribution_base,
-        employer_average_wage=body.employer_average_wage, filed_by=_actor(principal, request_id), today=today,
+        employer_average_wage=body.employer_average_wage, filed_by=workflow_calls.actor(principal, request_id), today=today,
         policy=policy, payroll_cutoff_day=settings.payroll_cutoff_day,
         deduction_installments=settings.maternity_deduction_installments,
         return_reminder_days=settings.maternity_return_reminder_days,
@@ -209,14 +205,14 @@ _ERRORS = responses(401, 403, 404, 409, 422)
 async def approve(workflow_id: str, session: SessionDep, temporal: TemporalDep, request_id: RequestId,
                   principal: Hr) -> MaternityView:
     return await _send(session, temporal, principal, workflow_id, MaternityLeaveWorkflow.approve,
-                       Decision(actor=_actor(principal, request_id)))
+                       Decision(actor=workflow_calls.actor(principal, request_id)))
 
 
 @router.post(PREFIX + "/{workflow_id}/reject", response_model=MaternityView, responses=_ERRORS)
 async def reject(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
                  request_id: RequestId, principal: Hr) -> MaternityView:
     return await _send(session, temporal, principal, workflow_id, MaternityLeaveWorkflow.reject,
-                       Decision(actor=_actor(principal, request_id), reason=body.reason))
+                       Decision(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
 
 
 @router.post(PREFIX + "/{workflow_id}/resubmit", response_model=MaternityView, responses=_ERRORS)
@@ -225,28 +221,28 @@ async def resubmit(workflow_id: str, body: ResubmitIn, session: SessionDep, temp
     facts = BirthFacts(birth_date=body.birth_date, babies=body.babies, difficult_birth=body.difficult_birth,
                        leave_start=body.planned_leave_start)
     return await _send(session, temporal, principal, workflow_id, MaternityLeaveWorkflow.resubmit,
-                       Correction(actor=_actor(principal, request_id), reason=body.reason, facts=facts))
+                       Correction(actor=workflow_calls.actor(principal, request_id), reason=body.reason, facts=facts))
 
 
 @router.post(PREFIX + "/{workflow_id}/withdraw", response_model=MaternityView, responses=_ERRORS)
 async def withdraw(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
                    request_id: RequestId, principal: HrOrSelf) -> MaternityView:
     return await _send(session, temporal, principal, workflow_id, MaternityLeaveWorkflow.withdraw,
-                       Decision(actor=_actor(principal, request_id), reason=body.reason))
+                       Decision(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
 
 
 @router.post(PREFIX + "/{workflow_id}/birth", response_model=MaternityView, responses=_ERRORS)
 async def report_birth(workflow_id: str, body: BirthIn, session: SessionDep, temporal: TemporalDep,
                        request_id: RequestId, principal: HrOrSelf) -> MaternityView:
     return await _send(session, temporal, principal, workflow_id, MaternityLeaveWorkflow.report_birth,
-                       Birth(actor=_actor(principal, request_id), **body.model_dump()))
+                       Birth(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
 @router.post(PREFIX + "/{workflow_id}/extensions", response_model=MaternityView, responses=_ERRORS)
 async def request_extension(workflow_id: str, body: ExtensionIn, session: SessionDep, temporal: TemporalDep,
                             request_id: RequestId, principal: HrOrSelf) -> MaternityView:
     return await _send(session, temporal, principal, workflow_id, MaternityLeaveWorkflow.request_extension,
-                       Extension(actor=_actor(principal, request_id), **body.model_dump()))
+                       Extension(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
 @router.post(PREFIX + "/{workflow_id}/extensions/decision", response_model=MaternityView, responses=_ERRORS)
@@ -254,56 +250,56 @@ async def decide_extension(workflow_id: str, body: ExtensionDecisionIn, session:
                            request_id: RequestId,
                            principal: Annotated[Principal, Depends(require(Role.HR_MANAGER))]) -> MaternityView:
     return await _send(session, temporal, principal, workflow_id, MaternityLeaveWorkflow.decide_extension,
-                       ExtensionDecision(actor=_actor(principal, request_id), **body.model_dump()))
+                       ExtensionDecision(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
 @router.post(PREFIX + "/{workflow_id}/return-report", response_model=MaternityView, responses=_ERRORS)
 async def report_return(workflow_id: str, body: DateIn, session: SessionDep, temporal: TemporalDep,
                         request_id: RequestId, principal: HrOrSelf) -> MaternityView:
     return await _send(session, temporal, principal, workflow_id, MaternityLeaveWorkflow.report_return,
-                       ReturnReport(actor=_actor(principal, request_id), date=body.date))
+                       ReturnReport(actor=workflow_calls.actor(principal, request_id), date=body.date))
 
 
 @router.post(PREFIX + "/{workflow_id}/return", response_model=MaternityView, responses=_ERRORS)
 async def confirm_return(workflow_id: str, body: DateIn, session: SessionDep, temporal: TemporalDep,
                          request_id: RequestId, principal: Hr) -> MaternityView:
     return await _send(session, temporal, principal, workflow_id, MaternityLeaveWorkflow.confirm_return,
-                       ReturnReport(actor=_actor(principal, request_id), date=body.date))
+                       ReturnReport(actor=workflow_calls.actor(principal, request_id), date=body.date))
 
 
 @router.post(PREFIX + "/{workflow_id}/deductions", response_model=MaternityView, responses=_ERRORS)
 async def confirm_deduction(workflow_id: str, body: MoneyIn, session: SessionDep, temporal: TemporalDep,
                             request_id: RequestId, principal: Finance) -> MaternityView:
     return await _send(session, temporal, principal, workflow_id, MaternityLeaveWorkflow.confirm_deduction,
-                       Money(actor=_actor(principal, request_id), **body.model_dump()))
+                       Money(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
 @router.post(PREFIX + "/{workflow_id}/settlements", response_model=MaternityView, responses=_ERRORS)
 async def report_settlement(workflow_id: str, body: MoneyIn, session: SessionDep, temporal: TemporalDep,
                             request_id: RequestId, principal: Finance) -> MaternityView:
     return await _send(session, temporal, principal, workflow_id, MaternityLeaveWorkflow.report_settlement,
-                       Money(actor=_actor(principal, request_id), **body.model_dump()))
+                       Money(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
 @router.post(PREFIX + "/{workflow_id}/allowance-payment", response_model=MaternityView, responses=_ERRORS)
 async def allowance_paid(workflow_id: str, body: MoneyIn, session: SessionDep, temporal: TemporalDep,
                          request_id: RequestId, principal: Finance) -> MaternityView:
     return await _send(session, temporal, principal, workflow_id, MaternityLeaveWorkflow.allowance_paid,
-                       Money(actor=_actor(principal, request_id), **body.model_dump()))
+                       Money(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
 @router.post(PREFIX + "/{workflow_id}/departure", response_model=MaternityView, responses=_ERRORS)
 async def report_departure(workflow_id: str, body: DateIn, session: SessionDep, temporal: TemporalDep,
                            request_id: RequestId, principal: Hr) -> MaternityView:
     return await _send(session, temporal, principal, workflow_id, MaternityLeaveWorkflow.report_departure,
-                       ReturnReport(actor=_actor(principal, request_id), date=body.date))
+                       ReturnReport(actor=workflow_calls.actor(principal, request_id), date=body.date))
 
 
 @router.post(PREFIX + "/{workflow_id}/write-off", response_model=MaternityView, responses=_ERRORS)
 async def approve_write_off(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
                             request_id: RequestId, principal: WriteOff) -> MaternityView:
     return await _send(session, temporal, principal, workflow_id, MaternityLeaveWorkflow.approve_write_off,
-                       Decision(actor=_actor(principal, request_id), reason=body.reason))
+                       Decision(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
 
 
 @router.post(PREFIX + "/{workflow_id}/repin", response_model=MaternityView, responses=_ERRORS)
@@ -322,7 +318,7 @@ async def repin(workflow_id: str, body: ReasonIn, session: SessionDep, temporal:
     except PolicyError as exc:
         raise _refuse(exc.detail()) from None
     await handle.signal(MaternityLeaveWorkflow.repin_policy,
-                        NewPolicy(actor=_actor(principal, request_id), reason=body.reason, policy=policy))
+                        NewPolicy(actor=workflow_calls.actor(principal, request_id), reason=body.reason, policy=policy))
     return await workflow_calls.query(temporal, workflow_id, MaternityLeaveWorkflow.view)
 
 

@@ -18,7 +18,6 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from activities.cases import Actor
 from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, SessionDep, TemporalDep
@@ -77,9 +76,6 @@ class ReleaseIn(BaseModel):
     reason: Annotated[str, Field(max_length=2000)] | None = None
 
 
-def _actor(principal: Principal, request_id: str) -> Actor:
-    return Actor(user=principal.user, role=principal.role.value, request_id=request_id)
-
 
 def _refuse(field: str, rule: str, message: str) -> ApiError:
     return ApiError(422, "validation_failed", [{"field": field, "rule": rule, "message": message}])
@@ -106,7 +102,7 @@ async def start(body: StartIn, request: Request, session: SessionDep, temporal: 
     req = NonCompeteRequest(
         employee_id=employee.employee_id, start=body.start, months=body.months,
         monthly_compensation=body.monthly_compensation, rule=rule, payday=body.payday,
-        filed_by=_actor(principal, request_id), department=employee.department,
+        filed_by=workflow_calls.actor(principal, request_id), department=employee.department,
         months_paid=body.months_already_paid)
     try:
         handle = await temporal.start_workflow(
@@ -164,25 +160,25 @@ async def submit_proof(workflow_id: str, body: ProofIn, session: SessionDep, tem
                        request_id: RequestId, principal: HrOrSelf) -> NonCompeteView:
     """Proof of her current employment (employer and e.g. a social-insurance record number)."""
     return await _send(session, temporal, principal, workflow_id, NonCompeteWorkflow.submit_proof,
-                       SubmitProof(actor=_actor(principal, request_id), **body.model_dump()))
+                       SubmitProof(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
 @router.post(PREFIX + "/{workflow_id}/violation", response_model=NonCompeteView, responses=_ERRORS)
 async def report_violation(workflow_id: str, body: ViolationIn, session: SessionDep, temporal: TemporalDep,
                            request_id: RequestId, principal: Violation) -> NonCompeteView:
     return await _send(session, temporal, principal, workflow_id, NonCompeteWorkflow.report_violation,
-                       ReportViolation(actor=_actor(principal, request_id), evidence=body.evidence))
+                       ReportViolation(actor=workflow_calls.actor(principal, request_id), evidence=body.evidence))
 
 
 @router.post(PREFIX + "/{workflow_id}/release", response_model=NonCompeteView, responses=_ERRORS)
 async def release(workflow_id: str, body: ReleaseIn, session: SessionDep, temporal: TemporalDep,
                   request_id: RequestId, principal: Manager) -> NonCompeteView:
     return await _send(session, temporal, principal, workflow_id, NonCompeteWorkflow.release,
-                       Release(actor=_actor(principal, request_id), reason=body.reason))
+                       Release(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
 
 
 @router.post(PREFIX + "/{workflow_id}/release-claim", response_model=NonCompeteView, responses=_ERRORS)
 async def claim_release_compensation(workflow_id: str, session: SessionDep, temporal: TemporalDep,
                                      request_id: RequestId, principal: FormerEmployee) -> NonCompeteView:
     return await _send(session, temporal, principal, workflow_id, NonCompeteWorkflow.claim_release_compensation,
-                       ClaimRelease(actor=_actor(principal, request_id)))
+                       ClaimRelease(actor=workflow_calls.actor(principal, request_id)))

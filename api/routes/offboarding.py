@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from temporalio.common import WorkflowIDConflictPolicy
 
-from activities.cases import Actor
 from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, SessionDep, TemporalDep
@@ -122,9 +121,6 @@ class RecordOut(BaseModel):
     created_at: dt.datetime
 
 
-def _actor(principal: Principal, request_id: str) -> Actor:
-    return Actor(user=principal.user, role=principal.role.value, request_id=request_id)
-
 
 @router.post(PREFIX, status_code=201, response_model=OffboardingView, responses=responses(401, 403, 422, 503))
 async def start(body: StartIn, request: Request, session: SessionDep, temporal: TemporalDep,
@@ -158,7 +154,7 @@ async def start(body: StartIn, request: Request, session: SessionDep, temporal: 
         notice_date=body.notice_date, last_day=departure, province=employee.si_province,
         city=employee.si_city, department=employee.department, monthly_wage=body.monthly_wage,
         minimum_wage=body.minimum_wage, economic_compensation=body.economic_compensation, handover=body.handover,
-        filed_by=_actor(principal, request_id), policy=policy, si_policy=si_policy, non_compete=terms)
+        filed_by=workflow_calls.actor(principal, request_id), policy=policy, si_policy=si_policy, non_compete=terms)
     handle = await temporal.start_workflow(
         OffboardingWorkflow.run, req, id=f"offboarding-{employee.employee_id}-{body.notice_date.isoformat()}",
         task_queue=settings.temporal_task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -206,14 +202,14 @@ async def sign_off(workflow_id: str, body: SignOffIn, session: SessionDep, tempo
     if not workflow_id.startswith("offboarding-"):
         raise ApiError(404, "not_found", f"no offboarding case {workflow_id}")
     return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), OffboardingWorkflow.sign_off,
-                                       SignOff(actor=_actor(principal, request_id), **body.model_dump()))
+                                       SignOff(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
 @router.post(PREFIX + "/{workflow_id}/withdraw", response_model=OffboardingView, responses=_ERRORS)
 async def withdraw(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
                    request_id: RequestId, principal: Anyone) -> OffboardingView:
     return await _send(session, temporal, principal, workflow_id, OffboardingWorkflow.withdraw,
-                       Withdrawal(actor=_actor(principal, request_id), reason=body.reason))
+                       Withdrawal(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
 
 
 @router.post(PREFIX + "/{workflow_id}/withdrawal-decision", response_model=OffboardingView, responses=_ERRORS)
@@ -221,14 +217,14 @@ async def decide_withdrawal(workflow_id: str, body: DecisionIn, session: Session
                             request_id: RequestId,
                             principal: Annotated[Principal, Depends(require(Role.HR_MANAGER))]) -> OffboardingView:
     return await _send(session, temporal, principal, workflow_id, OffboardingWorkflow.decide_withdrawal,
-                       WithdrawalDecision(actor=_actor(principal, request_id), **body.model_dump()))
+                       WithdrawalDecision(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
 @router.post(PREFIX + "/{workflow_id}/filings", response_model=OffboardingView, responses=_ERRORS)
 async def record_filing(workflow_id: str, body: FilingIn, session: SessionDep, temporal: TemporalDep,
                         request_id: RequestId, principal: Hr) -> OffboardingView:
     return await _send(session, temporal, principal, workflow_id, OffboardingWorkflow.record_filing,
-                       Filing(actor=_actor(principal, request_id), **body.model_dump()))
+                       Filing(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
 @router.post("/employees/{employee_id}/records", status_code=201, response_model=RecordOut,

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from temporalio.common import WorkflowIDConflictPolicy
 
-from activities.cases import Actor
 from activities.si_change import ChangeFacts, validate_against_records
 from api import workflow_calls
 from api.auth import Principal, require
@@ -115,9 +114,6 @@ class SiChangePage(BaseModel):
     next_cursor: str | None
 
 
-def _actor(principal: Principal, request_id: str) -> Actor:
-    return Actor(user=principal.user, role=principal.role.value, request_id=request_id)
-
 
 def _refused(request: Request, principal: Principal, request_id: str, body: SiChangeIn,
              detail: dict[str, str]) -> ApiError:
@@ -155,7 +151,7 @@ async def submit(body: SiChangeIn, request: Request, session: SessionDep, tempor
     session.commit()
     req = SiChangeRequest(
         facts=facts, reason=body.reason,
-        maker=_actor(principal, request_id), department=employee.department, province=employee.si_province,
+        maker=workflow_calls.actor(principal, request_id), department=employee.department, province=employee.si_province,
         today=today, policy=policy,
         rollback_window=dt.timedelta(hours=settings.rollback_window_hours),
         correction_window=dt.timedelta(days=settings.si_correction_days),
@@ -212,14 +208,14 @@ async def _send(temporal: TemporalDep, workflow_id: str, method: object, arg: ob
 async def approve(workflow_id: str, body: ApproveIn, session: SessionDep, temporal: TemporalDep,
                   request_id: RequestId, principal: Checker) -> SiChangeView:
     return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.approve,
-                       Approve(actor=_actor(principal, request_id), confirm_total=body.confirm_total))
+                       Approve(actor=workflow_calls.actor(principal, request_id), confirm_total=body.confirm_total))
 
 
 @router.post("/{workflow_id}/reject", response_model=SiChangeView, responses=responses(401, 403, 404, 409))
 async def reject(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
                  request_id: RequestId, principal: Checker) -> SiChangeView:
     return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.reject,
-                       Decide(actor=_actor(principal, request_id), reason=body.reason))
+                       Decide(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
 
 
 @router.post("/{workflow_id}/correct", response_model=SiChangeView,
@@ -227,21 +223,21 @@ async def reject(workflow_id: str, body: ReasonIn, session: SessionDep, temporal
 async def correct(workflow_id: str, body: CorrectIn, session: SessionDep, temporal: TemporalDep,
                   request_id: RequestId, principal: Maker) -> SiChangeView:
     return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.correct,
-                       Correct(actor=_actor(principal, request_id), **body.model_dump()))
+                       Correct(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
 @router.post("/{workflow_id}/revoke", response_model=SiChangeView, responses=responses(401, 403, 404, 409))
 async def revoke(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
                  request_id: RequestId, principal: HrStaff) -> SiChangeView:
     return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.revoke,
-                       Decide(actor=_actor(principal, request_id), reason=body.reason))
+                       Decide(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
 
 
 @router.post("/{workflow_id}/withdraw", response_model=SiChangeView, responses=responses(401, 403, 404, 409))
 async def withdraw(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
                    request_id: RequestId, principal: HrStaff) -> SiChangeView:
     return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.withdraw,
-                       Decide(actor=_actor(principal, request_id), reason=body.reason))
+                       Decide(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
 
 
 @router.post("/{workflow_id}/repin", response_model=SiChangeView, responses=responses(401, 403, 404, 422))
@@ -256,5 +252,5 @@ async def repin(workflow_id: str, body: ReasonIn, session: SessionDep, temporal:
         raise ApiError(422, "validation_failed", [exc.detail()]) from None
     await temporal.get_workflow_handle(workflow_id).signal(
         SocialInsuranceChangeWorkflow.repin_policy,
-        NewPolicy(actor=_actor(principal, request_id), reason=body.reason, policy=policy))
+        NewPolicy(actor=workflow_calls.actor(principal, request_id), reason=body.reason, policy=policy))
     return await workflow_calls.query(temporal, workflow_id, SocialInsuranceChangeWorkflow.view)

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.common import WorkflowIDConflictPolicy
 
-from activities.cases import Actor
 from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, SessionDep, TemporalDep
@@ -89,9 +88,6 @@ class ReasonIn(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-def _actor(principal: Principal, request_id: str) -> Actor:
-    return Actor(user=principal.user, role=principal.role.value, request_id=request_id)
-
 
 def _refuse(detail: dict[str, Any]) -> ApiError:
     return ApiError(422, "validation_failed", [detail])
@@ -126,7 +122,7 @@ async def apply(body: ApplyIn, request: Request, session: SessionDep, temporal: 
     req = TransferRequest(
         employee_id=employee.employee_id, department=employee.department, origin_province=origin.origin,
         origin_city=body.origin_city, destination_province=origin.destination, destination_city=body.destination_city,
-        types=kinds, reason=body.reason, applicant=_actor(principal, request_id), policy=policy,
+        types=kinds, reason=body.reason, applicant=workflow_calls.actor(principal, request_id), policy=policy,
         origin_si=pinned_si(body.origin_city), destination_si=pinned_si(body.destination_city),
         contribution_base=employee.contribution_base)
     handle = await temporal.start_workflow(
@@ -157,7 +153,7 @@ async def review(workflow_id: str, body: ReviewIn, session: SessionDep, temporal
                  request_id: RequestId, principal: Hr) -> TransferView:
     _guard(session, principal, workflow_id)
     return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), CrossProvinceTransferWorkflow.review,
-                                       ReviewDecision(actor=_actor(principal, request_id), **body.model_dump()))
+                                       ReviewDecision(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
 @router.post(PREFIX + "/review-batch", response_model=list[BatchLine], responses=responses(401, 403, 422))
@@ -168,7 +164,7 @@ async def review_batch(body: BatchIn, temporal: TemporalDep, request_id: Request
         if not item.workflow_id.startswith("transfer-"):
             lines.append(BatchLine(workflow_id=item.workflow_id, applied=False, error="not_found"))
             continue
-        decision = ReviewDecision(actor=_actor(principal, f"{request_id}:{item.workflow_id}"),
+        decision = ReviewDecision(actor=workflow_calls.actor(principal, f"{request_id}:{item.workflow_id}"),
                                   **item.model_dump(exclude={"workflow_id"}))
         try:
             await workflow_calls.update(temporal.get_workflow_handle(item.workflow_id),
@@ -184,7 +180,7 @@ async def cancel(workflow_id: str, body: ReasonIn, session: SessionDep, temporal
                  request_id: RequestId, principal: HrOrSelf) -> TransferView:
     _guard(session, principal, workflow_id)
     return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), CrossProvinceTransferWorkflow.cancel,
-                                       Cancel(actor=_actor(principal, request_id), reason=body.reason))
+                                       Cancel(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
 
 
 @router.post(PREFIX + "/{workflow_id}/agency-progress", response_model=TransferView, responses=_ERRORS)
@@ -195,4 +191,4 @@ async def agency_progress(workflow_id: str, body: ProgressIn, temporal: Temporal
         raise ApiError(404, "not_found", f"no transfer {workflow_id}")
     return await workflow_calls.update(temporal.get_workflow_handle(workflow_id),
                                        CrossProvinceTransferWorkflow.agency_progress,
-                                       Progress(actor=_actor(principal, request_id), **body.model_dump()))
+                                       Progress(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))

@@ -220,3 +220,15 @@ async def test_non_compete_follows_the_departure(stack, auth, emp, temporal_env)
     nc = (await api.get(f"/non-competes/{v['non_compete_case']}", headers=auth(Role.HR_MANAGER, MANAGER))).json()
     assert nc["monthly_compensation"] == "3600.00"  # 30% of 12,000 (Interpretation (I) art. 36)
     assert nc["months"] == 24
+
+
+async def test_departing_staff_cannot_sign_their_own_clearance(stack, auth, token, emp, temporal_env) -> None:
+    """A login is not an employee number: the departing IT engineer signs in as 'it.self'."""
+    api = stack
+    notice = await env_today(temporal_env)
+    wf = (await start(api, auth, emp, notice))["workflow_id"]
+    await wait_view(api, auth, wf, lambda v: v["risk"])
+    own_login = {"Authorization": f"Bearer {token(Role.IT, 'it.self', employee=emp)}"}
+    r = await api.post(f"/offboardings/{wf}/sign-off", json={"gate": "it", "item_key": "accounts", "outcome": "revoked"},
+                       headers=own_login)
+    assert r.status_code == 403 and "her own clearance" in r.json()["detail"]["message"]
