@@ -46,8 +46,12 @@ def refusal_to_http(error: ApplicationError) -> ApiError:
 
 
 async def update(handle: WorkflowHandle[Any, Any], method: Any, arg: Any) -> Any:
+    """Send an update; with the caller's request id as its id, a retried request (same
+    ``X-Request-ID``) is applied once and answered with the first result."""
+    request_id = getattr(getattr(arg, "actor", None), "request_id", None)
+    update_id = f"{getattr(method, '__name__', 'update')}-{request_id}" if request_id else None
     try:
-        return await handle.execute_update(method, arg)
+        return await handle.execute_update(method, arg, id=update_id)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError):

@@ -95,7 +95,7 @@ class OffboardingRequest(BaseModel):
 
 class NonCompeteTerms(BaseModel):
     months: int = Field(ge=1, le=24)
-    monthly_compensation: Decimal = Field(ge=0, decimal_places=2)
+    monthly_compensation: Decimal = Field(gt=0, decimal_places=2)  # unpaid is no non-compete (art. 38)
 
 
 class SignOff(BaseModel):

@@ -238,12 +238,12 @@ class SocialInsuranceChangeWorkflow:
                 summary=f"submit {self.facts.kind.value} to the {self.facts.city} agency",
                 **AGENCY_CALL)
         except ActivityError as err:
-            if not isinstance(err.cause, ApplicationError) or err.cause.type != "AgencyRejected":
-                raise
+            rejected = isinstance(err.cause, ApplicationError) and err.cause.type == "AgencyRejected"
             async with self._lock:
-                self.agency_reason = err.cause.message
+                # Refused, or unreachable past the retry budget: back to the maker, never a failed case.
+                self.agency_reason = err.cause.message if rejected else f"agency unreachable: {err.cause}"
                 await self._record(AGENCY_REJECTED,
-                                   details={"agency": err.cause.details[0] if err.cause.details else None})
+                                   details={"agency": (getattr(err.cause, "details", None) or [self.agency_reason])[0]})
                 await self._open_task("correct", "Agency refused the change: correct or withdraw",
                                       "hr_specialist", assignee=self.req.maker.user)
             return

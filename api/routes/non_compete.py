@@ -54,7 +54,7 @@ class StartIn(BaseModel):
     employee_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     start: dt.date = Field(description="the day after departure")
     months: int = Field(ge=1, description="at most the pinned rule's max_months (24)")
-    monthly_compensation: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+    monthly_compensation: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
     payday: int = Field(default=10, ge=1, le=28)
     months_already_paid: int = Field(default=0, ge=0, description="paid outside hrflow before today")
 

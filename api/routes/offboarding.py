@@ -57,7 +57,7 @@ RECORD_OWNERS: dict[str, set[Role]] = {
 class NonCompeteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     months: int = Field(ge=1, le=24, description="at most 24 (Labour Contract Law art. 24)")
-    monthly_compensation: Money | None = Field(
+    monthly_compensation: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)] | None = Field(
         default=None, description="as agreed; if absent, 30% of the last 12 months' average, not below the minimum wage")
     average_monthly_wage_12m: Money | None = None
 
@@ -201,8 +201,14 @@ async def sign_off(workflow_id: str, body: SignOffIn, session: SessionDep, tempo
     is usually a colleague, not the departing employee, so the workflow's gate decides who may sign."""
     if not workflow_id.startswith("offboarding-"):
         raise ApiError(404, "not_found", f"no offboarding case {workflow_id}")
-    return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), OffboardingWorkflow.sign_off,
-                                       SignOff(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
+    view: OffboardingView = await workflow_calls.update(
+        temporal.get_workflow_handle(workflow_id), OffboardingWorkflow.sign_off,
+        SignOff(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
+    if principal.role in STAFF:
+        return view
+    # A colleague receiving a handover sees her own items, not the risk report or the final pay.
+    return view.model_copy(update={"risk": None, "final_pay": None, "withdrawal": None, "manual_tasks": [],
+                                   "items": [i for i in view.items if i.owner_user == principal.user]})
 
 
 @router.post(PREFIX + "/{workflow_id}/withdraw", response_model=OffboardingView, responses=_ERRORS)

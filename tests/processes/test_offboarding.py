@@ -200,7 +200,10 @@ async def test_missed_filing_deadline_is_escalated(stack, auth, emp, temporal_en
         missed = s.scalar(select(AuditEvent).where(AuditEvent.action == "offboarding.filing_deadline_missed"))
     assert missed.after["missing"] == ["labour_filing", "archive_and_insurance_transfer"]
     r = await sign(api, auth, wf, Role.EMPLOYEE, RECEIVER, "handover", "clients", "handed_over")
-    assert r.json()["final_pay"]["compensation_held"] is False  # released once the handover is complete
+    assert r.status_code == 200 and r.json()["final_pay"] is None  # a colleague does not see her pay
+    assert [i["key"] for i in r.json()["items"]] == ["clients"]
+    v = await view(api, auth, wf)
+    assert v["final_pay"]["compensation_held"] is False  # released once the handover is complete
     await record_history(temporal_env.client, wf, "offboarding", "filing_missed")
 
 
