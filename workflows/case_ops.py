@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from datetime import timedelta
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.cases import (
@@ -152,3 +154,27 @@ class CaseBook:
     async def close_all(self, decision: str, *, actor: Actor, reason: str | None = None, purpose_prefix: str = "") -> None:
         for purpose in [p for p in self.tasks if p.startswith(purpose_prefix)]:
             await self.close_task(purpose, decision, actor=actor, reason=reason)
+
+
+class Compensations:
+    """What to undo if the case is withdrawn or cancelled, registered as each step completes and
+    run newest first. Each undo is an idempotent activity (or child workflow) with its own retries;
+    one that still fails becomes a manual task through ``on_failure``, never a silent drop."""
+
+    def __init__(self) -> None:
+        self._undo: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+
+    def add(self, label: str, undo: Callable[[], Awaitable[None]]) -> None:
+        self._undo.append((label, undo))
+
+    def clear(self) -> None:
+        """The steps are final (the employment ended, she returned): nothing to undo any more."""
+        self._undo.clear()
+
+    async def run(self, on_failure: Callable[[str, BaseException], Awaitable[None]]) -> None:
+        for label, undo in reversed(self._undo):
+            try:
+                await undo()
+            except (ActivityError, ChildWorkflowError) as err:
+                await on_failure(label, err.cause or err)
+        self._undo.clear()

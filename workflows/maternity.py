@@ -16,7 +16,7 @@ import asyncio
 import datetime as dt
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
@@ -177,7 +177,7 @@ class MaternityLeaveWorkflow:
         self.si_status_changed = False
         self.book = case_ops.CaseBook("m")
         self.next_deadline: dt.datetime | None = None
-        self._compensations: list[Callable[[], Awaitable[None]]] = []
+        self.undo = case_ops.Compensations()
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ derived
@@ -242,7 +242,7 @@ class MaternityLeaveWorkflow:
                     workflow_id=self._wf(), step="si-status-restored", employee_id=self.req.employee_id,
                     status=previous, at=workflow.now()), summary="social insurance: status restored")
                 self.si_status_changed = False
-            self._compensations.append(restore_status)
+            self.undo.add("status restored", restore_status)
 
             if not self.req.company_pays_salary:
                 monthly = personal_monthly(self.req.contribution_base, self.policy.rates)
@@ -253,7 +253,7 @@ class MaternityLeaveWorkflow:
                 async def tell_finance_cancelled() -> None:
                     await self._notify("finance-told-cancelled", [Recipient(kind="role", who="finance")],
                                        "maternity.advance_cancelled", {"employee_id": self.req.employee_id})
-                self._compensations.append(tell_finance_cancelled)
+                self.undo.add("finance told", tell_finance_cancelled)
             await self._stage(ON_LEAVE, current=f"on leave until {self.last_day}; return {self.expected_return}")
 
     async def _during_leave(self) -> bool:
@@ -324,12 +324,9 @@ class MaternityLeaveWorkflow:
         """Undo what leave start did, newest first; a failing undo becomes a task, never silence."""
         request = self.cancel_request
         assert request is not None
-        for undo in reversed(self._compensations):
-            try:
-                await asyncio.shield(asyncio.ensure_future(undo()))
-            except ActivityError as err:
-                await self.book.open_task("compensation-failed", f"Undo by hand: {err.cause}", "hr_manager")
-        self._compensations.clear()
+        async def by_hand(label: str, cause: BaseException) -> None:
+            await self.book.open_task(f"undo-{label}", f"Undo by hand: {label} ({cause})", "hr_manager")
+        await self.undo.run(by_hand)
         await self.book.close_all("cancelled", actor=request.actor, reason=request.reason)
         owed = self.outstanding
         await self._stage(CANCELLED, status=None if owed else "withdrawn", actor=request.actor,
@@ -516,7 +513,7 @@ class MaternityLeaveWorkflow:
                 workflow_id=self._wf(), step="si-status-returned", employee_id=self.req.employee_id,
                 status="normal", at=workflow.now(), actor=msg.actor), summary="social insurance: back to normal")
             self.si_status_changed = False
-            self._compensations.clear()
+            self.undo.clear()
             await case_ops.audit(self.book.next_step(), "maternity.return_confirmed", actor=msg.actor,
                                  subject=self.req.employee_id,
                                  after={"returned_on": msg.date, "expected_return": self.expected_return,

@@ -16,7 +16,7 @@ import asyncio
 import datetime as dt
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
@@ -201,7 +201,7 @@ class OffboardingWorkflow:
         self.manual_tasks: list[str] = []
         self.non_compete_case: str | None = None
         self.book = case_ops.CaseBook("o")
-        self._compensations: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self.undo = case_ops.Compensations()
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ run
@@ -234,7 +234,7 @@ class OffboardingWorkflow:
         if self.withdrawal_accepted:
             await self._withdraw()
             return
-        self._compensations.clear()
+        self.undo.clear()
         if self.withdrawal is not None:  # asked for, never accepted before the employment ended
             await self.book.close_task("withdrawal", "cancelled", actor=case_ops.SYSTEM,
                                        reason="the employment ended before a decision")
@@ -316,14 +316,14 @@ class OffboardingWorkflow:
                 await self._db(OffboardingActivities.restore_access, AccessChange(
                     workflow_id=self._wf(), step="access-restored", employee_id=self.req.employee_id,
                     record_ids=revoked, at=workflow.now()), "restore access")
-            self._compensations.append(("access restored", restore))
+            self.undo.add("access restored", restore)
 
             if self.risk and self.risk.active_enrollment_city and self.req.si_policy is not None:
                 self.enrollment_stop = await self._si_change(ChangeKind.STOP, "stop")
 
                 async def restart() -> None:
                     await self._si_change(ChangeKind.ENROLLMENT, "restart")
-                self._compensations.append(("enrollment restarted", restart))
+                self.undo.add("enrollment restarted", restart)
 
             month = f"{self.last_day:%Y-%m}"
             try:
@@ -338,7 +338,7 @@ class OffboardingWorkflow:
                     await self._agency(OffboardingActivities.housing_fund, HousingFund(
                         workflow_id=self._wf(), step="hf-restart", employee_id=self.req.employee_id,
                         city=self.req.city, action="restart", effective_month=month), "restart the housing fund")
-                self._compensations.append(("housing fund restarted", hf_restart))
+                self.undo.add("housing fund restarted", hf_restart)
 
             self.certificate_no = await self._db(OffboardingActivities.issue_certificate, Certificate(
                 workflow_id=self._wf(), employee_id=self.req.employee_id, kind=self.req.kind.value,
@@ -350,7 +350,7 @@ class OffboardingWorkflow:
                     await case_ops.audit(self.book.next_step(), "offboarding.certificate_voided",
                                          subject=self.req.employee_id, after={"number": self.certificate_no})
                     self.certificate_no = None
-                self._compensations.append(("certificate voided", void_certificate))
+                self.undo.add("certificate voided", void_certificate)
 
             self.final = self._final_pay()
             await case_ops.audit(self.book.next_step(), "offboarding.final_pay", subject=self.req.employee_id,
@@ -361,7 +361,7 @@ class OffboardingWorkflow:
                                      subject=self.req.employee_id,
                                      after={"agreed": self.final.agreed_deductions if self.final else None})
                 self.final = None
-            self._compensations.append(("deductions cancelled", deductions_cancelled))
+            self.undo.add("deductions cancelled", deductions_cancelled)
             await self._stage(LAST_DAY_DONE, current=f"last day {self.last_day}: certificate {self.certificate_no}")
 
     def _final_pay(self) -> FinalPay:
@@ -441,12 +441,7 @@ class OffboardingWorkflow:
         """Undo every completed step, newest first; an undo that fails is a manual task, never dropped."""
         decision = self.withdrawal_accepted
         assert decision is not None
-        for label, undo in reversed(self._compensations):
-            try:
-                await undo()
-            except (ActivityError, ChildWorkflowError) as err:
-                await self._manual(f"undo-{label}", f"Undo by hand: {label} ({err.cause})")
-        self._compensations.clear()
+        await self.undo.run(self._undo_by_hand)
         await self.book.close_all("cancelled", actor=decision.actor, reason="resignation withdrawn")
         await self._stage(WITHDRAWN, status="withdrawn", actor=decision.actor,
                           details={"reason": self.withdrawal.reason if self.withdrawal else None})
@@ -618,6 +613,9 @@ class OffboardingWorkflow:
 
     async def _agency(self, fn: Any, arg: Any, summary: str) -> Any:
         return await workflow.execute_activity_method(fn, arg, summary=summary, **AGENCY_CALL)
+
+    async def _undo_by_hand(self, label: str, cause: BaseException) -> None:
+        await self._manual(f"undo-{label}", f"Undo by hand: {label} ({cause})")
 
     async def _manual(self, purpose: str, title: str) -> None:
         await self.book.open_task(purpose, title, "hr_manager")

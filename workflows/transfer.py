@@ -16,7 +16,7 @@ import asyncio
 import datetime as dt
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
@@ -157,7 +157,7 @@ class CrossProvinceTransferWorkflow:
                                                   "origin_restore": None}
         self.manual_tasks: list[str] = []
         self.book = case_ops.CaseBook("x")
-        self._compensations: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self.undo = case_ops.Compensations()
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ run
@@ -245,11 +245,11 @@ class CrossProvinceTransferWorkflow:
         async def restore_origin() -> None:
             self.enrollment["origin_restore"] = await self._si_change(
                 ChangeKind.ENROLLMENT, self.req.origin_si, next_month, "origin-restore")
-        self._compensations.append(("origin enrollment restored", restore_origin))
+        self.undo.add("origin enrollment restored", restore_origin)
         started = await self._si_change(ChangeKind.ENROLLMENT, self.req.destination_si, next_month, "destination-start")
         if started is None:
             await restore_origin()
-            self._compensations.clear()
+            self.undo.clear()
             await self.book.open_task("destination-refused", f"The destination refused the enrollment of"
                                       f" {self.req.employee_id}; the origin enrollment was restored", "hr_manager")
             await self._tell_hr("transfer.destination_refused", {"restored": self.enrollment["origin_restore"]})
@@ -258,7 +258,7 @@ class CrossProvinceTransferWorkflow:
 
         async def stop_destination() -> None:
             await self._si_change(ChangeKind.STOP, self.req.destination_si, next_month, "destination-stop")
-        self._compensations.append(("destination enrollment stopped", stop_destination))
+        self.undo.add("destination enrollment stopped", stop_destination)
 
     async def _run_branches(self) -> None:
         async with self._lock:
@@ -323,12 +323,7 @@ class CrossProvinceTransferWorkflow:
                                        step=f"branch-{branch.kind}-{branch.status}")
 
     async def _compensate(self, actor: Actor) -> None:
-        for label, undo in reversed(self._compensations):
-            try:
-                await undo()
-            except (ActivityError, ChildWorkflowError) as err:
-                await self._manual(f"undo-{label}", f"Undo by hand: {label} ({err.cause})")
-        self._compensations.clear()
+        await self.undo.run(self._undo_by_hand)
         for branch in self.branches.values():
             if branch.status not in ("completed", "rejected"):
                 branch.status = "cancelled"
@@ -512,6 +507,9 @@ class CrossProvinceTransferWorkflow:
     async def _tell_hr(self, template: str, params: dict[str, Any]) -> None:
         await self._notify([Recipient(kind="role", who="hr_specialist")], template, params,
                            f"{template}-{self.book.next_step()}")
+
+    async def _undo_by_hand(self, label: str, cause: BaseException) -> None:
+        await self._manual(f"undo-{label}", f"Undo by hand: {label} ({cause})")
 
     async def _manual(self, purpose: str, title: str) -> None:
         await self.book.open_task(purpose, title, "hr_specialist")
