@@ -43,6 +43,7 @@ class RiskReport(BaseModel):
     it: list[RiskItem]
     receivables_outstanding: Decimal
     receivable_months: list[str]
+    receivable_cases: dict[str, Decimal] = Field(default_factory=dict)  # owning case -> still owed
     non_compete: RiskItem | None
     running_cases: list[str]
     active_enrollment_city: str | None
@@ -134,6 +135,9 @@ class OffboardingActivities:
 
             open_receivables = ledger.open_receivables(session, req.employee_id)
             owed = sum((r.amount - r.settled for r in open_receivables), Decimal("0.00"))
+            by_case: dict[str, Decimal] = {}
+            for r in open_receivables:
+                by_case[r.workflow_id] = by_case.get(r.workflow_id, Decimal("0.00")) + r.amount - r.settled
             running = list(session.scalars(select(Case.workflow_id).where(
                 Case.employee_id == req.employee_id, Case.status == "open", Case.workflow_id != req.workflow_id)))
             enrollment = session.scalar(select(SiEnrollment.city).where(
@@ -159,7 +163,8 @@ class OffboardingActivities:
             report = RiskReport(
                 employee_id=employee.employee_id, position=employee.position, hire_date=employee.hire_date,
                 compliance=compliance, finance=finance, it=it, receivables_outstanding=owed,
-                receivable_months=[r.month for r in open_receivables], non_compete=non_compete,
+                receivable_months=[r.month for r in open_receivables], receivable_cases=by_case,
+                non_compete=non_compete,
                 running_cases=running, active_enrollment_city=enrollment,
                 contribution_base=employee.contribution_base,
                 summary="; ".join(parts) or "nothing open on record", needs_compliance_review=bool(compliance))

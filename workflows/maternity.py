@@ -119,6 +119,15 @@ class NewPolicy(BaseModel):
     policy: MaternitySnapshot
 
 
+class ExternalSettlement(BaseModel):
+    """Money recovered by another case (offboarding's final pay, with her written agreement)."""
+
+    actor: Actor
+    amount: Decimal = Field(gt=0, decimal_places=2)
+    method: str = Field(pattern=r"^(payroll_deduction|repayment)$")
+    reference: str
+
+
 class MaternityView(BaseModel):
     workflow_id: str
     employee_id: str
@@ -619,6 +628,17 @@ class MaternityLeaveWorkflow:
                                  subject=self.req.employee_id, before=before,
                                  after={"version": msg.policy.version, "reason": msg.reason,
                                         "total_days": self.leave.total_days, "expected_return": self.expected_return})
+
+    @workflow.signal
+    async def external_settlement(self, msg: ExternalSettlement) -> None:
+        """Applied to this case's receivables, at most what is still owed: never recovered twice."""
+        async with self._lock:
+            amount = min(msg.amount, self.outstanding)
+            if amount <= 0:
+                await case_ops.audit(self.book.next_step(), "maternity.external_settlement_ignored",
+                                     actor=msg.actor, after={"amount": msg.amount, "reference": msg.reference})
+                return
+            await self._apply_settlement(Money(actor=msg.actor, amount=amount, reference=msg.reference), msg.method)
 
     @workflow.query
     def view(self) -> MaternityView:

@@ -25,6 +25,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 from temporalio.workflow import ParentClosePolicy
 
 from workflows import case_ops
+from workflows.maternity import ExternalSettlement, MaternityLeaveWorkflow
 from workflows.non_compete import NonCompeteRequest, NonCompeteWorkflow
 from workflows.si_change import AGENCY_CALL, SiChangeRequest, SocialInsuranceChangeWorkflow
 
@@ -462,6 +463,9 @@ class OffboardingWorkflow:
             item.agreed_in_writing = msg.agreed_in_writing
             if signed.evidence_events:
                 item.title += f" [evidence: {len(signed.evidence_events)} audit events]"
+            if (msg.gate, msg.item_key) == ("finance", "receivables") and msg.outcome in ("deducted_by_agreement", "repaid") \
+                    and workflow.patched("settle-receivable-cases"):
+                await self._settle_receivable_cases(msg)
             if msg.gate == "handover" and self._gate_done("handover") and self.final and self.final.compensation_held:
                 self.final = self._final_pay()  # the handover is complete: the compensation is released
                 await case_ops.audit(self.book.next_step(), "offboarding.compensation_released", actor=msg.actor,
@@ -613,6 +617,25 @@ class OffboardingWorkflow:
 
     async def _agency(self, fn: Any, arg: Any, summary: str) -> Any:
         return await workflow.execute_activity_method(fn, arg, summary=summary, **AGENCY_CALL)
+
+    async def _settle_receivable_cases(self, msg: SignOff) -> None:
+        """Tell each case that owns the receivables what was recovered here, so it is not recovered
+        there again (seed 000: the maternity advance)."""
+        assert self.risk is not None
+        left = msg.amount if msg.amount is not None else self.risk.receivables_outstanding
+        method = "payroll_deduction" if msg.outcome == "deducted_by_agreement" else "repayment"
+        for case, owed in self.risk.receivable_cases.items():
+            share = min(left, owed)
+            if share <= 0:
+                break
+            left -= share
+            try:
+                await workflow.get_external_workflow_handle(case).signal(
+                    MaternityLeaveWorkflow.external_settlement,
+                    ExternalSettlement(actor=msg.actor, amount=share, method=method,
+                                       reference=f"{self._wf()}: {msg.note or msg.outcome}"))
+            except Exception as err:  # the case is closed or unknown: finance settles it by hand
+                await self._manual(f"settle-{case}", f"Record {share} recovered in {self._wf()} on {case}: {err}")
 
     async def _undo_by_hand(self, label: str, cause: BaseException) -> None:
         await self._manual(f"undo-{label}", f"Undo by hand: {label} ({cause})")

@@ -235,3 +235,27 @@ async def test_departing_staff_cannot_sign_their_own_clearance(stack, auth, toke
     r = await api.post(f"/offboardings/{wf}/sign-off", json={"gate": "it", "item_key": "accounts", "outcome": "revoked"},
                        headers=own_login)
     assert r.status_code == 403 and "her own clearance" in r.json()["detail"]["message"]
+
+
+async def test_final_pay_deduction_settles_the_maternity_case(stack, auth, emp, temporal_env, session_factory) -> None:
+    """Seed 000 end to end: the advance booked on her maternity case is deducted from final pay
+    with her written agreement, and the maternity case sees it settled (not recovered twice)."""
+    from tests.processes import test_maternity as maternity
+
+    api = stack
+    mwf, v = await maternity.start_leave(api, auth, temporal_env, emp)
+    await until(temporal_env, dt.date.fromisoformat(v["leave_start"]) + dt.timedelta(days=65))
+    v = await maternity.wait_view(api, auth, mwf, lambda v: len(v["advances_booked"]) >= 2)
+    owed = Decimal(v["outstanding"])
+    notice = await env_today(temporal_env)
+    wf = (await start(api, auth, emp, notice))["workflow_id"]
+    o = await wait_view(api, auth, wf, lambda o: o["risk"])
+    assert Decimal(o["risk"]["receivables_outstanding"]) == owed and mwf in o["risk"]["receivable_cases"]
+    r = await sign(api, auth, wf, Role.FINANCE, "fin.zhao", "finance", "receivables", "deducted_by_agreement",
+                   amount=str(owed), agreed_in_writing=True, note="deduction agreement D-17")
+    assert r.status_code == 200, r.text
+    v = await maternity.wait_view(api, auth, mwf, lambda v: Decimal(v["outstanding"]) == 0)
+    assert Decimal(v["settled"]) == owed
+    with session_factory() as s:
+        assert set(s.scalars(select(Receivable.status).where(Receivable.employee_id == emp))) == {"settled"}
+    await record_history(temporal_env.client, wf, "offboarding", "final_pay_settles_maternity_case")
