@@ -76,6 +76,7 @@ class StepState(BaseModel):
     done: bool = False
     reference: str | None = None
     escalated: bool = False
+    expected: dt.date | None = None  # projected by the API for steps not started yet
 
 
 class Branch(BaseModel):

@@ -21,6 +21,7 @@ from db import case_ids
 from db.models import Employee
 from domain.policy import PolicyError, pin_si_change, pin_transfer
 from domain.policy.transfers import transfer_kind
+from domain import workdays
 from domain.roles import STAFF, Role
 from workflows import search_attributes as sa
 from workflows.transfer import (
@@ -144,8 +145,25 @@ def _guard(session: SessionDep, principal: Principal, workflow_id: str) -> None:
 
 @router.get(PREFIX + "/{workflow_id}", response_model=TransferView, responses=responses(401, 404))
 async def read(workflow_id: str, session: SessionDep, temporal: TemporalDep, principal: Anyone) -> TransferView:
+    """Progress per type, with the expected completion date of every step: a started step's own
+    statutory due date, later ones projected at their full working-day limits after it."""
     _guard(session, principal, workflow_id)
-    return await workflow_calls.query(temporal, workflow_id, CrossProvinceTransferWorkflow.view)
+    view: TransferView = await workflow_calls.query(temporal, workflow_id, CrossProvinceTransferWorkflow.view)
+    return project_expected_dates(view)
+
+
+def project_expected_dates(view: TransferView) -> TransferView:
+    for branch in view.branches:
+        previous: dt.date | None = None
+        for step in branch.steps:
+            if step.done:
+                previous = None
+                continue
+            if step.due is not None:
+                step.expected = previous = step.due
+            elif previous is not None and step.limit_working_days is not None:
+                step.expected = previous = workdays.add_working_days(previous, step.limit_working_days).date
+    return view
 
 
 @router.post(PREFIX + "/{workflow_id}/review", response_model=TransferView, responses=_ERRORS)

@@ -29,6 +29,8 @@ async def test_step_past_its_limit_across_national_day(stack, auth, emp, tempora
     expected = workdays.add_working_days(approve_day, step["limit_working_days"]).date
     assert dt.date.fromisoformat(step["due"]) == expected
     assert (expected - approve_day).days > 21  # the holiday week does not count
+    later = v["branches"][0]["steps"][1]  # not started: projected at its full limit after the first
+    assert dt.date.fromisoformat(later["expected"]) == workdays.add_working_days(expected, later["limit_working_days"]).date
     await until(temporal_env, expected, hour=12)
     with session_factory() as s:  # on the due day itself: not yet overdue
         assert s.scalar(select(ApprovalTask).where(ApprovalTask.task_key.like("overdue-%"))) is None
