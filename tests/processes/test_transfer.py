@@ -10,12 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import httpx
-import pytest
 from sqlalchemy import select
 
-from db.models import ApprovalTask, AuditEvent, Notification, SiEnrollment, Transfer
-from domain import workdays
+from db.models import AuditEvent, Notification, SiEnrollment, Transfer
 from domain.roles import Role
 from integrations.si_agency import AgencySubmission
 from tests.processes.support import add_employee, env_today, eventually, record_history, until
