@@ -226,13 +226,18 @@ class MaternityLeaveWorkflow:
         if self.stage == WITHDRAWN:
             return
         # Until the leave starts she may still withdraw; nothing has been done yet that needs undoing.
-        start = _at(self.leave.leave_start, hour=0)
-        try:
-            await workflow.wait_condition(lambda: self.stage == WITHDRAWN, timeout=max(start - workflow.now(), timedelta(0)),
-                                          timeout_summary="until the leave starts")
-            return
-        except asyncio.TimeoutError:
-            pass
+        # A birth reported before the planned start moves the start to the birth: wait again.
+        while True:
+            planned = self.leave.leave_start
+            try:
+                await workflow.wait_condition(
+                    lambda: self.stage == WITHDRAWN or self.leave.leave_start != planned,
+                    timeout=max(_at(planned, hour=0) - workflow.now(), timedelta(0)),
+                    timeout_summary="until the leave starts")
+            except asyncio.TimeoutError:
+                break
+            if self.stage == WITHDRAWN:
+                return
         await self._start_leave()
         if not await self._during_leave():
             await self._cancel()

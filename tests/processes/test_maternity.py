@@ -242,3 +242,18 @@ async def test_extension_needs_a_manager(stack, auth, emp, temporal_env) -> None
     assert dt.date.fromisoformat(r.json()["expected_return"]) == \
         dt.date.fromisoformat(v["expected_return"]) + dt.timedelta(days=15)
     assert r.json()["total_days"] == 173
+
+
+async def test_early_birth_starts_the_leave_at_the_birth(stack, auth, emp, temporal_env, session_factory) -> None:
+    api = stack
+    due = await env_today(temporal_env) + dt.timedelta(days=40)
+    wf = (await apply(api, auth, emp, due))["workflow_id"]  # planned start: 15 days before the due date
+    await post(api, auth, wf, "approve", Role.HR_SPECIALIST, HR)
+    birth = due - dt.timedelta(days=30)
+    r = await post(api, auth, wf, "birth", Role.HR_SPECIALIST, HR, {"birth_date": birth.isoformat()})
+    assert r.status_code == 200 and r.json()["leave_start"] == birth.isoformat()
+    await until(temporal_env, birth + dt.timedelta(days=1))
+    await wait_view(api, auth, wf, lambda v: v["stage"] == "on_leave")  # not 15 days later
+    with session_factory() as s:
+        assert s.get(Employee, emp).si_status == "on_maternity_leave_return_pending"
+    await record_history(temporal_env.client, wf, "maternity", "early_birth")
