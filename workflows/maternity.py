@@ -710,6 +710,10 @@ class MaternityLeaveWorkflow:
             raise _refuse("HR confirms the return", "WrongRole")
         if self.cancel_request is not None:
             raise _refuse("the leave is being cancelled", "WrongStage")
+        today = workflow.now().astimezone(CHINA).date()
+        if not self.leave.leave_start < msg.date <= today + timedelta(days=1):
+            raise _refuse(f"a return date lies after the leave start {self.leave.leave_start} and not after"
+                          f" {today + timedelta(days=1)}", "ValidationFailed")
         if self.stage not in (ON_LEAVE, RETURN_OVERDUE) or self.returned_on is not None:
             raise _refuse(f"the case is {self.stage}", "WrongStage")
 

@@ -165,7 +165,11 @@ async def test_late_return_is_escalated(stack, auth, emp, temporal_env, session_
     inbox = (await api.get("/inbox", headers=auth(Role.HR_MANAGER, MANAGER))).json()["items"]
     assert [i["workflow_id"] for i in inbox] == [wf]
     assert v["advances_booked"] == {}  # salary was paid: contributions came out of it
-    r = await post(api, auth, wf, "return", Role.HR_SPECIALIST, HR, {"date": (expected_return + dt.timedelta(days=5)).isoformat()})
+    r = await post(api, auth, wf, "return", Role.HR_SPECIALIST, HR, {"date": v["leave_start"]})
+    assert r.status_code == 422  # not on (or before) the first day of the leave
+    r = await post(api, auth, wf, "return", Role.HR_SPECIALIST, HR, {"date": (expected_return + dt.timedelta(days=30)).isoformat()})
+    assert r.status_code == 422  # not in the future
+    r = await post(api, auth, wf, "return", Role.HR_SPECIALIST, HR, {"date": (expected_return + dt.timedelta(days=4)).isoformat()})
     assert r.status_code == 200
     await wait_view(api, auth, wf, lambda v: v["stage"] == "closed")
     with session_factory() as s:
