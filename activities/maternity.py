@@ -22,6 +22,7 @@ from activities.unit import db_step
 from db import audit, ledger
 from db.models import Employee
 from db.steps import claim_step, record_result
+from domain.maternity import months_on_leave_at_cutoff
 from domain.policy import BirthFacts, PolicyError, pin_maternity
 from domain.policy.pinning import MaternitySnapshot
 from integrations.si_agency import AgencyRejected, AllowanceClaim, SocialInsuranceAgency
@@ -57,6 +58,16 @@ class Settle(BaseModel):
     reference: str | None = None
     at: dt.datetime
     actor: Actor
+
+
+class ReconcileReturn(BaseModel):
+    workflow_id: str
+    employee_id: str
+    leave_start: dt.date
+    returned_on: dt.date
+    cutoff_day: int
+    amount: Decimal
+    at: dt.datetime
 
 
 class Recompute(BaseModel):
@@ -131,6 +142,26 @@ class MaternityActivities:
                 after={"amount": req.amount, "reference": req.reference, "outstanding": left}), at=req.at)
             return left
 
+    @activity.defn(name="maternity.reconcile_return")
+    def reconcile_return(self, req: ReconcileReturn) -> dict[str, Decimal]:
+        """Advances follow the day she actually came back, not the day HR confirmed it: every cut-off
+        she was away for is booked, one she was back for is reversed. Returns the months that count."""
+        away = {f"{day:%Y-%m}" for day in months_on_leave_at_cutoff(
+            req.leave_start, req.returned_on - dt.timedelta(days=1), req.cutoff_day)}
+        with db_step(self._sessions) as session:
+            booked = ledger.booked_months(session, workflow_id=req.workflow_id, kind=ADVANCE)
+            added = [m for m in sorted(away - set(booked))
+                     if ledger.book(session, employee_id=req.employee_id, workflow_id=req.workflow_id,
+                                    kind=ADVANCE, month=m, amount=req.amount, at=req.at)]
+            reversed_ = [m for m in sorted(set(booked) - away)
+                         if ledger.reverse(session, workflow_id=req.workflow_id, kind=ADVANCE, month=m)]
+            if (added or reversed_) and claim_step(session, req.workflow_id, "return-reconciled").first_time:
+                audit.append(session, audit.AuditEntry(
+                    actor="system", actor_role="system", action="receivable.reconciled_with_return",
+                    workflow_id=req.workflow_id, subject=req.employee_id,
+                    after={"returned_on": req.returned_on, "booked": added, "reversed": reversed_}), at=req.at)
+            return ledger.booked_months(session, workflow_id=req.workflow_id, kind=ADVANCE)
+
     @activity.defn(name="maternity.recompute")
     def recompute(self, req: Recompute) -> MaternitySnapshot:
         """The entitlement for the actual birth, under the rules in force when the case started."""
@@ -155,5 +186,5 @@ class MaternityActivities:
         return receipt.number
 
     def all(self) -> list[Any]:
-        return [self.set_si_status, self.notify, self.book_advance, self.settle,
+        return [self.set_si_status, self.notify, self.book_advance, self.settle, self.reconcile_return,
                 self.recompute, self.claim_allowance]

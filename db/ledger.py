@@ -80,3 +80,22 @@ def settle(session: Session, *, workflow_id: str, step: str, employee_id: str, m
     if left > ZERO:
         raise OverSettlement(f"{amount} is {left} more than the case's open receivables")
     return outstanding(session, employee_id, workflow_id)
+
+
+def reverse(session: Session, *, workflow_id: str, kind: str, month: str) -> bool:
+    """Take back a month booked in error (she was at work on that cut-off after all): only while
+    nothing of it has been settled. True when it was reversed."""
+    row = session.scalar(select(Receivable).where(
+        Receivable.workflow_id == workflow_id, Receivable.kind == kind, Receivable.month == month,
+        Receivable.status == "open", Receivable.settled == 0).with_for_update())
+    if row is None:
+        return False
+    row.status = "reversed"
+    return True
+
+
+def booked_months(session: Session, *, workflow_id: str, kind: str) -> dict[str, Decimal]:
+    """This case's months still counted (open, settled or written off), with their amounts."""
+    rows = session.execute(select(Receivable.month, Receivable.amount).where(
+        Receivable.workflow_id == workflow_id, Receivable.kind == kind, Receivable.status != "reversed"))
+    return {month: amount for month, amount in rows}

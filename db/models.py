@@ -256,7 +256,7 @@ class Receivable(Base):
 
     __table_args__ = (
         UniqueConstraint("employee_id", "kind", "month"),
-        CheckConstraint("status IN ('open', 'settled', 'written_off')", name="status_known"),
+        CheckConstraint("status IN ('open', 'settled', 'written_off', 'reversed')", name="status_known"),
         CheckConstraint("settled >= 0 AND settled <= amount", name="settled_within_amount"),
         Index("ix_receivables_open", "employee_id", "booked_at", postgresql_where=text("status = 'open'")),
     )

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         ClaimAllowance,
         MaternityActivities,
         Recompute,
+        ReconcileReturn,
         SetSiStatus,
         Settle,
     )
@@ -528,6 +529,12 @@ class MaternityLeaveWorkflow:
                 status="normal", at=workflow.now(), actor=msg.actor), summary="social insurance: back to normal")
             self.si_status_changed = False
             self.undo.clear()
+            if not self.req.company_pays_salary and workflow.patched("reconcile-advances-with-return"):
+                self.advances = await self._activity(MaternityActivities.reconcile_return, ReconcileReturn(
+                    workflow_id=self._wf(), employee_id=self.req.employee_id, leave_start=self.leave.leave_start,
+                    returned_on=msg.date, cutoff_day=self.req.payroll_cutoff_day,
+                    amount=personal_monthly(self.req.contribution_base, self.policy.rates), at=workflow.now()),
+                    summary=f"advances as of the actual return on {msg.date}")
             await case_ops.audit(self.book.next_step(), "maternity.return_confirmed", actor=msg.actor,
                                  subject=self.req.employee_id,
                                  after={"returned_on": msg.date, "expected_return": self.expected_return,

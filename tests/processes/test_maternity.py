@@ -261,3 +261,25 @@ async def test_early_birth_starts_the_leave_at_the_birth(stack, auth, emp, tempo
     with session_factory() as s:
         assert s.get(Employee, emp).si_status == "on_maternity_leave_return_pending"
     await record_history(temporal_env.client, wf, "maternity", "early_birth")
+
+
+async def test_advances_follow_the_actual_return_day(stack, auth, emp, temporal_env, session_factory) -> None:
+    """HR confirmed late: she was back before the last cut-offs, so those advances are reversed."""
+    from domain.maternity import months_on_leave_at_cutoff
+
+    api = stack
+    wf, v = await start_leave(api, auth, temporal_env, emp)
+    start = dt.date.fromisoformat(v["leave_start"])
+    await until(temporal_env, start + dt.timedelta(days=130))
+    v = await wait_view(api, auth, wf, lambda v: len(v["advances_booked"]) == 4)
+    back = start + dt.timedelta(days=70)
+    r = await post(api, auth, wf, "return", Role.HR_SPECIALIST, HR, {"date": back.isoformat()})
+    assert r.status_code == 200, r.text
+    away = [f"{d:%Y-%m}" for d in months_on_leave_at_cutoff(start, back - dt.timedelta(days=1), 25)]
+    assert sorted(r.json()["advances_booked"]) == away and len(away) < 4
+    assert Decimal(r.json()["outstanding"]) == MONTHLY_ADVANCE * len(away)
+    with session_factory() as s:
+        statuses = dict(s.execute(select(Receivable.month, Receivable.status)
+                                  .where(Receivable.employee_id == emp)).all())
+    assert {m for m, st in statuses.items() if st == "reversed"} == set(statuses) - set(away)
+    await record_history(temporal_env.client, wf, "maternity", "advances_reconciled_with_return")
