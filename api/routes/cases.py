@@ -103,6 +103,15 @@ def visible_case(session: SessionDep, principal: Principal, workflow_id: str) ->
     return row
 
 
+def guard_case(session: SessionDep, principal: Principal, workflow_id: str, *, prefix: str, what: str) -> None:
+    """404 for an id of another process, or for an employee's look at someone else's case. Staff
+    may act on a case whose row the workflow is still writing."""
+    if not workflow_id.startswith(prefix):
+        raise ApiError(404, "not_found", f"no {what} {workflow_id}")
+    if principal.role not in STAFF:
+        visible_case(session, principal, workflow_id)
+
+
 @router.get("/{workflow_id}", response_model=CaseDetail, responses=responses(401, 404))
 def read_case(workflow_id: str, session: SessionDep, principal: Authenticated) -> CaseDetail:
     row = visible_case(session, principal, workflow_id)

@@ -19,11 +19,11 @@ from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, SessionDep, TemporalDep
 from api.errors import ApiError, responses
-from api.routes.cases import visible_case
+from api.routes.cases import guard_case
 from db.ledger import open_receivables
 from db.models import Employee, Receivable
 from domain.policy import BirthFacts, PolicyError, pin_maternity
-from domain.roles import STAFF, Role
+from domain.roles import Role
 from workflows import search_attributes as sa
 from workflows.maternity import (
     Birth,
@@ -186,10 +186,7 @@ async def read(workflow_id: str, session: SessionDep, temporal: TemporalDep, pri
 
 
 def _guard(session: SessionDep, principal: Principal, workflow_id: str) -> None:
-    if not workflow_id.startswith("maternity-leave-"):
-        raise ApiError(404, "not_found", f"no maternity case {workflow_id}")
-    if principal.role not in STAFF:
-        visible_case(session, principal, workflow_id)
+    guard_case(session, principal, workflow_id, prefix="maternity-leave-", what="maternity case")
 
 
 async def _send(session: SessionDep, temporal: TemporalDep, principal: Principal, workflow_id: str,

@@ -22,11 +22,11 @@ from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, SessionDep, TemporalDep
 from api.errors import ApiError, responses
-from api.routes.cases import visible_case
+from api.routes.cases import guard_case
 from db.models import Employee
 from domain.policy import PolicyError
 from domain.policy.deadlines import non_compete_rule
-from domain.roles import STAFF, Role
+from domain.roles import Role
 from workflows import search_attributes as sa
 from workflows.non_compete import (
     ClaimRelease,
@@ -126,10 +126,7 @@ async def read(workflow_id: str, session: SessionDep, temporal: TemporalDep, pri
 
 
 def _guard(session: SessionDep, principal: Principal, workflow_id: str) -> None:
-    if not workflow_id.startswith("non-compete-"):
-        raise ApiError(404, "not_found", f"no non-compete {workflow_id}")
-    if principal.role not in STAFF:
-        visible_case(session, principal, workflow_id)
+    guard_case(session, principal, workflow_id, prefix="non-compete-", what="non-compete")
 
 
 async def _send(session: SessionDep, temporal: TemporalDep, principal: Principal, workflow_id: str,

@@ -18,7 +18,7 @@ from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, SessionDep, TemporalDep
 from api.errors import ApiError, responses
-from api.routes.cases import CaseOut, visible_case
+from api.routes.cases import CaseOut, guard_case
 from db import audit
 from db.models import Case, Employee, EmployeeRecord
 from domain.offboarding import LastDayRefused, OffboardingKind, last_day
@@ -176,10 +176,7 @@ def list_offboardings(session: SessionDep, _: Annotated[Principal, Depends(requi
 
 
 def _guard(session: SessionDep, principal: Principal, workflow_id: str) -> None:
-    if not workflow_id.startswith("offboarding-"):
-        raise ApiError(404, "not_found", f"no offboarding case {workflow_id}")
-    if principal.role not in STAFF:
-        visible_case(session, principal, workflow_id)
+    guard_case(session, principal, workflow_id, prefix="offboarding-", what="offboarding case")
 
 
 @router.get(PREFIX + "/{workflow_id}", response_model=OffboardingView, responses=responses(401, 404))

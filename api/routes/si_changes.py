@@ -21,7 +21,7 @@ from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, SessionDep, TemporalDep
 from api.errors import ApiError, responses
-from api.routes.cases import visible_case
+from api.routes.cases import guard_case
 from db import audit, case_ids
 from db.models import Employee, SiChange
 from domain.policy import PolicyError, pin_si_change
@@ -193,8 +193,7 @@ def list_changes(
 @router.get("/{workflow_id}", response_model=SiChangeView, responses=responses(401, 404))
 async def read_change(workflow_id: str, session: SessionDep, temporal: TemporalDep,
                       principal: Reader) -> SiChangeView:
-    if principal.role not in STAFF:  # staff may read a case whose row is still being written
-        visible_case(session, principal, workflow_id)
+    guard_case(session, principal, workflow_id, prefix="si-change-", what="social-insurance change")
     return await workflow_calls.query(temporal, workflow_id, SocialInsuranceChangeWorkflow.view)
 
 

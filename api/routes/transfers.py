@@ -16,13 +16,13 @@ from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, SessionDep, TemporalDep
 from api.errors import ApiError, responses
-from api.routes.cases import visible_case
+from api.routes.cases import guard_case
 from db import case_ids
 from db.models import Employee
 from domain.policy import PolicyError, pin_si_change, pin_transfer
 from domain.policy.transfers import transfer_kind
 from domain import workdays
-from domain.roles import STAFF, Role
+from domain.roles import Role
 from workflows import search_attributes as sa
 from workflows.transfer import (
     REJECTION_REASONS,
@@ -137,10 +137,7 @@ async def apply(body: ApplyIn, request: Request, session: SessionDep, temporal: 
 
 
 def _guard(session: SessionDep, principal: Principal, workflow_id: str) -> None:
-    if not workflow_id.startswith("transfer-"):
-        raise ApiError(404, "not_found", f"no transfer {workflow_id}")
-    if principal.role not in STAFF:
-        visible_case(session, principal, workflow_id)
+    guard_case(session, principal, workflow_id, prefix="transfer-", what="transfer")
 
 
 @router.get(PREFIX + "/{workflow_id}", response_model=TransferView, responses=responses(401, 404))

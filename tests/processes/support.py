@@ -42,6 +42,19 @@ async def eventually(probe: Callable[[], Any], *, timeout: float = 30.0) -> Any:
         await asyncio.sleep(0.05)
 
 
+async def wait_view(view: Callable[[], Any], check: Callable[[dict], Any]) -> dict:
+    """Poll a case's view (``view`` returns its JSON) until ``check`` holds; on time-out, show the last one."""
+    last: dict = {}
+
+    async def probe() -> dict | None:
+        last["v"] = v = await view()
+        return v if check(v) else None
+    try:
+        return await eventually(probe)
+    except AssertionError:
+        raise AssertionError(f"last view: {last.get('v')}") from None
+
+
 async def terminate_cases(client: Client, session_factory: sessionmaker[Session]) -> None:
     """End every case this test's database knows of. The time-skipping server is shared by the
     session and cannot skip time while a timer of a finished test waits for a worker that is gone."""

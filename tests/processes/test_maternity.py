@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 from db.audit import verify_chain
 from db.models import ApprovalTask, AuditEvent, Case, Employee, Notification, Receivable
 from domain.roles import Role
+from tests.processes import support
 from tests.processes.support import (
     add_employee,
     env_today,
-    eventually,
     record_history,
     terminate_cases,
     until,
@@ -42,10 +42,7 @@ async def view(api, auth, wf: str) -> dict:
 
 
 async def wait_view(api, auth, wf: str, check) -> dict:
-    async def probe():
-        v = await view(api, auth, wf)
-        return v if check(v) else None
-    return await eventually(probe)
+    return await support.wait_view(lambda: view(api, auth, wf), check)
 
 
 async def post(api, auth, wf: str, action: str, role: Role, user: str, body: dict | None = None) -> httpx.Response:

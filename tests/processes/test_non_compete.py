@@ -21,7 +21,8 @@ from db.audit import verify_chain
 from db.models import ApprovalTask, AuditEvent, Case, NonCompetePayment, Notification
 from domain.policy.deadlines import non_compete_rule
 from domain.roles import Role
-from tests.processes.support import HISTORIES, env_today, eventually, until
+from tests.processes import support
+from tests.processes.support import HISTORIES, env_today, until
 from workflows.non_compete import NonCompeteRequest, NonCompeteWorkflow, month_label, payday_of
 
 HR, MANAGER, COMPLIANCE = "hr.li", "mgr.wang", "cmp.sun"
@@ -40,10 +41,7 @@ async def view(api, auth, wf: str) -> dict:
 
 
 async def wait_view(api, auth, wf: str, check) -> dict:
-    async def probe():
-        v = await view(api, auth, wf)
-        return v if check(v) else None
-    return await eventually(probe)
+    return await support.wait_view(lambda: view(api, auth, wf), check)
 
 
 async def post(api, auth, wf: str, action: str, role: Role, user: str, body: dict | None = None) -> httpx.Response:

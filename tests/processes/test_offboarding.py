@@ -16,6 +16,7 @@ from sqlalchemy import select
 from db.models import AuditEvent, EmployeeRecord, Receivable, SiEnrollment, SimAgencyRequest
 from domain.roles import Role
 from integrations.si_agency import AgencySubmission
+from tests.processes import support
 from tests.processes.support import (
     env_today,
     eventually,
@@ -47,10 +48,7 @@ async def view(api, auth, wf: str) -> dict:
 
 
 async def wait_view(api, auth, wf: str, check) -> dict:
-    async def probe():
-        v = await view(api, auth, wf)
-        return v if check(v) else None
-    return await eventually(probe)
+    return await support.wait_view(lambda: view(api, auth, wf), check)
 
 
 async def sign(api, auth, wf: str, role: Role, user: str, gate: str, key: str, outcome: str, **extra) -> httpx.Response:

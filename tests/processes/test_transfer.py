@@ -15,6 +15,7 @@ from sqlalchemy import select
 from db.models import AuditEvent, Notification, SiEnrollment, Transfer
 from domain.roles import Role
 from integrations.si_agency import AgencySubmission
+from tests.processes import support
 from tests.processes.support import add_employee, env_today, eventually, record_history, until
 
 HR, MANAGER, OPS = "hr.li", "mgr.wang", "ops"
@@ -35,15 +36,7 @@ async def view(api, auth, wf: str) -> dict:
 
 
 async def wait_view(api, auth, wf: str, check) -> dict:
-    last: dict = {}
-
-    async def probe():
-        last["v"] = v = await view(api, auth, wf)
-        return v if check(v) else None
-    try:
-        return await eventually(probe)
-    except AssertionError:
-        raise AssertionError(f"last view: {last.get('v')}") from None
+    return await support.wait_view(lambda: view(api, auth, wf), check)
 
 
 async def upload_all(api, auth, emp: str, wf: str, codes, session_factory) -> None:
