@@ -4,7 +4,9 @@
     python3 run.py dev     # the whole service on embedded defaults (hrflow dev)
     python3 run.py test    # the test suite (extra arguments go to pytest)
 
-The virtual environment is reinstalled only when pyproject.toml changes.
+The virtual environment is reinstalled only when pyproject.toml changes. The tests also need
+Debian's Chromium (the report page is checked in a real browser): when it is missing and this runs
+as root on Debian, ``test`` installs it with apt-get; otherwise it says what to install.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".hrflow-installed"
+CHROMIUM = Path(os.environ.get("HRFLOW_CHROMIUM", "/usr/bin/chromium"))
+SYSTEM_PACKAGES = ["chromium", "fonts-noto-cjk"]  # the browser, and glyphs for Chinese labels
 
 
 def ensure_environment() -> None:
@@ -39,6 +43,19 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
+def ensure_browser() -> None:
+    if CHROMIUM.exists():
+        return
+    if os.name != "posix" or os.geteuid() != 0 or not Path("/usr/bin/apt-get").exists():
+        sys.exit(f"the tests need Chromium at {CHROMIUM}: install Debian's packages {' '.join(SYSTEM_PACKAGES)}"
+                 " (or set HRFLOW_CHROMIUM to a Chromium binary)")
+    print(f"installing {' '.join(SYSTEM_PACKAGES)} with apt-get (the report page is tested in a browser)", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *SYSTEM_PACKAGES],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
+
+
 def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in ("dev", "test"):
         print(__doc__)
@@ -48,6 +65,7 @@ def main() -> int:
     if command == "dev":
         args = [str(BIN / "hrflow"), "dev", *rest]
     else:
+        ensure_browser()
         args = [str(BIN / "python"), "-m", "pytest", *rest]
     os.chdir(ROOT)
     os.execv(args[0], args)
