@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from db import audit
-from db.models import ApprovalTask, Case
+from db.models import ApprovalTask, Case, CaseDeadline
 from activities.unit import db_step
 from db.steps import claim_step
 
@@ -85,6 +85,19 @@ class RecordAudit(BaseModel):
     actor: Actor = Field(default_factory=Actor)
 
 
+class TrackDeadline(BaseModel):
+    """Set (or move, or close) a dated obligation of the case that the reminder sweep follows."""
+
+    workflow_id: str
+    kind: str  # maternity_return, departure_filing, non_compete_proof
+    ref: str = "main"
+    employee_id: str
+    due_at: dt.datetime
+    status: str = "open"  # open, met, cancelled
+    details: dict[str, Any] = Field(default_factory=dict)
+    at: dt.datetime
+
+
 def _audit(session: Session, actor: Actor, action: str, *, workflow_id: str, at: dt.datetime,
            subject: str | None = None, before: Any = None, after: Any = None) -> None:
     audit.append(
@@ -107,6 +120,10 @@ def apply_stage_change(session: Session, req: ChangeStage) -> Case:
     if req.status is not None:
         case.status = req.status
         case.closed_at = req.at if req.status != "open" else None
+        if req.status != "open":  # a closed case owes no more dates: nobody is reminded of them
+            session.execute(update(CaseDeadline)
+                            .where(CaseDeadline.workflow_id == req.workflow_id, CaseDeadline.status == "open")
+                            .values(status="cancelled", updated_at=req.at))
     _audit(session, req.actor, f"{case.kind}.stage_changed", workflow_id=req.workflow_id,
            at=req.at, subject=case.employee_id, before=before,
            after={"stage": case.stage, "status": case.status, **req.details})
@@ -179,5 +196,26 @@ class CaseActivities:
                 _audit(session, req.actor, req.action, workflow_id=req.workflow_id, at=req.at,
                        subject=req.subject, before=req.before, after=req.after)
 
+    @activity.defn(name="case.track_deadline")
+    def track_deadline(self, req: TrackDeadline) -> None:
+        """Upsert keyed by (case, kind, ref): a retry or a moved date writes the same row. Meeting
+        or cancelling one only updates a row that exists."""
+        with db_step(self._sessions) as session:
+            if req.status != "open":  # closing: only a deadline that was recorded (its date stays)
+                session.execute(update(CaseDeadline)
+                                .where(CaseDeadline.workflow_id == req.workflow_id, CaseDeadline.kind == req.kind,
+                                       CaseDeadline.ref == req.ref)
+                                .values(status=req.status, updated_at=req.at))
+                return
+            values = dict(due_at=req.due_at, status=req.status, details=req.details, updated_at=req.at)
+            session.execute(
+                insert(CaseDeadline)
+                .values(workflow_id=req.workflow_id, kind=req.kind, ref=req.ref, employee_id=req.employee_id,
+                        **values)
+                .on_conflict_do_update(index_elements=[CaseDeadline.workflow_id, CaseDeadline.kind,
+                                                       CaseDeadline.ref], set_=values)
+            )
+
     def all(self) -> list[Any]:
-        return [self.open_case, self.change_stage, self.open_task, self.close_task, self.record_audit]
+        return [self.open_case, self.change_stage, self.open_task, self.close_task, self.record_audit,
+                self.track_deadline]

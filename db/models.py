@@ -116,6 +116,10 @@ class ApprovalTask(Base):
         UniqueConstraint("workflow_id", "task_key"),
         CheckConstraint("status IN ('open', 'decided', 'cancelled')", name="status_known"),
         Index(None, "role", "status", "due_at", "id"),
+        # the reminder sweep: overdue tasks, and tasks with no due date open too long
+        Index("ix_approval_tasks_open_due", "due_at", "id", postgresql_where=text("status = 'open'")),
+        Index("ix_approval_tasks_open_undated", "created_at", "id",
+              postgresql_where=text("status = 'open' AND due_at IS NULL")),
     )
 
 
@@ -137,7 +141,11 @@ class AuditEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
-    __table_args__ = (Index(None, "workflow_id", "id"), Index(None, "subject", "id"))
+    __table_args__ = (
+        Index(None, "workflow_id", "id"),
+        Index(None, "subject", "id"),
+        Index(None, "action", "occurred_at"),  # the monthly report reads returns and departures by action
+    )
 
 
 class ActivityStep(Base):
@@ -259,6 +267,8 @@ class Receivable(Base):
         CheckConstraint("status IN ('open', 'settled', 'written_off', 'reversed')", name="status_known"),
         CheckConstraint("settled >= 0 AND settled <= amount", name="settled_within_amount"),
         Index("ix_receivables_open", "employee_id", "booked_at", postgresql_where=text("status = 'open'")),
+        Index("ix_receivables_open_followup", text("coalesce(followed_up_at, booked_at)"), "id",
+              postgresql_where=text("status = 'open'")),
     )
 
 
@@ -410,6 +420,8 @@ class TransferBranch(Base):
         CheckConstraint("status IN ('awaiting_review', 'submitted', 'accepted', 'transferring', 'completed',"
                         " 'rejected', 'cancelled')", name="status_known"),
         Index(None, "kind", "completed_at"),
+        Index("ix_transfer_branches_active_due", "step_due", "id",
+              postgresql_where=text("status IN ('submitted', 'accepted', 'transferring')")),
     )
 
 
@@ -450,3 +462,126 @@ class TransferReview(Base):
         CheckConstraint("decision IN ('approved', 'rejected')", name="decision_known"),
         Index(None, "decision", "at"),
     )
+
+
+class CaseDeadline(Base):
+    """A date a case must meet that people should be reminded of: her return to work, the
+    post-departure filings, a non-compete proof. The reminder sweep reads only the open ones."""
+
+    __tablename__ = "case_deadlines"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("cases.workflow_id"))
+    kind: Mapped[str] = mapped_column(String(40))  # maternity_return, departure_filing, non_compete_proof
+    ref: Mapped[str] = mapped_column(String(60))  # which one within the case (a month, "return")
+    employee_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"))
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(10), server_default="open")
+    details: Mapped[Any] = mapped_column(JSONB, server_default="{}")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "kind", "ref"),
+        CheckConstraint("status IN ('open', 'met', 'cancelled')", name="status_known"),
+        Index("ix_case_deadlines_open", "kind", "due_at", "id", postgresql_where=text("status = 'open'")),
+    )
+
+
+class StaffMember(Base):
+    """Who holds a role, at which level, and how to reach them. Reminders to a role go to its
+    level-1 members; an overdue task escalates one level at a time."""
+
+    __tablename__ = "staff_members"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the token's subject
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(30))
+    level: Mapped[int] = mapped_column(server_default="1")
+    email: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(5), server_default="zh")
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+    __table_args__ = (
+        CheckConstraint("level BETWEEN 1 AND 5", name="level_range"),
+        CheckConstraint("language IN ('zh', 'en')", name="language_known"),
+        Index(None, "role", "level", postgresql_where=text("active")),
+    )
+
+
+class Delivery(Base):
+    """One notification to one address over one channel: retried with backoff until sent, never
+    sent again once it is (the row is claimed before the send and marked after)."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"))
+    channel: Mapped[str] = mapped_column(String(10))  # email, webhook
+    address: Mapped[str] = mapped_column(String(300))
+    language: Mapped[str] = mapped_column(String(5))
+    status: Mapped[str] = mapped_column(String(10), server_default="pending")
+    attempts: Mapped[int] = mapped_column(server_default="0")
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("notification_id", "channel", "address"),
+        CheckConstraint("channel IN ('email', 'webhook')", name="channel_known"),
+        CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status_known"),
+        Index("ix_deliveries_due", "next_attempt_at", "id", postgresql_where=text("status IN ('pending', 'sending')")),
+    )
+
+
+class DeliveryAttempt(Base):
+    """Every try of a delivery, with what the server answered: the trail an operator reads."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"))
+    attempt: Mapped[int]
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(10))  # sent, error
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("delivery_id", "attempt"),)
+
+
+class NotificationRead(Base):
+    """In-app: who has read which notification (a role's notification is read per person)."""
+
+    __tablename__ = "notification_reads"
+
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    read_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReportRun(Base):
+    """A computed monthly risk and compliance report: when, with which thresholds, what alerted."""
+
+    __tablename__ = "report_runs"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    thresholds: Mapped[Any] = mapped_column(JSONB)
+    alerts: Mapped[Any] = mapped_column(JSONB)
+
+
+class ReportFigure(Base):
+    """One figure of a monthly report: a metric for one dimension (a department, a position, an
+    ageing bucket), with the counts it came from so a reader can check it."""
+
+    __tablename__ = "report_figures"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    month: Mapped[str] = mapped_column(ForeignKey("report_runs.month", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(String(40))
+    dimension: Mapped[str] = mapped_column(String(100))  # department, position, bucket or "all"
+    value: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
+    numerator: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    denominator: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    alert: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+    __table_args__ = (UniqueConstraint("month", "metric", "dimension"), Index(None, "metric", "month"))

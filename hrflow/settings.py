@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_DIR = Path(".hrflow")
 DEV_ENV_FILE = DEV_DIR / "dev.env"
+
+
+class WebhookTarget(BaseModel):
+    """A group robot: its full URL (WeCom's carries the key) and, for DingTalk's signing, the secret."""
+
+    url: str
+    secret: SecretStr | None = None
 
 
 class ConfigurationError(Exception):
@@ -87,6 +95,39 @@ class Settings(BaseSettings):
     maternity_deduction_installments: int = Field(default=1, ge=1, le=24, description="payrolls to recover advances")
     maternity_return_reminder_days: int = Field(default=7, ge=0)
     maternity_return_grace_days: int = Field(default=3, ge=0)
+
+    # --- reminders (the daily sweep) ---
+    reminder_due_within_days: int = Field(default=7, ge=0, description="remind of dates due within this many days")
+    approval_sla_days: int = Field(default=3, ge=1, description="a task with no due date is overdue after this")
+    escalation_days: int = Field(default=2, ge=1, description="an overdue task climbs one level per this many days")
+    receivable_followup_days: int = Field(default=7, ge=1, description="remind finance of receivables idle this long")
+    sweep_batch_size: int = Field(default=200, ge=1, le=5000, description="due items per sweep activity")
+
+    # --- notification delivery ---
+    delivery_interval_seconds: float = Field(default=10, ge=0, description="outbox poll interval in the worker; 0 = off")
+    delivery_max_attempts: int = Field(default=8, ge=1, description="tries before a delivery is marked failed")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=10, gt=0)
+    mail_from: str = "hrflow@localhost"
+    webhooks: dict[str, WebhookTarget] = Field(
+        default_factory=dict,
+        description='JSON {"role": {"url": ..., "secret": ...}}: a WeCom/DingTalk group robot per role',
+    )
+
+    # --- schedules ---
+    schedules_sync_on_start: bool = Field(default=False, description="the worker syncs the schedules at start")
+
+    # --- monthly risk and compliance report: alert thresholds ---
+    report_attrition_ratio_alert: Decimal = Field(default=Decimal("2"), gt=0,
+                                                  description="maternity-return attrition / company average")
+    report_undeducted_rate_alert: Decimal = Field(default=Decimal("0.05"), ge=0, le=1)
+    report_departed_unsettled_alert: Decimal = Field(default=Decimal("0.10"), ge=0, le=1)
+    report_base_low_share: Decimal = Field(default=Decimal("0.60"), gt=0, description="of the local average wage")
+    report_base_high_share: Decimal = Field(default=Decimal("3.00"), gt=0, description="of the local average wage")
 
     @field_validator("codec_keys")
     @classmethod

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         OpenCase,
         OpenTask,
         RecordAudit,
+        TrackDeadline,
     )
 
 from workflows import search_attributes as sa
@@ -124,6 +125,23 @@ async def audit(step: str, action: str, *, actor: Actor = SYSTEM, subject: str |
         RecordAudit(workflow_id=workflow.info().workflow_id, step=step, action=action, at=now(),
                     subject=subject, before=before, after=after, actor=actor),
         summary=action,
+        **DB_STEP,
+    )
+
+
+# Patch id under which the processes record their dated obligations for the reminder sweep.
+TRACK_DEADLINES = "track-deadlines"
+
+
+async def track_deadline(kind: str, employee_id: str, due_at: dt.datetime, *, ref: str = "main",
+                         status: str = "open", details: dict[str, Any] | None = None) -> None:
+    """Tell the reminder sweep about a date this case must meet (or that it was met). Only behind
+    ``workflow.patched(TRACK_DEADLINES)``: cases recorded before it do not make this call."""
+    await workflow.execute_activity_method(
+        CaseActivities.track_deadline,
+        TrackDeadline(workflow_id=workflow.info().workflow_id, kind=kind, ref=ref, employee_id=employee_id,
+                      due_at=due_at, status=status, details=details or {}, at=now()),
+        summary=f"deadline {kind} {ref}: {status} {due_at:%Y-%m-%d}",
         **DB_STEP,
     )
 

@@ -187,6 +187,7 @@ class MaternityLeaveWorkflow:
         self.si_status_changed = False
         self.book = case_ops.CaseBook("m")
         self.next_deadline: dt.datetime | None = None
+        self.tracked_return: dt.date | None = None  # the return date the reminder sweep knows
         self.undo = case_ops.Compensations()
         self._lock = asyncio.Lock()
 
@@ -278,6 +279,7 @@ class MaternityLeaveWorkflow:
         while self.returned_on is None:
             if self.cancel_request is not None:
                 return False
+            await self._track_return("open")
             events: list[tuple[dt.datetime, str]] = []
             if not self.req.company_pays_salary:
                 for day in months_on_leave_at_cutoff(self.leave.leave_start, self.last_day, self.req.payroll_cutoff_day):
@@ -319,7 +321,22 @@ class MaternityLeaveWorkflow:
                     await self._stage(RETURN_OVERDUE, current=f"return overdue since {self.expected_return}")
                     await self.book.open_task("return-overdue", f"Return overdue since {self.expected_return}: contact"
                                           f" {self.req.employee_id} and confirm the return or the reason", "hr_manager")
+        await self._track_return("met")
         return True
+
+    async def _track_return(self, status: str) -> None:
+        """Keep the reminder sweep's copy of her return date current (cases from before the patch
+        never recorded one, and do not start to)."""
+        if status == "open" and self.tracked_return == self.expected_return:
+            return
+        if status == "met" and self.tracked_return is None:
+            return
+        if not workflow.patched(case_ops.TRACK_DEADLINES):
+            return
+        await case_ops.track_deadline("maternity_return", self.req.employee_id, _at(self.expected_return),
+                                      status=status, details={"expected_return": self.expected_return,
+                                                              "returned_on": self.returned_on})
+        self.tracked_return = self.expected_return
 
     async def _book(self, month: str) -> None:
         amount = personal_monthly(self.req.contribution_base, self.policy.rates)

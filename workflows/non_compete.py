@@ -259,6 +259,9 @@ class NonCompeteWorkflow:
         due = payday_of(self.req.start, month + 1, self.req.payday) if month < self.req.months else self.last_day
         await self._notify(f"proof-reminder-{label}", "non_compete.proof_reminder",
                            {"month": label, "submit_by": due, "amount_paid": amount})
+        if workflow.patched(case_ops.TRACK_DEADLINES):
+            await case_ops.track_deadline("non_compete_proof", self.req.employee_id, _at(due, 18), ref=label,
+                                          details={"month": label})
 
     async def _check_proof(self, month: int) -> None:
         """The month before this payday (or the last month, at the term's end) needs its proof. A
@@ -305,6 +308,9 @@ class NonCompeteWorkflow:
                                  after={"month": label, "employer": msg.employer, "reference": msg.reference,
                                         "late": late})
             await self.book.close_task(f"follow-up-{label}", "done", actor=msg.actor, reason="proof received")
+            if workflow.patched(case_ops.TRACK_DEADLINES):  # closes the sweep's row, if there is one
+                await case_ops.track_deadline("non_compete_proof", self.req.employee_id, workflow.now(), ref=label,
+                                              status="met")
         return self.view()
 
     @submit_proof.validator

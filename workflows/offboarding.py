@@ -203,6 +203,7 @@ class OffboardingWorkflow:
         self.non_compete_case: str | None = None
         self.book = case_ops.CaseBook("o")
         self.undo = case_ops.Compensations()
+        self.filings_tracked: str | None = None  # what the reminder sweep knows of the filing deadline
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ run
@@ -402,6 +403,7 @@ class OffboardingWorkflow:
         """Watch the 15-day filings (reminder, escalation) and the items that carry on."""
         reminded = escalated = False
         while not self._finished():
+            await self._track_filings()
             events = []
             if not self._filings_done():
                 if not reminded:
@@ -435,8 +437,20 @@ class OffboardingWorkflow:
                                           f" for {self.req.employee_id} (Labour Contract Law art. 50)", "hr_manager")
                     await case_ops.audit(self.book.next_step(), "offboarding.filing_deadline_missed",
                                          subject=self.req.employee_id, after={"due": self.filing_due, "missing": missing})
+        await self._track_filings()
         await self.book.close_all("done", actor=case_ops.SYSTEM)
         await self._stage(COMPLETED, status="completed")
+
+    async def _track_filings(self) -> None:
+        """Tell the reminder sweep the filing deadline while filings are missing, and when they are
+        done (cases from before the patch never recorded it, and do not start to)."""
+        status = "met" if self._filings_done() else "open"
+        if status == self.filings_tracked or (status == "met" and self.filings_tracked is None):
+            return
+        if not workflow.patched(case_ops.TRACK_DEADLINES):
+            return
+        await case_ops.track_deadline("departure_filing", self.req.employee_id, _at(self.filing_due, 9), status=status)
+        self.filings_tracked = status
 
     async def _withdraw(self) -> None:
         """Undo every completed step, newest first; an undo that fails is a manual task, never dropped."""
