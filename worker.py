@@ -1,6 +1,8 @@
 """The Temporal worker: runs every workflow and activity of hrflow on one task queue.
 
-Run as many as needed (``hrflow worker``); they share nothing but Temporal and PostgreSQL.
+Run as many as needed (``hrflow worker``); they share nothing but Temporal and PostgreSQL. Each
+also drains the notification outbox (``hrflow.delivery``) and, when configured, syncs the
+schedules at start.
 Database activities are plain ``def`` functions (psycopg2 blocks), so they run on a thread pool
 sized to the activity slots.
 """
@@ -20,7 +22,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.registry import all_activities
+from db.reminders import SweepPolicy
 from db.session import make_engine, make_session_factory, ping
+from hrflow import schedules
+from hrflow.delivery import Relay
 from hrflow.settings import ConfigurationError, Settings
 from integrations.si_agency import FaultPlan, SimulatedAgency, SocialInsuranceAgency
 from hrflow.temporal import connect
@@ -43,8 +48,11 @@ def build_worker(
     slots = settings.worker_max_concurrent_activities
     fakes = {getattr(a, "__temporal_activity_definition").name for a in extra_activities}
     agency = agency or agency_from(settings, session_factory)
+    policy = SweepPolicy(due_within_days=settings.reminder_due_within_days,
+                         approval_sla_days=settings.approval_sla_days, escalation_days=settings.escalation_days,
+                         receivable_followup_days=settings.receivable_followup_days)
     activities = [
-        a for a in all_activities(session_factory, agency)
+        a for a in all_activities(session_factory, agency, sweep_policy=policy, sweep_batch=settings.sweep_batch_size)
         if getattr(a, "__temporal_activity_definition").name not in fakes
     ]
     return Worker(
@@ -75,13 +83,22 @@ async def run(settings: Settings) -> None:
             f"cannot reach the database named by HRFLOW_DATABASE_URL: {str(exc).splitlines()[0]}"
         ) from None
     client = await connect(settings)
-    worker = build_worker(client, settings, make_session_factory(engine))
+    sessions = make_session_factory(engine)
+    worker = build_worker(client, settings, sessions)
+    if settings.schedules_sync_on_start:
+        log.info("schedules: %s", await schedules.sync(client, settings.temporal_task_queue))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    relay = None
+    if settings.delivery_interval_seconds > 0:
+        relay = asyncio.create_task(Relay.from_settings(sessions, settings).run_forever(
+            settings.delivery_interval_seconds, stop), name="notification relay")
     log.info("worker polling %s on %s", settings.temporal_task_queue, settings.temporal_address)
     async with worker:
         await stop.wait()
         log.info("worker stopping: finishing running activities")
+    if relay is not None:
+        await relay
     engine.dispose()

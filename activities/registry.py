@@ -11,13 +11,15 @@ from activities.cases import CaseActivities
 from activities.maternity import MaternityActivities
 from activities.non_compete import NonCompeteActivities
 from activities.offboarding import OffboardingActivities
+from activities.reminders import ReminderActivities
 from activities.si_change import SocialInsuranceActivities
 from activities.transfer import TransferActivities
+from db.reminders import SweepPolicy
 from integrations.si_agency import SocialInsuranceAgency
 
 
-def all_activities(session_factory: sessionmaker[Session],
-                   agency: SocialInsuranceAgency) -> list[Callable[..., Any]]:
+def all_activities(session_factory: sessionmaker[Session], agency: SocialInsuranceAgency, *,
+                   sweep_policy: SweepPolicy = SweepPolicy(), sweep_batch: int = 200) -> list[Callable[..., Any]]:
     return [
         *CaseActivities(session_factory).all(),
         *SocialInsuranceActivities(session_factory, agency).all(),
@@ -25,4 +27,5 @@ def all_activities(session_factory: sessionmaker[Session],
         *OffboardingActivities(session_factory, agency).all(),
         *NonCompeteActivities(session_factory).all(),
         *TransferActivities(session_factory, agency).all(),
+        *ReminderActivities(session_factory, sweep_policy, sweep_batch).all(),
     ]

@@ -31,9 +31,11 @@ from api.routes import (
     maternity,
     me,
     non_compete,
+    notifications,
     offboarding,
     policies,
     si_changes,
+    staff,
     transfer_materials,
     transfer_stats,
     transfers,
@@ -109,7 +111,8 @@ def create_app(
         return response
 
     for module in (health, me, employees, cases, inbox, si_changes, maternity, offboarding, non_compete,
-                   transfer_materials, transfer_stats, transfers, audit, policies, codec_routes):
+                   transfer_materials, transfer_stats, transfers, audit, policies, notifications, staff,
+                   codec_routes):
         # transfer_stats before transfers: /transfers/statistics is not a workflow id
         app.include_router(module.router)
     app.add_middleware(CodecCORS, origins=settings.ui_origins)

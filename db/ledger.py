@@ -72,6 +72,7 @@ def settle(session: Session, *, workflow_id: str, step: str, employee_id: str, m
     for row in rows:
         take = min(left, row.amount - row.settled)
         row.settled += take
+        row.followed_up_at = at  # a confirmed settlement is a follow-up: the sweep stops nagging
         left -= take
         if row.settled == row.amount:
             row.status = "written_off" if method == "write_off" else "settled"

@@ -1,5 +1,6 @@
 """The ``hrflow`` command: ``dev`` for everything on embedded defaults; ``migrate``, ``worker`` and
-``api`` for production; ``token`` and ``audit verify`` for operators; ``policy`` for the rules.
+``api`` for production; ``token``, ``audit verify``, ``schedules`` and ``deliver`` for operators;
+``policy`` for the rules.
 
 A configuration problem ends the command with one line naming the setting and exit code 2.
 """
@@ -14,7 +15,7 @@ import logging
 import os
 import sys
 
-from hrflow import policy_cli
+from hrflow import ops_cli, policy_cli
 from hrflow.settings import ConfigurationError, load_settings
 
 
@@ -138,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="re-walk the hash chain").set_defaults(func=_audit_verify)
     policy_cli.add_parser(sub)
+    ops_cli.add_parsers(sub)
     return parser
 
 

@@ -64,10 +64,15 @@ class Stack:
             "HRFLOW_API_HOST": self.settings.api_host,
             "HRFLOW_API_PORT": str(self.settings.api_port),
             "HRFLOW_UI_ORIGINS": json.dumps(ui_origins(self.settings)),
+            "HRFLOW_SMTP_HOST": "127.0.0.1",
+            "HRFLOW_SMTP_PORT": str(self.settings.smtp_port),
+            "HRFLOW_SCHEDULES_SYNC_ON_START": "true",
         }
         write_env_file(self.dev_dir / "dev.env", env)
         self._start_temporal()
         child_env = dict(os.environ) | env  # the user's other HRFLOW_* settings pass through
+        self._spawn("mail", [sys.executable, "-m", "hrflow.mail_sink", "--dir", str(self.dev_dir / "mail"),
+                             "--port", str(self.settings.smtp_port)], child_env)
         self._spawn("worker", [sys.executable, "-m", "hrflow.cli", "worker"], child_env)
         self._spawn("api", [sys.executable, "-m", "hrflow.cli", "api"], child_env)
         self._wait_healthy()
@@ -157,6 +162,7 @@ class Stack:
             f"  Health       http://{host}:{s.api_port}/health",
             f"  Temporal UI  http://127.0.0.1:{s.temporal_ui_port}",
             f"  Temporal     127.0.0.1:{s.temporal_port} (namespace {s.temporal_namespace})",
+            f"  Mail         {self.dev_dir / 'mail'} (local SMTP sink on 127.0.0.1:{s.smtp_port})",
             "  A token:     hrflow token --user hr.li --role hr_specialist",
             "  Decode in UI: hrflow token --user ops --role admin --codec-login",
             "Press Ctrl-C to stop.",
@@ -224,6 +230,7 @@ def check_ports(settings: Settings) -> None:
         (settings.api_port, "HRFLOW_API_PORT"),
         (settings.temporal_port, "HRFLOW_TEMPORAL_PORT"),
         (settings.temporal_ui_port, "HRFLOW_TEMPORAL_UI_PORT"),
+        (settings.smtp_port, "HRFLOW_SMTP_PORT"),
     ):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from workflows.maternity import MaternityLeaveWorkflow
 from workflows.non_compete import NonCompeteWorkflow
 from workflows.offboarding import OffboardingWorkflow
+from workflows.reminder_sweep import ReminderSweepWorkflow
 from workflows.si_change import SocialInsuranceChangeWorkflow
 from workflows.transfer import CrossProvinceTransferWorkflow
 
@@ -14,4 +15,5 @@ ALL_WORKFLOWS: list[type] = [
     OffboardingWorkflow,
     NonCompeteWorkflow,
     CrossProvinceTransferWorkflow,
+    ReminderSweepWorkflow,
 ]

@@ -1,0 +1,60 @@
+"""The staff directory: who holds which role at which level, and how to reach them.
+
+Reminders to a role go to its level-1 members; an overdue task escalates one level at a time
+(``HRFLOW_ESCALATION_DAYS``), up to the highest level the role has. Admins keep it; HR managers
+may read it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from api.auth import Principal, require
+from api.deps import SessionDep
+from api.errors import ApiError, responses
+from db.models import StaffMember
+from domain.roles import STAFF, Role
+
+router = APIRouter(tags=["staff directory"])
+
+StaffRole = Annotated[Role, Field(description="a staff role (not employee)")]
+EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}$"
+
+
+class StaffIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    display_name: str = Field(min_length=1, max_length=100)
+    role: StaffRole
+    level: int = Field(default=1, ge=1, le=5, description="1 does the work; 2+ are escalation levels")
+    email: str | None = Field(default=None, pattern=EMAIL, max_length=200)
+    language: str = Field(default="zh", pattern="^(zh|en)$")
+    active: bool = True
+
+
+class StaffOut(StaffIn):
+    user_id: str
+
+
+@router.get("/staff", response_model=list[StaffOut], responses=responses(401, 403))
+def list_staff(session: SessionDep,
+               _: Annotated[Principal, Depends(require(Role.ADMIN, Role.HR_MANAGER))]) -> list[StaffOut]:
+    rows = session.scalars(select(StaffMember).order_by(StaffMember.role, StaffMember.level, StaffMember.user_id))
+    return [StaffOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.put("/staff/{user_id}", response_model=StaffOut, responses=responses(401, 403, 422))
+def put_staff(body: StaffIn, session: SessionDep, _: Annotated[Principal, Depends(require(Role.ADMIN))],
+              user_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]) -> StaffOut:
+    """Create or replace a member (the user id is the token's subject)."""
+    if body.role not in STAFF:
+        raise ApiError(422, "validation_failed", [{"field": "role", "rule": "staff_role",
+                                                   "message": "the directory holds staff roles, not employee"}])
+    values = body.model_dump() | {"role": body.role.value}
+    session.execute(insert(StaffMember).values(user_id=user_id, **values)
+                    .on_conflict_do_update(index_elements=[StaffMember.user_id], set_=values))
+    return StaffOut(user_id=user_id, **body.model_dump())

@@ -1,0 +1,127 @@
+"""Delivering the outbox: plan each notification's deliveries, claim the due ones, record each try.
+
+- *Plan*: a pending notification becomes one delivery per address: the e-mail of each person it
+  reaches (a user, an employee, every active member of a role at the addressed level) and the
+  role's group robot, if one is configured. In-app reading needs no delivery row.
+- *Claim*: due deliveries are taken with ``FOR UPDATE SKIP LOCKED`` and leased (status
+  ``sending``), so two relays never send the same row; a relay that dies mid-send leaves a lease
+  that expires and the row is tried again (with the same Message-ID, so mail servers can drop
+  the copy).
+- *Record*: every try is a ``delivery_attempts`` row; a failure backs off exponentially, and a
+  permanent failure or the last attempt marks the delivery ``failed`` for an operator to see.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from db.models import Delivery, DeliveryAttempt, Employee, Notification, StaffMember
+
+LEASE = dt.timedelta(minutes=5)
+FIRST_RETRY = dt.timedelta(seconds=30)
+LONGEST_WAIT = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Address:
+    channel: str  # email, webhook
+    address: str  # an e-mail address, or "role:<role>" for the role's group robot
+    language: str
+
+
+@dataclass(frozen=True)
+class Due:
+    """A claimed delivery with what it must say."""
+
+    id: int
+    attempt: int
+    channel: str
+    address: str
+    language: str
+    notification_id: int
+    template: str
+    params: dict[str, Any]
+    workflow_id: str | None
+
+
+def parse_role(recipient: str) -> tuple[str, int]:
+    """``finance`` is level 1 of the role; ``finance/2`` its second level (an escalation)."""
+    role, _, level = recipient.partition("/")
+    return role, int(level) if level.isdigit() else 1
+
+
+def addresses(session: Session, n: Notification, robots: set[str]) -> list[Address]:
+    if n.recipient_kind == "employee":
+        emp = session.get(Employee, n.recipient)
+        return [Address("email", emp.email, emp.language)] if emp is not None and emp.email else []
+    if n.recipient_kind == "user":
+        member = session.get(StaffMember, n.recipient)
+        ok = member is not None and member.active and member.email
+        return [Address("email", member.email, member.language)] if ok else []  # type: ignore[union-attr,list-item]
+    role, level = parse_role(n.recipient)
+    members = session.scalars(select(StaffMember).where(StaffMember.role == role, StaffMember.level == level,
+                                                        StaffMember.active, StaffMember.email.is_not(None))).all()
+    found = [Address("email", m.email, m.language) for m in members if m.email]
+    if role in robots:
+        found.append(Address("webhook", f"role:{role}", "zh"))
+    return found
+
+
+def plan(session: Session, *, now: dt.datetime, robots: set[str], limit: int = 200) -> int:
+    """Turn up to ``limit`` pending notifications into deliveries; returns deliveries created."""
+    pending = session.scalars(select(Notification).where(Notification.status == "pending")
+                              .order_by(Notification.created_at, Notification.id).limit(limit)
+                              .with_for_update(skip_locked=True)).all()
+    created = 0
+    for n in pending:
+        for a in addresses(session, n, robots):
+            created += session.execute(
+                insert(Delivery).values(notification_id=n.id, channel=a.channel, address=a.address,
+                                        language=a.language, next_attempt_at=now)
+                .on_conflict_do_nothing().returning(Delivery.id)).first() is not None
+        n.status = "planned"
+    return created
+
+
+def claim(session: Session, *, now: dt.datetime, limit: int = 50) -> list[Due]:
+    """Lease up to ``limit`` due deliveries to this relay (commit before sending)."""
+    due_ids = (select(Delivery.id).where(Delivery.status.in_(("pending", "sending")), Delivery.next_attempt_at <= now)
+               .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit).with_for_update(skip_locked=True))
+    leased = session.execute(
+        update(Delivery).where(Delivery.id.in_(due_ids.scalar_subquery()))
+        .values(status="sending", attempts=Delivery.attempts + 1, next_attempt_at=now + LEASE)
+        .returning(Delivery.id, Delivery.attempts, Delivery.channel, Delivery.address, Delivery.language,
+                   Delivery.notification_id)).all()
+    notes = {n.id: n for n in session.scalars(select(Notification).where(
+        Notification.id.in_([r.notification_id for r in leased])))}
+    return [Due(r.id, r.attempts, r.channel, r.address, r.language, r.notification_id,
+                notes[r.notification_id].template, notes[r.notification_id].params or {},
+                notes[r.notification_id].workflow_id) for r in sorted(leased, key=lambda r: r.id)]
+
+
+def backoff(attempt: int) -> dt.timedelta:
+    """30 s, 1 min, 2 min, ... at most an hour between tries."""
+    return min(FIRST_RETRY * 2 ** (attempt - 1), LONGEST_WAIT)
+
+
+def record(session: Session, due: Due, *, now: dt.datetime, error: str | None, permanent: bool,
+           max_attempts: int) -> str:
+    """Store the try's outcome; returns the delivery's new status."""
+    if error is None:
+        status, values = "sent", dict(sent_at=now, last_error=None)
+    elif permanent or due.attempt >= max_attempts:
+        status, values = "failed", dict(last_error=error)
+    else:
+        status, values = "pending", dict(last_error=error, next_attempt_at=now + backoff(due.attempt))
+    session.execute(update(Delivery).where(Delivery.id == due.id, Delivery.status == "sending")
+                    .values(status=status, **values))
+    session.execute(insert(DeliveryAttempt).values(delivery_id=due.id, attempt=due.attempt, at=now,
+                                                   outcome="sent" if error is None else "error", detail=error)
+                    .on_conflict_do_nothing())
+    return status

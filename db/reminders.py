@@ -1,0 +1,187 @@
+"""What is due today: the reminder sweep's queries, one per category, each reading only due rows.
+
+Every query walks a partial index in key order (``(due, id)`` after a cursor), so a sweep costs in
+proportion to what is due, never to the number of cases, and a batch picks up where the last one
+stopped. Each result says whom to remind, with which template, and its *cadence*: reminders of a
+date still ahead are sent once per date; overdue ones once per day, climbing the role's levels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, literal, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from db.models import ApprovalTask, Case, CaseDeadline, Receivable, StaffMember, Transfer, TransferBranch
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+
+CATEGORIES = ("approval_overdue", "maternity_return", "departure_filing", "non_compete_proof",
+              "receivable_no_followup", "transfer_step_overdue")
+
+# Maternity stages in which advances cannot be recovered yet (she is on leave): no finance nagging.
+_NOT_YET_RECOVERABLE = ("applied", "approved", "on_leave", "return_overdue")
+_ACTIVE_BRANCH = ("submitted", "accepted", "transferring")
+
+
+@dataclass(frozen=True)
+class SweepPolicy:
+    due_within_days: int = 7
+    approval_sla_days: int = 3
+    escalation_days: int = 2
+    receivable_followup_days: int = 7
+
+
+@dataclass(frozen=True)
+class Cursor:
+    at: dt.datetime | dt.date  # the sort key of the last row read: a due instant, or a due day
+    id: int
+
+
+@dataclass(frozen=True)
+class Reminder:
+    category: str
+    item_id: int
+    cursor: Cursor
+    workflow_id: str | None
+    template: str
+    cadence: str  # part of the dedupe key: "2026-11-23" (daily) or "due-2026-11-30" (once per date)
+    recipients: list[tuple[str, str]]  # (kind, who): role, user, employee
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def role_at_level(role: str, level: int) -> str:
+    """How a notification addresses one level of a role: ``finance`` (level 1), ``finance/2``."""
+    return role if level <= 1 else f"{role}/{level}"
+
+
+def due(session: Session, category: str, *, now: dt.datetime, policy: SweepPolicy, after: Cursor | None,
+        limit: int) -> list[Reminder]:
+    if category == "approval_overdue":
+        return _approvals(session, now, policy, after, limit)
+    if category in ("maternity_return", "departure_filing", "non_compete_proof"):
+        return _deadlines(session, category, now, policy, after, limit)
+    if category == "receivable_no_followup":
+        return _receivables(session, now, policy, after, limit)
+    if category == "transfer_step_overdue":
+        return _transfer_steps(session, now, after, limit)
+    raise ValueError(f"unknown reminder category {category!r}")
+
+
+def _after(key: Any, id_column: Any, after: Cursor | None) -> Any:
+    return literal(True) if after is None else tuple_(key, id_column) > tuple_(literal(after.at), literal(after.id))
+
+
+def _day(now: dt.datetime) -> str:
+    return f"{now.astimezone(CHINA):%Y-%m-%d}"
+
+
+def _days_late(now: dt.datetime, due_at: dt.datetime) -> int:
+    return max((now - due_at).days, 0)
+
+
+def _approvals(session: Session, now: dt.datetime, policy: SweepPolicy, after: Cursor | None,
+               limit: int) -> list[Reminder]:
+    sla = dt.timedelta(days=policy.approval_sla_days)
+    due_key = func.coalesce(ApprovalTask.due_at, ApprovalTask.created_at + sla)
+    top_level = (select(func.coalesce(func.max(StaffMember.level), 1))
+                 .where(StaffMember.role == ApprovalTask.role, StaffMember.active)
+                 .scalar_subquery())
+    rows = session.execute(
+        select(ApprovalTask.id, ApprovalTask.workflow_id, ApprovalTask.title, ApprovalTask.role,
+               ApprovalTask.assignee, due_key.label("due"), top_level.label("top_level"))
+        .where(ApprovalTask.status == "open",
+               or_(ApprovalTask.due_at < now,
+                   and_(ApprovalTask.due_at.is_(None), ApprovalTask.created_at < now - sla)),
+               _after(due_key, ApprovalTask.id, after))
+        .order_by(due_key, ApprovalTask.id).limit(limit)
+    ).all()
+    out = []
+    for r in rows:
+        late = _days_late(now, r.due)
+        level = min(1 + late // policy.escalation_days, r.top_level)
+        first = ("user", r.assignee) if r.assignee else ("role", r.role)
+        recipients = [first] if level == 1 else [first, ("role", role_at_level(r.role, level))]
+        out.append(Reminder("approval_overdue", r.id, Cursor(r.due, r.id), r.workflow_id,
+                            "reminder.approval_overdue", _day(now), recipients,
+                            {"title": r.title, "due": f"{r.due.astimezone(CHINA):%Y-%m-%d}", "overdue_days": late,
+                             "level": level, "role": r.role}))
+    return out
+
+
+# Who hears of a dated obligation: while it is ahead (once per date), and once it is late (daily).
+_DEADLINE_AUDIENCE: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
+    "maternity_return": ([("employee", ""), ("role", "hr_specialist")],
+                         [("role", "hr_specialist"), ("role", "hr_manager")]),
+    "departure_filing": ([("role", "hr_specialist")], [("role", "hr_specialist"), ("role", "hr_manager")]),
+    "non_compete_proof": ([("employee", "")], [("employee", ""), ("role", "hr_specialist")]),
+}
+
+
+def _deadlines(session: Session, kind: str, now: dt.datetime, policy: SweepPolicy, after: Cursor | None,
+               limit: int) -> list[Reminder]:
+    horizon = now + dt.timedelta(days=policy.due_within_days)
+    rows = session.scalars(
+        select(CaseDeadline)
+        .where(CaseDeadline.status == "open", CaseDeadline.kind == kind, CaseDeadline.due_at < horizon,
+               _after(CaseDeadline.due_at, CaseDeadline.id, after))
+        .order_by(CaseDeadline.due_at, CaseDeadline.id).limit(limit)
+    ).all()
+    ahead, late = _DEADLINE_AUDIENCE[kind]
+    out = []
+    for d in rows:
+        overdue = d.due_at < now
+        due_day = f"{d.due_at.astimezone(CHINA):%Y-%m-%d}"
+        recipients = [(k, who or d.employee_id) for k, who in (late if overdue else ahead)]
+        out.append(Reminder(kind, d.id, Cursor(d.due_at, d.id), d.workflow_id,
+                            f"reminder.{kind}_{'overdue' if overdue else 'due'}",
+                            _day(now) if overdue else f"due-{due_day}", recipients,
+                            {**(d.details or {}), "employee_id": d.employee_id, "due": due_day,
+                             "overdue_days": _days_late(now, d.due_at)}))
+    return out
+
+
+def _receivables(session: Session, now: dt.datetime, policy: SweepPolicy, after: Cursor | None,
+                 limit: int) -> list[Reminder]:
+    last_touch = func.coalesce(Receivable.followed_up_at, Receivable.booked_at)
+    cutoff = now - dt.timedelta(days=policy.receivable_followup_days)
+    rows = session.execute(
+        select(Receivable.id, Receivable.workflow_id, Receivable.employee_id, Receivable.kind, Receivable.month,
+               (Receivable.amount - Receivable.settled).label("outstanding"), last_touch.label("touched"))
+        .outerjoin(Case, Case.workflow_id == Receivable.workflow_id)
+        .where(Receivable.status == "open", last_touch < cutoff,
+               or_(Case.id.is_(None), Case.status != "open", Case.stage.not_in(_NOT_YET_RECOVERABLE)),
+               _after(last_touch, Receivable.id, after))
+        .order_by(last_touch, Receivable.id).limit(limit)
+    ).all()
+    return [Reminder("receivable_no_followup", r.id, Cursor(r.touched, r.id), r.workflow_id,
+                     "reminder.receivable_no_followup", _day(now), [("role", "finance")],
+                     {"employee_id": r.employee_id, "kind": r.kind, "month": r.month,
+                      "outstanding": Decimal(r.outstanding), "idle_days": _days_late(now, r.touched)})
+            for r in rows]
+
+
+def _transfer_steps(session: Session, now: dt.datetime, after: Cursor | None, limit: int) -> list[Reminder]:
+    today = now.astimezone(CHINA).date()
+    since = None if after is None else Cursor(_as_day(after.at), after.id)
+    rows = session.execute(
+        select(TransferBranch.id, TransferBranch.workflow_id, TransferBranch.kind, TransferBranch.current_step,
+               TransferBranch.step_due, Transfer.employee_id)
+        .join(Transfer, Transfer.workflow_id == TransferBranch.workflow_id)
+        .where(TransferBranch.status.in_(_ACTIVE_BRANCH), TransferBranch.step_due < today,
+               _after(TransferBranch.step_due, TransferBranch.id, since))
+        .order_by(TransferBranch.step_due, TransferBranch.id).limit(limit)
+    ).all()
+    return [Reminder("transfer_step_overdue", r.id, Cursor(dt.datetime.combine(r.step_due, dt.time(), CHINA), r.id),
+                     r.workflow_id, "reminder.transfer_step_overdue", _day(now), [("role", "hr_specialist")],
+                     {"employee_id": r.employee_id, "branch": r.kind, "step": r.current_step,
+                      "due": f"{r.step_due:%Y-%m-%d}", "overdue_days": (today - r.step_due).days})
+            for r in rows]
+
+
+def _as_day(at: dt.datetime | dt.date) -> dt.date:
+    return at.astimezone(CHINA).date() if isinstance(at, dt.datetime) else at

@@ -1,0 +1,71 @@
+"""Operator commands: ``hrflow schedules sync|list|pause|resume|trigger`` and ``hrflow deliver``.
+
+Pausing here is the same as pausing in the Temporal UI, and ``sync`` keeps either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from hrflow.settings import load_settings
+
+
+async def _client() -> Any:
+    from hrflow.temporal import connect
+
+    return await connect(load_settings())
+
+
+def _schedules(args: argparse.Namespace) -> int:
+    from hrflow import schedules
+
+    async def go() -> Any:
+        client = await _client()
+        settings = load_settings()
+        if args.action == "sync":
+            return await schedules.sync(client, settings.temporal_task_queue)
+        if args.action == "list":
+            return await schedules.describe_all(client)
+        handle = client.get_schedule_handle(schedules.known(args.schedule_id).schedule_id)
+        if args.action == "pause":
+            await handle.pause(note=args.note or "paused with hrflow schedules pause")
+        elif args.action == "resume":
+            await handle.unpause(note=args.note or "resumed with hrflow schedules resume")
+        elif args.action == "trigger":
+            await handle.trigger()
+        return {args.schedule_id: args.action}
+
+    print(json.dumps(asyncio.run(go()), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _deliver(args: argparse.Namespace) -> int:
+    from db.session import make_engine, make_session_factory
+    from hrflow.delivery import Relay
+
+    settings = load_settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    stats = Relay.from_settings(make_session_factory(engine), settings).drain()
+    engine.dispose()
+    print(json.dumps({"planned": stats.planned, "sent": stats.sent, "retrying": stats.retrying,
+                      "failed": stats.failed, "errors": stats.errors[:10]}, ensure_ascii=False))
+    return 0 if not stats.failed else 1
+
+
+def add_parsers(sub: Any) -> None:
+    sched = sub.add_parser("schedules", help="Temporal Schedules: sync, list, pause, resume, trigger")
+    actions = sched.add_subparsers(dest="action", required=True)
+    actions.add_parser("sync", help="create missing schedules, update existing ones (keeps paused state)")
+    actions.add_parser("list", help="each schedule: paused?, next and recent runs")
+    for name, text in (("pause", "pause a schedule"), ("resume", "resume a paused schedule"),
+                       ("trigger", "run a schedule's action now")):
+        p = actions.add_parser(name, help=text)
+        p.add_argument("schedule_id", help="reminder-sweep or monthly-report")
+        if name != "trigger":
+            p.add_argument("--note", help="why (shown in the Temporal UI)")
+    sched.set_defaults(func=_schedules)
+    sub.add_parser("deliver", help="send every due notification now (the worker also does this)"
+                   ).set_defaults(func=_deliver)

@@ -1,0 +1,132 @@
+"""The Temporal Schedules hrflow runs, and their idempotent sync.
+
+``hrflow schedules sync`` (or the worker at start, with ``HRFLOW_SCHEDULES_SYNC_ON_START``) creates
+each schedule that is missing and updates the spec and action of each that exists. It never touches
+a schedule's paused state or its note: an operator who paused one in the Temporal UI (or with
+``hrflow schedules pause``) keeps it paused across deploys. A run still going when the next is due
+is skipped (overlap SKIP); runs missed while Temporal was down are caught up only within the
+schedule's catch-up window, so a long outage does not end in a burst of stale sweeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+TIME_ZONE = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class Definition:
+    schedule_id: str
+    workflow: str  # the workflow type name
+    description: str  # shown in the Temporal UI (the schedule's note on creation, and each run's summary)
+    calendar: ScheduleCalendarSpec
+    catchup_window: timedelta
+    run_timeout: timedelta
+    arg: Any = None
+
+
+def definitions() -> list[Definition]:
+    return [
+        Definition(
+            schedule_id="reminder-sweep",
+            workflow="ReminderSweep",
+            description="Daily 08:30 (Asia/Shanghai) reminder sweep: overdue approvals (escalating by level),"
+                        " maternity returns, departure filings, non-compete proofs, idle receivables,"
+                        " transfer steps past their statutory limit",
+            calendar=ScheduleCalendarSpec(hour=[ScheduleRange(8)], minute=[ScheduleRange(30)],
+                                          comment="every day at 08:30"),
+            catchup_window=timedelta(hours=12),
+            run_timeout=timedelta(hours=4),
+            arg={},
+        ),
+        Definition(
+            schedule_id="monthly-report",
+            workflow="MonthlyReport",
+            description="Monthly risk and compliance report for the previous month, on the 1st at 06:00"
+                        " (Asia/Shanghai): attrition after maternity return, undeducted advances, departed"
+                        " employees with unsettled money, receivable ageing, bases outside the band,"
+                        " deduction mismatches, transfer statistics",
+            calendar=ScheduleCalendarSpec(day_of_month=[ScheduleRange(1)], hour=[ScheduleRange(6)],
+                                          minute=[ScheduleRange(0)], comment="the 1st of each month at 06:00"),
+            catchup_window=timedelta(days=3),
+            run_timeout=timedelta(hours=2),
+            arg={},
+        ),
+    ]
+
+
+def _schedule(d: Definition, task_queue: str, *, state: ScheduleState | None = None) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            d.workflow, d.arg, id=d.schedule_id, task_queue=task_queue, run_timeout=d.run_timeout,
+            static_summary=d.description.split(":")[0], static_details=d.description),
+        spec=ScheduleSpec(calendars=[d.calendar], time_zone_name=TIME_ZONE),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=d.catchup_window),
+        state=state or ScheduleState(note=d.description),
+    )
+
+
+async def sync(client: Client, task_queue: str) -> dict[str, str]:
+    """Create what is missing, update what exists; returns {schedule id: "created" | "updated"}."""
+    done: dict[str, str] = {}
+    for d in definitions():
+        try:
+            await client.create_schedule(d.schedule_id, _schedule(d, task_queue))
+            done[d.schedule_id] = "created"
+            continue
+        except ScheduleAlreadyRunningError:
+            pass
+
+        def keep_state(current: ScheduleUpdateInput, d: Definition = d) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=_schedule(d, task_queue, state=current.description.schedule.state))
+
+        await client.get_schedule_handle(d.schedule_id).update(keep_state)
+        done[d.schedule_id] = "updated"
+    return done
+
+
+def known(schedule_id: str) -> Definition:
+    for d in definitions():
+        if d.schedule_id == schedule_id:
+            return d
+    raise KeyError(f"no schedule {schedule_id!r}; known: {', '.join(d.schedule_id for d in definitions())}")
+
+
+async def describe_all(client: Client) -> list[dict[str, Any]]:
+    rows = []
+    for d in definitions():
+        try:
+            desc = await client.get_schedule_handle(d.schedule_id).describe()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            rows.append({"id": d.schedule_id, "exists": False})
+            continue
+        info = desc.info
+        rows.append({
+            "id": d.schedule_id, "exists": True, "paused": desc.schedule.state.paused,
+            "note": desc.schedule.state.note,
+            "next": [t.isoformat() for t in info.next_action_times[:3]],
+            "recent": [a.started_at.isoformat() for a in info.recent_actions[-3:]],
+            "running": [w.workflow_id for w in info.running_actions],
+        })
+    return rows

@@ -1,0 +1,71 @@
+"""The daily sweep queues exactly the due reminders, once: a rerun the same day queues nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import select
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.reminders import ReminderActivities
+from db.models import Notification
+from db.reminders import SweepPolicy
+from tests.reminders.seed import DAY, EXPECTED_AT_NOW, NOW, seed
+from workflows.reminder_sweep import ReminderSweepWorkflow, SweepRequest
+
+BATCH = 2  # smaller than most categories: every category pages through its cursor
+
+
+@pytest.fixture
+async def sweep(temporal_env: WorkflowEnvironment, session_factory) -> AsyncIterator:
+    queue = f"sweep-{uuid.uuid4().hex[:6]}"
+    acts = ReminderActivities(session_factory, SweepPolicy(), batch_size=BATCH)
+    async with Worker(temporal_env.client, task_queue=queue, workflows=[ReminderSweepWorkflow],
+                      activities=acts.all(), activity_executor=ThreadPoolExecutor(4)):
+        async def run(now=NOW):
+            return await temporal_env.client.execute_workflow(
+                ReminderSweepWorkflow.run, SweepRequest(now=now), id=f"reminder-sweep-{uuid.uuid4().hex[:6]}",
+                task_queue=queue)
+        yield run
+
+
+def _queued(session_factory) -> list[tuple[str, str, str, str]]:
+    with session_factory() as s:
+        rows = s.scalars(select(Notification)).all()
+    return sorted((n.dedupe_key.split(":")[1], n.recipient_kind, n.recipient, n.template) for n in rows)
+
+
+async def test_sweep_queues_each_due_reminder_once(sweep, session_factory) -> None:
+    seed(session_factory)
+    first = await sweep()
+    assert _queued(session_factory) == EXPECTED_AT_NOW
+    assert sum(first.queued.values()) == len(EXPECTED_AT_NOW)
+    assert first.due == {"approval_overdue": 3, "maternity_return": 1, "departure_filing": 1,
+                         "non_compete_proof": 1, "receivable_no_followup": 1, "transfer_step_overdue": 1}
+
+    again = await sweep(NOW + dt.timedelta(hours=3))
+    assert sum(again.queued.values()) == 0  # same day: nothing twice
+    assert _queued(session_factory) == EXPECTED_AT_NOW
+
+
+async def test_next_day_repeats_overdue_but_not_upcoming_reminders(sweep, session_factory) -> None:
+    seed(session_factory)
+    await sweep()
+    next_day = await sweep(NOW + DAY)
+    # overdue items are reminded daily; dates still ahead only once per date
+    assert next_day.queued["maternity_return"] == 0
+    assert next_day.queued["non_compete_proof"] == 0
+    assert next_day.queued["departure_filing"] == 2
+    assert next_day.queued["transfer_step_overdue"] == 1
+    assert next_day.queued["receivable_no_followup"] == 1
+    # t1 is now 2 days late: its level-1 reminder plus the level-2 escalation; t2 stays at the top
+    # level (2); finance has one level only, so t3 stays there
+    with session_factory() as s:
+        day2 = s.scalars(select(Notification.recipient).where(
+            Notification.template == "reminder.approval_overdue", Notification.created_at == NOW + DAY)).all()
+    assert sorted(day2) == sorted(["hr_specialist", "hr_specialist/2", "hr.li", "hr_specialist/2", "finance"])
