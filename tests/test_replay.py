@@ -23,7 +23,7 @@ def test_every_workflow_has_recorded_histories() -> None:
     recorded = {path.parent.name for path in HISTORIES}
     expected = {"si_change": "SocialInsuranceChangeWorkflow", "maternity": "MaternityLeaveWorkflow",
                 "offboarding": "OffboardingWorkflow", "non_compete": "NonCompeteWorkflow",
-                "transfer": "CrossProvinceTransferWorkflow"}
+                "transfer": "CrossProvinceTransferWorkflow", "reminder_sweep": "ReminderSweepWorkflow"}
     registered = {cls.__name__ for cls in ALL_WORKFLOWS}
     assert set(expected.values()) <= registered
     assert set(expected) <= recorded
@@ -39,12 +39,23 @@ async def test_history_replays(path: Path, codec) -> None:
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
 
 
-async def test_patch_replays_histories_from_before_and_after_it(codec) -> None:
-    """``void-certificate-on-withdrawal`` was added behind ``workflow.patched`` after the first
-    withdrawal history was recorded: the old history has no marker and still replays; the new one
-    carries the marker and replays too."""
-    old = Path(__file__).parent / "histories" / "offboarding" / "withdrawn_after_last_day_steps.json"
-    new = old.with_name("withdrawn_certificate_voided.json")
+# (patch, history recorded before it, history recorded after it)
+PATCHES = [
+    ("void-certificate-on-withdrawal", "offboarding/withdrawn_after_last_day_steps",
+     "offboarding/withdrawn_certificate_voided"),
+    ("track-deadlines", "maternity/beijing_single_birth", "maternity/beijing_single_birth_deadlines_tracked"),
+    ("track-deadlines", "offboarding/filing_missed", "offboarding/filing_missed_deadlines_tracked"),
+    ("track-deadlines", "non_compete/missing_proof_follow_up", "non_compete/missing_proof_follow_up_deadlines_tracked"),
+]
+
+
+@pytest.mark.parametrize(("patch", "before", "after"), PATCHES, ids=[f"{p[0]}:{p[1]}" for p in PATCHES])
+async def test_patch_replays_histories_from_before_and_after_it(patch: str, before: str, after: str, codec) -> None:
+    """A change added behind ``workflow.patched`` after a history was recorded: the old history has
+    no marker and still replays (running cases keep going); the new one carries the marker and
+    replays too."""
+    root = Path(__file__).parent / "histories"
+    old, new = root / f"{before}.json", root / f"{after}.json"
     marker = '"markerName": "core_patch"'  # the patch id itself is in an (encrypted) payload
     assert marker not in old.read_text()
     assert marker in new.read_text()

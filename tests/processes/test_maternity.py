@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import func, select
 
 from db.audit import verify_chain
-from db.models import ApprovalTask, AuditEvent, Case, Employee, Notification, Receivable
+from db.models import ApprovalTask, AuditEvent, Case, CaseDeadline, Employee, Notification, Receivable
 from domain.roles import Role
 from tests.processes import support
 from tests.processes.support import (
@@ -80,6 +80,7 @@ async def test_beijing_single_birth_to_zero_receivable(stack, auth, emp, tempora
     v = await wait_view(api, auth, wf, lambda v: len(v["advances_booked"]) == 5)
     assert set(v["advances_booked"].values()) == {str(MONTHLY_ADVANCE)}
     total = MONTHLY_ADVANCE * 5
+    assert _return_deadline(session_factory, wf) == ("open", expected_return)  # the sweep knows her date
 
     r = await post(api, auth, wf, "allowance-payment", Role.FINANCE, FINANCE, {"amount": "63200.00"})
     assert Decimal(r.json()["allowance_difference"]) == Decimal("63200.00")  # no salary paid: all hers
@@ -103,7 +104,14 @@ async def test_beijing_single_birth_to_zero_receivable(stack, auth, emp, tempora
         assert s.scalar(select(func.count()).select_from(Notification)
                         .where(Notification.template == "maternity.return_reminder")) == 2  # her and HR
         assert verify_chain(s).ok
+    assert _return_deadline(session_factory, wf) == ("met", expected_return)
     await record_history(temporal_env.client, wf, "maternity", "beijing_single_birth")
+
+
+def _return_deadline(session_factory, wf: str) -> tuple[str, dt.date]:
+    with session_factory() as s:
+        d = s.scalar(select(CaseDeadline).where(CaseDeadline.workflow_id == wf, CaseDeadline.kind == "maternity_return"))
+    return d.status, d.due_at.astimezone(dt.timezone(dt.timedelta(hours=8))).date()
 
 
 async def test_twins_with_difficult_birth_extend_the_leave(stack, auth, emp, temporal_env, session_factory) -> None:

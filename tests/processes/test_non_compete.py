@@ -18,7 +18,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from db.audit import verify_chain
-from db.models import ApprovalTask, AuditEvent, Case, NonCompetePayment, Notification
+from db.models import ApprovalTask, AuditEvent, Case, CaseDeadline, NonCompetePayment, Notification
 from domain.policy.deadlines import non_compete_rule
 from domain.roles import Role
 from tests.processes import support
@@ -195,6 +195,7 @@ async def test_missing_proof_opens_a_follow_up_and_payments_go_on(
     r = await post(api, auth, wf, "proof", Role.EMPLOYEE, emp, proof)
     assert r.status_code == 200, r.text
     assert r.json()["proofs"][m1]["employer"] == proof["employer"]
+    assert _proof_deadlines(session_factory, wf) == {m1: "met"}
 
     await until(temporal_env, payday_of(first_day, 2, PAYDAY))
     await wait_view(api, auth, wf, lambda v: v["months_paid"] == 2)
@@ -226,6 +227,8 @@ async def test_missing_proof_opens_a_follow_up_and_payments_go_on(
                                                  AuditEvent.action == "non_compete.proof_received",
                                                  AuditEvent.actor == HR))
         assert late.after["late"] is True
+    # m2 was proven late (met); m3 was still open when the term ended, and the closed case owes nothing more
+    assert _proof_deadlines(session_factory, wf) == {m1: "met", m2: "met", m3: "cancelled"}
     await record_run(temporal_env.client, wf, (await temporal_env.client.get_workflow_handle(wf).describe()).run_id,
                      "missing_proof_follow_up")
 
@@ -273,3 +276,9 @@ async def test_agreement_predating_hrflow_catches_up_without_reminders(
     with session_factory() as s:
         reminders = list(s.scalars(select(Notification.params).where(Notification.workflow_id == wf)))
     assert [p["month"] for p in reminders] == [month_label(first_day, 2 + len(owed))]
+
+
+def _proof_deadlines(session_factory, wf: str) -> dict[str, str]:
+    with session_factory() as s:
+        rows = s.scalars(select(CaseDeadline).where(CaseDeadline.workflow_id == wf)).all()
+    return {d.ref: d.status for d in rows}

@@ -13,7 +13,7 @@ from decimal import Decimal
 import httpx
 from sqlalchemy import select
 
-from db.models import AuditEvent, EmployeeRecord, Receivable, SiEnrollment, SimAgencyRequest
+from db.models import AuditEvent, CaseDeadline, EmployeeRecord, Receivable, SiEnrollment, SimAgencyRequest
 from domain.roles import Role
 from integrations.si_agency import AgencySubmission
 from tests.processes import support
@@ -188,6 +188,10 @@ async def test_missed_filing_deadline_is_escalated(stack, auth, emp, temporal_en
     assert v["final_pay"]["compensation_held"] is True  # handover not complete: held, lawfully
     due = dt.date.fromisoformat(v["filing_due"])
     assert due == notice + dt.timedelta(days=5 + 15)
+    with session_factory() as s:
+        deadline = s.scalar(select(CaseDeadline).where(CaseDeadline.workflow_id == wf))
+    assert (deadline.kind, deadline.status) == ("departure_filing", "open")  # for the daily sweep
+    assert deadline.due_at.astimezone(dt.timezone(dt.timedelta(hours=8))).date() == due
     await until(temporal_env, due + dt.timedelta(days=2))
 
     async def escalated() -> bool:

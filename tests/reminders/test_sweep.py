@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 from activities.reminders import ReminderActivities
 from db.models import Notification
 from db.reminders import SweepPolicy
+from tests.processes.support import record_history
 from tests.reminders.seed import DAY, EXPECTED_AT_NOW, NOW, seed
 from workflows.reminder_sweep import ReminderSweepWorkflow, SweepRequest
 
@@ -27,10 +28,13 @@ async def sweep(temporal_env: WorkflowEnvironment, session_factory) -> AsyncIter
     acts = ReminderActivities(session_factory, SweepPolicy(), batch_size=BATCH)
     async with Worker(temporal_env.client, task_queue=queue, workflows=[ReminderSweepWorkflow],
                       activities=acts.all(), activity_executor=ThreadPoolExecutor(4)):
-        async def run(now=NOW):
-            return await temporal_env.client.execute_workflow(
-                ReminderSweepWorkflow.run, SweepRequest(now=now), id=f"reminder-sweep-{uuid.uuid4().hex[:6]}",
-                task_queue=queue)
+        async def run(now=NOW, record: str | None = None):
+            wf = f"reminder-sweep-{uuid.uuid4().hex[:6]}"
+            result = await temporal_env.client.execute_workflow(
+                ReminderSweepWorkflow.run, SweepRequest(now=now), id=wf, task_queue=queue)
+            if record:
+                await record_history(temporal_env.client, wf, "reminder_sweep", record)
+            return result
         yield run
 
 
@@ -42,7 +46,7 @@ def _queued(session_factory) -> list[tuple[str, str, str, str]]:
 
 async def test_sweep_queues_each_due_reminder_once(sweep, session_factory) -> None:
     seed(session_factory)
-    first = await sweep()
+    first = await sweep(record="paged_batches")
     assert _queued(session_factory) == EXPECTED_AT_NOW
     assert sum(first.queued.values()) == len(EXPECTED_AT_NOW)
     assert first.due == {"approval_overdue": 3, "maternity_return": 1, "departure_filing": 1,
