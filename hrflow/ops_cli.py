@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import sys
 from typing import Any
 
-from hrflow.settings import load_settings
+from hrflow.settings import ConfigurationError, load_settings
 
 
 async def _client() -> Any:
@@ -29,7 +31,10 @@ def _schedules(args: argparse.Namespace) -> int:
             return await schedules.sync(client, settings.temporal_task_queue)
         if args.action == "list":
             return await schedules.describe_all(client)
-        handle = client.get_schedule_handle(schedules.known(args.schedule_id).schedule_id)
+        try:
+            handle = client.get_schedule_handle(schedules.known(args.schedule_id).schedule_id)
+        except KeyError as exc:
+            raise ConfigurationError(exc.args[0]) from None
         if args.action == "pause":
             await handle.pause(note=args.note or "paused with hrflow schedules pause")
         elif args.action == "resume":
@@ -39,7 +44,11 @@ def _schedules(args: argparse.Namespace) -> int:
         return {args.schedule_id: args.action}
 
     print(json.dumps(asyncio.run(go()), indent=2, ensure_ascii=False))
-    return 0
+    # Skip interpreter finalisation, as the worker does: CPython 3.11 can abort when the Temporal
+    # core's native threads touch the GIL while the interpreter is finalising.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _deliver(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@ Ctrl-C leaves no process behind; a restart keeps the data; bad configuration is 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -84,9 +85,10 @@ class DevStack:
 
 
 def test_dev_runs_everything_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
-    api_port, temporal_port, ui_port = _free_port(), _free_port(), _free_port()
+    api_port, temporal_port, ui_port, smtp_port = _free_port(), _free_port(), _free_port(), _free_port()
     env = _env(HRFLOW_API_PORT=str(api_port), HRFLOW_TEMPORAL_PORT=str(temporal_port),
-               HRFLOW_TEMPORAL_UI_PORT=str(ui_port))
+               HRFLOW_TEMPORAL_UI_PORT=str(ui_port), HRFLOW_SMTP_PORT=str(smtp_port),
+               HRFLOW_DELIVERY_INTERVAL_SECONDS="1")
     stack = DevStack(tmp_path, env, api_port)
     try:
         health = stack.wait_healthy()
@@ -103,8 +105,9 @@ def test_dev_runs_everything_stops_cleanly_and_keeps_data(tmp_path: Path) -> Non
              "--address", f"127.0.0.1:{temporal_port}"], capture_output=True, text=True, timeout=30).stdout
         for name in ("EmployeeId", "CaseKind", "CaseStage", "Province", "Department"):
             assert name in listed
+        _reminders_reach_the_mail_sink_once(tmp_path, env)
         started = stack.processes()
-        assert len(started) >= 4
+        assert len(started) >= 5
         assert stack.interrupt() == 0
         time.sleep(1)
         alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
@@ -122,6 +125,41 @@ def test_dev_runs_everything_stops_cleanly_and_keeps_data(tmp_path: Path) -> Non
         assert _hrflow("audit", "verify", cwd=tmp_path, env=env).returncode == 0
     finally:
         assert again.interrupt() == 0
+
+
+def _reminders_reach_the_mail_sink_once(cwd: Path, env: dict[str, str]) -> None:
+    """The worker synced the schedules at start; overdue items seeded into the stack's database
+    and a triggered sweep reach the local SMTP sink, and a second sweep the same day sends nothing."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from tests.reminders.seed import EXPECTED_EMAILS, seed
+
+    def schedules() -> list[dict]:
+        return json.loads(_hrflow("schedules", "list", cwd=cwd, env=env).stdout)
+
+    deadline = time.monotonic() + 30
+    while not all(s["exists"] for s in schedules()):
+        assert time.monotonic() < deadline, schedules()
+        time.sleep(0.5)
+    url = dict(line.split("=", 1) for line in (cwd / ".hrflow" / "dev.env").read_text().splitlines()
+               if "=" in line)["HRFLOW_DATABASE_URL"].strip("'")
+    engine = create_engine(url)
+    seed(sessionmaker(engine), dt.datetime.now(dt.timezone.utc))
+    engine.dispose()
+
+    mail = cwd / ".hrflow" / "mail"
+    for run in (1, 2):
+        assert _hrflow("schedules", "trigger", "reminder-sweep", cwd=cwd, env=env).returncode == 0
+        deadline = time.monotonic() + 60
+        while True:
+            sweep = next(s for s in schedules() if s["id"] == "reminder-sweep")
+            if len(sweep["recent"]) >= run and not sweep["running"] and len(list(mail.glob("*.eml"))) >= EXPECTED_EMAILS:
+                break
+            assert time.monotonic() < deadline, (sweep, len(list(mail.glob("*.eml"))))
+            time.sleep(0.5)
+    time.sleep(3)  # three relay rounds after the second sweep: still no copy
+    assert len(list(mail.glob("*.eml"))) == EXPECTED_EMAILS
 
 
 def test_taken_port_is_one_line(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def employee(s: Session, emp: str, *, email: str | None = None, language: str = 
 
 
 def case(s: Session, wf: str, emp: str, kind: str, stage: str = "open", status: str = "open") -> None:
-    s.add(Case(workflow_id=wf, kind=kind, employee_id=emp, stage=stage, status=status, opened_at=NOW - 30 * DAY))
+    s.add(Case(workflow_id=wf, kind=kind, employee_id=emp, stage=stage, status=status, opened_at=NOW))
     s.flush()
 
 
@@ -40,7 +40,8 @@ def staff(s: Session, user: str, role: str, level: int = 1, *, email: str | None
                       language=language, active=active))
 
 
-def seed(factory: sessionmaker[Session]) -> None:
+def seed(factory: sessionmaker[Session], NOW: dt.datetime = NOW) -> None:  # noqa: N803 (the module's NOW)
+    """Everything is placed relative to ``NOW`` (the dev-stack test seeds around the real time)."""
     with factory.begin() as s:
         for emp in ("E1", "E2", "E3", "E4", "E5"):
             employee(s, emp, email=f"{emp.lower()}@corp.test", language="en" if emp == "E1" else "zh")
@@ -100,7 +101,7 @@ def seed(factory: sessionmaker[Session]) -> None:
                        types=["pension", "medical", "housing_fund"], reason="moved", applicant="E4",
                        stage="in_progress", created_at=NOW - 30 * DAY, updated_at=NOW))
         s.flush()
-        today = NOW.date()
+        today = NOW.astimezone(CHINA).date()
         s.add_all([
             TransferBranch(workflow_id="transfer-E4-1", kind="pension", status="transferring",
                            current_step="destination_acceptance", step_due=today - 3 * DAY),
@@ -125,3 +126,8 @@ EXPECTED_AT_NOW = sorted([
     ("receivable_no_followup", "role", "finance", "reminder.receivable_no_followup"),
     ("transfer_step_overdue", "role", "hr_specialist", "reminder.transfer_step_overdue"),
 ])
+
+
+# Each expected reminder as e-mails: roles reach their active level members (hr_specialist: hr.li and
+# hr.chen; level 2: hr.wang), users and employees their own address.
+EXPECTED_EMAILS = 4 * 2 + 1 + 1 + 2 + 1 + 1 + 1
