@@ -93,3 +93,17 @@ async def test_finance_records_a_follow_up(api, auth, session_factory) -> None:
     assert event.actor == "fin.qian" and event.after["note"] == "agreed to deduct in December"
 
 
+
+
+async def test_an_employee_sets_her_notification_language(api, auth, session_factory) -> None:
+    seed(session_factory)
+    with session_factory.begin() as s:
+        _note(s, "z", "employee", "E2")
+    url = "/employees/E2/contact"
+    assert (await api.patch(url, json={"language": "en"}, headers=auth(Role.EMPLOYEE, "E3"))).status_code == 404
+    bad = await api.patch(url, json={"language": "fr", "email": "nope"}, headers=auth(Role.EMPLOYEE, "E2"))
+    assert bad.status_code == 422 and {e["field"] for e in bad.json()["detail"]} == {"language", "email"}
+    ok = await api.patch(url, json={"language": "en"}, headers=auth(Role.EMPLOYEE, "E2"))
+    assert ok.status_code == 200 and ok.json()["language"] == "en"
+    mine = (await api.get("/me/notifications", headers=auth(Role.EMPLOYEE, "E2"))).json()
+    assert mine["items"][0]["subject"].startswith("Return from maternity leave")

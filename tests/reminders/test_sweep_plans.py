@@ -1,0 +1,70 @@
+"""Each sweep query reads due rows through an index, never by scanning a whole table: with
+sequential scans priced out, PostgreSQL must find an index path for every category."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
+
+from db import reminders
+from tests.reminders.seed import NOW, seed
+
+BIG_TABLES = {"approval_tasks", "case_deadlines", "receivables", "transfer_branches", "cases"}
+# the partial index each category's driving table must be read through (only due rows are in it)
+DRIVING_INDEX = {
+    "approval_overdue": ("approval_tasks", {"ix_approval_tasks_open_due", "ix_approval_tasks_open_undated"}),
+    "maternity_return": ("case_deadlines", {"ix_case_deadlines_open"}),
+    "departure_filing": ("case_deadlines", {"ix_case_deadlines_open"}),
+    "non_compete_proof": ("case_deadlines", {"ix_case_deadlines_open"}),
+    "receivable_no_followup": ("receivables", {"ix_receivables_open_followup"}),
+    "transfer_step_overdue": ("transfer_branches", {"ix_transfer_branches_active_due"}),
+}
+
+
+class Recording:
+    """Passes queries through to a real session and keeps them for EXPLAIN."""
+
+    def __init__(self, session) -> None:
+        self.session, self.statements = session, []
+
+    def execute(self, stmt, *args, **kw):
+        self.statements.append(stmt)
+        return self.session.execute(stmt, *args, **kw)
+
+    def scalars(self, stmt, *args, **kw):
+        self.statements.append(stmt)
+        return self.session.scalars(stmt, *args, **kw)
+
+
+def _scans(plan: dict) -> list[tuple[str, str, str]]:
+    """(node type, table, index) of every node; a bitmap heap scan names the indexes under it."""
+    index = plan.get("Index Name", "")
+    if plan["Node Type"] == "Bitmap Heap Scan":
+        index = ",".join(sorted({i for _, _, i in _scans_below(plan) if i}))
+    found = [(plan["Node Type"], plan.get("Relation Name", ""), index)]
+    return found + _scans_below(plan)
+
+
+def _scans_below(plan: dict) -> list[tuple[str, str, str]]:
+    return [scan for child in plan.get("Plans", []) for scan in _scans(child)]
+
+
+@pytest.mark.parametrize("category", reminders.CATEGORIES)
+def test_category_query_reads_its_partial_index(category: str, session_factory) -> None:
+    seed(session_factory)
+    table, wanted = DRIVING_INDEX[category]
+    with session_factory() as session:
+        rec = Recording(session)
+        for after in (None, reminders.Cursor(NOW - 400 * reminders.dt.timedelta(days=1), 0)):  # first and later batches
+            reminders.due(rec, category, now=NOW, policy=reminders.SweepPolicy(), after=after, limit=50)
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        for stmt in rec.statements:
+            sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+            plan = session.execute(text("EXPLAIN (FORMAT JSON) " + sql)).scalar_one()
+            scans = _scans((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"])
+            assert [r for node, r, _ in scans if node == "Seq Scan" and r in BIG_TABLES] == [], sql
+            driving = {i for _, r, index in scans if r == table for i in index.split(",")}
+            assert driving and driving <= wanted, f"{category} read {table} through {driving}\n{sql}"
