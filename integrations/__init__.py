@@ -1,6 +1,7 @@
 """Gateways to outside systems (social-insurance and housing-fund agencies, mail, webhooks).
 
 Each gateway is an interface with a real adapter seam and an honest simulation for the embedded
-default. Only activities call them. May import ``domain`` and ``db`` (a simulation keeps its own
+default. Activities call them, and the notification relay (``hrflow.delivery``) the mail and
+webhook senders. May import ``domain`` and ``db`` (a simulation keeps its own
 records, as the real agency would).
 """
