@@ -12,14 +12,17 @@ from activities.maternity import MaternityActivities
 from activities.non_compete import NonCompeteActivities
 from activities.offboarding import OffboardingActivities
 from activities.reminders import ReminderActivities
+from activities.report import ReportActivities
 from activities.si_change import SocialInsuranceActivities
 from activities.transfer import TransferActivities
 from db.reminders import SweepPolicy
+from db.report import ReportThresholds
 from integrations.si_agency import SocialInsuranceAgency
 
 
 def all_activities(session_factory: sessionmaker[Session], agency: SocialInsuranceAgency, *,
-                   sweep_policy: SweepPolicy = SweepPolicy(), sweep_batch: int = 200) -> list[Callable[..., Any]]:
+                   sweep_policy: SweepPolicy = SweepPolicy(), sweep_batch: int = 200,
+                   report_thresholds: ReportThresholds = ReportThresholds()) -> list[Callable[..., Any]]:
     return [
         *CaseActivities(session_factory).all(),
         *SocialInsuranceActivities(session_factory, agency).all(),
@@ -28,4 +31,5 @@ def all_activities(session_factory: sessionmaker[Session], agency: SocialInsuran
         *NonCompeteActivities(session_factory).all(),
         *TransferActivities(session_factory, agency).all(),
         *ReminderActivities(session_factory, sweep_policy, sweep_batch).all(),
+        *ReportActivities(session_factory, report_thresholds).all(),
     ]

@@ -34,6 +34,7 @@ from api.routes import (
     notifications,
     offboarding,
     policies,
+    reports,
     si_changes,
     staff,
     transfer_materials,
@@ -111,7 +112,7 @@ def create_app(
         return response
 
     for module in (health, me, employees, cases, inbox, si_changes, maternity, offboarding, non_compete,
-                   transfer_materials, transfer_stats, transfers, audit, policies, notifications, staff,
+                   transfer_materials, transfer_stats, transfers, audit, policies, notifications, staff, reports,
                    codec_routes):
         # transfer_stats before transfers: /transfers/statistics is not a workflow id
         app.include_router(module.router)

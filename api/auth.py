@@ -3,7 +3,8 @@
 Tokens are HS256 JWTs signed with ``HRFLOW_JWT_SECRET``: ``sub`` is the user, ``role`` one of
 ``domain.roles.Role``, ``emp`` the employee number of the person (for role ``employee`` it is the
 subject itself). Browsers calling the codec endpoint from the Temporal UI may carry the same token
-in the ``hrflow_token`` cookie instead of a header.
+in the ``hrflow_token`` cookie instead of a header, and a browser reading the monthly report (GET
+only, under ``/reports/monthly/``) in the ``hrflow_report_token`` cookie.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from domain.roles import Role
 ISSUER = "hrflow"
 AUDIENCE = "hrflow-api"
 COOKIE = "hrflow_token"
+REPORT_COOKIE = "hrflow_report_token"  # read-only report pages in a plain browser tab
+REPORT_PATH = "/reports/monthly/"
 _USER = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 _EMPLOYEE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
@@ -96,6 +99,8 @@ def current_principal(
     token = credentials.credentials if credentials else None
     if token is None and request.url.path.startswith("/codec/"):
         token = request.cookies.get(COOKIE)  # the Temporal UI's browser; nowhere else
+    if token is None and request.method == "GET" and request.url.path.startswith(REPORT_PATH):
+        token = request.cookies.get(REPORT_COOKIE)  # a director's browser: reading reports only
     if not token:
         raise _unauthenticated("sign in: send 'Authorization: Bearer <token>'")
     principal = decode_token(request.app.state.jwt_secret, token)

@@ -101,6 +101,8 @@ def _token(args: argparse.Namespace) -> int:
                        employee_id=args.employee, ttl=dt.timedelta(minutes=minutes))
     if args.codec_login:
         print(f"http://127.0.0.1:{settings.api_port}/codec/login?token={token}")
+    elif args.report_login:
+        print(f"http://127.0.0.1:{settings.api_port}/reports/monthly/login?month={args.report_login}&token={token}")
     else:
         print(token)
     return 0
@@ -134,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--minutes", type=int, help="lifetime (default HRFLOW_JWT_TTL_MINUTES)")
     token.add_argument("--codec-login", action="store_true",
                        help="print the link that signs the Temporal UI in for decoding")
+    token.add_argument("--report-login", metavar="MONTH",
+                       help="print a link that opens the monthly report page (YYYY-MM) in a browser")
     token.set_defaults(func=_token)
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)

@@ -23,7 +23,8 @@ def test_every_workflow_has_recorded_histories() -> None:
     recorded = {path.parent.name for path in HISTORIES}
     expected = {"si_change": "SocialInsuranceChangeWorkflow", "maternity": "MaternityLeaveWorkflow",
                 "offboarding": "OffboardingWorkflow", "non_compete": "NonCompeteWorkflow",
-                "transfer": "CrossProvinceTransferWorkflow", "reminder_sweep": "ReminderSweepWorkflow"}
+                "transfer": "CrossProvinceTransferWorkflow", "reminder_sweep": "ReminderSweepWorkflow",
+                "monthly_report": "MonthlyReportWorkflow"}
     registered = {cls.__name__ for cls in ALL_WORKFLOWS}
     assert set(expected.values()) <= registered
     assert set(expected) <= recorded

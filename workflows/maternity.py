@@ -278,6 +278,7 @@ class MaternityLeaveWorkflow:
         reminded = escalated = False
         while self.returned_on is None:
             if self.cancel_request is not None:
+                await self._track_return("cancelled")
                 return False
             await self._track_return("open")
             events: list[tuple[dt.datetime, str]] = []
@@ -329,14 +330,14 @@ class MaternityLeaveWorkflow:
         never recorded one, and do not start to)."""
         if status == "open" and self.tracked_return == self.expected_return:
             return
-        if status == "met" and self.tracked_return is None:
-            return
+        if status != "open" and self.tracked_return is None:
+            return  # never recorded, or already closed
         if not workflow.patched(case_ops.TRACK_DEADLINES):
             return
         await case_ops.track_deadline("maternity_return", self.req.employee_id, _at(self.expected_return),
                                       status=status, details={"expected_return": self.expected_return,
                                                               "returned_on": self.returned_on})
-        self.tracked_return = self.expected_return
+        self.tracked_return = self.expected_return if status == "open" else None
 
     async def _book(self, month: str) -> None:
         amount = personal_monthly(self.req.contribution_base, self.policy.rates)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workflows.maternity import MaternityLeaveWorkflow
+from workflows.monthly_report import MonthlyReportWorkflow
 from workflows.non_compete import NonCompeteWorkflow
 from workflows.offboarding import OffboardingWorkflow
 from workflows.reminder_sweep import ReminderSweepWorkflow
@@ -16,4 +17,5 @@ ALL_WORKFLOWS: list[type] = [
     NonCompeteWorkflow,
     CrossProvinceTransferWorkflow,
     ReminderSweepWorkflow,
+    MonthlyReportWorkflow,
 ]

@@ -106,6 +106,7 @@ def test_dev_runs_everything_stops_cleanly_and_keeps_data(tmp_path: Path) -> Non
         for name in ("EmployeeId", "CaseKind", "CaseStage", "Province", "Department"):
             assert name in listed
         _reminders_reach_the_mail_sink_once(tmp_path, env)
+        _report_shows_the_seeded_alerts(tmp_path, env, stack.api)
         started = stack.processes()
         assert len(started) >= 5
         assert stack.interrupt() == 0
@@ -145,9 +146,7 @@ def _reminders_reach_the_mail_sink_once(cwd: Path, env: dict[str, str]) -> None:
     while not all(s["exists"] for s in schedules()):
         assert time.monotonic() < deadline, schedules()
         time.sleep(0.5)
-    url = dict(line.split("=", 1) for line in (cwd / ".hrflow" / "dev.env").read_text().splitlines()
-               if "=" in line)["HRFLOW_DATABASE_URL"].strip("'")
-    engine = create_engine(url)
+    engine = create_engine(_database_url(cwd))
     seed(sessionmaker(engine), dt.datetime.now(dt.timezone.utc))
     engine.dispose()
 
@@ -163,6 +162,33 @@ def _reminders_reach_the_mail_sink_once(cwd: Path, env: dict[str, str]) -> None:
             time.sleep(0.5)
     time.sleep(3)  # three relay rounds after the second sweep: still no copy
     assert len(list(mail.glob("*.eml"))) == EXPECTED_EMAILS
+
+
+def _report_shows_the_seeded_alerts(cwd: Path, env: dict[str, str], api: str) -> None:
+    """The hand-computed report company (tests/reports/seed.py) seeded into the stack: computing
+    November through the API stores the report, and its alerts include the seed's."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from tests.reports.seed import seed
+
+    engine = create_engine(_database_url(cwd))
+    seed(sessionmaker(engine))
+    engine.dispose()
+    token = _hrflow("token", "--user", "director.chen", "--role", "hr_manager", cwd=cwd, env=env).stdout.strip()
+    status, body = _request(api + "/reports/monthly/2026-11/compute", token=token, body={})
+    assert status == 202, body
+    deadline = time.monotonic() + 60
+    while (found := _request(api + "/reports/monthly/2026-11", token=token))[0] != 200:
+        assert time.monotonic() < deadline, found
+        time.sleep(0.5)
+    alerts = {(a["metric"], a["dimension"]) for a in found[1]["alerts"]}
+    assert {("maternity_return_attrition", "销售部"), ("undeducted_rate", "销售部")} <= alerts, alerts
+
+
+def _database_url(cwd: Path) -> str:
+    env_file = (cwd / ".hrflow" / "dev.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in env_file if "=" in line)["HRFLOW_DATABASE_URL"].strip("'")
 
 
 def test_taken_port_is_one_line(tmp_path: Path) -> None:

@@ -1,0 +1,153 @@
+"""The monthly report as one self-contained HTML page for an HR director's browser.
+
+Jinja2 (autoescaped) fills ``templates/report_monthly.html`` with the alerts, the charts
+(``api.report_charts``: trends over the last stored months, bars for the month) and the figures
+behind them. The page loads nothing: no script, no stylesheet, no font, no image from anywhere, and
+its Content-Security-Policy says so to the browser as well.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from api import report_charts as charts
+from db.report import AGE_BUCKETS, ALL, Figure, StoredReport
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+# Inline SVG carries <style> elements, hence 'unsafe-inline' for styles; nothing else is allowed.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+
+# metric -> (label, what its dimension is, how its value reads)
+METRICS: dict[str, tuple[str, str, str]] = {
+    "maternity_return_attrition": ("产假返岗一年内离职率 Attrition within a year of maternity return", "department", "rate"),
+    "company_attrition": ("公司离职率（12个月） Company attrition, 12 months", "", "rate"),
+    "undeducted_rate": ("垫付社保未扣回率 Advanced contributions due but not deducted", "department", "rate"),
+    "departed_unsettled_share": ("离职未结清占比 Departed with money unsettled", "position", "rate"),
+    "receivable_ageing": ("应收账龄（元） Receivable ageing, yuan open", "days since booked", "yuan"),
+    "base_outside_band": ("缴费基数超出社平工资区间 Bases outside the average-wage band", "department", "rate"),
+    "base_unknown_city": ("缺社平工资的城市 Cities without an average wage", "city", "count"),
+    "deduction_mismatch": ("垫付额与基数×个人费率不符 Advances differing from base x rate", "department", "rate"),
+    "deduction_unknown_rate": ("缺个人费率的城市 Cities without personal rates", "city", "count"),
+    "transfers_filed": ("转移申请 Transfers filed", "", "count"),
+    "transfers_completed": ("已完成转移 Completed transfers (by insurance)", "insurance", "count"),
+    "transfers_processing_days": ("平均办理天数 Average processing days", "insurance", "days"),
+    "transfers_processing_days_p90": ("办理天数P90 Processing days, 90th percentile", "insurance", "days"),
+    "transfers_rejections": ("驳回原因 Rejections by reason", "reason", "count"),
+}
+
+_env = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+                   autoescape=select_autoescape(default=True), undefined=StrictUndefined,
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    svg: str
+    caption: str
+
+
+@dataclass(frozen=True)
+class Row:
+    dimension: str
+    value: str
+    numerator: str
+    denominator: str
+    alert: bool
+
+
+@dataclass(frozen=True)
+class Group:
+    metric: str
+    label: str
+    dimension_label: str
+    figures: list[Row]
+
+
+def _shown(value: Decimal | None, kind: str) -> str:
+    if value is None:
+        return "-"
+    if kind == "rate":
+        return f"{(value * 100).quantize(Decimal('0.01'))}%"
+    if kind == "count":
+        return f"{value.normalize():f}"
+    return f"{value.quantize(Decimal('0.01') if kind == 'yuan' else Decimal('0.1'))}"
+
+
+def _plain(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value.normalize():f}"
+
+
+def groups(report: StoredReport) -> list[Group]:
+    """The figures per metric, in the catalogue order above, for the tables under the charts."""
+    by_metric: dict[str, list[Figure]] = {}
+    for f in report.figures:
+        by_metric.setdefault(f.metric, []).append(f)
+    out = []
+    for metric in [m for m in METRICS if m in by_metric] + sorted(set(by_metric) - set(METRICS)):
+        label, dimension, kind = METRICS.get(metric, (metric, "dimension", "count"))
+        out.append(Group(metric=metric, label=label, dimension_label=dimension or "company",
+                         figures=[Row(f.dimension, _shown(f.value, kind), _plain(f.numerator),
+                                      _plain(f.denominator), f.alert) for f in by_metric[metric]]))
+    return out
+
+
+def _of(report: StoredReport, metric: str) -> dict[str, Decimal | None]:
+    return {f.dimension: f.value for f in report.figures if f.metric == metric and f.dimension != ALL}
+
+
+def build_charts(report: StoredReport, trend: dict[str, list[tuple[str, Decimal | None]]]) -> list[Chart]:
+    def limit(name: str) -> Decimal | None:
+        value = report.thresholds.get(name)
+        return None if value is None else Decimal(str(value))
+
+    out = [
+        Chart("trend-attrition", charts.trend_chart(
+            "trend-attrition", "Attrition within a year of maternity return vs company",
+            {"returned mothers": trend.get("maternity_return_attrition", []),
+             "company": trend.get("company_attrition", [])}),
+            "产假返岗员工一年内离职率与公司整体离职率，近12个已出报告的月份 · Returners' attrition against the"
+            " company's, last 12 reported months"),
+        Chart("trend-undeducted", charts.trend_chart(
+            "trend-undeducted", "Advanced contributions due but not deducted",
+            {"undeducted rate": trend.get("undeducted_rate", [])}, limit("undeducted_rate_alert")),
+            "垫付社保到期未扣回率 · Share of advances due for recovery still open, last 12 reported months"),
+        Chart("trend-departed", charts.trend_chart(
+            "trend-departed", "Departed employees with money unsettled",
+            {"departed unsettled": trend.get("departed_unsettled_share", [])}, limit("departed_unsettled_alert")),
+            "离职员工未结清占比 · Share of leavers with money unsettled, last 12 reported months"),
+    ]
+    attrition, undeducted, band = (_of(report, m) for m in
+                                   ("maternity_return_attrition", "undeducted_rate", "base_outside_band"))
+    departments = sorted(set(attrition) | set(undeducted) | set(band))
+    out.append(Chart("bars-departments", charts.bar_chart(
+        "bars-departments", f"Per department, {report.month}", departments,
+        {"return attrition": [attrition.get(d) for d in departments],
+         "undeducted rate": [undeducted.get(d) for d in departments],
+         "bases outside band": [band.get(d) for d in departments]}, percent=True),
+        f"{report.month} 各部门：返岗离职率、未扣回率、基数超区间占比 · Per department: return attrition,"
+        " undeducted rate, share of bases outside the band"))
+    departed = _of(report, "departed_unsettled_share")
+    positions = sorted(departed)
+    out.append(Chart("bars-positions", charts.bar_chart(
+        "bars-positions", f"Departed with money unsettled per position, {report.month}", positions,
+        {"departed unsettled": [departed.get(p) for p in positions]}, percent=True),
+        f"{report.month} 各岗位离职未结清占比 · Share of leavers with money unsettled, per position"))
+    ageing = _of(report, "receivable_ageing")
+    buckets = [label for label, _, _ in AGE_BUCKETS]
+    out.append(Chart("bars-ageing", charts.bar_chart(
+        "bars-ageing", f"Open receivables by age (days), {report.month}", buckets,
+        {"yuan open": [ageing.get(b) for b in buckets]}, percent=False),
+        f"{report.month} 应收未结清金额（元）按账龄 · Yuan still open by days since booked"))
+    return out
+
+
+def render(report: StoredReport, trend: dict[str, list[tuple[str, Decimal | None]]]) -> str:
+    computed = report.computed_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+    return _env.get_template("report_monthly.html").render(
+        report=report, computed_at=computed, charts=build_charts(report, trend), groups=groups(report), csp=CSP)

@@ -1,0 +1,108 @@
+"""MonthlyReportWorkflow: compute and store one month's risk and compliance report, then tell HR
+managers and compliance it is ready, with its alerts.
+
+Started by the monthly schedule (no month: the previous calendar month in China time) or by an HR
+manager through the API (``monthly-report-{month}``). Rerunning a month replaces its figures, and
+the notification is keyed by the month, not the run: HR hears of each month's report once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.outbox import Notify, Recipient
+    from activities.report import Alert, ComputeMonth, MonthComputed, ReportActivities
+
+CHINA = dt.timezone(timedelta(hours=8))
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+TEMPLATE = "report.monthly_ready"
+RECIPIENTS = [Recipient(kind="role", who="hr_manager"), Recipient(kind="role", who="compliance")]
+
+# The month's aggregation reads every employee and receivable once: allow minutes per attempt, and
+# retry database outages with backoff for up to a day (the report is due monthly, not in seconds).
+COMPUTE_STEP = {
+    "start_to_close_timeout": timedelta(minutes=10),
+    "schedule_to_close_timeout": timedelta(hours=24),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=5),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=10),
+        non_retryable_error_types=["BusinessRuleViolation"],
+    ),
+}
+# Writing the notification is one small insert, as case_ops.DB_STEP.
+NOTIFY_STEP = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "schedule_to_close_timeout": timedelta(hours=24),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=5),
+        non_retryable_error_types=["BusinessRuleViolation"],
+    ),
+}
+
+
+class MonthlyReportRequest(BaseModel):
+    month: str | None = Field(default=None, description="YYYY-MM; default: the previous month, China time")
+
+
+class MonthlyReportResult(BaseModel):
+    month: str
+    figures: int
+    alerts: list[Alert]
+    summary: str
+    unchecked_cities: list[str] = Field(default_factory=list)
+
+
+def previous_month(now: dt.datetime) -> str:
+    """The calendar month before ``now``'s month in China time (UTC+8)."""
+    first = now.astimezone(CHINA).date().replace(day=1)
+    return f"{first - timedelta(days=1):%Y-%m}"
+
+
+def workflow_id(month: str) -> str:
+    return f"monthly-report-{month}"
+
+
+def details(result: MonthComputed) -> str:
+    """Markdown for the Temporal UI's current details."""
+    lines = [f"**Report {result.month}**: {len(result.alerts)} alert(s), {result.figures} figures"]
+    lines += [f"- {a.message}" for a in result.alerts[:10]]
+    if len(result.alerts) > 10:
+        lines.append(f"- ... and {len(result.alerts) - 10} more")
+    if result.unchecked_cities:
+        lines.append(f"Not in the catalogue: {', '.join(result.unchecked_cities)}")
+    return "\n".join(lines)
+
+
+@workflow.defn(name="MonthlyReport")
+class MonthlyReportWorkflow:
+    @workflow.run
+    async def run(self, req: MonthlyReportRequest) -> MonthlyReportResult:
+        month = req.month or previous_month(workflow.now())
+        if not _MONTH.match(month):
+            raise ApplicationError(f"{month!r} is not a month written YYYY-MM", type="ValidationFailed",
+                                   non_retryable=True)
+        workflow.set_current_details(f"**Report {month}**: computing")
+        result = await workflow.execute_activity_method(
+            ReportActivities.compute_month, ComputeMonth(month=month, computed_at=workflow.now()),
+            summary=f"compute the {month} report", **COMPUTE_STEP)
+        await workflow.execute_activity_method(
+            ReportActivities.notify,
+            Notify(workflow_id=workflow_id(month), step=f"report-{month}", recipients=RECIPIENTS,
+                   template=TEMPLATE, at=workflow.now(),
+                   params={"month": month, "alert_count": len(result.alerts),
+                           "alerts": [a.model_dump(mode="json") for a in result.alerts]}),
+            summary=f"tell HR and compliance: {len(result.alerts)} alert(s)", **NOTIFY_STEP)
+        workflow.set_current_details(details(result))
+        return MonthlyReportResult(month=month, figures=result.figures, alerts=result.alerts,
+                                   summary=result.summary, unchecked_cities=result.unchecked_cities)
