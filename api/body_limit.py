@@ -1,6 +1,7 @@
 """Refuse oversized request bodies before the app parses them, declared length or not.
 
-A body with a Content-Length over the limit is answered 413 at once; a chunked body is read up to
+A body with a Content-Length over the limit is answered 413 at once. Any other body (chunked, however
+``Transfer-Encoding`` is spelled, or with a malformed length the server let through) is read up to
 the limit and answered 413 when it goes past it, so no handler ever sees an oversized body.
 """
 
@@ -21,19 +22,18 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope)
-        headers = dict(scope["headers"])
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(send, limit)
-            return
-        if declared is not None or headers.get(b"transfer-encoding") != b"chunked":
-            await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit():
+            if int(declared) > limit:
+                await _too_large(send, limit)
+            else:  # the server delivers no more than the declared length
+                await self.app(scope, receive, send)
             return
         chunks, size = [], 0
         while True:
             message = await receive()
-            if message["type"] != "http.request":
-                break
+            if message["type"] != "http.request":  # the client left mid-body: a partial body is not a request
+                return
             size += len(message.get("body", b""))
             if size > limit:
                 await _too_large(send, limit)

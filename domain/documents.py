@@ -1,7 +1,9 @@
 """Uploaded documents: what a file really is, and whether a transfer's set of materials is complete.
 
 The kind is judged by the bytes (magic numbers via ``filetype``), never by the name or the client's
-Content-Type: both are whatever the uploader says. Pure: no I/O.
+Content-Type: both are whatever the uploader says. An image's pixel count is read from its header
+(PNG ``IHDR``, JPEG start-of-frame): a few kilobytes can declare a picture that takes gigabytes to
+decode, and whoever opens it later (a viewer, a thumbnailer, an OCR job) would pay for it. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import filetype
 from domain.policy.models import Material
 
 ACCEPTED = ("application/pdf", "image/jpeg", "image/png")
+# Room for an A4 page scanned at 600 dpi (35 million pixels) or a 50-megapixel phone photo (8160 x 6120);
+# decoded, that is at most 200 MB of RGBA.
+MAX_IMAGE_PIXELS = 50_000_000
 
 
 class DocumentRefused(ValueError):
@@ -24,7 +29,8 @@ class DocumentRefused(ValueError):
 
 
 def sniff(content: bytes) -> str:
-    """The MIME type of ``content`` if it is a PDF, JPEG or PNG; otherwise ``DocumentRefused``."""
+    """The MIME type of ``content`` if it is a PDF, or a JPEG or PNG of at most ``MAX_IMAGE_PIXELS``;
+    otherwise ``DocumentRefused``."""
     if not content:
         raise DocumentRefused("empty_file", "the file is empty")
     kind = filetype.guess(content)
@@ -34,7 +40,62 @@ def sniff(content: bytes) -> str:
     if kind.mime not in ACCEPTED:
         raise DocumentRefused("unsupported_type", f"the content is {kind.mime} (.{kind.extension});"
                                                   " send a PDF, JPEG or PNG")
+    if kind.mime == "image/png":
+        _check_pixels(png_size(content))
+    elif kind.mime == "image/jpeg":
+        _check_pixels(jpeg_size(content))
     return kind.mime
+
+
+def _check_pixels(size: tuple[int, int] | None) -> None:
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        width, height = size
+        raise DocumentRefused("image_pixels", f"the image declares {width} x {height} pixels ({width * height:,});"
+                                              f" at most {MAX_IMAGE_PIXELS:,} are accepted")
+
+
+def png_size(content: bytes) -> tuple[int, int] | None:
+    """(width, height) from the IHDR chunk, which must come first; ``None`` without one (no decoder
+    reads such a file, so it declares nothing)."""
+    if len(content) < 24 or content[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(content[16:20], "big"), int.from_bytes(content[20:24], "big")
+
+
+# Start-of-frame markers carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) share the range.
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM and RSTn have no length
+
+
+def jpeg_size(content: bytes) -> tuple[int, int] | None:
+    """(width, height) from the first start-of-frame segment before the scan; ``None`` without one.
+
+    Bytes between segments are skipped up to the next 0xFF, as libjpeg does, so padding cannot hide
+    a frame header from this check that a decoder would still find.
+    """
+    i, end = 2, len(content)
+    while i < end:
+        if content[i] != 0xFF:
+            i += 1
+            continue
+        while i < end and content[i] == 0xFF:  # fill bytes
+            i += 1
+        if i >= end:
+            return None
+        marker, i = content[i], i + 1
+        if marker in _STANDALONE or marker == 0x00:
+            continue
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: no frame header came first
+            return None
+        if i + 2 > end:
+            return None
+        length = int.from_bytes(content[i:i + 2], "big")
+        if marker in _SOF:
+            if i + 7 > end:
+                return None
+            return int.from_bytes(content[i + 5:i + 7], "big"), int.from_bytes(content[i + 3:i + 5], "big")
+        i += length
+    return None
 
 
 def check_completeness(requirements: Iterable[Material], uploaded_codes: Iterable[str]

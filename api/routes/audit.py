@@ -5,18 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from api.auth import Principal, require
 from api.deps import SessionDep
 from api.errors import responses
+from api.routes import resource_router
 from db.audit import verify_chain
 from db.models import AuditEvent
 from domain.roles import Role
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = resource_router(prefix="/audit", tags=["audit"])
 
 Auditor = Annotated[Principal, Depends(require(Role.ADMIN, Role.COMPLIANCE, Role.HR_MANAGER))]
 

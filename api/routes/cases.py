@@ -9,17 +9,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from api.auth import Authenticated, Principal
 from api.deps import SessionDep
 from api.errors import ApiError, responses
+from api.routes import resource_router
 from db.models import ApprovalTask, AuditEvent, Case
 from domain.roles import STAFF
 
-router = APIRouter(prefix="/cases", tags=["cases"])
+router = resource_router(prefix="/cases", tags=["cases"])
 
 
 class CaseOut(BaseModel):

@@ -12,7 +12,7 @@ import html
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from google.protobuf import json_format
 from pydantic import BaseModel
@@ -20,10 +20,11 @@ from temporalio.api.common.v1 import Payloads
 
 from api.auth import COOKIE, Principal, decode_token, require
 from api.errors import ApiError, responses
+from api.routes import resource_router
 from domain.roles import Role
 
 log = logging.getLogger("hrflow.codec")
-router = APIRouter(prefix="/codec", tags=["codec"])
+router = resource_router(prefix="/codec", tags=["codec"])
 
 # Who may read workflow payloads in clear: operators, HR managers, compliance.
 Decoder = Annotated[Principal, Depends(require(Role.ADMIN, Role.HR_MANAGER, Role.COMPLIANCE))]
@@ -41,7 +42,7 @@ def _parse(body: PayloadsBody) -> Payloads:
                                                    "message": str(exc)}]) from None
 
 
-@router.post("/decode", responses=responses(401, 403, 422))
+@router.post("/decode", responses=responses(400, 401, 403, 422))
 async def decode(body: PayloadsBody, request: Request, principal: Decoder) -> dict[str, Any]:
     try:
         decoded = await request.app.state.codec.decode(_parse(body).payloads)
@@ -52,13 +53,14 @@ async def decode(body: PayloadsBody, request: Request, principal: Decoder) -> di
     return json_format.MessageToDict(Payloads(payloads=decoded))
 
 
-@router.post("/encode", responses=responses(401, 403, 422))
+@router.post("/encode", responses=responses(400, 401, 403, 422))
 async def encode(body: PayloadsBody, request: Request, _: Decoder) -> dict[str, Any]:
     encoded = await request.app.state.codec.encode(_parse(body).payloads)
     return json_format.MessageToDict(Payloads(payloads=encoded))
 
 
-@router.get("/login", response_class=HTMLResponse, responses=responses(401))
+# Errors are JSON like everywhere else; only the sign-in page itself is HTML.
+@router.get("/login", responses={200: {"content": {"text/html": {}}}, **responses(401)})
 def login(request: Request, token: str) -> HTMLResponse:
     principal = decode_token(request.app.state.jwt_secret, token)
     response = HTMLResponse(

@@ -7,7 +7,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
@@ -16,13 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from api.auth import Authenticated, Principal, require
 from api.deps import RequestId, SessionDep
 from api.errors import ApiError, responses
+from api.routes import resource_router
 from db import audit
 from db.models import Employee
 from domain.identity import InvalidResidentId, parse_resident_id
 from domain.privacy import mask_id_number, mask_name, may_see_id_number, may_see_name
 from domain.roles import STAFF, Role
 
-router = APIRouter(prefix="/employees", tags=["employees"])
+router = resource_router(prefix="/employees", tags=["employees"])
 
 EmployeeNumber = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", examples=["E1001"])]
 Text100 = Annotated[str, Field(min_length=1, max_length=100)]
@@ -105,7 +106,7 @@ def present(row: Employee, viewer: Principal) -> EmployeeOut:
     )
 
 
-@router.post("", status_code=201, response_model=EmployeeOut, responses=responses(401, 403, 409, 422))
+@router.post("", status_code=201, response_model=EmployeeOut, responses=responses(400, 401, 403, 409, 422))
 def register_employee(
     body: EmployeeIn,
     session: SessionDep,
@@ -150,4 +151,40 @@ def read_employee(employee_id: str, session: SessionDep, principal: Authenticate
     # An employee asking for someone else gets the same answer as for a number that does not exist.
     if row is None or (principal.role not in STAFF and not principal.is_self(employee_id)):
         raise ApiError(404, "not_found", f"no employee {employee_id} visible to you")
+    return present(row, principal)
+
+
+class ContactIn(BaseModel):
+    """How hrflow reaches the employee: her e-mail and the language of her notifications."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: Annotated[str, Field(max_length=200)] | None = None
+    language: Literal["zh", "en"] | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return EmployeeIn._email(value)
+
+
+@router.patch("/{employee_id}/contact", response_model=EmployeeOut, responses=responses(400, 401, 404, 422))
+def update_contact(employee_id: str, body: ContactIn, session: SessionDep, request_id: RequestId,
+                   principal: Authenticated) -> EmployeeOut:
+    """HR, or the employee herself, sets where and in which language notifications reach her."""
+    row = session.get(Employee, employee_id, with_for_update=True)
+    allowed = principal.role in (Role.HR_SPECIALIST, Role.HR_MANAGER) or principal.is_self(employee_id)
+    if row is None or not allowed:
+        raise ApiError(404, "not_found", f"no employee {employee_id} you may change")
+    changes = body.model_dump(exclude_unset=True)
+    before = {k: getattr(row, k) for k in changes}
+    for key, value in changes.items():
+        if key == "language" and value is None:
+            continue
+        setattr(row, key, value)
+    audit.append(session, audit.AuditEntry(
+        actor=principal.user, actor_role=principal.role.value, action="employee.contact_changed",
+        subject=employee_id, before={k: ("***" if k == "email" and v else v) for k, v in before.items()},
+        after={k: ("***" if k == "email" and v else v) for k, v in changes.items()}, request_id=request_id))
+    session.flush()
     return present(row, principal)

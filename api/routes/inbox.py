@@ -5,17 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import or_, select
 
 from api.auth import Authenticated
 from api.deps import SessionDep
 from api.errors import responses
+from api.routes import resource_router
 from db.models import ApprovalTask, Case
 from domain.roles import STAFF
 
-router = APIRouter(tags=["inbox"])
+router = resource_router(tags=["inbox"])
 
 
 class InboxItem(BaseModel):

@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from temporalio.common import WorkflowIDConflictPolicy
@@ -19,7 +19,9 @@ from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, SessionDep, TemporalDep
 from api.errors import ApiError, responses
+from api.routes import resource_router
 from api.routes.cases import guard_case
+from db import audit
 from db.ledger import open_receivables
 from db.models import Employee, Receivable
 from domain.policy import BirthFacts, PolicyError, pin_maternity
@@ -39,7 +41,7 @@ from workflows.maternity import (
     ReturnReport,
 )
 
-router = APIRouter(tags=["maternity leave"])
+router = resource_router(tags=["maternity leave"])
 PREFIX = "/maternity-leaves"
 
 Anyone = Annotated[Principal, Depends(require(*Role))]
@@ -112,6 +114,7 @@ class MoneyIn(BaseModel):
 
 
 class ReceivableOut(BaseModel):
+    id: int
     employee_id: str
     workflow_id: str
     kind: str
@@ -120,6 +123,7 @@ class ReceivableOut(BaseModel):
     settled: Decimal
     status: str
     booked_at: dt.datetime
+    followed_up_at: dt.datetime | None = None
 
 
 class Ledger(BaseModel):
@@ -135,7 +139,7 @@ def _refuse(detail: dict[str, Any]) -> ApiError:
     return ApiError(422, "validation_failed", [detail])
 
 
-@router.post(PREFIX, status_code=201, response_model=MaternityView, responses=responses(401, 403, 422, 503))
+@router.post(PREFIX, status_code=201, response_model=MaternityView, responses=responses(400, 401, 403, 422, 503))
 async def apply(body: ApplyIn, request: Request, session: SessionDep, temporal: TemporalDep,
                 request_id: RequestId, principal: HrOrSelf) -> MaternityView:
     """File the application (she may file her own; HR may file for her)."""
@@ -195,7 +199,7 @@ async def _send(session: SessionDep, temporal: TemporalDep, principal: Principal
     return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), method, arg)
 
 
-_ERRORS = responses(401, 403, 404, 409, 422)
+_ERRORS = responses(400, 401, 403, 404, 409, 422)
 
 
 @router.post(PREFIX + "/{workflow_id}/approve", response_model=MaternityView, responses=_ERRORS)
@@ -348,3 +352,29 @@ def receivables(employee_id: str, session: SessionDep, _: LedgerReader) -> Ledge
         items=[ReceivableOut.model_validate(r, from_attributes=True) for r in rows],
         responsible={"deduction_or_recovery": "finance", "return_and_departure": "hr_specialist",
                      "write_off": "finance + hr_manager"} if rows else {})
+
+
+class FollowUpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1, max_length=500, description="what was done: a call, an agreed plan, a reminder")
+
+
+@router.post("/receivables/items/{receivable_id}/follow-ups", response_model=ReceivableOut,
+             responses=responses(400, 401, 403, 404, 409, 422))
+def follow_up(receivable_id: int, body: FollowUpIn, session: SessionDep, request_id: RequestId,
+              principal: Annotated[Principal, Depends(require(Role.FINANCE))]) -> ReceivableOut:
+    """Finance records a follow-up of an open receivable (audited); the daily sweep then stays quiet
+    about it for the follow-up period."""
+    row = session.get(Receivable, receivable_id, with_for_update=True)
+    if row is None:
+        raise ApiError(404, "not_found", f"no receivable {receivable_id}")
+    if row.status != "open":
+        raise ApiError(409, "not_open", f"receivable {receivable_id} is {row.status}")
+    now = dt.datetime.now(dt.timezone.utc)
+    before = row.followed_up_at
+    row.followed_up_at = now
+    audit.append(session, audit.AuditEntry(
+        actor=principal.user, actor_role=principal.role.value, action="receivable.followed_up",
+        workflow_id=row.workflow_id, subject=row.employee_id, before={"followed_up_at": before},
+        after={"receivable": receivable_id, "month": row.month, "note": body.note}, request_id=request_id), at=now)
+    return ReceivableOut.model_validate(row, from_attributes=True)

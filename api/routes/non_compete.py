@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -22,6 +22,7 @@ from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, SessionDep, TemporalDep
 from api.errors import ApiError, responses
+from api.routes import resource_router
 from api.routes.cases import guard_case
 from db.models import Employee
 from domain.policy import PolicyError
@@ -38,7 +39,7 @@ from workflows.non_compete import (
     SubmitProof,
 )
 
-router = APIRouter(tags=["non-compete"])
+router = resource_router(tags=["non-compete"])
 PREFIX = "/non-competes"
 
 Anyone = Annotated[Principal, Depends(require(*Role))]
@@ -81,7 +82,7 @@ def _refuse(field: str, rule: str, message: str) -> ApiError:
     return ApiError(422, "validation_failed", [{"field": field, "rule": rule, "message": message}])
 
 
-@router.post(PREFIX, status_code=201, response_model=NonCompeteView, responses=responses(401, 403, 422, 503))
+@router.post(PREFIX, status_code=201, response_model=NonCompeteView, responses=responses(400, 401, 403, 422, 503))
 async def start(body: StartIn, request: Request, session: SessionDep, temporal: TemporalDep,
                 request_id: RequestId, principal: Hr) -> NonCompeteView:
     """Start the follow-up of an agreement made outside an hrflow offboarding."""
@@ -149,7 +150,7 @@ async def _closed(handle: Any) -> bool:
         return False
 
 
-_ERRORS = responses(401, 403, 404, 409, 422)
+_ERRORS = responses(400, 401, 403, 404, 409, 422)
 
 
 @router.post(PREFIX + "/{workflow_id}/proof", response_model=NonCompeteView, responses=_ERRORS)

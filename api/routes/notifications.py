@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 
 from api.auth import Authenticated, Principal, require
 from api.deps import SessionDep
+from api.routes import resource_router
 from api.errors import ApiError, responses
 from db.models import Delivery, DeliveryAttempt, Employee, Notification, NotificationRead, StaffMember
 from db.reminders import role_at_level
 from domain import notices
 from domain.roles import Role
 
-router = APIRouter(tags=["notifications"])
+router = resource_router(tags=["notifications"])
 
 
 class NotificationOut(BaseModel):

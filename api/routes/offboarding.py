@@ -9,7 +9,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from temporalio.common import WorkflowIDConflictPolicy
@@ -18,6 +18,7 @@ from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, SessionDep, TemporalDep
 from api.errors import ApiError, responses
+from api.routes import resource_router
 from api.routes.cases import CaseOut, guard_case
 from db import audit
 from db.models import Case, Employee, EmployeeRecord
@@ -37,13 +38,13 @@ from workflows.offboarding import (
     WithdrawalDecision,
 )
 
-router = APIRouter(tags=["offboarding"])
+router = resource_router(tags=["offboarding"])
 PREFIX = "/offboardings"
 
 Hr = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]
 Anyone = Annotated[Principal, Depends(require(*Role))]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
-_ERRORS = responses(401, 403, 404, 409, 422)
+_ERRORS = responses(400, 401, 403, 404, 409, 422)
 
 # Who may register which kind of record.
 RECORD_OWNERS: dict[str, set[Role]] = {
@@ -122,7 +123,7 @@ class RecordOut(BaseModel):
 
 
 
-@router.post(PREFIX, status_code=201, response_model=OffboardingView, responses=responses(401, 403, 422, 503))
+@router.post(PREFIX, status_code=201, response_model=OffboardingView, responses=responses(400, 401, 403, 422, 503))
 async def start(body: StartIn, request: Request, session: SessionDep, temporal: TemporalDep,
                 request_id: RequestId, principal: Hr) -> OffboardingView:
     settings = request.app.state.settings
@@ -231,7 +232,7 @@ async def record_filing(workflow_id: str, body: FilingIn, session: SessionDep, t
 
 
 @router.post("/employees/{employee_id}/records", status_code=201, response_model=RecordOut,
-             responses=responses(401, 403, 404, 422))
+             responses=responses(400, 401, 403, 404, 422))
 def add_record(employee_id: str, body: RecordIn, session: SessionDep, request_id: RequestId,
                principal: Annotated[Principal, Depends(require(*STAFF))]) -> RecordOut:
     owners = RECORD_OWNERS.get(body.kind)

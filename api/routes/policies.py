@@ -9,10 +9,12 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import HTTPException, Query
 from pydantic import BaseModel
 
 from api.auth import Authenticated
+from api.errors import responses
+from api.routes import resource_router
 from domain.policy import (
     BirthFacts,
     ContributionLimits,
@@ -38,7 +40,7 @@ from domain.policy.models import (
     RuleRef,
 )
 
-router = APIRouter(prefix="/policies", tags=["policies"])
+router = resource_router(prefix="/policies", tags=["policies"])
 
 T = TypeVar("T")
 
@@ -101,7 +103,7 @@ class RegionOut(BaseModel):
     cities: list[CityOut]
 
 
-@router.get("/regions", response_model=list[RegionOut])
+@router.get("/regions", response_model=list[RegionOut], responses=responses(401))
 def regions(principal: Authenticated) -> list[RegionOut]:
     return [
         RegionOut(code=r.code, name_zh=r.name_zh, name_en=r.name_en, aliases=list(r.aliases),
@@ -110,7 +112,7 @@ def regions(principal: Authenticated) -> list[RegionOut]:
     ]
 
 
-@router.get("/maternity-leave", response_model=MaternityLeavePolicy)
+@router.get("/maternity-leave", response_model=MaternityLeavePolicy, responses=responses(401, 404))
 def maternity_leave(
     principal: Authenticated,
     province: Annotated[str, Query(description="province or city, Chinese or pinyin")],
@@ -135,7 +137,7 @@ def maternity_leave(
     return _answer(answer)
 
 
-@router.get("/contribution", response_model=ContributionPolicy)
+@router.get("/contribution", response_model=ContributionPolicy, responses=responses(401, 404))
 def contribution(
     principal: Authenticated,
     city: Annotated[str, Query(description="city, Chinese or pinyin")],
@@ -146,7 +148,7 @@ def contribution(
                                               rates=contribution_rates(city, when)))
 
 
-@router.get("/transfer", response_model=TransferRequirements)
+@router.get("/transfer", response_model=TransferRequirements, responses=responses(401, 404))
 def transfer(
     principal: Authenticated,
     origin: str,
@@ -158,7 +160,7 @@ def transfer(
     return _answer(lambda: transfer_requirements(origin, destination, type, when))
 
 
-@router.get("/deadlines", response_model=DeadlinesPolicy)
+@router.get("/deadlines", response_model=DeadlinesPolicy, responses=responses(401, 404))
 def deadlines(
     principal: Authenticated,
     on: dt.date | None = None,

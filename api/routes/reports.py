@@ -14,7 +14,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from temporalio.common import (
@@ -28,6 +28,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from api import report_page
 from api.auth import REPORT_COOKIE, REPORT_PATH, Principal, decode_token, require
 from api.deps import SessionDep, TemporalDep
+from api.routes import resource_router
 from api.errors import ApiError, responses
 from db import report
 from db.report import Alert, RunSummary
@@ -39,7 +40,7 @@ from workflows.monthly_report import (
     workflow_id,
 )
 
-router = APIRouter(prefix="/reports/monthly", tags=["monthly report"])
+router = resource_router(prefix="/reports/monthly", tags=["monthly report"])
 
 READER_ROLES = (Role.HR_MANAGER, Role.COMPLIANCE, Role.FINANCE, Role.ADMIN)
 Reader = Annotated[Principal, Depends(require(*READER_ROLES))]

@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from temporalio.common import WorkflowIDConflictPolicy
@@ -21,6 +21,7 @@ from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, SessionDep, TemporalDep
 from api.errors import ApiError, responses
+from api.routes import resource_router
 from api.routes.cases import guard_case
 from db import audit, case_ids
 from db.models import Employee, SiChange
@@ -45,7 +46,7 @@ from workflows.si_change import (
     SocialInsuranceChangeWorkflow,
 )
 
-router = APIRouter(prefix="/si-changes", tags=["social-insurance changes"])
+router = resource_router(prefix="/si-changes", tags=["social-insurance changes"])
 
 Maker = Annotated[Principal, Depends(require(Role.HR_SPECIALIST))]
 Checker = Annotated[Principal, Depends(require(Role.HR_MANAGER))]
@@ -127,7 +128,7 @@ def _refused(request: Request, principal: Principal, request_id: str, body: SiCh
     return ApiError(422, "validation_failed", [detail])
 
 
-@router.post("", status_code=201, response_model=Started, responses=responses(401, 403, 422, 503))
+@router.post("", status_code=201, response_model=Started, responses=responses(400, 401, 403, 422, 503))
 async def submit(body: SiChangeIn, request: Request, session: SessionDep, temporal: TemporalDep,
                  request_id: RequestId, principal: Maker) -> Started:
     settings = request.app.state.settings
@@ -203,14 +204,14 @@ async def _send(temporal: TemporalDep, workflow_id: str, method: object, arg: ob
     return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), method, arg)
 
 
-@router.post("/{workflow_id}/approve", response_model=SiChangeView, responses=responses(401, 403, 404, 409))
+@router.post("/{workflow_id}/approve", response_model=SiChangeView, responses=responses(400, 401, 403, 404, 409))
 async def approve(workflow_id: str, body: ApproveIn, session: SessionDep, temporal: TemporalDep,
                   request_id: RequestId, principal: Checker) -> SiChangeView:
     return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.approve,
                        Approve(actor=workflow_calls.actor(principal, request_id), confirm_total=body.confirm_total))
 
 
-@router.post("/{workflow_id}/reject", response_model=SiChangeView, responses=responses(401, 403, 404, 409))
+@router.post("/{workflow_id}/reject", response_model=SiChangeView, responses=responses(400, 401, 403, 404, 409))
 async def reject(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
                  request_id: RequestId, principal: Checker) -> SiChangeView:
     return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.reject,
@@ -218,28 +219,28 @@ async def reject(workflow_id: str, body: ReasonIn, session: SessionDep, temporal
 
 
 @router.post("/{workflow_id}/correct", response_model=SiChangeView,
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(400, 401, 403, 404, 409, 422))
 async def correct(workflow_id: str, body: CorrectIn, session: SessionDep, temporal: TemporalDep,
                   request_id: RequestId, principal: Maker) -> SiChangeView:
     return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.correct,
                        Correct(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
-@router.post("/{workflow_id}/revoke", response_model=SiChangeView, responses=responses(401, 403, 404, 409))
+@router.post("/{workflow_id}/revoke", response_model=SiChangeView, responses=responses(400, 401, 403, 404, 409))
 async def revoke(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
                  request_id: RequestId, principal: HrStaff) -> SiChangeView:
     return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.revoke,
                        Decide(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
 
 
-@router.post("/{workflow_id}/withdraw", response_model=SiChangeView, responses=responses(401, 403, 404, 409))
+@router.post("/{workflow_id}/withdraw", response_model=SiChangeView, responses=responses(400, 401, 403, 404, 409))
 async def withdraw(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
                    request_id: RequestId, principal: HrStaff) -> SiChangeView:
     return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.withdraw,
                        Decide(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
 
 
-@router.post("/{workflow_id}/repin", response_model=SiChangeView, responses=responses(401, 403, 404, 422))
+@router.post("/{workflow_id}/repin", response_model=SiChangeView, responses=responses(400, 401, 403, 404, 422))
 async def repin(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
                 request_id: RequestId, principal: Checker) -> SiChangeView:
     """Apply today's catalogue to a change not yet executed: explicit, by an hr_manager, audited.

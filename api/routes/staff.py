@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from api.auth import Principal, require
 from api.deps import SessionDep
+from api.routes import resource_router
 from api.errors import ApiError, responses
 from db.models import StaffMember
 from domain.roles import STAFF, Role
 
-router = APIRouter(tags=["staff directory"])
+router = resource_router(tags=["staff directory"])
 
 StaffRole = Annotated[Role, Field(description="a staff role (not employee)")]
 EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}$"
@@ -47,7 +48,7 @@ def list_staff(session: SessionDep,
     return [StaffOut.model_validate(r, from_attributes=True) for r in rows]
 
 
-@router.put("/staff/{user_id}", response_model=StaffOut, responses=responses(401, 403, 422))
+@router.put("/staff/{user_id}", response_model=StaffOut, responses=responses(400, 401, 403, 422))
 def put_staff(body: StaffIn, session: SessionDep, _: Annotated[Principal, Depends(require(Role.ADMIN))],
               user_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]) -> StaffOut:
     """Create or replace a member (the user id is the token's subject)."""

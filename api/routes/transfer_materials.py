@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Request, UploadFile
+from fastapi import Depends, Path, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import Principal, require
 from api.deps import RequestId, SessionDep, TemporalDep
 from api.errors import ApiError, responses
+from api.routes import resource_router
 from db import audit
 from db.materials import current_materials, material_content, store
 from db.models import Transfer, TransferMaterial
@@ -32,7 +33,7 @@ from domain.policy import PolicyError, pin_transfer
 from domain.policy.models import Material
 from domain.roles import HR, Role
 
-router = APIRouter(tags=["transfer materials"])
+router = resource_router(tags=["transfer materials"])
 PREFIX = "/transfers/{workflow_id}/materials"
 SIGNAL = "materials_changed"
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -146,7 +147,7 @@ def _missing(session: Session, workflow_id: str, materials: list[Material]) -> l
 
 
 @router.post(PREFIX + "/{code}", status_code=201, response_model=UploadOut,
-             responses=responses(401, 403, 404, 413, 415, 422, 503))
+             responses=responses(400, 401, 403, 404, 413, 415, 422, 503))
 async def upload(workflow_id: WorkflowId, code: Code, file: UploadFile, request: Request, session: SessionDep,
                  temporal: TemporalDep, request_id: RequestId, principal: HrOrSelf) -> UploadOut:
     """Upload the document for one requirement; a new upload supersedes the earlier one."""
@@ -161,8 +162,9 @@ async def upload(workflow_id: WorkflowId, code: Code, file: UploadFile, request:
     try:
         material = store(session, workflow_id, code, file.filename, content, principal.user)
     except DocumentRefused as exc:
-        raise ApiError(415, "unsupported_media_type",
-                       [{"field": "file", "rule": exc.rule, "message": exc.message}]) from None
+        # A PNG or JPEG too big to decode is the right type with the wrong content: 422, not 415.
+        status, error = (422, "validation_failed") if exc.rule == "image_pixels" else (415, "unsupported_media_type")
+        raise ApiError(status, error, [{"field": "file", "rule": exc.rule, "message": exc.message}]) from None
     audit.append(session, audit.AuditEntry(
         actor=principal.user, actor_role=principal.role.value, action="transfer.material_uploaded",
         workflow_id=workflow_id, subject=transfer.employee_id, request_id=request_id,

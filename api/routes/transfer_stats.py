@@ -11,16 +11,17 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from api.auth import Principal, require
 from api.deps import SessionDep
 from api.errors import ApiError, responses
+from api.routes import resource_router
 from db import transfer_stats as stats
 from domain.roles import Role
 
-router = APIRouter(tags=["transfer statistics"])
+router = resource_router(tags=["transfer statistics"])
 
 Reader = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER, Role.COMPLIANCE))]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.common import WorkflowIDConflictPolicy
 
@@ -16,6 +16,7 @@ from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, SessionDep, TemporalDep
 from api.errors import ApiError, responses
+from api.routes import resource_router
 from api.routes.cases import guard_case
 from db import case_ids
 from db.models import Employee
@@ -34,13 +35,13 @@ from workflows.transfer import (
     TransferView,
 )
 
-router = APIRouter(tags=["cross-province transfers"])
+router = resource_router(tags=["cross-province transfers"])
 PREFIX = "/transfers"
 
 Hr = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]
 HrOrSelf = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER, Role.EMPLOYEE))]
 Anyone = Annotated[Principal, Depends(require(*Role))]
-_ERRORS = responses(401, 403, 404, 409, 422)
+_ERRORS = responses(400, 401, 403, 404, 409, 422)
 
 
 class ApplyIn(BaseModel):
@@ -94,7 +95,7 @@ def _refuse(detail: dict[str, Any]) -> ApiError:
     return ApiError(422, "validation_failed", [detail])
 
 
-@router.post(PREFIX, status_code=201, response_model=TransferView, responses=responses(401, 403, 422, 503))
+@router.post(PREFIX, status_code=201, response_model=TransferView, responses=responses(400, 401, 403, 422, 503))
 async def apply(body: ApplyIn, request: Request, session: SessionDep, temporal: TemporalDep, request_id: RequestId,
                 principal: HrOrSelf) -> TransferView:
     """Open a transfer; the answer lists the required materials per insurance type."""
@@ -171,7 +172,7 @@ async def review(workflow_id: str, body: ReviewIn, session: SessionDep, temporal
                                        ReviewDecision(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
-@router.post(PREFIX + "/review-batch", response_model=list[BatchLine], responses=responses(401, 403, 422))
+@router.post(PREFIX + "/review-batch", response_model=list[BatchLine], responses=responses(400, 401, 403, 422))
 async def review_batch(body: BatchIn, temporal: TemporalDep, request_id: RequestId, principal: Hr) -> list[BatchLine]:
     """Each case decided on its own: one line per case saying applied, or refused and why."""
     lines = []
