@@ -1,41 +1,30 @@
 """Transfer materials in PostgreSQL: the bytes, their SHA-256 and sniffed type, who uploaded them.
 
 Nothing touches the file system, so the uploader's file name can never become a path; it is kept
-only as display text. A new upload for a requirement supersedes the earlier one (``current``
+only as display text, and only a plain name that agrees with the content is accepted. A new upload for a requirement supersedes the earlier one (``current``
 false) instead of deleting it, so HR can still see what was sent before.
 """
 
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, defer
 
 from db.models import Transfer, TransferMaterial
-from domain.documents import sniff
-
-MAX_FILENAME = 255
-
-
-def display_name(filename: str | None) -> str:
-    """Basename only, no control or format characters (newlines, RTL overrides), at most 255 chars."""
-    text = "".join(ch for ch in (filename or "") if not unicodedata.category(ch).startswith("C"))
-    base = text.replace("\\", "/").rsplit("/", 1)[-1].strip()
-    if base in ("", ".", ".."):
-        return "unnamed"
-    return base[:MAX_FILENAME]
-
+from domain.documents import check_filename, sniff
 
 def store(session: Session, workflow_id: str, code: str, filename: str | None, content: bytes,
           uploader: str) -> TransferMaterial:
     """Keep one upload as the current material for ``code`` (flushed, not committed).
 
-    Raises ``DocumentRefused`` before writing anything if the content is not a PDF, JPEG or PNG.
+    Raises ``DocumentRefused`` before writing anything if the content is not a PDF, JPEG or PNG, or
+    its name is not a plain file name that agrees with the content.
     The transfer row is locked so two uploads of the same code cannot both stay current.
     """
     content_type = sniff(content)
+    name = check_filename(filename, content_type)
     session.execute(select(Transfer.workflow_id).where(Transfer.workflow_id == workflow_id).with_for_update())
     session.execute(
         update(TransferMaterial)
@@ -43,7 +32,7 @@ def store(session: Session, workflow_id: str, code: str, filename: str | None, c
                TransferMaterial.current.is_(True))
         .values(current=False))
     material = TransferMaterial(
-        workflow_id=workflow_id, code=code, filename=display_name(filename), content_type=content_type,
+        workflow_id=workflow_id, code=code, filename=name, content_type=content_type,
         size=len(content), sha256=hashlib.sha256(content).hexdigest(), content=content, uploaded_by=uploader,
         current=True)
     session.add(material)

@@ -1,13 +1,17 @@
 """Uploaded documents: what a file really is, and whether a transfer's set of materials is complete.
 
 The kind is judged by the bytes (magic numbers via ``filetype``), never by the name or the client's
-Content-Type: both are whatever the uploader says. An image's pixel count is read from its header
+Content-Type: both are whatever the uploader says. A name that disagrees with the bytes (a PNG called
+``contract.pdf``, an ``id.pdf.exe``) is refused, and so is a name that is not a plain file name (a
+path, control or invisible characters such as a right-to-left override, more than 255 characters):
+HR opens these files, and a name that lies about them is how a file fools a reader. An image's pixel count is read from its header
 (PNG ``IHDR``, JPEG start-of-frame): a few kilobytes can declare a picture that takes gigabytes to
 decode, and whoever opens it later (a viewer, a thumbnailer, an OCR job) would pay for it. Pure: no I/O.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 import filetype
@@ -18,6 +22,8 @@ ACCEPTED = ("application/pdf", "image/jpeg", "image/png")
 # Room for an A4 page scanned at 600 dpi (35 million pixels) or a 50-megapixel phone photo (8160 x 6120);
 # decoded, that is at most 200 MB of RGBA.
 MAX_IMAGE_PIXELS = 50_000_000
+MAX_FILENAME = 255
+EXTENSIONS = {"application/pdf": ("pdf",), "image/jpeg": ("jpg", "jpeg", "jpe"), "image/png": ("png",)}
 
 
 class DocumentRefused(ValueError):
@@ -45,6 +51,27 @@ def sniff(content: bytes) -> str:
     elif kind.mime == "image/jpeg":
         _check_pixels(jpeg_size(content))
     return kind.mime
+
+
+def check_filename(filename: str | None, mime: str) -> str:
+    """The uploader's file name if it is a plain name whose extension (if any) fits ``mime``;
+    otherwise ``DocumentRefused`` naming the rule."""
+    name = filename or ""
+    if not name.strip():
+        raise DocumentRefused("filename_missing", "the file has no name")
+    if len(name) > MAX_FILENAME:
+        raise DocumentRefused("filename_length", f"the name has {len(name)} characters; at most {MAX_FILENAME}")
+    hidden = sorted({f"U+{ord(ch):04X}" for ch in name if unicodedata.category(ch).startswith("C")})
+    if hidden:
+        raise DocumentRefused("filename_characters", "the name contains control or invisible characters"
+                                                     f" ({', '.join(hidden[:5])})")
+    if "/" in name or "\\" in name or name.strip(" .") == "":
+        raise DocumentRefused("filename_path", "send a plain file name, not a path")
+    stem, dot, extension = name.rpartition(".")
+    if dot and stem.strip(".") and extension.lower() not in EXTENSIONS[mime]:
+        raise DocumentRefused("extension_mismatch", f"the name says .{extension} but the content is {mime}"
+                                                    f" (.{EXTENSIONS[mime][0]})")
+    return name
 
 
 def _check_pixels(size: tuple[int, int] | None) -> None:

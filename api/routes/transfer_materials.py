@@ -32,6 +32,7 @@ from domain.documents import DocumentRefused, check_completeness
 from domain.policy import PolicyError, pin_transfer
 from domain.policy.models import Material
 from domain.roles import HR, Role
+from workflows.transfer import ABANDONED, CANCELLED, COMPLETED, PARTLY_REJECTED
 
 router = resource_router(tags=["transfer materials"])
 PREFIX = "/transfers/{workflow_id}/materials"
@@ -146,12 +147,18 @@ def _missing(session: Session, workflow_id: str, materials: list[Material]) -> l
     return missing
 
 
+# A transfer in one of these stages takes no more documents (they would never be reviewed).
+CLOSED_STAGES = (COMPLETED, PARTLY_REJECTED, ABANDONED, CANCELLED)
+
+
 @router.post(PREFIX + "/{code}", status_code=201, response_model=UploadOut,
-             responses=responses(400, 401, 403, 404, 413, 415, 422, 503))
+             responses=responses(400, 401, 403, 404, 409, 413, 415, 422, 503))
 async def upload(workflow_id: WorkflowId, code: Code, file: UploadFile, request: Request, session: SessionDep,
                  temporal: TemporalDep, request_id: RequestId, principal: HrOrSelf) -> UploadOut:
     """Upload the document for one requirement; a new upload supersedes the earlier one."""
     transfer = _visible(session, principal, workflow_id)
+    if transfer.stage in CLOSED_STAGES:
+        raise ApiError(409, "transfer_closed", f"{workflow_id} is {transfer.stage}: nothing more can be uploaded")
     materials = _flat(_requirements(transfer))
     if code not in {m.code for m in materials}:
         known = ", ".join(sorted({m.code for m in materials}))
@@ -162,9 +169,13 @@ async def upload(workflow_id: WorkflowId, code: Code, file: UploadFile, request:
     try:
         material = store(session, workflow_id, code, file.filename, content, principal.user)
     except DocumentRefused as exc:
-        # A PNG or JPEG too big to decode is the right type with the wrong content: 422, not 415.
-        status, error = (422, "validation_failed") if exc.rule == "image_pixels" else (415, "unsupported_media_type")
-        raise ApiError(status, error, [{"field": "file", "rule": exc.rule, "message": exc.message}]) from None
+        # Not a document (or a name lying about which one): 415. A PNG or JPEG too big to decode, or a
+        # name that is not a plain file name: the right type with a wrong detail, 422.
+        status, error = ((415, "unsupported_media_type") if exc.rule in ("unsupported_type", "empty_file",
+                                                                         "extension_mismatch")
+                         else (422, "validation_failed"))
+        field = "file.filename" if exc.rule.startswith("filename") else "file"
+        raise ApiError(status, error, [{"field": field, "rule": exc.rule, "message": exc.message}]) from None
     audit.append(session, audit.AuditEntry(
         actor=principal.user, actor_role=principal.role.value, action="transfer.material_uploaded",
         workflow_id=workflow_id, subject=transfer.employee_id, request_id=request_id,

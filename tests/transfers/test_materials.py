@@ -20,9 +20,8 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from api.app import create_app
 from api.routes import transfer_materials
-from db.materials import display_name
 from db.models import AuditEvent, Transfer, TransferMaterial
-from domain.documents import DocumentRefused, check_completeness, sniff
+from domain.documents import DocumentRefused, check_completeness, check_filename, sniff
 from domain.policy.models import Material
 from domain.roles import Role
 from tests.processes.support import add_employee
@@ -63,17 +62,24 @@ def test_completeness_counts_required_materials_once() -> None:
     assert check_completeness(reqs, ["letter", "id_card", "diploma", "letter"]) == ([], ["diploma"])
 
 
-@pytest.mark.parametrize("raw,shown", [
-    ("../../etc/passwd\n.pdf", "passwd.pdf"),
-    ("C:\\Users\\wang\\身份证.jpg", "身份证.jpg"),
-    ("scan\u202egpj.exe", "scangpj.exe"),  # no right-to-left override disguising the name
-    ("../..", "unnamed"),
-    ("", "unnamed"),
-    (None, "unnamed"),
-    ("a" * 300 + ".pdf", "a" * 255),
+@pytest.mark.parametrize("raw,rule", [
+    ("../../etc/passwd.pdf", "filename_path"),
+    ("C:\\Users\\wang\\身份证.pdf", "filename_path"),
+    ("scan\u202egpj.pdf", "filename_characters"),  # a right-to-left override disguising the name
+    ("id\n.pdf", "filename_characters"),
+    ("..", "filename_path"),
+    ("", "filename_missing"),
+    (None, "filename_missing"),
+    ("a" * 300 + ".pdf", "filename_length"),
+    ("id.pdf.exe", "extension_mismatch"),
+    ("photo.png", "extension_mismatch"),
 ])
-def test_display_name_is_a_clean_basename(raw: str | None, shown: str) -> None:
-    assert display_name(raw) == shown
+def test_only_plain_names_that_agree_with_the_content_are_kept(raw: str | None, rule: str) -> None:
+    with pytest.raises(DocumentRefused) as refused:
+        check_filename(raw, "application/pdf")
+    assert refused.value.rule == rule
+    assert check_filename("身份证 v1.2.PDF", "application/pdf") == "身份证 v1.2.PDF"
+    assert check_filename("scan", "image/png") == "scan"  # no extension: nothing to disagree with
 
 
 # ---------------------------------------------------------------- the API
@@ -157,17 +163,21 @@ async def test_missing_document_named_until_the_set_is_complete(client, auth, tr
     assert r.status_code == 201 and r.json()["missing"] == [] and r.json()["complete"] is True
 
 
-async def test_pdf_name_with_jpeg_content_is_stored_as_jpeg(client, auth, transfer) -> None:
+async def test_the_bytes_decide_the_type_and_a_lying_name_is_refused(client, auth, transfer,
+                                                                     session_factory) -> None:
     me = _me(auth, transfer)
-    r = await _upload(client, me, transfer, "resident_id_card", JPEG, name="x.pdf", declared="application/pdf")
+    r = await _upload(client, me, transfer, "resident_id_card", JPEG, name="x.jpg", declared="application/pdf")
     assert r.status_code == 201
     m = r.json()["material"]
-    assert (m["filename"], m["content_type"]) == ("x.pdf", "image/jpeg")
+    assert (m["filename"], m["content_type"]) == ("x.jpg", "image/jpeg")  # the declared type is not believed
     got = await client.get(f"{_url(transfer)}/{m['id']}/content", headers=me)
     assert got.status_code == 200 and got.content == JPEG
     assert got.headers["content-type"] == "image/jpeg"
-    assert got.headers["content-disposition"].startswith('attachment; filename="x.pdf"')
+    assert got.headers["content-disposition"].startswith('attachment; filename="x.jpg"')
     assert got.headers["x-content-type-options"] == "nosniff"
+    lying = await _upload(client, me, transfer, "resident_id_card", JPEG, name="x.pdf")
+    assert lying.status_code == 415 and lying.json()["detail"][0]["rule"] == "extension_mismatch"
+    assert len(_stored(session_factory, transfer["workflow_id"])) == 1
 
 
 @pytest.mark.parametrize("content,kind", [(ELF, "application/x-executable"), (PE, "application/x-msdownload"),
@@ -234,26 +244,29 @@ async def test_reupload_supersedes_and_keeps_the_earlier_one(client, auth, trans
     assert old.content == PDF
 
 
-async def test_hostile_file_names_are_display_text_only(client, auth, transfer, session_factory) -> None:
+async def test_hostile_file_names_are_refused_and_nothing_is_stored(client, auth, transfer,
+                                                                   session_factory) -> None:
     me = _me(auth, transfer)
-    r = await _upload(client, me, transfer, "resident_id_card", PDF, name="../../etc/passwd\n.pdf")
-    assert r.status_code == 201
-    assert "/" not in r.json()["material"]["filename"] and r.json()["material"]["filename"].startswith("passwd")
+    r = await _upload(client, me, transfer, "resident_id_card", PDF, name="../../etc/passwd.pdf")
+    assert r.status_code == 422 and r.json()["detail"][0] == {
+        "field": "file.filename", "rule": "filename_path", "message": "send a plain file name, not a path"}
     # Raw control characters in the multipart header, as a hand-made client could send them.
     boundary = "hrflowboundary"
     body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-            f'filename="..\\\\..\\\\Windows/../etc/passwd\x1b[2J\x7f\t.pdf"\r\n'
+            f'filename="passwd\x1b[2J\x7f\t.pdf"\r\n'
             f"Content-Type: application/pdf\r\n\r\n").encode() + PDF + f"\r\n--{boundary}--\r\n".encode()
     r = await client.post(_url(transfer, "transfer_application"), content=body,
                           headers={**me, "Content-Type": f"multipart/form-data; boundary={boundary}"})
-    assert r.status_code == 201, r.text
-    assert r.json()["material"]["filename"] == "passwd[2J.pdf"
-    got = await client.get(f"{_url(transfer)}/{r.json()['material']['id']}/content", headers=me)
-    assert got.headers["content-disposition"] == (
-        "attachment; filename=\"passwd[2J.pdf\"; filename*=UTF-8''passwd%5B2J.pdf")
-    # httpx percent-escapes the newline itself; what arrives is still only a name to show.
-    assert [row.filename for row in _stored(session_factory, transfer["workflow_id"])] == [
-        "passwd%0A.pdf", "passwd[2J.pdf"]
+    assert r.status_code == 422 and r.json()["detail"][0]["rule"] == "filename_characters", r.text
+    assert _stored(session_factory, transfer["workflow_id"]) == []
+
+
+async def test_a_closed_transfer_takes_no_more_uploads(client, auth, transfer, session_factory) -> None:
+    with session_factory.begin() as s:
+        s.get(Transfer, transfer["workflow_id"]).stage = "abandoned"
+    r = await _upload(client, _me(auth, transfer), transfer, "resident_id_card", PDF, name="id.pdf")
+    assert r.status_code == 409 and r.json()["error"] == "transfer_closed"
+    assert _stored(session_factory, transfer["workflow_id"]) == []
 
 
 async def test_audit_row_has_the_hash_not_the_bytes(client, auth, transfer, session_factory) -> None:
