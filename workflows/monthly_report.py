@@ -21,6 +21,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.outbox import Notify, Recipient
     from activities.report import Alert, ComputeMonth, MonthComputed, ReportActivities
 
+from workflows import case_ops
+
 CHINA = dt.timezone(timedelta(hours=8))
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 TEMPLATE = "report.monthly_ready"
@@ -38,17 +40,8 @@ COMPUTE_STEP = {
         non_retryable_error_types=["BusinessRuleViolation"],
     ),
 }
-# Writing the notification is one small insert, as case_ops.DB_STEP.
-NOTIFY_STEP = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "schedule_to_close_timeout": timedelta(hours=24),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=5),
-        non_retryable_error_types=["BusinessRuleViolation"],
-    ),
-}
+# Writing the notification is one small insert: the standard database step, bounded to a day.
+NOTIFY_STEP = {**case_ops.DB_STEP, "schedule_to_close_timeout": timedelta(hours=24)}
 
 
 class MonthlyReportRequest(BaseModel):
