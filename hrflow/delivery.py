@@ -34,6 +34,17 @@ class RelayStats:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
 
+    @property
+    def idle(self) -> bool:
+        return not (self.planned or self.sent or self.retrying or self.failed)
+
+    def add(self, other: RelayStats) -> None:
+        self.planned += other.planned
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.errors += other.errors
+
 
 class Relay:
     def __init__(self, session_factory: sessionmaker[Session], *, mailer: SmtpMailer,
@@ -81,11 +92,9 @@ class Relay:
         """Run batches until nothing more is due now (for ``hrflow deliver`` and tests)."""
         total = RelayStats()
         for _ in range(max_rounds):
-            s = self.run_once()
-            total.planned += s.planned
-            total.sent, total.retrying, total.failed = total.sent + s.sent, total.retrying + s.retrying, total.failed + s.failed
-            total.errors += s.errors
-            if not (s.planned or s.sent or s.retrying or s.failed):
+            round_ = self.run_once()
+            total.add(round_)
+            if round_.idle:
                 break
         return total
 
