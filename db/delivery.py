@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from db.models import Delivery, DeliveryAttempt, Employee, Notification, StaffMember
+from domain.roles import parse_role_address
 
 LEASE = dt.timedelta(minutes=5)
 FIRST_RETRY = dt.timedelta(seconds=30)
@@ -50,12 +51,6 @@ class Due:
     workflow_id: str | None
 
 
-def parse_role(recipient: str) -> tuple[str, int]:
-    """``finance`` is level 1 of the role; ``finance/2`` its second level (an escalation)."""
-    role, _, level = recipient.partition("/")
-    return role, int(level) if level.isdigit() else 1
-
-
 def addresses(session: Session, n: Notification, robots: set[str]) -> list[Address]:
     if n.recipient_kind == "employee":
         emp = session.get(Employee, n.recipient)
@@ -64,7 +59,7 @@ def addresses(session: Session, n: Notification, robots: set[str]) -> list[Addre
         member = session.get(StaffMember, n.recipient)
         ok = member is not None and member.active and member.email
         return [Address("email", member.email, member.language)] if ok else []  # type: ignore[union-attr,list-item]
-    role, level = parse_role(n.recipient)
+    role, level = parse_role_address(n.recipient)
     members = session.scalars(select(StaffMember).where(StaffMember.role == role, StaffMember.level == level,
                                                         StaffMember.active, StaffMember.email.is_not(None))).all()
     found = [Address("email", m.email, m.language) for m in members if m.email]

@@ -16,7 +16,16 @@ from typing import Any
 from sqlalchemy import and_, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from db.models import ApprovalTask, Case, CaseDeadline, Receivable, StaffMember, Transfer, TransferBranch
+from db.models import (
+    ApprovalTask,
+    Case,
+    CaseDeadline,
+    Receivable,
+    StaffMember,
+    Transfer,
+    TransferBranch,
+)
+from domain.roles import role_address
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
@@ -52,11 +61,6 @@ class Reminder:
     cadence: str  # part of the dedupe key: "2026-11-23" (daily) or "due-2026-11-30" (once per date)
     recipients: list[tuple[str, str]]  # (kind, who): role, user, employee
     params: dict[str, Any] = field(default_factory=dict)
-
-
-def role_at_level(role: str, level: int) -> str:
-    """How a notification addresses one level of a role: ``finance`` (level 1), ``finance/2``."""
-    return role if level <= 1 else f"{role}/{level}"
 
 
 def due(session: Session, category: str, *, now: dt.datetime, policy: SweepPolicy, after: Cursor | None,
@@ -105,7 +109,7 @@ def _approvals(session: Session, now: dt.datetime, policy: SweepPolicy, after: C
         late = _days_late(now, r.due)
         level = min(1 + late // policy.escalation_days, r.top_level)
         first = ("user", r.assignee) if r.assignee else ("role", r.role)
-        recipients = [first] if level == 1 else [first, ("role", role_at_level(r.role, level))]
+        recipients = [first] if level == 1 else [first, ("role", role_address(r.role, level))]
         out.append(Reminder("approval_overdue", r.id, Cursor(r.due, r.id), r.workflow_id,
                             "reminder.approval_overdue", _day(now), recipients,
                             {"title": r.title, "due": f"{r.due.astimezone(CHINA):%Y-%m-%d}", "overdue_days": late,

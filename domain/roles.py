@@ -17,3 +17,14 @@ class Role(StrEnum):
 
 STAFF: frozenset[Role] = frozenset(Role) - {Role.EMPLOYEE}
 HR: frozenset[Role] = frozenset({Role.HR_SPECIALIST, Role.HR_MANAGER})
+
+
+def role_address(role: str, level: int = 1) -> str:
+    """How a notification addresses one level of a role: ``finance`` (level 1), ``finance/2``
+    (its second level, where overdue work escalates)."""
+    return role if level <= 1 else f"{role}/{level}"
+
+
+def parse_role_address(address: str) -> tuple[str, int]:
+    role, _, level = address.partition("/")
+    return role, int(level) if level.isdigit() else 1

@@ -19,12 +19,18 @@ from sqlalchemy.orm import Session
 
 from api.auth import Authenticated, Principal, require
 from api.deps import SessionDep
-from api.routes import resource_router
 from api.errors import ApiError, responses
-from db.models import Delivery, DeliveryAttempt, Employee, Notification, NotificationRead, StaffMember
-from db.reminders import role_at_level
+from api.routes import resource_router
+from db.models import (
+    Delivery,
+    DeliveryAttempt,
+    Employee,
+    Notification,
+    NotificationRead,
+    StaffMember,
+)
 from domain import notices
-from domain.roles import Role
+from domain.roles import Role, role_address
 
 router = resource_router(tags=["notifications"])
 
@@ -62,7 +68,7 @@ def _mine(session: Session, principal: Principal) -> tuple[ColumnElement[bool], 
     if principal.role is not Role.EMPLOYEE:
         level = member.level if member is not None and member.active else 1
         clauses.append(and_(Notification.recipient_kind == "role",
-                            Notification.recipient == role_at_level(principal.role.value, level)))
+                            Notification.recipient == role_address(principal.role.value, level)))
     return or_(*clauses), language
 
 
