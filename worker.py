@@ -19,11 +19,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    Worker,
+)
 
 from activities.registry import all_activities
 from db.reminders import SweepPolicy
-from db.session import make_engine, make_session_factory, ping
+from db.report import ReportThresholds
+from db.session import database_unreachable, make_engine, make_session_factory, ping
 from hrflow import schedules
 from hrflow.delivery import Relay
 from hrflow.settings import ConfigurationError, Settings
@@ -52,7 +59,8 @@ def build_worker(
                          approval_sla_days=settings.approval_sla_days, escalation_days=settings.escalation_days,
                          receivable_followup_days=settings.receivable_followup_days)
     activities = [
-        a for a in all_activities(session_factory, agency, sweep_policy=policy, sweep_batch=settings.sweep_batch_size)
+        a for a in all_activities(session_factory, agency, sweep_policy=policy, sweep_batch=settings.sweep_batch_size,
+                                  report_thresholds=ReportThresholds.from_settings(settings))
         if getattr(a, "__temporal_activity_definition").name not in fakes
     ]
     return Worker(
@@ -64,7 +72,29 @@ def build_worker(
         max_concurrent_activities=slots,
         graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
         max_cached_workflows=max_cached_workflows,
+        interceptors=[DatabaseOutageInterceptor()],
     )
+
+
+class _DatabaseOutage(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        try:
+            return await super().execute_activity(input)
+        except Exception as exc:
+            if not database_unreachable(exc):
+                raise
+            first_line = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise ApplicationError(f"database unavailable: {first_line}", type="DatabaseUnavailable") from None
+
+
+class DatabaseOutageInterceptor(Interceptor):
+    """An activity that lost PostgreSQL fails its attempt with one line (retried as before).
+    SQLAlchemy's own message, chained causes and tracebacks run past the server's 4 KB limit for
+    a pending activity's last failure, which the Temporal UI then shows only as "Failure exceeds
+    size limit."."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _DatabaseOutage(next)
 
 
 def agency_from(settings: Settings, session_factory: sessionmaker[Session]) -> SocialInsuranceAgency:

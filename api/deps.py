@@ -14,8 +14,16 @@ from db.session import unit_of_work
 
 
 def db_session(request: Request) -> Iterator[Session]:
-    """Commit when the endpoint returns, roll back when it raises (one unit of work)."""
+    """Commit when the endpoint returns, roll back when it raises (one unit of work).
+
+    A request that changes something checks the database first (the pool pings the connection it
+    hands out; the connection goes straight back). With PostgreSQL down it is refused with a 503
+    at once, before it reaches Temporal, instead of handing a workflow a decision whose effects
+    cannot be recorded and keeping the caller waiting until the database returns."""
     with unit_of_work(request.app.state.session_factory) as session:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            session.connection()
+            session.rollback()
         yield session
 
 

@@ -17,6 +17,8 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
+from db.session import database_unreachable
+
 log = logging.getLogger("hrflow.api")
 
 
@@ -87,7 +89,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated or "could not connect" in str(exc.orig) or "server closed" in str(exc.orig):
+        if database_unreachable(exc):
             return JSONResponse(
                 _body("database_unavailable", "the database is not reachable; retry shortly"),
                 503,

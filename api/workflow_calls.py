@@ -58,10 +58,11 @@ async def update(handle: WorkflowHandle[Any, Any], method: Any, arg: Any) -> Any
             raise refusal_to_http(cause) from None
         raise
     except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(404, "not_found", f"no running case {handle.id}") from None
+        # A closed case first: the server answers NOT_FOUND "workflow execution already completed".
         if err.status == RPCStatusCode.FAILED_PRECONDITION or "completed" in err.message:
             raise ApiError(409, "case_closed", f"case {handle.id} has already closed") from None
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(404, "not_found", f"no running case {handle.id}") from None
         raise
 
 

