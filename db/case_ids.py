@@ -14,10 +14,15 @@ from sqlalchemy.orm import Session
 from db.models import CaseRequest, CaseSequence
 
 
+def known(session: Session, request_id: str) -> str | None:
+    """The case an earlier request with this id opened, if any."""
+    return session.scalar(select(CaseRequest.workflow_id).where(CaseRequest.request_id == request_id))
+
+
 def allocate(session: Session, prefix: str, request_id: str) -> str:
-    known = session.scalar(select(CaseRequest.workflow_id).where(CaseRequest.request_id == request_id))
-    if known is not None:
-        return known
+    known_case = known(session, request_id)
+    if known_case is not None:
+        return known_case
     n = session.execute(
         insert(CaseSequence).values(prefix=prefix, last=1)
         .on_conflict_do_update(index_elements=[CaseSequence.prefix], set_={"last": CaseSequence.last + 1})

@@ -128,7 +128,7 @@ def _refused(request: Request, principal: Principal, request_id: str, body: SiCh
     return ApiError(422, "validation_failed", [detail])
 
 
-@router.post("", status_code=201, response_model=Started, responses=responses(400, 401, 403, 422, 503))
+@router.post("", status_code=201, response_model=Started, responses=responses(400, 401, 403, 409, 422, 503))
 async def submit(body: SiChangeIn, request: Request, session: SessionDep, temporal: TemporalDep,
                  request_id: RequestId, principal: Maker) -> Started:
     settings = request.app.state.settings
@@ -136,6 +136,10 @@ async def submit(body: SiChangeIn, request: Request, session: SessionDep, tempor
     if employee is None:
         raise _refused(request, principal, request_id, body,
                        {"field": "employee_id", "rule": "employee_exists", "message": f"no employee {body.employee_id}"})
+    # A retried request (same X-Request-ID) reaches the case it opened: its own open case is not a clash.
+    retried = case_ids.known(session, request_id)
+    if retried is not None and not retried.startswith(f"si-change-{employee.employee_id}-"):
+        raise ApiError(409, "request_id_reused", f"X-Request-ID {request_id} already opened {retried}")
     today = dt.date.today()
     try:
         policy = pin_si_change(employee.si_city, parse_month(body.effective_month, "effective_month"))
@@ -143,7 +147,8 @@ async def submit(body: SiChangeIn, request: Request, session: SessionDep, tempor
                             base=body.base, months=body.months, effective_month=body.effective_month)
         check_request(kind=body.kind, base=body.base, months=body.months,
                       effective_month=body.effective_month, today=today, policy=policy)
-        validate_against_records(session, "", facts)
+        if retried is None:
+            validate_against_records(session, "", facts)
     except ChangeRefused as exc:
         raise _refused(request, principal, request_id, body, exc.detail()) from None
     except PolicyError as exc:

@@ -7,7 +7,8 @@
 - Temporal unreachable: 503 with ``Retry-After`` and the JSON error shape, never a 500.
   (An API started while Temporal is down stops with one line: tests/platform/test_dev_stack.py
   ``test_wrong_temporal_address_is_one_line``.)
-- A submit sent again with its ``X-Request-ID``: expected to fail until the route is fixed (xfail).
+- A submit sent again with its ``X-Request-ID`` reaches the case it opened, even once that case is
+  open (its own case is no clash); the id reused for another employee is 409.
 """
 
 from __future__ import annotations
@@ -96,20 +97,18 @@ async def test_same_approval_twice_with_one_request_id_is_applied_once(
     assert audit_actions(session_factory, wf)["task.approved"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (api/routes/si_changes.py, not ours to edit): submit validates against the records before it"
-    " looks up the request id, so a retried submit (same X-Request-ID) of a case that is already open"
-    " is refused 422 one_open_change_per_city instead of answering with the same case, as the README"
-    " promises"))
 async def test_submit_retried_with_same_request_id_reaches_the_same_case(
         api, auth, session_factory, worker: WorkerProcess) -> None:
-    [employee] = cases.employee_ids(1, "S")
-    add_employees(session_factory, [employee])
+    employee, other = cases.employee_ids(2, "S")
+    add_employees(session_factory, [employee, other])
     [wf] = await submitted(api, auth, session_factory, [employee])  # sent with X-Request-ID submit-<employee>
     again = await api.post("/si-changes", json=cases.change_body(employee),
                            headers=auth(Role.HR_SPECIALIST, cases.MAKER) | {"X-Request-ID": f"submit-{employee}"})
     assert again.status_code == 201, again.text
     assert again.json()["workflow_id"] == wf
+    reused = await api.post("/si-changes", json=cases.change_body(other),
+                            headers=auth(Role.HR_SPECIALIST, cases.MAKER) | {"X-Request-ID": f"submit-{employee}"})
+    assert reused.status_code == 409 and reused.json()["error"] == "request_id_reused"
 
 
 async def test_two_managers_approving_at_once_one_wins_the_other_gets_409(
