@@ -42,8 +42,9 @@ def _hrflow(*args: str, cwd: Path, env: dict[str, str], timeout: float = 60) -> 
                           capture_output=True, text=True, timeout=timeout)
 
 
-def _request(url: str, *, token: str | None = None, body: dict | None = None) -> tuple[int, dict]:
-    req = urllib.request.Request(url, data=json.dumps(body).encode() if body else None,
+def _request(url: str, *, token: str | None = None, body: dict | None = None,
+             method: str | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(url, data=json.dumps(body).encode() if body else None, method=method,
                                  headers={"content-type": "application/json"}
                                  | ({"Authorization": f"Bearer {token}"} if token else {}))
     try:
@@ -176,7 +177,7 @@ def _report_shows_the_seeded_alerts(cwd: Path, env: dict[str, str], api: str) ->
     seed(sessionmaker(engine))
     engine.dispose()
     token = _hrflow("token", "--user", "director.chen", "--role", "hr_manager", cwd=cwd, env=env).stdout.strip()
-    status, body = _request(api + "/reports/monthly/2026-11/compute", token=token, body={})
+    status, body = _request(api + "/reports/monthly/2026-11/compute", token=token, method="POST")
     assert status == 202, body
     deadline = time.monotonic() + 60
     while (found := _request(api + "/reports/monthly/2026-11", token=token))[0] != 200:
