@@ -120,6 +120,7 @@ class ApprovalTask(Base):
         Index("ix_approval_tasks_open_due", "due_at", "id", postgresql_where=text("status = 'open'")),
         Index("ix_approval_tasks_open_undated", "created_at", "id",
               postgresql_where=text("status = 'open' AND due_at IS NULL")),
+        Index("ix_approval_tasks_open_role_id", "role", "id", postgresql_where=text("status = 'open'")),  # the inbox
     )
 
 
@@ -461,6 +462,7 @@ class TransferReview(Base):
     __table_args__ = (
         CheckConstraint("decision IN ('approved', 'rejected')", name="decision_known"),
         Index(None, "decision", "at"),
+        Index(None, "workflow_id"),  # rejection statistics join reviews to the period's transfers
     )
 
 

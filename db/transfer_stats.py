@@ -90,12 +90,15 @@ def processing_time(session: Session, f: StatsFilter) -> list[ProcessingTime]:
     days = literal(_SECONDS_PER_DAY, Numeric)
     average = func.round(func.avg(seconds) / days, 1).label("average_days")
     p90 = func.round(cast(func.percentile_cont(0.9).within_group(seconds), Numeric) / days, 1).label("p90_days")
+    # The period's branches by their transfers' ids (the unique index on workflow_id): joined, the
+    # planner hash-joins over every branch ever filed, whatever the period (bench/growth.py).
+    period = _where(select(Transfer.workflow_id), f).scalar_subquery()
     stmt = (select(TransferBranch.kind, func.count().label("completed"), average, p90)
-            .join(Transfer, Transfer.workflow_id == TransferBranch.workflow_id)
             .where(TransferBranch.status == "completed", TransferBranch.started_at.is_not(None),
-                   TransferBranch.completed_at.is_not(None))
+                   TransferBranch.completed_at.is_not(None),
+                   TransferBranch.workflow_id == func.any(func.array(period)))
             .group_by(TransferBranch.kind).order_by(TransferBranch.kind))
-    return [ProcessingTime(r.kind, r.completed, r.average_days, r.p90_days) for r in session.execute(_where(stmt, f))]
+    return [ProcessingTime(r.kind, r.completed, r.average_days, r.p90_days) for r in session.execute(stmt)]
 
 
 def rejection_reasons(session: Session, f: StatsFilter) -> list[Count]:

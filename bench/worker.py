@@ -1,0 +1,81 @@
+"""The worker process the benchmarks start: hrflow's own worker (``worker.build_worker``, every
+workflow and activity, the simulated agency from the settings) plus the bare benchmark workflows.
+
+Configured like ``hrflow worker`` from HRFLOW_* variables (the stack sets them; the simulated
+agency's latency is 0). ``--max-cached`` is passed to ``build_worker`` (hrflow's default is 1000);
+``--metrics-port`` serves the SDK's Prometheus metrics (e.g. ``temporal_sticky_cache_size``), so
+a benchmark can see how many workflows the worker holds in its cache.
+
+``--runner passthrough-all`` is an experiment, not hrflow as it ships: it gives ``build_worker``'s
+Worker a sandbox that passes every module through (``SandboxRestrictions.default
+.with_passthrough_all_modules()``) instead of re-importing each workflow's module for every
+workflow run, to measure what that change to ``worker.py`` would save; ``--runner unsandboxed``
+(no sandbox at all) shows the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+
+async def main(args: argparse.Namespace) -> None:
+    from temporalio.client import Client
+    from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+    from bench.bare import BareWorkflow, TrivialWorkflow, noop
+    from db.session import make_engine, make_session_factory
+    from hrflow.codec import data_converter
+    from hrflow.settings import load_settings
+    from hrflow.temporal import codec_from
+    from worker import build_worker
+
+    settings = load_settings()
+    if args.runner != "default":
+        import functools
+
+        from temporalio.worker import UnsandboxedWorkflowRunner
+        from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+        import worker as hrflow_worker
+
+        runner = UnsandboxedWorkflowRunner() if args.runner == "unsandboxed" else SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_all_modules())
+        hrflow_worker.Worker = functools.partial(hrflow_worker.Worker, workflow_runner=runner)  # type: ignore[misc]
+    runtime = None
+    if args.metrics_port:
+        runtime = Runtime(telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=f"127.0.0.1:{args.metrics_port}")))
+    engine = make_engine(settings.sqlalchemy_url, pool_size=settings.worker_max_concurrent_activities)
+    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
+                                  data_converter=data_converter(codec_from(settings)), runtime=runtime)
+    worker = build_worker(client, settings, make_session_factory(engine),
+                          extra_workflows=[BareWorkflow, TrivialWorkflow], extra_activities=[noop],
+                          max_cached_workflows=args.max_cached)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        Path(args.ready_file).write_text(str(os.getpid()))
+        await stop.wait()
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ready-file", required=True)
+    parser.add_argument("--max-cached", type=int, default=1000)
+    parser.add_argument("--metrics-port", type=int)
+    parser.add_argument("--runner", choices=("default", "passthrough-all", "unsandboxed"), default="default")
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(main(parser.parse_args()))
+    # as `hrflow worker`: skip interpreter finalisation (native threads vs. a finalising interpreter)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
