@@ -4,6 +4,7 @@ alert list shows the seeded alerts, and the page asks nothing of any other addre
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 
@@ -15,7 +16,7 @@ from db import report
 from domain.roles import Role
 from tests.reports.conftest import report_app
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("HRFLOW_CHROMIUM", "/usr/bin/chromium")  # as run.py installs it
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 CHARTS = ["trend-attrition", "trend-undeducted", "trend-departed", "bars-departments", "bars-positions",
