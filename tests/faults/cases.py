@@ -28,6 +28,8 @@ from db.models import (
     SimAgencyRequest,
 )
 from domain.roles import Role
+from tests.faults.harness import tail
+from tests.processes.support import eventually
 
 MAKER, CHECKER = "hr.li", "mgr.wang"
 
@@ -135,6 +137,13 @@ def completed(session_factory: sessionmaker[Session], workflow_ids: Sequence[str
         done = s.scalar(select(func.count()).select_from(Case).where(
             Case.workflow_id.in_(workflow_ids), Case.status == "completed"))
     return done == len(workflow_ids)
+
+
+async def all_completed(session_factory: sessionmaker[Session], workflow_ids: Sequence[str], log: Any,
+                        *, timeout: float) -> None:
+    """Wait until every case completed; on time-out show the stages and the worker's last lines."""
+    await eventually(lambda: completed(session_factory, workflow_ids), timeout=timeout, what="every case completed",
+                     detail=lambda: f"{stage_counts(session_factory)}\n{tail(log)}")
 
 
 def agency_requests(session_factory: sessionmaker[Session]) -> int:

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
-import psycopg2
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,23 +28,13 @@ from db.models import Case
 from db.session import make_engine
 from hrflow.codec import EncryptionCodec, data_converter
 from hrflow.settings import Settings
-from tests.conftest import JWT_SECRET, _binary, database_url_for
+from tests.conftest import JWT_SECRET, _admin, _binary, database_url_for
 from tests.faults.harness import DevServer, Postgres, WorkerProcess, worker_env
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "faults: fault injection (kill -9, restarts, outages) against real servers; -m faults")
-
-
-def _admin(url: str, statement: str) -> None:
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement)
-    finally:
-        conn.close()
 
 
 # ---------------------------------------------------------------- PostgreSQL of our own

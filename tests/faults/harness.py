@@ -7,7 +7,6 @@ state the test left it in, so a failing test leaves no process behind.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -17,11 +16,9 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from stdnum.cn import ric
@@ -200,22 +197,6 @@ def add_employees(session_factory: sessionmaker[Session], ids: Sequence[str]) ->
             s.add(Employee(employee_id=employee_id, resident_id_number=resident_id(n), name="测试员工",
                            department="Sales", position="Adviser", hire_date=dt.date(2021, 3, 1),
                            si_province="Beijing", si_city="Beijing", contribution_base=Decimal("10000.00")))
-
-
-async def wait_for(probe: Callable[[], Any], *, timeout: float, every: float = 0.5,
-                   what: str = "condition", detail: Callable[[], str] | None = None) -> Any:
-    """Poll ``probe`` (sync or async) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout:.0f} s"
-                                 + (f"\n{detail()}" if detail else ""))
-        await asyncio.sleep(every)
 
 
 def worker_env(*, database_url: str, temporal_address: str, task_queue: str, codec_keys: dict[str, str],

@@ -29,7 +29,8 @@ from domain.roles import Role
 from hrflow.temporal import connect
 from tests.conftest import _binary
 from tests.faults import cases
-from tests.faults.harness import WorkerProcess, add_employees, wait_for
+from tests.faults.harness import WorkerProcess, add_employees
+from tests.processes.support import eventually
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 pytestmark = pytest.mark.faults
@@ -48,7 +49,7 @@ async def submitted(api, auth, session_factory, employees: list[str]) -> list[st
         with session_factory() as s:
             return s.scalar(select(func.count()).select_from(ApprovalTask).where(
                 ApprovalTask.workflow_id.in_(workflow_ids), ApprovalTask.status == "open")) == len(workflow_ids)
-    await wait_for(all_open, timeout=60, what="every case waiting for approval")
+    await eventually(all_open, timeout=60, what="every case waiting for approval")
     return workflow_ids
 
 

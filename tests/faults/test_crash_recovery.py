@@ -13,7 +13,8 @@ import pytest
 from temporalio.client import Client
 
 from tests.faults import cases
-from tests.faults.harness import DevServer, WorkerProcess, add_employees, tail, wait_for
+from tests.faults.harness import DevServer, WorkerProcess, add_employees, tail
+from tests.processes.support import eventually
 from workflows.si_change import SiChangeResult
 
 pytestmark = pytest.mark.faults
@@ -47,9 +48,9 @@ async def test_worker_killed_mid_saga_every_case_completes_once(
         submitted_s = time.monotonic() - started
         # Kill once a tenth of the cases reached the agency (the rest are spread over every
         # stage), at a moment when the agency holds requests whose answers are still on their way.
-        await wait_for(lambda: cases.agency_requests(session_factory) >= CASES // 10, timeout=120,
+        await eventually(lambda: cases.agency_requests(session_factory) >= CASES // 10, timeout=120,
                        what="a tenth of the cases at the agency", detail=lambda: tail(worker.log))
-        await wait_for(lambda: cases.accepted_unanswered(session_factory) >= 3, timeout=60, every=0.05,
+        await eventually(lambda: cases.accepted_unanswered(session_factory) >= 3, timeout=60, every=0.05,
                        what="requests accepted by the agency, answers not yet recorded")
         worker.kill9()
         at_kill = cases.stage_counts(session_factory)
@@ -58,9 +59,7 @@ async def test_worker_killed_mid_saga_every_case_completes_once(
         assert at_kill.get("completed", 0) < CASES // 4 and at_kill.get("executing", 0) > 0, at_kill
         worker.start()
         answers = await approver.finish(timeout=240)
-        await wait_for(lambda: cases.completed(session_factory, workflow_ids), timeout=240,
-                       what="every case completed",
-                       detail=lambda: f"{cases.stage_counts(session_factory)}\n{tail(worker.log)}")
+        await cases.all_completed(session_factory, workflow_ids, worker.log, timeout=240)
     finally:
         await approver.cancel()
     recovered = time.monotonic() - killed_at
@@ -96,7 +95,7 @@ async def test_temporal_restart_mid_run_cases_resume(
     approver = cases.Approver(api, auth, session_factory, workflow_ids)
     approver.start()
     try:
-        await wait_for(lambda: cases.agency_requests(session_factory) >= 1, timeout=60,
+        await eventually(lambda: cases.agency_requests(session_factory) >= 1, timeout=60,
                        what="the first case at the agency", detail=lambda: tail(worker.log))
         runs = {w: (await temporal.get_workflow_handle(w).describe()).run_id for w in workflow_ids}
         down = time.monotonic()
@@ -107,9 +106,7 @@ async def test_temporal_restart_mid_run_cases_resume(
         downtime = time.monotonic() - down
         assert at_restart.get("completed", 0) < RESTART_CASES, at_restart  # mid-run: some cases must resume
         answers = await approver.finish(timeout=200)
-        await wait_for(lambda: cases.completed(session_factory, workflow_ids), timeout=200,
-                       what="every case completed",
-                       detail=lambda: f"{cases.stage_counts(session_factory)}\n{tail(worker.log)}")
+        await cases.all_completed(session_factory, workflow_ids, worker.log, timeout=200)
     finally:
         await approver.cancel()
     assert {r.status_code for r in answers.values()} == {200}

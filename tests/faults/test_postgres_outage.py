@@ -12,7 +12,8 @@ from temporalio.client import Client
 
 from domain.roles import Role
 from tests.faults import cases
-from tests.faults.harness import Postgres, WorkerProcess, add_employees, tail, wait_for
+from tests.faults.harness import Postgres, WorkerProcess, add_employees, tail
+from tests.processes.support import eventually
 
 pytestmark = pytest.mark.faults
 
@@ -57,9 +58,9 @@ async def test_postgres_down_30s_activities_retry_api_503_then_all_complete(
     late_approver: cases.Approver | None = None
     manager, maker = auth(Role.HR_MANAGER, cases.CHECKER), auth(Role.HR_SPECIALIST, cases.MAKER)
     try:
-        await wait_for(lambda: cases.agency_requests(session_factory) >= CASES // 4, timeout=60,
+        await eventually(lambda: cases.agency_requests(session_factory) >= CASES // 4, timeout=60,
                        what="a quarter of the cases at the agency", detail=lambda: tail(worker.log))
-        await wait_for(lambda: set(held) <= cases.open_tasks(session_factory), timeout=30,
+        await eventually(lambda: set(held) <= cases.open_tasks(session_factory), timeout=30,
                        what="the held cases waiting for approval")
         at_stop = cases.stage_counts(session_factory)
         assert at_stop.get("completed", 0) <= CASES // 2, at_stop  # mid-run
@@ -104,9 +105,7 @@ async def test_postgres_down_30s_activities_retry_api_503_then_all_complete(
         late_approver = cases.Approver(api, auth, session_factory, [*held, workflow_ids[-1]])
         late_approver.start()
         approvals = await approver.finish(timeout=150) | await late_approver.finish(timeout=60)
-        await wait_for(lambda: cases.completed(session_factory, workflow_ids), timeout=150,
-                       what="every case completed",
-                       detail=lambda: f"{cases.stage_counts(session_factory)}\n{tail(worker.log)}")
+        await cases.all_completed(session_factory, workflow_ids, worker.log, timeout=150)
     finally:
         if not fault_pg.running():
             await asyncio.to_thread(fault_pg.start)

@@ -29,8 +29,10 @@ def add_employee(session_factory: sessionmaker[Session], employee_id: str = "E10
                        si_province=province, si_city=city, contribution_base=Decimal(base)))
 
 
-async def eventually(probe: Callable[[], Any], *, timeout: float = 30.0) -> Any:
-    """Poll ``probe`` (sync or async) until it returns something truthy, in real time."""
+async def eventually(probe: Callable[[], Any], *, timeout: float = 30.0, every: float = 0.05,
+                     what: str = "condition", detail: Callable[[], str] | None = None) -> Any:
+    """Poll ``probe`` (sync or async) until it returns something truthy, in real time; on time-out
+    say ``what`` was awaited and, if given, what ``detail`` reports."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         value = probe()
@@ -39,8 +41,8 @@ async def eventually(probe: Callable[[], Any], *, timeout: float = 30.0) -> Any:
         if value:
             return value
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
+            raise AssertionError(f"{what} not reached within {timeout:.0f} s" + (f"\n{detail()}" if detail else ""))
+        await asyncio.sleep(every)
 
 
 async def wait_view(view: Callable[[], Any], check: Callable[[dict], Any]) -> dict:
