@@ -30,7 +30,7 @@ from temporalio.worker import (
 from activities.registry import all_activities
 from db.reminders import SweepPolicy
 from db.report import ReportThresholds
-from db.session import database_unreachable, make_engine, make_session_factory, ping
+from db.session import database_busy, database_unreachable, make_engine, make_session_factory, ping
 from hrflow import schedules
 from hrflow.delivery import Relay
 from hrflow.settings import ConfigurationError, Settings
@@ -39,6 +39,10 @@ from hrflow.temporal import connect
 from workflows.registry import ALL_WORKFLOWS
 
 log = logging.getLogger("hrflow.worker")
+
+# One connection per activity thread, plus the notification relay's thread: no thread waits for a
+# connection another thread holds.
+RELAY_CONNECTIONS = 1
 
 
 def build_worker(
@@ -81,14 +85,19 @@ class _DatabaseOutage(ActivityInboundInterceptor):
         try:
             return await super().execute_activity(input)
         except Exception as exc:
-            if not database_unreachable(exc):
+            if database_unreachable(exc):
+                kind, what = "DatabaseUnavailable", "database unavailable"
+            elif database_busy(exc):
+                kind, what = "DatabaseBusy", "database busy (a bounded wait ran out)"
+            else:
                 raise
             first_line = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            raise ApplicationError(f"database unavailable: {first_line}", type="DatabaseUnavailable") from None
+            raise ApplicationError(f"{what}: {first_line}", type=kind) from None
 
 
 class DatabaseOutageInterceptor(Interceptor):
-    """An activity that lost PostgreSQL fails its attempt with one line (retried as before).
+    """An activity that lost PostgreSQL, or whose lock or statement wait ran out, fails its attempt
+    with one line (retried as before).
     SQLAlchemy's own message, chained causes and tracebacks run past the server's 4 KB limit for
     a pending activity's last failure, which the Temporal UI then shows only as "Failure exceeds
     size limit."."""
@@ -105,7 +114,8 @@ def agency_from(settings: Settings, session_factory: sessionmaker[Session]) -> S
 
 
 async def run(settings: Settings) -> None:
-    engine = make_engine(settings.sqlalchemy_url, pool_size=settings.worker_max_concurrent_activities)
+    engine = make_engine(settings.sqlalchemy_url, pool_size=settings.worker_max_concurrent_activities + RELAY_CONNECTIONS,
+                         limits=settings.database_limits(), name="hrflow-worker")
     try:
         ping(engine)
     except Exception as exc:

@@ -42,6 +42,7 @@ from api.routes import (
     transfers,
 )
 from api.routes import codec as codec_routes
+from api.transactions import size_threads
 from db.session import make_engine, make_session_factory
 from hrflow.settings import Settings
 from hrflow.temporal import codec_from, connect
@@ -82,8 +83,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
-        app.state.engine = engine or make_engine(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
+        app.state.engine = engine or make_engine(settings.sqlalchemy_url, pool_size=settings.database_pool_size,
+                                                limits=settings.database_limits(), name="hrflow-api")
         app.state.session_factory = make_session_factory(app.state.engine)
+        size_threads(app, app.state.engine.pool.size())  # one thread per connection, never more
         app.state.temporal = temporal if temporal is not None else await connect(settings)
         try:
             yield

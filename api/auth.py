@@ -92,7 +92,7 @@ def _unauthenticated(message: str) -> ApiError:
 _bearer = HTTPBearer(auto_error=False, description="JWT from `hrflow token`")
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -115,7 +115,7 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
     """Dependency: the caller must hold one of ``roles``."""
     allowed = frozenset(roles)
 
-    def check(principal: Authenticated) -> Principal:
+    async def check(principal: Authenticated) -> Principal:
         if principal.role not in allowed:
             raise ApiError(
                 403,

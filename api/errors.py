@@ -14,10 +14,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
-from db.session import database_unreachable
+from db.session import database_busy, database_unreachable
 
 log = logging.getLogger("hrflow.api")
 
@@ -54,6 +55,10 @@ def validation_items(exc: RequestValidationError) -> list[dict[str, Any]]:
     return items
 
 
+# A bounded wait ran out: nothing of the request was written, and the same request (same
+# X-Request-ID) may be sent again.
+BUSY = "系统繁忙，本次操作未执行，请稍后重试 (the database is busy: nothing was changed; retry shortly)"
+
 _UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
 
 
@@ -87,14 +92,18 @@ def install(app: FastAPI) -> None:
         log.error("Temporal call failed (request %s): %s", _rid(request), exc)
         return JSONResponse(_body("temporal_error", exc.message), 502)
 
+    @app.exception_handler(PoolTimeout)
     @app.exception_handler(DBAPIError)
-    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
         if database_unreachable(exc):
             return JSONResponse(
                 _body("database_unavailable", "the database is not reachable; retry shortly"),
                 503,
                 headers={"Retry-After": "5"},
             )
+        if database_busy(exc):
+            log.warning("database busy (request %s): %s", _rid(request), str(getattr(exc, "orig", exc)).strip())
+            return JSONResponse(_body("database_busy", BUSY), 503, headers={"Retry-After": "2"})
         log.exception("database error (request %s)", _rid(request))
         return JSONResponse(_body("internal_error", {"request_id": _rid(request)}), 500)
 

@@ -21,7 +21,7 @@ from db.canonical import canonical_bytes, to_jsonable
 from db.models import AuditEvent
 
 GENESIS = "0" * 64
-_LOCK_KEY = 0x68726677  # "hrfw": one chain, one advisory lock
+CHAIN_LOCK_KEY = 0x68726677  # "hrfw": one chain, one advisory lock
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def row_hash(event: AuditEvent) -> str:
 
 def append(session: Session, entry: AuditEntry, *, at: dt.datetime | None = None) -> AuditEvent:
     """Add one chained row to the session (flushed, not committed)."""
-    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
     prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     occurred_at = (at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     event = AuditEvent(

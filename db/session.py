@@ -2,27 +2,53 @@
 
 Activities run each in one ``unit_of_work`` so the change, its audit row and its step marker
 commit together or not at all.
+
+Every wait is bounded (``Limits``): a statement waits for a lock at most ``lock_timeout``, runs at
+most ``statement_timeout``, and a session left idle inside a transaction is ended by the server
+after ``idle_in_transaction_session_timeout``; a caller waits for a pooled connection at most
+``pool_timeout``. Each failure rolls the transaction back whole and is told apart from a bad
+statement by ``database_busy``, so the API can answer 503 and the worker retries the activity.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+@dataclass(frozen=True)
+class Limits:
+    """How long any database wait may last (``HRFLOW_DATABASE_*`` settings)."""
+
+    lock_timeout_ms: int = 5_000
+    statement_timeout_ms: int = 30_000
+    idle_in_transaction_timeout_ms: int = 60_000
+    pool_timeout_seconds: float = 10.0
+
+    def server_options(self) -> str:
+        """libpq ``options``: the session settings each new connection starts with."""
+        return (f"-c lock_timeout={self.lock_timeout_ms} -c statement_timeout={self.statement_timeout_ms}"
+                f" -c idle_in_transaction_session_timeout={self.idle_in_transaction_timeout_ms}")
+
+
+def make_engine(url: str, *, pool_size: int = 10, limits: Limits = Limits(), name: str = "hrflow") -> Engine:
+    """``name`` is the connections' ``application_name``: ``pg_stat_activity`` shows which process
+    (``hrflow-api``, ``hrflow-worker``) holds a session."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg2://" + url[len("postgresql://") :]
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=0,  # pool_size is the real ceiling per process
+        pool_timeout=limits.pool_timeout_seconds,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": 5, "application_name": "hrflow"},
+        connect_args={"connect_timeout": 5, "application_name": name, "options": limits.server_options()},
     )
 
 
@@ -66,3 +92,16 @@ def database_unreachable(exc: BaseException) -> bool:
         return code.startswith(_GONE_STATES)
     # No SQLSTATE at all: libpq could not connect, or lost the connection, before the server answered.
     return isinstance(exc, (OperationalError, InterfaceError))
+
+
+# SQLSTATEs of a wait that ran out: 55P03 lock_not_available (lock_timeout), 57014 query_canceled
+# (statement_timeout), 25P03 idle_in_transaction_session_timeout.
+_BUSY_STATES = ("55P03", "57014", "25P03")
+
+
+def database_busy(exc: BaseException) -> bool:
+    """Did a bounded wait run out (a lock, a statement, a pooled connection)? The transaction was
+    rolled back whole; the same request may be sent again shortly."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "pgcode", None) in _BUSY_STATES

@@ -94,6 +94,11 @@ class Stack:
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,))
                 if cur.fetchone() is None:
                     cur.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+                # The server's own backstop for any client (a psql left open, say): a session idle
+                # inside a transaction is ended, releasing its locks. hrflow's connections set it too.
+                timeout = self.settings.database_idle_in_transaction_timeout_ms
+                cur.execute(f"ALTER SYSTEM SET idle_in_transaction_session_timeout = {int(timeout)}")
+                cur.execute("SELECT pg_reload_conf()")
         finally:
             conn.close()
         return server.get_uri(PG_DATABASE).replace("postgresql://", "postgresql+psycopg2://", 1)

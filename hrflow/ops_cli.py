@@ -56,7 +56,7 @@ def _deliver(args: argparse.Namespace) -> int:
     from hrflow.delivery import Relay
 
     settings = load_settings()
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url, limits=settings.database_limits())
     stats = Relay.from_settings(make_session_factory(engine), settings).drain()
     engine.dispose()
     print(json.dumps({"planned": stats.planned, "sent": stats.sent, "retrying": stats.retrying,

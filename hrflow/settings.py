@@ -12,9 +12,13 @@ import binascii
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from db.session import Limits
 
 DEV_DIR = Path(".hrflow")
 DEV_ENV_FILE = DEV_DIR / "dev.env"
@@ -44,7 +48,15 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL, e.g. postgresql+psycopg2://hrflow:secret@db:5432/hrflow",
     )
-    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_pool_size: int = Field(default=10, ge=1, le=200, description="connections (and threads) per API process")
+    database_pool_timeout_seconds: float = Field(default=10, gt=0, le=300,
+                                                 description="longest wait for a pooled connection")
+    database_lock_timeout_ms: int = Field(default=5_000, ge=100, le=600_000,
+                                          description="longest wait for a row, table or advisory lock")
+    database_statement_timeout_ms: int = Field(default=30_000, ge=1_000, le=3_600_000,
+                                               description="longest statement")
+    database_idle_in_transaction_timeout_ms: int = Field(
+        default=60_000, ge=1_000, le=3_600_000, description="the server ends a session idle this long in a transaction")
 
     # --- Temporal ---
     temporal_address: str = "127.0.0.1:7233"
@@ -153,6 +165,14 @@ class Settings(BaseSettings):
                 "HRFLOW_DATABASE_URL must be a PostgreSQL URL (postgresql+psycopg2://...)"
             )
         return self.database_url
+
+    def database_limits(self) -> Limits:
+        from db.session import Limits  # SQLAlchemy loads only for the commands that use the database
+
+        return Limits(lock_timeout_ms=self.database_lock_timeout_ms,
+                      statement_timeout_ms=self.database_statement_timeout_ms,
+                      idle_in_transaction_timeout_ms=self.database_idle_in_transaction_timeout_ms,
+                      pool_timeout_seconds=self.database_pool_timeout_seconds)
 
     def require_jwt_secret(self) -> str:
         if self.jwt_secret is None or not self.jwt_secret.get_secret_value():

@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.auth import Principal, require
-from api.deps import SessionDep
 from api.errors import responses
 from api.routes import resource_router
+from api.transactions import transact
 from db.audit import verify_chain
 from db.models import AuditEvent
 from domain.roles import Role
@@ -50,33 +51,39 @@ class AuditPage(BaseModel):
 
 
 @router.get("/verify", response_model=ChainResult, responses=responses(401, 403))
-def verify(
-    session: SessionDep,
+async def verify(
+    request: Request,
     _: Annotated[Principal, Depends(require(Role.ADMIN, Role.COMPLIANCE))],
 ) -> ChainResult:
-    report = verify_chain(session)
-    return ChainResult(**report.__dict__)
+    def work(session: Session) -> ChainResult:
+        report = verify_chain(session)
+        return ChainResult(**report.__dict__)
+
+    return await transact(request, work)
 
 
 @router.get("/events", response_model=AuditPage, responses=responses(401, 403))
-def events(
-    session: SessionDep,
+async def events(
+    request: Request,
     _: Auditor,
     workflow_id: str | None = None,
     subject: str | None = None,
     cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
-    stmt = select(AuditEvent).order_by(AuditEvent.id).limit(limit + 1)
-    if workflow_id is not None:
-        stmt = stmt.where(AuditEvent.workflow_id == workflow_id)
-    if subject is not None:
-        stmt = stmt.where(AuditEvent.subject == subject)
-    if cursor is not None:
-        stmt = stmt.where(AuditEvent.id > cursor)
-    rows = list(session.scalars(stmt))
-    page, more = rows[:limit], len(rows) > limit
-    return AuditPage(
-        items=[AuditEventOut.model_validate(r, from_attributes=True) for r in page],
-        next_cursor=page[-1].id if more else None,
-    )
+    def work(session: Session) -> AuditPage:
+        stmt = select(AuditEvent).order_by(AuditEvent.id).limit(limit + 1)
+        if workflow_id is not None:
+            stmt = stmt.where(AuditEvent.workflow_id == workflow_id)
+        if subject is not None:
+            stmt = stmt.where(AuditEvent.subject == subject)
+        if cursor is not None:
+            stmt = stmt.where(AuditEvent.id > cursor)
+        rows = list(session.scalars(stmt))
+        page, more = rows[:limit], len(rows) > limit
+        return AuditPage(
+            items=[AuditEventOut.model_validate(r, from_attributes=True) for r in page],
+            next_cursor=page[-1].id if more else None,
+        )
+
+    return await transact(request, work)

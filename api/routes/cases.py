@@ -9,14 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.auth import Authenticated, Principal
-from api.deps import SessionDep
 from api.errors import ApiError, responses
 from api.routes import resource_router
+from api.transactions import transact
 from db.models import ApprovalTask, AuditEvent, Case
 from domain.roles import STAFF
 
@@ -73,8 +74,8 @@ class CaseDetail(CaseOut):
 
 
 @router.get("", response_model=CasePage, responses=responses(401))
-def list_cases(
-    session: SessionDep,
+async def list_cases(
+    request: Request,
     principal: Authenticated,
     kind: str | None = None,
     stage: str | None = None,
@@ -83,51 +84,63 @@ def list_cases(
     cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
-    stmt = select(Case).order_by(Case.id.desc()).limit(limit + 1)
     if principal.role not in STAFF:
         employee_id = principal.employee_id or ""
-    for column, value in ((Case.kind, kind), (Case.stage, stage), (Case.status, status),
-                          (Case.employee_id, employee_id)):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if cursor is not None:
-        stmt = stmt.where(Case.id < cursor)
-    rows = list(session.scalars(stmt))
-    page, more = rows[:limit], len(rows) > limit
-    return CasePage(items=[CaseOut.of(r) for r in page], next_cursor=page[-1].id if more else None)
+
+    def work(session: Session) -> CasePage:
+        stmt = select(Case).order_by(Case.id.desc()).limit(limit + 1)
+        for column, value in ((Case.kind, kind), (Case.stage, stage), (Case.status, status),
+                              (Case.employee_id, employee_id)):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if cursor is not None:
+            stmt = stmt.where(Case.id < cursor)
+        rows = list(session.scalars(stmt))
+        page, more = rows[:limit], len(rows) > limit
+        return CasePage(items=[CaseOut.of(r) for r in page], next_cursor=page[-1].id if more else None)
+
+    return await transact(request, work)
 
 
-def visible_case(session: SessionDep, principal: Principal, workflow_id: str) -> Case:
+def visible_case(session: Session, principal: Principal, workflow_id: str) -> Case:
     row = session.scalar(select(Case).where(Case.workflow_id == workflow_id))
     if row is None or (principal.role not in STAFF and not principal.is_self(row.employee_id)):
         raise ApiError(404, "not_found", f"no case {workflow_id} visible to you")
     return row
 
 
-def guard_case(session: SessionDep, principal: Principal, workflow_id: str, *, prefix: str, what: str) -> None:
+async def guard_case(request: Request, principal: Principal, workflow_id: str, *, prefix: str, what: str) -> None:
     """404 for an id of another process, or for an employee's look at someone else's case. Staff
-    may act on a case whose row the workflow is still writing."""
+    may act on a case whose row the workflow is still writing. Reaches the database either way,
+    so a decision is refused (503) before it reaches Temporal when the database is away."""
     if not workflow_id.startswith(prefix):
         raise ApiError(404, "not_found", f"no {what} {workflow_id}")
-    if principal.role not in STAFF:
-        visible_case(session, principal, workflow_id)
+
+    def check(session: Session) -> None:
+        if principal.role not in STAFF:
+            visible_case(session, principal, workflow_id)
+
+    await transact(request, check)
 
 
 @router.get("/{workflow_id}", response_model=CaseDetail, responses=responses(401, 404))
-def read_case(workflow_id: str, session: SessionDep, principal: Authenticated) -> CaseDetail:
-    row = visible_case(session, principal, workflow_id)
-    tasks = session.scalars(
-        select(ApprovalTask).where(ApprovalTask.workflow_id == workflow_id).order_by(ApprovalTask.id)
-    )
-    events = session.scalars(
-        select(AuditEvent).where(AuditEvent.workflow_id == workflow_id).order_by(AuditEvent.id)
-    )
-    return CaseDetail(
-        **CaseOut.of(row).model_dump(),
-        tasks=[TaskOut.model_validate(t, from_attributes=True) for t in tasks],
-        timeline=[
-            TimelineEntry(at=e.occurred_at, actor=e.actor, actor_role=e.actor_role,
-                          action=e.action, before=e.before, after=e.after)
-            for e in events
-        ],
-    )
+async def read_case(workflow_id: str, request: Request, principal: Authenticated) -> CaseDetail:
+    def work(session: Session) -> CaseDetail:
+        row = visible_case(session, principal, workflow_id)
+        tasks = session.scalars(
+            select(ApprovalTask).where(ApprovalTask.workflow_id == workflow_id).order_by(ApprovalTask.id)
+        )
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.workflow_id == workflow_id).order_by(AuditEvent.id)
+        )
+        return CaseDetail(
+            **CaseOut.of(row).model_dump(),
+            tasks=[TaskOut.model_validate(t, from_attributes=True) for t in tasks],
+            timeline=[
+                TimelineEntry(at=e.occurred_at, actor=e.actor, actor_role=e.actor_role,
+                              action=e.action, before=e.before, after=e.after)
+                for e in events
+            ],
+        )
+
+    return await transact(request, work)

@@ -7,16 +7,18 @@ import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from api.auth import Authenticated, Principal, require
-from api.deps import RequestId, SessionDep
+from api.deps import RequestId
 from api.errors import ApiError, responses
 from api.routes import resource_router
+from api.transactions import transact
 from db import audit
 from db.models import Employee
 from domain.identity import InvalidResidentId, parse_resident_id
@@ -107,51 +109,57 @@ def present(row: Employee, viewer: Principal) -> EmployeeOut:
 
 
 @router.post("", status_code=201, response_model=EmployeeOut, responses=responses(400, 401, 403, 409, 422))
-def register_employee(
+async def register_employee(
     body: EmployeeIn,
-    session: SessionDep,
+    request: Request,
     request_id: RequestId,
     principal: Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))],
 ) -> EmployeeOut:
-    clash = session.scalar(
-        select(Employee.employee_id).where(
-            (Employee.employee_id == body.employee_id)
-            | (Employee.resident_id_number == body.resident_id_number)
+    def work(session: Session) -> EmployeeOut:
+        clash = session.scalar(
+            select(Employee.employee_id).where(
+                (Employee.employee_id == body.employee_id)
+                | (Employee.resident_id_number == body.resident_id_number)
+            )
         )
-    )
-    if clash is not None:
-        raise ApiError(409, "employee_exists", f"an employee with this number or ID number exists ({clash})")
-    if body.manager_id is not None and session.get(Employee, body.manager_id) is None:
-        raise ApiError(422, "validation_failed", [{"field": "manager_id", "rule": "employee_exists",
-                                                   "message": f"no employee {body.manager_id}"}])
-    row = Employee(**body.model_dump())
-    session.add(row)
-    try:
-        session.flush()
-    except IntegrityError as exc:  # a concurrent registration won the race
-        raise ApiError(409, "employee_exists", str(exc.orig).splitlines()[0]) from None
-    audit.append(
-        session,
-        audit.AuditEntry(
-            actor=principal.user,
-            actor_role=principal.role.value,
-            action="employee.registered",
-            subject=row.employee_id,
-            after=body.model_dump(exclude={"name", "resident_id_number"})
-            | {"name": mask_name(body.name), "resident_id_number": mask_id_number(body.resident_id_number)},
-            request_id=request_id,
-        ),
-    )
-    return present(row, principal)
+        if clash is not None:
+            raise ApiError(409, "employee_exists", f"an employee with this number or ID number exists ({clash})")
+        if body.manager_id is not None and session.get(Employee, body.manager_id) is None:
+            raise ApiError(422, "validation_failed", [{"field": "manager_id", "rule": "employee_exists",
+                                                       "message": f"no employee {body.manager_id}"}])
+        row = Employee(**body.model_dump())
+        session.add(row)
+        try:
+            session.flush()
+        except IntegrityError as exc:  # a concurrent registration won the race
+            raise ApiError(409, "employee_exists", str(exc.orig).splitlines()[0]) from None
+        audit.append(
+            session,
+            audit.AuditEntry(
+                actor=principal.user,
+                actor_role=principal.role.value,
+                action="employee.registered",
+                subject=row.employee_id,
+                after=body.model_dump(exclude={"name", "resident_id_number"})
+                | {"name": mask_name(body.name), "resident_id_number": mask_id_number(body.resident_id_number)},
+                request_id=request_id,
+            ),
+        )
+        return present(row, principal)
+
+    return await transact(request, work)
 
 
 @router.get("/{employee_id}", response_model=EmployeeOut, responses=responses(401, 404))
-def read_employee(employee_id: str, session: SessionDep, principal: Authenticated) -> EmployeeOut:
-    row = session.get(Employee, employee_id)
-    # An employee asking for someone else gets the same answer as for a number that does not exist.
-    if row is None or (principal.role not in STAFF and not principal.is_self(employee_id)):
-        raise ApiError(404, "not_found", f"no employee {employee_id} visible to you")
-    return present(row, principal)
+async def read_employee(employee_id: str, request: Request, principal: Authenticated) -> EmployeeOut:
+    def work(session: Session) -> EmployeeOut:
+        row = session.get(Employee, employee_id)
+        # An employee asking for someone else gets the same answer as for a number that does not exist.
+        if row is None or (principal.role not in STAFF and not principal.is_self(employee_id)):
+            raise ApiError(404, "not_found", f"no employee {employee_id} visible to you")
+        return present(row, principal)
+
+    return await transact(request, work)
 
 
 class ContactIn(BaseModel):
@@ -169,22 +177,25 @@ class ContactIn(BaseModel):
 
 
 @router.patch("/{employee_id}/contact", response_model=EmployeeOut, responses=responses(400, 401, 404, 422))
-def update_contact(employee_id: str, body: ContactIn, session: SessionDep, request_id: RequestId,
-                   principal: Authenticated) -> EmployeeOut:
+async def update_contact(employee_id: str, body: ContactIn, request: Request, request_id: RequestId,
+                         principal: Authenticated) -> EmployeeOut:
     """HR, or the employee herself, sets where and in which language notifications reach her."""
-    row = session.get(Employee, employee_id, with_for_update=True)
-    allowed = principal.role in (Role.HR_SPECIALIST, Role.HR_MANAGER) or principal.is_self(employee_id)
-    if row is None or not allowed:
-        raise ApiError(404, "not_found", f"no employee {employee_id} you may change")
-    changes = body.model_dump(exclude_unset=True)
-    before = {k: getattr(row, k) for k in changes}
-    for key, value in changes.items():
-        if key == "language" and value is None:
-            continue
-        setattr(row, key, value)
-    audit.append(session, audit.AuditEntry(
-        actor=principal.user, actor_role=principal.role.value, action="employee.contact_changed",
-        subject=employee_id, before={k: ("***" if k == "email" and v else v) for k, v in before.items()},
-        after={k: ("***" if k == "email" and v else v) for k, v in changes.items()}, request_id=request_id))
-    session.flush()
-    return present(row, principal)
+    def work(session: Session) -> EmployeeOut:
+        row = session.get(Employee, employee_id, with_for_update=True)
+        allowed = principal.role in (Role.HR_SPECIALIST, Role.HR_MANAGER) or principal.is_self(employee_id)
+        if row is None or not allowed:
+            raise ApiError(404, "not_found", f"no employee {employee_id} you may change")
+        changes = body.model_dump(exclude_unset=True)
+        before = {k: getattr(row, k) for k in changes}
+        for key, value in changes.items():
+            if key == "language" and value is None:
+                continue
+            setattr(row, key, value)
+        audit.append(session, audit.AuditEntry(
+            actor=principal.user, actor_role=principal.role.value, action="employee.contact_changed",
+            subject=employee_id, before={k: ("***" if k == "email" and v else v) for k, v in before.items()},
+            after={k: ("***" if k == "email" and v else v) for k, v in changes.items()}, request_id=request_id))
+        session.flush()
+        return present(row, principal)
+
+    return await transact(request, work)

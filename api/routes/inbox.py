@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Query, Request
 from pydantic import BaseModel
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from api.auth import Authenticated
-from api.deps import SessionDep
 from api.errors import responses
 from api.routes import resource_router
+from api.transactions import transact
 from db.models import ApprovalTask, Case
 from domain.roles import STAFF
 
@@ -38,35 +39,38 @@ class InboxPage(BaseModel):
 
 
 @router.get("/inbox", response_model=InboxPage, responses=responses(401))
-def inbox(
-    session: SessionDep,
+async def inbox(
+    request: Request,
     principal: Authenticated,
     cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> InboxPage:
-    stmt = (
-        select(ApprovalTask, Case.kind, Case.employee_id)
-        .join(Case, Case.workflow_id == ApprovalTask.workflow_id)
-        .where(
-            ApprovalTask.role == principal.role.value,
-            ApprovalTask.status == "open",
-            or_(ApprovalTask.assignee.is_(None), ApprovalTask.assignee == principal.user),
+    def work(session: Session) -> InboxPage:
+        stmt = (
+            select(ApprovalTask, Case.kind, Case.employee_id)
+            .join(Case, Case.workflow_id == ApprovalTask.workflow_id)
+            .where(
+                ApprovalTask.role == principal.role.value,
+                ApprovalTask.status == "open",
+                or_(ApprovalTask.assignee.is_(None), ApprovalTask.assignee == principal.user),
+            )
+            .order_by(ApprovalTask.id)
+            .limit(limit + 1)
         )
-        .order_by(ApprovalTask.id)
-        .limit(limit + 1)
-    )
-    if principal.role not in STAFF:  # an employee's tasks are on her own cases only
-        stmt = stmt.where(Case.employee_id == (principal.employee_id or ""))
-    if cursor is not None:
-        stmt = stmt.where(ApprovalTask.id > cursor)
-    rows = session.execute(stmt).all()
-    page, more = rows[:limit], len(rows) > limit
-    items = [
-        InboxItem(
-            id=task.id, workflow_id=task.workflow_id, case_kind=kind, employee_id=employee_id,
-            task_key=task.task_key, title=task.title, role=task.role, assignee=task.assignee,
-            due_at=task.due_at, created_at=task.created_at,
-        )
-        for task, kind, employee_id in page
-    ]
-    return InboxPage(items=items, next_cursor=page[-1][0].id if more else None)
+        if principal.role not in STAFF:  # an employee's tasks are on her own cases only
+            stmt = stmt.where(Case.employee_id == (principal.employee_id or ""))
+        if cursor is not None:
+            stmt = stmt.where(ApprovalTask.id > cursor)
+        rows = session.execute(stmt).all()
+        page, more = rows[:limit], len(rows) > limit
+        items = [
+            InboxItem(
+                id=task.id, workflow_id=task.workflow_id, case_kind=kind, employee_id=employee_id,
+                task_key=task.task_key, title=task.title, role=task.role, assignee=task.assignee,
+                due_at=task.due_at, created_at=task.created_at,
+            )
+            for task, kind, employee_id in page
+        ]
+        return InboxPage(items=items, next_cursor=page[-1][0].id if more else None)
+
+    return await transact(request, work)

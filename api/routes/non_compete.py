@@ -20,10 +20,11 @@ from temporalio.service import RPCError
 
 from api import workflow_calls
 from api.auth import Principal, require
-from api.deps import RequestId, SessionDep, TemporalDep
+from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
 from api.routes import resource_router
 from api.routes.cases import guard_case
+from api.transactions import transact
 from db.models import Employee
 from domain.policy import PolicyError
 from domain.policy.deadlines import non_compete_rule
@@ -83,11 +84,11 @@ def _refuse(field: str, rule: str, message: str) -> ApiError:
 
 
 @router.post(PREFIX, status_code=201, response_model=NonCompeteView, responses=responses(400, 401, 403, 422, 503))
-async def start(body: StartIn, request: Request, session: SessionDep, temporal: TemporalDep,
+async def start(body: StartIn, request: Request, temporal: TemporalDep,
                 request_id: RequestId, principal: Hr) -> NonCompeteView:
     """Start the follow-up of an agreement made outside an hrflow offboarding."""
     settings = request.app.state.settings
-    employee = session.get(Employee, body.employee_id)
+    employee = await transact(request, lambda s: s.get(Employee, body.employee_id))
     if employee is None:
         raise _refuse("employee_id", "employee_exists", f"no employee {body.employee_id}")
     try:
@@ -121,18 +122,18 @@ async def start(body: StartIn, request: Request, session: SessionDep, temporal: 
 
 
 @router.get(PREFIX + "/{workflow_id}", response_model=NonCompeteView, responses=responses(401, 404))
-async def read(workflow_id: str, session: SessionDep, temporal: TemporalDep, principal: Anyone) -> NonCompeteView:
-    _guard(session, principal, workflow_id)
+async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> NonCompeteView:
+    await _guard(request, principal, workflow_id)
     return await workflow_calls.query(temporal, workflow_id, NonCompeteWorkflow.view)
 
 
-def _guard(session: SessionDep, principal: Principal, workflow_id: str) -> None:
-    guard_case(session, principal, workflow_id, prefix="non-compete-", what="non-compete")
+async def _guard(request: Request, principal: Principal, workflow_id: str) -> None:
+    await guard_case(request, principal, workflow_id, prefix="non-compete-", what="non-compete")
 
 
-async def _send(session: SessionDep, temporal: TemporalDep, principal: Principal, workflow_id: str,
+async def _send(request: Request, temporal: TemporalDep, principal: Principal, workflow_id: str,
                 method: Any, arg: Any) -> NonCompeteView:
-    _guard(session, principal, workflow_id)
+    await _guard(request, principal, workflow_id)
     handle = temporal.get_workflow_handle(workflow_id)
     try:
         return await workflow_calls.update(handle, method, arg)
@@ -154,29 +155,29 @@ _ERRORS = responses(400, 401, 403, 404, 409, 422)
 
 
 @router.post(PREFIX + "/{workflow_id}/proof", response_model=NonCompeteView, responses=_ERRORS)
-async def submit_proof(workflow_id: str, body: ProofIn, session: SessionDep, temporal: TemporalDep,
+async def submit_proof(workflow_id: str, body: ProofIn, request: Request, temporal: TemporalDep,
                        request_id: RequestId, principal: HrOrSelf) -> NonCompeteView:
     """Proof of her current employment (employer and e.g. a social-insurance record number)."""
-    return await _send(session, temporal, principal, workflow_id, NonCompeteWorkflow.submit_proof,
+    return await _send(request, temporal, principal, workflow_id, NonCompeteWorkflow.submit_proof,
                        SubmitProof(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
 @router.post(PREFIX + "/{workflow_id}/violation", response_model=NonCompeteView, responses=_ERRORS)
-async def report_violation(workflow_id: str, body: ViolationIn, session: SessionDep, temporal: TemporalDep,
+async def report_violation(workflow_id: str, body: ViolationIn, request: Request, temporal: TemporalDep,
                            request_id: RequestId, principal: Violation) -> NonCompeteView:
-    return await _send(session, temporal, principal, workflow_id, NonCompeteWorkflow.report_violation,
+    return await _send(request, temporal, principal, workflow_id, NonCompeteWorkflow.report_violation,
                        ReportViolation(actor=workflow_calls.actor(principal, request_id), evidence=body.evidence))
 
 
 @router.post(PREFIX + "/{workflow_id}/release", response_model=NonCompeteView, responses=_ERRORS)
-async def release(workflow_id: str, body: ReleaseIn, session: SessionDep, temporal: TemporalDep,
+async def release(workflow_id: str, body: ReleaseIn, request: Request, temporal: TemporalDep,
                   request_id: RequestId, principal: Manager) -> NonCompeteView:
-    return await _send(session, temporal, principal, workflow_id, NonCompeteWorkflow.release,
+    return await _send(request, temporal, principal, workflow_id, NonCompeteWorkflow.release,
                        Release(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
 
 
 @router.post(PREFIX + "/{workflow_id}/release-claim", response_model=NonCompeteView, responses=_ERRORS)
-async def claim_release_compensation(workflow_id: str, session: SessionDep, temporal: TemporalDep,
+async def claim_release_compensation(workflow_id: str, request: Request, temporal: TemporalDep,
                                      request_id: RequestId, principal: FormerEmployee) -> NonCompeteView:
-    return await _send(session, temporal, principal, workflow_id, NonCompeteWorkflow.claim_release_compensation,
+    return await _send(request, temporal, principal, workflow_id, NonCompeteWorkflow.claim_release_compensation,
                        ClaimRelease(actor=workflow_calls.actor(principal, request_id)))

@@ -11,16 +11,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from api.auth import Authenticated, Principal, require
-from api.deps import SessionDep
 from api.errors import ApiError, responses
 from api.routes import resource_router
+from api.transactions import transact
 from db.models import (
     Delivery,
     DeliveryAttempt,
@@ -73,52 +73,61 @@ def _mine(session: Session, principal: Principal) -> tuple[ColumnElement[bool], 
 
 
 @router.get("/me/notifications", response_model=NotificationPage, responses=responses(401))
-def my_notifications(
-    session: SessionDep, principal: Authenticated,
+async def my_notifications(
+    request: Request, principal: Authenticated,
     unread_only: bool = False,
     cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> NotificationPage:
     """Newest first."""
-    mine, language = _mine(session, principal)
-    read = (select(NotificationRead.read_at)
-            .where(NotificationRead.notification_id == Notification.id, NotificationRead.user_id == principal.user)
-            .scalar_subquery())
-    stmt = select(Notification, read.label("read_at")).where(mine).order_by(Notification.id.desc()).limit(limit + 1)
-    if unread_only:
-        stmt = stmt.where(read.is_(None))
-    if cursor is not None:
-        stmt = stmt.where(Notification.id < cursor)
-    rows = session.execute(stmt).all()
-    page, more = rows[:limit], len(rows) > limit
-    unread = session.scalar(select(func.count()).select_from(Notification).where(mine, read.is_(None))) or 0
-    items = []
-    for n, read_at in page:
-        said = notices.render(n.template, n.params or {}, language, workflow_id=n.workflow_id)
-        items.append(NotificationOut(id=n.id, template=n.template, subject=said.subject, body=said.body,
-                                     workflow_id=n.workflow_id, created_at=n.created_at, read_at=read_at))
-    return NotificationPage(items=items, unread=unread, next_cursor=page[-1][0].id if more else None)
+    def work(session: Session) -> NotificationPage:
+        mine, language = _mine(session, principal)
+        read = (select(NotificationRead.read_at)
+                .where(NotificationRead.notification_id == Notification.id, NotificationRead.user_id == principal.user)
+                .scalar_subquery())
+        stmt = select(Notification, read.label("read_at")).where(mine).order_by(Notification.id.desc()).limit(limit + 1)
+        if unread_only:
+            stmt = stmt.where(read.is_(None))
+        if cursor is not None:
+            stmt = stmt.where(Notification.id < cursor)
+        rows = session.execute(stmt).all()
+        page, more = rows[:limit], len(rows) > limit
+        unread = session.scalar(select(func.count()).select_from(Notification).where(mine, read.is_(None))) or 0
+        items = []
+        for n, read_at in page:
+            said = notices.render(n.template, n.params or {}, language, workflow_id=n.workflow_id)
+            items.append(NotificationOut(id=n.id, template=n.template, subject=said.subject, body=said.body,
+                                         workflow_id=n.workflow_id, created_at=n.created_at, read_at=read_at))
+        return NotificationPage(items=items, unread=unread, next_cursor=page[-1][0].id if more else None)
+
+    return await transact(request, work)
 
 
 @router.post("/me/notifications/{notification_id}/read", response_model=Marked, responses=responses(401, 404))
-def mark_read(notification_id: int, session: SessionDep, principal: Authenticated) -> Marked:
-    mine, _ = _mine(session, principal)
-    if session.scalar(select(Notification.id).where(Notification.id == notification_id, mine)) is None:
-        raise ApiError(404, "not_found", f"no notification {notification_id} for you")
-    done = session.execute(insert(NotificationRead).values(
-        notification_id=notification_id, user_id=principal.user, read_at=dt.datetime.now(dt.timezone.utc))
-        .on_conflict_do_nothing().returning(NotificationRead.notification_id)).first()
-    return Marked(marked=int(done is not None))
+async def mark_read(notification_id: int, request: Request, principal: Authenticated) -> Marked:
+    def work(session: Session) -> Marked:
+        mine, _ = _mine(session, principal)
+        if session.scalar(select(Notification.id).where(Notification.id == notification_id, mine)) is None:
+            raise ApiError(404, "not_found", f"no notification {notification_id} for you")
+        done = session.execute(insert(NotificationRead).values(
+            notification_id=notification_id, user_id=principal.user, read_at=dt.datetime.now(dt.timezone.utc))
+            .on_conflict_do_nothing().returning(NotificationRead.notification_id)).first()
+        return Marked(marked=int(done is not None))
+
+    return await transact(request, work)
 
 
 @router.post("/me/notifications/read-all", response_model=Marked, responses=responses(401))
-def mark_all_read(session: SessionDep, principal: Authenticated) -> Marked:
-    mine, _ = _mine(session, principal)
-    unread = select(Notification.id, func.cast(principal.user, NotificationRead.user_id.type),
-                    func.now()).where(mine)
-    done = session.execute(insert(NotificationRead).from_select(["notification_id", "user_id", "read_at"], unread)
-                           .on_conflict_do_nothing().returning(NotificationRead.notification_id)).all()
-    return Marked(marked=len(done))
+async def mark_all_read(request: Request, principal: Authenticated) -> Marked:
+    def work(session: Session) -> Marked:
+        mine, _ = _mine(session, principal)
+        unread = select(Notification.id, func.cast(principal.user, NotificationRead.user_id.type),
+                        func.now()).where(mine)
+        done = session.execute(insert(NotificationRead).from_select(["notification_id", "user_id", "read_at"], unread)
+                               .on_conflict_do_nothing().returning(NotificationRead.notification_id)).all()
+        return Marked(marked=len(done))
+
+    return await transact(request, work)
 
 
 class AttemptOut(BaseModel):
@@ -152,21 +161,24 @@ class NotificationTrail(BaseModel):
 
 
 @router.get("/notifications/{notification_id}", response_model=NotificationTrail, responses=responses(401, 403, 404))
-def trail(notification_id: int, session: SessionDep,
-          _: Annotated[Principal, Depends(require(Role.ADMIN))]) -> NotificationTrail:
+async def trail(notification_id: int, request: Request,
+                _: Annotated[Principal, Depends(require(Role.ADMIN))]) -> NotificationTrail:
     """For the operator on call: where a notification went, each try and what the server said."""
-    n = session.get(Notification, notification_id)
-    if n is None:
-        raise ApiError(404, "not_found", f"no notification {notification_id}")
-    deliveries: list[Any] = list(session.scalars(select(Delivery).where(Delivery.notification_id == n.id)
-                                                 .order_by(Delivery.id)))
-    tries: dict[int, list[AttemptOut]] = {d.id: [] for d in deliveries}
-    for a in session.scalars(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(list(tries)))
-                             .order_by(DeliveryAttempt.delivery_id, DeliveryAttempt.attempt)):
-        tries[a.delivery_id].append(AttemptOut(attempt=a.attempt, at=a.at, outcome=a.outcome, detail=a.detail))
-    return NotificationTrail(
-        id=n.id, template=n.template, recipient_kind=n.recipient_kind, recipient=n.recipient,
-        workflow_id=n.workflow_id, status=n.status, created_at=n.created_at,
-        deliveries=[DeliveryOut(id=d.id, channel=d.channel, address=d.address, status=d.status, attempts=d.attempts,
-                                next_attempt_at=d.next_attempt_at, sent_at=d.sent_at, last_error=d.last_error,
-                                tries=tries[d.id]) for d in deliveries])
+    def work(session: Session) -> NotificationTrail:
+        n = session.get(Notification, notification_id)
+        if n is None:
+            raise ApiError(404, "not_found", f"no notification {notification_id}")
+        deliveries: list[Any] = list(session.scalars(select(Delivery).where(Delivery.notification_id == n.id)
+                                                     .order_by(Delivery.id)))
+        tries: dict[int, list[AttemptOut]] = {d.id: [] for d in deliveries}
+        for a in session.scalars(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(list(tries)))
+                                 .order_by(DeliveryAttempt.delivery_id, DeliveryAttempt.attempt)):
+            tries[a.delivery_id].append(AttemptOut(attempt=a.attempt, at=a.at, outcome=a.outcome, detail=a.detail))
+        return NotificationTrail(
+            id=n.id, template=n.template, recipient_kind=n.recipient_kind, recipient=n.recipient,
+            workflow_id=n.workflow_id, status=n.status, created_at=n.created_at,
+            deliveries=[DeliveryOut(id=d.id, channel=d.channel, address=d.address, status=d.status, attempts=d.attempts,
+                                    next_attempt_at=d.next_attempt_at, sent_at=d.sent_at, last_error=d.last_error,
+                                    tries=tries[d.id]) for d in deliveries])
+
+    return await transact(request, work)

@@ -12,14 +12,16 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from temporalio.common import WorkflowIDConflictPolicy
 
 from api import workflow_calls
 from api.auth import Principal, require
-from api.deps import RequestId, SessionDep, TemporalDep
+from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
 from api.routes import resource_router
 from api.routes.cases import CaseOut, guard_case
+from api.transactions import reach_database, transact
 from db import audit
 from db.models import Case, Employee, EmployeeRecord
 from domain.offboarding import LastDayRefused, OffboardingKind, last_day
@@ -124,10 +126,10 @@ class RecordOut(BaseModel):
 
 
 @router.post(PREFIX, status_code=201, response_model=OffboardingView, responses=responses(400, 401, 403, 422, 503))
-async def start(body: StartIn, request: Request, session: SessionDep, temporal: TemporalDep,
+async def start(body: StartIn, request: Request, temporal: TemporalDep,
                 request_id: RequestId, principal: Hr) -> OffboardingView:
     settings = request.app.state.settings
-    employee = session.get(Employee, body.employee_id)
+    employee = await transact(request, lambda s: s.get(Employee, body.employee_id))
     if employee is None:
         raise ApiError(422, "validation_failed", [{"field": "employee_id", "rule": "employee_exists",
                                                    "message": f"no employee {body.employee_id}"}])
@@ -167,38 +169,42 @@ async def start(body: StartIn, request: Request, session: SessionDep, temporal: 
 
 
 @router.get(PREFIX, response_model=list[CaseOut], responses=responses(401, 403))
-def list_offboardings(session: SessionDep, _: Annotated[Principal, Depends(require(*STAFF))],
-                      stage: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[CaseOut]:
+async def list_offboardings(request: Request, _: Annotated[Principal, Depends(require(*STAFF))],
+                            stage: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[CaseOut]:
     """Departures by stage, the soonest due first."""
-    stmt = select(Case).where(Case.kind == "offboarding").order_by(Case.next_due_at.asc().nulls_last(), Case.id)
-    if stage is not None:
-        stmt = stmt.where(Case.stage == stage)
-    return [CaseOut.of(row) for row in session.scalars(stmt.limit(limit))]
+    def work(session: Session) -> list[CaseOut]:
+        stmt = select(Case).where(Case.kind == "offboarding").order_by(Case.next_due_at.asc().nulls_last(), Case.id)
+        if stage is not None:
+            stmt = stmt.where(Case.stage == stage)
+        return [CaseOut.of(row) for row in session.scalars(stmt.limit(limit))]
+
+    return await transact(request, work)
 
 
-def _guard(session: SessionDep, principal: Principal, workflow_id: str) -> None:
-    guard_case(session, principal, workflow_id, prefix="offboarding-", what="offboarding case")
+async def _guard(request: Request, principal: Principal, workflow_id: str) -> None:
+    await guard_case(request, principal, workflow_id, prefix="offboarding-", what="offboarding case")
 
 
 @router.get(PREFIX + "/{workflow_id}", response_model=OffboardingView, responses=responses(401, 404))
-async def read(workflow_id: str, session: SessionDep, temporal: TemporalDep, principal: Anyone) -> OffboardingView:
-    _guard(session, principal, workflow_id)
+async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> OffboardingView:
+    await _guard(request, principal, workflow_id)
     return await workflow_calls.query(temporal, workflow_id, OffboardingWorkflow.view)
 
 
-async def _send(session: SessionDep, temporal: TemporalDep, principal: Principal, workflow_id: str,
+async def _send(request: Request, temporal: TemporalDep, principal: Principal, workflow_id: str,
                 method: Any, arg: Any) -> OffboardingView:
-    _guard(session, principal, workflow_id)
+    await _guard(request, principal, workflow_id)
     return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), method, arg)
 
 
 @router.post(PREFIX + "/{workflow_id}/sign-off", response_model=OffboardingView, responses=_ERRORS)
-async def sign_off(workflow_id: str, body: SignOffIn, session: SessionDep, temporal: TemporalDep,
+async def sign_off(workflow_id: str, body: SignOffIn, request: Request, temporal: TemporalDep,
                    request_id: RequestId, principal: Anyone) -> OffboardingView:
     """A gate item signed off by its owner: the receiver (handover) or the gate's role. A receiver
     is usually a colleague, not the departing employee, so the workflow's gate decides who may sign."""
     if not workflow_id.startswith("offboarding-"):
         raise ApiError(404, "not_found", f"no offboarding case {workflow_id}")
+    await reach_database(request)
     view: OffboardingView = await workflow_calls.update(
         temporal.get_workflow_handle(workflow_id), OffboardingWorkflow.sign_off,
         SignOff(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
@@ -210,53 +216,59 @@ async def sign_off(workflow_id: str, body: SignOffIn, session: SessionDep, tempo
 
 
 @router.post(PREFIX + "/{workflow_id}/withdraw", response_model=OffboardingView, responses=_ERRORS)
-async def withdraw(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
+async def withdraw(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
                    request_id: RequestId, principal: Anyone) -> OffboardingView:
-    return await _send(session, temporal, principal, workflow_id, OffboardingWorkflow.withdraw,
+    return await _send(request, temporal, principal, workflow_id, OffboardingWorkflow.withdraw,
                        Withdrawal(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
 
 
 @router.post(PREFIX + "/{workflow_id}/withdrawal-decision", response_model=OffboardingView, responses=_ERRORS)
-async def decide_withdrawal(workflow_id: str, body: DecisionIn, session: SessionDep, temporal: TemporalDep,
+async def decide_withdrawal(workflow_id: str, body: DecisionIn, request: Request, temporal: TemporalDep,
                             request_id: RequestId,
                             principal: Annotated[Principal, Depends(require(Role.HR_MANAGER))]) -> OffboardingView:
-    return await _send(session, temporal, principal, workflow_id, OffboardingWorkflow.decide_withdrawal,
+    return await _send(request, temporal, principal, workflow_id, OffboardingWorkflow.decide_withdrawal,
                        WithdrawalDecision(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
 @router.post(PREFIX + "/{workflow_id}/filings", response_model=OffboardingView, responses=_ERRORS)
-async def record_filing(workflow_id: str, body: FilingIn, session: SessionDep, temporal: TemporalDep,
+async def record_filing(workflow_id: str, body: FilingIn, request: Request, temporal: TemporalDep,
                         request_id: RequestId, principal: Hr) -> OffboardingView:
-    return await _send(session, temporal, principal, workflow_id, OffboardingWorkflow.record_filing,
+    return await _send(request, temporal, principal, workflow_id, OffboardingWorkflow.record_filing,
                        Filing(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
 @router.post("/employees/{employee_id}/records", status_code=201, response_model=RecordOut,
              responses=responses(400, 401, 403, 404, 422))
-def add_record(employee_id: str, body: RecordIn, session: SessionDep, request_id: RequestId,
-               principal: Annotated[Principal, Depends(require(*STAFF))]) -> RecordOut:
-    owners = RECORD_OWNERS.get(body.kind)
-    if owners is None:
-        raise ApiError(422, "validation_failed", [{"field": "kind", "rule": "record_kind_known",
-                                                   "message": f"kind must be one of {sorted(RECORD_OWNERS)}"}])
-    if principal.role not in owners:
-        raise ApiError(403, "forbidden", f"a {body.kind} is recorded by {', '.join(sorted(o.value for o in owners))}")
-    if session.get(Employee, employee_id) is None:
-        raise ApiError(404, "not_found", f"no employee {employee_id}")
-    row = EmployeeRecord(employee_id=employee_id, kind=body.kind, title=body.title, amount=body.amount,
-                         recorded_by=principal.user)
-    session.add(row)
-    session.flush()
-    audit.append(session, audit.AuditEntry(
-        actor=principal.user, actor_role=principal.role.value, action=f"record.{body.kind}_added",
-        subject=employee_id, request_id=request_id, after=body.model_dump()))
-    session.refresh(row)
-    return RecordOut.model_validate(row, from_attributes=True)
+async def add_record(employee_id: str, body: RecordIn, request: Request, request_id: RequestId,
+                     principal: Annotated[Principal, Depends(require(*STAFF))]) -> RecordOut:
+    def work(session: Session) -> RecordOut:
+        owners = RECORD_OWNERS.get(body.kind)
+        if owners is None:
+            raise ApiError(422, "validation_failed", [{"field": "kind", "rule": "record_kind_known",
+                                                       "message": f"kind must be one of {sorted(RECORD_OWNERS)}"}])
+        if principal.role not in owners:
+            raise ApiError(403, "forbidden", f"a {body.kind} is recorded by {', '.join(sorted(o.value for o in owners))}")
+        if session.get(Employee, employee_id) is None:
+            raise ApiError(404, "not_found", f"no employee {employee_id}")
+        row = EmployeeRecord(employee_id=employee_id, kind=body.kind, title=body.title, amount=body.amount,
+                             recorded_by=principal.user)
+        session.add(row)
+        session.flush()
+        audit.append(session, audit.AuditEntry(
+            actor=principal.user, actor_role=principal.role.value, action=f"record.{body.kind}_added",
+            subject=employee_id, request_id=request_id, after=body.model_dump()))
+        session.refresh(row)
+        return RecordOut.model_validate(row, from_attributes=True)
+
+    return await transact(request, work)
 
 
 @router.get("/employees/{employee_id}/records", response_model=list[RecordOut], responses=responses(401, 403))
-def list_records(employee_id: str, session: SessionDep,
-                 _: Annotated[Principal, Depends(require(*STAFF))]) -> list[RecordOut]:
-    rows = session.scalars(select(EmployeeRecord).where(EmployeeRecord.employee_id == employee_id)
-                           .order_by(EmployeeRecord.id))
-    return [RecordOut.model_validate(r, from_attributes=True) for r in rows]
+async def list_records(employee_id: str, request: Request,
+                       _: Annotated[Principal, Depends(require(*STAFF))]) -> list[RecordOut]:
+    def work(session: Session) -> list[RecordOut]:
+        rows = session.scalars(select(EmployeeRecord).where(EmployeeRecord.employee_id == employee_id)
+                               .order_by(EmployeeRecord.id))
+        return [RecordOut.model_validate(r, from_attributes=True) for r in rows]
+
+    return await transact(request, work)

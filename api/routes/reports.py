@@ -14,9 +14,11 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -27,9 +29,10 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api import report_page
 from api.auth import REPORT_COOKIE, REPORT_PATH, Principal, decode_token, require
-from api.deps import SessionDep, TemporalDep
-from api.routes import resource_router
+from api.deps import TemporalDep
 from api.errors import ApiError, responses
+from api.routes import resource_router
+from api.transactions import transact
 from db import report
 from db.report import Alert, RunSummary
 from domain.roles import Role
@@ -91,7 +94,7 @@ def _month(month: str) -> str:
     return month
 
 
-def _stored(session: SessionDep, month: str) -> report.StoredReport:
+def _stored(session: Session, month: str) -> report.StoredReport:
     found = report.load(session, _month(month))
     if found is None:
         raise ApiError(404, "not_found", f"no report stored for {month}")
@@ -99,21 +102,27 @@ def _stored(session: SessionDep, month: str) -> report.StoredReport:
 
 
 @router.get("", response_model=list[RunSummary], responses=responses(401, 403))
-def list_months(session: SessionDep, _: Reader) -> list[RunSummary]:
+async def list_months(request: Request, _: Reader) -> list[RunSummary]:
     """Every month with a stored report, newest first, with its number of alerts."""
-    return report.runs(session)
+    def work(session: Session) -> list[RunSummary]:
+        return report.runs(session)
+
+    return await transact(request, work)
 
 
 @router.get("/{month}", response_model=ReportOut, responses=_READ_ERRORS)
-def read(month: str, session: SessionDep, _: Reader) -> ReportOut:
+async def read(month: str, request: Request, _: Reader) -> ReportOut:
     """The month's figures grouped by metric, its alerts, and the thresholds it was computed with."""
-    stored = _stored(session, month)
-    grouped: dict[str, list[FigureOut]] = {}
-    for f in stored.figures:
-        grouped.setdefault(f.metric, []).append(FigureOut(dimension=f.dimension, value=f.value, numerator=f.numerator,
-                                                          denominator=f.denominator, alert=f.alert))
-    return ReportOut(month=stored.month, computed_at=stored.computed_at, thresholds=stored.thresholds,
-                     alerts=stored.alerts, figures=grouped)
+    def work(session: Session) -> ReportOut:
+        stored = _stored(session, month)
+        grouped: dict[str, list[FigureOut]] = {}
+        for f in stored.figures:
+            grouped.setdefault(f.metric, []).append(FigureOut(dimension=f.dimension, value=f.value, numerator=f.numerator,
+                                                              denominator=f.denominator, alert=f.alert))
+        return ReportOut(month=stored.month, computed_at=stored.computed_at, thresholds=stored.thresholds,
+                         alerts=stored.alerts, figures=grouped)
+
+    return await transact(request, work)
 
 
 def _cell(value: Any) -> str:
@@ -129,26 +138,34 @@ def _cell(value: Any) -> str:
 # response_class=Response keeps the error responses documented as JSON (they are); 200 says its type.
 @router.get("/{month}/figures.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}, "description": "the figures as CSV"}, **_READ_ERRORS})
-def figures_csv(month: str, session: SessionDep, _: Reader) -> Response:
+async def figures_csv(month: str, request: Request, _: Reader) -> Response:
     """Every figure of the month, one per row; UTF-8 with a byte-order mark so Excel reads Chinese."""
-    stored = _stored(session, month)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["month", "metric", "dimension", "value", "numerator", "denominator", "alert"])
-    for f in stored.figures:
-        writer.writerow([stored.month, f.metric, _cell(f.dimension), _cell(f.value), _cell(f.numerator),
-                         _cell(f.denominator), "true" if f.alert else "false"])
-    return Response(("\ufeff" + out.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="report-{stored.month}.csv"'})
+    def work(session: Session) -> Response:
+        stored = _stored(session, month)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(["month", "metric", "dimension", "value", "numerator", "denominator", "alert"])
+        for f in stored.figures:
+            writer.writerow([stored.month, f.metric, _cell(f.dimension), _cell(f.value), _cell(f.numerator),
+                             _cell(f.denominator), "true" if f.alert else "false"])
+        return Response(("\ufeff" + out.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="report-{stored.month}.csv"'})
+
+    return await transact(request, work)
 
 
 @router.get("/{month}/page", response_class=Response,
             responses={200: {"content": {"text/html": {}}, "description": "the report page"}, **_READ_ERRORS})
-def page(month: str, session: SessionDep, _: Reader) -> HTMLResponse:
+async def page(month: str, request: Request, _: Reader) -> HTMLResponse:
     """The report for a browser: alerts, trend lines over the last 12 stored months, bars for the
-    month, and the figures. Self-contained: it loads nothing from anywhere."""
-    stored = _stored(session, month)
-    html = report_page.render(stored, report.trend(session, stored.month))
+    month, and the figures. Self-contained: it loads nothing from anywhere. The charts are drawn in
+    a thread after the connection is returned."""
+    def work(session: Session) -> tuple[report.StoredReport, Any]:
+        stored = _stored(session, month)
+        return stored, report.trend(session, stored.month)
+
+    stored, trend = await transact(request, work)
+    html = await anyio.to_thread.run_sync(report_page.render, stored, trend)
     return HTMLResponse(html, headers={"Content-Security-Policy": report_page.CSP, "Cache-Control": "no-store",
                                        "X-Content-Type-Options": "nosniff"})
 

@@ -8,24 +8,27 @@ starts nothing and writes only the audit record of the attempt.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.si_change import ChangeFacts, validate_against_records
 from api import workflow_calls
 from api.auth import Principal, require
-from api.deps import RequestId, SessionDep, TemporalDep
+from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
 from api.routes import resource_router
 from api.routes.cases import guard_case
+from api.transactions import transact
 from db import audit, case_ids
 from db.models import Employee, SiChange
-from domain.policy import PolicyError, pin_si_change
+from domain.policy import PolicyError, SiChangeSnapshot, pin_si_change
 from domain.roles import STAFF, Role
 from domain.si_change import (
     ChangeKind,
@@ -116,32 +119,29 @@ class SiChangePage(BaseModel):
 
 
 
-def _refused(request: Request, principal: Principal, request_id: str, body: SiChangeIn,
-             detail: dict[str, str]) -> ApiError:
-    """Record the refused attempt (its own transaction: nothing else is written) and answer 422."""
-    with request.app.state.session_factory.begin() as session:
-        audit.append(session, audit.AuditEntry(
-            actor=principal.user, actor_role=principal.role.value, action="si_change.refused",
-            subject=body.employee_id, request_id=request_id,
-            after={"kind": body.kind.value, "base": body.base, "months": body.months,
-                   "effective_month": body.effective_month, **detail}))
-    return ApiError(422, "validation_failed", [detail])
+@dataclass(frozen=True)
+class _Opened:
+    """What ``submit`` read and wrote in its transaction: the case id and the facts to start it with."""
+
+    workflow_id: str
+    facts: ChangeFacts
+    policy: SiChangeSnapshot
+    department: str
+    province: str
 
 
-@router.post("", status_code=201, response_model=Started, responses=responses(400, 401, 403, 409, 422, 503))
-async def submit(body: SiChangeIn, request: Request, session: SessionDep, temporal: TemporalDep,
-                 request_id: RequestId, principal: Maker) -> Started:
-    settings = request.app.state.settings
-    employee = session.get(Employee, body.employee_id)
-    if employee is None:
-        raise _refused(request, principal, request_id, body,
-                       {"field": "employee_id", "rule": "employee_exists", "message": f"no employee {body.employee_id}"})
-    # A retried request (same X-Request-ID) reaches the case it opened: its own open case is not a clash.
-    retried = case_ids.known(session, request_id)
-    if retried is not None and not retried.startswith(f"si-change-{employee.employee_id}-"):
-        raise ApiError(409, "request_id_reused", f"X-Request-ID {request_id} already opened {retried}")
-    today = dt.date.today()
+def _open(session: Session, body: SiChangeIn, principal: Principal, request_id: str,
+          today: dt.date) -> _Opened | dict[str, str]:
+    """Check the request and allocate its case id; a refusal is audited instead and returned
+    (committed with nothing else)."""
     try:
+        employee = session.get(Employee, body.employee_id)
+        if employee is None:
+            raise ChangeRefused("employee_id", "employee_exists", f"no employee {body.employee_id}")
+        # A retried request (same X-Request-ID) reaches the case it opened: its own open case is not a clash.
+        retried = case_ids.known(session, request_id)
+        if retried is not None and not retried.startswith(f"si-change-{employee.employee_id}-"):
+            raise ApiError(409, "request_id_reused", f"X-Request-ID {request_id} already opened {retried}")
         policy = pin_si_change(employee.si_city, parse_month(body.effective_month, "effective_month"))
         facts = ChangeFacts(employee_id=employee.employee_id, city=policy.city, kind=body.kind,
                             base=body.base, months=body.months, effective_month=body.effective_month)
@@ -149,107 +149,131 @@ async def submit(body: SiChangeIn, request: Request, session: SessionDep, tempor
                       effective_month=body.effective_month, today=today, policy=policy)
         if retried is None:
             validate_against_records(session, "", facts)
-    except ChangeRefused as exc:
-        raise _refused(request, principal, request_id, body, exc.detail()) from None
-    except PolicyError as exc:
-        raise _refused(request, principal, request_id, body, exc.detail()) from None
+    except (ChangeRefused, PolicyError) as exc:
+        detail = exc.detail()
+        audit.append(session, audit.AuditEntry(
+            actor=principal.user, actor_role=principal.role.value, action="si_change.refused",
+            subject=body.employee_id, request_id=request_id,
+            after={"kind": body.kind.value, "base": body.base, "months": body.months,
+                   "effective_month": body.effective_month, **detail}))
+        return detail
     workflow_id = case_ids.allocate(session, f"si-change-{employee.employee_id}", request_id)
-    session.commit()
+    return _Opened(workflow_id=workflow_id, facts=facts, policy=policy, department=employee.department,
+                   province=employee.si_province)
+
+
+@router.post("", status_code=201, response_model=Started, responses=responses(400, 401, 403, 409, 422, 503))
+async def submit(body: SiChangeIn, request: Request, temporal: TemporalDep,
+                 request_id: RequestId, principal: Maker) -> Started:
+    settings = request.app.state.settings
+    today = dt.date.today()
+    opened = await transact(request, lambda s: _open(s, body, principal, request_id, today))
+    if not isinstance(opened, _Opened):
+        raise ApiError(422, "validation_failed", [opened])
+    employee_id, policy = opened.facts.employee_id, opened.policy
     req = SiChangeRequest(
-        facts=facts, reason=body.reason,
-        maker=workflow_calls.actor(principal, request_id), department=employee.department, province=employee.si_province,
+        facts=opened.facts, reason=body.reason,
+        maker=workflow_calls.actor(principal, request_id), department=opened.department, province=opened.province,
         today=today, policy=policy,
         rollback_window=dt.timedelta(hours=settings.rollback_window_hours),
         correction_window=dt.timedelta(days=settings.si_correction_days),
         followup=dt.timedelta(days=settings.si_followup_days))
     await temporal.start_workflow(
-        SocialInsuranceChangeWorkflow.run, req, id=workflow_id, task_queue=settings.temporal_task_queue,
+        SocialInsuranceChangeWorkflow.run, req, id=opened.workflow_id, task_queue=settings.temporal_task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=sa.at_start(employee_id=employee.employee_id, kind="si_change", stage="submitted",
-                                      province=employee.si_province, department=employee.department),
-        static_summary=f"Social-insurance {body.kind.value} for {employee.employee_id} in {policy.city}",
+        search_attributes=sa.at_start(employee_id=employee_id, kind="si_change", stage="submitted",
+                                      province=opened.province, department=opened.department),
+        static_summary=f"Social-insurance {body.kind.value} for {employee_id} in {policy.city}",
         static_details=f"Submitted by {principal.user}. Reason: {body.reason}",
     )
-    return Started(workflow_id=workflow_id, stage="submitted",
+    return Started(workflow_id=opened.workflow_id, stage="submitted",
                    estimate=estimate(body.kind, body.base, body.months, policy))
 
 
 @router.get("", response_model=SiChangePage, responses=responses(401, 403))
-def list_changes(
-    session: SessionDep,
+async def list_changes(
+    request: Request,
     _: Annotated[Principal, Depends(require(*STAFF))],
     stage: str | None = None,
     employee_id: str | None = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> SiChangePage:
-    stmt = select(SiChange).order_by(SiChange.workflow_id).limit(limit + 1)
-    if stage is not None:
-        stmt = stmt.where(SiChange.stage == stage)
-    if employee_id is not None:
-        stmt = stmt.where(SiChange.employee_id == employee_id)
-    if cursor is not None:
-        stmt = stmt.where(SiChange.workflow_id > cursor)
-    rows = list(session.scalars(stmt))
-    page, more = rows[:limit], len(rows) > limit
-    return SiChangePage(items=[SiChangeRow.model_validate(r, from_attributes=True) for r in page],
-                        next_cursor=page[-1].workflow_id if more else None)
+    def work(session: Session) -> SiChangePage:
+        stmt = select(SiChange).order_by(SiChange.workflow_id).limit(limit + 1)
+        if stage is not None:
+            stmt = stmt.where(SiChange.stage == stage)
+        if employee_id is not None:
+            stmt = stmt.where(SiChange.employee_id == employee_id)
+        if cursor is not None:
+            stmt = stmt.where(SiChange.workflow_id > cursor)
+        rows = list(session.scalars(stmt))
+        page, more = rows[:limit], len(rows) > limit
+        return SiChangePage(items=[SiChangeRow.model_validate(r, from_attributes=True) for r in page],
+                            next_cursor=page[-1].workflow_id if more else None)
+
+    return await transact(request, work)
+
+
+async def _guard(request: Request, principal: Principal, workflow_id: str) -> None:
+    await guard_case(request, principal, workflow_id, prefix="si-change-", what="social-insurance change")
 
 
 @router.get("/{workflow_id}", response_model=SiChangeView, responses=responses(401, 404))
-async def read_change(workflow_id: str, session: SessionDep, temporal: TemporalDep,
+async def read_change(workflow_id: str, request: Request, temporal: TemporalDep,
                       principal: Reader) -> SiChangeView:
-    guard_case(session, principal, workflow_id, prefix="si-change-", what="social-insurance change")
+    await _guard(request, principal, workflow_id)
     return await workflow_calls.query(temporal, workflow_id, SocialInsuranceChangeWorkflow.view)
 
 
-async def _send(temporal: TemporalDep, workflow_id: str, method: object, arg: object) -> SiChangeView:
-    if not workflow_id.startswith("si-change-"):
-        raise ApiError(404, "not_found", f"no social-insurance change {workflow_id}")
+async def _send(request: Request, temporal: TemporalDep, principal: Principal, workflow_id: str,
+                method: object, arg: object) -> SiChangeView:
+    await _guard(request, principal, workflow_id)
     return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), method, arg)
 
 
 @router.post("/{workflow_id}/approve", response_model=SiChangeView, responses=responses(400, 401, 403, 404, 409))
-async def approve(workflow_id: str, body: ApproveIn, session: SessionDep, temporal: TemporalDep,
+async def approve(workflow_id: str, body: ApproveIn, request: Request, temporal: TemporalDep,
                   request_id: RequestId, principal: Checker) -> SiChangeView:
-    return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.approve,
+    return await _send(request, temporal, principal, workflow_id, SocialInsuranceChangeWorkflow.approve,
                        Approve(actor=workflow_calls.actor(principal, request_id), confirm_total=body.confirm_total))
 
 
 @router.post("/{workflow_id}/reject", response_model=SiChangeView, responses=responses(400, 401, 403, 404, 409))
-async def reject(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
+async def reject(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
                  request_id: RequestId, principal: Checker) -> SiChangeView:
-    return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.reject,
+    return await _send(request, temporal, principal, workflow_id, SocialInsuranceChangeWorkflow.reject,
                        Decide(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
 
 
 @router.post("/{workflow_id}/correct", response_model=SiChangeView,
              responses=responses(400, 401, 403, 404, 409, 422))
-async def correct(workflow_id: str, body: CorrectIn, session: SessionDep, temporal: TemporalDep,
+async def correct(workflow_id: str, body: CorrectIn, request: Request, temporal: TemporalDep,
                   request_id: RequestId, principal: Maker) -> SiChangeView:
-    return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.correct,
+    return await _send(request, temporal, principal, workflow_id, SocialInsuranceChangeWorkflow.correct,
                        Correct(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
 
 @router.post("/{workflow_id}/revoke", response_model=SiChangeView, responses=responses(400, 401, 403, 404, 409))
-async def revoke(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
+async def revoke(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
                  request_id: RequestId, principal: HrStaff) -> SiChangeView:
-    return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.revoke,
+    return await _send(request, temporal, principal, workflow_id, SocialInsuranceChangeWorkflow.revoke,
                        Decide(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
 
 
 @router.post("/{workflow_id}/withdraw", response_model=SiChangeView, responses=responses(400, 401, 403, 404, 409))
-async def withdraw(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
+async def withdraw(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
                    request_id: RequestId, principal: HrStaff) -> SiChangeView:
-    return await _send(temporal, workflow_id, SocialInsuranceChangeWorkflow.withdraw,
+    return await _send(request, temporal, principal, workflow_id, SocialInsuranceChangeWorkflow.withdraw,
                        Decide(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
 
 
 @router.post("/{workflow_id}/repin", response_model=SiChangeView, responses=responses(400, 401, 403, 404, 422))
-async def repin(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
+async def repin(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
                 request_id: RequestId, principal: Checker) -> SiChangeView:
     """Apply today's catalogue to a change not yet executed: explicit, by an hr_manager, audited.
     An approval given on the old figures is void and the change goes back to the checker."""
+    await _guard(request, principal, workflow_id)
     current: SiChangeView = await workflow_calls.query(temporal, workflow_id, SocialInsuranceChangeWorkflow.view)
     try:
         policy = pin_si_change(current.facts.city, parse_month(current.facts.effective_month, "effective_month"))

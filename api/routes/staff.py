@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
 
 from api.auth import Principal, require
-from api.deps import SessionDep
-from api.routes import resource_router
 from api.errors import ApiError, responses
+from api.routes import resource_router
+from api.transactions import transact
 from db.models import StaffMember
 from domain.roles import STAFF, Role
 
@@ -42,20 +43,26 @@ class StaffOut(StaffIn):
 
 
 @router.get("/staff", response_model=list[StaffOut], responses=responses(401, 403))
-def list_staff(session: SessionDep,
-               _: Annotated[Principal, Depends(require(Role.ADMIN, Role.HR_MANAGER))]) -> list[StaffOut]:
-    rows = session.scalars(select(StaffMember).order_by(StaffMember.role, StaffMember.level, StaffMember.user_id))
-    return [StaffOut.model_validate(r, from_attributes=True) for r in rows]
+async def list_staff(request: Request,
+                     _: Annotated[Principal, Depends(require(Role.ADMIN, Role.HR_MANAGER))]) -> list[StaffOut]:
+    def work(session: Session) -> list[StaffOut]:
+        rows = session.scalars(select(StaffMember).order_by(StaffMember.role, StaffMember.level, StaffMember.user_id))
+        return [StaffOut.model_validate(r, from_attributes=True) for r in rows]
+
+    return await transact(request, work)
 
 
 @router.put("/staff/{user_id}", response_model=StaffOut, responses=responses(400, 401, 403, 422))
-def put_staff(body: StaffIn, session: SessionDep, _: Annotated[Principal, Depends(require(Role.ADMIN))],
-              user_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]) -> StaffOut:
+async def put_staff(body: StaffIn, request: Request, _: Annotated[Principal, Depends(require(Role.ADMIN))],
+                    user_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]) -> StaffOut:
     """Create or replace a member (the user id is the token's subject)."""
-    if body.role not in STAFF:
-        raise ApiError(422, "validation_failed", [{"field": "role", "rule": "staff_role",
-                                                   "message": "the directory holds staff roles, not employee"}])
-    values = body.model_dump() | {"role": body.role.value}
-    session.execute(insert(StaffMember).values(user_id=user_id, **values)
-                    .on_conflict_do_update(index_elements=[StaffMember.user_id], set_=values))
-    return StaffOut(user_id=user_id, **body.model_dump())
+    def work(session: Session) -> StaffOut:
+        if body.role not in STAFF:
+            raise ApiError(422, "validation_failed", [{"field": "role", "rule": "staff_role",
+                                                       "message": "the directory holds staff roles, not employee"}])
+        values = body.model_dump() | {"role": body.role.value}
+        session.execute(insert(StaffMember).values(user_id=user_id, **values)
+                        .on_conflict_do_update(index_elements=[StaffMember.user_id], set_=values))
+        return StaffOut(user_id=user_id, **body.model_dump())
+
+    return await transact(request, work)

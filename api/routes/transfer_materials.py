@@ -22,9 +22,10 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal, require
-from api.deps import RequestId, SessionDep, TemporalDep
+from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
 from api.routes import resource_router
+from api.transactions import transact
 from db import audit
 from db.materials import current_materials, material_content, store
 from db.models import Transfer, TransferMaterial
@@ -151,11 +152,8 @@ def _missing(session: Session, workflow_id: str, materials: list[Material]) -> l
 CLOSED_STAGES = (COMPLETED, PARTLY_REJECTED, ABANDONED, CANCELLED)
 
 
-@router.post(PREFIX + "/{code}", status_code=201, response_model=UploadOut,
-             responses=responses(400, 401, 403, 404, 409, 413, 415, 422, 503))
-async def upload(workflow_id: WorkflowId, code: Code, file: UploadFile, request: Request, session: SessionDep,
-                 temporal: TemporalDep, request_id: RequestId, principal: HrOrSelf) -> UploadOut:
-    """Upload the document for one requirement; a new upload supersedes the earlier one."""
+def _open_for_upload(session: Session, principal: Principal, workflow_id: str, code: str) -> tuple[Transfer, list[Material]]:
+    """The transfer, if she may upload ``code`` to it now, and its materials."""
     transfer = _visible(session, principal, workflow_id)
     if transfer.stage in CLOSED_STAGES:
         raise ApiError(409, "transfer_closed", f"{workflow_id} is {transfer.stage}: nothing more can be uploaded")
@@ -165,9 +163,16 @@ async def upload(workflow_id: WorkflowId, code: Code, file: UploadFile, request:
         raise ApiError(422, "validation_failed", [{"field": "code", "rule": "known_material",
                                                    "message": f"{code} is not a material of this transfer;"
                                                               f" one of {known}"}])
-    content = await _read_limited(file, request.app.state.settings.max_upload_bytes)
+    return transfer, materials
+
+
+def _keep(session: Session, principal: Principal, workflow_id: str, code: str, filename: str | None,
+          content: bytes, request_id: str) -> UploadOut:
+    """Store the upload with its audit row (the checks again: the case may have moved on while the
+    bytes arrived)."""
+    transfer, materials = _open_for_upload(session, principal, workflow_id, code)
     try:
-        material = store(session, workflow_id, code, file.filename, content, principal.user)
+        material = store(session, workflow_id, code, filename, content, principal.user)
     except DocumentRefused as exc:
         # Not a document (or a name lying about which one): 415. A PNG or JPEG too big to decode, or a
         # name that is not a plain file name: the right type with a wrong detail, 422.
@@ -182,33 +187,49 @@ async def upload(workflow_id: WorkflowId, code: Code, file: UploadFile, request:
         after={"material_id": material.id, "code": code, "sha256": material.sha256, "size": material.size,
                "content_type": material.content_type, "filename": material.filename}))
     missing = _missing(session, workflow_id, materials)
-    result = UploadOut(material=_out(material), missing=missing, complete=not missing)
-    session.commit()
+    return UploadOut(material=_out(material), missing=missing, complete=not missing)
+
+
+@router.post(PREFIX + "/{code}", status_code=201, response_model=UploadOut,
+             responses=responses(400, 401, 403, 404, 409, 413, 415, 422, 503))
+async def upload(workflow_id: WorkflowId, code: Code, file: UploadFile, request: Request,
+                 temporal: TemporalDep, request_id: RequestId, principal: HrOrSelf) -> UploadOut:
+    """Upload the document for one requirement; a new upload supersedes the earlier one."""
+    await transact(request, lambda s: _open_for_upload(s, principal, workflow_id, code))
+    content = await _read_limited(file, request.app.state.settings.max_upload_bytes)
+    result = await transact(request, lambda s: _keep(s, principal, workflow_id, code, file.filename, content,
+                                                     request_id))
     await notify_workflow(temporal, workflow_id)
     return result
 
 
 @router.get(PREFIX, response_model=MaterialsOut, responses=responses(401, 403, 404))
-def list_materials(workflow_id: WorkflowId, session: SessionDep, principal: HrOrSelf) -> MaterialsOut:
+async def list_materials(workflow_id: WorkflowId, request: Request, principal: HrOrSelf) -> MaterialsOut:
     """What the transfer needs, what is uploaded (current versions) and what is still missing."""
-    transfer = _visible(session, principal, workflow_id)
-    by_kind = _requirements(transfer)
-    missing = _missing(session, workflow_id, _flat(by_kind))
-    return MaterialsOut(workflow_id=workflow_id, requirements=_requirement_list(by_kind),
-                        items=[_out(m) for m in current_materials(session, workflow_id)],
-                        missing=missing, complete=not missing)
+    def work(session: Session) -> MaterialsOut:
+        transfer = _visible(session, principal, workflow_id)
+        by_kind = _requirements(transfer)
+        missing = _missing(session, workflow_id, _flat(by_kind))
+        return MaterialsOut(workflow_id=workflow_id, requirements=_requirement_list(by_kind),
+                            items=[_out(m) for m in current_materials(session, workflow_id)],
+                            missing=missing, complete=not missing)
+
+    return await transact(request, work)
 
 
 @router.get(PREFIX + "/{material_id}/content", response_class=Response,
             responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}},
                        **responses(401, 403, 404)})
-def download(workflow_id: WorkflowId, material_id: int, session: SessionDep, principal: HrOrSelf) -> Response:
+async def download(workflow_id: WorkflowId, material_id: int, request: Request, principal: HrOrSelf) -> Response:
     """The stored bytes as an attachment, typed by what they are (never rendered inline)."""
-    _visible(session, principal, workflow_id)
-    row = material_content(session, workflow_id, material_id)
-    if row is None:
-        raise ApiError(404, "not_found", f"no material {material_id} in transfer {workflow_id}")
-    return Response(row.content, media_type=row.content_type, headers=_download_headers(row.filename))
+    def work(session: Session) -> Response:
+        _visible(session, principal, workflow_id)
+        row = material_content(session, workflow_id, material_id)
+        if row is None:
+            raise ApiError(404, "not_found", f"no material {material_id} in transfer {workflow_id}")
+        return Response(row.content, media_type=row.content_type, headers=_download_headers(row.filename))
+
+    return await transact(request, work)
 
 
 def _download_headers(filename: str) -> dict[str, Any]:

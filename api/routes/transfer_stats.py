@@ -11,13 +11,14 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from api.auth import Principal, require
-from api.deps import SessionDep
 from api.errors import ApiError, responses
 from api.routes import resource_router
+from api.transactions import transact
 from db import transfer_stats as stats
 from domain.roles import Role
 
@@ -61,26 +62,29 @@ class TransferStatistics(BaseModel):
 
 
 @router.get("/transfers/statistics", response_model=TransferStatistics, responses=responses(401, 403, 422))
-def transfer_statistics(
-    session: SessionDep,
+async def transfer_statistics(
+    request: Request,
     _: Reader,
     period_from: Annotated[dt.date | None, Query(alias="from", description="first day, China time")] = None,
     period_to: Annotated[dt.date | None, Query(alias="to", description="last day, inclusive")] = None,
     department: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> TransferStatistics:
     """All figures for transfers filed in the period (both days inclusive) and department."""
-    if period_from and period_to and period_from > period_to:
-        raise ApiError(422, "validation_failed", [{"field": "query.from", "rule": "period_order",
-                                                   "message": f"from {period_from} is after to {period_to}"}])
-    f = stats.StatsFilter(start=period_from, end=period_to, department=department)
-    months = stats.per_month(session, f)
-    return TransferStatistics(
-        period_from=period_from, period_to=period_to, department=department,
-        transfers=sum(m.count for m in months),
-        per_month=[MonthCount(month=m.key, transfers=m.count) for m in months],
-        by_origin=[ProvinceCount(province=c.key, transfers=c.count) for c in stats.by_origin(session, f)],
-        by_destination=[ProvinceCount(province=c.key, transfers=c.count) for c in stats.by_destination(session, f)],
-        processing_days=[ProcessingDays(kind=p.kind, completed=p.completed, average_days=p.average_days,
-                                        p90_days=p.p90_days) for p in stats.processing_time(session, f)],
-        rejection_reasons=[ReasonCount(reason_code=c.key, rejections=c.count)
-                           for c in stats.rejection_reasons(session, f)])
+    def work(session: Session) -> TransferStatistics:
+        if period_from and period_to and period_from > period_to:
+            raise ApiError(422, "validation_failed", [{"field": "query.from", "rule": "period_order",
+                                                       "message": f"from {period_from} is after to {period_to}"}])
+        f = stats.StatsFilter(start=period_from, end=period_to, department=department)
+        months = stats.per_month(session, f)
+        return TransferStatistics(
+            period_from=period_from, period_to=period_to, department=department,
+            transfers=sum(m.count for m in months),
+            per_month=[MonthCount(month=m.key, transfers=m.count) for m in months],
+            by_origin=[ProvinceCount(province=c.key, transfers=c.count) for c in stats.by_origin(session, f)],
+            by_destination=[ProvinceCount(province=c.key, transfers=c.count) for c in stats.by_destination(session, f)],
+            processing_days=[ProcessingDays(kind=p.kind, completed=p.completed, average_days=p.average_days,
+                                            p90_days=p.p90_days) for p in stats.processing_time(session, f)],
+            rejection_reasons=[ReasonCount(reason_code=c.key, rejections=c.count)
+                               for c in stats.rejection_reasons(session, f)])
+
+    return await transact(request, work)

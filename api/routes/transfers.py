@@ -14,15 +14,16 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from api import workflow_calls
 from api.auth import Principal, require
-from api.deps import RequestId, SessionDep, TemporalDep
+from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
 from api.routes import resource_router
 from api.routes.cases import guard_case
+from api.transactions import transact
 from db import case_ids
 from db.models import Employee
+from domain import workdays
 from domain.policy import PolicyError, pin_si_change, pin_transfer
 from domain.policy.transfers import transfer_kind
-from domain import workdays
 from domain.roles import Role
 from workflows import search_attributes as sa
 from workflows.transfer import (
@@ -96,13 +97,13 @@ def _refuse(detail: dict[str, Any]) -> ApiError:
 
 
 @router.post(PREFIX, status_code=201, response_model=TransferView, responses=responses(400, 401, 403, 422, 503))
-async def apply(body: ApplyIn, request: Request, session: SessionDep, temporal: TemporalDep, request_id: RequestId,
+async def apply(body: ApplyIn, request: Request, temporal: TemporalDep, request_id: RequestId,
                 principal: HrOrSelf) -> TransferView:
     """Open a transfer; the answer lists the required materials per insurance type."""
     settings = request.app.state.settings
     if principal.role is Role.EMPLOYEE and not principal.is_self(body.employee_id):
         raise ApiError(403, "forbidden", "an employee applies only for herself")
-    employee = session.get(Employee, body.employee_id)
+    employee = await transact(request, lambda s: s.get(Employee, body.employee_id))
     if employee is None:
         raise _refuse({"field": "employee_id", "rule": "employee_exists", "message": f"no employee {body.employee_id}"})
     today = dt.date.today()
@@ -119,8 +120,7 @@ async def apply(body: ApplyIn, request: Request, session: SessionDep, temporal: 
         except PolicyError:
             return None  # no base in the catalogue: the enrollment move becomes a manual task
 
-    workflow_id = case_ids.allocate(session, f"transfer-{employee.employee_id}", request_id)
-    session.commit()
+    workflow_id = await transact(request, lambda s: case_ids.allocate(s, f"transfer-{employee.employee_id}", request_id))
     req = TransferRequest(
         employee_id=employee.employee_id, department=employee.department, origin_province=origin.origin,
         origin_city=body.origin_city, destination_province=origin.destination, destination_city=body.destination_city,
@@ -137,15 +137,15 @@ async def apply(body: ApplyIn, request: Request, session: SessionDep, temporal: 
     return await handle.query(CrossProvinceTransferWorkflow.view)
 
 
-def _guard(session: SessionDep, principal: Principal, workflow_id: str) -> None:
-    guard_case(session, principal, workflow_id, prefix="transfer-", what="transfer")
+async def _guard(request: Request, principal: Principal, workflow_id: str) -> None:
+    await guard_case(request, principal, workflow_id, prefix="transfer-", what="transfer")
 
 
 @router.get(PREFIX + "/{workflow_id}", response_model=TransferView, responses=responses(401, 404))
-async def read(workflow_id: str, session: SessionDep, temporal: TemporalDep, principal: Anyone) -> TransferView:
+async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> TransferView:
     """Progress per type, with the expected completion date of every step: a started step's own
     statutory due date, later ones projected at their full working-day limits after it."""
-    _guard(session, principal, workflow_id)
+    await _guard(request, principal, workflow_id)
     view: TransferView = await workflow_calls.query(temporal, workflow_id, CrossProvinceTransferWorkflow.view)
     return project_expected_dates(view)
 
@@ -165,9 +165,9 @@ def project_expected_dates(view: TransferView) -> TransferView:
 
 
 @router.post(PREFIX + "/{workflow_id}/review", response_model=TransferView, responses=_ERRORS)
-async def review(workflow_id: str, body: ReviewIn, session: SessionDep, temporal: TemporalDep,
+async def review(workflow_id: str, body: ReviewIn, request: Request, temporal: TemporalDep,
                  request_id: RequestId, principal: Hr) -> TransferView:
-    _guard(session, principal, workflow_id)
+    await _guard(request, principal, workflow_id)
     return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), CrossProvinceTransferWorkflow.review,
                                        ReviewDecision(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
@@ -192,9 +192,9 @@ async def review_batch(body: BatchIn, temporal: TemporalDep, request_id: Request
 
 
 @router.post(PREFIX + "/{workflow_id}/cancel", response_model=TransferView, responses=_ERRORS)
-async def cancel(workflow_id: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
+async def cancel(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
                  request_id: RequestId, principal: HrOrSelf) -> TransferView:
-    _guard(session, principal, workflow_id)
+    await _guard(request, principal, workflow_id)
     return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), CrossProvinceTransferWorkflow.cancel,
                                        Cancel(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
 

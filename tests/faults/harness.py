@@ -16,6 +16,8 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -46,11 +48,11 @@ def tail(path: Path, lines: int = 40) -> str:
         return f"({path} not readable)"
 
 
-# ``hrflow worker`` exactly as ``python -m hrflow.cli worker`` runs it, after asking the kernel to
+# ``hrflow worker`` (or ``api``) exactly as ``python -m hrflow.cli worker`` runs it, after asking the kernel to
 # SIGKILL it if the test process dies (PR_SET_PDEATHSIG), so a killed pytest leaves no worker.
 # Set in the child itself: a preexec_fn would run Python between fork and exec in a process that
 # has threads (Temporal's runtime), which can deadlock.
-_LAUNCH_WORKER = (
+_LAUNCH_HRFLOW = (
     "import ctypes, signal, sys\n"
     "ctypes.CDLL(None).prctl(1, signal.SIGKILL)\n"
     "from hrflow.cli import main\n"
@@ -139,26 +141,28 @@ class DevServer:
         return await Client.connect(self.address, data_converter=self.data_converter)
 
 
-# ---------------------------------------------------------------- the worker
+# ---------------------------------------------------------------- the worker and the API
 class WorkerProcess:
     """``hrflow worker`` in its own process, configured only through HRFLOW_* variables."""
+
+    command = "worker"
 
     def __init__(self, directory: Path, env: dict[str, str]) -> None:
         self.directory = directory
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("HRFLOW_")} | env
         self.env["PYTHONPATH"] = str(REPO)
-        self.log = directory / "worker.log"
+        self.log = directory / f"{self.command}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0
 
     def start(self) -> None:
-        assert self.proc is None or self.proc.poll() is not None, "worker already running"
+        assert self.proc is None or self.proc.poll() is not None, f"{self.command} already running"
         self.started += 1
         with open(self.log, "ab") as out:
-            out.write(f"---- worker start {self.started} at {dt.datetime.now():%H:%M:%S.%f}\n".encode())
+            out.write(f"---- {self.command} start {self.started} at {dt.datetime.now():%H:%M:%S.%f}\n".encode())
             out.flush()
             # cwd is the test's directory: a developer's .hrflow/dev.env must not be read.
-            self.proc = subprocess.Popen([sys.executable, "-c", _LAUNCH_WORKER, "worker"], cwd=self.directory,
+            self.proc = subprocess.Popen([sys.executable, "-c", _LAUNCH_HRFLOW, self.command], cwd=self.directory,
                                          env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
 
@@ -166,7 +170,7 @@ class WorkerProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def kill9(self) -> None:
-        assert self.alive(), f"worker is not running:\n{tail(self.log)}"
+        assert self.alive(), f"{self.command} is not running:\n{tail(self.log)}"
         assert self.proc is not None
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
@@ -181,6 +185,32 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+class ApiProcess(WorkerProcess):
+    """``hrflow api`` (uvicorn, as production runs it) in its own process: a test that blocks its
+    event loop cannot block the test's own, and is seen from outside as a client sees it."""
+
+    command = "api"
+
+    def __init__(self, directory: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        super().__init__(directory, env | {"HRFLOW_API_HOST": "127.0.0.1", "HRFLOW_API_PORT": str(self.port)})
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> None:
+        super().start()
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.alive(), f"the API exited:\n{tail(self.log)}"
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"the API did not become healthy:\n{tail(self.log)}"
+            time.sleep(0.2)
 
 
 # ---------------------------------------------------------------- data and waiting
