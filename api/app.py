@@ -43,6 +43,7 @@ from api.routes import (
 )
 from api.routes import codec as codec_routes
 from api.transactions import size_threads
+from api.workflow_calls import bounded_updates
 from db.session import make_engine, make_session_factory
 from hrflow.settings import Settings
 from hrflow.temporal import codec_from, connect
@@ -87,7 +88,8 @@ def create_app(
                                                 limits=settings.database_limits(), name="hrflow-api")
         app.state.session_factory = make_session_factory(app.state.engine)
         size_threads(app, app.state.engine.pool.size())  # one thread per connection, never more
-        app.state.temporal = temporal if temporal is not None else await connect(settings)
+        client = temporal if temporal is not None else await connect(settings)
+        app.state.temporal = bounded_updates(client, settings.temporal_update_wait_seconds)
         try:
             yield
         finally:

@@ -2,14 +2,29 @@
 
 A validator's refusal is an ``ApplicationError`` whose ``type`` says why; that type decides the
 status: the wrong person or role is 403, the wrong moment is 409, a bad correction is 422.
+
+An update waits for the workflow to decide, and with no worker running that wait has no end. The
+API's client bounds it (``bounded_updates``, ``HRFLOW_TEMPORAL_UPDATE_WAIT_SECONDS``): past the
+bound the caller gets 503 ``decision_pending``. The update keeps its id (the request id), so the
+same request sent again learns the outcome, and the decision is applied at most once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowUpdateInput,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -19,6 +34,36 @@ from api.errors import ApiError
 
 FORBIDDEN = {"WrongRole", "NotMaker", "NotApprover", "SelfApproval", "Forbidden"}
 UNPROCESSABLE = {"ValidationFailed"}
+
+
+PENDING = ("案件暂未应答，本次决定尚未确认生效；请用同一 X-Request-ID 重新提交以获知结果，决定只会生效一次"
+           " (the case did not answer in time: your decision is not confirmed yet; send the same request again,"
+           " with the same X-Request-ID, to learn the outcome; it is applied at most once)")
+
+
+class _BoundedUpdateWait(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, wait: float) -> None:
+        super().__init__(next)
+        self._wait = wait
+
+    async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle[Any]:
+        async with asyncio.timeout(self._wait):
+            return await super().start_workflow_update(input)
+
+
+class _BoundedUpdates(Interceptor):
+    def __init__(self, wait: float) -> None:
+        self.wait = wait
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _BoundedUpdateWait(next, self.wait)
+
+
+def bounded_updates(client: Client, wait: float) -> Client:
+    """The same connection, with every update's wait for its outcome bounded by ``wait`` seconds."""
+    config = client.config()
+    config["interceptors"] = [*config["interceptors"], _BoundedUpdates(wait)]
+    return Client(**config)
 
 
 def actor(principal: Principal, request_id: str) -> Actor:
@@ -52,6 +97,12 @@ async def update(handle: WorkflowHandle[Any, Any], method: Any, arg: Any) -> Any
     update_id = f"{getattr(method, '__name__', 'update')}-{request_id}" if request_id else None
     try:
         return await handle.execute_update(method, arg, id=update_id)
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+            raise  # the caller went away: not our bound
+        raise ApiError(503, "decision_pending", {"message": PENDING, "workflow_id": handle.id,
+                                                 "request_id": request_id},
+                       headers={"Retry-After": "5"}) from None
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError):

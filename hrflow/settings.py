@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     temporal_tls_key: Path | None = Field(default=None, description="client private key (PEM)")
     temporal_tls_ca: Path | None = Field(default=None, description="server CA (PEM), if private")
     temporal_api_key: SecretStr | None = Field(default=None, description="Temporal Cloud API key")
+    temporal_update_wait_seconds: float = Field(default=30, gt=0, le=600,
+                                                description="longest wait of an API request for a case's decision")
 
     # --- API ---
     api_host: str = "127.0.0.1"

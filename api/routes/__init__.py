@@ -16,8 +16,9 @@ NUL = "\x00"
 
 def resource_router(**kwargs: Any) -> APIRouter:
     """An ``APIRouter`` whose routes refuse NUL characters and document 422 in the API's error shape
-    (not FastAPI's default one, which no response of ours has)."""
-    return APIRouter(dependencies=[Depends(refuse_nul)], responses=responses(422), **kwargs)
+    (not FastAPI's default one, which no response of ours has), and 503: any request may find the
+    database away or busy, or a case not answering in time (each with ``Retry-After``)."""
+    return APIRouter(dependencies=[Depends(refuse_nul)], responses=responses(422, 503), **kwargs)
 
 
 async def refuse_nul(request: Request) -> None:

@@ -13,6 +13,8 @@ request does to its event loop is seen from outside, as clients see it.
 - Temporal answers slowly (a proxy adds 0.3 s each way): decisions, the employee's own reads and
   audited writes run together. Every decision lands exactly once, database-only requests are not
   slowed by Temporal, and no API connection sits idle inside a transaction while Temporal thinks.
+- No worker runs: a decision waits for the case a bounded time, then answers 503
+  ``decision_pending``; sent again with its request id once the worker is back, it lands once.
 """
 
 from __future__ import annotations
@@ -45,10 +47,13 @@ LOCK_TIMEOUT_MS = 1000
 HOLD_SECONDS = 8.0  # the other session keeps the chain's lock this long: eight lock timeouts
 
 
+UPDATE_WAIT = 3.0  # seconds an in-process API request waits for a case's decision
+
+
 @pytest.fixture
 def settings(settings):
     """Approved changes wait an hour, so each stays open while the decisions race."""
-    return settings.model_copy(update={"rollback_window_hours": 1})
+    return settings.model_copy(update={"rollback_window_hours": 1, "temporal_update_wait_seconds": UPDATE_WAIT})
 
 
 def _api_env(settings, codec_keys: dict[str, str], temporal_address: str) -> dict[str, str]:
@@ -291,3 +296,39 @@ async def test_decisions_through_slow_temporal_all_land_and_hold_no_transaction(
         assert approvals == {w: 1 for w in workflow_ids}
         assert collections.Counter(s.scalars(select(EmployeeRecord.employee_id))) == {e: 1 for e in employees}
         assert verify_chain(s).ok
+
+
+async def test_a_decision_while_no_worker_runs_is_pending_then_lands_once(
+        api, auth, session_factory, worker) -> None:
+    [employee] = cases.employee_ids(1, prefix="P")
+    add_employees(session_factory, [employee])
+    [wf] = await cases.submit_all(api, auth, [employee])
+    await eventually(lambda: wf in cases.open_tasks(session_factory), timeout=60, what="the change waiting",
+                     detail=lambda: tail(worker.log))
+    headers = auth(Role.HR_MANAGER, cases.CHECKER) | {"X-Request-ID": f"approve-{employee}"}
+    worker.stop()
+
+    t0 = time.monotonic()
+    pending = await api.post(f"/si-changes/{wf}/approve", json={}, headers=headers)
+    waited = time.monotonic() - t0
+    assert pending.status_code == 503 and pending.json()["error"] == "decision_pending", pending.text
+    assert pending.headers["Retry-After"] and "同一 X-Request-ID" in pending.json()["detail"]["message"]
+    assert UPDATE_WAIT <= waited < UPDATE_WAIT + 5  # bounded by the setting, not by the worker's return
+
+    worker.start()
+    answer = await eventually(lambda: _approved(api, wf, headers), timeout=90, what="the decision applied",
+                              detail=lambda: tail(worker.log))
+    assert answer.json()["stage"] == "approved" and answer.json()["approver"] == cases.CHECKER
+    with session_factory() as s:
+        approvals = list(s.scalars(select(AuditEvent.request_id).where(
+            AuditEvent.workflow_id == wf, AuditEvent.action == "task.approved")))
+    assert approvals == [f"approve-{employee}"]
+
+
+async def _approved(api: httpx.AsyncClient, wf: str, headers: dict[str, str]) -> httpx.Response | None:
+    """The decision sent again with its request id: its answer, or None while still pending."""
+    r = await api.post(f"/si-changes/{wf}/approve", json={}, headers=headers)
+    if r.status_code == 503 and r.json()["error"] == "decision_pending":
+        return None
+    assert r.status_code == 200, r.text
+    return r
