@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from api.auth import Authenticated, Principal
 from api.errors import ApiError, responses
 from api.routes import resource_router
-from api.transactions import transact
+from api.transactions import reach_database, transact
 from db.models import ApprovalTask, AuditEvent, Case
 from domain.roles import STAFF
 
@@ -111,16 +111,15 @@ def visible_case(session: Session, principal: Principal, workflow_id: str) -> Ca
 
 async def guard_case(request: Request, principal: Principal, workflow_id: str, *, prefix: str, what: str) -> None:
     """404 for an id of another process, or for an employee's look at someone else's case. Staff
-    may act on a case whose row the workflow is still writing. Reaches the database either way,
-    so a decision is refused (503) before it reaches Temporal when the database is away."""
+    may act on a case whose row the workflow is still writing. A decision reaches the database
+    first, so it is refused (503) before it reaches Temporal when the database is away; staff can
+    still read a case from Temporal then."""
     if not workflow_id.startswith(prefix):
         raise ApiError(404, "not_found", f"no {what} {workflow_id}")
-
-    def check(session: Session) -> None:
-        if principal.role not in STAFF:
-            visible_case(session, principal, workflow_id)
-
-    await transact(request, check)
+    if principal.role not in STAFF:
+        await transact(request, lambda session: visible_case(session, principal, workflow_id))
+    elif request.method not in ("GET", "HEAD"):
+        await reach_database(request)
 
 
 @router.get("/{workflow_id}", response_model=CaseDetail, responses=responses(401, 404))
