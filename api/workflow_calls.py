@@ -5,7 +5,7 @@ status: the wrong person or role is 403, the wrong moment is 409, a bad correcti
 
 An update waits for the workflow to decide, and with no worker running that wait has no end. The
 API's client bounds it (``bounded_updates``, ``HRFLOW_TEMPORAL_UPDATE_WAIT_SECONDS``): past the
-bound the caller gets 503 ``decision_pending``. The update keeps its id (the request id), so the
+bound the caller gets 503 ``pending``. The update keeps its id (the request id), so the
 same request sent again learns the outcome, and the decision is applied at most once.
 """
 
@@ -36,8 +36,8 @@ FORBIDDEN = {"WrongRole", "NotMaker", "NotApprover", "SelfApproval", "Forbidden"
 UNPROCESSABLE = {"ValidationFailed"}
 
 
-PENDING = ("案件暂未应答，本次决定尚未确认生效；请用同一 X-Request-ID 重新提交以获知结果，决定只会生效一次"
-           " (the case did not answer in time: your decision is not confirmed yet; send the same request again,"
+PENDING = ("案件暂未应答，本次操作尚未确认生效；请用同一 X-Request-ID 重新提交以获知结果，操作只会生效一次"
+           " (the case did not answer in time: what you sent is not confirmed yet; send the same request again,"
            " with the same X-Request-ID, to learn the outcome; it is applied at most once)")
 
 
@@ -98,13 +98,23 @@ async def update(handle: WorkflowHandle[Any, Any], method: Any, arg: Any) -> Any
     ``X-Request-ID``) is applied once and answered with the first result."""
     request_id = getattr(getattr(arg, "actor", None), "request_id", None)
     update_id = f"{getattr(method, '__name__', 'update')}-{request_id}" if request_id else None
+    return await _answered(handle, request_id, handle.execute_update(method, arg, id=update_id))
+
+
+async def opened(handle: WorkflowHandle[Any, Any], method: Any, request_id: str) -> Any:
+    """The view of a case just started, once its start-up is recorded (the workflow's ``opened``
+    update): a 201 never shows a state the case has not reached, and a read right after it finds
+    the case."""
+    return await _answered(handle, request_id, handle.execute_update(method))
+
+
+async def _answered(handle: WorkflowHandle[Any, Any], request_id: str | None, call: Any) -> Any:
     try:
-        return await handle.execute_update(method, arg, id=update_id)
+        return await call
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         if asyncio.current_task().cancelling():  # type: ignore[union-attr]
             raise  # the caller went away: not our bound
-        raise ApiError(503, "decision_pending", {"message": PENDING, "workflow_id": handle.id,
-                                                 "request_id": request_id},
+        raise ApiError(503, "pending", {"message": PENDING, "workflow_id": handle.id, "request_id": request_id},
                        headers={"Retry-After": "5"}) from None
     except WorkflowUpdateFailedError as err:
         cause = err.cause

@@ -47,6 +47,11 @@ PATCHES = [
     ("track-deadlines", "maternity/beijing_single_birth", "maternity/beijing_single_birth_deadlines_tracked"),
     ("track-deadlines", "offboarding/filing_missed", "offboarding/filing_missed_deadlines_tracked"),
     ("track-deadlines", "non_compete/missing_proof_follow_up", "non_compete/missing_proof_follow_up_deadlines_tracked"),
+    ("messages-after-open", "si_change/enrollment_lifecycle", "si_change/approved_in_the_first_moment"),
+    ("messages-after-open", "maternity/beijing_single_birth", "maternity/approved_in_the_first_moment"),
+    ("messages-after-open", "offboarding/filing_missed", "offboarding/signed_off_in_the_first_moment"),
+    ("messages-after-open", "transfer/guiyang_to_harbin", "transfer/cancelled_in_the_first_moment"),
+    ("messages-after-open", "non_compete/violation_month_3", "non_compete/violation_in_the_first_moment"),
 ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from datetime import timedelta
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -131,6 +131,25 @@ async def audit(step: str, action: str, *, actor: Actor = SYSTEM, subject: str |
 
 # Patch id under which the processes record their dated obligations for the reminder sweep.
 TRACK_DEADLINES = "track-deadlines"
+
+# Patch id under which every message waits for the case's start-up. The first workflow task hands
+# the workflow its messages before its main method runs: an approval sent right after the start
+# was applied to a case that was not open yet, and the start-up then overwrote it.
+MESSAGES_AFTER_OPEN = "messages-after-open"
+
+
+class OpensCase(Protocol):
+    case_open: bool  # True once the case row, its first stage and first tasks are recorded
+
+
+async def wait_until_open(case: OpensCase, check: Callable[[], None] | None = None) -> None:
+    """First line of every update and signal handler. Validators cannot wait: before the case is
+    open they let the message in, and ``check`` (the validator's rule) refuses it here, once the
+    case is open, if it must. Cases recorded before the patch never waited, and do not."""
+    if workflow.patched(MESSAGES_AFTER_OPEN):
+        await workflow.wait_condition(lambda: case.case_open)
+        if check is not None:
+            check()
 
 
 async def track_deadline(kind: str, employee_id: str, due_at: dt.datetime, *, ref: str = "main",

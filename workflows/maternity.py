@@ -189,6 +189,7 @@ class MaternityLeaveWorkflow:
         self.next_deadline: dt.datetime | None = None
         self.tracked_return: dt.date | None = None  # the return date the reminder sweep knows
         self.undo = case_ops.Compensations()
+        self.case_open = False
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ derived
@@ -224,6 +225,7 @@ class MaternityLeaveWorkflow:
                 details={"leave_start": self.leave.leave_start, "expected_return": self.expected_return,
                          "total_days": self.leave.total_days})
             await self.book.open_task("approve", "Approve maternity leave application", "hr_specialist")
+            self.case_open = True
         await workflow.wait_condition(lambda: self.stage in (APPROVED, WITHDRAWN))
         if self.stage == WITHDRAWN:
             return
@@ -396,6 +398,7 @@ class MaternityLeaveWorkflow:
     # ------------------------------------------------------------------ messages
     @workflow.update
     async def approve(self, msg: Decision) -> MaternityView:
+        await case_ops.wait_until_open(self, lambda: self._check_hr_decision(msg))
         async with self._lock:
             self._check_hr_decision(msg)
             await self.book.close_task("approve", "approved", actor=msg.actor)
@@ -404,10 +407,13 @@ class MaternityLeaveWorkflow:
 
     @approve.validator
     def _v_approve(self, msg: Decision) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_hr_decision(msg)
 
     @workflow.update
     async def reject(self, msg: Decision) -> MaternityView:
+        await case_ops.wait_until_open(self, lambda: self._check_hr_decision(msg, reason_required=True))
         async with self._lock:
             self._check_hr_decision(msg, reason_required=True)
             await self.book.close_task("approve", "rejected", actor=msg.actor, reason=msg.reason)
@@ -418,10 +424,13 @@ class MaternityLeaveWorkflow:
 
     @reject.validator
     def _v_reject(self, msg: Decision) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_hr_decision(msg, reason_required=True)
 
     @workflow.update
     async def resubmit(self, msg: Correction) -> MaternityView:
+        await case_ops.wait_until_open(self, lambda: self._check_resubmit(msg))
         async with self._lock:
             self._check_resubmit(msg)
             snapshot = await self._activity(MaternityActivities.recompute, Recompute(
@@ -436,11 +445,14 @@ class MaternityLeaveWorkflow:
 
     @resubmit.validator
     def _v_resubmit(self, msg: Correction) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_resubmit(msg)
 
     @workflow.update
     async def withdraw(self, msg: Decision) -> MaternityView:
         """Before the leave starts: withdrawn. During it: cancelled, and what leave start did is undone."""
+        await case_ops.wait_until_open(self, lambda: self._check_withdraw(msg))
         async with self._lock:
             self._check_withdraw(msg)
             if self.stage in (APPLIED, REJECTED, APPROVED):
@@ -453,11 +465,14 @@ class MaternityLeaveWorkflow:
 
     @withdraw.validator
     def _v_withdraw(self, msg: Decision) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_withdraw(msg)
 
     @workflow.update
     async def report_birth(self, msg: Birth) -> MaternityView:
         """The actual birth: entitlement and return date recomputed and audited; allowance claimed."""
+        await case_ops.wait_until_open(self, lambda: self._check_birth(msg))
         async with self._lock:
             self._check_staff_or_self(msg.actor, "report the birth")
             before = {"leave_start": self.leave.leave_start, "total_days": self.leave.total_days,
@@ -487,12 +502,13 @@ class MaternityLeaveWorkflow:
 
     @report_birth.validator
     def _v_birth(self, msg: Birth) -> None:
-        self._check_staff_or_self(msg.actor, "report the birth")
-        if self.stage not in (APPROVED, ON_LEAVE, RETURN_OVERDUE) or self.returned_on is not None:
-            raise _refuse(f"the case is {self.stage}; a birth is reported during the leave", "WrongStage")
+        if not self.case_open:
+            return  # the handler checks once the case is open
+        self._check_birth(msg)
 
     @workflow.update
     async def request_extension(self, msg: Extension) -> MaternityView:
+        await case_ops.wait_until_open(self, lambda: self._check_extension_request(msg))
         async with self._lock:
             self._check_extension_request(msg)
             self.pending_extension = msg
@@ -501,10 +517,13 @@ class MaternityLeaveWorkflow:
 
     @request_extension.validator
     def _v_ext(self, msg: Extension) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_extension_request(msg)
 
     @workflow.update
     async def decide_extension(self, msg: ExtensionDecision) -> MaternityView:
+        await case_ops.wait_until_open(self, lambda: self._check_extension_decision(msg))
         async with self._lock:
             self._check_extension_decision(msg)
             ext, self.pending_extension = self.pending_extension, None
@@ -521,11 +540,14 @@ class MaternityLeaveWorkflow:
 
     @decide_extension.validator
     def _v_ext_decision(self, msg: ExtensionDecision) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_extension_decision(msg)
 
     @workflow.update
     async def report_return(self, msg: ReturnReport) -> MaternityView:
         """Employee self-service: she says she is back; HR confirms it."""
+        await case_ops.wait_until_open(self, lambda: self._check_return_report(msg))
         async with self._lock:
             self._check_return_report(msg)
             self.return_reported = msg
@@ -534,10 +556,13 @@ class MaternityLeaveWorkflow:
 
     @report_return.validator
     def _v_report_return(self, msg: ReturnReport) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_return_report(msg)
 
     @workflow.update
     async def confirm_return(self, msg: ReturnReport) -> MaternityView:
+        await case_ops.wait_until_open(self, lambda: self._check_confirm_return(msg))
         async with self._lock:
             self._check_confirm_return(msg)
             await self.book.close_task("confirm-return", "done", actor=msg.actor)
@@ -562,29 +587,38 @@ class MaternityLeaveWorkflow:
 
     @confirm_return.validator
     def _v_confirm_return(self, msg: ReturnReport) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_confirm_return(msg)
 
     @workflow.update
     async def confirm_deduction(self, msg: Money) -> MaternityView:
         """Finance confirms a payroll deduction as it happens; the receivable falls by exactly that."""
+        await case_ops.wait_until_open(self, lambda: self._check_deduction(msg))
         return await self._settle(msg, "payroll_deduction", self._check_deduction)
 
     @confirm_deduction.validator
     def _v_deduction(self, msg: Money) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_deduction(msg)
 
     @workflow.update
     async def report_settlement(self, msg: Money) -> MaternityView:
         """Finance confirms a repayment (after departure: by agreement or an arbitration award)."""
+        await case_ops.wait_until_open(self, lambda: self._check_repayment(msg))
         return await self._settle(msg, "repayment", self._check_repayment)
 
     @report_settlement.validator
     def _v_settlement(self, msg: Money) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_repayment(msg)
 
     @workflow.update
     async def report_departure(self, msg: ReturnReport) -> MaternityView:
         """She resigned or left: deductions from salary stop; what is open stays open and visible."""
+        await case_ops.wait_until_open(self, lambda: self._check_departure(msg))
         async with self._lock:
             self._check_departure(msg)
             self.departed_on = msg.date
@@ -598,11 +632,14 @@ class MaternityLeaveWorkflow:
 
     @report_departure.validator
     def _v_departure(self, msg: ReturnReport) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_departure(msg)
 
     @workflow.update
     async def approve_write_off(self, msg: Decision) -> MaternityView:
         """A write-off needs finance and an hr_manager, two different people; each approval is audited."""
+        await case_ops.wait_until_open(self, lambda: self._check_write_off(msg))
         async with self._lock:
             self._check_write_off(msg)
             self.write_off[msg.actor.role] = msg.actor.user
@@ -617,11 +654,14 @@ class MaternityLeaveWorkflow:
 
     @approve_write_off.validator
     def _v_write_off(self, msg: Decision) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_write_off(msg)
 
     @workflow.update
     async def allowance_paid(self, msg: Money) -> MaternityView:
         """The agency paid the allowance: reconcile it with the salary paid during the leave."""
+        await case_ops.wait_until_open(self)
         async with self._lock:
             if msg.actor.role != "finance":
                 raise _refuse("only finance reports the allowance payment", "WrongRole")
@@ -646,6 +686,7 @@ class MaternityLeaveWorkflow:
     async def repin_policy(self, msg: NewPolicy) -> None:
         """New figures for a leave not yet ended (e.g. a province extended leave for births from a
         date that covers hers): the entitlement and return date change, and the change is audited."""
+        await case_ops.wait_until_open(self)
         async with self._lock:
             if self.returned_on is not None or self.stage in (WITHDRAWN, CANCELLED, CLOSED):
                 await case_ops.audit(self.book.next_step(), "maternity.repin_refused", actor=msg.actor,
@@ -662,6 +703,7 @@ class MaternityLeaveWorkflow:
     @workflow.signal
     async def external_settlement(self, msg: ExternalSettlement) -> None:
         """Applied to this case's receivables, at most what is still owed: never recovered twice."""
+        await case_ops.wait_until_open(self)
         async with self._lock:
             amount = min(msg.amount, self.outstanding)
             if amount <= 0:
@@ -669,6 +711,13 @@ class MaternityLeaveWorkflow:
                                      actor=msg.actor, after={"amount": msg.amount, "reference": msg.reference})
                 return
             await self._apply_settlement(Money(actor=msg.actor, amount=amount, reference=msg.reference), msg.method)
+
+    @workflow.update
+    async def opened(self) -> MaternityView:
+        """The case once its start-up is recorded: what the API answers a start with, so a read
+        right after it finds the case, in its true first state."""
+        await workflow.wait_condition(lambda: self.case_open)
+        return self.view()
 
     @workflow.query
     def view(self) -> MaternityView:
@@ -718,6 +767,11 @@ class MaternityLeaveWorkflow:
             raise _refuse(f"the case is {self.stage}; extensions are for a leave not yet ended", "WrongStage")
         if self.pending_extension is not None:
             raise _refuse("an extension is already waiting for a decision", "WrongStage")
+
+    def _check_birth(self, msg: Birth) -> None:
+        self._check_staff_or_self(msg.actor, "report the birth")
+        if self.stage not in (APPROVED, ON_LEAVE, RETURN_OVERDUE) or self.returned_on is not None:
+            raise _refuse(f"the case is {self.stage}; a birth is reported during the leave", "WrongStage")
 
     def _check_extension_decision(self, msg: ExtensionDecision) -> None:
         if msg.actor.role != "hr_manager":

@@ -172,6 +172,7 @@ class NonCompeteWorkflow:
         self.release_paid: Decimal | None = None
         self.violation_on: dt.date | None = None
         self.closed = False
+        self.case_open = not req.first_run  # a continued run's case is open from its first moment
         self._lock = asyncio.Lock()
 
     @property
@@ -201,6 +202,7 @@ class NonCompeteWorkflow:
                     details={"start": req.start, "last_day": self.last_day, "months": req.months,
                              "monthly_compensation": req.monthly_compensation, "payday": req.payday,
                              "months_already_paid": req.months_paid, "rule": req.rule.id})
+                self.case_open = True
         while self.stage == ACTIVE:
             month = self.months_paid + 1
             if month <= req.months:
@@ -298,6 +300,7 @@ class NonCompeteWorkflow:
     # ------------------------------------------------------------------ messages
     @workflow.update
     async def submit_proof(self, msg: SubmitProof) -> NonCompeteView:
+        await case_ops.wait_until_open(self, lambda: self._check_proof_msg(msg))
         async with self._lock:
             label = self._check_proof_msg(msg)
             late = label in self.missing
@@ -315,11 +318,14 @@ class NonCompeteWorkflow:
 
     @submit_proof.validator
     def _v_proof(self, msg: SubmitProof) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_proof_msg(msg)
 
     @workflow.update
     async def report_violation(self, msg: ReportViolation) -> NonCompeteView:
         """Payments stop; compliance recovers what was paid and the agreed penalty (Interpretation (II))."""
+        await case_ops.wait_until_open(self, lambda: self._check_violation(msg))
         async with self._lock:
             self._check_violation(msg)
             self.violation_on = self._today()
@@ -335,11 +341,14 @@ class NonCompeteWorkflow:
 
     @report_violation.validator
     def _v_violation(self, msg: ReportViolation) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_violation(msg)
 
     @workflow.update
     async def release(self, msg: Release) -> NonCompeteView:
         """The employer releases her during the term (Interpretation (I) art. 39): payments stop."""
+        await case_ops.wait_until_open(self, lambda: self._check_release(msg))
         async with self._lock:
             self._check_release(msg)
             today = self._today()
@@ -360,11 +369,14 @@ class NonCompeteWorkflow:
 
     @release.validator
     def _v_release(self, msg: Release) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_release(msg)
 
     @workflow.update
     async def claim_release_compensation(self, msg: ClaimRelease) -> NonCompeteView:
         """She claims the extra months' compensation after a release: paid once."""
+        await case_ops.wait_until_open(self, lambda: self._check_claim(msg))
         async with self._lock:
             self._check_claim(msg)  # again: a concurrent claim may have been paid meanwhile
             assert self.released_on is not None
@@ -375,7 +387,16 @@ class NonCompeteWorkflow:
 
     @claim_release_compensation.validator
     def _v_claim(self, msg: ClaimRelease) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_claim(msg)
+
+    @workflow.update
+    async def opened(self) -> NonCompeteView:
+        """The case once its start-up is recorded: what the API answers a start with, so a read
+        right after it finds the case, in its true first state."""
+        await workflow.wait_condition(lambda: self.case_open)
+        return self.view()
 
     @workflow.query
     def view(self) -> NonCompeteView:

@@ -204,6 +204,7 @@ class OffboardingWorkflow:
         self.book = case_ops.CaseBook("o")
         self.undo = case_ops.Compensations()
         self.filings_tracked: str | None = None  # what the reminder sweep knows of the filing deadline
+        self.case_open = False
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ run
@@ -224,6 +225,7 @@ class OffboardingWorkflow:
                 workflow_id=self._wf(), employee_id=req.employee_id, at=workflow.now()), "risk assessment")
             await self._open_gates()
             workflow.set_current_details(f"clearance until {self.last_day}. Risk: {self.risk.summary}")
+            self.case_open = True
 
         # Until the last day: sign-offs and escalations; a withdrawal may end the case.
         await self._until(_at(self.last_day), "last day", escalate=True)
@@ -464,6 +466,7 @@ class OffboardingWorkflow:
     # ------------------------------------------------------------------ messages
     @workflow.update
     async def sign_off(self, msg: SignOff) -> OffboardingView:
+        await case_ops.wait_until_open(self, lambda: self._check_sign_off(msg))
         async with self._lock:
             item = self._check_sign_off(msg)
             signed: Signed = await self._db(OffboardingActivities.sign_item, SignItem(
@@ -500,11 +503,14 @@ class OffboardingWorkflow:
 
     @sign_off.validator
     def _v_sign_off(self, msg: SignOff) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_sign_off(msg)
 
     @workflow.update
     async def withdraw(self, msg: Withdrawal) -> OffboardingView:
         """She withdraws her resignation; it takes effect only if an hr_manager accepts."""
+        await case_ops.wait_until_open(self, lambda: self._check_withdraw(msg))
         async with self._lock:
             self._check_withdraw(msg)
             self.withdrawal = msg
@@ -514,10 +520,13 @@ class OffboardingWorkflow:
 
     @withdraw.validator
     def _v_withdraw(self, msg: Withdrawal) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_withdraw(msg)
 
     @workflow.update
     async def decide_withdrawal(self, msg: WithdrawalDecision) -> OffboardingView:
+        await case_ops.wait_until_open(self, lambda: self._check_withdrawal_decision(msg))
         async with self._lock:
             self._check_withdrawal_decision(msg)
             await self.book.close_task("withdrawal", "approved" if msg.accept else "rejected", actor=msg.actor,
@@ -534,10 +543,13 @@ class OffboardingWorkflow:
 
     @decide_withdrawal.validator
     def _v_decide_withdrawal(self, msg: WithdrawalDecision) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_withdrawal_decision(msg)
 
     @workflow.update
     async def record_filing(self, msg: Filing) -> OffboardingView:
+        await case_ops.wait_until_open(self, lambda: self._check_filing(msg))
         async with self._lock:
             self._check_filing(msg)
             self.filings[msg.filing] = msg.reference
@@ -551,7 +563,16 @@ class OffboardingWorkflow:
 
     @record_filing.validator
     def _v_filing(self, msg: Filing) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_filing(msg)
+
+    @workflow.update
+    async def opened(self) -> OffboardingView:
+        """The case once its start-up is recorded: what the API answers a start with, so a read
+        right after it finds the case, in its true first state."""
+        await workflow.wait_condition(lambda: self.case_open)
+        return self.view()
 
     @workflow.query
     def view(self) -> OffboardingView:

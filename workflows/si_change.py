@@ -152,6 +152,7 @@ class SocialInsuranceChangeWorkflow:
         self.executed_at: dt.datetime | None = None
         self.open_task: str | None = None
         self._steps = 0
+        self.case_open = False
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ run
@@ -174,6 +175,7 @@ class SocialInsuranceChangeWorkflow:
                 detail = getattr(err.cause, "details", None)
                 await self._record(INVALID, status="rejected", actor=case_ops.SYSTEM,
                                    details={"refusal": detail[0] if detail else str(err.cause)})
+                self.case_open = True
                 return
             if req.pre_approved is not None:
                 self.approver = req.pre_approved
@@ -181,6 +183,7 @@ class SocialInsuranceChangeWorkflow:
             else:
                 await self._record(SUBMITTED, actor=req.maker)
                 await self._open_task("approve", "Approve social-insurance change", "hr_manager")
+            self.case_open = True
 
         while self.executed is None:
             await workflow.wait_condition(lambda: self.stage != SUBMITTED)
@@ -296,6 +299,7 @@ class SocialInsuranceChangeWorkflow:
     # ------------------------------------------------------------------ messages
     @workflow.update
     async def approve(self, msg: Approve) -> SiChangeView:
+        await case_ops.wait_until_open(self, lambda: self._check_approval(msg))
         async with self._lock:
             self._check_approval(msg)  # again: the state may have moved since validation
             self.approver = msg.actor
@@ -305,10 +309,13 @@ class SocialInsuranceChangeWorkflow:
 
     @approve.validator
     def _validate_approve(self, msg: Approve) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_approval(msg)
 
     @workflow.update
     async def reject(self, msg: Decide) -> SiChangeView:
+        await case_ops.wait_until_open(self, lambda: self._check_checker(msg.actor, SUBMITTED))
         async with self._lock:
             self._check_checker(msg.actor, SUBMITTED)
             self.stage = REJECTED
@@ -320,11 +327,14 @@ class SocialInsuranceChangeWorkflow:
 
     @reject.validator
     def _validate_reject(self, msg: Decide) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_checker(msg.actor, SUBMITTED)
 
     @workflow.update
     async def correct(self, msg: Correct) -> SiChangeView:
         """The maker corrects and resubmits: before execution, in any stage; approval is void."""
+        await case_ops.wait_until_open(self, lambda: self._check_correction(msg))
         async with self._lock:
             facts = self._check_correction(msg)
             await self._validate(facts)  # the database checks too, before anything changes
@@ -339,12 +349,15 @@ class SocialInsuranceChangeWorkflow:
 
     @correct.validator
     def _validate_correct(self, msg: Correct) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_correction(msg)
 
     @workflow.update
     async def revoke(self, msg: Decide) -> SiChangeView:
         """Inside the rollback window: the approval is revoked (back to submitted). After execution:
         the change itself is revoked at the agency (the compensation)."""
+        await case_ops.wait_until_open(self, lambda: self._check_revoke(msg))
         async with self._lock:
             self._check_revoke(msg)
             if self.stage == APPROVED:
@@ -360,10 +373,13 @@ class SocialInsuranceChangeWorkflow:
 
     @revoke.validator
     def _validate_revoke(self, msg: Decide) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_revoke(msg)
 
     @workflow.update
     async def withdraw(self, msg: Decide) -> SiChangeView:
+        await case_ops.wait_until_open(self, lambda: self._check_withdraw(msg))
         async with self._lock:
             self._check_withdraw(msg)
             self.stage = WITHDRAWN
@@ -373,12 +389,15 @@ class SocialInsuranceChangeWorkflow:
 
     @withdraw.validator
     def _validate_withdraw(self, msg: Decide) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_withdraw(msg)
 
     @workflow.signal
     async def repin_policy(self, msg: NewPolicy) -> None:
         """A rule change that must reach this case; before execution only, and audited. An
         approval given on the old figures is void."""
+        await case_ops.wait_until_open(self)
         async with self._lock:
             if self.stage not in (SUBMITTED, APPROVED, *RETURNED):
                 await case_ops.audit(self._next_step(), "si_change.repin_refused", actor=msg.actor,
@@ -399,6 +418,13 @@ class SocialInsuranceChangeWorkflow:
                                  before={"version": before},
                                  after={"version": msg.policy.version, "reason": msg.reason,
                                         "estimate_total": self.estimate.total})
+
+    @workflow.update
+    async def opened(self) -> SiChangeView:
+        """The case once its start-up is recorded: what the API answers a start with, so a read
+        right after it finds the case, in its true first state."""
+        await workflow.wait_condition(lambda: self.case_open)
+        return self.view()
 
     @workflow.query
     def view(self) -> SiChangeView:

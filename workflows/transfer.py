@@ -159,6 +159,7 @@ class CrossProvinceTransferWorkflow:
         self.manual_tasks: list[str] = []
         self.book = case_ops.CaseBook("x")
         self.undo = case_ops.Compensations()
+        self.case_open = False
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ run
@@ -176,6 +177,7 @@ class CrossProvinceTransferWorkflow:
                 summary=f"transfer {', '.join(req.types)}: {req.origin_city} -> {req.destination_city}")
             await self._record(COLLECTING, actor=req.applicant)
             await self._tell_applicant("transfer.materials_required", {"required": self.required})
+            self.case_open = True
         while True:
             if not await self._collect_materials():
                 return
@@ -341,6 +343,7 @@ class CrossProvinceTransferWorkflow:
 
     @workflow.update
     async def review(self, msg: ReviewDecision) -> TransferView:
+        await case_ops.wait_until_open(self, lambda: self._check_review(msg))
         async with self._lock:
             self._check_review(msg)
             await workflow.execute_activity_method(
@@ -365,10 +368,13 @@ class CrossProvinceTransferWorkflow:
 
     @review.validator
     def _v_review(self, msg: ReviewDecision) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_review(msg)
 
     @workflow.update
     async def agency_progress(self, msg: Progress) -> TransferView:
+        await case_ops.wait_until_open(self, lambda: self._check_progress(msg))
         async with self._lock:
             branch = self._check_progress(msg)
             step = next(s for s in branch.steps if s.code == msg.step)
@@ -386,10 +392,13 @@ class CrossProvinceTransferWorkflow:
 
     @agency_progress.validator
     def _v_progress(self, msg: Progress) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_progress(msg)
 
     @workflow.update
     async def cancel(self, msg: Cancel) -> TransferView:
+        await case_ops.wait_until_open(self, lambda: self._check_cancel(msg))
         async with self._lock:
             self._check_cancel(msg)
             self.cancel_request = msg
@@ -401,7 +410,16 @@ class CrossProvinceTransferWorkflow:
 
     @cancel.validator
     def _v_cancel(self, msg: Cancel) -> None:
+        if not self.case_open:
+            return  # the handler checks once the case is open
         self._check_cancel(msg)
+
+    @workflow.update
+    async def opened(self) -> TransferView:
+        """The case once its start-up is recorded: what the API answers a start with, so a read
+        right after it finds the case, in its true first state."""
+        await workflow.wait_condition(lambda: self.case_open)
+        return self.view()
 
     @workflow.query
     def view(self) -> TransferView:

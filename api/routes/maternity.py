@@ -181,7 +181,7 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep,
         static_summary=f"Maternity leave of {employee.employee_id}, expected {body.expected_delivery_date}",
         static_details=(f"{policy.leave.total_days} days from {policy.leave.leave_start};"
                         f" expected return {policy.leave.return_date}; policy {policy.version[:12]}"))
-    return await handle.query(MaternityLeaveWorkflow.view)
+    return await workflow_calls.opened(handle, MaternityLeaveWorkflow.opened, request_id)
 
 
 @router.get(PREFIX + "/{workflow_id}", response_model=MaternityView, responses=responses(401, 404))

@@ -118,7 +118,7 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
             static_details=f"{body.months} months; payday {body.payday}; rule {rule.id}")
     except WorkflowAlreadyStartedError:
         raise ApiError(409, "case_closed", f"non-compete {workflow_id} has already run and closed") from None
-    return await handle.query(NonCompeteWorkflow.view)
+    return await workflow_calls.opened(handle, NonCompeteWorkflow.opened, request_id)
 
 
 @router.get(PREFIX + "/{workflow_id}", response_model=NonCompeteView, responses=responses(401, 404))

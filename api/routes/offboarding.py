@@ -165,7 +165,7 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
                                       province=employee.si_province, department=employee.department),
         static_summary=f"Offboarding ({body.kind.value}) of {employee.employee_id}",
         static_details=f"Notice {body.notice_date}; filed by {principal.user}")
-    return await handle.query(OffboardingWorkflow.view)
+    return await workflow_calls.opened(handle, OffboardingWorkflow.opened, request_id)
 
 
 @router.get(PREFIX, response_model=list[CaseOut], responses=responses(401, 403))

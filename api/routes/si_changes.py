@@ -120,7 +120,7 @@ class SiChangePage(BaseModel):
 
 
 @dataclass(frozen=True)
-class _Opened:
+class _Prepared:
     """What ``submit`` read and wrote in its transaction: the case id and the facts to start it with."""
 
     workflow_id: str
@@ -130,8 +130,8 @@ class _Opened:
     province: str
 
 
-def _open(session: Session, body: SiChangeIn, principal: Principal, request_id: str,
-          today: dt.date) -> _Opened | dict[str, str]:
+def _prepare(session: Session, body: SiChangeIn, principal: Principal, request_id: str,
+          today: dt.date) -> _Prepared | dict[str, str]:
     """Check the request and allocate its case id; a refusal is audited instead and returned
     (committed with nothing else)."""
     try:
@@ -158,7 +158,7 @@ def _open(session: Session, body: SiChangeIn, principal: Principal, request_id: 
                    "effective_month": body.effective_month, **detail}))
         return detail
     workflow_id = case_ids.allocate(session, f"si-change-{employee.employee_id}", request_id)
-    return _Opened(workflow_id=workflow_id, facts=facts, policy=policy, department=employee.department,
+    return _Prepared(workflow_id=workflow_id, facts=facts, policy=policy, department=employee.department,
                    province=employee.si_province)
 
 
@@ -167,26 +167,27 @@ async def submit(body: SiChangeIn, request: Request, temporal: TemporalDep,
                  request_id: RequestId, principal: Maker) -> Started:
     settings = request.app.state.settings
     today = dt.date.today()
-    opened = await transact(request, lambda s: _open(s, body, principal, request_id, today))
-    if not isinstance(opened, _Opened):
-        raise ApiError(422, "validation_failed", [opened])
-    employee_id, policy = opened.facts.employee_id, opened.policy
+    prepared = await transact(request, lambda s: _prepare(s, body, principal, request_id, today))
+    if not isinstance(prepared, _Prepared):
+        raise ApiError(422, "validation_failed", [prepared])
+    employee_id, policy = prepared.facts.employee_id, prepared.policy
     req = SiChangeRequest(
-        facts=opened.facts, reason=body.reason,
-        maker=workflow_calls.actor(principal, request_id), department=opened.department, province=opened.province,
+        facts=prepared.facts, reason=body.reason,
+        maker=workflow_calls.actor(principal, request_id), department=prepared.department, province=prepared.province,
         today=today, policy=policy,
         rollback_window=dt.timedelta(hours=settings.rollback_window_hours),
         correction_window=dt.timedelta(days=settings.si_correction_days),
         followup=dt.timedelta(days=settings.si_followup_days))
-    await temporal.start_workflow(
-        SocialInsuranceChangeWorkflow.run, req, id=opened.workflow_id, task_queue=settings.temporal_task_queue,
+    handle = await temporal.start_workflow(
+        SocialInsuranceChangeWorkflow.run, req, id=prepared.workflow_id, task_queue=settings.temporal_task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=sa.at_start(employee_id=employee_id, kind="si_change", stage="submitted",
-                                      province=opened.province, department=opened.department),
+                                      province=prepared.province, department=prepared.department),
         static_summary=f"Social-insurance {body.kind.value} for {employee_id} in {policy.city}",
         static_details=f"Submitted by {principal.user}. Reason: {body.reason}",
     )
-    return Started(workflow_id=opened.workflow_id, stage="submitted",
+    view: SiChangeView = await workflow_calls.opened(handle, SocialInsuranceChangeWorkflow.opened, request_id)
+    return Started(workflow_id=prepared.workflow_id, stage=view.stage,
                    estimate=estimate(body.kind, body.base, body.months, policy))
 
 

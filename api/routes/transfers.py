@@ -134,7 +134,7 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep, request_
                                       province=origin.destination, department=employee.department),
         static_summary=f"Transfer of {employee.employee_id}: {body.origin_city} -> {body.destination_city}",
         static_details=f"{', '.join(kinds)}; policy {policy.version[:12]}")
-    return await handle.query(CrossProvinceTransferWorkflow.view)
+    return await workflow_calls.opened(handle, CrossProvinceTransferWorkflow.opened, request_id)
 
 
 async def _guard(request: Request, principal: Principal, workflow_id: str) -> None:

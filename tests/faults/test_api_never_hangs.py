@@ -14,7 +14,7 @@ request does to its event loop is seen from outside, as clients see it.
   audited writes run together. Every decision lands exactly once, database-only requests are not
   slowed by Temporal, and no API connection sits idle inside a transaction while Temporal thinks.
 - No worker runs: a decision waits for the case a bounded time, then answers 503
-  ``decision_pending``; sent again with its request id once the worker is back, it lands once.
+  ``pending``; sent again with its request id once the worker is back, it lands once.
 """
 
 from __future__ import annotations
@@ -311,7 +311,7 @@ async def test_a_decision_while_no_worker_runs_is_pending_then_lands_once(
     t0 = time.monotonic()
     pending = await api.post(f"/si-changes/{wf}/approve", json={}, headers=headers)
     waited = time.monotonic() - t0
-    assert pending.status_code == 503 and pending.json()["error"] == "decision_pending", pending.text
+    assert pending.status_code == 503 and pending.json()["error"] == "pending", pending.text
     assert pending.headers["Retry-After"] and "同一 X-Request-ID" in pending.json()["detail"]["message"]
     assert UPDATE_WAIT <= waited < UPDATE_WAIT + 5  # bounded by the setting, not by the worker's return
 
@@ -328,7 +328,7 @@ async def test_a_decision_while_no_worker_runs_is_pending_then_lands_once(
 async def _approved(api: httpx.AsyncClient, wf: str, headers: dict[str, str]) -> httpx.Response | None:
     """The decision sent again with its request id: its answer, or None while still pending."""
     r = await api.post(f"/si-changes/{wf}/approve", json={}, headers=headers)
-    if r.status_code == 503 and r.json()["error"] == "decision_pending":
+    if r.status_code == 503 and r.json()["error"] == "pending":
         return None
     assert r.status_code == 200, r.text
     return r
