@@ -60,6 +60,11 @@ class Settle(BaseModel):
     actor: Actor
 
 
+class OpenBalance(BaseModel):
+    workflow_id: str
+    employee_id: str
+
+
 class ReconcileReturn(BaseModel):
     workflow_id: str
     employee_id: str
@@ -142,6 +147,13 @@ class MaternityActivities:
                 after={"amount": req.amount, "reference": req.reference, "outstanding": left}), at=req.at)
             return left
 
+    @activity.defn(name="maternity.open_balance")
+    def open_balance(self, req: OpenBalance) -> Decimal:
+        """What is still open on this case's receivables, as the ledger has it now (another case,
+        final pay say, may have recovered part of it)."""
+        with db_step(self._sessions) as session:
+            return ledger.outstanding(session, req.employee_id, req.workflow_id)
+
     @activity.defn(name="maternity.reconcile_return")
     def reconcile_return(self, req: ReconcileReturn) -> dict[str, Decimal]:
         """Advances follow the day she actually came back, not the day HR confirmed it: every cut-off
@@ -154,7 +166,7 @@ class MaternityActivities:
                      if ledger.book(session, employee_id=req.employee_id, workflow_id=req.workflow_id,
                                     kind=ADVANCE, month=m, amount=req.amount, at=req.at)]
             reversed_ = [m for m in sorted(set(booked) - away)
-                         if ledger.reverse(session, workflow_id=req.workflow_id, kind=ADVANCE, month=m)]
+                         if ledger.reverse(session, workflow_id=req.workflow_id, kind=ADVANCE, month=m, at=req.at)]
             if (added or reversed_) and claim_step(session, req.workflow_id, "return-reconciled").first_time:
                 audit.append(session, audit.AuditEntry(
                     actor="system", actor_role="system", action="receivable.reconciled_with_return",
@@ -186,5 +198,5 @@ class MaternityActivities:
         return receipt.number
 
     def all(self) -> list[Any]:
-        return [self.set_si_status, self.notify, self.book_advance, self.settle, self.reconcile_return,
+        return [self.set_si_status, self.notify, self.book_advance, self.settle, self.open_balance, self.reconcile_return,
                 self.recompute, self.claim_allowance]

@@ -113,6 +113,35 @@ class Certificate(BaseModel):
     at: dt.datetime
 
 
+class ClaimReceivables(BaseModel):
+    """Recover from her open receivables, at most ``cap`` (everything open when None)."""
+
+    workflow_id: str
+    employee_id: str
+    step: str
+    method: str = Field(pattern=r"^(final_pay|repayment)$")
+    cap: Decimal | None = None
+    reference: str
+    actor: Actor
+    at: dt.datetime
+
+
+class VoidClaim(BaseModel):
+    workflow_id: str
+    employee_id: str
+    step: str
+    voided_step: str
+    reference: str
+    actor: Actor
+    at: dt.datetime
+
+
+class Claimed(BaseModel):
+    amount: Decimal
+    by_case: dict[str, Decimal]  # owning case -> taken from (or, voided, given back to) it
+    open_after: Decimal
+
+
 class OffboardingActivities:
     def __init__(self, session_factory: sessionmaker[Session], agency: SocialInsuranceAgency) -> None:
         self._sessions = session_factory
@@ -269,6 +298,36 @@ class OffboardingActivities:
                        "position": employee.position, "years_of_service": str(years), "kind": req.kind}), at=req.at)
         return number
 
+    @activity.defn(name="offboarding.claim_receivables")
+    def claim_receivables(self, req: ClaimReceivables) -> Claimed:
+        """Final pay (or her repayment) takes what is open at this moment, never a figure from before:
+        a payroll deduction during her notice period is not recovered a second time."""
+        with db_step(self._sessions) as session:
+            taken = ledger.claim(session, claimant=req.workflow_id, step=req.step, employee_id=req.employee_id,
+                                 method=req.method, amount=req.cap, confirmed_by=req.actor.user,
+                                 reference=req.reference[:100], at=req.at)
+            if claim_step(session, req.workflow_id, f"claimed-{req.step}").first_time:
+                audit.append(session, audit.AuditEntry(
+                    actor=req.actor.user, actor_role=req.actor.role, action=f"receivable.{req.method}",
+                    workflow_id=req.workflow_id, subject=req.employee_id, request_id=req.actor.request_id,
+                    after={"cap": req.cap, "taken": taken.amount, "by_case": taken.by_case,
+                           "still_open": taken.open_after, "reference": req.reference}), at=req.at)
+            return Claimed(amount=taken.amount, by_case=taken.by_case, open_after=taken.open_after)
+
+    @activity.defn(name="offboarding.void_claim")
+    def void_claim(self, req: VoidClaim) -> Claimed:
+        """The resignation was withdrawn: final pay's claim is given back exactly."""
+        with db_step(self._sessions) as session:
+            undone = ledger.void(session, claimant=req.workflow_id, step=req.step, voided_step=req.voided_step,
+                                 confirmed_by=req.actor.user, reference=req.reference[:100], at=req.at)
+            if undone.by_case and claim_step(session, req.workflow_id, f"voided-{req.voided_step}").first_time:
+                audit.append(session, audit.AuditEntry(
+                    actor=req.actor.user, actor_role=req.actor.role, action="receivable.claim_voided",
+                    workflow_id=req.workflow_id, subject=req.employee_id,
+                    after={"voided": req.voided_step, "given_back": undone.amount, "by_case": undone.by_case,
+                           "reference": req.reference}), at=req.at)
+            return Claimed(amount=undone.amount, by_case=undone.by_case, open_after=undone.open_after)
+
     def all(self) -> list[Any]:
         return [self.assess_risk, self.open_items, self.sign_item, self.revoke_access, self.restore_access,
-                self.housing_fund, self.issue_certificate]
+                self.housing_fund, self.issue_certificate, self.claim_receivables, self.void_claim]

@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+from typing import Any, Literal
 
 from temporalio.client import (
     Client,
     Interceptor,
     OutboundInterceptor,
     StartWorkflowUpdateInput,
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.exceptions import ApplicationError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.cases import Actor
@@ -101,6 +103,26 @@ async def update(handle: WorkflowHandle[Any, Any], method: Any, arg: Any) -> Any
     return await _answered(handle, request_id, handle.execute_update(method, arg, id=update_id))
 
 
+async def start_case(temporal: Client, workflow: Any, req: Any, *, id: str, request_id: str,
+                     closed: Literal["answer", "conflict"], **options: Any) -> Any:
+    """Start the case (a retried request reaches the one running) and answer its view once open.
+
+    An id whose case already ran to its end is never started again (a second run of a change that
+    was executed would be refused as a second enrollment, say): when the id is the request's own
+    (``closed="answer"``, ids allocated per request id), the retried request gets the closed case's
+    view; otherwise it is 409 ``case_closed``."""
+    try:
+        handle = await temporal.start_workflow(
+            workflow.run, req, id=id, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, **options)
+    except WorkflowAlreadyStartedError:
+        if closed == "answer":
+            return await query(temporal, id, workflow.view)
+        raise ApiError(409, "case_closed", {"message": f"此案件已办结，不能再次发起 (case {id} has already run"
+                                                       " and closed; it is not started again)"}) from None
+    return await opened(handle, workflow.opened, request_id)
+
+
 async def opened(handle: WorkflowHandle[Any, Any], method: Any, request_id: str) -> Any:
     """The view of a case just started, once its start-up is recorded (the workflow's ``opened``
     update): a 201 never shows a state the case has not reached, and a read right after it finds
@@ -122,12 +144,22 @@ async def _answered(handle: WorkflowHandle[Any, Any], request_id: str | None, ca
             raise refusal_to_http(cause) from None
         raise
     except RPCError as err:
-        # A closed case first: the server answers NOT_FOUND "workflow execution already completed".
-        if err.status == RPCStatusCode.FAILED_PRECONDITION or "completed" in err.message:
-            raise ApiError(409, "case_closed", f"case {handle.id} has already closed") from None
+        # A closed case answers NOT_FOUND too ("workflow execution already completed", or not
+        # even that): it is 409 case_closed when the case exists, 404 when it never did.
+        if err.status == RPCStatusCode.FAILED_PRECONDITION or "completed" in err.message or (
+                err.status == RPCStatusCode.NOT_FOUND and await _closed(handle)):
+            raise ApiError(409, "case_closed", {"message": f"案件已结束，不再接受此操作 (case {handle.id} has"
+                                                           " already closed)"}) from None
         if err.status == RPCStatusCode.NOT_FOUND:
             raise ApiError(404, "not_found", f"no running case {handle.id}") from None
         raise
+
+
+async def _closed(handle: WorkflowHandle[Any, Any]) -> bool:
+    try:
+        return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
+    except RPCError:
+        return False
 
 
 async def query(client: Client, workflow_id: str, method: Any) -> Any:

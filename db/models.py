@@ -248,7 +248,9 @@ class SimAgencyRequest(Base):
 
 
 class Receivable(Base):
-    """Money the employee owes the company, one row per month and kind (never twice)."""
+    """Money the employee owes the company, one row per month and kind (never twice). ``settled``
+    (recovered or written off) and ``reversed`` move only through ``ReceivableClaim`` lines, which a
+    trigger applies; the check below holds for every process that recovers, in any order."""
 
     __tablename__ = "receivables"
 
@@ -259,6 +261,7 @@ class Receivable(Base):
     month: Mapped[str] = mapped_column(String(7))
     amount: Mapped[Decimal] = mapped_column(Money)
     settled: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    reversed: Mapped[Decimal] = mapped_column(Money, server_default="0")
     status: Mapped[str] = mapped_column(String(15), server_default="open")
     booked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     followed_up_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -266,32 +269,59 @@ class Receivable(Base):
     __table_args__ = (
         UniqueConstraint("employee_id", "kind", "month"),
         CheckConstraint("status IN ('open', 'settled', 'written_off', 'reversed')", name="status_known"),
-        CheckConstraint("settled >= 0 AND settled <= amount", name="settled_within_amount"),
+        CheckConstraint("settled >= 0 AND reversed >= 0 AND settled + reversed <= amount", name="claims_within_amount"),
         Index("ix_receivables_open", "employee_id", "booked_at", postgresql_where=text("status = 'open'")),
         Index("ix_receivables_open_followup", text("coalesce(followed_up_at, booked_at)"), "id",
               postgresql_where=text("status = 'open'")),
     )
 
 
+CLAIM_METHODS = ("payroll_deduction", "repayment", "write_off", "final_pay", "reversal", "void", "before_claims")
+_CLAIM_METHODS_SQL = "method IN (" + ", ".join(f"'{m}'" for m in CLAIM_METHODS) + ")"
+
+
 class Settlement(Base):
-    """A confirmed reduction of receivables: a payroll deduction, a repayment or a write-off."""
+    """One claim against her receivables (the claimant case and its step): a payroll deduction, a
+    repayment, final pay, a write-off, a reversal, or the void of an earlier claim. Its lines say
+    which receivables it took how much from."""
 
     __tablename__ = "settlements"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    workflow_id: Mapped[str] = mapped_column(String(200))
+    workflow_id: Mapped[str] = mapped_column(String(200))  # the claimant
     step: Mapped[str] = mapped_column(String(100))
     employee_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"))
     method: Mapped[str] = mapped_column(String(20))
-    amount: Mapped[Decimal] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(Money)  # what it took (0: nothing was open)
     confirmed_by: Mapped[str] = mapped_column(String(64))
     reference: Mapped[str | None] = mapped_column(String(100))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    voids: Mapped[int | None] = mapped_column(ForeignKey("settlements.id"), unique=True)
 
     __table_args__ = (
         UniqueConstraint("workflow_id", "step"),
-        CheckConstraint("method IN ('payroll_deduction', 'repayment', 'write_off')", name="method_known"),
-        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(_CLAIM_METHODS_SQL, name="method_known"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+    )
+
+
+class ReceivableClaim(Base):
+    """One line of a claim against one receivable; append-only (a trigger applies it to the
+    receivable and refuses UPDATE, DELETE and TRUNCATE). A voided claim has negative lines."""
+
+    __tablename__ = "receivable_claims"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    settlement_id: Mapped[int | None] = mapped_column(ForeignKey("settlements.id"), index=True)
+    receivable_id: Mapped[int] = mapped_column(ForeignKey("receivables.id"), index=True)
+    method: Mapped[str] = mapped_column(String(20))
+    reversal: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+        CheckConstraint(_CLAIM_METHODS_SQL, name="method_known"),
     )
 
 

@@ -138,6 +138,11 @@ TRACK_DEADLINES = "track-deadlines"
 MESSAGES_AFTER_OPEN = "messages-after-open"
 
 
+# Patch id under which recoveries of her receivables are claims in the ledger (db.ledger.claim):
+# final pay takes what is open on its own day, and the owning case reads its balance again.
+LEDGER_CLAIMS = "ledger-claims"
+
+
 class OpensCase(Protocol):
     case_open: bool  # True once the case row, its first stage and first tasks are recorded
 

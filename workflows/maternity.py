@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         BookAdvance,
         ClaimAllowance,
         MaternityActivities,
+        OpenBalance,
         Recompute,
         ReconcileReturn,
         SetSiStatus,
@@ -121,11 +122,23 @@ class NewPolicy(BaseModel):
 
 
 class ExternalSettlement(BaseModel):
-    """Money recovered by another case (offboarding's final pay, with her written agreement)."""
+    """Money recovered by another case, settled here (cases from before the ledger's claims; see
+    ``LedgerChanged``)."""
 
     actor: Actor
     amount: Decimal = Field(gt=0, decimal_places=2)
     method: str = Field(pattern=r"^(payroll_deduction|repayment)$")
+    reference: str
+
+
+
+class LedgerChanged(BaseModel):
+    """Another case recovered part of this case's receivables in the ledger (offboarding's final
+    pay, say), or gave some back (its final pay voided): the balance is read again, never recovered
+    here a second time."""
+
+    actor: Actor
+    amount: Decimal  # taken from this case's receivables; negative when given back
     reference: str
 
 
@@ -719,6 +732,15 @@ class MaternityLeaveWorkflow:
         await workflow.wait_condition(lambda: self.case_open)
         return self.view()
 
+    @workflow.signal
+    async def ledger_changed(self, msg: LedgerChanged) -> None:
+        await case_ops.wait_until_open(self)
+        async with self._lock:
+            await self._read_balance()
+            await case_ops.audit(self.book.next_step(), "maternity.recovered_elsewhere", actor=msg.actor,
+                                 subject=self.req.employee_id,
+                                 after={"amount": msg.amount, "reference": msg.reference, "outstanding": self.outstanding})
+
     @workflow.query
     def view(self) -> MaternityView:
         return MaternityView(
@@ -838,10 +860,24 @@ class MaternityLeaveWorkflow:
         return self.view()
 
     async def _apply_settlement(self, msg: Money, method: str) -> None:
-        left = await self._activity(MaternityActivities.settle, Settle(
-            workflow_id=self._wf(), step=f"settle-{self.book.next_step()}", employee_id=self.req.employee_id,
-            method=method, amount=msg.amount, reference=msg.reference, at=workflow.now(), actor=msg.actor),
-            summary=f"{method} {msg.amount}")
+        try:
+            left = await self._activity(MaternityActivities.settle, Settle(
+                workflow_id=self._wf(), step=f"settle-{self.book.next_step()}", employee_id=self.req.employee_id,
+                method=method, amount=msg.amount, reference=msg.reference, at=workflow.now(), actor=msg.actor),
+                summary=f"{method} {msg.amount}")
+        except ActivityError as err:
+            over = isinstance(err.cause, ApplicationError) and err.cause.type == "OverSettlement"
+            if not over or not workflow.patched(case_ops.LEDGER_CLAIMS):
+                raise
+            # Another case recovered part of it first (final pay): never twice; say what is left.
+            await self._read_balance()
+            raise _refuse(f"{msg.amount} is more than the {self.outstanding} still open: part of it was recovered"
+                          " by another case (final pay, say); recover only what is open", "OverSettlement") from None
+        self.settled = sum(self.advances.values(), Decimal("0.00")) - Decimal(left)
+
+    async def _read_balance(self) -> None:
+        left = await self._activity(MaternityActivities.open_balance, OpenBalance(
+            workflow_id=self._wf(), employee_id=self.req.employee_id), summary="the case's open balance in the ledger")
         self.settled = sum(self.advances.values(), Decimal("0.00")) - Decimal(left)
 
     async def _activity(self, fn: Any, arg: Any, *, summary: str, agency: bool = False) -> Any:

@@ -25,7 +25,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 from temporalio.workflow import ParentClosePolicy
 
 from workflows import case_ops
-from workflows.maternity import ExternalSettlement, MaternityLeaveWorkflow
+from workflows.maternity import ExternalSettlement, LedgerChanged, MaternityLeaveWorkflow
 from workflows.non_compete import NonCompeteRequest, NonCompeteWorkflow
 from workflows.si_change import AGENCY_CALL, SiChangeRequest, SocialInsuranceChangeWorkflow
 
@@ -36,6 +36,8 @@ with workflow.unsafe.imports_passed_through():
         AccessChange,
         Assess,
         Certificate,
+        Claimed,
+        ClaimReceivables,
         HousingFund,
         Item,
         OffboardingActivities,
@@ -43,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         RiskReport,
         Signed,
         SignItem,
+        VoidClaim,
     )
     from activities.outbox import Notify, Recipient
     from activities.si_change import ChangeFacts
@@ -205,6 +208,8 @@ class OffboardingWorkflow:
         self.undo = case_ops.Compensations()
         self.filings_tracked: str | None = None  # what the reminder sweep knows of the filing deadline
         self.case_open = False
+        # Her receivables are recovered as ledger claims: final pay takes what is open on the last day.
+        self.receivables_by_claim = False
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ run
@@ -356,6 +361,14 @@ class OffboardingWorkflow:
                     self.certificate_no = None
                 self.undo.add("certificate voided", void_certificate)
 
+            item = self.items.get("finance/receivables")
+            if self.receivables_by_claim and item is not None and item.outcome == "deducted_by_agreement":
+                await self._claim_receivables("final-pay", "final_pay", item, case_ops.SYSTEM,
+                                              f"final pay {self.last_day}, agreed in writing")
+
+                async def give_back() -> None:
+                    await self._void_claim("final-pay")
+                self.undo.add("final pay claim voided", give_back)
             self.final = self._final_pay()
             await case_ops.audit(self.book.next_step(), "offboarding.final_pay", subject=self.req.employee_id,
                                  after=self.final.model_dump(mode="json"))
@@ -480,9 +493,16 @@ class OffboardingWorkflow:
             item.agreed_in_writing = msg.agreed_in_writing
             if signed.evidence_events:
                 item.title += f" [evidence: {len(signed.evidence_events)} audit events]"
-            if (msg.gate, msg.item_key) == ("finance", "receivables") and msg.outcome in ("deducted_by_agreement", "repaid") \
-                    and workflow.patched("settle-receivable-cases"):
-                await self._settle_receivable_cases(msg)
+            if (msg.gate, msg.item_key) == ("finance", "receivables") \
+                    and msg.outcome in ("deducted_by_agreement", "repaid"):
+                if workflow.patched(case_ops.LEDGER_CLAIMS):
+                    self.receivables_by_claim = True
+                    item.amount = msg.amount  # what she agreed to, at most; None: whatever is open then
+                    if msg.outcome == "repaid":  # the money came in now: claimed now
+                        await self._claim_receivables("repaid", "repayment", item, msg.actor,
+                                                      f"repaid: {msg.note or 'confirmed by finance'}")
+                elif workflow.patched("settle-receivable-cases"):
+                    await self._settle_receivable_cases(msg)
             if msg.gate == "handover" and self._gate_done("handover") and self.final and self.final.compensation_held:
                 self.final = self._final_pay()  # the handover is complete: the compensation is released
                 await case_ops.audit(self.book.next_step(), "offboarding.compensation_released", actor=msg.actor,
@@ -652,6 +672,35 @@ class OffboardingWorkflow:
 
     async def _agency(self, fn: Any, arg: Any, summary: str) -> Any:
         return await workflow.execute_activity_method(fn, arg, summary=summary, **AGENCY_CALL)
+
+    async def _claim_receivables(self, step: str, method: str, item: ItemState, actor: Actor, reference: str) -> None:
+        """Recover her receivables in the ledger as they stand now, at most what she agreed to (the
+        item's amount); the item then says what was taken, and each owning case is told."""
+        claimed: Claimed = await self._db(OffboardingActivities.claim_receivables, ClaimReceivables(
+            workflow_id=self._wf(), employee_id=self.req.employee_id, step=step, method=method, cap=item.amount,
+            reference=reference, actor=actor, at=workflow.now()), f"{method}: the receivables open now")
+        item.amount = claimed.amount
+        await self._tell_owning_cases(claimed.by_case, actor, f"{self._wf()}: {reference}")
+
+    async def _void_claim(self, step: str) -> None:
+        undone: Claimed = await self._db(OffboardingActivities.void_claim, VoidClaim(
+            workflow_id=self._wf(), employee_id=self.req.employee_id, step=f"{step}-voided", voided_step=step,
+            reference="resignation withdrawn: final pay's deduction given back", actor=case_ops.SYSTEM,
+            at=workflow.now()), "give back final pay's claim")
+        await self._tell_owning_cases(undone.by_case, case_ops.SYSTEM, f"{self._wf()}: final pay voided")
+
+    async def _tell_owning_cases(self, by_case: dict[str, Decimal], actor: Actor, reference: str) -> None:
+        """The ledger already holds the claim; each owning case reads its balance again. A case that
+        has closed cannot: finance is given the task to follow it up."""
+        for case, amount in sorted(by_case.items()):
+            if case == self._wf() or amount == 0:
+                continue
+            try:
+                await workflow.get_external_workflow_handle(case).signal(
+                    MaternityLeaveWorkflow.ledger_changed, LedgerChanged(actor=actor, amount=amount, reference=reference))
+            except Exception:  # noqa: BLE001 - closed or unknown: the ledger is right; a person follows up
+                await self.book.open_task(f"ledger-{case}", f"{amount} yuan of the receivables of {case} moved"
+                                          " here; that case is closed and was not told: follow it up"[:200], "finance")
 
     async def _settle_receivable_cases(self, msg: SignOff) -> None:
         """Tell each case that owns the receivables what was recovered here, so it is not recovered

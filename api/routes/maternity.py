@@ -14,7 +14,6 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from temporalio.common import WorkflowIDConflictPolicy
 
 from api import workflow_calls
 from api.auth import Principal, require
@@ -173,15 +172,14 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep,
         deduction_installments=settings.maternity_deduction_installments,
         return_reminder_days=settings.maternity_return_reminder_days,
         return_grace_days=settings.maternity_return_grace_days)
-    handle = await temporal.start_workflow(
-        MaternityLeaveWorkflow.run, req, id=workflow_id, task_queue=settings.temporal_task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    return await workflow_calls.start_case(
+        temporal, MaternityLeaveWorkflow, req, id=workflow_id, task_queue=settings.temporal_task_queue,
+        request_id=request_id, closed="conflict",
         search_attributes=sa.at_start(employee_id=employee.employee_id, kind="maternity", stage="applied",
                                       province=employee.si_province, department=employee.department),
         static_summary=f"Maternity leave of {employee.employee_id}, expected {body.expected_delivery_date}",
         static_details=(f"{policy.leave.total_days} days from {policy.leave.leave_start};"
                         f" expected return {policy.leave.return_date}; policy {policy.version[:12]}"))
-    return await workflow_calls.opened(handle, MaternityLeaveWorkflow.opened, request_id)
 
 
 @router.get(PREFIX + "/{workflow_id}", response_model=MaternityView, responses=responses(401, 404))

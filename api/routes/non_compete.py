@@ -13,10 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import WorkflowExecutionStatus
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
 from api import workflow_calls
 from api.auth import Principal, require
@@ -106,19 +102,14 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
         monthly_compensation=body.monthly_compensation, rule=rule, payday=body.payday,
         filed_by=workflow_calls.actor(principal, request_id), department=employee.department,
         months_paid=body.months_already_paid)
-    try:
-        handle = await temporal.start_workflow(
-            NonCompeteWorkflow.run, req, id=workflow_id, task_queue=settings.temporal_task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            # a closed agreement is never started again: its payments are on record under this id
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=sa.at_start(employee_id=employee.employee_id, kind="non_compete", stage="active",
-                                          department=employee.department),
-            static_summary=f"Non-compete of {employee.employee_id} from {body.start}",
-            static_details=f"{body.months} months; payday {body.payday}; rule {rule.id}")
-    except WorkflowAlreadyStartedError:
-        raise ApiError(409, "case_closed", f"non-compete {workflow_id} has already run and closed") from None
-    return await workflow_calls.opened(handle, NonCompeteWorkflow.opened, request_id)
+    # a closed agreement is never started again: its payments are on record under this id
+    return await workflow_calls.start_case(
+        temporal, NonCompeteWorkflow, req, id=workflow_id, task_queue=settings.temporal_task_queue,
+        request_id=request_id, closed="conflict",
+        search_attributes=sa.at_start(employee_id=employee.employee_id, kind="non_compete", stage="active",
+                                      department=employee.department),
+        static_summary=f"Non-compete of {employee.employee_id} from {body.start}",
+        static_details=f"{body.months} months; payday {body.payday}; rule {rule.id}")
 
 
 @router.get(PREFIX + "/{workflow_id}", response_model=NonCompeteView, responses=responses(401, 404))
@@ -134,21 +125,7 @@ async def _guard(request: Request, principal: Principal, workflow_id: str) -> No
 async def _send(request: Request, temporal: TemporalDep, principal: Principal, workflow_id: str,
                 method: Any, arg: Any) -> NonCompeteView:
     await _guard(request, principal, workflow_id)
-    handle = temporal.get_workflow_handle(workflow_id)
-    try:
-        return await workflow_calls.update(handle, method, arg)
-    except ApiError as err:
-        # The server answers "not found" for an update to a case that has closed: say so.
-        if err.status_code == 404 and await _closed(handle):
-            raise ApiError(409, "case_closed", f"non-compete {workflow_id} has already closed") from None
-        raise
-
-
-async def _closed(handle: Any) -> bool:
-    try:
-        return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
-    except RPCError:
-        return False
+    return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), method, arg)
 
 
 _ERRORS = responses(400, 401, 403, 404, 409, 422)

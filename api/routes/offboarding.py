@@ -13,7 +13,6 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from temporalio.common import WorkflowIDConflictPolicy
 
 from api import workflow_calls
 from api.auth import Principal, require
@@ -158,14 +157,13 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
         city=employee.si_city, department=employee.department, monthly_wage=body.monthly_wage,
         minimum_wage=body.minimum_wage, economic_compensation=body.economic_compensation, handover=body.handover,
         filed_by=workflow_calls.actor(principal, request_id), policy=policy, si_policy=si_policy, non_compete=terms)
-    handle = await temporal.start_workflow(
-        OffboardingWorkflow.run, req, id=f"offboarding-{employee.employee_id}-{body.notice_date.isoformat()}",
-        task_queue=settings.temporal_task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    return await workflow_calls.start_case(
+        temporal, OffboardingWorkflow, req, id=f"offboarding-{employee.employee_id}-{body.notice_date.isoformat()}",
+        task_queue=settings.temporal_task_queue, request_id=request_id, closed="conflict",
         search_attributes=sa.at_start(employee_id=employee.employee_id, kind="offboarding", stage="clearance",
                                       province=employee.si_province, department=employee.department),
         static_summary=f"Offboarding ({body.kind.value}) of {employee.employee_id}",
         static_details=f"Notice {body.notice_date}; filed by {principal.user}")
-    return await workflow_calls.opened(handle, OffboardingWorkflow.opened, request_id)
 
 
 @router.get(PREFIX, response_model=list[CaseOut], responses=responses(401, 403))

@@ -16,7 +16,6 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.si_change import ChangeFacts, validate_against_records
 from api import workflow_calls
@@ -178,15 +177,14 @@ async def submit(body: SiChangeIn, request: Request, temporal: TemporalDep,
         rollback_window=dt.timedelta(hours=settings.rollback_window_hours),
         correction_window=dt.timedelta(days=settings.si_correction_days),
         followup=dt.timedelta(days=settings.si_followup_days))
-    handle = await temporal.start_workflow(
-        SocialInsuranceChangeWorkflow.run, req, id=prepared.workflow_id, task_queue=settings.temporal_task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    view: SiChangeView = await workflow_calls.start_case(
+        temporal, SocialInsuranceChangeWorkflow, req, id=prepared.workflow_id, task_queue=settings.temporal_task_queue,
+        request_id=request_id, closed="answer",
         search_attributes=sa.at_start(employee_id=employee_id, kind="si_change", stage="submitted",
                                       province=prepared.province, department=prepared.department),
         static_summary=f"Social-insurance {body.kind.value} for {employee_id} in {policy.city}",
         static_details=f"Submitted by {principal.user}. Reason: {body.reason}",
     )
-    view: SiChangeView = await workflow_calls.opened(handle, SocialInsuranceChangeWorkflow.opened, request_id)
     return Started(workflow_id=prepared.workflow_id, stage=view.stage,
                    estimate=estimate(body.kind, body.base, body.months, policy))
 

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.common import WorkflowIDConflictPolicy
 
 from api import workflow_calls
 from api.auth import Principal, require
@@ -127,14 +126,13 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep, request_
         types=kinds, reason=body.reason, applicant=workflow_calls.actor(principal, request_id), policy=policy,
         origin_si=pinned_si(body.origin_city), destination_si=pinned_si(body.destination_city),
         contribution_base=employee.contribution_base)
-    handle = await temporal.start_workflow(
-        CrossProvinceTransferWorkflow.run, req, id=workflow_id, task_queue=settings.temporal_task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    return await workflow_calls.start_case(
+        temporal, CrossProvinceTransferWorkflow, req, id=workflow_id, task_queue=settings.temporal_task_queue,
+        request_id=request_id, closed="answer",
         search_attributes=sa.at_start(employee_id=employee.employee_id, kind="transfer", stage="collecting_materials",
                                       province=origin.destination, department=employee.department),
         static_summary=f"Transfer of {employee.employee_id}: {body.origin_city} -> {body.destination_city}",
         static_details=f"{', '.join(kinds)}; policy {policy.version[:12]}")
-    return await workflow_calls.opened(handle, CrossProvinceTransferWorkflow.opened, request_id)
 
 
 async def _guard(request: Request, principal: Principal, workflow_id: str) -> None:

@@ -56,9 +56,15 @@ async def submit_all(api: httpx.AsyncClient, auth: Callable[..., dict[str, str]]
     gate = asyncio.Semaphore(concurrency)
 
     async def one(employee_id: str) -> str:
-        async with gate:
-            r = await api.post("/si-changes", json=change_body(employee_id),
-                               headers=auth(Role.HR_SPECIALIST, MAKER) | {"X-Request-ID": f"submit-{employee_id}"})
+        """As a careful client does: a 503 (a case not yet open, a database away) is sent again,
+        with the same request id, after its Retry-After; the case is opened once."""
+        while True:
+            async with gate:
+                r = await api.post("/si-changes", json=change_body(employee_id),
+                                   headers=auth(Role.HR_SPECIALIST, MAKER) | {"X-Request-ID": f"submit-{employee_id}"})
+            if r.status_code != 503:
+                break
+            await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
         assert r.status_code == 201, r.text
         return r.json()["workflow_id"]
 

@@ -31,6 +31,7 @@ from tests.conftest import _binary
 from tests.faults import cases
 from tests.faults.harness import WorkerProcess, add_employees
 from tests.processes.support import eventually
+from worker import build_worker
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 pytestmark = pytest.mark.faults
@@ -93,13 +94,14 @@ async def test_same_approval_twice_with_one_request_id_is_applied_once(
     assert other.status_code == 409 and other.json()["error"] == "case_closed", other.text
 
     history = await temporal.get_workflow_handle(wf).fetch_history()
-    accepted = [e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")]
-    assert len(accepted) == 2  # the approval once, and the withdrawal
+    accepted = [e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+                for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")]
+    assert accepted == ["opened", "approve", "withdraw"]  # the start's answer, the approval once, the withdrawal
     assert audit_actions(session_factory, wf)["task.approved"] == 1
 
 
 async def test_submit_retried_with_same_request_id_reaches_the_same_case(
-        api, auth, session_factory, worker: WorkerProcess) -> None:
+        api, auth, session_factory, worker: WorkerProcess, temporal: Client) -> None:
     employee, other = cases.employee_ids(2, "S")
     add_employees(session_factory, [employee, other])
     [wf] = await submitted(api, auth, session_factory, [employee])  # sent with X-Request-ID submit-<employee>
@@ -110,6 +112,18 @@ async def test_submit_retried_with_same_request_id_reaches_the_same_case(
     reused = await api.post("/si-changes", json=cases.change_body(other),
                             headers=auth(Role.HR_SPECIALIST, cases.MAKER) | {"X-Request-ID": f"submit-{employee}"})
     assert reused.status_code == 409 and reused.json()["error"] == "request_id_reused"
+
+    # Sent again once the case has run to its end (a client that got a 503 and retried late): it
+    # reaches the closed case; a second run would have been refused as a second enrollment.
+    r = await api.post(f"/si-changes/{wf}/withdraw", json={"reason": "hire cancelled"},
+                       headers=auth(Role.HR_SPECIALIST, cases.MAKER))
+    assert r.status_code == 200, r.text
+    await temporal.get_workflow_handle(wf).result()
+    late = await api.post("/si-changes", json=cases.change_body(employee),
+                          headers=auth(Role.HR_SPECIALIST, cases.MAKER) | {"X-Request-ID": f"submit-{employee}"})
+    assert late.status_code == 201 and late.json()["workflow_id"] == wf and late.json()["stage"] == "withdrawn", late.text
+    runs = [w async for w in temporal.list_workflows(f"WorkflowId = '{wf}'")]
+    assert len(runs) == 1
 
 
 async def test_two_managers_approving_at_once_one_wins_the_other_gets_409(
@@ -154,7 +168,8 @@ async def test_temporal_unreachable_is_503_json_never_500(
         add_employees(session_factory, employees)
         async with app.router.lifespan_context(app), httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://hrflow.test", timeout=60) as api:
-            [wf] = await cases.submit_all(api, auth, employees[:1])  # started; no worker needed
+            async with build_worker(client, own, session_factory):  # a start answers once the case is open
+                [wf] = await cases.submit_all(api, auth, employees[:1])
             await env.shutdown()
             env = None
             began = time.monotonic()

@@ -42,10 +42,8 @@ async def test_worker_killed_mid_saga_every_case_completes_once(
     expected = [f"si-change-{e}-1" for e in employees]  # the first change of each new employee
     approver = cases.Approver(api, auth, session_factory, expected)
     approver.start()  # approving while the rest are still being submitted
+    submitting = asyncio.ensure_future(cases.submit_all(api, auth, employees))  # a 201 waits for the worker
     try:
-        workflow_ids = await cases.submit_all(api, auth, employees)
-        assert workflow_ids == expected
-        submitted_s = time.monotonic() - started
         # Kill once a tenth of the cases reached the agency (the rest are spread over every
         # stage), at a moment when the agency holds requests whose answers are still on their way.
         await eventually(lambda: cases.agency_requests(session_factory) >= CASES // 10, timeout=120,
@@ -58,10 +56,15 @@ async def test_worker_killed_mid_saga_every_case_completes_once(
         # Mid-saga: most cases still running, some of them at the agency.
         assert at_kill.get("completed", 0) < CASES // 4 and at_kill.get("executing", 0) > 0, at_kill
         worker.start()
+        workflow_ids = await submitting
+        assert workflow_ids == expected
+        submitted_s = time.monotonic() - started
         answers = await approver.finish(timeout=240)
         await cases.all_completed(session_factory, workflow_ids, worker.log, timeout=240)
     finally:
         await approver.cancel()
+        if not submitting.done():
+            submitting.cancel()
     recovered = time.monotonic() - killed_at
     assert {r.status_code for r in answers.values()} == {200}, [r.text for r in answers.values()
                                                                 if r.status_code != 200][:3]

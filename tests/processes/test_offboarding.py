@@ -241,7 +241,8 @@ async def test_departing_staff_cannot_sign_their_own_clearance(stack, auth, toke
 
 async def test_final_pay_deduction_settles_the_maternity_case(stack, auth, emp, temporal_env, session_factory) -> None:
     """Seed 000 end to end: the advance booked on her maternity case is deducted from final pay
-    with her written agreement, and the maternity case sees it settled (not recovered twice)."""
+    with her written agreement, on her last day, and the maternity case sees it settled (not
+    recovered twice)."""
     from tests.processes import test_maternity as maternity
 
     api = stack
@@ -256,8 +257,14 @@ async def test_final_pay_deduction_settles_the_maternity_case(stack, auth, emp, 
     r = await sign(api, auth, wf, Role.FINANCE, "fin.zhao", "finance", "receivables", "deducted_by_agreement",
                    amount=str(owed), agreed_in_writing=True, note="deduction agreement D-17")
     assert r.status_code == 200, r.text
-    v = await maternity.wait_view(api, auth, mwf, lambda v: Decimal(v["outstanding"]) == 0)
-    assert Decimal(v["settled"]) == owed
+    v = await maternity.view(api, auth, mwf)
+    assert Decimal(v["settled"]) == 0  # agreed now; recovered from final pay on the last day
+    await until(temporal_env, dt.date.fromisoformat(o["last_day"]) + dt.timedelta(days=1))
+    o = await wait_view(api, auth, wf, lambda o: o["final_pay"])
+    assert Decimal(o["final_pay"]["agreed_deductions"]) == owed  # at most what she agreed to
+    v = await maternity.wait_view(api, auth, mwf, lambda v: Decimal(v["settled"]) == owed)
     with session_factory() as s:
-        assert set(s.scalars(select(Receivable.status).where(Receivable.employee_id == emp))) == {"settled"}
-    await record_history(temporal_env.client, wf, "offboarding", "final_pay_settles_maternity_case")
+        booked = sum(s.scalars(select(Receivable.amount).where(Receivable.employee_id == emp)))
+        settled = sum(s.scalars(select(Receivable.settled).where(Receivable.employee_id == emp)))
+    assert settled == owed and Decimal(v["outstanding"]) == booked - owed  # each fen once, ledger and case agree
+    await record_history(temporal_env.client, wf, "offboarding", "final_pay_claims_the_open_balance")
