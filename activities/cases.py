@@ -15,6 +15,8 @@ from temporalio import activity
 
 from db import audit
 from db.models import ApprovalTask, Case, CaseDeadline
+from activities import outbox
+from activities.outbox import Notify
 from activities.unit import db_step
 from db.steps import claim_step
 
@@ -63,6 +65,7 @@ class OpenTask(BaseModel):
     assignee: str | None = None
     due_at: dt.datetime | None = None
     at: dt.datetime
+    by_hand: bool = False  # work outside the process: it stays open after the case ends
 
 
 class CloseTask(BaseModel):
@@ -163,7 +166,8 @@ class CaseActivities:
             opened = session.execute(
                 insert(ApprovalTask)
                 .values(workflow_id=req.workflow_id, task_key=req.task_key, title=req.title,
-                        role=req.role, assignee=req.assignee, due_at=req.due_at, created_at=req.at)
+                        role=req.role, assignee=req.assignee, due_at=req.due_at, created_at=req.at,
+                        by_hand=req.by_hand)
                 .on_conflict_do_nothing(index_elements=[ApprovalTask.workflow_id, ApprovalTask.task_key])
                 .returning(ApprovalTask.id)
             ).first()
@@ -216,6 +220,11 @@ class CaseActivities:
                                                        CaseDeadline.ref], set_=values)
             )
 
+    @activity.defn(name="case.notify")
+    def notify(self, req: Notify) -> None:
+        """A notice from any process to people or roles (the outbox; each once per step and recipient)."""
+        outbox.write(self._sessions, req)
+
     def all(self) -> list[Any]:
         return [self.open_case, self.change_stage, self.open_task, self.close_task, self.record_audit,
-                self.track_deadline]
+                self.track_deadline, self.notify]

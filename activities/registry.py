@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.cases import CaseActivities
+from activities.employment import EmploymentActivities
 from activities.maternity import MaternityActivities
 from activities.non_compete import NonCompeteActivities
 from activities.offboarding import OffboardingActivities
@@ -25,6 +26,7 @@ def all_activities(session_factory: sessionmaker[Session], agency: SocialInsuran
                    report_thresholds: ReportThresholds = ReportThresholds()) -> list[Callable[..., Any]]:
     return [
         *CaseActivities(session_factory).all(),
+        *EmploymentActivities(session_factory).all(),
         *SocialInsuranceActivities(session_factory, agency).all(),
         *MaternityActivities(session_factory, agency).all(),
         *OffboardingActivities(session_factory, agency).all(),

@@ -37,6 +37,7 @@ from api.routes import (
     reports,
     si_changes,
     staff,
+    tasks,
     transfer_materials,
     transfer_stats,
     transfers,
@@ -117,7 +118,7 @@ def create_app(
         return response
 
     for module in (health, me, employees, cases, inbox, si_changes, maternity, offboarding, non_compete,
-                   transfer_materials, transfer_stats, transfers, audit, policies, notifications, staff, reports,
+                   transfer_materials, transfer_stats, transfers, audit, policies, notifications, staff, tasks, reports,
                    codec_routes):
         # transfer_stats before transfers: /transfers/statistics is not a workflow id
         app.include_router(module.router)

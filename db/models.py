@@ -52,6 +52,8 @@ class Employee(Base):
     email: Mapped[str | None] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(5), server_default="zh")
     si_status: Mapped[str] = mapped_column(String(40), server_default="normal")
+    employment_status: Mapped[str] = mapped_column(String(20), server_default="active")
+    leaving_on: Mapped[dt.date | None] = mapped_column(Date)  # her last day, once notice is given
     manager_id: Mapped[str | None] = mapped_column(ForeignKey("employees.employee_id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
@@ -62,6 +64,26 @@ class Employee(Base):
         UniqueConstraint("resident_id_number"),
         CheckConstraint("contribution_base >= 0", name="base_not_negative"),
         CheckConstraint("language IN ('zh', 'en')", name="language_known"),
+        CheckConstraint("employment_status IN ('active', 'notice_given', 'departed')", name="employment_status_known"),
+    )
+
+
+class EmploymentEventRow(Base):
+    """One change of her employment, as a case announced it (``domain.employment``)."""
+
+    __tablename__ = "employment_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(250), unique=True)
+    employee_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    on: Mapped[dt.date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(200))
+    told: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))  # the cases it reached
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('notice_given', 'notice_withdrawn', 'departed')", name="kind_known"),
     )
 
 
@@ -111,6 +133,9 @@ class ApprovalTask(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Work a person does outside the process (at an agency counter, by hand): it outlives its case
+    # and is closed by that person (POST /tasks/{id}/done), never by the system.
+    by_hand: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
     __table_args__ = (
         UniqueConstraint("workflow_id", "task_key"),

@@ -52,6 +52,10 @@ PATCHES = [
     ("messages-after-open", "offboarding/filing_missed", "offboarding/signed_off_in_the_first_moment"),
     ("messages-after-open", "transfer/guiyang_to_harbin", "transfer/cancelled_in_the_first_moment"),
     ("messages-after-open", "non_compete/violation_month_3", "non_compete/violation_in_the_first_moment"),
+    ("ledger-claims", "offboarding/maternity_advance_deducted", "offboarding/payroll_in_notice_then_final_pay"),
+    ("employment-events", "offboarding/securities_case", "offboarding/payroll_in_notice_then_final_pay"),
+    ("tasks-close-by-decision", "maternity/departure_write_off", "maternity/resigned_during_leave_told_by_offboarding"),
+    ("tasks-close-by-decision", "transfer/destination_refused", "transfer/destination_refused_named"),
 ]
 
 

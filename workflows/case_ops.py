@@ -17,6 +17,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
+    from domain.employment import EmploymentEvent, EventKind
     from activities.cases import (
         Actor,
         CaseActivities,
@@ -27,6 +29,9 @@ with workflow.unsafe.imports_passed_through():
         RecordAudit,
         TrackDeadline,
     )
+    from activities.employment import Announce, EmploymentActivities
+    from activities.outbox import Notify, Recipient
+    from domain.roles import role_address
 
 from workflows import search_attributes as sa
 
@@ -97,11 +102,11 @@ async def change_stage(
 
 
 async def open_task(task_key: str, title: str, role: str, *, assignee: str | None = None,
-                    due_at: dt.datetime | None = None) -> None:
+                    due_at: dt.datetime | None = None, by_hand: bool = False) -> None:
     await workflow.execute_activity_method(
         CaseActivities.open_task,
-        OpenTask(workflow_id=workflow.info().workflow_id, task_key=task_key, title=title,
-                 role=role, assignee=assignee, due_at=due_at, at=now()),
+        OpenTask(workflow_id=workflow.info().workflow_id, task_key=task_key, title=title[:200],
+                 role=role, assignee=assignee, due_at=due_at, at=now(), by_hand=by_hand),
         summary=f"task for {role}: {title}",
         **DB_STEP,
     )
@@ -114,6 +119,17 @@ async def close_task(task_key: str, decision: str, *, actor: Actor = SYSTEM,
         CloseTask(workflow_id=workflow.info().workflow_id, task_key=task_key, decision=decision,
                   reason=reason, at=now(), actor=actor),
         summary=f"task {task_key}: {decision}",
+        **DB_STEP,
+    )
+
+
+async def notify(step: str, recipients: list[Recipient], template: str, params: dict[str, Any]) -> None:
+    """A notice through the outbox (Chinese first, English where the recipient prefers it)."""
+    await workflow.execute_activity_method(
+        CaseActivities.notify,
+        Notify(workflow_id=workflow.info().workflow_id, step=step, recipients=recipients, template=template,
+               params=params, at=now()),
+        summary=f"notify {', '.join(r.who for r in recipients)}: {template}",
         **DB_STEP,
     )
 
@@ -141,6 +157,33 @@ MESSAGES_AFTER_OPEN = "messages-after-open"
 # Patch id under which recoveries of her receivables are claims in the ledger (db.ledger.claim):
 # final pay takes what is open on its own day, and the owning case reads its balance again.
 LEDGER_CLAIMS = "ledger-claims"
+
+
+# Patch id under which no task is closed as "done" by the system: it closes by its owner's decision,
+# or is cancelled with a reason she and her manager are told (``CaseBook.cancel_task``), and work a
+# person still has to do (a by-hand task) stays open after the case ends.
+TASKS_BY_DECISION = "tasks-close-by-decision"
+
+# Patch id under which the offboarding announces her notice, its withdrawal and her departure to
+# every other case of hers (domain.employment).
+EMPLOYMENT_EVENTS = "employment-events"
+
+
+async def announce(kind: EventKind, employee_id: str, on: dt.date, *, step: str, actor: Actor = SYSTEM) -> list[str]:
+    """Record a change of her employment and tell each of her other open cases (signal
+    ``employment_changed``); a case closed meanwhile has nothing to hear. Returns the cases told."""
+    source = workflow.info().workflow_id
+    event = EmploymentEvent(id=f"{source}:{step}", employee_id=employee_id, kind=kind, on=on, source=source,
+                            by=actor.user)
+    cases: list[str] = await workflow.execute_activity_method(
+        EmploymentActivities.announce, Announce(event=event, actor=actor, at=now()),
+        summary=f"employment: {kind} {on}", **DB_STEP)
+    for case in cases:
+        try:
+            await workflow.get_external_workflow_handle(case).signal(EMPLOYMENT_SIGNAL, event)
+        except Exception:  # noqa: BLE001 - it closed since it was listed: nothing left to tell
+            pass
+    return cases
 
 
 class OpensCase(Protocol):
@@ -176,17 +219,44 @@ class CaseBook:
 
     def __init__(self, prefix: str, *, steps: int = 0, tasks: dict[str, str] | None = None) -> None:
         self.prefix, self.steps, self.tasks = prefix, steps, dict(tasks or {})
+        self.owners: dict[str, tuple[str, str | None, str]] = {}  # purpose -> role, assignee, title
+        self.by_hand: set[str] = set()  # purposes of work done by hand: never cancelled by the system
 
     def next_step(self) -> str:
         self.steps += 1
         return f"{self.prefix}{self.steps}"
 
     async def open_task(self, purpose: str, title: str, role: str, *, assignee: str | None = None,
-                        due_at: dt.datetime | None = None) -> str:
+                        due_at: dt.datetime | None = None, by_hand: bool = False) -> str:
         key = f"{purpose}-{self.next_step()}"
-        await open_task(key, title, role, assignee=assignee, due_at=due_at)
+        await open_task(key, title, role, assignee=assignee, due_at=due_at, by_hand=by_hand)
         self.tasks[purpose] = key
+        self.owners[purpose] = (role, assignee, title)
+        if by_hand:
+            self.by_hand.add(purpose)
         return key
+
+    async def cancel_task(self, purpose: str, reason: str, *, actor: Actor = SYSTEM) -> None:
+        """A task that no decision will close any more (the case moved on without it): cancelled
+        with a reason its owner sees, and she and her manager (the role's second level) are told.
+        Never closed as done by the system."""
+        key = self.tasks.get(purpose)
+        if key is None:
+            return
+        await self.close_task(purpose, "cancelled", actor=actor, reason=reason)
+        role, assignee, title = self.owners.pop(purpose, (None, None, key))
+        recipients = [Recipient(kind="user", who=assignee)] if assignee else []
+        if role and role != "any":
+            recipients += [Recipient(kind="role", who=role), Recipient(kind="role", who=role_address(role, 2))]
+        if recipients:
+            await notify(f"cancelled-{key}", recipients, "task.cancelled", {"title": title, "reason": reason})
+
+    async def cancel_all(self, reason: str, *, actor: Actor = SYSTEM, keep: tuple[str, ...] = ()) -> None:
+        """Cancel every open task but the work a person still has to do by hand (opened ``by_hand``,
+        or, in cases from before that flag, a purpose starting with one of ``keep``): it stays in
+        her inbox after the case ends, and she closes it."""
+        for purpose in [p for p in self.tasks if p not in self.by_hand and not p.startswith(keep)]:
+            await self.cancel_task(purpose, reason, actor=actor)
 
     async def close_task(self, purpose: str, decision: str, *, actor: Actor, reason: str | None = None) -> None:
         key = self.tasks.pop(purpose, None)

@@ -26,6 +26,8 @@ from workflows import case_ops
 from workflows.si_change import AGENCY_CALL
 
 with workflow.unsafe.imports_passed_through():
+    from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
+    from domain.employment import EmploymentEvent
     from activities.cases import Actor
     from activities.maternity import (
         BookAdvance,
@@ -69,6 +71,7 @@ class MaternityRequest(BaseModel):
     deduction_installments: int = 1
     return_reminder_days: int = 7
     return_grace_days: int = 3
+    leaving_on: dt.date | None = None  # her notice was given already: her last day
 
 
 class Decision(BaseModel):
@@ -157,6 +160,7 @@ class MaternityView(BaseModel):
     settled: Decimal
     outstanding: Decimal
     departed_on: dt.date | None
+    leaving_on: dt.date | None = None  # her last day, once her notice is given
     allowance_expected: Decimal | None
     allowance_claim_no: str | None
     allowance_difference: Decimal | None
@@ -203,6 +207,8 @@ class MaternityLeaveWorkflow:
         self.tracked_return: dt.date | None = None  # the return date the reminder sweep knows
         self.undo = case_ops.Compensations()
         self.case_open = False
+        self.leaving_on: dt.date | None = req.leaving_on  # her last day, once her notice is given
+        self.employment_events: list[str] = []  # events applied (each once)
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ derived
@@ -297,16 +303,22 @@ class MaternityLeaveWorkflow:
                 return False
             await self._track_return("open")
             events: list[tuple[dt.datetime, str]] = []
+            # Her employment may end before the leave does: nothing is advanced after her last day,
+            # and nobody waits for a return that will not come.
+            ends = min(self.last_day, self.leaving_on) if self.leaving_on else self.last_day
+            comes_back = self.leaving_on is None or self.leaving_on >= self.expected_return
             if not self.req.company_pays_salary:
-                for day in months_on_leave_at_cutoff(self.leave.leave_start, self.last_day, self.req.payroll_cutoff_day):
+                for day in months_on_leave_at_cutoff(self.leave.leave_start, ends, self.req.payroll_cutoff_day):
                     if f"{day:%Y-%m}" not in self.advances:
                         events.append((_at(day, 18), f"book:{day:%Y-%m}"))
-            if not reminded:
+            if not reminded and comes_back:
                 events.append((_at(self.expected_return - timedelta(days=self.req.return_reminder_days)), "remind"))
-            if not escalated:
+            if not escalated and comes_back:
                 events.append((_at(self.expected_return + timedelta(days=self.req.return_grace_days)), "escalate"))
             if not events:
-                await workflow.wait_condition(lambda: self.returned_on is not None or self.cancel_request is not None)
+                horizon_only = self.leaving_on
+                await workflow.wait_condition(lambda: self.returned_on is not None or self.cancel_request is not None
+                                              or self.leaving_on != horizon_only)
                 continue
             when, what = min(events)
             self.next_deadline = when
@@ -314,10 +326,10 @@ class MaternityLeaveWorkflow:
             workflow.set_current_details(f"{self.stage}: return expected {self.expected_return};"
                                          f" next: {what} at {when:%Y-%m-%d %H:%M} (UTC+8);"
                                          f" advanced so far {self.outstanding}")
-            horizon = (self.extra_days, self.returned_on, self.cancel_request)
+            horizon = (self.extra_days, self.returned_on, self.cancel_request, self.leaving_on)
             try:
                 await workflow.wait_condition(
-                    lambda: (self.extra_days, self.returned_on, self.cancel_request) != horizon,
+                    lambda: (self.extra_days, self.returned_on, self.cancel_request, self.leaving_on) != horizon,
                     timeout=max(when - workflow.now(), timedelta(0)), timeout_summary=what)
                 continue  # something changed: recompute the next event
             except asyncio.TimeoutError:
@@ -337,7 +349,7 @@ class MaternityLeaveWorkflow:
                     await self._stage(RETURN_OVERDUE, current=f"return overdue since {self.expected_return}")
                     await self.book.open_task("return-overdue", f"Return overdue since {self.expected_return}: contact"
                                           f" {self.req.employee_id} and confirm the return or the reason", "hr_manager")
-        await self._track_return("met")
+        await self._track_return("cancelled" if self.departed_on else "met")
         return True
 
     async def _track_return(self, status: str) -> None:
@@ -362,7 +374,7 @@ class MaternityLeaveWorkflow:
         if not booked:  # another case already booked her advance for this month: not twice, and say so
             self.advances[month] = Decimal("0.00")
             await self.book.open_task(f"advance-conflict-{month}", f"{month}: the advance of {self.req.employee_id}"
-                                      " was already booked by another case; check which case recovers it", "finance")
+                                      " was already booked by another case; check which case recovers it", "finance", by_hand=True)
             return
         self.advances[month] = amount
         await case_ops.audit(self.book.next_step(), "maternity.advance_booked", subject=self.req.employee_id,
@@ -373,7 +385,7 @@ class MaternityLeaveWorkflow:
         request = self.cancel_request
         assert request is not None
         async def by_hand(label: str, cause: BaseException) -> None:
-            await self.book.open_task(f"undo-{label}", f"Undo by hand: {label} ({cause})", "hr_manager")
+            await self.book.open_task(f"undo-{label}", f"Undo by hand: {label} ({cause})", "hr_manager", by_hand=True)
         await self.undo.run(by_hand)
         await self.book.close_all("cancelled", actor=request.actor, reason=request.reason)
         owed = self.outstanding
@@ -402,7 +414,13 @@ class MaternityLeaveWorkflow:
                     await self.book.open_task("departed-unsettled", f"{self.req.employee_id} left owing {self.outstanding}"
                                           " (maternity advances): recover by agreement or arbitration, or write off",
                                           "finance")
-        await self.book.close_all("done", actor=case_ops.SYSTEM, reason="nothing is owed")
+        if workflow.patched(case_ops.TASKS_BY_DECISION):
+            # Finance's own last settlement closed its tasks; what is still open no decision will
+            # close: cancelled with the reason. By-hand work stays with its owner.
+            await self.book.cancel_all("nothing is owed on this case any more (recovered, or written off)",
+                                       keep=("undo-", "advance-conflict-"))
+        else:
+            await self.book.close_all("done", actor=case_ops.SYSTEM, reason="nothing is owed")
         await self._stage(CLOSED, status="completed", details={"settled": self.settled})
 
     def _needs_departure_stage(self) -> bool:
@@ -641,7 +659,44 @@ class MaternityLeaveWorkflow:
                                  subject=self.req.employee_id,
                                  after={"departed_on": msg.date, "outstanding": self.outstanding,
                                         "months": sorted(self.advances)})
+            await self._payroll_tasks_end(msg.date)
         return self.view()
+
+    @workflow.signal(name=EMPLOYMENT_SIGNAL)
+    async def employment_changed(self, event: EmploymentEvent) -> None:
+        """Her offboarding tells this case of her notice, its withdrawal and her departure."""
+        await case_ops.wait_until_open(self)
+        async with self._lock:
+            if event.id in self.employment_events:
+                return
+            self.employment_events.append(event.id)
+            reaction = "noted"
+            if event.kind == "notice_given":
+                self.leaving_on, reaction = event.on, "no advance after her last day"
+            elif event.kind == "notice_withdrawn":
+                self.leaving_on, reaction = None, "advances as before"
+            elif self.stage in (APPLIED, REJECTED, APPROVED):
+                await self.book.cancel_all(f"her employment ended on {event.on}: the leave never started")
+                await self._stage(WITHDRAWN, status="withdrawn", details={"reason": f"employment ended {event.on}"})
+                reaction = "withdrawn: the leave never started"
+            elif self.departed_on is None and self.stage not in (WITHDRAWN, CANCELLED, CLOSED):
+                self.departed_on = event.on
+                if self.returned_on is None:
+                    self.returned_on = event.on  # the leave ends with the employment
+                await self._payroll_tasks_end(event.on)
+                reaction = "departed: what is open is recovered from final pay or followed up"
+            await case_ops.audit(self.book.next_step(), f"maternity.employment_{event.kind}",
+                                 subject=self.req.employee_id,
+                                 after={"on": event.on, "source": event.source, "reaction": reaction,
+                                        "outstanding": self.outstanding})
+
+    async def _payroll_tasks_end(self, day: dt.date) -> None:
+        """She is off the payroll: no deduction or return is waited for any more."""
+        if not workflow.patched(case_ops.TASKS_BY_DECISION):
+            return
+        for purpose in ("confirm-deductions", "confirm-return", "return-overdue", "extension"):
+            await self.book.cancel_task(purpose, f"she left on {day}: no payroll deduction or return any more;"
+                                        " what she owes is recovered from final pay or followed up by finance")
 
     @report_departure.validator
     def _v_departure(self, msg: ReturnReport) -> None:
@@ -749,7 +804,7 @@ class MaternityLeaveWorkflow:
             total_days=self.leave.total_days + self.extra_days, policy_version=self.policy.version,
             si_status_changed=self.si_status_changed, advances_booked=dict(self.advances),
             deductions_planned=list(self.plan), settled=self.settled, outstanding=self.outstanding,
-            departed_on=self.departed_on, allowance_expected=self.allowance_expected,
+            departed_on=self.departed_on, leaving_on=self.leaving_on, allowance_expected=self.allowance_expected,
             allowance_claim_no=self.allowance_claim_no, allowance_difference=self.allowance_difference,
             pending_extension=self.pending_extension, write_off_approvals=dict(self.write_off),
             next_deadline=self.next_deadline)
@@ -874,6 +929,9 @@ class MaternityLeaveWorkflow:
             raise _refuse(f"{msg.amount} is more than the {self.outstanding} still open: part of it was recovered"
                           " by another case (final pay, say); recover only what is open", "OverSettlement") from None
         self.settled = sum(self.advances.values(), Decimal("0.00")) - Decimal(left)
+        if self.outstanding == 0 and workflow.patched(case_ops.TASKS_BY_DECISION):
+            for purpose in ("confirm-deductions", "departed-unsettled"):  # her decision finished them
+                await self.book.close_task(purpose, "done", actor=msg.actor, reason=f"{method}: nothing is owed")
 
     async def _read_balance(self) -> None:
         left = await self._activity(MaternityActivities.open_balance, OpenBalance(

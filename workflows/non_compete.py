@@ -28,6 +28,8 @@ from temporalio.exceptions import ApplicationError
 from workflows import case_ops
 
 with workflow.unsafe.imports_passed_through():
+    from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
+    from domain.employment import EmploymentEvent
     from activities.cases import Actor
     from activities.non_compete import NonCompeteActivities, Payment
     from activities.outbox import Notify, Recipient
@@ -390,6 +392,13 @@ class NonCompeteWorkflow:
         if not self.case_open:
             return  # the handler checks once the case is open
         self._check_claim(msg)
+
+    @workflow.signal(name=EMPLOYMENT_SIGNAL)
+    async def employment_changed(self, event: EmploymentEvent) -> None:
+        """Her employment changed elsewhere: the agreement runs from her departure as agreed; recorded on the case."""
+        await case_ops.wait_until_open(self)
+        await case_ops.audit(f"employment-{event.id}", f"non_compete.employment_{event.kind}", subject=self.req.employee_id,
+                             after={"on": event.on, "source": event.source, "reaction": "the agreement runs from her departure as agreed"})
 
     @workflow.update
     async def opened(self) -> NonCompeteView:

@@ -30,6 +30,8 @@ from workflows.non_compete import NonCompeteRequest, NonCompeteWorkflow
 from workflows.si_change import AGENCY_CALL, SiChangeRequest, SocialInsuranceChangeWorkflow
 
 with workflow.unsafe.imports_passed_through():
+    from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
+    from domain.employment import EmploymentEvent
     from activities.cases import Actor
     from activities.maternity import MaternityActivities  # its notify activity writes the outbox
     from activities.offboarding import (
@@ -231,6 +233,9 @@ class OffboardingWorkflow:
             await self._open_gates()
             workflow.set_current_details(f"clearance until {self.last_day}. Risk: {self.risk.summary}")
             self.case_open = True
+        if workflow.patched(case_ops.EMPLOYMENT_EVENTS):  # her other cases learn her last day now
+            await case_ops.announce("notice_given", req.employee_id, self.last_day, step="notice-given",
+                                    actor=req.filed_by)
 
         # Until the last day: sign-offs and escalations; a withdrawal may end the case.
         await self._until(_at(self.last_day), "last day", escalate=True)
@@ -249,6 +254,8 @@ class OffboardingWorkflow:
                                        reason="the employment ended before a decision")
             self.withdrawal = None
         await self._stage(DEPARTED, current=f"departed {self.last_day}; filings due {self.filing_due}")
+        if workflow.patched(case_ops.EMPLOYMENT_EVENTS):
+            await case_ops.announce("departed", req.employee_id, self.last_day, step="departed")
         if req.non_compete is not None:
             await self._start_non_compete(req.non_compete)
         await self._after_departure()
@@ -453,7 +460,11 @@ class OffboardingWorkflow:
                     await case_ops.audit(self.book.next_step(), "offboarding.filing_deadline_missed",
                                          subject=self.req.employee_id, after={"due": self.filing_due, "missing": missing})
         await self._track_filings()
-        await self.book.close_all("done", actor=case_ops.SYSTEM)
+        if workflow.patched(case_ops.TASKS_BY_DECISION):  # by-hand work stays with its owner
+            await self.book.cancel_all("the offboarding has completed", keep=(
+                "undo-", "housing-fund", "stop-enrollment", "restart-enrollment", "settle-", "ledger-"))
+        else:
+            await self.book.close_all("done", actor=case_ops.SYSTEM)
         await self._stage(COMPLETED, status="completed")
 
     async def _track_filings(self) -> None:
@@ -475,6 +486,9 @@ class OffboardingWorkflow:
         await self.book.close_all("cancelled", actor=decision.actor, reason="resignation withdrawn")
         await self._stage(WITHDRAWN, status="withdrawn", actor=decision.actor,
                           details={"reason": self.withdrawal.reason if self.withdrawal else None})
+        if workflow.patched(case_ops.EMPLOYMENT_EVENTS):
+            await case_ops.announce("notice_withdrawn", self.req.employee_id, workflow.now().astimezone(CHINA).date(),
+                                    step="notice-withdrawn", actor=decision.actor)
 
     # ------------------------------------------------------------------ messages
     @workflow.update
@@ -586,6 +600,13 @@ class OffboardingWorkflow:
         if not self.case_open:
             return  # the handler checks once the case is open
         self._check_filing(msg)
+
+    @workflow.signal(name=EMPLOYMENT_SIGNAL)
+    async def employment_changed(self, event: EmploymentEvent) -> None:
+        """Her employment changed elsewhere: noted on this offboarding; recorded on the case."""
+        await case_ops.wait_until_open(self)
+        await case_ops.audit(f"employment-{event.id}", f"offboarding.employment_{event.kind}", subject=self.req.employee_id,
+                             after={"on": event.on, "source": event.source, "reaction": "noted on this offboarding"})
 
     @workflow.update
     async def opened(self) -> OffboardingView:
@@ -700,7 +721,7 @@ class OffboardingWorkflow:
                     MaternityLeaveWorkflow.ledger_changed, LedgerChanged(actor=actor, amount=amount, reference=reference))
             except Exception:  # noqa: BLE001 - closed or unknown: the ledger is right; a person follows up
                 await self.book.open_task(f"ledger-{case}", f"{amount} yuan of the receivables of {case} moved"
-                                          " here; that case is closed and was not told: follow it up"[:200], "finance")
+                                          " here; that case is closed and was not told: follow it up"[:200], "finance", by_hand=True)
 
     async def _settle_receivable_cases(self, msg: SignOff) -> None:
         """Tell each case that owns the receivables what was recovered here, so it is not recovered
@@ -725,7 +746,7 @@ class OffboardingWorkflow:
         await self._manual(f"undo-{label}", f"Undo by hand: {label} ({cause})")
 
     async def _manual(self, purpose: str, title: str) -> None:
-        await self.book.open_task(purpose, title, "hr_manager")
+        await self.book.open_task(purpose, title, "hr_manager", by_hand=True)
         self.manual_tasks.append(title)
 
     async def _stage(self, stage: str, *, status: str | None = None, actor: Actor = case_ops.SYSTEM,

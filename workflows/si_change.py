@@ -27,7 +27,10 @@ from workflows import case_ops
 # Pure domain code and activity models pass through the sandbox: the workflow and its activities
 # must share one class per model (a re-imported copy would not validate against the other).
 with workflow.unsafe.imports_passed_through():
+    from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
+    from domain.employment import EmploymentEvent
     from activities.cases import Actor
+    from activities.outbox import Recipient
     from domain.policy.pinning import SiChangeSnapshot
     from domain.si_change import ChangeKind, ChangeRefused, CostEstimate, check_request, estimate
     from activities.si_change import (
@@ -126,6 +129,7 @@ class SiChangeResult(BaseModel):
     acceptance_no: str | None
     revocation_no: str | None
     estimate_total: Decimal
+    agency_reason: str | None = None  # why the agency refused, when it did
 
 
 def _refuse(message: str, kind: str, **details: object) -> ApplicationError:
@@ -153,6 +157,7 @@ class SocialInsuranceChangeWorkflow:
         self.open_task: str | None = None
         self._steps = 0
         self.case_open = False
+        self.employment_events: list[str] = []
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ run
@@ -393,6 +398,31 @@ class SocialInsuranceChangeWorkflow:
             return  # the handler checks once the case is open
         self._check_withdraw(msg)
 
+    @workflow.signal(name=EMPLOYMENT_SIGNAL)
+    async def employment_changed(self, event: EmploymentEvent) -> None:
+        """Her departure withdraws a change not yet executed that would enroll her or change her
+        base (the agency would refuse it, or bill the company for someone who left); a stop goes on."""
+        await case_ops.wait_until_open(self)
+        async with self._lock:
+            if event.id in self.employment_events:
+                return
+            self.employment_events.append(event.id)
+            reaction = "noted"
+            if event.kind == "departed" and self.facts.kind is not ChangeKind.STOP \
+                    and self.stage in (SUBMITTED, APPROVED, *RETURNED):
+                reason = f"her employment ended on {event.on} ({event.source})"
+                self.stage = WITHDRAWN
+                await self._close_task("cancelled", actor=case_ops.SYSTEM, reason=reason)
+                await self._record(WITHDRAWN, status="withdrawn", details={"reason": reason})
+                await case_ops.notify("withdrawn-departed", [Recipient(kind="user", who=self.req.maker.user),
+                                                             Recipient(kind="role", who="hr_manager")],
+                                      "employment.case_withdrawn",
+                                      {"employee_id": self.facts.employee_id, "on": event.on, "reason": reason,
+                                       "what": f"{self.facts.kind.value} {self.facts.city}"})
+                reaction = "withdrawn"
+            await case_ops.audit(self._next_step(), f"si_change.employment_{event.kind}", subject=self.facts.employee_id,
+                                 after={"on": event.on, "source": event.source, "reaction": reaction})
+
     @workflow.signal
     async def repin_policy(self, msg: NewPolicy) -> None:
         """A rule change that must reach this case; before execution only, and audited. An
@@ -533,7 +563,7 @@ class SocialInsuranceChangeWorkflow:
 
     async def _open_task(self, prefix: str, title: str, role: str, *, assignee: str | None = None) -> str:
         key = f"{prefix}-{self._next_step()}"
-        await case_ops.open_task(key, title, role, assignee=assignee)
+        await case_ops.open_task(key, title, role, assignee=assignee, by_hand=prefix.startswith("manual-"))
         self.open_task = key
         return key
 
@@ -546,4 +576,4 @@ class SocialInsuranceChangeWorkflow:
         return SiChangeResult(
             stage=self.stage, acceptance_no=self.executed.acceptance_no if self.executed else None,
             revocation_no=self.revocation.revocation_no if self.revocation else None,
-            estimate_total=self.estimate.total)
+            estimate_total=self.estimate.total, agency_reason=self.agency_reason)

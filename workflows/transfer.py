@@ -26,6 +26,8 @@ from workflows import case_ops
 from workflows.si_change import AGENCY_CALL, SiChangeRequest, SocialInsuranceChangeWorkflow
 
 with workflow.unsafe.imports_passed_through():
+    from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
+    from domain.employment import EmploymentEvent
     from activities.cases import Actor
     from activities.outbox import Notify, Recipient
     from activities.si_change import ChangeFacts
@@ -157,6 +159,7 @@ class CrossProvinceTransferWorkflow:
         self.enrollment: dict[str, str | None] = {"origin_stop": None, "destination_start": None,
                                                   "origin_restore": None}
         self.manual_tasks: list[str] = []
+        self.refusal: str | None = None  # the agency's reason, when an enrollment move was refused
         self.book = case_ops.CaseBook("x")
         self.undo = case_ops.Compensations()
         self.case_open = False
@@ -253,9 +256,12 @@ class CrossProvinceTransferWorkflow:
         if started is None:
             await restore_origin()
             self.undo.clear()
-            await self.book.open_task("destination-refused", f"The destination refused the enrollment of"
-                                      f" {self.req.employee_id}; the origin enrollment was restored", "hr_manager")
-            await self._tell_hr("transfer.destination_refused", {"restored": self.enrollment["origin_restore"]})
+            await self.book.open_task("destination-refused", f"目的地拒绝参保（{self.refusal}），原参保地已恢复 / The"
+                                      f" destination refused the enrollment of {self.req.employee_id} ({self.refusal});"
+                                      " the origin enrollment was restored", "hr_manager", by_hand=True)
+            await self._tell_hr("transfer.destination_refused", {"reason": self.refusal,
+                                                                 "destination": self.req.destination_city,
+                                                                 "restored": self.enrollment["origin_restore"]})
             return
         self.enrollment["destination_start"] = started
 
@@ -272,7 +278,11 @@ class CrossProvinceTransferWorkflow:
             return
         rejected = [b.kind for b in self.branches.values() if b.status == "rejected"]
         async with self._lock:
-            await self.book.close_all("done", actor=case_ops.SYSTEM)
+            if workflow.patched(case_ops.TASKS_BY_DECISION):  # by-hand work stays with its owner
+                await self.book.cancel_all("the transfer has ended", keep=("undo-", "enrollment", "origin-",
+                                                                            "destination-"))
+            else:
+                await self.book.close_all("done", actor=case_ops.SYSTEM)
             await self._record(PARTLY_REJECTED if rejected else COMPLETED, status="completed",
                                details={"rejected": rejected})
             await self._tell_applicant("transfer.finished", {"rejected": rejected})
@@ -317,7 +327,11 @@ class CrossProvinceTransferWorkflow:
                         await self._tell_hr("transfer.step_overdue", {"kind": branch.kind, "step": step.code,
                                                                       "due": step.due})
             await workflow.wait_condition(done)
-            await self.book.close_task(f"overdue-{branch.kind}-{step.code}", "done", actor=case_ops.SYSTEM)
+            if step.escalated and workflow.patched(case_ops.TASKS_BY_DECISION):
+                await self.book.cancel_task(f"overdue-{branch.kind}-{step.code}",
+                                            f"the office finished '{step.en}' ({branch.kind}): nothing to chase")
+            else:
+                await self.book.close_task(f"overdue-{branch.kind}-{step.code}", "done", actor=case_ops.SYSTEM)
         if branch.status not in ("rejected", "cancelled"):
             branch.status, branch.completed_at = "completed", workflow.now()
         async with self._lock:
@@ -414,6 +428,13 @@ class CrossProvinceTransferWorkflow:
             return  # the handler checks once the case is open
         self._check_cancel(msg)
 
+    @workflow.signal(name=EMPLOYMENT_SIGNAL)
+    async def employment_changed(self, event: EmploymentEvent) -> None:
+        """Her employment changed elsewhere: her transfer goes on: the accounts move whether or not she stays; recorded on the case."""
+        await case_ops.wait_until_open(self)
+        await case_ops.audit(f"employment-{event.id}", f"transfer.employment_{event.kind}", subject=self.req.employee_id,
+                             after={"on": event.on, "source": event.source, "reaction": "her transfer goes on: the accounts move whether or not she stays"})
+
     @workflow.update
     async def opened(self) -> TransferView:
         """The case once its start-up is recorded: what the API answers a start with, so a read
@@ -486,7 +507,8 @@ class CrossProvinceTransferWorkflow:
             await self._manual(label, f"Enrollment change '{label}' failed: {err.cause}")
             return None
         if result.acceptance_no is None:
-            await self._manual(label, f"Enrollment change '{label}' ended {result.stage}")
+            self.refusal = result.agency_reason or result.stage
+            await self._manual(label, f"Enrollment change '{label}' ended {result.stage}: {self.refusal}")
             return None
         return result.acceptance_no
 
@@ -531,7 +553,7 @@ class CrossProvinceTransferWorkflow:
         await self._manual(f"undo-{label}", f"Undo by hand: {label} ({cause})")
 
     async def _manual(self, purpose: str, title: str) -> None:
-        await self.book.open_task(purpose, title, "hr_specialist")
+        await self.book.open_task(purpose, title, "hr_specialist", by_hand=True)
         self.manual_tasks.append(title)
 
     @staticmethod

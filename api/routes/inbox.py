@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,7 @@ class InboxItem(BaseModel):
     assignee: str | None
     due_at: dt.datetime | None
     created_at: dt.datetime
+    by_hand: bool = Field(default=False, description="work done by hand: close it with POST /tasks/{id}/done")
 
 
 class InboxPage(BaseModel):
@@ -67,7 +68,7 @@ async def inbox(
             InboxItem(
                 id=task.id, workflow_id=task.workflow_id, case_kind=kind, employee_id=employee_id,
                 task_key=task.task_key, title=task.title, role=task.role, assignee=task.assignee,
-                due_at=task.due_at, created_at=task.created_at,
+                due_at=task.due_at, created_at=task.created_at, by_hand=task.by_hand,
             )
             for task, kind, employee_id in page
         ]

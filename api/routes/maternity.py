@@ -150,6 +150,9 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep,
     employee = await transact(request, lambda s: s.get(Employee, body.employee_id))
     if employee is None:
         raise _refuse({"field": "employee_id", "rule": "employee_exists", "message": f"no employee {body.employee_id}"})
+    if employee.employment_status == "departed":
+        raise _refuse({"field": "employee_id", "rule": "employed", "message": f"员工 {employee.employee_id} 已于"
+                       f" {employee.leaving_on} 离职，不能申请产假 ({employee.employee_id} left on {employee.leaving_on})"})
     facts = BirthFacts(birth_date=body.expected_delivery_date, babies=body.babies,
                        difficult_birth=body.difficult_birth, child_order=body.child_order,
                        leave_start=body.planned_leave_start)
@@ -171,7 +174,7 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep,
         policy=policy, payroll_cutoff_day=settings.payroll_cutoff_day,
         deduction_installments=settings.maternity_deduction_installments,
         return_reminder_days=settings.maternity_return_reminder_days,
-        return_grace_days=settings.maternity_return_grace_days)
+        return_grace_days=settings.maternity_return_grace_days, leaving_on=employee.leaving_on)
     return await workflow_calls.start_case(
         temporal, MaternityLeaveWorkflow, req, id=workflow_id, task_queue=settings.temporal_task_queue,
         request_id=request_id, closed="conflict",

@@ -137,6 +137,9 @@ def _prepare(session: Session, body: SiChangeIn, principal: Principal, request_i
         employee = session.get(Employee, body.employee_id)
         if employee is None:
             raise ChangeRefused("employee_id", "employee_exists", f"no employee {body.employee_id}")
+        if employee.employment_status == "departed" and body.kind is not ChangeKind.STOP:
+            raise ChangeRefused("employee_id", "employed", f"员工 {employee.employee_id} 已于 {employee.leaving_on}"
+                                f" 离职，只能办理停保 ({employee.employee_id} left on {employee.leaving_on}: only a stop)")
         # A retried request (same X-Request-ID) reaches the case it opened: its own open case is not a clash.
         retried = case_ids.known(session, request_id)
         if retried is not None and not retried.startswith(f"si-change-{employee.employee_id}-"):

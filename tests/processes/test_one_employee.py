@@ -13,11 +13,11 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from db.models import Receivable, ReceivableClaim
+from db.models import ApprovalTask, Employee, Notification, Receivable, ReceivableClaim
 from domain.roles import Role
 from tests.processes import test_maternity as maternity
 from tests.processes import test_offboarding as offboarding
-from tests.processes.support import env_today, record_history, until
+from tests.processes.support import env_today, eventually, record_history, until
 
 HR, FINANCE, IT, MANAGER = "hr.li", "fin.zhao", "it.qian", "mgr.wang"
 
@@ -106,3 +106,85 @@ async def test_after_final_pay_recovered_it_all_a_payroll_deduction_is_refused(
     assert _ledger(session_factory, emp) == before
     v = await maternity.wait_view(api, auth, mwf, lambda v: v["stage"] == "closed")
     assert Decimal(v["settled"]) == owed
+
+
+async def test_she_resigns_during_her_leave_and_her_leave_stops_advancing(
+        stack, auth, emp, temporal_env, session_factory) -> None:
+    """No advance after her last day, nobody escalated for a return that will not come, and the
+    maternity case learns her departure from the offboarding itself (no HR call)."""
+    api = stack
+    mwf, v = await maternity.start_leave(api, auth, temporal_env, emp)
+    leave_start = dt.date.fromisoformat(v["leave_start"])
+    await until(temporal_env, leave_start + dt.timedelta(days=40))
+    notice = await env_today(temporal_env)
+    wf = (await offboarding.start(api, auth, emp, notice))["workflow_id"]
+    o = await offboarding.wait_view(api, auth, wf, lambda o: o["risk"])
+    last_day = dt.date.fromisoformat(o["last_day"])
+    v = await maternity.wait_view(api, auth, mwf, lambda v: v["leaving_on"] == last_day.isoformat())
+
+    await until(temporal_env, dt.date.fromisoformat(v["expected_return"]) + dt.timedelta(days=10))
+    v = await maternity.wait_view(api, auth, mwf, lambda v: v["stage"] == "departed_unsettled")
+    assert v["departed_on"] == last_day.isoformat()
+    assert all(dt.date.fromisoformat(f"{m}-25") <= last_day for m in v["advances_booked"]), v["advances_booked"]
+    with session_factory() as s:
+        months = set(s.scalars(select(Receivable.month).where(Receivable.employee_id == emp)))
+        tasks = dict(s.execute(select(ApprovalTask.task_key, ApprovalTask.status).where(
+            ApprovalTask.workflow_id == mwf)).all())
+        employee = s.get(Employee, emp)
+    assert months == set(v["advances_booked"])
+    assert not any(k.startswith("return-overdue") for k in tasks), tasks  # no escalation for someone who left
+    assert any(k.startswith("departed-unsettled") and st == "open" for k, st in tasks.items()), tasks
+    assert (employee.employment_status, employee.leaving_on) == ("departed", last_day)
+    await record_history(temporal_env.client, mwf, "maternity", "resigned_during_leave_told_by_offboarding")
+
+
+async def test_after_her_return_and_departure_the_payroll_task_is_cancelled_with_its_reason(
+        stack, auth, emp, temporal_env, session_factory) -> None:
+    api = stack
+    mwf, owed = await _returned_owing(api, auth, temporal_env, emp)
+    notice = await env_today(temporal_env)
+    wf = (await offboarding.start(api, auth, emp, notice, kind="probation_resignation"))["workflow_id"]
+    o = await offboarding.wait_view(api, auth, wf, lambda o: o["risk"])
+    await until(temporal_env, dt.date.fromisoformat(o["last_day"]) + dt.timedelta(days=2))
+    v = await maternity.wait_view(api, auth, mwf, lambda v: v["stage"] == "departed_unsettled")
+    assert Decimal(v["outstanding"]) == owed  # no agreement to deduct from final pay: it stays open, in view
+    with session_factory() as s:
+        deductions = s.scalar(select(ApprovalTask).where(ApprovalTask.workflow_id == mwf,
+                                                         ApprovalTask.task_key.like("confirm-deductions-%")))
+        told = list(s.scalars(select(Notification.recipient).where(Notification.template == "task.cancelled",
+                                                                   Notification.workflow_id == mwf)))
+    # Never closed as done by the system: cancelled, with the reason finance and its manager see.
+    assert (deductions.status, deductions.decision) == ("cancelled", "cancelled"), deductions.decision
+    assert "she left on" in deductions.reason
+    assert sorted(told) == ["finance", "finance/2"]
+
+
+async def test_her_departure_withdraws_an_enrollment_change_not_yet_carried_out(
+        stack, auth, emp, temporal_env, session_factory) -> None:
+    api = stack
+    today = await env_today(temporal_env)
+    r = await api.post("/si-changes", json={"employee_id": emp, "kind": "enrollment", "base": "10000.00",
+                                            "effective_month": f"{dt.date.today():%Y-%m}", "reason": "new hire"},
+                       headers=auth(Role.HR_SPECIALIST, HR))
+    assert r.status_code == 201, r.text
+    change = r.json()["workflow_id"]
+    wf = (await offboarding.start(api, auth, emp, today, kind="probation_resignation"))["workflow_id"]
+    o = await offboarding.wait_view(api, auth, wf, lambda o: o["risk"])
+    await until(temporal_env, dt.date.fromisoformat(o["last_day"]) + dt.timedelta(days=2))
+
+    async def stage() -> str:
+        return (await api.get(f"/si-changes/{change}", headers=auth(Role.HR_MANAGER, MANAGER))).json()["stage"]
+    await eventually(lambda: _is(stage(), "withdrawn"), what="the change withdrawn at her departure")
+    with session_factory() as s:
+        told = set(s.scalars(select(Notification.recipient).where(
+            Notification.template == "employment.case_withdrawn", Notification.workflow_id == change)))
+    assert told == {HR, "hr_manager"}
+    # And a new enrollment for someone who left is refused at the door.
+    r = await api.post("/si-changes", json={"employee_id": emp, "kind": "enrollment", "base": "10000.00",
+                                            "effective_month": f"{dt.date.today():%Y-%m}", "reason": "again"},
+                       headers=auth(Role.HR_SPECIALIST, HR))
+    assert r.status_code == 422 and r.json()["detail"][0]["rule"] == "employed", r.text
+
+
+async def _is(value, expected) -> bool:
+    return (await value) == expected

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from db.models import AuditEvent, Notification, SiEnrollment, Transfer
+from db.models import ApprovalTask, AuditEvent, Notification, SiEnrollment, Transfer
 from domain.roles import Role
 from integrations.si_agency import AgencySubmission
 from tests.processes import support
@@ -166,8 +166,18 @@ async def test_destination_refusal_restores_origin_enrollment(stack, auth, emp, 
     def told() -> Notification | None:
         with session_factory() as s:
             return s.scalar(select(Notification).where(Notification.template == "transfer.destination_refused"))
-    assert (await eventually(told)).recipient == "hr_specialist"
-    await record_history(temporal_env.client, wf, "transfer", "destination_refused")
+    notice = await eventually(told)
+    assert notice.recipient == "hr_specialist"
+    assert "no residence registration in Shanghai" in notice.params["reason"]  # the refusal, by name
+    with session_factory() as s:
+        refused = s.scalar(select(ApprovalTask).where(ApprovalTask.workflow_id == wf,
+                                                      ApprovalTask.task_key.like("destination-refused-%")))
+    assert refused.by_hand and refused.status == "open" and "no residence registration" in refused.title
+    # Work done by hand is closed by the person who did it, never by the system.
+    r = await api.post(f"/tasks/{refused.id}/done", json={"note": "residence permit filed; enrolled again 2027-01"},
+                       headers=auth(Role.HR_MANAGER, MANAGER))
+    assert r.status_code == 200 and (r.json()["decision"], r.json()["actor"]) == ("done", MANAGER), r.text
+    await record_history(temporal_env.client, wf, "transfer", "destination_refused_named")
 
 
 async def test_others_cannot_read_or_cancel(stack, auth, emp, session_factory) -> None:

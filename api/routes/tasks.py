@@ -1,0 +1,77 @@
+"""Work done by hand: the person it was given to closes it, with a note of what she did.
+
+A process opens a by-hand task for what it cannot do itself (a revocation at the agency counter, a
+housing-fund stop at the centre, an enrollment moved by hand); the task outlives its case, so
+nobody else closes it, and the system never closes it as done. A task of a process still running
+is decided through that process's own endpoints instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.auth import Principal, require
+from api.deps import RequestId
+from api.errors import ApiError, responses
+from api.routes import resource_router
+from api.transactions import transact
+from db import audit
+from db.models import ApprovalTask, Case
+from domain.roles import STAFF
+
+router = resource_router(prefix="/tasks", tags=["tasks"])
+Staff = Annotated[Principal, Depends(require(*STAFF))]
+
+
+class DoneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    note: str = Field(min_length=1, max_length=2000, description="what was done, e.g. the agency's receipt number")
+
+
+class TaskOut(BaseModel):
+    id: int
+    workflow_id: str
+    task_key: str
+    title: str
+    role: str
+    assignee: str | None
+    status: str
+    decision: str | None
+    actor: str | None
+    reason: str | None
+    by_hand: bool
+    decided_at: dt.datetime | None
+
+
+@router.post("/{task_id}/done", response_model=TaskOut, responses=responses(400, 401, 403, 404, 409))
+async def done(task_id: int, body: DoneIn, request: Request, request_id: RequestId, principal: Staff) -> TaskOut:
+    """Close a by-hand task (or a task its ended case left open) as done, with what was done."""
+    def work(session: Session) -> TaskOut:
+        task = session.get(ApprovalTask, task_id, with_for_update=True)
+        if task is None:
+            raise ApiError(404, "not_found", f"没有待办 {task_id} (no task {task_id})")
+        if principal.role.value != task.role and principal.user != task.assignee:
+            raise ApiError(403, "forbidden", f"此待办属于 {task.assignee or task.role} (the task is {task.role}'s)")
+        if task.status != "open":
+            raise ApiError(409, "task_closed", f"此待办已处理：{task.decision} (the task is already {task.decision})")
+        case = session.scalar(select(Case).where(Case.workflow_id == task.workflow_id))
+        if not task.by_hand and case is not None and case.status == "open":
+            raise ApiError(409, "decided_in_its_case", "此待办在其案件中处理 (decide it through its case"
+                           f" {task.workflow_id})")
+        task.status, task.decision, task.reason = "decided", "done", body.note
+        task.actor, task.actor_role, task.decided_at = principal.user, principal.role.value, dt.datetime.now(dt.timezone.utc)
+        audit.append(session, audit.AuditEntry(
+            actor=principal.user, actor_role=principal.role.value, action="task.done_by_hand",
+            workflow_id=task.workflow_id, request_id=request_id,
+            after={"task": task.task_key, "title": task.title, "note": body.note}))
+        session.flush()
+        return TaskOut.model_validate(task, from_attributes=True)
+
+    return await transact(request, work)
+
