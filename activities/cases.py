@@ -14,11 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from db import audit
+from db import outbox as db_outbox
 from db.models import ApprovalTask, Case, CaseDeadline
 from activities import outbox
 from activities.outbox import Notify
 from activities.unit import db_step
 from db.steps import claim_step
+from domain.case_notices import stage_notice
 
 
 class Actor(BaseModel):
@@ -130,6 +132,11 @@ def apply_stage_change(session: Session, req: ChangeStage) -> Case:
     _audit(session, req.actor, f"{case.kind}.stage_changed", workflow_id=req.workflow_id,
            at=req.at, subject=case.employee_id, before=before,
            after={"stage": case.stage, "status": case.status, **req.details})
+    told = stage_notice(case.kind, case.stage, before["stage"], req.details)
+    if told is not None:  # she hears of each step of her case (once per step)
+        db_outbox.enqueue(session, dedupe_key=f"{req.workflow_id}:{req.step}:stage:employee:{case.employee_id}",
+                          recipient_kind="employee", recipient=case.employee_id, template="case.stage_changed",
+                          params={**told, "stage": case.stage}, workflow_id=req.workflow_id, at=req.at)
     return case
 
 
@@ -175,6 +182,12 @@ class CaseActivities:
                 _audit(session, Actor(), "task.opened", workflow_id=req.workflow_id, at=req.at,
                        after={"task": req.task_key, "title": req.title, "role": req.role,
                               "assignee": req.assignee, "due_at": req.due_at})
+                if req.role != "any":  # whoever must act is told, not left to poll the inbox
+                    kind, who = ("user", req.assignee) if req.assignee else ("role", req.role)
+                    db_outbox.enqueue(session, dedupe_key=f"{req.workflow_id}:{req.task_key}:opened:{kind}:{who}",
+                                      recipient_kind=kind, recipient=who, template="task.opened",
+                                      params={"title": req.title, "due": req.due_at, "by_hand": req.by_hand},
+                                      workflow_id=req.workflow_id, at=req.at)
 
     @activity.defn(name="case.close_task")
     def close_task(self, req: CloseTask) -> None:
