@@ -120,7 +120,12 @@ async def start_case(temporal: Client, workflow: Any, req: Any, *, id: str, requ
             return await query(temporal, id, workflow.view)
         raise ApiError(409, "case_closed", {"message": f"此案件已办结，不能再次发起 (case {id} has already run"
                                                        " and closed; it is not started again)"}) from None
-    return await opened(handle, workflow.opened, request_id)
+    try:
+        return await opened(handle, workflow.opened, request_id)
+    except ApiError as err:
+        if closed != "answer" or err.error != "case_closed":
+            raise
+        return await query(temporal, id, workflow.view)  # it ran to its end while the retry was on its way
 
 
 async def opened(handle: WorkflowHandle[Any, Any], method: Any, request_id: str) -> Any:
