@@ -83,7 +83,7 @@ class EmploymentEventRow(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        CheckConstraint("kind IN ('notice_given', 'notice_withdrawn', 'departed')", name="kind_known"),
+        CheckConstraint("kind IN ('notice_given', 'notice_withdrawn', 'departed', 'rehired')", name="kind_known"),
     )
 
 

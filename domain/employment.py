@@ -4,7 +4,8 @@ The offboarding announces a notice given (with the last day), a notice withdrawn
 departure; each of her other running cases receives the event as a signal and reacts as its own
 process requires (maternity stops booking advances after the last day and recovers what is open;
 an enrollment change not yet executed is withdrawn at the departure). No process needs an HR call
-to learn what another did.
+to learn what another did. A rehire (``POST /employees/{id}/rehire``) is recorded as an event too; by
+then none of her cases is running, so there is no one to tell.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from api.errors import ApiError, responses
 from api.routes import resource_router
 from api.transactions import transact
 from db import audit
-from db.models import Employee
+from db.models import Employee, EmploymentEventRow
 from domain.identity import InvalidResidentId, parse_resident_id
 from domain.privacy import mask_id_number, mask_name, may_see_id_number, may_see_name
 from domain.roles import STAFF, Role
@@ -85,6 +85,8 @@ class EmployeeOut(BaseModel):
     contribution_base: Decimal
     language: str
     manager_id: str | None
+    employment_status: str = Field(default="active", description="active, notice_given or departed")
+    leaving_on: dt.date | None = Field(default=None, description="her last day, once notice is given")
 
 
 def present(row: Employee, viewer: Principal) -> EmployeeOut:
@@ -105,7 +107,51 @@ def present(row: Employee, viewer: Principal) -> EmployeeOut:
         contribution_base=row.contribution_base,
         language=row.language,
         manager_id=row.manager_id,
+        employment_status=row.employment_status,
+        leaving_on=row.leaving_on,
     )
+
+
+class RehireIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    hire_date: dt.date
+    department: Text100 | None = None
+    position: Text100 | None = None
+    contribution_base: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = None
+
+
+@router.post("/{employee_id}/rehire", response_model=EmployeeOut, responses=responses(400, 401, 403, 404, 409, 422))
+async def rehire(employee_id: str, body: RehireIn, request: Request, request_id: RequestId,
+                 principal: Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]) -> EmployeeOut:
+    """A person who left joins again: a new employment under the same employee number, recorded as
+    an employment event; her earlier cases (and what she still owes) stay as they are."""
+    def work(session: Session) -> EmployeeOut:
+        row = session.get(Employee, employee_id, with_for_update=True)
+        if row is None:
+            raise ApiError(404, "not_found", f"没有员工 {employee_id} (no employee {employee_id})")
+        if row.employment_status != "departed":
+            raise ApiError(409, "still_employed", f"员工 {employee_id} 尚未离职，无需重新入职"
+                           f" ({employee_id} is {row.employment_status}, not departed)")
+        if row.leaving_on is not None and body.hire_date <= row.leaving_on:
+            raise ApiError(422, "validation_failed", [{"field": "hire_date", "rule": "after_last_day",
+                                                       "message": f"重新入职日期须晚于上次离职日 {row.leaving_on}"
+                                                                  f" (after her last day {row.leaving_on})"}])
+        before = {"employment_status": row.employment_status, "leaving_on": row.leaving_on, "hire_date": row.hire_date}
+        row.employment_status, row.leaving_on, row.hire_date, row.probation_end = "active", None, body.hire_date, None
+        for key in ("department", "position", "contribution_base"):
+            if getattr(body, key) is not None:
+                setattr(row, key, getattr(body, key))
+        now = dt.datetime.now(dt.timezone.utc)
+        session.add(EmploymentEventRow(event_id=f"rehire:{employee_id}:{body.hire_date}:{request_id}",
+                                       employee_id=employee_id, kind="rehired", on=body.hire_date,
+                                       source=f"api:{principal.user}", told=[], at=now))
+        audit.append(session, audit.AuditEntry(
+            actor=principal.user, actor_role=principal.role.value, action="employment.rehired", subject=employee_id,
+            request_id=request_id, before=before, after={"hire_date": body.hire_date, "employment_status": "active"}))
+        session.flush()
+        return present(row, principal)
+
+    return await transact(request, work)
 
 
 @router.post("", status_code=201, response_model=EmployeeOut, responses=responses(400, 401, 403, 409, 422))

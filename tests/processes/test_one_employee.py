@@ -188,3 +188,31 @@ async def test_her_departure_withdraws_an_enrollment_change_not_yet_carried_out(
 
 async def _is(value, expected) -> bool:
     return (await value) == expected
+
+
+async def test_a_person_who_left_is_rehired_and_can_apply_again(stack, auth, emp, temporal_env, session_factory) -> None:
+    api = stack
+    notice = await env_today(temporal_env)
+    wf = (await offboarding.start(api, auth, emp, notice, kind="probation_resignation"))["workflow_id"]
+    o = await offboarding.wait_view(api, auth, wf, lambda o: o["risk"])
+    last_day = dt.date.fromisoformat(o["last_day"])
+    await until(temporal_env, last_day + dt.timedelta(days=2))
+    hr = auth(Role.HR_SPECIALIST, HR)
+    await eventually(lambda: _status(session_factory, emp) == "departed", what="her departure recorded")
+    early = await api.post(f"/employees/{emp}/rehire", json={"hire_date": last_day.isoformat()}, headers=hr)
+    assert early.status_code == 422 and early.json()["detail"][0]["field"] == "hire_date"
+    r = await api.post(f"/employees/{emp}/rehire", json={"hire_date": (last_day + dt.timedelta(days=30)).isoformat()},
+                       headers=hr)
+    assert r.status_code == 200 and r.json()["employment_status"] == "active", r.text
+    again = await api.post(f"/employees/{emp}/rehire", json={"hire_date": (last_day + dt.timedelta(days=31)).isoformat()},
+                           headers=hr)
+    assert again.status_code == 409
+    r = await api.post("/si-changes", json={"employee_id": emp, "kind": "enrollment", "base": "10000.00",
+                                            "effective_month": f"{dt.date.today():%Y-%m}", "reason": "rehired"},
+                       headers=hr)
+    assert r.status_code == 201, r.text  # employed again: enrollment is hers to have
+
+
+def _status(session_factory, emp: str) -> str:
+    with session_factory() as s:
+        return s.get(Employee, emp).employment_status

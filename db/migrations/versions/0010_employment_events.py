@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("told", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'::jsonb"),
                   nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("kind IN ('notice_given', 'notice_withdrawn', 'departed')",
+        sa.CheckConstraint("kind IN ('notice_given', 'notice_withdrawn', 'departed', 'rehired')",
                            name=op.f("ck_employment_events_kind_known")),
         sa.ForeignKeyConstraint(["employee_id"], ["employees.employee_id"],
                                 name=op.f("fk_employment_events_employee_id_employees")),
