@@ -186,6 +186,12 @@ async def announce(kind: EventKind, employee_id: str, on: dt.date, *, step: str,
     return cases
 
 
+async def note_employment(kind: str, employee_id: str, event: EmploymentEvent, reaction: str) -> None:
+    """The audit entry of a case that only records a change of her employment (its process goes on)."""
+    await audit(f"employment-{event.id}", f"{kind}.employment_{event.kind}", subject=employee_id,
+                after={"on": event.on, "source": event.source, "reaction": reaction})
+
+
 class OpensCase(Protocol):
     case_open: bool  # True once the case row, its first stage and first tasks are recorded
 

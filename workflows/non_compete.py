@@ -395,10 +395,9 @@ class NonCompeteWorkflow:
 
     @workflow.signal(name=EMPLOYMENT_SIGNAL)
     async def employment_changed(self, event: EmploymentEvent) -> None:
-        """Her employment changed elsewhere: the agreement runs from her departure as agreed; recorded on the case."""
+        """Her employment changed elsewhere: the agreement runs from her departure; it is recorded."""
         await case_ops.wait_until_open(self)
-        await case_ops.audit(f"employment-{event.id}", f"non_compete.employment_{event.kind}", subject=self.req.employee_id,
-                             after={"on": event.on, "source": event.source, "reaction": "the agreement runs from her departure as agreed"})
+        await case_ops.note_employment("non_compete", self.req.employee_id, event, "the agreement runs from her departure as agreed")
 
     @workflow.update
     async def opened(self) -> NonCompeteView:

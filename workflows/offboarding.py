@@ -603,10 +603,9 @@ class OffboardingWorkflow:
 
     @workflow.signal(name=EMPLOYMENT_SIGNAL)
     async def employment_changed(self, event: EmploymentEvent) -> None:
-        """Her employment changed elsewhere: noted on this offboarding; recorded on the case."""
+        """Her employment changed elsewhere (another offboarding of hers): it is recorded."""
         await case_ops.wait_until_open(self)
-        await case_ops.audit(f"employment-{event.id}", f"offboarding.employment_{event.kind}", subject=self.req.employee_id,
-                             after={"on": event.on, "source": event.source, "reaction": "noted on this offboarding"})
+        await case_ops.note_employment("offboarding", self.req.employee_id, event, "noted on this offboarding")
 
     @workflow.update
     async def opened(self) -> OffboardingView:

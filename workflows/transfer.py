@@ -430,10 +430,9 @@ class CrossProvinceTransferWorkflow:
 
     @workflow.signal(name=EMPLOYMENT_SIGNAL)
     async def employment_changed(self, event: EmploymentEvent) -> None:
-        """Her employment changed elsewhere: her transfer goes on: the accounts move whether or not she stays; recorded on the case."""
+        """Her employment changed elsewhere: the accounts move whether or not she stays; it is recorded."""
         await case_ops.wait_until_open(self)
-        await case_ops.audit(f"employment-{event.id}", f"transfer.employment_{event.kind}", subject=self.req.employee_id,
-                             after={"on": event.on, "source": event.source, "reaction": "her transfer goes on: the accounts move whether or not she stays"})
+        await case_ops.note_employment("transfer", self.req.employee_id, event, "her transfer goes on: the accounts move whether or not she stays")
 
     @workflow.update
     async def opened(self) -> TransferView:

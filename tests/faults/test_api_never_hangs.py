@@ -33,6 +33,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bench.latency_proxy import LatencyProxy
+from bench.slow_temporal import watch_idle_transactions
 from db.audit import CHAIN_LOCK_KEY, verify_chain
 from db.models import AuditEvent, EmployeeRecord, SiChange
 from domain.roles import Role
@@ -232,24 +233,8 @@ async def test_decisions_through_slow_temporal_all_land_and_hold_no_transaction(
 
         timings = Timings()
         done = asyncio.Event()
-        idle_in_transaction: list[tuple[str, float]] = []
-
-        async def watch_sessions() -> None:
-            """The API's sessions that sit inside a transaction doing nothing for more than 0.5 s
-            (one call through the proxy takes at least 0.6 s)."""
-            url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-            conn = psycopg2.connect(url)
-            conn.autocommit = True
-            try:
-                with conn.cursor() as cur:
-                    while not done.is_set():
-                        cur.execute("SELECT query, extract(epoch FROM now() - state_change) FROM pg_stat_activity"
-                                    " WHERE application_name = 'hrflow-api' AND state = 'idle in transaction'"
-                                    " AND now() - state_change > interval '500 milliseconds'")
-                        idle_in_transaction.extend(cur.fetchall())
-                        await asyncio.sleep(0.1)
-            finally:
-                conn.close()
+        idle_in_transaction: list[tuple[str, float]] = []  # API sessions idle in a transaction > 0.5 s
+        dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
         def approve(i: int) -> object:
             return http.post(f"/si-changes/{workflow_ids[i]}/approve", json={},
@@ -273,7 +258,7 @@ async def test_decisions_through_slow_temporal_all_land_and_hold_no_transaction(
             while not done.is_set():
                 await timings.call("GET /cases", http.get("/cases", headers=checker))
 
-        await asyncio.gather(load(), db_reader(), watch_sessions())
+        await asyncio.gather(load(), db_reader(), watch_idle_transactions(dsn, done, idle_in_transaction))
 
     for kind in ("approve", "own read"):
         assert [r.status_code for _, _, r in timings.answers[kind]] == [200] * len(employees), \
