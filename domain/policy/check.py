@@ -3,8 +3,9 @@ tests) instead of by a running case.
 
 Beyond the schema: no two versions of one rule may be in force on the same day, every rule must
 name its source (and a page, when it claims to be verified), a rule may not end before it starts,
-a region must be one of the mainland's province-level divisions and a city must belong to it, and a
-rule may only claim ``verified: true`` when none of its parts is unverified.
+a region must be one of the mainland's province-level divisions and a city must belong to it, a
+rule may only claim ``verified: true`` when none of its parts is unverified, and a rule may not say
+two contradictory things (the old holiday flag against the new field).
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from domain.policy.models import SECTIONS, RegionFile, Rule
+from domain.policy.models import (
+    SECTIONS,
+    ContributionBaseRule,
+    HousingFundRatesRule,
+    MaternityLeaveRule,
+    RegionFile,
+    Rule,
+)
 from domain.policy.regions import NATIONAL, PROVINCES, normalise, short_zh
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -27,7 +35,8 @@ DATA_DIR = Path(__file__).parent / "data"
 class Problem:
     file: str
     rule: str | None  # the rule id (or section[index] when it has none); None for the file
-    kind: str  # yaml, schema, missing_source, overlap, range, region, verification, duplicate
+    kind: str  # yaml, schema, missing_source, overlap, range, region, verification, duplicate,
+    # contradiction
     message: str
 
     def __str__(self) -> str:
@@ -152,6 +161,52 @@ def _check_rule(name: str, section: str, rule: Rule, cities: set[str]) -> list[P
     low, high = getattr(rule, "min_rate", None), getattr(rule, "max_rate", None)
     if low is not None and high is not None and low.value > high.value:
         out.append(Problem(name, rule.id, "range", f"min_rate {low.value} is above max_rate {high.value}"))
+    if isinstance(rule, MaternityLeaveRule):
+        out.extend(_check_maternity(name, rule))
+    if isinstance(rule, ContributionBaseRule):
+        out.extend(_check_bases(name, rule))
+    if isinstance(rule, HousingFundRatesRule):
+        out.extend(_check_housing_fund(name, rule))
+    return out
+
+
+def _check_maternity(name: str, rule: MaternityLeaveRule) -> list[Problem]:
+    """The old bool may stay beside the new field only when both say the same."""
+    new = rule.statutory_holidays_excluded
+    if rule.extra_days_exclude_statutory_holidays and new not in (None, "extra_days"):
+        return [Problem(name, rule.id, "contradiction",
+                        f"extra_days_exclude_statutory_holidays: true contradicts statutory_holidays_excluded: "
+                        f"{new}; write only statutory_holidays_excluded")]
+    return []
+
+
+def _check_bases(name: str, rule: ContributionBaseRule) -> list[Problem]:
+    out: list[Problem] = []
+    for insurance, limits in rule.by_insurance.items():
+        if limits.floor > limits.ceiling:
+            out.append(Problem(name, rule.id, "range",
+                               f"{insurance} floor {limits.floor} is above ceiling {limits.ceiling}"))
+    if rule.applies_to is not None:
+        both = sorted(set(rule.applies_to) & set(rule.by_insurance))
+        if both:
+            out.append(Problem(name, rule.id, "contradiction",
+                               f"{', '.join(both)} both in applies_to and with limits of their own in by_insurance"))
+    return out
+
+
+def _check_housing_fund(name: str, rule: HousingFundRatesRule) -> list[Problem]:
+    out: list[Problem] = []
+    if rule.min_rate is None and rule.max_rate is not None:
+        out.append(Problem(name, rule.id, "schema", "max_rate without min_rate"))
+    if rule.min_rate is None and not rule.has_base():
+        out.append(Problem(name, rule.id, "schema", "a housing fund rule needs min_rate or base limits"))
+    if (rule.base_floor is None) != (rule.base_ceiling is None):
+        out.append(Problem(name, rule.id, "schema", "give both base_floor and base_ceiling"))
+    elif rule.base_floor is not None and rule.base_ceiling is not None and rule.base_floor > rule.base_ceiling:
+        out.append(Problem(name, rule.id, "range",
+                           f"base_floor {rule.base_floor} is above base_ceiling {rule.base_ceiling}"))
+    if name == "national.yaml" and rule.min_rate is None:
+        out.append(Problem(name, rule.id, "schema", "the national housing fund rule must give min_rate"))
     return out
 
 
@@ -184,6 +239,23 @@ def _check_across(parsed: dict[str, tuple[str, RegionFile]]) -> list[Problem]:
             if earlier.effective_to is None or earlier.effective_to >= later.effective_from:
                 out.append(Problem(parsed[code][0], later.id, "overlap",
                                    f"{section}: overlaps {earlier.id} (effective ranges must not overlap)"))
+    out.extend(_check_material_slots(parsed))
+    return out
+
+
+def _check_material_slots(parsed: dict[str, tuple[str, RegionFile]]) -> list[Problem]:
+    """A material code is one upload slot shared by every insurance that asks for it (an ID card
+    is uploaded once): two different documents under one code would let one upload count for both."""
+    out: list[Problem] = []
+    documents: dict[str, tuple[str, str]] = {}  # code -> (document name, the rule that named it first)
+    for _code, (name, file) in sorted(parsed.items()):
+        for rule in file.transfers:
+            for material in rule.materials:
+                first = documents.setdefault(material.code, (material.zh, rule.id))
+                if first[0] != material.zh:
+                    out.append(Problem(name, rule.id, "material_slot",
+                                       f"material {material.code!r} is {material.zh!r} here but {first[0]!r} in"
+                                       f" {first[1]}: give each document its own code"))
     return out
 
 

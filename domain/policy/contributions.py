@@ -1,7 +1,9 @@
 """Social-insurance contribution bases and rates per city, and the checks that use them.
 
 A base must lie between the city's floor and ceiling for the contribution year in force on the
-date (Beijing's year runs July to June). Rates are merged insurance by insurance: the city's entry,
+date (Beijing's year runs July to June). Where a city's insurances have different limits (Hohhot:
+medical above pension), ``insurance`` asks for one; without it the rule's own limits (the
+pension's) answer, and an insurance the source does not cover raises ``MissingFigure``. Rates are merged insurance by insurance: the city's entry,
 else the province's, else the national default; a rate the catalogue does not hold is ``None``
 and any computation needing it raises ``MissingFigure``. Amounts are Decimal, rounded to the fen.
 """
@@ -42,6 +44,7 @@ class ContributionLimits(BaseModel):
     period_confirmed: bool
     verified: bool
     rule: RuleRef
+    insurance: str | None = None  # whose limits these are; None: the rule's own (pension's)
 
 
 class ResolvedRate(BaseModel):
@@ -62,7 +65,11 @@ class HousingFundRates(BaseModel):
     min_rate: RateFigure
     max_rate: RateFigure | None
     verified: bool
-    rule: RuleRef
+    rule: RuleRef  # the rule giving the rates
+    # Defaults so snapshots pinned before base limits existed still decode.
+    base_floor: Decimal | None = None
+    base_ceiling: Decimal | None = None
+    base_rule: RuleRef | None = None  # the rule giving the base limits, when one is encoded
 
 
 class ContributionRates(BaseModel):
@@ -93,25 +100,37 @@ class EmployeeDeduction(BaseModel):
     verified: bool
 
 
-def contribution_limits(city: str, on: dt.date, *, catalogue: Catalogue | None = None) -> ContributionLimits:
-    """Floor and ceiling of the monthly contribution base in ``city`` on ``on``."""
+def contribution_limits(
+    city: str, on: dt.date, insurance: str | None = None, *, catalogue: Catalogue | None = None
+) -> ContributionLimits:
+    """Floor and ceiling of the monthly contribution base in ``city`` on ``on``, for ``insurance``
+    when given (its own limits where the city sets them apart)."""
     cat = catalogue or load_catalogue()
     region, town = cat.city(city)
+    if insurance is not None and insurance not in INSURANCES:
+        raise PolicyError(f"unknown insurance {insurance!r}; one of {', '.join(INSURANCES)}",
+                          field="insurance", rule="contribution_bases")
     rule = cat.require(region.code, "contribution_bases", on, (town.code,),
                        label=f"contribution base for {town.name_en} ({town.name_zh})")
     assert isinstance(rule, ContributionBaseRule)
+    limits = rule.limits_for(insurance)
+    if limits is None:
+        raise MissingFigure(f"the catalogue has no {insurance} contribution base for {town.name_zh} on {on} "
+                            f"(rule {rule.id} covers {', '.join(rule.applies_to or [])})",
+                            field="insurance", rule=rule.id)
     return ContributionLimits(
         city=town.code,
         city_zh=town.name_zh,
         province=region.code,
-        floor=rule.floor,
-        ceiling=rule.ceiling,
+        floor=limits.floor,
+        ceiling=limits.ceiling,
         average_wage=rule.average_wage,
         period_from=rule.effective_from,
         period_to=rule.effective_to,
         period_confirmed=rule.period_confirmed,
         verified=rule.verified,
         rule=cat.ref(rule, "contribution_bases", region.code),
+        insurance=insurance,
     )
 
 
@@ -124,15 +143,16 @@ def _decimal(value: Decimal | int | str, name: str, rule: str) -> Decimal:
         raise PolicyError(f"{name} {value!r} is not a number", field=name, rule=rule) from None
 
 
-def check_base(city: str, base: Decimal | int | str, on: dt.date, *,
+def check_base(city: str, base: Decimal | int | str, on: dt.date, insurance: str | None = None, *,
                catalogue: Catalogue | None = None) -> ContributionLimits:
     """The limits when ``base`` lies within them; otherwise ``BaseOutOfRange`` naming both."""
-    limits = contribution_limits(city, on, catalogue=catalogue)
+    limits = contribution_limits(city, on, insurance, catalogue=catalogue)
     amount = _decimal(base, "base", limits.rule.id)
     if not limits.floor <= amount <= limits.ceiling:
         side = "below the floor" if amount < limits.floor else "above the ceiling"
+        whose = f" ({insurance})" if insurance else ""
         raise BaseOutOfRange(
-            f"contribution base {amount} for {limits.city_zh} on {on} is {side}: "
+            f"contribution base{whose} {amount} for {limits.city_zh} on {on} is {side}: "
             f"min {limits.floor}, max {limits.ceiling} (rule {limits.rule.id}, "
             f"{'verified' if limits.verified else 'UNVERIFIED'})",
             field="base", rule=limits.rule.id)
@@ -169,16 +189,34 @@ def contribution_rates(city: str, on: dt.date, *, catalogue: Catalogue | None = 
 
 
 def housing_fund_rates(city: str, on: dt.date, *, catalogue: Catalogue | None = None) -> HousingFundRates:
+    """Rates and base limits of the housing fund, each from the nearest entry holding them (city,
+    then province, then national): a city that sets only its base keeps the national rates."""
     cat = catalogue or load_catalogue()
     region, town = cat.city(city)
+    rated: tuple[str, HousingFundRatesRule] | None = None
+    based: tuple[str, HousingFundRatesRule] | None = None
     for owner, scope in ((region.code, (town.code,)), (region.code, ("*",)), (NATIONAL, ("*",))):
         rule = cat.find(owner, "housing_fund_rates", on, scope)
-        if rule is not None:
-            assert isinstance(rule, HousingFundRatesRule)
-            return HousingFundRates(min_rate=rule.min_rate, max_rate=rule.max_rate, verified=rule.verified,
-                                    rule=cat.ref(rule, "housing_fund_rates", owner))
-    raise MissingFigure(f"no housing fund rates for {town.name_zh} on {on}", field="city",
-                        rule="housing_fund_rates")
+        if rule is None:
+            continue
+        assert isinstance(rule, HousingFundRatesRule)
+        if rated is None and rule.min_rate is not None:
+            rated = (owner, rule)
+        if based is None and rule.has_base():
+            based = (owner, rule)
+    if rated is None or rated[1].min_rate is None:
+        raise MissingFigure(f"no housing fund rates for {town.name_zh} on {on}", field="city",
+                            rule="housing_fund_rates")
+    owner, rule = rated
+    base_rule = based[1] if based is not None else None
+    return HousingFundRates(
+        min_rate=rule.min_rate, max_rate=rule.max_rate,
+        verified=rule.verified and (base_rule is None or base_rule.verified),
+        rule=cat.ref(rule, "housing_fund_rates", owner),
+        base_floor=base_rule.base_floor if base_rule is not None else None,
+        base_ceiling=base_rule.base_ceiling if base_rule is not None else None,
+        base_rule=cat.ref(base_rule, "housing_fund_rates", based[0]) if based is not None else None,
+    )
 
 
 def employee_deduction(
@@ -190,7 +228,8 @@ def employee_deduction(
     catalogue: Catalogue | None = None,
 ) -> EmployeeDeduction:
     """The employee's monthly contributions: base x personal rate (+ a fixed amount where the city
-    has one), per insurance, after checking the base against the city's limits."""
+    has one), per insurance, after checking the base against the city's limits (each insurance's
+    own where the city sets them apart)."""
     cat = catalogue or load_catalogue()
     limits = check_base(city, base, on, catalogue=cat)
     amount = _decimal(base, "base", limits.rule.id)
@@ -202,6 +241,7 @@ def employee_deduction(
             raise PolicyError(f"unknown insurance {insurance!r}", field="insurances", rule="contribution_rates")
         if not rate.employee_pays:
             continue
+        check_base(city, base, on, insurance, catalogue=cat)
         if rate.employee is None:
             raise MissingFigure(f"the catalogue has no employee {insurance} rate for {limits.city_zh}",
                                 field=insurance, rule=rate.rule.id)

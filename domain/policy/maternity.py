@@ -4,10 +4,18 @@ province's.
 Leave is counted in calendar days from its first day and runs without a break: the national days
 (98, with up to 15 before the birth, +15 for a difficult birth, +15 per additional baby) and then
 the province's extra days. Where the province says the extra days exclude statutory holidays
-(Shanghai, Jiangsu), each statutory holiday inside them pushes the end back one day. The return
-date is the day after the last leave day; ``first_working_day`` is the first working day from it.
-The leave starts ``days_before_birth`` days before the (expected) birth unless the case says when
-it started. The rule version applied is the one in force on ``on``, by default the birth date.
+(Shanghai, Jiangsu), each statutory holiday inside them pushes the end back one day; where the
+whole leave excludes them (Anhui), every statutory holiday inside the leave does (the bridge days
+of the arrangement still count). The return date is the day after the last leave day;
+``first_working_day`` is the first working day from it. The leave starts ``days_before_birth``
+days before the (expected) birth unless the case says when it started (Zhejiang counts from the
+birth itself).
+
+The law in force at the birth governs the leave, so the rule versions are chosen by the birth date
+whatever date the case is opened on. Where the province has no rule in force for that date, the
+national rule alone applies and the answer says so (``provincial_rule_missing``, ``confirm``):
+the national floor is owed in any case, and HR confirms the provincial extension from the local
+regulation instead of the catalogue guessing it.
 """
 
 from __future__ import annotations
@@ -20,8 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain import workdays
 from domain.policy.catalogue import Catalogue, load_catalogue
-from domain.policy.errors import MissingFact, MissingFigure, PolicyError
+from domain.policy.errors import MissingFact, MissingFigure, NoRuleInForce, PolicyError
 from domain.policy.models import (
+    HolidayExclusion,
     MaternityAllowanceRule,
     MaternityLeaveRule,
     OptionalExtension,
@@ -32,6 +41,13 @@ from domain.policy.regions import NATIONAL
 
 FEN = Decimal("0.01")
 _DAY = dt.timedelta(days=1)
+
+# What HR is asked to do when a province's extension is not in the catalogue (zh, then en).
+MISSING_PROVINCIAL_RULE = (
+    "本省（区）产假延长天数未收录，请 HR 按当地条例确认并录入 "
+    "(the provincial extension is not in the catalogue; HR must confirm it from the local "
+    "regulation and enter it as a notice)"
+)
 
 
 class BirthFacts(BaseModel):
@@ -76,6 +92,10 @@ class LeaveEntitlement(BaseModel):
     optional_extensions: list[OptionalExtension] = []
     verified: bool
     rules: list[RuleRef]
+    # New fields keep defaults: snapshots pinned before them must still decode in replays.
+    holidays_excluded: HolidayExclusion = "none"  # which days statutory holidays do not count in
+    provincial_rule_missing: bool = False  # no provincial rule in force: national floor only
+    confirm: str | None = None  # what HR must confirm before relying on the figure (zh + en)
 
 
 class PaternityEntitlement(BaseModel):
@@ -99,20 +119,48 @@ class MaternityAllowance(BaseModel):
     rule: RuleRef
 
 
-def _pick(province_rule: MaternityLeaveRule, national_rule: MaternityLeaveRule, name: str) -> int:
-    value = getattr(province_rule, name)
+def _pick(province_rule: MaternityLeaveRule | None, national_rule: MaternityLeaveRule, name: str) -> int:
+    value = getattr(province_rule, name) if province_rule is not None else None
     if value is None:
         value = getattr(national_rule, name)
     if value is None:
         raise MissingFigure(f"the catalogue has no {name} for maternity leave", field=name,
-                            rule=province_rule.id)
+                            rule=(province_rule or national_rule).id)
     return int(value)
+
+
+def _owner(province_rule: MaternityLeaveRule | None, national_rule: MaternityLeaveRule,
+           name: str) -> MaternityLeaveRule:
+    """The rule a figure comes from: the province's when it sets it, else the national one."""
+    if province_rule is not None and getattr(province_rule, name) is not None:
+        return province_rule
+    return national_rule
+
+
+def leave_rules(
+    province: str, birth_date: dt.date, *, catalogue: Catalogue | None = None
+) -> tuple[str, MaternityLeaveRule, MaternityLeaveRule | None, str | None]:
+    """(province code, national rule, province rule or None, why it is None) for a birth on
+    ``birth_date``. A missing national rule still raises: there is no floor to fall back to."""
+    cat = catalogue or load_catalogue()
+    region = cat.province(province)
+    national = cat.require(NATIONAL, "maternity_leave", birth_date, label="national maternity leave rule",
+                           field="birth_date")
+    assert isinstance(national, MaternityLeaveRule)
+    try:
+        local = cat.require(region.code, "maternity_leave", birth_date,
+                            label=f"maternity leave rule for {cat.label(region.code)}", field="birth_date")
+    except NoRuleInForce as exc:
+        return region.code, national, None, exc.message
+    assert isinstance(local, MaternityLeaveRule)
+    return region.code, national, local, None
 
 
 def maternity_rules(
     province: str, on: dt.date, *, catalogue: Catalogue | None = None
 ) -> tuple[str, MaternityLeaveRule, MaternityLeaveRule]:
-    """(province code, national rule, province rule) in force on ``on``."""
+    """(province code, national rule, province rule) in force on ``on``; raises ``NoRuleInForce``
+    where the province has none (``leave_rules`` answers with the national floor instead)."""
     cat = catalogue or load_catalogue()
     region = cat.province(province)
     national = cat.require(NATIONAL, "maternity_leave", on, label="national maternity leave rule")
@@ -129,13 +177,16 @@ def leave_entitlement(
     *,
     catalogue: Catalogue | None = None,
 ) -> LeaveEntitlement:
-    """Days, start, last day and return date of the maternity leave in ``province``."""
+    """Days, start, last day and return date of the maternity leave in ``province``. The rules are
+    those in force on the birth date; ``on`` (the application date) does not choose them and is
+    kept so existing callers need not change."""
     cat = catalogue or load_catalogue()
     facts = birth_facts
-    when = on or facts.birth_date
-    code, national, local = maternity_rules(province, when, catalogue=cat)
+    code, national, local, missing = leave_rules(province, facts.birth_date, catalogue=cat)
     region = cat.files[code].region
-    refs = [cat.ref(national, "maternity_leave", NATIONAL), cat.ref(local, "maternity_leave", code)]
+    refs = [cat.ref(national, "maternity_leave", NATIONAL)]
+    if local is not None:
+        refs.append(cat.ref(local, "maternity_leave", code))
     components: list[LeaveComponent] = []
 
     if facts.outcome == "miscarriage":
@@ -155,7 +206,8 @@ def leave_entitlement(
         if start < facts.birth_date:
             raise PolicyError("leave for a miscarriage starts on or after the event",
                               field="leave_start", rule=national.id)
-        statutory, extra, exclude = days, 0, False
+        statutory, extra = days, 0
+        exclusion: HolidayExclusion = "none"
         before = 0
         refs = refs[:1]
     else:
@@ -164,17 +216,17 @@ def leave_entitlement(
         components.append(LeaveComponent(code="national_base", en="national maternity leave",
                                          days=base, rule_id=national.id))
         if facts.difficult_birth:
-            owner = local if local.difficult_birth_days is not None else national
             components.append(LeaveComponent(code="difficult_birth", en="difficult birth",
                                              days=_pick(local, national, "difficult_birth_days"),
-                                             rule_id=owner.id))
+                                             rule_id=_owner(local, national, "difficult_birth_days").id))
         if facts.babies > 1:
-            owner = local if local.additional_baby_days is not None else national
             per = _pick(local, national, "additional_baby_days")
             components.append(LeaveComponent(code="additional_babies",
                                              en=f"{facts.babies - 1} additional baby(ies)",
-                                             days=per * (facts.babies - 1), rule_id=owner.id))
-        if local.extra_days_by_child_order:
+                                             days=per * (facts.babies - 1),
+                                             rule_id=_owner(local, national, "additional_baby_days").id))
+        extra = 0
+        if local is not None and local.extra_days_by_child_order:
             if facts.child_order is None:
                 raise MissingFact(
                     f"{cat.label(code)} grants different leave by child order: give child_order",
@@ -182,31 +234,38 @@ def leave_entitlement(
             table = local.extra_days_by_child_order
             key = facts.child_order if facts.child_order in table else max(k for k in table if k <= facts.child_order)
             extra = table[key]
-        else:
+        elif local is not None:
             extra = local.extra_days
-        if extra:
+        if extra and local is not None:
             components.append(LeaveComponent(code="provincial_extension",
                                              en=f"{region.name_en} extension", days=extra, rule_id=local.id))
         statutory = sum(c.days for c in components) - extra
-        exclude = local.extra_days_exclude_statutory_holidays
+        exclusion = local.holidays_excluded() if local is not None else "none"
         earliest = facts.birth_date - dt.timedelta(days=before)
         start = facts.leave_start or earliest
         if not earliest <= start <= facts.birth_date:
             raise PolicyError(
                 f"leave_start {start} must be between {earliest} and the birth date {facts.birth_date}",
-                field="leave_start", rule=national.id)
+                field="leave_start", rule=(local or national).id)
 
-    statutory_end = start + dt.timedelta(days=statutory - 1)
+    total = statutory + extra
     extension = 0
-    provisional = False
-    if extra and exclude:
+    if exclusion == "whole_leave":
+        last, extension = workdays.span_excluding_holidays(start, total)
+    elif exclusion == "extra_days" and extra:
+        statutory_end = start + dt.timedelta(days=statutory - 1)
         last, extension = workdays.span_excluding_holidays(statutory_end + _DAY, extra)
-        provisional = any(not workdays.is_arrangement_known(y) for y in range(start.year, last.year + 1))
     else:
-        last = statutory_end + dt.timedelta(days=extra)
+        last = start + dt.timedelta(days=total - 1)
+    # Which days are holidays is final only for years whose arrangement is published.
+    provisional = exclusion != "none" and any(
+        not workdays.is_arrangement_known(y) for y in range(start.year, last.year + 1))
     back = last + _DAY
     first_working = workdays.next_working_day(back)
-    total = statutory + extra
+    birth = facts.outcome == "birth"
+    confirm = None
+    if local is None:
+        confirm = f"{MISSING_PROVINCIAL_RULE}: {missing}"
     return LeaveEntitlement(
         province=code,
         province_zh=region.name_zh,
@@ -220,12 +279,15 @@ def leave_entitlement(
         return_date=back,
         first_working_day=first_working.date,
         provisional=provisional or first_working.provisional,
-        counting=local.counting if facts.outcome == "birth" else national.counting,
+        counting=local.counting if birth and local is not None else national.counting,
         components=components,
-        employer_may_extend_to_days=local.employer_may_extend_to_days if facts.outcome == "birth" else None,
-        optional_extensions=list(local.optional_extensions) if facts.outcome == "birth" else [],
-        verified=all(r.verified for r in refs),
+        employer_may_extend_to_days=local.employer_may_extend_to_days if birth and local is not None else None,
+        optional_extensions=list(local.optional_extensions) if birth and local is not None else [],
+        verified=local is not None and all(r.verified for r in refs),
         rules=refs,
+        holidays_excluded=exclusion,
+        provincial_rule_missing=local is None,
+        confirm=confirm,
     )
 
 

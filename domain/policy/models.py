@@ -33,6 +33,9 @@ Actor = Literal["employee", "employer", "origin_office", "destination_office"]
 InsuranceKind = Literal["pension", "medical", "unemployment", "work_injury", "maternity"]
 TransferKind = Literal["pension", "medical", "unemployment", "housing_fund", "work_injury", "maternity"]
 DeadlineUnit = Literal["working_days", "calendar_days", "months", "on_trigger"]
+# Which maternity leave days statutory holidays do not count in: none (holidays included), only the
+# province's extra days (Shanghai, Jiangsu), or the whole leave (Anhui).
+HolidayExclusion = Literal["none", "extra_days", "whole_leave"]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -139,10 +142,18 @@ class MaternityLeaveRule(Rule):
     miscarriage_from_threshold_days: int | None = Field(default=None, ge=0)
     extra_days: int = Field(default=0, ge=0)
     extra_days_by_child_order: dict[int, int] | None = None  # last key covers higher orders
+    # Superseded by ``statutory_holidays_excluded``; still read so older files and payloads decode.
     extra_days_exclude_statutory_holidays: bool = False
+    statutory_holidays_excluded: HolidayExclusion | None = None  # None: follow the old bool
     employer_may_extend_to_days: int | None = Field(default=None, ge=0)
     counting: str  # how days are counted, in words (calendar days, holidays included ...)
     optional_extensions: list[OptionalExtension] = []
+
+    def holidays_excluded(self) -> HolidayExclusion:
+        """The exclusion in force: the new field when set, else what the old bool said."""
+        if self.statutory_holidays_excluded is not None:
+            return self.statutory_holidays_excluded
+        return "extra_days" if self.extra_days_exclude_statutory_holidays else "none"
 
 
 class PaternityLeaveRule(Rule):
@@ -162,15 +173,41 @@ class MaternityAllowanceRule(Rule):
 # ---------------------------------------------------------------- contributions
 
 
+class BaseLimits(BaseModel):
+    """One insurance's own floor and ceiling where it differs from the rule's (Hohhot medical)."""
+
+    model_config = _STRICT
+    floor: Money
+    ceiling: Money
+
+
 class ContributionBaseRule(Rule):
+    """``floor``/``ceiling`` are the base limits (the pension's where insurances differ);
+    ``by_insurance`` holds an insurance whose own limits differ. ``applies_to`` lists the insurances
+    the rule's floor/ceiling is known to cover (None: every insurance without its own entry), so a
+    source that names only some insurances does not lend its figure to the others."""
+
     city: str
     floor: Money
     ceiling: Money
     average_wage: Money | None = None  # the provincial average monthly wage it derives from
     period_confirmed: bool  # False when the months of the contribution year were assumed
+    by_insurance: dict[InsuranceKind, BaseLimits] = {}
+    applies_to: list[InsuranceKind] | None = None
 
     def scope(self) -> tuple[str, ...]:
         return (self.city,)
+
+    def limits_for(self, insurance: str | None) -> BaseLimits | None:
+        """The limits for ``insurance`` (None: the rule's own), or None when the rule holds none."""
+        if insurance is None:
+            return BaseLimits(floor=self.floor, ceiling=self.ceiling)
+        for kind, own in self.by_insurance.items():
+            if kind == insurance:
+                return own
+        if self.applies_to is None or insurance in self.applies_to:
+            return BaseLimits(floor=self.floor, ceiling=self.ceiling)
+        return None
 
 
 class RateItem(BaseModel):
@@ -220,15 +257,24 @@ class RateFigure(BaseModel):
 
 
 class HousingFundRatesRule(Rule):
+    """Rates (``min_rate``, ``max_rate``) and/or the monthly base limits of the housing fund for a
+    city or region. A query takes the rates and the base limits each from the nearest entry that
+    has them, so a city entry may give only its base limits (Beijing) and keep the national rates."""
+
     city: str | None = None
-    min_rate: RateFigure
+    min_rate: RateFigure | None = None
     max_rate: RateFigure | None = None
+    base_floor: Money | None = None
+    base_ceiling: Money | None = None
 
     def scope(self) -> tuple[str, ...]:
         return (self.city or "*",)
 
+    def has_base(self) -> bool:
+        return self.base_floor is not None or self.base_ceiling is not None
+
     def unverified_parts(self) -> list[str]:
-        parts = [] if self.min_rate.verified else ["min_rate"]
+        parts = [] if self.min_rate is None or self.min_rate.verified else ["min_rate"]
         if self.max_rate is not None and not self.max_rate.verified:
             parts.append("max_rate")
         return parts

@@ -49,6 +49,9 @@ from domain.policy.models import (
 from domain.policy.regions import NATIONAL
 from domain.policy.transfers import TransferRequirements, transfer_requirements
 
+# How a gap for a missing provincial maternity rule starts, so the workflow can recognise it.
+PROVINCIAL_EXTENSION_GAP = "provincial_extension: "
+
 
 class PolicySnapshot(BaseModel):
     """Common part of every snapshot: what was asked, when, which rules answered, their version."""
@@ -129,7 +132,10 @@ def pin_maternity(
 ) -> MaternitySnapshot:
     """Everything a maternity case needs: leave, paternity leave (None where none is encoded, noted
     in ``gaps``), allowance formula, claim processing limit, and the city's base limits and rates
-    (None with a gap when the catalogue lacks them, e.g. Guiyang). ``on`` defaults to the birth date."""
+    (None with a gap when the catalogue lacks them, e.g. Guiyang). ``on`` (default the birth date)
+    chooses the allowance, claim, base and rate rules; the leave and paternity leave follow the
+    law in force at the birth. A province without a leave rule gets the national floor and a gap
+    starting ``provincial_extension:``, from which the case opens an HR task."""
     cat = catalogue or load_catalogue()
     when = on or birth_facts.birth_date
     region = cat.province(province)
@@ -140,8 +146,11 @@ def pin_maternity(
     leave = leave_entitlement(region.code, birth_facts, when, catalogue=cat)
     refs = list(leave.rules)
     gaps: list[str] = []
+    if leave.provincial_rule_missing:
+        gaps.append(f"{PROVINCIAL_EXTENSION_GAP}{leave.confirm}")
     try:
-        paternity: PaternityEntitlement | None = paternity_leave(region.code, when, catalogue=cat)
+        paternity: PaternityEntitlement | None = paternity_leave(region.code, birth_facts.birth_date,
+                                                                 catalogue=cat)
         refs.append(paternity.rule)
     except PolicyError as exc:
         paternity = None
@@ -158,14 +167,25 @@ def pin_maternity(
         except PolicyError as exc:
             gaps.append(f"contribution base: {exc.message}")
         rates = contribution_rates(city, when, catalogue=cat)
-        refs.extend(r.rule for r in rates.rates.values())
-        refs.append(rates.housing_fund.rule)
+        refs.extend(_rates_refs(rates))
+    common = _common("maternity", when, refs, gaps)
+    if leave.provincial_rule_missing:
+        common["verified"] = False  # the national rule is verified, the answer is not complete
     return MaternitySnapshot(
-        **_common("maternity", when, refs, gaps),
+        **common,
         province=region.code, city=cat.city(city)[1].code if city else None, facts=birth_facts, leave=leave,
         paternity=paternity, allowance=allowance, allowance_region=owner, allowance_claim=claim,
         contribution=limits, rates=rates,
     )
+
+
+def _rates_refs(rates: ContributionRates) -> list[RuleRef]:
+    """The rules behind a rates answer: each insurance's, the housing fund's rates and base."""
+    refs = [r.rule for r in rates.rates.values()]
+    refs.append(rates.housing_fund.rule)
+    if rates.housing_fund.base_rule is not None:
+        refs.append(rates.housing_fund.base_rule)
+    return refs
 
 
 def pin_contribution(city: str, on: dt.date, *, catalogue: Catalogue | None = None) -> ContributionSnapshot:
@@ -173,7 +193,7 @@ def pin_contribution(city: str, on: dt.date, *, catalogue: Catalogue | None = No
     cat = catalogue or load_catalogue()
     limits = contribution_limits(city, on, catalogue=cat)
     rates = contribution_rates(city, on, catalogue=cat)
-    refs = [limits.rule, rates.housing_fund.rule, *(r.rule for r in rates.rates.values())]
+    refs = [limits.rule, *_rates_refs(rates)]
     return ContributionSnapshot(**_common("contribution", on, refs), city=limits.city, limits=limits, rates=rates)
 
 

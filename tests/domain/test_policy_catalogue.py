@@ -181,3 +181,18 @@ def test_pin_transfer_and_offboarding():
     assert off.non_compete.max_months == 24
     assert off.non_compete.default_compensation_rate == Decimal("0.30")
     assert off.verified is True
+
+
+def test_two_documents_under_one_material_code_are_a_problem(tmp_path):
+    """The pension and housing-fund application forms are different papers: one upload must not
+    count for both (the shipped catalogue gives each its own code)."""
+    shipped = load_catalogue()
+    codes = {kind: {m.code for m in shipped.find("national", "transfers", dt.date(2026, 12, 1), (kind,)).materials}
+             for kind in ("pension", "housing_fund")}
+    assert "transfer_application" in codes["pension"] and "transfer_application" not in codes["housing_fund"]
+    data = _copy(tmp_path)
+    path = data / "national.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "code: housing_fund_transfer_application", "code: transfer_application"), encoding="utf-8")
+    slots = [p for p in check_catalogue(data) if p.kind == "material_slot"]
+    assert slots and all("transfer_application" in p.message for p in slots)

@@ -47,7 +47,9 @@ def test_beijing_contribution_years_run_july_to_june():
     assert contribution_limits("北京", D(2026, 6, 30)).floor == Decimal("7162")
     nxt = contribution_limits("北京市", D(2026, 7, 1))
     assert (nxt.floor, nxt.ceiling, nxt.verified) == (Decimal("7270"), Decimal("36348"), False)
-    assert nxt.rule.source.basis == "derived"
+    # Two secondary sources quote the 2026 notice, which was never read (audit 2026-12 §2.1).
+    assert nxt.rule.source.basis == "secondary" and nxt.period_confirmed is False
+    assert "t20260821_4831461" in nxt.rule.source.url
     with pytest.raises(NoRuleInForce) as err:
         contribution_limits("Beijing", D(2025, 6, 30))
     assert "2025-07-01" in str(err.value)

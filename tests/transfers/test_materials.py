@@ -33,7 +33,8 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\
 ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(120)
 PE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(120)
 ZIP = b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(40)
-ALL_CODES = ["contribution_certificate", "insurance_certificate", "resident_id_card", "transfer_application"]
+ALL_CODES = ["contribution_certificate", "housing_fund_transfer_application", "insurance_certificate",
+             "resident_id_card", "transfer_application"]
 
 
 # ---------------------------------------------------------------- pure parts
@@ -142,7 +143,8 @@ async def test_pdf_accepted_with_hash_and_missing_named(client, auth, transfer, 
     assert m["sha256"] == hashlib.sha256(PDF).hexdigest() and m["uploaded_by"] == transfer["employee"]
     assert "content" not in m
     # in the pinned policy's order: housing fund, medical, pension
-    assert body["missing"] == ["transfer_application", "insurance_certificate", "contribution_certificate"]
+    assert body["missing"] == ["housing_fund_transfer_application", "insurance_certificate",
+                               "contribution_certificate", "transfer_application"]
     assert body["complete"] is False
     [row] = _stored(session_factory, transfer["workflow_id"])
     assert row.content == PDF
@@ -153,13 +155,19 @@ async def test_missing_document_named_until_the_set_is_complete(client, auth, tr
     for code in ["contribution_certificate", "resident_id_card", "transfer_application"]:
         assert (await _upload(client, hr, transfer, code, PDF)).status_code == 201
     listed = (await client.get(_url(transfer), headers=_me(auth, transfer))).json()
-    assert listed["missing"] == ["insurance_certificate"] and listed["complete"] is False
+    # the pension form does not stand in for the housing-fund one: each document has its own slot
+    assert listed["missing"] == ["housing_fund_transfer_application", "insurance_certificate"]
+    assert listed["complete"] is False
     assert [i["code"] for i in listed["items"]] == ["contribution_certificate", "resident_id_card",
                                                     "transfer_application"]
     need = {q["code"]: q["kinds"] for q in listed["requirements"]}
     assert sorted(need) == ALL_CODES
-    assert need["resident_id_card"] == ["housing_fund", "medical", "pension"]
+    assert need["resident_id_card"] == ["housing_fund", "medical", "pension"]  # one ID card serves all three
+    assert need["transfer_application"] == ["pension"]
+    assert need["housing_fund_transfer_application"] == ["housing_fund"]
     r = await _upload(client, hr, transfer, "insurance_certificate", PNG, name="cert.png", declared="image/png")
+    assert r.status_code == 201 and r.json()["complete"] is False
+    r = await _upload(client, hr, transfer, "housing_fund_transfer_application", PDF)
     assert r.status_code == 201 and r.json()["missing"] == [] and r.json()["complete"] is True
 
 
