@@ -28,9 +28,11 @@ from temporalio.worker import (
 )
 
 from activities.registry import all_activities
+from db.policy_notices import NoticeLayerProvider
 from db.reminders import SweepPolicy
 from db.report import ReportThresholds
 from db.session import database_busy, database_unreachable, make_engine, make_session_factory, ping
+from domain.policy import notices as policy_notices
 from hrflow import schedules
 from hrflow.delivery import Relay
 from hrflow.settings import ConfigurationError, Settings
@@ -122,6 +124,13 @@ async def run(settings: Settings) -> None:
         raise ConfigurationError(
             f"cannot reach the database named by HRFLOW_DATABASE_URL: {str(exc).splitlines()[0]}"
         ) from None
+    # Activities that pin policy (maternity) and compute working days read the approved notices
+    # through the catalogue's operator layer, on a connection of its own.
+    layer_engine = make_engine(settings.sqlalchemy_url, pool_size=1, limits=settings.database_limits(),
+                               name="hrflow-worker-policy")
+    layer = NoticeLayerProvider(layer_engine)
+    layer()
+    policy_notices.install(layer)
     client = await connect(settings)
     sessions = make_session_factory(engine)
     worker = build_worker(client, settings, sessions)
@@ -141,4 +150,6 @@ async def run(settings: Settings) -> None:
         log.info("worker stopping: finishing running activities")
     if relay is not None:
         await relay
+    policy_notices.install(None)
+    layer_engine.dispose()
     engine.dispose()

@@ -7,14 +7,17 @@ replicas as needed behind a load balancer.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.client import Client
@@ -34,6 +37,7 @@ from api.routes import (
     notifications,
     offboarding,
     policies,
+    policy_notices,
     reports,
     si_changes,
     staff,
@@ -45,7 +49,9 @@ from api.routes import (
 from api.routes import codec as codec_routes
 from api.transactions import size_threads
 from api.workflow_calls import bounded_updates
+from db.policy_notices import NoticeLayerProvider
 from db.session import make_engine, make_session_factory
+from domain.policy import notices as policy_notices_layer
 from hrflow.settings import Settings
 from hrflow.temporal import codec_from, connect
 
@@ -91,9 +97,20 @@ def create_app(
         size_threads(app, app.state.engine.pool.size())  # one thread per connection, never more
         client = temporal if temporal is not None else await connect(settings)
         app.state.temporal = bounded_updates(client, settings.temporal_update_wait_seconds)
+        # The catalogue's operator layer (approved notices), on a connection of its own.
+        layer_engine = make_engine(app.state.engine.url.render_as_string(hide_password=False), pool_size=1,
+                                   limits=settings.database_limits(), name="hrflow-api-policy")
+        app.state.policy_layer = NoticeLayerProvider(layer_engine)
+        try:
+            await anyio.to_thread.run_sync(app.state.policy_layer)  # read once now; until it succeeds a pin answers 503, never shipped-only
+        except DBAPIError as exc:
+            logging.getLogger("hrflow.api").warning("policy notices not read yet: %s", str(exc).splitlines()[0])
+        policy_notices_layer.install(app.state.policy_layer)
         try:
             yield
         finally:
+            policy_notices_layer.install(None)
+            layer_engine.dispose()
             if own_engine:
                 app.state.engine.dispose()
 
@@ -118,7 +135,7 @@ def create_app(
         return response
 
     for module in (health, me, employees, cases, inbox, si_changes, maternity, offboarding, non_compete,
-                   transfer_materials, transfer_stats, transfers, audit, policies, notifications, staff, tasks, reports,
+                   transfer_materials, transfer_stats, transfers, audit, policies, policy_notices, notifications, staff, tasks, reports,
                    codec_routes):
         # transfer_stats before transfers: /transfers/statistics is not a workflow id
         app.include_router(module.router)

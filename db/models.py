@@ -65,6 +65,8 @@ class Employee(Base):
         CheckConstraint("contribution_base >= 0", name="base_not_negative"),
         CheckConstraint("language IN ('zh', 'en')", name="language_known"),
         CheckConstraint("employment_status IN ('active', 'notice_given', 'departed')", name="employment_status_known"),
+        # the lapse watch: the cities where someone still employed is insured
+        Index("ix_employees_insured_city", "si_city", postgresql_where=text("employment_status <> 'departed'")),
     )
 
 
@@ -95,7 +97,8 @@ class Case(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     workflow_id: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(40))
-    employee_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"))
+    # None only for the standing policy-watch case (db.reminders.POLICY_WATCH): tasks about the catalogue
+    employee_id: Mapped[str | None] = mapped_column(ForeignKey("employees.employee_id"))
     stage: Mapped[str] = mapped_column(String(60))
     status: Mapped[str] = mapped_column(String(20), server_default="open")
     summary: Mapped[str | None] = mapped_column(Text)
@@ -642,3 +645,50 @@ class ReportFigure(Base):
     alert: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
     __table_args__ = (UniqueConstraint("month", "metric", "dimension"), Index(None, "metric", "month"))
+
+
+class PolicyNotice(Base):
+    """An operator notice (``domain.policy.notices``): figures from an official text, entered by one
+    admin and approved by another. Its content never changes after entry (a trigger refuses it);
+    only the decision (state, by whom, when, why) is written once, from ``entered``."""
+
+    __tablename__ = "policy_notices"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    region: Mapped[str] = mapped_column(String(32))  # province code, or national
+    city: Mapped[str | None] = mapped_column(String(32))
+    scope: Mapped[str] = mapped_column(String(120))  # two approved notices of a scope never overlap
+    effective_from: Mapped[dt.date] = mapped_column(Date)
+    effective_to: Mapped[dt.date | None] = mapped_column(Date)
+    floor: Mapped[Decimal | None] = mapped_column(Money)
+    ceiling: Mapped[Decimal | None] = mapped_column(Money)
+    average_wage: Mapped[Decimal | None] = mapped_column(Money)
+    minimum_wage: Mapped[Decimal | None] = mapped_column(Money)
+    figures: Mapped[Any] = mapped_column(JSONB)  # the checked figures of its kind
+    rule: Mapped[Any | None] = mapped_column(JSONB)  # the catalogue rule as entered (None: a calendar)
+    source_name: Mapped[str] = mapped_column(String(200))
+    source_url: Mapped[str | None] = mapped_column(String(500))
+    document_number: Mapped[str | None] = mapped_column(String(80))
+    source_material_id: Mapped[int | None] = mapped_column(BigInteger)  # an uploaded copy, by reference
+    supersedes: Mapped[int | None] = mapped_column(ForeignKey("policy_notices.id"))
+    state: Mapped[str] = mapped_column(String(12), server_default="entered")
+    entered_by: Mapped[str] = mapped_column(String(64))
+    entered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('contribution_base', 'contribution_rates', 'housing_fund', "
+                        "'holiday_arrangement', 'maternity_leave')", name="kind_known"),
+        CheckConstraint("state IN ('entered', 'approved', 'rejected', 'withdrawn')", name="state_known"),
+        CheckConstraint("effective_to IS NULL OR effective_to >= effective_from", name="dates_in_order"),
+        CheckConstraint("floor IS NULL OR ceiling IS NULL OR floor <= ceiling", name="floor_not_above_ceiling"),
+        CheckConstraint("(state = 'entered') = (decided_by IS NULL)", name="decided_once"),
+        CheckConstraint("state <> 'approved' OR decided_by <> entered_by", name="maker_is_not_checker"),
+        CheckConstraint("state <> 'withdrawn' OR decided_by = entered_by", name="withdrawn_by_maker"),
+        CheckConstraint("state <> 'rejected' OR length(trim(reason)) > 0", name="rejection_has_reason"),
+        Index(None, "scope", "state"),
+        Index(None, "state", "id"),
+    )

@@ -9,12 +9,19 @@ The calendar comes from ``holidays.China``. The State Council publishes each yea
 late in the year before; for a year the package does not have yet, the package still knows the
 statutory holidays (fixed and lunar dates) but not the adjusted workdays, so every result that
 touches such a year carries ``provisional=True`` rather than pretending to be final.
+
+An operator who enters the year's notice (``POST /policy/notices``, kind ``holiday_arrangement``,
+approved by a second admin) overrides the package for that year: its days off and adjusted working
+days decide, and the year is no longer provisional. The override reaches this module through
+``install_arrangement_source``, a callable the API and worker install at start-up (this module
+never reads the database); it must be cheap, since every working-day question asks it.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -30,6 +37,39 @@ class CalendarDate:
 
     date: dt.date
     provisional: bool
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    """A year's published holiday arrangement: the days off (holidays and the days moved next to
+    them) and the adjusted working days (调休 Saturdays and Sundays). Either list may hold a day of
+    a neighbouring year (the New Year days off can start on 30 December)."""
+
+    year: int
+    days_off: frozenset[dt.date]
+    working_days: frozenset[dt.date]
+    source: str = ""  # provenance, in words (the notice and who approved it)
+
+
+ArrangementSource = Callable[[], Mapping[int, Arrangement]]
+_source: ArrangementSource | None = None
+
+
+def install_arrangement_source(source: ArrangementSource | None) -> None:
+    """Install (or with ``None`` remove) where operator arrangements come from."""
+    global _source
+    _source = source
+
+
+def operator_arrangements() -> Mapping[int, Arrangement]:
+    """The arrangements operators entered, by year (empty without a source)."""
+    return _source() if _source is not None else {}
+
+
+def years_known_by_notice() -> list[int]:
+    """Years the ``holidays`` package left provisional that an operator notice made known: the
+    years whose deadlines should be computed again (re-planning running cases is not done here)."""
+    return sorted(y for y in operator_arrangements() if y not in known_years())
 
 
 @lru_cache(maxsize=1)
@@ -57,7 +97,8 @@ def known_years() -> frozenset[int]:
 
 
 def is_arrangement_known(year: int) -> bool:
-    return year in known_years()
+    """The package holds the year's arrangement, or an approved operator notice does."""
+    return year in known_years() or year in operator_arrangements()
 
 
 @lru_cache(maxsize=64)
@@ -80,7 +121,18 @@ def statutory_holidays(year: int) -> frozenset[dt.date]:
 
 
 def is_working_day(day: dt.date) -> bool:
-    """A weekday that is not a holiday or substituted day off, or an adjusted weekend workday."""
+    """A weekday that is not a holiday or substituted day off, or an adjusted weekend workday.
+    An operator arrangement for the day's year (or naming the day) decides over the package."""
+    arrangements = operator_arrangements()
+    if arrangements:
+        for year in (day.year, day.year + 1, day.year - 1):
+            found = arrangements.get(year)
+            if found is not None and day in found.days_off:
+                return False
+            if found is not None and day in found.working_days:
+                return True
+        if day.year in arrangements:
+            return day.weekday() < 5
     return bool(_china(day.year).is_working_day(day))
 
 

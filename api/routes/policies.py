@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from api.auth import Authenticated
 from api.errors import responses
+from api.plausibility import PlausibleDate
 from api.routes import resource_router
 from domain.policy import (
     BirthFacts,
@@ -32,7 +33,7 @@ from domain.policy import (
     load_catalogue,
     transfer_requirements,
 )
-from domain.policy.maternity import allowance_rule, maternity_rules
+from domain.policy.maternity import allowance_rule, leave_rules
 from domain.policy.models import (
     DeadlineRule,
     MaternityAllowanceRule,
@@ -64,7 +65,8 @@ class MaternityLeavePolicy(BaseModel):
     province: str
     on: dt.date
     national_rule: MaternityLeaveRule
-    provincial_rule: MaternityLeaveRule
+    provincial_rule: MaternityLeaveRule | None  # None: not in the catalogue, national law alone applies
+    provincial_rule_missing: str | None = None  # why, and how to enter it
     allowance_region: str
     allowance_rule: MaternityAllowanceRule
     entitlement: LeaveEntitlement | None  # computed when birth facts are given
@@ -116,15 +118,15 @@ def regions(principal: Authenticated) -> list[RegionOut]:
 def maternity_leave(
     principal: Authenticated,
     province: Annotated[str, Query(description="province or city, Chinese or pinyin")],
-    on: Annotated[dt.date | None, Query(description="date the rule must be in force (default birth_date, or today)")] = None,
-    birth_date: Annotated[dt.date | None, Query(description="expected or actual birth date, to compute the leave")] = None,
+    on: Annotated[PlausibleDate | None, Query(description="date the rule must be in force (default birth_date, or today)")] = None,
+    birth_date: Annotated[PlausibleDate | None, Query(description="expected or actual birth date, to compute the leave")] = None,
     babies: Annotated[int, Query(ge=1)] = 1,
     difficult_birth: bool = False,
     child_order: Annotated[int | None, Query(ge=1)] = None,
 ) -> MaternityLeavePolicy:
     def answer() -> MaternityLeavePolicy:
         when = on or birth_date or dt.date.today()
-        code, national, local = maternity_rules(province, when)
+        code, national, local, missing = leave_rules(province, birth_date or when)  # the birth date governs
         owner, allowance = allowance_rule(code, when)
         entitlement = None
         if birth_date is not None:
@@ -132,7 +134,7 @@ def maternity_leave(
                                child_order=child_order)
             entitlement = leave_entitlement(code, facts, when)
         return MaternityLeavePolicy(province=code, on=when, national_rule=national, provincial_rule=local,
-                                    allowance_region=owner, allowance_rule=allowance, entitlement=entitlement)
+                                    provincial_rule_missing=missing, allowance_region=owner, allowance_rule=allowance, entitlement=entitlement)
 
     return _answer(answer)
 
@@ -141,7 +143,7 @@ def maternity_leave(
 def contribution(
     principal: Authenticated,
     city: Annotated[str, Query(description="city, Chinese or pinyin")],
-    on: dt.date | None = None,
+    on: PlausibleDate | None = None,
 ) -> ContributionPolicy:
     when = _today(on)
     return _answer(lambda: ContributionPolicy(city=city, on=when, limits=contribution_limits(city, when),
@@ -154,7 +156,7 @@ def transfer(
     origin: str,
     destination: str,
     type: Annotated[str, Query(description="pension, medical, unemployment or housing_fund")],
-    on: dt.date | None = None,
+    on: PlausibleDate | None = None,
 ) -> TransferRequirements:
     when = _today(on)
     return _answer(lambda: transfer_requirements(origin, destination, type, when))
@@ -163,7 +165,7 @@ def transfer(
 @router.get("/deadlines", response_model=DeadlinesPolicy, responses=responses(401, 404))
 def deadlines(
     principal: Authenticated,
-    on: dt.date | None = None,
+    on: PlausibleDate | None = None,
     region: Annotated[str | None, Query(description="province whose own deadlines override the national ones")] = None,
 ) -> DeadlinesPolicy:
     when = _today(on)

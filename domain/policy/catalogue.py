@@ -2,21 +2,54 @@
 
 Names are matched loosely (北京, 北京市, Beijing, beijing, aliases) but never guessed: a name that is
 not in the catalogue raises ``UnknownRegion``. A region that is known but has no rule for the date
-raises ``NoRuleInForce`` saying which dates the encoded versions do cover.
+raises ``NoRuleInForce`` saying which dates the encoded versions do cover, and how to supply it.
+
+Two layers: the shipped YAML files (the default) and the operator layer, the approved notices
+(``POST /policy/notices``). An operator rule takes precedence over shipped rules of the same scope
+for the dates it covers. The domain does not read the database: the API, the worker and the CLI
+install a provider (``install_operator_layer``) that answers the current ``OperatorLayer``
+cheaply; ``load_catalogue()`` merges it over the shipped files and rebuilds only when its
+``version`` changes, so the next case pins a newly approved notice without a restart.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from domain.policy.check import DATA_DIR, scan
-from domain.policy.errors import CatalogueError, NoRuleInForce, UnknownRegion
+from domain.policy.errors import FIGURES, CatalogueError, NoRuleInForce, UnknownRegion, missing_message
 from domain.policy.models import City, Region, RegionFile, Rule, RuleRef
-from domain.policy.regions import NATIONAL, normalise, short_zh
+from domain.policy.regions import NATIONAL, PROVINCES, normalise, short_zh
+
+OPERATOR_PREFIX = "operator."
+OPERATOR_FILE = "operator notices"
+
+
+@dataclass(frozen=True)
+class OperatorRule:
+    """One catalogue rule built from an approved notice, and where it belongs."""
+
+    region: str  # province code (a province without a shipped file gets an empty one)
+    section: str
+    rule: Rule
+
+
+@dataclass(frozen=True)
+class OperatorLayer:
+    """The approved notices in force as catalogue rules; ``version`` changes whenever they do."""
+
+    version: str
+    rules: tuple[OperatorRule, ...] = ()
+    described: str = "operator layer"  # where it was read from, for the CLI
+
+
+LayerProvider = Callable[[], OperatorLayer]
 
 R = TypeVar("R", bound=Rule)
 
@@ -27,6 +60,7 @@ class Catalogue:
     file_names: dict[str, str]
     _provinces: dict[str, str] = field(default_factory=dict)
     _cities: dict[str, tuple[str, str]] = field(default_factory=dict)
+    operator_version: str | None = None  # None: the shipped layer only
 
     @classmethod
     def build(cls, parsed: dict[str, tuple[str, RegionFile]]) -> Catalogue:
@@ -64,6 +98,9 @@ class Catalogue:
         if code is None and key in self._cities:
             code = self._cities[key][0]
         if code is None or code == NATIONAL:
+            real = province_code(name)
+            if real is not None:
+                raise UnknownRegion(name, field=field, without_file=PROVINCES[real][1])
             raise UnknownRegion(name, field=field, known=[r.name_zh for r in self.provinces()])
         return self.files[code].region
 
@@ -104,14 +141,55 @@ class Catalogue:
         if rule is not None:
             return rule
         candidates = [r for r in self.rules(region, section) if scope is None or r.scope() == scope]
-        what = label or f"{section} rule for {self.label(region)}"
+        what = label or f"{FIGURES.get(section, (section, section))[1]} for {self.label(region)}"
+        place = self.place_zh(region, scope)
         if not candidates:
-            raise NoRuleInForce(f"no {what} is in the catalogue", field=field, rule=section)
+            raise NoRuleInForce(missing_message(section, place, on, f"no {what} is in the catalogue for {on}"),
+                                field=field, rule=section)
         covered = ", ".join(
             f"{r.effective_from}..{r.effective_to or 'open'}"
             for r in sorted(candidates, key=lambda r: r.effective_from)
         )
-        raise NoRuleInForce(f"no {what} in force on {on} (encoded: {covered})", field=field, rule=section)
+        raise NoRuleInForce(missing_message(section, place, on, f"no {what} in force on {on} (encoded: {covered})"),
+                            field=field, rule=section)
+
+    def place_zh(self, region: str, scope: tuple[str, ...] | None = None) -> str:
+        """上海市, 苏州市 (a city scope), 全国: the place a refusal names."""
+        file = self.files.get(region)
+        if file is None:
+            return region
+        if region == NATIONAL:
+            return "全国"
+        if scope:
+            city = next((c for c in file.region.cities if c.code == scope[0]), None)
+            if city is not None:
+                return city.name_zh
+        return file.region.name_zh
+
+    def provenance(self, ref: RuleRef) -> dict[str, Any]:
+        """Which layer answered: the shipped file and its source, or the operator notice (its
+        ``note`` names who entered and approved it, its ``source`` the document)."""
+        if ref.id.startswith(OPERATOR_PREFIX):
+            return {"layer": "operator", "notice": int(ref.id.split(".")[1]), "source": ref.source.name,
+                    "url": ref.source.url, "note": ref.note}
+        return {"layer": "shipped", "file": self.file_names.get(ref.region), "source": ref.source.name,
+                "url": ref.source.url}
+
+    def with_operator_rules(self, layer: OperatorLayer) -> Catalogue:
+        """A catalogue whose operator rules come before the shipped rules of each section, so that
+        ``find`` answers with them for the dates they cover and with the shipped rules elsewhere."""
+        parsed: dict[str, tuple[str, RegionFile]] = {c: (self.file_names[c], f) for c, f in self.files.items()}
+        by_file: dict[str, dict[str, list[Rule]]] = {}
+        for item in layer.rules:
+            by_file.setdefault(item.region, {}).setdefault(item.section, []).append(item.rule)
+        for code, sections in by_file.items():
+            name, file = parsed.get(code) or (OPERATOR_FILE, _empty_file(code))
+            update = {sec: [*sorted(rules, key=lambda r: r.effective_from), *getattr(file, sec)]
+                      for sec, rules in sections.items()}
+            parsed[code] = (name, file.model_copy(update=update))
+        merged = Catalogue.build(parsed)
+        return Catalogue(files=merged.files, file_names=merged.file_names, _provinces=merged._provinces,
+                         _cities=merged._cities, operator_version=layer.version)
 
     def ref(self, rule: Rule, section: str, region: str) -> RuleRef:
         return RuleRef.of(rule, section, region)
@@ -129,7 +207,56 @@ def _load(path: str) -> Catalogue:
     return Catalogue.build(parsed)
 
 
+def province_code(name: str) -> str | None:
+    """The code of any of the mainland's province-level divisions (with or without a file)."""
+    key = normalise(name) if isinstance(name, str) else ""
+    for code, (_, name_zh, name_en) in PROVINCES.items():
+        if key in {normalise(code), normalise(name_zh), normalise(short_zh(name_zh)), normalise(name_en)}:
+            return code
+    return None
+
+
+def _empty_file(code: str) -> RegionFile:
+    """A file for a province the shipped catalogue lacks, to hold its operator rules."""
+    gb, name_zh, name_en = PROVINCES[code]
+    kind = ("municipality" if name_zh.endswith("市") else
+            "autonomous_region" if name_zh.endswith("自治区") else "province")
+    return RegionFile(schema_version=1, region=Region(code=code, name_zh=name_zh, name_en=name_en, kind=kind,
+                                                      gb_code=gb))
+
+
+_provider: LayerProvider | None = None
+_merged: tuple[int, str, Catalogue] | None = None
+_merge_lock = threading.Lock()
+
+
+def install_operator_layer(provider: LayerProvider | None) -> None:
+    """Install (``None``: remove) the provider of the operator layer; called at start-up by the
+    API, the worker and the CLI. The provider must be cheap: every ``load_catalogue()`` asks it."""
+    global _provider, _merged
+    with _merge_lock:
+        _provider, _merged = provider, None
+
+
+def operator_layer() -> OperatorLayer | None:
+    """The operator layer now, or ``None`` when no provider is installed (shipped layer only)."""
+    return _provider() if _provider is not None else None
+
+
 def load_catalogue(directory: str | Path | None = None) -> Catalogue:
     """The catalogue at ``directory`` (the packaged data by default), parsed once per process.
-    Raises ``CatalogueError`` when any file has a problem (see ``check_catalogue``)."""
-    return _load(str(Path(directory).resolve() if directory is not None else DATA_DIR.resolve()))
+    Without a directory the operator layer (when installed) is merged over it, rebuilt only when
+    its version changed. Raises ``CatalogueError`` when any file has a problem."""
+    global _merged
+    if directory is not None:
+        return _load(str(Path(directory).resolve()))
+    base = _load(str(DATA_DIR.resolve()))
+    layer = operator_layer()
+    if layer is None or not layer.rules:
+        return base
+    with _merge_lock:
+        if _merged is not None and _merged[0] == id(base) and _merged[1] == layer.version:
+            return _merged[2]
+        merged = base.with_operator_rules(layer)
+        _merged = (id(base), layer.version, merged)
+        return merged
