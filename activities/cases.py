@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from db import audit
 from db import outbox as db_outbox
@@ -20,7 +21,10 @@ from activities import outbox
 from activities.outbox import Notify
 from activities.unit import db_step
 from db.steps import claim_step
+from domain import workdays
 from domain.case_notices import stage_notice
+from domain.policy.deadlines import due_date
+from domain.policy.models import DeadlineRule
 
 
 class Actor(BaseModel):
@@ -140,6 +144,25 @@ def apply_stage_change(session: Session, req: ChangeStage) -> Case:
     return case
 
 
+def require_arrangement(year: int | None) -> None:
+    """Re-planning on an arrangement this worker has not read yet would plan on the old calendar:
+    retry (the operator layer is re-read within seconds) until it has."""
+    if year is not None and year not in workdays.operator_arrangements():
+        raise ApplicationError(f"the {year} holiday arrangement is not read by this worker yet; retrying",
+                               type="ArrangementNotLoaded")
+
+
+class PlanDeadline(BaseModel):
+    rule: DeadlineRule  # as pinned in the case
+    from_date: dt.date  # the trigger
+    arrangement_year: int | None = None  # re-planning after this year's arrangement was approved
+
+
+class PlannedDeadline(BaseModel):
+    due: dt.date
+    provisional: bool  # rests on a year whose holiday arrangement is not known
+
+
 class CaseActivities:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._sessions = session_factory
@@ -233,6 +256,14 @@ class CaseActivities:
                                                        CaseDeadline.ref], set_=values)
             )
 
+    @activity.defn(name="case.plan_deadline")
+    def plan_deadline(self, req: PlanDeadline) -> PlannedDeadline:
+        """A statutory date through the one deadline function (its rule's unit and roll), on the
+        calendar as this worker knows it now: workflow code never reads the calendar."""
+        require_arrangement(req.arrangement_year)
+        found = due_date(req.rule, req.from_date)
+        return PlannedDeadline(due=found.date, provisional=found.provisional)
+
     @activity.defn(name="case.notify")
     def notify(self, req: Notify) -> None:
         """A notice from any process to people or roles (the outbox; each once per step and recipient)."""
@@ -240,4 +271,4 @@ class CaseActivities:
 
     def all(self) -> list[Any]:
         return [self.open_case, self.change_stage, self.open_task, self.close_task, self.record_audit,
-                self.track_deadline, self.notify]
+                self.track_deadline, self.plan_deadline, self.notify]

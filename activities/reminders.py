@@ -48,6 +48,8 @@ class ReminderActivities:
         queued = 0
         with db_step(self._sessions) as session:
             found = reminders.due(session, req.category, now=req.now, policy=self._policy, after=after, limit=limit)
+            if req.category == "policy_lapse":
+                reminders.open_lapse_tasks(session, found, req.now)
             for r in found:
                 for kind, who in r.recipients:
                     queued += outbox.enqueue(

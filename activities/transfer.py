@@ -16,7 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import outbox
-from activities.cases import Actor, ChangeStage, apply_stage_change
+from activities.cases import Actor, ChangeStage, apply_stage_change, require_arrangement
 from activities.outbox import Notify
 from activities.unit import db_step
 from db import audit
@@ -64,6 +64,7 @@ class CheckMaterials(BaseModel):
 class PlanStep(BaseModel):
     start: dt.date
     working_days: int
+    arrangement_year: int | None = None  # re-planning after this year's arrangement was approved
 
 
 class Planned(BaseModel):
@@ -129,6 +130,7 @@ class TransferActivities:
     @activity.defn(name="transfer.plan_step")
     def plan_step(self, req: PlanStep) -> Planned:
         """A statutory limit in working days, on the Chinese calendar with adjusted workdays."""
+        require_arrangement(req.arrangement_year)
         found = workdays.add_working_days(req.start, req.working_days)
         return Planned(due=found.date, provisional=found.provisional)
 

@@ -14,23 +14,27 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, literal, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from db.models import (
     ApprovalTask,
     Case,
     CaseDeadline,
+    Employee,
     Receivable,
     StaffMember,
     Transfer,
     TransferBranch,
 )
+from domain.policy.lapses import Lapse, lapses
 from domain.roles import role_address
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
 CATEGORIES = ("approval_overdue", "maternity_return", "departure_filing", "non_compete_proof",
-              "receivable_no_followup", "transfer_step_overdue")
+              "receivable_no_followup", "transfer_step_overdue", "policy_lapse")
+POLICY_WATCH = "policy-watch"  # the standing case HR admins' lapse tasks belong to
 
 # Maternity stages in which advances cannot be recovered yet (she is on leave): no finance nagging.
 _NOT_YET_RECOVERABLE = ("applied", "approved", "on_leave", "return_overdue")
@@ -73,6 +77,8 @@ def due(session: Session, category: str, *, now: dt.datetime, policy: SweepPolic
         return _receivables(session, now, policy, after, limit)
     if category == "transfer_step_overdue":
         return _transfer_steps(session, now, after, limit)
+    if category == "policy_lapse":
+        return [] if after is not None else policy_lapses(session, now)
     raise ValueError(f"unknown reminder category {category!r}")
 
 
@@ -189,3 +195,48 @@ def _transfer_steps(session: Session, now: dt.datetime, after: Cursor | None, li
 
 def _as_day(at: dt.datetime | dt.date) -> dt.date:
     return at.astimezone(CHINA).date() if isinstance(at, dt.datetime) else at
+
+
+def insured_cities(session: Session) -> list[str]:
+    """The cities where someone still employed is insured: the places whose figures matter."""
+    return list(session.scalars(select(Employee.si_city).where(Employee.employment_status != "departed")
+                                .distinct().order_by(Employee.si_city)))
+
+
+def policy_lapses(session: Session, now: dt.datetime) -> list[Reminder]:
+    """One reminder per missing or lapsing figure, to HR admins, once per lapse (the task it
+    opens stays in their inbox until they enter the notice and close it)."""
+    found = lapses(insured_cities(session), now.astimezone(CHINA).date())
+    return [Reminder("policy_lapse", 0, Cursor(now, i), POLICY_WATCH, "reminder.policy_lapse", lapse.key,
+                     [("role", "admin")], lapse_params(lapse))
+            for i, lapse in enumerate(found)]
+
+
+def lapse_params(lapse: Lapse) -> dict[str, Any]:
+    return {"figure": lapse.figure, "place": lapse.place, "place_zh": lapse.place_zh,
+            "missing_from": f"{lapse.missing_from:%Y-%m-%d}" if lapse.missing_from else None,
+            "status": lapse.status, "title": lapse.title,
+            "key": lapse.key}
+
+
+def open_lapse_tasks(session: Session, found: list[Reminder], now: dt.datetime) -> int:
+    """One by-hand task per lapse for HR admins on the standing policy-watch case (made on first
+    use; it has no employee). A lapse keeps its task: closed by the admin who entered the notice,
+    never reopened or closed by the sweep. Returns the tasks newly opened."""
+    if not found:
+        return 0
+    session.execute(insert(Case).values(
+        workflow_id=POLICY_WATCH, kind="policy_watch", employee_id=None, stage="watching", opened_at=now,
+        summary="政策数据失效提醒：缴费基数、节假日安排 (policy figures about to lapse: bases, holiday arrangement)")
+        .on_conflict_do_nothing(index_elements=[Case.workflow_id]))
+    opened = 0
+    for r in found:
+        since = r.params["missing_from"]
+        due = dt.datetime.combine(dt.date.fromisoformat(since), dt.time(9), CHINA) if since else now
+        row = session.execute(insert(ApprovalTask).values(
+            workflow_id=POLICY_WATCH, task_key=f"lapse-{r.params['key']}"[:100], title=r.params["title"][:200],
+            role="admin", due_at=due, created_at=now, by_hand=True)
+            .on_conflict_do_nothing(index_elements=[ApprovalTask.workflow_id, ApprovalTask.task_key])
+            .returning(ApprovalTask.id)).first()
+        opened += row is not None
+    return opened

@@ -55,8 +55,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from db import transfer_stats
+from db.reminders import POLICY_WATCH
 from db.models import (
+    ApprovalTask,
     AuditEvent,
+    Case,
     Employee,
     EmployeeRecord,
     Receivable,
@@ -439,6 +442,29 @@ def transfer_figures(session: Session, p: Period) -> list[Figure]:
     return out
 
 
+# ---------------------------------------------------------------- h. work waiting on a missing policy figure
+# Open tasks that exist only because the catalogue lacked a figure: a transfer's enrollment moved by
+# hand (no base for a city), a maternity leave counted on national law alone, a lapse HR admins must
+# enter. Read as they stand when the report is computed.
+WAITING_ON_POLICY = {
+    "enrollment_by_hand": and_(Case.kind == "transfer", ApprovalTask.task_key.like("enrollment-%")),
+    "provincial_extension_unconfirmed": ApprovalTask.task_key.like("confirm-provincial-extension-%"),
+    "policy_lapse": ApprovalTask.workflow_id == POLICY_WATCH,
+}
+
+
+def waiting_on_policy(session: Session) -> list[Figure]:
+    """Per kind, the open tasks waiting on a figure the catalogue does not hold (alert when any)."""
+    out = []
+    for kind, condition in WAITING_ON_POLICY.items():
+        n = Decimal(session.scalar(select(func.count()).select_from(ApprovalTask)
+                                   .join(Case, Case.workflow_id == ApprovalTask.workflow_id)
+                                   .where(ApprovalTask.status == "open", condition)) or 0)
+        out.append(Figure(metric="waiting_on_policy", dimension=kind, value=n, numerator=n, denominator=None,
+                          alert=n > 0))
+    return out
+
+
 # ---------------------------------------------------------------- alerts, storing and reading
 def _pct(value: Decimal | None) -> str:
     return "-" if value is None else f"{(value * 100).quantize(Decimal('0.1'))}%"
@@ -472,6 +498,12 @@ def alerts(figures: list[Figure], t: ReportThresholds, month: str) -> list[Alert
         elif f.metric == "base_outside_band":
             threshold = f"{_pct(t.base_low_share)}-{_pct(t.base_high_share)} of the local average wage"
             message = f"{f.dimension}: {n} of {d} employees have a contribution base outside {threshold}"
+        elif f.metric == "waiting_on_policy":
+            threshold = "0"
+            what = {"enrollment_by_hand": "项转移的参保迁移因缺少缴费基数改为人工办理 (transfer enrollment moves done by hand: no base)",
+                    "provincial_extension_unconfirmed": "项产假仅按国家天数计算、待确认本省延长 (maternity leaves on national days only, provincial extension to confirm)",
+                    "policy_lapse": "项政策数据缺失或即将失效、待管理员录入 (policy figures missing or lapsing, for an admin to enter)"}
+            message = f"{n} {what.get(f.dimension, f.dimension)}"
         elif f.metric == "deduction_mismatch":
             threshold = "base x personal rate"
             message = (f"{f.dimension}: {n} of {d} advances booked for {month} differ from the contribution"
@@ -499,6 +531,7 @@ def compute_month(session: Session, month: str, inputs: ReportInputs) -> StoredR
         *deduction_mismatch(session, p, inputs),
         *deduction_unknown_rate(session, p, inputs),
         *transfer_figures(session, p),
+        *waiting_on_policy(session),
     ]
     found = alerts(figures, t, month)
     thresholds = t.model_dump(mode="json")

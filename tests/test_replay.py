@@ -56,6 +56,8 @@ PATCHES = [
     ("employment-events", "offboarding/securities_case", "offboarding/payroll_in_notice_then_final_pay"),
     ("tasks-close-by-decision", "maternity/departure_write_off", "maternity/resigned_during_leave_told_by_offboarding"),
     ("tasks-close-by-decision", "transfer/destination_refused", "transfer/destination_refused_named"),
+    ("policy-lapse-watch", "reminder_sweep/paged_batches", "reminder_sweep/lapse_watch"),
+    ("policy-gap-tasks", "maternity/beijing_single_birth", "maternity/national_floor_hebei"),
 ]
 
 

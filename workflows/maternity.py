@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.si_change import personal_monthly
 
 KIND = "maternity"
+PROVINCIAL_GAP = "provincial_extension:"  # how pin_maternity names a leave pinned on national law alone
 ON_LEAVE_STATUS = "on_maternity_leave_return_pending"
 
 APPLIED, REJECTED, APPROVED, ON_LEAVE = "applied", "rejected", "approved", "on_leave"
@@ -244,6 +245,7 @@ class MaternityLeaveWorkflow:
                 details={"leave_start": self.leave.leave_start, "expected_return": self.expected_return,
                          "total_days": self.leave.total_days})
             await self.book.open_task("approve", "Approve maternity leave application", "hr_specialist")
+            await self._confirm_policy_gaps()
             self.case_open = True
         await workflow.wait_condition(lambda: self.stage in (APPROVED, WITHDRAWN))
         if self.stage == WITHDRAWN:
@@ -266,6 +268,18 @@ class MaternityLeaveWorkflow:
             await self._cancel()
             return
         await self._recover()
+
+    async def _confirm_policy_gaps(self) -> None:
+        """Where the province's own extension is not in the catalogue the leave was pinned on
+        national law alone: HR confirms the local figure (and enters it as a notice) by hand,
+        never a silent guess."""
+        gaps = [g for g in self.policy.gaps if g.startswith(PROVINCIAL_GAP)]
+        if gaps and workflow.patched("policy-gap-tasks"):
+            await self.book.open_task(
+                "confirm-provincial-extension",
+                f"确认本省产假延长天数（目前仅按国家 {self.leave.total_days} 天计算）"
+                f" (confirm the provincial extension: only the national days are counted)", "hr_specialist",
+                by_hand=True)
 
     async def _start_leave(self) -> None:
         async with self._lock:

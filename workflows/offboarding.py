@@ -32,7 +32,9 @@ from workflows.si_change import AGENCY_CALL, SiChangeRequest, SocialInsuranceCha
 with workflow.unsafe.imports_passed_through():
     from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
     from domain.employment import EmploymentEvent
-    from activities.cases import Actor
+    from domain.calendar_change import SIGNAL as CALENDAR_SIGNAL
+    from domain.calendar_change import CalendarChanged
+    from activities.cases import Actor, CaseActivities, PlanDeadline, PlannedDeadline
     from activities.maternity import MaternityActivities  # its notify activity writes the outbox
     from activities.offboarding import (
         AccessChange,
@@ -97,6 +99,10 @@ class OffboardingRequest(BaseModel):
     si_policy: SiChangeSnapshot | None = None  # to stop (and, compensating, restart) the enrollment
     non_compete: NonCompeteTerms | None = None  # followed up after departure by a child workflow
     reminder_days: int = 3
+    filing_due: dt.date | None = Field(
+        default=None, description="the filing deadline from the pinned rule through the one deadline function"
+                                  " (rolled to the next working day); None in cases started before it was passed")
+    filing_due_provisional: bool = False  # it rests on a year whose holiday arrangement is not published
 
 
 class NonCompeteTerms(BaseModel):
@@ -162,6 +168,7 @@ class OffboardingView(BaseModel):
     housing_fund_stop: str | None
     filings: dict[str, str | None]
     filing_due: dt.date
+    filing_due_provisional: bool = False
     withdrawal: Withdrawal | None
     manual_tasks: list[str]
     non_compete_case: str | None
@@ -193,7 +200,9 @@ class OffboardingWorkflow:
         self.req = req
         self.last_day = req.last_day
         transfer = req.policy.deadlines["archive_and_insurance_transfer"]
-        self.filing_due = self.last_day + timedelta(days=transfer.amount)
+        self.filing_due = req.filing_due or self.last_day + timedelta(days=transfer.amount)
+        self.filing_due_provisional = req.filing_due_provisional
+        self.calendar_changes: list[CalendarChanged] = []  # arrangements approved since: re-plan the filing date
         self.stage = CLEARANCE
         self.risk: RiskReport | None = None
         self.items: dict[str, ItemState] = {}
@@ -425,6 +434,7 @@ class OffboardingWorkflow:
         """Watch the 15-day filings (reminder, escalation) and the items that carry on."""
         reminded = escalated = False
         while not self._finished():
+            await self._replan_filings()
             await self._track_filings()
             events = []
             if not self._filings_done():
@@ -433,7 +443,8 @@ class OffboardingWorkflow:
                 if not escalated:
                     events.append((_at(self.filing_due + timedelta(days=1), 9), "escalate"))
             state = (dict(self.filings), [(i.status, i.outcome) for i in self.items.values()])
-            changed = lambda: (dict(self.filings), [(i.status, i.outcome) for i in self.items.values()]) != state  # noqa: E731
+            changed = lambda: bool(self.calendar_changes) or (  # noqa: E731
+                dict(self.filings), [(i.status, i.outcome) for i in self.items.values()]) != state
             if not events:
                 await workflow.wait_condition(changed)
                 continue
@@ -466,6 +477,35 @@ class OffboardingWorkflow:
         else:
             await self.book.close_all("done", actor=case_ops.SYSTEM)
         await self._stage(COMPLETED, status="completed")
+
+    async def _replan_filings(self) -> None:
+        """A holiday arrangement approved for the year of the filing date: plan it again through
+        the deadline function and say so on the case (audited; the sweep's deadline moves too)."""
+        while self.calendar_changes:
+            change = self.calendar_changes.pop(0)
+            if change.year not in (self.last_day.year, self.filing_due.year):
+                continue
+            async with self._lock:
+                planned: PlannedDeadline = await workflow.execute_activity_method(
+                    CaseActivities.plan_deadline, PlanDeadline(
+                        rule=self.req.policy.deadlines["archive_and_insurance_transfer"], from_date=self.last_day,
+                        arrangement_year=change.year),
+                    summary=f"re-plan the filings after the {change.year} arrangement", **case_ops.DB_STEP)
+                before = self.filing_due
+                self.filing_due, self.filing_due_provisional = planned.due, planned.provisional
+                await case_ops.audit(self.book.next_step(), "offboarding.filings_replanned", subject=self.req.employee_id,
+                                     before={"due": before}, after={"due": planned.due, "provisional": planned.provisional,
+                                                                    "year": change.year, "notice": change.notice_id})
+                if self.filings_tracked == "open":
+                    await case_ops.track_deadline("departure_filing", self.req.employee_id, _at(self.filing_due, 9),
+                                                  status="open")
+                workflow.set_current_details(f"申报期限按 {change.year} 年节假日安排重新计算：{before} → {self.filing_due}"
+                                             f" (filing deadline re-planned on the {change.year} arrangement)")
+
+    @workflow.signal(name=CALENDAR_SIGNAL)
+    def calendar_changed(self, change: CalendarChanged) -> None:
+        """An arrangement for a year was approved: the filing date is planned again after departure."""
+        self.calendar_changes.append(change)
 
     async def _track_filings(self) -> None:
         """Tell the reminder sweep the filing deadline while filings are missing, and when they are
@@ -623,6 +663,7 @@ class OffboardingWorkflow:
             items=list(self.items.values()), lawful_holds=LAWFUL_HOLDS, final_pay=self.final,
             certificate_no=self.certificate_no, enrollment_stop=self.enrollment_stop,
             housing_fund_stop=self.housing_fund_stop, filings=dict(self.filings), filing_due=self.filing_due,
+            filing_due_provisional=self.filing_due_provisional,
             withdrawal=self.withdrawal, manual_tasks=list(self.manual_tasks), non_compete_case=self.non_compete_case)
 
     # ------------------------------------------------------------------ rules

@@ -1,6 +1,7 @@
 """The daily reminder sweep, started by a Temporal Schedule: overdue approvals (escalating), returns
-from maternity leave, post-departure filings, non-compete proofs, idle receivables and transfer
-steps past their statutory limit.
+from maternity leave, post-departure filings, non-compete proofs, idle receivables, transfer
+steps past their statutory limit, and policy figures (contribution bases, next year's holiday
+arrangement) that places where employees are insured are about to be without.
 
 Categories run side by side, each in bounded batches read in key order, so the sweep's cost grows
 with what is due. Every reminder is keyed by item, cadence and recipient in the outbox: a rerun on
@@ -24,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows import case_ops
 
 CHINA = dt.timezone(timedelta(hours=8))
+LAPSE = "policy_lapse"  # figures about to lapse (domain.policy.lapses): HR admins enter the new notice
 
 
 class SweepRequest(BaseModel):
@@ -52,6 +54,8 @@ class ReminderSweepWorkflow:
     async def run(self, req: SweepRequest) -> SweepResult:
         self.req = req.model_copy(update={"now": req.now or workflow.now()})
         self.remaining = list(req.categories)
+        if LAPSE in self.remaining and not workflow.patched("policy-lapse-watch"):
+            self.remaining.remove(LAPSE)  # a sweep recorded before the lapse watch existed
         await asyncio.gather(*(self._category(c) for c in list(self.remaining)))
         if self.remaining:  # history is long: carry on in a fresh run from the cursors
             workflow.continue_as_new(self.req.model_copy(update={"categories": self.remaining}))

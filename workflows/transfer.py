@@ -28,6 +28,8 @@ from workflows.si_change import AGENCY_CALL, SiChangeRequest, SocialInsuranceCha
 with workflow.unsafe.imports_passed_through():
     from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
     from domain.employment import EmploymentEvent
+    from domain.calendar_change import SIGNAL as CALENDAR_SIGNAL
+    from domain.calendar_change import CalendarChanged
     from activities.cases import Actor
     from activities.outbox import Notify, Recipient
     from activities.si_change import ChangeFacts
@@ -79,6 +81,8 @@ class StepState(BaseModel):
     reference: str | None = None
     escalated: bool = False
     expected: dt.date | None = None  # projected by the API for steps not started yet
+    started_on: dt.date | None = None  # the day its limit counts from (re-planned on a new arrangement)
+    replanned_from: dt.date | None = None  # the due date before an approved arrangement moved it
 
 
 class Branch(BaseModel):
@@ -152,6 +156,7 @@ class CrossProvinceTransferWorkflow:
                                 if m.required})
         self.missing: list[str] = list(self.required)
         self.materials_version = 0
+        self.calendar_changes: list[CalendarChanged] = []  # approved arrangements, in arrival order
         self.returned_for: ReviewDecision | None = None
         self.returned_at_version = 0  # after a return, at least one new upload is awaited
         self.decision: ReviewDecision | None = None
@@ -305,6 +310,7 @@ class CrossProvinceTransferWorkflow:
         branch.status, branch.started_at = "accepted", workflow.now()
         while (step := branch.current()) is not None and branch.status not in ("rejected", "cancelled"):
             start = workflow.now().astimezone(CHINA).date()
+            step.started_on = start
             if step.limit_working_days is not None:
                 planned: Planned = await workflow.execute_activity_method(
                     TransferActivities.plan_step, PlanStep(start=start, working_days=step.limit_working_days),
@@ -314,10 +320,16 @@ class CrossProvinceTransferWorkflow:
             async with self._lock:
                 await self._record(self.stage, details={"branch": branch.kind, "step": step.code, "due": step.due})
             done = lambda: step.done or branch.status in ("rejected", "cancelled")  # noqa: E731
-            if step.due is not None:
+            while step.due is not None:
+                seen = len(self.calendar_changes)
                 try:
-                    await workflow.wait_condition(done, timeout=max(_at(step.due, 18) - workflow.now(), timedelta(0)),
+                    await workflow.wait_condition(lambda: done() or len(self.calendar_changes) != seen,
+                                                  timeout=max(_at(step.due, 18) - workflow.now(), timedelta(0)),
                                                   timeout_summary=f"{branch.kind}: {step.code} due {step.due}")
+                    if done():
+                        break
+                    await self._replan_step(branch, step, self.calendar_changes[seen:])
+                    continue
                 except asyncio.TimeoutError:
                     step.escalated = True
                     async with self._lock:
@@ -326,6 +338,7 @@ class CrossProvinceTransferWorkflow:
                             f" limit of {step.limit_working_days} working days (due {step.due})", "hr_manager")
                         await self._tell_hr("transfer.step_overdue", {"kind": branch.kind, "step": step.code,
                                                                       "due": step.due})
+                    break
             await workflow.wait_condition(done)
             if step.escalated and workflow.patched(case_ops.TASKS_BY_DECISION):
                 await self.book.cancel_task(f"overdue-{branch.kind}-{step.code}",
@@ -350,6 +363,30 @@ class CrossProvinceTransferWorkflow:
         await self._tell_applicant("transfer.cancelled", {})
 
     # ------------------------------------------------------------------ messages
+    async def _replan_step(self, branch: Branch, step: StepState, changes: list[CalendarChanged]) -> None:
+        """An arrangement approved for the year the step's limit counts in: its due date is planned
+        again from the day it started, and the case records the move."""
+        assert step.due is not None and step.limit_working_days is not None
+        years = [c.year for c in changes if step.started_on and c.year in (step.started_on.year, step.due.year)]
+        if step.started_on is None or not years:
+            return
+        planned: Planned = await workflow.execute_activity_method(
+            TransferActivities.plan_step, PlanStep(start=step.started_on, working_days=step.limit_working_days,
+                                                   arrangement_year=years[-1]),
+            summary=f"{branch.kind}: re-plan {step.code} on the new arrangement", **case_ops.DB_STEP)
+        if planned.due == step.due and planned.provisional == step.provisional:
+            return
+        step.replanned_from, step.due, step.provisional = step.due, planned.due, planned.provisional
+        async with self._lock:
+            await self._record(self.stage, details={"branch": branch.kind, "step": step.code, "due": step.due,
+                                                    "replanned_from": step.replanned_from,
+                                                    "arrangement": years})
+
+    @workflow.signal(name=CALENDAR_SIGNAL)
+    def calendar_changed(self, change: CalendarChanged) -> None:
+        """An arrangement for a year was approved: steps waiting on a limit in that year re-plan."""
+        self.calendar_changes.append(change)
+
     @workflow.signal
     def materials_changed(self) -> None:
         """An upload landed (the materials endpoint says so); the set is checked again."""

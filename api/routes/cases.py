@@ -27,7 +27,7 @@ router = resource_router(prefix="/cases", tags=["cases"])
 class CaseOut(BaseModel):
     workflow_id: str
     kind: str
-    employee_id: str
+    employee_id: str | None  # None only for the standing policy-watch case
     stage: str
     status: str
     summary: str | None

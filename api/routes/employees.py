@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -17,14 +18,17 @@ from sqlalchemy.orm import Session
 from api.auth import Authenticated, Principal, require
 from api.deps import RequestId
 from api.errors import ApiError, responses
+from api.plausibility import PlausibleDate, add_months, problem, refuse, within
 from api.routes import resource_router
 from api.transactions import transact
 from db import audit
 from db.models import Employee, EmploymentEventRow
 from domain.identity import InvalidResidentId, parse_resident_id
+from domain.policy import BaseOutOfRange, PolicyError, check_base, contribution_limits
 from domain.privacy import mask_id_number, mask_name, may_see_id_number, may_see_name
 from domain.roles import STAFF, Role
 
+log = logging.getLogger("hrflow.api.employees")
 router = resource_router(prefix="/employees", tags=["employees"])
 
 EmployeeNumber = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", examples=["E1001"])]
@@ -40,8 +44,8 @@ class EmployeeIn(BaseModel):
     name: Text100
     department: Text100
     position: Text100
-    hire_date: dt.date
-    probation_end: dt.date | None = None
+    hire_date: PlausibleDate
+    probation_end: PlausibleDate | None = None
     si_province: Annotated[str, Field(min_length=1, max_length=32)]
     si_city: Annotated[str, Field(min_length=1, max_length=32)]
     contribution_base: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
@@ -87,6 +91,7 @@ class EmployeeOut(BaseModel):
     manager_id: str | None
     employment_status: str = Field(default="active", description="active, notice_given or departed")
     leaving_on: dt.date | None = Field(default=None, description="her last day, once notice is given")
+    notes: list[str] = Field(default_factory=list, description="what registration could not check, and why")
 
 
 def present(row: Employee, viewer: Principal) -> EmployeeOut:
@@ -112,9 +117,47 @@ def present(row: Employee, viewer: Principal) -> EmployeeOut:
     )
 
 
+def check_hire_date(hire_date: dt.date, today: dt.date, resident_id_number: str | None = None) -> None:
+    """A hire up to a year ahead is an offer already signed; later, or before 1900, is a typo. A
+    hire before her 16th birthday would be child labour (Labour Law art. 15): a wrong date."""
+    latest = add_months(today, 12)
+    wrong = within("hire_date", "hire_date_plausible", hire_date, dt.date(1900, 1, 1), latest, "入职日期", "the hire date")
+    if wrong is not None:
+        raise refuse(wrong)
+    if resident_id_number is not None:
+        try:
+            born = parse_resident_id(resident_id_number, today=today).birth_date
+        except InvalidResidentId:
+            return  # a number on file from before the check: its own validation is not this one's
+        sixteen = add_months(born, 16 * 12)
+        if hire_date < sixteen:
+            raise refuse(problem("hire_date", "hire_at_16_or_older",
+                                 f"入职日期 {hire_date} 早于其年满十六周岁之日 {sixteen}",
+                                 f"the hire date {hire_date} is before her 16th birthday on {sixteen}"))
+
+
+def check_contribution_base(city: str, base: Decimal, today: dt.date) -> list[str]:
+    """The base within the city's floor and ceiling for today, or a 422 naming both. A city the
+    catalogue holds no base for is not refused (a registration must not wait for a figure): the
+    answer's notes say the base could not be checked, and the log says so too."""
+    try:
+        check_base(city, base, today)
+    except BaseOutOfRange as exc:
+        limits = contribution_limits(city, today)
+        raise refuse(problem("contribution_base", "base_within_city_limits",
+                             f"缴费基数 {base} 超出{limits.city_zh} {today} 适用的缴费基数上下限"
+                             f" {limits.floor} 至 {limits.ceiling}（规则 {limits.rule.id}）", exc.message)) from None
+    except PolicyError as exc:
+        note = (f"缴费基数未能核对：目录中没有 {city} {today} 适用的上下限"
+                f" (the contribution base could not be checked: {exc.message})")
+        log.warning("registration: contribution base %s for %s not checked: %s", base, city, exc.message)
+        return [note]
+    return []
+
+
 class RehireIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    hire_date: dt.date
+    hire_date: PlausibleDate
     department: Text100 | None = None
     position: Text100 | None = None
     contribution_base: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = None
@@ -125,10 +168,16 @@ async def rehire(employee_id: str, body: RehireIn, request: Request, request_id:
                  principal: Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]) -> EmployeeOut:
     """A person who left joins again: a new employment under the same employee number, recorded as
     an employment event; her earlier cases (and what she still owes) stay as they are."""
+    today = dt.date.today()
+    notes: list[str] = []
+
     def work(session: Session) -> EmployeeOut:
         row = session.get(Employee, employee_id, with_for_update=True)
         if row is None:
             raise ApiError(404, "not_found", f"没有员工 {employee_id} (no employee {employee_id})")
+        check_hire_date(body.hire_date, today, row.resident_id_number)
+        if body.contribution_base is not None:
+            notes.extend(check_contribution_base(row.si_city, body.contribution_base, today))
         if row.employment_status != "departed":
             raise ApiError(409, "still_employed", f"员工 {employee_id} 尚未离职，无需重新入职"
                            f" ({employee_id} is {row.employment_status}, not departed)")
@@ -149,7 +198,7 @@ async def rehire(employee_id: str, body: RehireIn, request: Request, request_id:
             actor=principal.user, actor_role=principal.role.value, action="employment.rehired", subject=employee_id,
             request_id=request_id, before=before, after={"hire_date": body.hire_date, "employment_status": "active"}))
         session.flush()
-        return present(row, principal)
+        return present(row, principal).model_copy(update={"notes": notes})
 
     return await transact(request, work)
 
@@ -161,6 +210,12 @@ async def register_employee(
     request_id: RequestId,
     principal: Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))],
 ) -> EmployeeOut:
+    """Register an employee: a plausible hire date, and a contribution base within her city's floor
+    and ceiling for today where the catalogue has them (otherwise registered, with a note)."""
+    today = dt.date.today()
+    check_hire_date(body.hire_date, today, body.resident_id_number)
+    notes = check_contribution_base(body.si_city, body.contribution_base, today)
+
     def work(session: Session) -> EmployeeOut:
         clash = session.scalar(
             select(Employee.employee_id).where(
@@ -191,7 +246,7 @@ async def register_employee(
                 request_id=request_id,
             ),
         )
-        return present(row, principal)
+        return present(row, principal).model_copy(update={"notes": notes})
 
     return await transact(request, work)
 

@@ -24,7 +24,7 @@ class InboxItem(BaseModel):
     id: int
     workflow_id: str
     case_kind: str
-    employee_id: str
+    employee_id: str | None = Field(default=None, description="whose case; none for the policy-watch case")
     task_key: str
     title: str
     role: str

@@ -14,17 +14,20 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from temporalio.client import Client
 
 from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
+from api import plausibility
+from api.plausibility import PlausibleDate, add_months, problem, refuse, within
 from api.routes import resource_router
 from api.routes.cases import guard_case
 from api.transactions import transact
 from db import audit
 from db.ledger import open_receivables
-from db.models import Employee, Receivable
+from db.models import Case, Employee, Receivable
 from domain.policy import BirthFacts, PolicyError, pin_maternity
 from domain.roles import Role
 from workflows import search_attributes as sa
@@ -59,8 +62,8 @@ Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 class ApplyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     employee_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
-    expected_delivery_date: dt.date
-    planned_leave_start: dt.date | None = None
+    expected_delivery_date: PlausibleDate
+    planned_leave_start: PlausibleDate | None = None
     babies: int = Field(default=1, ge=1, le=8)
     difficult_birth: bool = False
     child_order: int | None = Field(default=None, ge=1, le=10)
@@ -70,7 +73,7 @@ class ApplyIn(BaseModel):
 
 class BirthIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    birth_date: dt.date
+    birth_date: PlausibleDate
     babies: int = Field(default=1, ge=1, le=8)
     difficult_birth: bool = False
 
@@ -87,7 +90,7 @@ class OptionalReasonIn(BaseModel):
 
 class ResubmitIn(BirthIn):
     reason: Reason
-    planned_leave_start: dt.date | None = None
+    planned_leave_start: PlausibleDate | None = None
 
 
 class ExtensionIn(BaseModel):
@@ -105,7 +108,7 @@ class ExtensionDecisionIn(BaseModel):
 
 class DateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    date: dt.date
+    date: PlausibleDate
 
 
 class MoneyIn(BaseModel):
@@ -140,14 +143,82 @@ def _refuse(detail: dict[str, Any]) -> ApiError:
     return ApiError(422, "validation_failed", [detail])
 
 
+# How far from today a maternity date may lie. A pregnancy lasts about 40 weeks, so an expected
+# birth more than 10 months ahead is not yet a pregnancy; an application or a birth reported more
+# than a year after the birth comes after any leave (158 days at most, with extensions) has ended.
+# 1970-01-01, a client's "no date", falls outside and is refused (taken as a birth it would book
+# advances for 1969). A leave starts before the birth, so its window is the birth's, 60 days earlier.
+BIRTH_MONTHS_BACK, BIRTH_MONTHS_AHEAD = 12, 10
+LEAVE_START_DAYS_BEFORE_BIRTH = 60
+# A return or departure is reported about when it happens: within a year either side of today.
+EVENT_MONTHS = 12
+
+
+def check_birth_date(field: str, value: dt.date, today: dt.date) -> None:
+    """An expected or actual birth within 12 months before and 10 months after today."""
+    wrong = within(field, "birth_date_plausible", value, add_months(today, -BIRTH_MONTHS_BACK),
+                   add_months(today, BIRTH_MONTHS_AHEAD), "分娩日期", "the birth date")
+    if wrong is not None:
+        raise refuse(wrong)
+
+
+def check_leave_start(field: str, value: dt.date | None, today: dt.date) -> None:
+    if value is None:
+        return
+    earliest = add_months(today, -BIRTH_MONTHS_BACK) - dt.timedelta(days=LEAVE_START_DAYS_BEFORE_BIRTH)
+    wrong = within(field, "leave_start_plausible", value, earliest, add_months(today, BIRTH_MONTHS_AHEAD),
+                   "产假开始日期", "the leave start")
+    if wrong is not None:
+        raise refuse(wrong)
+
+
+def check_event_date(value: dt.date, today: dt.date, zh: str, en: str) -> None:
+    wrong = within("date", "date_plausible", value, add_months(today, -EVENT_MONTHS),
+                   add_months(today, EVENT_MONTHS), zh, en)
+    if wrong is not None:
+        raise refuse(wrong)
+
+
+async def refuse_overlap(temporal: Client, open_cases: list[str], new_id: str,
+                         start: dt.date, last: dt.date) -> None:
+    """One leave at a time: an open case of hers whose leave span meets the new one is named, and
+    the application refused (its own id is the start's concern: a retry reaches the case it opened)."""
+    for workflow_id in open_cases:
+        if workflow_id == new_id:
+            continue
+        try:
+            other: MaternityView = await workflow_calls.query(temporal, workflow_id, MaternityLeaveWorkflow.view)
+        except ApiError:
+            continue  # no such workflow any more: nothing that can overlap
+        if other.leave_start <= last and start <= other.last_day:
+            raise refuse(problem(
+                "expected_delivery_date", "no_overlapping_leave",
+                f"产假 {start} 至 {last} 与该员工已有的产假案件 {workflow_id}（{other.leave_start} 至 {other.last_day}，"
+                f"{other.stage}）重叠",
+                f"the leave {start} to {last} overlaps her maternity case {workflow_id}"
+                f" ({other.leave_start} to {other.last_day}, {other.stage})"))
+
+
+def _employee_and_open_cases(session: Session, employee_id: str) -> tuple[Employee | None, list[str]]:
+    employee = session.get(Employee, employee_id)
+    cases = list(session.scalars(select(Case.workflow_id).where(
+        Case.kind == "maternity", Case.employee_id == employee_id, Case.status == "open").order_by(Case.id)))
+    return employee, cases
+
+
 @router.post(PREFIX, status_code=201, response_model=MaternityView, responses=responses(400, 401, 403, 422, 503))
 async def apply(body: ApplyIn, request: Request, temporal: TemporalDep,
                 request_id: RequestId, principal: HrOrSelf) -> MaternityView:
-    """File the application (she may file her own; HR may file for her)."""
+    """File the application (she may file her own; HR may file for her). The expected birth and the
+    planned start lie in the window around today (``check_birth_date``), and no other open leave
+    of hers overlaps this one."""
     settings = request.app.state.settings
     if principal.role is Role.EMPLOYEE and not principal.is_self(body.employee_id):
         raise ApiError(403, "forbidden", "an employee files only her own application")
-    employee = await transact(request, lambda s: s.get(Employee, body.employee_id))
+    today = dt.date.today()
+    check_birth_date("expected_delivery_date", body.expected_delivery_date, plausibility.today())
+    check_leave_start("planned_leave_start", body.planned_leave_start, plausibility.today())
+    employee, open_cases = await transact(request, lambda s: _employee_and_open_cases(s, body.employee_id))
     if employee is None:
         raise _refuse({"field": "employee_id", "rule": "employee_exists", "message": f"no employee {body.employee_id}"})
     if employee.employment_status == "departed":
@@ -156,16 +227,16 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep,
     facts = BirthFacts(birth_date=body.expected_delivery_date, babies=body.babies,
                        difficult_birth=body.difficult_birth, child_order=body.child_order,
                        leave_start=body.planned_leave_start)
-    today = dt.date.today()
     try:
         policy = pin_maternity(employee.si_province, employee.si_city, facts, on=today)
     except PolicyError as exc:
         raise _refuse(exc.detail()) from None
+    workflow_id = f"maternity-leave-{employee.employee_id}-{body.expected_delivery_date.isoformat()}"
+    await refuse_overlap(temporal, open_cases, workflow_id, policy.leave.leave_start, policy.leave.last_day)
     if not body.company_pays_salary and policy.rates is None:
         raise _refuse({"field": "employee_id", "rule": "contribution_rates_known",
                        "message": f"the catalogue holds no contribution rates for {employee.si_city}; the monthly"
                                   " advance cannot be computed"})
-    workflow_id = f"maternity-leave-{employee.employee_id}-{body.expected_delivery_date.isoformat()}"
     req = MaternityRequest(
         employee_id=employee.employee_id, manager_id=employee.manager_id, province=employee.si_province, city=employee.si_city,
         department=employee.department, facts=facts, company_pays_salary=body.company_pays_salary,
@@ -221,6 +292,8 @@ async def reject(workflow_id: str, body: ReasonIn, request: Request, temporal: T
 @router.post(PREFIX + "/{workflow_id}/resubmit", response_model=MaternityView, responses=_ERRORS)
 async def resubmit(workflow_id: str, body: ResubmitIn, request: Request, temporal: TemporalDep,
                    request_id: RequestId, principal: HrOrSelf) -> MaternityView:
+    check_birth_date("birth_date", body.birth_date, plausibility.today())
+    check_leave_start("planned_leave_start", body.planned_leave_start, plausibility.today())
     facts = BirthFacts(birth_date=body.birth_date, babies=body.babies, difficult_birth=body.difficult_birth,
                        leave_start=body.planned_leave_start)
     return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.resubmit,
@@ -237,6 +310,7 @@ async def withdraw(workflow_id: str, body: ReasonIn, request: Request, temporal:
 @router.post(PREFIX + "/{workflow_id}/birth", response_model=MaternityView, responses=_ERRORS)
 async def report_birth(workflow_id: str, body: BirthIn, request: Request, temporal: TemporalDep,
                        request_id: RequestId, principal: HrOrSelf) -> MaternityView:
+    check_birth_date("birth_date", body.birth_date, plausibility.today())
     return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.report_birth,
                        Birth(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
 
@@ -259,6 +333,7 @@ async def decide_extension(workflow_id: str, body: ExtensionDecisionIn, request:
 @router.post(PREFIX + "/{workflow_id}/return-report", response_model=MaternityView, responses=_ERRORS)
 async def report_return(workflow_id: str, body: DateIn, request: Request, temporal: TemporalDep,
                         request_id: RequestId, principal: HrOrSelf) -> MaternityView:
+    check_event_date(body.date, plausibility.today(), "返岗日期", "the return date")
     return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.report_return,
                        ReturnReport(actor=workflow_calls.actor(principal, request_id), date=body.date))
 
@@ -266,6 +341,7 @@ async def report_return(workflow_id: str, body: DateIn, request: Request, tempor
 @router.post(PREFIX + "/{workflow_id}/return", response_model=MaternityView, responses=_ERRORS)
 async def confirm_return(workflow_id: str, body: DateIn, request: Request, temporal: TemporalDep,
                          request_id: RequestId, principal: Hr) -> MaternityView:
+    check_event_date(body.date, plausibility.today(), "返岗日期", "the return date")
     return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.confirm_return,
                        ReturnReport(actor=workflow_calls.actor(principal, request_id), date=body.date))
 
@@ -294,6 +370,7 @@ async def allowance_paid(workflow_id: str, body: MoneyIn, request: Request, temp
 @router.post(PREFIX + "/{workflow_id}/departure", response_model=MaternityView, responses=_ERRORS)
 async def report_departure(workflow_id: str, body: DateIn, request: Request, temporal: TemporalDep,
                            request_id: RequestId, principal: Hr) -> MaternityView:
+    check_event_date(body.date, plausibility.today(), "离职日期", "the departure date")
     return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.report_departure,
                        ReturnReport(actor=workflow_calls.actor(principal, request_id), date=body.date))
 

@@ -18,6 +18,7 @@ from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
+from api.plausibility import PlausibleDate
 from api.routes import resource_router
 from api.routes.cases import guard_case
 from api.transactions import transact
@@ -50,7 +51,7 @@ FormerEmployee = Annotated[Principal, Depends(require(Role.EMPLOYEE))]
 class StartIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     employee_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
-    start: dt.date = Field(description="the day after departure")
+    start: PlausibleDate = Field(description="the day after departure")
     months: int = Field(ge=1, description="at most the pinned rule's max_months (24)")
     monthly_compensation: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
     payday: int = Field(default=10, ge=1, le=28)

@@ -18,13 +18,31 @@ from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
+from api.plausibility import PlausibleDate, problem, refuse
 from api.routes import resource_router
 from api.routes.cases import CaseOut, guard_case
 from api.transactions import reach_database, transact
 from db import audit
-from db.models import Case, Employee, EmployeeRecord
+from db.models import AuditEvent, Case, Employee, EmployeeRecord
+from domain.identity import InvalidResidentId, parse_resident_id
 from domain.offboarding import LastDayRefused, OffboardingKind, last_day
-from domain.policy import PolicyError, non_compete_compensation, pin_offboarding, pin_si_change
+from domain.policy import (
+    PolicyError,
+    non_compete_compensation,
+    pin_offboarding,
+    pin_si_change,
+)
+from domain.policy.deadlines import due_date
+from domain.protections import (
+    EMPLOYER_GROUNDS,
+    Ground,
+    MaternityRecord,
+    Protection,
+    bar,
+    describe,
+    find_protections,
+    grounds_in_text,
+)
 from domain.roles import STAFF, Role
 from workflows import search_attributes as sa
 from workflows.offboarding import (
@@ -68,9 +86,15 @@ class StartIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     employee_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     kind: OffboardingKind
+    ground: Ground | None = Field(default=None, description=(
+        "the Labour Contract Law article the ending rests on; for a termination, required unless"
+        " legal_ground cites it (\"劳动合同法第四十条第三项\", \"art. 41\")"))
     legal_ground: Annotated[str, Field(max_length=500)] | None = None
-    notice_date: dt.date
-    agreed_last_day: dt.date | None = None
+    protections: list[Protection] = Field(default_factory=list, max_length=5, description=(
+        "art. 42 situations HR knows of and the system cannot see (a medical treatment period, an"
+        " occupational disease, a pregnancy not yet on file, 15 years' service near retirement)"))
+    notice_date: PlausibleDate
+    agreed_last_day: PlausibleDate | None = None
     monthly_wage: Money
     minimum_wage: Money = Field(description="the local monthly minimum wage (not yet in the catalogue)")
     economic_compensation: Money = Decimal("0.00")
@@ -124,19 +148,112 @@ class RecordOut(BaseModel):
 
 
 
+# The grounds each kind of ending may rest on: the employer's (art. 39 to 41, 44), hers (37, 38), both (36).
+GROUNDS_BY_KIND: dict[OffboardingKind, frozenset[Ground]] = {
+    OffboardingKind.TERMINATION: EMPLOYER_GROUNDS,
+    OffboardingKind.RESIGNATION: frozenset({Ground.ART_37, Ground.ART_38}),
+    OffboardingKind.PROBATION_RESIGNATION: frozenset({Ground.ART_37, Ground.ART_38}),
+    OffboardingKind.MUTUAL_AGREEMENT: frozenset({Ground.ART_36}),
+}
+BIRTH_RECOMPUTED = "maternity.entitlement_recomputed"  # its ``after`` holds the actual birth date
+
+
+def resolve_ground(body: StartIn) -> Ground | None:
+    """The structured ground, else the one the legal-ground text cites. A termination needs one
+    (art. 42 bars some grounds and not others); for her resignation or an agreement it is implied."""
+    allowed = GROUNDS_BY_KIND[body.kind]
+    names = ", ".join(sorted(g.value for g in allowed))
+    if body.ground is not None:
+        if body.ground not in allowed:
+            raise refuse(problem("ground", "ground_matches_kind",
+                                 f"{body.kind.value} 不能依据 {body.ground.value}，可选：{names}",
+                                 f"a {body.kind.value} does not rest on {body.ground.value}; one of {names}"))
+        return body.ground
+    cited = grounds_in_text(body.legal_ground or "") & allowed
+    if len(cited) > 1:
+        both = ", ".join(sorted(g.value for g in cited))
+        raise refuse(problem("ground", "ground_unambiguous", f"解除依据引用了多个条款（{both}），请在 ground 中指明一项",
+                             f"legal_ground cites several grounds ({both}): name one in ground"))
+    if cited:
+        return cited.pop()
+    if body.kind is OffboardingKind.TERMINATION:
+        raise refuse(problem("ground", "ground_required",
+                             f"用人单位解除劳动合同须写明法律依据：请填写 ground（{names}）或在 legal_ground 中引用条款，"
+                             "如“劳动合同法第四十条第三项”",
+                             f"a termination by the employer needs its legal ground: give ground ({names}) or cite"
+                             " the article in legal_ground, e.g. \"Labour Contract Law art. 40(3)\""))
+    return None
+
+
+def _expected_birth(workflow_id: str) -> dt.date | None:
+    """A maternity case id ends in the expected delivery date (``maternity-leave-E1-2027-01-10``)."""
+    try:
+        return dt.date.fromisoformat(workflow_id[-10:])
+    except ValueError:
+        return None
+
+
+def maternity_records(session: Session, employee_id: str) -> list[MaternityRecord]:
+    """Her maternity cases as art. 42 needs them: stage, status, and the actual birth (from the
+    audit trail) or else the expected one."""
+    cases = list(session.scalars(select(Case).where(Case.kind == "maternity", Case.employee_id == employee_id)))
+    births: dict[str, dt.date] = {}
+    if cases:
+        rows = session.execute(select(AuditEvent.workflow_id, AuditEvent.after).where(
+            AuditEvent.action == BIRTH_RECOMPUTED, AuditEvent.workflow_id.in_([c.workflow_id for c in cases]))
+            .order_by(AuditEvent.id))
+        for workflow_id, after in rows:
+            try:
+                births[workflow_id] = dt.date.fromisoformat(str((after or {}).get("birth_date")))
+            except ValueError:
+                continue
+    return [MaternityRecord(workflow_id=c.workflow_id, stage=c.stage, status=c.status,
+                            birth_date=births.get(c.workflow_id) or _expected_birth(c.workflow_id)) for c in cases]
+
+
+def refuse_protected(ground: Ground | None, departure: dt.date, declared: list[Protection], employee: Employee,
+                     records: list[MaternityRecord]) -> None:
+    """Art. 42 for an art. 40/41 dismissal, art. 45 for an art. 44 expiry: a 422 naming each
+    protection and the article. An art. 39 dismissal (her fault) is not barred."""
+    if ground is None:
+        return
+    try:
+        person = parse_resident_id(employee.resident_id_number)
+        born, sex = person.birth_date, person.sex
+    except InvalidResidentId:
+        born, sex = None, None
+    findings = find_protections(last_day=departure, declared=declared, maternity=records,
+                                hire_date=employee.hire_date, birth_date=born, sex=sex)
+    barred = bar(ground, findings)
+    if barred:
+        raise refuse(*(b.detail() for b in barred))
+
+
+def _load(session: Session, employee_id: str) -> tuple[Employee | None, list[MaternityRecord]]:
+    return session.get(Employee, employee_id), maternity_records(session, employee_id)
+
+
 @router.post(PREFIX, status_code=201, response_model=OffboardingView, responses=responses(400, 401, 403, 422, 503))
 async def start(body: StartIn, request: Request, temporal: TemporalDep,
                 request_id: RequestId, principal: Hr) -> OffboardingView:
+    """Start a departure. A termination names its ground (``ground`` or cited in ``legal_ground``);
+    one on art. 40/41 of a protected employee (art. 42), or the expiry of her contract (art. 45), is
+    refused and nothing is started."""
     settings = request.app.state.settings
-    employee = await transact(request, lambda s: s.get(Employee, body.employee_id))
+    ground = resolve_ground(body)
+    employee, records = await transact(request, lambda s: _load(s, body.employee_id))
     if employee is None:
         raise ApiError(422, "validation_failed", [{"field": "employee_id", "rule": "employee_exists",
                                                    "message": f"no employee {body.employee_id}"}])
     try:
         policy = pin_offboarding(employee.si_province, body.notice_date)
         departure = last_day(body.kind, body.notice_date, body.agreed_last_day, policy)
+        # the 15 days of art. 50, through the one deadline function: a last day on a rest day or
+        # holiday moves to the next working day, as the pinned rule says
+        filing = due_date(policy.deadlines["archive_and_insurance_transfer"], departure)
     except (PolicyError, LastDayRefused) as exc:
         raise ApiError(422, "validation_failed", [exc.detail()]) from None
+    refuse_protected(ground, departure, body.protections, employee, records)
     terms = None
     if body.non_compete is not None:
         nc = body.non_compete
@@ -152,11 +269,13 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
     except PolicyError:
         si_policy = None  # no base in the catalogue: the enrollment stop becomes a manual task
     req = OffboardingRequest(
-        employee_id=employee.employee_id, kind=body.kind, legal_ground=body.legal_ground,
+        employee_id=employee.employee_id, kind=body.kind,
+        legal_ground=body.legal_ground or (describe(ground) if ground is not None else None),
         notice_date=body.notice_date, last_day=departure, province=employee.si_province,
         city=employee.si_city, department=employee.department, monthly_wage=body.monthly_wage,
         minimum_wage=body.minimum_wage, economic_compensation=body.economic_compensation, handover=body.handover,
-        filed_by=workflow_calls.actor(principal, request_id), policy=policy, si_policy=si_policy, non_compete=terms)
+        filed_by=workflow_calls.actor(principal, request_id), policy=policy, si_policy=si_policy, non_compete=terms,
+        filing_due=filing.date, filing_due_provisional=filing.provisional)
     return await workflow_calls.start_case(
         temporal, OffboardingWorkflow, req, id=f"offboarding-{employee.employee_id}-{body.notice_date.isoformat()}",
         task_queue=settings.temporal_task_queue, request_id=request_id, closed="conflict",

@@ -22,6 +22,7 @@ from api import workflow_calls
 from api.auth import Principal, require
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
+from api.plausibility import PlausibleMonth
 from api.routes import resource_router
 from api.routes.cases import guard_case
 from api.transactions import transact
@@ -55,7 +56,7 @@ Checker = Annotated[Principal, Depends(require(Role.HR_MANAGER))]
 HrStaff = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]
 Reader = Annotated[Principal, Depends(require(*STAFF, Role.EMPLOYEE))]
 
-Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
+Month = PlausibleMonth
 Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
@@ -118,6 +119,17 @@ class SiChangePage(BaseModel):
 
 
 
+def check_after_hire(employee: Employee, body: SiChangeIn) -> None:
+    """Nothing is back-paid for months before she joined (seed 003: a back-payment for months
+    before her hire). Months from this one on are refused by ``check_request`` (past months only)."""
+    hired = employee.hire_date.replace(day=1)
+    for month in body.months:
+        if parse_month(month) < hired:
+            raise ChangeRefused("months", "month_on_or_after_hire",
+                                f"补缴月份不能早于入职日期 {employee.hire_date}：{month}"
+                                f" (back-payment months must be on or after the hire date {employee.hire_date}: {month})")
+
+
 @dataclass(frozen=True)
 class _Prepared:
     """What ``submit`` read and wrote in its transaction: the case id and the facts to start it with."""
@@ -149,6 +161,7 @@ def _prepare(session: Session, body: SiChangeIn, principal: Principal, request_i
                             base=body.base, months=body.months, effective_month=body.effective_month)
         check_request(kind=body.kind, base=body.base, months=body.months,
                       effective_month=body.effective_month, today=today, policy=policy)
+        check_after_hire(employee, body)
         if retried is None:
             validate_against_records(session, "", facts)
     except (ChangeRefused, PolicyError) as exc:

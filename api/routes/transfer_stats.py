@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import Principal, require
 from api.errors import ApiError, responses
+from api.plausibility import PlausibleDate
 from api.routes import resource_router
 from api.transactions import transact
 from db import transfer_stats as stats
@@ -65,8 +66,8 @@ class TransferStatistics(BaseModel):
 async def transfer_statistics(
     request: Request,
     _: Reader,
-    period_from: Annotated[dt.date | None, Query(alias="from", description="first day, China time")] = None,
-    period_to: Annotated[dt.date | None, Query(alias="to", description="last day, inclusive")] = None,
+    period_from: Annotated[PlausibleDate | None, Query(alias="from", description="first day, China time")] = None,
+    period_to: Annotated[PlausibleDate | None, Query(alias="to", description="last day, inclusive")] = None,
     department: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> TransferStatistics:
     """All figures for transfers filed in the period (both days inclusive) and department."""

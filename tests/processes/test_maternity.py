@@ -8,14 +8,26 @@ responsible roles in view instead of a silent loss.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
+import pytest
 from sqlalchemy import func, select
+from temporalio.testing import WorkflowEnvironment
 
 from db.audit import verify_chain
-from db.models import ApprovalTask, AuditEvent, Case, CaseDeadline, Employee, Notification, Receivable
+from db.models import (
+    ApprovalTask,
+    AuditEvent,
+    Case,
+    CaseDeadline,
+    Employee,
+    Notification,
+    Receivable,
+)
 from domain.roles import Role
+from hrflow.codec import EncryptionCodec
 from tests.processes import support
 from tests.processes.support import (
     add_employee,
@@ -25,6 +37,14 @@ from tests.processes.support import (
     until,
 )
 from worker import build_worker
+
+
+@pytest.fixture
+async def temporal_env(codec: EncryptionCodec) -> AsyncIterator[WorkflowEnvironment]:
+    """One server per test, starting today: each test runs months of leave (``support.time_skipping_env``)."""
+    async with support.time_skipping_env(codec) as env:
+        yield env
+
 
 HR, MANAGER, FINANCE = "hr.li", "mgr.wang", "fin.zhao"
 MONTHLY_ADVANCE = Decimal("1053.00")  # Beijing, base 10,000: 8% + 2% + 3 yuan + 0.5%
@@ -119,6 +139,9 @@ async def test_twins_with_difficult_birth_extend_the_leave(stack, auth, emp, tem
     due = await env_today(temporal_env) + dt.timedelta(days=30)
     started = await apply(api, auth, emp, due, babies=2, difficult_birth=True)
     assert started["total_days"] == 188  # 158 + 15 (second baby) + 15 (difficult birth)
+    # One open leave at a time: the twin application is withdrawn before the single one is filed.
+    r = await post(api, auth, started["workflow_id"], "withdraw", Role.EMPLOYEE, emp, {"reason": "filed twice"})
+    assert r.status_code == 200, r.text
     single = await apply(api, auth, emp, due + dt.timedelta(days=1))
     assert single["total_days"] == 158
     wf = single["workflow_id"]

@@ -14,6 +14,7 @@ import httpx
 from sqlalchemy import select
 
 from db.models import AuditEvent, CaseDeadline, EmployeeRecord, Receivable, SiEnrollment, SimAgencyRequest
+from domain import workdays
 from domain.roles import Role
 from integrations.si_agency import AgencySubmission
 from tests.processes import support
@@ -187,7 +188,7 @@ async def test_missed_filing_deadline_is_escalated(stack, auth, emp, temporal_en
     v = await wait_view(api, auth, wf, lambda v: v["stage"] == "departed")
     assert v["final_pay"]["compensation_held"] is True  # handover not complete: held, lawfully
     due = dt.date.fromisoformat(v["filing_due"])
-    assert due == notice + dt.timedelta(days=5 + 15)
+    assert due == _first_working_day_from(notice + dt.timedelta(days=5 + 15))  # 15 days, a rest day rolls on
     with session_factory() as s:
         deadline = s.scalar(select(CaseDeadline).where(CaseDeadline.workflow_id == wf))
     assert (deadline.kind, deadline.status) == ("departure_filing", "open")  # for the daily sweep
@@ -207,6 +208,46 @@ async def test_missed_filing_deadline_is_escalated(stack, auth, emp, temporal_en
     v = await view(api, auth, wf)
     assert v["final_pay"]["compensation_held"] is False  # released once the handover is complete
     await record_history(temporal_env.client, wf, "offboarding", "filing_missed")
+
+
+def _first_working_day_from(day: dt.date) -> dt.date:
+    """Civil Code art. 203, walked day by day on the calendar (not the deadline function)."""
+    while not workdays.is_working_day(day):
+        day += dt.timedelta(days=1)
+    return day
+
+
+async def test_filing_deadline_is_replanned_when_an_arrangement_is_approved(stack, auth, emp, temporal_env,
+                                                                           session_factory) -> None:
+    """The 15-day filing date rests on the calendar; when admins approve a holiday arrangement that
+    makes it a day off, the running case plans it again, says so in its audit trail, and the sweep's
+    deadline moves with it."""
+    api = stack
+    notice = await env_today(temporal_env)
+    last = notice + dt.timedelta(days=5)
+    wf = (await start(api, auth, emp, notice, kind="mutual_agreement", agreed_last_day=last.isoformat()))["workflow_id"]
+    v = await wait_view(api, auth, wf, lambda v: v["risk"])
+    planned = dt.date.fromisoformat(v["filing_due"])
+    assert planned == _first_working_day_from(last + dt.timedelta(days=15))
+    arrangement = {"kind": "holiday_arrangement",
+                   "source": {"name": "国务院办公厅关于部分节假日安排的通知（测试用）", "document_number": "国办发明电〔测试〕1号"},
+                   "figures": {"year": planned.year, "days_off": [planned.isoformat(),
+                                                                  (planned + dt.timedelta(days=1)).isoformat()]}}
+    entered = await api.post("/policy/notices", json=arrangement, headers=auth(Role.ADMIN, "admin.one"))
+    assert entered.status_code == 201, entered.text
+    approved = await api.post(f"/policy/notices/{entered.json()['id']}/approve", headers=auth(Role.ADMIN, "admin.two"))
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["cases_replanned"] >= 1
+    await until(temporal_env, last + dt.timedelta(days=1))
+    v = await wait_view(api, auth, wf, lambda v: v["filing_due"] != planned.isoformat())
+    moved = dt.date.fromisoformat(v["filing_due"])
+    assert moved == _first_working_day_from(planned + dt.timedelta(days=2)) and v["filing_due_provisional"] is False
+    with session_factory() as s:
+        event = s.scalar(select(AuditEvent).where(AuditEvent.action == "offboarding.filings_replanned"))
+        deadline = s.scalar(select(CaseDeadline).where(CaseDeadline.workflow_id == wf))
+    assert event.before["due"] == planned.isoformat() and event.after["due"] == moved.isoformat()
+    assert deadline.due_at.astimezone(dt.timezone(dt.timedelta(hours=8))).date() == moved
+    await record_history(temporal_env.client, wf, "offboarding", "filings_replanned")
 
 
 async def test_non_compete_follows_the_departure(stack, auth, emp, temporal_env) -> None:

@@ -9,17 +9,29 @@ In the other order, final pay recovers it all and a later payroll deduction is r
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
+from temporalio.testing import WorkflowEnvironment
 
 from db.models import ApprovalTask, Employee, Notification, Receivable, ReceivableClaim
 from domain.roles import Role
+from hrflow.codec import EncryptionCodec
+from tests.processes import support
 from tests.processes import test_maternity as maternity
 from tests.processes import test_offboarding as offboarding
 from tests.processes.support import env_today, eventually, record_history, until
 
 HR, FINANCE, IT, MANAGER = "hr.li", "fin.zhao", "it.qian", "mgr.wang"
+
+
+@pytest.fixture
+async def temporal_env(codec: EncryptionCodec) -> AsyncIterator[WorkflowEnvironment]:
+    """One server per test, starting today: each test runs months of a case (``support.time_skipping_env``)."""
+    async with support.time_skipping_env(codec) as env:
+        yield env
 
 
 async def _returned_owing(api, auth, env, emp: str) -> tuple[str, Decimal]:

@@ -41,3 +41,42 @@ async def test_step_past_its_limit_across_national_day(stack, auth, emp, tempora
         return any(i["task_key"].startswith("overdue-pension") for i in inbox)
     await eventually(escalated)
     await record_history(temporal_env.client, wf, "transfer", "step_overdue_national_day")
+
+
+def _walk(start: dt.date, working_days: int) -> dt.date:
+    """N working days after ``start``, counted a day at a time on the calendar as it stands."""
+    day, left = start, working_days
+    while left:
+        day += dt.timedelta(days=1)
+        left -= workdays.is_working_day(day)
+    return day
+
+
+async def test_a_running_step_is_replanned_when_an_arrangement_is_approved(stack, auth, emp, temporal_env,
+                                                                           session_factory) -> None:
+    """Admins approve a holiday arrangement with days off inside a step's limit: the running step's
+    due date is planned again from the day it started, and the case shows where it was before."""
+    api = stack
+    wf = (await apply(api, auth, emp, GUIYANG_TO_HARBIN | {"types": ["pension"]}))["workflow_id"]
+    v = await wait_view(api, auth, wf, lambda v: v["stage"] == "collecting_materials")
+    await upload_all(api, auth, emp, wf, required(v), session_factory)
+    await wait_view(api, auth, wf, lambda v: v["stage"] == "awaiting_review")
+    await api.post(f"/transfers/{wf}/review", json={"approve": True}, headers=auth(Role.HR_SPECIALIST, HR))
+    v = await wait_view(api, auth, wf, lambda v: v["branches"][0]["status"] == "transferring")
+    step = v["branches"][0]["steps"][0]
+    started, due = dt.date.fromisoformat(step["started_on"]), dt.date.fromisoformat(step["due"])
+    inside = [started + dt.timedelta(days=i) for i in range(1, (due - started).days + 1)]
+    days_off = [d for d in inside if d.year == due.year and workdays.is_working_day(d)][:3]
+    assert len(days_off) == 3
+    body = {"kind": "holiday_arrangement",
+            "source": {"name": "国务院办公厅关于部分节假日安排的通知（测试用）", "document_number": "国办发明电〔测试〕2号"},
+            "figures": {"year": due.year, "days_off": [d.isoformat() for d in days_off]}}
+    entered = await api.post("/policy/notices", json=body, headers=auth(Role.ADMIN, "admin.one"))
+    assert entered.status_code == 201, entered.text
+    approved = await api.post(f"/policy/notices/{entered.json()['id']}/approve", headers=auth(Role.ADMIN, "admin.two"))
+    assert approved.status_code == 200 and approved.json()["cases_replanned"] >= 1, approved.text
+    v = await wait_view(api, auth, wf, lambda v: v["branches"][0]["steps"][0]["due"] != due.isoformat())
+    step = v["branches"][0]["steps"][0]
+    assert dt.date.fromisoformat(step["due"]) == _walk(started, step["limit_working_days"]) > due
+    assert step["replanned_from"] == due.isoformat()
+    await record_history(temporal_env.client, wf, "transfer", "step_replanned")

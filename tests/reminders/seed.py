@@ -125,6 +125,7 @@ EXPECTED_AT_NOW = sorted([
     ("non_compete_proof", "employee", "E3", "reminder.non_compete_proof_due"),
     ("receivable_no_followup", "role", "finance", "reminder.receivable_no_followup"),
     ("transfer_step_overdue", "role", "hr_specialist", "reminder.transfer_step_overdue"),
+    ("policy_lapse", "role", "admin", "reminder.policy_lapse"),  # 2027's holiday arrangement, due from November
 ])
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from db import outbox
 from db.models import AuditEvent, Receivable
 from domain.roles import Role
-from tests.reminders.seed import NOW, seed, staff
+from tests.reminders.seed import NOW, seed
 
 
 def _note(s, key: str, kind: str, who: str, template: str = "reminder.maternity_return_due", **params) -> None:

@@ -69,4 +69,4 @@ async def test_triggered_sweep_runs_on_the_worker(clean, settings, session_facto
         run = (await handle.describe()).info.recent_actions[-1].action
         result = await client.get_workflow_handle(run.workflow_id, run_id=run.first_execution_run_id).result()
     assert set(result["due"]) == {"approval_overdue", "maternity_return", "departure_filing", "non_compete_proof",
-                                  "receivable_no_followup", "transfer_step_overdue"}
+                                  "receivable_no_followup", "transfer_step_overdue", "policy_lapse"}

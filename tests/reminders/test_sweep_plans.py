@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 from db import reminders
 from tests.reminders.seed import NOW, seed
 
-BIG_TABLES = {"approval_tasks", "case_deadlines", "receivables", "transfer_branches", "cases"}
+BIG_TABLES = {"approval_tasks", "case_deadlines", "receivables", "transfer_branches", "cases", "employees"}
 # the partial index each category's driving table must be read through (only due rows are in it)
 DRIVING_INDEX = {
     "approval_overdue": ("approval_tasks", {"ix_approval_tasks_open_due", "ix_approval_tasks_open_undated"}),
@@ -21,6 +21,7 @@ DRIVING_INDEX = {
     "non_compete_proof": ("case_deadlines", {"ix_case_deadlines_open"}),
     "receivable_no_followup": ("receivables", {"ix_receivables_open_followup"}),
     "transfer_step_overdue": ("transfer_branches", {"ix_transfer_branches_active_due"}),
+    "policy_lapse": ("employees", {"ix_employees_insured_city"}),  # the cities where someone employed is insured
 }
 
 

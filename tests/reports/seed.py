@@ -34,7 +34,7 @@ Beijing on a base of 10000 unless a line says otherwise. Beijing's average wage 
     H4  人事部 招聘专员    returned 2026-02-15, left 2026-10-31
     H5  人事部 招聘专员    returned 2026-03-10
     H6  人事部 招聘专员    returned 2026-05-01
-    W4  人事部 招聘专员    city 拉萨 (not in the catalogue), base 8000, on leave; 2026-11 advance 640
+    W4  人事部 招聘专员    city 三沙 (not in the catalogue), base 8000, on leave; 2026-11 advance 640
 
 Advances are booked on the 25th at 10:00 China time unless said otherwise. Transfers: T1 (R6) filed
 2026-11-03, pension completed in 10 days; T2 (R8) filed 2026-11-20, rejected for a missing
@@ -89,7 +89,7 @@ EMPLOYEES: dict[str, tuple[str, str, str, str, dt.date]] = {
     "H4": (HR, "招聘专员", "10000.00", "Beijing", _HIRED),
     "H5": (HR, "招聘专员", "10000.00", "Beijing", _HIRED),
     "H6": (HR, "招聘专员", "10000.00", "Beijing", _HIRED),
-    "W4": (HR, "招聘专员", "8000.00", "拉萨", _HIRED),
+    "W4": (HR, "招聘专员", "8000.00", "三沙", _HIRED),
 }
 
 RETURNS = {"S1": dt.date(2026, 1, 10), "S2": dt.date(2026, 3, 1), "R1": dt.date(2026, 2, 1),

@@ -60,25 +60,29 @@ NOVEMBER: dict[tuple[str, str], tuple[Decimal | None, Decimal | None, Decimal | 
     ("receivable_ageing", "181+"): (D("3212.00"), D(4), None, F),
     # On the books 11-30 with a known average wage (Beijing 12116: band 7269.60..36348.00):
     # sales S3 (36348.00, inside), S4 (40000, above), W2; R&D R1, R2, R5 (7000, below), R6 (7269.60,
-    # inside), R8, W1, W3; HR H2, H5, H6. H1 (Shanghai) and W4 (拉萨) cannot be checked.
+    # inside), R8, W1, W3; HR H2, H5, H6. H1 (Shanghai) and W4 (三沙) cannot be checked.
     ("base_outside_band", SALES): (D("0.3333"), D(1), D(3), T),
     ("base_outside_band", RND): (D("0.1429"), D(1), D(7), T),
     ("base_outside_band", HR): (D("0.0000"), D(0), D(3), F),
     ("base_outside_band", "all"): (D("0.1538"), D(2), D(13), F),
     ("base_unknown_city", "Shanghai"): (D(1), D(1), None, F),
-    ("base_unknown_city", "拉萨"): (D(1), D(1), None, F),
+    ("base_unknown_city", "三沙"): (D(1), D(1), None, F),
     # Advances booked for 2026-11 (W1's reversed one left out): W2 1200 against 960 + 243 + 60 =
-    # 1263.00 on 12000; W3 1053 = 1053.00; W4 in 拉萨 has no rates in the catalogue.
+    # 1263.00 on 12000; W3 1053 = 1053.00; W4 in 三沙 has no rates in the catalogue.
     ("deduction_mismatch", SALES): (D("1.0000"), D(1), D(1), T),
     ("deduction_mismatch", RND): (D("0.0000"), D(0), D(1), F),
     ("deduction_mismatch", "all"): (D("0.5000"), D(1), D(2), F),
-    ("deduction_unknown_rate", "拉萨"): (D(1), D(1), None, F),
+    ("deduction_unknown_rate", "三沙"): (D(1), D(1), None, F),
     # Transfers filed in November: T1 (pension done in 10 days) and T2 (rejected); T3 was October's.
     ("transfers_filed", "all"): (D(2), D(2), None, F),
     ("transfers_completed", "pension"): (D(1), D(1), None, F),
     ("transfers_processing_days", "pension"): (D("10.0"), D(1), None, F),
     ("transfers_processing_days_p90", "pension"): (D("10.0"), D(1), None, F),
     ("transfers_rejections", "missing_material"): (D(1), D(1), None, F),
+    # Nothing waits on a missing policy figure in the seeded company.
+    ("waiting_on_policy", "enrollment_by_hand"): (D(0), D(0), None, F),
+    ("waiting_on_policy", "provincial_extension_unconfirmed"): (D(0), D(0), None, F),
+    ("waiting_on_policy", "policy_lapse"): (D(0), D(0), None, F),
 }
 
 
@@ -107,7 +111,7 @@ def test_the_seeded_november(seeded, compute, session_factory) -> None:
     assert messages[("undeducted_rate", HR)] == (
         "人事部: 2106.00 of 2106.00 yuan of advanced contributions due for recovery not deducted"
         " (100.0%, alert above 5.0%)")
-    assert result.unchecked_cities == ["Shanghai", "拉萨"]
+    assert result.unchecked_cities == ["Shanghai", "三沙"]
     assert result.summary.startswith("Report 2026-11: 9 alert(s): 销售部: 2 of 2 employees")
     assert stored.thresholds == {"attrition_ratio_alert": "2", "undeducted_rate_alert": "0.05",
                                  "departed_unsettled_alert": "0.10", "base_low_share": "0.60",
@@ -190,6 +194,8 @@ def test_an_empty_company_has_company_rows_and_no_alerts(compute, session_factor
         ("base_outside_band", "all"): (None, D(0), D(0), F),
         ("deduction_mismatch", "all"): (None, D(0), D(0), F),
         ("transfers_filed", "all"): (D(0), D(0), None, F),
+        **{("waiting_on_policy", k): (D(0), D(0), None, F)
+           for k in ("enrollment_by_hand", "provincial_extension_unconfirmed", "policy_lapse")},
     }
 
 
@@ -220,3 +226,38 @@ def test_thresholds_from_settings(settings) -> None:
     assert ReportThresholds.from_settings(settings) == ReportThresholds()
     custom = settings.model_copy(update={"report_undeducted_rate_alert": D("0.08")})
     assert ReportThresholds.from_settings(custom).undeducted_rate_alert == D("0.08")
+
+
+def test_work_waiting_on_a_missing_figure_is_listed_and_alerted(seeded, compute, session_factory) -> None:
+    """A maternity leave counted on national days only and a lapse HR admins must enter: the report
+    lists them per kind until someone acts, in Chinese first."""
+    from db.models import ApprovalTask, Case
+    from db.reminders import POLICY_WATCH
+
+    leave, at = "maternity-leave-H5-2", COMPUTED_AT
+    with session_factory.begin() as s:
+        s.add_all([Case(workflow_id=leave, kind="maternity", employee_id="H5", stage="approved", opened_at=at),
+                   Case(workflow_id=POLICY_WATCH, kind="policy_watch", employee_id=None, stage="watching",
+                        opened_at=at)])
+        s.flush()
+        s.add_all([ApprovalTask(workflow_id=leave, task_key="confirm-provincial-extension-o9", title="确认",
+                                role="hr_specialist", created_at=at, by_hand=True),
+                   ApprovalTask(workflow_id=POLICY_WATCH, task_key="lapse-contribution_base:shanghai:2026-07-01",
+                                title="录入", role="admin", created_at=at, by_hand=True),
+                   ApprovalTask(workflow_id=POLICY_WATCH, task_key="lapse-holiday_arrangement:national:2027-01-01",
+                                title="录入", role="admin", created_at=at, by_hand=True, status="cancelled")])
+    result = compute("2026-11")
+    table = _table(result_figures(session_factory))
+    assert table[("waiting_on_policy", "provincial_extension_unconfirmed")] == (D(1), D(1), None, T)
+    assert table[("waiting_on_policy", "policy_lapse")] == (D(1), D(1), None, T)  # the cancelled one is not waiting
+    assert table[("waiting_on_policy", "enrollment_by_hand")] == (D(0), D(0), None, F)
+    waiting = [a.message for a in result.alerts if a.metric == "waiting_on_policy"]
+    assert len(waiting) == 2 and all(m.startswith("1 ") and "(" in m for m in waiting)
+    assert any("产假" in m for m in waiting) and any("政策数据" in m for m in waiting)
+
+
+def result_figures(session_factory) -> list[report.Figure]:
+    with session_factory() as s:
+        stored = report.load(s, "2026-11")
+    assert stored is not None
+    return stored.figures

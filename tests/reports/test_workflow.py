@@ -53,7 +53,7 @@ async def _run(env: WorkflowEnvironment, settings, started: list[str], req: Mont
 
 async def test_stores_the_month_and_notifies_once(temporal_env, settings, session_factory, seeded, worker) -> None:
     handle, result = await _run(temporal_env, settings, worker, MonthlyReportRequest(month="2026-11"))
-    assert (result.month, len(result.alerts), result.unchecked_cities) == ("2026-11", 9, ["Shanghai", "拉萨"])
+    assert (result.month, len(result.alerts), result.unchecked_cities) == ("2026-11", 9, ["Shanghai", "三沙"])
     with session_factory() as s:
         stored = report.load(s, "2026-11")
         notes = list(s.scalars(select(Notification).order_by(Notification.recipient)))
