@@ -144,18 +144,23 @@ def apply_stage_change(session: Session, req: ChangeStage) -> Case:
     return case
 
 
-def require_arrangement(year: int | None) -> None:
-    """Re-planning on an arrangement this worker has not read yet would plan on the old calendar:
-    retry (the operator layer is re-read within seconds) until it has."""
-    if year is not None and year not in workdays.operator_arrangements():
-        raise ApplicationError(f"the {year} holiday arrangement is not read by this worker yet; retrying",
-                               type="ArrangementNotLoaded")
+def require_arrangement(year: int | None, notice_id: int | None = None) -> None:
+    """Re-planning on an arrangement this worker has not read yet (or on the one a correction
+    replaced) would plan on the old calendar: retry (the operator layer is re-read within
+    seconds) until it has."""
+    if year is None:
+        return
+    found = workdays.operator_arrangements().get(year)
+    if found is None or (notice_id is not None and found.notice_id != notice_id):
+        raise ApplicationError(f"the {year} holiday arrangement (notice {notice_id}) is not read by this worker"
+                               " yet; retrying", type="ArrangementNotLoaded")
 
 
 class PlanDeadline(BaseModel):
     rule: DeadlineRule  # as pinned in the case
     from_date: dt.date  # the trigger
     arrangement_year: int | None = None  # re-planning after this year's arrangement was approved
+    arrangement_notice: int | None = None  # ... by this notice
 
 
 class PlannedDeadline(BaseModel):
@@ -260,7 +265,7 @@ class CaseActivities:
     def plan_deadline(self, req: PlanDeadline) -> PlannedDeadline:
         """A statutory date through the one deadline function (its rule's unit and roll), on the
         calendar as this worker knows it now: workflow code never reads the calendar."""
-        require_arrangement(req.arrangement_year)
+        require_arrangement(req.arrangement_year, req.arrangement_notice)
         found = due_date(req.rule, req.from_date)
         return PlannedDeadline(due=found.date, provisional=found.provisional)
 

@@ -65,6 +65,7 @@ class PlanStep(BaseModel):
     start: dt.date
     working_days: int
     arrangement_year: int | None = None  # re-planning after this year's arrangement was approved
+    arrangement_notice: int | None = None  # ... by this notice
 
 
 class Planned(BaseModel):
@@ -130,7 +131,7 @@ class TransferActivities:
     @activity.defn(name="transfer.plan_step")
     def plan_step(self, req: PlanStep) -> Planned:
         """A statutory limit in working days, on the Chinese calendar with adjusted workdays."""
-        require_arrangement(req.arrangement_year)
+        require_arrangement(req.arrangement_year, req.arrangement_notice)
         found = workdays.add_working_days(req.start, req.working_days)
         return Planned(due=found.date, provisional=found.provisional)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 SIGNAL = "calendar_changed"
+PATCH = "calendar-replan"  # the handlers take the signal only behind it (older workers had none)
 
 
 class CalendarChanged(BaseModel):

@@ -102,8 +102,11 @@ def _years_later(day: dt.date, years: int) -> dt.date:
 
 def find_protections(*, last_day: dt.date, declared: list[Protection], maternity: list[MaternityRecord],
                      hire_date: dt.date | None = None, birth_date: dt.date | None = None,
-                     sex: str | None = None) -> list[Finding]:
-    """Every art. 42 situation she is in on her last day, declared or seen in her records."""
+                     sex: str | None = None, notice_date: dt.date | None = None) -> list[Finding]:
+    """Every art. 42 situation she is in between the notice and her last day, declared or seen in
+    her records (a dismissal notice given in her nursing year is barred even if the year ends
+    before the last day)."""
+    first_day = min(notice_date or last_day, last_day)
     found = [Finding(p, "declared by HR") for p in dict.fromkeys(declared)]
     seen = set(declared)
     if Protection.PREGNANCY_MATERNITY_NURSING not in seen:
@@ -111,7 +114,7 @@ def find_protections(*, last_day: dt.date, declared: list[Protection], maternity
             if case.stage in MATERNITY_VOID_STAGES or case.status in ("withdrawn", "rejected"):
                 continue
             active = case.status == "open" and case.stage in MATERNITY_ACTIVE_STAGES
-            nursing = case.birth_date is not None and last_day < _years_later(case.birth_date, NURSING_YEARS)
+            nursing = case.birth_date is not None and first_day < _years_later(case.birth_date, NURSING_YEARS)
             if active or nursing:
                 what = "open maternity case" if active else f"birth on {case.birth_date}, nursing year"
                 found.append(Finding(Protection.PREGNANCY_MATERNITY_NURSING, f"{what} {case.workflow_id}"))

@@ -49,6 +49,7 @@ class Arrangement:
     days_off: frozenset[dt.date]
     working_days: frozenset[dt.date]
     source: str = ""  # provenance, in words (the notice and who approved it)
+    notice_id: int | None = None  # the approved notice it comes from
 
 
 ArrangementSource = Callable[[], Mapping[int, Arrangement]]

@@ -58,6 +58,8 @@ PATCHES = [
     ("tasks-close-by-decision", "transfer/destination_refused", "transfer/destination_refused_named"),
     ("policy-lapse-watch", "reminder_sweep/paged_batches", "reminder_sweep/lapse_watch"),
     ("policy-gap-tasks", "maternity/beijing_single_birth", "maternity/national_floor_hebei"),
+    ("calendar-replan", "offboarding/filing_missed", "offboarding/filings_replanned"),
+    ("calendar-replan", "transfer/guiyang_to_harbin", "transfer/step_replanned"),
 ]
 
 

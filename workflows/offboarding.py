@@ -32,6 +32,7 @@ from workflows.si_change import AGENCY_CALL, SiChangeRequest, SocialInsuranceCha
 with workflow.unsafe.imports_passed_through():
     from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
     from domain.employment import EmploymentEvent
+    from domain.calendar_change import PATCH as CALENDAR_REPLAN
     from domain.calendar_change import SIGNAL as CALENDAR_SIGNAL
     from domain.calendar_change import CalendarChanged
     from activities.cases import Actor, CaseActivities, PlanDeadline, PlannedDeadline
@@ -489,9 +490,11 @@ class OffboardingWorkflow:
                 planned: PlannedDeadline = await workflow.execute_activity_method(
                     CaseActivities.plan_deadline, PlanDeadline(
                         rule=self.req.policy.deadlines["archive_and_insurance_transfer"], from_date=self.last_day,
-                        arrangement_year=change.year),
+                        arrangement_year=change.year, arrangement_notice=change.notice_id),
                     summary=f"re-plan the filings after the {change.year} arrangement", **case_ops.DB_STEP)
                 before = self.filing_due
+                if (planned.due, planned.provisional) == (before, self.filing_due_provisional):
+                    continue  # the arrangement does not move it
                 self.filing_due, self.filing_due_provisional = planned.due, planned.provisional
                 await case_ops.audit(self.book.next_step(), "offboarding.filings_replanned", subject=self.req.employee_id,
                                      before={"due": before}, after={"due": planned.due, "provisional": planned.provisional,
@@ -504,8 +507,10 @@ class OffboardingWorkflow:
 
     @workflow.signal(name=CALENDAR_SIGNAL)
     def calendar_changed(self, change: CalendarChanged) -> None:
-        """An arrangement for a year was approved: the filing date is planned again after departure."""
-        self.calendar_changes.append(change)
+        """An arrangement for a year was approved: the filing date is planned again after departure.
+        (Behind a patch: a history in which an older worker buffered this signal replays unchanged.)"""
+        if workflow.patched(CALENDAR_REPLAN):
+            self.calendar_changes.append(change)
 
     async def _track_filings(self) -> None:
         """Tell the reminder sweep the filing deadline while filings are missing, and when they are

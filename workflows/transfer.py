@@ -28,6 +28,7 @@ from workflows.si_change import AGENCY_CALL, SiChangeRequest, SocialInsuranceCha
 with workflow.unsafe.imports_passed_through():
     from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
     from domain.employment import EmploymentEvent
+    from domain.calendar_change import PATCH as CALENDAR_REPLAN
     from domain.calendar_change import SIGNAL as CALENDAR_SIGNAL
     from domain.calendar_change import CalendarChanged
     from activities.cases import Actor
@@ -311,6 +312,7 @@ class CrossProvinceTransferWorkflow:
         while (step := branch.current()) is not None and branch.status not in ("rejected", "cancelled"):
             start = workflow.now().astimezone(CHINA).date()
             step.started_on = start
+            seen = len(self.calendar_changes)  # an arrangement approved while the step is planned re-plans it
             if step.limit_working_days is not None:
                 planned: Planned = await workflow.execute_activity_method(
                     TransferActivities.plan_step, PlanStep(start=start, working_days=step.limit_working_days),
@@ -321,14 +323,14 @@ class CrossProvinceTransferWorkflow:
                 await self._record(self.stage, details={"branch": branch.kind, "step": step.code, "due": step.due})
             done = lambda: step.done or branch.status in ("rejected", "cancelled")  # noqa: E731
             while step.due is not None:
-                seen = len(self.calendar_changes)
                 try:
                     await workflow.wait_condition(lambda: done() or len(self.calendar_changes) != seen,
                                                   timeout=max(_at(step.due, 18) - workflow.now(), timedelta(0)),
                                                   timeout_summary=f"{branch.kind}: {step.code} due {step.due}")
                     if done():
                         break
-                    await self._replan_step(branch, step, self.calendar_changes[seen:])
+                    arrived, seen = self.calendar_changes[seen:], len(self.calendar_changes)
+                    await self._replan_step(branch, step, arrived)
                     continue
                 except asyncio.TimeoutError:
                     step.escalated = True
@@ -367,12 +369,14 @@ class CrossProvinceTransferWorkflow:
         """An arrangement approved for the year the step's limit counts in: its due date is planned
         again from the day it started, and the case records the move."""
         assert step.due is not None and step.limit_working_days is not None
-        years = [c.year for c in changes if step.started_on and c.year in (step.started_on.year, step.due.year)]
-        if step.started_on is None or not years:
+        relevant = [c for c in changes if step.started_on and c.year in (step.started_on.year, step.due.year)]
+        if step.started_on is None or not relevant:
             return
+        years = [c.year for c in relevant]
         planned: Planned = await workflow.execute_activity_method(
             TransferActivities.plan_step, PlanStep(start=step.started_on, working_days=step.limit_working_days,
-                                                   arrangement_year=years[-1]),
+                                                   arrangement_year=relevant[-1].year,
+                                                   arrangement_notice=relevant[-1].notice_id),
             summary=f"{branch.kind}: re-plan {step.code} on the new arrangement", **case_ops.DB_STEP)
         if planned.due == step.due and planned.provisional == step.provisional:
             return
@@ -384,8 +388,10 @@ class CrossProvinceTransferWorkflow:
 
     @workflow.signal(name=CALENDAR_SIGNAL)
     def calendar_changed(self, change: CalendarChanged) -> None:
-        """An arrangement for a year was approved: steps waiting on a limit in that year re-plan."""
-        self.calendar_changes.append(change)
+        """An arrangement for a year was approved: steps waiting on a limit in that year re-plan.
+        (Behind a patch: a history in which an older worker buffered this signal replays unchanged.)"""
+        if workflow.patched(CALENDAR_REPLAN):
+            self.calendar_changes.append(change)
 
     @workflow.signal
     def materials_changed(self) -> None:

@@ -163,13 +163,19 @@ def resolve_ground(body: StartIn) -> Ground | None:
     (art. 42 bars some grounds and not others); for her resignation or an agreement it is implied."""
     allowed = GROUNDS_BY_KIND[body.kind]
     names = ", ".join(sorted(g.value for g in allowed))
+    cited = grounds_in_text(body.legal_ground or "") & allowed
     if body.ground is not None:
         if body.ground not in allowed:
             raise refuse(problem("ground", "ground_matches_kind",
                                  f"{body.kind.value} 不能依据 {body.ground.value}，可选：{names}",
                                  f"a {body.kind.value} does not rest on {body.ground.value}; one of {names}"))
+        general = cited == {Ground.ART_40} and body.ground.value.startswith("art_40")  # the item made precise
+        if cited and cited != {body.ground} and not general:  # recorded on one ground, judged on another
+            other = ", ".join(sorted(g.value for g in cited))
+            raise refuse(problem("ground", "ground_matches_text",
+                                 f"ground {body.ground.value} 与 legal_ground 引用的条款（{other}）不一致",
+                                 f"ground {body.ground.value} differs from the article legal_ground cites ({other})"))
         return body.ground
-    cited = grounds_in_text(body.legal_ground or "") & allowed
     if len(cited) > 1:
         both = ", ".join(sorted(g.value for g in cited))
         raise refuse(problem("ground", "ground_unambiguous", f"解除依据引用了多个条款（{both}），请在 ground 中指明一项",
@@ -212,7 +218,7 @@ def maternity_records(session: Session, employee_id: str) -> list[MaternityRecor
 
 
 def refuse_protected(ground: Ground | None, departure: dt.date, declared: list[Protection], employee: Employee,
-                     records: list[MaternityRecord]) -> None:
+                     records: list[MaternityRecord], notice_date: dt.date | None = None) -> None:
     """Art. 42 for an art. 40/41 dismissal, art. 45 for an art. 44 expiry: a 422 naming each
     protection and the article. An art. 39 dismissal (her fault) is not barred."""
     if ground is None:
@@ -223,7 +229,7 @@ def refuse_protected(ground: Ground | None, departure: dt.date, declared: list[P
     except InvalidResidentId:
         born, sex = None, None
     findings = find_protections(last_day=departure, declared=declared, maternity=records,
-                                hire_date=employee.hire_date, birth_date=born, sex=sex)
+                                hire_date=employee.hire_date, birth_date=born, sex=sex, notice_date=notice_date)
     barred = bar(ground, findings)
     if barred:
         raise refuse(*(b.detail() for b in barred))
@@ -253,7 +259,7 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
         filing = due_date(policy.deadlines["archive_and_insurance_transfer"], departure)
     except (PolicyError, LastDayRefused) as exc:
         raise ApiError(422, "validation_failed", [exc.detail()]) from None
-    refuse_protected(ground, departure, body.protections, employee, records)
+    refuse_protected(ground, departure, body.protections, employee, records, body.notice_date)
     terms = None
     if body.non_compete is not None:
         nc = body.non_compete

@@ -18,6 +18,7 @@ Nothing here reads the database; ``install`` wires a provider given by the API, 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -55,6 +56,8 @@ EMPLOYER_ONLY = ("work_injury", "maternity")
 FEN = Decimal("0.01")
 MAX_AMOUNT = Decimal("9999999999.99")  # Numeric(12, 2)
 YEARS = (1900, 2100)
+
+log = logging.getLogger("hrflow.policy_notices")
 
 
 # ---------------------------------------------------------------- field types with Chinese-first errors
@@ -384,7 +387,7 @@ def _cross_checks(kind: str, figures: BaseModel) -> list[dict[str, str]]:
                                   "最低比例不能高于最高比例 (min_rate must not exceed max_rate)"))
         if figures.base_floor is not None and figures.base_ceiling is not None and figures.base_floor > figures.base_ceiling:
             out.append(_violation("figures.base_ceiling", "floor_not_above_ceiling", floor_msg))
-    elif isinstance(figures, HolidayFigures):
+    elif isinstance(figures, HolidayFigures) and 1900 <= figures.year <= 2100:  # else: the year's own refusal
         year = figures.year
         both = sorted(set(figures.days_off) & set(figures.working_days))
         if both:
@@ -395,6 +398,12 @@ def _cross_checks(kind: str, figures: BaseModel) -> list[dict[str, str]]:
                 if not dt.date(year - 1, 12, 1) <= day <= dt.date(year + 1, 1, 31):
                     out.append(_violation(f"figures.{name}.{i}", "within_year",
                                           f"{day} 不在 {year} 年的安排范围内 ({day} is outside the {year} arrangement)"))
+        missing = sorted(workdays.statutory_holidays(year) - set(figures.days_off))
+        if missing:  # an arrangement decides the whole year: leaving one out would make it a working day
+            listed = ", ".join(d.isoformat() for d in missing)
+            out.append(_violation("figures.days_off", "statutory_holidays_included",
+                                  f"放假日期须包含全部法定节假日，缺少：{listed}"
+                                  f" (the days off must include every statutory holiday; missing: {listed})"))
         for i, day in enumerate(figures.working_days):
             if day.weekday() < 5:
                 out.append(_violation(f"figures.working_days.{i}", "weekend_only",
@@ -524,7 +533,7 @@ def arrangement_of(record: NoticeRecord) -> workdays.Arrangement:
     f = record.figures
     return workdays.Arrangement(year=int(f["year"]), days_off=frozenset(dt.date.fromisoformat(d) for d in f["days_off"]),
                                 working_days=frozenset(dt.date.fromisoformat(d) for d in f.get("working_days", [])),
-                                source=provenance_note(record))
+                                source=provenance_note(record), notice_id=record.id)
 
 
 def effective_ends(records: Sequence[NoticeRecord]) -> dict[int, dt.date | None]:
@@ -591,14 +600,17 @@ def build_layer(records: Sequence[NoticeRecord], version: str, described: str = 
     rules: list[OperatorRule] = []
     arrangements: dict[int, workdays.Arrangement] = {}
     for record in sorted(records, key=lambda r: r.id):
-        if record.kind == "holiday_arrangement":
-            arrangements[int(record.figures["year"])] = arrangement_of(record)
-            continue
-        end = ends[record.id]
-        if end is not None and end < record.effective_from:
-            continue  # superseded before it started
-        rules.append(OperatorRule(region=record.region, section=SECTION[record.kind],
-                                  rule=build_rule(record, effective_to=end)))
+        try:
+            if record.kind == "holiday_arrangement":
+                arrangements[int(record.figures["year"])] = arrangement_of(record)
+                continue
+            end = ends[record.id]
+            if end is not None and end < record.effective_from:
+                continue  # superseded before it started
+            rules.append(OperatorRule(region=record.region, section=SECTION[record.kind],
+                                      rule=build_rule(record, effective_to=end)))
+        except (ValidationError, ValueError, KeyError, TypeError) as exc:
+            log.error("policy notice #%s no longer validates and is left out of the layer: %s", record.id, exc)
     return NoticeLayer(layer=OperatorLayer(version=version, rules=tuple(rules), described=described),
                        arrangements=arrangements)
 

@@ -46,14 +46,16 @@ def layer() -> Iterator[list[NoticeRecord]]:
 
 
 HOLIDAY = {"kind": "holiday_arrangement", "source": {"name": "2027 arrangement (test data)"},
-           "figures": {"year": 2027, "days_off": ["2027-02-08", "2027-02-09"], "working_days": ["2027-02-07"]}}
+           "figures": {"year": 2027, "days_off": sorted({"2027-02-08", "2027-02-09"}
+                                                        | {d.isoformat() for d in workdays.statutory_holidays(2027)}),
+                       "working_days": ["2027-01-31"]}}
 
 
 def test_a_2027_arrangement_decides_working_days_and_is_known(layer) -> None:
-    assert not workdays.is_arrangement_known(2027) and not workdays.is_working_day(D(2027, 2, 7))
+    assert not workdays.is_arrangement_known(2027) and not workdays.is_working_day(D(2027, 1, 31))
     layer.append(_record(1, HOLIDAY))
     assert workdays.is_arrangement_known(2027) and workdays.years_known_by_notice() == [2027]
-    assert workdays.is_working_day(D(2027, 2, 7))  # the adjusted Sunday
+    assert workdays.is_working_day(D(2027, 1, 31))  # the adjusted Sunday
     assert not workdays.is_working_day(D(2027, 2, 8)) and not workdays.is_working_day(D(2027, 2, 9))
     assert workdays.is_working_day(D(2027, 2, 10))  # the package's guess no longer counts
     assert not workdays.add_working_days(D(2027, 3, 1), 5).provisional
@@ -117,6 +119,9 @@ def test_missing_figures_say_how_to_enter_them() -> None:
     ({"year": 2027, "days_off": ["2027-02-08"], "working_days": ["2027-02-08"]}, "figures.working_days", "off_and_working"),
     ({"year": 2027, "days_off": ["2029-02-08"]}, "figures.days_off.0", "within_year"),
     ({"year": 2101, "days_off": ["2101-02-08"]}, "figures.year", "year_range"),
+    ({"year": 0, "days_off": ["2027-02-08"]}, "figures.year", "year_range"),
+    # an arrangement decides its whole year: one that leaves out Spring Festival would make it work
+    ({"year": 2027, "days_off": ["2027-02-08", "2027-02-09"]}, "figures.days_off", "statutory_holidays_included"),
 ])
 def test_bad_arrangements_are_refused(figures, field, rule) -> None:
     with pytest.raises(NoticeRefused) as err:

@@ -165,7 +165,8 @@ async def test_holiday_arrangement_for_2027_overrides_the_package(api, auth) -> 
     # A made-up arrangement for the test: the real 2027 notice was not available.
     body = {"kind": "holiday_arrangement", "source": {"name": "国务院办公厅关于2027年部分节假日安排的通知（测试）",
                                                       "document_number": "国办发明电〔2026〕0号"},
-            "figures": {"year": 2027, "days_off": [f"2027-02-{d:02d}" for d in range(6, 14)],
+            "figures": {"year": 2027, "days_off": sorted({f"2027-02-{d:02d}" for d in range(6, 14)}
+                                                         | {d.isoformat() for d in workdays.statutory_holidays(2027)}),
                         "working_days": ["2027-01-31", "2027-02-20"]}}
     sunday_before = workdays.is_working_day(D(2027, 1, 31))
     assert sunday_before is False

@@ -95,8 +95,9 @@ async def until(env: Any, day: dt.date, hour: int = 12) -> None:
     """Let workflow time run to ``hour`` o'clock China time on ``day`` (time-skipping server).
 
     The server skips time only while no workflow or activity task is in flight; on a loaded machine
-    its sleep call can time out before the work in between is done. Then ask again from where the
-    clock got to (a few times), rather than fail a test for the machine's load."""
+    its sleep call can time out before the work in between is done, or its long-held HTTP/2 stream
+    be reset ("h2 protocol error"). Then ask again from where the clock got to (a few times), rather
+    than fail a test for the machine's load."""
     target = dt.datetime.combine(day, dt.time(hour), tzinfo=dt.timezone(dt.timedelta(hours=8)))
     for attempt in range(4):
         now = await env.get_current_time()
@@ -106,8 +107,9 @@ async def until(env: Any, day: dt.date, hour: int = 12) -> None:
             await env.sleep(target - now)
             return
         except RPCError as exc:
-            if "Timeout expired" not in str(exc) or attempt == 3:
+            if not any(m in str(exc) for m in ("Timeout expired", "h2 protocol error")) or attempt == 3:
                 raise
+            await asyncio.sleep(1)
 
 
 async def env_today(env: Any) -> dt.date:

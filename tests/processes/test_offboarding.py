@@ -231,8 +231,9 @@ async def test_filing_deadline_is_replanned_when_an_arrangement_is_approved(stac
     assert planned == _first_working_day_from(last + dt.timedelta(days=15))
     arrangement = {"kind": "holiday_arrangement",
                    "source": {"name": "国务院办公厅关于部分节假日安排的通知（测试用）", "document_number": "国办发明电〔测试〕1号"},
-                   "figures": {"year": planned.year, "days_off": [planned.isoformat(),
-                                                                  (planned + dt.timedelta(days=1)).isoformat()]}}
+                   "figures": {"year": planned.year, "days_off": sorted(
+                       {planned.isoformat(), (planned + dt.timedelta(days=1)).isoformat()}
+                       | {d.isoformat() for d in workdays.statutory_holidays(planned.year)})}}
     entered = await api.post("/policy/notices", json=arrangement, headers=auth(Role.ADMIN, "admin.one"))
     assert entered.status_code == 201, entered.text
     approved = await api.post(f"/policy/notices/{entered.json()['id']}/approve", headers=auth(Role.ADMIN, "admin.two"))

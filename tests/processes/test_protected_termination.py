@@ -102,6 +102,10 @@ async def test_a_termination_without_a_ground_is_refused_asking_for_it(stack, au
     r = await stack.post("/offboardings", json=termination(emp, legal_ground="第四十条 or 第三十九条"),
                          headers=auth(Role.HR_SPECIALIST, HR))
     assert r.status_code == 422 and r.json()["detail"][0]["rule"] == "ground_unambiguous", r.text
+    # A structured art. 39 beside a text citing art. 40 would be judged on one and recorded as the other.
+    r = await stack.post("/offboardings", json=termination(emp, ground="art_39", legal_ground="劳动合同法第四十条第三项"),
+                         headers=auth(Role.HR_SPECIALIST, HR))
+    assert r.status_code == 422 and r.json()["detail"][0]["rule"] == "ground_matches_text", r.text
     await assert_nothing_started(temporal_env, session_factory, emp)
 
 
@@ -162,6 +166,11 @@ def test_the_nursing_year_ends_a_year_after_the_birth() -> None:
     case = [MaternityRecord("maternity-leave-E1-2026-03-10", "closed", "completed", birth)]
     assert find_protections(last_day=dt.date(2027, 3, 9), declared=[], maternity=case)
     assert not find_protections(last_day=dt.date(2027, 3, 10), declared=[], maternity=case)
+    # notice given inside the nursing year, last day after it: the dismissal notice is what art. 42 bars
+    assert find_protections(last_day=dt.date(2027, 4, 9), notice_date=dt.date(2027, 3, 9), declared=[],
+                            maternity=case)
+    assert not find_protections(last_day=dt.date(2027, 4, 10), notice_date=dt.date(2027, 3, 10), declared=[],
+                                maternity=case)
     withdrawn = [MaternityRecord("maternity-leave-E1-2026-03-10", "withdrawn", "withdrawn", birth)]
     assert not find_protections(last_day=dt.date(2026, 6, 1), declared=[], maternity=withdrawn)
 
