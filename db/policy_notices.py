@@ -70,7 +70,14 @@ class NoticeLayerProvider:
             version = f"{count}:{latest.isoformat() if latest else '-'}"
             if version == self._version:
                 return
-            rows = session.scalars(select(PolicyNotice).where(PolicyNotice.state == "approved").order_by(PolicyNotice.id))
-            records = [record_of(r) for r in rows]
+            records = approved_records(session)
         self._layer = build_layer(records, version, f"{self._described}: {count} approved notice(s)")
         self._version = version
+
+
+def approved_records(session: Session, scope: str | None = None) -> list[NoticeRecord]:
+    """The approved notices (of one scope, when given), oldest first."""
+    stmt = select(PolicyNotice).where(PolicyNotice.state == "approved").order_by(PolicyNotice.id)
+    if scope is not None:
+        stmt = stmt.where(PolicyNotice.scope == scope)
+    return [record_of(r) for r in session.scalars(stmt)]

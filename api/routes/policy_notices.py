@@ -33,7 +33,7 @@ from api.routes import resource_router
 from api.transactions import transact
 from db import audit
 from db.models import Case, PolicyNotice, TransferMaterial
-from db.policy_notices import record_of
+from db.policy_notices import approved_records, record_of
 from domain.calendar_change import SIGNAL as CALENDAR_SIGNAL
 from domain.calendar_change import CalendarChanged
 from domain.policy.catalogue import load_catalogue
@@ -107,11 +107,6 @@ def _money(value: Any) -> Decimal | None:
     return Decimal(str(value)) if value is not None else None
 
 
-def _approved_in_scope(session: Session, scope: str) -> list[NoticeRecord]:
-    rows = session.scalars(select(PolicyNotice).where(PolicyNotice.scope == scope, PolicyNotice.state == "approved"))
-    return [record_of(r) for r in rows]
-
-
 def _refused(exc: NoticeRefused, status: int = 422) -> ApiError:
     return ApiError(status, "validation_failed" if status == 422 else "overlaps_approved_notice", exc.violations)
 
@@ -146,7 +141,7 @@ async def enter_notice(body: NoticeIn, request: Request, request_id: RequestId, 
             raise _refused(exc) from None
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": NOTICE_LOCK_KEY})
         try:
-            check_no_overlap(checked, _approved_in_scope(session, checked.scope))
+            check_no_overlap(checked, approved_records(session, checked.scope))
         except NoticeRefused as exc:
             raise _refused(exc) from None
         material = body.source.material_id
@@ -255,7 +250,7 @@ async def approve_notice(notice_id: NoticeId, request: Request, request_id: Requ
             raise ApiError(403, "maker_checker", f"录入人不能审批自己录入的通知 #{row.id}，须由另一位管理员审批"
                            f" ({principal.user} entered notice #{row.id} and cannot approve it: a second admin must)")
         try:
-            check_no_overlap(record_of(row), _approved_in_scope(session, row.scope), own_id=row.id)
+            check_no_overlap(record_of(row), approved_records(session, row.scope), own_id=row.id)
         except NoticeRefused as exc:
             raise _refused(exc, 409) from None
         row.state, row.decided_by, row.decided_at = "approved", principal.user, dt.datetime.now(dt.timezone.utc)
