@@ -2,6 +2,7 @@
 """Bootstrap for a fresh machine with only Python 3.11: make ``.venv``, install, then run.
 
     python3 run.py dev     # the whole service on embedded defaults (hrflow dev)
+    python3 run.py check   # the lint and type gate: ruff, then mypy (strict), as configured in pyproject.toml
     python3 run.py test    # the test suite (extra arguments go to pytest)
 
 The virtual environment is reinstalled only when pyproject.toml changes. The tests also need
@@ -27,7 +28,7 @@ SYSTEM_PACKAGES = ["chromium", "fonts-noto-cjk"]  # the browser, and glyphs for 
 
 
 def ensure_environment() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - run.py runs on whatever python3 the machine has
         sys.exit(f"hrflow needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:
@@ -57,13 +58,18 @@ def ensure_browser() -> None:
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("dev", "test"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("dev", "check", "test"):
         print(__doc__)
         return 2
     ensure_environment()
     command, rest = sys.argv[1], sys.argv[2:]
     if command == "dev":
         args = [str(BIN / "hrflow"), "dev", *rest]
+    elif command == "check":
+        os.chdir(ROOT)
+        if subprocess.run([str(BIN / "ruff"), "check", "."], check=False).returncode != 0:
+            return 1
+        args = [str(BIN / "mypy")]  # the packages and the strictness are in pyproject.toml
     else:
         ensure_browser()
         args = [str(BIN / "python"), "-m", "pytest", *rest]

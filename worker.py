@@ -20,24 +20,19 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
-from temporalio.worker import (
-    ActivityInboundInterceptor,
-    ExecuteActivityInput,
-    Interceptor,
-    Worker,
-)
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor, Worker
 
 from activities.registry import all_activities
 from db.policy_notices import NoticeLayerProvider
 from db.reminders import SweepPolicy
 from db.report import ReportThresholds
-from db.session import database_busy, database_unreachable, make_engine, make_session_factory, ping
+from db.session import database_busy, database_unreachable, make_engine, make_session_factory
 from domain.policy import notices as policy_notices
 from hrflow import schedules
 from hrflow.delivery import Relay
-from hrflow.settings import ConfigurationError, Settings
-from integrations.si_agency import FaultPlan, SimulatedAgency, SocialInsuranceAgency
+from hrflow.settings import ConfigurationError, Settings, require_database
 from hrflow.temporal import connect
+from integrations.si_agency import FaultPlan, SimulatedAgency, SocialInsuranceAgency
 from workflows.registry import ALL_WORKFLOWS
 
 log = logging.getLogger("hrflow.worker")
@@ -118,12 +113,7 @@ def agency_from(settings: Settings, session_factory: sessionmaker[Session]) -> S
 async def run(settings: Settings) -> None:
     engine = make_engine(settings.sqlalchemy_url, pool_size=settings.worker_max_concurrent_activities + RELAY_CONNECTIONS,
                          limits=settings.database_limits(), name="hrflow-worker")
-    try:
-        ping(engine)
-    except Exception as exc:
-        raise ConfigurationError(
-            f"cannot reach the database named by HRFLOW_DATABASE_URL: {str(exc).splitlines()[0]}"
-        ) from None
+    require_database(engine)
     # Activities that pin policy (maternity) and compute working days read the approved notices
     # through the catalogue's operator layer, on a connection of its own.
     layer_engine = make_engine(settings.sqlalchemy_url, pool_size=1, limits=settings.database_limits(),

@@ -4,121 +4,27 @@ write audit records. Each is one transaction, idempotent on (workflow id, step).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from db import audit
+from activities.unit import DbActivities, append_audit, audit_once, db_step
 from db import outbox as db_outbox
 from db.models import ApprovalTask, Case, CaseDeadline
-from activities import outbox
-from activities.outbox import Notify
-from activities.unit import db_step
 from db.steps import claim_step
 from domain import workdays
+from domain.actors import Actor
 from domain.case_notices import stage_notice
+from domain.contracts import cases as contract
 from domain.policy.deadlines import due_date
-from domain.policy.models import DeadlineRule
+from domain.refusals import Refusal
 
 
-class Actor(BaseModel):
-    """Who caused a change: a person through the API, or ``system`` for the workflow itself."""
-
-    user: str = "system"
-    role: str = "system"
-    request_id: str | None = None
-    employee_id: str | None = None  # the person's own employee number, whatever their login
-
-    def is_employee(self, employee_id: str) -> bool:
-        """Is this the person ``employee_id``? (A login and an employee number may differ.)"""
-        return self.employee_id == employee_id or (self.employee_id is None and self.user == employee_id)
-
-
-class OpenCase(BaseModel):
-    workflow_id: str
-    kind: str
-    employee_id: str
-    stage: str
-    summary: str | None = None
-    policy_version: str | None = None
-    opened_at: dt.datetime
-    actor: Actor = Field(default_factory=Actor)
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
-class ChangeStage(BaseModel):
-    workflow_id: str
-    step: str = Field(description="idempotency key within the case, e.g. 'stage-3'")
-    stage: str
-    status: str | None = None  # set when the case ends: completed, withdrawn, ...
-    at: dt.datetime
-    next_due_at: dt.datetime | None = None
-    actor: Actor = Field(default_factory=Actor)
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
-class OpenTask(BaseModel):
-    workflow_id: str
-    task_key: str
-    title: str
-    role: str
-    assignee: str | None = None
-    due_at: dt.datetime | None = None
-    at: dt.datetime
-    by_hand: bool = False  # work outside the process: it stays open after the case ends
-
-
-class CloseTask(BaseModel):
-    workflow_id: str
-    task_key: str
-    decision: str  # approved, rejected, done, cancelled, ...
-    reason: str | None = None
-    at: dt.datetime
-    actor: Actor = Field(default_factory=Actor)
-
-
-class RecordAudit(BaseModel):
-    workflow_id: str
-    step: str
-    action: str
-    at: dt.datetime
-    subject: str | None = None
-    before: Any = None
-    after: Any = None
-    actor: Actor = Field(default_factory=Actor)
-
-
-class TrackDeadline(BaseModel):
-    """Set (or move, or close) a dated obligation of the case that the reminder sweep follows."""
-
-    workflow_id: str
-    kind: str  # maternity_return, departure_filing, non_compete_proof
-    ref: str = "main"
-    employee_id: str
-    due_at: dt.datetime
-    status: str = "open"  # open, met, cancelled
-    details: dict[str, Any] = Field(default_factory=dict)
-    at: dt.datetime
-
-
-def _audit(session: Session, actor: Actor, action: str, *, workflow_id: str, at: dt.datetime,
-           subject: str | None = None, before: Any = None, after: Any = None) -> None:
-    audit.append(
-        session,
-        audit.AuditEntry(actor=actor.user, actor_role=actor.role, action=action,
-                         workflow_id=workflow_id, subject=subject, before=before, after=after,
-                         request_id=actor.request_id),
-        at=at,
-    )
-
-
-def apply_stage_change(session: Session, req: ChangeStage) -> Case:
+def apply_stage_change(session: Session, req: contract.ChangeStage) -> Case:
     """Move the case row and audit it, inside the caller's transaction (step already claimed)."""
     case = session.scalar(select(Case).where(Case.workflow_id == req.workflow_id).with_for_update())
     if case is None:
@@ -133,13 +39,15 @@ def apply_stage_change(session: Session, req: ChangeStage) -> Case:
             session.execute(update(CaseDeadline)
                             .where(CaseDeadline.workflow_id == req.workflow_id, CaseDeadline.status == "open")
                             .values(status="cancelled", updated_at=req.at))
-    _audit(session, req.actor, f"{case.kind}.stage_changed", workflow_id=req.workflow_id,
-           at=req.at, subject=case.employee_id, before=before,
-           after={"stage": case.stage, "status": case.status, **req.details})
+    append_audit(session, req.actor, f"{case.kind}.stage_changed", workflow_id=req.workflow_id,
+                 at=req.at, subject=case.employee_id, before=before,
+                 after={"stage": case.stage, "status": case.status, **req.details})
     told = stage_notice(case.kind, case.stage, before["stage"], req.details)
     if told is not None:  # she hears of each step of her case (once per step)
-        db_outbox.enqueue(session, dedupe_key=f"{req.workflow_id}:{req.step}:stage:employee:{case.employee_id}",
-                          recipient_kind="employee", recipient=case.employee_id, template="case.stage_changed",
+        employee = case.employee_id
+        assert employee is not None, "a case row is opened only by open_case, always for an employee"
+        db_outbox.enqueue(session, dedupe_key=f"{req.workflow_id}:{req.step}:stage:employee:{employee}",
+                          recipient_kind="employee", recipient=employee, template="case.stage_changed",
                           params={**told, "stage": case.stage}, workflow_id=req.workflow_id, at=req.at)
     return case
 
@@ -153,27 +61,12 @@ def require_arrangement(year: int | None, notice_id: int | None = None) -> None:
     found = workdays.operator_arrangements().get(year)
     if found is None or (notice_id is not None and found.notice_id != notice_id):
         raise ApplicationError(f"the {year} holiday arrangement (notice {notice_id}) is not read by this worker"
-                               " yet; retrying", type="ArrangementNotLoaded")
+                               " yet; retrying", type=Refusal.ARRANGEMENT_NOT_LOADED.type_name)
 
 
-class PlanDeadline(BaseModel):
-    rule: DeadlineRule  # as pinned in the case
-    from_date: dt.date  # the trigger
-    arrangement_year: int | None = None  # re-planning after this year's arrangement was approved
-    arrangement_notice: int | None = None  # ... by this notice
-
-
-class PlannedDeadline(BaseModel):
-    due: dt.date
-    provisional: bool  # rests on a year whose holiday arrangement is not known
-
-
-class CaseActivities:
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
-        self._sessions = session_factory
-
-    @activity.defn(name="case.open")
-    def open_case(self, req: OpenCase) -> None:
+class CaseActivities(DbActivities):
+    @activity.defn(name=contract.OPEN_CASE.name)
+    def open_case(self, req: contract.OpenCase) -> None:
         with db_step(self._sessions) as session:
             inserted = session.execute(
                 insert(Case)
@@ -185,18 +78,18 @@ class CaseActivities:
             ).first()
             if inserted is None:
                 return  # retried after commit: already open
-            _audit(session, req.actor, f"{req.kind}.opened", workflow_id=req.workflow_id,
-                   at=req.opened_at, subject=req.employee_id,
-                   after={"stage": req.stage, "policy_version": req.policy_version, **req.details})
+            append_audit(session, req.actor, f"{req.kind}.opened", workflow_id=req.workflow_id,
+                         at=req.opened_at, subject=req.employee_id,
+                         after={"stage": req.stage, "policy_version": req.policy_version, **req.details})
 
-    @activity.defn(name="case.change_stage")
-    def change_stage(self, req: ChangeStage) -> None:
+    @activity.defn(name=contract.CHANGE_STAGE.name)
+    def change_stage(self, req: contract.ChangeStage) -> None:
         with db_step(self._sessions) as session:
             if claim_step(session, req.workflow_id, req.step).first_time:
                 apply_stage_change(session, req)
 
-    @activity.defn(name="case.open_task")
-    def open_task(self, req: OpenTask) -> None:
+    @activity.defn(name=contract.OPEN_TASK.name)
+    def open_task(self, req: contract.OpenTask) -> None:
         with db_step(self._sessions) as session:
             opened = session.execute(
                 insert(ApprovalTask)
@@ -207,9 +100,9 @@ class CaseActivities:
                 .returning(ApprovalTask.id)
             ).first()
             if opened is not None:  # task keys are unique per case; a retry finds it there
-                _audit(session, Actor(), "task.opened", workflow_id=req.workflow_id, at=req.at,
-                       after={"task": req.task_key, "title": req.title, "role": req.role,
-                              "assignee": req.assignee, "due_at": req.due_at})
+                append_audit(session, Actor(), "task.opened", workflow_id=req.workflow_id, at=req.at,
+                             after={"task": req.task_key, "title": req.title, "role": req.role,
+                                    "assignee": req.assignee, "due_at": req.due_at})
                 if req.role != "any":  # whoever must act is told, not left to poll the inbox
                     kind, who = ("user", req.assignee) if req.assignee else ("role", req.role)
                     db_outbox.enqueue(session, dedupe_key=f"{req.workflow_id}:{req.task_key}:opened:{kind}:{who}",
@@ -217,8 +110,8 @@ class CaseActivities:
                                       params={"title": req.title, "due": req.due_at, "by_hand": req.by_hand},
                                       workflow_id=req.workflow_id, at=req.at)
 
-    @activity.defn(name="case.close_task")
-    def close_task(self, req: CloseTask) -> None:
+    @activity.defn(name=contract.CLOSE_TASK.name)
+    def close_task(self, req: contract.CloseTask) -> None:
         with db_step(self._sessions) as session:
             closed = session.execute(
                 update(ApprovalTask)
@@ -231,18 +124,17 @@ class CaseActivities:
             ).first()
             if closed is None:
                 return  # already closed by an earlier attempt
-            _audit(session, req.actor, f"task.{req.decision}", workflow_id=req.workflow_id, at=req.at,
-                   after={"task": req.task_key, "title": closed.title, "reason": req.reason})
+            append_audit(session, req.actor, f"task.{req.decision}", workflow_id=req.workflow_id, at=req.at,
+                         after={"task": req.task_key, "title": closed.title, "reason": req.reason})
 
-    @activity.defn(name="case.audit")
-    def record_audit(self, req: RecordAudit) -> None:
+    @activity.defn(name=contract.RECORD_AUDIT.name)
+    def record_audit(self, req: contract.RecordAudit) -> None:
         with db_step(self._sessions) as session:
-            if claim_step(session, req.workflow_id, req.step).first_time:
-                _audit(session, req.actor, req.action, workflow_id=req.workflow_id, at=req.at,
+            audit_once(session, req.step, req.actor, req.action, workflow_id=req.workflow_id, at=req.at,
                        subject=req.subject, before=req.before, after=req.after)
 
-    @activity.defn(name="case.track_deadline")
-    def track_deadline(self, req: TrackDeadline) -> None:
+    @activity.defn(name=contract.TRACK_DEADLINE.name)
+    def track_deadline(self, req: contract.TrackDeadline) -> None:
         """Upsert keyed by (case, kind, ref): a retry or a moved date writes the same row. Meeting
         or cancelling one only updates a row that exists."""
         with db_step(self._sessions) as session:
@@ -252,7 +144,7 @@ class CaseActivities:
                                        CaseDeadline.ref == req.ref)
                                 .values(status=req.status, updated_at=req.at))
                 return
-            values = dict(due_at=req.due_at, status=req.status, details=req.details, updated_at=req.at)
+            values = {"due_at": req.due_at, "status": req.status, "details": req.details, "updated_at": req.at}
             session.execute(
                 insert(CaseDeadline)
                 .values(workflow_id=req.workflow_id, kind=req.kind, ref=req.ref, employee_id=req.employee_id,
@@ -261,19 +153,14 @@ class CaseActivities:
                                                        CaseDeadline.ref], set_=values)
             )
 
-    @activity.defn(name="case.plan_deadline")
-    def plan_deadline(self, req: PlanDeadline) -> PlannedDeadline:
+    @activity.defn(name=contract.PLAN_DEADLINE.name)
+    def plan_deadline(self, req: contract.PlanDeadline) -> contract.PlannedDeadline:
         """A statutory date through the one deadline function (its rule's unit and roll), on the
         calendar as this worker knows it now: workflow code never reads the calendar."""
         require_arrangement(req.arrangement_year, req.arrangement_notice)
         found = due_date(req.rule, req.from_date)
-        return PlannedDeadline(due=found.date, provisional=found.provisional)
-
-    @activity.defn(name="case.notify")
-    def notify(self, req: Notify) -> None:
-        """A notice from any process to people or roles (the outbox; each once per step and recipient)."""
-        outbox.write(self._sessions, req)
+        return contract.PlannedDeadline(due=found.date, provisional=found.provisional)
 
     def all(self) -> list[Any]:
         return [self.open_case, self.change_stage, self.open_task, self.close_task, self.record_audit,
-                self.track_deadline, self.plan_deadline, self.notify]
+                self.track_deadline, self.plan_deadline]

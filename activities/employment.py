@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from activities.cases import Actor
-from activities.unit import db_step
-from db import audit
+from activities.unit import DbActivities, append_audit, db_step
 from db.models import Case, Employee, EmploymentEventRow
-from domain.employment import STATUS_AFTER, EmploymentEvent
+from domain.contracts.employment import ANNOUNCE, Announce
+from domain.employment import STATUS_AFTER
 
 
-class Announce(BaseModel):
-    event: EmploymentEvent
-    actor: Actor
-    at: dt.datetime
-
-
-class EmploymentActivities:
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
-        self._sessions = session_factory
-
-    @activity.defn(name="employment.announce")
+class EmploymentActivities(DbActivities):
+    @activity.defn(name=ANNOUNCE.name)
     def announce(self, req: Announce) -> list[str]:
         """Record the change on the employee (status, last day) and as an event, once; answer her
         other open cases, which the announcing workflow then tells."""
@@ -47,10 +34,8 @@ class EmploymentActivities:
             session.execute(update(Employee).where(Employee.employee_id == e.employee_id).values(
                 employment_status=STATUS_AFTER[e.kind],
                 leaving_on=None if e.kind == "notice_withdrawn" else e.on))
-            audit.append(session, audit.AuditEntry(
-                actor=req.actor.user, actor_role=req.actor.role, action=f"employment.{e.kind}",
-                workflow_id=e.source, subject=e.employee_id, request_id=req.actor.request_id,
-                after={"on": e.on, "status": STATUS_AFTER[e.kind], "cases_told": cases}), at=req.at)
+            append_audit(session, req.actor, f"employment.{e.kind}", workflow_id=e.source, at=req.at,
+                         subject=e.employee_id, after={"on": e.on, "status": STATUS_AFTER[e.kind], "cases_told": cases})
             return cases
 
     def all(self) -> list[Any]:

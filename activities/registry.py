@@ -12,6 +12,7 @@ from activities.employment import EmploymentActivities
 from activities.maternity import MaternityActivities
 from activities.non_compete import NonCompeteActivities
 from activities.offboarding import OffboardingActivities
+from activities.outbox import NoticeActivities
 from activities.reminders import ReminderActivities
 from activities.report import ReportActivities
 from activities.si_change import SocialInsuranceActivities
@@ -20,12 +21,16 @@ from db.reminders import SweepPolicy
 from db.report import ReportThresholds
 from integrations.si_agency import SocialInsuranceAgency
 
+DEFAULT_SWEEP_POLICY = SweepPolicy()
+DEFAULT_REPORT_THRESHOLDS = ReportThresholds()
+
 
 def all_activities(session_factory: sessionmaker[Session], agency: SocialInsuranceAgency, *,
-                   sweep_policy: SweepPolicy = SweepPolicy(), sweep_batch: int = 200,
-                   report_thresholds: ReportThresholds = ReportThresholds()) -> list[Callable[..., Any]]:
+                   sweep_policy: SweepPolicy = DEFAULT_SWEEP_POLICY, sweep_batch: int = 200,
+                   report_thresholds: ReportThresholds = DEFAULT_REPORT_THRESHOLDS) -> list[Callable[..., Any]]:
     return [
         *CaseActivities(session_factory).all(),
+        *NoticeActivities(session_factory).all(),
         *EmploymentActivities(session_factory).all(),
         *SocialInsuranceActivities(session_factory, agency).all(),
         *MaternityActivities(session_factory, agency).all(),

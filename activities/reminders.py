@@ -6,42 +6,23 @@ retried, or a sweep run twice on the same day, queues nothing twice.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from activities.unit import db_step
+from activities.unit import DbActivities, db_step
 from db import outbox, reminders
+from domain.contracts.reminders import SWEEP_BATCH, SweepBatch, SweepBatchResult, SweepCursor
 
 
-class SweepCursor(BaseModel):
-    at: dt.datetime | dt.date
-    id: int
-
-
-class SweepBatch(BaseModel):
-    category: str
-    now: dt.datetime
-    after: SweepCursor | None = None
-    limit: int | None = None  # None: the configured batch size
-
-
-class SweepBatchResult(BaseModel):
-    category: str
-    due: int  # items found in this batch
-    queued: int  # notifications newly queued (a rerun queues 0)
-    next: SweepCursor | None  # None: the category is done
-
-
-class ReminderActivities:
+class ReminderActivities(DbActivities):
     def __init__(self, session_factory: sessionmaker[Session], policy: reminders.SweepPolicy,
                  batch_size: int = 200) -> None:
-        self._sessions, self._policy, self._batch = session_factory, policy, batch_size
+        super().__init__(session_factory)
+        self._policy, self._batch = policy, batch_size
 
-    @activity.defn(name="reminders.sweep_batch")
+    @activity.defn(name=SWEEP_BATCH.name)
     def sweep_batch(self, req: SweepBatch) -> SweepBatchResult:
         limit = req.limit or self._batch
         after = reminders.Cursor(req.after.at, req.after.id) if req.after else None

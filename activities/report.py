@@ -15,33 +15,18 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from activities import outbox
-from activities.outbox import Notify
-from activities.unit import db_step
+from activities.unit import DbActivities, db_step
 from db import report
-from db.report import Alert, Period, ReportInputs, ReportThresholds
+from db.report import Period, ReportInputs, ReportThresholds
+from domain.contracts.report import COMPUTE_MONTH, Alert, ComputeMonth, MonthComputed
 from domain.policy import PolicyError
 from domain.policy.contributions import contribution_limits, contribution_rates
 from domain.si_change import monthly_lines, personal_monthly
 
 log = logging.getLogger("hrflow.report")
-
-
-class ComputeMonth(BaseModel):
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
-    computed_at: dt.datetime  # the workflow's clock, so a retry stores the same run
-
-
-class MonthComputed(BaseModel):
-    month: str
-    figures: int
-    alerts: list[Alert]
-    summary: str
-    unchecked_cities: list[str] = Field(default_factory=list, description="cities the catalogue has no figures for")
 
 
 def average_wage(city: str, on: dt.date) -> Decimal | None:
@@ -73,12 +58,12 @@ def summarise(month: str, alerts: list[Alert]) -> str:
     return f"Report {month}: {len(alerts)} alert(s): {shown}{more}"
 
 
-class ReportActivities:
+class ReportActivities(DbActivities):
     def __init__(self, session_factory: sessionmaker[Session], thresholds: ReportThresholds) -> None:
-        self._sessions = session_factory
+        super().__init__(session_factory)
         self._thresholds = thresholds
 
-    @activity.defn(name="report.compute_month")
+    @activity.defn(name=COMPUTE_MONTH.name)
     def compute_month(self, req: ComputeMonth) -> MonthComputed:
         """Resolve the catalogue's figures for the month's end, then compute and store the month."""
         period = Period.of(req.month)
@@ -97,9 +82,5 @@ class ReportActivities:
         return MonthComputed(month=req.month, figures=len(stored.figures), alerts=stored.alerts,
                              summary=summarise(req.month, stored.alerts), unchecked_cities=unchecked)
 
-    @activity.defn(name="report.notify")
-    def notify(self, req: Notify) -> None:
-        outbox.write(self._sessions, req)
-
     def all(self) -> list[Any]:
-        return [self.compute_month, self.notify]
+        return [self.compute_month]

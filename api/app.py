@@ -38,6 +38,7 @@ from api.routes import (
     offboarding,
     policies,
     policy_notices,
+    receivables,
     reports,
     si_changes,
     staff,
@@ -134,7 +135,7 @@ def create_app(
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
-    for module in (health, me, employees, cases, inbox, si_changes, maternity, offboarding, non_compete,
+    for module in (health, me, employees, cases, inbox, si_changes, maternity, receivables, offboarding, non_compete,
                    transfer_materials, transfer_stats, transfers, audit, policies, policy_notices, notifications, staff, tasks, reports,
                    codec_routes):
         # transfer_stats before transfers: /transfers/statistics is not a workflow id

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import jwt
@@ -36,7 +36,7 @@ class Principal(BaseModel):
     role: Role
     employee_id: str | None = None  # the caller's own employee number, if they are staff too
 
-    def is_self(self, employee_id: str) -> bool:
+    def is_self(self, employee_id: str | None) -> bool:
         return self.employee_id is not None and self.employee_id == employee_id
 
 
@@ -49,7 +49,7 @@ def mint_token(
     ttl: dt.timedelta = dt.timedelta(hours=8),
     now: dt.datetime | None = None,
 ) -> str:
-    issued = now or dt.datetime.now(dt.timezone.utc)
+    issued = now or dt.datetime.now(dt.UTC)
     claims = {
         "iss": ISSUER,
         "aud": AUDIENCE,
@@ -74,7 +74,7 @@ def decode_token(secret: str, token: str) -> Principal:
     except jwt.PyJWTError as exc:
         raise _unauthenticated(f"the token is not valid: {exc}") from None
     try:
-        role = Role(claims.get("role"))
+        role = Role(str(claims.get("role")))
     except ValueError:
         raise _unauthenticated(f"the token names an unknown role {claims.get('role')!r}") from None
     user, employee = claims["sub"], claims.get("emp")
@@ -111,7 +111,7 @@ async def current_principal(
 Authenticated = Annotated[Principal, Depends(current_principal)]
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """Dependency: the caller must hold one of ``roles``."""
     allowed = frozenset(roles)
 
@@ -126,3 +126,10 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
         return principal
 
     return check
+
+
+# The callers the case processes' routes name most; a route with a set of its own writes it out.
+Anyone = Annotated[Principal, Depends(require(*Role))]
+Hr = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]
+HrOrSelf = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER, Role.EMPLOYEE))]
+HrManager = Annotated[Principal, Depends(require(Role.HR_MANAGER))]

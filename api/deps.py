@@ -17,7 +17,7 @@ from api.errors import ApiError
 
 
 async def temporal_client(request: Request) -> Client:
-    client = request.app.state.temporal
+    client: Client | None = request.app.state.temporal
     if client is None:
         raise ApiError(503, "temporal_unavailable", "the workflow service is not connected",
                        headers={"Retry-After": "5"})
@@ -25,7 +25,8 @@ async def temporal_client(request: Request) -> Client:
 
 
 async def request_id(request: Request) -> str:
-    return request.state.request_id
+    rid: str = request.state.request_id  # set by the app's middleware for every request
+    return rid
 
 
 TemporalDep = Annotated[Client, Depends(temporal_client)]

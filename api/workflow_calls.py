@@ -1,7 +1,9 @@
 """Sending messages to workflows from the API, with their refusals turned into HTTP answers.
 
-A validator's refusal is an ``ApplicationError`` whose ``type`` says why; that type decides the
-status: the wrong person or role is 403, the wrong moment is 409, a bad correction is 422.
+A validator's refusal is an ``ApplicationError`` whose ``type`` names a member of the one refusal
+table (``domain.refusals.Refusal``); the member decides the status, the error code and the title
+the answer carries: the wrong person or role is 403, the wrong moment is 409, a bad correction is
+422. A type the table does not know is logged and answered 409 ``refused``, never a 500.
 
 An update waits for the workflow to decide, and with no worker running that wait has no end. The
 API's client bounds it (``bounded_updates``, ``HRFLOW_TEMPORAL_UPDATE_WAIT_SECONDS``): past the
@@ -12,8 +14,10 @@ same request sent again learns the outcome, and the decision is applied at most 
 from __future__ import annotations
 
 import asyncio
-import re
-from typing import Any, Literal
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
 
 from temporalio.client import (
     Client,
@@ -29,13 +33,34 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.types import MethodAsyncSingleParam, MethodSyncOrAsyncNoParam
+from temporalio.workflow import UpdateMethodMultiParam
 
-from activities.cases import Actor
 from api.auth import Principal
 from api.errors import ApiError
+from domain.actors import Actor
+from domain.refusals import Refusal
 
-FORBIDDEN = {"WrongRole", "NotMaker", "NotApprover", "SelfApproval", "Forbidden"}
-UNPROCESSABLE = {"ValidationFailed"}
+log = logging.getLogger("hrflow.api")
+
+Req = TypeVar("Req")  # what a workflow is started with
+View = TypeVar("View")  # what a case answers: its view
+Msg = TypeVar("Msg")  # a message an update carries
+Answer = TypeVar("Answer")  # what an update answers
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CaseWorkflow(Generic[Req, View]):
+    """The three entry points the API uses on a case process's workflow: its ``run`` (started with
+    a ``Req``), its ``opened`` update and its ``view`` query (both answering a ``View``).
+
+    Typed apart from the workflow class (a protocol over a class object cannot express the update
+    decorator's type): the workflow's own type stays ``Any``, the request and the view are checked."""
+
+    run: MethodAsyncSingleParam[Any, Req, Any]
+    opened: UpdateMethodMultiParam[[Any], View]
+    view: MethodSyncOrAsyncNoParam[Any, View]
 
 
 PENDING = ("案件暂未应答，本次操作尚未确认生效；请用同一 X-Request-ID 重新提交以获知结果，操作只会生效一次"
@@ -61,7 +86,7 @@ class _BoundedUpdates(Interceptor):
         return _BoundedUpdateWait(next, self.wait)
 
 
-def bounded_updates(client: Client, wait: float) -> Client:
+def bounded_updates(client: T, wait: float) -> T | Client:
     """The same connection, with every update's wait for its outcome bounded by ``wait`` seconds
     (a stand-in that is not a ``Client``, as some tests pass, is returned as it is)."""
     if not isinstance(client, Client):
@@ -77,25 +102,27 @@ def actor(principal: Principal, request_id: str) -> Actor:
                  employee_id=principal.employee_id)
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
 def refusal_to_http(error: ApplicationError) -> ApiError:
-    kind = error.type or "Refused"
+    """The answer to a refusal: the status and code of its ``Refusal`` member, and the member's
+    title (Chinese first) before the specific message. A 422 lists the refused field, as every 422
+    of the API does. A type the table does not know is 409 ``refused``, logged so it gets an entry."""
     details: dict[str, Any] = {}
     for item in error.details or ():
         if isinstance(item, dict):
             details.update(item)
-    body = {"message": error.message, **details}
-    if kind in FORBIDDEN:
-        return ApiError(403, _snake(kind), body)
-    if kind in UNPROCESSABLE:
-        return ApiError(422, "validation_failed", [details or {"message": error.message}])
-    return ApiError(409, _snake(kind), body)
+    refusal = Refusal.of(error.type)
+    if refusal is None:
+        log.warning("refusal of a type not in domain.refusals: %r (%s)", error.type, error.message)
+        return ApiError(409, "refused", {"message": error.message, **details})
+    if refusal.status == 422:
+        return ApiError(422, refusal.code, [details or {"message": error.message}])
+    retry = {"Retry-After": "5"} if refusal.status == 503 else None  # as every 503 of the API
+    return ApiError(refusal.status, refusal.code, {"title": refusal.title, "message": error.message, **details},
+                    headers=retry)
 
 
-async def update(handle: WorkflowHandle[Any, Any], method: Any, arg: Any) -> Any:
+async def update(handle: WorkflowHandle[Any, Any], method: UpdateMethodMultiParam[[Any, Msg], Answer],
+                 arg: Msg) -> Answer:
     """Send an update; with the caller's request id as its id, a retried request (same
     ``X-Request-ID``) is applied once and answered with the first result."""
     request_id = getattr(getattr(arg, "actor", None), "request_id", None)
@@ -103,8 +130,8 @@ async def update(handle: WorkflowHandle[Any, Any], method: Any, arg: Any) -> Any
     return await _answered(handle, request_id, handle.execute_update(method, arg, id=update_id))
 
 
-async def start_case(temporal: Client, workflow: Any, req: Any, *, id: str, request_id: str,
-                     closed: Literal["answer", "conflict"], **options: Any) -> Any:
+async def start_case(temporal: Client, workflow: CaseWorkflow[Req, View], req: Req, *, id: str, request_id: str,
+                     closed: Literal["answer", "conflict"], **options: Any) -> View:
     """Start the case (a retried request reaches the one running) and answer its view once open.
 
     An id whose case already ran to its end is never started again (a second run of a change that
@@ -128,18 +155,20 @@ async def start_case(temporal: Client, workflow: Any, req: Any, *, id: str, requ
         return await query(temporal, id, workflow.view)  # it ran to its end while the retry was on its way
 
 
-async def opened(handle: WorkflowHandle[Any, Any], method: Any, request_id: str) -> Any:
+async def opened(handle: WorkflowHandle[Any, Any], method: UpdateMethodMultiParam[[Any], View],
+                 request_id: str) -> View:
     """The view of a case just started, once its start-up is recorded (the workflow's ``opened``
     update): a 201 never shows a state the case has not reached, and a read right after it finds
     the case."""
     return await _answered(handle, request_id, handle.execute_update(method))
 
 
-async def _answered(handle: WorkflowHandle[Any, Any], request_id: str | None, call: Any) -> Any:
+async def _answered(handle: WorkflowHandle[Any, Any], request_id: str | None, call: Awaitable[T]) -> T:
     try:
         return await call
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-        if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
             raise  # the caller went away: not our bound
         raise ApiError(503, "pending", {"message": PENDING, "workflow_id": handle.id, "request_id": request_id},
                        headers={"Retry-After": "5"}) from None
@@ -167,7 +196,8 @@ async def _closed(handle: WorkflowHandle[Any, Any]) -> bool:
         return False
 
 
-async def query(client: Client, workflow_id: str, method: Any) -> Any:
+async def query(client: Client, workflow_id: str, method: MethodSyncOrAsyncNoParam[Any, View]) -> View:
+    """A case's answer to a query (its view); 404 when there is no such case."""
     try:
         return await client.get_workflow_handle(workflow_id).query(method)
     except RPCError as err:

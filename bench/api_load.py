@@ -36,6 +36,7 @@ from bench.common import (
     Stack,
     Table,
     cpu_seconds,
+    finish,
     machine_facts,
     mean_latencies,
     percentile,
@@ -46,7 +47,6 @@ from bench.common import (
     verdict,
     worker_counter,
     worker_histograms,
-    write_json,
 )
 from domain.roles import Role
 
@@ -71,7 +71,7 @@ class Recorder:
         t0 = time.perf_counter()
         try:
             result = await call
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every failure is counted and shown, never hidden
             self.errors[name].append(f"{type(exc).__name__}: {str(exc)[:200]}")
             return None
         finally:
@@ -206,8 +206,8 @@ def report(out: dict[str, Any], clients: int, seconds: float) -> tuple[list[Tabl
                    f" max_cached_workflows {out['max_cached']}, {out['cases']:,} cases waiting,"
                    f" sandbox runner {out['runner']}")
     t.notes.append(f"PostgreSQL during the load: {out['pg_waits']}")
-    t.notes.append("CPU used during the load (s of one core, over {:.0f} s on {} cores): ".format(
-        elapsed, os.cpu_count()) + ", ".join(f"{k} {v:.1f}" for k, v in out["cpu"].items()))
+    t.notes.append(f"CPU used during the load (s of one core, over {elapsed:.0f} s on {os.cpu_count()} cores): "
+                   + ", ".join(f"{k} {v:.1f}" for k, v in out["cpu"].items()))
     return [t, ratio, idle_t], figures
 
 
@@ -248,10 +248,7 @@ def main() -> None:
         with contextlib.suppress(Exception):
             stack.close()
     tables, figures = report(out, clients, seconds)
-    for table in tables:
-        table.print()
-    say(f"\ntotal wall time {time.monotonic() - t0:.0f} s")
-    write_json(args.json, {"facts": facts, "results": figures})
+    finish(tables, t0, args.json, {"facts": facts, "results": figures})
 
 
 if __name__ == "__main__":

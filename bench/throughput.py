@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import resource
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,7 @@ from bench.common import (
     Stack,
     Table,
     cpu_seconds,
+    finish,
     machine_facts,
     postgres_cpu,
     print_facts,
@@ -39,7 +41,6 @@ from bench.common import (
     size_arg,
     verdict,
     worker_histograms,
-    write_json,
 )
 
 SIZES = {"tiny": (2, 2), "small": (10, 10), "full": (100, 25)}  # cases per process and side, in flight
@@ -55,7 +56,7 @@ async def batch(jobs: list[Callable[[], Awaitable[Any]]], concurrency: int) -> t
         async with sem:
             try:
                 await job()
-            except Exception as exc:  # counted and shown, never hidden
+            except Exception as exc:  # noqa: BLE001 - counted and shown, never hidden
                 errors.append(f"{type(exc).__name__}: {str(exc)[:300]}")
 
     t0 = time.perf_counter()
@@ -99,9 +100,9 @@ async def run(stack: Stack, processes: list[str], n: int, concurrency: int) -> d
             bare_shape = await shape_of(client, bare_id)
             say(f"{process}: shape {real_shape.counts}")
 
-            real_jobs = [lambda e=e: drive(ctx, e) for e in employees[1:]]
-            bare_jobs = [lambda i=i: drive_bare(client, f"bare-{process}-{i}", real_shape.steps, stack.task_queue)
-                         for i in range(n)]
+            real_jobs = [functools.partial(drive, ctx, e) for e in employees[1:]]
+            bare_jobs = [functools.partial(drive_bare, client, f"bare-{process}-{i}", real_shape.steps,
+                                           stack.task_queue) for i in range(n)]
             half = n // 2
             spent = {"real": 0.0, "bare": 0.0}
             cpu = {k: {"worker": 0.0, "temporal": 0.0, "postgres": 0.0, "driver": 0.0} for k in spent}
@@ -179,12 +180,12 @@ def report(results: dict[str, Any], n: int, concurrency: int, temporal_db: str) 
         lat = r["worker_latency_ms"]
         why.add(process, *[f"{lat['real'][name]:.1f} / {lat['bare'][name]:.1f}" for name in WORKER_LATENCIES],
                 f"{r['pg_advisory_lock_waiters']['real']:.1f} / {r['pg_advisory_lock_waiters']['bare']:.1f}")
-    main.notes += ["activities include those of child workflows (offboarding: the enrollment stop);"
-                   " timers are not replayed by the bare case",
-                   "real cases go through the API in this process; bare cases are started and messaged with"
-                   " the Temporal client from the same process",
-                   "simulated agency latency 0 ms; rollback window 0 h and si follow-up 0 days so si_change"
-                   " cases finish"]
+    main.notes += [("activities include those of child workflows (offboarding: the enrollment stop);"
+                    " timers are not replayed by the bare case"),
+                   ("real cases go through the API in this process; bare cases are started and messaged with"
+                    " the Temporal client from the same process"),
+                   ("simulated agency latency 0 ms; rollback window 0 h and si follow-up 0 days so si_change"
+                    " cases finish")]
     for process, r in results.items():
         for side in ("real", "bare"):
             for e in r["errors"][side][:3]:
@@ -220,11 +221,7 @@ def main() -> None:
     finally:
         with contextlib.suppress(Exception):
             stack.close()
-    tables = report(results, n, concurrency, args.temporal_db)
-    for table in tables:
-        table.print()
-    say(f"\ntotal wall time {time.monotonic() - t0:.0f} s")
-    write_json(args.json, {"facts": facts, "results": results})
+    finish(report(results, n, concurrency, args.temporal_db), t0, args.json, {"facts": facts, "results": results})
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ class AuditEntry:
 def row_hash(event: AuditEvent) -> str:
     """SHA-256 over the row's content and its predecessor's hash (everything but id and hash)."""
     body = {
-        "occurred_at": event.occurred_at.astimezone(dt.timezone.utc).isoformat(timespec="microseconds"),
+        "occurred_at": event.occurred_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
         "actor": event.actor,
         "actor_role": event.actor_role,
         "action": event.action,
@@ -57,7 +57,7 @@ def append(session: Session, entry: AuditEntry, *, at: dt.datetime | None = None
     """Add one chained row to the session (flushed, not committed)."""
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
     prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
-    occurred_at = (at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    occurred_at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     event = AuditEvent(
         occurred_at=occurred_at,
         actor=entry.actor,

@@ -57,8 +57,9 @@ def addresses(session: Session, n: Notification, robots: set[str]) -> list[Addre
         return [Address("email", emp.email, emp.language)] if emp is not None and emp.email else []
     if n.recipient_kind == "user":
         member = session.get(StaffMember, n.recipient)
-        ok = member is not None and member.active and member.email
-        return [Address("email", member.email, member.language)] if ok else []  # type: ignore[union-attr,list-item]
+        if member is None or not member.active or not member.email:
+            return []
+        return [Address("email", member.email, member.language)]
     role, level = parse_role_address(n.recipient)
     members = session.scalars(select(StaffMember).where(StaffMember.role == role, StaffMember.level == level,
                                                         StaffMember.active, StaffMember.email.is_not(None))).all()
@@ -102,18 +103,20 @@ def claim(session: Session, *, now: dt.datetime, limit: int = 50) -> list[Due]:
 
 def backoff(attempt: int) -> dt.timedelta:
     """30 s, 1 min, 2 min, ... at most an hour between tries."""
-    return min(FIRST_RETRY * 2 ** (attempt - 1), LONGEST_WAIT)
+    wait: dt.timedelta = FIRST_RETRY * 2 ** (attempt - 1)  # ``2 ** int`` is typed Any: a negative power is a float
+    return min(wait, LONGEST_WAIT)
 
 
 def record(session: Session, due: Due, *, now: dt.datetime, error: str | None, permanent: bool,
            max_attempts: int) -> str:
     """Store the try's outcome; returns the delivery's new status."""
+    values: dict[str, dt.datetime | str | None]
     if error is None:
-        status, values = "sent", dict(sent_at=now, last_error=None)
+        status, values = "sent", {"sent_at": now, "last_error": None}
     elif permanent or due.attempt >= max_attempts:
-        status, values = "failed", dict(last_error=error)
+        status, values = "failed", {"last_error": error}
     else:
-        status, values = "pending", dict(last_error=error, next_attempt_at=now + backoff(due.attempt))
+        status, values = "pending", {"last_error": error, "next_attempt_at": now + backoff(due.attempt)}
     session.execute(update(Delivery).where(Delivery.id == due.id, Delivery.status == "sending")
                     .values(status=status, **values))
     session.execute(insert(DeliveryAttempt).values(delivery_id=due.id, attempt=due.attempt, at=now,

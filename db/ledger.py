@@ -51,7 +51,7 @@ def outstanding(session: Session, employee_id: str, workflow_id: str | None = No
         Receivable.employee_id == employee_id, Receivable.status == "open")
     if workflow_id is not None:
         stmt = stmt.where(Receivable.workflow_id == workflow_id)
-    return Decimal(session.scalar(stmt)).quantize(Decimal("0.01"))
+    return Decimal(session.execute(stmt).scalar_one()).quantize(Decimal("0.01"))
 
 
 class OverSettlement(ValueError):
@@ -90,7 +90,8 @@ def claim(session: Session, *, claimant: str, step: str, employee_id: str, metho
                             amount=min(wanted, open_total), confirmed_by=confirmed_by, reference=reference, at=at)
     session.add(settlement)
     session.flush()
-    left, by_case = settlement.amount, {}
+    left = settlement.amount
+    by_case: dict[str, Decimal] = {}
     for row in rows:
         take = min(left, row.amount - row.settled - row.reversed)
         if take <= ZERO:

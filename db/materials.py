@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, defer
 from db.models import Transfer, TransferMaterial
 from domain.documents import check_filename, sniff
 
+
 def store(session: Session, workflow_id: str, code: str, filename: str | None, content: bytes,
           uploader: str) -> TransferMaterial:
     """Keep one upload as the current material for ``code`` (flushed, not committed).

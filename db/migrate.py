@@ -19,6 +19,14 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+def configured_url(config: Config) -> str:
+    """The database URL ``alembic_config`` put in a config (there is no alembic.ini to read one from)."""
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise ValueError("the Alembic config has no sqlalchemy.url: make it with db.migrate.alembic_config")
+    return url
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
@@ -31,6 +39,6 @@ def current(url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine, pool
 
-    engine = create_engine(alembic_config(url).get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    engine = create_engine(configured_url(alembic_config(url)), poolclass=pool.NullPool)
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()

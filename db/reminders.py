@@ -17,23 +17,14 @@ from sqlalchemy import and_, func, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from db.models import (
-    ApprovalTask,
-    Case,
-    CaseDeadline,
-    Employee,
-    Receivable,
-    StaffMember,
-    Transfer,
-    TransferBranch,
-)
+from db.models import ApprovalTask, Case, CaseDeadline, Employee, Receivable, StaffMember, Transfer, TransferBranch
+from domain.contracts import reminders as contract
 from domain.policy.lapses import Lapse, lapses
 from domain.roles import role_address
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
-CATEGORIES = ("approval_overdue", "maternity_return", "departure_filing", "non_compete_proof",
-              "receivable_no_followup", "transfer_step_overdue", "policy_lapse")
+CATEGORIES = contract.CATEGORIES  # the sweep's contract; callers also read it here
 POLICY_WATCH = "policy-watch"  # the standing case HR admins' lapse tasks belong to
 
 # Maternity stages in which advances cannot be recovered yet (she is on leave): no finance nagging.

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -52,20 +52,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from db import transfer_stats
+from db.models import ApprovalTask, AuditEvent, Case, Employee, EmployeeRecord, Receivable, ReportFigure, ReportRun
 from db.reminders import POLICY_WATCH
-from db.models import (
-    ApprovalTask,
-    AuditEvent,
-    Case,
-    Employee,
-    EmployeeRecord,
-    Receivable,
-    ReportFigure,
-    ReportRun,
-)
+from domain.contracts.report import Alert  # the report's result travels to its workflow
 
 ALL = "all"
 RETURNED = "maternity.return_confirmed"
@@ -115,15 +107,6 @@ class Figure(BaseModel):
     numerator: Decimal | None
     denominator: Decimal | None
     alert: bool
-
-
-class Alert(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    metric: str
-    dimension: str
-    value: Decimal | None
-    threshold: str
-    message: str
 
 
 class StoredReport(BaseModel):
@@ -180,7 +163,7 @@ def _on_books(p: Period, departures: CTE) -> ColumnElement[bool]:
                 or_(departures.c.end_date.is_(None), departures.c.end_date >= p.end))
 
 
-def _dimension(col: ColumnElement[str]) -> ColumnElement[str]:
+def _dimension(col: ColumnElement[str] | QueryableAttribute[str]) -> ColumnElement[str]:
     """The grouped value, or ``all`` on ROLLUP's grand-total row."""
     return case((func.grouping(col) == 1, literal(ALL, String)), else_=col)
 
@@ -201,7 +184,17 @@ def _numeric_array(name: str, items: Sequence[Decimal]) -> Any:
     return bindparam(name, list(items), type_=ARRAY(Numeric))
 
 
-def _figures(session: Session, metric: str, stmt: Select[Any]) -> list[Figure]:
+def _numbers_table(numbers: Mapping[str, Decimal], *, name: str, key: str, value: str,
+                   params: tuple[str, str]) -> Any:
+    """Figures from outside the database as a derived table ``name(key, value)``: one ``unnest`` of
+    two array parameters (named ``params``), so the query joins them however many there are."""
+    keys = sorted(numbers)
+    return (func.unnest(_text_array(params[0], keys), _numeric_array(params[1], [numbers[k] for k in keys]))
+            .table_valued(column(key, Text), column(value, Numeric))
+            .render_derived(name=name))
+
+
+def _figures(session: Session, metric: str, stmt: Select[*tuple[Any, ...]]) -> list[Figure]:
     """Rows of (dimension, value, numerator, denominator, alert) as figures of ``metric``."""
     return [Figure(metric=metric, dimension=r[0], value=r[1], numerator=r[2], denominator=r[3], alert=bool(r[4]))
             for r in session.execute(stmt)]
@@ -320,11 +313,8 @@ def receivable_ageing(session: Session, p: Period) -> list[Figure]:
 
 # ---------------------------------------------------------------- e. contribution bases off the wage band
 def _wages(inputs: ReportInputs) -> Any:
-    cities = sorted(inputs.average_wages)
-    return (func.unnest(_text_array("wage_cities", cities),
-                        _numeric_array("wage_amounts", [inputs.average_wages[c] for c in cities]))
-            .table_valued(column("city", Text), column("average_wage", Numeric))
-            .render_derived(name="wages"))
+    return _numbers_table(inputs.average_wages, name="wages", key="city", value="average_wage",
+                          params=("wage_cities", "wage_amounts"))
 
 
 def base_outside_band(session: Session, p: Period, inputs: ReportInputs) -> list[Figure]:
@@ -375,11 +365,8 @@ def _advances_of_month(p: Period) -> list[ColumnElement[bool]]:
 
 
 def _expected(inputs: ReportInputs) -> Any:
-    ids = sorted(inputs.expected_deductions)
-    return (func.unnest(_text_array("expected_ids", ids),
-                        _numeric_array("expected_amounts", [inputs.expected_deductions[i] for i in ids]))
-            .table_valued(column("employee_id", Text), column("amount", Numeric))
-            .render_derived(name="expected"))
+    return _numbers_table(inputs.expected_deductions, name="expected", key="employee_id", value="amount",
+                          params=("expected_ids", "expected_amounts"))
 
 
 def deduction_subjects(session: Session, p: Period) -> list[tuple[str, str, Decimal]]:

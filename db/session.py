@@ -87,7 +87,7 @@ def database_unreachable(exc: BaseException) -> bool:
         return False
     if exc.connection_invalidated:
         return True
-    code = getattr(exc.orig, "pgcode", None)
+    code: str | None = getattr(exc.orig, "pgcode", None)
     if code:
         return code.startswith(_GONE_STATES)
     # No SQLSTATE at all: libpq could not connect, or lost the connection, before the server answered.

@@ -11,14 +11,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVarTuple
 
-from sqlalchemy import ColumnElement, Numeric, Select, cast, extract, func, literal, literal_column, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Numeric, Select, cast, extract, func, literal, literal_column, select
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from db.models import Transfer, TransferBranch, TransferReview
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 _SECONDS_PER_DAY = 86400
+_Row = TypeVarTuple("_Row")
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class ProcessingTime:
     p90_days: Decimal
 
 
-def _where(stmt: Select, f: StatsFilter) -> Select:
+def _where(stmt: Select[*_Row], f: StatsFilter) -> Select[*_Row]:
     """Bounds as instants at China midnight, so the index on created_at serves the range."""
     if f.start is not None:
         stmt = stmt.where(Transfer.created_at >= dt.datetime.combine(f.start, dt.time(), tzinfo=CHINA))
@@ -63,7 +65,7 @@ def per_month(session: Session, f: StatsFilter) -> list[Count]:
     return [Count(r.month, r.n) for r in session.execute(stmt)]
 
 
-def _by(session: Session, f: StatsFilter, column: ColumnElement[str]) -> list[Count]:
+def _by(session: Session, f: StatsFilter, column: QueryableAttribute[str]) -> list[Count]:
     n = func.count().label("n")
     stmt = _where(select(column.label("key"), n).select_from(Transfer), f).group_by(column).order_by(
         n.desc(), column)

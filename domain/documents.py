@@ -46,11 +46,12 @@ def sniff(content: bytes) -> str:
     if kind.mime not in ACCEPTED:
         raise DocumentRefused("unsupported_type", f"the content is {kind.mime} (.{kind.extension});"
                                                   " send a PDF, JPEG or PNG")
-    if kind.mime == "image/png":
+    mime: str = kind.mime  # filetype has no type hints
+    if mime == "image/png":
         _check_pixels(png_size(content))
-    elif kind.mime == "image/jpeg":
+    elif mime == "image/jpeg":
         _check_pixels(jpeg_size(content))
-    return kind.mime
+    return mime
 
 
 def check_filename(filename: str | None, mime: str) -> str:

@@ -17,10 +17,15 @@ from stdnum.exceptions import ValidationError
 
 # GB/T 2260 province-level codes (two leading digits); 71 Taiwan, 81/82 Hong Kong/Macau, 83 for
 # holders of the mainland residence permit issued to residents of Hong Kong, Macau and Taiwan.
-PROVINCE_CODES: frozenset[str] = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65"
-    " 71 81 82 83".split()
-)
+PROVINCE_CODES: frozenset[str] = frozenset({
+    "11", "12", "13", "14", "15",
+    "21", "22", "23",
+    "31", "32", "33", "34", "35", "36", "37",
+    "41", "42", "43", "44", "45", "46",
+    "50", "51", "52", "53", "54",
+    "61", "62", "63", "64", "65",
+    "71", "81", "82", "83",
+})
 
 _FORMAT = re.compile(r"^\d{17}[\dX]$")
 

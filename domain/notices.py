@@ -6,6 +6,7 @@ notice listing its parameters, so a new process step is never silently undeliver
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -17,6 +18,8 @@ from jinja2 import Environment, StrictUndefined, Template
 TEMPLATES_FILE = Path(__file__).with_name("notice_templates.yaml")
 LANGUAGES = ("zh", "en")
 FALLBACK = "_default"
+
+log = logging.getLogger("hrflow.notices")
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ def render(template: str, params: dict[str, Any], language: str, *, workflow_id:
         subject, body = entry[language]
         try:
             return Notice(subject.render(context).strip(), body.render(context).strip())
-        except Exception:  # a parameter the template needs is missing: say it generically
-            pass
+        except Exception:  # a parameter the template needs is missing, or any other slip: say it generically
+            log.debug("template %s fell back to the generic notice", template, exc_info=True)
     subject, body = _compiled()[FALLBACK][language]
     return Notice(subject.render(context).strip(), body.render(context).strip())

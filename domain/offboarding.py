@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.policy.deadlines import due_date
 from domain.policy.pinning import OffboardingSnapshot
+from domain.refusals import FieldRefused
 
 FEN = Decimal("0.01")
 
@@ -29,13 +30,8 @@ class OffboardingKind(StrEnum):
     MUTUAL_AGREEMENT = "mutual_agreement"
 
 
-class LastDayRefused(ValueError):
-    def __init__(self, field: str, rule: str, message: str) -> None:
-        super().__init__(message)
-        self.field, self.rule = field, rule
-
-    def detail(self) -> dict[str, str]:
-        return {"field": self.field, "rule": self.rule, "message": str(self)}
+class LastDayRefused(FieldRefused):
+    """A last day that the notice rules do not allow."""
 
 
 def last_day(kind: OffboardingKind, notice_date: dt.date, agreed_last_day: dt.date | None,

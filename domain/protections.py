@@ -207,8 +207,8 @@ def grounds_in_text(text: str) -> set[Ground]:
         if article is not None and (g := _ground(article, item)) is not None:
             found.add(g)
     for match in _EN_ARTICLE.finditer(text):
-        item = match[2] or match[3]
-        if (g := _ground(int(match[1]), int(item) if item else None)) is not None:
+        item_text = match[2] or match[3]
+        if (g := _ground(int(match[1]), int(item_text) if item_text else None)) is not None:
             found.add(g)
     if Ground.ART_40 in found and found & {Ground.ART_40_1, Ground.ART_40_2, Ground.ART_40_3}:
         found.discard(Ground.ART_40)  # "第四十条" and then "第四十条第三项": the item is the ground

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.policy.contributions import ContributionRates
 from domain.policy.pinning import SiChangeSnapshot
+from domain.refusals import FieldRefused
 
 FEN = Decimal("0.01")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -28,15 +29,8 @@ class ChangeKind(StrEnum):
     BASE_ADJUSTMENT = "base_adjustment"  # a new contribution base
 
 
-class ChangeRefused(ValueError):
+class ChangeRefused(FieldRefused):
     """A change that may not start; ``field`` and ``rule`` say what to fix."""
-
-    def __init__(self, field: str, rule: str, message: str) -> None:
-        super().__init__(message)
-        self.field, self.rule = field, rule
-
-    def detail(self) -> dict[str, str]:
-        return {"field": self.field, "rule": self.rule, "message": str(self)}
 
 
 def parse_month(value: str, field: str = "months") -> dt.date:

@@ -105,7 +105,7 @@ def is_arrangement_known(year: int) -> bool:
 @lru_cache(maxsize=64)
 def _china(year: int) -> holidays.HolidayBase:
     # Neighbouring years too: an adjusted workday can sit in the previous December.
-    return holidays.China(years=(year - 1, year, year + 1), language="en_US")
+    return holidays.country_holidays("CN", years=(year - 1, year, year + 1), language="en_US")
 
 
 @lru_cache(maxsize=64)
@@ -113,7 +113,7 @@ def statutory_holidays(year: int) -> frozenset[dt.date]:
     """The statutory holiday days of ``year`` (13 a year from 2025), without the substituted days
     off of the arrangement and without observed-on-Monday days: the days a rule such as "extended
     by statutory holidays" counts."""
-    table = holidays.China(years=year, observed=False, language="en_US")
+    table = holidays.country_holidays("CN", years=year, observed=False, language="en_US")
     return frozenset(
         day
         for day, name in table.items()

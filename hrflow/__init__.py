@@ -1,4 +1,5 @@
-"""The service shell: settings, the ``hrflow`` command, the embedded dev stack, the Temporal
-connection and the payload codec. Imported by ``api``, ``worker`` and the CLI; imports ``domain``
-and ``db``, never ``workflows`` at module import time except where the worker is assembled.
+"""The service shell. Platform modules (``settings``, ``codec``, ``temporal``, ``logs``) are what the
+API and the worker stand on: they import ``domain``, ``db`` and ``workflows`` (search attributes)
+only. The entry points (the ``hrflow`` command, ``hrflow dev`` and the stack start-up, schedules,
+the outbox relay, the SMTP sink) assemble everything and may import anything.
 """

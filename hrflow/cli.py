@@ -16,7 +16,7 @@ import os
 import sys
 
 from hrflow import ops_cli, policy_cli
-from hrflow.settings import ConfigurationError, load_settings
+from hrflow.settings import ConfigurationError, load_settings, require_database, unreachable_database
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -38,9 +38,7 @@ def _migrate(args: argparse.Namespace) -> int:
         print(f"database at revision {migrate.current(url) or 'base (empty)'}")
     except Exception as exc:
         if "could not" in str(exc) or "connection" in str(exc).lower():
-            raise ConfigurationError(
-                f"cannot reach the database named by HRFLOW_DATABASE_URL: {str(exc).splitlines()[0]}"
-            ) from None
+            raise unreachable_database(exc) from None
         raise
     return 0
 
@@ -63,7 +61,7 @@ def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
-    from db.session import make_engine, ping
+    from db.session import make_engine
     from hrflow import logs
     from hrflow.temporal import connect
 
@@ -71,11 +69,7 @@ def _api(args: argparse.Namespace) -> int:
     settings.require_jwt_secret()
     engine = make_engine(settings.sqlalchemy_url)
     try:
-        ping(engine)
-    except Exception as exc:
-        raise ConfigurationError(
-            f"cannot reach the database named by HRFLOW_DATABASE_URL: {str(exc).splitlines()[0]}"
-        ) from None
+        require_database(engine)
     finally:
         engine.dispose()
     asyncio.run(connect(settings))  # fail fast with one line if Temporal is not there

@@ -49,7 +49,7 @@ class RelayStats:
 class Relay:
     def __init__(self, session_factory: sessionmaker[Session], *, mailer: SmtpMailer,
                  robots: dict[str, GroupRobot], max_attempts: int = 8,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> None:
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
         self._sessions, self._mailer, self._robots = session_factory, mailer, robots
         self._max_attempts, self._clock = max_attempts, clock
 

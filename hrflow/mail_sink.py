@@ -31,7 +31,7 @@ class FolderSink:
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's name
         data = envelope.original_content or envelope.content
         with self._lock:
             for rcpt in envelope.rcpt_tos:
@@ -42,8 +42,7 @@ class FolderSink:
 
 def read_folder(folder: Path) -> list[EmailMessage]:
     """Messages in the order they arrived."""
-    return [message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
-            for p in sorted(folder.glob("*.eml"))]
+    return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(folder.glob("*.eml"))]
 
 
 def start(folder: Path, host: str = "127.0.0.1", port: int = 1025) -> Controller:

@@ -64,7 +64,7 @@ def _deliver(args: argparse.Namespace) -> int:
     return 0 if not stats.failed else 1
 
 
-def add_parsers(sub: Any) -> None:
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sched = sub.add_parser("schedules", help="Temporal Schedules: sync, list, pause, resume, trigger")
     actions = sched.add_subparsers(dest="action", required=True)
     actions.add_parser("sync", help="create missing schedules, update existing ones (keeps paused state)")

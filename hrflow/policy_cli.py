@@ -19,6 +19,7 @@ import json
 import sys
 from typing import Any
 
+from domain import workdays
 from domain.policy import (
     BirthFacts,
     CatalogueError,
@@ -31,7 +32,6 @@ from domain.policy import (
     load_catalogue,
     transfer_requirements,
 )
-from domain import workdays
 from domain.policy import notices as policy_notices
 from domain.policy.maternity import allowance_rule, leave_rules, paternity_leave
 from domain.policy.models import RuleRef
@@ -43,7 +43,7 @@ SHIPPED_ONLY = ("shipped catalogue only: no database is configured (HRFLOW_DATAB
                 "operator notices are not included")
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Register ``policy show`` and ``policy check`` on the main CLI's subparsers."""
     parser = subparsers.add_parser("policy", help="show or check the statutory policy catalogue")
     sub = parser.add_subparsers(dest="policy_command", required=True)

@@ -17,6 +17,7 @@ from typing import Any
 from temporalio.client import (
     Client,
     Schedule,
+    ScheduleActionExecutionStartWorkflow,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
@@ -127,6 +128,7 @@ async def describe_all(client: Client) -> list[dict[str, Any]]:
             "note": desc.schedule.state.note,
             "next": [t.isoformat() for t in info.next_action_times[:3]],
             "recent": [a.started_at.isoformat() for a in info.recent_actions[-3:]],
-            "running": [w.workflow_id for w in info.running_actions],
+            "running": [w.workflow_id for w in info.running_actions
+                        if isinstance(w, ScheduleActionExecutionStartWorkflow)],  # the only kind there is
         })
     return rows

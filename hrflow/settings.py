@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from db.session import Limits
 
 DEV_DIR = Path(".hrflow")
@@ -136,7 +138,7 @@ class Settings(BaseSettings):
     schedules_sync_on_start: bool = Field(default=False, description="the worker syncs the schedules at start")
 
     # --- monthly risk and compliance report: alert thresholds ---
-    report_attrition_ratio_alert: Decimal = Field(default=Decimal("2"), gt=0,
+    report_attrition_ratio_alert: Decimal = Field(default=Decimal(2), gt=0,
                                                   description="maternity-return attrition / company average")
     report_undeducted_rate_alert: Decimal = Field(default=Decimal("0.05"), ge=0, le=1)
     report_departed_unsettled_alert: Decimal = Field(default=Decimal("0.10"), ge=0, le=1)
@@ -214,6 +216,7 @@ def load_settings(**overrides: object) -> Settings:
     from pydantic_settings import SettingsError
 
     try:
+        # Overrides are init keywords of any field, checked by pydantic at run time, not by mypy.
         return Settings(**overrides)  # type: ignore[arg-type]
     except SettingsError as exc:  # a JSON-typed variable that is not JSON
         raise ConfigurationError(f"{str(exc).splitlines()[0]} (expected JSON)") from None
@@ -221,3 +224,19 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         raise ConfigurationError(f"HRFLOW_{field.upper()}: {first['msg']}") from None
+
+
+def unreachable_database(exc: BaseException) -> ConfigurationError:
+    """The one line a command ends with when the database named by HRFLOW_DATABASE_URL does not answer."""
+    return ConfigurationError(f"cannot reach the database named by HRFLOW_DATABASE_URL: {str(exc).splitlines()[0]}")
+
+
+def require_database(engine: Engine) -> None:
+    """Run a first query, so that a wrong URL or an absent server stops a process before it starts
+    anything else, with ``unreachable_database``'s one line instead of a traceback."""
+    from db.session import ping  # SQLAlchemy loads only for the commands that use the database
+
+    try:
+        ping(engine)
+    except Exception as exc:  # noqa: BLE001 - whatever stops the first query, the fix is the URL or the server
+        raise unreachable_database(exc) from None

@@ -71,10 +71,7 @@ async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
     so this runs on every start; it is a no-op when all are present. Returns the names added.
     """
     from temporalio.api.enums.v1 import IndexedValueType
-    from temporalio.api.operatorservice.v1 import (
-        AddSearchAttributesRequest,
-        ListSearchAttributesRequest,
-    )
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 
     from workflows.search_attributes import ALL
 

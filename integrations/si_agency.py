@@ -119,7 +119,7 @@ class SimulatedAgency:
                  clock: Any = None) -> None:
         self._sessions = session_factory
         self.faults = faults or FaultPlan()
-        self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     # ---- the gateway ----
     @_round_trip
@@ -146,8 +146,8 @@ class SimulatedAgency:
                 refusal = ("unknown_acceptance", f"no accepted request {acceptance_no}")
             elif self._clock() - original.received_at > self.faults.revocation_window:
                 refusal = ("revocation_window_closed",
-                           f"{acceptance_no} was accepted on {original.received_at:%Y-%m-%d};"
-                           " the revocation window has closed, apply at the counter")
+                           (f"{acceptance_no} was accepted on {original.received_at:%Y-%m-%d};"
+                            " the revocation window has closed, apply at the counter"))
             return self._answer(session, reference, "revoke",
                                 {"acceptance_no": acceptance_no, "reason": reason}, refusal, prefix="RV")
 

@@ -1,4 +1,4 @@
-"""Workflow-side calls to the case activities, with the project's standard timeouts and retries.
+"""The case's bookkeeping, the same in every process: its row, stages, tasks, notices and audit.
 
 Every process workflow records its case, stages, tasks and audit entries through these, so each
 case shows up the same way in the database, the inbox, the audit trail and the Temporal UI.
@@ -8,47 +8,28 @@ Call only from workflow code.
 from __future__ import annotations
 
 import datetime as dt
-from datetime import timedelta
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
+from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.actors import SYSTEM, Actor
+    from domain.contracts import ActivityRef
+    from domain.contracts import cases as contract
+    from domain.contracts.employment import ANNOUNCE, Announce
+    from domain.contracts.outbox import NOTIFY, Notify, Recipient
     from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
     from domain.employment import EmploymentEvent, EventKind
-    from activities.cases import (
-        Actor,
-        CaseActivities,
-        ChangeStage,
-        CloseTask,
-        OpenCase,
-        OpenTask,
-        RecordAudit,
-        TrackDeadline,
-    )
-    from activities.employment import Announce, EmploymentActivities
-    from activities.outbox import Notify, Recipient
     from domain.roles import role_address
 
+from workflows import kernel
 from workflows import search_attributes as sa
 
-# Database steps: quick (30 s per attempt), retried with backoff up to every 5 minutes for as long
-# as it takes: a PostgreSQL outage must not fail a months-long case. Errors no retry can fix are
-# non-retryable ``BusinessRuleViolation``s (activities.unit) and fail at once.
-DB_STEP = dict(
-    start_to_close_timeout=timedelta(seconds=30),
-    retry_policy=RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=5),
-        non_retryable_error_types=["BusinessRuleViolation"],
-    ),
-)
-
-SYSTEM = Actor()
+P = TypeVar("P", bound=BaseModel)
+V = TypeVar("V")
 
 
 def now() -> dt.datetime:
@@ -70,13 +51,12 @@ async def open_case(
         updates.append(sa.DEPARTMENT.value_set(department))
     workflow.upsert_search_attributes(updates)
     workflow.set_current_details(f"**{kind}** for {employee_id}: {stage}")
-    await workflow.execute_activity_method(
-        CaseActivities.open_case,
-        OpenCase(workflow_id=info.workflow_id, kind=kind, employee_id=employee_id, stage=stage,
+    await kernel.run(
+        contract.OPEN_CASE,
+        contract.OpenCase(workflow_id=info.workflow_id, kind=kind, employee_id=employee_id, stage=stage,
                  summary=summary, policy_version=policy_version, opened_at=now(), actor=actor,
                  details=details or {}),
         summary=f"open case {kind} for {employee_id}",
-        **DB_STEP,
     )
 
 
@@ -92,56 +72,54 @@ async def change_stage(
 ) -> None:
     """Move the case to ``stage`` (``status`` when it ends); ``step`` is unique within the case."""
     set_visible_stage(stage, current_details or f"stage: {stage}")
-    await workflow.execute_activity_method(
-        CaseActivities.change_stage,
-        ChangeStage(workflow_id=workflow.info().workflow_id, step=step, stage=stage, status=status,
+    await kernel.run(
+        contract.CHANGE_STAGE,
+        contract.ChangeStage(workflow_id=workflow.info().workflow_id, step=step, stage=stage, status=status,
                     at=now(), next_due_at=next_due_at, actor=actor, details=details or {}),
         summary=f"stage -> {stage}",
-        **DB_STEP,
     )
 
 
 async def open_task(task_key: str, title: str, role: str, *, assignee: str | None = None,
                     due_at: dt.datetime | None = None, by_hand: bool = False) -> None:
-    await workflow.execute_activity_method(
-        CaseActivities.open_task,
-        OpenTask(workflow_id=workflow.info().workflow_id, task_key=task_key, title=title[:200],
+    await kernel.run(
+        contract.OPEN_TASK,
+        contract.OpenTask(workflow_id=workflow.info().workflow_id, task_key=task_key, title=title[:200],
                  role=role, assignee=assignee, due_at=due_at, at=now(), by_hand=by_hand),
         summary=f"task for {role}: {title}",
-        **DB_STEP,
     )
 
 
 async def close_task(task_key: str, decision: str, *, actor: Actor = SYSTEM,
                      reason: str | None = None) -> None:
-    await workflow.execute_activity_method(
-        CaseActivities.close_task,
-        CloseTask(workflow_id=workflow.info().workflow_id, task_key=task_key, decision=decision,
+    await kernel.run(
+        contract.CLOSE_TASK,
+        contract.CloseTask(workflow_id=workflow.info().workflow_id, task_key=task_key, decision=decision,
                   reason=reason, at=now(), actor=actor),
         summary=f"task {task_key}: {decision}",
-        **DB_STEP,
     )
 
 
-async def notify(step: str, recipients: list[Recipient], template: str, params: dict[str, Any]) -> None:
-    """A notice through the outbox (Chinese first, English where the recipient prefers it)."""
-    await workflow.execute_activity_method(
-        CaseActivities.notify,
+async def notify(step: str, recipients: list[Recipient], template: str, params: dict[str, Any], *,
+                 via: ActivityRef[Notify, None] = NOTIFY) -> None:
+    """A notice through the outbox (Chinese first, English where the recipient prefers it). ``via``
+    is the name the notify activity is called by: a process that recorded another name before
+    there was one notify keeps calling it by that name."""
+    await kernel.run(
+        via,
         Notify(workflow_id=workflow.info().workflow_id, step=step, recipients=recipients, template=template,
                params=params, at=now()),
         summary=f"notify {', '.join(r.who for r in recipients)}: {template}",
-        **DB_STEP,
     )
 
 
 async def audit(step: str, action: str, *, actor: Actor = SYSTEM, subject: str | None = None,
                 before: Any = None, after: Any = None) -> None:
-    await workflow.execute_activity_method(
-        CaseActivities.record_audit,
-        RecordAudit(workflow_id=workflow.info().workflow_id, step=step, action=action, at=now(),
+    await kernel.run(
+        contract.RECORD_AUDIT,
+        contract.RecordAudit(workflow_id=workflow.info().workflow_id, step=step, action=action, at=now(),
                     subject=subject, before=before, after=after, actor=actor),
         summary=action,
-        **DB_STEP,
     )
 
 
@@ -175,28 +153,38 @@ async def announce(kind: EventKind, employee_id: str, on: dt.date, *, step: str,
     source = workflow.info().workflow_id
     event = EmploymentEvent(id=f"{source}:{step}", employee_id=employee_id, kind=kind, on=on, source=source,
                             by=actor.user)
-    cases: list[str] = await workflow.execute_activity_method(
-        EmploymentActivities.announce, Announce(event=event, actor=actor, at=now()),
-        summary=f"employment: {kind} {on}", **DB_STEP)
+    cases: list[str] = await kernel.run(
+        ANNOUNCE, Announce(event=event, actor=actor, at=now()),
+        summary=f"employment: {kind} {on}")
     for case in cases:
         try:
             await workflow.get_external_workflow_handle(case).signal(EMPLOYMENT_SIGNAL, event)
-        except Exception:  # noqa: BLE001 - it closed since it was listed: nothing left to tell
+        except Exception:  # noqa: BLE001, S110 - it closed since it was listed: nothing left to tell
             pass
     return cases
-
-
-async def note_employment(kind: str, employee_id: str, event: EmploymentEvent, reaction: str) -> None:
-    """The audit entry of a case that only records a change of her employment (its process goes on)."""
-    await audit(f"employment-{event.id}", f"{kind}.employment_{event.kind}", subject=employee_id,
-                after={"on": event.on, "source": event.source, "reaction": reaction})
 
 
 class OpensCase(Protocol):
     case_open: bool  # True once the case row, its first stage and first tasks are recorded
 
 
-async def wait_until_open(case: OpensCase, check: Callable[[], None] | None = None) -> None:
+async def note_employment(case: OpensCase, kind: str, employee_id: str, event: EmploymentEvent,
+                          reaction: str) -> None:
+    """The ``employment_changed`` signal of a case that only records a change of her employment (its
+    process goes on): once the case is open, an audit entry."""
+    await wait_until_open(case)
+    await audit(f"employment-{event.id}", f"{kind}.employment_{event.kind}", subject=employee_id,
+                after={"on": event.on, "source": event.source, "reaction": reaction})
+
+
+async def run_to_end(lifecycle: Awaitable[None], result: Callable[[], V]) -> V:
+    """A process's run: its lifecycle, then every message handler finished, then its answer."""
+    await lifecycle
+    await workflow.wait_condition(workflow.all_handlers_finished)
+    return result()
+
+
+async def wait_until_open(case: OpensCase, check: Callable[[], object] | None = None) -> None:
     """First line of every update and signal handler. Validators cannot wait: before the case is
     open they let the message in, and ``check`` (the validator's rule) refuses it here, once the
     case is open, if it must. Cases recorded before the patch never waited, and do not."""
@@ -206,16 +194,39 @@ async def wait_until_open(case: OpensCase, check: Callable[[], None] | None = No
             check()
 
 
+def check_when_open(case: OpensCase, check: Callable[[], object]) -> None:
+    """The body of every update validator: once the case is open, ``check`` (the rule) refuses the
+    message if it must; before, the message is let in and its handler checks once the case is open
+    (``wait_until_open``)."""
+    if case.case_open:
+        check()
+
+
+async def opened(case: OpensCase, view: Callable[[], V]) -> V:
+    """The body of every process's ``opened`` update: the case once its start-up is recorded, what
+    the API answers a start with, so a read right after it finds the case in its true first state."""
+    await workflow.wait_condition(lambda: case.case_open)
+    return view()
+
+
+class NewPolicy(BaseModel, Generic[P]):
+    """An explicit, audited re-pin (signal ``repin_policy``): a rule change that must reach a running
+    case, with the snapshot it is pinned on from now (``NewPolicy[MaternitySnapshot]``)."""
+
+    actor: Actor
+    reason: str = Field(min_length=1)
+    policy: P
+
+
 async def track_deadline(kind: str, employee_id: str, due_at: dt.datetime, *, ref: str = "main",
                          status: str = "open", details: dict[str, Any] | None = None) -> None:
     """Tell the reminder sweep about a date this case must meet (or that it was met). Only behind
     ``workflow.patched(TRACK_DEADLINES)``: cases recorded before it do not make this call."""
-    await workflow.execute_activity_method(
-        CaseActivities.track_deadline,
-        TrackDeadline(workflow_id=workflow.info().workflow_id, kind=kind, ref=ref, employee_id=employee_id,
+    await kernel.run(
+        contract.TRACK_DEADLINE,
+        contract.TrackDeadline(workflow_id=workflow.info().workflow_id, kind=kind, ref=ref, employee_id=employee_id,
                       due_at=due_at, status=status, details=details or {}, at=now()),
         summary=f"deadline {kind} {ref}: {status} {due_at:%Y-%m-%d}",
-        **DB_STEP,
     )
 
 

@@ -14,35 +14,29 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, Callable
+from functools import partial
+from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
-from workflows import case_ops
-from workflows.si_change import AGENCY_CALL
+from workflows import case_ops, kernel
 
 with workflow.unsafe.imports_passed_through():
+    from domain.actors import SYSTEM, Actor
+    from domain.contracts import maternity as contract
+    from domain.contracts.outbox import MATERNITY_NOTIFY, Recipient
     from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
     from domain.employment import EmploymentEvent
-    from activities.cases import Actor
-    from activities.maternity import (
-        BookAdvance,
-        ClaimAllowance,
-        MaternityActivities,
-        OpenBalance,
-        Recompute,
-        ReconcileReturn,
-        SetSiStatus,
-        Settle,
-    )
-    from activities.outbox import Notify, Recipient
     from domain.maternity import allowance, installments, months_on_leave_at_cutoff
-    from domain.policy.maternity import BirthFacts
+    from domain.policy.maternity import BirthFacts, LeaveEntitlement
     from domain.policy.pinning import MaternitySnapshot
+    from domain.refusals import Refusal
+    from domain.roles import Role
     from domain.si_change import personal_monthly
 
 KIND = "maternity"
@@ -117,12 +111,7 @@ class Money(BaseModel):
     reference: str | None = None
 
 
-class NewPolicy(BaseModel):
-    """An explicit, audited re-pin: a rule change that must reach this running leave."""
-
-    actor: Actor
-    reason: str = Field(min_length=1)
-    policy: MaternitySnapshot
+NewPolicy = case_ops.NewPolicy[MaternitySnapshot]  # a rule change that must reach this running leave
 
 
 class ExternalSettlement(BaseModel):
@@ -170,16 +159,10 @@ class MaternityView(BaseModel):
     next_deadline: dt.datetime | None
 
 
-def _refuse(message: str, kind: str) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
 
 
-CHINA = dt.timezone(timedelta(hours=8))
 
 
-def _at(day: dt.date, hour: int = 9) -> dt.datetime:
-    """A moment on a calendar day in China time (events default to 09:00)."""
-    return dt.datetime.combine(day, dt.time(hour), tzinfo=CHINA)
 
 
 @workflow.defn
@@ -214,7 +197,7 @@ class MaternityLeaveWorkflow:
 
     # ------------------------------------------------------------------ derived
     @property
-    def leave(self) -> Any:
+    def leave(self) -> LeaveEntitlement:
         return self.policy.leave
 
     @property
@@ -229,12 +212,18 @@ class MaternityLeaveWorkflow:
     def outstanding(self) -> Decimal:
         return sum(self.advances.values(), Decimal("0.00")) - self.settled
 
+    @property
+    def monthly_advance(self) -> Decimal:
+        """Her personal contribution a month, which the company advances while she is on leave (only
+        when it does not pay her salary; such a leave is started only with the city's rates)."""
+        rates = self.policy.rates
+        assert rates is not None, "a leave with advances is pinned on the city's contribution rates"
+        return personal_monthly(self.req.contribution_base, rates)
+
     # ------------------------------------------------------------------ run
     @workflow.run
     async def run(self, req: MaternityRequest) -> MaternityView:
-        await self._lifecycle(req)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.view()
+        return await case_ops.run_to_end(self._lifecycle(req), self.view)
 
     async def _lifecycle(self, req: MaternityRequest) -> None:
         async with self._lock:
@@ -244,7 +233,7 @@ class MaternityLeaveWorkflow:
                 summary=f"maternity leave {self.leave.leave_start} to {self.last_day}, {self.leave.total_days} days",
                 details={"leave_start": self.leave.leave_start, "expected_return": self.expected_return,
                          "total_days": self.leave.total_days})
-            await self.book.open_task("approve", "Approve maternity leave application", "hr_specialist")
+            await self.book.open_task("approve", "Approve maternity leave application", Role.HR_SPECIALIST)
             await self._confirm_policy_gaps()
             self.case_open = True
         await workflow.wait_condition(lambda: self.stage in (APPROVED, WITHDRAWN))
@@ -256,10 +245,10 @@ class MaternityLeaveWorkflow:
             planned = self.leave.leave_start
             try:
                 await workflow.wait_condition(
-                    lambda: self.stage == WITHDRAWN or self.leave.leave_start != planned,
-                    timeout=max(_at(planned, hour=0) - workflow.now(), timedelta(0)),
+                    partial(self._withdrawn_or_start_moved, planned),
+                    timeout=max(kernel.at(planned, 0) - workflow.now(), timedelta(0)),
                     timeout_summary="until the leave starts")
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if self.stage == WITHDRAWN:
                 return
@@ -278,31 +267,31 @@ class MaternityLeaveWorkflow:
             await self.book.open_task(
                 "confirm-provincial-extension",
                 f"确认本省产假延长天数（目前仅按国家 {self.leave.total_days} 天计算）"
-                f" (confirm the provincial extension: only the national days are counted)", "hr_specialist",
+                f" (confirm the provincial extension: only the national days are counted)", Role.HR_SPECIALIST,
                 by_hand=True)
 
     async def _start_leave(self) -> None:
         async with self._lock:
-            previous = await self._activity(MaternityActivities.set_si_status, SetSiStatus(
+            previous = await kernel.run(contract.SET_SI_STATUS, contract.SetSiStatus(
                 workflow_id=self._wf(), step="si-status-on-leave", employee_id=self.req.employee_id,
                 status=ON_LEAVE_STATUS, at=workflow.now()), summary="social insurance: on maternity leave")
             self.si_status_changed = True
 
             async def restore_status() -> None:
-                await self._activity(MaternityActivities.set_si_status, SetSiStatus(
+                await kernel.run(contract.SET_SI_STATUS, contract.SetSiStatus(
                     workflow_id=self._wf(), step="si-status-restored", employee_id=self.req.employee_id,
                     status=previous, at=workflow.now()), summary="social insurance: status restored")
                 self.si_status_changed = False
             self.undo.add("status restored", restore_status)
 
             if not self.req.company_pays_salary:
-                monthly = personal_monthly(self.req.contribution_base, self.policy.rates)
-                await self._notify("finance-told", [Recipient(kind="role", who="finance")], "maternity.advance_starts",
+                monthly = self.monthly_advance
+                await self._notify("finance-told", [Recipient(kind="role", who=Role.FINANCE)], "maternity.advance_starts",
                                    {"employee_id": self.req.employee_id, "monthly_advance": monthly,
                                     "from": self.leave.leave_start, "expected_return": self.expected_return})
 
                 async def tell_finance_cancelled() -> None:
-                    await self._notify("finance-told-cancelled", [Recipient(kind="role", who="finance")],
+                    await self._notify("finance-told-cancelled", [Recipient(kind="role", who=Role.FINANCE)],
                                        "maternity.advance_cancelled", {"employee_id": self.req.employee_id})
                 self.undo.add("finance told", tell_finance_cancelled)
             await self._stage(ON_LEAVE, current=f"on leave until {self.last_day}; return {self.expected_return}")
@@ -324,15 +313,13 @@ class MaternityLeaveWorkflow:
             if not self.req.company_pays_salary:
                 for day in months_on_leave_at_cutoff(self.leave.leave_start, ends, self.req.payroll_cutoff_day):
                     if f"{day:%Y-%m}" not in self.advances:
-                        events.append((_at(day, 18), f"book:{day:%Y-%m}"))
+                        events.append((kernel.at(day, 18), f"book:{day:%Y-%m}"))
             if not reminded and comes_back:
-                events.append((_at(self.expected_return - timedelta(days=self.req.return_reminder_days)), "remind"))
+                events.append((kernel.at(self.expected_return - timedelta(days=self.req.return_reminder_days), 9), "remind"))
             if not escalated and comes_back:
-                events.append((_at(self.expected_return + timedelta(days=self.req.return_grace_days)), "escalate"))
+                events.append((kernel.at(self.expected_return + timedelta(days=self.req.return_grace_days), 9), "escalate"))
             if not events:
-                horizon_only = self.leaving_on
-                await workflow.wait_condition(lambda: self.returned_on is not None or self.cancel_request is not None
-                                              or self.leaving_on != horizon_only)
+                await workflow.wait_condition(partial(self._leave_over_or_leaving_moved, self.leaving_on))
                 continue
             when, what = min(events)
             self.next_deadline = when
@@ -340,20 +327,18 @@ class MaternityLeaveWorkflow:
             workflow.set_current_details(f"{self.stage}: return expected {self.expected_return};"
                                          f" next: {what} at {when:%Y-%m-%d %H:%M} (UTC+8);"
                                          f" advanced so far {self.outstanding}")
-            horizon = (self.extra_days, self.returned_on, self.cancel_request, self.leaving_on)
             try:
-                await workflow.wait_condition(
-                    lambda: (self.extra_days, self.returned_on, self.cancel_request, self.leaving_on) != horizon,
-                    timeout=max(when - workflow.now(), timedelta(0)), timeout_summary=what)
+                await workflow.wait_condition(partial(self._horizon_moved, self._horizon()),
+                                              timeout=max(when - workflow.now(), timedelta(0)), timeout_summary=what)
                 continue  # something changed: recompute the next event
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             async with self._lock:
                 if what.startswith("book:"):
                     await self._book(what.removeprefix("book:"))
                 elif what == "remind":
                     reminded = True
-                    who = [Recipient(kind="employee", who=self.req.employee_id), Recipient(kind="role", who="hr_specialist")]
+                    who = [Recipient(kind="employee", who=self.req.employee_id), Recipient(kind="role", who=Role.HR_SPECIALIST)]
                     if self.req.manager_id:
                         who.append(Recipient(kind="employee", who=self.req.manager_id))
                     await self._notify("return-reminder", who, "maternity.return_reminder",
@@ -362,9 +347,22 @@ class MaternityLeaveWorkflow:
                     escalated = True
                     await self._stage(RETURN_OVERDUE, current=f"return overdue since {self.expected_return}")
                     await self.book.open_task("return-overdue", f"Return overdue since {self.expected_return}: contact"
-                                          f" {self.req.employee_id} and confirm the return or the reason", "hr_manager")
+                                          f" {self.req.employee_id} and confirm the return or the reason", Role.HR_MANAGER)
         await self._track_return("cancelled" if self.departed_on else "met")
         return True
+
+    def _withdrawn_or_start_moved(self, planned: dt.date) -> bool:
+        return self.stage == WITHDRAWN or self.leave.leave_start != planned
+
+    def _leave_over_or_leaving_moved(self, leaving_on: dt.date | None) -> bool:
+        return self.returned_on is not None or self.cancel_request is not None or self.leaving_on != leaving_on
+
+    def _horizon(self) -> tuple[int, dt.date | None, Decision | None, dt.date | None]:
+        """What the next event of the leave is planned on: when it moves, the plan is made again."""
+        return self.extra_days, self.returned_on, self.cancel_request, self.leaving_on
+
+    def _horizon_moved(self, planned_on: tuple[int, dt.date | None, Decision | None, dt.date | None]) -> bool:
+        return self._horizon() != planned_on
 
     async def _track_return(self, status: str) -> None:
         """Keep the reminder sweep's copy of her return date current (cases from before the patch
@@ -375,20 +373,20 @@ class MaternityLeaveWorkflow:
             return  # never recorded, or already closed
         if not workflow.patched(case_ops.TRACK_DEADLINES):
             return
-        await case_ops.track_deadline("maternity_return", self.req.employee_id, _at(self.expected_return),
+        await case_ops.track_deadline("maternity_return", self.req.employee_id, kernel.at(self.expected_return, 9),
                                       status=status, details={"expected_return": self.expected_return,
                                                               "returned_on": self.returned_on})
         self.tracked_return = self.expected_return if status == "open" else None
 
     async def _book(self, month: str) -> None:
-        amount = personal_monthly(self.req.contribution_base, self.policy.rates)
-        booked = await self._activity(MaternityActivities.book_advance, BookAdvance(
+        amount = self.monthly_advance
+        booked = await kernel.run(contract.BOOK_ADVANCE, contract.BookAdvance(
             workflow_id=self._wf(), employee_id=self.req.employee_id, month=month, amount=amount,
             at=workflow.now()), summary=f"book {month} advance {amount}")
         if not booked:  # another case already booked her advance for this month: not twice, and say so
             self.advances[month] = Decimal("0.00")
             await self.book.open_task(f"advance-conflict-{month}", f"{month}: the advance of {self.req.employee_id}"
-                                      " was already booked by another case; check which case recovers it", "finance", by_hand=True)
+                                      " was already booked by another case; check which case recovers it", Role.FINANCE, by_hand=True)
             return
         self.advances[month] = amount
         await case_ops.audit(self.book.next_step(), "maternity.advance_booked", subject=self.req.employee_id,
@@ -399,14 +397,14 @@ class MaternityLeaveWorkflow:
         request = self.cancel_request
         assert request is not None
         async def by_hand(label: str, cause: BaseException) -> None:
-            await self.book.open_task(f"undo-{label}", f"Undo by hand: {label} ({cause})", "hr_manager", by_hand=True)
+            await self.book.open_task(f"undo-{label}", f"Undo by hand: {label} ({cause})", Role.HR_MANAGER, by_hand=True)
         await self.undo.run(by_hand)
         await self.book.close_all("cancelled", actor=request.actor, reason=request.reason)
         owed = self.outstanding
         await self._stage(CANCELLED, status=None if owed else "withdrawn", actor=request.actor,
                           details={"reason": request.reason, "advances_booked": owed})
         if owed:  # advances already booked are still owed: recover them, never close silently
-            self.returned_on = workflow.now().astimezone(CHINA).date()
+            self.returned_on = kernel.today()
             await self._recover()
 
     async def _recover(self) -> None:
@@ -415,8 +413,8 @@ class MaternityLeaveWorkflow:
             self.plan = installments(self.outstanding, self.req.deduction_installments)
             await self._stage(DEDUCTING, current=f"deducting {self.outstanding} in {len(self.plan)} payroll(s)")
             await self.book.open_task("confirm-deductions", f"Deduct {self.outstanding} advanced contributions from"
-                                  f" payroll ({len(self.plan)} installment(s)) and confirm each", "finance")
-            await self._notify("deduction-start", [Recipient(kind="role", who="finance"),
+                                  f" payroll ({len(self.plan)} installment(s)) and confirm each", Role.FINANCE)
+            await self._notify("deduction-start", [Recipient(kind="role", who=Role.FINANCE),
                                                    Recipient(kind="employee", who=self.req.employee_id)],
                                "maternity.deduction_starts", {"employee_id": self.req.employee_id,
                                                               "total": self.outstanding, "installments": self.plan})
@@ -427,14 +425,14 @@ class MaternityLeaveWorkflow:
                     await self._stage(DEPARTED_UNSETTLED, current=f"departed {self.departed_on} owing {self.outstanding}")
                     await self.book.open_task("departed-unsettled", f"{self.req.employee_id} left owing {self.outstanding}"
                                           " (maternity advances): recover by agreement or arbitration, or write off",
-                                          "finance")
+                                          Role.FINANCE)
         if workflow.patched(case_ops.TASKS_BY_DECISION):
             # Finance's own last settlement closed its tasks; what is still open no decision will
             # close: cancelled with the reason. By-hand work stays with its owner.
             await self.book.cancel_all("nothing is owed on this case any more (recovered, or written off)",
                                        keep=("undo-", "advance-conflict-"))
         else:
-            await self.book.close_all("done", actor=case_ops.SYSTEM, reason="nothing is owed")
+            await self.book.close_all("done", actor=SYSTEM, reason="nothing is owed")
         await self._stage(CLOSED, status="completed", details={"settled": self.settled})
 
     def _needs_departure_stage(self) -> bool:
@@ -452,9 +450,7 @@ class MaternityLeaveWorkflow:
 
     @approve.validator
     def _v_approve(self, msg: Decision) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_hr_decision(msg)
+        case_ops.check_when_open(self, lambda: self._check_hr_decision(msg))
 
     @workflow.update
     async def reject(self, msg: Decision) -> MaternityView:
@@ -464,35 +460,31 @@ class MaternityLeaveWorkflow:
             await self.book.close_task("approve", "rejected", actor=msg.actor, reason=msg.reason)
             await self._stage(REJECTED, actor=msg.actor, details={"reason": msg.reason})
             await self.book.open_task("correct", "Maternity leave application rejected: correct and resubmit",
-                                  "hr_specialist")
+                                  Role.HR_SPECIALIST)
         return self.view()
 
     @reject.validator
     def _v_reject(self, msg: Decision) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_hr_decision(msg, reason_required=True)
+        case_ops.check_when_open(self, lambda: self._check_hr_decision(msg, reason_required=True))
 
     @workflow.update
     async def resubmit(self, msg: Correction) -> MaternityView:
         await case_ops.wait_until_open(self, lambda: self._check_resubmit(msg))
         async with self._lock:
             self._check_resubmit(msg)
-            snapshot = await self._activity(MaternityActivities.recompute, Recompute(
+            snapshot = await kernel.run(contract.RECOMPUTE, contract.Recompute(
                 province=self.req.province, city=self.req.city, facts=msg.facts, on=self.policy.on),
                 summary="recompute entitlement for the corrected application")
             self.policy = snapshot
             await self.book.close_task("correct", "done", actor=msg.actor, reason="resubmitted")
             await self._stage(APPLIED, actor=msg.actor, details={"corrected": msg.reason,
                                                                   "expected_return": self.expected_return})
-            await self.book.open_task("approve", "Approve corrected maternity leave application", "hr_specialist")
+            await self.book.open_task("approve", "Approve corrected maternity leave application", Role.HR_SPECIALIST)
         return self.view()
 
     @resubmit.validator
     def _v_resubmit(self, msg: Correction) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_resubmit(msg)
+        case_ops.check_when_open(self, lambda: self._check_resubmit(msg))
 
     @workflow.update
     async def withdraw(self, msg: Decision) -> MaternityView:
@@ -510,9 +502,7 @@ class MaternityLeaveWorkflow:
 
     @withdraw.validator
     def _v_withdraw(self, msg: Decision) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_withdraw(msg)
+        case_ops.check_when_open(self, lambda: self._check_withdraw(msg))
 
     @workflow.update
     async def report_birth(self, msg: Birth) -> MaternityView:
@@ -526,11 +516,11 @@ class MaternityLeaveWorkflow:
                                                      "difficult_birth": msg.difficult_birth,
                                                      "leave_start": min(self.leave.leave_start, msg.birth_date)})
             try:
-                self.policy = await self._activity(MaternityActivities.recompute, Recompute(
+                self.policy = await kernel.run(contract.RECOMPUTE, contract.Recompute(
                     province=self.req.province, city=self.req.city, facts=facts, on=self.policy.on),
                     summary="recompute entitlement for the actual birth")
             except ActivityError as err:
-                raise _refuse(f"cannot recompute the entitlement: {err.cause}", "ValidationFailed") from None
+                raise kernel.refuse(Refusal.VALIDATION_FAILED, f"cannot recompute the entitlement: {err.cause}") from None
             await case_ops.audit(self.book.next_step(), "maternity.entitlement_recomputed", actor=msg.actor,
                                  subject=self.req.employee_id, before=before,
                                  after={"birth_date": msg.birth_date, "babies": msg.babies,
@@ -539,17 +529,15 @@ class MaternityLeaveWorkflow:
             if self.req.employer_average_wage is not None:
                 self.allowance_expected = allowance(self.req.employer_average_wage, self.leave.total_days,
                                                     self.policy.allowance.divisor)
-                self.allowance_claim_no = await self._activity(MaternityActivities.claim_allowance, ClaimAllowance(
+                self.allowance_claim_no = await kernel.run(contract.CLAIM_ALLOWANCE, contract.ClaimAllowance(
                     workflow_id=self._wf(), employee_id=self.req.employee_id, city=self.req.city,
                     birth_date=msg.birth_date, leave_days=self.leave.total_days,
-                    expected_amount=self.allowance_expected), summary="claim the maternity allowance", agency=True)
+                    expected_amount=self.allowance_expected), summary="claim the maternity allowance", options=kernel.AGENCY_CALL)
         return self.view()
 
     @report_birth.validator
     def _v_birth(self, msg: Birth) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_birth(msg)
+        case_ops.check_when_open(self, lambda: self._check_birth(msg))
 
     @workflow.update
     async def request_extension(self, msg: Extension) -> MaternityView:
@@ -557,14 +545,12 @@ class MaternityLeaveWorkflow:
         async with self._lock:
             self._check_extension_request(msg)
             self.pending_extension = msg
-            await self.book.open_task("extension", f"Approve {msg.days} more days ({msg.kind}): {msg.reason}", "hr_manager")
+            await self.book.open_task("extension", f"Approve {msg.days} more days ({msg.kind}): {msg.reason}", Role.HR_MANAGER)
         return self.view()
 
     @request_extension.validator
     def _v_ext(self, msg: Extension) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_extension_request(msg)
+        case_ops.check_when_open(self, lambda: self._check_extension_request(msg))
 
     @workflow.update
     async def decide_extension(self, msg: ExtensionDecision) -> MaternityView:
@@ -585,9 +571,7 @@ class MaternityLeaveWorkflow:
 
     @decide_extension.validator
     def _v_ext_decision(self, msg: ExtensionDecision) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_extension_decision(msg)
+        case_ops.check_when_open(self, lambda: self._check_extension_decision(msg))
 
     @workflow.update
     async def report_return(self, msg: ReturnReport) -> MaternityView:
@@ -596,14 +580,12 @@ class MaternityLeaveWorkflow:
         async with self._lock:
             self._check_return_report(msg)
             self.return_reported = msg
-            await self.book.open_task("confirm-return", f"Confirm {self.req.employee_id}'s return on {msg.date}", "hr_specialist")
+            await self.book.open_task("confirm-return", f"Confirm {self.req.employee_id}'s return on {msg.date}", Role.HR_SPECIALIST)
         return self.view()
 
     @report_return.validator
     def _v_report_return(self, msg: ReturnReport) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_return_report(msg)
+        case_ops.check_when_open(self, lambda: self._check_return_report(msg))
 
     @workflow.update
     async def confirm_return(self, msg: ReturnReport) -> MaternityView:
@@ -612,16 +594,16 @@ class MaternityLeaveWorkflow:
             self._check_confirm_return(msg)
             await self.book.close_task("confirm-return", "done", actor=msg.actor)
             await self.book.close_task("return-overdue", "done", actor=msg.actor, reason=f"returned {msg.date}")
-            await self._activity(MaternityActivities.set_si_status, SetSiStatus(
+            await kernel.run(contract.SET_SI_STATUS, contract.SetSiStatus(
                 workflow_id=self._wf(), step="si-status-returned", employee_id=self.req.employee_id,
                 status="normal", at=workflow.now(), actor=msg.actor), summary="social insurance: back to normal")
             self.si_status_changed = False
             self.undo.clear()
             if not self.req.company_pays_salary and workflow.patched("reconcile-advances-with-return"):
-                self.advances = await self._activity(MaternityActivities.reconcile_return, ReconcileReturn(
+                self.advances = await kernel.run(contract.RECONCILE_RETURN, contract.ReconcileReturn(
                     workflow_id=self._wf(), employee_id=self.req.employee_id, leave_start=self.leave.leave_start,
                     returned_on=msg.date, cutoff_day=self.req.payroll_cutoff_day,
-                    amount=personal_monthly(self.req.contribution_base, self.policy.rates), at=workflow.now()),
+                    amount=self.monthly_advance, at=workflow.now()),
                     summary=f"advances as of the actual return on {msg.date}")
             await case_ops.audit(self.book.next_step(), "maternity.return_confirmed", actor=msg.actor,
                                  subject=self.req.employee_id,
@@ -632,9 +614,7 @@ class MaternityLeaveWorkflow:
 
     @confirm_return.validator
     def _v_confirm_return(self, msg: ReturnReport) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_confirm_return(msg)
+        case_ops.check_when_open(self, lambda: self._check_confirm_return(msg))
 
     @workflow.update
     async def confirm_deduction(self, msg: Money) -> MaternityView:
@@ -644,9 +624,7 @@ class MaternityLeaveWorkflow:
 
     @confirm_deduction.validator
     def _v_deduction(self, msg: Money) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_deduction(msg)
+        case_ops.check_when_open(self, lambda: self._check_deduction(msg))
 
     @workflow.update
     async def report_settlement(self, msg: Money) -> MaternityView:
@@ -656,9 +634,7 @@ class MaternityLeaveWorkflow:
 
     @report_settlement.validator
     def _v_settlement(self, msg: Money) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_repayment(msg)
+        case_ops.check_when_open(self, lambda: self._check_repayment(msg))
 
     @workflow.update
     async def report_departure(self, msg: ReturnReport) -> MaternityView:
@@ -714,9 +690,7 @@ class MaternityLeaveWorkflow:
 
     @report_departure.validator
     def _v_departure(self, msg: ReturnReport) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_departure(msg)
+        case_ops.check_when_open(self, lambda: self._check_departure(msg))
 
     @workflow.update
     async def approve_write_off(self, msg: Decision) -> MaternityView:
@@ -729,24 +703,22 @@ class MaternityLeaveWorkflow:
                                  subject=self.req.employee_id,
                                  after={"outstanding": self.outstanding, "reason": msg.reason,
                                         "approvals": dict(self.write_off)})
-            if set(self.write_off) == {"finance", "hr_manager"}:
+            if set(self.write_off) == {Role.FINANCE, Role.HR_MANAGER}:
                 await self._apply_settlement(Money(actor=msg.actor, amount=self.outstanding,
                                                    reference="write-off"), "write_off")
         return self.view()
 
     @approve_write_off.validator
     def _v_write_off(self, msg: Decision) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_write_off(msg)
+        case_ops.check_when_open(self, lambda: self._check_write_off(msg))
 
     @workflow.update
     async def allowance_paid(self, msg: Money) -> MaternityView:
         """The agency paid the allowance: reconcile it with the salary paid during the leave."""
         await case_ops.wait_until_open(self)
         async with self._lock:
-            if msg.actor.role != "finance":
-                raise _refuse("only finance reports the allowance payment", "WrongRole")
+            if msg.actor.role != Role.FINANCE:
+                raise kernel.refuse(Refusal.WRONG_ROLE, "only finance reports the allowance payment")
             days = self.leave.total_days + self.extra_days
             paid_salary = (self.req.monthly_salary * days / 30).quantize(Decimal("0.01")) \
                 if self.req.company_pays_salary else Decimal("0.00")
@@ -759,7 +731,7 @@ class MaternityLeaveWorkflow:
                                         "difference": self.allowance_difference, "owed_to": owed_to,
                                         "reference": msg.reference})
             if self.allowance_difference > 0:
-                await self._notify("allowance-owed", [Recipient(kind="role", who="finance")],
+                await self._notify("allowance-owed", [Recipient(kind="role", who=Role.FINANCE)],
                                    "maternity.allowance_owed_to_employee",
                                    {"employee_id": self.req.employee_id, "amount": self.allowance_difference})
         return self.view()
@@ -796,10 +768,7 @@ class MaternityLeaveWorkflow:
 
     @workflow.update
     async def opened(self) -> MaternityView:
-        """The case once its start-up is recorded: what the API answers a start with, so a read
-        right after it finds the case, in its true first state."""
-        await workflow.wait_condition(lambda: self.case_open)
-        return self.view()
+        return await case_ops.opened(self, self.view)
 
     @workflow.signal
     async def ledger_changed(self, msg: LedgerChanged) -> None:
@@ -825,101 +794,101 @@ class MaternityLeaveWorkflow:
 
     # ------------------------------------------------------------------ rules
     def _check_hr_decision(self, msg: Decision, *, reason_required: bool = False) -> None:
-        if msg.actor.role not in ("hr_specialist", "hr_manager"):
-            raise _refuse("an HR specialist decides on the application", "WrongRole")
+        if msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
+            raise kernel.refuse(Refusal.WRONG_ROLE, "an HR specialist decides on the application")
         if self.stage != APPLIED:
-            raise _refuse(f"the application is {self.stage}", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the application is {self.stage}")
         if reason_required and not msg.reason:
-            raise _refuse("a rejection needs a reason", "ValidationFailed")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, "a rejection needs a reason")
 
     def _check_staff_or_self(self, actor: Actor, what: str) -> None:
-        if actor.role == "employee" and not actor.is_employee(self.req.employee_id):
-            raise _refuse(f"only she or HR may {what}", "Forbidden")
-        if actor.role not in ("employee", "hr_specialist", "hr_manager"):
-            raise _refuse(f"role {actor.role} may not {what}", "WrongRole")
+        if actor.role == Role.EMPLOYEE and not actor.is_employee(self.req.employee_id):
+            raise kernel.refuse(Refusal.FORBIDDEN, f"only she or HR may {what}")
+        if actor.role not in (Role.EMPLOYEE, Role.HR_SPECIALIST, Role.HR_MANAGER):
+            raise kernel.refuse(Refusal.WRONG_ROLE, f"role {actor.role} may not {what}")
 
     def _check_resubmit(self, msg: Correction) -> None:
         self._check_staff_or_self(msg.actor, "correct the application")
         if self.stage != REJECTED:
-            raise _refuse(f"the application is {self.stage}; only a rejected one is resubmitted", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the application is {self.stage}; only a rejected one is resubmitted")
 
     def _check_withdraw(self, msg: Decision) -> None:
         self._check_staff_or_self(msg.actor, "withdraw the leave")
         if self.stage not in (APPLIED, REJECTED, APPROVED, ON_LEAVE):
-            raise _refuse(f"the case is {self.stage}; it can no longer be withdrawn", "WrongStage")
-        if self.stage == ON_LEAVE and msg.actor.role == "employee":
-            raise _refuse("a leave under way is cancelled by HR", "WrongRole")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}; it can no longer be withdrawn")
+        if self.stage == ON_LEAVE and msg.actor.role == Role.EMPLOYEE:
+            raise kernel.refuse(Refusal.WRONG_ROLE, "a leave under way is cancelled by HR")
         if self.returned_on is not None or self.cancel_request is not None:
-            raise _refuse("the leave has ended (or is being cancelled)", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "the leave has ended (or is being cancelled)")
 
     def _check_extension_request(self, msg: Extension) -> None:
         self._check_staff_or_self(msg.actor, "request an extension")
         if self.stage not in (APPROVED, ON_LEAVE, RETURN_OVERDUE) or self.returned_on is not None:
-            raise _refuse(f"the case is {self.stage}; extensions are for a leave not yet ended", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}; extensions are for a leave not yet ended")
         if self.pending_extension is not None:
-            raise _refuse("an extension is already waiting for a decision", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "an extension is already waiting for a decision")
 
     def _check_birth(self, msg: Birth) -> None:
         self._check_staff_or_self(msg.actor, "report the birth")
         if self.stage not in (APPROVED, ON_LEAVE, RETURN_OVERDUE) or self.returned_on is not None:
-            raise _refuse(f"the case is {self.stage}; a birth is reported during the leave", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}; a birth is reported during the leave")
 
     def _check_extension_decision(self, msg: ExtensionDecision) -> None:
-        if msg.actor.role != "hr_manager":
-            raise _refuse("an hr_manager decides on extensions", "WrongRole")
+        if msg.actor.role != Role.HR_MANAGER:
+            raise kernel.refuse(Refusal.WRONG_ROLE, "an hr_manager decides on extensions")
         if self.pending_extension is None:
-            raise _refuse("no extension is waiting", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "no extension is waiting")
 
     def _check_return_report(self, msg: ReturnReport) -> None:
         self._check_staff_or_self(msg.actor, "report the return")
         if self.stage not in (ON_LEAVE, RETURN_OVERDUE) or self.returned_on is not None:
-            raise _refuse(f"the case is {self.stage}", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}")
 
     def _check_confirm_return(self, msg: ReturnReport) -> None:
-        if msg.actor.role not in ("hr_specialist", "hr_manager"):
-            raise _refuse("HR confirms the return", "WrongRole")
+        if msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
+            raise kernel.refuse(Refusal.WRONG_ROLE, "HR confirms the return")
         if self.cancel_request is not None:
-            raise _refuse("the leave is being cancelled", "WrongStage")
-        today = workflow.now().astimezone(CHINA).date()
+            raise kernel.refuse(Refusal.WRONG_STAGE, "the leave is being cancelled")
+        today = kernel.today()
         if not self.leave.leave_start < msg.date <= today + timedelta(days=1):
-            raise _refuse(f"a return date lies after the leave start {self.leave.leave_start} and not after"
-                          f" {today + timedelta(days=1)}", "ValidationFailed")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"a return date lies after the leave start {self.leave.leave_start} and not after"
+                          f" {today + timedelta(days=1)}")
         if self.stage not in (ON_LEAVE, RETURN_OVERDUE) or self.returned_on is not None:
-            raise _refuse(f"the case is {self.stage}", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}")
 
     def _check_deduction(self, msg: Money) -> None:
-        if msg.actor.role != "finance":
-            raise _refuse("finance confirms deductions", "WrongRole")
+        if msg.actor.role != Role.FINANCE:
+            raise kernel.refuse(Refusal.WRONG_ROLE, "finance confirms deductions")
         if self.stage != DEDUCTING:
-            raise _refuse(f"the case is {self.stage}; no payroll deduction is running", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}; no payroll deduction is running")
         if msg.amount > self.outstanding:
-            raise _refuse(f"{msg.amount} is more than the {self.outstanding} still owed", "OverSettlement")
+            raise kernel.refuse(Refusal.OVER_SETTLEMENT, f"{msg.amount} is more than the {self.outstanding} still owed")
 
     def _check_repayment(self, msg: Money) -> None:
-        if msg.actor.role != "finance":
-            raise _refuse("finance confirms repayments", "WrongRole")
+        if msg.actor.role != Role.FINANCE:
+            raise kernel.refuse(Refusal.WRONG_ROLE, "finance confirms repayments")
         if self.outstanding <= 0 or self.returned_on is None:
-            raise _refuse("nothing is being recovered on this case now", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "nothing is being recovered on this case now")
         if msg.amount > self.outstanding:
-            raise _refuse(f"{msg.amount} is more than the {self.outstanding} still owed", "OverSettlement")
+            raise kernel.refuse(Refusal.OVER_SETTLEMENT, f"{msg.amount} is more than the {self.outstanding} still owed")
 
     def _check_departure(self, msg: ReturnReport) -> None:
-        if msg.actor.role not in ("hr_specialist", "hr_manager"):
-            raise _refuse("HR reports a departure", "WrongRole")
+        if msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
+            raise kernel.refuse(Refusal.WRONG_ROLE, "HR reports a departure")
         if self.departed_on is not None or self.stage in (APPLIED, REJECTED, APPROVED, WITHDRAWN, CANCELLED, CLOSED):
-            raise _refuse(f"the case is {self.stage}", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}")
 
     def _check_write_off(self, msg: Decision) -> None:
-        if msg.actor.role not in ("finance", "hr_manager"):
-            raise _refuse("a write-off needs finance and an hr_manager", "WrongRole")
+        if msg.actor.role not in (Role.FINANCE, Role.HR_MANAGER):
+            raise kernel.refuse(Refusal.WRONG_ROLE, "a write-off needs finance and an hr_manager")
         if not msg.reason:
-            raise _refuse("a write-off needs a reason", "ValidationFailed")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, "a write-off needs a reason")
         if self.outstanding <= 0 or self.returned_on is None:
-            raise _refuse("nothing is open to write off now", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "nothing is open to write off now")
         if msg.actor.role in self.write_off:
-            raise _refuse(f"{msg.actor.role} has already approved", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"{msg.actor.role} has already approved")
         if msg.actor.user in self.write_off.values():
-            raise _refuse("the two approvals must come from two people", "SelfApproval")
+            raise kernel.refuse(Refusal.SELF_APPROVAL, "the two approvals must come from two people")
 
     # ------------------------------------------------------------------ plumbing
     async def _settle(self, msg: Money, method: str, check: Callable[[Money], None]) -> MaternityView:
@@ -930,43 +899,35 @@ class MaternityLeaveWorkflow:
 
     async def _apply_settlement(self, msg: Money, method: str) -> None:
         try:
-            left = await self._activity(MaternityActivities.settle, Settle(
+            left = await kernel.run(contract.SETTLE, contract.Settle(
                 workflow_id=self._wf(), step=f"settle-{self.book.next_step()}", employee_id=self.req.employee_id,
                 method=method, amount=msg.amount, reference=msg.reference, at=workflow.now(), actor=msg.actor),
                 summary=f"{method} {msg.amount}")
         except ActivityError as err:
-            over = isinstance(err.cause, ApplicationError) and err.cause.type == "OverSettlement"
-            if not over or not workflow.patched(case_ops.LEDGER_CLAIMS):
+            if not kernel.refused(err.cause, Refusal.OVER_SETTLEMENT) or not workflow.patched(case_ops.LEDGER_CLAIMS):
                 raise
             # Another case recovered part of it first (final pay): never twice; say what is left.
             await self._read_balance()
-            raise _refuse(f"{msg.amount} is more than the {self.outstanding} still open: part of it was recovered"
-                          " by another case (final pay, say); recover only what is open", "OverSettlement") from None
+            raise kernel.refuse(Refusal.OVER_SETTLEMENT, f"{msg.amount} is more than the {self.outstanding} still open: part of it was recovered"
+                          " by another case (final pay, say); recover only what is open") from None
         self.settled = sum(self.advances.values(), Decimal("0.00")) - Decimal(left)
         if self.outstanding == 0 and workflow.patched(case_ops.TASKS_BY_DECISION):
             for purpose in ("confirm-deductions", "departed-unsettled"):  # her decision finished them
                 await self.book.close_task(purpose, "done", actor=msg.actor, reason=f"{method}: nothing is owed")
 
     async def _read_balance(self) -> None:
-        left = await self._activity(MaternityActivities.open_balance, OpenBalance(
+        left = await kernel.run(contract.OPEN_BALANCE, contract.OpenBalance(
             workflow_id=self._wf(), employee_id=self.req.employee_id), summary="the case's open balance in the ledger")
         self.settled = sum(self.advances.values(), Decimal("0.00")) - Decimal(left)
 
-    async def _activity(self, fn: Any, arg: Any, *, summary: str, agency: bool = False) -> Any:
-        options = AGENCY_CALL if agency else case_ops.DB_STEP
-        return await workflow.execute_activity_method(fn, arg, summary=summary, **options)
-
     async def _notify(self, step: str, recipients: list[Recipient], template: str, params: dict[str, Any]) -> None:
-        await self._activity(MaternityActivities.notify, Notify(
-            workflow_id=self._wf(), step=step, recipients=recipients, template=template, params=params,
-            at=workflow.now()), summary=f"notify {', '.join(r.who for r in recipients)}: {template}")
+        await case_ops.notify(step, recipients, template, params, via=MATERNITY_NOTIFY)
 
-    async def _stage(self, stage: str, *, status: str | None = None, actor: Actor = case_ops.SYSTEM,
+    async def _stage(self, stage: str, *, status: str | None = None, actor: Actor = SYSTEM,
                      details: dict[str, Any] | None = None, current: str | None = None) -> None:
         await case_ops.change_stage(self.book.next_step(), stage, status=status, actor=actor, details=details,
                                     next_due_at=self.next_deadline, current_details=current)
         self.stage = stage
-
 
     @staticmethod
     def _wf() -> str:

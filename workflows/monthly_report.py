@@ -14,34 +14,28 @@ from datetime import timedelta
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.outbox import Notify, Recipient
-    from activities.report import Alert, ComputeMonth, MonthComputed, ReportActivities
+    from domain.contracts.outbox import REPORT_NOTIFY, Notify, Recipient
+    from domain.contracts.report import COMPUTE_MONTH, Alert, ComputeMonth, MonthComputed
+    from domain.refusals import Refusal
+    from domain.roles import Role
 
-from workflows import case_ops
+from workflows import kernel
 
-CHINA = dt.timezone(timedelta(hours=8))
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 TEMPLATE = "report.monthly_ready"
-RECIPIENTS = [Recipient(kind="role", who="hr_manager"), Recipient(kind="role", who="compliance")]
+RECIPIENTS = [Recipient(kind="role", who=Role.HR_MANAGER), Recipient(kind="role", who=Role.COMPLIANCE)]
 
 # The month's aggregation reads every employee and receivable once: allow minutes per attempt, and
 # retry database outages with backoff for up to a day (the report is due monthly, not in seconds).
-COMPUTE_STEP = {
-    "start_to_close_timeout": timedelta(minutes=10),
-    "schedule_to_close_timeout": timedelta(hours=24),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=5),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=10),
-        non_retryable_error_types=["BusinessRuleViolation"],
-    ),
-}
+COMPUTE_STEP = kernel.StepOptions(
+    start_to_close_timeout=timedelta(minutes=10),
+    schedule_to_close_timeout=timedelta(hours=24),
+    retry_policy=kernel.backoff(timedelta(seconds=5), timedelta(minutes=10), Refusal.BUSINESS_RULE_VIOLATION),
+)
 # Writing the notification is one small insert: the standard database step, bounded to a day.
-NOTIFY_STEP = {**case_ops.DB_STEP, "schedule_to_close_timeout": timedelta(hours=24)}
+NOTIFY_STEP = kernel.DB_STEP.within(timedelta(hours=24))
 
 
 class MonthlyReportRequest(BaseModel):
@@ -58,7 +52,7 @@ class MonthlyReportResult(BaseModel):
 
 def previous_month(now: dt.datetime) -> str:
     """The calendar month before ``now``'s month in China time (UTC+8)."""
-    first = now.astimezone(CHINA).date().replace(day=1)
+    first = now.astimezone(kernel.CHINA).date().replace(day=1)
     return f"{first - timedelta(days=1):%Y-%m}"
 
 
@@ -83,19 +77,18 @@ class MonthlyReportWorkflow:
     async def run(self, req: MonthlyReportRequest) -> MonthlyReportResult:
         month = req.month or previous_month(workflow.now())
         if not _MONTH.match(month):
-            raise ApplicationError(f"{month!r} is not a month written YYYY-MM", type="ValidationFailed",
-                                   non_retryable=True)
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"{month!r} is not a month written YYYY-MM")
         workflow.set_current_details(f"**Report {month}**: computing")
-        result = await workflow.execute_activity_method(
-            ReportActivities.compute_month, ComputeMonth(month=month, computed_at=workflow.now()),
-            summary=f"compute the {month} report", **COMPUTE_STEP)
-        await workflow.execute_activity_method(
-            ReportActivities.notify,
+        result = await kernel.run(
+            COMPUTE_MONTH, ComputeMonth(month=month, computed_at=workflow.now()),
+            summary=f"compute the {month} report", options=COMPUTE_STEP)
+        await kernel.run(
+            REPORT_NOTIFY,
             Notify(workflow_id=workflow_id(month), step=f"report-{month}", recipients=RECIPIENTS,
                    template=TEMPLATE, at=workflow.now(),
                    params={"month": month, "alert_count": len(result.alerts),
                            "alerts": [a.model_dump(mode="json") for a in result.alerts]}),
-            summary=f"tell HR and compliance: {len(result.alerts)} alert(s)", **NOTIFY_STEP)
+            summary=f"tell HR and compliance: {len(result.alerts)} alert(s)", options=NOTIFY_STEP)
         workflow.set_current_details(details(result))
         return MonthlyReportResult(month=month, figures=result.figures, alerts=result.alerts,
                                    summary=result.summary, unchecked_cities=result.unchecked_cities)

@@ -19,28 +19,28 @@ import calendar
 import datetime as dt
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
-from workflows import case_ops
+from workflows import case_ops, kernel
 
 with workflow.unsafe.imports_passed_through():
+    from domain.actors import SYSTEM, Actor
+    from domain.contracts.non_compete import PAY, Payment
+    from domain.contracts.outbox import NON_COMPETE_NOTIFY, Recipient
     from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
     from domain.employment import EmploymentEvent
-    from activities.cases import Actor
-    from activities.non_compete import NonCompeteActivities, Payment
-    from activities.outbox import Notify, Recipient
     from domain.policy.models import NonCompeteRule
+    from domain.refusals import Refusal
+    from domain.roles import Role
 
 KIND = "non_compete"
 ACTIVE, VIOLATED, RELEASED, COMPLETED = "active", "violated", "released", "completed"
 MONTHS_PER_RUN = 6  # continue as new after this many paid months
 FEN = Decimal("0.01")
-CHINA = dt.timezone(timedelta(hours=8))
-HR_ROLES = ("hr_specialist", "hr_manager")
+HR_ROLES = (Role.HR_SPECIALIST, Role.HR_MANAGER)
 
 
 # ---------------------------------------------------------------- calendar (pure, shared with tests)
@@ -69,8 +69,6 @@ def month_label(start: dt.date, month: int) -> str:
     return f"{period_start(start, month):%Y-%m}"
 
 
-def _at(day: dt.date, hour: int = 9) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hour), tzinfo=CHINA)
 
 
 # ---------------------------------------------------------------- models
@@ -151,8 +149,6 @@ class NonCompeteView(BaseModel):
     run: int
 
 
-def _refuse(message: str, kind: str) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
 
 
 @workflow.defn
@@ -185,13 +181,11 @@ class NonCompeteWorkflow:
     @workflow.run
     async def run(self, req: NonCompeteRequest) -> NonCompeteView:
         if not 1 <= req.months <= req.rule.max_months:
-            raise ApplicationError(
+            raise kernel.refuse(
+                Refusal.VALIDATION_FAILED,
                 f"a non-compete lasts at most {req.rule.max_months} months (LCL art. 24); asked {req.months}",
-                {"field": "months", "rule": "non_compete_max_months", "max": req.rule.max_months},
-                type="ValidationFailed", non_retryable=True)
-        await self._lifecycle(req)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.view()
+                field="months", rule="non_compete_max_months", max=req.rule.max_months)
+        return await case_ops.run_to_end(self._lifecycle(req), self.view)
 
     async def _lifecycle(self, req: NonCompeteRequest) -> None:
         if req.first_run:
@@ -209,11 +203,11 @@ class NonCompeteWorkflow:
             month = self.months_paid + 1
             if month <= req.months:
                 self.next_payday = payday_of(req.start, month, req.payday)
-                when, what = _at(self.next_payday), f"pay {month_label(req.start, month)}"
+                when, what = kernel.at(self.next_payday, 9), f"pay {month_label(req.start, month)}"
                 details = f"{self.stage}: next payday {self.next_payday} ({month}/{req.months})"
             else:
                 self.next_payday = None
-                when, what = _at(self.last_day + timedelta(days=1), 0), "term ends"
+                when, what = kernel.at(self.last_day + timedelta(days=1), 0), "term ends"
                 details = f"{self.stage}: all {req.months} months paid; term ends {self.last_day}"
             workflow.set_current_details(details)
             try:
@@ -221,14 +215,14 @@ class NonCompeteWorkflow:
                                               timeout=max(when - workflow.now(), timedelta(0)),
                                               timeout_summary=what)
                 continue  # released or violated
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             async with self._lock:
                 if self.stage != ACTIVE:
                     continue
                 await self._check_proof(month - 1)
                 if month > req.months:
-                    await self._close_follow_ups("cancelled", case_ops.SYSTEM,
+                    await self._close_follow_ups("cancelled", SYSTEM,
                                                  "the term ended; missing proofs stay on the audit trail")
                     await self._stage(COMPLETED, status="completed",
                                       details={"months_paid": self.months_paid, "total_paid": self._total()})
@@ -254,7 +248,7 @@ class NonCompeteWorkflow:
 
     async def _pay_month(self, month: int) -> None:
         label, amount = month_label(self.req.start, month), self.req.monthly_compensation.quantize(FEN)
-        await self._pay(label, "monthly", amount, case_ops.SYSTEM)
+        await self._pay(label, "monthly", amount, SYSTEM)
         self.paid[label] = amount
         self.months_paid = month
         self._paid_this_run += 1
@@ -264,7 +258,7 @@ class NonCompeteWorkflow:
         await self._notify(f"proof-reminder-{label}", "non_compete.proof_reminder",
                            {"month": label, "submit_by": due, "amount_paid": amount})
         if workflow.patched(case_ops.TRACK_DEADLINES):
-            await case_ops.track_deadline("non_compete_proof", self.req.employee_id, _at(due, 18), ref=label,
+            await case_ops.track_deadline("non_compete_proof", self.req.employee_id, kernel.at(due, 18), ref=label,
                                           details={"month": label})
 
     async def _check_proof(self, month: int) -> None:
@@ -280,19 +274,19 @@ class NonCompeteWorkflow:
                              after={"month": label, "months_missing": list(self.missing)})
         if month < self.req.months:
             await self.book.open_task(f"follow-up-{label}", f"No proof of current employment for {label} from"
-                                  f" {self.req.employee_id}: follow up (payments continue)", "hr_specialist")
+                                  f" {self.req.employee_id}: follow up (payments continue)", Role.HR_SPECIALIST)
 
     async def _await_release_claim(self) -> None:
         """After a release: she may claim the extra months once, within the claim window; then close."""
         if self.release_claim_until is not None:
-            deadline = _at(self.release_claim_until + timedelta(days=1), 0)
+            deadline = kernel.at(self.release_claim_until + timedelta(days=1), 0)
             workflow.set_current_details(f"{RELEASED} on {self.released_on}; extra compensation claimable"
                                          f" until {self.release_claim_until}")
             try:
                 await workflow.wait_condition(lambda: self.release_paid is not None,
                                               timeout=max(deadline - workflow.now(), timedelta(0)),
                                               timeout_summary="release compensation claim window")
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         async with self._lock:
             await self._stage(RELEASED, status="completed",
@@ -320,9 +314,7 @@ class NonCompeteWorkflow:
 
     @submit_proof.validator
     def _v_proof(self, msg: SubmitProof) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_proof_msg(msg)
+        case_ops.check_when_open(self, lambda: self._check_proof_msg(msg))
 
     @workflow.update
     async def report_violation(self, msg: ReportViolation) -> NonCompeteView:
@@ -334,7 +326,7 @@ class NonCompeteWorkflow:
             await self._close_follow_ups("cancelled", msg.actor, "violation reported: compliance takes over")
             await self.book.open_task("legal-action", f"Legal action: recover compensation and agreed penalty from"
                                   f" {self.req.employee_id} ({self._total()} paid; Interpretation (II))",
-                                  "compliance")
+                                  Role.COMPLIANCE)
             self.next_payday = None
             await self._stage(VIOLATED, status="completed", actor=msg.actor,
                               details={"evidence": msg.evidence, "months_paid": self.months_paid,
@@ -343,9 +335,7 @@ class NonCompeteWorkflow:
 
     @report_violation.validator
     def _v_violation(self, msg: ReportViolation) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_violation(msg)
+        case_ops.check_when_open(self, lambda: self._check_violation(msg))
 
     @workflow.update
     async def release(self, msg: Release) -> NonCompeteView:
@@ -371,9 +361,7 @@ class NonCompeteWorkflow:
 
     @release.validator
     def _v_release(self, msg: Release) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_release(msg)
+        case_ops.check_when_open(self, lambda: self._check_release(msg))
 
     @workflow.update
     async def claim_release_compensation(self, msg: ClaimRelease) -> NonCompeteView:
@@ -389,22 +377,17 @@ class NonCompeteWorkflow:
 
     @claim_release_compensation.validator
     def _v_claim(self, msg: ClaimRelease) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_claim(msg)
+        case_ops.check_when_open(self, lambda: self._check_claim(msg))
 
     @workflow.signal(name=EMPLOYMENT_SIGNAL)
     async def employment_changed(self, event: EmploymentEvent) -> None:
         """Her employment changed elsewhere: the agreement runs from her departure; it is recorded."""
-        await case_ops.wait_until_open(self)
-        await case_ops.note_employment("non_compete", self.req.employee_id, event, "the agreement runs from her departure as agreed")
+        await case_ops.note_employment(self, KIND, self.req.employee_id, event,
+                                       "the agreement runs from her departure as agreed")
 
     @workflow.update
     async def opened(self) -> NonCompeteView:
-        """The case once its start-up is recorded: what the API answers a start with, so a read
-        right after it finds the case, in its true first state."""
-        await workflow.wait_condition(lambda: self.case_open)
-        return self.view()
+        return await case_ops.opened(self, self.view)
 
     @workflow.query
     def view(self) -> NonCompeteView:
@@ -420,42 +403,42 @@ class NonCompeteWorkflow:
     # ------------------------------------------------------------------ rules
     def _check_active(self) -> None:
         if self.stage != ACTIVE or self.closed:
-            raise _refuse(f"the non-compete is {self.stage}", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the non-compete is {self.stage}")
 
     def _check_proof_msg(self, msg: SubmitProof) -> str:
-        if msg.actor.role == "employee":
+        if msg.actor.role == Role.EMPLOYEE:
             if not msg.actor.is_employee(self.req.employee_id):
-                raise _refuse("only she or HR may submit her proof", "Forbidden")
+                raise kernel.refuse(Refusal.FORBIDDEN, "only she or HR may submit her proof")
         elif msg.actor.role not in HR_ROLES:
-            raise _refuse(f"role {msg.actor.role} may not submit proofs", "WrongRole")
+            raise kernel.refuse(Refusal.WRONG_ROLE, f"role {msg.actor.role} may not submit proofs")
         self._check_active()
         current = max(1, self.months_paid)
         label = msg.month or month_label(self.req.start, current)
         if label not in {month_label(self.req.start, m) for m in range(1, current + 1)}:
-            raise _refuse(f"{label} is not a month of this term up to now", "ValidationFailed")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"{label} is not a month of this term up to now")
         return label
 
     def _check_violation(self, msg: ReportViolation) -> None:
-        if msg.actor.role not in ("compliance", "hr_manager"):
-            raise _refuse("compliance or an hr_manager reports a violation", "WrongRole")
+        if msg.actor.role not in (Role.COMPLIANCE, Role.HR_MANAGER):
+            raise kernel.refuse(Refusal.WRONG_ROLE, "compliance or an hr_manager reports a violation")
         self._check_active()
 
     def _check_release(self, msg: Release) -> None:
-        if msg.actor.role != "hr_manager":
-            raise _refuse("an hr_manager releases a non-compete", "WrongRole")
+        if msg.actor.role != Role.HR_MANAGER:
+            raise kernel.refuse(Refusal.WRONG_ROLE, "an hr_manager releases a non-compete")
         self._check_active()
 
     def _check_claim(self, msg: ClaimRelease) -> None:
-        if msg.actor.role != "employee" or not msg.actor.is_employee(self.req.employee_id):
-            raise _refuse("only she may claim her release compensation", "Forbidden")
+        if msg.actor.role != Role.EMPLOYEE or not msg.actor.is_employee(self.req.employee_id):
+            raise kernel.refuse(Refusal.FORBIDDEN, "only she may claim her release compensation")
         if self.stage != RELEASED or self.closed:
-            raise _refuse(f"the non-compete is {self.stage}{' and closed' if self.closed else ''}", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the non-compete is {self.stage}{' and closed' if self.closed else ''}")
         if self.release_claim_until is None:
-            raise _refuse("released before the term began: no extra compensation is owed", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "released before the term began: no extra compensation is owed")
         if self.release_paid is not None:
-            raise _refuse("the release compensation has already been paid", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "the release compensation has already been paid")
         if self._today() > self.release_claim_until:
-            raise _refuse(f"the claim window ended on {self.release_claim_until}", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the claim window ended on {self.release_claim_until}")
 
     # ------------------------------------------------------------------ plumbing
     def _on_time(self, month: int) -> bool:
@@ -472,24 +455,20 @@ class NonCompeteWorkflow:
 
     @staticmethod
     def _today() -> dt.date:
-        return workflow.now().astimezone(CHINA).date()
+        return kernel.today()
 
-    async def _pay(self, month: str, kind: str, amount: Decimal, actor: Actor) -> None:
-        await workflow.execute_activity_method(
-            NonCompeteActivities.pay,
+    async def _pay(self, month: str, kind: Literal["monthly", "release_extra"], amount: Decimal, actor: Actor) -> None:
+        await kernel.run(
+            PAY,
             Payment(agreement_id=workflow.info().workflow_id, employee_id=self.req.employee_id, month=month,
                     kind=kind, amount=amount, at=workflow.now(), actor=actor),
-            summary=f"pay {kind} {month}: {amount}", **case_ops.DB_STEP)
+            summary=f"pay {kind} {month}: {amount}")
 
     async def _notify(self, step: str, template: str, params: dict[str, Any]) -> None:
-        await workflow.execute_activity_method(
-            NonCompeteActivities.notify,
-            Notify(workflow_id=workflow.info().workflow_id, step=step,
-                   recipients=[Recipient(kind="employee", who=self.req.employee_id)], template=template,
-                   params={"employee_id": self.req.employee_id, **params}, at=workflow.now()),
-            summary=f"notify {self.req.employee_id}: {template}", **case_ops.DB_STEP)
+        await case_ops.notify(step, [Recipient(kind="employee", who=self.req.employee_id)], template,
+                              {"employee_id": self.req.employee_id, **params}, via=NON_COMPETE_NOTIFY)
 
-    async def _stage(self, stage: str, *, status: str | None = None, actor: Actor = case_ops.SYSTEM,
+    async def _stage(self, stage: str, *, status: str | None = None, actor: Actor = SYSTEM,
                      details: dict[str, Any] | None = None) -> None:
         current = f"{stage}" + (" (closed)" if status else "")
         await case_ops.change_stage(self.book.next_step(), stage, status=status, actor=actor, details=details,

@@ -16,52 +16,40 @@ import asyncio
 import datetime as dt
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
-
+from temporalio.exceptions import ActivityError, ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
-from workflows import case_ops
+from workflows import case_ops, kernel
 from workflows.maternity import ExternalSettlement, LedgerChanged, MaternityLeaveWorkflow
 from workflows.non_compete import NonCompeteRequest, NonCompeteWorkflow
-from workflows.si_change import AGENCY_CALL, SiChangeRequest, SocialInsuranceChangeWorkflow
+from workflows.si_change import SiChangeRequest, SocialInsuranceChangeWorkflow
 
 with workflow.unsafe.imports_passed_through():
-    from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
-    from domain.employment import EmploymentEvent
+    from domain.actors import SYSTEM, Actor
     from domain.calendar_change import PATCH as CALENDAR_REPLAN
     from domain.calendar_change import SIGNAL as CALENDAR_SIGNAL
     from domain.calendar_change import CalendarChanged
-    from activities.cases import Actor, CaseActivities, PlanDeadline, PlannedDeadline
-    from activities.maternity import MaternityActivities  # its notify activity writes the outbox
-    from activities.offboarding import (
-        AccessChange,
-        Assess,
-        Certificate,
-        Claimed,
-        ClaimReceivables,
-        HousingFund,
-        Item,
-        OffboardingActivities,
-        OpenItems,
-        RiskReport,
-        Signed,
-        SignItem,
-        VoidClaim,
-    )
-    from activities.outbox import Notify, Recipient
-    from activities.si_change import ChangeFacts
+    from domain.contracts import offboarding as contract
+    from domain.contracts.cases import PLAN_DEADLINE, PlanDeadline, PlannedDeadline
+    from domain.contracts.outbox import MATERNITY_NOTIFY, Recipient
+    from domain.contracts.si_change import ChangeFacts
+    from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
+    from domain.employment import EmploymentEvent
     from domain.offboarding import Deduction, FinalPay, OffboardingKind, final_pay
     from domain.policy.pinning import OffboardingSnapshot, SiChangeSnapshot
+    from domain.refusals import Refusal
+    from domain.roles import Role
     from domain.si_change import ChangeKind
 
 KIND = "offboarding"
-CHINA = dt.timezone(timedelta(hours=8))
 GATES = ("handover", "it", "finance", "compliance", "hr_final")
-GATE_ROLE = {"handover": None, "it": "it", "finance": "finance", "compliance": "compliance", "hr_final": "hr_manager"}
+GATE_ROLE = {"handover": None, "it": Role.IT, "finance": Role.FINANCE, "compliance": Role.COMPLIANCE,
+             "hr_final": Role.HR_MANAGER}
 OUTCOMES = {
     "handover": {"handed_over"},
     "it": {"returned", "revoked", "not_applicable"},
@@ -159,7 +147,7 @@ class OffboardingView(BaseModel):
     stage: str
     notice_date: dt.date
     last_day: dt.date
-    risk: RiskReport | None
+    risk: contract.RiskReport | None
     gates: dict[str, str]  # gate -> open / done
     items: list[ItemState]
     lawful_holds: list[str]
@@ -175,21 +163,17 @@ class OffboardingView(BaseModel):
     non_compete_case: str | None
 
 
-def _refuse(message: str, kind: str) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
 
 
-def _at(day: dt.date, hour: int = 0) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hour), tzinfo=CHINA)
 
 
 LAWFUL_HOLDS = [
     "She leaves on the last day whatever is open; the resignation is not blocked (Labour Contract Law art. 37).",
-    "The separation certificate is issued on the last day; the file and social-insurance transfer within 15 days"
-    " (art. 50).",
+    ("The separation certificate is issued on the last day; the file and social-insurance transfer within 15 days"
+     " (art. 50)."),
     "Wages are paid in full at termination (Wage Payment Provisions art. 9).",
-    "Deductions for damages: at most 20% of the monthly wage, never below the minimum wage, unless she agreed in"
-    " writing (art. 16); the rest is recovered by agreement or arbitration.",
+    ("Deductions for damages: at most 20% of the monthly wage, never below the minimum wage, unless she agreed in"
+     " writing (art. 16); the rest is recovered by agreement or arbitration."),
     "Held until the handover is complete: the economic compensation (art. 50) and the company's internal clearance.",
 ]
 
@@ -205,7 +189,7 @@ class OffboardingWorkflow:
         self.filing_due_provisional = req.filing_due_provisional
         self.calendar_changes: list[CalendarChanged] = []  # arrangements approved since: re-plan the filing date
         self.stage = CLEARANCE
-        self.risk: RiskReport | None = None
+        self.risk: contract.RiskReport | None = None
         self.items: dict[str, ItemState] = {}
         self.final: FinalPay | None = None
         self.certificate_no: str | None = None
@@ -227,9 +211,7 @@ class OffboardingWorkflow:
     # ------------------------------------------------------------------ run
     @workflow.run
     async def run(self, req: OffboardingRequest) -> OffboardingView:
-        await self._lifecycle(req)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.view()
+        return await case_ops.run_to_end(self._lifecycle(req), self.view)
 
     async def _lifecycle(self, req: OffboardingRequest) -> None:
         async with self._lock:
@@ -238,8 +220,8 @@ class OffboardingWorkflow:
                 department=req.department, policy_version=req.policy.version, actor=req.filed_by,
                 summary=f"{req.kind.value}: notice {req.notice_date}, last day {self.last_day}",
                 details={"kind": req.kind.value, "last_day": self.last_day, "legal_ground": req.legal_ground})
-            self.risk = await self._db(OffboardingActivities.assess_risk, Assess(
-                workflow_id=self._wf(), employee_id=req.employee_id, at=workflow.now()), "risk assessment")
+            self.risk = await kernel.run(contract.ASSESS_RISK, contract.Assess(
+                workflow_id=self._wf(), employee_id=req.employee_id, at=workflow.now()), summary="risk assessment")
             await self._open_gates()
             workflow.set_current_details(f"clearance until {self.last_day}. Risk: {self.risk.summary}")
             self.case_open = True
@@ -248,19 +230,19 @@ class OffboardingWorkflow:
                                     actor=req.filed_by)
 
         # Until the last day: sign-offs and escalations; a withdrawal may end the case.
-        await self._until(_at(self.last_day), "last day", escalate=True)
+        await self._until(kernel.at(self.last_day, 0), "last day", escalate=True)
         if self.withdrawal_accepted:
             await self._withdraw()
             return
         await self._last_day_steps()
         # The employment ends with the last day; a withdrawal may still be accepted before midnight.
-        await self._until(_at(self.last_day + timedelta(days=1)), "end of the last day")
+        await self._until(kernel.at(self.last_day + timedelta(days=1), 0), "end of the last day")
         if self.withdrawal_accepted:
             await self._withdraw()
             return
         self.undo.clear()
         if self.withdrawal is not None:  # asked for, never accepted before the employment ended
-            await self.book.close_task("withdrawal", "cancelled", actor=case_ops.SYSTEM,
+            await self.book.close_task("withdrawal", "cancelled", actor=SYSTEM,
                                        reason="the employment ended before a decision")
             self.withdrawal = None
         await self._stage(DEPARTED, current=f"departed {self.last_day}; filings due {self.filing_due}")
@@ -288,60 +270,59 @@ class OffboardingWorkflow:
 
     async def _open_gates(self) -> None:
         assert self.risk is not None
-        due = _at(self.last_day - timedelta(days=1), 18)
+        due = kernel.at(self.last_day - timedelta(days=1), 18)
         items: list[ItemState] = [ItemState(gate="handover", key=h.key, title=h.title, owner_role=None,
                                             owner_user=h.receiver) for h in self.req.handover]
-        items += [ItemState(gate="it", key=f"record-{i.record_id}", title=i.title, owner_role="it",
+        items += [ItemState(gate="it", key=f"record-{i.record_id}", title=i.title, owner_role=Role.IT,
                             record_id=i.record_id) for i in self.risk.it]
-        items.append(ItemState(gate="it", key="accounts", title="All accounts disabled for the last day", owner_role="it"))
+        items.append(ItemState(gate="it", key="accounts", title="All accounts disabled for the last day", owner_role=Role.IT))
         items += [ItemState(gate="finance", key=f"record-{i.record_id}", title=f"{i.title} ({i.amount})",
-                            owner_role="finance", record_id=i.record_id, amount=i.amount) for i in self.risk.finance]
+                            owner_role=Role.FINANCE, record_id=i.record_id, amount=i.amount) for i in self.risk.finance]
         if self.risk.receivables_outstanding:
-            items.append(ItemState(gate="finance", key="receivables", owner_role="finance",
+            items.append(ItemState(gate="finance", key="receivables", owner_role=Role.FINANCE,
                                    amount=self.risk.receivables_outstanding,
                                    title=f"Receivables {self.risk.receivables_outstanding} yuan"
                                          f" ({', '.join(self.risk.receivable_months)})"))
-        items += [ItemState(gate="compliance", key=f"record-{i.record_id}", owner_role="compliance",
+        items += [ItemState(gate="compliance", key=f"record-{i.record_id}", owner_role=Role.COMPLIANCE,
                             record_id=i.record_id, title=f"{i.kind}: {i.title}" + (f" ({i.amount})" if i.amount else ""))
                   for i in self.risk.compliance]
-        items.append(ItemState(gate="hr_final", key="final", title="HR final approval", owner_role="hr_manager"))
+        items.append(ItemState(gate="hr_final", key="final", title="HR final approval", owner_role=Role.HR_MANAGER))
         self.items = {f"{i.gate}/{i.key}": i for i in items}
-        await self._db(OffboardingActivities.open_items, OpenItems(workflow_id=self._wf(), items=[
-            Item(gate=i.gate, item_key=i.key, title=i.title, owner_role=i.owner_role or "any",
-                 owner_user=i.owner_user, due_at=due) for i in items]), "open clearance items")
+        await kernel.run(contract.OPEN_ITEMS, contract.OpenItems(workflow_id=self._wf(), items=[
+            contract.Item(gate=i.gate, item_key=i.key, title=i.title, owner_role=i.owner_role or "any",
+                 owner_user=i.owner_user, due_at=due) for i in items]), summary="open clearance items")
         for gate in GATES:
             if any(i.gate == gate for i in items) and gate != "hr_final":
                 await self.book.open_task(f"gate-{gate}", f"Clearance: {gate} for {self.req.employee_id}",
-                                      GATE_ROLE[gate] or "hr_specialist", due_at=due)
+                                      GATE_ROLE[gate] or Role.HR_SPECIALIST, due_at=due)
 
     async def _until(self, moment: dt.datetime, what: str, *, escalate: bool = False) -> None:
         """Wait for ``moment``; escalate overdue gates the day before the last day."""
         escalated = not escalate
         while workflow.now() < moment and not self.withdrawal_accepted:
-            deadline = _at(self.last_day - timedelta(days=1), 18)
+            deadline = kernel.at(self.last_day - timedelta(days=1), 18)
             target = moment if escalated or deadline >= moment else deadline
             try:
                 await workflow.wait_condition(lambda: self.withdrawal_accepted is not None,
                                               timeout=max(target - workflow.now(), timedelta(0)), timeout_summary=what)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if not escalated and target == deadline:
                     escalated = True
                     async with self._lock:
                         for gate in self._open_gates_now():
                             await self.book.open_task(f"escalation-{gate}", f"Clearance gate '{gate}' not done the day"
-                                                  f" before the last day ({self.last_day})", "hr_manager")
+                                                  f" before the last day ({self.last_day})", Role.HR_MANAGER)
 
     async def _last_day_steps(self) -> None:
         """Done on the last day whatever is open; each registers its undo for a withdrawal."""
         async with self._lock:
-            revoked = await self._db(OffboardingActivities.revoke_access, AccessChange(
-                workflow_id=self._wf(), step="access-revoked", employee_id=self.req.employee_id, at=workflow.now()),
-                "revoke remaining access")
+            revoked = await kernel.run(contract.REVOKE_ACCESS, contract.AccessChange(
+                workflow_id=self._wf(), step="access-revoked", employee_id=self.req.employee_id, at=workflow.now()), summary="revoke remaining access")
 
             async def restore() -> None:
-                await self._db(OffboardingActivities.restore_access, AccessChange(
+                await kernel.run(contract.RESTORE_ACCESS, contract.AccessChange(
                     workflow_id=self._wf(), step="access-restored", employee_id=self.req.employee_id,
-                    record_ids=revoked, at=workflow.now()), "restore access")
+                    record_ids=revoked, at=workflow.now()), summary="restore access")
             self.undo.add("access restored", restore)
 
             if self.risk and self.risk.active_enrollment_city and self.req.si_policy is not None:
@@ -353,22 +334,22 @@ class OffboardingWorkflow:
 
             month = f"{self.last_day:%Y-%m}"
             try:
-                self.housing_fund_stop = await self._agency(OffboardingActivities.housing_fund, HousingFund(
+                self.housing_fund_stop = await kernel.run(contract.HOUSING_FUND, contract.HousingFund(
                     workflow_id=self._wf(), step="hf-stop", employee_id=self.req.employee_id, city=self.req.city,
-                    action="stop", effective_month=month), "stop the housing fund")
+                    action="stop", effective_month=month), summary="stop the housing fund", options=kernel.AGENCY_CALL)
             except ActivityError as err:  # refused or unreachable: by hand, and the last day goes on
                 await self._manual("housing-fund", f"Stop the housing fund of {self.req.employee_id} at the"
                                    f" centre: {err.cause}")
             else:
                 async def hf_restart() -> None:
-                    await self._agency(OffboardingActivities.housing_fund, HousingFund(
+                    await kernel.run(contract.HOUSING_FUND, contract.HousingFund(
                         workflow_id=self._wf(), step="hf-restart", employee_id=self.req.employee_id,
-                        city=self.req.city, action="restart", effective_month=month), "restart the housing fund")
+                        city=self.req.city, action="restart", effective_month=month), summary="restart the housing fund", options=kernel.AGENCY_CALL)
                 self.undo.add("housing fund restarted", hf_restart)
 
-            self.certificate_no = await self._db(OffboardingActivities.issue_certificate, Certificate(
+            self.certificate_no = await kernel.run(contract.ISSUE_CERTIFICATE, contract.Certificate(
                 workflow_id=self._wf(), employee_id=self.req.employee_id, kind=self.req.kind.value,
-                last_day=self.last_day, at=workflow.now()), "issue the separation certificate")
+                last_day=self.last_day, at=workflow.now()), summary="issue the separation certificate")
             # Added after the first histories were recorded: running cases that issued their certificate
             # before this change keep their command sequence (patched is False when they replay).
             if workflow.patched("void-certificate-on-withdrawal"):
@@ -380,7 +361,7 @@ class OffboardingWorkflow:
 
             item = self.items.get("finance/receivables")
             if self.receivables_by_claim and item is not None and item.outcome == "deducted_by_agreement":
-                await self._claim_receivables("final-pay", "final_pay", item, case_ops.SYSTEM,
+                await self._claim_receivables("final-pay", "final_pay", item, SYSTEM,
                                               f"final pay {self.last_day}, agreed in writing")
 
                 async def give_back() -> None:
@@ -420,7 +401,7 @@ class OffboardingWorkflow:
                                 today=workflow.now().date(), policy=self.req.si_policy,
                                 rollback_window=timedelta(0), followup=timedelta(0),
                                 correction_window=timedelta(0),  # a refusal comes straight back here
-                                pre_approved=Actor(user="offboarding", role="hr_manager")),
+                                pre_approved=Actor(user="offboarding", role=Role.HR_MANAGER)),
                 id=f"si-change-{self.req.employee_id}-{self._wf().removeprefix('offboarding-')}-{label}",
                 static_summary=f"{kind.value} for {self.req.employee_id} (offboarding)")
         except ChildWorkflowError as err:
@@ -440,12 +421,10 @@ class OffboardingWorkflow:
             events = []
             if not self._filings_done():
                 if not reminded:
-                    events.append((_at(self.filing_due - timedelta(days=self.req.reminder_days), 9), "remind"))
+                    events.append((kernel.at(self.filing_due - timedelta(days=self.req.reminder_days), 9), "remind"))
                 if not escalated:
-                    events.append((_at(self.filing_due + timedelta(days=1), 9), "escalate"))
-            state = (dict(self.filings), [(i.status, i.outcome) for i in self.items.values()])
-            changed = lambda: bool(self.calendar_changes) or (  # noqa: E731
-                dict(self.filings), [(i.status, i.outcome) for i in self.items.values()]) != state
+                    events.append((kernel.at(self.filing_due + timedelta(days=1), 9), "escalate"))
+            changed = partial(self._moved_since, self._progress())
             if not events:
                 await workflow.wait_condition(changed)
                 continue
@@ -454,21 +433,20 @@ class OffboardingWorkflow:
                 await workflow.wait_condition(changed, timeout=max(when - workflow.now(), timedelta(0)),
                                               timeout_summary=what)
                 continue
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             async with self._lock:
                 missing = [f for f, ref in self.filings.items() if ref is None]
                 if what == "remind":
                     reminded = True
-                    await self._db(MaternityActivities.notify, Notify(
-                        workflow_id=self._wf(), step="filings-reminder", template="offboarding.filings_due",
-                        recipients=[Recipient(kind="role", who="hr_specialist")],
-                        params={"employee_id": self.req.employee_id, "due": self.filing_due, "missing": missing},
-                        at=workflow.now()), "remind HR of the filings")
+                    await case_ops.notify(
+                        "filings-reminder", [Recipient(kind="role", who=Role.HR_SPECIALIST)], "offboarding.filings_due",
+                        {"employee_id": self.req.employee_id, "due": self.filing_due, "missing": missing},
+                        via=MATERNITY_NOTIFY)  # the name its first histories recorded
                 else:
                     escalated = True
                     await self.book.open_task("filings-overdue", f"Overdue since {self.filing_due}: {', '.join(missing)}"
-                                          f" for {self.req.employee_id} (Labour Contract Law art. 50)", "hr_manager")
+                                          f" for {self.req.employee_id} (Labour Contract Law art. 50)", Role.HR_MANAGER)
                     await case_ops.audit(self.book.next_step(), "offboarding.filing_deadline_missed",
                                          subject=self.req.employee_id, after={"due": self.filing_due, "missing": missing})
         await self._track_filings()
@@ -476,8 +454,16 @@ class OffboardingWorkflow:
             await self.book.cancel_all("the offboarding has completed", keep=(
                 "undo-", "housing-fund", "stop-enrollment", "restart-enrollment", "settle-", "ledger-"))
         else:
-            await self.book.close_all("done", actor=case_ops.SYSTEM)
+            await self.book.close_all("done", actor=SYSTEM)
         await self._stage(COMPLETED, status="completed")
+
+    def _progress(self) -> tuple[dict[str, str | None], list[tuple[str, str | None]]]:
+        """The filings and the items, as the watch after departure last saw them."""
+        return dict(self.filings), [(i.status, i.outcome) for i in self.items.values()]
+
+    def _moved_since(self, seen: tuple[dict[str, str | None], list[tuple[str, str | None]]]) -> bool:
+        """An arrangement was approved, or a filing or an item moved since ``seen``: look again."""
+        return bool(self.calendar_changes) or self._progress() != seen
 
     async def _replan_filings(self) -> None:
         """A holiday arrangement approved for the year of the filing date: plan it again through
@@ -487,11 +473,11 @@ class OffboardingWorkflow:
             if change.year not in (self.last_day.year, self.filing_due.year):
                 continue
             async with self._lock:
-                planned: PlannedDeadline = await workflow.execute_activity_method(
-                    CaseActivities.plan_deadline, PlanDeadline(
+                planned: PlannedDeadline = await kernel.run(
+                    PLAN_DEADLINE, PlanDeadline(
                         rule=self.req.policy.deadlines["archive_and_insurance_transfer"], from_date=self.last_day,
                         arrangement_year=change.year, arrangement_notice=change.notice_id),
-                    summary=f"re-plan the filings after the {change.year} arrangement", **case_ops.DB_STEP)
+                    summary=f"re-plan the filings after the {change.year} arrangement")
                 before = self.filing_due
                 if (planned.due, planned.provisional) == (before, self.filing_due_provisional):
                     continue  # the arrangement does not move it
@@ -500,7 +486,7 @@ class OffboardingWorkflow:
                                      before={"due": before}, after={"due": planned.due, "provisional": planned.provisional,
                                                                     "year": change.year, "notice": change.notice_id})
                 if self.filings_tracked == "open":
-                    await case_ops.track_deadline("departure_filing", self.req.employee_id, _at(self.filing_due, 9),
+                    await case_ops.track_deadline("departure_filing", self.req.employee_id, kernel.at(self.filing_due, 9),
                                                   status="open")
                 workflow.set_current_details(f"申报期限按 {change.year} 年节假日安排重新计算：{before} → {self.filing_due}"
                                              f" (filing deadline re-planned on the {change.year} arrangement)")
@@ -520,7 +506,7 @@ class OffboardingWorkflow:
             return
         if not workflow.patched(case_ops.TRACK_DEADLINES):
             return
-        await case_ops.track_deadline("departure_filing", self.req.employee_id, _at(self.filing_due, 9), status=status)
+        await case_ops.track_deadline("departure_filing", self.req.employee_id, kernel.at(self.filing_due, 9), status=status)
         self.filings_tracked = status
 
     async def _withdraw(self) -> None:
@@ -532,7 +518,7 @@ class OffboardingWorkflow:
         await self._stage(WITHDRAWN, status="withdrawn", actor=decision.actor,
                           details={"reason": self.withdrawal.reason if self.withdrawal else None})
         if workflow.patched(case_ops.EMPLOYMENT_EVENTS):
-            await case_ops.announce("notice_withdrawn", self.req.employee_id, workflow.now().astimezone(CHINA).date(),
+            await case_ops.announce("notice_withdrawn", self.req.employee_id, kernel.today(),
                                     step="notice-withdrawn", actor=decision.actor)
 
     # ------------------------------------------------------------------ messages
@@ -541,10 +527,9 @@ class OffboardingWorkflow:
         await case_ops.wait_until_open(self, lambda: self._check_sign_off(msg))
         async with self._lock:
             item = self._check_sign_off(msg)
-            signed: Signed = await self._db(OffboardingActivities.sign_item, SignItem(
+            signed: contract.Signed = await kernel.run(contract.SIGN_ITEM, contract.SignItem(
                 workflow_id=self._wf(), employee_id=self.req.employee_id, gate=msg.gate, item_key=msg.item_key,
-                outcome=msg.outcome, note=msg.note, record_id=item.record_id, at=workflow.now(), actor=msg.actor),
-                f"{msg.gate}: {msg.item_key} {msg.outcome}")
+                outcome=msg.outcome, note=msg.note, record_id=item.record_id, at=workflow.now(), actor=msg.actor), summary=f"{msg.gate}: {msg.item_key} {msg.outcome}")
             item.status = "carried_on" if msg.outcome in CARRIED else "done"
             item.outcome, item.signed_by = msg.outcome, msg.actor.user
             if msg.amount is not None:
@@ -572,7 +557,7 @@ class OffboardingWorkflow:
                 await self.book.close_task(f"escalation-{msg.gate}", "done", actor=msg.actor)
             if all(self._gate_done(g) for g in GATES if g != "hr_final") and "gate-hr_final" not in self.book.tasks \
                     and not self._gate_done("hr_final"):
-                await self.book.open_task("gate-hr_final", f"HR final approval for {self.req.employee_id}", "hr_manager")
+                await self.book.open_task("gate-hr_final", f"HR final approval for {self.req.employee_id}", Role.HR_MANAGER)
             if msg.gate == "hr_final":
                 await self.book.close_task("gate-hr_final", "approved", actor=msg.actor)
             # What the UI shows: each gate's state (current details are not a command).
@@ -582,9 +567,7 @@ class OffboardingWorkflow:
 
     @sign_off.validator
     def _v_sign_off(self, msg: SignOff) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_sign_off(msg)
+        case_ops.check_when_open(self, lambda: self._check_sign_off(msg))
 
     @workflow.update
     async def withdraw(self, msg: Withdrawal) -> OffboardingView:
@@ -594,14 +577,12 @@ class OffboardingWorkflow:
             self._check_withdraw(msg)
             self.withdrawal = msg
             await self.book.open_task("withdrawal", f"{self.req.employee_id} withdraws the resignation: accept or"
-                                  f" refuse ({msg.reason})", "hr_manager")
+                                  f" refuse ({msg.reason})", Role.HR_MANAGER)
         return self.view()
 
     @withdraw.validator
     def _v_withdraw(self, msg: Withdrawal) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_withdraw(msg)
+        case_ops.check_when_open(self, lambda: self._check_withdraw(msg))
 
     @workflow.update
     async def decide_withdrawal(self, msg: WithdrawalDecision) -> OffboardingView:
@@ -622,9 +603,7 @@ class OffboardingWorkflow:
 
     @decide_withdrawal.validator
     def _v_decide_withdrawal(self, msg: WithdrawalDecision) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_withdrawal_decision(msg)
+        case_ops.check_when_open(self, lambda: self._check_withdrawal_decision(msg))
 
     @workflow.update
     async def record_filing(self, msg: Filing) -> OffboardingView:
@@ -635,29 +614,23 @@ class OffboardingWorkflow:
             await case_ops.audit(self.book.next_step(), f"offboarding.{msg.filing}_done", actor=msg.actor,
                                  subject=self.req.employee_id,
                                  after={"reference": msg.reference, "due": self.filing_due,
-                                        "on_time": workflow.now() <= _at(self.filing_due + timedelta(days=1))})
+                                        "on_time": workflow.now() <= kernel.at(self.filing_due + timedelta(days=1), 0)})
             if self._filings_done():
                 await self.book.close_task("filings-overdue", "done", actor=msg.actor)
         return self.view()
 
     @record_filing.validator
     def _v_filing(self, msg: Filing) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_filing(msg)
+        case_ops.check_when_open(self, lambda: self._check_filing(msg))
 
     @workflow.signal(name=EMPLOYMENT_SIGNAL)
     async def employment_changed(self, event: EmploymentEvent) -> None:
         """Her employment changed elsewhere (another offboarding of hers): it is recorded."""
-        await case_ops.wait_until_open(self)
-        await case_ops.note_employment("offboarding", self.req.employee_id, event, "noted on this offboarding")
+        await case_ops.note_employment(self, KIND, self.req.employee_id, event, "noted on this offboarding")
 
     @workflow.update
     async def opened(self) -> OffboardingView:
-        """The case once its start-up is recorded: what the API answers a start with, so a read
-        right after it finds the case, in its true first state."""
-        await workflow.wait_condition(lambda: self.case_open)
-        return self.view()
+        return await case_ops.opened(self, self.view)
 
     @workflow.query
     def view(self) -> OffboardingView:
@@ -675,50 +648,49 @@ class OffboardingWorkflow:
     def _check_sign_off(self, msg: SignOff) -> ItemState:
         item = self.items.get(f"{msg.gate}/{msg.item_key}")
         if item is None:
-            raise _refuse(f"no item {msg.item_key} in gate {msg.gate}", "NotFound")
+            raise kernel.refuse(Refusal.NOT_FOUND, f"no item {msg.item_key} in gate {msg.gate}")
         if self.stage in (WITHDRAWN, COMPLETED):
-            raise _refuse(f"the case is {self.stage}", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}")
         if item.status != "open" and not (item.status == "carried_on" and msg.outcome not in CARRIED):
-            raise _refuse(f"{msg.item_key} is already {item.status}", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"{msg.item_key} is already {item.status}")
         if item.owner_user is not None and msg.actor.user != item.owner_user:
-            raise _refuse(f"{msg.item_key} is signed off by its receiver {item.owner_user}", "Forbidden")
+            raise kernel.refuse(Refusal.FORBIDDEN, f"{msg.item_key} is signed off by its receiver {item.owner_user}")
         if item.owner_role is not None and msg.actor.role != item.owner_role:
-            raise _refuse(f"the {msg.gate} gate is signed off by {item.owner_role}", "WrongRole")
+            raise kernel.refuse(Refusal.WRONG_ROLE, f"the {msg.gate} gate is signed off by {item.owner_role}")
         if msg.actor.is_employee(self.req.employee_id):
-            raise _refuse("the departing employee cannot sign off her own clearance", "Forbidden")
+            raise kernel.refuse(Refusal.FORBIDDEN, "the departing employee cannot sign off her own clearance")
         if msg.outcome not in OUTCOMES[msg.gate]:
-            raise _refuse(f"outcome must be one of {sorted(OUTCOMES[msg.gate])}", "ValidationFailed")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"outcome must be one of {sorted(OUTCOMES[msg.gate])}")
         if msg.outcome == "deducted_by_agreement" and not msg.agreed_in_writing:
-            raise _refuse("a deduction from final pay needs her written agreement (Wage Payment Provisions"
-                          " art. 15)", "ValidationFailed")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, "a deduction from final pay needs her written agreement (Wage Payment Provisions"
+                          " art. 15)")
         if msg.gate == "hr_final" and not all(self._gate_done(g) for g in GATES if g != "hr_final"):
-            raise _refuse("HR final approval comes after handover, IT, finance and compliance", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "HR final approval comes after handover, IT, finance and compliance")
         return item
 
     def _check_withdraw(self, msg: Withdrawal) -> None:
-        if not msg.actor.is_employee(self.req.employee_id) and msg.actor.role not in ("hr_specialist", "hr_manager"):
-            raise _refuse("only she (or HR for her) withdraws a resignation", "Forbidden")
+        if not msg.actor.is_employee(self.req.employee_id) and msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
+            raise kernel.refuse(Refusal.FORBIDDEN, "only she (or HR for her) withdraws a resignation")
         if self.req.kind not in (OffboardingKind.RESIGNATION, OffboardingKind.PROBATION_RESIGNATION):
-            raise _refuse(f"a {self.req.kind.value} is not withdrawn by the employee", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"a {self.req.kind.value} is not withdrawn by the employee")
         if self.stage not in (CLEARANCE, LAST_DAY_DONE) or self.withdrawal is not None:
-            raise _refuse(f"the case is {self.stage}; a withdrawal is possible until the end of the last day",
-                          "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}; a withdrawal is possible until the end of the last day")
 
     def _check_withdrawal_decision(self, msg: WithdrawalDecision) -> None:
-        if msg.actor.role != "hr_manager":
-            raise _refuse("an hr_manager accepts or refuses a withdrawal", "WrongRole")
+        if msg.actor.role != Role.HR_MANAGER:
+            raise kernel.refuse(Refusal.WRONG_ROLE, "an hr_manager accepts or refuses a withdrawal")
         if self.withdrawal is None or self.withdrawal_accepted is not None:
-            raise _refuse("no withdrawal is waiting", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "no withdrawal is waiting")
         if self.stage not in (CLEARANCE, LAST_DAY_DONE):
-            raise _refuse(f"the case is {self.stage}: the employment has ended", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}: the employment has ended")
 
     def _check_filing(self, msg: Filing) -> None:
-        if msg.actor.role not in ("hr_specialist", "hr_manager"):
-            raise _refuse("HR records the filings", "WrongRole")
+        if msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
+            raise kernel.refuse(Refusal.WRONG_ROLE, "HR records the filings")
         if msg.filing not in FILINGS:
-            raise _refuse(f"filing must be one of {list(FILINGS)}", "ValidationFailed")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"filing must be one of {list(FILINGS)}")
         if self.stage != DEPARTED:
-            raise _refuse(f"the case is {self.stage}; filings follow the departure", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}; filings follow the departure")
 
     # ------------------------------------------------------------------ plumbing
     def _open_gates_now(self) -> list[str]:
@@ -733,27 +705,21 @@ class OffboardingWorkflow:
     def _finished(self) -> bool:
         return self._filings_done() and all(i.status == "done" for i in self.items.values())
 
-    async def _db(self, fn: Any, arg: Any, summary: str) -> Any:
-        return await workflow.execute_activity_method(fn, arg, summary=summary, **case_ops.DB_STEP)
-
-    async def _agency(self, fn: Any, arg: Any, summary: str) -> Any:
-        return await workflow.execute_activity_method(fn, arg, summary=summary, **AGENCY_CALL)
-
     async def _claim_receivables(self, step: str, method: str, item: ItemState, actor: Actor, reference: str) -> None:
         """Recover her receivables in the ledger as they stand now, at most what she agreed to (the
         item's amount); the item then says what was taken, and each owning case is told."""
-        claimed: Claimed = await self._db(OffboardingActivities.claim_receivables, ClaimReceivables(
+        claimed: contract.Claimed = await kernel.run(contract.CLAIM_RECEIVABLES, contract.ClaimReceivables(
             workflow_id=self._wf(), employee_id=self.req.employee_id, step=step, method=method, cap=item.amount,
-            reference=reference, actor=actor, at=workflow.now()), f"{method}: the receivables open now")
+            reference=reference, actor=actor, at=workflow.now()), summary=f"{method}: the receivables open now")
         item.amount = claimed.amount
         await self._tell_owning_cases(claimed.by_case, actor, f"{self._wf()}: {reference}")
 
     async def _void_claim(self, step: str) -> None:
-        undone: Claimed = await self._db(OffboardingActivities.void_claim, VoidClaim(
+        undone: contract.Claimed = await kernel.run(contract.VOID_CLAIM, contract.VoidClaim(
             workflow_id=self._wf(), employee_id=self.req.employee_id, step=f"{step}-voided", voided_step=step,
-            reference="resignation withdrawn: final pay's deduction given back", actor=case_ops.SYSTEM,
-            at=workflow.now()), "give back final pay's claim")
-        await self._tell_owning_cases(undone.by_case, case_ops.SYSTEM, f"{self._wf()}: final pay voided")
+            reference="resignation withdrawn: final pay's deduction given back", actor=SYSTEM,
+            at=workflow.now()), summary="give back final pay's claim")
+        await self._tell_owning_cases(undone.by_case, SYSTEM, f"{self._wf()}: final pay voided")
 
     async def _tell_owning_cases(self, by_case: dict[str, Decimal], actor: Actor, reference: str) -> None:
         """The ledger already holds the claim; each owning case reads its balance again. A case that
@@ -766,7 +732,7 @@ class OffboardingWorkflow:
                     MaternityLeaveWorkflow.ledger_changed, LedgerChanged(actor=actor, amount=amount, reference=reference))
             except Exception:  # noqa: BLE001 - closed or unknown: the ledger is right; a person follows up
                 await self.book.open_task(f"ledger-{case}", f"{amount} yuan of the receivables of {case} moved"
-                                          " here; that case is closed and was not told: follow it up"[:200], "finance", by_hand=True)
+                                          " here; that case is closed and was not told: follow it up"[:200], Role.FINANCE, by_hand=True)
 
     async def _settle_receivable_cases(self, msg: SignOff) -> None:
         """Tell each case that owns the receivables what was recovered here, so it is not recovered
@@ -784,19 +750,19 @@ class OffboardingWorkflow:
                     MaternityLeaveWorkflow.external_settlement,
                     ExternalSettlement(actor=msg.actor, amount=share, method=method,
                                        reference=f"{self._wf()}: {msg.note or msg.outcome}"))
-            except Exception as err:  # the case is closed or unknown: finance settles it by hand
+            except Exception as err:  # noqa: BLE001 - the case is closed or unknown: finance settles it by hand
                 await self._manual(f"settle-{case}", f"Record {share} recovered in {self._wf()} on {case}: {err}")
 
     async def _undo_by_hand(self, label: str, cause: BaseException) -> None:
         await self._manual(f"undo-{label}", f"Undo by hand: {label} ({cause})")
 
     async def _manual(self, purpose: str, title: str) -> None:
-        await self.book.open_task(purpose, title, "hr_manager", by_hand=True)
+        await self.book.open_task(purpose, title, Role.HR_MANAGER, by_hand=True)
         self.manual_tasks.append(title)
 
-    async def _stage(self, stage: str, *, status: str | None = None, actor: Actor = case_ops.SYSTEM,
+    async def _stage(self, stage: str, *, status: str | None = None, actor: Actor = SYSTEM,
                      details: dict[str, Any] | None = None, current: str | None = None) -> None:
-        due = {LAST_DAY_DONE: _at(self.filing_due), DEPARTED: _at(self.filing_due)}.get(stage)
+        due = {LAST_DAY_DONE: kernel.at(self.filing_due, 0), DEPARTED: kernel.at(self.filing_due, 0)}.get(stage)
         await case_ops.change_stage(self.book.next_step(), stage, status=status, actor=actor, details=details,
                                     current_details=current, next_due_at=due)
         self.stage = stage

@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from datetime import timedelta
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.reminders import ReminderActivities, SweepBatch, SweepBatchResult, SweepCursor
-    from db.reminders import CATEGORIES
+    from domain.contracts.reminders import CATEGORIES, SWEEP_BATCH, SweepBatch, SweepBatchResult, SweepCursor
 
-from workflows import case_ops
+from workflows import kernel
 
-CHINA = dt.timezone(timedelta(hours=8))
 LAPSE = "policy_lapse"  # figures about to lapse (domain.policy.lapses): HR admins enter the new notice
 
 
@@ -66,10 +63,10 @@ class ReminderSweepWorkflow:
 
     async def _category(self, category: str) -> None:
         while True:
-            result: SweepBatchResult = await workflow.execute_activity_method(
-                ReminderActivities.sweep_batch,
+            result: SweepBatchResult = await kernel.run(
+                SWEEP_BATCH,
                 SweepBatch(category=category, now=self._now(), after=self.req.cursors.get(category)),
-                summary=f"{category} after {self.req.cursors.get(category)}", **case_ops.DB_STEP)
+                summary=f"{category} after {self.req.cursors.get(category)}")
             self.req.due[category] = self.req.due.get(category, 0) + result.due
             self.req.queued[category] = self.req.queued.get(category, 0) + result.queued
             if result.next is None:
@@ -82,7 +79,7 @@ class ReminderSweepWorkflow:
 
     def _now(self) -> dt.datetime:
         assert self.req.now is not None
-        return self.req.now.astimezone(CHINA)
+        return self.req.now.astimezone(kernel.CHINA)
 
     @workflow.query
     def progress(self) -> SweepRequest:

@@ -14,7 +14,7 @@ CASE_STAGE = SearchAttributeKey.for_keyword("CaseStage")
 PROVINCE = SearchAttributeKey.for_keyword("Province")
 DEPARTMENT = SearchAttributeKey.for_keyword("Department")
 
-ALL: tuple[SearchAttributeKey, ...] = (EMPLOYEE_ID, CASE_KIND, CASE_STAGE, PROVINCE, DEPARTMENT)
+ALL: tuple[SearchAttributeKey[str], ...] = (EMPLOYEE_ID, CASE_KIND, CASE_STAGE, PROVINCE, DEPARTMENT)
 
 
 _CLI_TYPE_NAMES = {2: "Keyword"}  # IndexedValueType -> the dev server's flag spelling

@@ -19,30 +19,22 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
-from workflows import case_ops
+from workflows import case_ops, kernel
 
 # Pure domain code and activity models pass through the sandbox: the workflow and its activities
 # must share one class per model (a re-imported copy would not validate against the other).
 with workflow.unsafe.imports_passed_through():
+    from domain.actors import SYSTEM, Actor
+    from domain.contracts import si_change as contract
+    from domain.contracts.outbox import Recipient
     from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
     from domain.employment import EmploymentEvent
-    from activities.cases import Actor
-    from activities.outbox import Recipient
     from domain.policy.pinning import SiChangeSnapshot
+    from domain.refusals import Refusal
+    from domain.roles import Role
     from domain.si_change import ChangeKind, ChangeRefused, CostEstimate, check_request, estimate
-    from activities.si_change import (
-        ChangeFacts,
-        Execute,
-        Executed,
-        Revoke,
-        Revoked,
-        SocialInsuranceActivities,
-        Transition,
-        ValidateChange,
-    )
 
 KIND = "si_change"
 
@@ -52,23 +44,11 @@ REJECTED, AGENCY_REJECTED, INVALID = "rejected", "agency_rejected", "invalid"
 WITHDRAWN, REVOKED, REVOCATION_MANUAL, COMPLETED = "withdrawn", "revoked", "revocation_manual", "completed"
 RETURNED = (REJECTED, AGENCY_REJECTED)
 
-AGENCY_CALL = dict(
-    start_to_close_timeout=timedelta(minutes=2),
-    schedule_to_close_timeout=timedelta(days=3),
-    retry_policy=RetryPolicy(
-        initial_interval=timedelta(seconds=5),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=30),
-        non_retryable_error_types=["AgencyRejected", "RevocationRefused", "EmployeeMissing",
-                                   "RecordsOutOfStep", "ValidationFailed"],
-    ),
-)
-
 
 class SiChangeRequest(BaseModel):
     """Everything the change runs on, fixed at start: facts, maker, pinned policy, windows."""
 
-    facts: ChangeFacts
+    facts: contract.ChangeFacts
     reason: str
     maker: Actor
     department: str = ""
@@ -100,18 +80,13 @@ class Correct(BaseModel):
     effective_month: str | None = None
 
 
-class NewPolicy(BaseModel):
-    """An explicit, audited re-pin: a rule change that must reach this running case."""
-
-    actor: Actor
-    reason: str = Field(min_length=1)
-    policy: SiChangeSnapshot
+NewPolicy = case_ops.NewPolicy[SiChangeSnapshot]  # a rule change that must reach this running change
 
 
 class SiChangeView(BaseModel):
     workflow_id: str
     stage: str
-    facts: ChangeFacts
+    facts: contract.ChangeFacts
     reason: str
     maker: str
     approver: str | None
@@ -132,10 +107,6 @@ class SiChangeResult(BaseModel):
     agency_reason: str | None = None  # why the agency refused, when it did
 
 
-def _refuse(message: str, kind: str, **details: object) -> ApplicationError:
-    return ApplicationError(message, details or None, type=kind, non_retryable=True)
-
-
 @workflow.defn
 class SocialInsuranceChangeWorkflow:
     @workflow.init
@@ -148,8 +119,8 @@ class SocialInsuranceChangeWorkflow:
         self.approver: Actor | None = None
         self.round = 0  # bumps on every approval, revocation of approval, correction
         self.execute_after: dt.datetime | None = None
-        self.executed: Executed | None = None
-        self.revocation: Revoked | None = None
+        self.executed: contract.Executed | None = None
+        self.revocation: contract.Revoked | None = None
         self.revoke_request: Decide | None = None
         self.agency_reason: str | None = None
         self.manual_task: str | None = None
@@ -163,9 +134,7 @@ class SocialInsuranceChangeWorkflow:
     # ------------------------------------------------------------------ run
     @workflow.run
     async def run(self, req: SiChangeRequest) -> SiChangeResult:
-        await self._lifecycle(req)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._result()
+        return await case_ops.run_to_end(self._lifecycle(req), self._result)
 
     async def _lifecycle(self, req: SiChangeRequest) -> None:
         await case_ops.open_case(
@@ -178,7 +147,7 @@ class SocialInsuranceChangeWorkflow:
                 await self._validate(self.facts)
             except ActivityError as err:
                 detail = getattr(err.cause, "details", None)
-                await self._record(INVALID, status="rejected", actor=case_ops.SYSTEM,
+                await self._record(INVALID, status="rejected", actor=SYSTEM,
                                    details={"refusal": detail[0] if detail else str(err.cause)})
                 self.case_open = True
                 return
@@ -187,7 +156,7 @@ class SocialInsuranceChangeWorkflow:
                 await self._enter_approved(req.pre_approved)
             else:
                 await self._record(SUBMITTED, actor=req.maker)
-                await self._open_task("approve", "Approve social-insurance change", "hr_manager")
+                await self._open_task("approve", "Approve social-insurance change", Role.HR_MANAGER)
             self.case_open = True
 
         while self.executed is None:
@@ -212,7 +181,7 @@ class SocialInsuranceChangeWorkflow:
             await workflow.wait_condition(
                 lambda: self.round != returned_round or self.stage == WITHDRAWN,
                 timeout=self.req.correction_window, timeout_summary="awaiting the maker's correction")
-        except asyncio.TimeoutError:
+        except TimeoutError:
             async with self._lock:
                 if self.round == returned_round and self.stage in RETURNED:
                     await self._record(self.stage, status="rejected", details={"closed": "no correction in time"})
@@ -227,7 +196,7 @@ class SocialInsuranceChangeWorkflow:
                 lambda: self.round != approved_round or self.stage != APPROVED,
                 timeout=self.execute_after - workflow.now(), timeout_summary="rollback window")
             return False  # revoked, corrected or withdrawn inside the window
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return self.round == approved_round and self.stage == APPROVED
 
     async def _execute(self, approved_round: int) -> None:
@@ -239,21 +208,21 @@ class SocialInsuranceChangeWorkflow:
             await self._record(EXECUTING)
             attempt = self.round
         try:
-            self.executed = await workflow.execute_activity_method(
-                SocialInsuranceActivities.execute,
-                Execute(workflow_id=workflow.info().workflow_id, attempt=attempt, facts=self.facts,
+            self.executed = await kernel.run(
+                contract.EXECUTE,
+                contract.Execute(workflow_id=workflow.info().workflow_id, attempt=attempt, facts=self.facts,
                         at=workflow.now()),
                 summary=f"submit {self.facts.kind.value} to the {self.facts.city} agency",
-                **AGENCY_CALL)
+                options=kernel.AGENCY_CALL)
         except ActivityError as err:
-            rejected = isinstance(err.cause, ApplicationError) and err.cause.type == "AgencyRejected"
             async with self._lock:
                 # Refused, or unreachable past the retry budget: back to the maker, never a failed case.
-                self.agency_reason = err.cause.message if rejected else f"agency unreachable: {err.cause}"
+                self.agency_reason = err.cause.message if kernel.refused(err.cause, Refusal.AGENCY_REJECTED) \
+                    else f"agency unreachable: {err.cause}"
                 await self._record(AGENCY_REJECTED,
                                    details={"agency": (getattr(err.cause, "details", None) or [self.agency_reason])[0]})
                 await self._open_task("correct", "Agency refused the change: correct or withdraw",
-                                      "hr_specialist", assignee=self.req.maker.user)
+                                      Role.HR_SPECIALIST, assignee=self.req.maker.user)
             return
         async with self._lock:
             self.executed_at = workflow.now()
@@ -265,7 +234,7 @@ class SocialInsuranceChangeWorkflow:
         try:
             await workflow.wait_condition(lambda: self.revoke_request is not None,
                                           timeout=self.req.followup, timeout_summary="revocation period")
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self._record(COMPLETED, status="completed")
             return
         assert self.revoke_request is not None and self.executed is not None
@@ -278,26 +247,26 @@ class SocialInsuranceChangeWorkflow:
         assert self.executed_at is not None
         if workflow.now() - self.executed_at <= window:
             try:
-                self.revocation = await workflow.execute_activity_method(
-                    SocialInsuranceActivities.revoke,
-                    Revoke(workflow_id=workflow.info().workflow_id, facts=self.facts,
+                self.revocation = await kernel.run(
+                    contract.REVOKE,
+                    contract.Revoke(workflow_id=workflow.info().workflow_id, facts=self.facts,
                            acceptance_no=self.executed.acceptance_no,
                            previous_base=self.executed.previous_base, reason=request.reason,
                            at=workflow.now(), actor=request.actor),
-                    summary=f"revoke {self.executed.acceptance_no} at the agency", **AGENCY_CALL)
+                    summary=f"revoke {self.executed.acceptance_no} at the agency", options=kernel.AGENCY_CALL)
                 await self._record(REVOKED, status="revoked", actor=request.actor,
                                    details={"revocation_no": self.revocation.revocation_no,
                                             "reason": request.reason})
                 return
             except ActivityError as err:
-                if not isinstance(err.cause, ApplicationError) or err.cause.type != "RevocationRefused":
+                if not kernel.refused(err.cause, Refusal.REVOCATION_REFUSED):
                     raise
                 self.agency_reason = err.cause.message
         self.manual_task = await self._open_task(
             "manual-revocation",
             f"Revoke {self.executed.acceptance_no} at the agency counter ({self.facts.kind.value},"
             f" {self.facts.city}, {self.facts.employee_id}): {self.agency_reason or 'agency window closed'}",
-            "hr_specialist")
+            Role.HR_SPECIALIST)
         await self._record(REVOCATION_MANUAL, status="revoked", actor=request.actor,
                            details={"reason": request.reason, "agency": self.agency_reason})
 
@@ -314,9 +283,7 @@ class SocialInsuranceChangeWorkflow:
 
     @approve.validator
     def _validate_approve(self, msg: Approve) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_approval(msg)
+        case_ops.check_when_open(self, lambda: self._check_approval(msg))
 
     @workflow.update
     async def reject(self, msg: Decide) -> SiChangeView:
@@ -326,15 +293,13 @@ class SocialInsuranceChangeWorkflow:
             self.stage = REJECTED
             await self._close_task("rejected", actor=msg.actor, reason=msg.reason)
             await self._record(REJECTED, actor=msg.actor, details={"reason": msg.reason})
-            await self._open_task("correct", "Change rejected: correct or withdraw", "hr_specialist",
+            await self._open_task("correct", "Change rejected: correct or withdraw", Role.HR_SPECIALIST,
                                   assignee=self.req.maker.user)
         return self.view()
 
     @reject.validator
     def _validate_reject(self, msg: Decide) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_checker(msg.actor, SUBMITTED)
+        case_ops.check_when_open(self, lambda: self._check_checker(msg.actor, SUBMITTED))
 
     @workflow.update
     async def correct(self, msg: Correct) -> SiChangeView:
@@ -349,14 +314,12 @@ class SocialInsuranceChangeWorkflow:
             self.stage = SUBMITTED
             await self._close_task("cancelled", actor=msg.actor, reason="corrected")
             await self._record(SUBMITTED, actor=msg.actor, details={"corrected": msg.reason})
-            await self._open_task("approve", "Approve corrected social-insurance change", "hr_manager")
+            await self._open_task("approve", "Approve corrected social-insurance change", Role.HR_MANAGER)
         return self.view()
 
     @correct.validator
     def _validate_correct(self, msg: Correct) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_correction(msg)
+        case_ops.check_when_open(self, lambda: self._check_correction(msg))
 
     @workflow.update
     async def revoke(self, msg: Decide) -> SiChangeView:
@@ -370,7 +333,7 @@ class SocialInsuranceChangeWorkflow:
                 self.stage, self.approver, self.execute_after = SUBMITTED, None, None
                 await self._record(SUBMITTED, actor=msg.actor, details={"approval_revoked": msg.reason})
                 await self._open_task("approve", "Approve social-insurance change (approval revoked)",
-                                      "hr_manager")
+                                      Role.HR_MANAGER)
             else:
                 self.revoke_request = msg
         await workflow.wait_condition(lambda: self.stage != EXECUTED or self.revoke_request is None)
@@ -378,9 +341,7 @@ class SocialInsuranceChangeWorkflow:
 
     @revoke.validator
     def _validate_revoke(self, msg: Decide) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_revoke(msg)
+        case_ops.check_when_open(self, lambda: self._check_revoke(msg))
 
     @workflow.update
     async def withdraw(self, msg: Decide) -> SiChangeView:
@@ -394,9 +355,7 @@ class SocialInsuranceChangeWorkflow:
 
     @withdraw.validator
     def _validate_withdraw(self, msg: Decide) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_withdraw(msg)
+        case_ops.check_when_open(self, lambda: self._check_withdraw(msg))
 
     @workflow.signal(name=EMPLOYMENT_SIGNAL)
     async def employment_changed(self, event: EmploymentEvent) -> None:
@@ -412,10 +371,10 @@ class SocialInsuranceChangeWorkflow:
                     and self.stage in (SUBMITTED, APPROVED, *RETURNED):
                 reason = f"her employment ended on {event.on} ({event.source})"
                 self.stage = WITHDRAWN
-                await self._close_task("cancelled", actor=case_ops.SYSTEM, reason=reason)
+                await self._close_task("cancelled", actor=SYSTEM, reason=reason)
                 await self._record(WITHDRAWN, status="withdrawn", details={"reason": reason})
                 await case_ops.notify("withdrawn-departed", [Recipient(kind="user", who=self.req.maker.user),
-                                                             Recipient(kind="role", who="hr_manager")],
+                                                             Recipient(kind="role", who=Role.HR_MANAGER)],
                                       "employment.case_withdrawn",
                                       {"employee_id": self.facts.employee_id, "on": event.on, "reason": reason,
                                        "what": f"{self.facts.kind.value} {self.facts.city}"})
@@ -443,7 +402,7 @@ class SocialInsuranceChangeWorkflow:
             if self.stage == APPROVED:
                 self.round += 1
                 self.stage, self.approver, self.execute_after = SUBMITTED, None, None
-                await self._open_task("approve", "Approve again: policy figures changed", "hr_manager")
+                await self._open_task("approve", "Approve again: policy figures changed", Role.HR_MANAGER)
             await case_ops.audit(self._next_step(), "si_change.policy_repinned", actor=msg.actor,
                                  before={"version": before},
                                  after={"version": msg.policy.version, "reason": msg.reason,
@@ -451,10 +410,7 @@ class SocialInsuranceChangeWorkflow:
 
     @workflow.update
     async def opened(self) -> SiChangeView:
-        """The case once its start-up is recorded: what the API answers a start with, so a read
-        right after it finds the case, in its true first state."""
-        await workflow.wait_condition(lambda: self.case_open)
-        return self.view()
+        return await case_ops.opened(self, self.view)
 
     @workflow.query
     def view(self) -> SiChangeView:
@@ -469,30 +425,28 @@ class SocialInsuranceChangeWorkflow:
 
     # ------------------------------------------------------------------ rules
     def _check_checker(self, actor: Actor, stage: str) -> None:
-        if actor.role != "hr_manager":
-            raise _refuse(f"only an hr_manager may decide; you are {actor.role}", "WrongRole")
+        if actor.role != Role.HR_MANAGER:
+            raise kernel.refuse(Refusal.WRONG_ROLE, f"only an hr_manager may decide; you are {actor.role}")
         if actor.user == self.req.maker.user:
-            raise _refuse("the maker may not check their own change", "SelfApproval")
+            raise kernel.refuse(Refusal.SELF_APPROVAL, "the maker may not check their own change")
         if self.stage != stage:
-            raise _refuse(f"the change is {self.stage}, not {stage}", "WrongStage", stage=self.stage)
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the change is {self.stage}, not {stage}", stage=self.stage)
 
     def _check_approval(self, msg: Approve) -> None:
         self._check_checker(msg.actor, SUBMITTED)
         if self.facts.kind is ChangeKind.BACK_PAYMENT:
             current = self.estimate.model_dump(mode="json")
             if msg.confirm_total is None:
-                raise _refuse(f"confirm the back-payment total of {self.estimate.total} yuan",
-                              "ConfirmationRequired", estimate=current)
+                raise kernel.refuse(Refusal.CONFIRMATION_REQUIRED, f"confirm the back-payment total of {self.estimate.total} yuan", estimate=current)
             if msg.confirm_total != self.estimate.total:
-                raise _refuse(f"the confirmation {msg.confirm_total} does not match the current"
-                              f" estimate {self.estimate.total} yuan", "StaleConfirmation", estimate=current)
+                raise kernel.refuse(Refusal.STALE_CONFIRMATION, f"the confirmation {msg.confirm_total} does not match the current"
+                              f" estimate {self.estimate.total} yuan", estimate=current)
 
-    def _check_correction(self, msg: Correct) -> ChangeFacts:
+    def _check_correction(self, msg: Correct) -> contract.ChangeFacts:
         if msg.actor.user != self.req.maker.user:
-            raise _refuse("only the maker may correct the change", "NotMaker")
+            raise kernel.refuse(Refusal.NOT_MAKER, "only the maker may correct the change")
         if self.stage not in (SUBMITTED, APPROVED, *RETURNED):
-            raise _refuse(f"the change is {self.stage}; it can no longer be corrected", "WrongStage",
-                          stage=self.stage)
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the change is {self.stage}; it can no longer be corrected", stage=self.stage)
         changes = {k: v for k, v in (("kind", msg.kind), ("base", msg.base), ("months", msg.months),
                                      ("effective_month", msg.effective_month)) if v is not None}
         facts = self.facts.model_copy(update=changes)
@@ -503,28 +457,27 @@ class SocialInsuranceChangeWorkflow:
                           effective_month=facts.effective_month, today=workflow.now().date(),
                           policy=self.policy)
         except ChangeRefused as exc:
-            raise _refuse(str(exc), "ValidationFailed", **exc.detail()) from None
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, str(exc), **exc.detail()) from None
         return facts
 
     def _check_revoke(self, msg: Decide) -> None:
         if self.stage == APPROVED:
-            if msg.actor.role != "hr_manager" or self.approver is None or msg.actor.user != self.approver.user:
-                raise _refuse("only the approver may revoke the approval inside the window", "NotApprover")
+            if msg.actor.role != Role.HR_MANAGER or self.approver is None or msg.actor.user != self.approver.user:
+                raise kernel.refuse(Refusal.NOT_APPROVER, "only the approver may revoke the approval inside the window")
             return
         if self.stage == EXECUTED:
-            if msg.actor.role not in ("hr_manager", "hr_specialist"):
-                raise _refuse(f"role {msg.actor.role} may not request a revocation", "WrongRole")
+            if msg.actor.role not in (Role.HR_MANAGER, Role.HR_SPECIALIST):
+                raise kernel.refuse(Refusal.WRONG_ROLE, f"role {msg.actor.role} may not request a revocation")
             if self.revoke_request is not None:
-                raise _refuse("a revocation is already under way", "WrongStage", stage=self.stage)
+                raise kernel.refuse(Refusal.WRONG_STAGE, "a revocation is already under way", stage=self.stage)
             return
-        raise _refuse(f"the change is {self.stage}; nothing to revoke", "WrongStage", stage=self.stage)
+        raise kernel.refuse(Refusal.WRONG_STAGE, f"the change is {self.stage}; nothing to revoke", stage=self.stage)
 
     def _check_withdraw(self, msg: Decide) -> None:
-        if msg.actor.user != self.req.maker.user and msg.actor.role != "hr_manager":
-            raise _refuse("only the maker or an hr_manager may withdraw", "NotMaker")
+        if msg.actor.user != self.req.maker.user and msg.actor.role != Role.HR_MANAGER:
+            raise kernel.refuse(Refusal.NOT_MAKER, "only the maker or an hr_manager may withdraw")
         if self.stage not in (SUBMITTED, APPROVED, *RETURNED):
-            raise _refuse(f"the change is {self.stage}; it can no longer be withdrawn", "WrongStage",
-                          stage=self.stage)
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the change is {self.stage}; it can no longer be withdrawn", stage=self.stage)
 
     # ------------------------------------------------------------------ plumbing
     async def _enter_approved(self, actor: Actor) -> None:
@@ -536,25 +489,25 @@ class SocialInsuranceChangeWorkflow:
                            current=f"approved by {actor.user}; executes at {self.execute_after:%Y-%m-%d %H:%M} UTC"
                                    " unless revoked")
 
-    async def _validate(self, facts: ChangeFacts) -> None:
-        await workflow.execute_activity_method(
-            SocialInsuranceActivities.validate,
-            ValidateChange(workflow_id=workflow.info().workflow_id, facts=facts,
+    async def _validate(self, facts: contract.ChangeFacts) -> None:
+        await kernel.run(
+            contract.VALIDATE,
+            contract.ValidateChange(workflow_id=workflow.info().workflow_id, facts=facts,
                            today=workflow.now().date(), policy=self.policy),
-            summary="check ID, base limits and duplicates", **case_ops.DB_STEP)
+            summary="check ID, base limits and duplicates")
 
-    async def _record(self, stage: str, *, status: str | None = None, actor: Actor = case_ops.SYSTEM,
+    async def _record(self, stage: str, *, status: str | None = None, actor: Actor = SYSTEM,
                       next_due_at: dt.datetime | None = None, details: dict[str, object] | None = None,
                       current: str | None = None) -> None:
         case_ops.set_visible_stage(stage, current or f"{self.facts.kind.value} {self.facts.city}: {stage}")
-        await workflow.execute_activity_method(
-            SocialInsuranceActivities.transition,
-            Transition(workflow_id=workflow.info().workflow_id, step=self._next_step(), facts=self.facts,
+        await kernel.run(
+            contract.TRANSITION,
+            contract.Transition(workflow_id=workflow.info().workflow_id, step=self._next_step(), facts=self.facts,
                        stage=stage, status=status, estimate_total=self.estimate.total,
                        maker=self.req.maker.user, approver=self.approver.user if self.approver else None,
                        agency_reason=self.agency_reason, at=workflow.now(), next_due_at=next_due_at,
                        actor=actor, details=details or {}),
-            summary=f"stage -> {stage}", **case_ops.DB_STEP)
+            summary=f"stage -> {stage}")
         self.stage = stage  # only once it is on record: a message waiting on the stage sees it saved
 
     def _next_step(self) -> str:

@@ -16,39 +16,32 @@ import asyncio
 import datetime as dt
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ChildWorkflowError
 
-from workflows import case_ops
-from workflows.si_change import AGENCY_CALL, SiChangeRequest, SocialInsuranceChangeWorkflow
+from workflows import case_ops, kernel
+from workflows.si_change import SiChangeRequest, SocialInsuranceChangeWorkflow
 
 with workflow.unsafe.imports_passed_through():
-    from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
-    from domain.employment import EmploymentEvent
+    from domain.actors import SYSTEM, Actor
     from domain.calendar_change import PATCH as CALENDAR_REPLAN
     from domain.calendar_change import SIGNAL as CALENDAR_SIGNAL
     from domain.calendar_change import CalendarChanged
-    from activities.cases import Actor
-    from activities.outbox import Notify, Recipient
-    from activities.si_change import ChangeFacts
-    from activities.transfer import (
-        BranchRow,
-        CheckMaterials,
-        FileBranch,
-        Planned,
-        PlanStep,
-        RecordTransfer,
-        Review,
-        TransferActivities,
-    )
+    from domain.contracts import transfer as contract
+    from domain.contracts.outbox import TRANSFER_NOTIFY, Recipient
+    from domain.contracts.si_change import ChangeFacts
+    from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
+    from domain.employment import EmploymentEvent
     from domain.policy.pinning import SiChangeSnapshot, TransferSnapshot
+    from domain.refusals import Refusal
+    from domain.roles import Role
     from domain.si_change import ChangeKind
 
 KIND = "transfer"
-CHINA = dt.timezone(timedelta(hours=8))
 COLLECTING, AWAITING_REVIEW, IN_PROGRESS = "collecting_materials", "awaiting_review", "in_progress"
 COMPLETED, PARTLY_REJECTED, ABANDONED, CANCELLED = "completed", "partly_rejected", "abandoned", "cancelled"
 REJECTION_REASONS = ("missing_document", "illegible_document", "wrong_document", "data_mismatch",
@@ -98,6 +91,21 @@ class Branch(BaseModel):
     def current(self) -> StepState | None:
         return next((s for s in self.steps if not s.done), None)
 
+    def finished(self, step: StepState) -> bool:
+        """Nothing more to wait for on ``step``: the office did it, or the branch ended."""
+        return step.done or self.status in ("rejected", "cancelled")
+
+    def progress(self) -> str:
+        """Its state in the Temporal UI's current details."""
+        step = self.current()
+        return f"{self.kind} {self.status}" + (f" ({step.code} due {step.due})" if step and step.due else "")
+
+    def row(self) -> contract.BranchRow:
+        step = self.current()
+        return contract.BranchRow(kind=self.kind, status=self.status, current_step=step.code if step else None,
+                         step_due=step.due if step else None, started_at=self.started_at,
+                         completed_at=self.completed_at, rejection_reason=self.rejection_reason)
+
 
 class ReviewDecision(BaseModel):
     actor: Actor
@@ -135,12 +143,8 @@ class TransferView(BaseModel):
     manual_tasks: list[str]
 
 
-def _refuse(message: str, kind: str) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
 
 
-def _at(day: dt.date, hour: int) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hour), tzinfo=CHINA)
 
 
 @workflow.defn
@@ -174,9 +178,7 @@ class CrossProvinceTransferWorkflow:
     # ------------------------------------------------------------------ run
     @workflow.run
     async def run(self, req: TransferRequest) -> TransferView:
-        await self._lifecycle(req)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.view()
+        return await case_ops.run_to_end(self._lifecycle(req), self.view)
 
     async def _lifecycle(self, req: TransferRequest) -> None:
         async with self._lock:
@@ -210,9 +212,9 @@ class CrossProvinceTransferWorkflow:
             remind = workflow.now() + timedelta(days=self.req.reminder_days)
             try:
                 await workflow.wait_condition(
-                    lambda: self.materials_version != version or self.cancel_request is not None,
+                    partial(self._uploaded_or_cancelled, version),
                     timeout=max(min(remind, give_up) - workflow.now(), timedelta(0)), timeout_summary="materials")
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if workflow.now() >= give_up:
                     async with self._lock:
                         await self._record(ABANDONED, status="abandoned",
@@ -228,43 +230,47 @@ class CrossProvinceTransferWorkflow:
             self.decision = None
             await self._record(AWAITING_REVIEW)
             await self.book.open_task("review", f"Review the transfer of {self.req.employee_id}"
-                                      f" ({self.req.origin_city} -> {self.req.destination_city})", "hr_specialist")
+                                      f" ({self.req.origin_city} -> {self.req.destination_city})", Role.HR_SPECIALIST)
         return True
+
+    def _uploaded_or_cancelled(self, version: int) -> bool:
+        return self.materials_version != version or self.cancel_request is not None
 
     async def _review(self) -> bool | None:
         """True approved, False returned to the applicant, None cancelled."""
         await workflow.wait_condition(lambda: self.decision is not None or self.cancel_request is not None)
         if self.decision is None:
-            await self._compensate(self.cancel_request.actor if self.cancel_request else case_ops.SYSTEM)
+            await self._compensate(self.cancel_request.actor if self.cancel_request else SYSTEM)
             return None
         return self.decision.approve
 
     async def _move_enrollment(self) -> None:
         """Stop at the origin, start at the destination from the next month (no gap); restore the
         origin when the destination refuses. Without catalogue figures, HR does it by hand."""
-        if self.req.origin_si is None or self.req.destination_si is None:
+        origin, destination = self.req.origin_si, self.req.destination_si
+        if origin is None or destination is None:
             await self._manual("enrollment", f"Move the social-insurance enrollment of {self.req.employee_id} from"
                                f" {self.req.origin_city} to {self.req.destination_city} at the agencies: the catalogue"
                                " holds no contribution base for one of them")
             return
-        this_month = workflow.now().astimezone(CHINA).date().replace(day=1)
+        this_month = kernel.today().replace(day=1)
         next_month = (this_month + timedelta(days=32)).replace(day=1)
-        stopped = await self._si_change(ChangeKind.STOP, self.req.origin_si, this_month, "origin-stop")
+        stopped = await self._si_change(ChangeKind.STOP, origin, this_month, "origin-stop")
         if stopped is None:
             return  # nothing was changed: HR has the manual task
         self.enrollment["origin_stop"] = stopped
 
         async def restore_origin() -> None:
             self.enrollment["origin_restore"] = await self._si_change(
-                ChangeKind.ENROLLMENT, self.req.origin_si, next_month, "origin-restore")
+                ChangeKind.ENROLLMENT, origin, next_month, "origin-restore")
         self.undo.add("origin enrollment restored", restore_origin)
-        started = await self._si_change(ChangeKind.ENROLLMENT, self.req.destination_si, next_month, "destination-start")
+        started = await self._si_change(ChangeKind.ENROLLMENT, destination, next_month, "destination-start")
         if started is None:
             await restore_origin()
             self.undo.clear()
             await self.book.open_task("destination-refused", f"目的地拒绝参保（{self.refusal}），原参保地已恢复 / The"
                                       f" destination refused the enrollment of {self.req.employee_id} ({self.refusal});"
-                                      " the origin enrollment was restored", "hr_manager", by_hand=True)
+                                      " the origin enrollment was restored", Role.HR_MANAGER, by_hand=True)
             await self._tell_hr("transfer.destination_refused", {"reason": self.refusal,
                                                                  "destination": self.req.destination_city,
                                                                  "restored": self.enrollment["origin_restore"]})
@@ -272,7 +278,7 @@ class CrossProvinceTransferWorkflow:
         self.enrollment["destination_start"] = started
 
         async def stop_destination() -> None:
-            await self._si_change(ChangeKind.STOP, self.req.destination_si, next_month, "destination-stop")
+            await self._si_change(ChangeKind.STOP, destination, next_month, "destination-stop")
         self.undo.add("destination enrollment stopped", stop_destination)
 
     async def _run_branches(self) -> None:
@@ -288,7 +294,7 @@ class CrossProvinceTransferWorkflow:
                 await self.book.cancel_all("the transfer has ended", keep=("undo-", "enrollment", "origin-",
                                                                             "destination-"))
             else:
-                await self.book.close_all("done", actor=case_ops.SYSTEM)
+                await self.book.close_all("done", actor=SYSTEM)
             await self._record(PARTLY_REJECTED if rejected else COMPLETED, status="completed",
                                details={"rejected": rejected})
             await self._tell_applicant("transfer.finished", {"rejected": rejected})
@@ -297,12 +303,12 @@ class CrossProvinceTransferWorkflow:
         if branch.status == "cancelled":
             return
         try:
-            branch.reference = await workflow.execute_activity_method(
-                TransferActivities.file_branch,
-                FileBranch(workflow_id=self._wf(), employee_id=self.req.employee_id, kind=branch.kind,
+            branch.reference = await kernel.run(
+                contract.FILE_BRANCH,
+                contract.FileBranch(workflow_id=self._wf(), employee_id=self.req.employee_id, kind=branch.kind,
                            origin_city=self.req.origin_city, destination_city=self.req.destination_city,
                            effective_month=f"{workflow.now():%Y-%m}"),
-                summary=f"apply for the {branch.kind} transfer at {self.req.destination_city}", **AGENCY_CALL)
+                summary=f"apply for the {branch.kind} transfer at {self.req.destination_city}", options=kernel.AGENCY_CALL)
         except ActivityError as err:
             branch.status, branch.rejection_reason = "rejected", str(err.cause)
             async with self._lock:
@@ -310,49 +316,52 @@ class CrossProvinceTransferWorkflow:
             return
         branch.status, branch.started_at = "accepted", workflow.now()
         while (step := branch.current()) is not None and branch.status not in ("rejected", "cancelled"):
-            start = workflow.now().astimezone(CHINA).date()
+            start = kernel.today()
             step.started_on = start
             seen = len(self.calendar_changes)  # an arrangement approved while the step is planned re-plans it
             if step.limit_working_days is not None:
-                planned: Planned = await workflow.execute_activity_method(
-                    TransferActivities.plan_step, PlanStep(start=start, working_days=step.limit_working_days),
-                    summary=f"{branch.kind}: due date of {step.code}", **case_ops.DB_STEP)
+                planned: contract.Planned = await kernel.run(
+                    contract.PLAN_STEP, contract.PlanStep(start=start, working_days=step.limit_working_days),
+                    summary=f"{branch.kind}: due date of {step.code}")
                 step.due, step.provisional = planned.due, planned.provisional
             branch.status = "transferring"
             async with self._lock:
                 await self._record(self.stage, details={"branch": branch.kind, "step": step.code, "due": step.due})
-            done = lambda: step.done or branch.status in ("rejected", "cancelled")  # noqa: E731
             while step.due is not None:
                 try:
-                    await workflow.wait_condition(lambda: done() or len(self.calendar_changes) != seen,
-                                                  timeout=max(_at(step.due, 18) - workflow.now(), timedelta(0)),
+                    await workflow.wait_condition(partial(self._finished_or_replanned, branch, step, seen),
+                                                  timeout=max(kernel.at(step.due, 18) - workflow.now(), timedelta(0)),
                                                   timeout_summary=f"{branch.kind}: {step.code} due {step.due}")
-                    if done():
+                    if branch.finished(step):
                         break
                     arrived, seen = self.calendar_changes[seen:], len(self.calendar_changes)
                     await self._replan_step(branch, step, arrived)
                     continue
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     step.escalated = True
                     async with self._lock:
                         await self.book.open_task(
                             f"overdue-{branch.kind}-{step.code}", f"{branch.kind}: '{step.en}' past its statutory"
-                            f" limit of {step.limit_working_days} working days (due {step.due})", "hr_manager")
+                            f" limit of {step.limit_working_days} working days (due {step.due})", Role.HR_MANAGER)
                         await self._tell_hr("transfer.step_overdue", {"kind": branch.kind, "step": step.code,
                                                                       "due": step.due})
                     break
-            await workflow.wait_condition(done)
+            await workflow.wait_condition(partial(branch.finished, step))
             if step.escalated and workflow.patched(case_ops.TASKS_BY_DECISION):
                 await self.book.cancel_task(f"overdue-{branch.kind}-{step.code}",
                                             f"the office finished '{step.en}' ({branch.kind}): nothing to chase")
             else:
-                await self.book.close_task(f"overdue-{branch.kind}-{step.code}", "done", actor=case_ops.SYSTEM)
+                await self.book.close_task(f"overdue-{branch.kind}-{step.code}", "done", actor=SYSTEM)
         if branch.status not in ("rejected", "cancelled"):
             branch.status, branch.completed_at = "completed", workflow.now()
         async with self._lock:
             await self._record(self.stage, details={"branch": branch.kind, "status": branch.status})
             await self._tell_applicant("transfer.branch_" + branch.status, {"kind": branch.kind},
                                        step=f"branch-{branch.kind}-{branch.status}")
+
+    def _finished_or_replanned(self, branch: Branch, step: StepState, seen: int) -> bool:
+        """The step needs no more waiting, or arrangements arrived since the first ``seen``: re-plan."""
+        return branch.finished(step) or len(self.calendar_changes) != seen
 
     async def _compensate(self, actor: Actor) -> None:
         await self.undo.run(self._undo_by_hand)
@@ -373,11 +382,11 @@ class CrossProvinceTransferWorkflow:
         if step.started_on is None or not relevant:
             return
         years = [c.year for c in relevant]
-        planned: Planned = await workflow.execute_activity_method(
-            TransferActivities.plan_step, PlanStep(start=step.started_on, working_days=step.limit_working_days,
+        planned: contract.Planned = await kernel.run(
+            contract.PLAN_STEP, contract.PlanStep(start=step.started_on, working_days=step.limit_working_days,
                                                    arrangement_year=relevant[-1].year,
                                                    arrangement_notice=relevant[-1].notice_id),
-            summary=f"{branch.kind}: re-plan {step.code} on the new arrangement", **case_ops.DB_STEP)
+            summary=f"{branch.kind}: re-plan {step.code} on the new arrangement")
         if planned.due == step.due and planned.provisional == step.provisional:
             return
         step.replanned_from, step.due, step.provisional = step.due, planned.due, planned.provisional
@@ -403,12 +412,12 @@ class CrossProvinceTransferWorkflow:
         await case_ops.wait_until_open(self, lambda: self._check_review(msg))
         async with self._lock:
             self._check_review(msg)
-            await workflow.execute_activity_method(
-                TransferActivities.record_review,
-                Review(workflow_id=self._wf(), step=f"review-{self.book.next_step()}",
+            await kernel.run(
+                contract.RECORD_REVIEW,
+                contract.Review(workflow_id=self._wf(), step=f"review-{self.book.next_step()}",
                        decision="approved" if msg.approve else "rejected", reason_code=msg.reason_code,
                        note=msg.note, at=workflow.now(), actor=msg.actor),
-                summary="record the HR review", **case_ops.DB_STEP)
+                summary="record the HR review")
             await self.book.close_task("review", "approved" if msg.approve else "rejected", actor=msg.actor,
                                        reason=msg.reason_code)
             if msg.approve:
@@ -425,9 +434,7 @@ class CrossProvinceTransferWorkflow:
 
     @review.validator
     def _v_review(self, msg: ReviewDecision) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_review(msg)
+        case_ops.check_when_open(self, lambda: self._check_review(msg))
 
     @workflow.update
     async def agency_progress(self, msg: Progress) -> TransferView:
@@ -449,9 +456,7 @@ class CrossProvinceTransferWorkflow:
 
     @agency_progress.validator
     def _v_progress(self, msg: Progress) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_progress(msg)
+        case_ops.check_when_open(self, lambda: self._check_progress(msg))
 
     @workflow.update
     async def cancel(self, msg: Cancel) -> TransferView:
@@ -467,22 +472,17 @@ class CrossProvinceTransferWorkflow:
 
     @cancel.validator
     def _v_cancel(self, msg: Cancel) -> None:
-        if not self.case_open:
-            return  # the handler checks once the case is open
-        self._check_cancel(msg)
+        case_ops.check_when_open(self, lambda: self._check_cancel(msg))
 
     @workflow.signal(name=EMPLOYMENT_SIGNAL)
     async def employment_changed(self, event: EmploymentEvent) -> None:
         """Her employment changed elsewhere: the accounts move whether or not she stays; it is recorded."""
-        await case_ops.wait_until_open(self)
-        await case_ops.note_employment("transfer", self.req.employee_id, event, "her transfer goes on: the accounts move whether or not she stays")
+        await case_ops.note_employment(self, KIND, self.req.employee_id, event,
+                                       "her transfer goes on: the accounts move whether or not she stays")
 
     @workflow.update
     async def opened(self) -> TransferView:
-        """The case once its start-up is recorded: what the API answers a start with, so a read
-        right after it finds the case, in its true first state."""
-        await workflow.wait_condition(lambda: self.case_open)
-        return self.view()
+        return await case_ops.opened(self, self.view)
 
     @workflow.query
     def view(self) -> TransferView:
@@ -498,38 +498,38 @@ class CrossProvinceTransferWorkflow:
 
     # ------------------------------------------------------------------ rules
     def _check_review(self, msg: ReviewDecision) -> None:
-        if msg.actor.role not in ("hr_specialist", "hr_manager"):
-            raise _refuse("HR reviews transfers", "WrongRole")
+        if msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
+            raise kernel.refuse(Refusal.WRONG_ROLE, "HR reviews transfers")
         if self.stage != AWAITING_REVIEW or self.decision is not None:
-            raise _refuse(f"the transfer is {self.stage}, not awaiting review", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the transfer is {self.stage}, not awaiting review")
         if not msg.approve and msg.reason_code not in REJECTION_REASONS:
-            raise _refuse(f"a rejection needs a reason from {list(REJECTION_REASONS)}", "ValidationFailed")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"a rejection needs a reason from {list(REJECTION_REASONS)}")
 
     def _check_progress(self, msg: Progress) -> Branch:
-        if msg.actor.role != "admin":
-            raise _refuse("agency progress arrives through the agency integration", "WrongRole")
+        if msg.actor.role != Role.ADMIN:
+            raise kernel.refuse(Refusal.WRONG_ROLE, "agency progress arrives through the agency integration")
         branch = self.branches.get(msg.kind)
         if branch is None or not any(s.code == msg.step for s in branch.steps):
-            raise _refuse(f"no step {msg.step} for {msg.kind} in this transfer", "ValidationFailed")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"no step {msg.step} for {msg.kind} in this transfer")
         if branch.status not in ("accepted", "transferring", "rejected") and not any(s.done for s in branch.steps):
-            raise _refuse(f"the {msg.kind} branch is {branch.status}", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the {msg.kind} branch is {branch.status}")
         return branch
 
     def _check_cancel(self, msg: Cancel) -> None:
         is_applicant = msg.actor.user == self.req.applicant.user or msg.actor.is_employee(self.req.employee_id)
-        if not is_applicant and msg.actor.role not in ("hr_specialist", "hr_manager"):
-            raise _refuse("the applicant or HR cancels a transfer", "Forbidden")
+        if not is_applicant and msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
+            raise kernel.refuse(Refusal.FORBIDDEN, "the applicant or HR cancels a transfer")
         if self.stage in (COMPLETED, PARTLY_REJECTED, ABANDONED, CANCELLED) or self.cancel_request is not None:
-            raise _refuse(f"the transfer is {self.stage}", "WrongStage")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"the transfer is {self.stage}")
 
     # ------------------------------------------------------------------ plumbing
     def _awaiting_fix(self) -> bool:
         return self.returned_for is not None and self.materials_version == self.returned_at_version
 
     async def _check_materials(self) -> None:
-        self.missing = await workflow.execute_activity_method(
-            TransferActivities.missing_materials, CheckMaterials(workflow_id=self._wf(), required=self.required),
-            summary="check the uploaded materials", **case_ops.DB_STEP)
+        self.missing = await kernel.run(
+            contract.MISSING_MATERIALS, contract.CheckMaterials(workflow_id=self._wf(), required=self.required),
+            summary="check the uploaded materials")
 
     async def _si_change(self, kind: ChangeKind, policy: SiChangeSnapshot, month: dt.date, label: str) -> str | None:
         facts = ChangeFacts(employee_id=self.req.employee_id, city=policy.city, kind=kind,
@@ -542,7 +542,7 @@ class CrossProvinceTransferWorkflow:
                                 department=self.req.department, province=self.req.destination_province,
                                 today=workflow.now().date(), policy=policy, rollback_window=timedelta(0),
                                 followup=timedelta(0), correction_window=timedelta(0),
-                                pre_approved=Actor(user="transfer", role="hr_manager")),
+                                pre_approved=Actor(user="transfer", role=Role.HR_MANAGER)),
                 id=f"si-change-{self.req.employee_id}-{self._wf().removeprefix('transfer-')}-{label}",
                 static_summary=f"{kind.value} in {policy.city} for {self.req.employee_id} (transfer)")
         except ChildWorkflowError as err:
@@ -554,48 +554,37 @@ class CrossProvinceTransferWorkflow:
             return None
         return result.acceptance_no
 
-    async def _record(self, stage: str, *, status: str | None = None, actor: Actor = case_ops.SYSTEM,
+    async def _record(self, stage: str, *, status: str | None = None, actor: Actor = SYSTEM,
                       details: dict[str, Any] | None = None) -> None:
-        case_ops.set_visible_stage(stage, f"{stage}: " + ", ".join(
-            f"{b.kind} {b.status}" + (f" ({b.current().code} due {b.current().due})" if b.current() and b.current().due else "")
-            for b in self.branches.values()))
-        await workflow.execute_activity_method(
-            TransferActivities.record,
-            RecordTransfer(workflow_id=self._wf(), step=self.book.next_step(), employee_id=self.req.employee_id,
+        case_ops.set_visible_stage(stage, f"{stage}: " + ", ".join(b.progress() for b in self.branches.values()))
+        await kernel.run(
+            contract.RECORD,
+            contract.RecordTransfer(workflow_id=self._wf(), step=self.book.next_step(), employee_id=self.req.employee_id,
                            department=self.req.department, origin_province=self.req.origin_province,
                            origin_city=self.req.origin_city, destination_province=self.req.destination_province,
                            destination_city=self.req.destination_city, types=self.req.types, reason=self.req.reason,
                            applicant=self.req.applicant.user, stage=stage, status=status,
-                           branches=[BranchRow(kind=b.kind, status=b.status,
-                                               current_step=b.current().code if b.current() else None,
-                                               step_due=b.current().due if b.current() else None,
-                                               started_at=b.started_at, completed_at=b.completed_at,
-                                               rejection_reason=b.rejection_reason)
-                                     for b in self.branches.values()],
+                           branches=[b.row() for b in self.branches.values()],
                            at=workflow.now(), actor=actor, details=details or {}),
-            summary=f"stage -> {stage}", **case_ops.DB_STEP)
+            summary=f"stage -> {stage}")
         self.stage = stage
 
     async def _notify(self, recipients: list[Recipient], template: str, params: dict[str, Any], step: str) -> None:
-        await workflow.execute_activity_method(
-            TransferActivities.notify,
-            Notify(workflow_id=self._wf(), step=step, recipients=recipients, template=template,
-                   params={"workflow_id": self._wf(), **params}, at=workflow.now()),
-            summary=f"notify: {template}", **case_ops.DB_STEP)
+        await case_ops.notify(step, recipients, template, {"workflow_id": self._wf(), **params}, via=TRANSFER_NOTIFY)
 
     async def _tell_applicant(self, template: str, params: dict[str, Any], *, step: str | None = None) -> None:
         await self._notify([Recipient(kind="employee", who=self.req.employee_id)], template, params,
                            step or f"{template}-{self.book.next_step()}")
 
     async def _tell_hr(self, template: str, params: dict[str, Any]) -> None:
-        await self._notify([Recipient(kind="role", who="hr_specialist")], template, params,
+        await self._notify([Recipient(kind="role", who=Role.HR_SPECIALIST)], template, params,
                            f"{template}-{self.book.next_step()}")
 
     async def _undo_by_hand(self, label: str, cause: BaseException) -> None:
         await self._manual(f"undo-{label}", f"Undo by hand: {label} ({cause})")
 
     async def _manual(self, purpose: str, title: str) -> None:
-        await self.book.open_task(purpose, title, "hr_specialist", by_hand=True)
+        await self.book.open_task(purpose, title, Role.HR_SPECIALIST, by_hand=True)
         self.manual_tasks.append(title)
 
     @staticmethod

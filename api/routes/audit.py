@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import Principal, require
 from api.errors import responses
+from api.pagination import keyset_page, where_given
 from api.routes import resource_router
 from api.transactions import transact
 from db.audit import verify_chain
@@ -72,18 +73,8 @@ async def events(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
     def work(session: Session) -> AuditPage:
-        stmt = select(AuditEvent).order_by(AuditEvent.id).limit(limit + 1)
-        if workflow_id is not None:
-            stmt = stmt.where(AuditEvent.workflow_id == workflow_id)
-        if subject is not None:
-            stmt = stmt.where(AuditEvent.subject == subject)
-        if cursor is not None:
-            stmt = stmt.where(AuditEvent.id > cursor)
-        rows = list(session.scalars(stmt))
-        page, more = rows[:limit], len(rows) > limit
-        return AuditPage(
-            items=[AuditEventOut.model_validate(r, from_attributes=True) for r in page],
-            next_cursor=page[-1].id if more else None,
-        )
+        stmt = where_given(select(AuditEvent), (AuditEvent.workflow_id, workflow_id), (AuditEvent.subject, subject))
+        items, next_cursor = keyset_page(session, stmt, AuditEvent.id, cursor, limit, AuditEventOut)
+        return AuditPage(items=items, next_cursor=next_cursor)
 
     return await transact(request, work)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import Authenticated, Principal
 from api.errors import ApiError, responses
+from api.pagination import keyset_page, where_given
 from api.routes import resource_router
 from api.transactions import reach_database, transact
 from db.models import ApprovalTask, AuditEvent, Case
@@ -88,16 +89,10 @@ async def list_cases(
         employee_id = principal.employee_id or ""
 
     def work(session: Session) -> CasePage:
-        stmt = select(Case).order_by(Case.id.desc()).limit(limit + 1)
-        for column, value in ((Case.kind, kind), (Case.stage, stage), (Case.status, status),
-                              (Case.employee_id, employee_id)):
-            if value is not None:
-                stmt = stmt.where(column == value)
-        if cursor is not None:
-            stmt = stmt.where(Case.id < cursor)
-        rows = list(session.scalars(stmt))
-        page, more = rows[:limit], len(rows) > limit
-        return CasePage(items=[CaseOut.of(r) for r in page], next_cursor=page[-1].id if more else None)
+        stmt = where_given(select(Case), (Case.kind, kind), (Case.stage, stage), (Case.status, status),
+                           (Case.employee_id, employee_id))
+        items, next_cursor = keyset_page(session, stmt, Case.id, cursor, limit, CaseOut, descending=True)
+        return CasePage(items=items, next_cursor=next_cursor)
 
     return await transact(request, work)
 

@@ -190,7 +190,7 @@ async def rehire(employee_id: str, body: RehireIn, request: Request, request_id:
         for key in ("department", "position", "contribution_base"):
             if getattr(body, key) is not None:
                 setattr(row, key, getattr(body, key))
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         session.add(EmploymentEventRow(event_id=f"rehire:{employee_id}:{body.hire_date}:{request_id}",
                                        employee_id=employee_id, kind="rehired", on=body.hire_date,
                                        source=f"api:{principal.user}", told=[], at=now))

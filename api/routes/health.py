@@ -31,7 +31,7 @@ async def _database(request: Request) -> Component:
     try:
         await asyncio.wait_for(run_in_threadpool(ping, request.app.state.engine), timeout=5)
         return Component(ok=True)
-    except Exception as exc:  # any failure means "down"; the detail stays in the server log
+    except Exception as exc:  # noqa: BLE001 - any failure means "down"; the detail stays in the server log
         log.warning("health: database unreachable: %s", exc)
         return Component(ok=False, detail="unreachable")
 
@@ -43,7 +43,7 @@ async def _temporal(request: Request) -> Component:
     try:
         await asyncio.wait_for(client.service_client.check_health(), timeout=5)
         return Component(ok=True)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure means "down"; the detail stays in the server log
         log.warning("health: Temporal unreachable: %s", exc)
         return Component(ok=False, detail="unreachable")
 

@@ -8,26 +8,25 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
-from api import workflow_calls
-from api.auth import Principal, require
+from api import plausibility, workflow_calls
+from api.auth import Anyone, Hr, HrManager, HrOrSelf, Principal, require
+from api.case_routes import CaseRoutes, carrying
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
-from api import plausibility
 from api.plausibility import PlausibleDate, add_months, problem, refuse, within
 from api.routes import resource_router
-from api.routes.cases import guard_case
 from api.transactions import transact
-from db import audit
-from db.ledger import open_receivables
-from db.models import Case, Employee, Receivable
+from api.workflow_calls import CaseWorkflow
+from db.models import Case, Employee
+from domain.actors import Actor
 from domain.policy import BirthFacts, PolicyError, pin_maternity
 from domain.roles import Role
 from workflows import search_attributes as sa
@@ -45,16 +44,14 @@ from workflows.maternity import (
     ReturnReport,
 )
 
+W = MaternityLeaveWorkflow
 router = resource_router(tags=["maternity leave"])
 PREFIX = "/maternity-leaves"
+CASES = CaseRoutes(router, PREFIX, ids="maternity-leave-", what="maternity case", model=MaternityView,
+                   workflow=CaseWorkflow(W.run, W.opened, W.view))
 
-Anyone = Annotated[Principal, Depends(require(*Role))]
-Hr = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]
-HrOrSelf = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER, Role.EMPLOYEE))]
 Finance = Annotated[Principal, Depends(require(Role.FINANCE))]
 WriteOff = Annotated[Principal, Depends(require(Role.FINANCE, Role.HR_MANAGER))]
-LedgerReader = Annotated[Principal, Depends(require(Role.FINANCE, Role.HR_SPECIALIST, Role.HR_MANAGER,
-                                                    Role.COMPLIANCE))]
 Amount = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
 Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 
@@ -117,32 +114,6 @@ class MoneyIn(BaseModel):
     reference: Annotated[str, Field(max_length=100)] | None = None
 
 
-class ReceivableOut(BaseModel):
-    id: int
-    employee_id: str
-    workflow_id: str
-    kind: str
-    month: str
-    amount: Decimal
-    settled: Decimal
-    status: str
-    booked_at: dt.datetime
-    followed_up_at: dt.datetime | None = None
-
-
-class Ledger(BaseModel):
-    employee_id: str
-    outstanding: Decimal
-    months: list[str]
-    items: list[ReceivableOut]
-    responsible: dict[str, str] = Field(description="who acts on each open item")
-
-
-
-def _refuse(detail: dict[str, Any]) -> ApiError:
-    return ApiError(422, "validation_failed", [detail])
-
-
 # How far from today a maternity date may lie. A pregnancy lasts about 40 weeks, so an expected
 # birth more than 10 months ahead is not yet a pregnancy; an application or a birth reported more
 # than a year after the birth comes after any leave (158 days at most, with extensions) has ended.
@@ -187,7 +158,7 @@ async def refuse_overlap(temporal: Client, open_cases: list[str], new_id: str,
         if workflow_id == new_id:
             continue
         try:
-            other: MaternityView = await workflow_calls.query(temporal, workflow_id, MaternityLeaveWorkflow.view)
+            other = await workflow_calls.query(temporal, workflow_id, CASES.workflow.view)
         except ApiError:
             continue  # no such workflow any more: nothing that can overlap
         if other.leave_start <= last and start <= other.last_day:
@@ -220,23 +191,23 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep,
     check_leave_start("planned_leave_start", body.planned_leave_start, plausibility.today())
     employee, open_cases = await transact(request, lambda s: _employee_and_open_cases(s, body.employee_id))
     if employee is None:
-        raise _refuse({"field": "employee_id", "rule": "employee_exists", "message": f"no employee {body.employee_id}"})
+        raise refuse({"field": "employee_id", "rule": "employee_exists", "message": f"no employee {body.employee_id}"})
     if employee.employment_status == "departed":
-        raise _refuse({"field": "employee_id", "rule": "employed", "message": f"员工 {employee.employee_id} 已于"
-                       f" {employee.leaving_on} 离职，不能申请产假 ({employee.employee_id} left on {employee.leaving_on})"})
+        raise refuse({"field": "employee_id", "rule": "employed", "message": f"员工 {employee.employee_id} 已于"
+                      f" {employee.leaving_on} 离职，不能申请产假 ({employee.employee_id} left on {employee.leaving_on})"})
     facts = BirthFacts(birth_date=body.expected_delivery_date, babies=body.babies,
                        difficult_birth=body.difficult_birth, child_order=body.child_order,
                        leave_start=body.planned_leave_start)
     try:
         policy = pin_maternity(employee.si_province, employee.si_city, facts, on=today)
     except PolicyError as exc:
-        raise _refuse(exc.detail()) from None
+        raise refuse(exc.detail()) from None
     workflow_id = f"maternity-leave-{employee.employee_id}-{body.expected_delivery_date.isoformat()}"
     await refuse_overlap(temporal, open_cases, workflow_id, policy.leave.leave_start, policy.leave.last_day)
     if not body.company_pays_salary and policy.rates is None:
-        raise _refuse({"field": "employee_id", "rule": "contribution_rates_known",
-                       "message": f"the catalogue holds no contribution rates for {employee.si_city}; the monthly"
-                                  " advance cannot be computed"})
+        raise refuse({"field": "employee_id", "rule": "contribution_rates_known",
+                      "message": f"the catalogue holds no contribution rates for {employee.si_city}; the monthly"
+                                 " advance cannot be computed"})
     req = MaternityRequest(
         employee_id=employee.employee_id, manager_id=employee.manager_id, province=employee.si_province, city=employee.si_city,
         department=employee.department, facts=facts, company_pays_salary=body.company_pays_salary,
@@ -247,7 +218,7 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep,
         return_reminder_days=settings.maternity_return_reminder_days,
         return_grace_days=settings.maternity_return_grace_days, leaving_on=employee.leaving_on)
     return await workflow_calls.start_case(
-        temporal, MaternityLeaveWorkflow, req, id=workflow_id, task_queue=settings.temporal_task_queue,
+        temporal, CASES.workflow, req, id=workflow_id, task_queue=settings.temporal_task_queue,
         request_id=request_id, closed="conflict",
         search_attributes=sa.at_start(employee_id=employee.employee_id, kind="maternity", stage="applied",
                                       province=employee.si_province, department=employee.department),
@@ -258,138 +229,55 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep,
 
 @router.get(PREFIX + "/{workflow_id}", response_model=MaternityView, responses=responses(401, 404))
 async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> MaternityView:
-    await _guard(request, principal, workflow_id)
-    return await workflow_calls.query(temporal, workflow_id, MaternityLeaveWorkflow.view)
+    return await CASES.read(request, temporal, principal, workflow_id)
 
 
-async def _guard(request: Request, principal: Principal, workflow_id: str) -> None:
-    await guard_case(request, principal, workflow_id, prefix="maternity-leave-", what="maternity case")
-
-
-async def _send(request: Request, temporal: TemporalDep, principal: Principal, workflow_id: str,
-                method: Any, arg: Any) -> MaternityView:
-    await _guard(request, principal, workflow_id)
-    return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), method, arg)
-
-
-_ERRORS = responses(400, 401, 403, 404, 409, 422)
-
-
-@router.post(PREFIX + "/{workflow_id}/approve", response_model=MaternityView, responses=_ERRORS)
-async def approve(workflow_id: str, request: Request, temporal: TemporalDep, request_id: RequestId,
-                  principal: Hr) -> MaternityView:
-    return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.approve,
-                       Decision(actor=workflow_calls.actor(principal, request_id)))
-
-
-@router.post(PREFIX + "/{workflow_id}/reject", response_model=MaternityView, responses=_ERRORS)
-async def reject(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
-                 request_id: RequestId, principal: Hr) -> MaternityView:
-    return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.reject,
-                       Decision(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
-
-
-@router.post(PREFIX + "/{workflow_id}/resubmit", response_model=MaternityView, responses=_ERRORS)
-async def resubmit(workflow_id: str, body: ResubmitIn, request: Request, temporal: TemporalDep,
-                   request_id: RequestId, principal: HrOrSelf) -> MaternityView:
+# What each request tells the case, with the plausibility of the dates it carries checked first.
+def _correction(actor: Actor, body: ResubmitIn) -> Correction:
     check_birth_date("birth_date", body.birth_date, plausibility.today())
     check_leave_start("planned_leave_start", body.planned_leave_start, plausibility.today())
     facts = BirthFacts(birth_date=body.birth_date, babies=body.babies, difficult_birth=body.difficult_birth,
                        leave_start=body.planned_leave_start)
-    return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.resubmit,
-                       Correction(actor=workflow_calls.actor(principal, request_id), reason=body.reason, facts=facts))
+    return Correction(actor=actor, reason=body.reason, facts=facts)
 
 
-@router.post(PREFIX + "/{workflow_id}/withdraw", response_model=MaternityView, responses=_ERRORS)
-async def withdraw(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
-                   request_id: RequestId, principal: HrOrSelf) -> MaternityView:
-    return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.withdraw,
-                       Decision(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
-
-
-@router.post(PREFIX + "/{workflow_id}/birth", response_model=MaternityView, responses=_ERRORS)
-async def report_birth(workflow_id: str, body: BirthIn, request: Request, temporal: TemporalDep,
-                       request_id: RequestId, principal: HrOrSelf) -> MaternityView:
+def _birth(actor: Actor, body: BirthIn) -> Birth:
     check_birth_date("birth_date", body.birth_date, plausibility.today())
-    return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.report_birth,
-                       Birth(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
+    return Birth(actor=actor, **body.model_dump())
 
 
-@router.post(PREFIX + "/{workflow_id}/extensions", response_model=MaternityView, responses=_ERRORS)
-async def request_extension(workflow_id: str, body: ExtensionIn, request: Request, temporal: TemporalDep,
-                            request_id: RequestId, principal: HrOrSelf) -> MaternityView:
-    return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.request_extension,
-                       Extension(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
-
-
-@router.post(PREFIX + "/{workflow_id}/extensions/decision", response_model=MaternityView, responses=_ERRORS)
-async def decide_extension(workflow_id: str, body: ExtensionDecisionIn, request: Request, temporal: TemporalDep,
-                           request_id: RequestId,
-                           principal: Annotated[Principal, Depends(require(Role.HR_MANAGER))]) -> MaternityView:
-    return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.decide_extension,
-                       ExtensionDecision(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
-
-
-@router.post(PREFIX + "/{workflow_id}/return-report", response_model=MaternityView, responses=_ERRORS)
-async def report_return(workflow_id: str, body: DateIn, request: Request, temporal: TemporalDep,
-                        request_id: RequestId, principal: HrOrSelf) -> MaternityView:
+def _return(actor: Actor, body: DateIn) -> ReturnReport:
     check_event_date(body.date, plausibility.today(), "返岗日期", "the return date")
-    return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.report_return,
-                       ReturnReport(actor=workflow_calls.actor(principal, request_id), date=body.date))
+    return ReturnReport(actor=actor, date=body.date)
 
 
-@router.post(PREFIX + "/{workflow_id}/return", response_model=MaternityView, responses=_ERRORS)
-async def confirm_return(workflow_id: str, body: DateIn, request: Request, temporal: TemporalDep,
-                         request_id: RequestId, principal: Hr) -> MaternityView:
-    check_event_date(body.date, plausibility.today(), "返岗日期", "the return date")
-    return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.confirm_return,
-                       ReturnReport(actor=workflow_calls.actor(principal, request_id), date=body.date))
-
-
-@router.post(PREFIX + "/{workflow_id}/deductions", response_model=MaternityView, responses=_ERRORS)
-async def confirm_deduction(workflow_id: str, body: MoneyIn, request: Request, temporal: TemporalDep,
-                            request_id: RequestId, principal: Finance) -> MaternityView:
-    return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.confirm_deduction,
-                       Money(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
-
-
-@router.post(PREFIX + "/{workflow_id}/settlements", response_model=MaternityView, responses=_ERRORS)
-async def report_settlement(workflow_id: str, body: MoneyIn, request: Request, temporal: TemporalDep,
-                            request_id: RequestId, principal: Finance) -> MaternityView:
-    return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.report_settlement,
-                       Money(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
-
-
-@router.post(PREFIX + "/{workflow_id}/allowance-payment", response_model=MaternityView, responses=_ERRORS)
-async def allowance_paid(workflow_id: str, body: MoneyIn, request: Request, temporal: TemporalDep,
-                         request_id: RequestId, principal: Finance) -> MaternityView:
-    return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.allowance_paid,
-                       Money(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
-
-
-@router.post(PREFIX + "/{workflow_id}/departure", response_model=MaternityView, responses=_ERRORS)
-async def report_departure(workflow_id: str, body: DateIn, request: Request, temporal: TemporalDep,
-                           request_id: RequestId, principal: Hr) -> MaternityView:
+def _departure(actor: Actor, body: DateIn) -> ReturnReport:
     check_event_date(body.date, plausibility.today(), "离职日期", "the departure date")
-    return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.report_departure,
-                       ReturnReport(actor=workflow_calls.actor(principal, request_id), date=body.date))
+    return ReturnReport(actor=actor, date=body.date)
 
 
-@router.post(PREFIX + "/{workflow_id}/write-off", response_model=MaternityView, responses=_ERRORS)
-async def approve_write_off(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
-                            request_id: RequestId, principal: WriteOff) -> MaternityView:
-    return await _send(request, temporal, principal, workflow_id, MaternityLeaveWorkflow.approve_write_off,
-                       Decision(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
+CASES.message("/approve", W.approve, Hr, lambda actor, _: Decision(actor=actor))
+CASES.message("/reject", W.reject, Hr, carrying(Decision), ReasonIn)
+CASES.message("/resubmit", W.resubmit, HrOrSelf, _correction, ResubmitIn)
+CASES.message("/withdraw", W.withdraw, HrOrSelf, carrying(Decision), ReasonIn)
+CASES.message("/birth", W.report_birth, HrOrSelf, _birth, BirthIn)
+CASES.message("/extensions", W.request_extension, HrOrSelf, carrying(Extension), ExtensionIn)
+CASES.message("/extensions/decision", W.decide_extension, HrManager, carrying(ExtensionDecision), ExtensionDecisionIn)
+CASES.message("/return-report", W.report_return, HrOrSelf, _return, DateIn)
+CASES.message("/return", W.confirm_return, Hr, _return, DateIn)
+CASES.message("/deductions", W.confirm_deduction, Finance, carrying(Money), MoneyIn)
+CASES.message("/settlements", W.report_settlement, Finance, carrying(Money), MoneyIn)
+CASES.message("/allowance-payment", W.allowance_paid, Finance, carrying(Money), MoneyIn)
+CASES.message("/departure", W.report_departure, Hr, _departure, DateIn)
+CASES.message("/write-off", W.approve_write_off, WriteOff, carrying(Decision), ReasonIn)
 
 
-@router.post(PREFIX + "/{workflow_id}/repin", response_model=MaternityView, responses=_ERRORS)
+@router.post(PREFIX + "/{workflow_id}/repin", response_model=MaternityView, responses=CASES.errors)
 async def repin(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
-                request_id: RequestId, principal: Annotated[Principal, Depends(require(Role.HR_MANAGER))]
-                ) -> MaternityView:
+                request_id: RequestId, principal: HrManager) -> MaternityView:
     """Apply today's catalogue to a running leave: explicit, by an hr_manager, audited."""
-    await _guard(request, principal, workflow_id)
+    current = await CASES.read(request, temporal, principal, workflow_id)
     handle = temporal.get_workflow_handle(workflow_id)
-    current = await workflow_calls.query(temporal, workflow_id, MaternityLeaveWorkflow.view)
     employee = await transact(request, lambda s: s.get(Employee, current.employee_id))
     if employee is None:
         raise ApiError(409, "employee_missing", f"employee {current.employee_id} of {workflow_id} is no longer registered")
@@ -397,73 +285,7 @@ async def repin(workflow_id: str, body: ReasonIn, request: Request, temporal: Te
     try:
         policy = pin_maternity(employee.si_province, employee.si_city, facts, on=dt.date.today())
     except PolicyError as exc:
-        raise _refuse(exc.detail()) from None
+        raise refuse(exc.detail()) from None
     await handle.signal(MaternityLeaveWorkflow.repin_policy,
                         NewPolicy(actor=workflow_calls.actor(principal, request_id), reason=body.reason, policy=policy))
-    return await workflow_calls.query(temporal, workflow_id, MaternityLeaveWorkflow.view)
-
-
-class ReceivablePage(BaseModel):
-    items: list[ReceivableOut]
-    next_cursor: int | None
-
-
-@router.get("/receivables", response_model=ReceivablePage, responses=responses(401, 403))
-async def list_receivables(request: Request, _: LedgerReader, status: str = "open",
-                           cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
-                           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> ReceivablePage:
-    """All receivables in a status, oldest booking first: finance's follow-up list."""
-    def work(session: Session) -> ReceivablePage:
-        stmt = select(Receivable).where(Receivable.status == status).order_by(Receivable.id).limit(limit + 1)
-        if cursor is not None:
-            stmt = stmt.where(Receivable.id > cursor)
-        rows = list(session.scalars(stmt))
-        page, more = rows[:limit], len(rows) > limit
-        return ReceivablePage(items=[ReceivableOut.model_validate(r, from_attributes=True) for r in page],
-                              next_cursor=page[-1].id if more else None)
-
-    return await transact(request, work)
-
-
-@router.get("/receivables/{employee_id}", response_model=Ledger, responses=responses(401, 403))
-async def receivables(employee_id: str, request: Request, _: LedgerReader) -> Ledger:
-    """An employee's open receivables: what offboarding's finance gate must see settled."""
-    def work(session: Session) -> Ledger:
-        rows = open_receivables(session, employee_id)
-        outstanding = sum((r.amount - r.settled for r in rows), Decimal("0.00"))
-        return Ledger(
-            employee_id=employee_id, outstanding=outstanding, months=[r.month for r in rows],
-            items=[ReceivableOut.model_validate(r, from_attributes=True) for r in rows],
-            responsible={"deduction_or_recovery": "finance", "return_and_departure": "hr_specialist",
-                         "write_off": "finance + hr_manager"} if rows else {})
-
-    return await transact(request, work)
-
-
-class FollowUpIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    note: str = Field(min_length=1, max_length=500, description="what was done: a call, an agreed plan, a reminder")
-
-
-@router.post("/receivables/items/{receivable_id}/follow-ups", response_model=ReceivableOut,
-             responses=responses(400, 401, 403, 404, 409, 422))
-async def follow_up(receivable_id: int, body: FollowUpIn, request: Request, request_id: RequestId,
-                    principal: Annotated[Principal, Depends(require(Role.FINANCE))]) -> ReceivableOut:
-    """Finance records a follow-up of an open receivable (audited); the daily sweep then stays quiet
-    about it for the follow-up period."""
-    def work(session: Session) -> ReceivableOut:
-        row = session.get(Receivable, receivable_id, with_for_update=True)
-        if row is None:
-            raise ApiError(404, "not_found", f"no receivable {receivable_id}")
-        if row.status != "open":
-            raise ApiError(409, "not_open", f"receivable {receivable_id} is {row.status}")
-        now = dt.datetime.now(dt.timezone.utc)
-        before = row.followed_up_at
-        row.followed_up_at = now
-        audit.append(session, audit.AuditEntry(
-            actor=principal.user, actor_role=principal.role.value, action="receivable.followed_up",
-            workflow_id=row.workflow_id, subject=row.employee_id, before={"followed_up_at": before},
-            after={"receivable": receivable_id, "month": row.month, "note": body.note}, request_id=request_id), at=now)
-        return ReceivableOut.model_validate(row, from_attributes=True)
-
-    return await transact(request, work)
+    return await workflow_calls.query(temporal, workflow_id, CASES.workflow.view)

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import workflow_calls
-from api.auth import Principal, require
+from api.auth import Anyone, Hr, HrManager, HrOrSelf, Principal, require
+from api.case_routes import CaseRoutes, carrying
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
 from api.plausibility import PlausibleDate
 from api.routes import resource_router
-from api.routes.cases import guard_case
 from api.transactions import transact
+from api.workflow_calls import CaseWorkflow
 from db.models import Employee
 from domain.policy import PolicyError
 from domain.policy.deadlines import non_compete_rule
@@ -37,14 +38,13 @@ from workflows.non_compete import (
     SubmitProof,
 )
 
+W = NonCompeteWorkflow
 router = resource_router(tags=["non-compete"])
 PREFIX = "/non-competes"
+CASES = CaseRoutes(router, PREFIX, ids="non-compete-", what="non-compete", model=NonCompeteView,
+                   workflow=CaseWorkflow(W.run, W.opened, W.view))
 
-Anyone = Annotated[Principal, Depends(require(*Role))]
-Hr = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]
-HrOrSelf = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER, Role.EMPLOYEE))]
 Violation = Annotated[Principal, Depends(require(Role.COMPLIANCE, Role.HR_MANAGER))]
-Manager = Annotated[Principal, Depends(require(Role.HR_MANAGER))]
 FormerEmployee = Annotated[Principal, Depends(require(Role.EMPLOYEE))]
 
 
@@ -105,7 +105,7 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
         months_paid=body.months_already_paid)
     # a closed agreement is never started again: its payments are on record under this id
     return await workflow_calls.start_case(
-        temporal, NonCompeteWorkflow, req, id=workflow_id, task_queue=settings.temporal_task_queue,
+        temporal, CASES.workflow, req, id=workflow_id, task_queue=settings.temporal_task_queue,
         request_id=request_id, closed="conflict",
         search_attributes=sa.at_start(employee_id=employee.employee_id, kind="non_compete", stage="active",
                                       department=employee.department),
@@ -115,47 +115,12 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
 
 @router.get(PREFIX + "/{workflow_id}", response_model=NonCompeteView, responses=responses(401, 404))
 async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> NonCompeteView:
-    await _guard(request, principal, workflow_id)
-    return await workflow_calls.query(temporal, workflow_id, NonCompeteWorkflow.view)
+    return await CASES.read(request, temporal, principal, workflow_id)
 
 
-async def _guard(request: Request, principal: Principal, workflow_id: str) -> None:
-    await guard_case(request, principal, workflow_id, prefix="non-compete-", what="non-compete")
-
-
-async def _send(request: Request, temporal: TemporalDep, principal: Principal, workflow_id: str,
-                method: Any, arg: Any) -> NonCompeteView:
-    await _guard(request, principal, workflow_id)
-    return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), method, arg)
-
-
-_ERRORS = responses(400, 401, 403, 404, 409, 422)
-
-
-@router.post(PREFIX + "/{workflow_id}/proof", response_model=NonCompeteView, responses=_ERRORS)
-async def submit_proof(workflow_id: str, body: ProofIn, request: Request, temporal: TemporalDep,
-                       request_id: RequestId, principal: HrOrSelf) -> NonCompeteView:
-    """Proof of her current employment (employer and e.g. a social-insurance record number)."""
-    return await _send(request, temporal, principal, workflow_id, NonCompeteWorkflow.submit_proof,
-                       SubmitProof(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
-
-
-@router.post(PREFIX + "/{workflow_id}/violation", response_model=NonCompeteView, responses=_ERRORS)
-async def report_violation(workflow_id: str, body: ViolationIn, request: Request, temporal: TemporalDep,
-                           request_id: RequestId, principal: Violation) -> NonCompeteView:
-    return await _send(request, temporal, principal, workflow_id, NonCompeteWorkflow.report_violation,
-                       ReportViolation(actor=workflow_calls.actor(principal, request_id), evidence=body.evidence))
-
-
-@router.post(PREFIX + "/{workflow_id}/release", response_model=NonCompeteView, responses=_ERRORS)
-async def release(workflow_id: str, body: ReleaseIn, request: Request, temporal: TemporalDep,
-                  request_id: RequestId, principal: Manager) -> NonCompeteView:
-    return await _send(request, temporal, principal, workflow_id, NonCompeteWorkflow.release,
-                       Release(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
-
-
-@router.post(PREFIX + "/{workflow_id}/release-claim", response_model=NonCompeteView, responses=_ERRORS)
-async def claim_release_compensation(workflow_id: str, request: Request, temporal: TemporalDep,
-                                     request_id: RequestId, principal: FormerEmployee) -> NonCompeteView:
-    return await _send(request, temporal, principal, workflow_id, NonCompeteWorkflow.claim_release_compensation,
-                       ClaimRelease(actor=workflow_calls.actor(principal, request_id)))
+CASES.message("/proof", W.submit_proof, HrOrSelf, carrying(SubmitProof), ProofIn,
+              description="Proof of her current employment (employer and e.g. a social-insurance record number).")
+CASES.message("/violation", W.report_violation, Violation, carrying(ReportViolation), ViolationIn)
+CASES.message("/release", W.release, HrManager, carrying(Release), ReleaseIn)
+CASES.message("/release-claim", W.claim_release_compensation, FormerEmployee,
+              lambda actor, _: ClaimRelease(actor=actor))

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, cast, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -21,14 +21,7 @@ from api.auth import Authenticated, Principal, require
 from api.errors import ApiError, responses
 from api.routes import resource_router
 from api.transactions import transact
-from db.models import (
-    Delivery,
-    DeliveryAttempt,
-    Employee,
-    Notification,
-    NotificationRead,
-    StaffMember,
-)
+from db.models import Delivery, DeliveryAttempt, Employee, Notification, NotificationRead, StaffMember
 from domain import notices
 from domain.roles import Role, role_address
 
@@ -110,7 +103,7 @@ async def mark_read(notification_id: int, request: Request, principal: Authentic
         if session.scalar(select(Notification.id).where(Notification.id == notification_id, mine)) is None:
             raise ApiError(404, "not_found", f"no notification {notification_id} for you")
         done = session.execute(insert(NotificationRead).values(
-            notification_id=notification_id, user_id=principal.user, read_at=dt.datetime.now(dt.timezone.utc))
+            notification_id=notification_id, user_id=principal.user, read_at=dt.datetime.now(dt.UTC))
             .on_conflict_do_nothing().returning(NotificationRead.notification_id)).first()
         return Marked(marked=int(done is not None))
 
@@ -121,8 +114,8 @@ async def mark_read(notification_id: int, request: Request, principal: Authentic
 async def mark_all_read(request: Request, principal: Authenticated) -> Marked:
     def work(session: Session) -> Marked:
         mine, _ = _mine(session, principal)
-        unread = select(Notification.id, func.cast(principal.user, NotificationRead.user_id.type),
-                        func.now()).where(mine)
+        user_type = NotificationRead.user_id.type
+        unread = select(Notification.id, cast(literal(principal.user, user_type), user_type), func.now()).where(mine)
         done = session.execute(insert(NotificationRead).from_select(["notification_id", "user_id", "read_at"], unread)
                                .on_conflict_do_nothing().returning(NotificationRead.notification_id)).all()
         return Marked(marked=len(done))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,23 +15,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import workflow_calls
-from api.auth import Principal, require
+from api.auth import Anyone, Hr, HrManager, Principal, require
+from api.case_routes import CaseRoutes, carrying
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
 from api.plausibility import PlausibleDate, problem, refuse
 from api.routes import resource_router
-from api.routes.cases import CaseOut, guard_case
+from api.routes.cases import CaseOut
 from api.transactions import reach_database, transact
+from api.workflow_calls import CaseWorkflow
 from db import audit
 from db.models import AuditEvent, Case, Employee, EmployeeRecord
 from domain.identity import InvalidResidentId, parse_resident_id
 from domain.offboarding import LastDayRefused, OffboardingKind, last_day
-from domain.policy import (
-    PolicyError,
-    non_compete_compensation,
-    pin_offboarding,
-    pin_si_change,
-)
+from domain.policy import PolicyError, non_compete_compensation, pin_offboarding, pin_si_change
 from domain.policy.deadlines import due_date
 from domain.protections import (
     EMPLOYER_GROUNDS,
@@ -57,13 +54,13 @@ from workflows.offboarding import (
     WithdrawalDecision,
 )
 
+W = OffboardingWorkflow
 router = resource_router(tags=["offboarding"])
 PREFIX = "/offboardings"
+CASES = CaseRoutes(router, PREFIX, ids="offboarding-", what="offboarding case", model=OffboardingView,
+                   workflow=CaseWorkflow(W.run, W.opened, W.view))
 
-Hr = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]
-Anyone = Annotated[Principal, Depends(require(*Role))]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
-_ERRORS = responses(400, 401, 403, 404, 409, 422)
 
 # Who may register which kind of record.
 RECORD_OWNERS: dict[str, set[Role]] = {
@@ -263,12 +260,14 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
     terms = None
     if body.non_compete is not None:
         nc = body.non_compete
-        if nc.monthly_compensation is None and nc.average_monthly_wage_12m is None:
+        if nc.monthly_compensation is not None:
+            monthly = nc.monthly_compensation
+        elif nc.average_monthly_wage_12m is not None:
+            monthly = non_compete_compensation(nc.average_monthly_wage_12m, body.minimum_wage, body.notice_date).monthly
+        else:
             raise ApiError(422, "validation_failed", [{"field": "non_compete.average_monthly_wage_12m",
                                                        "rule": "required", "message": "give the agreed monthly"
                                                        " compensation or the last 12 months' average wage"}])
-        monthly = nc.monthly_compensation if nc.monthly_compensation is not None else non_compete_compensation(
-            nc.average_monthly_wage_12m, body.minimum_wage, body.notice_date).monthly
         terms = NonCompeteTerms(months=nc.months, monthly_compensation=monthly)
     try:
         si_policy = pin_si_change(employee.si_city, dt.date.today())
@@ -283,7 +282,7 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
         filed_by=workflow_calls.actor(principal, request_id), policy=policy, si_policy=si_policy, non_compete=terms,
         filing_due=filing.date, filing_due_provisional=filing.provisional)
     return await workflow_calls.start_case(
-        temporal, OffboardingWorkflow, req, id=f"offboarding-{employee.employee_id}-{body.notice_date.isoformat()}",
+        temporal, CASES.workflow, req, id=f"offboarding-{employee.employee_id}-{body.notice_date.isoformat()}",
         task_queue=settings.temporal_task_queue, request_id=request_id, closed="conflict",
         search_attributes=sa.at_start(employee_id=employee.employee_id, kind="offboarding", stage="clearance",
                                       province=employee.si_province, department=employee.department),
@@ -304,23 +303,12 @@ async def list_offboardings(request: Request, _: Annotated[Principal, Depends(re
     return await transact(request, work)
 
 
-async def _guard(request: Request, principal: Principal, workflow_id: str) -> None:
-    await guard_case(request, principal, workflow_id, prefix="offboarding-", what="offboarding case")
-
-
 @router.get(PREFIX + "/{workflow_id}", response_model=OffboardingView, responses=responses(401, 404))
 async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> OffboardingView:
-    await _guard(request, principal, workflow_id)
-    return await workflow_calls.query(temporal, workflow_id, OffboardingWorkflow.view)
+    return await CASES.read(request, temporal, principal, workflow_id)
 
 
-async def _send(request: Request, temporal: TemporalDep, principal: Principal, workflow_id: str,
-                method: Any, arg: Any) -> OffboardingView:
-    await _guard(request, principal, workflow_id)
-    return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), method, arg)
-
-
-@router.post(PREFIX + "/{workflow_id}/sign-off", response_model=OffboardingView, responses=_ERRORS)
+@router.post(PREFIX + "/{workflow_id}/sign-off", response_model=OffboardingView, responses=CASES.errors)
 async def sign_off(workflow_id: str, body: SignOffIn, request: Request, temporal: TemporalDep,
                    request_id: RequestId, principal: Anyone) -> OffboardingView:
     """A gate item signed off by its owner: the receiver (handover) or the gate's role. A receiver
@@ -328,7 +316,7 @@ async def sign_off(workflow_id: str, body: SignOffIn, request: Request, temporal
     if not workflow_id.startswith("offboarding-"):
         raise ApiError(404, "not_found", f"no offboarding case {workflow_id}")
     await reach_database(request)
-    view: OffboardingView = await workflow_calls.update(
+    view = await workflow_calls.update(
         temporal.get_workflow_handle(workflow_id), OffboardingWorkflow.sign_off,
         SignOff(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
     if principal.role in STAFF:
@@ -338,26 +326,9 @@ async def sign_off(workflow_id: str, body: SignOffIn, request: Request, temporal
                                    "items": [i for i in view.items if i.owner_user == principal.user]})
 
 
-@router.post(PREFIX + "/{workflow_id}/withdraw", response_model=OffboardingView, responses=_ERRORS)
-async def withdraw(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
-                   request_id: RequestId, principal: Anyone) -> OffboardingView:
-    return await _send(request, temporal, principal, workflow_id, OffboardingWorkflow.withdraw,
-                       Withdrawal(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
-
-
-@router.post(PREFIX + "/{workflow_id}/withdrawal-decision", response_model=OffboardingView, responses=_ERRORS)
-async def decide_withdrawal(workflow_id: str, body: DecisionIn, request: Request, temporal: TemporalDep,
-                            request_id: RequestId,
-                            principal: Annotated[Principal, Depends(require(Role.HR_MANAGER))]) -> OffboardingView:
-    return await _send(request, temporal, principal, workflow_id, OffboardingWorkflow.decide_withdrawal,
-                       WithdrawalDecision(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
-
-
-@router.post(PREFIX + "/{workflow_id}/filings", response_model=OffboardingView, responses=_ERRORS)
-async def record_filing(workflow_id: str, body: FilingIn, request: Request, temporal: TemporalDep,
-                        request_id: RequestId, principal: Hr) -> OffboardingView:
-    return await _send(request, temporal, principal, workflow_id, OffboardingWorkflow.record_filing,
-                       Filing(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
+CASES.message("/withdraw", W.withdraw, Anyone, carrying(Withdrawal), ReasonIn)
+CASES.message("/withdrawal-decision", W.decide_withdrawal, HrManager, carrying(WithdrawalDecision), DecisionIn)
+CASES.message("/filings", W.record_filing, Hr, carrying(Filing), FilingIn)
 
 
 @router.post("/employees/{employee_id}/records", status_code=201, response_model=RecordOut,

@@ -34,12 +34,7 @@ from domain.policy import (
     transfer_requirements,
 )
 from domain.policy.maternity import allowance_rule, leave_rules
-from domain.policy.models import (
-    DeadlineRule,
-    MaternityAllowanceRule,
-    MaternityLeaveRule,
-    RuleRef,
-)
+from domain.policy.models import DeadlineRule, MaternityAllowanceRule, MaternityLeaveRule, RuleRef
 
 router = resource_router(prefix="/policies", tags=["policies"])
 

@@ -150,7 +150,7 @@ async def enter_notice(body: NoticeIn, request: Request, request_id: RequestId, 
                 "field": "source.material_id", "rule": "material_exists",
                 "message": f"没有编号为 {material} 的上传文件 (no uploaded document {material})"}])
         new_id = int(session.scalar(text("SELECT nextval(pg_get_serial_sequence('policy_notices', 'id'))")))
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         source = body.source.model_dump()
         record = NoticeRecord(id=new_id, kind=checked.kind, region=checked.region, city=checked.city,
                               scope=checked.scope, effective_from=checked.effective_from,
@@ -253,7 +253,7 @@ async def approve_notice(notice_id: NoticeId, request: Request, request_id: Requ
             check_no_overlap(record_of(row), approved_records(session, row.scope), own_id=row.id)
         except NoticeRefused as exc:
             raise _refused(exc, 409) from None
-        row.state, row.decided_by, row.decided_at = "approved", principal.user, dt.datetime.now(dt.timezone.utc)
+        row.state, row.decided_by, row.decided_at = "approved", principal.user, dt.datetime.now(dt.UTC)
         session.flush()
         _audit(session, principal, request_id, "policy_notice.approved", row, before={"state": "entered"})
         if row.kind == "holiday_arrangement":
@@ -284,7 +284,7 @@ async def reject_notice(notice_id: NoticeId, body: RejectIn, request: Request, r
             raise ApiError(422, "validation_failed", [{"field": "reason", "rule": "reason_required",
                                                        "message": "驳回须说明理由 (a rejection needs a reason)"}])
         row.state, row.decided_by, row.decided_at, row.reason = (
-            "rejected", principal.user, dt.datetime.now(dt.timezone.utc), reason)
+            "rejected", principal.user, dt.datetime.now(dt.UTC), reason)
         session.flush()
         _audit(session, principal, request_id, "policy_notice.rejected", row, before={"state": "entered"})
         return present(row)
@@ -301,7 +301,7 @@ async def withdraw_notice(notice_id: NoticeId, request: Request, request_id: Req
         if row.entered_by != principal.user:
             raise ApiError(403, "not_the_maker", f"只有录入人 {row.entered_by} 能撤回通知 #{row.id}"
                            f" (only {row.entered_by}, who entered notice #{row.id}, may withdraw it)")
-        row.state, row.decided_by, row.decided_at = "withdrawn", principal.user, dt.datetime.now(dt.timezone.utc)
+        row.state, row.decided_by, row.decided_at = "withdrawn", principal.user, dt.datetime.now(dt.UTC)
         session.flush()
         _audit(session, principal, request_id, "policy_notice.withdrawn", row, before={"state": "entered"})
         return present(row)

@@ -34,14 +34,11 @@ from api.errors import ApiError, responses
 from api.routes import resource_router
 from api.transactions import transact
 from db import report
-from db.report import Alert, RunSummary
+from db.report import RunSummary
+from domain.contracts.report import Alert
 from domain.roles import Role
 from workflows import search_attributes as sa
-from workflows.monthly_report import (
-    MonthlyReportRequest,
-    MonthlyReportWorkflow,
-    workflow_id,
-)
+from workflows.monthly_report import MonthlyReportRequest, MonthlyReportWorkflow, workflow_id
 
 router = resource_router(prefix="/reports/monthly", tags=["monthly report"])
 

@@ -17,27 +17,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from activities.si_change import ChangeFacts, validate_against_records
 from api import workflow_calls
-from api.auth import Principal, require
+from api.auth import Hr, HrManager, Principal, require
+from api.case_routes import CaseRoutes, carrying
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
+from api.pagination import keyset_page, where_given
 from api.plausibility import PlausibleMonth
 from api.routes import resource_router
-from api.routes.cases import guard_case
 from api.transactions import transact
+from api.workflow_calls import CaseWorkflow
 from db import audit, case_ids
 from db.models import Employee, SiChange
+from db.si_records import validate_against_records
+from domain.contracts.si_change import ChangeFacts
 from domain.policy import PolicyError, SiChangeSnapshot, pin_si_change
 from domain.roles import STAFF, Role
-from domain.si_change import (
-    ChangeKind,
-    ChangeRefused,
-    CostEstimate,
-    check_request,
-    estimate,
-    parse_month,
-)
+from domain.si_change import ChangeKind, ChangeRefused, CostEstimate, check_request, estimate, parse_month
 from workflows import search_attributes as sa
 from workflows.si_change import (
     Approve,
@@ -49,11 +45,16 @@ from workflows.si_change import (
     SocialInsuranceChangeWorkflow,
 )
 
+W = SocialInsuranceChangeWorkflow
 router = resource_router(prefix="/si-changes", tags=["social-insurance changes"])
 
+CASES = CaseRoutes(router, "", ids="si-change-", what="social-insurance change", model=SiChangeView,
+                   workflow=CaseWorkflow(W.run, W.opened, W.view),
+                   errors=responses(400, 401, 403, 404, 409))
+
 Maker = Annotated[Principal, Depends(require(Role.HR_SPECIALIST))]
-Checker = Annotated[Principal, Depends(require(Role.HR_MANAGER))]
-HrStaff = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]
+Checker = HrManager
+HrStaff = Hr
 Reader = Annotated[Principal, Depends(require(*STAFF, Role.EMPLOYEE))]
 
 Month = PlausibleMonth
@@ -193,8 +194,8 @@ async def submit(body: SiChangeIn, request: Request, temporal: TemporalDep,
         rollback_window=dt.timedelta(hours=settings.rollback_window_hours),
         correction_window=dt.timedelta(days=settings.si_correction_days),
         followup=dt.timedelta(days=settings.si_followup_days))
-    view: SiChangeView = await workflow_calls.start_case(
-        temporal, SocialInsuranceChangeWorkflow, req, id=prepared.workflow_id, task_queue=settings.temporal_task_queue,
+    view = await workflow_calls.start_case(
+        temporal, CASES.workflow, req, id=prepared.workflow_id, task_queue=settings.temporal_task_queue,
         request_id=request_id, closed="answer",
         search_attributes=sa.at_start(employee_id=employee_id, kind="si_change", stage="submitted",
                                       province=prepared.province, department=prepared.department),
@@ -215,72 +216,25 @@ async def list_changes(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> SiChangePage:
     def work(session: Session) -> SiChangePage:
-        stmt = select(SiChange).order_by(SiChange.workflow_id).limit(limit + 1)
-        if stage is not None:
-            stmt = stmt.where(SiChange.stage == stage)
-        if employee_id is not None:
-            stmt = stmt.where(SiChange.employee_id == employee_id)
-        if cursor is not None:
-            stmt = stmt.where(SiChange.workflow_id > cursor)
-        rows = list(session.scalars(stmt))
-        page, more = rows[:limit], len(rows) > limit
-        return SiChangePage(items=[SiChangeRow.model_validate(r, from_attributes=True) for r in page],
-                            next_cursor=page[-1].workflow_id if more else None)
+        stmt = where_given(select(SiChange), (SiChange.stage, stage), (SiChange.employee_id, employee_id))
+        items, next_cursor = keyset_page(session, stmt, SiChange.workflow_id, cursor, limit, SiChangeRow)
+        return SiChangePage(items=items, next_cursor=next_cursor)
 
     return await transact(request, work)
-
-
-async def _guard(request: Request, principal: Principal, workflow_id: str) -> None:
-    await guard_case(request, principal, workflow_id, prefix="si-change-", what="social-insurance change")
 
 
 @router.get("/{workflow_id}", response_model=SiChangeView, responses=responses(401, 404))
 async def read_change(workflow_id: str, request: Request, temporal: TemporalDep,
                       principal: Reader) -> SiChangeView:
-    await _guard(request, principal, workflow_id)
-    return await workflow_calls.query(temporal, workflow_id, SocialInsuranceChangeWorkflow.view)
+    return await CASES.read(request, temporal, principal, workflow_id)
 
 
-async def _send(request: Request, temporal: TemporalDep, principal: Principal, workflow_id: str,
-                method: object, arg: object) -> SiChangeView:
-    await _guard(request, principal, workflow_id)
-    return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), method, arg)
-
-
-@router.post("/{workflow_id}/approve", response_model=SiChangeView, responses=responses(400, 401, 403, 404, 409))
-async def approve(workflow_id: str, body: ApproveIn, request: Request, temporal: TemporalDep,
-                  request_id: RequestId, principal: Checker) -> SiChangeView:
-    return await _send(request, temporal, principal, workflow_id, SocialInsuranceChangeWorkflow.approve,
-                       Approve(actor=workflow_calls.actor(principal, request_id), confirm_total=body.confirm_total))
-
-
-@router.post("/{workflow_id}/reject", response_model=SiChangeView, responses=responses(400, 401, 403, 404, 409))
-async def reject(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
-                 request_id: RequestId, principal: Checker) -> SiChangeView:
-    return await _send(request, temporal, principal, workflow_id, SocialInsuranceChangeWorkflow.reject,
-                       Decide(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
-
-
-@router.post("/{workflow_id}/correct", response_model=SiChangeView,
-             responses=responses(400, 401, 403, 404, 409, 422))
-async def correct(workflow_id: str, body: CorrectIn, request: Request, temporal: TemporalDep,
-                  request_id: RequestId, principal: Maker) -> SiChangeView:
-    return await _send(request, temporal, principal, workflow_id, SocialInsuranceChangeWorkflow.correct,
-                       Correct(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
-
-
-@router.post("/{workflow_id}/revoke", response_model=SiChangeView, responses=responses(400, 401, 403, 404, 409))
-async def revoke(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
-                 request_id: RequestId, principal: HrStaff) -> SiChangeView:
-    return await _send(request, temporal, principal, workflow_id, SocialInsuranceChangeWorkflow.revoke,
-                       Decide(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
-
-
-@router.post("/{workflow_id}/withdraw", response_model=SiChangeView, responses=responses(400, 401, 403, 404, 409))
-async def withdraw(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
-                   request_id: RequestId, principal: HrStaff) -> SiChangeView:
-    return await _send(request, temporal, principal, workflow_id, SocialInsuranceChangeWorkflow.withdraw,
-                       Decide(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
+CASES.message("/approve", W.approve, Checker, carrying(Approve), ApproveIn)
+CASES.message("/reject", W.reject, Checker, carrying(Decide), ReasonIn)
+CASES.message("/correct", W.correct, Maker, carrying(Correct), CorrectIn,
+              errors=responses(400, 401, 403, 404, 409, 422))
+CASES.message("/revoke", W.revoke, HrStaff, carrying(Decide), ReasonIn)
+CASES.message("/withdraw", W.withdraw, HrStaff, carrying(Decide), ReasonIn)
 
 
 @router.post("/{workflow_id}/repin", response_model=SiChangeView, responses=responses(400, 401, 403, 404, 422))
@@ -288,13 +242,12 @@ async def repin(workflow_id: str, body: ReasonIn, request: Request, temporal: Te
                 request_id: RequestId, principal: Checker) -> SiChangeView:
     """Apply today's catalogue to a change not yet executed: explicit, by an hr_manager, audited.
     An approval given on the old figures is void and the change goes back to the checker."""
-    await _guard(request, principal, workflow_id)
-    current: SiChangeView = await workflow_calls.query(temporal, workflow_id, SocialInsuranceChangeWorkflow.view)
+    current = await CASES.read(request, temporal, principal, workflow_id)
     try:
         policy = pin_si_change(current.facts.city, parse_month(current.facts.effective_month, "effective_month"))
     except PolicyError as exc:
         raise ApiError(422, "validation_failed", [exc.detail()]) from None
     await temporal.get_workflow_handle(workflow_id).signal(
-        SocialInsuranceChangeWorkflow.repin_policy,
+        W.repin_policy,
         NewPolicy(actor=workflow_calls.actor(principal, request_id), reason=body.reason, policy=policy))
-    return await workflow_calls.query(temporal, workflow_id, SocialInsuranceChangeWorkflow.view)
+    return await workflow_calls.query(temporal, workflow_id, CASES.workflow.view)

@@ -65,7 +65,7 @@ async def done(task_id: int, body: DoneIn, request: Request, request_id: Request
             raise ApiError(409, "decided_in_its_case", "此待办在其案件中处理 (decide it through its case"
                            f" {task.workflow_id})")
         task.status, task.decision, task.reason = "decided", "done", body.note
-        task.actor, task.actor_role, task.decided_at = principal.user, principal.role.value, dt.datetime.now(dt.timezone.utc)
+        task.actor, task.actor_role, task.decided_at = principal.user, principal.role.value, dt.datetime.now(dt.UTC)
         audit.append(session, audit.AuditEntry(
             actor=principal.user, actor_role=principal.role.value, action="task.done_by_hand",
             workflow_id=task.workflow_id, request_id=request_id,

@@ -12,12 +12,14 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import workflow_calls
-from api.auth import Principal, require
+from api.auth import Anyone, Hr, HrOrSelf, Principal, require
+from api.case_routes import CaseRoutes, carrying
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
+from api.plausibility import refuse
 from api.routes import resource_router
-from api.routes.cases import guard_case
 from api.transactions import transact
+from api.workflow_calls import CaseWorkflow
 from db import case_ids
 from db.models import Employee
 from domain import workdays
@@ -35,13 +37,11 @@ from workflows.transfer import (
     TransferView,
 )
 
+W = CrossProvinceTransferWorkflow
 router = resource_router(tags=["cross-province transfers"])
 PREFIX = "/transfers"
-
-Hr = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]
-HrOrSelf = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER, Role.EMPLOYEE))]
-Anyone = Annotated[Principal, Depends(require(*Role))]
-_ERRORS = responses(400, 401, 403, 404, 409, 422)
+CASES = CaseRoutes(router, PREFIX, ids="transfer-", what="transfer", model=TransferView,
+                   workflow=CaseWorkflow(W.run, W.opened, W.view))
 
 
 class ApplyIn(BaseModel):
@@ -91,10 +91,6 @@ class ReasonIn(BaseModel):
 
 
 
-def _refuse(detail: dict[str, Any]) -> ApiError:
-    return ApiError(422, "validation_failed", [detail])
-
-
 @router.post(PREFIX, status_code=201, response_model=TransferView, responses=responses(400, 401, 403, 422, 503))
 async def apply(body: ApplyIn, request: Request, temporal: TemporalDep, request_id: RequestId,
                 principal: HrOrSelf) -> TransferView:
@@ -104,13 +100,13 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep, request_
         raise ApiError(403, "forbidden", "an employee applies only for herself")
     employee = await transact(request, lambda s: s.get(Employee, body.employee_id))
     if employee is None:
-        raise _refuse({"field": "employee_id", "rule": "employee_exists", "message": f"no employee {body.employee_id}"})
+        raise refuse({"field": "employee_id", "rule": "employee_exists", "message": f"no employee {body.employee_id}"})
     today = dt.date.today()
     try:
         kinds = sorted({transfer_kind(k) for k in body.types})
         policy = pin_transfer(body.origin_city, body.destination_city, kinds, today)
     except PolicyError as exc:
-        raise _refuse(exc.detail()) from None
+        raise refuse(exc.detail()) from None
     origin = next(iter(policy.requirements.values()))
 
     def pinned_si(city: str) -> Any:
@@ -127,7 +123,7 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep, request_
         origin_si=pinned_si(body.origin_city), destination_si=pinned_si(body.destination_city),
         contribution_base=employee.contribution_base)
     return await workflow_calls.start_case(
-        temporal, CrossProvinceTransferWorkflow, req, id=workflow_id, task_queue=settings.temporal_task_queue,
+        temporal, CASES.workflow, req, id=workflow_id, task_queue=settings.temporal_task_queue,
         request_id=request_id, closed="answer",
         search_attributes=sa.at_start(employee_id=employee.employee_id, kind="transfer", stage="collecting_materials",
                                       province=origin.destination, department=employee.department),
@@ -135,17 +131,11 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep, request_
         static_details=f"{', '.join(kinds)}; policy {policy.version[:12]}")
 
 
-async def _guard(request: Request, principal: Principal, workflow_id: str) -> None:
-    await guard_case(request, principal, workflow_id, prefix="transfer-", what="transfer")
-
-
 @router.get(PREFIX + "/{workflow_id}", response_model=TransferView, responses=responses(401, 404))
 async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> TransferView:
     """Progress per type, with the expected completion date of every step: a started step's own
     statutory due date, later ones projected at their full working-day limits after it."""
-    await _guard(request, principal, workflow_id)
-    view: TransferView = await workflow_calls.query(temporal, workflow_id, CrossProvinceTransferWorkflow.view)
-    return project_expected_dates(view)
+    return project_expected_dates(await CASES.read(request, temporal, principal, workflow_id))
 
 
 def project_expected_dates(view: TransferView) -> TransferView:
@@ -162,12 +152,7 @@ def project_expected_dates(view: TransferView) -> TransferView:
     return view
 
 
-@router.post(PREFIX + "/{workflow_id}/review", response_model=TransferView, responses=_ERRORS)
-async def review(workflow_id: str, body: ReviewIn, request: Request, temporal: TemporalDep,
-                 request_id: RequestId, principal: Hr) -> TransferView:
-    await _guard(request, principal, workflow_id)
-    return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), CrossProvinceTransferWorkflow.review,
-                                       ReviewDecision(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
+CASES.message("/review", W.review, Hr, carrying(ReviewDecision), ReviewIn)
 
 
 @router.post(PREFIX + "/review-batch", response_model=list[BatchLine], responses=responses(400, 401, 403, 422))
@@ -189,20 +174,14 @@ async def review_batch(body: BatchIn, temporal: TemporalDep, request_id: Request
     return lines
 
 
-@router.post(PREFIX + "/{workflow_id}/cancel", response_model=TransferView, responses=_ERRORS)
-async def cancel(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
-                 request_id: RequestId, principal: HrOrSelf) -> TransferView:
-    await _guard(request, principal, workflow_id)
-    return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), CrossProvinceTransferWorkflow.cancel,
-                                       Cancel(actor=workflow_calls.actor(principal, request_id), reason=body.reason))
+CASES.message("/cancel", W.cancel, HrOrSelf, carrying(Cancel), ReasonIn)
 
 
-@router.post(PREFIX + "/{workflow_id}/agency-progress", response_model=TransferView, responses=_ERRORS)
+@router.post(PREFIX + "/{workflow_id}/agency-progress", response_model=TransferView, responses=CASES.errors)
 async def agency_progress(workflow_id: str, body: ProgressIn, temporal: TemporalDep, request_id: RequestId,
                           principal: Annotated[Principal, Depends(require(Role.ADMIN))]) -> TransferView:
     """The agency integration's callback (an operator's token): idempotent per step."""
     if not workflow_id.startswith("transfer-"):
         raise ApiError(404, "not_found", f"no transfer {workflow_id}")
-    return await workflow_calls.update(temporal.get_workflow_handle(workflow_id),
-                                       CrossProvinceTransferWorkflow.agency_progress,
+    return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), W.agency_progress,
                                        Progress(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))

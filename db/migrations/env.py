@@ -7,6 +7,7 @@ from sqlalchemy import create_engine, pool
 
 import db.models  # noqa: F401  (registers the tables on the metadata)
 from db.base import Base
+from db.migrate import configured_url
 
 config = context.config
 target_metadata = Base.metadata
@@ -14,7 +15,7 @@ target_metadata = Base.metadata
 
 def run_migrations_offline() -> None:
     context.configure(
-        url=config.get_main_option("sqlalchemy.url"),
+        url=configured_url(config),
         target_metadata=target_metadata,
         literal_binds=True,
     )
@@ -29,7 +30,7 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    engine = create_engine(configured_url(config), poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():

@@ -19,13 +19,7 @@ from domain.policy.contributions import (
     employee_deduction,
     housing_fund_rates,
 )
-from domain.policy.deadlines import (
-    Deadline,
-    deadline,
-    deadline_rules,
-    max_wage_deduction,
-    non_compete_compensation,
-)
+from domain.policy.deadlines import Deadline, deadline, deadline_rules, max_wage_deduction, non_compete_compensation
 from domain.policy.errors import (
     BaseOutOfRange,
     CatalogueError,
@@ -62,15 +56,12 @@ from domain.policy.pinning import (
 from domain.policy.transfers import TransferRequirements, transfer_requirements
 
 __all__ = [
-    "BaseOutOfRange", "BirthFacts", "Catalogue", "CatalogueError", "ContributionLimits",
-    "ContributionRates", "ContributionSnapshot", "Deadline", "EmployeeDeduction", "LeaveEntitlement",
-    "MaternityAllowance", "MaternitySnapshot", "MissingFact", "MissingFigure", "NoRuleInForce",
-    "NotTransferable", "OffboardingSnapshot", "PolicyError", "PolicySnapshot", "Problem",
-    "TransferRequirements", "TransferSnapshot", "UnknownRegion", "UnknownRule", "check_base",
-    "check_catalogue", "contribution_limits", "contribution_rates", "deadline", "deadline_rules",
-    "employee_deduction", "housing_fund_rates", "leave_entitlement", "load_catalogue",
-    "maternity_allowance", "max_wage_deduction", "non_compete_compensation", "paternity_leave",
-    "pin_contribution", "pin_maternity", "pin_offboarding", "pin_si_change", "pin_transfer",
-    "policy_version", "SiChangeSnapshot",
-    "transfer_requirements",
+    "BaseOutOfRange", "BirthFacts", "Catalogue", "CatalogueError", "ContributionLimits", "ContributionRates",
+    "ContributionSnapshot", "Deadline", "EmployeeDeduction", "LeaveEntitlement", "MaternityAllowance",
+    "MaternitySnapshot", "MissingFact", "MissingFigure", "NoRuleInForce", "NotTransferable", "OffboardingSnapshot",
+    "PolicyError", "PolicySnapshot", "Problem", "SiChangeSnapshot", "TransferRequirements", "TransferSnapshot",
+    "UnknownRegion", "UnknownRule", "check_base", "check_catalogue", "contribution_limits", "contribution_rates",
+    "deadline", "deadline_rules", "employee_deduction", "housing_fund_rates", "leave_entitlement", "load_catalogue",
+    "maternity_allowance", "max_wage_deduction", "non_compete_compensation", "paternity_leave", "pin_contribution",
+    "pin_maternity", "pin_offboarding", "pin_si_change", "pin_transfer", "policy_version", "transfer_requirements",
 ]

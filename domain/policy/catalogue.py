@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from domain.policy.check import DATA_DIR, scan
 from domain.policy.errors import FIGURES, CatalogueError, NoRuleInForce, UnknownRegion, missing_message
@@ -219,8 +219,8 @@ def province_code(name: str) -> str | None:
 def _empty_file(code: str) -> RegionFile:
     """A file for a province the shipped catalogue lacks, to hold its operator rules."""
     gb, name_zh, name_en = PROVINCES[code]
-    kind = ("municipality" if name_zh.endswith("市") else
-            "autonomous_region" if name_zh.endswith("自治区") else "province")
+    kind: Literal["municipality", "autonomous_region", "province"] = (
+        "municipality" if name_zh.endswith("市") else "autonomous_region" if name_zh.endswith("自治区") else "province")
     return RegionFile(schema_version=1, region=Region(code=code, name_zh=name_zh, name_en=name_en, kind=kind,
                                                       gb_code=gb))
 

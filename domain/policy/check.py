@@ -10,6 +10,7 @@ two contradictory things (the old holiday flag against the new field).
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,7 +236,7 @@ def _check_across(parsed: dict[str, tuple[str, RegionFile]]) -> list[Problem]:
                     out.append(Problem(name, None, "region", f"city name {alias!r} also names city {other!r}"))
     for (code, section, _scope), rules in groups.items():
         ordered = sorted(rules, key=lambda r: r.effective_from)
-        for earlier, later in zip(ordered, ordered[1:], strict=False):
+        for earlier, later in itertools.pairwise(ordered):
             if earlier.effective_to is None or earlier.effective_to >= later.effective_from:
                 out.append(Problem(parsed[code][0], later.id, "overlap",
                                    f"{section}: overlaps {earlier.id} (effective ranges must not overlap)"))

@@ -193,7 +193,7 @@ def housing_fund_rates(city: str, on: dt.date, *, catalogue: Catalogue | None = 
     then province, then national): a city that sets only its base keeps the national rates."""
     cat = catalogue or load_catalogue()
     region, town = cat.city(city)
-    rated: tuple[str, HousingFundRatesRule] | None = None
+    rated: tuple[str, HousingFundRatesRule, RateFigure] | None = None
     based: tuple[str, HousingFundRatesRule] | None = None
     for owner, scope in ((region.code, (town.code,)), (region.code, ("*",)), (NATIONAL, ("*",))):
         rule = cat.find(owner, "housing_fund_rates", on, scope)
@@ -201,21 +201,21 @@ def housing_fund_rates(city: str, on: dt.date, *, catalogue: Catalogue | None = 
             continue
         assert isinstance(rule, HousingFundRatesRule)
         if rated is None and rule.min_rate is not None:
-            rated = (owner, rule)
+            rated = (owner, rule, rule.min_rate)
         if based is None and rule.has_base():
             based = (owner, rule)
-    if rated is None or rated[1].min_rate is None:
+    if rated is None:
         raise MissingFigure(f"no housing fund rates for {town.name_zh} on {on}", field="city",
                             rule="housing_fund_rates")
-    owner, rule = rated
+    owner, rule, min_rate = rated
     base_rule = based[1] if based is not None else None
     return HousingFundRates(
-        min_rate=rule.min_rate, max_rate=rule.max_rate,
+        min_rate=min_rate, max_rate=rule.max_rate,
         verified=rule.verified and (base_rule is None or base_rule.verified),
         rule=cat.ref(rule, "housing_fund_rates", owner),
         base_floor=base_rule.base_floor if base_rule is not None else None,
         base_ceiling=base_rule.base_ceiling if base_rule is not None else None,
-        base_rule=cat.ref(base_rule, "housing_fund_rates", based[0]) if based is not None else None,
+        base_rule=cat.ref(based[1], "housing_fund_rates", based[0]) if based is not None else None,
     )
 
 
@@ -245,7 +245,7 @@ def employee_deduction(
         if rate.employee is None:
             raise MissingFigure(f"the catalogue has no employee {insurance} rate for {limits.city_zh}",
                                 field=insurance, rule=rate.rule.id)
-        fixed = rate.employee_fixed_monthly or Decimal("0")
+        fixed = rate.employee_fixed_monthly or Decimal(0)
         lines.append(DeductionLine(
             insurance=insurance, rate=rate.employee, fixed=fixed,
             amount=(amount * rate.employee + fixed).quantize(FEN, ROUND_HALF_UP), verified=rate.verified))

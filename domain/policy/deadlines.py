@@ -17,12 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from domain import workdays
 from domain.policy.catalogue import Catalogue, load_catalogue
 from domain.policy.errors import PolicyError, UnknownRule
-from domain.policy.models import (
-    DeadlineRule,
-    NonCompeteRule,
-    RuleRef,
-    WageDeductionRule,
-)
+from domain.policy.models import DeadlineRule, NonCompeteRule, RuleRef, WageDeductionRule
 from domain.policy.regions import NATIONAL
 
 FEN = Decimal("0.01")

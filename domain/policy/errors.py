@@ -12,6 +12,7 @@ admin enters the local notice through ``POST /policy/notices`` and a second admi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 # Sections an operator notice can fill, and what each figure is called in Chinese and English.
@@ -130,7 +131,7 @@ class NoticeRefused(PolicyError):
     as ``{"field", "rule", "message"}`` (Chinese first), the API's 422 shape."""
 
     def __init__(self, violations: list[dict[str, str]]) -> None:
-        first = violations[0] if violations else {"field": None, "rule": None, "message": "notice refused"}
-        super().__init__("; ".join(v["message"] for v in violations) or first["message"],
+        first: Mapping[str, str | None] = violations[0] if violations else {"field": None, "rule": None}
+        super().__init__("; ".join(v["message"] for v in violations) if violations else "notice refused",
                          field=first["field"], rule=first["rule"])
         self.violations = violations

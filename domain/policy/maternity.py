@@ -318,7 +318,7 @@ def allowance_rule(
 
 
 def _money(value: Decimal | int | str, name: str) -> Decimal:
-    if isinstance(value, float) or isinstance(value, bool):
+    if isinstance(value, (float, bool)):
         raise PolicyError(f"{name} must be a Decimal, not {type(value).__name__}", field=name,
                           rule="maternity_allowance")
     amount = Decimal(value)

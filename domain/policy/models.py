@@ -21,7 +21,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 def _no_float(value: Any) -> Any:
     if isinstance(value, float):
-        raise ValueError(f"write {value!r} as a quoted decimal string, not a float")
+        # ValueError, not TypeError: pydantic reports only a ValueError as a validation error of the field.
+        raise ValueError(f"write {value!r} as a quoted decimal string, not a float")  # noqa: TRY004
     return value
 
 
@@ -85,6 +86,8 @@ class Rule(BaseModel):
 
 
 class Label(BaseModel):
+    """A coded item named in both languages; the parts of a transfer rule extend it."""
+
     model_config = _STRICT
     code: str = Field(pattern=r"^[a-z0-9_]+$")
     zh: str
@@ -283,31 +286,19 @@ class HousingFundRatesRule(Rule):
 # ---------------------------------------------------------------- transfers
 
 
-class Condition(BaseModel):
-    model_config = _STRICT
-    code: str = Field(pattern=r"^[a-z0-9_]+$")
-    zh: str
-    en: str
+class Condition(Label):
     verified: bool
     note: str | None = None
 
 
-class Material(BaseModel):
-    model_config = _STRICT
-    code: str = Field(pattern=r"^[a-z0-9_]+$")
-    zh: str
-    en: str
+class Material(Label):
     provided_by: Actor
     required: bool = True
     verified: bool
     note: str | None = None
 
 
-class Step(BaseModel):
-    model_config = _STRICT
-    code: str = Field(pattern=r"^[a-z0-9_]+$")
-    zh: str
-    en: str
+class Step(Label):
     actor: Actor
     time_limit_working_days: int | None = Field(default=None, ge=0)
     time_limit_days: int | None = Field(default=None, ge=0)  # calendar days

@@ -356,9 +356,10 @@ def _cross_checks(kind: str, figures: BaseModel) -> list[dict[str, str]]:
     if isinstance(figures, ContributionBaseFigures):
         if figures.floor > figures.ceiling:
             out.append(_violation("figures.ceiling", "floor_not_above_ceiling", floor_msg))
-        for name, limits in figures.by_insurance.items():
+        for insurance, limits in figures.by_insurance.items():
             if limits.floor > limits.ceiling:
-                out.append(_violation(f"figures.by_insurance.{name}.ceiling", "floor_not_above_ceiling", floor_msg))
+                out.append(_violation(f"figures.by_insurance.{insurance}.ceiling", "floor_not_above_ceiling",
+                                      floor_msg))
     elif isinstance(figures, ContributionRatesFigures):
         given = {k: v for k in INSURANCES if (v := getattr(figures, k)) is not None}
         if not given:
@@ -497,9 +498,10 @@ def build_rule(record: NoticeRecord, *, effective_to: dt.date | None = None) -> 
         extra: dict[str, Any] = {}
         if f.get("by_insurance") and "by_insurance" in ContributionBaseRule.model_fields:
             extra["by_insurance"] = f["by_insurance"]
-        return ContributionBaseRule(**common, city=record.city, floor=Decimal(f["floor"]), ceiling=Decimal(f["ceiling"]),
-                                    average_wage=_opt(f.get("average_wage")),
-                                    period_confirmed=bool(f.get("period_confirmed", True)), **extra)
+        return ContributionBaseRule.model_validate(
+            common | {"city": record.city, "floor": Decimal(f["floor"]), "ceiling": Decimal(f["ceiling"]),
+                      "average_wage": _opt(f.get("average_wage")),
+                      "period_confirmed": bool(f.get("period_confirmed", True))} | extra)
     if record.kind == "contribution_rates":
         items: dict[str, RateItem] = {}
         for name in INSURANCES:
@@ -511,15 +513,15 @@ def build_rule(record: NoticeRecord, *, effective_to: dt.date | None = None) -> 
                 employee_fixed_monthly=_opt(given.get("employee_fixed_monthly")),
                 employee_pays=name not in EMPLOYER_ONLY, verified=verified,
                 note="employer rate by industry class, see the rule's note" if given.get("employer_by_industry_class") else None)
-        return ContributionRatesRule(**common, city=record.city, **items)
+        return ContributionRatesRule.model_validate(common | {"city": record.city} | items)
     if record.kind == "housing_fund":
         low, high = _opt(f.get("min_rate")), _opt(f.get("max_rate"))
         limits = {k: _opt(f.get(k)) for k in ("base_floor", "base_ceiling")
                   if f.get(k) is not None and k in HousingFundRatesRule.model_fields}
-        return HousingFundRatesRule(**common, city=record.city,
-                                    min_rate=RateFigure(value=low, verified=verified) if low is not None else None,
-                                    max_rate=RateFigure(value=high, verified=verified) if high is not None else None,
-                                    **limits)
+        return HousingFundRatesRule.model_validate(
+            common | {"city": record.city,
+                      "min_rate": RateFigure(value=low, verified=verified) if low is not None else None,
+                      "max_rate": RateFigure(value=high, verified=verified) if high is not None else None} | limits)
     if record.kind == "maternity_leave":
         return MaternityLeaveRule.model_validate(dict(f) | common)
     raise ValueError(f"a {record.kind} notice is not a catalogue rule")

@@ -12,23 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
 from domain.policy.catalogue import Catalogue, load_catalogue
-from domain.policy.contributions import (
-    ContributionLimits,
-    ContributionRates,
-    contribution_limits,
-    contribution_rates,
-)
-from domain.policy.deadlines import (
-    deadline_rule,
-    deadline_rules,
-    non_compete_rule,
-    wage_deduction_rule,
-)
+from domain.policy.contributions import ContributionLimits, ContributionRates, contribution_limits, contribution_rates
+from domain.policy.deadlines import deadline_rule, deadline_rules, non_compete_rule, wage_deduction_rule
 from domain.policy.errors import PolicyError
 from domain.policy.maternity import (
     BirthFacts,
@@ -116,9 +106,19 @@ def _unique(rules: list[RuleRef]) -> list[RuleRef]:
     return sorted(seen.values(), key=lambda r: (r.section, r.region, r.id))
 
 
-def _common(kind: str, on: dt.date, refs: list[RuleRef], gaps: list[str] | None = None) -> dict[str, object]:
+class _Common(TypedDict):
+    """The ``PolicySnapshot`` fields every pin computes the same way (the kind is each pin's own)."""
+
+    on: dt.date
+    rules: list[RuleRef]
+    verified: bool
+    gaps: list[str]
+    version: str
+
+
+def _common(on: dt.date, refs: list[RuleRef], gaps: list[str] | None = None) -> _Common:
     rules = _unique(refs)
-    return {"kind": kind, "on": on, "rules": rules, "verified": all(r.verified for r in rules),
+    return {"on": on, "rules": rules, "verified": all(r.verified for r in rules),
             "gaps": gaps or [], "version": policy_version(rules)}
 
 
@@ -148,9 +148,9 @@ def pin_maternity(
     gaps: list[str] = []
     if leave.provincial_rule_missing:
         gaps.append(f"{PROVINCIAL_EXTENSION_GAP}{leave.confirm}")
+    paternity: PaternityEntitlement | None
     try:
-        paternity: PaternityEntitlement | None = paternity_leave(region.code, birth_facts.birth_date,
-                                                                 catalogue=cat)
+        paternity = paternity_leave(region.code, birth_facts.birth_date, catalogue=cat)
         refs.append(paternity.rule)
     except PolicyError as exc:
         paternity = None
@@ -168,11 +168,11 @@ def pin_maternity(
             gaps.append(f"contribution base: {exc.message}")
         rates = contribution_rates(city, when, catalogue=cat)
         refs.extend(_rates_refs(rates))
-    common = _common("maternity", when, refs, gaps)
+    common = _common(when, refs, gaps)
     if leave.provincial_rule_missing:
         common["verified"] = False  # the national rule is verified, the answer is not complete
     return MaternitySnapshot(
-        **common,
+        kind="maternity", **common,
         province=region.code, city=cat.city(city)[1].code if city else None, facts=birth_facts, leave=leave,
         paternity=paternity, allowance=allowance, allowance_region=owner, allowance_claim=claim,
         contribution=limits, rates=rates,
@@ -194,7 +194,7 @@ def pin_contribution(city: str, on: dt.date, *, catalogue: Catalogue | None = No
     limits = contribution_limits(city, on, catalogue=cat)
     rates = contribution_rates(city, on, catalogue=cat)
     refs = [limits.rule, *_rates_refs(rates)]
-    return ContributionSnapshot(**_common("contribution", on, refs), city=limits.city, limits=limits, rates=rates)
+    return ContributionSnapshot(kind="contribution", **_common(on, refs), city=limits.city, limits=limits, rates=rates)
 
 
 def pin_transfer(
@@ -219,7 +219,7 @@ def pin_transfer(
     refs = [r.rule for r in requirements.values()]
     refs += [cat.ref(give_up, "deadlines", give_owner), cat.ref(registration, "deadlines", reg_owner)]
     return TransferSnapshot(
-        **_common("transfer", on, refs), origin=src.code, destination=dst.code,
+        kind="transfer", **_common(on, refs), origin=src.code, destination=dst.code,
         requirements=dict(sorted(requirements.items())), give_up=give_up, registration_change=registration)
 
 
@@ -251,10 +251,9 @@ def pin_offboarding(province: str, on: dt.date, *, catalogue: Catalogue | None =
     refs = [cat.ref(rule, "deadlines", owner) for owner, rule in chosen.values()]
     refs += [cat.ref(non_compete, "non_compete", NATIONAL), cat.ref(deductions, "wage_deductions", NATIONAL)]
     return OffboardingSnapshot(
-        **_common("offboarding", on, refs), province=region.code,
+        kind="offboarding", **_common(on, refs), province=region.code,
         deadlines={code: rule for code, (_, rule) in chosen.items()},
         non_compete=non_compete, wage_deductions=deductions)
-
 
 
 class SiChangeSnapshot(PolicySnapshot):
@@ -275,6 +274,6 @@ def pin_si_change(city: str, on: dt.date, *, catalogue: Catalogue | None = None)
               for code in ("si_back_payment_lookback", "si_agency_revocation_window")}
     refs = [*contribution.rules, *(cat.ref(rule, "deadlines", owner) for owner, rule in chosen.values())]
     return SiChangeSnapshot(
-        **_common("si_change", on, refs), city=contribution.city, limits=contribution.limits,
+        kind="si_change", **_common(on, refs), city=contribution.city, limits=contribution.limits,
         rates=contribution.rates, back_payment_lookback=chosen["si_back_payment_lookback"][1],
         agency_revocation_window=chosen["si_agency_revocation_window"][1])

@@ -15,15 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api.auth import mint_token
-from db.models import (
-    ApprovalTask,
-    AuditEvent,
-    Case,
-    Notification,
-    NotificationRead,
-    Receivable,
-    TransferMaterial,
-)
+from db.models import ApprovalTask, AuditEvent, Case, Notification, NotificationRead, Receivable, TransferMaterial
 from domain.roles import Role
 from tests.badinput.conftest import EMPLOYEE, OTHER, SharedDatabase
 from tests.conftest import JWT_SECRET

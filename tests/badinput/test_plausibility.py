@@ -23,7 +23,7 @@ from domain.roles import Role
 from tests.badinput.conftest import EMPLOYEE, SharedDatabase, count_rows
 
 TODAY = dt.date.today()
-CHINESE_THEN_ENGLISH = re.compile(r"^[^()]*[\u4e00-\u9fff][^()]* \(.*[A-Za-z].*\)$", re.S)
+CHINESE_THEN_ENGLISH = re.compile(r"^[^()]*[\u4e00-\u9fff][^()]* \(.*[A-Za-z].*\)$", re.DOTALL)
 NEW_EMPLOYEE = {
     "employee_id": "E3003", "resident_id_number": "110105198506151236", "name": "李娜", "department": "Sales",
     "position": "Adviser", "hire_date": "2021-03-01", "si_province": "Beijing", "si_city": "Beijing",
@@ -41,7 +41,7 @@ BACK_PAYMENT = {"employee_id": EMPLOYEE, "kind": "back_payment", "base": "10000.
 def resident_id(prefix17: str) -> str:
     """A valid resident ID number: the 17 digits with their ISO 7064 MOD 11-2 check character."""
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    return prefix17 + "10X98765432"[sum(int(d) * w for d, w in zip(prefix17, weights)) % 11]
+    return prefix17 + "10X98765432"[sum(int(d) * w for d, w in zip(prefix17, weights, strict=True)) % 11]
 
 
 def person(employee_id: str, sequence: str, **extra: str) -> dict[str, str]:

@@ -11,14 +11,14 @@ import pytest
 
 from domain import workdays
 from domain.policy import MissingFigure, NoRuleInForce, contribution_limits, leave_entitlement, load_catalogue
-from domain.policy.errors import NoticeRefused, UnknownRegion
-from domain.policy.maternity import BirthFacts
 from domain.policy.catalogue import Catalogue
 from domain.policy.check import DATA_DIR
+from domain.policy.errors import NoticeRefused, UnknownRegion
+from domain.policy.maternity import BirthFacts
 from domain.policy.notices import NoticeIn, NoticeLayer, NoticeRecord, build_layer, check_notice, install
 
 D = dt.date
-AT = dt.datetime(2026, 12, 2, 9, tzinfo=dt.timezone.utc)
+AT = dt.datetime(2026, 12, 2, 9, tzinfo=dt.UTC)
 
 
 def _record(n: int, notice: dict, **kw) -> NoticeRecord:

@@ -136,7 +136,7 @@ def test_pinning_is_stable_and_serialisable():
     first = pin_maternity("北京", "北京", facts)
     again = pin_maternity("beijing", "Beijing", facts)
     assert first.version == again.version and len(first.version) == 64
-    assert first.leave.total_days == 158 and first.contribution.floor == Decimal("7162")
+    assert first.leave.total_days == 158 and first.contribution.floor == Decimal(7162)
     assert first.allowance.divisor == 30 and first.allowance_region == "beijing"
     assert first.allowance_claim.amount == 10
     assert MaternitySnapshot.model_validate_json(first.model_dump_json()) == first
@@ -159,7 +159,7 @@ def test_changed_figure_changes_version(tmp_path):
     path.write_text(path.read_text(encoding="utf-8").replace('floor: "7162"', 'floor: "7163"'), encoding="utf-8")
     original = pin_contribution("beijing", ON)
     changed = pin_contribution("beijing", ON, catalogue=load_catalogue(data))
-    assert changed.limits.floor == Decimal("7163")
+    assert changed.limits.floor == Decimal(7163)
     assert changed.version != original.version
     # An unrelated file's change does not touch this case's version.
     sh = data / "shanghai.yaml"

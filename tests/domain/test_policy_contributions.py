@@ -44,9 +44,9 @@ def test_limits_per_city_with_source(city):
 
 
 def test_beijing_contribution_years_run_july_to_june():
-    assert contribution_limits("北京", D(2026, 6, 30)).floor == Decimal("7162")
+    assert contribution_limits("北京", D(2026, 6, 30)).floor == Decimal(7162)
     nxt = contribution_limits("北京市", D(2026, 7, 1))
-    assert (nxt.floor, nxt.ceiling, nxt.verified) == (Decimal("7270"), Decimal("36348"), False)
+    assert (nxt.floor, nxt.ceiling, nxt.verified) == (Decimal(7270), Decimal(36348), False)
     # Two secondary sources quote the 2026 notice, which was never read (audit 2026-12 §2.1).
     assert nxt.rule.source.basis == "secondary" and nxt.period_confirmed is False
     assert "t20260821_4831461" in nxt.rule.source.url
@@ -65,9 +65,9 @@ def test_ten_cities_known_and_guiyang_harbin_have_no_base():
 
 
 def test_base_outside_limits_is_rejected_with_the_limits():
-    assert check_base("beijing", Decimal("7162"), D(2026, 1, 5)).ceiling == Decimal("35811")
+    assert check_base("beijing", Decimal(7162), D(2026, 1, 5)).ceiling == Decimal(35811)
     with pytest.raises(BaseOutOfRange) as low:
-        check_base("beijing", Decimal("5869"), D(2026, 1, 5))
+        check_base("beijing", Decimal(5869), D(2026, 1, 5))
     assert "7162" in str(low.value) and "35811" in str(low.value) and "below" in str(low.value)
     with pytest.raises(BaseOutOfRange) as high:
         check_base("上海", "40000", D(2026, 1, 5))
@@ -81,7 +81,7 @@ def test_rates_merge_city_over_national():
     pension = rates.rates["pension"]
     assert (pension.employee, pension.employer, pension.verified) == (Decimal("0.08"), Decimal("0.16"), True)
     medical = rates.rates["medical"]
-    assert medical.employee_fixed_monthly == Decimal("3") and medical.verified is False
+    assert medical.employee_fixed_monthly == Decimal(3) and medical.verified is False
     assert medical.rule.region == "beijing"
     assert rates.rates["work_injury"].employee_pays is False
     assert rates.rates["work_injury"].employer is None  # not in the catalogue, never zero

@@ -252,7 +252,7 @@ def test_a_later_version_applies_by_birth_date_not_application_date(tmp_path):
 def test_contribution_figures_stay_chosen_by_the_application_date():
     # Birth in the 2025 contribution year, application in 2026's: the base is 2026's.
     snap = pin_maternity("beijing", "beijing", BirthFacts(birth_date=D(2026, 6, 20), child_order=1), D(2026, 7, 10))
-    assert snap.contribution.floor == Decimal("7270") and snap.leave.total_days == 158
+    assert snap.contribution.floor == Decimal(7270) and snap.leave.total_days == 158
 
 
 def test_heilongjiang_conflict_is_noted_and_unverified():
@@ -267,17 +267,17 @@ def test_hohhot_medical_and_pension_floors_differ():
     on = D(2026, 5, 1)
     pension = contribution_limits("呼和浩特", on)
     medical = contribution_limits("Hohhot", on, "medical")
-    assert (pension.floor, pension.ceiling, pension.insurance) == (Decimal("5058"), Decimal("25290"), None)
-    assert contribution_limits("hohhot", on, "pension").floor == Decimal("5058")
-    assert (medical.floor, medical.ceiling, medical.insurance) == (Decimal("6744"), Decimal("25290"), "medical")
+    assert (pension.floor, pension.ceiling, pension.insurance) == (Decimal(5058), Decimal(25290), None)
+    assert contribution_limits("hohhot", on, "pension").floor == Decimal(5058)
+    assert (medical.floor, medical.ceiling, medical.insurance) == (Decimal(6744), Decimal(25290), "medical")
     assert medical.verified is False and medical.period_confirmed is False
     assert medical.rule.source.basis == "secondary" and "neimenggu.chinatax.gov.cn" in medical.rule.source.url
-    assert check_base("呼和浩特", Decimal("6000"), on).floor == Decimal("5058")
+    assert check_base("呼和浩特", Decimal(6000), on).floor == Decimal(5058)
     with pytest.raises(BaseOutOfRange) as low:
-        check_base("呼和浩特", Decimal("6000"), on, "medical")
+        check_base("呼和浩特", Decimal(6000), on, "medical")
     assert "6744" in str(low.value)
     with pytest.raises(BaseOutOfRange):
-        employee_deduction("呼和浩特", Decimal("6000"), on, ("pension", "medical"))
+        employee_deduction("呼和浩特", Decimal(6000), on, ("pension", "medical"))
     with pytest.raises(MissingFigure):  # the source names no unemployment base: none is lent
         contribution_limits("呼和浩特", on, "unemployment")
     with pytest.raises(NoRuleInForce):
@@ -286,12 +286,12 @@ def test_hohhot_medical_and_pension_floors_differ():
 
 def test_housing_fund_base_limits_with_national_rates():
     fund = housing_fund_rates("北京", D(2026, 8, 1))
-    assert (fund.base_floor, fund.base_ceiling) == (Decimal("2540"), Decimal("36348"))
+    assert (fund.base_floor, fund.base_ceiling) == (Decimal(2540), Decimal(36348))
     assert fund.base_rule.id == "beijing.housing_fund_rates.beijing.2026" and fund.base_rule.region == "beijing"
     assert fund.rule.region == "national" and fund.min_rate.value == Decimal("0.05")
     assert fund.verified is False
     assert housing_fund_rates("北京", D(2026, 6, 30)).base_floor is None
-    assert housing_fund_rates("呼和浩特", D(2026, 8, 1)).base_ceiling == Decimal("30498")
+    assert housing_fund_rates("呼和浩特", D(2026, 8, 1)).base_ceiling == Decimal(30498)
 
 
 def test_shenzhen_and_hangzhou_notes_carry_the_arithmetic_check():

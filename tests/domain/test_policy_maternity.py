@@ -154,7 +154,7 @@ def test_paternity_leave_is_unverified():
 
 def test_maternity_allowance_beijing_verified_formula():
     result = maternity_allowance("beijing", employer_average_monthly_wage=Decimal("12345.67"),
-                                 leave_days=158, on=D(2026, 3, 1), employee_monthly_wage=Decimal("20000"))
+                                 leave_days=158, on=D(2026, 3, 1), employee_monthly_wage=Decimal(20000))
     assert result.allowance == Decimal("65020.53")  # 12345.67 * 158 / 30
     assert result.employee_leave_pay == Decimal("105333.33")
     assert result.employer_top_up == Decimal("40312.80")
@@ -162,7 +162,7 @@ def test_maternity_allowance_beijing_verified_formula():
 
 
 def test_maternity_allowance_elsewhere_is_unverified():
-    result = maternity_allowance("guangdong", employer_average_monthly_wage=Decimal("9000"),
+    result = maternity_allowance("guangdong", employer_average_monthly_wage=Decimal(9000),
                                  leave_days=178, on=D(2026, 3, 1))
     assert result.allowance == Decimal("53400.00") and result.verified is False
     assert result.rule.region == "national"

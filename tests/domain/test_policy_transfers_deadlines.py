@@ -82,13 +82,13 @@ def test_unknown_deadline_and_listing():
 
 
 def test_non_compete_compensation():
-    plain = non_compete_compensation(Decimal("20000"), Decimal("2540"), ON)
+    plain = non_compete_compensation(Decimal(20000), Decimal(2540), ON)
     assert plain.monthly == Decimal("6000.00") and not plain.raised_to_minimum_wage
-    low = non_compete_compensation(Decimal("5000"), Decimal("2540"), ON)
+    low = non_compete_compensation(Decimal(5000), Decimal(2540), ON)
     assert low.monthly == Decimal("2540.00") and low.raised_to_minimum_wage
     assert low.rule.source.url.startswith("https://www.court.gov.cn")
 
 
 def test_wage_deduction_cap():
-    assert max_wage_deduction(Decimal("10000"), Decimal("2540"), ON) == Decimal("2000.00")
-    assert max_wage_deduction(Decimal("3000"), Decimal("2540"), ON) == Decimal("460.00")
+    assert max_wage_deduction(Decimal(10000), Decimal(2540), ON) == Decimal("2000.00")
+    assert max_wage_deduction(Decimal(3000), Decimal(2540), ON) == Decimal("460.00")

@@ -18,15 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.audit import verify_chain
-from db.models import (
-    ActivityStep,
-    ApprovalTask,
-    AuditEvent,
-    Case,
-    SiChange,
-    SiEnrollment,
-    SimAgencyRequest,
-)
+from db.models import ActivityStep, ApprovalTask, AuditEvent, Case, SiChange, SiEnrollment, SimAgencyRequest
 from domain.roles import Role
 from tests.faults.harness import tail
 from tests.processes.support import eventually

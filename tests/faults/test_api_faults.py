@@ -137,9 +137,9 @@ async def test_two_managers_approving_at_once_one_wins_the_other_gets_409(
         answers = await asyncio.gather(*(
             api.post(f"/si-changes/{wf}/approve", json={},
                      headers=auth(Role.HR_MANAGER, m) | {"X-Request-ID": f"{m}-{wf}"}) for m in managers))
-        return dict(zip(managers, answers))
+        return dict(zip(managers, answers, strict=True))
 
-    for wf, answers in zip(workflow_ids, await asyncio.gather(*(race(w) for w in workflow_ids))):
+    for wf, answers in zip(workflow_ids, await asyncio.gather(*(race(w) for w in workflow_ids)), strict=True):
         codes = sorted(r.status_code for r in answers.values())
         assert codes == [200, 409], {m: (r.status_code, r.text) for m, r in answers.items()}
         [winner] = [m for m, r in answers.items() if r.status_code == 200]

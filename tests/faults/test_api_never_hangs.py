@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Self
 
 import httpx
 import psycopg2
@@ -100,7 +101,7 @@ class ChainLockHolder:
         self.conn = psycopg2.connect(url.render_as_string(hide_password=False))
         self.released = threading.Event()
 
-    def __enter__(self) -> ChainLockHolder:
+    def __enter__(self) -> Self:
         with self.conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK_KEY,))
         return self

@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 from workflows import case_ops
 
 with workflow.unsafe.imports_passed_through():
-    from activities.cases import Actor
+    from domain.actors import Actor
 
 
 class ProbeInput(BaseModel):

@@ -102,7 +102,7 @@ async def test_personal_data_is_shown_by_role(api, auth) -> None:
 async def test_employee_sees_only_own_cases(api, auth, session_factory) -> None:
     await _register(api, auth)
     await _register(api, auth, EMPLOYEE | {"employee_id": "E2002", "resident_id_number": "360426199101010071"})
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with session_factory.begin() as s:
         for emp in ("E1001", "E2002"):
             s.add(Case(workflow_id=f"probe-{emp}", kind="probe", employee_id=emp, stage="x", opened_at=now))
@@ -119,7 +119,7 @@ async def test_employee_sees_only_own_cases(api, auth, session_factory) -> None:
 
 async def test_case_list_pages_by_cursor(api, auth, session_factory) -> None:
     await _register(api, auth)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with session_factory.begin() as s:
         for i in range(5):
             s.add(Case(workflow_id=f"probe-{i}", kind="probe", employee_id="E1001", stage="x", opened_at=now))
@@ -147,9 +147,9 @@ async def test_health_503_when_database_down(settings, temporal_env, codec) -> N
 
     dead = make_engine("postgresql+psycopg2://nobody@127.0.0.1:1/none")
     app = create_app(settings, engine=dead, temporal=temporal_env.client, codec=codec)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-            r = await c.get("/health")
+    async with app.router.lifespan_context(app), \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.get("/health")
     assert r.status_code == 503 and r.headers["retry-after"] == "5"
     assert r.json()["database"]["ok"] is False and r.json()["temporal"]["ok"] is True
 

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.cases import Actor
 from db.audit import verify_chain
 from db.models import ApprovalTask, AuditEvent, Case, Employee
+from domain.actors import Actor
 from hrflow.codec import ENCODING
 from tests.platform.probe_workflow import Decision, ProbeInput, ProbeWorkflow
 from worker import build_worker
@@ -82,11 +82,12 @@ async def test_case_lifecycle_is_recorded_and_encrypted(temporal_env: WorkflowEn
 async def test_case_activities_are_idempotent(settings, session_factory) -> None:
     import datetime as dt
 
-    from activities.cases import CaseActivities, ChangeStage, OpenCase
+    from activities.cases import CaseActivities
+    from domain.contracts.cases import ChangeStage, OpenCase
 
     add_employee(session_factory, "E2002")
     acts = CaseActivities(session_factory)
-    at = dt.datetime(2026, 1, 5, 9, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
     opened = OpenCase(workflow_id="wf-1", kind="probe", employee_id="E2002", stage="a", opened_at=at)
     acts.open_case(opened)
     acts.open_case(opened)  # a retry after the first attempt committed

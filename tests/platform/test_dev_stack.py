@@ -38,7 +38,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _hrflow(*args: str, cwd: Path, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hrflow.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "hrflow.cli", *args], check=False, cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -57,7 +57,7 @@ def _request(url: str, *, token: str | None = None, body: dict | None = None,
 class DevStack:
     def __init__(self, cwd: Path, env: dict[str, str], api_port: int) -> None:
         self.cwd, self.env, self.api = cwd, env, f"http://127.0.0.1:{api_port}"
-        self.log = open(cwd / "dev-output.txt", "ab")
+        self.log = open(cwd / "dev-output.txt", "ab")  # noqa: SIM115 - the child's log, open while it runs
         self.proc = subprocess.Popen([sys.executable, "-m", "hrflow.cli", "dev"], cwd=cwd, env=env,
                                      stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -103,7 +103,7 @@ def test_dev_runs_everything_stops_cleanly_and_keeps_data(tmp_path: Path) -> Non
             assert r.status == 200
         listed = subprocess.run(
             [str(Path(sys.executable).parent / "temporal"), "operator", "search-attribute", "list",
-             "--address", f"127.0.0.1:{temporal_port}"], capture_output=True, text=True, timeout=30).stdout
+             "--address", f"127.0.0.1:{temporal_port}"], check=True, capture_output=True, text=True, timeout=30).stdout
         for name in ("EmployeeId", "CaseKind", "CaseStage", "Province", "Department"):
             assert name in listed
         _reminders_reach_the_mail_sink_once(tmp_path, env)
@@ -148,7 +148,7 @@ def _reminders_reach_the_mail_sink_once(cwd: Path, env: dict[str, str]) -> None:
         assert time.monotonic() < deadline, schedules()
         time.sleep(0.5)
     engine = create_engine(_database_url(cwd))
-    seed(sessionmaker(engine), dt.datetime.now(dt.timezone.utc))
+    seed(sessionmaker(engine), dt.datetime.now(dt.UTC))
     engine.dispose()
 
     mail = cwd / ".hrflow" / "mail"

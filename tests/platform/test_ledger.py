@@ -26,7 +26,7 @@ from tests.processes.support import add_employee
 EMP, CASE, OFFBOARDING = "E7890", "maternity-leave-E7890-2026-03-01", "offboarding-E7890-2026-11-02"
 MONTHS = {"2026-06": Decimal("2630.00"), "2026-07": Decimal("2630.00"), "2026-08": Decimal("2630.00")}
 BOOKED = sum(MONTHS.values())  # 7,890.00
-AT = dt.datetime(2026, 11, 25, tzinfo=dt.timezone.utc)
+AT = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
 
 
 def _book(session: Session) -> None:

@@ -10,7 +10,7 @@ from db.models import ApprovalTask, AuditEvent, Case
 from domain.roles import Role
 from tests.processes.support import add_employee
 
-NOW = dt.datetime(2026, 12, 1, 9, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
 
 
 def _seed(session_factory, *, case_status: str) -> dict[str, int]:

@@ -59,13 +59,13 @@ async def test_a_pool_with_no_free_connection_answers_503(database_url: str, set
                                                            auth) -> None:
     tight = make_engine(database_url, pool_size=1, limits=Limits(pool_timeout_seconds=0.3))
     app = create_app(settings, engine=tight, temporal=temporal_env.client, codec=codec)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            with tight.connect():  # someone else has the only connection
-                r = await client.get("/cases", headers=auth(Role.HR_MANAGER))
-                w = await client.put("/staff/hr.li", json={"display_name": "李", "role": "hr_specialist"},
-                                     headers=auth(Role.ADMIN))
-            after = await client.get("/cases", headers=auth(Role.HR_MANAGER))
+    async with app.router.lifespan_context(app), \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        with tight.connect():  # someone else has the only connection
+            r = await client.get("/cases", headers=auth(Role.HR_MANAGER))
+            w = await client.put("/staff/hr.li", json={"display_name": "李", "role": "hr_specialist"},
+                                 headers=auth(Role.ADMIN))
+        after = await client.get("/cases", headers=auth(Role.HR_MANAGER))
     tight.dispose()
     for answer in (r, w):
         assert answer.status_code == 503 and answer.json()["error"] == "database_busy", answer.text

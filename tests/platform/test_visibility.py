@@ -7,7 +7,7 @@ import uuid
 
 from temporalio.testing import WorkflowEnvironment
 
-from activities.cases import Actor
+from domain.actors import Actor
 from tests.platform.probe_workflow import Decision, ProbeInput, ProbeWorkflow
 from tests.platform.test_case_workflow import ID_NUMBER, add_employee
 from worker import build_worker

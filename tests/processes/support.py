@@ -7,6 +7,7 @@ import datetime as dt
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import Employee
+from domain.roles import Role
 from hrflow.codec import EncryptionCodec, data_converter
 from hrflow.temporal import ensure_search_attributes
 
@@ -130,3 +132,24 @@ async def time_skipping_env(codec: EncryptionCodec) -> AsyncIterator[WorkflowEnv
         yield env
     finally:
         await env.shutdown()
+
+
+
+@dataclass(frozen=True)
+class CaseRoutes:
+    """One process's case routes as the tests call them: read a case as its usual reader, wait for
+    a state, post a message as someone."""
+
+    prefix: str  # e.g. "/maternity-leaves"
+    reader: Role
+    reader_user: str
+
+    async def view(self, api: Any, auth: Any, wf: str) -> dict:
+        return (await api.get(f"{self.prefix}/{wf}", headers=auth(self.reader, self.reader_user))).json()
+
+    async def wait_view(self, api: Any, auth: Any, wf: str, check: Callable[[dict], Any]) -> dict:
+        return await wait_view(lambda: self.view(api, auth, wf), check)
+
+    async def post(self, api: Any, auth: Any, wf: str, action: str, role: Role, user: str,
+                   body: dict | None = None) -> Any:
+        return await api.post(f"{self.prefix}/{wf}/{action}", json=body or {}, headers=auth(role, user))

@@ -11,31 +11,16 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
 from db.audit import verify_chain
-from db.models import (
-    ApprovalTask,
-    AuditEvent,
-    Case,
-    CaseDeadline,
-    Employee,
-    Notification,
-    Receivable,
-)
+from db.models import ApprovalTask, AuditEvent, Case, CaseDeadline, Employee, Notification, Receivable
 from domain.roles import Role
 from hrflow.codec import EncryptionCodec
 from tests.processes import support
-from tests.processes.support import (
-    add_employee,
-    env_today,
-    record_history,
-    terminate_cases,
-    until,
-)
+from tests.processes.support import add_employee, env_today, record_history, terminate_cases, until
 from worker import build_worker
 
 
@@ -50,23 +35,15 @@ HR, MANAGER, FINANCE = "hr.li", "mgr.wang", "fin.zhao"
 MONTHLY_ADVANCE = Decimal("1053.00")  # Beijing, base 10,000: 8% + 2% + 3 yuan + 0.5%
 
 
+ROUTES = support.CaseRoutes("/maternity-leaves", Role.HR_SPECIALIST, HR)
+view, wait_view, post = ROUTES.view, ROUTES.wait_view, ROUTES.post
+
+
 async def apply(api, auth, emp: str, due: dt.date, **extra) -> dict:
     body = {"employee_id": emp, "expected_delivery_date": due.isoformat(), "company_pays_salary": False} | extra
     r = await api.post("/maternity-leaves", json=body, headers=auth(Role.EMPLOYEE, emp))
     assert r.status_code == 201, r.text
     return r.json()
-
-
-async def view(api, auth, wf: str) -> dict:
-    return (await api.get(f"/maternity-leaves/{wf}", headers=auth(Role.HR_SPECIALIST, HR))).json()
-
-
-async def wait_view(api, auth, wf: str, check) -> dict:
-    return await support.wait_view(lambda: view(api, auth, wf), check)
-
-
-async def post(api, auth, wf: str, action: str, role: Role, user: str, body: dict | None = None) -> httpx.Response:
-    return await api.post(f"/maternity-leaves/{wf}/{action}", json=body or {}, headers=auth(role, user))
 
 
 async def start_leave(api, auth, env, emp: str, **extra) -> tuple[str, dict]:

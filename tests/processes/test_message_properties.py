@@ -119,7 +119,7 @@ async def play(api, auth, env, base: str, steps: list[tuple[Message, str, str]],
 
 
 def check(run: Run, session_factory, workflow_id: str) -> None:
-    for rid, m, r in run.answers:
+    for _rid, m, r in run.answers:
         assert r.status_code in (200, 403, 404, 409, 422), (m.name, r.status_code, r.text)
     with session_factory() as s:
         rows = s.execute(select(AuditEvent.request_id, AuditEvent.action, AuditEvent.after).where(

@@ -58,6 +58,15 @@ async def first_moment(client: Client, start: Awaitable[httpx.Response], workflo
         yield answers
 
 
+def _enrollment(api, auth, session_factory, emp: str):
+    """Her enrollment change, about to be submitted: its workflow id and the submission."""
+    add_employee(session_factory, emp)
+    body = {"employee_id": emp, "kind": "enrollment", "base": "10000.00",
+            "effective_month": f"{dt.date.today():%Y-%m}", "reason": "new hire"}
+    return f"si-change-{emp}-1", api.post("/si-changes", json=body,
+                                          headers=auth(Role.HR_SPECIALIST, HR) | {"X-Request-ID": f"s-{emp}"})
+
+
 def _open_tasks(session_factory, workflow_id: str) -> list[str]:
     with session_factory() as s:
         return list(s.scalars(select(ApprovalTask.task_key).where(
@@ -66,14 +75,9 @@ def _open_tasks(session_factory, workflow_id: str) -> list[str]:
 
 async def test_an_approval_sent_as_the_change_starts_is_applied_and_the_window_runs(
         api, auth, temporal_env, settings, session_factory, agency, emp) -> None:
-    add_employee(session_factory, emp)
-    wf = f"si-change-{emp}-1"
-    body = {"employee_id": emp, "kind": "enrollment", "base": "10000.00",
-            "effective_month": f"{dt.date.today():%Y-%m}", "reason": "new hire"}
+    wf, submit = _enrollment(api, auth, session_factory, emp)
     async with first_moment(
-        temporal_env.client,
-        api.post("/si-changes", json=body, headers=auth(Role.HR_SPECIALIST, HR) | {"X-Request-ID": f"s-{emp}"}),
-        wf, lambda: api.post(f"/si-changes/{wf}/approve", json={}, headers=auth(Role.HR_MANAGER, MANAGER)),
+        temporal_env.client, submit, wf, lambda: api.post(f"/si-changes/{wf}/approve", json={}, headers=auth(Role.HR_MANAGER, MANAGER)),
         lambda: build_worker(temporal_env.client, settings, session_factory, agency=agency)) as (created, approved):
         assert created.status_code == 201 and created.json()["stage"] == "submitted", created.text
         assert approved.status_code == 200 and approved.json()["stage"] == "approved", approved.text
@@ -97,14 +101,9 @@ async def test_an_approval_sent_as_the_change_starts_is_applied_and_the_window_r
 async def test_a_refusal_sent_as_the_change_starts_is_still_a_refusal(
         api, auth, temporal_env, settings, session_factory, agency, emp) -> None:
     """Validators cannot wait for the start-up; the handler applies their rule once the case is open."""
-    add_employee(session_factory, emp)
-    wf = f"si-change-{emp}-1"
-    body = {"employee_id": emp, "kind": "enrollment", "base": "10000.00",
-            "effective_month": f"{dt.date.today():%Y-%m}", "reason": "new hire"}
+    wf, submit = _enrollment(api, auth, session_factory, emp)
     async with first_moment(
-        temporal_env.client,
-        api.post("/si-changes", json=body, headers=auth(Role.HR_SPECIALIST, HR) | {"X-Request-ID": f"s-{emp}"}),
-        wf, lambda: api.post(f"/si-changes/{wf}/revoke", json={"reason": "nothing approved yet"},
+        temporal_env.client, submit, wf, lambda: api.post(f"/si-changes/{wf}/revoke", json={"reason": "nothing approved yet"},
                              headers=auth(Role.HR_MANAGER, MANAGER)),
         lambda: build_worker(temporal_env.client, settings, session_factory, agency=agency)) as (created, refused):
         assert created.status_code == 201

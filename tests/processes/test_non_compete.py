@@ -30,22 +30,14 @@ MONTHLY = Decimal("4500.00")
 PAYDAY = 10
 
 
+ROUTES = support.CaseRoutes("/non-competes", Role.HR_SPECIALIST, HR)
+view, wait_view, post = ROUTES.view, ROUTES.wait_view, ROUTES.post
+
+
 async def start(api, auth, emp: str, first_day: dt.date, months: int, **extra) -> httpx.Response:
     body = {"employee_id": emp, "start": first_day.isoformat(), "months": months,
             "monthly_compensation": str(MONTHLY), "payday": PAYDAY} | extra
     return await api.post("/non-competes", json=body, headers=auth(Role.HR_SPECIALIST, HR))
-
-
-async def view(api, auth, wf: str) -> dict:
-    return (await api.get(f"/non-competes/{wf}", headers=auth(Role.HR_SPECIALIST, HR))).json()
-
-
-async def wait_view(api, auth, wf: str, check) -> dict:
-    return await support.wait_view(lambda: view(api, auth, wf), check)
-
-
-async def post(api, auth, wf: str, action: str, role: Role, user: str, body: dict | None = None) -> httpx.Response:
-    return await api.post(f"/non-competes/{wf}/{action}", json=body or {}, headers=auth(role, user))
 
 
 def payments(session_factory, wf: str, kind: str = "monthly") -> list[NonCompetePayment]:

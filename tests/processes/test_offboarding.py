@@ -18,14 +18,13 @@ from domain import workdays
 from domain.roles import Role
 from integrations.si_agency import AgencySubmission
 from tests.processes import support
-from tests.processes.support import (
-    env_today,
-    eventually,
-    record_history,
-    until,
-)
+from tests.processes.support import env_today, eventually, record_history, until
 
 HR, MANAGER, FINANCE, COMPLIANCE, IT, RECEIVER = "hr.li", "mgr.wang", "fin.zhao", "cmp.sun", "it.qian", "E0042"
+
+
+ROUTES = support.CaseRoutes("/offboardings", Role.HR_MANAGER, MANAGER)
+view, wait_view = ROUTES.view, ROUTES.wait_view
 
 
 async def record(api, auth, emp: str, role: Role, user: str, kind: str, title: str, amount: str | None = None) -> int:
@@ -42,14 +41,6 @@ async def start(api, auth, emp: str, notice: dt.date, kind: str = "resignation",
     r = await api.post("/offboardings", json=body, headers=auth(Role.HR_SPECIALIST, HR))
     assert r.status_code == 201, r.text
     return r.json()
-
-
-async def view(api, auth, wf: str) -> dict:
-    return (await api.get(f"/offboardings/{wf}", headers=auth(Role.HR_MANAGER, MANAGER))).json()
-
-
-async def wait_view(api, auth, wf: str, check) -> dict:
-    return await support.wait_view(lambda: view(api, auth, wf), check)
 
 
 async def sign(api, auth, wf: str, role: Role, user: str, gate: str, key: str, outcome: str, **extra) -> httpx.Response:
@@ -105,7 +96,7 @@ async def test_securities_case_departure_happens_dispute_carries_on(stack, auth,
 async def test_maternity_advance_deducted_by_agreement_then_clearance_completes(stack, auth, emp, temporal_env,
                                                                                  session_factory) -> None:
     api = stack
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with session_factory.begin() as s:
         for month in ("2026-06", "2026-07"):
             s.add(Receivable(employee_id=emp, workflow_id=f"maternity-leave-{emp}-x", kind="maternity_advance",

@@ -13,14 +13,7 @@ from temporalio.service import RPCError
 
 from api.plausibility import add_months
 from db.models import Case
-from domain.protections import (
-    Ground,
-    MaternityRecord,
-    Protection,
-    bar,
-    find_protections,
-    grounds_in_text,
-)
+from domain.protections import Ground, MaternityRecord, Protection, bar, find_protections, grounds_in_text
 from domain.roles import Role
 
 HR, MANAGER = "hr.li", "mgr.wang"
@@ -131,7 +124,7 @@ async def test_a_birth_less_than_a_year_before_the_last_day_is_the_nursing_year(
     birth = add_months(TODAY, -6)
     with session_factory.begin() as s:
         s.add(Case(workflow_id=f"maternity-leave-{emp}-{birth.isoformat()}", kind="maternity", employee_id=emp,
-                   stage="closed", status="completed", opened_at=dt.datetime.now(dt.timezone.utc)))
+                   stage="closed", status="completed", opened_at=dt.datetime.now(dt.UTC)))
     r = await stack.post("/offboardings", json=termination(emp, ground="art_41"), headers=auth(Role.HR_SPECIALIST, HR))
     assert r.status_code == 422 and r.json()["detail"][0]["rule"] == ART_42_PREGNANCY, r.text
     assert "nursing year" in r.json()["detail"][0]["message"]

@@ -24,19 +24,15 @@ GUIYANG_TO_HARBIN = {"origin_city": "贵阳", "destination_city": "哈尔滨", "
                      "reason": "relocated to the Harbin branch"}
 
 
+ROUTES = support.CaseRoutes("/transfers", Role.HR_SPECIALIST, HR)
+view, wait_view = ROUTES.view, ROUTES.wait_view
+
+
 async def apply(api, auth, emp: str, body: dict = GUIYANG_TO_HARBIN, as_employee: bool = True) -> dict:
     headers = auth(Role.EMPLOYEE, emp) if as_employee else auth(Role.HR_SPECIALIST, HR)
     r = await api.post("/transfers", json={"employee_id": emp} | body, headers=headers)
     assert r.status_code == 201, r.text
     return r.json()
-
-
-async def view(api, auth, wf: str) -> dict:
-    return (await api.get(f"/transfers/{wf}", headers=auth(Role.HR_SPECIALIST, HR))).json()
-
-
-async def wait_view(api, auth, wf: str, check) -> dict:
-    return await support.wait_view(lambda: view(api, auth, wf), check)
 
 
 async def upload_all(api, auth, emp: str, wf: str, codes, session_factory) -> None:

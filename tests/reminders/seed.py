@@ -7,16 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import (
-    ApprovalTask,
-    Case,
-    CaseDeadline,
-    Employee,
-    Receivable,
-    StaffMember,
-    Transfer,
-    TransferBranch,
-)
+from db.models import ApprovalTask, Case, CaseDeadline, Employee, Receivable, StaffMember, Transfer, TransferBranch
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=CHINA)
@@ -40,7 +31,7 @@ def staff(s: Session, user: str, role: str, level: int = 1, *, email: str | None
                       language=language, active=active))
 
 
-def seed(factory: sessionmaker[Session], NOW: dt.datetime = NOW) -> None:  # noqa: N803 (the module's NOW)
+def seed(factory: sessionmaker[Session], NOW: dt.datetime = NOW) -> None:
     """Everything is placed relative to ``NOW`` (the dev-stack test seeds around the real time)."""
     with factory.begin() as s:
         for emp in ("E1", "E2", "E3", "E4", "E5"):
@@ -54,7 +45,7 @@ def seed(factory: sessionmaker[Session], NOW: dt.datetime = NOW) -> None:  # noq
         s.flush()
 
         case(s, "si-change-E1-1", "E1", "si_change")
-        task = dict(workflow_id="si-change-E1-1", title="Approve", status="open")
+        task = {"workflow_id": "si-change-E1-1", "title": "Approve", "status": "open"}
         s.add_all([
             ApprovalTask(task_key="t1", role="hr_specialist", due_at=NOW - DAY, created_at=NOW - 5 * DAY, **task),
             ApprovalTask(task_key="t2", role="hr_specialist", assignee="hr.li", due_at=NOW - 5 * DAY,
@@ -71,7 +62,7 @@ def seed(factory: sessionmaker[Session], NOW: dt.datetime = NOW) -> None:  # noq
         case(s, "maternity-E2-1", "E2", "maternity", "deducting")
         case(s, "offboarding-E3-1", "E3", "offboarding", "departed")
         case(s, "non-compete-E3-1", "E3", "non_compete", "active")
-        deadline = dict(status="open", updated_at=NOW)
+        deadline = {"status": "open", "updated_at": NOW}
         s.add_all([
             CaseDeadline(workflow_id="maternity-E1-1", kind="maternity_return", ref="main", employee_id="E1",
                          due_at=NOW + 3 * DAY, **deadline),
@@ -85,7 +76,7 @@ def seed(factory: sessionmaker[Session], NOW: dt.datetime = NOW) -> None:  # noq
                          due_at=NOW - 20 * DAY, details={"month": "2026-09"}, status="met", updated_at=NOW),
         ])
 
-        money = dict(kind="maternity_advance", amount=Decimal("2000.00"), booked_at=NOW - 10 * DAY)
+        money = {"kind": "maternity_advance", "amount": Decimal("2000.00"), "booked_at": NOW - 10 * DAY}
         s.add_all([
             Receivable(employee_id="E2", workflow_id="maternity-E2-1", month="2026-09", **money),  # R1: remind
             Receivable(employee_id="E1", workflow_id="maternity-E1-1", month="2026-09", **money),  # on leave

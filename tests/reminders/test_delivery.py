@@ -52,7 +52,7 @@ class Robot:
         robot = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 query = parse_qs(urlparse(self.path).query)
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if robot.fail_next:
@@ -188,7 +188,7 @@ def test_robot_errors_retry_then_bad_signature_fails_for_good(session_factory, s
 
 def test_a_claimed_delivery_is_not_sent_by_a_second_relay(session_factory, smtp) -> None:
     """Two relays at once: the lease taken by one is skipped by the other."""
-    port, folder = smtp
+    port, _folder = smtp
     _world(session_factory)
     from db import delivery
     from db.session import unit_of_work

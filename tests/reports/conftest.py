@@ -8,9 +8,10 @@ from collections.abc import Callable
 import pytest
 from fastapi import FastAPI
 
-from activities.report import ComputeMonth, MonthComputed, ReportActivities
+from activities.report import ReportActivities
 from api.app import create_app
 from db.report import ReportThresholds
+from domain.contracts.report import ComputeMonth, MonthComputed
 from tests.reports.seed import seed
 
 COMPUTED_AT = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)

@@ -49,15 +49,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import audit
-from db.models import (
-    Employee,
-    EmployeeRecord,
-    Receivable,
-    Settlement,
-    Transfer,
-    TransferBranch,
-    TransferReview,
-)
+from db.models import Employee, EmployeeRecord, Receivable, Settlement, Transfer, TransferBranch, TransferReview
 from db.report import ADVANCE, DEPARTED, RETURNED
 
 CHINA = dt.timezone(dt.timedelta(hours=8))

@@ -20,11 +20,7 @@ from db import report
 from db.models import Notification
 from db.report import ReportThresholds
 from tests.processes.support import record_history
-from workflows.monthly_report import (
-    MonthlyReportRequest,
-    MonthlyReportWorkflow,
-    previous_month,
-)
+from workflows.monthly_report import MonthlyReportRequest, MonthlyReportWorkflow, previous_month
 
 
 @pytest.fixture

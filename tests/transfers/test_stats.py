@@ -32,14 +32,14 @@ TRANSFERS = {
 }
 # (transfer, kind, status, days from start to completion)
 BRANCHES = [
-    ("T1", "pension", "completed", Decimal("10")), ("T2", "pension", "completed", Decimal("20")),
-    ("T3", "pension", "completed", Decimal("30")), ("T4", "pension", "completed", Decimal("40")),
-    ("T5", "pension", "completed", Decimal("45.5")), ("T6", "pension", "completed", Decimal("100")),
-    ("T7", "pension", "completed", Decimal("1")),
-    ("T1", "medical", "completed", Decimal("3.5")), ("T2", "medical", "completed", Decimal("5")),
+    ("T1", "pension", "completed", Decimal(10)), ("T2", "pension", "completed", Decimal(20)),
+    ("T3", "pension", "completed", Decimal(30)), ("T4", "pension", "completed", Decimal(40)),
+    ("T5", "pension", "completed", Decimal("45.5")), ("T6", "pension", "completed", Decimal(100)),
+    ("T7", "pension", "completed", Decimal(1)),
+    ("T1", "medical", "completed", Decimal("3.5")), ("T2", "medical", "completed", Decimal(5)),
     ("T4", "medical", "completed", Decimal("2.25")),
-    ("T1", "housing_fund", "completed", Decimal("7")),
-    ("T2", "housing_fund", "rejected", Decimal("9")),  # ended, but not completed: not counted
+    ("T1", "housing_fund", "completed", Decimal(7)),
+    ("T2", "housing_fund", "rejected", Decimal(9)),  # ended, but not completed: not counted
     ("T3", "housing_fund", "transferring", None),
 ]
 # (transfer, decision, reason code)

@@ -1,0 +1,117 @@
+"""Receivables: what an employee owes the company, whichever process booked or recovers it.
+
+Maternity books the advances paid during her leave; the deductions, repayments and write-offs of
+the case, and offboarding's finance gate at her departure, recover them. Finance reads the
+follow-up list and an employee's ledger here, and records each follow-up of an open item.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.auth import Principal, require
+from api.deps import RequestId
+from api.errors import ApiError, responses
+from api.pagination import keyset_page
+from api.routes import resource_router
+from api.transactions import transact
+from db import audit, ledger
+from db.ledger import open_receivables
+from db.models import Receivable
+from domain.roles import Role
+
+router = resource_router(tags=["receivables"])
+
+LedgerReader = Annotated[Principal, Depends(require(Role.FINANCE, Role.HR_SPECIALIST, Role.HR_MANAGER,
+                                                    Role.COMPLIANCE))]
+
+
+class ReceivableOut(BaseModel):
+    id: int
+    employee_id: str
+    workflow_id: str
+    kind: str
+    month: str
+    amount: Decimal
+    settled: Decimal
+    reversed: Decimal = Field(description="given back (a withdrawn recovery, a month not owed after all)")
+    status: str
+    booked_at: dt.datetime
+    followed_up_at: dt.datetime | None = None
+
+
+class Ledger(BaseModel):
+    employee_id: str
+    outstanding: Decimal
+    months: list[str]
+    items: list[ReceivableOut]
+    responsible: dict[str, str] = Field(description="who acts on each open item")
+
+
+class ReceivablePage(BaseModel):
+    items: list[ReceivableOut]
+    next_cursor: int | None
+
+
+@router.get("/receivables", response_model=ReceivablePage, responses=responses(401, 403))
+async def list_receivables(request: Request, _: LedgerReader, status: str = "open",
+                           cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
+                           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> ReceivablePage:
+    """All receivables in a status, oldest booking first: finance's follow-up list."""
+    def work(session: Session) -> ReceivablePage:
+        items, next_cursor = keyset_page(session, select(Receivable).where(Receivable.status == status),
+                                         Receivable.id, cursor, limit, ReceivableOut)
+        return ReceivablePage(items=items, next_cursor=next_cursor)
+
+    return await transact(request, work)
+
+
+@router.get("/receivables/{employee_id}", response_model=Ledger, responses=responses(401, 403))
+async def receivables(employee_id: str, request: Request, _: LedgerReader) -> Ledger:
+    """An employee's open receivables: what offboarding's finance gate must see settled."""
+    def work(session: Session) -> Ledger:
+        rows = open_receivables(session, employee_id)
+        outstanding = ledger.outstanding(session, employee_id)  # what is owed: booked - settled - reversed
+        return Ledger(
+            employee_id=employee_id, outstanding=outstanding, months=[r.month for r in rows],
+            items=[ReceivableOut.model_validate(r, from_attributes=True) for r in rows],
+            responsible={"deduction_or_recovery": "finance", "return_and_departure": "hr_specialist",
+                         "write_off": "finance + hr_manager"} if rows else {})
+
+    return await transact(request, work)
+
+
+class FollowUpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1, max_length=500, description="what was done: a call, an agreed plan, a reminder")
+
+
+@router.post("/receivables/items/{receivable_id}/follow-ups", response_model=ReceivableOut,
+             responses=responses(400, 401, 403, 404, 409, 422))
+async def follow_up(receivable_id: int, body: FollowUpIn, request: Request, request_id: RequestId,
+                    principal: Annotated[Principal, Depends(require(Role.FINANCE))]) -> ReceivableOut:
+    """Finance records a follow-up of an open receivable (audited); the daily sweep then stays quiet
+    about it for the follow-up period."""
+    def work(session: Session) -> ReceivableOut:
+        row = session.get(Receivable, receivable_id, with_for_update=True)
+        if row is None:
+            raise ApiError(404, "not_found", f"no receivable {receivable_id}")
+        if row.status != "open":
+            raise ApiError(409, "not_open", f"receivable {receivable_id} is {row.status}")
+        now = dt.datetime.now(dt.UTC)
+        before = row.followed_up_at
+        row.followed_up_at = now
+        audit.append(session, audit.AuditEntry(
+            actor=principal.user, actor_role=principal.role.value, action="receivable.followed_up",
+            workflow_id=row.workflow_id, subject=row.employee_id, before={"followed_up_at": before},
+            after={"receivable": receivable_id, "month": row.month, "note": body.note}, request_id=request_id), at=now)
+        return ReceivableOut.model_validate(row, from_attributes=True)
+
+    return await transact(request, work)

@@ -1,0 +1,60 @@
+"""The tables, one module per concept; importing this package registers every one on ``Base.metadata``.
+
+Money columns are ``Numeric(12, 2)`` in yuan; times are ``timestamptz``. Relationships are not
+declared: queries say what they join, so nothing loads lazily behind a caller's back. Callers import
+from here (``from db.models import Case``), never from the modules, so a table can move between them.
+"""
+
+from __future__ import annotations
+
+from db.base import Base
+from db.models.audit import AuditEvent
+from db.models.case_ids import CaseRequest, CaseSequence
+from db.models.cases import ApprovalTask, Case
+from db.models.columns import Money
+from db.models.employees import Employee, EmploymentEventRow
+from db.models.ledger import CLAIM_METHODS, Receivable, ReceivableClaim, Settlement
+from db.models.notifications import Delivery, DeliveryAttempt, Notification, NotificationRead
+from db.models.offboarding import ClearanceItem, EmployeeRecord, NonCompetePayment
+from db.models.policy_notices import PolicyNotice
+from db.models.reminders import CaseDeadline, StaffMember
+from db.models.reports import ReportFigure, ReportRun
+from db.models.social_insurance import SiChange, SiEnrollment, SimAgencyRequest
+from db.models.steps import ActivityStep
+from db.models.transfer import Transfer, TransferBranch, TransferMaterial, TransferReview
+
+__all__ = [
+    "CLAIM_METHODS",
+    "ActivityStep",
+    "ApprovalTask",
+    "AuditEvent",
+    "Base",
+    "Case",
+    "CaseDeadline",
+    "CaseRequest",
+    "CaseSequence",
+    "ClearanceItem",
+    "Delivery",
+    "DeliveryAttempt",
+    "Employee",
+    "EmployeeRecord",
+    "EmploymentEventRow",
+    "Money",
+    "NonCompetePayment",
+    "Notification",
+    "NotificationRead",
+    "PolicyNotice",
+    "Receivable",
+    "ReceivableClaim",
+    "ReportFigure",
+    "ReportRun",
+    "Settlement",
+    "SiChange",
+    "SiEnrollment",
+    "SimAgencyRequest",
+    "StaffMember",
+    "Transfer",
+    "TransferBranch",
+    "TransferMaterial",
+    "TransferReview",
+]

@@ -1,0 +1,25 @@
+"""Who caused a change: a person through the API, or ``system`` for the workflow itself.
+
+Every message to a workflow and every recorded step carries one, so the audit trail names the
+person, her role and the request that did it.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class Actor(BaseModel):
+    """A person (login, role, employee number) and the request she sent; ``system`` by default."""
+
+    user: str = "system"
+    role: str = "system"
+    request_id: str | None = None
+    employee_id: str | None = None  # the person's own employee number, whatever their login
+
+    def is_employee(self, employee_id: str) -> bool:
+        """Is this the person ``employee_id``? (A login and an employee number may differ.)"""
+        return self.employee_id == employee_id or (self.employee_id is None and self.user == employee_id)
+
+
+SYSTEM = Actor()
