@@ -31,23 +31,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from bench.common import (
-    PgWaits,
-    Stack,
-    Table,
-    cpu_seconds,
-    finish,
-    machine_facts,
-    mean_latencies,
-    percentile,
-    postgres_cpu,
-    print_facts,
-    say,
-    size_arg,
-    verdict,
-    worker_counter,
-    worker_histograms,
-)
+from bench import common
 from domain.roles import Role
 
 SIZES = {"tiny": (10, 2.0, 30), "small": (50, 5.0, 300), "full": (50, 60.0, 2500)}  # clients, seconds, cases
@@ -82,7 +66,7 @@ class Recorder:
         return result
 
 
-async def run(stack: Stack, clients: int, seconds: float, cases: list[str]) -> dict[str, Any]:
+async def run(stack: common.Stack, clients: int, seconds: float, cases: list[str]) -> dict[str, Any]:
     import httpx
 
     from bench.bare import TrivialWorkflow
@@ -137,22 +121,22 @@ async def run(stack: Stack, clients: int, seconds: float, cases: list[str]) -> d
             await load.timed("bare update", trivial.execute_update(TrivialWorkflow.ping, n))
 
     pids = stack.pids()
-    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    own_before, pg_before = own_cpu(), postgres_cpu(stack)
-    waits = PgWaits(stack.dsn)
+    cpu_before = {name: common.cpu_seconds(pid) for name, pid in pids.items()}
+    own_before, pg_before = own_cpu(), common.postgres_cpu(stack)
+    waits = common.PgWaits(stack.dsn)
     waits.start()
-    hist_before = worker_histograms(stack.worker_metrics_port)
-    cache_before = {k: worker_counter(stack.worker_metrics_port, f"sticky_cache_{k}") for k in ("hit", "miss")}
+    hist_before = common.worker_histograms(stack.worker_metrics_port)
+    cache_before = {k: common.worker_counter(stack.worker_metrics_port, f"sticky_cache_{k}") for k in ("hit", "miss")}
     t0 = time.monotonic()
     await asyncio.gather(bare_probe(), *(checker(i) for i in range(clients)))
     out["elapsed"] = time.monotonic() - t0
     await waits.stop()
     out["pg_waits"] = waits.summary()
-    out["worker_latencies"] = mean_latencies(hist_before, worker_histograms(stack.worker_metrics_port))
-    out["cache"] = {k: worker_counter(stack.worker_metrics_port, f"sticky_cache_{k}") - v
+    out["worker_latencies"] = common.mean_latencies(hist_before, common.worker_histograms(stack.worker_metrics_port))
+    out["cache"] = {k: common.worker_counter(stack.worker_metrics_port, f"sticky_cache_{k}") - v
                     for k, v in cache_before.items()}
-    out["cpu"] = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
-    out["cpu"]["postgres"] = postgres_cpu(stack) - pg_before
+    out["cpu"] = {name: common.cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+    out["cpu"]["postgres"] = common.postgres_cpu(stack) - pg_before
     out["cpu"]["load generator (this process)"] = own_cpu() - own_before
     out["load"] = load
     out["revokes"] = revokes[0]
@@ -162,14 +146,14 @@ async def run(stack: Stack, clients: int, seconds: float, cases: list[str]) -> d
 
 def stats(times: list[float], errors: list[str], elapsed: float | None = None) -> dict[str, Any]:
     ms = [t * 1000 for t in times]
-    return {"count": len(ms), "p50": percentile(ms, 50), "p95": percentile(ms, 95), "p99": percentile(ms, 99),
+    return {"count": len(ms), "p50": common.percentile(ms, 50), "p95": common.percentile(ms, 95), "p99": common.percentile(ms, 99),
             "errors": len(errors), "per_s": len(ms) / elapsed if elapsed else None, "error_samples": errors[:5]}
 
 
-def report(out: dict[str, Any], clients: int, seconds: float) -> tuple[list[Table], dict[str, Any]]:
+def report(out: dict[str, Any], clients: int, seconds: float) -> tuple[list[common.Table], dict[str, Any]]:
     load, idle, elapsed = out["load"], out["idle"], out["elapsed"]
     figures: dict[str, Any] = {"load": {}, "idle": {}, "elapsed": elapsed, "revokes": out["revokes"]}
-    t = Table(f"API under load: {clients} checkers for {seconds:.0f} s (inbox, then approve), bare update beside them",
+    t = common.Table(f"API under load: {clients} checkers for {seconds:.0f} s (inbox, then approve), bare update beside them",
               ["call", "count", "per s", "p50 ms", "p95 ms", "p99 ms", "errors", "target", "verdict"])
     for name in ("inbox", "approve", "revoke (share used up)", "bare update"):
         if name not in load.times:
@@ -177,15 +161,15 @@ def report(out: dict[str, Any], clients: int, seconds: float) -> tuple[list[Tabl
         s = figures["load"][name] = stats(load.times[name], load.errors[name], elapsed)
         target = "no errors" if name != "bare update" else "(reference)"
         t.add(name, s["count"], s["per_s"], s["p50"], s["p95"], s["p99"], s["errors"], target,
-              verdict(s["errors"] == 0) if name != "bare update" else "")
+              common.verdict(s["errors"] == 0) if name != "bare update" else "")
     approve, bare = figures["load"]["approve"], figures["load"]["bare update"]
-    ratio = Table("approve latency / bare update latency, same run, same load",
+    ratio = common.Table("approve latency / bare update latency, same run, same load",
                   ["percentile", "approve ms", "bare update ms", "ratio", "target", "verdict"])
     for p in ("p50", "p95", "p99"):
         r = approve[p] / bare[p]
         figures[f"ratio_{p}"] = r
-        ratio.add(p, approve[p], bare[p], r, f"<= {TARGET_RATIO}", verdict(r <= TARGET_RATIO))
-    idle_t = Table(f"idle reference: {IDLE_SAMPLES} calls one at a time, nothing else running",
+        ratio.add(p, approve[p], bare[p], r, f"<= {TARGET_RATIO}", common.verdict(r <= TARGET_RATIO))
+    idle_t = common.Table(f"idle reference: {IDLE_SAMPLES} calls one at a time, nothing else running",
                    ["call", "p50 ms", "p95 ms", "errors"])
     for name in ("inbox", "approve", "bare update"):
         s = figures["idle"][name] = stats(idle.times[name], idle.errors[name])
@@ -212,7 +196,7 @@ def report(out: dict[str, Any], clients: int, seconds: float) -> tuple[list[Tabl
 
 
 def main() -> None:
-    parser = size_arg(__doc__.split("\n\n")[0])
+    parser = common.size_arg(__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int)
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--cases", type=int, help="changes prepared for approval")
@@ -223,11 +207,11 @@ def main() -> None:
     args = parser.parse_args()
     clients, seconds, n_cases = SIZES[args.size]
     clients, seconds, n_cases = args.clients or clients, args.seconds or seconds, args.cases or n_cases
-    facts = machine_facts(benchmark="api_load", size=args.size, clients=clients, seconds=seconds, cases=n_cases,
+    facts = common.machine_facts(benchmark="api_load", size=args.size, clients=clients, seconds=seconds, cases=n_cases,
                           max_cached_workflows=args.max_cached, sandbox_runner=args.runner)
-    print_facts(facts)
+    common.print_facts(facts)
     t0 = time.monotonic()
-    stack = Stack("api-load")
+    stack = common.Stack("api-load")
     try:
         from bench.memory import open_tasks, start_cases, wait_for
 
@@ -235,12 +219,12 @@ def main() -> None:
         stack.start_temporal(db_file=False)
         stack.start_worker(max_cached=args.max_cached, metrics=True, runner=args.runner)
         stack.start_api()
-        say(f"stack up: API {stack.api_url} (pid {stack.pids()['api']}), worker pid {stack.pids()['worker']}")
+        common.say(f"stack up: API {stack.api_url} (pid {stack.pids()['api']}), worker pid {stack.pids()['worker']}")
         employees = [f"L{i:06d}" for i in range(n_cases)]
         stack.add_employees(employees)
         took = asyncio.run(start_cases(stack, employees))
         wait_for("open approval tasks", lambda: open_tasks(stack) >= n_cases or open_tasks(stack), 3600, stack)
-        say(f"{n_cases:,} changes waiting for approval ({time.monotonic() - t0:.0f} s; starts took {took:.0f} s)")
+        common.say(f"{n_cases:,} changes waiting for approval ({time.monotonic() - t0:.0f} s; starts took {took:.0f} s)")
         out = asyncio.run(run(stack, clients, seconds, [f"si-change-{e}-1" for e in employees]))
         out.update(max_cached=args.max_cached, cases=n_cases, runner=args.runner)
         stack.check_children()
@@ -248,7 +232,7 @@ def main() -> None:
         with contextlib.suppress(Exception):
             stack.close()
     tables, figures = report(out, clients, seconds)
-    finish(tables, t0, args.json, {"facts": facts, "results": figures})
+    common.finish(tables, t0, args.json, {"facts": facts, "results": figures})
 
 
 if __name__ == "__main__":

@@ -27,21 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench.common import (
-    WORKER_LATENCIES,
-    PgWaits,
-    Stack,
-    Table,
-    cpu_seconds,
-    finish,
-    machine_facts,
-    postgres_cpu,
-    print_facts,
-    say,
-    size_arg,
-    verdict,
-    worker_histograms,
-)
+from bench import common
 
 SIZES = {"tiny": (2, 2), "small": (10, 10), "full": (100, 25)}  # cases per process and side, in flight
 TARGET = 0.8
@@ -69,7 +55,7 @@ def own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def run(stack: Stack, processes: list[str], n: int, concurrency: int) -> dict[str, Any]:
+async def run(stack: common.Stack, processes: list[str], n: int, concurrency: int) -> dict[str, Any]:
     import httpx
 
     from api.app import create_app
@@ -92,13 +78,13 @@ async def run(stack: Stack, processes: list[str], n: int, concurrency: int) -> d
             code = CODES[process]
             employees = [f"B{code}{i:05d}" for i in range(n + 1)]
             drivers.prepare(stack, process, employees)
-            say(f"{process}: calibration case")
+            common.say(f"{process}: calibration case")
             calibration = await drive(ctx, employees[0])
             real_shape = await shape_of(client, calibration)
             bare_id = f"bare-{process}-calibration"
             await drive_bare(client, bare_id, real_shape.steps, stack.task_queue)
             bare_shape = await shape_of(client, bare_id)
-            say(f"{process}: shape {real_shape.counts}")
+            common.say(f"{process}: shape {real_shape.counts}")
 
             real_jobs = [functools.partial(drive, ctx, e) for e in employees[1:]]
             bare_jobs = [functools.partial(drive_bare, client, f"bare-{process}-{i}", real_shape.steps,
@@ -106,22 +92,22 @@ async def run(stack: Stack, processes: list[str], n: int, concurrency: int) -> d
             half = n // 2
             spent = {"real": 0.0, "bare": 0.0}
             cpu = {k: {"worker": 0.0, "temporal": 0.0, "postgres": 0.0, "driver": 0.0} for k in spent}
-            hist = {k: {name: [0.0, 0.0] for name in WORKER_LATENCIES} for k in spent}
-            waits = {k: PgWaits(stack.dsn) for k in spent}
+            hist = {k: {name: [0.0, 0.0] for name in common.WORKER_LATENCIES} for k in spent}
+            waits = {k: common.PgWaits(stack.dsn) for k in spent}
             errors: dict[str, list[str]] = {"real": [], "bare": []}
             for side, jobs in (("bare", bare_jobs[:half]), ("real", real_jobs[:half]),
                                ("real", real_jobs[half:]), ("bare", bare_jobs[half:])):
                 if not jobs:
                     continue
-                before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-                mine, pg = own_cpu(), postgres_cpu(stack)
-                h0 = worker_histograms(stack.worker_metrics_port)
-                sampler = PgWaits(stack.dsn)
+                before = {name: common.cpu_seconds(pid) for name, pid in pids.items()}
+                mine, pg = own_cpu(), common.postgres_cpu(stack)
+                h0 = common.worker_histograms(stack.worker_metrics_port)
+                sampler = common.PgWaits(stack.dsn)
                 sampler.start()
                 elapsed, errs = await batch(jobs, concurrency)
                 await sampler.stop()
-                h1 = worker_histograms(stack.worker_metrics_port)
-                for name in WORKER_LATENCIES:
+                h1 = common.worker_histograms(stack.worker_metrics_port)
+                for name in common.WORKER_LATENCIES:
                     if name in h0 and name in h1:
                         hist[side][name][0] += h1[name][0] - h0[name][0]
                         hist[side][name][1] += h1[name][1] - h0[name][1]
@@ -129,12 +115,12 @@ async def run(stack: Stack, processes: list[str], n: int, concurrency: int) -> d
                     waits[side].counts[what] = waits[side].counts.get(what, 0) + k
                 waits[side].samples += sampler.samples
                 for name, pid in pids.items():
-                    cpu[side][name] += cpu_seconds(pid) - before[name]
-                cpu[side]["postgres"] += postgres_cpu(stack) - pg
+                    cpu[side][name] += common.cpu_seconds(pid) - before[name]
+                cpu[side]["postgres"] += common.postgres_cpu(stack) - pg
                 cpu[side]["driver"] += own_cpu() - mine
                 spent[side] += elapsed
                 errors[side] += errs
-                say(f"{process}: {len(jobs)} {side} cases in {elapsed:.1f} s"
+                common.say(f"{process}: {len(jobs)} {side} cases in {elapsed:.1f} s"
                     + (f", {len(errs)} errors" if errs else ""))
             real_rate = (n - len(errors["real"])) / spent["real"]
             bare_rate = (n - len(errors["bare"])) / spent["bare"]
@@ -155,14 +141,14 @@ async def run(stack: Stack, processes: list[str], n: int, concurrency: int) -> d
     return results
 
 
-def report(results: dict[str, Any], n: int, concurrency: int, temporal_db: str) -> list[Table]:
-    main = Table(f"throughput: {n} cases per process and side, {concurrency} in flight, dev server {temporal_db}",
+def report(results: dict[str, Any], n: int, concurrency: int, temporal_db: str) -> list[common.Table]:
+    main = common.Table(f"throughput: {n} cases per process and side, {concurrency} in flight, dev server {temporal_db}",
                  ["process", "activities", "updates", "signals", "children", "runs", "events real/bare",
                   "real cases/s", "bare cases/s", "real/bare", "target", "verdict", "errors"])
-    cpu = Table("CPU per case (ms of one core): where the difference goes",
+    cpu = common.Table("CPU per case (ms of one core): where the difference goes",
                 ["process", "worker real", "worker bare", "temporal real", "temporal bare", "postgres real",
                  "postgres bare", "driver+API real", "driver bare"])
-    why = Table("worker task latencies (means, ms) and PostgreSQL lock waits, real vs bare",
+    why = common.Table("worker task latencies (means, ms) and PostgreSQL lock waits, real vs bare",
                 ["process", "wft schedule-to-start", "wft execution", "activity schedule-to-start",
                  "activity execution", "backends waiting on the audit lock"])
     for process, r in results.items():
@@ -173,12 +159,12 @@ def report(results: dict[str, Any], n: int, concurrency: int, temporal_db: str) 
         assert acts == b.get("activities", 0) + b.get("child_activities", 0), (s, b)
         main.add(process, acts, s.get("updates", 0), s.get("signals", 0), children, s.get("runs", 1), events,
                  r["real_cases_per_s"], r["bare_cases_per_s"], r["ratio"], f">= {TARGET}",
-                 verdict(r["ratio"] >= TARGET), len(r["errors"]["real"]) + len(r["errors"]["bare"]))
+                 common.verdict(r["ratio"] >= TARGET), len(r["errors"]["real"]) + len(r["errors"]["bare"]))
         c = r["cpu_ms_per_case"]
         cpu.add(process, c["real"]["worker"], c["bare"]["worker"], c["real"]["temporal"], c["bare"]["temporal"],
                 c["real"]["postgres"], c["bare"]["postgres"], c["real"]["driver"], c["bare"]["driver"])
         lat = r["worker_latency_ms"]
-        why.add(process, *[f"{lat['real'][name]:.1f} / {lat['bare'][name]:.1f}" for name in WORKER_LATENCIES],
+        why.add(process, *[f"{lat['real'][name]:.1f} / {lat['bare'][name]:.1f}" for name in common.WORKER_LATENCIES],
                 f"{r['pg_advisory_lock_waiters']['real']:.1f} / {r['pg_advisory_lock_waiters']['bare']:.1f}")
     main.notes += [("activities include those of child workflows (offboarding: the enrollment stop);"
                     " timers are not replayed by the bare case"),
@@ -196,7 +182,7 @@ def report(results: dict[str, Any], n: int, concurrency: int, temporal_db: str) 
 
 
 def main() -> None:
-    parser = size_arg(__doc__.split("\n\n")[0])
+    parser = common.size_arg(__doc__.split("\n\n")[0])
     parser.add_argument("--temporal-db", choices=("memory", "file"), default="memory",
                         help="dev server history in memory (default) or in an SQLite file (--db-filename)")
     parser.add_argument("--only", help="comma-separated processes (default: all five)")
@@ -207,21 +193,21 @@ def main() -> None:
     n, concurrency = SIZES[args.size]
     n = args.cases or n
     processes = args.only.split(",") if args.only else list(CODES)
-    facts = machine_facts(benchmark="throughput", size=args.size, temporal_db=args.temporal_db,
+    facts = common.machine_facts(benchmark="throughput", size=args.size, temporal_db=args.temporal_db,
                           sandbox_runner=args.runner)
-    print_facts(facts)
+    common.print_facts(facts)
     t0 = time.monotonic()
-    stack = Stack("throughput")
+    stack = common.Stack("throughput")
     try:
         stack.start_postgres()
         stack.start_temporal(db_file=args.temporal_db == "file")
         stack.start_worker(max_cached=1000, metrics=True, runner=args.runner)
-        say(f"stack up: PostgreSQL, Temporal dev server ({args.temporal_db}), worker pid {stack.pids()['worker']}")
+        common.say(f"stack up: PostgreSQL, Temporal dev server ({args.temporal_db}), worker pid {stack.pids()['worker']}")
         results = asyncio.run(run(stack, processes, n, concurrency))
     finally:
         with contextlib.suppress(Exception):
             stack.close()
-    finish(report(results, n, concurrency, args.temporal_db), t0, args.json, {"facts": facts, "results": results})
+    common.finish(report(results, n, concurrency, args.temporal_db), t0, args.json, {"facts": facts, "results": results})
 
 
 if __name__ == "__main__":

@@ -19,19 +19,7 @@ import json
 import sys
 from typing import Any
 
-from domain import workdays
-from domain.policy import (
-    BirthFacts,
-    CatalogueError,
-    PolicyError,
-    check_catalogue,
-    contribution_limits,
-    contribution_rates,
-    deadline_rules,
-    leave_entitlement,
-    load_catalogue,
-    transfer_requirements,
-)
+from domain import policy, workdays
 from domain.policy import notices as policy_notices
 from domain.policy.maternity import allowance_rule, leave_rules, paternity_leave
 from domain.policy.models import RuleRef
@@ -101,14 +89,14 @@ def _show(args: argparse.Namespace) -> Any:
     region = getattr(args, "region", None)
     if kind == "maternity-leave":
         name = _need(region, "--region", kind)
-        cat = load_catalogue()
+        cat = policy.load_catalogue()
         code, national, local, missing = leave_rules(name, on, catalogue=cat)
         owner, allowance = allowance_rule(code, on, catalogue=cat)
         try:
             paternity: Any = paternity_leave(code, on, catalogue=cat)
-        except PolicyError as exc:
+        except policy.PolicyError as exc:
             paternity = {"missing": exc.message}
-        example = leave_entitlement(code, BirthFacts(birth_date=on, child_order=1), on, catalogue=cat)
+        example = policy.leave_entitlement(code, policy.BirthFacts(birth_date=on, child_order=1), on, catalogue=cat)
         return {
             "kind": kind, "region": code, "on": on,
             "national_rule": national, "provincial_rule": local or {"missing": missing},
@@ -118,14 +106,14 @@ def _show(args: argparse.Namespace) -> Any:
         }
     if kind == "contribution":
         name = _need(region, "--region", kind)
-        return {"kind": kind, "on": on, "limits": contribution_limits(name, on),
-                "rates": contribution_rates(name, on)}
+        return {"kind": kind, "on": on, "limits": policy.contribution_limits(name, on),
+                "rates": policy.contribution_rates(name, on)}
     if kind == "transfer":
         origin = _need(region, "--region", kind)
         destination = _need(getattr(args, "to", None), "--to", kind)
         insurance = _need(getattr(args, "type", None), "--type", kind)
         return {"kind": kind, "on": on,
-                "requirements": transfer_requirements(origin, destination, insurance, on)}
+                "requirements": policy.transfer_requirements(origin, destination, insurance, on)}
     if kind == "calendar":
         year = on.year
         arrangement = workdays.operator_arrangements().get(year)
@@ -139,7 +127,7 @@ def _show(args: argparse.Namespace) -> Any:
                 f"并由另一位管理员审批 (the {year} arrangement is not known: an admin enters it through "
                 "POST /policy/notices and a second admin approves it)"}
     if kind == "deadlines":
-        rules = deadline_rules(on, region=region)
+        rules = policy.deadline_rules(on, region=region)
         return {"kind": kind, "on": on, "region": region or NATIONAL,
                 "deadlines": {code: {"region": owner, "rule": rule} for code, (owner, rule) in rules.items()}}
     raise _BadArgs(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
@@ -163,7 +151,7 @@ def _refs(value: Any) -> list[dict[str, Any]]:
 def _with_provenance(answer: Any, layers: str) -> Any:
     """The answer plus where each rule came from (shipped file or operator notice)."""
     dumped = _dump(answer)
-    cat = load_catalogue()
+    cat = policy.load_catalogue()
     provenance = {ref["id"]: cat.provenance(RuleRef.model_validate(ref)) for ref in _refs(dumped)}
     return dumped | {"layers": layers, "provenance": dict(sorted(provenance.items()))}
 
@@ -197,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     command = getattr(args, "policy_command", None)
     try:
         if command == "check":
-            problems = check_catalogue(getattr(args, "dir", None))
+            problems = policy.check_catalogue(getattr(args, "dir", None))
             _print({"ok": not problems,
                     "problems": [{"file": p.file, "rule": p.rule, "kind": p.kind, "message": p.message}
                                  for p in problems]})
@@ -206,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
             layers, engine = _install_layer(bool(getattr(args, "shipped_only", False)))
             try:
                 _print(_with_provenance(_show(args), layers))
-            except PolicyError as exc:
+            except policy.PolicyError as exc:
                 print(f"error: {exc.message} [{layers}]", file=sys.stderr)
                 return 2
             finally:
@@ -215,11 +203,11 @@ def run(args: argparse.Namespace) -> int:
                     engine.dispose()
             return 0
         raise _BadArgs("policy needs a command: show or check")
-    except CatalogueError as exc:
+    except policy.CatalogueError as exc:
         for problem in exc.problems:
             print(f"policy catalogue: {problem}", file=sys.stderr)
         return 1
-    except PolicyError as exc:
+    except policy.PolicyError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
     except (_BadArgs, ConfigurationError) as exc:

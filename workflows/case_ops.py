@@ -7,8 +7,10 @@ Call only from workflow code.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
@@ -168,6 +170,10 @@ class OpensCase(Protocol):
     case_open: bool  # True once the case row, its first stage and first tasks are recorded
 
 
+class DecidesCase(OpensCase, Protocol):
+    _lock: asyncio.Lock  # one message (or the process itself) changes the case at a time
+
+
 async def note_employment(case: OpensCase, kind: str, employee_id: str, event: EmploymentEvent,
                           reaction: str) -> None:
     """The ``employment_changed`` signal of a case that only records a change of her employment (its
@@ -192,6 +198,16 @@ async def wait_until_open(case: OpensCase, check: Callable[[], object] | None = 
         await workflow.wait_condition(lambda: case.case_open)
         if check is not None:
             check()
+
+
+@asynccontextmanager
+async def deciding(case: DecidesCase, check: Callable[[], V]) -> AsyncIterator[V]:
+    """How a message handler decides: once the case is open (``wait_until_open`` applies the
+    validator's rule there), under the case's lock, with the rule checked once more (a message
+    handled meanwhile may have changed the case); what the check answers is the ``as`` value."""
+    await wait_until_open(case, check)
+    async with case._lock:
+        yield check()
 
 
 def check_when_open(case: OpensCase, check: Callable[[], object]) -> None:

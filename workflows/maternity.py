@@ -124,7 +124,6 @@ class ExternalSettlement(BaseModel):
     reference: str
 
 
-
 class LedgerChanged(BaseModel):
     """Another case recovered part of this case's receivables in the ledger (offboarding's final
     pay, say), or gave some back (its final pay voided): the balance is read again, never recovered
@@ -157,12 +156,6 @@ class MaternityView(BaseModel):
     pending_extension: Extension | None
     write_off_approvals: dict[str, str]
     next_deadline: dt.datetime | None
-
-
-
-
-
-
 
 
 @workflow.defn
@@ -441,9 +434,7 @@ class MaternityLeaveWorkflow:
     # ------------------------------------------------------------------ messages
     @workflow.update
     async def approve(self, msg: Decision) -> MaternityView:
-        await case_ops.wait_until_open(self, lambda: self._check_hr_decision(msg))
-        async with self._lock:
-            self._check_hr_decision(msg)
+        async with case_ops.deciding(self, lambda: self._check_hr_decision(msg)):
             await self.book.close_task("approve", "approved", actor=msg.actor)
             await self._stage(APPROVED, actor=msg.actor, current=f"approved; leave starts {self.leave.leave_start}")
         return self.view()
@@ -454,9 +445,7 @@ class MaternityLeaveWorkflow:
 
     @workflow.update
     async def reject(self, msg: Decision) -> MaternityView:
-        await case_ops.wait_until_open(self, lambda: self._check_hr_decision(msg, reason_required=True))
-        async with self._lock:
-            self._check_hr_decision(msg, reason_required=True)
+        async with case_ops.deciding(self, lambda: self._check_hr_decision(msg, reason_required=True)):
             await self.book.close_task("approve", "rejected", actor=msg.actor, reason=msg.reason)
             await self._stage(REJECTED, actor=msg.actor, details={"reason": msg.reason})
             await self.book.open_task("correct", "Maternity leave application rejected: correct and resubmit",
@@ -469,9 +458,7 @@ class MaternityLeaveWorkflow:
 
     @workflow.update
     async def resubmit(self, msg: Correction) -> MaternityView:
-        await case_ops.wait_until_open(self, lambda: self._check_resubmit(msg))
-        async with self._lock:
-            self._check_resubmit(msg)
+        async with case_ops.deciding(self, lambda: self._check_resubmit(msg)):
             snapshot = await kernel.run(contract.RECOMPUTE, contract.Recompute(
                 province=self.req.province, city=self.req.city, facts=msg.facts, on=self.policy.on),
                 summary="recompute entitlement for the corrected application")
@@ -489,9 +476,7 @@ class MaternityLeaveWorkflow:
     @workflow.update
     async def withdraw(self, msg: Decision) -> MaternityView:
         """Before the leave starts: withdrawn. During it: cancelled, and what leave start did is undone."""
-        await case_ops.wait_until_open(self, lambda: self._check_withdraw(msg))
-        async with self._lock:
-            self._check_withdraw(msg)
+        async with case_ops.deciding(self, lambda: self._check_withdraw(msg)):
             if self.stage in (APPLIED, REJECTED, APPROVED):
                 await self.book.close_all("cancelled", actor=msg.actor, reason=msg.reason)
                 await self._stage(WITHDRAWN, status="withdrawn", actor=msg.actor, details={"reason": msg.reason})
@@ -541,9 +526,7 @@ class MaternityLeaveWorkflow:
 
     @workflow.update
     async def request_extension(self, msg: Extension) -> MaternityView:
-        await case_ops.wait_until_open(self, lambda: self._check_extension_request(msg))
-        async with self._lock:
-            self._check_extension_request(msg)
+        async with case_ops.deciding(self, lambda: self._check_extension_request(msg)):
             self.pending_extension = msg
             await self.book.open_task("extension", f"Approve {msg.days} more days ({msg.kind}): {msg.reason}", Role.HR_MANAGER)
         return self.view()
@@ -554,9 +537,7 @@ class MaternityLeaveWorkflow:
 
     @workflow.update
     async def decide_extension(self, msg: ExtensionDecision) -> MaternityView:
-        await case_ops.wait_until_open(self, lambda: self._check_extension_decision(msg))
-        async with self._lock:
-            self._check_extension_decision(msg)
+        async with case_ops.deciding(self, lambda: self._check_extension_decision(msg)):
             ext, self.pending_extension = self.pending_extension, None
             assert ext is not None
             await self.book.close_task("extension", "approved" if msg.approve else "rejected", actor=msg.actor,
@@ -576,9 +557,7 @@ class MaternityLeaveWorkflow:
     @workflow.update
     async def report_return(self, msg: ReturnReport) -> MaternityView:
         """Employee self-service: she says she is back; HR confirms it."""
-        await case_ops.wait_until_open(self, lambda: self._check_return_report(msg))
-        async with self._lock:
-            self._check_return_report(msg)
+        async with case_ops.deciding(self, lambda: self._check_return_report(msg)):
             self.return_reported = msg
             await self.book.open_task("confirm-return", f"Confirm {self.req.employee_id}'s return on {msg.date}", Role.HR_SPECIALIST)
         return self.view()
@@ -589,9 +568,7 @@ class MaternityLeaveWorkflow:
 
     @workflow.update
     async def confirm_return(self, msg: ReturnReport) -> MaternityView:
-        await case_ops.wait_until_open(self, lambda: self._check_confirm_return(msg))
-        async with self._lock:
-            self._check_confirm_return(msg)
+        async with case_ops.deciding(self, lambda: self._check_confirm_return(msg)):
             await self.book.close_task("confirm-return", "done", actor=msg.actor)
             await self.book.close_task("return-overdue", "done", actor=msg.actor, reason=f"returned {msg.date}")
             await kernel.run(contract.SET_SI_STATUS, contract.SetSiStatus(
@@ -639,9 +616,7 @@ class MaternityLeaveWorkflow:
     @workflow.update
     async def report_departure(self, msg: ReturnReport) -> MaternityView:
         """She resigned or left: deductions from salary stop; what is open stays open and visible."""
-        await case_ops.wait_until_open(self, lambda: self._check_departure(msg))
-        async with self._lock:
-            self._check_departure(msg)
+        async with case_ops.deciding(self, lambda: self._check_departure(msg)):
             self.departed_on = msg.date
             if self.returned_on is None:
                 self.returned_on = msg.date  # the leave ends with the employment
@@ -695,9 +670,7 @@ class MaternityLeaveWorkflow:
     @workflow.update
     async def approve_write_off(self, msg: Decision) -> MaternityView:
         """A write-off needs finance and an hr_manager, two different people; each approval is audited."""
-        await case_ops.wait_until_open(self, lambda: self._check_write_off(msg))
-        async with self._lock:
-            self._check_write_off(msg)
+        async with case_ops.deciding(self, lambda: self._check_write_off(msg)):
             self.write_off[msg.actor.role] = msg.actor.user
             await case_ops.audit(self.book.next_step(), "maternity.write_off_approved", actor=msg.actor,
                                  subject=self.req.employee_id,

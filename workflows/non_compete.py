@@ -69,8 +69,6 @@ def month_label(start: dt.date, month: int) -> str:
     return f"{period_start(start, month):%Y-%m}"
 
 
-
-
 # ---------------------------------------------------------------- models
 class Proof(BaseModel):
     month: str
@@ -147,8 +145,6 @@ class NonCompeteView(BaseModel):
     release_compensation: Decimal | None
     violation_reported_on: dt.date | None
     run: int
-
-
 
 
 @workflow.defn
@@ -296,9 +292,7 @@ class NonCompeteWorkflow:
     # ------------------------------------------------------------------ messages
     @workflow.update
     async def submit_proof(self, msg: SubmitProof) -> NonCompeteView:
-        await case_ops.wait_until_open(self, lambda: self._check_proof_msg(msg))
-        async with self._lock:
-            label = self._check_proof_msg(msg)
+        async with case_ops.deciding(self, lambda: self._check_proof_msg(msg)) as label:
             late = label in self.missing
             self.proofs[label] = Proof(month=label, employer=msg.employer, reference=msg.reference,
                                        submitted_by=msg.actor.user, at=workflow.now())
@@ -319,9 +313,7 @@ class NonCompeteWorkflow:
     @workflow.update
     async def report_violation(self, msg: ReportViolation) -> NonCompeteView:
         """Payments stop; compliance recovers what was paid and the agreed penalty (Interpretation (II))."""
-        await case_ops.wait_until_open(self, lambda: self._check_violation(msg))
-        async with self._lock:
-            self._check_violation(msg)
+        async with case_ops.deciding(self, lambda: self._check_violation(msg)):
             self.violation_on = self._today()
             await self._close_follow_ups("cancelled", msg.actor, "violation reported: compliance takes over")
             await self.book.open_task("legal-action", f"Legal action: recover compensation and agreed penalty from"
@@ -340,9 +332,7 @@ class NonCompeteWorkflow:
     @workflow.update
     async def release(self, msg: Release) -> NonCompeteView:
         """The employer releases her during the term (Interpretation (I) art. 39): payments stop."""
-        await case_ops.wait_until_open(self, lambda: self._check_release(msg))
-        async with self._lock:
-            self._check_release(msg)
+        async with case_ops.deciding(self, lambda: self._check_release(msg)):
             today = self._today()
             self.released_on, self.next_payday = today, None
             in_term = today >= self.req.start  # released before the term began: nothing extra is owed
@@ -366,9 +356,7 @@ class NonCompeteWorkflow:
     @workflow.update
     async def claim_release_compensation(self, msg: ClaimRelease) -> NonCompeteView:
         """She claims the extra months' compensation after a release: paid once."""
-        await case_ops.wait_until_open(self, lambda: self._check_claim(msg))
-        async with self._lock:
-            self._check_claim(msg)  # again: a concurrent claim may have been paid meanwhile
+        async with case_ops.deciding(self, lambda: self._check_claim(msg)):  # again: a concurrent claim may have been paid meanwhile
             assert self.released_on is not None
             amount = self._release_amount()
             await self._pay(f"{self.released_on:%Y-%m}", "release_extra", amount, msg.actor)

@@ -163,10 +163,6 @@ class OffboardingView(BaseModel):
     non_compete_case: str | None
 
 
-
-
-
-
 LAWFUL_HOLDS = [
     "She leaves on the last day whatever is open; the resignation is not blocked (Labour Contract Law art. 37).",
     ("The separation certificate is issued on the last day; the file and social-insurance transfer within 15 days"
@@ -524,9 +520,7 @@ class OffboardingWorkflow:
     # ------------------------------------------------------------------ messages
     @workflow.update
     async def sign_off(self, msg: SignOff) -> OffboardingView:
-        await case_ops.wait_until_open(self, lambda: self._check_sign_off(msg))
-        async with self._lock:
-            item = self._check_sign_off(msg)
+        async with case_ops.deciding(self, lambda: self._check_sign_off(msg)) as item:
             signed: contract.Signed = await kernel.run(contract.SIGN_ITEM, contract.SignItem(
                 workflow_id=self._wf(), employee_id=self.req.employee_id, gate=msg.gate, item_key=msg.item_key,
                 outcome=msg.outcome, note=msg.note, record_id=item.record_id, at=workflow.now(), actor=msg.actor), summary=f"{msg.gate}: {msg.item_key} {msg.outcome}")
@@ -572,9 +566,7 @@ class OffboardingWorkflow:
     @workflow.update
     async def withdraw(self, msg: Withdrawal) -> OffboardingView:
         """She withdraws her resignation; it takes effect only if an hr_manager accepts."""
-        await case_ops.wait_until_open(self, lambda: self._check_withdraw(msg))
-        async with self._lock:
-            self._check_withdraw(msg)
+        async with case_ops.deciding(self, lambda: self._check_withdraw(msg)):
             self.withdrawal = msg
             await self.book.open_task("withdrawal", f"{self.req.employee_id} withdraws the resignation: accept or"
                                   f" refuse ({msg.reason})", Role.HR_MANAGER)
@@ -586,9 +578,7 @@ class OffboardingWorkflow:
 
     @workflow.update
     async def decide_withdrawal(self, msg: WithdrawalDecision) -> OffboardingView:
-        await case_ops.wait_until_open(self, lambda: self._check_withdrawal_decision(msg))
-        async with self._lock:
-            self._check_withdrawal_decision(msg)
+        async with case_ops.deciding(self, lambda: self._check_withdrawal_decision(msg)):
             await self.book.close_task("withdrawal", "approved" if msg.accept else "rejected", actor=msg.actor,
                                    reason=msg.reason)
             if msg.accept:
@@ -607,9 +597,7 @@ class OffboardingWorkflow:
 
     @workflow.update
     async def record_filing(self, msg: Filing) -> OffboardingView:
-        await case_ops.wait_until_open(self, lambda: self._check_filing(msg))
-        async with self._lock:
-            self._check_filing(msg)
+        async with case_ops.deciding(self, lambda: self._check_filing(msg)):
             self.filings[msg.filing] = msg.reference
             await case_ops.audit(self.book.next_step(), f"offboarding.{msg.filing}_done", actor=msg.actor,
                                  subject=self.req.employee_id,

@@ -273,9 +273,7 @@ class SocialInsuranceChangeWorkflow:
     # ------------------------------------------------------------------ messages
     @workflow.update
     async def approve(self, msg: Approve) -> SiChangeView:
-        await case_ops.wait_until_open(self, lambda: self._check_approval(msg))
-        async with self._lock:
-            self._check_approval(msg)  # again: the state may have moved since validation
+        async with case_ops.deciding(self, lambda: self._check_approval(msg)):  # again: the state may have moved since validation
             self.approver = msg.actor
             await self._close_task("approved", actor=msg.actor)
             await self._enter_approved(msg.actor)
@@ -287,9 +285,7 @@ class SocialInsuranceChangeWorkflow:
 
     @workflow.update
     async def reject(self, msg: Decide) -> SiChangeView:
-        await case_ops.wait_until_open(self, lambda: self._check_checker(msg.actor, SUBMITTED))
-        async with self._lock:
-            self._check_checker(msg.actor, SUBMITTED)
+        async with case_ops.deciding(self, lambda: self._check_checker(msg.actor, SUBMITTED)):
             self.stage = REJECTED
             await self._close_task("rejected", actor=msg.actor, reason=msg.reason)
             await self._record(REJECTED, actor=msg.actor, details={"reason": msg.reason})
@@ -304,9 +300,7 @@ class SocialInsuranceChangeWorkflow:
     @workflow.update
     async def correct(self, msg: Correct) -> SiChangeView:
         """The maker corrects and resubmits: before execution, in any stage; approval is void."""
-        await case_ops.wait_until_open(self, lambda: self._check_correction(msg))
-        async with self._lock:
-            facts = self._check_correction(msg)
+        async with case_ops.deciding(self, lambda: self._check_correction(msg)) as facts:
             await self._validate(facts)  # the database checks too, before anything changes
             self.facts, self.round = facts, self.round + 1
             self.estimate = estimate(facts.kind, facts.base, facts.months, self.policy)
@@ -325,9 +319,7 @@ class SocialInsuranceChangeWorkflow:
     async def revoke(self, msg: Decide) -> SiChangeView:
         """Inside the rollback window: the approval is revoked (back to submitted). After execution:
         the change itself is revoked at the agency (the compensation)."""
-        await case_ops.wait_until_open(self, lambda: self._check_revoke(msg))
-        async with self._lock:
-            self._check_revoke(msg)
+        async with case_ops.deciding(self, lambda: self._check_revoke(msg)):
             if self.stage == APPROVED:
                 self.round += 1
                 self.stage, self.approver, self.execute_after = SUBMITTED, None, None
@@ -345,9 +337,7 @@ class SocialInsuranceChangeWorkflow:
 
     @workflow.update
     async def withdraw(self, msg: Decide) -> SiChangeView:
-        await case_ops.wait_until_open(self, lambda: self._check_withdraw(msg))
-        async with self._lock:
-            self._check_withdraw(msg)
+        async with case_ops.deciding(self, lambda: self._check_withdraw(msg)):
             self.stage = WITHDRAWN
             await self._close_task("cancelled", actor=msg.actor, reason=msg.reason)
             await self._record(WITHDRAWN, status="withdrawn", actor=msg.actor, details={"reason": msg.reason})

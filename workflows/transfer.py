@@ -143,10 +143,6 @@ class TransferView(BaseModel):
     manual_tasks: list[str]
 
 
-
-
-
-
 @workflow.defn
 class CrossProvinceTransferWorkflow:
     @workflow.init
@@ -409,9 +405,7 @@ class CrossProvinceTransferWorkflow:
 
     @workflow.update
     async def review(self, msg: ReviewDecision) -> TransferView:
-        await case_ops.wait_until_open(self, lambda: self._check_review(msg))
-        async with self._lock:
-            self._check_review(msg)
+        async with case_ops.deciding(self, lambda: self._check_review(msg)):
             await kernel.run(
                 contract.RECORD_REVIEW,
                 contract.Review(workflow_id=self._wf(), step=f"review-{self.book.next_step()}",
@@ -438,9 +432,7 @@ class CrossProvinceTransferWorkflow:
 
     @workflow.update
     async def agency_progress(self, msg: Progress) -> TransferView:
-        await case_ops.wait_until_open(self, lambda: self._check_progress(msg))
-        async with self._lock:
-            branch = self._check_progress(msg)
+        async with case_ops.deciding(self, lambda: self._check_progress(msg)) as branch:
             step = next(s for s in branch.steps if s.code == msg.step)
             if step.done or branch.status == "rejected":
                 return self.view()  # the same report again: idempotent
@@ -460,9 +452,7 @@ class CrossProvinceTransferWorkflow:
 
     @workflow.update
     async def cancel(self, msg: Cancel) -> TransferView:
-        await case_ops.wait_until_open(self, lambda: self._check_cancel(msg))
-        async with self._lock:
-            self._check_cancel(msg)
+        async with case_ops.deciding(self, lambda: self._check_cancel(msg)):
             self.cancel_request = msg
             for branch in self.branches.values():
                 if branch.status not in ("completed", "rejected"):

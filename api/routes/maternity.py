@@ -29,25 +29,13 @@ from db.models import Case, Employee
 from domain.actors import Actor
 from domain.policy import BirthFacts, PolicyError, pin_maternity
 from domain.roles import Role
+from workflows import maternity
 from workflows import search_attributes as sa
-from workflows.maternity import (
-    Birth,
-    Correction,
-    Decision,
-    Extension,
-    ExtensionDecision,
-    MaternityLeaveWorkflow,
-    MaternityRequest,
-    MaternityView,
-    Money,
-    NewPolicy,
-    ReturnReport,
-)
 
-W = MaternityLeaveWorkflow
+W = maternity.MaternityLeaveWorkflow
 router = resource_router(tags=["maternity leave"])
 PREFIX = "/maternity-leaves"
-CASES = CaseRoutes(router, PREFIX, ids="maternity-leave-", what="maternity case", model=MaternityView,
+CASES = CaseRoutes(router, PREFIX, ids="maternity-leave-", what="maternity case", model=maternity.MaternityView,
                    workflow=CaseWorkflow(W.run, W.opened, W.view))
 
 Finance = Annotated[Principal, Depends(require(Role.FINANCE))]
@@ -177,9 +165,9 @@ def _employee_and_open_cases(session: Session, employee_id: str) -> tuple[Employ
     return employee, cases
 
 
-@router.post(PREFIX, status_code=201, response_model=MaternityView, responses=responses(400, 401, 403, 422, 503))
+@router.post(PREFIX, status_code=201, response_model=maternity.MaternityView, responses=responses(400, 401, 403, 422, 503))
 async def apply(body: ApplyIn, request: Request, temporal: TemporalDep,
-                request_id: RequestId, principal: HrOrSelf) -> MaternityView:
+                request_id: RequestId, principal: HrOrSelf) -> maternity.MaternityView:
     """File the application (she may file her own; HR may file for her). The expected birth and the
     planned start lie in the window around today (``check_birth_date``), and no other open leave
     of hers overlaps this one."""
@@ -208,7 +196,7 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep,
         raise refuse({"field": "employee_id", "rule": "contribution_rates_known",
                       "message": f"the catalogue holds no contribution rates for {employee.si_city}; the monthly"
                                  " advance cannot be computed"})
-    req = MaternityRequest(
+    req = maternity.MaternityRequest(
         employee_id=employee.employee_id, manager_id=employee.manager_id, province=employee.si_province, city=employee.si_city,
         department=employee.department, facts=facts, company_pays_salary=body.company_pays_salary,
         monthly_salary=employee.contribution_base, contribution_base=employee.contribution_base,
@@ -227,54 +215,54 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep,
                         f" expected return {policy.leave.return_date}; policy {policy.version[:12]}"))
 
 
-@router.get(PREFIX + "/{workflow_id}", response_model=MaternityView, responses=responses(401, 404))
-async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> MaternityView:
+@router.get(PREFIX + "/{workflow_id}", response_model=maternity.MaternityView, responses=responses(401, 404))
+async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> maternity.MaternityView:
     return await CASES.read(request, temporal, principal, workflow_id)
 
 
 # What each request tells the case, with the plausibility of the dates it carries checked first.
-def _correction(actor: Actor, body: ResubmitIn) -> Correction:
+def _correction(actor: Actor, body: ResubmitIn) -> maternity.Correction:
     check_birth_date("birth_date", body.birth_date, plausibility.today())
     check_leave_start("planned_leave_start", body.planned_leave_start, plausibility.today())
     facts = BirthFacts(birth_date=body.birth_date, babies=body.babies, difficult_birth=body.difficult_birth,
                        leave_start=body.planned_leave_start)
-    return Correction(actor=actor, reason=body.reason, facts=facts)
+    return maternity.Correction(actor=actor, reason=body.reason, facts=facts)
 
 
-def _birth(actor: Actor, body: BirthIn) -> Birth:
+def _birth(actor: Actor, body: BirthIn) -> maternity.Birth:
     check_birth_date("birth_date", body.birth_date, plausibility.today())
-    return Birth(actor=actor, **body.model_dump())
+    return maternity.Birth(actor=actor, **body.model_dump())
 
 
-def _return(actor: Actor, body: DateIn) -> ReturnReport:
+def _return(actor: Actor, body: DateIn) -> maternity.ReturnReport:
     check_event_date(body.date, plausibility.today(), "返岗日期", "the return date")
-    return ReturnReport(actor=actor, date=body.date)
+    return maternity.ReturnReport(actor=actor, date=body.date)
 
 
-def _departure(actor: Actor, body: DateIn) -> ReturnReport:
+def _departure(actor: Actor, body: DateIn) -> maternity.ReturnReport:
     check_event_date(body.date, plausibility.today(), "离职日期", "the departure date")
-    return ReturnReport(actor=actor, date=body.date)
+    return maternity.ReturnReport(actor=actor, date=body.date)
 
 
-CASES.message("/approve", W.approve, Hr, lambda actor, _: Decision(actor=actor))
-CASES.message("/reject", W.reject, Hr, carrying(Decision), ReasonIn)
+CASES.message("/approve", W.approve, Hr, lambda actor, _: maternity.Decision(actor=actor))
+CASES.message("/reject", W.reject, Hr, carrying(maternity.Decision), ReasonIn)
 CASES.message("/resubmit", W.resubmit, HrOrSelf, _correction, ResubmitIn)
-CASES.message("/withdraw", W.withdraw, HrOrSelf, carrying(Decision), ReasonIn)
+CASES.message("/withdraw", W.withdraw, HrOrSelf, carrying(maternity.Decision), ReasonIn)
 CASES.message("/birth", W.report_birth, HrOrSelf, _birth, BirthIn)
-CASES.message("/extensions", W.request_extension, HrOrSelf, carrying(Extension), ExtensionIn)
-CASES.message("/extensions/decision", W.decide_extension, HrManager, carrying(ExtensionDecision), ExtensionDecisionIn)
+CASES.message("/extensions", W.request_extension, HrOrSelf, carrying(maternity.Extension), ExtensionIn)
+CASES.message("/extensions/decision", W.decide_extension, HrManager, carrying(maternity.ExtensionDecision), ExtensionDecisionIn)
 CASES.message("/return-report", W.report_return, HrOrSelf, _return, DateIn)
 CASES.message("/return", W.confirm_return, Hr, _return, DateIn)
-CASES.message("/deductions", W.confirm_deduction, Finance, carrying(Money), MoneyIn)
-CASES.message("/settlements", W.report_settlement, Finance, carrying(Money), MoneyIn)
-CASES.message("/allowance-payment", W.allowance_paid, Finance, carrying(Money), MoneyIn)
+CASES.message("/deductions", W.confirm_deduction, Finance, carrying(maternity.Money), MoneyIn)
+CASES.message("/settlements", W.report_settlement, Finance, carrying(maternity.Money), MoneyIn)
+CASES.message("/allowance-payment", W.allowance_paid, Finance, carrying(maternity.Money), MoneyIn)
 CASES.message("/departure", W.report_departure, Hr, _departure, DateIn)
-CASES.message("/write-off", W.approve_write_off, WriteOff, carrying(Decision), ReasonIn)
+CASES.message("/write-off", W.approve_write_off, WriteOff, carrying(maternity.Decision), ReasonIn)
 
 
-@router.post(PREFIX + "/{workflow_id}/repin", response_model=MaternityView, responses=CASES.errors)
+@router.post(PREFIX + "/{workflow_id}/repin", response_model=maternity.MaternityView, responses=CASES.errors)
 async def repin(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
-                request_id: RequestId, principal: HrManager) -> MaternityView:
+                request_id: RequestId, principal: HrManager) -> maternity.MaternityView:
     """Apply today's catalogue to a running leave: explicit, by an hr_manager, audited."""
     current = await CASES.read(request, temporal, principal, workflow_id)
     handle = temporal.get_workflow_handle(workflow_id)
@@ -286,6 +274,6 @@ async def repin(workflow_id: str, body: ReasonIn, request: Request, temporal: Te
         policy = pin_maternity(employee.si_province, employee.si_city, facts, on=dt.date.today())
     except PolicyError as exc:
         raise refuse(exc.detail()) from None
-    await handle.signal(MaternityLeaveWorkflow.repin_policy,
-                        NewPolicy(actor=workflow_calls.actor(principal, request_id), reason=body.reason, policy=policy))
+    await handle.signal(maternity.MaternityLeaveWorkflow.repin_policy,
+                        maternity.NewPolicy(actor=workflow_calls.actor(principal, request_id), reason=body.reason, policy=policy))
     return await workflow_calls.query(temporal, workflow_id, CASES.workflow.view)

@@ -27,21 +27,13 @@ from db.models import Employee
 from domain.policy import PolicyError
 from domain.policy.deadlines import non_compete_rule
 from domain.roles import Role
+from workflows import non_compete
 from workflows import search_attributes as sa
-from workflows.non_compete import (
-    ClaimRelease,
-    NonCompeteRequest,
-    NonCompeteView,
-    NonCompeteWorkflow,
-    Release,
-    ReportViolation,
-    SubmitProof,
-)
 
-W = NonCompeteWorkflow
+W = non_compete.NonCompeteWorkflow
 router = resource_router(tags=["non-compete"])
 PREFIX = "/non-competes"
-CASES = CaseRoutes(router, PREFIX, ids="non-compete-", what="non-compete", model=NonCompeteView,
+CASES = CaseRoutes(router, PREFIX, ids="non-compete-", what="non-compete", model=non_compete.NonCompeteView,
                    workflow=CaseWorkflow(W.run, W.opened, W.view))
 
 Violation = Annotated[Principal, Depends(require(Role.COMPLIANCE, Role.HR_MANAGER))]
@@ -75,14 +67,13 @@ class ReleaseIn(BaseModel):
     reason: Annotated[str, Field(max_length=2000)] | None = None
 
 
-
 def _refuse(field: str, rule: str, message: str) -> ApiError:
     return ApiError(422, "validation_failed", [{"field": field, "rule": rule, "message": message}])
 
 
-@router.post(PREFIX, status_code=201, response_model=NonCompeteView, responses=responses(400, 401, 403, 422, 503))
+@router.post(PREFIX, status_code=201, response_model=non_compete.NonCompeteView, responses=responses(400, 401, 403, 422, 503))
 async def start(body: StartIn, request: Request, temporal: TemporalDep,
-                request_id: RequestId, principal: Hr) -> NonCompeteView:
+                request_id: RequestId, principal: Hr) -> non_compete.NonCompeteView:
     """Start the follow-up of an agreement made outside an hrflow offboarding."""
     settings = request.app.state.settings
     employee = await transact(request, lambda s: s.get(Employee, body.employee_id))
@@ -98,7 +89,7 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
     if body.months_already_paid > body.months:
         raise _refuse("months_already_paid", "within_term", "more months paid than the term has")
     workflow_id = f"non-compete-{employee.employee_id}-{body.start.isoformat()}"
-    req = NonCompeteRequest(
+    req = non_compete.NonCompeteRequest(
         employee_id=employee.employee_id, start=body.start, months=body.months,
         monthly_compensation=body.monthly_compensation, rule=rule, payday=body.payday,
         filed_by=workflow_calls.actor(principal, request_id), department=employee.department,
@@ -113,14 +104,14 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
         static_details=f"{body.months} months; payday {body.payday}; rule {rule.id}")
 
 
-@router.get(PREFIX + "/{workflow_id}", response_model=NonCompeteView, responses=responses(401, 404))
-async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> NonCompeteView:
+@router.get(PREFIX + "/{workflow_id}", response_model=non_compete.NonCompeteView, responses=responses(401, 404))
+async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> non_compete.NonCompeteView:
     return await CASES.read(request, temporal, principal, workflow_id)
 
 
-CASES.message("/proof", W.submit_proof, HrOrSelf, carrying(SubmitProof), ProofIn,
+CASES.message("/proof", W.submit_proof, HrOrSelf, carrying(non_compete.SubmitProof), ProofIn,
               description="Proof of her current employment (employer and e.g. a social-insurance record number).")
-CASES.message("/violation", W.report_violation, Violation, carrying(ReportViolation), ViolationIn)
-CASES.message("/release", W.release, HrManager, carrying(Release), ReleaseIn)
+CASES.message("/violation", W.report_violation, Violation, carrying(non_compete.ReportViolation), ViolationIn)
+CASES.message("/release", W.release, HrManager, carrying(non_compete.Release), ReleaseIn)
 CASES.message("/release-claim", W.claim_release_compensation, FormerEmployee,
-              lambda actor, _: ClaimRelease(actor=actor))
+              lambda actor, _: non_compete.ClaimRelease(actor=actor))

@@ -41,23 +41,13 @@ from domain.protections import (
     grounds_in_text,
 )
 from domain.roles import STAFF, Role
+from workflows import offboarding
 from workflows import search_attributes as sa
-from workflows.offboarding import (
-    Filing,
-    HandoverItem,
-    NonCompeteTerms,
-    OffboardingRequest,
-    OffboardingView,
-    OffboardingWorkflow,
-    SignOff,
-    Withdrawal,
-    WithdrawalDecision,
-)
 
-W = OffboardingWorkflow
+W = offboarding.OffboardingWorkflow
 router = resource_router(tags=["offboarding"])
 PREFIX = "/offboardings"
-CASES = CaseRoutes(router, PREFIX, ids="offboarding-", what="offboarding case", model=OffboardingView,
+CASES = CaseRoutes(router, PREFIX, ids="offboarding-", what="offboarding case", model=offboarding.OffboardingView,
                    workflow=CaseWorkflow(W.run, W.opened, W.view))
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
@@ -95,7 +85,7 @@ class StartIn(BaseModel):
     monthly_wage: Money
     minimum_wage: Money = Field(description="the local monthly minimum wage (not yet in the catalogue)")
     economic_compensation: Money = Decimal("0.00")
-    handover: list[HandoverItem] = Field(min_length=1, max_length=100)
+    handover: list[offboarding.HandoverItem] = Field(min_length=1, max_length=100)
     non_compete: NonCompeteIn | None = None
 
 
@@ -142,7 +132,6 @@ class RecordOut(BaseModel):
     status: str
     recorded_by: str
     created_at: dt.datetime
-
 
 
 # The grounds each kind of ending may rest on: the employer's (art. 39 to 41, 44), hers (37, 38), both (36).
@@ -236,9 +225,9 @@ def _load(session: Session, employee_id: str) -> tuple[Employee | None, list[Mat
     return session.get(Employee, employee_id), maternity_records(session, employee_id)
 
 
-@router.post(PREFIX, status_code=201, response_model=OffboardingView, responses=responses(400, 401, 403, 422, 503))
+@router.post(PREFIX, status_code=201, response_model=offboarding.OffboardingView, responses=responses(400, 401, 403, 422, 503))
 async def start(body: StartIn, request: Request, temporal: TemporalDep,
-                request_id: RequestId, principal: Hr) -> OffboardingView:
+                request_id: RequestId, principal: Hr) -> offboarding.OffboardingView:
     """Start a departure. A termination names its ground (``ground`` or cited in ``legal_ground``);
     one on art. 40/41 of a protected employee (art. 42), or the expiry of her contract (art. 45), is
     refused and nothing is started."""
@@ -268,12 +257,12 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
             raise ApiError(422, "validation_failed", [{"field": "non_compete.average_monthly_wage_12m",
                                                        "rule": "required", "message": "give the agreed monthly"
                                                        " compensation or the last 12 months' average wage"}])
-        terms = NonCompeteTerms(months=nc.months, monthly_compensation=monthly)
+        terms = offboarding.NonCompeteTerms(months=nc.months, monthly_compensation=monthly)
     try:
         si_policy = pin_si_change(employee.si_city, dt.date.today())
     except PolicyError:
         si_policy = None  # no base in the catalogue: the enrollment stop becomes a manual task
-    req = OffboardingRequest(
+    req = offboarding.OffboardingRequest(
         employee_id=employee.employee_id, kind=body.kind,
         legal_ground=body.legal_ground or (describe(ground) if ground is not None else None),
         notice_date=body.notice_date, last_day=departure, province=employee.si_province,
@@ -303,22 +292,22 @@ async def list_offboardings(request: Request, _: Annotated[Principal, Depends(re
     return await transact(request, work)
 
 
-@router.get(PREFIX + "/{workflow_id}", response_model=OffboardingView, responses=responses(401, 404))
-async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> OffboardingView:
+@router.get(PREFIX + "/{workflow_id}", response_model=offboarding.OffboardingView, responses=responses(401, 404))
+async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> offboarding.OffboardingView:
     return await CASES.read(request, temporal, principal, workflow_id)
 
 
-@router.post(PREFIX + "/{workflow_id}/sign-off", response_model=OffboardingView, responses=CASES.errors)
+@router.post(PREFIX + "/{workflow_id}/sign-off", response_model=offboarding.OffboardingView, responses=CASES.errors)
 async def sign_off(workflow_id: str, body: SignOffIn, request: Request, temporal: TemporalDep,
-                   request_id: RequestId, principal: Anyone) -> OffboardingView:
+                   request_id: RequestId, principal: Anyone) -> offboarding.OffboardingView:
     """A gate item signed off by its owner: the receiver (handover) or the gate's role. A receiver
     is usually a colleague, not the departing employee, so the workflow's gate decides who may sign."""
     if not workflow_id.startswith("offboarding-"):
         raise ApiError(404, "not_found", f"no offboarding case {workflow_id}")
     await reach_database(request)
     view = await workflow_calls.update(
-        temporal.get_workflow_handle(workflow_id), OffboardingWorkflow.sign_off,
-        SignOff(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
+        temporal.get_workflow_handle(workflow_id), offboarding.OffboardingWorkflow.sign_off,
+        offboarding.SignOff(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
     if principal.role in STAFF:
         return view
     # A colleague receiving a handover sees her own items, not the risk report or the final pay.
@@ -326,9 +315,9 @@ async def sign_off(workflow_id: str, body: SignOffIn, request: Request, temporal
                                    "items": [i for i in view.items if i.owner_user == principal.user]})
 
 
-CASES.message("/withdraw", W.withdraw, Anyone, carrying(Withdrawal), ReasonIn)
-CASES.message("/withdrawal-decision", W.decide_withdrawal, HrManager, carrying(WithdrawalDecision), DecisionIn)
-CASES.message("/filings", W.record_filing, Hr, carrying(Filing), FilingIn)
+CASES.message("/withdraw", W.withdraw, Anyone, carrying(offboarding.Withdrawal), ReasonIn)
+CASES.message("/withdrawal-decision", W.decide_withdrawal, HrManager, carrying(offboarding.WithdrawalDecision), DecisionIn)
+CASES.message("/filings", W.record_filing, Hr, carrying(offboarding.Filing), FilingIn)
 
 
 @router.post("/employees/{employee_id}/records", status_code=201, response_model=RecordOut,

@@ -16,23 +16,7 @@ from api.auth import Authenticated
 from api.errors import responses
 from api.plausibility import PlausibleDate
 from api.routes import resource_router
-from domain.policy import (
-    BirthFacts,
-    ContributionLimits,
-    ContributionRates,
-    LeaveEntitlement,
-    NoRuleInForce,
-    PolicyError,
-    TransferRequirements,
-    UnknownRegion,
-    UnknownRule,
-    contribution_limits,
-    contribution_rates,
-    deadline_rules,
-    leave_entitlement,
-    load_catalogue,
-    transfer_requirements,
-)
+from domain import policy
 from domain.policy.maternity import allowance_rule, leave_rules
 from domain.policy.models import DeadlineRule, MaternityAllowanceRule, MaternityLeaveRule, RuleRef
 
@@ -44,11 +28,11 @@ T = TypeVar("T")
 def _answer(call: Callable[[], T]) -> T:
     try:
         return call()
-    except (UnknownRegion, NoRuleInForce) as exc:
+    except (policy.UnknownRegion, policy.NoRuleInForce) as exc:
         raise HTTPException(status_code=404, detail=exc.detail()) from None
-    except UnknownRule as exc:
+    except policy.UnknownRule as exc:
         raise HTTPException(status_code=422, detail=exc.detail()) from None
-    except PolicyError as exc:
+    except policy.PolicyError as exc:
         raise HTTPException(status_code=422, detail=exc.detail()) from None
 
 
@@ -64,14 +48,14 @@ class MaternityLeavePolicy(BaseModel):
     provincial_rule_missing: str | None = None  # why, and how to enter it
     allowance_region: str
     allowance_rule: MaternityAllowanceRule
-    entitlement: LeaveEntitlement | None  # computed when birth facts are given
+    entitlement: policy.LeaveEntitlement | None  # computed when birth facts are given
 
 
 class ContributionPolicy(BaseModel):
     city: str
     on: dt.date
-    limits: ContributionLimits
-    rates: ContributionRates
+    limits: policy.ContributionLimits
+    rates: policy.ContributionRates
 
 
 class DeadlineEntry(BaseModel):
@@ -105,7 +89,7 @@ def regions(principal: Authenticated) -> list[RegionOut]:
     return [
         RegionOut(code=r.code, name_zh=r.name_zh, name_en=r.name_en, aliases=list(r.aliases),
                   cities=[CityOut(code=c.code, name_zh=c.name_zh, name_en=c.name_en) for c in r.cities])
-        for r in load_catalogue().provinces()
+        for r in policy.load_catalogue().provinces()
     ]
 
 
@@ -125,9 +109,9 @@ def maternity_leave(
         owner, allowance = allowance_rule(code, when)
         entitlement = None
         if birth_date is not None:
-            facts = BirthFacts(birth_date=birth_date, babies=babies, difficult_birth=difficult_birth,
+            facts = policy.BirthFacts(birth_date=birth_date, babies=babies, difficult_birth=difficult_birth,
                                child_order=child_order)
-            entitlement = leave_entitlement(code, facts, when)
+            entitlement = policy.leave_entitlement(code, facts, when)
         return MaternityLeavePolicy(province=code, on=when, national_rule=national, provincial_rule=local,
                                     provincial_rule_missing=missing, allowance_region=owner, allowance_rule=allowance, entitlement=entitlement)
 
@@ -141,20 +125,20 @@ def contribution(
     on: PlausibleDate | None = None,
 ) -> ContributionPolicy:
     when = _today(on)
-    return _answer(lambda: ContributionPolicy(city=city, on=when, limits=contribution_limits(city, when),
-                                              rates=contribution_rates(city, when)))
+    return _answer(lambda: ContributionPolicy(city=city, on=when, limits=policy.contribution_limits(city, when),
+                                              rates=policy.contribution_rates(city, when)))
 
 
-@router.get("/transfer", response_model=TransferRequirements, responses=responses(401, 404))
+@router.get("/transfer", response_model=policy.TransferRequirements, responses=responses(401, 404))
 def transfer(
     principal: Authenticated,
     origin: str,
     destination: str,
     type: Annotated[str, Query(description="pension, medical, unemployment or housing_fund")],
     on: PlausibleDate | None = None,
-) -> TransferRequirements:
+) -> policy.TransferRequirements:
     when = _today(on)
-    return _answer(lambda: transfer_requirements(origin, destination, type, when))
+    return _answer(lambda: policy.transfer_requirements(origin, destination, type, when))
 
 
 @router.get("/deadlines", response_model=DeadlinesPolicy, responses=responses(401, 404))
@@ -166,8 +150,8 @@ def deadlines(
     when = _today(on)
 
     def answer() -> DeadlinesPolicy:
-        cat = load_catalogue()
-        found: dict[str, Any] = deadline_rules(when, region=region, catalogue=cat)
+        cat = policy.load_catalogue()
+        found: dict[str, Any] = policy.deadline_rules(when, region=region, catalogue=cat)
         return DeadlinesPolicy(
             on=when, region=region,
             deadlines={code: DeadlineEntry(region=owner, rule=rule, ref=cat.ref(rule, "deadlines", owner))

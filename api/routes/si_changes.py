@@ -35,20 +35,12 @@ from domain.policy import PolicyError, SiChangeSnapshot, pin_si_change
 from domain.roles import STAFF, Role
 from domain.si_change import ChangeKind, ChangeRefused, CostEstimate, check_request, estimate, parse_month
 from workflows import search_attributes as sa
-from workflows.si_change import (
-    Approve,
-    Correct,
-    Decide,
-    NewPolicy,
-    SiChangeRequest,
-    SiChangeView,
-    SocialInsuranceChangeWorkflow,
-)
+from workflows import si_change
 
-W = SocialInsuranceChangeWorkflow
+W = si_change.SocialInsuranceChangeWorkflow
 router = resource_router(prefix="/si-changes", tags=["social-insurance changes"])
 
-CASES = CaseRoutes(router, "", ids="si-change-", what="social-insurance change", model=SiChangeView,
+CASES = CaseRoutes(router, "", ids="si-change-", what="social-insurance change", model=si_change.SiChangeView,
                    workflow=CaseWorkflow(W.run, W.opened, W.view),
                    errors=responses(400, 401, 403, 404, 409))
 
@@ -119,7 +111,6 @@ class SiChangePage(BaseModel):
     next_cursor: str | None
 
 
-
 def check_after_hire(employee: Employee, body: SiChangeIn) -> None:
     """Nothing is back-paid for months before she joined (seed 003: a back-payment for months
     before her hire). Months from this one on are refused by ``check_request`` (past months only)."""
@@ -187,7 +178,7 @@ async def submit(body: SiChangeIn, request: Request, temporal: TemporalDep,
     if not isinstance(prepared, _Prepared):
         raise ApiError(422, "validation_failed", [prepared])
     employee_id, policy = prepared.facts.employee_id, prepared.policy
-    req = SiChangeRequest(
+    req = si_change.SiChangeRequest(
         facts=prepared.facts, reason=body.reason,
         maker=workflow_calls.actor(principal, request_id), department=prepared.department, province=prepared.province,
         today=today, policy=policy,
@@ -223,23 +214,23 @@ async def list_changes(
     return await transact(request, work)
 
 
-@router.get("/{workflow_id}", response_model=SiChangeView, responses=responses(401, 404))
+@router.get("/{workflow_id}", response_model=si_change.SiChangeView, responses=responses(401, 404))
 async def read_change(workflow_id: str, request: Request, temporal: TemporalDep,
-                      principal: Reader) -> SiChangeView:
+                      principal: Reader) -> si_change.SiChangeView:
     return await CASES.read(request, temporal, principal, workflow_id)
 
 
-CASES.message("/approve", W.approve, Checker, carrying(Approve), ApproveIn)
-CASES.message("/reject", W.reject, Checker, carrying(Decide), ReasonIn)
-CASES.message("/correct", W.correct, Maker, carrying(Correct), CorrectIn,
+CASES.message("/approve", W.approve, Checker, carrying(si_change.Approve), ApproveIn)
+CASES.message("/reject", W.reject, Checker, carrying(si_change.Decide), ReasonIn)
+CASES.message("/correct", W.correct, Maker, carrying(si_change.Correct), CorrectIn,
               errors=responses(400, 401, 403, 404, 409, 422))
-CASES.message("/revoke", W.revoke, HrStaff, carrying(Decide), ReasonIn)
-CASES.message("/withdraw", W.withdraw, HrStaff, carrying(Decide), ReasonIn)
+CASES.message("/revoke", W.revoke, HrStaff, carrying(si_change.Decide), ReasonIn)
+CASES.message("/withdraw", W.withdraw, HrStaff, carrying(si_change.Decide), ReasonIn)
 
 
-@router.post("/{workflow_id}/repin", response_model=SiChangeView, responses=responses(400, 401, 403, 404, 422))
+@router.post("/{workflow_id}/repin", response_model=si_change.SiChangeView, responses=responses(400, 401, 403, 404, 422))
 async def repin(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
-                request_id: RequestId, principal: Checker) -> SiChangeView:
+                request_id: RequestId, principal: Checker) -> si_change.SiChangeView:
     """Apply today's catalogue to a change not yet executed: explicit, by an hr_manager, audited.
     An approval given on the old figures is void and the change goes back to the checker."""
     current = await CASES.read(request, temporal, principal, workflow_id)
@@ -249,5 +240,5 @@ async def repin(workflow_id: str, body: ReasonIn, request: Request, temporal: Te
         raise ApiError(422, "validation_failed", [exc.detail()]) from None
     await temporal.get_workflow_handle(workflow_id).signal(
         W.repin_policy,
-        NewPolicy(actor=workflow_calls.actor(principal, request_id), reason=body.reason, policy=policy))
+        si_change.NewPolicy(actor=workflow_calls.actor(principal, request_id), reason=body.reason, policy=policy))
     return await workflow_calls.query(temporal, workflow_id, CASES.workflow.view)

@@ -27,20 +27,12 @@ from domain.policy import PolicyError, pin_si_change, pin_transfer
 from domain.policy.transfers import transfer_kind
 from domain.roles import Role
 from workflows import search_attributes as sa
-from workflows.transfer import (
-    REJECTION_REASONS,
-    Cancel,
-    CrossProvinceTransferWorkflow,
-    Progress,
-    ReviewDecision,
-    TransferRequest,
-    TransferView,
-)
+from workflows import transfer
 
-W = CrossProvinceTransferWorkflow
+W = transfer.CrossProvinceTransferWorkflow
 router = resource_router(tags=["cross-province transfers"])
 PREFIX = "/transfers"
-CASES = CaseRoutes(router, PREFIX, ids="transfer-", what="transfer", model=TransferView,
+CASES = CaseRoutes(router, PREFIX, ids="transfer-", what="transfer", model=transfer.TransferView,
                    workflow=CaseWorkflow(W.run, W.opened, W.view))
 
 
@@ -56,7 +48,7 @@ class ApplyIn(BaseModel):
 class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     approve: bool
-    reason_code: str | None = Field(default=None, description=f"for a rejection: one of {list(REJECTION_REASONS)}")
+    reason_code: str | None = Field(default=None, description=f"for a rejection: one of {list(transfer.REJECTION_REASONS)}")
     note: Annotated[str, Field(max_length=2000)] | None = None
 
 
@@ -90,10 +82,9 @@ class ReasonIn(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-
-@router.post(PREFIX, status_code=201, response_model=TransferView, responses=responses(400, 401, 403, 422, 503))
+@router.post(PREFIX, status_code=201, response_model=transfer.TransferView, responses=responses(400, 401, 403, 422, 503))
 async def apply(body: ApplyIn, request: Request, temporal: TemporalDep, request_id: RequestId,
-                principal: HrOrSelf) -> TransferView:
+                principal: HrOrSelf) -> transfer.TransferView:
     """Open a transfer; the answer lists the required materials per insurance type."""
     settings = request.app.state.settings
     if principal.role is Role.EMPLOYEE and not principal.is_self(body.employee_id):
@@ -116,7 +107,7 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep, request_
             return None  # no base in the catalogue: the enrollment move becomes a manual task
 
     workflow_id = await transact(request, lambda s: case_ids.allocate(s, f"transfer-{employee.employee_id}", request_id))
-    req = TransferRequest(
+    req = transfer.TransferRequest(
         employee_id=employee.employee_id, department=employee.department, origin_province=origin.origin,
         origin_city=body.origin_city, destination_province=origin.destination, destination_city=body.destination_city,
         types=kinds, reason=body.reason, applicant=workflow_calls.actor(principal, request_id), policy=policy,
@@ -131,14 +122,14 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep, request_
         static_details=f"{', '.join(kinds)}; policy {policy.version[:12]}")
 
 
-@router.get(PREFIX + "/{workflow_id}", response_model=TransferView, responses=responses(401, 404))
-async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> TransferView:
+@router.get(PREFIX + "/{workflow_id}", response_model=transfer.TransferView, responses=responses(401, 404))
+async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> transfer.TransferView:
     """Progress per type, with the expected completion date of every step: a started step's own
     statutory due date, later ones projected at their full working-day limits after it."""
     return project_expected_dates(await CASES.read(request, temporal, principal, workflow_id))
 
 
-def project_expected_dates(view: TransferView) -> TransferView:
+def project_expected_dates(view: transfer.TransferView) -> transfer.TransferView:
     for branch in view.branches:
         previous: dt.date | None = None
         for step in branch.steps:
@@ -152,7 +143,7 @@ def project_expected_dates(view: TransferView) -> TransferView:
     return view
 
 
-CASES.message("/review", W.review, Hr, carrying(ReviewDecision), ReviewIn)
+CASES.message("/review", W.review, Hr, carrying(transfer.ReviewDecision), ReviewIn)
 
 
 @router.post(PREFIX + "/review-batch", response_model=list[BatchLine], responses=responses(400, 401, 403, 422))
@@ -163,25 +154,25 @@ async def review_batch(body: BatchIn, temporal: TemporalDep, request_id: Request
         if not item.workflow_id.startswith("transfer-"):
             lines.append(BatchLine(workflow_id=item.workflow_id, applied=False, error="not_found"))
             continue
-        decision = ReviewDecision(actor=workflow_calls.actor(principal, f"{request_id}:{item.workflow_id}"),
+        decision = transfer.ReviewDecision(actor=workflow_calls.actor(principal, f"{request_id}:{item.workflow_id}"),
                                   **item.model_dump(exclude={"workflow_id"}))
         try:
             await workflow_calls.update(temporal.get_workflow_handle(item.workflow_id),
-                                        CrossProvinceTransferWorkflow.review, decision)
+                                        transfer.CrossProvinceTransferWorkflow.review, decision)
             lines.append(BatchLine(workflow_id=item.workflow_id, applied=True))
         except ApiError as err:
             lines.append(BatchLine(workflow_id=item.workflow_id, applied=False, error=err.error, detail=err.detail))
     return lines
 
 
-CASES.message("/cancel", W.cancel, HrOrSelf, carrying(Cancel), ReasonIn)
+CASES.message("/cancel", W.cancel, HrOrSelf, carrying(transfer.Cancel), ReasonIn)
 
 
-@router.post(PREFIX + "/{workflow_id}/agency-progress", response_model=TransferView, responses=CASES.errors)
+@router.post(PREFIX + "/{workflow_id}/agency-progress", response_model=transfer.TransferView, responses=CASES.errors)
 async def agency_progress(workflow_id: str, body: ProgressIn, temporal: TemporalDep, request_id: RequestId,
-                          principal: Annotated[Principal, Depends(require(Role.ADMIN))]) -> TransferView:
+                          principal: Annotated[Principal, Depends(require(Role.ADMIN))]) -> transfer.TransferView:
     """The agency integration's callback (an operator's token): idempotent per step."""
     if not workflow_id.startswith("transfer-"):
         raise ApiError(404, "not_found", f"no transfer {workflow_id}")
     return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), W.agency_progress,
-                                       Progress(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))
+                                       transfer.Progress(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))

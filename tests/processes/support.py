@@ -134,7 +134,6 @@ async def time_skipping_env(codec: EncryptionCodec) -> AsyncIterator[WorkflowEnv
         await env.shutdown()
 
 
-
 @dataclass(frozen=True)
 class CaseRoutes:
     """One process's case routes as the tests call them: read a case as its usual reader, wait for

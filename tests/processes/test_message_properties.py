@@ -139,6 +139,20 @@ def check(run: Run, session_factory, workflow_id: str) -> None:
         assert all(n == 1 for n in counts.values()), (m.name, counts)  # never twice, retried or not
 
 
+def as_her(steps: list[tuple[Message, str, str]], emp: str) -> list[tuple[Message, str, str]]:
+    """The program with "self" replaced by the employee the case is about."""
+    return [(Message(m.name, m.path, m.role, emp if m.user == "self" else m.user, m.body, m.audited), w, h)
+            for m, w, h in steps]
+
+
+async def play_and_check(api, auth, env, session_factory, wf: str, base: str, steps, emp: str, stages: set[str],
+                         upload: Any = None) -> None:
+    """Play her program against the case, let it settle, and check every property."""
+    run = await play(api, auth, env, base, as_her(steps, emp), emp, upload=upload)
+    await settle_down(api, auth, env, base, stages, set())
+    check(run, session_factory, wf)
+
+
 async def settle_down(api, auth, env, base: str, stages: set[str], moving: set[str]) -> dict:
     """A long wait, then the case's stage: declared, and not one that should have moved on."""
     await env.sleep(dt.timedelta(days=200))
@@ -216,9 +230,7 @@ async def test_maternity_honours_every_message_and_its_money_balances(data, stac
     assert r.status_code == 201, r.text
     wf = r.json()["workflow_id"]
     base = f"/maternity-leaves/{wf}"
-    steps = [(Message(m.name, m.path, m.role, emp if m.user == "self" else m.user, m.body, m.audited), w, h)
-             for m, w, h in steps]
-    run = await play(api, auth, temporal_env, base, steps, emp)
+    run = await play(api, auth, temporal_env, base, as_her(steps, emp), emp)
     v = await settle_down(api, auth, temporal_env, base, MATERNITY_STAGES, set())
     check(run, session_factory, wf)
     with session_factory() as s:
@@ -258,11 +270,7 @@ async def test_offboarding_honours_every_message(steps, stack, auth, temporal_en
         headers=auth(Role.HR_SPECIALIST, HR))
     assert r.status_code == 201, r.text
     wf = r.json()["workflow_id"]
-    steps = [(Message(m.name, m.path, m.role, emp if m.user == "self" else m.user, m.body, m.audited), w, h)
-             for m, w, h in steps]
-    run = await play(api, auth, temporal_env, f"/offboardings/{wf}", steps, emp)
-    await settle_down(api, auth, temporal_env, f"/offboardings/{wf}", OFFBOARDING_STAGES, set())
-    check(run, session_factory, wf)
+    await play_and_check(api, auth, temporal_env, session_factory, wf, f"/offboardings/{wf}", steps, emp, OFFBOARDING_STAGES)
 
 
 # ---------------------------------------------------------------- cross-province transfers
@@ -294,11 +302,7 @@ async def test_transfer_honours_every_message(steps, stack, auth, temporal_env, 
                                 headers=auth(Role.EMPLOYEE, emp, employee=emp))
             assert up.status_code in (201, 409), up.text  # 409: the transfer has closed
 
-    steps = [(Message(m.name, m.path, m.role, emp if m.user == "self" else m.user, m.body, m.audited), w, h)
-             for m, w, h in steps]
-    run = await play(api, auth, temporal_env, f"/transfers/{wf}", steps, emp, upload=upload)
-    await settle_down(api, auth, temporal_env, f"/transfers/{wf}", TRANSFER_STAGES, set())
-    check(run, session_factory, wf)
+    await play_and_check(api, auth, temporal_env, session_factory, wf, f"/transfers/{wf}", steps, emp, TRANSFER_STAGES, upload=upload)
 
 
 # ---------------------------------------------------------------- non-compete follow-up
@@ -322,8 +326,4 @@ async def test_non_compete_honours_every_message(steps, stack, auth, temporal_en
                        headers=auth(Role.HR_SPECIALIST, HR))
     assert r.status_code == 201, r.text
     wf = r.json()["workflow_id"]
-    steps = [(Message(m.name, m.path, m.role, emp if m.user == "self" else m.user, m.body, m.audited), w, h)
-             for m, w, h in steps]
-    run = await play(api, auth, temporal_env, f"/non-competes/{wf}", steps, emp)
-    await settle_down(api, auth, temporal_env, f"/non-competes/{wf}", NON_COMPETE_STAGES, set())
-    check(run, session_factory, wf)
+    await play_and_check(api, auth, temporal_env, session_factory, wf, f"/non-competes/{wf}", steps, emp, NON_COMPETE_STAGES)

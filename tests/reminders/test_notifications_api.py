@@ -93,8 +93,6 @@ async def test_finance_records_a_follow_up(api, auth, session_factory) -> None:
     assert event.actor == "fin.qian" and event.after["note"] == "agreed to deduct in December"
 
 
-
-
 async def test_an_employee_sets_her_notification_language(api, auth, session_factory) -> None:
     seed(session_factory)
     with session_factory.begin() as s:

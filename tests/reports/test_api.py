@@ -16,6 +16,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.outbox import NoticeActivities
 from activities.report import ReportActivities
 from db import report
 from db.models import Employee
@@ -116,7 +117,7 @@ async def test_compute_starts_the_workflow(client, auth, settings, session_facto
     try:
         async with Worker(temporal_env.client, task_queue=settings.temporal_task_queue,
                           workflows=[MonthlyReportWorkflow],
-                          activities=ReportActivities(session_factory, ReportThresholds()).all(),
+                          activities=[*ReportActivities(session_factory, ReportThresholds()).all(), *NoticeActivities(session_factory).all()],
                           activity_executor=ThreadPoolExecutor(max_workers=4)):
             result = await handle.result()
             assert len(result.alerts) == 9

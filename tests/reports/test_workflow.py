@@ -15,6 +15,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.outbox import NoticeActivities
 from activities.report import ReportActivities
 from db import report
 from db.models import Notification
@@ -29,7 +30,7 @@ async def worker(temporal_env: WorkflowEnvironment, settings, session_factory) -
     started: list[str] = []
     async with Worker(temporal_env.client, task_queue=settings.temporal_task_queue,
                       workflows=[MonthlyReportWorkflow],
-                      activities=ReportActivities(session_factory, ReportThresholds()).all(),
+                      activities=[*ReportActivities(session_factory, ReportThresholds()).all(), *NoticeActivities(session_factory).all()],
                       activity_executor=ThreadPoolExecutor(max_workers=4)):
         yield started
     for workflow_id in started:

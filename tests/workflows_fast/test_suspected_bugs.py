@@ -1,0 +1,93 @@
+"""Behaviour the workflows' own docstrings promise but do not (yet) deliver, found while writing
+these fast tests. Each is a strict xfail: it fails today, and turns into an error (XPASS) the day
+the workflow is fixed, so its marker is removed then and it guards the fix from there on."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from temporalio import activity
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from domain.contracts.cases import CLOSE_TASK, OPEN_TASK
+from domain.contracts.maternity import SET_SI_STATUS, SetSiStatus
+from domain.contracts.si_change import REVOKE
+from domain.refusals import Refusal
+from hrflow.codec import EncryptionCodec
+from tests.processes import support
+from tests.processes.support import eventually
+from tests.workflows_fast.fakes import MaternityFakes, SiChangeFakes, running
+from tests.workflows_fast.test_maternity import MANAGER, leave_request, on_leave
+from tests.workflows_fast.test_si_change import CHECKER, WF, WINDOW, policy, request, stage_is
+from workflows.maternity import Decision, MaternityLeaveWorkflow
+from workflows.si_change import Approve, Decide, NewPolicy, SiChangeResult
+
+
+@pytest.mark.filterwarnings("ignore::temporalio.workflow.UnfinishedUpdateHandlersWarning")
+@pytest.mark.xfail(strict=True, raises=WorkflowFailureError, reason="si_change._compensate re-raises every failure but RevocationRefused:"
+                   " the case fails instead of opening the manual-revocation task")
+async def test_a_revocation_the_agency_cannot_process_becomes_a_manual_task(
+        temporal_env: WorkflowEnvironment) -> None:
+    fakes = SiChangeFakes()
+    fakes.revoke_outcomes = [ApplicationError("the agency's records differ from ours",
+                                              type=Refusal.RECORDS_OUT_OF_STEP.type_name, non_retryable=True)]
+    async with running(temporal_env, WF, request(), fakes, prefix="si-bug") as handle:
+        await handle.execute_update(WF.opened)
+        await handle.execute_update(WF.approve, Approve(actor=CHECKER))
+        await temporal_env.sleep(WINDOW + timedelta(hours=1))
+        await eventually(lambda: stage_is(handle, "executed"), what="stage executed")
+        with contextlib.suppress(WorkflowUpdateFailedError):  # today it dies with the workflow; the result says why
+            await handle.execute_update(WF.revoke, Decide(actor=CHECKER, reason="entered by mistake"))
+        outcome: SiChangeResult = await handle.result()  # today: WorkflowFailureError
+    assert len(fakes.of(REVOKE)) == 1
+    assert outcome.stage == "revocation_manual"
+    assert fakes.of(OPEN_TASK)[-1].task_key.startswith("manual-revocation-")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="si_change.repin_policy sets an approved case back to submitted without"
+                   " recording the stage (no si.transition): the case row stays 'approved'")
+async def test_a_repin_that_voids_an_approval_records_the_case_as_submitted(
+        temporal_env: WorkflowEnvironment) -> None:
+    fakes = SiChangeFakes()
+    async with running(temporal_env, WF, request(), fakes, prefix="si-bug") as handle:
+        await handle.execute_update(WF.opened)
+        await handle.execute_update(WF.approve, Approve(actor=CHECKER))
+        repinned = policy().model_copy(update={"version": "repinned-for-test"})
+        await handle.signal(WF.repin_policy, NewPolicy(actor=CHECKER, reason="new figures", policy=repinned))
+        await eventually(lambda: (fakes.of(OPEN_TASK)[-1].title.startswith("Approve again")), what="re-approval task")
+        assert await stage_is(handle, "submitted")  # the workflow's own stage: voided, as it should
+    assert fakes.stages() == ["submitted", "approved", "submitted"]  # what the database is told
+
+
+class _RestoreFails(MaternityFakes):
+    @activity.defn(name=SET_SI_STATUS.name)
+    async def set_si_status(self, req: SetSiStatus) -> str:
+        if req.step == "si-status-restored":
+            self.record(SET_SI_STATUS, req)
+            raise ApplicationError(f"no employee {req.employee_id}", type=Refusal.EMPLOYEE_MISSING.type_name,
+                                   non_retryable=True)
+        return await super().set_si_status(req)
+
+
+@pytest.fixture
+async def own_env(codec: EncryptionCodec) -> AsyncIterator[WorkflowEnvironment]:
+    async with support.time_skipping_env(codec) as env:
+        yield env
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="maternity._cancel opens an undo-by-hand task for a failed compensation,"
+                   " then book.close_all closes it (and every other by-hand task) as cancelled at once")
+async def test_a_failed_undo_stays_in_an_inbox_after_the_leave_is_cancelled(own_env: WorkflowEnvironment) -> None:
+    fakes, req = _RestoreFails(), await leave_request(own_env)
+    async with running(own_env, MaternityLeaveWorkflow, req, fakes, prefix="maternity-bug") as handle:
+        await on_leave(own_env, handle)
+        await handle.execute_update(MaternityLeaveWorkflow.withdraw, Decision(actor=MANAGER, reason="miscarriage"))
+        await handle.result()
+    [undo] = [t for t in fakes.of(OPEN_TASK) if t.task_key.startswith("undo-")]
+    assert undo.by_hand and undo.role == MANAGER.role
+    assert undo.task_key not in [c.task_key for c in fakes.of(CLOSE_TASK)]  # today: closed as "cancelled"
