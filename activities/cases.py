@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 from activities.unit import DbActivities, append_audit, audit_once, db_step
 from db import outbox as db_outbox
 from db.models import ApprovalTask, Case, CaseDeadline
-from db.steps import claim_step
+from db.steps import claim_step, insert_once
 from domain import workdays
 from domain.actors import Actor
 from domain.case_notices import stage_notice
@@ -68,15 +68,9 @@ class CaseActivities(DbActivities):
     @activity.defn(name=contract.OPEN_CASE.name)
     def open_case(self, req: contract.OpenCase) -> None:
         with db_step(self._sessions) as session:
-            inserted = session.execute(
-                insert(Case)
-                .values(workflow_id=req.workflow_id, kind=req.kind, employee_id=req.employee_id,
-                        stage=req.stage, summary=req.summary, policy_version=req.policy_version,
-                        opened_at=req.opened_at)
-                .on_conflict_do_nothing(index_elements=[Case.workflow_id])
-                .returning(Case.id)
-            ).first()
-            if inserted is None:
+            if not insert_once(session, Case, [Case.workflow_id], workflow_id=req.workflow_id, kind=req.kind,
+                               employee_id=req.employee_id, stage=req.stage, summary=req.summary,
+                               policy_version=req.policy_version, opened_at=req.opened_at):
                 return  # retried after commit: already open
             append_audit(session, req.actor, f"{req.kind}.opened", workflow_id=req.workflow_id,
                          at=req.opened_at, subject=req.employee_id,
@@ -91,15 +85,10 @@ class CaseActivities(DbActivities):
     @activity.defn(name=contract.OPEN_TASK.name)
     def open_task(self, req: contract.OpenTask) -> None:
         with db_step(self._sessions) as session:
-            opened = session.execute(
-                insert(ApprovalTask)
-                .values(workflow_id=req.workflow_id, task_key=req.task_key, title=req.title,
-                        role=req.role, assignee=req.assignee, due_at=req.due_at, created_at=req.at,
-                        by_hand=req.by_hand)
-                .on_conflict_do_nothing(index_elements=[ApprovalTask.workflow_id, ApprovalTask.task_key])
-                .returning(ApprovalTask.id)
-            ).first()
-            if opened is not None:  # task keys are unique per case; a retry finds it there
+            opened = insert_once(session, ApprovalTask, [ApprovalTask.workflow_id, ApprovalTask.task_key],
+                                 workflow_id=req.workflow_id, task_key=req.task_key, title=req.title, role=req.role,
+                                 assignee=req.assignee, due_at=req.due_at, created_at=req.at, by_hand=req.by_hand)
+            if opened:  # task keys are unique per case; a retry finds it there
                 append_audit(session, Actor(), "task.opened", workflow_id=req.workflow_id, at=req.at,
                              after={"task": req.task_key, "title": req.title, "role": req.role,
                                     "assignee": req.assignee, "due_at": req.due_at})

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
 from activities.unit import DbActivities, append_audit, db_step
 from db.models import Case, Employee, EmploymentEventRow
+from db.steps import insert_once
 from domain.contracts.employment import ANNOUNCE, Announce
 from domain.employment import STATUS_AFTER
 
@@ -24,11 +24,9 @@ class EmploymentActivities(DbActivities):
             cases = list(session.scalars(select(Case.workflow_id).where(
                 Case.employee_id == e.employee_id, Case.status == "open", Case.workflow_id != e.source)
                 .order_by(Case.workflow_id)))
-            first = session.execute(insert(EmploymentEventRow).values(
-                event_id=e.id, employee_id=e.employee_id, kind=e.kind, on=e.on, source=e.source, told=cases,
-                at=req.at).on_conflict_do_nothing(index_elements=[EmploymentEventRow.event_id])
-                .returning(EmploymentEventRow.id)).first()
-            if first is None:  # a retry: tell the same cases again (each applies an event once)
+            first = insert_once(session, EmploymentEventRow, [EmploymentEventRow.event_id], event_id=e.id,
+                                employee_id=e.employee_id, kind=e.kind, on=e.on, source=e.source, told=cases, at=req.at)
+            if not first:  # a retry: tell the same cases again (each applies an event once)
                 return list(session.scalar(select(EmploymentEventRow.told).where(
                     EmploymentEventRow.event_id == e.id)) or [])
             session.execute(update(Employee).where(Employee.employee_id == e.employee_id).values(

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
 from activities.unit import DbActivities, append_audit, db_step
 from db.models import NonCompetePayment
+from db.steps import insert_once
 from domain.contracts.non_compete import PAY, Payment
 
 
@@ -22,15 +22,10 @@ class NonCompeteActivities(DbActivities):
     def pay(self, req: Payment) -> bool:
         """Record the payment once; True when this call recorded it, False when it already was."""
         with db_step(self._sessions) as session:
-            row = session.execute(
-                insert(NonCompetePayment)
-                .values(agreement_id=req.agreement_id, employee_id=req.employee_id, month=req.month,
-                        kind=req.kind, amount=req.amount, paid_at=req.at)
-                .on_conflict_do_nothing(index_elements=[NonCompetePayment.agreement_id, NonCompetePayment.kind,
-                                                        NonCompetePayment.month])
-                .returning(NonCompetePayment.id)
-            ).first()
-            if row is None:
+            if not insert_once(session, NonCompetePayment,
+                               [NonCompetePayment.agreement_id, NonCompetePayment.kind, NonCompetePayment.month],
+                               agreement_id=req.agreement_id, employee_id=req.employee_id, month=req.month,
+                               kind=req.kind, amount=req.amount, paid_at=req.at):
                 return False
             action = "non_compete.paid" if req.kind == "monthly" else "non_compete.release_compensation_paid"
             append_audit(session, req.actor, action, workflow_id=req.agreement_id, at=req.at, subject=req.employee_id,

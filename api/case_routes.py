@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
@@ -27,6 +27,7 @@ from api.errors import responses
 from api.routes.cases import guard_case
 from api.workflow_calls import CaseWorkflow
 from domain.actors import Actor
+from workflows import search_attributes as sa
 
 View = TypeVar("View", bound=BaseModel)
 Body = TypeVar("Body", bound=BaseModel)
@@ -47,9 +48,22 @@ class CaseRoutes(Generic[View]):
     prefix: str  # of the URLs, e.g. "/maternity-leaves"
     ids: str  # what its workflow ids start with, e.g. "maternity-leave-"
     what: str  # a case of it, in a 404's words, e.g. "maternity case"
+    kind: str  # its CaseKind search attribute, e.g. "maternity"
     workflow: CaseWorkflow[Any, View]
     model: type[View]  # its view, the answer of every message route
     errors: Responses = field(default_factory=lambda: dict(MESSAGE_ERRORS))  # a message route's error answers
+
+    async def start(self, temporal: Client, req: BaseModel, *, id: str, task_queue: str, request_id: str,
+                    closed: Literal["answer", "conflict"], stage: str, employee_id: str, department: str,
+                    province: str = "", summary: str, details: str) -> View:
+        """Start one of its cases (``workflow_calls.start_case``), findable in the Temporal UI from
+        its first moment by employee, kind, stage, province and department, with the summary and
+        details an operator reads there."""
+        return await workflow_calls.start_case(
+            temporal, self.workflow, req, id=id, task_queue=task_queue, request_id=request_id, closed=closed,
+            search_attributes=sa.at_start(employee_id=employee_id, kind=self.kind, stage=stage, province=province,
+                                          department=department),
+            static_summary=summary, static_details=details)
 
     async def guard(self, request: Request, principal: Principal, workflow_id: str) -> None:
         await guard_case(request, principal, workflow_id, prefix=self.ids, what=self.what)

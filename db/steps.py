@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from db.canonical import to_jsonable
-from db.models import ActivityStep
+from db.models import ActivityStep, Base
 
 
 @dataclass(frozen=True)
@@ -46,3 +46,11 @@ def record_result(session: Session, workflow_id: str, step: str, result: Any) ->
         .where(ActivityStep.workflow_id == workflow_id, ActivityStep.step == step)
         .values(result=to_jsonable(result))
     )
+
+
+def insert_once(session: Session, model: type[Base], keys: list[Any], **values: Any) -> bool:
+    """Insert the row unless a row with the same ``keys`` (a unique index) is there already, left
+    by an earlier try of the same step: True when this call inserted it, so the step's other
+    effects (an audit entry, a notice) happen once as well."""
+    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=keys)
+    return session.execute(statement.returning(literal_column("1"))).first() is not None

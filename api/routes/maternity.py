@@ -11,13 +11,14 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
 from api import plausibility, workflow_calls
 from api.auth import Anyone, Hr, HrManager, HrOrSelf, Principal, require
+from api.bodies import Body, OptionalReason, Reason, ReasonIn
 from api.case_routes import CaseRoutes, carrying
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
@@ -30,22 +31,19 @@ from domain.actors import Actor
 from domain.policy import BirthFacts, PolicyError, pin_maternity
 from domain.roles import Role
 from workflows import maternity
-from workflows import search_attributes as sa
 
 W = maternity.MaternityLeaveWorkflow
 router = resource_router(tags=["maternity leave"])
 PREFIX = "/maternity-leaves"
-CASES = CaseRoutes(router, PREFIX, ids="maternity-leave-", what="maternity case", model=maternity.MaternityView,
+CASES = CaseRoutes(router, PREFIX, ids="maternity-leave-", what="maternity case", kind="maternity", model=maternity.MaternityView,
                    workflow=CaseWorkflow(W.run, W.opened, W.view))
 
 Finance = Annotated[Principal, Depends(require(Role.FINANCE))]
 WriteOff = Annotated[Principal, Depends(require(Role.FINANCE, Role.HR_MANAGER))]
 Amount = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
-Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-class ApplyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ApplyIn(Body):
     employee_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     expected_delivery_date: PlausibleDate
     planned_leave_start: PlausibleDate | None = None
@@ -56,21 +54,12 @@ class ApplyIn(BaseModel):
     employer_average_wage: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = None
 
 
-class BirthIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BirthIn(Body):
     birth_date: PlausibleDate
     babies: int = Field(default=1, ge=1, le=8)
     difficult_birth: bool = False
 
 
-class ReasonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: Reason
-
-
-class OptionalReasonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, Field(max_length=2000)] | None = None
 
 
 class ResubmitIn(BirthIn):
@@ -78,26 +67,22 @@ class ResubmitIn(BirthIn):
     planned_leave_start: PlausibleDate | None = None
 
 
-class ExtensionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ExtensionIn(Body):
     days: int = Field(gt=0, le=366)
     kind: str = Field(pattern=r"^(medical_certificate|local_extra_leave)$")
     reason: Reason
 
 
-class ExtensionDecisionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ExtensionDecisionIn(Body):
     approve: bool
-    reason: Annotated[str, Field(max_length=2000)] | None = None
+    reason: OptionalReason = None
 
 
-class DateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DateIn(Body):
     date: PlausibleDate
 
 
-class MoneyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MoneyIn(Body):
     amount: Amount
     reference: Annotated[str, Field(max_length=100)] | None = None
 
@@ -205,14 +190,14 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep,
         deduction_installments=settings.maternity_deduction_installments,
         return_reminder_days=settings.maternity_return_reminder_days,
         return_grace_days=settings.maternity_return_grace_days, leaving_on=employee.leaving_on)
-    return await workflow_calls.start_case(
-        temporal, CASES.workflow, req, id=workflow_id, task_queue=settings.temporal_task_queue,
+    return await CASES.start(
+        temporal, req, id=workflow_id, task_queue=settings.temporal_task_queue,
         request_id=request_id, closed="conflict",
-        search_attributes=sa.at_start(employee_id=employee.employee_id, kind="maternity", stage="applied",
-                                      province=employee.si_province, department=employee.department),
-        static_summary=f"Maternity leave of {employee.employee_id}, expected {body.expected_delivery_date}",
-        static_details=(f"{policy.leave.total_days} days from {policy.leave.leave_start};"
-                        f" expected return {policy.leave.return_date}; policy {policy.version[:12]}"))
+        employee_id=employee.employee_id, stage="applied",
+        province=employee.si_province, department=employee.department,
+        summary=f"Maternity leave of {employee.employee_id}, expected {body.expected_delivery_date}",
+        details=(f"{policy.leave.total_days} days from {policy.leave.leave_start};"
+                 f" expected return {policy.leave.return_date}; policy {policy.version[:12]}"))
 
 
 @router.get(PREFIX + "/{workflow_id}", response_model=maternity.MaternityView, responses=responses(401, 404))

@@ -12,10 +12,11 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from api import workflow_calls
 from api.auth import Anyone, Hr, HrManager, HrOrSelf, Principal, require
+from api.bodies import Body, OptionalReason
 from api.case_routes import CaseRoutes, carrying
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
@@ -28,20 +29,18 @@ from domain.policy import PolicyError
 from domain.policy.deadlines import non_compete_rule
 from domain.roles import Role
 from workflows import non_compete
-from workflows import search_attributes as sa
 
 W = non_compete.NonCompeteWorkflow
 router = resource_router(tags=["non-compete"])
 PREFIX = "/non-competes"
-CASES = CaseRoutes(router, PREFIX, ids="non-compete-", what="non-compete", model=non_compete.NonCompeteView,
+CASES = CaseRoutes(router, PREFIX, ids="non-compete-", what="non-compete", kind="non_compete", model=non_compete.NonCompeteView,
                    workflow=CaseWorkflow(W.run, W.opened, W.view))
 
 Violation = Annotated[Principal, Depends(require(Role.COMPLIANCE, Role.HR_MANAGER))]
 FormerEmployee = Annotated[Principal, Depends(require(Role.EMPLOYEE))]
 
 
-class StartIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StartIn(Body):
     employee_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     start: PlausibleDate = Field(description="the day after departure")
     months: int = Field(ge=1, description="at most the pinned rule's max_months (24)")
@@ -50,21 +49,18 @@ class StartIn(BaseModel):
     months_already_paid: int = Field(default=0, ge=0, description="paid outside hrflow before today")
 
 
-class ProofIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ProofIn(Body):
     employer: Annotated[str, Field(min_length=1, max_length=200)]
     reference: Annotated[str, Field(min_length=1, max_length=200)]
     month: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")] | None = None
 
 
-class ViolationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ViolationIn(Body):
     evidence: Annotated[str, Field(min_length=1, max_length=4000)]
 
 
-class ReleaseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, Field(max_length=2000)] | None = None
+class ReleaseIn(Body):
+    reason: OptionalReason = None
 
 
 def _refuse(field: str, rule: str, message: str) -> ApiError:
@@ -95,13 +91,13 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
         filed_by=workflow_calls.actor(principal, request_id), department=employee.department,
         months_paid=body.months_already_paid)
     # a closed agreement is never started again: its payments are on record under this id
-    return await workflow_calls.start_case(
-        temporal, CASES.workflow, req, id=workflow_id, task_queue=settings.temporal_task_queue,
+    return await CASES.start(
+        temporal, req, id=workflow_id, task_queue=settings.temporal_task_queue,
         request_id=request_id, closed="conflict",
-        search_attributes=sa.at_start(employee_id=employee.employee_id, kind="non_compete", stage="active",
-                                      department=employee.department),
-        static_summary=f"Non-compete of {employee.employee_id} from {body.start}",
-        static_details=f"{body.months} months; payday {body.payday}; rule {rule.id}")
+        employee_id=employee.employee_id, stage="active",
+        department=employee.department,
+        summary=f"Non-compete of {employee.employee_id} from {body.start}",
+        details=f"{body.months} months; payday {body.payday}; rule {rule.id}")
 
 
 @router.get(PREFIX + "/{workflow_id}", response_model=non_compete.NonCompeteView, responses=responses(401, 404))

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from api import workflow_calls
 from api.auth import Anyone, Hr, HrManager, Principal, require
+from api.bodies import Body, OptionalReason, ReasonIn
 from api.case_routes import CaseRoutes, carrying
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
@@ -42,12 +43,11 @@ from domain.protections import (
 )
 from domain.roles import STAFF, Role
 from workflows import offboarding
-from workflows import search_attributes as sa
 
 W = offboarding.OffboardingWorkflow
 router = resource_router(tags=["offboarding"])
 PREFIX = "/offboardings"
-CASES = CaseRoutes(router, PREFIX, ids="offboarding-", what="offboarding case", model=offboarding.OffboardingView,
+CASES = CaseRoutes(router, PREFIX, ids="offboarding-", what="offboarding case", kind="offboarding", model=offboarding.OffboardingView,
                    workflow=CaseWorkflow(W.run, W.opened, W.view))
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
@@ -61,8 +61,7 @@ RECORD_OWNERS: dict[str, set[Role]] = {
 }
 
 
-class NonCompeteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class NonCompeteIn(Body):
     months: int = Field(ge=1, le=24, description="at most 24 (Labour Contract Law art. 24)")
     monthly_compensation: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)] | None = Field(
         default=None, description="as agreed; if absent, 30% of the last 12 months' average, not below the minimum wage")
@@ -89,29 +88,22 @@ class StartIn(BaseModel):
     non_compete: NonCompeteIn | None = None
 
 
-class SignOffIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SignOffIn(Body):
     gate: str
     item_key: str
     outcome: str
-    note: Annotated[str, Field(max_length=2000)] | None = None
+    note: OptionalReason = None
     amount: Money | None = None
     agreed_in_writing: bool = False
 
 
-class ReasonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
-
-class DecisionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DecisionIn(Body):
     accept: bool
-    reason: Annotated[str, Field(max_length=2000)] | None = None
+    reason: OptionalReason = None
 
 
-class FilingIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FilingIn(Body):
     filing: str
     reference: Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -270,13 +262,13 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
         minimum_wage=body.minimum_wage, economic_compensation=body.economic_compensation, handover=body.handover,
         filed_by=workflow_calls.actor(principal, request_id), policy=policy, si_policy=si_policy, non_compete=terms,
         filing_due=filing.date, filing_due_provisional=filing.provisional)
-    return await workflow_calls.start_case(
-        temporal, CASES.workflow, req, id=f"offboarding-{employee.employee_id}-{body.notice_date.isoformat()}",
+    return await CASES.start(
+        temporal, req, id=f"offboarding-{employee.employee_id}-{body.notice_date.isoformat()}",
         task_queue=settings.temporal_task_queue, request_id=request_id, closed="conflict",
-        search_attributes=sa.at_start(employee_id=employee.employee_id, kind="offboarding", stage="clearance",
-                                      province=employee.si_province, department=employee.department),
-        static_summary=f"Offboarding ({body.kind.value}) of {employee.employee_id}",
-        static_details=f"Notice {body.notice_date}; filed by {principal.user}")
+        employee_id=employee.employee_id, stage="clearance",
+        province=employee.si_province, department=employee.department,
+        summary=f"Offboarding ({body.kind.value}) of {employee.employee_id}",
+        details=f"Notice {body.notice_date}; filed by {principal.user}")
 
 
 @router.get(PREFIX, response_model=list[CaseOut], responses=responses(401, 403))

@@ -27,6 +27,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal, require
+from api.bodies import Body
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
 from api.routes import resource_router
@@ -88,8 +89,7 @@ class NoticePage(BaseModel):
     items: list[NoticeOut]
 
 
-class RejectIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RejectIn(Body):
     reason: str = Field(min_length=1, max_length=2000)
 
 

@@ -12,11 +12,12 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import Principal, require
+from api.bodies import Body
 from api.deps import RequestId
 from api.errors import ApiError, responses
 from api.pagination import keyset_page
@@ -88,8 +89,7 @@ async def receivables(employee_id: str, request: Request, _: LedgerReader) -> Le
     return await transact(request, work)
 
 
-class FollowUpIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FollowUpIn(Body):
     note: str = Field(min_length=1, max_length=500, description="what was done: a call, an agreed plan, a reminder")
 
 

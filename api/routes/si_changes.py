@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from api import workflow_calls
 from api.auth import Hr, HrManager, Principal, require
+from api.bodies import Body, Reason, ReasonIn
 from api.case_routes import CaseRoutes, carrying
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
@@ -34,13 +35,12 @@ from domain.contracts.si_change import ChangeFacts
 from domain.policy import PolicyError, SiChangeSnapshot, pin_si_change
 from domain.roles import STAFF, Role
 from domain.si_change import ChangeKind, ChangeRefused, CostEstimate, check_request, estimate, parse_month
-from workflows import search_attributes as sa
 from workflows import si_change
 
 W = si_change.SocialInsuranceChangeWorkflow
 router = resource_router(prefix="/si-changes", tags=["social-insurance changes"])
 
-CASES = CaseRoutes(router, "", ids="si-change-", what="social-insurance change", model=si_change.SiChangeView,
+CASES = CaseRoutes(router, "", ids="si-change-", what="social-insurance change", kind="si_change", model=si_change.SiChangeView,
                    workflow=CaseWorkflow(W.run, W.opened, W.view),
                    errors=responses(400, 401, 403, 404, 409))
 
@@ -50,7 +50,6 @@ HrStaff = Hr
 Reader = Annotated[Principal, Depends(require(*STAFF, Role.EMPLOYEE))]
 
 Month = PlausibleMonth
-Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class SiChangeIn(BaseModel):
@@ -69,15 +68,10 @@ class Started(BaseModel):
     estimate: CostEstimate
 
 
-class ApproveIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ApproveIn(Body):
     confirm_total: Annotated[Decimal, Field(ge=0, decimal_places=2)] | None = Field(
         default=None, description="for a back-payment: the estimated total you are confirming")
 
-
-class ReasonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    reason: Reason
 
 
 class CorrectIn(BaseModel):
@@ -185,14 +179,13 @@ async def submit(body: SiChangeIn, request: Request, temporal: TemporalDep,
         rollback_window=dt.timedelta(hours=settings.rollback_window_hours),
         correction_window=dt.timedelta(days=settings.si_correction_days),
         followup=dt.timedelta(days=settings.si_followup_days))
-    view = await workflow_calls.start_case(
-        temporal, CASES.workflow, req, id=prepared.workflow_id, task_queue=settings.temporal_task_queue,
+    view = await CASES.start(
+        temporal, req, id=prepared.workflow_id, task_queue=settings.temporal_task_queue,
         request_id=request_id, closed="answer",
-        search_attributes=sa.at_start(employee_id=employee_id, kind="si_change", stage="submitted",
-                                      province=prepared.province, department=prepared.department),
-        static_summary=f"Social-insurance {body.kind.value} for {employee_id} in {policy.city}",
-        static_details=f"Submitted by {principal.user}. Reason: {body.reason}",
-    )
+        employee_id=employee_id, stage="submitted",
+        province=prepared.province, department=prepared.department,
+        summary=f"Social-insurance {body.kind.value} for {employee_id} in {policy.city}",
+        details=f"Submitted by {principal.user}. Reason: {body.reason}")
     return Started(workflow_id=prepared.workflow_id, stage=view.stage,
                    estimate=estimate(body.kind, body.base, body.months, policy))
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from api.auth import Principal, require
+from api.bodies import Body
 from api.errors import ApiError, responses
 from api.routes import resource_router
 from api.transactions import transact
@@ -28,8 +29,7 @@ StaffRole = Annotated[Role, Field(description="a staff role (not employee)")]
 EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}$"
 
 
-class StaffIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StaffIn(Body):
     display_name: str = Field(min_length=1, max_length=100)
     role: StaffRole
     level: int = Field(default=1, ge=1, le=5, description="1 does the work; 2+ are escalation levels")

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import workflow_calls
 from api.auth import Anyone, Hr, HrOrSelf, Principal, require
+from api.bodies import Body, OptionalReason, Reason, ReasonIn
 from api.case_routes import CaseRoutes, carrying
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
@@ -26,13 +27,12 @@ from domain import workdays
 from domain.policy import PolicyError, pin_si_change, pin_transfer
 from domain.policy.transfers import transfer_kind
 from domain.roles import Role
-from workflows import search_attributes as sa
 from workflows import transfer
 
 W = transfer.CrossProvinceTransferWorkflow
 router = resource_router(tags=["cross-province transfers"])
 PREFIX = "/transfers"
-CASES = CaseRoutes(router, PREFIX, ids="transfer-", what="transfer", model=transfer.TransferView,
+CASES = CaseRoutes(router, PREFIX, ids="transfer-", what="transfer", kind="transfer", model=transfer.TransferView,
                    workflow=CaseWorkflow(W.run, W.opened, W.view))
 
 
@@ -42,22 +42,20 @@ class ApplyIn(BaseModel):
     origin_city: Annotated[str, Field(min_length=1, max_length=32)]
     destination_city: Annotated[str, Field(min_length=1, max_length=32)]
     types: list[str] = Field(min_length=1, max_length=4, examples=[["pension", "medical", "housing_fund"]])
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    reason: Reason
 
 
-class ReviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReviewIn(Body):
     approve: bool
     reason_code: str | None = Field(default=None, description=f"for a rejection: one of {list(transfer.REJECTION_REASONS)}")
-    note: Annotated[str, Field(max_length=2000)] | None = None
+    note: OptionalReason = None
 
 
 class BatchItem(ReviewIn):
     workflow_id: str
 
 
-class BatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BatchIn(Body):
     items: list[BatchItem] = Field(min_length=1, max_length=200)
 
 
@@ -68,18 +66,13 @@ class BatchLine(BaseModel):
     detail: Any = None
 
 
-class ProgressIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ProgressIn(Body):
     kind: str
     step: str
     status: str = Field(pattern=r"^(done|rejected)$")
     reference: Annotated[str, Field(max_length=100)] | None = None
-    reason: Annotated[str, Field(max_length=2000)] | None = None
+    reason: OptionalReason = None
 
-
-class ReasonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 @router.post(PREFIX, status_code=201, response_model=transfer.TransferView, responses=responses(400, 401, 403, 422, 503))
@@ -113,13 +106,13 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep, request_
         types=kinds, reason=body.reason, applicant=workflow_calls.actor(principal, request_id), policy=policy,
         origin_si=pinned_si(body.origin_city), destination_si=pinned_si(body.destination_city),
         contribution_base=employee.contribution_base)
-    return await workflow_calls.start_case(
-        temporal, CASES.workflow, req, id=workflow_id, task_queue=settings.temporal_task_queue,
+    return await CASES.start(
+        temporal, req, id=workflow_id, task_queue=settings.temporal_task_queue,
         request_id=request_id, closed="answer",
-        search_attributes=sa.at_start(employee_id=employee.employee_id, kind="transfer", stage="collecting_materials",
-                                      province=origin.destination, department=employee.department),
-        static_summary=f"Transfer of {employee.employee_id}: {body.origin_city} -> {body.destination_city}",
-        static_details=f"{', '.join(kinds)}; policy {policy.version[:12]}")
+        employee_id=employee.employee_id, stage="collecting_materials",
+        province=origin.destination, department=employee.department,
+        summary=f"Transfer of {employee.employee_id}: {body.origin_city} -> {body.destination_city}",
+        details=f"{', '.join(kinds)}; policy {policy.version[:12]}")
 
 
 @router.get(PREFIX + "/{workflow_id}", response_model=transfer.TransferView, responses=responses(401, 404))

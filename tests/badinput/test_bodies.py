@@ -119,3 +119,20 @@ async def test_text_with_nul_is_refused_naming_the_field_and_starts_nothing(stac
     assert r.json()["detail"] == [{"field": field, "rule": "no_nul_character",
                                    "message": "text may not contain the NUL character (U+0000)"}]
     assert row_counts() == before
+
+
+@pytest.mark.parametrize("url,role", [
+    ("/transfers", Role.EMPLOYEE),
+    ("/maternity-leaves/maternity-E0001-2026-11-02/withdraw", Role.HR_SPECIALIST),
+    ("/offboardings/offboarding-E0001-2026-11-02/withdraw", Role.HR_MANAGER),
+    ("/transfers/transfer-E0001-2026-11-02/cancel", Role.HR_SPECIALIST),
+])
+async def test_a_reason_of_spaces_is_no_reason(stack, auth, row_counts, url, role) -> None:
+    body = {"reason": " \t "}
+    if url == "/transfers":
+        body |= {"employee_id": EMPLOYEE, "origin_city": "Guiyang", "destination_city": "Harbin", "types": ["pension"]}
+    before = row_counts()
+    r = await stack.post(url, json=body, headers=auth(role, EMPLOYEE if role is Role.EMPLOYEE else "x"))
+    assert r.status_code == 422, r.text
+    assert [(d["field"], d["rule"]) for d in r.json()["detail"]] == [("reason", "string_too_short")]
+    assert row_counts() == before

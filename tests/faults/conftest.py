@@ -28,8 +28,9 @@ from db.models import Case
 from db.session import make_engine
 from hrflow.codec import EncryptionCodec, data_converter
 from hrflow.settings import Settings
-from tests.conftest import _admin, _binary, database_url_for
+from tests.conftest import _admin, database_url_for
 from tests.faults.harness import DevServer, Postgres, WorkerProcess, worker_env
+from tests.processes.support import temporal_binary
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,7 +79,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture(scope="package")
 async def devserver(codec: EncryptionCodec) -> AsyncIterator[DevServer]:
     directory = Path(tempfile.mkdtemp(prefix="hrflow-faults-temporal-"))
-    server = DevServer(directory, _binary("temporal"), data_converter(codec))
+    server = DevServer(directory, temporal_binary("temporal"), data_converter(codec))
     await server.start()
     try:
         yield server

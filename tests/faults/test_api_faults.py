@@ -27,10 +27,9 @@ from api.app import create_app
 from db.models import ApprovalTask, AuditEvent
 from domain.roles import Role
 from hrflow.temporal import connect
-from tests.conftest import _binary
 from tests.faults import cases
 from tests.faults.harness import WorkerProcess, add_employees
-from tests.processes.support import eventually
+from tests.processes.support import eventually, temporal_binary
 from worker import build_worker
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
@@ -158,7 +157,7 @@ async def test_two_managers_approving_at_once_one_wins_the_other_gets_409(
 async def test_temporal_unreachable_is_503_json_never_500(
         settings, engine, codec, session_factory, auth, tmp_path) -> None:
     """The API's own client (``hrflow.temporal.connect``), then its Temporal server goes away."""
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=_binary("temporal"),
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary("temporal"),
                                                 search_attributes=SEARCH_ATTRIBUTES)
     own = settings.model_copy(update={"temporal_address": env.client.service_client.config.target_host})
     try:

@@ -4,10 +4,11 @@ audit trail, search attributes, and histories that are ciphertext without the ke
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from db.audit import verify_chain
@@ -30,16 +31,20 @@ def add_employee(session_factory, employee_id: str) -> None:
                        si_province="Beijing", si_city="Beijing", contribution_base=Decimal("12000.00")))
 
 
+async def start_probe(client: Client, settings, employee_id: str, **options: Any) -> WorkflowHandle[Any, str]:
+    """A probe case of hers, named as cases are (``probe-<employee>-<suffix>``)."""
+    return await client.start_workflow(
+        ProbeWorkflow.run, ProbeInput(employee_id=employee_id, name="王芳", resident_id_number=ID_NUMBER),
+        id=f"probe-{employee_id}-{uuid.uuid4().hex[:6]}", task_queue=settings.temporal_task_queue, **options)
+
+
 async def test_case_lifecycle_is_recorded_and_encrypted(temporal_env: WorkflowEnvironment, settings,
                                                         session_factory, codec) -> None:
     add_employee(session_factory, "E1001")
     client = temporal_env.client
-    workflow_id = f"probe-E1001-{uuid.uuid4().hex[:6]}"
     async with build_worker(client, settings, session_factory, extra_workflows=[ProbeWorkflow]):
-        handle = await client.start_workflow(
-            ProbeWorkflow.run, ProbeInput(employee_id="E1001", name="王芳", resident_id_number=ID_NUMBER),
-            id=workflow_id, task_queue=settings.temporal_task_queue,
-        )
+        handle = await start_probe(client, settings, "E1001")
+        workflow_id = handle.id
         # Wrong role: the validator refuses, nothing is written to history.
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 from temporalio.testing import WorkflowEnvironment
 
 from domain.actors import Actor
-from tests.platform.probe_workflow import Decision, ProbeInput, ProbeWorkflow
-from tests.platform.test_case_workflow import ID_NUMBER, add_employee
+from tests.platform.probe_workflow import Decision, ProbeWorkflow
+from tests.platform.test_case_workflow import add_employee, start_probe
 from worker import build_worker
 from workflows.search_attributes import PROVINCE
 
@@ -18,13 +17,9 @@ async def test_case_is_findable_by_employee_and_stage(dev_env: WorkflowEnvironme
                                                       session_factory) -> None:
     add_employee(session_factory, "E3003")
     client = dev_env.client
-    workflow_id = f"probe-E3003-{uuid.uuid4().hex[:6]}"
     async with build_worker(client, settings, session_factory, extra_workflows=[ProbeWorkflow]):
-        handle = await client.start_workflow(
-            ProbeWorkflow.run, ProbeInput(employee_id="E3003", name="王芳", resident_id_number=ID_NUMBER),
-            id=workflow_id, task_queue=settings.temporal_task_queue,
-            static_summary="Probe case for E3003",
-        )
+        handle = await start_probe(client, settings, "E3003", static_summary="Probe case for E3003")
+        workflow_id = handle.id
         query = "EmployeeId = 'E3003' AND CaseKind = 'probe' AND CaseStage = 'submitted'"
         found: list[str] = []
         for _ in range(100):  # visibility is eventually consistent

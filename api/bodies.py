@@ -1,0 +1,29 @@
+"""What every request body shares: no unknown fields, and one rule for a reason someone types.
+
+An unknown field is refused, not ignored: a client that sends ``approved`` for ``approve`` learns
+it at once instead of deciding nothing. A reason is trimmed before it is measured, so a reason of
+spaces is no reason.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+OptionalReason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None
+
+
+class Body(BaseModel):
+    """A request body: fields it does not declare are refused (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReasonIn(Body):
+    reason: Reason
+
+
+class OptionalReasonIn(Body):
+    reason: OptionalReason = None
