@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.client import Client
 from temporalio.converter import PayloadCodec
 
-from api import errors
+from api import errors, web
 from api.body_limit import BodyLimit
 from api.routes import (
     audit,
@@ -140,6 +140,7 @@ def create_app(
                    codec_routes):
         # transfer_stats before transfers: /transfers/statistics is not a workflow id
         app.include_router(module.router)
+    web.install(app)
     app.add_middleware(CodecCORS, origins=settings.ui_origins)
     app.add_middleware(BodyLimit, limit_for=lambda scope: body_limit(settings, scope))
     return app
