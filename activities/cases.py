@@ -29,7 +29,11 @@ def apply_stage_change(session: Session, req: contract.ChangeStage) -> Case:
     case = session.scalar(select(Case).where(Case.workflow_id == req.workflow_id).with_for_update())
     if case is None:
         raise ValueError(f"case {req.workflow_id} is not open")  # retried: open may lag
-    before = {"stage": case.stage, "status": case.status}
+    before = {**req.before, "stage": case.stage, "status": case.status}
+    after: dict[str, Any] = {}
+    if req.summary is not None and req.summary != case.summary:
+        before["summary"], after["summary"] = case.summary, req.summary
+        case.summary = req.summary
     case.stage = req.stage
     case.next_due_at = req.next_due_at
     if req.status is not None:
@@ -41,7 +45,7 @@ def apply_stage_change(session: Session, req: contract.ChangeStage) -> Case:
                             .values(status="cancelled", updated_at=req.at))
     append_audit(session, req.actor, f"{case.kind}.stage_changed", workflow_id=req.workflow_id,
                  at=req.at, subject=case.employee_id, before=before,
-                 after={"stage": case.stage, "status": case.status, **req.details})
+                 after={"stage": case.stage, "status": case.status, **after, **req.details})
     told = stage_notice(case.kind, case.stage, before["stage"], req.details)
     if told is not None:  # she hears of each step of her case (once per step)
         employee = case.employee_id

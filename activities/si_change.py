@@ -23,7 +23,7 @@ from domain.actors import Actor
 from domain.contracts import si_change as contract
 from domain.contracts.cases import ChangeStage
 from domain.refusals import Refusal
-from domain.si_change import ChangeKind, ChangeRefused, check_request
+from domain.si_change import ChangeKind, ChangeRefused, change_summary, check_request
 from integrations.si_agency import AgencySubmission
 
 AGENCY = Actor(user="agency")  # who the audit trail says executed a change: the agency accepted it
@@ -54,6 +54,12 @@ class SocialInsuranceActivities(AgencyActivities):
             if not claim_step(session, req.workflow_id, req.step).first_time:
                 return
             f = req.facts
+            earlier = session.get(SiChange, req.workflow_id)
+            before = {} if earlier is None else {  # a correction: what the facts were, for the audit
+                k: v for k, v in {"kind": earlier.kind, "base": earlier.base, "months": earlier.months,
+                                  "estimate_total": earlier.estimate_total}.items()
+                if v != {"kind": f.kind.value, "base": f.base, "months": f.months,
+                         "estimate_total": req.estimate_total}[k]}
             values = {"employee_id": f.employee_id, "city": f.city, "kind": f.kind.value, "base": f.base,
                       "months": f.months, "effective_month": f.effective_month,
                       "estimate_total": req.estimate_total, "stage": req.stage, "maker": req.maker,
@@ -64,7 +70,8 @@ class SocialInsuranceActivities(AgencyActivities):
                 workflow_id=req.workflow_id, step=req.step, stage=req.stage, status=req.status,
                 at=req.at, next_due_at=req.next_due_at, actor=req.actor,
                 details={"kind": f.kind.value, "base": f.base, "months": f.months,
-                         "estimate_total": req.estimate_total, **req.details}))
+                         "estimate_total": req.estimate_total, **req.details},
+                before=before, summary=change_summary(f.kind, f.city, f.base, f.months)))
 
     @activity.defn(name=contract.EXECUTE.name)
     def execute(self, req: contract.Execute) -> contract.Executed:

@@ -23,12 +23,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.client import Client
 from temporalio.converter import PayloadCodec
 
-from api import errors, web
+from api import docs, errors, web
 from api.body_limit import BodyLimit
 from api.routes import (
     audit,
     cases,
     employees,
+    evidence,
     health,
     inbox,
     maternity,
@@ -118,9 +119,16 @@ def create_app(
     app = FastAPI(
         title="hrflow",
         version="0.1.0",
-        description="HR process orchestration: maternity leave, offboarding, cross-province "
-        "transfers and social-insurance changes as durable Temporal workflows.",
+        description="人力资源流程编排：产假、离职、跨省转移和社保变更，每个案件都是一个持久的 Temporal 工作流。"
+        "除 `/health` 和 `/evidence/public-key` 外，每个接口都需要 `hrflow token` 签发的令牌（点 Authorize 填入）；"
+        "每个错误都答 `{\"error\": 代码, \"detail\": ...}`。\n\n"
+        "HR process orchestration: maternity leave, offboarding, cross-province transfers and "
+        "social-insurance changes, each case a durable Temporal workflow. Every operation but `/health` and "
+        "`/evidence/public-key` needs a token from `hrflow token` (click Authorize); every error answers "
+        "`{\"error\": code, \"detail\": ...}`.",
         lifespan=lifespan,
+        docs_url=None,  # served from local files by api.docs: FastAPI's own pages load from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.jwt_secret = jwt_secret
@@ -136,11 +144,12 @@ def create_app(
         return response
 
     for module in (health, me, employees, cases, inbox, si_changes, maternity, receivables, offboarding, non_compete,
-                   transfer_materials, transfer_stats, transfers, audit, policies, policy_notices, notifications, staff, tasks, reports,
+                   transfer_materials, transfer_stats, transfers, audit, evidence, policies, policy_notices, notifications, staff, tasks, reports,
                    codec_routes):
         # transfer_stats before transfers: /transfers/statistics is not a workflow id
         app.include_router(module.router)
     web.install(app)
+    docs.install(app)
     app.add_middleware(CodecCORS, origins=settings.ui_origins)
     app.add_middleware(BodyLimit, limit_for=lambda scope: body_limit(settings, scope))
     return app

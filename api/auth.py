@@ -117,14 +117,12 @@ def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
 
     async def check(principal: Authenticated) -> Principal:
         if principal.role not in allowed:
-            raise ApiError(
-                403,
-                "forbidden",
-                f"role {principal.role.value} may not do this; allowed: "
-                + ", ".join(sorted(r.value for r in allowed)),
-            )
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise ApiError(403, "forbidden", f"您的角色（{principal.role.value}）不能办理此操作，可办理的角色：{names}"
+                                             f" (role {principal.role.value} may not do this; allowed: {names})")
         return principal
 
+    vars(check)["roles"] = allowed  # who may call a route, for the web app to offer only what one may do
     return check
 
 

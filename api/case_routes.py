@@ -82,23 +82,28 @@ class CaseRoutes(Generic[View]):
     @overload
     def message(self, path: str, update: UpdateMethodMultiParam[[Any, Msg], View], who: object,
                 build: Callable[[Actor, Body], Msg], body: type[Body], *, name: str | None = None,
-                description: str | None = None, errors: Responses | None = None) -> None: ...
+                summary: str | None = None, description: str | None = None, example: dict[str, Any] | None = None,
+                errors: Responses | None = None) -> None: ...
 
     @overload
     def message(self, path: str, update: UpdateMethodMultiParam[[Any, Msg], View], who: object,
                 build: Callable[[Actor, None], Msg], body: None = None, *, name: str | None = None,
-                description: str | None = None, errors: Responses | None = None) -> None: ...
+                summary: str | None = None, description: str | None = None, example: None = None,
+                errors: Responses | None = None) -> None: ...
 
     def message(self, path: str, update: UpdateMethodMultiParam[[Any, Msg], View], who: object,
                 build: Callable[[Actor, Any], Msg], body: type[BaseModel] | None = None, *, name: str | None = None,
-                description: str | None = None, errors: Responses | None = None) -> None:
+                summary: str | None = None, description: str | None = None, example: dict[str, Any] | None = None,
+                errors: Responses | None = None) -> None:
         """Register ``POST {prefix}/{workflow_id}{path}``: the caller (``who``, the annotation of a
         role dependency, ``Annotated[Principal, Depends(require(...))]``) sends the message ``build``
         makes of her actor and the request body (``body``, a model; None for a route without one).
         ``build`` may refuse the body first (a 422 before the case is looked at).
 
-        The route is named after the update (``name`` otherwise): its OpenAPI operation id and
-        summary come from that name, its description from ``description``."""
+        The route is named after the update (``name`` otherwise): its OpenAPI operation id comes
+        from that name, its summary and description from ``summary`` and ``description``. ``example``
+        is a body the operation's documentation shows, for a body model shared by several messages
+        (``api.bodies.ReasonIn``: what a reason says depends on the message) and so without one."""
 
         async def endpoint(workflow_id: str, request: Request, temporal: Client, request_id: str,
                            principal: Principal, body: BaseModel | None = None) -> View:
@@ -117,8 +122,14 @@ class CaseRoutes(Generic[View]):
         endpoint.__doc__ = description
         self.router.add_api_route(
             f"{self.prefix}/{{workflow_id}}{path}", endpoint, methods=["POST"], response_model=self.model,
-            responses=errors if errors is not None else self.errors,
+            responses=errors if errors is not None else self.errors, summary=summary,
+            openapi_extra=None if example is None else documented_body(example),
             name=name or getattr(update, "__name__", None) or path.strip("/").replace("-", "_"))
+
+
+def documented_body(example: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` showing ``example`` as the operation's JSON body (beside its model's schema)."""
+    return {"requestBody": {"content": {"application/json": {"example": example}}}}
 
 
 def carrying(message: Callable[..., Msg]) -> Callable[[Actor, BaseModel], Msg]:

@@ -4,8 +4,8 @@ A date of 0001-01-01 or 9999-12-31 passes ``dt.date`` but overflows the first ``
 to it (a 500, or a workflow that fails in a loop); 1970-01-01 is a default some client sends for
 "unknown" and, taken as a birth, books receivables for 1969. So every date and month in a body is
 held to the years 1900..2100 here, and the routes hold the dates that mean something (a birth, a
-hire, a back-paid month) to a window around today. Each refusal is the API's 422 shape, message in
-Chinese first and English in parentheses.
+hire, a back-paid month) to a window around today. Each refusal is the API's 422 shape, its
+message written in both languages (``i18n.Text``) and answered in the caller's.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
-from pydantic_core import PydanticCustomError
 
-from api.errors import ApiError
+from api.errors import ApiError, field_error
+from api.i18n import Text
 
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -48,8 +48,9 @@ _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 def problem(field: str, rule: str, zh: str, en: str) -> dict[str, str]:
-    """One item of a 422's ``detail``."""
-    return {"field": field, "rule": rule, "message": f"{zh} ({en})"}
+    """One item of a 422's ``detail``: its message in both languages (a ``Text``, which reads
+    "中文 (English)" wherever a plain string is expected), answered in the caller's."""
+    return {"field": field, "rule": rule, "message": Text(zh, en)}
 
 
 def refuse(*items: dict[str, Any]) -> ApiError:
@@ -58,18 +59,18 @@ def refuse(*items: dict[str, Any]) -> ApiError:
 
 def _date_in_years(value: dt.date) -> dt.date:
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
-        raise PydanticCustomError(
-            "date_in_range", "日期 {value} 须在 {lo} 年至 {hi} 年之间 (the date {value} must lie in the years {lo} to {hi})",
-            {"value": value.isoformat(), "lo": EARLIEST_YEAR, "hi": LATEST_YEAR})
+        raise field_error("date_in_range", "日期 {value} 须在 {lo} 年至 {hi} 年之间",
+                          "the date {value} must lie in the years {lo} to {hi}",
+                          value=value.isoformat(), lo=EARLIEST_YEAR, hi=LATEST_YEAR)
     return value
 
 
 def _month_in_years(value: str) -> str:
     match = _MONTH.match(value)
     if match is not None and not EARLIEST_YEAR <= int(match[1]) <= LATEST_YEAR:
-        raise PydanticCustomError(
-            "month_in_range", "月份 {value} 须在 {lo} 年至 {hi} 年之间 (the month {value} must lie in the years {lo} to {hi})",
-            {"value": value, "lo": EARLIEST_YEAR, "hi": LATEST_YEAR})
+        raise field_error("month_in_range", "月份 {value} 须在 {lo} 年至 {hi} 年之间",
+                          "the month {value} must lie in the years {lo} to {hi}",
+                          value=value, lo=EARLIEST_YEAR, hi=LATEST_YEAR)
     return value
 
 

@@ -3,7 +3,8 @@
 A validator's refusal is an ``ApplicationError`` whose ``type`` names a member of the one refusal
 table (``domain.refusals.Refusal``); the member decides the status, the error code and the title
 the answer carries: the wrong person or role is 403, the wrong moment is 409, a bad correction is
-422. A type the table does not know is logged and answered 409 ``refused``, never a 500.
+422. A type the table does not know is logged and answered 409 ``refused``, never a 500. The title
+and the workflow's message ("中文 (English)") are both answered in the caller's language.
 
 An update waits for the workflow to decide, and with no worker running that wait has no end. The
 API's client bounds it (``bounded_updates``, ``HRFLOW_TEMPORAL_UPDATE_WAIT_SECONDS``): past the
@@ -38,6 +39,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.auth import Principal
 from api.errors import ApiError
+from api.i18n import Text
 from domain.actors import Actor
 from domain.refusals import Refusal
 
@@ -63,9 +65,9 @@ class CaseWorkflow(Generic[Req, View]):
     view: MethodSyncOrAsyncNoParam[Any, View]
 
 
-PENDING = ("案件暂未应答，本次操作尚未确认生效；请用同一 X-Request-ID 重新提交以获知结果，操作只会生效一次"
-           " (the case did not answer in time: what you sent is not confirmed yet; send the same request again,"
-           " with the same X-Request-ID, to learn the outcome; it is applied at most once)")
+PENDING = Text("案件暂未应答，本次操作尚未确认生效；请用同一 X-Request-ID 重新提交以获知结果，操作只会生效一次",
+               "the case did not answer in time: what you sent is not confirmed yet; send the same request again,"
+               " with the same X-Request-ID, to learn the outcome; it is applied at most once")
 
 
 class _BoundedUpdateWait(OutboundInterceptor):
@@ -104,8 +106,9 @@ def actor(principal: Principal, request_id: str) -> Actor:
 
 def refusal_to_http(error: ApplicationError) -> ApiError:
     """The answer to a refusal: the status and code of its ``Refusal`` member, and the member's
-    title (Chinese first) before the specific message. A 422 lists the refused field, as every 422
-    of the API does. A type the table does not know is 409 ``refused``, logged so it gets an entry."""
+    title before the specific message (both answered in the caller's language). A 422 lists the
+    refused field, as every 422 of the API does (the body as a whole when the workflow names none).
+    A type the table does not know is 409 ``refused``, logged so it gets an entry."""
     details: dict[str, Any] = {}
     for item in error.details or ():
         if isinstance(item, dict):
@@ -115,10 +118,10 @@ def refusal_to_http(error: ApplicationError) -> ApiError:
         log.warning("refusal of a type not in domain.refusals: %r (%s)", error.type, error.message)
         return ApiError(409, "refused", {"message": error.message, **details})
     if refusal.status == 422:
-        return ApiError(422, refusal.code, [details or {"message": error.message}])
+        return ApiError(422, refusal.code, [{"field": "body", "rule": refusal.code, "message": error.message} | details])
     retry = {"Retry-After": "5"} if refusal.status == 503 else None  # as every 503 of the API
-    return ApiError(refusal.status, refusal.code, {"title": refusal.title, "message": error.message, **details},
-                    headers=retry)
+    return ApiError(refusal.status, refusal.code,
+                    {"title": Text(refusal.zh, refusal.en), "message": error.message, **details}, headers=retry)
 
 
 async def update(handle: WorkflowHandle[Any, Any], method: UpdateMethodMultiParam[[Any, Msg], Answer],
@@ -145,8 +148,9 @@ async def start_case(temporal: Client, workflow: CaseWorkflow[Req, View], req: R
     except WorkflowAlreadyStartedError:
         if closed == "answer":
             return await query(temporal, id, workflow.view)
-        raise ApiError(409, "case_closed", {"message": f"此案件已办结，不能再次发起 (case {id} has already run"
-                                                       " and closed; it is not started again)"}) from None
+        raise ApiError(409, "case_closed", {"message": Text(f"此案件（{id}）已办结，不能再次发起",
+                                                            f"case {id} has already run and closed; it is not"
+                                                            " started again")}) from None
     try:
         return await opened(handle, workflow.opened, request_id)
     except ApiError as err:
@@ -182,10 +186,10 @@ async def _answered(handle: WorkflowHandle[Any, Any], request_id: str | None, ca
         # even that): it is 409 case_closed when the case exists, 404 when it never did.
         if err.status == RPCStatusCode.FAILED_PRECONDITION or "completed" in err.message or (
                 err.status == RPCStatusCode.NOT_FOUND and await _closed(handle)):
-            raise ApiError(409, "case_closed", {"message": f"案件已结束，不再接受此操作 (case {handle.id} has"
-                                                           " already closed)"}) from None
+            raise ApiError(409, "case_closed", {"message": Text(f"案件（{handle.id}）已结束，不再接受此操作",
+                                                                f"case {handle.id} has already closed")}) from None
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(404, "not_found", f"no running case {handle.id}") from None
+            raise ApiError(404, "not_found", Text(f"没有进行中的案件 {handle.id}", f"no running case {handle.id}")) from None
         raise
 
 
@@ -202,5 +206,5 @@ async def query(client: Client, workflow_id: str, method: MethodSyncOrAsyncNoPar
         return await client.get_workflow_handle(workflow_id).query(method)
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(404, "not_found", f"no case {workflow_id}") from None
+            raise ApiError(404, "not_found", Text(f"找不到案件 {workflow_id}", f"no case {workflow_id}")) from None
         raise

@@ -1,8 +1,9 @@
 """Why a request is refused: one taxonomy for workflows, activities and the API.
 
 A refusal travels through Temporal as an ``ApplicationError`` whose ``type`` is a member's
-``type_name``; the API answers it with the member's HTTP status, error code and its Chinese and
-English title beside the specific message. A kind that is not listed here cannot be raised by the
+``type_name``; the API answers it with the member's HTTP status, error code and its title beside
+the specific message, both in the caller's language (the workflows write each message
+"中文 (English)", and the API answers the caller's half). A kind that is not listed here cannot be raised by the
 workflow kernel, so a new kind is a deliberate entry in this table, never a silent 409.
 """
 
@@ -50,6 +51,10 @@ class Refusal(Enum):
     def title(self) -> str:
         """Chinese first, English second, as every reader-facing text."""
         return f"{self.zh} ({self.en})"
+
+    def title_in(self, lang: str) -> str:
+        """The title in one language: ``"en"`` for English, Chinese for anything else."""
+        return self.en if lang == "en" else self.zh
 
     @classmethod
     def of(cls, type_name: str | None) -> Refusal | None:

@@ -28,6 +28,20 @@ class ChangeKind(StrEnum):
     STOP = "stop"  # end the enrollment (departure, transfer)
     BASE_ADJUSTMENT = "base_adjustment"  # a new contribution base
 
+    @property
+    def zh(self) -> str:
+        return {"enrollment": "增员", "back_payment": "补缴", "stop": "减员", "base_adjustment": "调整缴费基数"}[self.value]
+
+
+def change_summary(kind: ChangeKind, city: str, base: Decimal | None, months: list[str]) -> str:
+    """What a person reads of the change in lists and the Temporal UI, Chinese first. It is written
+    from the facts as they stand, so a correction (back-payment to enrollment, say) rewrites it."""
+    paid = f"，补缴 {len(months)} 个月" if months else ""
+    paid_en = f", {len(months)} month(s) back-paid" if months else ""
+    shown = f"，基数 {base}" if base is not None else ""
+    shown_en = f" base {base}" if base is not None else ""
+    return f"社保{kind.zh}：{city}{shown}{paid} ({kind.value} {city}{shown_en}{paid_en})"
+
 
 class ChangeRefused(FieldRefused):
     """A change that may not start; ``field`` and ``rule`` say what to fix."""

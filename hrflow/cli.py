@@ -1,4 +1,5 @@
-"""The ``hrflow`` command: ``dev`` for everything on embedded defaults; ``migrate``, ``worker`` and
+"""The ``hrflow`` command: ``dev`` for everything on embedded defaults (``dev --demo`` or ``demo``
+loads the demo company into it); ``migrate``, ``worker`` and
 ``api`` for production; ``token``, ``audit verify``, ``schedules`` and ``deliver`` for operators;
 ``policy`` for the rules.
 
@@ -22,7 +23,13 @@ from hrflow.settings import ConfigurationError, load_settings, require_database,
 def _dev(args: argparse.Namespace) -> int:
     from hrflow import dev
 
-    return dev.run(load_settings())
+    return dev.run(load_settings(), demo=args.demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from hrflow import demo
+
+    return demo.main(load_settings())
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -117,7 +124,12 @@ def _audit_verify(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrflow", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("dev", help="run everything on embedded defaults").set_defaults(func=_dev)
+    dev = sub.add_parser("dev", help="run everything on embedded defaults")
+    dev.add_argument("--demo", action="store_true",
+                     help="once it is up, load the demo company (employees, staff, cases) through the API")
+    dev.set_defaults(func=_dev)
+    sub.add_parser("demo", help="load the demo company into the running `hrflow dev` (found through its dev.env)"
+                   ).set_defaults(func=_demo)
     migrate = sub.add_parser("migrate", help="apply database migrations (HRFLOW_DATABASE_URL)")
     migrate.add_argument("--down", metavar="REVISION", help="downgrade to REVISION (e.g. base)")
     migrate.set_defaults(func=_migrate)

@@ -5,6 +5,8 @@ Starts PostgreSQL (data in ``.hrflow/pgdata``), applies migrations, starts the T
 endpoint), then the worker and the API as child processes, exactly as production runs them. Ctrl-C
 or SIGTERM stops everything in reverse order; a child that dies takes the stack down with a
 non-zero exit instead of leaving half a service running. Everything persists across restarts.
+With ``--demo`` it then loads the demo company through the API (``hrflow.demo``) and says who to
+sign in as.
 """
 
 from __future__ import annotations
@@ -78,6 +80,9 @@ class Stack:
             "HRFLOW_API_HOST": self.settings.api_host,
             "HRFLOW_API_PORT": str(self.settings.api_port),
             "HRFLOW_UI_ORIGINS": json.dumps(ui_origins(self.settings)),
+            "HRFLOW_DEV_SIGN_IN": "true",  # the web app's sign-in as anyone registered: a development stack only
+            "HRFLOW_TEMPORAL_UI_URL": self.settings.temporal_ui_url
+            or f"http://127.0.0.1:{self.settings.temporal_ui_port}",
             "HRFLOW_SMTP_HOST": "127.0.0.1",
             "HRFLOW_SMTP_PORT": str(self.settings.smtp_port),
             "HRFLOW_SCHEDULES_SYNC_ON_START": "true",
@@ -130,6 +135,21 @@ class Stack:
         if not wait_healthy(url, check=self.check_children, timeout=timeout):
             raise ConfigurationError(f"the API did not become healthy within {timeout:.0f} s ({url})")
 
+    def load_demo(self) -> None:
+        """Load the demo company through the running API, as any client would; a refusal is said
+        and the stack keeps running (``hrflow demo`` tries again)."""
+        from hrflow import demo
+
+        secret = load_or_create_secrets(self.dev_dir / "secrets.json")["jwt_secret"]
+        url = f"http://{browser_host(self.settings.api_host)}:{self.settings.api_port}"
+        say("正在载入演示公司 (loading the demo company) ...")
+        try:
+            loaded = asyncio.run(demo.seed_url(url, demo.tokens(secret)))
+        except demo.DemoError as exc:
+            say(f"演示数据未能全部载入 (the demo company was not fully loaded): {exc}")
+            return
+        say(loaded.summary())
+
     # ---------- run ----------
     def check_children(self) -> None:
         for name, proc in self.children:
@@ -143,8 +163,9 @@ class Stack:
         host = browser_host(s.api_host)
         return "\n".join([
             "",
-            "hrflow is running:",
-            f"  API docs     http://{host}:{s.api_port}/docs",
+            "hrflow 已启动 (hrflow is running):",
+            f"  网页 Web app  http://{host}:{s.api_port}/  (开发登录：选择任一已登记人员 dev sign-in as anyone registered)",
+            f"  API docs     http://{host}:{s.api_port}/docs  (ReDoc: /redoc)",
             f"  Health       http://{host}:{s.api_port}/health",
             f"  Temporal UI  http://127.0.0.1:{s.temporal_ui_port}",
             f"  Temporal     127.0.0.1:{s.temporal_port} (namespace {s.temporal_namespace})",
@@ -166,7 +187,7 @@ class Stack:
         return started
 
 
-def run(settings: Settings) -> int:
+def run(settings: Settings, *, demo: bool = False) -> int:
     stack = Stack(settings, settings.dev_dir.resolve())
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -176,6 +197,8 @@ def run(settings: Settings) -> int:
         signal.signal(sig, on_signal)
     try:
         stack.start()
+        if demo:
+            stack.load_demo()
         say(stack.banner())
         while True:
             stack.check_children()

@@ -81,6 +81,13 @@ class Settings(BaseSettings):
         description="origins allowed to call the codec endpoint (the Temporal UI)",
     )
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="largest JSON body")
+
+    # --- web app ---
+    dev_sign_in: bool = Field(default=False, description="the web app's sign-in as any registered person (`hrflow dev` only)")
+    session_idle_minutes: int = Field(default=30, ge=1, description="a web session ends after this long without a request")
+    temporal_ui_url: str | None = Field(
+        default=None, description="the Temporal UI's address, for each case page's deep link (http://host:8233)")
+    secure_cookies: bool = Field(default=False, description="mark the web session cookie Secure (behind HTTPS)")
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="largest uploaded file")
 
     # --- payload encryption ---

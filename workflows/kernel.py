@@ -42,7 +42,8 @@ def today() -> dt.date:
 
 def refuse(kind: Refusal, message: str, **details: Any) -> ApplicationError:
     """A refusal of a message (validator or handler): non-retryable, its kind from the one table
-    (``domain.refusals``), which decides the API's answer; ``details`` reach the caller's body."""
+    (``domain.refusals``), which decides the API's answer; ``details`` reach the caller's body.
+    ``message`` is written "中文 (English)": the API answers the caller's half."""
     if details:
         return ApplicationError(message, details, type=kind.type_name, non_retryable=True)
     return ApplicationError(message, type=kind.type_name, non_retryable=True)

@@ -494,7 +494,7 @@ class MaternityLeaveWorkflow:
         """The actual birth: entitlement and return date recomputed and audited; allowance claimed."""
         await case_ops.wait_until_open(self, lambda: self._check_birth(msg))
         async with self._lock:
-            self._check_staff_or_self(msg.actor, "report the birth")
+            self._check_staff_or_self(msg.actor, "报告分娩情况", "report the birth")
             before = {"leave_start": self.leave.leave_start, "total_days": self.leave.total_days,
                       "expected_return": self.expected_return, "version": self.policy.version}
             facts = self.req.facts.model_copy(update={"birth_date": msg.birth_date, "babies": msg.babies,
@@ -505,7 +505,8 @@ class MaternityLeaveWorkflow:
                     province=self.req.province, city=self.req.city, facts=facts, on=self.policy.on),
                     summary="recompute entitlement for the actual birth")
             except ActivityError as err:
-                raise kernel.refuse(Refusal.VALIDATION_FAILED, f"cannot recompute the entitlement: {err.cause}") from None
+                raise kernel.refuse(Refusal.VALIDATION_FAILED, f"无法重新计算产假待遇：{err.cause}"
+                                                               f" (cannot recompute the entitlement: {err.cause})") from None
             await case_ops.audit(self.book.next_step(), "maternity.entitlement_recomputed", actor=msg.actor,
                                  subject=self.req.employee_id, before=before,
                                  after={"birth_date": msg.birth_date, "babies": msg.babies,
@@ -691,7 +692,7 @@ class MaternityLeaveWorkflow:
         await case_ops.wait_until_open(self)
         async with self._lock:
             if msg.actor.role != Role.FINANCE:
-                raise kernel.refuse(Refusal.WRONG_ROLE, "only finance reports the allowance payment")
+                raise kernel.refuse(Refusal.WRONG_ROLE, "生育津贴的发放由财务登记 (only finance reports the allowance payment)")
             days = self.leave.total_days + self.extra_days
             paid_salary = (self.req.monthly_salary * days / 30).quantize(Decimal("0.01")) \
                 if self.req.company_pays_salary else Decimal("0.00")
@@ -768,100 +769,109 @@ class MaternityLeaveWorkflow:
     # ------------------------------------------------------------------ rules
     def _check_hr_decision(self, msg: Decision, *, reason_required: bool = False) -> None:
         if msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
-            raise kernel.refuse(Refusal.WRONG_ROLE, "an HR specialist decides on the application")
+            raise kernel.refuse(Refusal.WRONG_ROLE, "产假申请由人事审批 (an HR specialist decides on the application)")
         if self.stage != APPLIED:
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the application is {self.stage}")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"申请当前处于“{self.stage}”阶段，不能审批 (the application is {self.stage})")
         if reason_required and not msg.reason:
-            raise kernel.refuse(Refusal.VALIDATION_FAILED, "a rejection needs a reason")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, "驳回须说明原因 (a rejection needs a reason)")
 
-    def _check_staff_or_self(self, actor: Actor, what: str) -> None:
+    def _check_staff_or_self(self, actor: Actor, zh: str, en: str) -> None:
+        """She or HR, and no one else, does ``en`` (``zh`` in Chinese)."""
         if actor.role == Role.EMPLOYEE and not actor.is_employee(self.req.employee_id):
-            raise kernel.refuse(Refusal.FORBIDDEN, f"only she or HR may {what}")
+            raise kernel.refuse(Refusal.FORBIDDEN, f"只有员工本人或人事可以{zh} (only she or HR may {en})")
         if actor.role not in (Role.EMPLOYEE, Role.HR_SPECIALIST, Role.HR_MANAGER):
-            raise kernel.refuse(Refusal.WRONG_ROLE, f"role {actor.role} may not {what}")
+            raise kernel.refuse(Refusal.WRONG_ROLE, f"角色 {actor.role} 不能{zh} (role {actor.role} may not {en})")
 
     def _check_resubmit(self, msg: Correction) -> None:
-        self._check_staff_or_self(msg.actor, "correct the application")
+        self._check_staff_or_self(msg.actor, "更正申请", "correct the application")
         if self.stage != REJECTED:
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the application is {self.stage}; only a rejected one is resubmitted")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"申请当前处于“{self.stage}”阶段，只有被驳回的申请才能重新提交"
+                                                     f" (the application is {self.stage}; only a rejected one is resubmitted)")
 
     def _check_withdraw(self, msg: Decision) -> None:
-        self._check_staff_or_self(msg.actor, "withdraw the leave")
+        self._check_staff_or_self(msg.actor, "撤回产假", "withdraw the leave")
         if self.stage not in (APPLIED, REJECTED, APPROVED, ON_LEAVE):
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}; it can no longer be withdrawn")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"案件当前处于“{self.stage}”阶段，已不能撤回"
+                                                     f" (the case is {self.stage}; it can no longer be withdrawn)")
         if self.stage == ON_LEAVE and msg.actor.role == Role.EMPLOYEE:
-            raise kernel.refuse(Refusal.WRONG_ROLE, "a leave under way is cancelled by HR")
+            raise kernel.refuse(Refusal.WRONG_ROLE, "产假已经开始，须由人事取消 (a leave under way is cancelled by HR)")
         if self.returned_on is not None or self.cancel_request is not None:
-            raise kernel.refuse(Refusal.WRONG_STAGE, "the leave has ended (or is being cancelled)")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "产假已结束或正在取消 (the leave has ended (or is being cancelled))")
 
     def _check_extension_request(self, msg: Extension) -> None:
-        self._check_staff_or_self(msg.actor, "request an extension")
+        self._check_staff_or_self(msg.actor, "申请延长产假", "request an extension")
         if self.stage not in (APPROVED, ON_LEAVE, RETURN_OVERDUE) or self.returned_on is not None:
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}; extensions are for a leave not yet ended")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"案件当前处于“{self.stage}”阶段，只有尚未结束的产假才能申请延长"
+                                                     f" (the case is {self.stage}; extensions are for a leave not yet ended)")
         if self.pending_extension is not None:
-            raise kernel.refuse(Refusal.WRONG_STAGE, "an extension is already waiting for a decision")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "已有一项延长申请等待审批 (an extension is already waiting for a decision)")
 
     def _check_birth(self, msg: Birth) -> None:
-        self._check_staff_or_self(msg.actor, "report the birth")
+        self._check_staff_or_self(msg.actor, "报告分娩情况", "report the birth")
         if self.stage not in (APPROVED, ON_LEAVE, RETURN_OVERDUE) or self.returned_on is not None:
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}; a birth is reported during the leave")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"案件当前处于“{self.stage}”阶段，分娩情况须在产假期间报告"
+                                                     f" (the case is {self.stage}; a birth is reported during the leave)")
 
     def _check_extension_decision(self, msg: ExtensionDecision) -> None:
         if msg.actor.role != Role.HR_MANAGER:
-            raise kernel.refuse(Refusal.WRONG_ROLE, "an hr_manager decides on extensions")
+            raise kernel.refuse(Refusal.WRONG_ROLE, "产假延长由人事经理审批 (an hr_manager decides on extensions)")
         if self.pending_extension is None:
-            raise kernel.refuse(Refusal.WRONG_STAGE, "no extension is waiting")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "没有等待审批的延长申请 (no extension is waiting)")
 
     def _check_return_report(self, msg: ReturnReport) -> None:
-        self._check_staff_or_self(msg.actor, "report the return")
+        self._check_staff_or_self(msg.actor, "报告返岗", "report the return")
         if self.stage not in (ON_LEAVE, RETURN_OVERDUE) or self.returned_on is not None:
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"案件当前处于“{self.stage}”阶段，不能办理此操作 (the case is {self.stage})")
 
     def _check_confirm_return(self, msg: ReturnReport) -> None:
         if msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
-            raise kernel.refuse(Refusal.WRONG_ROLE, "HR confirms the return")
+            raise kernel.refuse(Refusal.WRONG_ROLE, "返岗由人事确认 (HR confirms the return)")
         if self.cancel_request is not None:
-            raise kernel.refuse(Refusal.WRONG_STAGE, "the leave is being cancelled")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "产假正在取消 (the leave is being cancelled)")
         today = kernel.today()
         if not self.leave.leave_start < msg.date <= today + timedelta(days=1):
-            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"a return date lies after the leave start {self.leave.leave_start} and not after"
-                          f" {today + timedelta(days=1)}")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"返岗日期须晚于产假开始日期 {self.leave.leave_start}，且不晚于 {today + timedelta(days=1)}"
+                          f" (a return date lies after the leave start {self.leave.leave_start} and not after"
+                          f" {today + timedelta(days=1)})")
         if self.stage not in (ON_LEAVE, RETURN_OVERDUE) or self.returned_on is not None:
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"案件当前处于“{self.stage}”阶段，不能办理此操作 (the case is {self.stage})")
 
     def _check_deduction(self, msg: Money) -> None:
         if msg.actor.role != Role.FINANCE:
-            raise kernel.refuse(Refusal.WRONG_ROLE, "finance confirms deductions")
+            raise kernel.refuse(Refusal.WRONG_ROLE, "工资扣款由财务确认 (finance confirms deductions)")
         if self.stage != DEDUCTING:
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}; no payroll deduction is running")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"案件当前处于“{self.stage}”阶段，没有进行中的工资扣款"
+                                                     f" (the case is {self.stage}; no payroll deduction is running)")
         if msg.amount > self.outstanding:
-            raise kernel.refuse(Refusal.OVER_SETTLEMENT, f"{msg.amount} is more than the {self.outstanding} still owed")
+            raise kernel.refuse(Refusal.OVER_SETTLEMENT, f"{msg.amount} 超过尚欠的 {self.outstanding}"
+                                                         f" ({msg.amount} is more than the {self.outstanding} still owed)")
 
     def _check_repayment(self, msg: Money) -> None:
         if msg.actor.role != Role.FINANCE:
-            raise kernel.refuse(Refusal.WRONG_ROLE, "finance confirms repayments")
+            raise kernel.refuse(Refusal.WRONG_ROLE, "还款由财务确认 (finance confirms repayments)")
         if self.outstanding <= 0 or self.returned_on is None:
-            raise kernel.refuse(Refusal.WRONG_STAGE, "nothing is being recovered on this case now")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "此案件当前没有需要追回的款项 (nothing is being recovered on this case now)")
         if msg.amount > self.outstanding:
-            raise kernel.refuse(Refusal.OVER_SETTLEMENT, f"{msg.amount} is more than the {self.outstanding} still owed")
+            raise kernel.refuse(Refusal.OVER_SETTLEMENT, f"{msg.amount} 超过尚欠的 {self.outstanding}"
+                                                         f" ({msg.amount} is more than the {self.outstanding} still owed)")
 
     def _check_departure(self, msg: ReturnReport) -> None:
         if msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
-            raise kernel.refuse(Refusal.WRONG_ROLE, "HR reports a departure")
+            raise kernel.refuse(Refusal.WRONG_ROLE, "离职由人事登记 (HR reports a departure)")
         if self.departed_on is not None or self.stage in (APPLIED, REJECTED, APPROVED, WITHDRAWN, CANCELLED, CLOSED):
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"案件当前处于“{self.stage}”阶段，不能办理此操作 (the case is {self.stage})")
 
     def _check_write_off(self, msg: Decision) -> None:
         if msg.actor.role not in (Role.FINANCE, Role.HR_MANAGER):
-            raise kernel.refuse(Refusal.WRONG_ROLE, "a write-off needs finance and an hr_manager")
+            raise kernel.refuse(Refusal.WRONG_ROLE, "核销须由财务和人事经理共同审批 (a write-off needs finance and an hr_manager)")
         if not msg.reason:
-            raise kernel.refuse(Refusal.VALIDATION_FAILED, "a write-off needs a reason")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, "核销须说明原因 (a write-off needs a reason)")
         if self.outstanding <= 0 or self.returned_on is None:
-            raise kernel.refuse(Refusal.WRONG_STAGE, "nothing is open to write off now")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "当前没有可核销的款项 (nothing is open to write off now)")
         if msg.actor.role in self.write_off:
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"{msg.actor.role} has already approved")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"{msg.actor.role} 已经审批过 ({msg.actor.role} has already approved)")
         if msg.actor.user in self.write_off.values():
-            raise kernel.refuse(Refusal.SELF_APPROVAL, "the two approvals must come from two people")
+            raise kernel.refuse(Refusal.SELF_APPROVAL, "两次审批须由两个不同的人作出 (the two approvals must come from two people)")
 
     # ------------------------------------------------------------------ plumbing
     async def _settle(self, msg: Money, method: str, check: Callable[[Money], None]) -> MaternityView:
@@ -881,8 +891,9 @@ class MaternityLeaveWorkflow:
                 raise
             # Another case recovered part of it first (final pay): never twice; say what is left.
             await self._read_balance()
-            raise kernel.refuse(Refusal.OVER_SETTLEMENT, f"{msg.amount} is more than the {self.outstanding} still open: part of it was recovered"
-                          " by another case (final pay, say); recover only what is open") from None
+            raise kernel.refuse(Refusal.OVER_SETTLEMENT, f"{msg.amount} 超过尚未追回的 {self.outstanding}：部分款项已由其他案件（如离职结算）追回，请只追回尚欠部分"
+                          f" ({msg.amount} is more than the {self.outstanding} still open: part of it was recovered"
+                          " by another case (final pay, say); recover only what is open)") from None
         self.settled = sum(self.advances.values(), Decimal("0.00")) - Decimal(left)
         if self.outstanding == 0 and workflow.patched(case_ops.TASKS_BY_DECISION):
             for purpose in ("confirm-deductions", "departed-unsettled"):  # her decision finished them

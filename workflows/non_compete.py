@@ -179,7 +179,8 @@ class NonCompeteWorkflow:
         if not 1 <= req.months <= req.rule.max_months:
             raise kernel.refuse(
                 Refusal.VALIDATION_FAILED,
-                f"a non-compete lasts at most {req.rule.max_months} months (LCL art. 24); asked {req.months}",
+                f"竞业限制期限最长 {req.rule.max_months} 个月（《劳动合同法》第二十四条），申请的是 {req.months} 个月"
+                f" (a non-compete lasts at most {req.rule.max_months} months (LCL art. 24); asked {req.months})",
                 field="months", rule="non_compete_max_months", max=req.rule.max_months)
         return await case_ops.run_to_end(self._lifecycle(req), self.view)
 
@@ -391,42 +392,48 @@ class NonCompeteWorkflow:
     # ------------------------------------------------------------------ rules
     def _check_active(self) -> None:
         if self.stage != ACTIVE or self.closed:
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the non-compete is {self.stage}")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"竞业限制当前处于“{self.stage}”阶段，不能办理此操作"
+                                                     f" (the non-compete is {self.stage})")
 
     def _check_proof_msg(self, msg: SubmitProof) -> str:
         if msg.actor.role == Role.EMPLOYEE:
             if not msg.actor.is_employee(self.req.employee_id):
-                raise kernel.refuse(Refusal.FORBIDDEN, "only she or HR may submit her proof")
+                raise kernel.refuse(Refusal.FORBIDDEN, "只有员工本人或人事可以提交她的就业情况证明 (only she or HR may submit her proof)")
         elif msg.actor.role not in HR_ROLES:
-            raise kernel.refuse(Refusal.WRONG_ROLE, f"role {msg.actor.role} may not submit proofs")
+            raise kernel.refuse(Refusal.WRONG_ROLE, f"角色 {msg.actor.role} 不能提交证明"
+                                                    f" (role {msg.actor.role} may not submit proofs)")
         self._check_active()
         current = max(1, self.months_paid)
         label = msg.month or month_label(self.req.start, current)
         if label not in {month_label(self.req.start, m) for m in range(1, current + 1)}:
-            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"{label} is not a month of this term up to now")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"{label} 不是本期限内截至目前的月份"
+                                                           f" ({label} is not a month of this term up to now)")
         return label
 
     def _check_violation(self, msg: ReportViolation) -> None:
         if msg.actor.role not in (Role.COMPLIANCE, Role.HR_MANAGER):
-            raise kernel.refuse(Refusal.WRONG_ROLE, "compliance or an hr_manager reports a violation")
+            raise kernel.refuse(Refusal.WRONG_ROLE, "违约情况由合规或人事经理报告 (compliance or an hr_manager reports a violation)")
         self._check_active()
 
     def _check_release(self, msg: Release) -> None:
         if msg.actor.role != Role.HR_MANAGER:
-            raise kernel.refuse(Refusal.WRONG_ROLE, "an hr_manager releases a non-compete")
+            raise kernel.refuse(Refusal.WRONG_ROLE, "竞业限制由人事经理解除 (an hr_manager releases a non-compete)")
         self._check_active()
 
     def _check_claim(self, msg: ClaimRelease) -> None:
         if msg.actor.role != Role.EMPLOYEE or not msg.actor.is_employee(self.req.employee_id):
-            raise kernel.refuse(Refusal.FORBIDDEN, "only she may claim her release compensation")
+            raise kernel.refuse(Refusal.FORBIDDEN, "只有员工本人可以申领解除补偿 (only she may claim her release compensation)")
         if self.stage != RELEASED or self.closed:
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the non-compete is {self.stage}{' and closed' if self.closed else ''}")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"竞业限制当前处于“{self.stage}”阶段{'且已办结' if self.closed else ''}"
+                                f" (the non-compete is {self.stage}{' and closed' if self.closed else ''})")
         if self.release_claim_until is None:
-            raise kernel.refuse(Refusal.WRONG_STAGE, "released before the term began: no extra compensation is owed")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "竞业限制在期限开始前已解除，无需支付额外补偿"
+                                                     " (released before the term began: no extra compensation is owed)")
         if self.release_paid is not None:
-            raise kernel.refuse(Refusal.WRONG_STAGE, "the release compensation has already been paid")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "解除补偿已经支付 (the release compensation has already been paid)")
         if self._today() > self.release_claim_until:
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the claim window ended on {self.release_claim_until}")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"申领期限已于 {self.release_claim_until} 结束"
+                                                     f" (the claim window ended on {self.release_claim_until})")
 
     # ------------------------------------------------------------------ plumbing
     def _on_time(self, month: int) -> bool:

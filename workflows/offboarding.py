@@ -636,49 +636,63 @@ class OffboardingWorkflow:
     def _check_sign_off(self, msg: SignOff) -> ItemState:
         item = self.items.get(f"{msg.gate}/{msg.item_key}")
         if item is None:
-            raise kernel.refuse(Refusal.NOT_FOUND, f"no item {msg.item_key} in gate {msg.gate}")
+            raise kernel.refuse(Refusal.NOT_FOUND, f"审核环节 {msg.gate} 中没有事项 {msg.item_key}"
+                                                   f" (no item {msg.item_key} in gate {msg.gate})")
         if self.stage in (WITHDRAWN, COMPLETED):
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"案件当前处于“{self.stage}”阶段，不能办理此操作 (the case is {self.stage})")
         if item.status != "open" and not (item.status == "carried_on" and msg.outcome not in CARRIED):
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"{msg.item_key} is already {item.status}")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"事项 {msg.item_key} 已是“{item.status}”状态"
+                                                     f" ({msg.item_key} is already {item.status})")
         if item.owner_user is not None and msg.actor.user != item.owner_user:
-            raise kernel.refuse(Refusal.FORBIDDEN, f"{msg.item_key} is signed off by its receiver {item.owner_user}")
+            raise kernel.refuse(Refusal.FORBIDDEN, f"事项 {msg.item_key} 须由接收人 {item.owner_user} 签收"
+                                                   f" ({msg.item_key} is signed off by its receiver {item.owner_user})")
         if item.owner_role is not None and msg.actor.role != item.owner_role:
-            raise kernel.refuse(Refusal.WRONG_ROLE, f"the {msg.gate} gate is signed off by {item.owner_role}")
+            raise kernel.refuse(Refusal.WRONG_ROLE, f"{msg.gate} 环节须由 {item.owner_role} 签核"
+                                                    f" (the {msg.gate} gate is signed off by {item.owner_role})")
         if msg.actor.is_employee(self.req.employee_id):
-            raise kernel.refuse(Refusal.FORBIDDEN, "the departing employee cannot sign off her own clearance")
+            raise kernel.refuse(Refusal.FORBIDDEN, "离职员工本人不能签核自己的离职交接"
+                                                   " (the departing employee cannot sign off her own clearance)")
         if msg.outcome not in OUTCOMES[msg.gate]:
-            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"outcome must be one of {sorted(OUTCOMES[msg.gate])}")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"办理结果须为以下之一：{sorted(OUTCOMES[msg.gate])}"
+                                                           f" (outcome must be one of {sorted(OUTCOMES[msg.gate])})")
         if msg.outcome == "deducted_by_agreement" and not msg.agreed_in_writing:
-            raise kernel.refuse(Refusal.VALIDATION_FAILED, "a deduction from final pay needs her written agreement (Wage Payment Provisions"
-                          " art. 15)")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, "从离职工资中扣款须经员工书面同意（《工资支付暂行规定》第十五条）"
+                          " (a deduction from final pay needs her written agreement (Wage Payment Provisions"
+                          " art. 15))")
         if msg.gate == "hr_final" and not all(self._gate_done(g) for g in GATES if g != "hr_final"):
-            raise kernel.refuse(Refusal.WRONG_STAGE, "HR final approval comes after handover, IT, finance and compliance")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "人事终审须在工作交接、IT、财务和合规环节完成之后"
+                                                     " (HR final approval comes after handover, IT, finance and compliance)")
         return item
 
     def _check_withdraw(self, msg: Withdrawal) -> None:
         if not msg.actor.is_employee(self.req.employee_id) and msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
-            raise kernel.refuse(Refusal.FORBIDDEN, "only she (or HR for her) withdraws a resignation")
+            raise kernel.refuse(Refusal.FORBIDDEN, "辞职只能由员工本人（或人事代她）撤回"
+                                                   " (only she (or HR for her) withdraws a resignation)")
         if self.req.kind not in (OffboardingKind.RESIGNATION, OffboardingKind.PROBATION_RESIGNATION):
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"a {self.req.kind.value} is not withdrawn by the employee")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"{self.req.kind.value} 不能由员工撤回"
+                                                     f" (a {self.req.kind.value} is not withdrawn by the employee)")
         if self.stage not in (CLEARANCE, LAST_DAY_DONE) or self.withdrawal is not None:
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}; a withdrawal is possible until the end of the last day")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"案件当前处于“{self.stage}”阶段，撤回须在最后工作日结束前提出"
+                                                     f" (the case is {self.stage}; a withdrawal is possible until the end of the last day)")
 
     def _check_withdrawal_decision(self, msg: WithdrawalDecision) -> None:
         if msg.actor.role != Role.HR_MANAGER:
-            raise kernel.refuse(Refusal.WRONG_ROLE, "an hr_manager accepts or refuses a withdrawal")
+            raise kernel.refuse(Refusal.WRONG_ROLE, "撤回申请由人事经理决定是否同意 (an hr_manager accepts or refuses a withdrawal)")
         if self.withdrawal is None or self.withdrawal_accepted is not None:
-            raise kernel.refuse(Refusal.WRONG_STAGE, "no withdrawal is waiting")
+            raise kernel.refuse(Refusal.WRONG_STAGE, "没有等待决定的撤回申请 (no withdrawal is waiting)")
         if self.stage not in (CLEARANCE, LAST_DAY_DONE):
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}: the employment has ended")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"案件当前处于“{self.stage}”阶段：劳动关系已经结束"
+                                                     f" (the case is {self.stage}: the employment has ended)")
 
     def _check_filing(self, msg: Filing) -> None:
         if msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
-            raise kernel.refuse(Refusal.WRONG_ROLE, "HR records the filings")
+            raise kernel.refuse(Refusal.WRONG_ROLE, "备案事项由人事登记 (HR records the filings)")
         if msg.filing not in FILINGS:
-            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"filing must be one of {list(FILINGS)}")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"备案事项须为以下之一：{list(FILINGS)}"
+                                                           f" (filing must be one of {list(FILINGS)})")
         if self.stage != DEPARTED:
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the case is {self.stage}; filings follow the departure")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"案件当前处于“{self.stage}”阶段，备案须在离职之后办理"
+                                                     f" (the case is {self.stage}; filings follow the departure)")
 
     # ------------------------------------------------------------------ plumbing
     def _open_gates_now(self) -> list[str]:

@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.policy.pinning import SiChangeSnapshot
     from domain.refusals import Refusal
     from domain.roles import Role
-    from domain.si_change import ChangeKind, ChangeRefused, CostEstimate, check_request, estimate
+    from domain.si_change import ChangeKind, ChangeRefused, CostEstimate, change_summary, check_request, estimate
 
 KIND = "si_change"
 
@@ -139,7 +139,7 @@ class SocialInsuranceChangeWorkflow:
     async def _lifecycle(self, req: SiChangeRequest) -> None:
         await case_ops.open_case(
             kind=KIND, employee_id=self.facts.employee_id, stage=SUBMITTED,
-            summary=f"{self.facts.kind.value} {self.facts.city} base {self.facts.base}",
+            summary=change_summary(self.facts.kind, self.facts.city, self.facts.base, self.facts.months),
             province=req.province, department=req.department, policy_version=self.policy.version,
             actor=req.maker, details={"reason": req.reason})
         async with self._lock:  # no decision is applied before the case is fully open
@@ -156,7 +156,7 @@ class SocialInsuranceChangeWorkflow:
                 await self._enter_approved(req.pre_approved)
             else:
                 await self._record(SUBMITTED, actor=req.maker)
-                await self._open_task("approve", "Approve social-insurance change", Role.HR_MANAGER)
+                await self._open_task("approve", "审批社保变更 (Approve social-insurance change)", Role.HR_MANAGER)
             self.case_open = True
 
         while self.executed is None:
@@ -221,7 +221,7 @@ class SocialInsuranceChangeWorkflow:
                     else f"agency unreachable: {err.cause}"
                 await self._record(AGENCY_REJECTED,
                                    details={"agency": (getattr(err.cause, "details", None) or [self.agency_reason])[0]})
-                await self._open_task("correct", "Agency refused the change: correct or withdraw",
+                await self._open_task("correct", "经办机构退回变更：请更正或撤回 (Agency refused the change: correct or withdraw)",
                                       Role.HR_SPECIALIST, assignee=self.req.maker.user)
             return
         async with self._lock:
@@ -259,13 +259,18 @@ class SocialInsuranceChangeWorkflow:
                                             "reason": request.reason})
                 return
             except ActivityError as err:
-                if not kernel.refused(err.cause, Refusal.REVOCATION_REFUSED):
+                # Refused, or failed past its retries (records out of step, an agency down for
+                # days): the change was executed, so a person revokes it at the counter.
+                if not kernel.refused(err.cause, Refusal.REVOCATION_REFUSED) and not workflow.patched(
+                        "revocation-failure-by-hand"):
                     raise
-                self.agency_reason = err.cause.message
+                self.agency_reason = str(getattr(err.cause, "message", None) or err.cause or err)
         self.manual_task = await self._open_task(
             "manual-revocation",
-            f"Revoke {self.executed.acceptance_no} at the agency counter ({self.facts.kind.value},"
-            f" {self.facts.city}, {self.facts.employee_id}): {self.agency_reason or 'agency window closed'}",
+            f"到经办机构窗口撤销 {self.executed.acceptance_no}（{self.facts.kind.zh}，{self.facts.city}，"
+            f"{self.facts.employee_id}）：{self.agency_reason or '经办机构撤销期已过'} (Revoke {self.executed.acceptance_no}"
+            f" at the agency counter ({self.facts.kind.value}, {self.facts.city}, {self.facts.employee_id}):"
+            f" {self.agency_reason or 'agency window closed'})",
             Role.HR_SPECIALIST)
         await self._record(REVOCATION_MANUAL, status="revoked", actor=request.actor,
                            details={"reason": request.reason, "agency": self.agency_reason})
@@ -289,7 +294,7 @@ class SocialInsuranceChangeWorkflow:
             self.stage = REJECTED
             await self._close_task("rejected", actor=msg.actor, reason=msg.reason)
             await self._record(REJECTED, actor=msg.actor, details={"reason": msg.reason})
-            await self._open_task("correct", "Change rejected: correct or withdraw", Role.HR_SPECIALIST,
+            await self._open_task("correct", "变更被驳回：请更正或撤回 (Change rejected: correct or withdraw)", Role.HR_SPECIALIST,
                                   assignee=self.req.maker.user)
         return self.view()
 
@@ -308,7 +313,8 @@ class SocialInsuranceChangeWorkflow:
             self.stage = SUBMITTED
             await self._close_task("cancelled", actor=msg.actor, reason="corrected")
             await self._record(SUBMITTED, actor=msg.actor, details={"corrected": msg.reason})
-            await self._open_task("approve", "Approve corrected social-insurance change", Role.HR_MANAGER)
+            await self._open_task("approve", "审批已更正的社保变更 (Approve corrected social-insurance change)",
+                                  Role.HR_MANAGER)
         return self.view()
 
     @correct.validator
@@ -324,7 +330,7 @@ class SocialInsuranceChangeWorkflow:
                 self.round += 1
                 self.stage, self.approver, self.execute_after = SUBMITTED, None, None
                 await self._record(SUBMITTED, actor=msg.actor, details={"approval_revoked": msg.reason})
-                await self._open_task("approve", "Approve social-insurance change (approval revoked)",
+                await self._open_task("approve", "重新审批社保变更：原批准已撤销 (Approve social-insurance change: approval revoked)",
                                       Role.HR_MANAGER)
             else:
                 self.revoke_request = msg
@@ -392,7 +398,10 @@ class SocialInsuranceChangeWorkflow:
             if self.stage == APPROVED:
                 self.round += 1
                 self.stage, self.approver, self.execute_after = SUBMITTED, None, None
-                await self._open_task("approve", "Approve again: policy figures changed", Role.HR_MANAGER)
+                if workflow.patched("repin-records-stage"):  # the case row and the audit say so too
+                    await self._record(SUBMITTED, actor=msg.actor, details={"approval_voided": msg.reason})
+                await self._open_task("approve", "重新审批：政策数字已变更 (Approve again: policy figures changed)",
+                                      Role.HR_MANAGER)
             await case_ops.audit(self._next_step(), "si_change.policy_repinned", actor=msg.actor,
                                  before={"version": before},
                                  after={"version": msg.policy.version, "reason": msg.reason,
@@ -489,7 +498,8 @@ class SocialInsuranceChangeWorkflow:
     async def _record(self, stage: str, *, status: str | None = None, actor: Actor = SYSTEM,
                       next_due_at: dt.datetime | None = None, details: dict[str, object] | None = None,
                       current: str | None = None) -> None:
-        case_ops.set_visible_stage(stage, current or f"{self.facts.kind.value} {self.facts.city}: {stage}")
+        f = self.facts
+        case_ops.set_visible_stage(stage, current or f"{change_summary(f.kind, f.city, f.base, f.months)}: {stage}")
         await kernel.run(
             contract.TRANSITION,
             contract.Transition(workflow_id=workflow.info().workflow_id, step=self._next_step(), facts=self.facts,

@@ -489,28 +489,33 @@ class CrossProvinceTransferWorkflow:
     # ------------------------------------------------------------------ rules
     def _check_review(self, msg: ReviewDecision) -> None:
         if msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
-            raise kernel.refuse(Refusal.WRONG_ROLE, "HR reviews transfers")
+            raise kernel.refuse(Refusal.WRONG_ROLE, "社保转移由人事审核 (HR reviews transfers)")
         if self.stage != AWAITING_REVIEW or self.decision is not None:
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the transfer is {self.stage}, not awaiting review")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"转移当前处于“{self.stage}”阶段，不在待审核状态"
+                                                     f" (the transfer is {self.stage}, not awaiting review)")
         if not msg.approve and msg.reason_code not in REJECTION_REASONS:
-            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"a rejection needs a reason from {list(REJECTION_REASONS)}")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"驳回须从以下原因中选择：{list(REJECTION_REASONS)}"
+                                                           f" (a rejection needs a reason from {list(REJECTION_REASONS)})")
 
     def _check_progress(self, msg: Progress) -> Branch:
         if msg.actor.role != Role.ADMIN:
-            raise kernel.refuse(Refusal.WRONG_ROLE, "agency progress arrives through the agency integration")
+            raise kernel.refuse(Refusal.WRONG_ROLE, "经办进度须通过经办机构接口报送"
+                                                    " (agency progress arrives through the agency integration)")
         branch = self.branches.get(msg.kind)
         if branch is None or not any(s.code == msg.step for s in branch.steps):
-            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"no step {msg.step} for {msg.kind} in this transfer")
+            raise kernel.refuse(Refusal.VALIDATION_FAILED, f"本次转移的 {msg.kind} 没有步骤 {msg.step}"
+                                                           f" (no step {msg.step} for {msg.kind} in this transfer)")
         if branch.status not in ("accepted", "transferring", "rejected") and not any(s.done for s in branch.steps):
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the {msg.kind} branch is {branch.status}")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"{msg.kind} 分项当前为“{branch.status}”状态"
+                                                     f" (the {msg.kind} branch is {branch.status})")
         return branch
 
     def _check_cancel(self, msg: Cancel) -> None:
         is_applicant = msg.actor.user == self.req.applicant.user or msg.actor.is_employee(self.req.employee_id)
         if not is_applicant and msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
-            raise kernel.refuse(Refusal.FORBIDDEN, "the applicant or HR cancels a transfer")
+            raise kernel.refuse(Refusal.FORBIDDEN, "转移只能由申请人或人事取消 (the applicant or HR cancels a transfer)")
         if self.stage in (COMPLETED, PARTLY_REJECTED, ABANDONED, CANCELLED) or self.cancel_request is not None:
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the transfer is {self.stage}")
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"转移当前处于“{self.stage}”阶段，不能取消 (the transfer is {self.stage})")
 
     # ------------------------------------------------------------------ plumbing
     def _awaiting_fix(self) -> bool:

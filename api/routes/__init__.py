@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from api.errors import ApiError, responses
 
 NUL = "\x00"
+NUL_REFUSED = "文字中不能含有 NUL 字符（U+0000） (text may not contain the NUL character (U+0000))"
 
 
 def resource_router(**kwargs: Any) -> APIRouter:
@@ -27,7 +28,7 @@ async def refuse_nul(request: Request) -> None:
     field = next(_nul_in_url(request), None) or next(_nul_in_json(await _json_body(request)), None)
     if field is not None:
         raise ApiError(422, "validation_failed", [{"field": field, "rule": "no_nul_character",
-                                                   "message": "text may not contain the NUL character (U+0000)"}])
+                                                   "message": NUL_REFUSED}])
 
 
 def _nul_in_url(request: Request) -> Iterator[str]:

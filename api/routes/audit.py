@@ -51,11 +51,17 @@ class AuditPage(BaseModel):
     next_cursor: int | None
 
 
-@router.get("/verify", response_model=ChainResult, responses=responses(401, 403))
+@router.get("/verify", response_model=ChainResult, responses=responses(401, 403),
+            summary="校验审计哈希链 (Prove the audit trail unchanged)")
 async def verify(
     request: Request,
     _: Annotated[Principal, Depends(require(Role.ADMIN, Role.COMPLIANCE))],
 ) -> ChainResult:
+    """按顺序重走整条审计哈希链：答检查了多少行、链头哈希；若有一行被改动或删除，答 ok=false
+    并指出第一处断裂的行及原因。仅管理员和合规可调用。
+
+    Re-walk the whole audit hash chain in order: the rows checked and the head hash; if a row was
+    changed or deleted, ok=false with the first broken row and why. Admins and compliance only."""
     def work(session: Session) -> ChainResult:
         report = verify_chain(session)
         return ChainResult(**report.__dict__)
@@ -63,7 +69,8 @@ async def verify(
     return await transact(request, work)
 
 
-@router.get("/events", response_model=AuditPage, responses=responses(401, 403))
+@router.get("/events", response_model=AuditPage, responses=responses(401, 403),
+            summary="查阅审计事件 (Read audit events)")
 async def events(
     request: Request,
     _: Auditor,
@@ -72,6 +79,12 @@ async def events(
     cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
+    """审计事件，按发生顺序分页，可按案件（workflow_id）或对象（subject，如员工编号）筛选；每条带操作人、角色、
+    前后值和哈希。管理员、合规和人事经理可调用。
+
+    Audit events in the order they happened, a page at a time, optionally for one case
+    (``workflow_id``) or subject (an employee number, say); each with actor, role, before and after,
+    and its hash. Admins, compliance and HR managers."""
     def work(session: Session) -> AuditPage:
         stmt = where_given(select(AuditEvent), (AuditEvent.workflow_id, workflow_id), (AuditEvent.subject, subject))
         items, next_cursor = keyset_page(session, stmt, AuditEvent.id, cursor, limit, AuditEventOut)

@@ -74,7 +74,7 @@ class CaseDetail(CaseOut):
     timeline: list[TimelineEntry]
 
 
-@router.get("", response_model=CasePage, responses=responses(401))
+@router.get("", response_model=CasePage, responses=responses(401), summary="案件列表 (List cases)")
 async def list_cases(
     request: Request,
     principal: Authenticated,
@@ -85,6 +85,12 @@ async def list_cases(
     cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
+    """所有流程的案件，新的在前，分页；可按类型、阶段、状态和员工筛选。任何登录用户可调用，员工只看到自己的案件（她给的
+    employee_id 筛选不起作用）。
+
+    Every process's cases, newest first, a page at a time; filter by kind, stage, status and
+    employee. Any signed-in user; an employee sees only her own cases (an ``employee_id`` she gives
+    is not used)."""
     if principal.role not in STAFF:
         employee_id = principal.employee_id or ""
 
@@ -117,8 +123,15 @@ async def guard_case(request: Request, principal: Principal, workflow_id: str, *
         await reach_database(request)
 
 
-@router.get("/{workflow_id}", response_model=CaseDetail, responses=responses(401, 404))
+@router.get("/{workflow_id}", response_model=CaseDetail, responses=responses(401, 404),
+            summary="案件详情与时间线 (A case with its tasks and timeline)")
 async def read_case(workflow_id: str, request: Request, principal: Authenticated) -> CaseDetail:
+    """一个案件：它的待办（谁办、何时到期、如何决定）和审计时间线。员工只能看自己的案件：别人的案件答 404，
+    与不存在的案件一样，无法借此试探编号。
+
+    One case: its tasks (who, when due, how decided) and its audit timeline. An employee sees only
+    her own: someone else's case is 404, exactly like one that does not exist, so ids cannot be
+    probed."""
     def work(session: Session) -> CaseDetail:
         row = visible_case(session, principal, workflow_id)
         tasks = session.scalars(

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from google.protobuf import json_format
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from temporalio.api.common.v1 import Payloads
 
 from api.auth import COOKIE, Principal, decode_token, require
@@ -31,6 +31,12 @@ Decoder = Annotated[Principal, Depends(require(Role.ADMIN, Role.HR_MANAGER, Role
 
 
 class PayloadsBody(BaseModel):
+    """Temporal payloads in protobuf JSON, as the Temporal UI posts them (metadata and data base64)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "eyJlbXBsb3llZV9pZCI6ICJFMTAwMSJ9"}]},
+    ]})
+
     payloads: list[dict[str, Any]]
 
 
@@ -42,8 +48,16 @@ def _parse(body: PayloadsBody) -> Payloads:
                                                    "message": str(exc)}]) from None
 
 
-@router.post("/decode", responses=responses(400, 401, 403, 422))
+@router.post("/decode", responses=responses(400, 401, 403, 422), summary="解密工作流载荷 (Decode payloads)")
 async def decode(body: PayloadsBody, request: Request, principal: Decoder) -> dict[str, Any]:
+    """Temporal UI 的编解码端点：把加密的载荷解密为明文，每次解密都记入日志（谁、哪个命名空间）。令牌可放在Authorization
+    头或 /codec/login 设置的 Cookie 中。仅管理员、人事经理和合规可调用；不是 Temporal 载荷、密钥不符或密文被篡改时答
+    422。
+
+    The Temporal UI's codec endpoint: encrypted payloads decoded to clear text, each decoding logged
+    (who, which namespace). The token comes in the Authorization header or the cookie /codec/login
+    sets. Admins, HR managers and compliance only; not Temporal payloads, a wrong key or tampered
+    ciphertext is 422."""
     try:
         decoded = await request.app.state.codec.decode(_parse(body).payloads)
     except Exception as exc:  # noqa: BLE001 - a wrong key or tampered ciphertext fails in the codec's own ways
@@ -53,15 +67,27 @@ async def decode(body: PayloadsBody, request: Request, principal: Decoder) -> di
     return json_format.MessageToDict(Payloads(payloads=decoded))
 
 
-@router.post("/encode", responses=responses(400, 401, 403, 422))
+@router.post("/encode", responses=responses(400, 401, 403, 422), summary="加密工作流载荷 (Encode payloads)")
 async def encode(body: PayloadsBody, request: Request, _: Decoder) -> dict[str, Any]:
+    """用当前密钥加密明文载荷，如 Temporal UI 发信号或启动工作流时所需。仅管理员、人事经理和合规可调用；不是 Temporal
+    载荷时答 422。
+
+    Clear-text payloads encrypted with the active key, as the Temporal UI needs them to send a signal
+    or start a workflow. Admins, HR managers and compliance only; not Temporal payloads is 422."""
     encoded = await request.app.state.codec.encode(_parse(body).payloads)
     return json_format.MessageToDict(Payloads(payloads=encoded))
 
 
 # Errors are JSON like everywhere else; only the sign-in page itself is HTML.
-@router.get("/login", responses={200: {"content": {"text/html": {}}}, **responses(401)})
+@router.get("/login", responses={200: {"content": {"text/html": {}}}, **responses(401)},
+            summary="为 Temporal UI 登录编解码 (Sign the Temporal UI in for decoding)")
 def login(request: Request, token: str) -> HTMLResponse:
+    """用查询参数中的令牌（`hrflow token --codec-login` 打印此链接）设置仅限 /codec 的 httponly Cookie，有效 8 小时，
+    Temporal UI 打开“include cross-origin credentials”后会带上它。令牌无效答 401；能否解密仍由角色决定。
+
+    The token in the query (``hrflow token --codec-login`` prints the link) becomes an httponly cookie
+    for /codec only, for 8 hours, which the Temporal UI sends with "include cross-origin credentials"
+    on. An invalid token is 401; whether payloads decode still depends on the role."""
     principal = decode_token(request.app.state.jwt_secret, token)
     response = HTMLResponse(
         f"<p>Signed in as {html.escape(principal.user)} ({principal.role.value}) for payload decoding. "

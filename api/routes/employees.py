@@ -37,7 +37,11 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class EmployeeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [{
+        "employee_id": "E1001", "resident_id_number": "110105198506151236", "name": "王芳", "department": "人事部",
+        "position": "人事专员", "hire_date": "2021-03-01", "probation_end": "2021-08-31", "si_province": "Beijing",
+        "si_city": "Beijing", "contribution_base": "12000.00", "email": "wang.fang@example.com", "language": "zh",
+    }]})
 
     employee_id: EmployeeNumber
     resident_id_number: str = Field(examples=["11010519491231002X"])
@@ -156,18 +160,28 @@ def check_contribution_base(city: str, base: Decimal, today: dt.date) -> list[st
 
 
 class RehireIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [
+        {"hire_date": "2027-01-04", "department": "销售部", "position": "销售顾问", "contribution_base": "13000.00"},
+    ]})
     hire_date: PlausibleDate
     department: Text100 | None = None
     position: Text100 | None = None
     contribution_base: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = None
 
 
-@router.post("/{employee_id}/rehire", response_model=EmployeeOut, responses=responses(400, 401, 403, 404, 409, 422))
+@router.post("/{employee_id}/rehire", response_model=EmployeeOut, responses=responses(400, 401, 403, 404, 409, 422),
+             summary="离职员工重新入职 (Rehire a former employee)")
 async def rehire(employee_id: str, body: RehireIn, request: Request, request_id: RequestId,
                  principal: Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]) -> EmployeeOut:
-    """A person who left joins again: a new employment under the same employee number, recorded as
-    an employment event; her earlier cases (and what she still owes) stay as they are."""
+    """已离职的人再次入职：沿用原员工编号开始一段新的雇佣，记为雇佣事件并审计；她以前的案件（及尚欠的款项）保持原样。
+    仅人事专员和人事经理可调用。员工不存在答 404，尚未离职答 409；入职日期不合理（1900 年前、一年以后、未满 16 周岁）
+    或不晚于上次离职日、缴费基数超出所在城市今天的上下限，答 422。
+
+    A person who left joins again: a new employment under the same employee number, recorded as an
+    employment event and audited; her earlier cases (and what she still owes) stay as they are. HR
+    specialists and managers only. No such employee is 404, one not departed 409; an implausible hire
+    date (before 1900, over a year ahead, before her 16th birthday) or one not after her last day, or
+    a base outside her city's limits for today, is 422."""
     today = dt.date.today()
     notes: list[str] = []
 
@@ -203,15 +217,25 @@ async def rehire(employee_id: str, body: RehireIn, request: Request, request_id:
     return await transact(request, work)
 
 
-@router.post("", status_code=201, response_model=EmployeeOut, responses=responses(400, 401, 403, 409, 422))
+@router.post("", status_code=201, response_model=EmployeeOut, responses=responses(400, 401, 403, 409, 422),
+             summary="登记员工 (Register an employee)")
 async def register_employee(
     body: EmployeeIn,
     request: Request,
     request_id: RequestId,
     principal: Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))],
 ) -> EmployeeOut:
-    """Register an employee: a plausible hire date, and a contribution base within her city's floor
-    and ceiling for today where the catalogue has them (otherwise registered, with a note)."""
+    """登记一名员工：身份证号须通过校验位检查，入职日期须合理（1900 年起、至多一年以后、年满 16 周岁），
+    缴费基数须在其城市今天适用的上下限之内；目录中没有该城市的上下限时照样登记，答复的 notes 说明未能核对。
+    仅人事专员和人事经理可调用；员工编号或身份证号已登记答 409，上级 manager_id 不存在答 422。
+    审计记录里姓名和身份证号打码。
+
+    Register an employee: a resident ID number whose check digit holds, a plausible hire date (from
+    1900, at most a year ahead, on or after her 16th birthday), a contribution base within her city's
+    floor and ceiling for today; a city the catalogue has no limits for is registered all the same,
+    with a note saying the base was not checked. HR specialists and managers only; a number or ID
+    number already registered is 409, an unknown ``manager_id`` 422. The audit record masks her name
+    and ID number."""
     today = dt.date.today()
     check_hire_date(body.hire_date, today, body.resident_id_number)
     notes = check_contribution_base(body.si_city, body.contribution_base, today)
@@ -227,7 +251,8 @@ async def register_employee(
             raise ApiError(409, "employee_exists", f"an employee with this number or ID number exists ({clash})")
         if body.manager_id is not None and session.get(Employee, body.manager_id) is None:
             raise ApiError(422, "validation_failed", [{"field": "manager_id", "rule": "employee_exists",
-                                                       "message": f"no employee {body.manager_id}"}])
+                                                       "message": f"没有员工 {body.manager_id}"
+                                                                  f" (no employee {body.manager_id})"}])
         row = Employee(**body.model_dump())
         session.add(row)
         try:
@@ -251,8 +276,15 @@ async def register_employee(
     return await transact(request, work)
 
 
-@router.get("/{employee_id}", response_model=EmployeeOut, responses=responses(401, 404))
+@router.get("/{employee_id}", response_model=EmployeeOut, responses=responses(401, 404),
+            summary="查看员工 (Read an employee)")
 async def read_employee(employee_id: str, request: Request, principal: Authenticated) -> EmployeeOut:
+    """员工主数据及雇佣状态。任何登录用户可调用，但员工只能看自己（看别人答 404，与不存在一样）。姓名对人事、财务、
+    合规和 IT 可见，身份证号只对人事和本人可见，其余打码（masked=true）。
+
+    Her master data and employment status. Any signed-in user, but an employee sees only herself
+    (anyone else is 404, like a number that does not exist). Names show to HR, finance, compliance
+    and IT, ID numbers to HR and herself; otherwise masked (``masked``: true)."""
     def work(session: Session) -> EmployeeOut:
         row = session.get(Employee, employee_id)
         # An employee asking for someone else gets the same answer as for a number that does not exist.
@@ -266,7 +298,9 @@ async def read_employee(employee_id: str, request: Request, principal: Authentic
 class ContactIn(BaseModel):
     """How hrflow reaches the employee: her e-mail and the language of her notifications."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [
+        {"email": "wang.fang@example.com", "language": "en"},
+    ]})
 
     email: Annotated[str, Field(max_length=200)] | None = None
     language: Literal["zh", "en"] | None = None
@@ -277,10 +311,16 @@ class ContactIn(BaseModel):
         return EmployeeIn._email(value)
 
 
-@router.patch("/{employee_id}/contact", response_model=EmployeeOut, responses=responses(400, 401, 404, 422))
+@router.patch("/{employee_id}/contact", response_model=EmployeeOut, responses=responses(400, 401, 404, 422),
+              summary="设置联系方式 (Set her e-mail and language)")
 async def update_contact(employee_id: str, body: ContactIn, request: Request, request_id: RequestId,
                          principal: Authenticated) -> EmployeeOut:
-    """HR, or the employee herself, sets where and in which language notifications reach her."""
+    """设置通知发到哪个邮箱、用哪种语言（zh 或 en）；只改请求里给出的字段。人事专员、人事经理或员工本人可调用，其他人答
+    404（与员工不存在一样）。已审计，审计记录里邮箱打码。
+
+    Set where and in which language (zh or en) notifications reach her; only the fields the request
+    gives change. HR specialists and managers or the employee herself; anyone else gets 404 (as for
+    no such employee). Audited, with the e-mail masked."""
     def work(session: Session) -> EmployeeOut:
         row = session.get(Employee, employee_id, with_for_update=True)
         allowed = principal.role in (Role.HR_SPECIALIST, Role.HR_MANAGER) or principal.is_self(employee_id)

@@ -48,8 +48,14 @@ async def _temporal(request: Request) -> Component:
         return Component(ok=False, detail="unreachable")
 
 
-@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+@router.get("/health", response_model=Health, responses={503: {"model": Health}},
+            summary="健康检查 (Is the service up)")
 async def health(request: Request) -> JSONResponse:
+    """数据库和 Temporal 是否都可达：都可达答 200，否则答 503 并带 Retry-After，原因只记在服务器日志里。无需令牌，
+    供负载均衡和监控探测。
+
+    Whether the database and Temporal are both reachable: 200 when they are, else 503 with Retry-After
+    (the cause stays in the server log). No token needed: for load balancers and monitoring."""
     database, temporal = await asyncio.gather(_database(request), _temporal(request))
     ok = database.ok and temporal.ok
     body = Health(status="ok" if ok else "unavailable", database=database, temporal=temporal)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, Request
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from api import workflow_calls
 from api.auth import Anyone, Hr, HrManager, HrOrSelf, Principal, require
@@ -41,6 +41,11 @@ FormerEmployee = Annotated[Principal, Depends(require(Role.EMPLOYEE))]
 
 
 class StartIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "employee_id": "E1001", "start": "2026-12-01", "months": 12, "monthly_compensation": "4500.00",
+        "payday": 10, "months_already_paid": 0,
+    }]})
+
     employee_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     start: PlausibleDate = Field(description="the day after departure")
     months: int = Field(ge=1, description="at most the pinned rule's max_months (24)")
@@ -50,16 +55,26 @@ class StartIn(Body):
 
 
 class ProofIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"employer": "上海某某物流有限公司", "reference": "社保缴费记录 310112202612", "month": "2026-12"},
+    ]})
+
     employer: Annotated[str, Field(min_length=1, max_length=200)]
     reference: Annotated[str, Field(min_length=1, max_length=200)]
     month: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")] | None = None
 
 
 class ViolationIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"evidence": "2027-03 起在竞争对手处任职，见其领英主页截图及客户来函"},
+    ]})
+
     evidence: Annotated[str, Field(min_length=1, max_length=4000)]
 
 
 class ReleaseIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "该业务线已关停，不再需要竞业限制"}]})
+
     reason: OptionalReason = None
 
 
@@ -67,10 +82,19 @@ def _refuse(field: str, rule: str, message: str) -> ApiError:
     return ApiError(422, "validation_failed", [{"field": field, "rule": rule, "message": message}])
 
 
-@router.post(PREFIX, status_code=201, response_model=non_compete.NonCompeteView, responses=responses(400, 401, 403, 422, 503))
+@router.post(PREFIX, status_code=201, response_model=non_compete.NonCompeteView, responses=responses(400, 401, 403, 422, 503),
+             summary="开始跟进竞业限制 (Start following a non-compete)")
 async def start(body: StartIn, request: Request, temporal: TemporalDep,
                 request_id: RequestId, principal: Hr) -> non_compete.NonCompeteView:
-    """Start the follow-up of an agreement made outside an hrflow offboarding."""
+    """为不经 hrflow 离职流程签订的竞业限制协议开始跟进：按月支付补偿、收取在职证明。
+    离职流程里约定的竞业限制会自动开始，无需调用。仅人事专员和人事经理可调用；员工不存在、
+    期限超过离职时适用规则的上限（24 个月，劳动合同法第二十四条）或已付月数多于期限，答 422；同一协议已办结答 409。
+
+    Start following an agreement made outside an hrflow offboarding: monthly compensation paid,
+    proofs of employment collected (one agreed in an offboarding starts by itself). HR specialists and
+    managers only; no such employee, a term over the rule in force at departure (24 months, Labour
+    Contract Law art. 24) or more months paid than the term has is 422; the same agreement already
+    closed is 409."""
     settings = request.app.state.settings
     employee = await transact(request, lambda s: s.get(Employee, body.employee_id))
     if employee is None:
@@ -96,18 +120,52 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
         request_id=request_id, closed="conflict",
         employee_id=employee.employee_id, stage="active",
         department=employee.department,
-        summary=f"Non-compete of {employee.employee_id} from {body.start}",
+        summary=f"竞业限制 {employee.employee_id}，{body.start} 起 (Non-compete of {employee.employee_id} from {body.start})",
         details=f"{body.months} months; payday {body.payday}; rule {rule.id}")
 
 
-@router.get(PREFIX + "/{workflow_id}", response_model=non_compete.NonCompeteView, responses=responses(401, 404))
+@router.get(PREFIX + "/{workflow_id}", response_model=non_compete.NonCompeteView, responses=responses(401, 404),
+            summary="查看竞业限制 (Read a non-compete)")
 async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> non_compete.NonCompeteView:
+    """竞业限制的现状：阶段、已付月份和金额、下次付款日、已交和缺少的证明、解除和补偿申领。任何角色可调用；
+    员工（含前员工）只能看自己的，别人的答 404。
+
+    The non-compete as it stands: stage, months and amounts paid, next payday, proofs received and
+    missing, a release and its claim. Any role; an employee (or former one) sees only her own,
+    anyone else's is 404."""
     return await CASES.read(request, temporal, principal, workflow_id)
 
 
-CASES.message("/proof", W.submit_proof, HrOrSelf, carrying(non_compete.SubmitProof), ProofIn,
-              description="Proof of her current employment (employer and e.g. a social-insurance record number).")
-CASES.message("/violation", W.report_violation, Violation, carrying(non_compete.ReportViolation), ViolationIn)
-CASES.message("/release", W.release, HrManager, carrying(non_compete.Release), ReleaseIn)
-CASES.message("/release-claim", W.claim_release_compensation, FormerEmployee,
-              lambda actor, _: non_compete.ClaimRelease(actor=actor))
+CASES.message(
+    "/proof", W.submit_proof, HrOrSelf, carrying(non_compete.SubmitProof), ProofIn,
+    summary="提交在职证明 (Submit a proof of employment)",
+    description="她本人或人事提交某月的在职证明（现单位及如社保缴费记录号）；不写 month 时为当前月，迟交的也收下并关闭跟进待办。"
+                "协议不在履行中答 409，月份不属于本期限至今答 422。\n\n"
+                "She or HR submits a month's proof of her current employment (employer and e.g. a social-insurance"
+                " record number); without ``month`` it is the current one, and a late proof closes its follow-up"
+                " task. An agreement no longer active is 409, a month outside the term so far 422.")
+CASES.message(
+    "/violation", W.report_violation, Violation, carrying(non_compete.ReportViolation), ViolationIn,
+    summary="报告违约 (Report a violation)",
+    description="合规或人事经理附证据报告她违反竞业限制：停止支付，合规收到追回已付补偿和违约金的待办（司法解释（二））。"
+                "协议不在履行中答 409。\n\n"
+                "Compliance or an HR manager reports a breach, with evidence: payments stop and compliance gets"
+                " the task to recover what was paid and the agreed penalty (Interpretation (II)). An agreement no"
+                " longer active is 409.")
+CASES.message(
+    "/release", W.release, HrManager, carrying(non_compete.Release), ReleaseIn,
+    summary="解除竞业限制 (Release her)",
+    description="人事经理在期限内解除竞业限制（司法解释（一）第三十九条）：停止支付；期限已开始的，她会收到通知，可在申领期内申领"
+                "规则规定月数的额外补偿。仅人事经理可调用；协议不在履行中答 409。\n\n"
+                "An HR manager releases her during the term (Interpretation (I) art. 39): payments stop; once the"
+                " term has begun she is told and may claim the extra months' compensation the rule sets, within the"
+                " claim window. HR managers only; an agreement no longer active is 409.")
+CASES.message(
+    "/release-claim", W.claim_release_compensation, FormerEmployee,
+    lambda actor, _: non_compete.ClaimRelease(actor=actor),
+    summary="申领解除补偿 (Claim the release compensation)",
+    description="前员工本人在解除后、申领期内申领额外补偿，只支付一次。仅她本人（employee 角色）可调用；未解除、期限开始前"
+                "已解除、已支付过或申领期已过，答 409。\n\n"
+                "The former employee herself claims the extra compensation after a release, within the claim"
+                " window; it is paid once. Only she (role employee); not released, released before the term"
+                " began, already paid or past the window is 409.")

@@ -65,14 +65,20 @@ def _mine(session: Session, principal: Principal) -> tuple[ColumnElement[bool], 
     return or_(*clauses), language
 
 
-@router.get("/me/notifications", response_model=NotificationPage, responses=responses(401))
+@router.get("/me/notifications", response_model=NotificationPage, responses=responses(401),
+            summary="我的通知 (My notifications)")
 async def my_notifications(
     request: Request, principal: Authenticated,
     unread_only: bool = False,
     cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> NotificationPage:
-    """Newest first."""
+    """发给调用者的站内通知：发给她这个用户、她这名员工，以及她在员工目录中所在级别的角色的通知，用她的语言呈现，
+    新的在前，分页，并答未读数；unread_only=true 只列未读。任何登录用户可调用。
+
+    The in-app notifications addressed to the caller as a user, as an employee, and to her role at
+    her level in the staff directory, in her language, newest first, a page at a time, with the
+    unread count; ``unread_only=true`` lists only unread ones. Any signed-in user."""
     def work(session: Session) -> NotificationPage:
         mine, language = _mine(session, principal)
         read = (select(NotificationRead.read_at)
@@ -96,8 +102,14 @@ async def my_notifications(
     return await transact(request, work)
 
 
-@router.post("/me/notifications/{notification_id}/read", response_model=Marked, responses=responses(401, 404))
+@router.post("/me/notifications/{notification_id}/read", response_model=Marked, responses=responses(401, 404),
+             summary="标记一条通知为已读 (Mark one notification read)")
 async def mark_read(notification_id: int, request: Request, principal: Authenticated) -> Marked:
+    """把她的一条通知标为已读（发给角色的通知按人分别记已读）；已读过的答 marked=0。任何登录用户可调用；
+    不是发给她的通知答 404。
+
+    Mark one of her notifications read (a role's notification is read per person); one already read
+    answers ``marked``: 0. Any signed-in user; a notification not addressed to her is 404."""
     def work(session: Session) -> Marked:
         mine, _ = _mine(session, principal)
         if session.scalar(select(Notification.id).where(Notification.id == notification_id, mine)) is None:
@@ -110,8 +122,12 @@ async def mark_read(notification_id: int, request: Request, principal: Authentic
     return await transact(request, work)
 
 
-@router.post("/me/notifications/read-all", response_model=Marked, responses=responses(401))
+@router.post("/me/notifications/read-all", response_model=Marked, responses=responses(401),
+             summary="全部标为已读 (Mark all read)")
 async def mark_all_read(request: Request, principal: Authenticated) -> Marked:
+    """把她所有未读的通知标为已读，答标记了多少条。任何登录用户可调用。
+
+    Mark every unread notification of hers read; the answer counts them. Any signed-in user."""
     def work(session: Session) -> Marked:
         mine, _ = _mine(session, principal)
         user_type = NotificationRead.user_id.type
@@ -153,10 +169,16 @@ class NotificationTrail(BaseModel):
     deliveries: list[DeliveryOut]
 
 
-@router.get("/notifications/{notification_id}", response_model=NotificationTrail, responses=responses(401, 403, 404))
+@router.get("/notifications/{notification_id}", response_model=NotificationTrail, responses=responses(401, 403, 404),
+            summary="通知的投递记录 (Where a notification went)")
 async def trail(notification_id: int, request: Request,
                 _: Annotated[Principal, Depends(require(Role.ADMIN))]) -> NotificationTrail:
-    """For the operator on call: where a notification went, each try and what the server said."""
+    """给值班运维看：一条通知经哪个渠道（邮件，或企业微信、钉钉群机器人的 webhook）发往何处，
+    每次尝试的结果和对方服务器的回答。仅管理员可调用；通知不存在答 404。
+
+    For the operator on call: where a notification went and over which channel (e-mail, or a WeCom
+    or DingTalk group robot's webhook), each try and what the server said. Admins only; no such
+    notification is 404."""
     def work(session: Session) -> NotificationTrail:
         n = session.get(Notification, notification_id)
         if n is None:

@@ -62,6 +62,8 @@ RECORD_OWNERS: dict[str, set[Role]] = {
 
 
 class NonCompeteIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"months": 12, "average_monthly_wage_12m": "15000.00"}]})
+
     months: int = Field(ge=1, le=24, description="at most 24 (Labour Contract Law art. 24)")
     monthly_compensation: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)] | None = Field(
         default=None, description="as agreed; if absent, 30% of the last 12 months' average, not below the minimum wage")
@@ -69,7 +71,15 @@ class NonCompeteIn(Body):
 
 
 class StartIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [
+        {"employee_id": "E1001", "kind": "resignation", "notice_date": "2026-12-01", "monthly_wage": "15000.00",
+         "minimum_wage": "2540.00", "handover": [{"key": "client-files", "title": "客户档案与在办合同", "receiver": "li.na"}],
+         "non_compete": {"months": 12, "average_monthly_wage_12m": "15000.00"}},
+        {"employee_id": "E2002", "kind": "termination", "ground": "art_40_3", "notice_date": "2026-12-01",
+         "agreed_last_day": "2026-12-31", "monthly_wage": "18000.00", "minimum_wage": "2540.00",
+         "economic_compensation": "54000.00",
+         "handover": [{"key": "project-docs", "title": "项目文档与代码仓库权限", "receiver": "zhang.wei"}]},
+    ]})
     employee_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     kind: OffboardingKind
     ground: Ground | None = Field(default=None, description=(
@@ -89,6 +99,12 @@ class StartIn(BaseModel):
 
 
 class SignOffIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"gate": "handover", "item_key": "client-files", "outcome": "handed_over", "note": "已逐项核对"},
+        {"gate": "finance", "item_key": "receivables", "outcome": "deducted_by_agreement", "amount": "2400.00",
+         "agreed_in_writing": True, "note": "她书面同意从最终工资中扣回"},
+    ]})
+
     gate: str
     item_key: str
     outcome: str
@@ -97,19 +113,26 @@ class SignOffIn(Body):
     agreed_in_writing: bool = False
 
 
-
 class DecisionIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"accept": True, "reason": "部门同意她继续留任"}]})
+
     accept: bool
     reason: OptionalReason = None
 
 
 class FilingIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"filing": "labour_filing", "reference": "京人社备 2027-000123"},
+    ]})
+
     filing: str
     reference: Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class RecordIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [
+        {"kind": "loan", "title": "购车借款", "amount": "20000.00"},
+    ]})
     kind: str
     title: Annotated[str, Field(min_length=1, max_length=300)]
     amount: Money | None = None
@@ -217,18 +240,31 @@ def _load(session: Session, employee_id: str) -> tuple[Employee | None, list[Mat
     return session.get(Employee, employee_id), maternity_records(session, employee_id)
 
 
-@router.post(PREFIX, status_code=201, response_model=offboarding.OffboardingView, responses=responses(400, 401, 403, 422, 503))
+@router.post(PREFIX, status_code=201, response_model=offboarding.OffboardingView, responses=responses(400, 401, 403, 422, 503),
+             summary="开始离职流程 (Start a departure)")
 async def start(body: StartIn, request: Request, temporal: TemporalDep,
                 request_id: RequestId, principal: Hr) -> offboarding.OffboardingView:
-    """Start a departure. A termination names its ground (``ground`` or cited in ``legal_ground``);
-    one on art. 40/41 of a protected employee (art. 42), or the expiry of her contract (art. 45), is
-    refused and nothing is started."""
+    """开始一次离职：交接、IT、财务、合规各关卡签收，然后人事经理终审，离职后办理备案；答复含风险报告。
+    单位解除须写明法律依据（ground，或在 legal_ground 中引用条款）；依第四十、四十一条解除受第四十二条保护的员工，
+    或在第四十五条应顺延时终止合同，一律拒绝，什么也不开始。依据与离职类型不符或引用了多条、最后工作日不符合通知期规则、
+    员工不存在，或约定了竞业限制却既无月补偿也无前 12 个月平均工资，答 422。仅人事专员和人事经理可调用；同一离职已办结答
+    409。
+
+    Start a departure: handover, IT, finance and compliance gates signed off, then the HR manager's
+    final approval and, after she left, the filings; the answer carries the risk report. A
+    termination names its legal ground (``ground``, or the article cited in ``legal_ground``); one on
+    art. 40/41 of a protected employee (art. 42), or the expiry of her contract while art. 45 extends
+    it, is refused and nothing is started. A ground that does not fit the kind or several cited, a
+    last day the notice rules do not allow, no such employee, or a non-compete with neither its
+    monthly compensation nor the 12 months' average wage is 422. HR specialists and managers only;
+    the same departure already closed is 409."""
     settings = request.app.state.settings
     ground = resolve_ground(body)
     employee, records = await transact(request, lambda s: _load(s, body.employee_id))
     if employee is None:
         raise ApiError(422, "validation_failed", [{"field": "employee_id", "rule": "employee_exists",
-                                                   "message": f"no employee {body.employee_id}"}])
+                                                   "message": f"没有员工 {body.employee_id}"
+                                                              f" (no employee {body.employee_id})"}])
     try:
         policy = pin_offboarding(employee.si_province, body.notice_date)
         departure = last_day(body.kind, body.notice_date, body.agreed_last_day, policy)
@@ -247,8 +283,9 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
             monthly = non_compete_compensation(nc.average_monthly_wage_12m, body.minimum_wage, body.notice_date).monthly
         else:
             raise ApiError(422, "validation_failed", [{"field": "non_compete.average_monthly_wage_12m",
-                                                       "rule": "required", "message": "give the agreed monthly"
-                                                       " compensation or the last 12 months' average wage"}])
+                                                       "rule": "required", "message": "须给出约定的月补偿或离职前 12"
+                                                       " 个月的平均工资 (give the agreed monthly compensation or the"
+                                                       " last 12 months' average wage)"}])
         terms = offboarding.NonCompeteTerms(months=nc.months, monthly_compensation=monthly)
     try:
         si_policy = pin_si_change(employee.si_city, dt.date.today())
@@ -267,14 +304,16 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
         task_queue=settings.temporal_task_queue, request_id=request_id, closed="conflict",
         employee_id=employee.employee_id, stage="clearance",
         province=employee.si_province, department=employee.department,
-        summary=f"Offboarding ({body.kind.value}) of {employee.employee_id}",
+        summary=f"离职交接 {employee.employee_id}：{body.kind.value} (Offboarding ({body.kind.value}) of {employee.employee_id})",
         details=f"Notice {body.notice_date}; filed by {principal.user}")
 
 
-@router.get(PREFIX, response_model=list[CaseOut], responses=responses(401, 403))
+@router.get(PREFIX, response_model=list[CaseOut], responses=responses(401, 403), summary="离职案件列表 (List departures)")
 async def list_offboardings(request: Request, _: Annotated[Principal, Depends(require(*STAFF))],
                             stage: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[CaseOut]:
-    """Departures by stage, the soonest due first."""
+    """离职案件，可按阶段筛选，最先到期的在前。除员工外的所有角色可调用。
+
+    Departures, optionally of one stage, the soonest due first. Every role but employee."""
     def work(session: Session) -> list[CaseOut]:
         stmt = select(Case).where(Case.kind == "offboarding").order_by(Case.next_due_at.asc().nulls_last(), Case.id)
         if stage is not None:
@@ -284,16 +323,33 @@ async def list_offboardings(request: Request, _: Annotated[Principal, Depends(re
     return await transact(request, work)
 
 
-@router.get(PREFIX + "/{workflow_id}", response_model=offboarding.OffboardingView, responses=responses(401, 404))
+@router.get(PREFIX + "/{workflow_id}", response_model=offboarding.OffboardingView, responses=responses(401, 404),
+            summary="查看离职案件 (Read a departure)")
 async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> offboarding.OffboardingView:
+    """离职案件的现状：阶段、最后工作日、各关卡及其事项、风险报告、最终工资、备案和撤回申请。任何角色可调用；
+    员工只能看自己的案件，别人的答 404。
+
+    The departure as it stands: stage, last day, the gates and their items, the risk report, the
+    final pay, the filings and a withdrawal. Any role; an employee sees only her own case, anyone
+    else's is 404."""
     return await CASES.read(request, temporal, principal, workflow_id)
 
 
-@router.post(PREFIX + "/{workflow_id}/sign-off", response_model=offboarding.OffboardingView, responses=CASES.errors)
+@router.post(PREFIX + "/{workflow_id}/sign-off", response_model=offboarding.OffboardingView, responses=CASES.errors,
+             summary="签收关卡事项 (Sign off a clearance item)")
 async def sign_off(workflow_id: str, body: SignOffIn, request: Request, temporal: TemporalDep,
                    request_id: RequestId, principal: Anyone) -> offboarding.OffboardingView:
-    """A gate item signed off by its owner: the receiver (handover) or the gate's role. A receiver
-    is usually a colleague, not the departing employee, so the workflow's gate decides who may sign."""
+    """由事项的负责人签收：交接事项由接收人，其他关卡由该关卡的角色（IT、财务、合规；终审为人事经理）；
+    离职员工本人不能签收自己的事项（403）。outcome 须是该关卡允许的结果，从最终工资扣款须有她的书面同意（422）；
+    终审须在其他关卡都完成之后，事项已签收答 409，事项不存在答 404。非员工目录角色的接收人只看到自己的事项，
+    看不到风险报告和最终工资。
+
+    Signed off by the item's owner: a handover item by its receiver, other gates by the gate's role
+    (IT, finance, compliance; the final approval by an HR manager); the departing employee cannot sign
+    off her own (403). ``outcome`` must be one the gate allows, and a deduction from final pay needs
+    her written agreement (422); the final approval comes after every other gate, an item already
+    signed is 409, no such item 404. A receiver without a staff role sees only her own items, not
+    the risk report or the final pay."""
     if not workflow_id.startswith("offboarding-"):
         raise ApiError(404, "not_found", f"no offboarding case {workflow_id}")
     await reach_database(request)
@@ -307,20 +363,52 @@ async def sign_off(workflow_id: str, body: SignOffIn, request: Request, temporal
                                    "items": [i for i in view.items if i.owner_user == principal.user]})
 
 
-CASES.message("/withdraw", W.withdraw, Anyone, carrying(offboarding.Withdrawal), ReasonIn)
-CASES.message("/withdrawal-decision", W.decide_withdrawal, HrManager, carrying(offboarding.WithdrawalDecision), DecisionIn)
-CASES.message("/filings", W.record_filing, Hr, carrying(offboarding.Filing), FilingIn)
+CASES.message(
+    "/withdraw", W.withdraw, Anyone, carrying(offboarding.Withdrawal), ReasonIn,
+    summary="撤回辞职 (Withdraw her resignation)",
+    example={"reason": "家庭原因已消除，希望继续留任"},
+    description="她本人（或人事代她）说明理由撤回辞职，人事经理收到是否接受的待办；接受之前离职照常进行。只有辞职可以撤回"
+                "（其他类型答 409），且须在最后工作日结束前、尚无待决的撤回；其他人答 403。\n\n"
+                "She (or HR for her) withdraws her resignation with a reason; an HR manager gets the task to"
+                " accept or refuse it, and until then the departure goes on. Only a resignation is withdrawn (any"
+                " other kind is 409), until the end of her last day and with no withdrawal already waiting;"
+                " anyone else is 403.")
+CASES.message(
+    "/withdrawal-decision", W.decide_withdrawal, HrManager, carrying(offboarding.WithdrawalDecision), DecisionIn,
+    summary="决定是否接受撤回 (Accept or refuse the withdrawal)",
+    description="人事经理接受（离职流程撤销，她继续在职）或拒绝（离职照常进行，理由记入审计）待决的撤回。仅人事经理可调用；"
+                "没有待决的撤回或雇佣已结束答 409。\n\n"
+                "An HR manager accepts the waiting withdrawal (the departure is called off and she stays) or"
+                " refuses it (the departure goes on; the reason is audited). HR managers only; no withdrawal"
+                " waiting, or the employment already ended, is 409.")
+CASES.message(
+    "/filings", W.record_filing, Hr, carrying(offboarding.Filing), FilingIn,
+    summary="登记离职备案 (Record a post-departure filing)",
+    description="人事专员或人事经理登记离职后的备案（labour_filing 用工备案，archive_and_insurance_transfer 档案和社保转移，"
+                "第五十条十五日内）及其编号，并审计是否按期。filing 不是这两项之一答 422，尚未离职答 409。\n\n"
+                "An HR specialist or manager records a post-departure filing (``labour_filing``, or"
+                " ``archive_and_insurance_transfer`` within art. 50's 15 days) with its reference, audited as on"
+                " time or late. Any other ``filing`` is 422; before her departure, 409.")
 
 
 @router.post("/employees/{employee_id}/records", status_code=201, response_model=RecordOut,
-             responses=responses(400, 401, 403, 404, 422))
+             responses=responses(400, 401, 403, 404, 422), summary="登记离职须了结的事项 (Record what a departure must settle)")
 async def add_record(employee_id: str, body: RecordIn, request: Request, request_id: RequestId,
                      principal: Annotated[Principal, Depends(require(*STAFF))]) -> RecordOut:
+    """登记员工名下离职时须了结的事项，离职流程会把它们列为关卡事项：争议、投诉、违纪由合规登记，借款、预支由财务，
+    资产、系统权限由 IT，竞业限制协议由人事。已审计。kind 未知答 422，角色不负责该类事项答 403，员工不存在答 404。
+
+    Record something of hers a departure must settle; an offboarding lists it as a gate item:
+    disputes, complaints and violations by compliance, loans and advances by finance, assets and
+    access by IT, non-compete agreements by HR. Audited. An unknown ``kind`` is 422, a role that does
+    not own the kind 403, no such employee 404."""
     def work(session: Session) -> RecordOut:
         owners = RECORD_OWNERS.get(body.kind)
         if owners is None:
+            kinds = sorted(RECORD_OWNERS)
             raise ApiError(422, "validation_failed", [{"field": "kind", "rule": "record_kind_known",
-                                                       "message": f"kind must be one of {sorted(RECORD_OWNERS)}"}])
+                                                       "message": f"记录种类须为以下之一：{kinds}"
+                                                                  f" (kind must be one of {kinds})"}])
         if principal.role not in owners:
             raise ApiError(403, "forbidden", f"a {body.kind} is recorded by {', '.join(sorted(o.value for o in owners))}")
         if session.get(Employee, employee_id) is None:
@@ -338,9 +426,13 @@ async def add_record(employee_id: str, body: RecordIn, request: Request, request
     return await transact(request, work)
 
 
-@router.get("/employees/{employee_id}/records", response_model=list[RecordOut], responses=responses(401, 403))
+@router.get("/employees/{employee_id}/records", response_model=list[RecordOut], responses=responses(401, 403),
+            summary="员工的待了结事项 (Her records)")
 async def list_records(employee_id: str, request: Request,
                        _: Annotated[Principal, Depends(require(*STAFF))]) -> list[RecordOut]:
+    """员工名下登记的所有事项及其状态，按登记顺序。除员工外的所有角色可调用。
+
+    Every record of hers with its status, in the order recorded. Every role but employee."""
     def work(session: Session) -> list[RecordOut]:
         rows = session.scalars(select(EmployeeRecord).where(EmployeeRecord.employee_id == employee_id)
                                .order_by(EmployeeRecord.id))

@@ -90,6 +90,8 @@ class NoticePage(BaseModel):
 
 
 class RejectIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "上限与通知原文不符：原文为 36,921 元"}]})
+
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -129,9 +131,34 @@ def _layer_changed(request: Request) -> None:
 
 # ---------------------------------------------------------------- routes
 
+# What ``enter_notice``'s documentation shows: ``NoticeIn`` is the catalogue's model, one for every kind.
+NOTICE_EXAMPLES = {
+    "contribution_base": {"summary": "城市缴费基数上下限 (a city's contribution base)", "value": {
+        "kind": "contribution_base", "city": "上海", "effective_from": "2027-07-01", "effective_to": "2028-06-30",
+        "source": {"name": "关于调整 2027 年度本市职工社会保险缴费基数上下限的通知",
+                   "url": "https://rsj.sh.gov.cn/", "document_number": "沪人社规〔2027〕8号"},
+        "figures": {"floor": "7460", "ceiling": "37302", "average_wage": "12434"}}},
+    "housing_fund": {"summary": "住房公积金比例 (housing-fund rates)", "value": {
+        "kind": "housing_fund", "city": "北京", "effective_from": "2027-07-01",
+        "source": {"name": "北京住房公积金管理中心关于 2027 住房公积金年度缴存有关问题的通知"},
+        "figures": {"min_rate": "0.05", "max_rate": "0.12", "base_floor": "2540", "base_ceiling": "36348"}}},
+}
+
 
 @router.post("", status_code=201, response_model=NoticeOut, responses=responses(400, 401, 403, 422),
-             description="Enter a notice (maker). `figures` by kind:\n\n" + FIGURES_HELP)
+             summary="录入政策通知 (Enter a policy notice)",
+             openapi_extra={"requestBody": {"content": {"application/json": {"examples": NOTICE_EXAMPLES}}}},
+             description="管理员（经办人）录入一份政策通知：缴费基数、缴费比例、住房公积金比例、某年节假日安排或某省产假规定，"
+                         "附来源和有效期。检查后存为 entered 状态，须另一位管理员批准才生效。地区不认识、日期或数字超出范围、"
+                         "下限高于上限、引用的上传文件不存在，答 422；与同一范围已批准的通知重叠也答 422（要替换旧通知，"
+                         "录入一份 supersedes 指向它、从其后开始的新通知）。仅管理员可调用。\n\n"
+                         "An admin (the maker) enters a policy notice: a contribution base, contribution rates,"
+                         " housing-fund rates, a year's holiday arrangement or a province's maternity leave rule, with"
+                         " its source and dates. Checked and stored as ``entered``; it takes effect once a second admin"
+                         " approves it. An unknown place, dates or figures out of range, a floor above its ceiling,"
+                         " or an uploaded copy that does not exist is 422; so is an overlap with an approved notice"
+                         " of the same scope (to replace one, enter a notice that ``supersedes`` it, starting after"
+                         " it). Admins only.\n\n`figures` by kind:\n\n" + FIGURES_HELP)
 async def enter_notice(body: NoticeIn, request: Request, request_id: RequestId, principal: Admin) -> NoticeOut:
     """Check and store a notice in state ``entered``; it takes effect once another admin approves it."""
     def work(session: Session) -> NoticeOut:
@@ -173,12 +200,15 @@ async def enter_notice(body: NoticeIn, request: Request, request_id: RequestId, 
     return await transact(request, work)
 
 
-@router.get("", response_model=NoticePage, responses=responses(401, 403))
+@router.get("", response_model=NoticePage, responses=responses(401, 403), summary="政策通知列表 (List policy notices)")
 async def list_notices(request: Request, _: Reader,
                        state: Annotated[str | None, Query(pattern="^(entered|approved|rejected|withdrawn)$")] = None,
                        kind: NoticeKind | None = None,
                        limit: Annotated[int, Query(ge=1, le=500)] = 100) -> NoticePage:
-    """Notices, newest first: the ones waiting for a second admin with ``state=entered``."""
+    """政策通知，新的在前，可按状态和种类筛选：state=entered 即等待第二位管理员审批的。管理员、人事经理和合规可调用。
+
+    Policy notices, newest first, optionally of one state and kind: ``state=entered`` lists those
+    waiting for a second admin. Admins, HR managers and compliance."""
     def work(session: Session) -> NoticePage:
         stmt = select(PolicyNotice).order_by(PolicyNotice.id.desc()).limit(limit)
         if state is not None:
@@ -190,8 +220,13 @@ async def list_notices(request: Request, _: Reader,
     return await transact(request, work)
 
 
-@router.get("/{notice_id}", response_model=NoticeOut, responses=responses(401, 403, 404))
+@router.get("/{notice_id}", response_model=NoticeOut, responses=responses(401, 403, 404),
+            summary="查看政策通知 (Read a policy notice)")
 async def get_notice(notice_id: NoticeId, request: Request, _: Reader) -> NoticeOut:
+    """一份政策通知：数字、来源、状态、谁录入谁决定，以及它成为的目录规则。管理员、人事经理和合规可调用；不存在答 404。
+
+    One policy notice: figures, source, state, who entered and who decided it, and the catalogue rule
+    it becomes. Admins, HR managers and compliance; no such notice is 404."""
     def work(session: Session) -> NoticeOut:
         return present(_row(session, notice_id, lock=False))
 
@@ -234,12 +269,19 @@ async def _tell_running_cases(temporal: Client, workflow_ids: list[str], change:
     return sum(await asyncio.gather(*(tell(w) for w in workflow_ids)))
 
 
-@router.post("/{notice_id}/approve", response_model=NoticeOut, responses=responses(401, 403, 404, 409))
+@router.post("/{notice_id}/approve", response_model=NoticeOut, responses=responses(401, 403, 404, 409),
+             summary="批准政策通知 (Approve a policy notice)")
 async def approve_notice(notice_id: NoticeId, request: Request, request_id: RequestId, principal: Admin,
                          temporal: TemporalDep) -> NoticeOut:
-    """The checker: a second admin, never the one who entered it. From now on it is the catalogue's.
-    A holiday arrangement is then announced to every running offboarding and transfer, which plan
-    their statutory dates in that year again (visibly, on each case)."""
+    """审核人：另一位管理员批准，录入人不能批准自己的通知（403）。批准后即成为目录的一部分，
+    此后开始的案件无需重启就用新数字；节假日安排还会通知所有进行中的离职和跨省转移案件，重新计算该年的法定日期（答复的
+    cases_replanned）。通知已决定答 409，与已批准的通知重叠也答 409，不存在答 404。
+
+    The checker: a second admin approves it; its maker cannot (403). From then on it is the
+    catalogue's: the next case started there pins the new figures without a restart. A holiday
+    arrangement is also announced to every running offboarding and transfer, which plan their
+    statutory dates in that year again (``cases_replanned``). A notice already decided, or one that
+    overlaps an approved notice, is 409; no such notice 404."""
     running: list[str] = []
 
     def work(session: Session) -> NoticeOut:
@@ -269,10 +311,15 @@ async def approve_notice(notice_id: NoticeId, request: Request, request_id: Requ
     return out
 
 
-@router.post("/{notice_id}/reject", response_model=NoticeOut, responses=responses(400, 401, 403, 404, 409, 422))
+@router.post("/{notice_id}/reject", response_model=NoticeOut, responses=responses(400, 401, 403, 404, 409, 422),
+             summary="驳回政策通知 (Reject a policy notice)")
 async def reject_notice(notice_id: NoticeId, body: RejectIn, request: Request, request_id: RequestId,
                         principal: Admin) -> NoticeOut:
-    """A second admin refuses it, saying why (the maker withdraws instead)."""
+    """另一位管理员说明理由驳回；录入人不能驳回自己的通知，而是撤回（403）。理由为空答 422，通知已决定答 409，不存在答
+    404。
+
+    A second admin refuses it, saying why; its maker withdraws it instead (403). No reason is 422, a
+    notice already decided 409, no such notice 404."""
     def work(session: Session) -> NoticeOut:
         row = _row(session, notice_id)
         _open(row)
@@ -292,9 +339,13 @@ async def reject_notice(notice_id: NoticeId, body: RejectIn, request: Request, r
     return await transact(request, work)
 
 
-@router.post("/{notice_id}/withdraw", response_model=NoticeOut, responses=responses(401, 403, 404, 409))
+@router.post("/{notice_id}/withdraw", response_model=NoticeOut, responses=responses(401, 403, 404, 409),
+             summary="撤回政策通知 (Withdraw a policy notice)")
 async def withdraw_notice(notice_id: NoticeId, request: Request, request_id: RequestId, principal: Admin) -> NoticeOut:
-    """Its maker takes it back before anyone decided on it."""
+    """录入人在有人决定之前撤回自己的通知；其他管理员答 403，通知已决定答 409，不存在答 404。
+
+    Its maker takes it back before anyone decided on it; any other admin is 403, a notice already
+    decided 409, no such notice 404."""
     def work(session: Session) -> NoticeOut:
         row = _row(session, notice_id)
         _open(row)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -61,11 +61,16 @@ class ReceivablePage(BaseModel):
     next_cursor: int | None
 
 
-@router.get("/receivables", response_model=ReceivablePage, responses=responses(401, 403))
+@router.get("/receivables", response_model=ReceivablePage, responses=responses(401, 403),
+            summary="应收款跟进清单 (Receivables to follow up)")
 async def list_receivables(request: Request, _: LedgerReader, status: str = "open",
                            cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
                            limit: Annotated[int, Query(ge=1, le=200)] = 50) -> ReceivablePage:
-    """All receivables in a status, oldest booking first: finance's follow-up list."""
+    """某一状态（默认 open 未结）的全部应收款，最早记账的在前，分页：财务的跟进清单。财务、人事专员、
+    人事经理和合规可调用。
+
+    Every receivable in a status (``open`` by default), oldest booking first, a page at a time:
+    finance's follow-up list. Finance, HR specialists, HR managers and compliance."""
     def work(session: Session) -> ReceivablePage:
         items, next_cursor = keyset_page(session, select(Receivable).where(Receivable.status == status),
                                          Receivable.id, cursor, limit, ReceivableOut)
@@ -74,9 +79,15 @@ async def list_receivables(request: Request, _: LedgerReader, status: str = "ope
     return await transact(request, work)
 
 
-@router.get("/receivables/{employee_id}", response_model=Ledger, responses=responses(401, 403))
+@router.get("/receivables/{employee_id}", response_model=Ledger, responses=responses(401, 403),
+            summary="员工的欠款台账 (What an employee owes)")
 async def receivables(employee_id: str, request: Request, _: LedgerReader) -> Ledger:
-    """An employee's open receivables: what offboarding's finance gate must see settled."""
+    """员工尚未结清的应收款（如产假期间公司垫付的个人社保）、尚欠总额及每项由谁处理：离职流程的财务关卡须看到它们结清。
+    财务、人事专员、人事经理和合规可调用。
+
+    An employee's open receivables (the personal contributions the company advanced during her
+    maternity leave, say), the total still owed and who acts on each: what offboarding's finance gate
+    must see settled. Finance, HR specialists, HR managers and compliance."""
     def work(session: Session) -> Ledger:
         rows = open_receivables(session, employee_id)
         outstanding = ledger.outstanding(session, employee_id)  # what is owed: booked - settled - reversed
@@ -90,15 +101,21 @@ async def receivables(employee_id: str, request: Request, _: LedgerReader) -> Le
 
 
 class FollowUpIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"note": "电话联系本人，约定 2027-01-15 前一次性还清"}]})
+
     note: str = Field(min_length=1, max_length=500, description="what was done: a call, an agreed plan, a reminder")
 
 
 @router.post("/receivables/items/{receivable_id}/follow-ups", response_model=ReceivableOut,
-             responses=responses(400, 401, 403, 404, 409, 422))
+             responses=responses(400, 401, 403, 404, 409, 422), summary="记录一次跟进 (Record a follow-up)")
 async def follow_up(receivable_id: int, body: FollowUpIn, request: Request, request_id: RequestId,
                     principal: Annotated[Principal, Depends(require(Role.FINANCE))]) -> ReceivableOut:
-    """Finance records a follow-up of an open receivable (audited); the daily sweep then stays quiet
-    about it for the follow-up period."""
+    """财务记录对一笔未结应收款的跟进（电话、约定的还款计划、催告），已审计；此后一个跟进周期内每日巡检不再提醒它。
+    仅财务可调用；应收款不存在答 404，已结清答 409。
+
+    Finance records a follow-up of an open receivable (a call, an agreed plan, a reminder), audited;
+    the daily sweep then stays quiet about it for the follow-up period. Finance only; no such
+    receivable is 404, one not open 409."""
     def work(session: Session) -> ReceivableOut:
         row = session.get(Receivable, receivable_id, with_for_update=True)
         if row is None:

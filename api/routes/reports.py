@@ -71,10 +71,17 @@ class ComputeStarted(BaseModel):
     workflow_id: str
 
 
-@router.get("/login", status_code=303, response_class=RedirectResponse, responses=responses(401, 403, 422))
+@router.get("/login", status_code=303, response_class=RedirectResponse, responses=responses(401, 403, 422),
+            summary="在浏览器中打开月报 (Open the report in a browser)")
 def login(request: Request, token: str, month: str) -> RedirectResponse:
-    """Open a report page in a plain browser: ``hrflow token --report-login MONTH`` prints this link.
-    The token goes into a cookie that only GET requests under /reports/monthly/ accept."""
+    """在普通浏览器里打开月报页面：`hrflow token --report-login MONTH` 打印此链接。
+    查询参数中的令牌放入只对/reports/monthly/ 下 GET 请求有效的 httponly Cookie（8 小时），然后 303 转到该月的页面。
+    人事经理、合规、财务和管理员可调用；令牌无效答 401，其他角色答 403，月份不是 YYYY-MM 答 422。
+
+    Open a report page in a plain browser: ``hrflow token --report-login MONTH`` prints this link.
+    The token in the query goes into an httponly cookie (8 hours) that only GET requests under
+    /reports/monthly/ accept, then a 303 to the month's page. HR managers, compliance, finance and
+    admins; an invalid token is 401, another role 403, a month not written YYYY-MM 422."""
     principal = decode_token(request.app.state.jwt_secret, token)
     if principal.role not in READER_ROLES:
         raise ApiError(403, "forbidden", f"role {principal.role.value} may not read the report")
@@ -98,18 +105,27 @@ def _stored(session: Session, month: str) -> report.StoredReport:
     return found
 
 
-@router.get("", response_model=list[RunSummary], responses=responses(401, 403))
+@router.get("", response_model=list[RunSummary], responses=responses(401, 403),
+            summary="已有月报的月份 (Months with a report)")
 async def list_months(request: Request, _: Reader) -> list[RunSummary]:
-    """Every month with a stored report, newest first, with its number of alerts."""
+    """每个已存月报的月份，新的在前，附其预警数。人事经理、合规、财务和管理员可调用。
+
+    Every month with a stored report, newest first, with its number of alerts. HR managers,
+    compliance, finance and admins."""
     def work(session: Session) -> list[RunSummary]:
         return report.runs(session)
 
     return await transact(request, work)
 
 
-@router.get("/{month}", response_model=ReportOut, responses=_READ_ERRORS)
+@router.get("/{month}", response_model=ReportOut, responses=_READ_ERRORS, summary="月报数据 (The month's report)")
 async def read(month: str, request: Request, _: Reader) -> ReportOut:
-    """The month's figures grouped by metric, its alerts, and the thresholds it was computed with."""
+    """该月的风险与合规指标（按指标分组）、预警，以及计算时用的阈值。人事经理、合规、财务和管理员可调用；该月没有月报答
+    404，月份不是 YYYY-MM 答 422。
+
+    The month's risk and compliance figures grouped by metric, its alerts, and the thresholds it was
+    computed with. HR managers, compliance, finance and admins; no report for the month is 404, a
+    month not written YYYY-MM 422."""
     def work(session: Session) -> ReportOut:
         stored = _stored(session, month)
         grouped: dict[str, list[FigureOut]] = {}
@@ -134,9 +150,15 @@ def _cell(value: Any) -> str:
 
 # response_class=Response keeps the error responses documented as JSON (they are); 200 says its type.
 @router.get("/{month}/figures.csv", response_class=Response,
-            responses={200: {"content": {"text/csv": {}}, "description": "the figures as CSV"}, **_READ_ERRORS})
+            responses={200: {"content": {"text/csv": {}}, "description": "the figures as CSV"}, **_READ_ERRORS},
+            summary="月报指标 CSV (The figures as CSV)")
 async def figures_csv(month: str, request: Request, _: Reader) -> Response:
-    """Every figure of the month, one per row; UTF-8 with a byte-order mark so Excel reads Chinese."""
+    """该月的每个指标一行，以附件下载；UTF-8 带 BOM，Excel 能正确显示中文，以公式开头的文字前加撇号以免被执行。
+    人事经理、合规、财务和管理员可调用；该月没有月报答 404。
+
+    Every figure of the month, one per row, as an attachment; UTF-8 with a byte-order mark so Excel
+    reads Chinese, and text that starts like a formula gets an apostrophe so Excel does not run it.
+    HR managers, compliance, finance and admins; no report for the month is 404."""
     def work(session: Session) -> Response:
         stored = _stored(session, month)
         out = io.StringIO()
@@ -152,26 +174,51 @@ async def figures_csv(month: str, request: Request, _: Reader) -> Response:
 
 
 @router.get("/{month}/page", response_class=Response,
-            responses={200: {"content": {"text/html": {}}, "description": "the report page"}, **_READ_ERRORS})
-async def page(month: str, request: Request, _: Reader) -> HTMLResponse:
-    """The report for a browser: alerts, trend lines over the last 12 stored months, bars for the
-    month, and the figures. Self-contained: it loads nothing from anywhere. The charts are drawn in
-    a thread after the connection is returned."""
+            responses={200: {"content": {"text/html": {}}, "description": "the report page"}, **_READ_ERRORS},
+            summary="月报网页 (The report page)")
+async def page(month: str, request: Request, temporal: TemporalDep, principal: Reader) -> HTMLResponse:
+    """给浏览器看的月报：预警、最近 12 个已存月份的趋势线、该月的柱状图和全部指标。页面自成一体，不从任何地方加载内容。
+    人事经理、合规、财务和管理员可调用（浏览器可用 /reports/monthly/login 设置的 Cookie）；该月没有月报答 404。
+
+    The report for a browser: alerts, trend lines over the last 12 stored months, bars for the
+    month, and the figures. Self-contained: it loads nothing from anywhere. HR managers, compliance,
+    finance and admins (a browser may use the cookie /reports/monthly/login sets); no report for the
+    month is 404."""
     def work(session: Session) -> tuple[report.StoredReport, Any]:
         stored = _stored(session, month)
         return stored, report.trend(session, stored.month)
 
-    stored, trend = await transact(request, work)
+    try:
+        stored, trend = await transact(request, work)
+    except ApiError as absent:
+        if absent.status_code != 404:
+            raise
+        try:  # the first reader of a month without a report has it computed, not a bare 404
+            await _start_compute(request, temporal, month, principal)
+        except ApiError as err:
+            if err.error != "report_running":
+                raise absent from None
+        return HTMLResponse(_COMPUTING.format(month=_month(month)), status_code=202,
+                            headers={"Retry-After": "5", "Cache-Control": "no-store"})
     html = await anyio.to_thread.run_sync(report_page.render, stored, trend)
     return HTMLResponse(html, headers={"Content-Security-Policy": report_page.CSP, "Cache-Control": "no-store",
                                        "X-Content-Type-Options": "nosniff"})
 
 
 @router.post("/{month}/compute", status_code=202, response_model=ComputeStarted,
-             responses=responses(401, 403, 409, 422, 503))
+             responses=responses(401, 403, 409, 422, 503), summary="计算或重算月报 (Compute or recompute a month)")
 async def compute(month: str, request: Request, temporal: TemporalDep, principal: Runner) -> ComputeStarted:
-    """(Re)compute the month: starts ``MonthlyReport`` as ``monthly-report-{month}``; a run of the
-    same month still going is 409. The stored figures are replaced when it finishes."""
+    """启动 MonthlyReport 工作流（monthly-report-{month}）计算该月，完成后替换已存的数字，立即答 202。
+    仅人事经理和管理员可调用；同月的计算仍在进行答 409，月份尚未开始或不是 YYYY-MM 答 422。
+
+    (Re)compute the month: starts ``MonthlyReport`` as ``monthly-report-{month}`` and answers 202 at
+    once; the stored figures are replaced when it finishes. HR managers and admins only; a run of the
+    same month still going is 409, a month not yet begun or not written YYYY-MM 422."""
+    return ComputeStarted(month=month, workflow_id=await _start_compute(request, temporal, month, principal))
+
+
+async def _start_compute(request: Request, temporal: Any, month: str, principal: Principal) -> str:
+    """Start the month's ``MonthlyReport`` run; 422 for a month not begun, 409 while one runs."""
     _month(month)
     this_month = f"{dt.datetime.now(CHINA):%Y-%m}"
     if month > this_month:
@@ -189,4 +236,11 @@ async def compute(month: str, request: Request, temporal: TemporalDep, principal
             static_details=f"requested by {principal.user} ({principal.role.value})")
     except WorkflowAlreadyStartedError:
         raise ApiError(409, "report_running", f"the {month} report is already being computed ({wid})") from None
-    return ComputeStarted(month=month, workflow_id=wid)
+    return wid
+
+
+_COMPUTING = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="5"><title>{month} 月报生成中 · hrflow</title></head><body>
+<p>{month} 的月报尚未生成，已开始计算，本页每 5 秒自动刷新。</p>
+<p lang="en">The {month} report was not computed yet; it is being computed now and this page reloads every 5 seconds.</p>
+</body></html>"""

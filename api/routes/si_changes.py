@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from api import workflow_calls
 from api.auth import Hr, HrManager, Principal, require
 from api.bodies import Body, Reason, ReasonIn
-from api.case_routes import CaseRoutes, carrying
+from api.case_routes import CaseRoutes, carrying, documented_body
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
 from api.pagination import keyset_page, where_given
@@ -53,7 +53,12 @@ Month = PlausibleMonth
 
 
 class SiChangeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [
+        {"employee_id": "E1001", "kind": "base_adjustment", "base": "13500.00", "effective_month": "2027-01",
+         "reason": "2027 年调薪后按新工资申报基数"},
+        {"employee_id": "E1001", "kind": "back_payment", "base": "12000.00", "months": ["2026-09", "2026-10"],
+         "effective_month": "2026-09", "reason": "入职时漏报，补缴两个月"},
+    ]})
     employee_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     kind: ChangeKind
     base: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = None
@@ -69,13 +74,16 @@ class Started(BaseModel):
 
 
 class ApproveIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"confirm_total": "6240.00"}]})
+
     confirm_total: Annotated[Decimal, Field(ge=0, decimal_places=2)] | None = Field(
         default=None, description="for a back-payment: the estimated total you are confirming")
 
 
-
 class CorrectIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [
+        {"reason": "基数应按调薪后的工资申报", "base": "14000.00"},
+    ]})
     reason: Reason
     kind: ChangeKind | None = None
     base: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = None
@@ -163,9 +171,24 @@ def _prepare(session: Session, body: SiChangeIn, principal: Principal, request_i
                    province=employee.si_province)
 
 
-@router.post("", status_code=201, response_model=Started, responses=responses(400, 401, 403, 409, 422, 503))
+@router.post("", status_code=201, response_model=Started, responses=responses(400, 401, 403, 409, 422, 503),
+             summary="提交社保变更 (Submit a social-insurance change)")
 async def submit(body: SiChangeIn, request: Request, temporal: TemporalDep,
                  request_id: RequestId, principal: Maker) -> Started:
+    """经办人（人事专员）提交一项社保变更：参保、补缴、停保或调整基数，答案件号和费用测算，等人事经理审批。
+    先按其城市在生效月的政策检查：身份证号、基数在上下限内、不重复参保、同城只有一项未结变更、
+    补缴月份是过去的月份且在可补缴期限内、不早于入职月；已离职的员工只能停保。不合格的答 422，不开始任何流程，
+    只记下这次尝试的审计。仅人事专员可调用；用同一X-Request-ID 重发得到同一案件，该 X-Request-ID 已开过别人的案件答
+    409。
+
+    The maker (an HR specialist) submits a change: an enrollment, a back-payment, a stop or a base
+    adjustment; the answer is the case id and the cost estimate, and an HR manager decides. It is
+    checked first against her city's policy for the effective month: the resident ID, a base within
+    the limits, no second enrollment, one open change per city, back-paid months in the past, within
+    the look-back and not before her hire month; a departed employee can only be stopped. Refused,
+    it is 422 and starts nothing (only the attempt is audited). HR specialists only; sent again with
+    the same X-Request-ID it reaches the same case, and an X-Request-ID that opened another
+    employee's case is 409."""
     settings = request.app.state.settings
     today = dt.date.today()
     prepared = await transact(request, lambda s: _prepare(s, body, principal, request_id, today))
@@ -184,13 +207,13 @@ async def submit(body: SiChangeIn, request: Request, temporal: TemporalDep,
         request_id=request_id, closed="answer",
         employee_id=employee_id, stage="submitted",
         province=prepared.province, department=prepared.department,
-        summary=f"Social-insurance {body.kind.value} for {employee_id} in {policy.city}",
+        summary=f"社保变更 {employee_id}，{policy.city} (Social-insurance change for {employee_id} in {policy.city})",
         details=f"Submitted by {principal.user}. Reason: {body.reason}")
     return Started(workflow_id=prepared.workflow_id, stage=view.stage,
                    estimate=estimate(body.kind, body.base, body.months, policy))
 
 
-@router.get("", response_model=SiChangePage, responses=responses(401, 403))
+@router.get("", response_model=SiChangePage, responses=responses(401, 403), summary="社保变更列表 (List changes)")
 async def list_changes(
     request: Request,
     _: Annotated[Principal, Depends(require(*STAFF))],
@@ -199,6 +222,10 @@ async def list_changes(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> SiChangePage:
+    """社保变更，可按阶段和员工筛选，分页（按案件号）。除员工外的所有角色可调用。
+
+    Social-insurance changes, optionally of one stage or employee, a page at a time (by case id).
+    Every role but employee."""
     def work(session: Session) -> SiChangePage:
         stmt = where_given(select(SiChange), (SiChange.stage, stage), (SiChange.employee_id, employee_id))
         items, next_cursor = keyset_page(session, stmt, SiChange.workflow_id, cursor, limit, SiChangeRow)
@@ -207,25 +234,75 @@ async def list_changes(
     return await transact(request, work)
 
 
-@router.get("/{workflow_id}", response_model=si_change.SiChangeView, responses=responses(401, 404))
+@router.get("/{workflow_id}", response_model=si_change.SiChangeView, responses=responses(401, 404),
+            summary="查看社保变更 (Read a change)")
 async def read_change(workflow_id: str, request: Request, temporal: TemporalDep,
                       principal: Reader) -> si_change.SiChangeView:
+    """社保变更的现状：阶段、内容、经办人和审批人、费用测算、何时报送经办机构、受理号或撤销号。任何角色可调用；
+    员工只能看自己的，别人的答 404。
+
+    The change as it stands: stage, facts, maker and approver, cost estimate, when it goes to the
+    agency, the acceptance or revocation number. Any role; an employee sees only her own, anyone
+    else's is 404."""
     return await CASES.read(request, temporal, principal, workflow_id)
 
 
-CASES.message("/approve", W.approve, Checker, carrying(si_change.Approve), ApproveIn)
-CASES.message("/reject", W.reject, Checker, carrying(si_change.Decide), ReasonIn)
-CASES.message("/correct", W.correct, Maker, carrying(si_change.Correct), CorrectIn,
-              errors=responses(400, 401, 403, 404, 409, 422))
-CASES.message("/revoke", W.revoke, HrStaff, carrying(si_change.Decide), ReasonIn)
-CASES.message("/withdraw", W.withdraw, HrStaff, carrying(si_change.Decide), ReasonIn)
+CASES.message(
+    "/approve", W.approve, Checker, carrying(si_change.Approve), ApproveIn, summary="批准社保变更 (Approve a change)",
+    description="审核人（人事经理）批准已提交的变更，经办人不能审批自己的变更（403）；补缴须在 confirm_total 中确认测算的总金额，"
+                "未确认或与当前测算不符答 409（附测算）。批准后经过回退窗口才报送经办机构，窗口内审批人可撤回批准、经办人"
+                "可更正。变更不在待批阶段答 409。\n\n"
+                "The checker (an HR manager) approves a submitted change; its maker may not (403). A back-payment"
+                " needs ``confirm_total`` echoing the estimated total: missing or not the current estimate is 409,"
+                " with the estimate. An approved change waits out the rollback window before it reaches the"
+                " agency; meanwhile the approver may revoke the approval and the maker may correct it. A change not"
+                " waiting for a decision is 409.")
+CASES.message(
+    "/reject", W.reject, Checker, carrying(si_change.Decide), ReasonIn, summary="驳回社保变更 (Reject a change)",
+    example={"reason": "基数与工资单不符，请核对"},
+    description="审核人（人事经理）说明理由驳回已提交的变更，经办人收到“更正或撤回”的待办；经办人不能驳回自己的变更（403）。"
+                "变更不在待批阶段答 409。\n\n"
+                "The checker (an HR manager) rejects a submitted change with a reason, and the maker gets a task to"
+                " correct or withdraw it; the maker may not reject her own (403). A change not waiting for a"
+                " decision is 409.")
+CASES.message(
+    "/correct", W.correct, Maker, carrying(si_change.Correct), CorrectIn, summary="更正并重新提交 (Correct and resubmit)",
+    description="经办人在报送经办机构之前（待批、已批准、被驳回或被经办机构退回）更正并重新提交，只改给出的字段；原批准作废，"
+                "重新等待审批。只有该变更的经办人可以更正（403）；已报送或已结束答 409，更正后的内容不合规则答 422。\n\n"
+                "The maker corrects and resubmits the change before it reaches the agency (submitted, approved,"
+                " rejected or refused by the agency), changing only the fields given; an approval is void and the"
+                " checker decides again. Only its maker (403); once executed or closed it is 409, corrected facts"
+                " that break a rule 422.",
+    errors=responses(400, 401, 403, 404, 409, 422))
+CASES.message(
+    "/revoke", W.revoke, HrStaff, carrying(si_change.Decide), ReasonIn, summary="撤销 (Revoke)",
+    example={"reason": "误选了补缴，需撤销"},
+    description="回退窗口内：审批人本人撤回批准（其他人答 403），变更回到待批。已报送后：人事在经办机构的撤销期内申请撤销，"
+                "过期或被拒则给人事专员开线下办理的待办。其他阶段或已在撤销中答 409。人事专员和人事经理可调用。\n\n"
+                "Inside the rollback window: the approver herself revokes her approval (anyone else is 403) and the"
+                " change waits for a decision again. After execution: HR asks the agency to revoke the change while"
+                " its window is open; past it, or refused, an HR specialist gets a task to do it at the counter."
+                " Any other stage, or a revocation under way, is 409. HR specialists and managers.")
+CASES.message(
+    "/withdraw", W.withdraw, HrStaff, carrying(si_change.Decide), ReasonIn, summary="撤回社保变更 (Withdraw a change)",
+    example={"reason": "员工推迟到下月入职，本次不办"},
+    description="经办人或人事经理在报送经办机构之前说明理由撤回，案件结束。其他人答 403；已报送或已结束答 409。\n\n"
+                "The maker or an HR manager withdraws the change with a reason before it reaches the agency, and the"
+                " case ends. Anyone else is 403; once executed or closed it is 409.")
 
 
-@router.post("/{workflow_id}/repin", response_model=si_change.SiChangeView, responses=responses(400, 401, 403, 404, 422))
+@router.post("/{workflow_id}/repin", response_model=si_change.SiChangeView, responses=responses(400, 401, 403, 404, 422),
+             summary="按今天的目录重新固定政策 (Re-pin today's figures)",
+             openapi_extra=documented_body({"reason": "本市 7 月起执行新的缴费基数上下限"}))
 async def repin(workflow_id: str, body: ReasonIn, request: Request, temporal: TemporalDep,
                 request_id: RequestId, principal: Checker) -> si_change.SiChangeView:
-    """Apply today's catalogue to a change not yet executed: explicit, by an hr_manager, audited.
-    An approval given on the old figures is void and the change goes back to the checker."""
+    """人事经理说明理由，让尚未报送的变更改用今天的政策目录，已审计；按旧数字给出的批准作废，变更回到待批。
+    已报送或已结束的变更保持原数字（记入审计）。仅人事经理可调用；目录中没有其城市生效月的规则答 422。
+
+    An HR manager, with a reason, applies today's catalogue to a change not yet executed, audited; an
+    approval given on the old figures is void and the change goes back to the checker. One executed
+    or closed keeps its figures (the refusal is audited). HR managers only; no rule for its city and
+    effective month in the catalogue is 422."""
     current = await CASES.read(request, temporal, principal, workflow_id)
     try:
         policy = pin_si_change(current.facts.city, parse_month(current.facts.effective_month, "effective_month"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -30,6 +30,11 @@ EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}$"
 
 
 class StaffIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"display_name": "王经理", "role": "hr_manager", "level": 2, "email": "wang.jl@example.com", "language": "zh",
+         "active": True},
+    ]})
+
     display_name: str = Field(min_length=1, max_length=100)
     role: StaffRole
     level: int = Field(default=1, ge=1, le=5, description="1 does the work; 2+ are escalation levels")
@@ -39,12 +44,20 @@ class StaffIn(Body):
 
 
 class StaffOut(StaffIn):
+    model_config = ConfigDict(json_schema_extra=None)  # StaffIn's example has no user_id
+
     user_id: str
 
 
-@router.get("/staff", response_model=list[StaffOut], responses=responses(401, 403))
+@router.get("/staff", response_model=list[StaffOut], responses=responses(401, 403),
+            summary="员工目录 (The staff directory)")
 async def list_staff(request: Request,
                      _: Annotated[Principal, Depends(require(Role.ADMIN, Role.HR_MANAGER))]) -> list[StaffOut]:
+    """员工目录：每位工作人员的角色、级别（1 级办理，2 级起为逐级上报的对象）、邮箱、语言和是否在岗，按角色和级别排列。
+    管理员和人事经理可调用。
+
+    The staff directory: each member's role, level (1 does the work, 2 and up are where overdue work
+    escalates), e-mail, language and whether active, by role and level. Admins and HR managers."""
     def work(session: Session) -> list[StaffOut]:
         rows = session.scalars(select(StaffMember).order_by(StaffMember.role, StaffMember.level, StaffMember.user_id))
         return [StaffOut.model_validate(r, from_attributes=True) for r in rows]
@@ -52,14 +65,20 @@ async def list_staff(request: Request,
     return await transact(request, work)
 
 
-@router.put("/staff/{user_id}", response_model=StaffOut, responses=responses(400, 401, 403, 422))
+@router.put("/staff/{user_id}", response_model=StaffOut, responses=responses(400, 401, 403, 422),
+            summary="新增或替换目录成员 (Create or replace a member)")
 async def put_staff(body: StaffIn, request: Request, _: Annotated[Principal, Depends(require(Role.ADMIN))],
                     user_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]) -> StaffOut:
-    """Create or replace a member (the user id is the token's subject)."""
+    """新增或整体替换一位目录成员（user_id 即其令牌的 subject），决定提醒发给谁、逾期待办逐级上报给谁。仅管理员可调用；
+    目录只收工作人员角色，role 为 employee 答 422。
+
+    Create or replace a member (the user id is the token's subject): who reminders reach and where
+    overdue work escalates. Admins only; the directory holds staff roles, so role employee is 422."""
     def work(session: Session) -> StaffOut:
         if body.role not in STAFF:
             raise ApiError(422, "validation_failed", [{"field": "role", "rule": "staff_role",
-                                                       "message": "the directory holds staff roles, not employee"}])
+                                                       "message": "员工目录只收工作人员的角色，不收 employee"
+                                                                  " (the directory holds staff roles, not employee)"}])
         values = body.model_dump() | {"role": body.role.value}
         session.execute(insert(StaffMember).values(user_id=user_id, **values)
                         .on_conflict_do_update(index_elements=[StaffMember.user_id], set_=values))

@@ -30,7 +30,9 @@ Staff = Annotated[Principal, Depends(require(*STAFF))]
 
 
 class DoneIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [
+        {"note": "已在社保中心窗口办理停保，受理回执号 3101-2026-118842"},
+    ]})
     note: str = Field(min_length=1, max_length=2000, description="what was done, e.g. the agency's receipt number")
 
 
@@ -49,9 +51,17 @@ class TaskOut(BaseModel):
     decided_at: dt.datetime | None
 
 
-@router.post("/{task_id}/done", response_model=TaskOut, responses=responses(400, 401, 403, 404, 409))
+@router.post("/{task_id}/done", response_model=TaskOut, responses=responses(400, 401, 403, 404, 409),
+             summary="线下待办办结 (Close a by-hand task as done)")
 async def done(task_id: int, body: DoneIn, request: Request, request_id: RequestId, principal: Staff) -> TaskOut:
-    """Close a by-hand task (or a task its ended case left open) as done, with what was done."""
+    """把线下办理的待办（或案件已结束却仍未关的待办）标为办结，并写明做了什么，如经办机构的回执号；已审计。
+    只有该待办的角色或被指派的人可以关闭（403）；待办不存在答 404，已处理答 409，所属案件仍在进行、
+    应通过该流程自己的接口决定的答 409。除员工外的所有角色可调用。
+
+    Close a by-hand task (or one its ended case left open) as done, saying what was done, e.g. the
+    agency's receipt number; audited. Only the task's role or its assignee may close it (403); no
+    such task is 404, one already decided 409, and a task of a case still running, decided through
+    that process's own endpoints, 409. Every role but employee."""
     def work(session: Session) -> TaskOut:
         task = session.get(ApprovalTask, task_id, with_for_update=True)
         if task is None:

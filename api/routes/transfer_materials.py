@@ -191,10 +191,19 @@ def _keep(session: Session, principal: Principal, workflow_id: str, code: str, f
 
 
 @router.post(PREFIX + "/{code}", status_code=201, response_model=UploadOut,
-             responses=responses(400, 401, 403, 404, 409, 413, 415, 422, 503))
+             responses=responses(400, 401, 403, 404, 409, 413, 415, 422, 503), summary="上传转移材料 (Upload a material)")
 async def upload(workflow_id: WorkflowId, code: Code, file: UploadFile, request: Request,
                  temporal: TemporalDep, request_id: RequestId, principal: HrOrSelf) -> UploadOut:
-    """Upload the document for one requirement; a new upload supersedes the earlier one."""
+    """为一项材料要求上传一份文件（PDF、JPEG 或 PNG，按内容而非文件名判断），新的一份取代以前的；答复说明还缺哪些。
+    提交后通知转移流程重新核对材料。员工本人或人事专员、人事经理可调用，员工只能传自己的转移（别人的答 404）。code
+    不是本次转移要求的材料答 422，文件过大答 413，不是 PDF 或图片、或与文件名不符答 415，转移已结束答 409。
+
+    Upload the document for one requirement (a PDF, JPEG or PNG, judged by its content, not its
+    name); a new upload supersedes the earlier one, and the answer says what is still missing. Once
+    stored, the transfer is told to check its materials again. She or an HR specialist or manager;
+    an employee only to her own transfer (anyone else's is 404). A ``code`` this transfer does not
+    need is 422, a file over the limit 413, one that is not a PDF or image or does not match its name
+    415, a transfer that has ended 409."""
     await transact(request, lambda s: _open_for_upload(s, principal, workflow_id, code))
     content = await _read_limited(file, request.app.state.settings.max_upload_bytes)
     result = await transact(request, lambda s: _keep(s, principal, workflow_id, code, file.filename, content,
@@ -203,9 +212,15 @@ async def upload(workflow_id: WorkflowId, code: Code, file: UploadFile, request:
     return result
 
 
-@router.get(PREFIX, response_model=MaterialsOut, responses=responses(401, 403, 404))
+@router.get(PREFIX, response_model=MaterialsOut, responses=responses(401, 403, 404),
+            summary="转移材料清单 (Materials of a transfer)")
 async def list_materials(workflow_id: WorkflowId, request: Request, principal: HrOrSelf) -> MaterialsOut:
-    """What the transfer needs, what is uploaded (current versions) and what is still missing."""
+    """本次转移要求哪些材料（按其路线和险种、以立案当天的政策为准）、已上传了哪些（当前版本）、还缺哪些。
+    员工本人或人事专员、人事经理可调用；员工看别人的转移答 404。
+
+    What the transfer needs (by its route and types, under the policy of the day it was filed), what
+    is uploaded (current versions) and what is still missing. She or an HR specialist or manager; an
+    employee looking at anyone else's transfer gets 404."""
     def work(session: Session) -> MaterialsOut:
         transfer = _visible(session, principal, workflow_id)
         by_kind = _requirements(transfer)
@@ -219,9 +234,14 @@ async def list_materials(workflow_id: WorkflowId, request: Request, principal: H
 
 @router.get(PREFIX + "/{material_id}/content", response_class=Response,
             responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}},
-                       **responses(401, 403, 404)})
+                       **responses(401, 403, 404)}, summary="下载材料 (Download a material)")
 async def download(workflow_id: WorkflowId, material_id: int, request: Request, principal: HrOrSelf) -> Response:
-    """The stored bytes as an attachment, typed by what they are (never rendered inline)."""
+    """下载已上传的文件：原样的字节，以附件形式、按其实际类型返回，浏览器不会直接打开它。员工本人或人事专员、
+    人事经理可调用；员工看别人的转移、或该转移没有这份材料，答 404。
+
+    The stored bytes as an attachment, typed by what they are (never rendered inline). She or an HR
+    specialist or manager; someone else's transfer for an employee, or no such material in the
+    transfer, is 404."""
     def work(session: Session) -> Response:
         _visible(session, principal, workflow_id)
         row = material_content(session, workflow_id, material_id)

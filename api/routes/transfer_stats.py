@@ -62,7 +62,8 @@ class TransferStatistics(BaseModel):
     rejection_reasons: list[ReasonCount]
 
 
-@router.get("/transfers/statistics", response_model=TransferStatistics, responses=responses(401, 403, 422))
+@router.get("/transfers/statistics", response_model=TransferStatistics, responses=responses(401, 403, 422),
+            summary="跨省转移统计 (Transfer statistics)")
 async def transfer_statistics(
     request: Request,
     _: Reader,
@@ -70,11 +71,18 @@ async def transfer_statistics(
     period_to: Annotated[PlausibleDate | None, Query(alias="to", description="last day, inclusive")] = None,
     department: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> TransferStatistics:
-    """All figures for transfers filed in the period (both days inclusive) and department."""
+    """某期间（含首尾两天，中国时间）、某部门提交的跨省转移的统计：每月数量、转出地和转入地、各险种办理天数（平均和 90
+    分位）、驳回原因。人事专员、人事经理和合规可调用；from 晚于 to 或日期无效答 422。
+
+    Figures for the transfers filed in the period (both days inclusive, China time) and department:
+    the count per month, origins and destinations, days to complete per type (average and 90th
+    percentile), rejection reasons. HR specialists, HR managers and compliance; ``from`` after ``to``
+    or an invalid date is 422."""
     def work(session: Session) -> TransferStatistics:
         if period_from and period_to and period_from > period_to:
             raise ApiError(422, "validation_failed", [{"field": "query.from", "rule": "period_order",
-                                                       "message": f"from {period_from} is after to {period_to}"}])
+                                                       "message": f"开始日期 {period_from} 晚于结束日期 {period_to}"
+                                                                  f" (from {period_from} is after to {period_to})"}])
         f = stats.StatsFilter(start=period_from, end=period_to, department=department)
         months = stats.per_month(session, f)
         return TransferStatistics(

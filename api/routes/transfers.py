@@ -37,7 +37,10 @@ CASES = CaseRoutes(router, PREFIX, ids="transfer-", what="transfer", kind="trans
 
 
 class ApplyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [
+        {"employee_id": "E1001", "origin_city": "贵阳", "destination_city": "哈尔滨",
+         "types": ["pension", "medical", "housing_fund"], "reason": "随配偶调往哈尔滨工作"},
+    ]})
     employee_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
     origin_city: Annotated[str, Field(min_length=1, max_length=32)]
     destination_city: Annotated[str, Field(min_length=1, max_length=32)]
@@ -46,16 +49,28 @@ class ApplyIn(BaseModel):
 
 
 class ReviewIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"approve": False, "reason_code": "illegible_document", "note": "身份证复印件看不清，请重新上传"},
+    ]})
+
     approve: bool
     reason_code: str | None = Field(default=None, description=f"for a rejection: one of {list(transfer.REJECTION_REASONS)}")
     note: OptionalReason = None
 
 
 class BatchItem(ReviewIn):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"workflow_id": "transfer-E1001-1", "approve": True}]})
+
     workflow_id: str
 
 
 class BatchIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [
+        {"workflow_id": "transfer-E1001-1", "approve": True},
+        {"workflow_id": "transfer-E2002-1", "approve": False, "reason_code": "missing_document",
+         "note": "缺少原参保地的参保缴费凭证"},
+    ]}]})
+
     items: list[BatchItem] = Field(min_length=1, max_length=200)
 
 
@@ -67,6 +82,10 @@ class BatchLine(BaseModel):
 
 
 class ProgressIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"kind": "pension", "step": "destination_review", "status": "done", "reference": "HRB-2027-004512"},
+    ]})
+
     kind: str
     step: str
     status: str = Field(pattern=r"^(done|rejected)$")
@@ -74,17 +93,27 @@ class ProgressIn(Body):
     reason: OptionalReason = None
 
 
-
-@router.post(PREFIX, status_code=201, response_model=transfer.TransferView, responses=responses(400, 401, 403, 422, 503))
+@router.post(PREFIX, status_code=201, response_model=transfer.TransferView, responses=responses(400, 401, 403, 422, 503),
+             summary="申请跨省转移 (Apply for a cross-province transfer)")
 async def apply(body: ApplyIn, request: Request, temporal: TemporalDep, request_id: RequestId,
                 principal: HrOrSelf) -> transfer.TransferView:
-    """Open a transfer; the answer lists the required materials per insurance type."""
+    """开启一次跨省转移（养老、医疗、失业保险或住房公积金），答复按险种列出所需材料；材料齐全后由人事审核，
+    再逐步报送经办机构。员工为自己申请，或人事专员、人事经理代她申请（员工为别人申请答 403）。员工不存在、城市不认识、
+    两地同省或某险种不可转移答 422。用同一 X-Request-ID 重发得到同一案件。
+
+    Open a cross-province transfer (pension, medical, unemployment insurance or the housing fund);
+    the answer lists the required materials per type. Once they are complete HR reviews it, and it
+    goes to the agencies step by step. She applies for herself, or an HR specialist or manager for
+    her (an employee applying for someone else is 403). No such employee, an unknown city, two places
+    in one province, or a type that does not transfer is 422. Sent again with the same X-Request-ID
+    it reaches the same case."""
     settings = request.app.state.settings
     if principal.role is Role.EMPLOYEE and not principal.is_self(body.employee_id):
         raise ApiError(403, "forbidden", "an employee applies only for herself")
     employee = await transact(request, lambda s: s.get(Employee, body.employee_id))
     if employee is None:
-        raise refuse({"field": "employee_id", "rule": "employee_exists", "message": f"no employee {body.employee_id}"})
+        raise refuse({"field": "employee_id", "rule": "employee_exists",
+                      "message": f"没有员工 {body.employee_id} (no employee {body.employee_id})"})
     today = dt.date.today()
     try:
         kinds = sorted({transfer_kind(k) for k in body.types})
@@ -111,14 +140,20 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep, request_
         request_id=request_id, closed="answer",
         employee_id=employee.employee_id, stage="collecting_materials",
         province=origin.destination, department=employee.department,
-        summary=f"Transfer of {employee.employee_id}: {body.origin_city} -> {body.destination_city}",
+        summary=(f"社保公积金转移 {employee.employee_id}：{body.origin_city} → {body.destination_city}"
+                 f" (Transfer of {employee.employee_id}: {body.origin_city} -> {body.destination_city})"),
         details=f"{', '.join(kinds)}; policy {policy.version[:12]}")
 
 
-@router.get(PREFIX + "/{workflow_id}", response_model=transfer.TransferView, responses=responses(401, 404))
+@router.get(PREFIX + "/{workflow_id}", response_model=transfer.TransferView, responses=responses(401, 404),
+            summary="查看转移进度 (Read a transfer's progress)")
 async def read(workflow_id: str, request: Request, temporal: TemporalDep, principal: Anyone) -> transfer.TransferView:
-    """Progress per type, with the expected completion date of every step: a started step's own
-    statutory due date, later ones projected at their full working-day limits after it."""
+    """各险种的进度及每一步的预计完成日：已开始的一步按其法定期限，之后各步按其工作日时限依次推算。任何角色可调用；
+    员工只能看自己的转移，别人的答 404。
+
+    Progress per type, with the expected completion date of every step: a started step's own
+    statutory due date, later ones projected at their full working-day limits after it. Any role; an
+    employee sees only her own transfer, anyone else's is 404."""
     return project_expected_dates(await CASES.read(request, temporal, principal, workflow_id))
 
 
@@ -136,12 +171,25 @@ def project_expected_dates(view: transfer.TransferView) -> transfer.TransferView
     return view
 
 
-CASES.message("/review", W.review, Hr, carrying(transfer.ReviewDecision), ReviewIn)
+CASES.message(
+    "/review", W.review, Hr, carrying(transfer.ReviewDecision), ReviewIn, summary="审核转移 (Review a transfer)",
+    description="人事专员或人事经理审核材料齐全、等待审核的转移：通过则各险种报送经办机构；退回须给出 reason_code（如 "
+                "missing_document、illegible_document），她收到通知补交材料（422 若缺少）。不在等待审核阶段答 409。\n\n"
+                "An HR specialist or manager reviews a transfer whose materials are complete: approved, each type"
+                " goes to its agency; returned, it needs a ``reason_code`` (missing_document, illegible_document"
+                " ...; 422 without one) and she is told to fix her materials. A transfer not awaiting review is"
+                " 409.")
 
 
-@router.post(PREFIX + "/review-batch", response_model=list[BatchLine], responses=responses(400, 401, 403, 422))
+@router.post(PREFIX + "/review-batch", response_model=list[BatchLine], responses=responses(400, 401, 403, 422),
+             summary="批量审核转移 (Review transfers in a batch)")
 async def review_batch(body: BatchIn, temporal: TemporalDep, request_id: RequestId, principal: Hr) -> list[BatchLine]:
-    """Each case decided on its own: one line per case saying applied, or refused and why."""
+    """一次审核至多 200 个转移，每个案件单独决定，互不影响：每个案件一行，说明已办理，或被拒及原因（错误代码和详情，
+    与单个审核的答复相同）。人事专员和人事经理可调用。
+
+    Up to 200 transfers reviewed at once, each case decided on its own: one line per case saying
+    applied, or refused and why (the error code and detail a single review would answer). HR
+    specialists and managers."""
     lines = []
     for item in body.items:
         if not item.workflow_id.startswith("transfer-"):
@@ -158,13 +206,26 @@ async def review_batch(body: BatchIn, temporal: TemporalDep, request_id: Request
     return lines
 
 
-CASES.message("/cancel", W.cancel, HrOrSelf, carrying(transfer.Cancel), ReasonIn)
+CASES.message(
+    "/cancel", W.cancel, HrOrSelf, carrying(transfer.Cancel), ReasonIn, summary="取消转移 (Cancel a transfer)",
+    example={"reason": "调动取消，继续在原城市工作"},
+    description="申请人、员工本人或人事说明理由取消尚未结束的转移，未办完的险种一并取消。其他人答 403；已完成、部分被拒、"
+                "已放弃或已取消答 409。\n\n"
+                "The applicant, she herself or HR cancels a transfer not yet ended, with a reason; every type not"
+                " yet completed is cancelled with it. Anyone else is 403; a transfer completed, partly rejected,"
+                " abandoned or cancelled is 409.")
 
 
-@router.post(PREFIX + "/{workflow_id}/agency-progress", response_model=transfer.TransferView, responses=CASES.errors)
+@router.post(PREFIX + "/{workflow_id}/agency-progress", response_model=transfer.TransferView, responses=CASES.errors,
+             summary="经办机构进度回调 (Agency progress callback)")
 async def agency_progress(workflow_id: str, body: ProgressIn, temporal: TemporalDep, request_id: RequestId,
                           principal: Annotated[Principal, Depends(require(Role.ADMIN))]) -> transfer.TransferView:
-    """The agency integration's callback (an operator's token): idempotent per step."""
+    """经办机构对接的回调（用运维的令牌）：某险种的某一步已办结（附受理号）或被拒（附原因）；同一步重复报告不重复处理。
+    仅管理员可调用；该转移没有这一险种或步骤答 422，该险种尚未报送答 409。
+
+    The agency integration's callback (an operator's token): one step of one type done (with its
+    reference) or rejected (with the reason); the same report again changes nothing. Admins only; a
+    type or step this transfer does not have is 422, a type not yet submitted 409."""
     if not workflow_id.startswith("transfer-"):
         raise ApiError(404, "not_found", f"no transfer {workflow_id}")
     return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), W.agency_progress,

@@ -1,9 +1,547 @@
-"""The pages (placeholder until the console lands)."""
+"""The pages: sign-in, inbox, cases, the forms that start and decide them, and each role's lists.
+
+Every page reads and acts through the API (``api.web.calls``) as the signed-in person, so a page
+shows what the API shows her and refuses what it refuses. A form posts back to its own address
+(post/redirect/get on success; on refusal the form again, with each field's message beside it).
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import datetime as dt
+import uuid
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from api.i18n import COOKIE as LANGUAGE_COOKIE
+from api.i18n import LANGUAGES, language
+from api.web import actions, forms, money_words
+from api.web import session as web_session
+from api.web.calls import Answer, call
+from api.web.session import Session
+from api.web.sign_in import choice_key, method_for
+from api.web.texts import Texts
+from domain.roles import HR, STAFF, Role
+from hrflow.settings import Settings
+from workflows.offboarding import OUTCOMES
+
+HERE = Path(__file__).resolve().parent
+CHINA = dt.timezone(dt.timedelta(hours=8))
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; form-action 'self';"
+       " base-uri 'none'; frame-ancestors 'none'")
+_env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
+                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def _when(value: Any) -> str:
+    """An instant as people in China read it: local date and minute."""
+    if not value:
+        return ""
+    try:
+        at = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if at.tzinfo else at.strftime("%Y-%m-%d %H:%M")
+
+
+def _overdue(value: Any) -> bool:
+    if not value:
+        return False
+    try:
+        return dt.datetime.fromisoformat(str(value)) < dt.datetime.now(dt.UTC)
+    except ValueError:
+        return False
+
+
+_env.filters["when"] = _when
+_env.tests["overdue"] = _overdue
+
+
+class Page:
+    """What a handler needs for one request: the reader, her language, and how to answer."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.lang = language(request)
+        self.t = Texts(self.lang)
+        self.session = web_session.current(request)
+
+    async def api(self, method: str, path: str, **kwargs: Any) -> Answer:
+        return await call(self.request, self.session, method, path, **kwargs)
+
+    def render(self, template: str, status: int = 200, **context: Any) -> Response:
+        s = self.session
+        settings: Settings = self.request.app.state.settings
+        html = _env.get_template(template).render(
+            t=self.t, lang=self.lang, session=s, csrf=web_session.form_token(self.request, s) if s else "",
+            nav=_nav(s) if s else [], path=self.request.url.path, here=_here(self.request),
+            other_lang="en" if self.lang == "zh" else "zh", temporal_ui=settings.temporal_ui_url,
+            label=lambda name: forms.label(name, self.lang), namespace=settings.temporal_namespace, **context)
+        response = HTMLResponse(html, status)
+        return self.finish(response)
+
+    def finish(self, response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["Cache-Control"] = "no-store"  # pages carry names and figures of people
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        if self.session is not None:
+            web_session.touch(self.request, response, self.session)
+        return response
+
+    def redirect(self, to: str) -> Response:
+        return self.finish(RedirectResponse(to, status_code=303))
+
+    def problem(self, answer: Answer) -> Response:
+        """A page the API would not serve: its reason, in words."""
+        return self.render("problem.html", status=answer.status if answer.status >= 400 else 500,
+                           message=_message(answer, self.t))
+
+
+def _here(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def _message(answer: Answer, t: Texts) -> str:
+    body = answer.body
+    if answer.status == 401:
+        return t("app.session_expired")
+    if answer.status == 503:
+        return t("app.unavailable")
+    if isinstance(body, dict):
+        detail = body.get("detail")
+        if isinstance(detail, dict):
+            return str(detail.get("message") or detail.get("title") or body.get("error"))
+        if isinstance(detail, list):
+            return "；".join(str(i.get("message", i)) if isinstance(i, dict) else str(i) for i in detail)
+        if detail:
+            return str(detail)
+        return str(body.get("error"))
+    if answer.status == 404:
+        return t("app.not_found")
+    if answer.status == 403:
+        return t("app.forbidden")
+    return str(answer.status)
+
+
+def _nav(s: Session) -> list[tuple[str, str]]:
+    role = s.role
+    items = [("/app/inbox", "app.inbox")]
+    if role is Role.EMPLOYEE:
+        items = [("/app/my", "app.my_cases"), ("/app/inbox", "app.inbox"), ("/app/new", "app.new_case"),
+                 ("/app/notices", "app.notices")]
+        return items
+    items.append(("/app/cases", "app.cases"))
+    if role in HR:
+        items += [("/app/new", "app.new_case"), ("/app/transfers/review", "app.review_batch")]
+    if role in (Role.FINANCE, Role.HR_MANAGER):
+        items.append(("/app/receivables", "app.receivables"))
+    if role in (Role.HR_MANAGER, Role.HR_SPECIALIST, Role.ADMIN):
+        items.append(("/app/statistics", "app.transfer_statistics"))
+    if role in (Role.HR_MANAGER, Role.FINANCE, Role.COMPLIANCE, Role.ADMIN):
+        items.append(("/app/reports", "app.reports"))
+    if role in (Role.ADMIN, Role.HR_MANAGER):
+        items.append(("/app/staff", "app.staff"))
+    if role is Role.ADMIN:
+        items.append(("/app/policy-notices", "app.policy_notices"))
+    items.append(("/app/notices", "app.notices"))
+    return items
+
+
+# A refused form comes back as the page it was, with the refusal shown (200): a person reads the
+# refusal on the page, and a browser does not log the answer as a failed load.
+def _request_id(form: Any) -> str:
+    """The form's own id (one per form shown): a double submit is one request to the API."""
+    given = str(form.get("_request_id") or "")
+    return given if given.isalnum() and len(given) <= 64 else uuid.uuid4().hex
 
 
 def install(app: FastAPI) -> None:
-    return None
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="web-static")
+    settings: Settings = app.state.settings
+    sign_in_method = method_for(settings.dev_sign_in)
+
+    async def guarded(request: Request) -> tuple[Page, Response | None]:
+        page = Page(request)
+        if page.session is None:
+            return page, RedirectResponse(f"/app/sign-in?next={quote(_here(request))}", status_code=303)
+        if request.method == "POST":
+            form = await request.form()
+            if not web_session.posted_by_our_page(request, page.session, str(form.get("_csrf") or "")):
+                return page, page.render("problem.html", status=403, message=page.t("app.csrf_failed"))
+        return page, None
+
+    @app.get("/", include_in_schema=False)
+    async def root(request: Request) -> Response:
+        page = Page(request)
+        return page.redirect("/app" if page.session else "/app/sign-in")
+
+    @app.get("/app/sign-in", include_in_schema=False)
+    async def sign_in_page(request: Request) -> Response:
+        page = Page(request)
+        people = await sign_in_method.people(request)
+        return page.render("sign_in.html", staff=[p for p in people if p.role in STAFF],
+                           employees=[p for p in people if p.role is Role.EMPLOYEE], key=choice_key,
+                           dev=settings.dev_sign_in, next=_safe_next(request.query_params.get("next")))
+
+    @app.post("/app/sign-in", include_in_schema=False)
+    async def sign_in(request: Request) -> Response:
+        page = Page(request)
+        form = await request.form()
+        if not web_session.posted_by_our_page(request, None, None):
+            return page.render("problem.html", status=403, message=page.t("app.csrf_failed"))
+        who = await sign_in_method.complete(request, str(form.get("person") or ""))
+        if who is None:
+            return page.redirect("/app/sign-in")
+        response = RedirectResponse(_safe_next(str(form.get("next") or "")) or "/app", status_code=303)
+        web_session.start(request, response, who)
+        return page.finish(response)
+
+    @app.post("/app/sign-out", include_in_schema=False)
+    async def sign_out(request: Request) -> Response:
+        _, refused = await guarded(request)
+        if refused:
+            return refused
+        response = RedirectResponse("/app/sign-in", status_code=303)
+        web_session.end(response)
+        return response
+
+    @app.get("/app/language/{lang}", include_in_schema=False)
+    async def switch_language(lang: str, request: Request) -> Response:
+        back = _safe_next(request.query_params.get("next")) or "/app"
+        response = RedirectResponse(back, status_code=303)
+        if lang in LANGUAGES:
+            response.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/")
+        return response
+
+    @app.get("/app", include_in_schema=False)
+    async def home(request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        assert page.session is not None
+        return page.redirect("/app/my" if page.session.role is Role.EMPLOYEE else "/app/inbox")
+
+    @app.get("/app/inbox", include_in_schema=False)
+    async def inbox(request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        q = request.query_params
+        filters = {"kind": q.get("kind") or None, "stage": q.get("stage") or None,
+                   "department": q.get("department") or None}
+        answer = await page.api("GET", "/inbox", params={"limit": 200, **filters})
+        if not answer.ok:
+            return page.problem(answer)
+        items = answer.body["items"]
+        items.sort(key=lambda i: (i["due_at"] is None, i["due_at"] or "", i["id"]))  # overdue and soonest first
+        return page.render("inbox.html", items=items, filters=filters, kinds=[p.kind for p in actions.PROCESSES])
+
+    @app.get("/app/cases", include_in_schema=False)
+    async def cases(request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        q = request.query_params
+        filters = {"kind": q.get("kind"), "stage": q.get("stage"), "status": q.get("status"),
+                   "employee_id": q.get("employee_id")}
+        answer = await page.api("GET", "/cases", params={"limit": 100, **filters})
+        if not answer.ok:
+            return page.problem(answer)
+        return page.render("cases.html", items=answer.body["items"], filters=filters,
+                           kinds=[p.kind for p in actions.PROCESSES])
+
+    @app.get("/app/my", include_in_schema=False)
+    async def my(request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        assert page.session is not None
+        answer = await page.api("GET", "/cases", params={"limit": 100})
+        if not answer.ok:
+            return page.problem(answer)
+        me = None
+        if page.session.employee_id:
+            found = await page.api("GET", f"/employees/{page.session.employee_id}")
+            me = found.body if found.ok else None
+        views = {}
+        for case in answer.body["items"]:
+            process = actions.process_of(case["workflow_id"])
+            if process and case["status"] == "open":
+                view = await page.api("GET", f"{process.api}/{case['workflow_id']}")
+                views[case["workflow_id"]] = view.body if view.ok else None
+        return page.render("my.html", items=answer.body["items"], me=me, views=views)
+
+    @app.get("/app/cases/{workflow_id}", include_in_schema=False)
+    async def case_page(workflow_id: str, request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        assert page.session is not None
+        detail = await page.api("GET", f"/cases/{quote(workflow_id, safe='')}")
+        if not detail.ok:
+            return page.problem(detail)
+        process = actions.process_of(workflow_id)
+        view: Any = None
+        if process is not None:
+            read = await page.api("GET", f"{process.api}/{quote(workflow_id, safe='')}")
+            view = read.body if read.ok else None
+        materials = None
+        if process is not None and process.kind == "transfer":
+            got = await page.api("GET", f"/transfers/{quote(workflow_id, safe='')}/materials")
+            materials = got.body if got.ok else None
+        offered = actions.case_actions(request.app, process.kind, page.session.role) if process else []
+        outcomes = {gate: sorted(o) for gate, o in OUTCOMES.items()} if process and process.kind == "offboarding" else {}
+        return page.render("case.html", case=detail.body, view=view, actions=offered, materials=materials,
+                           process=process, outcomes=outcomes, done=request.query_params.get("done"))
+
+    @app.get("/app/cases/{workflow_id}/evidence", include_in_schema=False)
+    async def evidence(workflow_id: str, request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        answer = await page.api("GET", f"/cases/{quote(workflow_id, safe='')}/evidence")
+        if not answer.ok:
+            return page.problem(answer)
+        return page.finish(Response(answer.body, media_type="application/zip", headers={
+            "Content-Disposition": answer.headers.get("content-disposition", "attachment")}))
+
+    @app.api_route("/app/cases/{workflow_id}/do/{slug}", methods=["GET", "POST"], include_in_schema=False)
+    async def act(workflow_id: str, slug: str, request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        assert page.session is not None
+        process = actions.process_of(workflow_id)
+        action = actions.case_action(request.app, process.kind, slug) if process else None
+        if process is None or action is None or page.session.role not in action.roles:
+            return page.render("problem.html", status=404, message=page.t("app.not_found"))
+        fields = forms.fields_of(action.body, page.lang) if action.body else []
+        confirm = None
+        if slug == "approve" and process.kind == "si_change":
+            confirm = await _back_payment(page, workflow_id)
+            fields = [f for f in fields if f.name != "confirm_total"] if confirm else fields
+        if request.method == "GET":
+            forms.fill(fields, {}, {})
+            return page.render("action.html", action=action, fields=fields, general=[], workflow_id=workflow_id,
+                               confirm=confirm, request_id=uuid.uuid4().hex)
+        form = await request.form()
+        body = forms.to_json(fields, form) if action.body else None
+        if confirm:
+            assert body is not None
+            body["confirm_total"] = str(form.get("confirm_total") or "")
+        answer = await page.api("POST", action.url(quote(workflow_id, safe="")), json=body,
+                                request_id=_request_id(form))
+        if answer.ok:
+            return page.redirect(f"/app/cases/{quote(workflow_id, safe='')}?done={quote(slug)}")
+        by_field, general = forms.refusals_by_field(answer.body)
+        forms.fill(fields, forms.posted_values(form), by_field)
+        general += [m for name, m in by_field.items() if not _names(fields, name)]
+        if not general and not by_field:
+            general = [_message(answer, page.t)]
+        return page.render("action.html", action=action, fields=fields, general=general,
+                           workflow_id=workflow_id, confirm=confirm, request_id=_request_id(form))
+
+    @app.get("/app/new", include_in_schema=False)
+    async def new_case(request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        assert page.session is not None
+        return page.render("new.html", processes=actions.startable(request.app, page.session.role))
+
+    @app.api_route("/app/new/{kind}", methods=["GET", "POST"], include_in_schema=False)
+    async def start(kind: str, request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        assert page.session is not None
+        action = actions.start_action(request.app, kind)
+        if action is None or action.body is None or page.session.role not in action.roles:
+            return page.render("problem.html", status=404, message=page.t("app.not_found"))
+        fields = forms.fields_of(action.body, page.lang)
+        own = page.session.employee_id if page.session.role is Role.EMPLOYEE else None
+        if request.method == "GET":
+            forms.fill(fields, {"employee_id": own} if own else {}, {})
+            return page.render("start.html", action=action, kind=kind, fields=fields, general=[],
+                               request_id=uuid.uuid4().hex)
+        form = await request.form()
+        body = forms.to_json(fields, form)
+        answer = await page.api("POST", action.path, json=body, request_id=_request_id(form))
+        if answer.ok:
+            started = answer.body.get("workflow_id") if isinstance(answer.body, dict) else None
+            return page.redirect(f"/app/cases/{quote(started, safe='')}?done=start" if started else "/app")
+        by_field, general = forms.refusals_by_field(answer.body)
+        forms.fill(fields, forms.posted_values(form), by_field)
+        general += [m for name, m in by_field.items() if not _names(fields, name)]
+        if not general and not by_field:
+            general = [_message(answer, page.t)]
+        return page.render("start.html", action=action, kind=kind, fields=fields,
+                           general=general, request_id=_request_id(form))
+
+    @app.post("/app/tasks/{task_id}/done", include_in_schema=False)
+    async def task_done(task_id: int, request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        form = await request.form()
+        answer = await page.api("POST", f"/tasks/{task_id}/done", json={"note": str(form.get("note") or "") or None},
+                                request_id=_request_id(form))
+        return page.redirect("/app/inbox") if answer.ok else page.problem(answer)
+
+    @app.get("/app/receivables", include_in_schema=False)
+    async def receivables(request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        chosen = request.query_params.get("status") or "open"
+        answer = await page.api("GET", "/receivables", params={"status": chosen, "limit": 200})
+        if not answer.ok:
+            return page.problem(answer)
+        return page.render("receivables.html", items=answer.body["items"], chosen=chosen)
+
+    @app.get("/app/staff", include_in_schema=False)
+    async def staff(request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        answer = await page.api("GET", "/staff")
+        if not answer.ok:
+            return page.problem(answer)
+        return page.render("staff.html", items=answer.body, roles=[r.value for r in Role if r in STAFF],
+                           general=[], request_id=uuid.uuid4().hex)
+
+    @app.post("/app/staff", include_in_schema=False)
+    async def put_staff(request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        form = await request.form()
+        user = str(form.get("user_id") or "").strip()
+        body = {"display_name": str(form.get("display_name") or "").strip(), "role": form.get("role"),
+                "level": int(str(form.get("level") or "1")) if str(form.get("level") or "1").isdigit() else 0,
+                "email": str(form.get("email") or "").strip() or None, "language": form.get("language") or "zh"}
+        answer = await page.api("PUT", f"/staff/{quote(user, safe='') or '-'}", json=body,
+                                request_id=_request_id(form))
+        if answer.ok:
+            return page.redirect("/app/staff")
+        listed = await page.api("GET", "/staff")
+        return page.render("staff.html", items=listed.body if listed.ok else [],
+                           roles=[r.value for r in Role if r in STAFF], general=[_message(answer, page.t)],
+                           request_id=_request_id(form))
+
+    @app.get("/app/policy-notices", include_in_schema=False)
+    async def policy_notices(request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        answer = await page.api("GET", "/policy/notices", params={"limit": 100})
+        if not answer.ok:
+            return page.problem(answer)
+        return page.render("policy_notices.html", items=answer.body["items"])
+
+    @app.get("/app/notices", include_in_schema=False)
+    async def notices(request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        answer = await page.api("GET", "/me/notifications", params={"limit": 100})
+        if not answer.ok:
+            return page.problem(answer)
+        return page.render("notices.html", items=answer.body["items"])
+
+    @app.get("/app/reports", include_in_schema=False)
+    async def reports(request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        answer = await page.api("GET", "/reports/monthly")
+        if not answer.ok:
+            return page.problem(answer)
+        return page.render("reports.html", items=answer.body if isinstance(answer.body, list)
+                           else answer.body.get("items", []))
+
+    @app.get("/app/reports/{month}", include_in_schema=False)
+    async def report(month: str, request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        answer = await page.api("GET", f"/reports/monthly/{quote(month, safe='')}/page")
+        if not answer.ok:
+            return page.problem(answer)
+        response = Response(answer.body, media_type="text/html; charset=utf-8")
+        page.finish(response)
+        response.headers["Content-Security-Policy"] = answer.headers.get("content-security-policy", CSP)
+        return response
+
+    @app.get("/app/statistics", include_in_schema=False)
+    async def statistics(request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        answer = await page.api("GET", "/transfers/statistics", params=dict(request.query_params))
+        if not answer.ok:
+            return page.problem(answer)
+        return page.render("statistics.html", stats=answer.body)
+
+    @app.api_route("/app/transfers/review", methods=["GET", "POST"], include_in_schema=False)
+    async def review_batch(request: Request) -> Response:
+        page, refused = await guarded(request)
+        if refused:
+            return refused
+        results = None
+        if request.method == "POST":
+            form = await request.form()
+            chosen = form.getlist("workflow_id")
+            approve = form.get("decision") == "approve"
+            items = [{"workflow_id": wf, "approve": approve, "note": str(form.get("note") or "") or None,
+                      **({} if approve else {"reason_code": str(form.get("reason_code") or "incomplete")})}
+                     for wf in chosen]
+            answer = await page.api("POST", "/transfers/review-batch", json={"items": items},
+                                    request_id=_request_id(form))
+            if not answer.ok:
+                results = [{"workflow_id": "", "applied": False, "error": _message(answer, page.t)}]
+            else:
+                results = answer.body
+        waiting = await page.api("GET", "/cases", params={"kind": "transfer", "stage": "awaiting_review",
+                                                          "status": "open", "limit": 200})
+        return page.render("review.html", items=waiting.body["items"] if waiting.ok else [], results=results,
+                           request_id=uuid.uuid4().hex)
+
+
+def _names(fields: list[forms.Field], name: str) -> bool:
+    return any(f.name == name or _names(f.children, name) for f in fields)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of this site, never another address (an open redirect)."""
+    if not target:
+        return ""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return ""
+    return target
+
+
+async def _back_payment(page: Page, workflow_id: str) -> dict[str, Any] | None:
+    """For a back-payment, the figure the checker confirms: total, in words, what it counts."""
+    read = await page.api("GET", f"/si-changes/{quote(workflow_id, safe='')}")
+    if not read.ok or not isinstance(read.body, dict):
+        return None
+    view = read.body
+    if (view.get("facts") or {}).get("kind") != "back_payment":
+        return None
+    estimate = view.get("estimate") or {}
+    try:
+        total = Decimal(str(estimate.get("total")))
+    except (InvalidOperation, ValueError):
+        return None
+    return {"total": f"{total:,.2f}", "raw": f"{total:.2f}", "words": money_words.in_words(total),
+            "months": estimate.get("months") or [], "missing": estimate.get("missing") or [],
+            "employer": estimate.get("employer_total"), "employee": estimate.get("employee_total")}

@@ -35,6 +35,8 @@ class ChangeStage(BaseModel):
     next_due_at: dt.datetime | None = None
     actor: Actor = Field(default_factory=Actor)
     details: dict[str, Any] = Field(default_factory=dict)
+    before: dict[str, Any] = Field(default_factory=dict, description="what ``details`` replaced, for the audit")
+    summary: str | None = None  # the case's summary anew, when what it says has changed
 
 
 class OpenTask(BaseModel):

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from api.app import create_app
+from api.i18n import label, say
+from api.routes import NUL_REFUSED
 from domain.roles import Role
 from tests.badinput.conftest import EMPLOYEE, OTHER, add_employees
 
@@ -116,8 +118,12 @@ async def test_text_with_nul_is_refused_naming_the_field_and_starts_nothing(stac
     before = row_counts()
     r = await stack.request(method, url, json=body, headers=auth(role, EMPLOYEE if role is Role.EMPLOYEE else "x"))
     assert r.status_code == 422, r.text
-    assert r.json()["detail"] == [{"field": field, "rule": "no_nul_character",
-                                   "message": "text may not contain the NUL character (U+0000)"}]
+    assert r.json()["detail"] == [{"field": field, "rule": "no_nul_character", "label": label(field, "zh"),
+                                   "message": say(NUL_REFUSED, "zh")}]
+    assert row_counts() == before
+    r = await stack.request(method, url, json=body, headers=auth(role, EMPLOYEE if role is Role.EMPLOYEE else "x")
+                            | {"accept-language": "en"})
+    assert [(i["label"], i["message"]) for i in r.json()["detail"]] == [(label(field, "en"), say(NUL_REFUSED, "en"))]
     assert row_counts() == before
 
 

@@ -1,13 +1,15 @@
 """Bearer tokens that must not get in: expired, signed with another secret, unsigned (``alg: none``),
 signed with another algorithm, payload edited after signing, meant for another audience or issuer,
 missing claims, naming an unknown role. Each is a 401 in the JSON error shape with
-``WWW-Authenticate: Bearer``; a valid token with the wrong role is a 403 naming the allowed roles."""
+``WWW-Authenticate: Bearer``; a valid token with the wrong role is a 403 naming the allowed roles.
+The reasons are asserted in English (``Accept-Language: en``); by default they are in Chinese."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import json
+import re
 import warnings
 from typing import Any
 
@@ -20,6 +22,8 @@ from domain.roles import Role
 from tests.conftest import JWT_SECRET
 
 NOW = dt.datetime.now(dt.UTC)
+EN = {"Accept-Language": "en"}
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _claims(**changes: Any) -> dict[str, Any]:
@@ -78,14 +82,16 @@ def _assert_401(r: httpx.Response, says: str) -> None:
 async def test_bad_tokens_are_401_everywhere(module_stack: httpx.AsyncClient, case: str) -> None:
     token, says = BAD_TOKENS[case]
     for method, url in PROTECTED:
-        r = await module_stack.request(method, url, json={}, headers={"Authorization": f"Bearer {token}"})
+        r = await module_stack.request(method, url, json={}, headers={"Authorization": f"Bearer {token}"} | EN)
         _assert_401(r, says)
+    r = await module_stack.get("/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401 and CHINESE.search(r.json()["detail"]), r.json()
 
 
 @pytest.mark.parametrize("header", ["", "Bearer", "Bearer ", "Basic b3BzOnNlY3JldA==", "bearer",
                                     "Token " + mint_token(JWT_SECRET, user="ops", role=Role.ADMIN)])
 async def test_missing_or_malformed_authorization_is_401(module_stack, header: str) -> None:
-    r = await module_stack.get("/me", headers={"Authorization": header} if header else {})
+    r = await module_stack.get("/me", headers=({"Authorization": header} if header else {}) | EN)
     _assert_401(r, "sign in")
 
 
@@ -93,7 +99,7 @@ async def test_the_codec_cookie_signs_in_nowhere_but_the_codec(module_stack) -> 
     """The Temporal UI's cookie is accepted on /codec only: elsewhere a cookie is not a credential."""
     module_stack.cookies.set("hrflow_token", mint_token(JWT_SECRET, user="ops", role=Role.ADMIN))
     try:
-        _assert_401(await module_stack.get("/me"), "sign in")
+        _assert_401(await module_stack.get("/me", headers=EN), "sign in")
         r = await module_stack.post("/codec/decode", json={"payloads": []})
         assert r.status_code == 200, r.text
     finally:
@@ -114,6 +120,8 @@ async def test_a_valid_token_with_the_wrong_role_is_403(module_stack, role: Role
                                                         allowed: str) -> None:
     """Refused before the body is even looked at: an empty body gets the same 403."""
     token = mint_token(JWT_SECRET, user="E1001" if role is Role.EMPLOYEE else "someone", role=role)
-    r = await module_stack.request(method, url, json={}, headers={"Authorization": f"Bearer {token}"})
+    r = await module_stack.request(method, url, json={}, headers={"Authorization": f"Bearer {token}"} | EN)
     assert r.status_code == 403, r.text
     assert r.json() == {"error": "forbidden", "detail": f"role {role.value} may not do this; allowed: {allowed}"}
+    r = await module_stack.request(method, url, json={}, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 403 and CHINESE.search(r.json()["detail"]) and allowed in r.json()["detail"], r.text

@@ -24,6 +24,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from api.errors import TEMPORAL_UNAVAILABLE
 from db.models import ApprovalTask, AuditEvent
 from domain.roles import Role
 from hrflow.temporal import connect
@@ -189,7 +190,6 @@ async def test_temporal_unreachable_is_503_json_never_500(
     for r in calls:
         assert r.status_code == 503, (r.request.method, r.request.url.path, r.status_code, r.text)
         assert r.headers["retry-after"] and "Traceback" not in r.text
-        assert r.json() == {"error": "temporal_unavailable",
-                            "detail": "the workflow service is not reachable; retry shortly"}
+        assert r.json() == {"error": "temporal_unavailable", "detail": TEMPORAL_UNAVAILABLE.zh}  # Chinese by default
     assert health.status_code == 503 and health.json()["temporal"] == {"ok": False, "detail": "unreachable"}
     assert elapsed < 30, elapsed  # the client's retries are bounded

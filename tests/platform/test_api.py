@@ -34,17 +34,17 @@ async def test_missing_expired_and_forged_tokens_are_401(api: httpx.AsyncClient,
     assert r.status_code == 401 and r.json()["error"] == "unauthenticated"
     assert r.headers["www-authenticate"] == "Bearer"
     expired = token(Role.ADMIN, ttl=dt.timedelta(seconds=-5))
-    r = await api.get("/me", headers={"Authorization": f"Bearer {expired}"})
+    r = await api.get("/me", headers={"Authorization": f"Bearer {expired}", "Accept-Language": "en"})
     assert r.status_code == 401 and "expired" in r.json()["detail"]
     from api.auth import mint_token
 
     forged = mint_token("another-secret-" + "y" * 40, user="x", role=Role.ADMIN)
-    r = await api.get("/me", headers={"Authorization": f"Bearer {forged}"})
+    r = await api.get("/me", headers={"Authorization": f"Bearer {forged}", "Accept-Language": "en"})
     assert r.status_code == 401 and "not valid" in r.json()["detail"]
 
 
 async def test_wrong_role_is_403_naming_allowed_roles(api: httpx.AsyncClient, auth) -> None:
-    r = await api.post("/employees", json=EMPLOYEE, headers=auth(Role.FINANCE))
+    r = await api.post("/employees", json=EMPLOYEE, headers=auth(Role.FINANCE) | {"Accept-Language": "en"})
     assert r.status_code == 403
     assert r.json() == {"error": "forbidden",
                         "detail": "role finance may not do this; allowed: hr_manager, hr_specialist"}

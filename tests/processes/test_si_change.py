@@ -133,6 +133,21 @@ async def test_back_payment_needs_fresh_confirmation(stack, auth, emp, temporal_
         actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.workflow_id == wf).order_by(AuditEvent.id)))
         actors = set(s.scalars(select(AuditEvent.actor).where(AuditEvent.workflow_id == wf)))
     assert "task.rejected" in actions and {MAKER, CHECKER} <= actors
+    # The correction is told everywhere a person reads the case: its summary, and the audit entry
+    # saying what it was before (back-payment, three months, 7,959.00) and what it is now.
+    with session_factory() as s:
+        summary = s.scalar(select(Case.summary).where(Case.workflow_id == wf))
+        corrected = s.scalars(select(AuditEvent).where(AuditEvent.workflow_id == wf,
+                                                       AuditEvent.action == "si_change.stage_changed")
+                              .order_by(AuditEvent.id)).all()
+    assert summary.startswith("社保增员：beijing") and "back_payment" not in summary, summary
+    change = next(e for e in corrected if e.after.get("corrected"))
+    assert change.before["kind"] == "back_payment" and change.after["kind"] == "enrollment"
+    assert change.before["months"] == ["2026-08", "2026-09", "2026-10"] and change.after["months"] == []
+    assert Decimal(change.before["estimate_total"]) == Decimal("7959.00")
+    assert "补缴" in change.before["summary"] and "增员" in change.after["summary"]
+    description = await temporal_env.client.get_workflow_handle(wf).describe()
+    assert "back_payment" not in (await description.static_summary() or "")
     r = await api.post(f"/si-changes/{wf}/withdraw", json={"reason": "hire postponed"},
                        headers=auth(Role.HR_SPECIALIST, MAKER))
     assert r.status_code == 200 and r.json()["stage"] == "withdrawn"

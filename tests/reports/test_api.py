@@ -85,10 +85,10 @@ async def test_errors(client, auth, token, november) -> None:
     missing = await client.get("/reports/monthly/2020-01", headers=auth(Role.HR_MANAGER))
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
     for path in ("/reports/monthly/2026-13", "/reports/monthly/2026-1/figures.csv", "/reports/monthly/nov/page"):
-        bad = await client.get(path, headers=auth(Role.HR_MANAGER))
+        bad = await client.get(path, headers=auth(Role.HR_MANAGER) | {"Accept-Language": "en"})
         assert bad.status_code == 422, path
         assert bad.json() == {"error": "validation_failed", "detail": [
-            {"field": "path.month", "rule": "month_format",
+            {"field": "path.month", "rule": "month_format", "label": "month",
              "message": f"'{path.split('/')[3]}' is not a month written YYYY-MM"}]}
     for role in (Role.EMPLOYEE, Role.HR_SPECIALIST, Role.IT):
         for path in ("/reports/monthly", "/reports/monthly/2026-11", "/reports/monthly/2026-11/figures.csv",

@@ -255,9 +255,11 @@ async def test_reupload_supersedes_and_keeps_the_earlier_one(client, auth, trans
 async def test_hostile_file_names_are_refused_and_nothing_is_stored(client, auth, transfer,
                                                                    session_factory) -> None:
     me = _me(auth, transfer)
-    r = await _upload(client, me, transfer, "resident_id_card", PDF, name="../../etc/passwd.pdf")
+    r = await _upload(client, me | {"Accept-Language": "en"}, transfer, "resident_id_card", PDF,
+                      name="../../etc/passwd.pdf")
     assert r.status_code == 422 and r.json()["detail"][0] == {
-        "field": "file.filename", "rule": "filename_path", "message": "send a plain file name, not a path"}
+        "field": "file.filename", "rule": "filename_path", "label": "file name of file",
+        "message": "send a plain file name, not a path"}
     # Raw control characters in the multipart header, as a hand-made client could send them.
     boundary = "hrflowboundary"
     body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '

@@ -4,13 +4,11 @@ the workflow is fixed, so its marker is removed then and it guards the fix from 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from temporalio import activity
-from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -28,9 +26,6 @@ from workflows.maternity import Decision, MaternityLeaveWorkflow
 from workflows.si_change import Approve, Decide, NewPolicy, SiChangeResult
 
 
-@pytest.mark.filterwarnings("ignore::temporalio.workflow.UnfinishedUpdateHandlersWarning")
-@pytest.mark.xfail(strict=True, raises=WorkflowFailureError, reason="si_change._compensate re-raises every failure but RevocationRefused:"
-                   " the case fails instead of opening the manual-revocation task")
 async def test_a_revocation_the_agency_cannot_process_becomes_a_manual_task(
         temporal_env: WorkflowEnvironment) -> None:
     fakes = SiChangeFakes()
@@ -41,16 +36,13 @@ async def test_a_revocation_the_agency_cannot_process_becomes_a_manual_task(
         await handle.execute_update(WF.approve, Approve(actor=CHECKER))
         await temporal_env.sleep(WINDOW + timedelta(hours=1))
         await eventually(lambda: stage_is(handle, "executed"), what="stage executed")
-        with contextlib.suppress(WorkflowUpdateFailedError):  # today it dies with the workflow; the result says why
-            await handle.execute_update(WF.revoke, Decide(actor=CHECKER, reason="entered by mistake"))
-        outcome: SiChangeResult = await handle.result()  # today: WorkflowFailureError
+        await handle.execute_update(WF.revoke, Decide(actor=CHECKER, reason="entered by mistake"))
+        outcome: SiChangeResult = await handle.result()
     assert len(fakes.of(REVOKE)) == 1
     assert outcome.stage == "revocation_manual"
     assert fakes.of(OPEN_TASK)[-1].task_key.startswith("manual-revocation-")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="si_change.repin_policy sets an approved case back to submitted without"
-                   " recording the stage (no si.transition): the case row stays 'approved'")
 async def test_a_repin_that_voids_an_approval_records_the_case_as_submitted(
         temporal_env: WorkflowEnvironment) -> None:
     fakes = SiChangeFakes()
@@ -59,7 +51,7 @@ async def test_a_repin_that_voids_an_approval_records_the_case_as_submitted(
         await handle.execute_update(WF.approve, Approve(actor=CHECKER))
         repinned = policy().model_copy(update={"version": "repinned-for-test"})
         await handle.signal(WF.repin_policy, NewPolicy(actor=CHECKER, reason="new figures", policy=repinned))
-        await eventually(lambda: (fakes.of(OPEN_TASK)[-1].title.startswith("Approve again")), what="re-approval task")
+        await eventually(lambda: (fakes.of(OPEN_TASK)[-1].title.startswith("重新审批：政策数字已变更")), what="re-approval task")
         assert await stage_is(handle, "submitted")  # the workflow's own stage: voided, as it should
     assert fakes.stages() == ["submitted", "approved", "submitted"]  # what the database is told
 

@@ -1,0 +1,129 @@
+"""What a person can do, read off the API's own routes.
+
+Each process's routes say everything a page needs: ``POST /transfers`` starts one (its body model is
+the form), ``POST /transfers/{workflow_id}/review`` is an action on a case, and the role dependency
+(``api.auth.require``) says who may call it. So the pages offer a person exactly the routes her role
+may call, and a route added to the API shows up on the case page without a page of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from starlette.routing import BaseRoute
+
+from domain.roles import Role
+
+
+@dataclass(frozen=True)
+class Process:
+    kind: str  # the CaseKind: "maternity"
+    ids: str  # its workflow ids' prefix: "maternity-leave-"
+    api: str  # its routes' prefix: "/maternity-leaves"
+
+
+PROCESSES = (
+    Process("maternity", "maternity-leave-", "/maternity-leaves"),
+    Process("offboarding", "offboarding-", "/offboardings"),
+    Process("transfer", "transfer-", "/transfers"),
+    Process("si_change", "si-change-", "/si-changes"),
+    Process("non_compete", "non-compete-", "/non-competes"),
+)
+BY_KIND = {p.kind: p for p in PROCESSES}
+
+
+def process_of(workflow_id: str) -> Process | None:
+    return next((p for p in PROCESSES if workflow_id.startswith(p.ids)), None)
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str  # the route's name: "approve"
+    path: str  # "/si-changes/{workflow_id}/approve"
+    roles: frozenset[Role]
+    body: type[BaseModel] | None
+    summary: str
+    description: str
+
+    def url(self, workflow_id: str) -> str:
+        return self.path.replace("{workflow_id}", workflow_id)
+
+    @property
+    def slug(self) -> str:
+        return self.path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _roles(dependant: Dependant) -> frozenset[Role] | None:
+    for dep in dependant.dependencies:
+        found = getattr(dep.call, "roles", None)
+        if isinstance(found, frozenset):
+            return found
+        inner = _roles(dep)
+        if inner is not None:
+            return inner
+    return None
+
+
+def _body(route: APIRoute) -> type[BaseModel] | None:
+    if route.body_field is None:
+        return None
+    annotation: Any = route.body_field.field_info.annotation
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _action(route: APIRoute) -> Action:
+    doc = (route.description or "").strip()
+    return Action(name=route.name, path=route.path, roles=_roles(route.dependant) or frozenset(),
+                  body=_body(route), summary=route.summary or route.name.replace("_", " "), description=doc)
+
+
+def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
+    """Every API route, also those of included routers (which FastAPI keeps as routers of their own)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _api_routes(included.routes)
+
+
+def _catalogue(app: FastAPI) -> tuple[dict[str, Action], dict[str, list[Action]]]:
+    """Read once per app, on first use (every route is registered by then)."""
+    known: tuple[dict[str, Action], dict[str, list[Action]]] | None = getattr(app.state, "web_actions", None)
+    if known is not None:
+        return known
+    starts: dict[str, Action] = {}
+    on_cases: dict[str, list[Action]] = {p.kind: [] for p in PROCESSES}
+    for route in _api_routes(app.routes):
+        if "POST" not in (route.methods or set()):
+            continue
+        for p in PROCESSES:
+            if route.path == p.api:
+                starts[p.kind] = _action(route)
+            elif route.path.startswith(f"{p.api}/{{workflow_id}}/") and route.path.count("{") == 1:
+                on_cases[p.kind].append(_action(route))
+    app.state.web_actions = (starts, on_cases)
+    return starts, on_cases
+
+
+def start_action(app: FastAPI, kind: str) -> Action | None:
+    return _catalogue(app)[0].get(kind)
+
+
+def startable(app: FastAPI, role: Role) -> list[tuple[Process, Action]]:
+    starts = _catalogue(app)[0]
+    return [(p, starts[p.kind]) for p in PROCESSES if p.kind in starts and role in starts[p.kind].roles]
+
+
+def case_actions(app: FastAPI, kind: str, role: Role) -> list[Action]:
+    return [a for a in _catalogue(app)[1].get(kind, []) if role in a.roles]
+
+
+def case_action(app: FastAPI, kind: str, slug: str) -> Action | None:
+    return next((a for a in _catalogue(app)[1].get(kind, []) if a.slug == slug), None)

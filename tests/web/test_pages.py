@@ -1,0 +1,137 @@
+"""The pages over HTTP (no browser): sign-in and its session rules, forms that post to the API
+and show its refusals, and what each role is offered."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from domain.roles import Role
+from tests.processes.support import add_employee, eventually
+from tests.web.conftest import EMPLOYEE
+
+
+@pytest.fixture
+async def web(site) -> httpx.AsyncClient:
+    async with httpx.AsyncClient(base_url=site, follow_redirects=True) as client:
+        yield client
+
+
+async def as_person(web: httpx.AsyncClient, user: str, role: str) -> str:
+    r = await web.post("/app/sign-in", data={"person": f"{role}:{user}"})
+    assert r.status_code == 200, r.text
+    return re.search(r'name="_csrf" value="([0-9a-f]+)"', r.text).group(1)
+
+
+async def test_root_offers_the_sign_in_in_chinese(web) -> None:
+    r = await web.get("/")
+    assert r.status_code == 200 and str(r.url).endswith("/app/sign-in")
+    assert "登录 hrflow" in r.text and 'lang="zh-CN"' in r.text
+    assert "李娜" in r.text and "王芳" in r.text
+
+
+async def test_hr_starts_a_change_and_sees_the_case(web) -> None:
+    csrf = await as_person(web, "hr.li", "hr_specialist")
+    r = await web.get("/app/new/si_change")
+    assert r.status_code == 200, r.text
+    r = await web.post("/app/new/si_change", data={
+        "_csrf": csrf, "_request_id": "abc123", "employee_id": EMPLOYEE, "kind": "back_payment", "base": "10000.00",
+        "months": "2026-08, 2026-09, 2026-10", "effective_month": "2026-11", "reason": "补缴"})
+    print(r.status_code, r.url)
+    assert r.status_code == 200, r.text
+    assert "/app/cases/si-change-" in str(r.url), r.text[:3000]
+
+
+async def test_a_post_without_the_form_token_does_nothing(web, site, auth) -> None:
+    await as_person(web, "hr.li", "hr_specialist")
+    r = await web.post("/app/new/si_change", data={"employee_id": EMPLOYEE, "kind": "enrollment",
+                                                   "effective_month": "2026-11", "reason": "forged"})
+    assert r.status_code == 403 and "表单已过期" in r.text
+    r = await web.post("/app/new/si_change", headers={"origin": "https://evil.example"}, data={
+        "_csrf": "0" * 32, "employee_id": EMPLOYEE, "kind": "enrollment", "effective_month": "2026-11",
+        "reason": "forged"})
+    assert r.status_code == 403
+    cases = await web.get("/cases", headers=auth(Role.HR_SPECIALIST, "hr.li"))
+    assert cases.json()["items"] == []
+
+
+async def test_sign_in_goes_back_only_to_a_page_of_this_site(web) -> None:
+    for target, landing in (("/app/cases", "/app/cases"), ("https://evil.example/", "/app/inbox"),
+                            ("//evil.example/x", "/app/inbox")):
+        r = await web.post("/app/sign-in", data={"person": "hr_specialist:hr.li", "next": target})
+        assert r.status_code == 200 and r.url.path == landing, (target, r.url)
+
+
+async def test_a_posted_role_is_not_believed(web) -> None:
+    r = await web.post("/app/sign-in", data={"person": "admin:hr.li"})  # hr.li is an HR specialist
+    assert r.url.path == "/app/sign-in" and "hrflow_session" not in web.cookies
+
+
+async def test_an_idle_session_ends(web, site, web_settings, monkeypatch) -> None:
+    await as_person(web, "hr.li", "hr_specialist")
+    assert (await web.get("/app/inbox")).url.path == "/app/inbox"
+    import time as clock
+    later = clock.time() + web_settings.session_idle_minutes * 60 + 1
+    monkeypatch.setattr("api.web.session.time.time", lambda: later)
+    r = await web.get("/app/inbox")
+    assert r.url.path == "/app/sign-in"
+
+
+async def test_an_employee_sees_only_her_own_cases(web, site, auth, session_factory) -> None:
+    add_employee(session_factory, "E2002", name="李梅", resident_id_number="110105198001010024")
+    async with httpx.AsyncClient(base_url=site) as api:
+        r = await api.post("/si-changes", headers=auth(Role.HR_SPECIALIST, "hr.li"), json={
+            "employee_id": "E2002", "kind": "enrollment", "base": "10000.00", "effective_month": "2026-11",
+            "reason": "new hire"})
+        assert r.status_code == 201, r.text
+        theirs = r.json()["workflow_id"]
+    await as_person(web, EMPLOYEE, "employee")
+    r = await web.get(f"/app/cases/{theirs}")
+    assert r.status_code == 404 and "李梅" not in r.text and "E2002" not in r.text.replace(theirs, "")
+    mine = await web.get("/app/my")
+    assert theirs not in mine.text
+
+
+async def test_the_language_switch_keeps_the_page(web) -> None:
+    await as_person(web, "hr.li", "hr_specialist")
+    r = await web.get("/app/language/en", params={"next": "/app/cases"})
+    assert r.url.path == "/app/cases" and 'lang="en"' in r.text and "Cases" in r.text
+    r = await web.get("/app/cases", headers={"accept-language": "zh-CN"})
+    assert 'lang="en"' in r.text  # her choice outlives the browser's header
+    r = await web.get("/app/language/zh", params={"next": "/app/cases"})
+    assert 'lang="zh-CN"' in r.text and "案件" in r.text
+
+
+async def test_a_report_not_yet_computed_is_computed_on_first_request(web, site, auth) -> None:
+    month = dt.date.today().replace(day=1) - dt.timedelta(days=1)
+    path = f"/reports/monthly/{month:%Y-%m}/page"
+    async with httpx.AsyncClient(base_url=site) as api:
+        first = await api.get(path, headers=auth(Role.HR_MANAGER, "mgr.wang"))
+        assert first.status_code == 202 and "已开始计算" in first.text, first.text
+        answered = await eventually(lambda: _status(api, path, auth), timeout=60)
+    assert answered == 200
+
+
+async def _status(api: httpx.AsyncClient, path: str, auth) -> int | None:
+    r = await api.get(path, headers=auth(Role.HR_MANAGER, "mgr.wang"))
+    return r.status_code if r.status_code == 200 else None
+
+
+def test_every_text_a_template_asks_for_exists() -> None:
+    from api.web.texts import Texts
+
+    templates = Path(__file__).resolve().parents[2] / "api" / "web" / "templates"
+    keys = {k for f in templates.glob("*.html") for k in re.findall(r't\("([a-z_]+\.[a-z_]+)"\)', f.read_text())}
+    keys |= {k for k in re.findall(r'"(app\.[a-z_]+)"', (templates.parent / "pages.py").read_text())}
+    for lang in ("zh", "en"):
+        missing = []
+        for key in sorted(keys):
+            try:
+                Texts(lang)(key)
+            except KeyError:
+                missing.append(key)
+        assert missing == [], lang
