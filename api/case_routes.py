@@ -10,11 +10,14 @@ and its caller make the message, and the answer is the case's view, or the refus
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Generic, Literal, TypeVar, overload
 
+import yaml
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from temporalio.client import Client
@@ -82,18 +85,15 @@ class CaseRoutes(Generic[View]):
     @overload
     def message(self, path: str, update: UpdateMethodMultiParam[[Any, Msg], View], who: object,
                 build: Callable[[Actor, Body], Msg], body: type[Body], *, name: str | None = None,
-                summary: str | None = None, description: str | None = None, example: dict[str, Any] | None = None,
                 errors: Responses | None = None) -> None: ...
 
     @overload
     def message(self, path: str, update: UpdateMethodMultiParam[[Any, Msg], View], who: object,
                 build: Callable[[Actor, None], Msg], body: None = None, *, name: str | None = None,
-                summary: str | None = None, description: str | None = None, example: None = None,
                 errors: Responses | None = None) -> None: ...
 
     def message(self, path: str, update: UpdateMethodMultiParam[[Any, Msg], View], who: object,
                 build: Callable[[Actor, Any], Msg], body: type[BaseModel] | None = None, *, name: str | None = None,
-                summary: str | None = None, description: str | None = None, example: dict[str, Any] | None = None,
                 errors: Responses | None = None) -> None:
         """Register ``POST {prefix}/{workflow_id}{path}``: the caller (``who``, the annotation of a
         role dependency, ``Annotated[Principal, Depends(require(...))]``) sends the message ``build``
@@ -101,9 +101,12 @@ class CaseRoutes(Generic[View]):
         ``build`` may refuse the body first (a 422 before the case is looked at).
 
         The route is named after the update (``name`` otherwise): its OpenAPI operation id comes
-        from that name, its summary and description from ``summary`` and ``description``. ``example``
-        is a body the operation's documentation shows, for a body model shared by several messages
-        (``api.bodies.ReasonIn``: what a reason says depends on the message) and so without one."""
+        from that name; its summary, description and example body from ``api/operations.yaml``
+        (an example there is for a body model shared by several messages, ``api.bodies.ReasonIn``:
+        what a reason says depends on the message)."""
+        route = f"{self.prefix}/{{workflow_id}}{path}"
+        documented = operation_docs()[f"{self.router.prefix}{route}"]  # a route without its words fails here
+        example: dict[str, Any] | None = documented.get("example")
 
         async def endpoint(workflow_id: str, request: Request, temporal: Client, request_id: str,
                            principal: Principal, body: BaseModel | None = None) -> View:
@@ -119,12 +122,20 @@ class CaseRoutes(Generic[View]):
                       parameter("request", Request), parameter("temporal", TemporalDep),
                       parameter("request_id", RequestId), parameter("principal", who)]
         vars(endpoint)["__signature__"] = inspect.Signature(parameters, return_annotation=self.model)
-        endpoint.__doc__ = description
+        endpoint.__doc__ = documented["description"]
         self.router.add_api_route(
-            f"{self.prefix}/{{workflow_id}}{path}", endpoint, methods=["POST"], response_model=self.model,
-            responses=errors if errors is not None else self.errors, summary=summary,
+            route, endpoint, methods=["POST"], response_model=self.model,
+            responses=errors if errors is not None else self.errors, summary=documented["summary"],
             openapi_extra=None if example is None else documented_body(example),
             name=name or getattr(update, "__name__", None) or path.strip("/").replace("-", "_"))
+
+
+@functools.cache
+def operation_docs() -> dict[str, dict[str, Any]]:
+    """What each message route says of itself (``api/operations.yaml``), by its path."""
+    loaded: dict[str, dict[str, Any]] = yaml.safe_load(
+        resources.files("api").joinpath("operations.yaml").read_text(encoding="utf-8"))
+    return loaded
 
 
 def documented_body(example: dict[str, Any]) -> dict[str, Any]:

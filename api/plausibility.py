@@ -81,18 +81,6 @@ PlausibleMonth = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", exampl
                            AfterValidator(_month_in_years)]
 
 
-def add_months(day: dt.date, months: int) -> dt.date:
-    """``day`` moved by whole months, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    for last in (31, 30, 29, 28):
-        try:
-            return dt.date(year, month + 1, min(day.day, last))
-        except ValueError:
-            continue
-    raise ValueError(f"no day {day} + {months} months")
-
-
 def within(field: str, rule: str, value: dt.date, earliest: dt.date, latest: dt.date, zh_what: str,
            en_what: str) -> dict[str, str] | None:
     """A refusal when ``value`` lies outside ``earliest..latest`` (both included), else None."""

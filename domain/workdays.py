@@ -19,13 +19,14 @@ never reads the database); it must be cheap, since every working-day question as
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 import holidays
+
+from domain.months import add_months as months_later
 
 _ONE_DAY = dt.timedelta(days=1)
 _MAX_SCAN_DAYS = 3660  # no statutory limit comes near ten years; stops a runaway loop
@@ -185,10 +186,7 @@ def add_months(start: dt.date, months: int, *, roll: bool = True) -> CalendarDat
     or on that month's last day when it has no such day."""
     if months < 0:
         raise ValueError("a number of months cannot be negative")
-    index = start.month - 1 + months
-    year, month = start.year + index // 12, index % 12 + 1
-    day = min(start.day, calendar.monthrange(year, month)[1])
-    return _roll(start, dt.date(year, month, day), roll)
+    return _roll(start, months_later(start, months), roll)
 
 
 def statutory_holidays_between(first: dt.date, last: dt.date) -> list[dt.date]:

@@ -31,6 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import mint_token
+from domain.months import add_months
 from domain.roles import Role
 from hrflow.settings import ConfigurationError, Settings, load_settings
 
@@ -185,18 +186,6 @@ def load_company(path: Path | None = None) -> Company:
 
 # ---------------------------------------------------------------- relative dates
 _RELATIVE = re.compile(r"^(today|month)(?:([+-]\d+)([dm])?)?$")
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """``day`` moved by whole months, clamped to the month's last day."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    for last in (31, 30, 29, 28):
-        try:
-            return dt.date(year, month + 1, min(day.day, last))
-        except ValueError:
-            continue
-    raise ValueError(f"no day {day} + {months} months")
 
 
 def relative_date(spec: str, today: dt.date) -> dt.date:

@@ -60,6 +60,9 @@ PATCHES = [
     ("policy-gap-tasks", "maternity/beijing_single_birth", "maternity/national_floor_hebei"),
     ("calendar-replan", "offboarding/filing_missed", "offboarding/filings_replanned"),
     ("calendar-replan", "transfer/guiyang_to_harbin", "transfer/step_replanned"),
+    ("revocation-failure-by-hand", "si_change/enrollment_lifecycle", "si_change/revocation_failed_done_by_hand"),
+    ("repin-records-stage", "si_change/enrollment_lifecycle", "si_change/repin_voids_approval_recorded"),
+    ("undo-tasks-stay-open", "maternity/beijing_single_birth", "maternity/failed_undo_stays_open"),
 ]
 
 

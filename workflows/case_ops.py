@@ -296,8 +296,11 @@ class CaseBook:
         if key is not None:
             await close_task(key, decision, actor=actor, reason=reason)
 
-    async def close_all(self, decision: str, *, actor: Actor, reason: str | None = None, purpose_prefix: str = "") -> None:
-        for purpose in [p for p in self.tasks if p.startswith(purpose_prefix)]:
+    async def close_all(self, decision: str, *, actor: Actor, reason: str | None = None, purpose_prefix: str = "",
+                        keep: tuple[str, ...] = ()) -> None:
+        """Close the open tasks (those whose purpose starts with ``purpose_prefix``), but for the
+        ones ``keep`` names: work by hand that no decision of this case ends."""
+        for purpose in [p for p in self.tasks if p.startswith(purpose_prefix) and not p.startswith(keep)]:
             await self.close_task(purpose, decision, actor=actor, reason=reason)
 
 

@@ -223,10 +223,11 @@ class MaternityLeaveWorkflow:
             await case_ops.open_case(
                 kind=KIND, employee_id=req.employee_id, stage=APPLIED, province=req.province,
                 department=req.department, policy_version=self.policy.version, actor=req.filed_by,
-                summary=f"maternity leave {self.leave.leave_start} to {self.last_day}, {self.leave.total_days} days",
+                summary=(f"产假 {self.leave.leave_start} 至 {self.last_day}，共 {self.leave.total_days} 天 (maternity leave"
+                         f" {self.leave.leave_start} to {self.last_day}, {self.leave.total_days} days)"),
                 details={"leave_start": self.leave.leave_start, "expected_return": self.expected_return,
                          "total_days": self.leave.total_days})
-            await self.book.open_task("approve", "Approve maternity leave application", Role.HR_SPECIALIST)
+            await self.book.open_task("approve", "审批产假申请 (Approve maternity leave application)", Role.HR_SPECIALIST)
             await self._confirm_policy_gaps()
             self.case_open = True
         await workflow.wait_condition(lambda: self.stage in (APPROVED, WITHDRAWN))
@@ -339,8 +340,9 @@ class MaternityLeaveWorkflow:
                 else:
                     escalated = True
                     await self._stage(RETURN_OVERDUE, current=f"return overdue since {self.expected_return}")
-                    await self.book.open_task("return-overdue", f"Return overdue since {self.expected_return}: contact"
-                                          f" {self.req.employee_id} and confirm the return or the reason", Role.HR_MANAGER)
+                    await self.book.open_task("return-overdue", f"自 {self.expected_return} 起逾期未返岗：请联系 {self.req.employee_id}，"
+                                          f"确认返岗或原因 (Return overdue since {self.expected_return}: contact"
+                                          f" {self.req.employee_id} and confirm the return or the reason)", Role.HR_MANAGER)
         await self._track_return("cancelled" if self.departed_on else "met")
         return True
 
@@ -378,8 +380,9 @@ class MaternityLeaveWorkflow:
             at=workflow.now()), summary=f"book {month} advance {amount}")
         if not booked:  # another case already booked her advance for this month: not twice, and say so
             self.advances[month] = Decimal("0.00")
-            await self.book.open_task(f"advance-conflict-{month}", f"{month}: the advance of {self.req.employee_id}"
-                                      " was already booked by another case; check which case recovers it", Role.FINANCE, by_hand=True)
+            await self.book.open_task(f"advance-conflict-{month}", f"{month}：{self.req.employee_id} 的垫付款已由另一案件记账，请核对由哪个案件扣回"
+                                      f" ({month}: the advance of {self.req.employee_id}"
+                                      " was already booked by another case; check which case recovers it)", Role.FINANCE, by_hand=True)
             return
         self.advances[month] = amount
         await case_ops.audit(self.book.next_step(), "maternity.advance_booked", subject=self.req.employee_id,
@@ -390,9 +393,13 @@ class MaternityLeaveWorkflow:
         request = self.cancel_request
         assert request is not None
         async def by_hand(label: str, cause: BaseException) -> None:
-            await self.book.open_task(f"undo-{label}", f"Undo by hand: {label} ({cause})", Role.HR_MANAGER, by_hand=True)
+            await self.book.open_task(f"undo-{label}", f"线下撤销：{label}（{cause}）(Undo by hand: {label} ({cause}))",
+                                      Role.HR_MANAGER, by_hand=True)
         await self.undo.run(by_hand)
-        await self.book.close_all("cancelled", actor=request.actor, reason=request.reason)
+        if workflow.patched("undo-tasks-stay-open"):  # a failed undo stays in the manager's inbox until done
+            await self.book.close_all("cancelled", actor=request.actor, reason=request.reason, keep=("undo-",))
+        else:
+            await self.book.close_all("cancelled", actor=request.actor, reason=request.reason)
         owed = self.outstanding
         await self._stage(CANCELLED, status=None if owed else "withdrawn", actor=request.actor,
                           details={"reason": request.reason, "advances_booked": owed})
@@ -405,8 +412,9 @@ class MaternityLeaveWorkflow:
         if self.outstanding > 0 and self.departed_on is None:
             self.plan = installments(self.outstanding, self.req.deduction_installments)
             await self._stage(DEDUCTING, current=f"deducting {self.outstanding} in {len(self.plan)} payroll(s)")
-            await self.book.open_task("confirm-deductions", f"Deduct {self.outstanding} advanced contributions from"
-                                  f" payroll ({len(self.plan)} installment(s)) and confirm each", Role.FINANCE)
+            await self.book.open_task("confirm-deductions", f"从工资中扣回垫付的个人缴费 {self.outstanding} 元（分 {len(self.plan)} 期），逐期确认"
+                                  f" (Deduct {self.outstanding} advanced contributions from"
+                                  f" payroll ({len(self.plan)} installment(s)) and confirm each)", Role.FINANCE)
             await self._notify("deduction-start", [Recipient(kind="role", who=Role.FINANCE),
                                                    Recipient(kind="employee", who=self.req.employee_id)],
                                "maternity.deduction_starts", {"employee_id": self.req.employee_id,
@@ -416,8 +424,9 @@ class MaternityLeaveWorkflow:
             if self._needs_departure_stage():
                 async with self._lock:
                     await self._stage(DEPARTED_UNSETTLED, current=f"departed {self.departed_on} owing {self.outstanding}")
-                    await self.book.open_task("departed-unsettled", f"{self.req.employee_id} left owing {self.outstanding}"
-                                          " (maternity advances): recover by agreement or arbitration, or write off",
+                    await self.book.open_task("departed-unsettled", f"{self.req.employee_id} 离职时尚欠产假垫付款 {self.outstanding} 元：协商或仲裁追回，或核销"
+                                          f" ({self.req.employee_id} left owing {self.outstanding}"
+                                          " (maternity advances): recover by agreement or arbitration, or write off)",
                                           Role.FINANCE)
         if workflow.patched(case_ops.TASKS_BY_DECISION):
             # Finance's own last settlement closed its tasks; what is still open no decision will
@@ -448,7 +457,7 @@ class MaternityLeaveWorkflow:
         async with case_ops.deciding(self, lambda: self._check_hr_decision(msg, reason_required=True)):
             await self.book.close_task("approve", "rejected", actor=msg.actor, reason=msg.reason)
             await self._stage(REJECTED, actor=msg.actor, details={"reason": msg.reason})
-            await self.book.open_task("correct", "Maternity leave application rejected: correct and resubmit",
+            await self.book.open_task("correct", "产假申请被驳回：请更正后重新提交 (Maternity leave application rejected: correct and resubmit)",
                                   Role.HR_SPECIALIST)
         return self.view()
 
@@ -466,7 +475,8 @@ class MaternityLeaveWorkflow:
             await self.book.close_task("correct", "done", actor=msg.actor, reason="resubmitted")
             await self._stage(APPLIED, actor=msg.actor, details={"corrected": msg.reason,
                                                                   "expected_return": self.expected_return})
-            await self.book.open_task("approve", "Approve corrected maternity leave application", Role.HR_SPECIALIST)
+            await self.book.open_task("approve", "审批已更正的产假申请 (Approve corrected maternity leave application)",
+                                      Role.HR_SPECIALIST)
         return self.view()
 
     @resubmit.validator
@@ -529,7 +539,8 @@ class MaternityLeaveWorkflow:
     async def request_extension(self, msg: Extension) -> MaternityView:
         async with case_ops.deciding(self, lambda: self._check_extension_request(msg)):
             self.pending_extension = msg
-            await self.book.open_task("extension", f"Approve {msg.days} more days ({msg.kind}): {msg.reason}", Role.HR_MANAGER)
+            await self.book.open_task("extension", f"审批延长 {msg.days} 天（{msg.kind}）：{msg.reason} (Approve {msg.days} more days ({msg.kind}):"
+                                      f" {msg.reason})", Role.HR_MANAGER)
         return self.view()
 
     @request_extension.validator
@@ -560,7 +571,8 @@ class MaternityLeaveWorkflow:
         """Employee self-service: she says she is back; HR confirms it."""
         async with case_ops.deciding(self, lambda: self._check_return_report(msg)):
             self.return_reported = msg
-            await self.book.open_task("confirm-return", f"Confirm {self.req.employee_id}'s return on {msg.date}", Role.HR_SPECIALIST)
+            await self.book.open_task("confirm-return", f"确认 {self.req.employee_id} 于 {msg.date} 返岗 (Confirm {self.req.employee_id}'s return on"
+                                      f" {msg.date})", Role.HR_SPECIALIST)
         return self.view()
 
     @report_return.validator

@@ -15,7 +15,6 @@ offboarding, or standalone through the API for agreements that predate hrflow.
 from __future__ import annotations
 
 import asyncio
-import calendar
 import datetime as dt
 from datetime import timedelta
 from decimal import Decimal
@@ -32,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.outbox import NON_COMPETE_NOTIFY, Recipient
     from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
     from domain.employment import EmploymentEvent
+    from domain.months import add_months
     from domain.policy.models import NonCompeteRule
     from domain.refusals import Refusal
     from domain.roles import Role
@@ -44,13 +44,6 @@ HR_ROLES = (Role.HR_SPECIALIST, Role.HR_MANAGER)
 
 
 # ---------------------------------------------------------------- calendar (pure, shared with tests)
-def add_months(day: dt.date, months: int) -> dt.date:
-    """The same day ``months`` later, clamped to the month's end (Jan 31 + 1 -> Feb 28/29)."""
-    year, index = divmod(day.month - 1 + months, 12)
-    year += day.year
-    return dt.date(year, index + 1, min(day.day, calendar.monthrange(year, index + 1)[1]))
-
-
 def period_start(start: dt.date, month: int) -> dt.date:
     """First day of the ``month``-th month (1-based) of a term starting ``start``."""
     return add_months(start, month - 1)
@@ -191,7 +184,8 @@ class NonCompeteWorkflow:
                 await case_ops.open_case(
                     kind=KIND, employee_id=req.employee_id, stage=ACTIVE, department=req.department,
                     actor=req.filed_by,
-                    summary=f"non-compete {req.months} months from {req.start}, {req.monthly_compensation} a month",
+                    summary=(f"竞业限制 {req.months} 个月，{req.start} 起，每月补偿 {req.monthly_compensation} 元"
+                             f" (non-compete {req.months} months from {req.start}, {req.monthly_compensation} a month)"),
                     details={"start": req.start, "last_day": self.last_day, "months": req.months,
                              "monthly_compensation": req.monthly_compensation, "payday": req.payday,
                              "months_already_paid": req.months_paid, "rule": req.rule.id})
@@ -270,8 +264,9 @@ class NonCompeteWorkflow:
         await case_ops.audit(self.book.next_step(), "non_compete.proof_missing", subject=self.req.employee_id,
                              after={"month": label, "months_missing": list(self.missing)})
         if month < self.req.months:
-            await self.book.open_task(f"follow-up-{label}", f"No proof of current employment for {label} from"
-                                  f" {self.req.employee_id}: follow up (payments continue)", Role.HR_SPECIALIST)
+            await self.book.open_task(f"follow-up-{label}", f"{self.req.employee_id} 未提交 {label} 的在职证明：请跟进（补偿照常支付）"
+                                  f" (No proof of current employment for {label} from"
+                                  f" {self.req.employee_id}: follow up, payments continue)", Role.HR_SPECIALIST)
 
     async def _await_release_claim(self) -> None:
         """After a release: she may claim the extra months once, within the claim window; then close."""
@@ -317,8 +312,9 @@ class NonCompeteWorkflow:
         async with case_ops.deciding(self, lambda: self._check_violation(msg)):
             self.violation_on = self._today()
             await self._close_follow_ups("cancelled", msg.actor, "violation reported: compliance takes over")
-            await self.book.open_task("legal-action", f"Legal action: recover compensation and agreed penalty from"
-                                  f" {self.req.employee_id} ({self._total()} paid; Interpretation (II))",
+            await self.book.open_task("legal-action", f"法律行动：向 {self.req.employee_id} 追回已付补偿 {self._total()} 元及约定违约金（司法解释（二））"
+                                  f" (Legal action: recover compensation and agreed penalty from"
+                                  f" {self.req.employee_id} ({self._total()} paid; Interpretation (II)))",
                                   Role.COMPLIANCE)
             self.next_payday = None
             await self._stage(VIOLATED, status="completed", actor=msg.actor,

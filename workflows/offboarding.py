@@ -57,6 +57,8 @@ OUTCOMES = {
     "compliance": {"resolved", "settled_by_agreement", "escalated_to_legal"},
     "hr_final": {"approved"},
 }
+GATE_ZH = {"handover": "工作交接", "it": "IT 权限与设备", "finance": "财务结算", "compliance": "合规审查",
+           "hr_final": "人事终审"}
 CARRIED = {"to_recovery", "escalated_to_legal"}  # open after departure, on the case
 FILINGS = ("labour_filing", "archive_and_insurance_transfer")
 
@@ -214,7 +216,8 @@ class OffboardingWorkflow:
             await case_ops.open_case(
                 kind=KIND, employee_id=req.employee_id, stage=CLEARANCE, province=req.province,
                 department=req.department, policy_version=req.policy.version, actor=req.filed_by,
-                summary=f"{req.kind.value}: notice {req.notice_date}, last day {self.last_day}",
+                summary=(f"离职（{req.kind.value}）：{req.notice_date} 提出，最后工作日 {self.last_day}"
+                         f" ({req.kind.value}: notice {req.notice_date}, last day {self.last_day})"),
                 details={"kind": req.kind.value, "last_day": self.last_day, "legal_ground": req.legal_ground})
             self.risk = await kernel.run(contract.ASSESS_RISK, contract.Assess(
                 workflow_id=self._wf(), employee_id=req.employee_id, at=workflow.now()), summary="risk assessment")
@@ -258,7 +261,8 @@ class OffboardingWorkflow:
                               monthly_compensation=terms.monthly_compensation, rule=self.req.policy.non_compete,
                               filed_by=self.req.filed_by, department=self.req.department),
             id=workflow_id, parent_close_policy=ParentClosePolicy.ABANDON,
-            static_summary=f"Non-compete of {self.req.employee_id}, {terms.months} months")
+            static_summary=f"竞业限制 {self.req.employee_id}，{terms.months} 个月 (Non-compete of {self.req.employee_id},"
+                           f" {terms.months} months)")
         self.non_compete_case = workflow_id
         await case_ops.audit(self.book.next_step(), "offboarding.non_compete_started", subject=self.req.employee_id,
                              after={"case": workflow_id, "months": terms.months,
@@ -289,7 +293,8 @@ class OffboardingWorkflow:
                  owner_user=i.owner_user, due_at=due) for i in items]), summary="open clearance items")
         for gate in GATES:
             if any(i.gate == gate for i in items) and gate != "hr_final":
-                await self.book.open_task(f"gate-{gate}", f"Clearance: {gate} for {self.req.employee_id}",
+                await self.book.open_task(f"gate-{gate}", f"离职交接：{GATE_ZH.get(gate, gate)}（{self.req.employee_id}）(Clearance: {gate} for"
+                                          f" {self.req.employee_id})",
                                       GATE_ROLE[gate] or Role.HR_SPECIALIST, due_at=due)
 
     async def _until(self, moment: dt.datetime, what: str, *, escalate: bool = False) -> None:
@@ -306,8 +311,9 @@ class OffboardingWorkflow:
                     escalated = True
                     async with self._lock:
                         for gate in self._open_gates_now():
-                            await self.book.open_task(f"escalation-{gate}", f"Clearance gate '{gate}' not done the day"
-                                                  f" before the last day ({self.last_day})", Role.HR_MANAGER)
+                            await self.book.open_task(f"escalation-{gate}", f"交接环节“{GATE_ZH.get(gate, gate)}”在最后工作日"
+                                                  f"（{self.last_day}）前一天仍未完成 (Clearance gate '{gate}' not done the day"
+                                                  f" before the last day ({self.last_day}))", Role.HR_MANAGER)
 
     async def _last_day_steps(self) -> None:
         """Done on the last day whatever is open; each registers its undo for a withdrawal."""
@@ -441,8 +447,9 @@ class OffboardingWorkflow:
                         via=MATERNITY_NOTIFY)  # the name its first histories recorded
                 else:
                     escalated = True
-                    await self.book.open_task("filings-overdue", f"Overdue since {self.filing_due}: {', '.join(missing)}"
-                                          f" for {self.req.employee_id} (Labour Contract Law art. 50)", Role.HR_MANAGER)
+                    await self.book.open_task("filings-overdue", f"自 {self.filing_due} 起逾期：{self.req.employee_id} 的 {'、'.join(missing)}"
+                                          f"（劳动合同法第五十条）(Overdue since {self.filing_due}: {', '.join(missing)}"
+                                          f" for {self.req.employee_id}, Labour Contract Law art. 50)", Role.HR_MANAGER)
                     await case_ops.audit(self.book.next_step(), "offboarding.filing_deadline_missed",
                                          subject=self.req.employee_id, after={"due": self.filing_due, "missing": missing})
         await self._track_filings()
@@ -551,7 +558,8 @@ class OffboardingWorkflow:
                 await self.book.close_task(f"escalation-{msg.gate}", "done", actor=msg.actor)
             if all(self._gate_done(g) for g in GATES if g != "hr_final") and "gate-hr_final" not in self.book.tasks \
                     and not self._gate_done("hr_final"):
-                await self.book.open_task("gate-hr_final", f"HR final approval for {self.req.employee_id}", Role.HR_MANAGER)
+                await self.book.open_task("gate-hr_final", f"人事终审：{self.req.employee_id} (HR final approval for {self.req.employee_id})",
+                                          Role.HR_MANAGER)
             if msg.gate == "hr_final":
                 await self.book.close_task("gate-hr_final", "approved", actor=msg.actor)
             # What the UI shows: each gate's state (current details are not a command).
@@ -568,8 +576,8 @@ class OffboardingWorkflow:
         """She withdraws her resignation; it takes effect only if an hr_manager accepts."""
         async with case_ops.deciding(self, lambda: self._check_withdraw(msg)):
             self.withdrawal = msg
-            await self.book.open_task("withdrawal", f"{self.req.employee_id} withdraws the resignation: accept or"
-                                  f" refuse ({msg.reason})", Role.HR_MANAGER)
+            await self.book.open_task("withdrawal", f"{self.req.employee_id} 撤回辞职：请同意或拒绝（{msg.reason}）({self.req.employee_id} withdraws the"
+                                  f" resignation: accept or refuse ({msg.reason}))", Role.HR_MANAGER)
         return self.view()
 
     @withdraw.validator

@@ -181,7 +181,8 @@ class CrossProvinceTransferWorkflow:
             await case_ops.open_case(
                 kind=KIND, employee_id=req.employee_id, stage=COLLECTING, province=req.destination_province,
                 department=req.department, policy_version=req.policy.version, actor=req.applicant,
-                summary=f"transfer {', '.join(req.types)}: {req.origin_city} -> {req.destination_city}")
+                summary=(f"社保公积金转移（{'、'.join(req.types)}）：{req.origin_city} → {req.destination_city}"
+                         f" (transfer {', '.join(req.types)}: {req.origin_city} -> {req.destination_city})"))
             await self._record(COLLECTING, actor=req.applicant)
             await self._tell_applicant("transfer.materials_required", {"required": self.required})
             self.case_open = True
@@ -225,8 +226,9 @@ class CrossProvinceTransferWorkflow:
         async with self._lock:
             self.decision = None
             await self._record(AWAITING_REVIEW)
-            await self.book.open_task("review", f"Review the transfer of {self.req.employee_id}"
-                                      f" ({self.req.origin_city} -> {self.req.destination_city})", Role.HR_SPECIALIST)
+            await self.book.open_task("review", f"审核 {self.req.employee_id} 的转移材料（{self.req.origin_city} → {self.req.destination_city}）"
+                                      f" (Review the transfer of {self.req.employee_id}"
+                                      f" ({self.req.origin_city} -> {self.req.destination_city}))", Role.HR_SPECIALIST)
         return True
 
     def _uploaded_or_cancelled(self, version: int) -> bool:
@@ -539,7 +541,8 @@ class CrossProvinceTransferWorkflow:
                                 followup=timedelta(0), correction_window=timedelta(0),
                                 pre_approved=Actor(user="transfer", role=Role.HR_MANAGER)),
                 id=f"si-change-{self.req.employee_id}-{self._wf().removeprefix('transfer-')}-{label}",
-                static_summary=f"{kind.value} in {policy.city} for {self.req.employee_id} (transfer)")
+                static_summary=f"社保变更 {self.req.employee_id}，{policy.city}，转移 ({kind.value} in {policy.city} for"
+                               f" {self.req.employee_id}, transfer)")
         except ChildWorkflowError as err:
             await self._manual(label, f"Enrollment change '{label}' failed: {err.cause}")
             return None

@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 from api.auth import Authenticated, Principal, require
 from api.deps import RequestId
 from api.errors import ApiError, responses
-from api.plausibility import PlausibleDate, add_months, problem, refuse, within
+from api.plausibility import PlausibleDate, problem, refuse, within
 from api.routes import resource_router
 from api.transactions import transact
 from db import audit
 from db.models import Employee, EmploymentEventRow
 from domain.identity import InvalidResidentId, parse_resident_id
+from domain.months import add_months
 from domain.policy import BaseOutOfRange, PolicyError, check_base, contribution_limits
 from domain.privacy import mask_id_number, mask_name, may_see_id_number, may_see_name
 from domain.roles import STAFF, Role

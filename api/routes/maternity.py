@@ -22,12 +22,13 @@ from api.bodies import Body, OptionalReason, Reason, ReasonIn
 from api.case_routes import CaseRoutes, carrying, documented_body
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
-from api.plausibility import PlausibleDate, add_months, problem, refuse, within
+from api.plausibility import PlausibleDate, problem, refuse, within
 from api.routes import resource_router
 from api.transactions import transact
 from api.workflow_calls import CaseWorkflow
 from db.models import Case, Employee
 from domain.actors import Actor
+from domain.months import add_months
 from domain.policy import BirthFacts, PolicyError, pin_maternity
 from domain.roles import Role
 from workflows import maternity
@@ -274,111 +275,20 @@ def _departure(actor: Actor, body: DateIn) -> maternity.ReturnReport:
     return maternity.ReturnReport(actor=actor, date=body.date)
 
 
-CASES.message(
-    "/approve", W.approve, Hr, lambda actor, _: maternity.Decision(actor=actor),
-    summary="批准产假申请 (Approve the application)",
-    description="人事专员或人事经理批准待批的申请，假期按固定的开始日起算。申请不在待批阶段答 409。\n\n"
-                "An HR specialist or manager approves an application waiting for a decision; the leave runs"
-                " from its pinned start. An application not waiting for one is 409.")
-CASES.message(
-    "/reject", W.reject, Hr, carrying(maternity.Decision), ReasonIn, summary="驳回产假申请 (Reject the application)",
-    example={"reason": "缺少医院出具的预产期证明"},
-    description="人事专员或人事经理说明理由驳回待批的申请，人事专员随后收到“更正并重新提交”的待办。理由为空答 422，"
-                "申请不在待批阶段答 409。\n\n"
-                "An HR specialist or manager rejects an application waiting for a decision, with a reason; an HR"
-                " specialist then gets a task to correct and resubmit it. No reason is 422; an application not"
-                " waiting for a decision is 409.")
-CASES.message(
-    "/resubmit", W.resubmit, HrOrSelf, _correction, ResubmitIn, summary="更正后重新提交 (Correct and resubmit)",
-    description="员工本人或人事更正被驳回的申请（预产期、胎数、计划开始日）并重新提交：假期按更正后的情况重新计算，"
-                "回到待批。只有被驳回的申请可以重新提交（否则 409）；日期不在合理窗口内答 422。\n\n"
-                "She or HR corrects a rejected application (expected birth, babies, planned start) and files it"
-                " again: the entitlement is recomputed and it waits for a decision. Only a rejected application is"
-                " resubmitted (otherwise 409); a date outside its window is 422.")
-CASES.message(
-    "/withdraw", W.withdraw, HrOrSelf, carrying(maternity.Decision), ReasonIn,
-    summary="撤回或取消产假 (Withdraw or cancel the leave)",
-    example={"reason": "预产期推迟，改为下月重新申请"},
-    description="假期开始前，员工本人或人事可说明理由撤回，案件结束；假期开始后只能由人事取消（员工答 403），休假开始时"
-                "所做的变更随之撤销。假期已结束或正在取消答 409。\n\n"
-                "Before the leave starts, she or HR withdraws it with a reason and the case ends; once it has"
-                " started only HR cancels it (an employee gets 403), and what the leave start changed is undone."
-                " A leave that has ended or is being cancelled is 409.")
-CASES.message(
-    "/birth", W.report_birth, HrOrSelf, _birth, BirthIn, summary="报告实际分娩 (Report the birth)",
-    description="员工本人或人事在假期内报告实际分娩日期、胎数和是否难产：假期天数和返岗日期按实际情况重新计算并审计；"
-                "申请时给了单位平均工资的，同时申领生育津贴。假期已结束或尚未批准答 409，日期不合理答 422。\n\n"
-                "She or HR reports the actual birth date, babies and a difficult birth during the leave: days and"
-                " return date are recomputed and audited; with the employer's average wage on the application the"
-                " maternity allowance is claimed too. Before approval or after the leave is 409, an implausible"
-                " date 422.")
-CASES.message(
-    "/extensions", W.request_extension, HrOrSelf, carrying(maternity.Extension), ExtensionIn,
-    summary="申请延长产假 (Ask for more days)",
-    description="员工本人或人事为尚未结束的假期申请延长（医疗证明或地方额外假），人事经理收到审批待办。同时只能有一项"
-                "待批的延期；假期已结束答 409。\n\n"
-                "She or HR asks for more days on a leave not yet ended (a medical certificate or local extra"
-                " leave); an HR manager gets the task to decide. One extension waits at a time; a leave that has"
-                " ended is 409.")
-CASES.message(
-    "/extensions/decision", W.decide_extension, HrManager, carrying(maternity.ExtensionDecision), ExtensionDecisionIn,
-    summary="审批延期 (Decide on the extension)",
-    description="人事经理批准或拒绝待批的延期；批准后返岗日期相应推后并审计。仅人事经理可调用；没有待批的延期答 409。\n\n"
-                "An HR manager approves or refuses the waiting extension; approved, the return date moves and the"
-                " change is audited. HR managers only; no extension waiting is 409.")
-CASES.message(
-    "/return-report", W.report_return, HrOrSelf, _return, DateIn, summary="报告返岗 (Say she is back)",
-    description="员工自助：在休假或逾期未返岗期间报告返岗日期，人事收到确认返岗的待办。人事也可代报。不在假期中答 409，"
-                "日期不在今天前后一年内答 422。\n\n"
-                "Self-service: during the leave (or when her return is overdue) she reports the day she came"
-                " back, and HR gets a task to confirm it; HR may report it for her. Not on leave is 409, a date"
-                " more than a year from today 422.")
-CASES.message(
-    "/return", W.confirm_return, Hr, _return, DateIn, summary="确认返岗 (Confirm her return)",
-    description="人事专员或人事经理确认返岗：社保状态恢复正常，垫付按实际返岗日核对，随后开始从工资中扣回。返岗日须晚于"
-                "假期开始日且不晚于明天（422）；不在假期中或正在取消答 409。\n\n"
-                "An HR specialist or manager confirms her return: her social-insurance status is normal again,"
-                " the advances are reconciled with the actual return and their deduction from salary starts. The"
-                " date lies after the leave start and not after tomorrow (422); not on leave, or being cancelled,"
-                " is 409.")
-CASES.message(
-    "/deductions", W.confirm_deduction, Finance, carrying(maternity.Money), MoneyIn,
-    summary="确认工资扣回 (Confirm a payroll deduction)",
-    description="财务确认一笔工资扣款，应收款恰好减少该金额。仅财务可调用；不在扣回阶段，或金额超过尚欠金额，答 409。\n\n"
-                "Finance confirms a payroll deduction; the receivable falls by exactly that amount. Finance only;"
-                " no deduction running, or more than is still owed, is 409.")
-CASES.message(
-    "/settlements", W.report_settlement, Finance, carrying(maternity.Money), MoneyIn,
-    summary="确认还款 (Confirm a repayment)",
-    description="财务确认她的一笔还款（如离职后按协议或仲裁裁决偿还）。仅财务可调用；没有正在追回的款项，或金额超过尚欠"
-                "金额，答 409。\n\n"
-                "Finance confirms a repayment (after her departure: by agreement or an arbitration award). Finance"
-                " only; nothing being recovered, or more than is still owed, is 409.")
-CASES.message(
-    "/allowance-payment", W.allowance_paid, Finance, carrying(maternity.Money), MoneyIn,
-    summary="登记生育津贴到账 (Record the allowance paid)",
-    description="财务登记经办机构支付的生育津贴，与休假期间公司所发工资核对；津贴多于工资时，差额应付给员工并通知财务。"
-                "仅财务可调用。\n\n"
-                "Finance records the maternity allowance the agency paid, reconciled with the salary the company"
-                " paid during the leave; an allowance above that salary is owed to her, and finance is told."
-                " Finance only.")
-CASES.message(
-    "/departure", W.report_departure, Hr, _departure, DateIn, summary="报告离职 (Report her departure)",
-    description="人事专员或人事经理报告她已离职：不再从工资扣回，尚欠款项保持未结并可见，由最终工资或财务跟进追回。"
-                "假期尚未开始、案件已结束或已报告过离职答 409，日期不在今天前后一年内答 422。\n\n"
-                "An HR specialist or manager reports that she left: deductions from salary stop, and what is open"
-                " stays open and visible, recovered from final pay or followed up by finance. Before the leave,"
-                " on a closed case or a second report is 409; a date more than a year from today 422.")
-CASES.message(
-    "/write-off", W.approve_write_off, WriteOff, carrying(maternity.Decision), ReasonIn,
-    summary="批准核销欠款 (Approve writing off what is owed)",
-    example={"reason": "经仲裁调解，剩余垫付款不再追偿"},
-    description="核销需财务和人事经理两人各批一次（须为不同的人），各自说明理由并审计；两人都批准后尚欠金额全部核销。"
-                "仅在返岗或离职后仍有欠款时可办（否则 409）；同一角色再批答 409，同一人批两次答 403，理由为空答 422。\n\n"
-                "A write-off needs finance and an HR manager, two different people, each with a reason and"
-                " audited; once both have approved, everything still owed is written off. Only with money still"
-                " open after her return or departure (otherwise 409); a second approval by one role is 409, by"
-                " one person 403; no reason is 422.")
+CASES.message("/approve", W.approve, Hr, lambda actor, _: maternity.Decision(actor=actor))
+CASES.message("/reject", W.reject, Hr, carrying(maternity.Decision), ReasonIn)
+CASES.message("/resubmit", W.resubmit, HrOrSelf, _correction, ResubmitIn)
+CASES.message("/withdraw", W.withdraw, HrOrSelf, carrying(maternity.Decision), ReasonIn)
+CASES.message("/birth", W.report_birth, HrOrSelf, _birth, BirthIn)
+CASES.message("/extensions", W.request_extension, HrOrSelf, carrying(maternity.Extension), ExtensionIn)
+CASES.message("/extensions/decision", W.decide_extension, HrManager, carrying(maternity.ExtensionDecision), ExtensionDecisionIn)
+CASES.message("/return-report", W.report_return, HrOrSelf, _return, DateIn)
+CASES.message("/return", W.confirm_return, Hr, _return, DateIn)
+CASES.message("/deductions", W.confirm_deduction, Finance, carrying(maternity.Money), MoneyIn)
+CASES.message("/settlements", W.report_settlement, Finance, carrying(maternity.Money), MoneyIn)
+CASES.message("/allowance-payment", W.allowance_paid, Finance, carrying(maternity.Money), MoneyIn)
+CASES.message("/departure", W.report_departure, Hr, _departure, DateIn)
+CASES.message("/write-off", W.approve_write_off, WriteOff, carrying(maternity.Decision), ReasonIn)
 
 
 @router.post(PREFIX + "/{workflow_id}/repin", response_model=maternity.MaternityView, responses=CASES.errors,

@@ -136,36 +136,7 @@ async def read(workflow_id: str, request: Request, temporal: TemporalDep, princi
     return await CASES.read(request, temporal, principal, workflow_id)
 
 
-CASES.message(
-    "/proof", W.submit_proof, HrOrSelf, carrying(non_compete.SubmitProof), ProofIn,
-    summary="提交在职证明 (Submit a proof of employment)",
-    description="她本人或人事提交某月的在职证明（现单位及如社保缴费记录号）；不写 month 时为当前月，迟交的也收下并关闭跟进待办。"
-                "协议不在履行中答 409，月份不属于本期限至今答 422。\n\n"
-                "She or HR submits a month's proof of her current employment (employer and e.g. a social-insurance"
-                " record number); without ``month`` it is the current one, and a late proof closes its follow-up"
-                " task. An agreement no longer active is 409, a month outside the term so far 422.")
-CASES.message(
-    "/violation", W.report_violation, Violation, carrying(non_compete.ReportViolation), ViolationIn,
-    summary="报告违约 (Report a violation)",
-    description="合规或人事经理附证据报告她违反竞业限制：停止支付，合规收到追回已付补偿和违约金的待办（司法解释（二））。"
-                "协议不在履行中答 409。\n\n"
-                "Compliance or an HR manager reports a breach, with evidence: payments stop and compliance gets"
-                " the task to recover what was paid and the agreed penalty (Interpretation (II)). An agreement no"
-                " longer active is 409.")
-CASES.message(
-    "/release", W.release, HrManager, carrying(non_compete.Release), ReleaseIn,
-    summary="解除竞业限制 (Release her)",
-    description="人事经理在期限内解除竞业限制（司法解释（一）第三十九条）：停止支付；期限已开始的，她会收到通知，可在申领期内申领"
-                "规则规定月数的额外补偿。仅人事经理可调用；协议不在履行中答 409。\n\n"
-                "An HR manager releases her during the term (Interpretation (I) art. 39): payments stop; once the"
-                " term has begun she is told and may claim the extra months' compensation the rule sets, within the"
-                " claim window. HR managers only; an agreement no longer active is 409.")
-CASES.message(
-    "/release-claim", W.claim_release_compensation, FormerEmployee,
-    lambda actor, _: non_compete.ClaimRelease(actor=actor),
-    summary="申领解除补偿 (Claim the release compensation)",
-    description="前员工本人在解除后、申领期内申领额外补偿，只支付一次。仅她本人（employee 角色）可调用；未解除、期限开始前"
-                "已解除、已支付过或申领期已过，答 409。\n\n"
-                "The former employee herself claims the extra compensation after a release, within the claim"
-                " window; it is paid once. Only she (role employee); not released, released before the term"
-                " began, already paid or past the window is 409.")
+CASES.message("/proof", W.submit_proof, HrOrSelf, carrying(non_compete.SubmitProof), ProofIn)
+CASES.message("/violation", W.report_violation, Violation, carrying(non_compete.ReportViolation), ViolationIn)
+CASES.message("/release", W.release, HrManager, carrying(non_compete.Release), ReleaseIn)
+CASES.message("/release-claim", W.claim_release_compensation, FormerEmployee, lambda actor, _: non_compete.ClaimRelease(actor=actor))

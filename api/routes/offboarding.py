@@ -363,32 +363,9 @@ async def sign_off(workflow_id: str, body: SignOffIn, request: Request, temporal
                                    "items": [i for i in view.items if i.owner_user == principal.user]})
 
 
-CASES.message(
-    "/withdraw", W.withdraw, Anyone, carrying(offboarding.Withdrawal), ReasonIn,
-    summary="撤回辞职 (Withdraw her resignation)",
-    example={"reason": "家庭原因已消除，希望继续留任"},
-    description="她本人（或人事代她）说明理由撤回辞职，人事经理收到是否接受的待办；接受之前离职照常进行。只有辞职可以撤回"
-                "（其他类型答 409），且须在最后工作日结束前、尚无待决的撤回；其他人答 403。\n\n"
-                "She (or HR for her) withdraws her resignation with a reason; an HR manager gets the task to"
-                " accept or refuse it, and until then the departure goes on. Only a resignation is withdrawn (any"
-                " other kind is 409), until the end of her last day and with no withdrawal already waiting;"
-                " anyone else is 403.")
-CASES.message(
-    "/withdrawal-decision", W.decide_withdrawal, HrManager, carrying(offboarding.WithdrawalDecision), DecisionIn,
-    summary="决定是否接受撤回 (Accept or refuse the withdrawal)",
-    description="人事经理接受（离职流程撤销，她继续在职）或拒绝（离职照常进行，理由记入审计）待决的撤回。仅人事经理可调用；"
-                "没有待决的撤回或雇佣已结束答 409。\n\n"
-                "An HR manager accepts the waiting withdrawal (the departure is called off and she stays) or"
-                " refuses it (the departure goes on; the reason is audited). HR managers only; no withdrawal"
-                " waiting, or the employment already ended, is 409.")
-CASES.message(
-    "/filings", W.record_filing, Hr, carrying(offboarding.Filing), FilingIn,
-    summary="登记离职备案 (Record a post-departure filing)",
-    description="人事专员或人事经理登记离职后的备案（labour_filing 用工备案，archive_and_insurance_transfer 档案和社保转移，"
-                "第五十条十五日内）及其编号，并审计是否按期。filing 不是这两项之一答 422，尚未离职答 409。\n\n"
-                "An HR specialist or manager records a post-departure filing (``labour_filing``, or"
-                " ``archive_and_insurance_transfer`` within art. 50's 15 days) with its reference, audited as on"
-                " time or late. Any other ``filing`` is 422; before her departure, 409.")
+CASES.message("/withdraw", W.withdraw, Anyone, carrying(offboarding.Withdrawal), ReasonIn)
+CASES.message("/withdrawal-decision", W.decide_withdrawal, HrManager, carrying(offboarding.WithdrawalDecision), DecisionIn)
+CASES.message("/filings", W.record_filing, Hr, carrying(offboarding.Filing), FilingIn)
 
 
 @router.post("/employees/{employee_id}/records", status_code=201, response_model=RecordOut,

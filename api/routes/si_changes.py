@@ -247,48 +247,11 @@ async def read_change(workflow_id: str, request: Request, temporal: TemporalDep,
     return await CASES.read(request, temporal, principal, workflow_id)
 
 
-CASES.message(
-    "/approve", W.approve, Checker, carrying(si_change.Approve), ApproveIn, summary="批准社保变更 (Approve a change)",
-    description="审核人（人事经理）批准已提交的变更，经办人不能审批自己的变更（403）；补缴须在 confirm_total 中确认测算的总金额，"
-                "未确认或与当前测算不符答 409（附测算）。批准后经过回退窗口才报送经办机构，窗口内审批人可撤回批准、经办人"
-                "可更正。变更不在待批阶段答 409。\n\n"
-                "The checker (an HR manager) approves a submitted change; its maker may not (403). A back-payment"
-                " needs ``confirm_total`` echoing the estimated total: missing or not the current estimate is 409,"
-                " with the estimate. An approved change waits out the rollback window before it reaches the"
-                " agency; meanwhile the approver may revoke the approval and the maker may correct it. A change not"
-                " waiting for a decision is 409.")
-CASES.message(
-    "/reject", W.reject, Checker, carrying(si_change.Decide), ReasonIn, summary="驳回社保变更 (Reject a change)",
-    example={"reason": "基数与工资单不符，请核对"},
-    description="审核人（人事经理）说明理由驳回已提交的变更，经办人收到“更正或撤回”的待办；经办人不能驳回自己的变更（403）。"
-                "变更不在待批阶段答 409。\n\n"
-                "The checker (an HR manager) rejects a submitted change with a reason, and the maker gets a task to"
-                " correct or withdraw it; the maker may not reject her own (403). A change not waiting for a"
-                " decision is 409.")
-CASES.message(
-    "/correct", W.correct, Maker, carrying(si_change.Correct), CorrectIn, summary="更正并重新提交 (Correct and resubmit)",
-    description="经办人在报送经办机构之前（待批、已批准、被驳回或被经办机构退回）更正并重新提交，只改给出的字段；原批准作废，"
-                "重新等待审批。只有该变更的经办人可以更正（403）；已报送或已结束答 409，更正后的内容不合规则答 422。\n\n"
-                "The maker corrects and resubmits the change before it reaches the agency (submitted, approved,"
-                " rejected or refused by the agency), changing only the fields given; an approval is void and the"
-                " checker decides again. Only its maker (403); once executed or closed it is 409, corrected facts"
-                " that break a rule 422.",
-    errors=responses(400, 401, 403, 404, 409, 422))
-CASES.message(
-    "/revoke", W.revoke, HrStaff, carrying(si_change.Decide), ReasonIn, summary="撤销 (Revoke)",
-    example={"reason": "误选了补缴，需撤销"},
-    description="回退窗口内：审批人本人撤回批准（其他人答 403），变更回到待批。已报送后：人事在经办机构的撤销期内申请撤销，"
-                "过期或被拒则给人事专员开线下办理的待办。其他阶段或已在撤销中答 409。人事专员和人事经理可调用。\n\n"
-                "Inside the rollback window: the approver herself revokes her approval (anyone else is 403) and the"
-                " change waits for a decision again. After execution: HR asks the agency to revoke the change while"
-                " its window is open; past it, or refused, an HR specialist gets a task to do it at the counter."
-                " Any other stage, or a revocation under way, is 409. HR specialists and managers.")
-CASES.message(
-    "/withdraw", W.withdraw, HrStaff, carrying(si_change.Decide), ReasonIn, summary="撤回社保变更 (Withdraw a change)",
-    example={"reason": "员工推迟到下月入职，本次不办"},
-    description="经办人或人事经理在报送经办机构之前说明理由撤回，案件结束。其他人答 403；已报送或已结束答 409。\n\n"
-                "The maker or an HR manager withdraws the change with a reason before it reaches the agency, and the"
-                " case ends. Anyone else is 403; once executed or closed it is 409.")
+CASES.message("/approve", W.approve, Checker, carrying(si_change.Approve), ApproveIn)
+CASES.message("/reject", W.reject, Checker, carrying(si_change.Decide), ReasonIn)
+CASES.message("/correct", W.correct, Maker, carrying(si_change.Correct), CorrectIn, errors=responses(400, 401, 403, 404, 409, 422))
+CASES.message("/revoke", W.revoke, HrStaff, carrying(si_change.Decide), ReasonIn)
+CASES.message("/withdraw", W.withdraw, HrStaff, carrying(si_change.Decide), ReasonIn)
 
 
 @router.post("/{workflow_id}/repin", response_model=si_change.SiChangeView, responses=responses(400, 401, 403, 404, 422),

@@ -171,14 +171,7 @@ def project_expected_dates(view: transfer.TransferView) -> transfer.TransferView
     return view
 
 
-CASES.message(
-    "/review", W.review, Hr, carrying(transfer.ReviewDecision), ReviewIn, summary="审核转移 (Review a transfer)",
-    description="人事专员或人事经理审核材料齐全、等待审核的转移：通过则各险种报送经办机构；退回须给出 reason_code（如 "
-                "missing_document、illegible_document），她收到通知补交材料（422 若缺少）。不在等待审核阶段答 409。\n\n"
-                "An HR specialist or manager reviews a transfer whose materials are complete: approved, each type"
-                " goes to its agency; returned, it needs a ``reason_code`` (missing_document, illegible_document"
-                " ...; 422 without one) and she is told to fix her materials. A transfer not awaiting review is"
-                " 409.")
+CASES.message("/review", W.review, Hr, carrying(transfer.ReviewDecision), ReviewIn)
 
 
 @router.post(PREFIX + "/review-batch", response_model=list[BatchLine], responses=responses(400, 401, 403, 422),
@@ -206,14 +199,7 @@ async def review_batch(body: BatchIn, temporal: TemporalDep, request_id: Request
     return lines
 
 
-CASES.message(
-    "/cancel", W.cancel, HrOrSelf, carrying(transfer.Cancel), ReasonIn, summary="取消转移 (Cancel a transfer)",
-    example={"reason": "调动取消，继续在原城市工作"},
-    description="申请人、员工本人或人事说明理由取消尚未结束的转移，未办完的险种一并取消。其他人答 403；已完成、部分被拒、"
-                "已放弃或已取消答 409。\n\n"
-                "The applicant, she herself or HR cancels a transfer not yet ended, with a reason; every type not"
-                " yet completed is cancelled with it. Anyone else is 403; a transfer completed, partly rejected,"
-                " abandoned or cancelled is 409.")
+CASES.message("/cancel", W.cancel, HrOrSelf, carrying(transfer.Cancel), ReasonIn)
 
 
 @router.post(PREFIX + "/{workflow_id}/agency-progress", response_model=transfer.TransferView, responses=CASES.errors,

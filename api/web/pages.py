@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from api.i18n import COOKIE as LANGUAGE_COOKIE
-from api.i18n import LANGUAGES, language
+from api.i18n import LANGUAGES, language, say
 from api.web import actions, forms, money_words
 from api.web import session as web_session
 from api.web.calls import Answer, call
@@ -75,6 +75,13 @@ class Page:
     async def api(self, method: str, path: str, **kwargs: Any) -> Answer:
         return await call(self.request, self.session, method, path, **kwargs)
 
+    async def read(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """What the API answers a GET of ``path``; a refusal leaves the handler as a page saying why."""
+        answer = await self.api("GET", path, params=params)
+        if not answer.ok:
+            raise Leave(self.problem(answer))
+        return answer.body
+
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         s = self.session
         settings: Settings = self.request.app.state.settings
@@ -82,7 +89,8 @@ class Page:
             t=self.t, lang=self.lang, session=s, csrf=web_session.form_token(self.request, s) if s else "",
             nav=_nav(s) if s else [], path=self.request.url.path, here=_here(self.request),
             other_lang="en" if self.lang == "zh" else "zh", temporal_ui=settings.temporal_ui_url,
-            label=lambda name: forms.label(name, self.lang), namespace=settings.temporal_namespace, **context)
+            label=lambda name: forms.label(name, self.lang), namespace=settings.temporal_namespace,
+            said=lambda text: say(str(text), self.lang) if text else "", **context)
         response = HTMLResponse(html, status)
         return self.finish(response)
 
@@ -142,7 +150,7 @@ def _nav(s: Session) -> list[tuple[str, str]]:
         items += [("/app/new", "app.new_case"), ("/app/transfers/review", "app.review_batch")]
     if role in (Role.FINANCE, Role.HR_MANAGER):
         items.append(("/app/receivables", "app.receivables"))
-    if role in (Role.HR_MANAGER, Role.HR_SPECIALIST, Role.ADMIN):
+    if role in (Role.HR_MANAGER, Role.HR_SPECIALIST, Role.COMPLIANCE):
         items.append(("/app/statistics", "app.transfer_statistics"))
     if role in (Role.HR_MANAGER, Role.FINANCE, Role.COMPLIANCE, Role.ADMIN):
         items.append(("/app/reports", "app.reports"))
@@ -167,15 +175,21 @@ def install(app: FastAPI) -> None:
     settings: Settings = app.state.settings
     sign_in_method = method_for(settings.dev_sign_in)
 
-    async def guarded(request: Request) -> tuple[Page, Response | None]:
+    async def signed_in(request: Request) -> Page:
+        """The page of a signed-in person; a post, only from one of our forms. Otherwise the
+        answer is the sign-in page (or the refusal), through ``Leave``."""
         page = Page(request)
         if page.session is None:
-            return page, RedirectResponse(f"/app/sign-in?next={quote(_here(request))}", status_code=303)
+            raise Leave(RedirectResponse(f"/app/sign-in?next={quote(_here(request))}", status_code=303))
         if request.method == "POST":
             form = await request.form()
             if not web_session.posted_by_our_page(request, page.session, str(form.get("_csrf") or "")):
-                return page, page.render("problem.html", status=403, message=page.t("app.csrf_failed"))
-        return page, None
+                raise Leave(page.render("problem.html", status=403, message=page.t("app.csrf_failed")))
+        return page
+
+    @app.exception_handler(Leave)
+    async def leave(_: Request, exc: Leave) -> Response:
+        return exc.response
 
     @app.get("/", include_in_schema=False)
     async def root(request: Request) -> Response:
@@ -201,13 +215,12 @@ def install(app: FastAPI) -> None:
             return page.redirect("/app/sign-in")
         response = RedirectResponse(_safe_next(str(form.get("next") or "")) or "/app", status_code=303)
         web_session.start(request, response, who)
+        page.session = None  # signed in anew: the session this request came with (if any) is over
         return page.finish(response)
 
     @app.post("/app/sign-out", include_in_schema=False)
     async def sign_out(request: Request) -> Response:
-        _, refused = await guarded(request)
-        if refused:
-            return refused
+        await signed_in(request)
         response = RedirectResponse("/app/sign-in", status_code=303)
         web_session.end(response)
         return response
@@ -222,67 +235,51 @@ def install(app: FastAPI) -> None:
 
     @app.get("/app", include_in_schema=False)
     async def home(request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
+        page = await signed_in(request)
         assert page.session is not None
         return page.redirect("/app/my" if page.session.role is Role.EMPLOYEE else "/app/inbox")
 
     @app.get("/app/inbox", include_in_schema=False)
     async def inbox(request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
+        page = await signed_in(request)
         q = request.query_params
         filters = {"kind": q.get("kind") or None, "stage": q.get("stage") or None,
                    "department": q.get("department") or None}
-        answer = await page.api("GET", "/inbox", params={"limit": 200, **filters})
-        if not answer.ok:
-            return page.problem(answer)
-        items = answer.body["items"]
+        body = await page.read("/inbox", {"limit": 200, **filters})
+        items = body["items"]
         items.sort(key=lambda i: (i["due_at"] is None, i["due_at"] or "", i["id"]))  # overdue and soonest first
         return page.render("inbox.html", items=items, filters=filters, kinds=[p.kind for p in actions.PROCESSES])
 
     @app.get("/app/cases", include_in_schema=False)
     async def cases(request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
+        page = await signed_in(request)
         q = request.query_params
         filters = {"kind": q.get("kind"), "stage": q.get("stage"), "status": q.get("status"),
                    "employee_id": q.get("employee_id")}
-        answer = await page.api("GET", "/cases", params={"limit": 100, **filters})
-        if not answer.ok:
-            return page.problem(answer)
-        return page.render("cases.html", items=answer.body["items"], filters=filters,
+        body = await page.read("/cases", {"limit": 100, **filters})
+        return page.render("cases.html", items=body["items"], filters=filters,
                            kinds=[p.kind for p in actions.PROCESSES])
 
     @app.get("/app/my", include_in_schema=False)
     async def my(request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
+        page = await signed_in(request)
         assert page.session is not None
-        answer = await page.api("GET", "/cases", params={"limit": 100})
-        if not answer.ok:
-            return page.problem(answer)
+        body = await page.read("/cases", {"limit": 100})
         me = None
         if page.session.employee_id:
             found = await page.api("GET", f"/employees/{page.session.employee_id}")
             me = found.body if found.ok else None
         views = {}
-        for case in answer.body["items"]:
+        for case in body["items"]:
             process = actions.process_of(case["workflow_id"])
             if process and case["status"] == "open":
                 view = await page.api("GET", f"{process.api}/{case['workflow_id']}")
                 views[case["workflow_id"]] = view.body if view.ok else None
-        return page.render("my.html", items=answer.body["items"], me=me, views=views)
+        return page.render("my.html", items=body["items"], me=me, views=views)
 
     @app.get("/app/cases/{workflow_id}", include_in_schema=False)
     async def case_page(workflow_id: str, request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
+        page = await signed_in(request)
         assert page.session is not None
         detail = await page.api("GET", f"/cases/{quote(workflow_id, safe='')}")
         if not detail.ok:
@@ -303,9 +300,7 @@ def install(app: FastAPI) -> None:
 
     @app.get("/app/cases/{workflow_id}/evidence", include_in_schema=False)
     async def evidence(workflow_id: str, request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
+        page = await signed_in(request)
         answer = await page.api("GET", f"/cases/{quote(workflow_id, safe='')}/evidence")
         if not answer.ok:
             return page.problem(answer)
@@ -314,9 +309,7 @@ def install(app: FastAPI) -> None:
 
     @app.api_route("/app/cases/{workflow_id}/do/{slug}", methods=["GET", "POST"], include_in_schema=False)
     async def act(workflow_id: str, slug: str, request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
+        page = await signed_in(request)
         assert page.session is not None
         process = actions.process_of(workflow_id)
         action = actions.case_action(request.app, process.kind, slug) if process else None
@@ -350,17 +343,13 @@ def install(app: FastAPI) -> None:
 
     @app.get("/app/new", include_in_schema=False)
     async def new_case(request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
+        page = await signed_in(request)
         assert page.session is not None
         return page.render("new.html", processes=actions.startable(request.app, page.session.role))
 
     @app.api_route("/app/new/{kind}", methods=["GET", "POST"], include_in_schema=False)
     async def start(kind: str, request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
+        page = await signed_in(request)
         assert page.session is not None
         action = actions.start_action(request.app, kind)
         if action is None or action.body is None or page.session.role not in action.roles:
@@ -387,9 +376,7 @@ def install(app: FastAPI) -> None:
 
     @app.post("/app/tasks/{task_id}/done", include_in_schema=False)
     async def task_done(task_id: int, request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
+        page = await signed_in(request)
         form = await request.form()
         answer = await page.api("POST", f"/tasks/{task_id}/done", json={"note": str(form.get("note") or "") or None},
                                 request_id=_request_id(form))
@@ -397,31 +384,21 @@ def install(app: FastAPI) -> None:
 
     @app.get("/app/receivables", include_in_schema=False)
     async def receivables(request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
+        page = await signed_in(request)
         chosen = request.query_params.get("status") or "open"
-        answer = await page.api("GET", "/receivables", params={"status": chosen, "limit": 200})
-        if not answer.ok:
-            return page.problem(answer)
-        return page.render("receivables.html", items=answer.body["items"], chosen=chosen)
+        body = await page.read("/receivables", {"status": chosen, "limit": 200})
+        return page.render("receivables.html", items=body["items"], chosen=chosen)
 
     @app.get("/app/staff", include_in_schema=False)
     async def staff(request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
-        answer = await page.api("GET", "/staff")
-        if not answer.ok:
-            return page.problem(answer)
-        return page.render("staff.html", items=answer.body, roles=[r.value for r in Role if r in STAFF],
+        page = await signed_in(request)
+        body = await page.read("/staff")
+        return page.render("staff.html", items=body, roles=[r.value for r in Role if r in STAFF],
                            general=[], request_id=uuid.uuid4().hex)
 
     @app.post("/app/staff", include_in_schema=False)
     async def put_staff(request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
+        page = await signed_in(request)
         form = await request.form()
         user = str(form.get("user_id") or "").strip()
         body = {"display_name": str(form.get("display_name") or "").strip(), "role": form.get("role"),
@@ -438,43 +415,31 @@ def install(app: FastAPI) -> None:
 
     @app.get("/app/policy-notices", include_in_schema=False)
     async def policy_notices(request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
-        answer = await page.api("GET", "/policy/notices", params={"limit": 100})
-        if not answer.ok:
-            return page.problem(answer)
-        return page.render("policy_notices.html", items=answer.body["items"])
+        page = await signed_in(request)
+        body = await page.read("/policy/notices", {"limit": 100})
+        return page.render("policy_notices.html", items=body["items"])
 
     @app.get("/app/notices", include_in_schema=False)
     async def notices(request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
-        answer = await page.api("GET", "/me/notifications", params={"limit": 100})
-        if not answer.ok:
-            return page.problem(answer)
-        return page.render("notices.html", items=answer.body["items"])
+        page = await signed_in(request)
+        body = await page.read("/me/notifications", {"limit": 100})
+        return page.render("notices.html", items=body["items"])
 
     @app.get("/app/reports", include_in_schema=False)
     async def reports(request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
-        answer = await page.api("GET", "/reports/monthly")
-        if not answer.ok:
-            return page.problem(answer)
-        return page.render("reports.html", items=answer.body if isinstance(answer.body, list)
-                           else answer.body.get("items", []))
+        page = await signed_in(request)
+        body = await page.read("/reports/monthly")
+        return page.render("reports.html", items=body if isinstance(body, list)
+                           else body.get("items", []))
 
     @app.get("/app/reports/{month}", include_in_schema=False)
     async def report(month: str, request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
+        page = await signed_in(request)
         answer = await page.api("GET", f"/reports/monthly/{quote(month, safe='')}/page")
         if not answer.ok:
             return page.problem(answer)
+        if answer.status == 202:  # not computed yet: the API's page saying it is being computed
+            return page.finish(Response(answer.body, status_code=202, media_type="text/html; charset=utf-8"))
         response = Response(answer.body, media_type="text/html; charset=utf-8")
         page.finish(response)
         response.headers["Content-Security-Policy"] = answer.headers.get("content-security-policy", CSP)
@@ -482,19 +447,13 @@ def install(app: FastAPI) -> None:
 
     @app.get("/app/statistics", include_in_schema=False)
     async def statistics(request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
-        answer = await page.api("GET", "/transfers/statistics", params=dict(request.query_params))
-        if not answer.ok:
-            return page.problem(answer)
-        return page.render("statistics.html", stats=answer.body)
+        page = await signed_in(request)
+        body = await page.read("/transfers/statistics", dict(request.query_params))
+        return page.render("statistics.html", stats=body)
 
     @app.api_route("/app/transfers/review", methods=["GET", "POST"], include_in_schema=False)
     async def review_batch(request: Request) -> Response:
-        page, refused = await guarded(request)
-        if refused:
-            return refused
+        page = await signed_in(request)
         results = None
         if request.method == "POST":
             form = await request.form()
@@ -513,6 +472,14 @@ def install(app: FastAPI) -> None:
                                                           "status": "open", "limit": 200})
         return page.render("review.html", items=waiting.body["items"] if waiting.ok else [], results=results,
                            request_id=uuid.uuid4().hex)
+
+
+class Leave(Exception):
+    """Leave the handler with ``response`` (the sign-in page for a visitor, a refused form)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("leave the page")
+        self.response = response
 
 
 def _names(fields: list[forms.Field], name: str) -> bool:

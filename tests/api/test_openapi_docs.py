@@ -14,13 +14,11 @@ import json
 import os
 import pkgutil
 import re
-import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from playwright.async_api import ConsoleMessage, Route, async_playwright
@@ -28,6 +26,7 @@ from pydantic import BaseModel
 
 import api.routes
 from api.app import create_app
+from tests.live_server import serving_in_a_thread
 
 CHROMIUM = os.environ.get("HRFLOW_CHROMIUM", "/usr/bin/chromium")  # as run.py installs it
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -150,18 +149,8 @@ async def test_the_documentation_pages_name_only_files_of_this_server(client: ht
 
 @pytest.fixture
 def live_server(app: FastAPI) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        threading.Event().wait(0.05)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving_in_a_thread(app) as url:
+        yield url
 
 
 async def _render(live_server: str, path: str, rendered: str, at_least: int) -> tuple[list[str], list[str], int]:

@@ -16,9 +16,9 @@ from temporalio.service import RPCError
 
 from api.errors import ApiError
 from api.i18n import bilingual, label
-from api.plausibility import add_months
 from api.routes.maternity import check_birth_date
 from db.models import Case
+from domain.months import add_months
 from domain.policy import contribution_limits
 from domain.roles import Role
 from tests.badinput.conftest import EMPLOYEE, SharedDatabase, count_rows

@@ -20,6 +20,7 @@ from decimal import Decimal
 import pytest
 
 from domain.maternity import allowance, installments, months_on_leave_at_cutoff
+from domain.months import add_months
 from domain.offboarding import Deduction, FinalPay, final_pay
 from domain.policy import (
     PolicyError,
@@ -479,3 +480,12 @@ def test_a_stop_costs_nothing_and_misses_nothing(si_policy):
     cost = estimate(ChangeKind.STOP, None, [], si_policy.model_copy(update={"rates": rates}))
     assert (cost.month_count, yuan(cost.base), cost.missing) == (0, "0.00", [])
     assert [yuan(x) for x in (cost.employee_total, cost.employer_total, cost.total)] == ["0.00", "0.00", "0.00"]
+
+
+@pytest.mark.parametrize(("day", "months", "expected"), [
+    (dt.date(2026, 1, 31), 1, dt.date(2026, 2, 28)), (dt.date(2028, 1, 31), 1, dt.date(2028, 2, 29)),
+    (dt.date(2026, 3, 31), -1, dt.date(2026, 2, 28)), (dt.date(2026, 12, 15), 1, dt.date(2027, 1, 15)),
+    (dt.date(2026, 1, 15), -13, dt.date(2024, 12, 15)), (dt.date(2026, 5, 31), 0, dt.date(2026, 5, 31)),
+])
+def test_whole_months_clamp_to_the_month_end(day: dt.date, months: int, expected: dt.date) -> None:
+    assert add_months(day, months) == expected

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from temporalio.service import RPCError
 
-from api.plausibility import add_months
 from db.models import Case
+from domain.months import add_months
 from domain.protections import Ground, MaternityRecord, Protection, bar, find_protections, grounds_in_text
 from domain.roles import Role
 

@@ -5,15 +5,14 @@ alert list shows the seeded alerts, and the page asks nothing of any other addre
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from playwright.async_api import Route, async_playwright
 
 from db import report
 from domain.roles import Role
+from tests.live_server import serving_in_a_thread
 from tests.reports.conftest import report_app
 
 CHROMIUM = os.environ.get("HRFLOW_CHROMIUM", "/usr/bin/chromium")  # as run.py installs it
@@ -29,19 +28,8 @@ class _NoTemporal:
 
 @pytest.fixture
 def live_server(settings, engine, codec) -> Iterator[str]:
-    app = report_app(settings, engine, codec, _NoTemporal())
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        threading.Event().wait(0.05)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving_in_a_thread(report_app(settings, engine, codec, _NoTemporal())) as url:
+        yield url
 
 
 @pytest.fixture

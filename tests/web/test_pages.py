@@ -60,10 +60,13 @@ async def test_a_post_without_the_form_token_does_nothing(web, site, auth) -> No
 
 
 async def test_sign_in_goes_back_only_to_a_page_of_this_site(web) -> None:
-    for target, landing in (("/app/cases", "/app/cases"), ("https://evil.example/", "/app/inbox"),
-                            ("//evil.example/x", "/app/inbox")):
-        r = await web.post("/app/sign-in", data={"person": "hr_specialist:hr.li", "next": target})
+    # Each sign-in is over the session before it, as another person: the new one is the one in use.
+    for person, target, landing in (("hr_specialist:hr.li", "/app/cases", "/app/cases"),
+                                    ("hr_manager:mgr.wang", "https://evil.example/", "/app/inbox"),
+                                    ("hr_specialist:hr.li", "//evil.example/x", "/app/inbox")):
+        r = await web.post("/app/sign-in", data={"person": person, "next": target})
         assert r.status_code == 200 and r.url.path == landing, (target, r.url)
+        assert f"<strong>{person.split(':')[1]}</strong>" in r.text
 
 
 async def test_a_posted_role_is_not_believed(web) -> None:
@@ -125,7 +128,8 @@ def test_every_text_a_template_asks_for_exists() -> None:
     from api.web.texts import Texts
 
     templates = Path(__file__).resolve().parents[2] / "api" / "web" / "templates"
-    keys = {k for f in templates.glob("*.html") for k in re.findall(r't\("([a-z_]+\.[a-z_]+)"\)', f.read_text())}
+    said = r't\("([a-z_]+\.[a-z_]+)"\)|set (?:heading|empty) = "([a-z_]+\.[a-z_]+)"'
+    keys = {k for f in templates.glob("*.html") for pair in re.findall(said, f.read_text()) for k in pair if k}
     keys |= {k for k in re.findall(r'"(app\.[a-z_]+)"', (templates.parent / "pages.py").read_text())}
     for lang in ("zh", "en"):
         missing = []
@@ -135,3 +139,24 @@ def test_every_text_a_template_asks_for_exists() -> None:
             except KeyError:
                 missing.append(key)
         assert missing == [], lang
+
+
+ROLES = [("hr.li", "hr_specialist"), ("mgr.wang", "hr_manager"), ("fin.zhao", "finance"), ("comp.sun", "compliance"),
+         ("it.zhou", "it"), ("ops.wu", "admin"), (EMPLOYEE, "employee")]
+
+
+async def test_every_page_of_the_menu_opens_for_its_role(web, site, auth) -> None:
+    async with httpx.AsyncClient(base_url=site) as api:
+        r = await api.post("/si-changes", headers=auth(Role.HR_SPECIALIST, "hr.li"), json={
+            "employee_id": EMPLOYEE, "kind": "enrollment", "base": "10000.00", "effective_month": "2026-11",
+            "reason": "new hire"})
+        assert r.status_code == 201, r.text
+        case = r.json()["workflow_id"]
+    for user, role in ROLES:
+        await as_person(web, user, role)
+        home = await web.get("/app")
+        menu = re.findall(r'<nav aria-label="[^"]+">(.*?)</nav>', home.text, re.DOTALL)[0]
+        for href in [*re.findall(r'href="(/app/[^"]*)"', menu), f"/app/cases/{case}"]:
+            r = await web.get(href)
+            assert r.status_code == 200, (role, href, r.text[-500:])
+            assert 'lang="zh-CN"' in r.text and "internal_error" not in r.text, (role, href)
