@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 
+import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from api import report_charts as charts
@@ -22,22 +24,10 @@ CHINA = dt.timezone(dt.timedelta(hours=8))
 # Inline SVG carries <style> elements, hence 'unsafe-inline' for styles; nothing else is allowed.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
-# metric -> (label, what its dimension is, how its value reads)
+# metric -> (label, what its dimension is, how its value reads), from ``report_metrics.yaml``
 METRICS: dict[str, tuple[str, str, str]] = {
-    "maternity_return_attrition": ("产假返岗一年内离职率 Attrition within a year of maternity return", "department", "rate"),
-    "company_attrition": ("公司离职率（12个月） Company attrition, 12 months", "", "rate"),
-    "undeducted_rate": ("垫付社保未扣回率 Advanced contributions due but not deducted", "department", "rate"),
-    "departed_unsettled_share": ("离职未结清占比 Departed with money unsettled", "position", "rate"),
-    "receivable_ageing": ("应收账龄（元） Receivable ageing, yuan open", "days since booked", "yuan"),
-    "base_outside_band": ("缴费基数超出社平工资区间 Bases outside the average-wage band", "department", "rate"),
-    "base_unknown_city": ("缺社平工资的城市 Cities without an average wage", "city", "count"),
-    "deduction_mismatch": ("垫付额与基数×个人费率不符 Advances differing from base x rate", "department", "rate"),
-    "deduction_unknown_rate": ("缺个人费率的城市 Cities without personal rates", "city", "count"),
-    "transfers_filed": ("转移申请 Transfers filed", "", "count"),
-    "transfers_completed": ("已完成转移 Completed transfers (by insurance)", "insurance", "count"),
-    "transfers_processing_days": ("平均办理天数 Average processing days", "insurance", "days"),
-    "transfers_processing_days_p90": ("办理天数P90 Processing days, 90th percentile", "insurance", "days"),
-    "transfers_rejections": ("驳回原因 Rejections by reason", "reason", "count"),
+    metric: (said["label"], said["dimension"], said["reads"])
+    for metric, said in yaml.safe_load(resources.files("api").joinpath("report_metrics.yaml").read_text("utf-8")).items()
 }
 
 _env = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),

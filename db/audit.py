@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import select, text
@@ -58,18 +58,8 @@ def append(session: Session, entry: AuditEntry, *, at: dt.datetime | None = None
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
     prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     occurred_at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    event = AuditEvent(
-        occurred_at=occurred_at,
-        actor=entry.actor,
-        actor_role=entry.actor_role,
-        action=entry.action,
-        workflow_id=entry.workflow_id,
-        subject=entry.subject,
-        before=to_jsonable(entry.before),
-        after=to_jsonable(entry.after),
-        request_id=entry.request_id,
-        prev_hash=prev or GENESIS,
-    )
+    said = asdict(entry) | {"before": to_jsonable(entry.before), "after": to_jsonable(entry.after)}
+    event = AuditEvent(occurred_at=occurred_at, prev_hash=prev or GENESIS, **said)
     event.hash = row_hash(event)
     session.add(event)
     session.flush()

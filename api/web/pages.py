@@ -32,6 +32,7 @@ from hrflow.settings import Settings
 from workflows.offboarding import OUTCOMES
 
 HERE = Path(__file__).resolve().parent
+KINDS = [p.kind for p in actions.PROCESSES]
 CHINA = dt.timezone(dt.timedelta(hours=8))
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; form-action 'self';"
        " base-uri 'none'; frame-ancestors 'none'")
@@ -75,12 +76,15 @@ class Page:
     async def api(self, method: str, path: str, **kwargs: Any) -> Answer:
         return await call(self.request, self.session, method, path, **kwargs)
 
-    async def read(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        """What the API answers a GET of ``path``; a refusal leaves the handler as a page saying why."""
+    async def fetch(self, path: str, params: dict[str, Any] | None = None) -> Answer:
+        """The API's answer to a GET of ``path``; a refusal leaves the handler as a page saying why."""
         answer = await self.api("GET", path, params=params)
         if not answer.ok:
             raise Leave(self.problem(answer))
-        return answer.body
+        return answer
+
+    async def read(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return (await self.fetch(path, params)).body
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         s = self.session
@@ -248,7 +252,9 @@ def install(app: FastAPI) -> None:
         body = await page.read("/inbox", {"limit": 200, **filters})
         items = body["items"]
         items.sort(key=lambda i: (i["due_at"] is None, i["due_at"] or "", i["id"]))  # overdue and soonest first
-        return page.render("inbox.html", items=items, filters=filters, kinds=[p.kind for p in actions.PROCESSES])
+        return page.render("inbox.html", items=items, filters=filters, filter_form=[
+            ("kind", "app.process", KINDS, page.t.kind), ("stage", "app.stage", None, None),
+            ("department", "app.department", None, None)])
 
     @app.get("/app/cases", include_in_schema=False)
     async def cases(request: Request) -> Response:
@@ -257,8 +263,10 @@ def install(app: FastAPI) -> None:
         filters = {"kind": q.get("kind"), "stage": q.get("stage"), "status": q.get("status"),
                    "employee_id": q.get("employee_id")}
         body = await page.read("/cases", {"limit": 100, **filters})
-        return page.render("cases.html", items=body["items"], filters=filters,
-                           kinds=[p.kind for p in actions.PROCESSES])
+        return page.render("cases.html", items=body["items"], filters=filters, filter_form=[
+            ("kind", "app.process", KINDS, page.t.kind), ("stage", "app.stage", None, None),
+            ("status", "app.status", ("open", "completed", "withdrawn", "cancelled"), page.t.status),
+            ("employee_id", "app.employee", None, None)])
 
     @app.get("/app/my", include_in_schema=False)
     async def my(request: Request) -> Response:
@@ -301,9 +309,7 @@ def install(app: FastAPI) -> None:
     @app.get("/app/cases/{workflow_id}/evidence", include_in_schema=False)
     async def evidence(workflow_id: str, request: Request) -> Response:
         page = await signed_in(request)
-        answer = await page.api("GET", f"/cases/{quote(workflow_id, safe='')}/evidence")
-        if not answer.ok:
-            return page.problem(answer)
+        answer = await page.fetch(f"/cases/{quote(workflow_id, safe='')}/evidence")
         return page.finish(Response(answer.body, media_type="application/zip", headers={
             "Content-Disposition": answer.headers.get("content-disposition", "attachment")}))
 
@@ -333,11 +339,7 @@ def install(app: FastAPI) -> None:
                                 request_id=_request_id(form))
         if answer.ok:
             return page.redirect(f"/app/cases/{quote(workflow_id, safe='')}?done={quote(slug)}")
-        by_field, general = forms.refusals_by_field(answer.body)
-        forms.fill(fields, forms.posted_values(form), by_field)
-        general += [m for name, m in by_field.items() if not _names(fields, name)]
-        if not general and not by_field:
-            general = [_message(answer, page.t)]
+        general = _refused(page, answer, fields, form)
         return page.render("action.html", action=action, fields=fields, general=general,
                            workflow_id=workflow_id, confirm=confirm, request_id=_request_id(form))
 
@@ -366,11 +368,7 @@ def install(app: FastAPI) -> None:
         if answer.ok:
             started = answer.body.get("workflow_id") if isinstance(answer.body, dict) else None
             return page.redirect(f"/app/cases/{quote(started, safe='')}?done=start" if started else "/app")
-        by_field, general = forms.refusals_by_field(answer.body)
-        forms.fill(fields, forms.posted_values(form), by_field)
-        general += [m for name, m in by_field.items() if not _names(fields, name)]
-        if not general and not by_field:
-            general = [_message(answer, page.t)]
+        general = _refused(page, answer, fields, form)
         return page.render("start.html", action=action, kind=kind, fields=fields,
                            general=general, request_id=_request_id(form))
 
@@ -435,9 +433,7 @@ def install(app: FastAPI) -> None:
     @app.get("/app/reports/{month}", include_in_schema=False)
     async def report(month: str, request: Request) -> Response:
         page = await signed_in(request)
-        answer = await page.api("GET", f"/reports/monthly/{quote(month, safe='')}/page")
-        if not answer.ok:
-            return page.problem(answer)
+        answer = await page.fetch(f"/reports/monthly/{quote(month, safe='')}/page")
         if answer.status == 202:  # not computed yet: the API's page saying it is being computed
             return page.finish(Response(answer.body, status_code=202, media_type="text/html; charset=utf-8"))
         response = Response(answer.body, media_type="text/html; charset=utf-8")
@@ -480,6 +476,15 @@ class Leave(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__("leave the page")
         self.response = response
+
+
+def _refused(page: Page, answer: Answer, fields: list[forms.Field], form: Any) -> list[str]:
+    """The form again as posted, each refused field with the API's words beside it; the refusals
+    of no field on the form (and a refusal that names none) are listed above it."""
+    by_field, general = forms.refusals_by_field(answer.body)
+    forms.fill(fields, forms.posted_values(form), by_field)
+    general += [m for name, m in by_field.items() if not _names(fields, name)]
+    return general if general or by_field else [_message(answer, page.t)]
 
 
 def _names(fields: list[forms.Field], name: str) -> bool:

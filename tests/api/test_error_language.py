@@ -77,36 +77,33 @@ def by_field(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 # ------------------------------------------------------------------ the same bad request, two languages
-async def test_a_bad_body_is_answered_in_chinese_by_default(api: httpx.AsyncClient) -> None:
-    r = await api.post(EXTENSION, json=BAD_EXTENSION, headers=HR)
-    assert r.status_code == 422, r.text
-    items = by_field(assert_items_named(r.json()))
-    assert items["reason"] == {"field": "reason", "rule": "string_too_short", "label": "原因",
-                               "message": "原因：至少填写 1 个字符"}
-    assert items["days"]["message"] == "天数：须大于 0"
-    assert items["kind"]["message"] == "类型：须为以下之一：medical_certificate、local_extra_leave"
-    assert items["approved"]["rule"] == "extra_forbidden" and items["approved"]["message"].startswith("approved：")
-    assert all(CJK.search(i["message"]) for i in items.values())
+SAID = {  # what each language says of the same bad body
+    "zh": {"reason": ("原因", "原因：至少填写 1 个字符"), "days": "天数：须大于 0",
+           "kind": "类型：须为以下之一：medical_certificate、local_extra_leave", "approved": "approved："},
+    "en": {"reason": ("reason", "reason: must have at least 1 character"), "days": "days: must be greater than 0",
+           "kind": "kind: must be one of: medical_certificate, local_extra_leave", "approved": "approved: "},
+}
 
 
-@pytest.mark.parametrize("how", ["header", "query", "cookie"])
-async def test_the_same_bad_body_in_english_when_she_asks(api: httpx.AsyncClient, how: str) -> None:
-    url, headers, cookies = EXTENSION, dict(HR), {}
+@pytest.mark.parametrize("how", ["default", "header", "query", "cookie"])
+async def test_a_bad_body_is_answered_in_the_language_she_reads(api: httpx.AsyncClient, how: str) -> None:
+    """Chinese unless she asks for English: by Accept-Language, ``?lang=en``, or the page's cookie."""
+    url, headers, lang = EXTENSION, dict(HR), "zh" if how == "default" else "en"
     if how == "header":
         headers |= EN
     elif how == "query":
         url += "?lang=en"
-    else:
-        cookies = {i18n.COOKIE: "en"}
-    api.cookies.update(cookies)
+    elif how == "cookie":
+        api.cookies.update({i18n.COOKIE: "en"})
     r = await api.post(url, json=BAD_EXTENSION, headers=headers)
     assert r.status_code == 422, r.text
-    items = by_field(assert_items_named(r.json()))
-    assert items["reason"] == {"field": "reason", "rule": "string_too_short", "label": "reason",
-                               "message": "reason: must have at least 1 character"}
-    assert items["days"]["message"] == "days: must be greater than 0"
-    assert items["kind"]["message"] == "kind: must be one of: medical_certificate, local_extra_leave"
-    assert not any(CJK.search(i["message"]) for i in items.values())
+    items, said = by_field(assert_items_named(r.json())), SAID[lang]
+    assert items["reason"] == {"field": "reason", "rule": "string_too_short", "label": said["reason"][0],
+                               "message": said["reason"][1]}
+    assert items["days"]["message"] == said["days"]
+    assert items["kind"]["message"] == said["kind"]
+    assert items["approved"]["rule"] == "extra_forbidden" and items["approved"]["message"].startswith(said["approved"])
+    assert all(bool(CJK.search(i["message"])) == (lang == "zh") for i in items.values())
 
 
 async def test_nested_fields_patterns_and_limits_are_said_in_words(api: httpx.AsyncClient) -> None:

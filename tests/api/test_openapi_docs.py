@@ -189,16 +189,11 @@ async def _render(live_server: str, path: str, rendered: str, at_least: int) -> 
     return requested, errors, count
 
 
-async def test_swagger_ui_renders_every_operation_from_this_server_alone(live_server: str) -> None:
-    requested, errors, operations = await _render(live_server, "/docs", ".opblock", 50)
-    assert operations > 80
-    assert [url for url in requested if not url.startswith(live_server + "/")] == []
-    assert f"{live_server}/openapi.json" in requested
-    assert errors == []
-
-
-async def test_redoc_renders_every_operation_from_this_server_alone(live_server: str) -> None:
-    requested, errors, operations = await _render(live_server, "/redoc", "[data-section-id^='operation/']", 50)
+@pytest.mark.parametrize(("path", "operation"), [("/docs", ".opblock"),
+                                               ("/redoc", "[data-section-id^='operation/']")], ids=["swagger", "redoc"])
+async def test_the_docs_render_every_operation_from_this_server_alone(live_server: str, path: str,
+                                                                     operation: str) -> None:
+    requested, errors, operations = await _render(live_server, path, operation, 50)
     assert operations > 80
     assert [url for url in requested if not url.startswith(live_server + "/")] == []
     assert f"{live_server}/openapi.json" in requested
