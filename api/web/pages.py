@@ -18,9 +18,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.datastructures import UploadFile
 
 from api.i18n import COOKIE as LANGUAGE_COOKIE
 from api.i18n import LANGUAGES, language, say
+from api.routes.offboarding import RECORD_OWNERS, RecordIn
 from api.web import actions, forms, money_words
 from api.web import session as web_session
 from api.web.calls import Answer, call
@@ -160,6 +162,8 @@ def _nav(s: Session) -> list[tuple[str, str]]:
         items.append(("/app/reports", "app.reports"))
     if role in (Role.ADMIN, Role.HR_MANAGER):
         items.append(("/app/staff", "app.staff"))
+    if role in (Role.COMPLIANCE, Role.FINANCE, Role.IT, Role.HR_SPECIALIST, Role.HR_MANAGER):
+        items.append(("/app/records", "app.records"))
     if role is Role.ADMIN:
         items.append(("/app/policy-notices", "app.policy_notices"))
     items.append(("/app/notices", "app.notices"))
@@ -306,6 +310,21 @@ def install(app: FastAPI) -> None:
         return page.render("case.html", case=detail.body, view=view, actions=offered, materials=materials,
                            process=process, outcomes=outcomes, done=request.query_params.get("done"))
 
+    @app.post("/app/cases/{workflow_id}/materials/{code}", include_in_schema=False)
+    async def upload(workflow_id: str, code: str, request: Request) -> Response:
+        """One document for a transfer, sent on to the API as the same multipart upload."""
+        page = await signed_in(request)
+        form = await request.form()
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            return page.render("problem.html", status=400, message=page.t("app.upload_hint"))
+        answer = await page.api("POST", f"/transfers/{quote(workflow_id, safe='')}/materials/{quote(code, safe='')}",
+                                files={"file": (file.filename or "upload", await file.read(),
+                                                file.content_type or "application/octet-stream")})
+        if not answer.ok:
+            return page.problem(answer)
+        return page.redirect(f"/app/cases/{quote(workflow_id, safe='')}?done=upload")
+
     @app.get("/app/cases/{workflow_id}/evidence", include_in_schema=False)
     async def evidence(workflow_id: str, request: Request) -> Response:
         page = await signed_in(request)
@@ -379,6 +398,32 @@ def install(app: FastAPI) -> None:
         answer = await page.api("POST", f"/tasks/{task_id}/done", json={"note": str(form.get("note") or "") or None},
                                 request_id=_request_id(form))
         return page.redirect("/app/inbox") if answer.ok else page.problem(answer)
+
+    @app.api_route("/app/records", methods=["GET", "POST"], include_in_schema=False)
+    async def records(request: Request) -> Response:
+        """What an employee's departure must settle: her records, and a form to add one (the
+        API decides which role may record which kind)."""
+        page = await signed_in(request)
+        employee = (request.query_params.get("employee_id") or "").strip()
+        fields = forms.fields_of(RecordIn, page.lang)
+        assert page.session is not None
+        for f in fields:  # the kinds her role records, to choose from
+            if f.name == "kind":
+                f.kind, f.options = "select", [k for k, roles in RECORD_OWNERS.items() if page.session.role in roles]
+        general: list[str] = []
+        if request.method == "POST" and employee:
+            form = await request.form()
+            answer = await page.api("POST", f"/employees/{quote(employee, safe='')}/records",
+                                    json=forms.to_json(fields, form), request_id=_request_id(form))
+            if answer.ok:
+                return page.redirect(f"/app/records?employee_id={quote(employee)}&done=1")
+            general = _refused(page, answer, fields, form)
+        else:
+            forms.fill(fields, {}, {})
+        items = await page.read(f"/employees/{quote(employee, safe='')}/records") if employee else []
+        return page.render("records.html", items=items, employee=employee, fields=fields, general=general,
+                           filters={"employee_id": employee}, filter_form=[("employee_id", "app.employee", None, None)],
+                           done=request.query_params.get("done"), request_id=uuid.uuid4().hex)
 
     @app.get("/app/receivables", include_in_schema=False)
     async def receivables(request: Request) -> Response:

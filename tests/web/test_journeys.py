@@ -149,6 +149,18 @@ async def test_compliance_exports_a_signed_evidence_bundle(site, open_page, auth
         assert hashlib.sha256(bundle.read(name)).hexdigest() == digest
     assert json.loads(bundle.read("chain.json"))["ok"] is True
     assert any(e["action"] == "offboarding.opened" for e in json.loads(bundle.read("audit.json")))
+    # Her records: compliance records a dispute a departure must settle, and sees it listed.
+    await page.get_by_role("link", name="合规记录").click()
+    await page.get_by_label("员工").fill(EMPLOYEE)
+    await page.get_by_role("button", name="筛选").click()
+    await assert_every_control_labelled(page)
+    await expect(page.get_by_label("类型")).to_contain_text("劳动争议")
+    assert "借款" not in await page.get_by_label("类型").inner_text()  # finance records loans, not compliance
+    await page.get_by_label("类型").select_option(label="劳动争议")
+    await page.get_by_label(re.compile(r"^事项名称|^标题")).fill("加班费争议，已申请仲裁")
+    await page.get_by_role("button", name="提交").click()
+    await expect(page.locator(".done")).to_be_visible()
+    await expect(page.locator("table.list")).to_contain_text("加班费争议")
     watch.assert_clean()
 
 
@@ -204,8 +216,41 @@ async def test_employee_applies_for_a_transfer_on_her_phone(site, open_page) -> 
     await page.get_by_role("button", name="提交").click()
     await expect(page.locator(".done")).to_be_visible()
     await expect(page.locator(".facts .stage")).to_have_text("收集材料")
+    missing = page.locator("table.list tr", has=page.locator("strong.warning"))
+    hers = missing.filter(has=page.locator("form.upload"))  # what she provides (not the offices' papers)
+    before = await missing.count()
+    assert await hers.count() > 0
+    await hers.first.get_by_label("上传文件").set_input_files(
+        files=[{"name": "户口簿.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%hrflow test\n"}])
+    await hers.first.get_by_role("button", name="提交").click()
+    await expect(page.locator(".done")).to_be_visible()
+    await expect(missing).to_have_count(before - 1)  # one fewer still missing
+    await expect(page.locator("section[aria-labelledby=docs]")).to_contain_text("户口簿.pdf")
     await page.get_by_role("link", name="我的事务").click()
     await expect(page.locator(".card")).to_contain_text("收集材料")
     await shoot(page, "employee-progress")
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+    watch.assert_clean()
+
+
+async def test_the_keyboard_alone_signs_in_and_moves_through_the_pages(site, open_page) -> None:
+    page, watch = await open_page()
+    await page.goto(site + "/")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "跳到正文"  # the skip link comes first
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "main"
+    while await page.evaluate("document.activeElement.name") != "person":
+        await page.keyboard.press("Tab")
+    await page.keyboard.press("Space")  # the first person listed: the administrator
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent.trim()") == "登录"
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".who strong")).to_have_text("ops.wu")
+    for _ in range(30):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.textContent") == "人员名录":
+            break
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="人员名录", exact=True)).to_be_visible()
     watch.assert_clean()
