@@ -57,9 +57,10 @@ def _overdue(value: Any) -> bool:
     if not value:
         return False
     try:
-        return dt.datetime.fromisoformat(str(value)) < dt.datetime.now(dt.UTC)
+        at = dt.datetime.fromisoformat(str(value))
     except ValueError:
         return False
+    return (at if at.tzinfo else at.replace(tzinfo=CHINA)) < dt.datetime.now(dt.UTC)  # a bare date: China's
 
 
 _env.filters["when"] = _when
