@@ -36,7 +36,9 @@ async def call(request: Request, session: Session | None, method: str, path: str
         headers["authorization"] = f"Bearer {session.token}"
     if request_id:
         headers["x-request-id"] = request_id
-    transport = httpx.ASGITransport(app=request.app)
+    transport = getattr(request.app.state, "web_transport", None)
+    if transport is None:  # stateless: one per app serves every page's calls
+        transport = request.app.state.web_transport = httpx.ASGITransport(app=request.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://hrflow.internal") as client:
         answer = await client.request(method, path, json=json, params=_given(params), files=files, data=data,
                                       headers=headers)

@@ -9,14 +9,12 @@ each refused field's message is shown beside that field (the API names it by the
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
-import yaml
 from pydantic import BaseModel
 
+from api import i18n
 from api.i18n import Language
 from api.web.texts import catalogue
 
@@ -38,24 +36,14 @@ class Field:
     value: Any = None
 
 
-@functools.cache
-def _labels() -> dict[str, Any]:
-    """Field names in words: the API's own catalogue (``api/field_labels.yaml``) when present."""
-    source = resources.files("api").joinpath("field_labels.yaml")
-    if not source.is_file():
-        return {}
-    loaded = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-    return loaded.get("fields", loaded) if isinstance(loaded, dict) else {}
-
-
 def label(name: str, lang: Language, title: str | None = None) -> str:
     """A field's name in words: the API's catalogue, then the pages' own (``texts.yaml``), then
     the schema's title, then the name itself."""
-    for entry in (_labels().get(name), catalogue().get("labels", {}).get(name)):
-        if isinstance(entry, dict):
-            said = entry.get(lang) or entry.get("zh") or entry.get("en")
-            if said:
-                return str(said)
+    if i18n.has_label(name):
+        return i18n.name_label(name, lang)
+    entry = catalogue().get("labels", {}).get(name)
+    if isinstance(entry, dict) and (said := entry.get(lang) or entry.get("zh")):
+        return str(said)
     return title or name.replace("_", " ")
 
 

@@ -59,7 +59,7 @@ def start(request: Request, response: Response, who: Identity) -> None:
     """Sign ``who`` in: the session cookie, and the first 'seen' mark."""
     settings: Settings = request.app.state.settings
     token = mint_token(request.app.state.jwt_secret, user=who.user, role=who.role, employee_id=who.employee_id,
-                       ttl=_minutes(settings.jwt_ttl_minutes))
+                       ttl=dt.timedelta(minutes=settings.jwt_ttl_minutes))
     _set(response, settings, COOKIE, token)
     _mark_seen(request, response, token)
 
@@ -114,7 +114,3 @@ def _set(response: Response, settings: Settings, name: str, value: str) -> None:
 def _mark_seen(request: Request, response: Response, token: str) -> None:
     now = str(int(time.time()))
     _set(response, request.app.state.settings, SEEN_COOKIE, f"{now}.{_mac(request, 'seen', f'{token}:{now}')}")
-
-
-def _minutes(n: int) -> dt.timedelta:
-    return dt.timedelta(minutes=n)

@@ -80,6 +80,3 @@ class Texts:
 
     def option(self, code: str | None) -> str:
         return self._named("options", code)
-
-    def pick(self, zh: str, en: str) -> str:
-        return en if self.lang == "en" else zh
