@@ -41,6 +41,8 @@ from api.routes import (
     policy_notices,
     receivables,
     reports,
+    resignations,
+    schedules,
     si_changes,
     staff,
     tasks,
@@ -145,7 +147,7 @@ def create_app(
 
     for module in (health, me, employees, cases, inbox, si_changes, maternity, receivables, offboarding, non_compete,
                    transfer_materials, transfer_stats, transfers, audit, evidence, policies, policy_notices, notifications, staff, tasks, reports,
-                   codec_routes):
+                   resignations, schedules, codec_routes):
         # transfer_stats before transfers: /transfers/statistics is not a workflow id
         app.include_router(module.router)
     web.install(app)

@@ -10,7 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import too_large
+from api.i18n import language
 
 
 class BodyLimit:
@@ -25,7 +29,7 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit():
             if int(declared) > limit:
-                await _too_large(send, limit)
+                await _too_large(scope, send, limit)
             else:  # the server delivers no more than the declared length
                 await self.app(scope, receive, send)
             return
@@ -36,7 +40,7 @@ class BodyLimit:
                 return
             size += len(message.get("body", b""))
             if size > limit:
-                await _too_large(send, limit)
+                await _too_large(scope, send, limit)
                 return
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
@@ -53,9 +57,10 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    payload = json.dumps({"error": "too_large", "detail": f"request body over {limit} bytes"}).encode()
+async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+    said = too_large(limit).said(language(HTTPConnection(scope)))  # in the caller's language, as every error
+    payload = json.dumps({"error": "too_large", "detail": said}, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
+                "headers": [(b"content-type", b"application/json; charset=utf-8"),
                             (b"content-length", str(len(payload)).encode())]})
     await send({"type": "http.response.body", "body": payload})

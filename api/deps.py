@@ -19,7 +19,7 @@ from api.errors import ApiError
 async def temporal_client(request: Request) -> Client:
     client: Client | None = request.app.state.temporal
     if client is None:
-        raise ApiError(503, "temporal_unavailable", "the workflow service is not connected",
+        raise ApiError(503, "temporal_unavailable", "流程服务未连接，本次操作未执行，请稍后重试 (the workflow service is not connected)",
                        headers={"Retry-After": "5"})
     return client
 

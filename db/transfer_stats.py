@@ -112,3 +112,33 @@ def rejection_reasons(session: Session, f: StatsFilter) -> list[Count]:
             .where(TransferReview.decision == "rejected")
             .group_by(reason).order_by(n.desc(), reason))
     return [Count(r.key, r.n) for r in session.execute(_where(stmt, f))]
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One bar of a figure, to list the transfers behind it: a month, a route end, a rejection reason."""
+
+    month: str | None = None  # YYYY-MM, China time
+    origin: str | None = None
+    destination: str | None = None
+    rejection_reason: str | None = None  # ``unspecified`` for a rejection given without a code
+
+
+def cases(session: Session, f: StatsFilter, s: Slice, limit: int) -> tuple[int, list[Transfer]]:
+    """The transfers counted in one figure's bar, newest first: how many in all, and the first ``limit``."""
+    stmt = _where(select(Transfer), f)
+    if s.month is not None:
+        local = func.timezone(literal_column("'Asia/Shanghai'"), Transfer.created_at)
+        stmt = stmt.where(func.to_char(local, literal_column("'YYYY-MM'")) == s.month)
+    if s.origin is not None:
+        stmt = stmt.where(Transfer.origin_province == s.origin)
+    if s.destination is not None:
+        stmt = stmt.where(Transfer.destination_province == s.destination)
+    if s.rejection_reason is not None:
+        reason = func.coalesce(TransferReview.reason_code, literal_column("'unspecified'"))
+        rejected = select(TransferReview.workflow_id).where(TransferReview.decision == "rejected",
+                                                            reason == s.rejection_reason)
+        stmt = stmt.where(Transfer.workflow_id.in_(rejected))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = list(session.scalars(stmt.order_by(Transfer.created_at.desc(), Transfer.workflow_id).limit(limit)))
+    return total, rows

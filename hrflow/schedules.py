@@ -38,7 +38,8 @@ TIME_ZONE = "Asia/Shanghai"
 class Definition:
     schedule_id: str
     workflow: str  # the workflow type name
-    description: str  # shown in the Temporal UI (the schedule's note on creation, and each run's summary)
+    summary: str  # each run's summary in the Temporal UI
+    description: str  # the schedule's note on creation, and each run's details
     calendar: ScheduleCalendarSpec
     catchup_window: timedelta
     run_timeout: timedelta
@@ -50,11 +51,14 @@ def definitions() -> list[Definition]:
         Definition(
             schedule_id="reminder-sweep",
             workflow="ReminderSweep",
-            description="Daily 08:30 (Asia/Shanghai) reminder sweep: overdue approvals (escalating by level),"
+            summary="每日提醒巡检 (Daily reminder sweep)",
+            description="每日 08:30（北京时间）提醒巡检：逾期审批（逐级升级）、产假返岗、离职备案、竞业限制证明、"
+                        "久未扣回的垫付款、超过法定时限的转移步骤"
+                        " (Daily 08:30 (Asia/Shanghai) reminder sweep: overdue approvals (escalating by level),"
                         " maternity returns, departure filings, non-compete proofs, idle receivables,"
-                        " transfer steps past their statutory limit",
+                        " transfer steps past their statutory limit)",
             calendar=ScheduleCalendarSpec(hour=[ScheduleRange(8)], minute=[ScheduleRange(30)],
-                                          comment="every day at 08:30"),
+                                          comment="每天 08:30 (every day at 08:30)"),
             catchup_window=timedelta(hours=12),
             run_timeout=timedelta(hours=4),
             arg={},
@@ -62,12 +66,15 @@ def definitions() -> list[Definition]:
         Definition(
             schedule_id="monthly-report",
             workflow="MonthlyReport",
-            description="Monthly risk and compliance report for the previous month, on the 1st at 06:00"
+            summary="月度风险与合规报表 (Monthly risk and compliance report)",
+            description="每月 1 日 06:00（北京时间）生成上月风险与合规月报：产假返岗后离职、未扣回的垫付、"
+                        "离职未结清款项、应收账龄、超出上下限的缴费基数、扣款不符、转移统计"
+                        " (Monthly risk and compliance report for the previous month, on the 1st at 06:00"
                         " (Asia/Shanghai): attrition after maternity return, undeducted advances, departed"
                         " employees with unsettled money, receivable ageing, bases outside the band,"
-                        " deduction mismatches, transfer statistics",
+                        " deduction mismatches, transfer statistics)",
             calendar=ScheduleCalendarSpec(day_of_month=[ScheduleRange(1)], hour=[ScheduleRange(6)],
-                                          minute=[ScheduleRange(0)], comment="the 1st of each month at 06:00"),
+                                          minute=[ScheduleRange(0)], comment="每月 1 日 06:00 (the 1st of each month at 06:00)"),
             catchup_window=timedelta(days=3),
             run_timeout=timedelta(hours=2),
             arg={},
@@ -79,7 +86,7 @@ def _schedule(d: Definition, task_queue: str, *, state: ScheduleState | None = N
     return Schedule(
         action=ScheduleActionStartWorkflow(
             d.workflow, d.arg, id=d.schedule_id, task_queue=task_queue, run_timeout=d.run_timeout,
-            static_summary=d.description.split(":")[0], static_details=d.description),
+            static_summary=d.summary, static_details=d.description),
         spec=ScheduleSpec(calendars=[d.calendar], time_zone_name=TIME_ZONE),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=d.catchup_window),
         state=state or ScheduleState(note=d.description),

@@ -7,6 +7,7 @@ from workflows.monthly_report import MonthlyReportWorkflow
 from workflows.non_compete import NonCompeteWorkflow
 from workflows.offboarding import OffboardingWorkflow
 from workflows.reminder_sweep import ReminderSweepWorkflow
+from workflows.resignation import ResignationWorkflow
 from workflows.si_change import SocialInsuranceChangeWorkflow
 from workflows.transfer import CrossProvinceTransferWorkflow
 
@@ -14,6 +15,7 @@ ALL_WORKFLOWS: list[type] = [
     SocialInsuranceChangeWorkflow,
     MaternityLeaveWorkflow,
     OffboardingWorkflow,
+    ResignationWorkflow,
     NonCompeteWorkflow,
     CrossProvinceTransferWorkflow,
     ReminderSweepWorkflow,

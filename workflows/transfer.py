@@ -69,6 +69,7 @@ class StepState(BaseModel):
     code: str
     en: str
     limit_working_days: int | None
+    zh: str = ""  # cases filed before it was kept read the English name
     due: dt.date | None = None
     provisional: bool = False
     done: bool = False
@@ -150,7 +151,7 @@ class CrossProvinceTransferWorkflow:
         self.req = req
         self.stage = COLLECTING
         self.branches = {kind: Branch(kind=kind, steps=[
-            StepState(code=s.code, en=s.en, limit_working_days=s.time_limit_working_days)
+            StepState(code=s.code, en=s.en, zh=s.zh, limit_working_days=s.time_limit_working_days)
             for s in req.policy.requirements[kind].steps if s.actor != "employee"])
             for kind in req.types}
         self.required = sorted({m.code for kind in req.types for m in req.policy.requirements[kind].materials

@@ -106,7 +106,7 @@ async def list_cases(
 def visible_case(session: Session, principal: Principal, workflow_id: str) -> Case:
     row = session.scalar(select(Case).where(Case.workflow_id == workflow_id))
     if row is None or (principal.role not in STAFF and not principal.is_self(row.employee_id)):
-        raise ApiError(404, "not_found", f"no case {workflow_id} visible to you")
+        raise ApiError(404, "not_found", f"没有您可查看的案件 {workflow_id} (no case {workflow_id} visible to you)")
     return row
 
 
@@ -116,7 +116,7 @@ async def guard_case(request: Request, principal: Principal, workflow_id: str, *
     first, so it is refused (503) before it reaches Temporal when the database is away; staff can
     still read a case from Temporal then."""
     if not workflow_id.startswith(prefix):
-        raise ApiError(404, "not_found", f"no {what} {workflow_id}")
+        raise ApiError(404, "not_found", f"没有此案件 {workflow_id} (no {what} {workflow_id})")
     if principal.role not in STAFF:
         await transact(request, lambda session: visible_case(session, principal, workflow_id))
     elif request.method not in ("GET", "HEAD"):

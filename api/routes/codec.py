@@ -61,7 +61,7 @@ async def decode(body: PayloadsBody, request: Request, principal: Decoder) -> di
     try:
         decoded = await request.app.state.codec.decode(_parse(body).payloads)
     except Exception as exc:  # noqa: BLE001 - a wrong key or tampered ciphertext fails in the codec's own ways
-        raise ApiError(422, "undecodable", f"cannot decode: {type(exc).__name__}") from None
+        raise ApiError(422, "undecodable", f"无法解码：{type(exc).__name__} (cannot decode: {type(exc).__name__})") from None
     log.info("payloads decoded for %s (%s), namespace %s", principal.user, principal.role.value,
              request.headers.get("x-namespace"))
     return json_format.MessageToDict(Payloads(payloads=decoded))

@@ -249,7 +249,7 @@ async def register_employee(
             )
         )
         if clash is not None:
-            raise ApiError(409, "employee_exists", f"an employee with this number or ID number exists ({clash})")
+            raise ApiError(409, "employee_exists", f"已有相同员工编号或身份证号的员工（{clash}） (an employee with this number or ID number exists ({clash}))")
         if body.manager_id is not None and session.get(Employee, body.manager_id) is None:
             raise ApiError(422, "validation_failed", [{"field": "manager_id", "rule": "employee_exists",
                                                        "message": f"没有员工 {body.manager_id}"
@@ -290,7 +290,7 @@ async def read_employee(employee_id: str, request: Request, principal: Authentic
         row = session.get(Employee, employee_id)
         # An employee asking for someone else gets the same answer as for a number that does not exist.
         if row is None or (principal.role not in STAFF and not principal.is_self(employee_id)):
-            raise ApiError(404, "not_found", f"no employee {employee_id} visible to you")
+            raise ApiError(404, "not_found", f"没有您可查看的员工 {employee_id} (no employee {employee_id} visible to you)")
         return present(row, principal)
 
     return await transact(request, work)
@@ -326,7 +326,7 @@ async def update_contact(employee_id: str, body: ContactIn, request: Request, re
         row = session.get(Employee, employee_id, with_for_update=True)
         allowed = principal.role in (Role.HR_SPECIALIST, Role.HR_MANAGER) or principal.is_self(employee_id)
         if row is None or not allowed:
-            raise ApiError(404, "not_found", f"no employee {employee_id} you may change")
+            raise ApiError(404, "not_found", f"没有您可修改的员工 {employee_id} (no employee {employee_id} you may change)")
         changes = body.model_dump(exclude_unset=True)
         before = {k: getattr(row, k) for k in changes}
         for key, value in changes.items():

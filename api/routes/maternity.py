@@ -194,7 +194,7 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep,
     the same id that already closed is 409."""
     settings = request.app.state.settings
     if principal.role is Role.EMPLOYEE and not principal.is_self(body.employee_id):
-        raise ApiError(403, "forbidden", "an employee files only her own application")
+        raise ApiError(403, "forbidden", "员工只能为自己申请 (an employee files only her own application)")
     today = dt.date.today()
     check_birth_date("expected_delivery_date", body.expected_delivery_date, plausibility.today())
     check_leave_start("planned_leave_start", body.planned_leave_start, plausibility.today())
@@ -307,7 +307,7 @@ async def repin(workflow_id: str, body: ReasonIn, request: Request, temporal: Te
     handle = temporal.get_workflow_handle(workflow_id)
     employee = await transact(request, lambda s: s.get(Employee, current.employee_id))
     if employee is None:
-        raise ApiError(409, "employee_missing", f"employee {current.employee_id} of {workflow_id} is no longer registered")
+        raise ApiError(409, "employee_missing", f"案件 {workflow_id} 的员工 {current.employee_id} 已不在员工名册中 (employee {current.employee_id} of {workflow_id} is no longer registered)")
     facts = BirthFacts(birth_date=current.leave_start + dt.timedelta(days=15), leave_start=current.leave_start)
     try:
         policy = pin_maternity(employee.si_province, employee.si_city, facts, on=dt.date.today())

@@ -113,7 +113,7 @@ async def mark_read(notification_id: int, request: Request, principal: Authentic
     def work(session: Session) -> Marked:
         mine, _ = _mine(session, principal)
         if session.scalar(select(Notification.id).where(Notification.id == notification_id, mine)) is None:
-            raise ApiError(404, "not_found", f"no notification {notification_id} for you")
+            raise ApiError(404, "not_found", f"没有发给您的通知 {notification_id} (no notification {notification_id} for you)")
         done = session.execute(insert(NotificationRead).values(
             notification_id=notification_id, user_id=principal.user, read_at=dt.datetime.now(dt.UTC))
             .on_conflict_do_nothing().returning(NotificationRead.notification_id)).first()
@@ -182,7 +182,7 @@ async def trail(notification_id: int, request: Request,
     def work(session: Session) -> NotificationTrail:
         n = session.get(Notification, notification_id)
         if n is None:
-            raise ApiError(404, "not_found", f"no notification {notification_id}")
+            raise ApiError(404, "not_found", f"没有通知 {notification_id} (no notification {notification_id})")
         deliveries: list[Any] = list(session.scalars(select(Delivery).where(Delivery.notification_id == n.id)
                                                      .order_by(Delivery.id)))
         tries: dict[int, list[AttemptOut]] = {d.id: [] for d in deliveries}

@@ -23,6 +23,7 @@ from api.errors import ApiError, responses
 from api.plausibility import PlausibleDate, problem, refuse
 from api.routes import resource_router
 from api.routes.cases import CaseOut
+from api.routes.resignations import notice_date_of
 from api.transactions import reach_database, transact
 from api.workflow_calls import CaseWorkflow
 from db import audit
@@ -247,7 +248,8 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
     """开始一次离职：交接、IT、财务、合规各关卡签收，然后人事经理终审，离职后办理备案；答复含风险报告。
     单位解除须写明法律依据（ground，或在 legal_ground 中引用条款）；依第四十、四十一条解除受第四十二条保护的员工，
     或在第四十五条应顺延时终止合同，一律拒绝，什么也不开始。依据与离职类型不符或引用了多条、最后工作日不符合通知期规则、
-    员工不存在，或约定了竞业限制却既无月补偿也无前 12 个月平均工资，答 422。仅人事专员和人事经理可调用；同一离职已办结答
+    员工不存在，或约定了竞业限制却既无月补偿也无前 12 个月平均工资，答 422；她已在自助中提出辞职的，辞职的通知日须与她的
+    辞职通知一致（否则 422），离职开始后她的辞职通知即由本案接办。仅人事专员和人事经理可调用；同一离职已办结答
     409。
 
     Start a departure: handover, IT, finance and compliance gates signed off, then the HR manager's
@@ -256,7 +258,9 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
     art. 40/41 of a protected employee (art. 42), or the expiry of her contract while art. 45 extends
     it, is refused and nothing is started. A ground that does not fit the kind or several cited, a
     last day the notice rules do not allow, no such employee, or a non-compete with neither its
-    monthly compensation nor the 12 months' average wage is 422. HR specialists and managers only;
+    monthly compensation nor the 12 months' average wage is 422; for a resignation she gave notice
+    of in self-service, the notice date must be hers (otherwise 422), and her notice is taken up by
+    this case. HR specialists and managers only;
     the same departure already closed is 409."""
     settings = request.app.state.settings
     ground = resolve_ground(body)
@@ -274,6 +278,12 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
     except (PolicyError, LastDayRefused) as exc:
         raise ApiError(422, "validation_failed", [exc.detail()]) from None
     refuse_protected(ground, departure, body.protections, employee, records, body.notice_date)
+    if body.kind in (OffboardingKind.RESIGNATION, OffboardingKind.PROBATION_RESIGNATION):
+        given = await transact(request, lambda s: notice_date_of(s, employee.employee_id))
+        if given is not None and given != body.notice_date:  # art. 37 counts from the day she gave notice
+            raise refuse(problem("notice_date", "matches_her_notice",
+                                 f"{employee.employee_id} 已于 {given} 书面提出辞职，通知日须为 {given}",
+                                 f"{employee.employee_id} gave written notice on {given}: the notice date is {given}"))
     terms = None
     if body.non_compete is not None:
         nc = body.non_compete
@@ -351,7 +361,7 @@ async def sign_off(workflow_id: str, body: SignOffIn, request: Request, temporal
     signed is 409, no such item 404. A receiver without a staff role sees only her own items, not
     the risk report or the final pay."""
     if not workflow_id.startswith("offboarding-"):
-        raise ApiError(404, "not_found", f"no offboarding case {workflow_id}")
+        raise ApiError(404, "not_found", f"没有离职案件 {workflow_id} (no offboarding case {workflow_id})")
     await reach_database(request)
     view = await workflow_calls.update(
         temporal.get_workflow_handle(workflow_id), offboarding.OffboardingWorkflow.sign_off,
@@ -387,9 +397,9 @@ async def add_record(employee_id: str, body: RecordIn, request: Request, request
                                                        "message": f"记录种类须为以下之一：{kinds}"
                                                                   f" (kind must be one of {kinds})"}])
         if principal.role not in owners:
-            raise ApiError(403, "forbidden", f"a {body.kind} is recorded by {', '.join(sorted(o.value for o in owners))}")
+            raise ApiError(403, "forbidden", f"此类事项（{body.kind}）由 {'、'.join(sorted(o.value for o in owners))} 登记 (a {body.kind} is recorded by {', '.join(sorted(o.value for o in owners))})")
         if session.get(Employee, employee_id) is None:
-            raise ApiError(404, "not_found", f"no employee {employee_id}")
+            raise ApiError(404, "not_found", f"没有员工 {employee_id} (no employee {employee_id})")
         row = EmployeeRecord(employee_id=employee_id, kind=body.kind, title=body.title, amount=body.amount,
                              recorded_by=principal.user)
         session.add(row)

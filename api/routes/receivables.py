@@ -119,7 +119,7 @@ async def follow_up(receivable_id: int, body: FollowUpIn, request: Request, requ
     def work(session: Session) -> ReceivableOut:
         row = session.get(Receivable, receivable_id, with_for_update=True)
         if row is None:
-            raise ApiError(404, "not_found", f"no receivable {receivable_id}")
+            raise ApiError(404, "not_found", f"没有垫付款记录 {receivable_id} (no receivable {receivable_id})")
         if row.status != "open":
             raise ApiError(409, "not_open", f"receivable {receivable_id} is {row.status}")
         now = dt.datetime.now(dt.UTC)

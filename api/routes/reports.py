@@ -84,7 +84,7 @@ def login(request: Request, token: str, month: str) -> RedirectResponse:
     admins; an invalid token is 401, another role 403, a month not written YYYY-MM 422."""
     principal = decode_token(request.app.state.jwt_secret, token)
     if principal.role not in READER_ROLES:
-        raise ApiError(403, "forbidden", f"role {principal.role.value} may not read the report")
+        raise ApiError(403, "forbidden", f"角色 {principal.role.value} 不能查看月报 (role {principal.role.value} may not read the report)")
     response = RedirectResponse(f"{REPORT_PATH}{_month(month)}/page", status_code=303)
     response.set_cookie(REPORT_COOKIE, token, httponly=True, samesite="strict", max_age=8 * 3600,
                         path=REPORT_PATH.rstrip("/"), secure=request.url.scheme == "https")
@@ -101,7 +101,7 @@ def _month(month: str) -> str:
 def _stored(session: Session, month: str) -> report.StoredReport:
     found = report.load(session, _month(month))
     if found is None:
-        raise ApiError(404, "not_found", f"no report stored for {month}")
+        raise ApiError(404, "not_found", f"{month} 的月报尚未生成 (no report stored for {month})")
     return found
 
 
@@ -235,7 +235,7 @@ async def _start_compute(request: Request, temporal: Any, month: str, principal:
             static_summary=f"Monthly risk and compliance report {month}",
             static_details=f"requested by {principal.user} ({principal.role.value})")
     except WorkflowAlreadyStartedError:
-        raise ApiError(409, "report_running", f"the {month} report is already being computed ({wid})") from None
+        raise ApiError(409, "report_running", f"{month} 的月报正在生成中（{wid}） (the {month} report is already being computed ({wid}))") from None
     return wid
 
 

@@ -149,7 +149,7 @@ def _prepare(session: Session, body: SiChangeIn, principal: Principal, request_i
         # A retried request (same X-Request-ID) reaches the case it opened: its own open case is not a clash.
         retried = case_ids.known(session, request_id)
         if retried is not None and not retried.startswith(f"si-change-{employee.employee_id}-"):
-            raise ApiError(409, "request_id_reused", f"X-Request-ID {request_id} already opened {retried}")
+            raise ApiError(409, "request_id_reused", f"请求编号 X-Request-ID {request_id} 已用于发起 {retried} (X-Request-ID {request_id} already opened {retried})")
         policy = pin_si_change(employee.si_city, parse_month(body.effective_month, "effective_month"))
         facts = ChangeFacts(employee_id=employee.employee_id, city=policy.city, kind=body.kind,
                             base=body.base, months=body.months, effective_month=body.effective_month)

@@ -99,7 +99,7 @@ async def notify_workflow(temporal: Client, workflow_id: str) -> bool:
 def _visible(session: Session, principal: Principal, workflow_id: str) -> Transfer:
     transfer = session.get(Transfer, workflow_id)
     if transfer is None or (principal.role not in HR and not principal.is_self(transfer.employee_id)):
-        raise ApiError(404, "not_found", f"no transfer {workflow_id} visible to you")
+        raise ApiError(404, "not_found", f"没有您可查看的转移 {workflow_id} (no transfer {workflow_id} visible to you)")
     return transfer
 
 
@@ -134,7 +134,7 @@ async def _read_limited(file: UploadFile, limit: int) -> bytes:
     while chunk := await file.read(_CHUNK):
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, "too_large", f"the file is over the limit of {limit} bytes")
+            raise ApiError(413, "too_large", f"文件超过 {limit} 字节的上限 (the file is over the limit of {limit} bytes)")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -156,7 +156,7 @@ def _open_for_upload(session: Session, principal: Principal, workflow_id: str, c
     """The transfer, if she may upload ``code`` to it now, and its materials."""
     transfer = _visible(session, principal, workflow_id)
     if transfer.stage in CLOSED_STAGES:
-        raise ApiError(409, "transfer_closed", f"{workflow_id} is {transfer.stage}: nothing more can be uploaded")
+        raise ApiError(409, "transfer_closed", f"{workflow_id} 当前阶段为 {transfer.stage}，不能再上传材料 ({workflow_id} is {transfer.stage}: nothing more can be uploaded)")
     materials = _flat(_requirements(transfer))
     if code not in {m.code for m in materials}:
         known = ", ".join(sorted({m.code for m in materials}))
@@ -246,7 +246,7 @@ async def download(workflow_id: WorkflowId, material_id: int, request: Request, 
         _visible(session, principal, workflow_id)
         row = material_content(session, workflow_id, material_id)
         if row is None:
-            raise ApiError(404, "not_found", f"no material {material_id} in transfer {workflow_id}")
+            raise ApiError(404, "not_found", f"转移 {workflow_id} 中没有材料 {material_id} (no material {material_id} in transfer {workflow_id})")
         return Response(row.content, media_type=row.content_type, headers=_download_headers(row.filename))
 
     return await transact(request, work)

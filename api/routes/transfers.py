@@ -109,7 +109,7 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep, request_
     it reaches the same case."""
     settings = request.app.state.settings
     if principal.role is Role.EMPLOYEE and not principal.is_self(body.employee_id):
-        raise ApiError(403, "forbidden", "an employee applies only for herself")
+        raise ApiError(403, "forbidden", "员工只能为自己申请 (an employee applies only for herself)")
     employee = await transact(request, lambda s: s.get(Employee, body.employee_id))
     if employee is None:
         raise refuse({"field": "employee_id", "rule": "employee_exists",
@@ -213,6 +213,6 @@ async def agency_progress(workflow_id: str, body: ProgressIn, temporal: Temporal
     reference) or rejected (with the reason); the same report again changes nothing. Admins only; a
     type or step this transfer does not have is 422, a type not yet submitted 409."""
     if not workflow_id.startswith("transfer-"):
-        raise ApiError(404, "not_found", f"no transfer {workflow_id}")
+        raise ApiError(404, "not_found", f"没有转移案件 {workflow_id} (no transfer {workflow_id})")
     return await workflow_calls.update(temporal.get_workflow_handle(workflow_id), W.agency_progress,
                                        transfer.Progress(actor=workflow_calls.actor(principal, request_id), **body.model_dump()))

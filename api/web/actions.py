@@ -34,6 +34,7 @@ PROCESSES = (
     Process("transfer", "transfer-", "/transfers"),
     Process("si_change", "si-change-", "/si-changes"),
     Process("non_compete", "non-compete-", "/non-competes"),
+    Process("resignation", "resignation-", "/resignations"),
 )
 BY_KIND = {p.kind: p for p in PROCESSES}
 

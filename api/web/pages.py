@@ -12,18 +12,19 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.i18n import COOKIE as LANGUAGE_COOKIE
 from api.i18n import LANGUAGES, language, say
 from api.routes.offboarding import RECORD_OWNERS, RecordIn
-from api.web import actions, forms, money_words
+from api.web import actions, forms, money_words, statistics_charts
 from api.web import session as web_session
 from api.web.calls import Answer, call
 from api.web.session import Session
@@ -32,6 +33,7 @@ from api.web.texts import Texts
 from domain.roles import HR, STAFF, Role
 from hrflow.settings import Settings
 from workflows.offboarding import OUTCOMES
+from workflows.transfer import REJECTION_REASONS
 
 HERE = Path(__file__).resolve().parent
 KINDS = [p.kind for p in actions.PROCESSES]
@@ -167,6 +169,8 @@ def _nav(s: Session) -> list[tuple[str, str]]:
         items.append(("/app/records", "app.records"))
     if role is Role.ADMIN:
         items.append(("/app/policy-notices", "app.policy_notices"))
+    if role in (Role.ADMIN, Role.HR_MANAGER):
+        items.append(("/app/schedules", "app.schedules"))
     items.append(("/app/notices", "app.notices"))
     return items
 
@@ -378,8 +382,9 @@ def install(app: FastAPI) -> None:
             return page.render("problem.html", status=404, message=page.t("app.not_found"))
         fields = forms.fields_of(action.body, page.lang)
         own = page.session.employee_id if page.session.role is Role.EMPLOYEE else None
-        if request.method == "GET":
-            forms.fill(fields, {"employee_id": own} if own else {}, {})
+        if request.method == "GET":  # a link may fill the form in (her notice's date, on a resignation)
+            given = {k: v for k, v in request.query_params.items() if v}
+            forms.fill(fields, {**given, **({"employee_id": own} if own else {})}, {})
             return page.render("start.html", action=action, kind=kind, fields=fields, general=[],
                                request_id=uuid.uuid4().hex)
         form = await request.form()
@@ -463,6 +468,12 @@ def install(app: FastAPI) -> None:
         body = await page.read("/policy/notices", {"limit": 100})
         return page.render("policy_notices.html", items=body["items"])
 
+    @app.get("/app/schedules", include_in_schema=False)
+    async def schedules(request: Request) -> Response:
+        page = await signed_in(request)
+        body = await page.read("/schedules")
+        return page.render("schedules.html", items=body["items"], general=[body["note"]] if body["note"] else [])
+
     @app.get("/app/notices", include_in_schema=False)
     async def notices(request: Request) -> Response:
         page = await signed_in(request)
@@ -490,8 +501,20 @@ def install(app: FastAPI) -> None:
     @app.get("/app/statistics", include_in_schema=False)
     async def statistics(request: Request) -> Response:
         page = await signed_in(request)
-        body = await page.read("/transfers/statistics", dict(request.query_params))
-        return page.render("statistics.html", stats=body)
+        period = _period(request)
+        body = await page.read("/transfers/statistics", period)
+        charts = await run_in_threadpool(statistics_charts.draw, body, page.t)
+        return page.render("statistics.html", stats=body, charts=charts, period=period,
+                           behind=lambda **cut: "/app/statistics/cases?" + urlencode({**period, **cut}))
+
+    @app.get("/app/statistics/cases", include_in_schema=False)
+    async def statistics_cases(request: Request) -> Response:
+        page = await signed_in(request)
+        cut = {k: v for k, v in request.query_params.items()
+               if k in ("from", "to", "department", "month", "origin", "destination", "rejection_reason") and v}
+        body = await page.read("/transfers/statistics/cases", cut)
+        back = "/app/statistics?" + urlencode(_period(request))
+        return page.render("statistics_cases.html", items=body["items"], total=body["total"], cut=cut, back=back)
 
     @app.api_route("/app/transfers/review", methods=["GET", "POST"], include_in_schema=False)
     async def review_batch(request: Request) -> Response:
@@ -502,7 +525,7 @@ def install(app: FastAPI) -> None:
             chosen = form.getlist("workflow_id")
             approve = form.get("decision") == "approve"
             items = [{"workflow_id": wf, "approve": approve, "note": str(form.get("note") or "") or None,
-                      **({} if approve else {"reason_code": str(form.get("reason_code") or "incomplete")})}
+                      **({} if approve else {"reason_code": str(form.get("reason_code") or "")})}
                      for wf in chosen]
             answer = await page.api("POST", "/transfers/review-batch", json={"items": items},
                                     request_id=_request_id(form))
@@ -513,7 +536,12 @@ def install(app: FastAPI) -> None:
         waiting = await page.api("GET", "/cases", params={"kind": "transfer", "stage": "awaiting_review",
                                                           "status": "open", "limit": 200})
         return page.render("review.html", items=waiting.body["items"] if waiting.ok else [], results=results,
-                           request_id=uuid.uuid4().hex)
+                           reasons=REJECTION_REASONS, request_id=uuid.uuid4().hex)
+
+
+def _period(request: Request) -> dict[str, str]:
+    """The statistics' own filter (period and department) as the reader gave it; empty ones left out."""
+    return {k: v for k, v in request.query_params.items() if k in ("from", "to", "department") and v}
 
 
 class Leave(Exception):

@@ -60,7 +60,7 @@ async def test_bodies_over_the_limit_are_413_and_write_nothing(stack, auth, row_
                                     headers=headers | {"transfer-encoding": delivery})
             assert "content-length" not in r.request.headers
         assert r.status_code == 413, (url, r.text)
-        assert r.json() == {"error": "too_large", "detail": f"request body over {LIMIT} bytes"}
+        assert r.json() == {"error": "too_large", "detail": f"请求内容超过 {LIMIT} 字节的上限"}  # Chinese by default
     assert row_counts() == before
 
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import httpx
 import pytest
 from temporalio.client import ScheduleOverlapPolicy
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
+from domain.roles import Role
 from hrflow import schedules
 from tests.processes.support import eventually
 from worker import build_worker
@@ -55,9 +58,11 @@ async def test_sync_twice_makes_one_of_each_and_keeps_a_pause(clean, settings) -
     assert sweep.schedule.spec.time_zone_name == "Asia/Shanghai"
 
 
-async def test_triggered_sweep_runs_on_the_worker(clean, settings, session_factory) -> None:
+async def test_triggered_sweep_runs_on_the_worker_and_the_api_shows_it(clean, settings, session_factory, engine, codec,
+                                                                       auth) -> None:
     client = clean
     await schedules.sync(client, settings.temporal_task_queue)
+    await client.get_schedule_handle("monthly-report").pause(note="暂停：年度审计期间 (paused for the audit)")
     handle = client.get_schedule_handle("reminder-sweep")
     async with build_worker(client, settings, session_factory):
         await handle.trigger()
@@ -70,3 +75,21 @@ async def test_triggered_sweep_runs_on_the_worker(clean, settings, session_facto
         result = await client.get_workflow_handle(run.workflow_id, run_id=run.first_execution_run_id).result()
     assert set(result["due"]) == {"approval_overdue", "maternity_return", "departure_filing", "non_compete_proof",
                                   "receivable_no_followup", "transfer_step_overdue", "policy_lapse"}
+
+    app = create_app(settings, engine=engine, temporal=client, codec=codec)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://hrflow.test") as api:
+        r = await api.get("/schedules", headers=auth(Role.ADMIN, "ops.zhou"))
+        assert r.status_code == 200, r.text
+        assert r.json()["runs_schedules"] and r.json()["note"] is None
+        shown = {s["schedule_id"]: s for s in r.json()["items"]}
+        assert sorted(shown) == ["monthly-report", "reminder-sweep"]
+        sweep, report = shown["reminder-sweep"], shown["monthly-report"]
+        assert (sweep["paused"], report["paused"], report["note"]) == (False, True, "暂停：年度审计期间 (paused for the audit)")
+        assert sweep["workflow"] == "ReminderSweep" and sweep["time_zone"] == "Asia/Shanghai"
+        assert sweep["calendar"] == ["每天 08:30 (every day at 08:30)"] and len(sweep["next_runs"]) == 3
+        [last] = sweep["recent_runs"]
+        assert (last["workflow_id"], last["status"]) == (run.workflow_id, "completed")
+        assert report["recent_runs"] == []
+        for role in (Role.EMPLOYEE, Role.HR_SPECIALIST, Role.FINANCE):
+            assert (await api.get("/schedules", headers=auth(role, "x", "E1"))).status_code == 403

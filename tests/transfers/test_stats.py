@@ -179,3 +179,50 @@ async def test_bad_filters_are_422(client, auth, params: dict, field: str, rule:
     assert r.status_code == 422 and r.json()["error"] == "validation_failed"
     [item] = r.json()["detail"]
     assert (item["field"], item["rule"]) == (field, rule)
+
+
+async def _behind(client: httpx.AsyncClient, auth, **params: str) -> dict:
+    r = await client.get("/transfers/statistics/cases", params=params, headers=auth(Role.COMPLIANCE, "cmp.sun"))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.mark.parametrize("period", [NOV, {}, {"department": "R&D", **NOV}], ids=["november", "all", "r&d-november"])
+async def test_every_figure_leads_to_exactly_the_transfers_it_counts(client, auth, seeded, period: dict) -> None:
+    figures = await _get(client, auth, **period)
+    slices = ([({"month": m["month"]}, m["transfers"]) for m in figures["per_month"]]
+              + [({"origin": p["province"]}, p["transfers"]) for p in figures["by_origin"]]
+              + [({"destination": p["province"]}, p["transfers"]) for p in figures["by_destination"]]
+              + [({"rejection_reason": r["reason_code"]}, r["rejections"]) for r in figures["rejection_reasons"]])
+    assert slices
+    for cut, count in slices:
+        body = await _behind(client, auth, **period, **cut)
+        assert body["total"] == len(body["items"]) == count, (cut, body)
+        for row in body["items"]:
+            filed = dt.datetime.fromisoformat(row["created_at"]).astimezone(CHINA)
+            if "month" in cut:
+                assert f"{filed:%Y-%m}" == cut["month"]
+            if "origin" in cut:
+                assert row["origin_province"] == cut["origin"]
+            if "destination" in cut:
+                assert row["destination_province"] == cut["destination"]
+            if "department" in period:
+                assert row["department"] == period["department"]
+    whole = await _behind(client, auth, **period)
+    assert whole["total"] == figures["transfers"]
+
+
+async def test_the_transfers_behind_come_newest_first_and_limited(client, auth, seeded) -> None:
+    body = await _behind(client, auth, origin="Guizhou", **NOV)
+    assert [r["workflow_id"] for r in body["items"]] == ["T5", "T3", "T2", "T1"]
+    assert (await _behind(client, auth, rejection_reason="unspecified", **NOV))["items"][0]["workflow_id"] == "T5"
+    first_two = await _behind(client, auth, origin="Guizhou", limit="2", **NOV)
+    assert first_two["total"] == 4 and [r["workflow_id"] for r in first_two["items"]] == ["T5", "T3"]
+
+
+@pytest.mark.parametrize("params,field", [({"month": "2026-13"}, "query.month"), ({"limit": "0"}, "query.limit"),
+                                          ({"from": "2026-12-01", "to": "2026-11-01"}, "query.from")])
+async def test_bad_drill_downs_are_422(client, auth, params: dict, field: str) -> None:
+    r = await client.get("/transfers/statistics/cases", params=params, headers=auth(Role.HR_MANAGER))
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == field, r.text
+    assert (await client.get("/transfers/statistics/cases", headers=auth(Role.FINANCE))).status_code == 403

@@ -233,6 +233,30 @@ async def test_employee_applies_for_a_transfer_on_her_phone(site, open_page) -> 
     watch.assert_clean()
 
 
+async def test_employee_resigns_on_her_phone_and_hr_opens_her_departure_on_that_date(site, open_page) -> None:
+    page, watch = await open_page(width=390, height=844)
+    await sign_in(page, site, EMPLOYEE)
+    await page.get_by_role("link", name="发起流程").click()
+    await page.get_by_role("link", name="辞职通知").click()
+    await page.get_by_label("希望的最后工作日").fill((dt.date.today() + dt.timedelta(days=35)).isoformat())
+    await page.get_by_label("原因").fill("回老家照顾父母")
+    await page.get_by_role("button", name="提交").click()
+    await expect(page.locator(".done")).to_be_visible()
+    await expect(page.locator(".facts .stage")).to_have_text("已提出辞职，待人事接办")
+    await expect(page.get_by_role("link", name="撤回辞职通知")).to_be_visible()  # hers until HR acts
+    notice_date = (await page.locator("code").first.text_content() or "")[-10:]
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    watch.assert_clean()
+
+    hr, hr_watch = await open_page()
+    await sign_in(hr, site, "hr.li")
+    await hr.locator("tr", has_text="书面提出辞职").get_by_role("link").first.click()  # the task in her inbox
+    await hr.get_by_role("link", name="据此辞职通知发起离职流程").click()
+    await expect(hr.get_by_label("员工编号")).to_have_value(EMPLOYEE)
+    await expect(hr.get_by_label("通知日期")).to_have_value(notice_date)
+    hr_watch.assert_clean()
+
+
 async def test_the_keyboard_alone_signs_in_and_moves_through_the_pages(site, open_page) -> None:
     page, watch = await open_page()
     await page.goto(site + "/")

@@ -160,3 +160,32 @@ async def test_every_page_of_the_menu_opens_for_its_role(web, site, auth) -> Non
             r = await web.get(href)
             assert r.status_code == 200, (role, href, r.text[-500:])
             assert 'lang="zh-CN"' in r.text and "internal_error" not in r.text, (role, href)
+            if href == "/app/schedules":  # the time-skipping server runs no schedules: the page says so
+                assert "此 Temporal 服务不运行定时任务" in r.text, r.text[-1500:]
+
+
+async def test_statistics_draw_each_figure_and_lead_to_the_cases_behind_it(web, session_factory) -> None:
+    from db.models import Transfer, TransferReview
+
+    filed = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    with session_factory.begin() as s:
+        for wf, origin in (("transfer-E1001-1", "贵州"), ("transfer-E1001-2", "四川")):
+            s.add(Transfer(workflow_id=wf, employee_id=EMPLOYEE, department="研发部", origin_province=origin,
+                           origin_city="贵阳", destination_province="北京", destination_city="北京", types=["pension"],
+                           reason="调动", applicant=EMPLOYEE, stage="awaiting_review", created_at=filed, updated_at=filed))
+        s.flush()
+        s.add(TransferReview(workflow_id="transfer-E1001-2", decision="rejected", reason_code="missing_document",
+                             actor="hr.li", at=filed))
+    await as_person(web, "comp.sun", "compliance")
+    r = await web.get("/app/statistics")
+    assert r.status_code == 200, r.text
+    assert r.text.count("<svg") == 4  # per month, origins, destinations, rejection reasons (no type completed yet)
+    assert "缺少材料" in r.text and "missing_document" not in re.sub(r'href="[^"]*"', "", r.text)
+    links = dict(re.findall(r'<td>([^<]+)</td><td><a href="(/app/statistics/cases\?[^"]+)"', r.text))
+    assert set(links) >= {"贵州", "四川", "北京", "缺少材料"}
+    behind = await web.get(links["缺少材料"].replace("&amp;", "&"))
+    assert behind.status_code == 200 and "transfer-E1001-2" in behind.text and "transfer-E1001-1" not in behind.text
+    both = await web.get(links["北京"].replace("&amp;", "&"))
+    assert "transfer-E1001-1" in both.text and "transfer-E1001-2" in both.text and "显示 2 件，共 2 件" in both.text
+    later = await web.get("/app/statistics", params={"from": dt.date.today().isoformat()})
+    assert "<svg" not in later.text and "没有记录" in later.text  # the same filter on figures and their cases
