@@ -49,7 +49,7 @@ async def stack(api: httpx.AsyncClient, temporal_env: WorkflowEnvironment, setti
     add_employees(session_factory)
     async with build_worker(temporal_env.client, settings, session_factory):
         yield api
-    await terminate_cases(temporal_env.client, session_factory)
+        await terminate_cases(temporal_env.client, session_factory)
 
 
 @dataclass(frozen=True)
@@ -88,4 +88,4 @@ async def module_stack(shared_database: SharedDatabase, codec: EncryptionCodec, 
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hrflow.test") as client,
                 build_worker(temporal_env.client, settings, session_factory)):
         yield client
-    await terminate_cases(temporal_env.client, session_factory)
+        await terminate_cases(temporal_env.client, session_factory)

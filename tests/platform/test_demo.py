@@ -95,7 +95,7 @@ async def company_stack(temporal_env, settings, session_factory, api) -> AsyncIt
     agency = SimulatedAgency(session_factory, FaultPlan())
     async with build_worker(temporal_env.client, settings, session_factory, agency=agency):
         yield api
-    await terminate_cases(temporal_env.client, session_factory)
+        await terminate_cases(temporal_env.client, session_factory)
 
 
 COUNTED = (Employee, StaffMember, Case, SiChange, Transfer, TransferMaterial, EmployeeRecord)

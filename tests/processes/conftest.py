@@ -38,4 +38,4 @@ async def stack(temporal_env: WorkflowEnvironment, settings, session_factory, ap
     add_employee(session_factory, emp)
     async with build_worker(temporal_env.client, settings, session_factory, agency=agency):
         yield api
-    await terminate_cases(temporal_env.client, session_factory)
+        await terminate_cases(temporal_env.client, session_factory)

@@ -65,20 +65,34 @@ async def wait_view(view: Callable[[], Any], check: Callable[[dict], Any]) -> di
 
 
 async def terminate_cases(client: Client, session_factory: sessionmaker[Session]) -> None:
-    """End every case this test's database knows of. The time-skipping server is shared by the
-    session and cannot skip time while a timer of a finished test waits for a worker that is gone."""
+    """End every case this test's database knows of, while the test's worker still runs, once no
+    activity of it is in flight. The time-skipping server is shared by a module: a case terminated
+    (or left) with an activity in flight held the next test's clock until a sleep call timed out
+    (30 s a time)."""
     from sqlalchemy import select
     from temporalio.service import RPCError
+
+    from temporalio.client import WorkflowExecutionStatus
 
     from db.models import Case
 
     with session_factory() as s:
         ids = list(s.scalars(select(Case.workflow_id)))
     for workflow_id in ids:
+        handle = client.get_workflow_handle(workflow_id)
         try:
-            await client.get_workflow_handle(workflow_id).terminate("test finished")
+            for _ in range(100):  # up to 5 s for the activities in flight to finish on the worker
+                described = await handle.describe()
+                if described.status != WorkflowExecutionStatus.RUNNING:
+                    break
+                if not described.raw_description.pending_activities:
+                    await handle.terminate("test finished")
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                await handle.terminate("test finished")
         except RPCError:
-            pass  # already closed
+            pass  # closed meanwhile
 
 
 async def record_history(client: Client, workflow_id: str, process: str, scenario: str) -> None:
@@ -94,24 +108,12 @@ async def record_history(client: Client, workflow_id: str, process: str, scenari
 
 
 async def until(env: Any, day: dt.date, hour: int = 12) -> None:
-    """Let workflow time run to ``hour`` o'clock China time on ``day`` (time-skipping server).
-
-    The server skips time only while no workflow or activity task is in flight; on a loaded machine
-    its sleep call can time out before the work in between is done, or its long-held HTTP/2 stream
-    be reset ("h2 protocol error"). Then ask again from where the clock got to (a few times), rather
-    than fail a test for the machine's load."""
+    """Let workflow time run to ``hour`` o'clock China time on ``day`` (a ``time_skipping_env``, whose
+    sleep asks again for what is left when the server gives up on a call)."""
     target = dt.datetime.combine(day, dt.time(hour), tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    for attempt in range(4):
-        now = await env.get_current_time()
-        if target <= now:
-            return
-        try:
-            await env.sleep(target - now)
-            return
-        except RPCError as exc:
-            if not any(m in str(exc) for m in ("Timeout expired", "h2 protocol error")) or attempt == 3:
-                raise
-            await asyncio.sleep(1)
+    now = await env.get_current_time()
+    if target > now:
+        await env.sleep(target - now)
 
 
 async def env_today(env: Any) -> dt.date:
@@ -131,6 +133,11 @@ def temporal_binary(name: str) -> str:
     return found
 
 
+# A sleep call the server gave up on: its connection dropped, or its own 30 s ran out while the
+# clock could not skip (work in flight on a loaded machine). What is left of the sleep is asked again.
+RETRIED_SLEEP_ERRORS = ("h2 protocol error", "Timeout expired")
+
+
 class _SleepAcrossDroppedConnections:
     """The time-skipping server's ``sleep``, continued for what is left of it when the connection
     drops mid-call. The Java test server now and then closes an HTTP/2 connection under a waiting
@@ -144,7 +151,7 @@ class _SleepAcrossDroppedConnections:
     async def __call__(self, duration: dt.timedelta | float) -> None:
         wanted = duration if isinstance(duration, dt.timedelta) else dt.timedelta(seconds=duration)
         until = await self._env.get_current_time() + wanted
-        for attempt in range(3):
+        for attempt in range(4):
             left = until - await self._env.get_current_time()
             if left <= dt.timedelta(0):
                 return
@@ -152,7 +159,7 @@ class _SleepAcrossDroppedConnections:
                 await self._sleep(left)
                 return
             except RPCError as dropped:
-                if "h2 protocol error" not in str(dropped) or attempt == 2:
+                if not any(m in str(dropped) for m in RETRIED_SLEEP_ERRORS) or attempt == 3:
                     raise
 
 

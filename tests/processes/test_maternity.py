@@ -237,10 +237,10 @@ async def test_worker_restart_mid_leave_books_each_month_once(temporal_env, sett
     async with build_worker(temporal_env.client, settings, session_factory, agency=agency, max_cached_workflows=0):
         await until(temporal_env, dt.date.fromisoformat(v["expected_return"]) - dt.timedelta(days=1))
         v = await wait_view(api, auth, wf, lambda v: len(v["advances_booked"]) == 5)
+        await terminate_cases(temporal_env.client, session_factory)
     with session_factory() as s:
         months = list(s.scalars(select(Receivable.month).where(Receivable.employee_id == emp)))
     assert len(months) == len(set(months)) == 5
-    await terminate_cases(temporal_env.client, session_factory)
 
 
 async def test_extension_needs_a_manager(stack, auth, emp, temporal_env) -> None:

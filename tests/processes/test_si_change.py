@@ -279,9 +279,9 @@ async def test_rollback_window_survives_a_worker_restart(temporal_env, settings,
     async with build_worker(temporal_env.client, settings, session_factory, agency=agency, max_cached_workflows=0):
         await temporal_env.sleep(dt.timedelta(hours=73))
         await wait_stage(api, auth, wf, "executed")
+        await terminate_cases(temporal_env.client, session_factory)
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(SimAgencyRequest)) == 1
-    await terminate_cases(temporal_env.client, session_factory)
 
 
 async def test_repin_applies_new_figures_and_voids_the_approval(stack, auth, emp, session_factory, monkeypatch) -> None:
@@ -336,6 +336,6 @@ async def test_revocation_after_agency_window_becomes_manual_task(temporal_env, 
         assert r.json()["stage"] == "revocation_manual" and r.json()["manual_task"]
         inbox = (await client.get("/inbox", headers=auth(Role.HR_SPECIALIST, MAKER))).json()["items"]
         assert [i["task_key"] for i in inbox] == [r.json()["manual_task"]]
+        await terminate_cases(temporal_env.client, session_factory)
     with session_factory() as s:
         assert list(s.scalars(select(SimAgencyRequest.operation))) == ["submit"]  # the agency was not asked
-    await terminate_cases(temporal_env.client, session_factory)

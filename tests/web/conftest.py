@@ -63,7 +63,7 @@ async def site(temporal_env, web_settings, engine, session_factory, codec) -> As
         yield f"http://127.0.0.1:{port}"
         server.should_exit = True
         await serving
-    await terminate_cases(temporal_env.client, session_factory)
+        await terminate_cases(temporal_env.client, session_factory)
 
 
 @dataclass
