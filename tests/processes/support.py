@@ -70,9 +70,8 @@ async def terminate_cases(client: Client, session_factory: sessionmaker[Session]
     (or left) with an activity in flight held the next test's clock until a sleep call timed out
     (30 s a time)."""
     from sqlalchemy import select
-    from temporalio.service import RPCError
-
     from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError
 
     from db.models import Case
 
