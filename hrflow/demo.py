@@ -151,7 +151,16 @@ class NonCompetePlan(_CasePlan):
     months_already_paid: int = 0
 
 
-CasePlan = Annotated[MaternityPlan | OffboardingPlan | TransferPlan | SiChangePlan | NonCompetePlan,
+class ResignationPlan(_CasePlan):
+    """Her notice given in self-service, waiting for HR to open her departure on it."""
+
+    kind: Literal["resignation"]
+    stage: Literal["notice_given"]
+    wished_last_day: str | None = None
+    reason: str | None = None
+
+
+CasePlan = Annotated[MaternityPlan | OffboardingPlan | TransferPlan | SiChangePlan | NonCompetePlan | ResignationPlan,
                      Field(discriminator="kind")]
 
 
@@ -327,7 +336,7 @@ class Loaded:
 
 # ---------------------------------------------------------------- seeding
 PREFIXES = {"maternity": "/maternity-leaves", "offboarding": "/offboardings", "transfer": "/transfers",
-            "si_change": "/si-changes", "non_compete": "/non-competes"}
+            "si_change": "/si-changes", "non_compete": "/non-competes", "resignation": "/resignations"}
 # Stages a case passes before the planned one: the demo waits while the case is in one of them.
 BEFORE: dict[tuple[str, str], frozenset[str]] = {
     ("maternity", "approved"): frozenset({"applied"}),
@@ -397,8 +406,10 @@ class _Seeder:
             workflow_id = await self._transfer(plan, existing)
         elif isinstance(plan, SiChangePlan):
             workflow_id = await self._si_change(plan, existing)
-        else:
+        elif isinstance(plan, NonCompetePlan):
             workflow_id = await self._non_compete(plan, existing)
+        else:
+            workflow_id = await self._resignation(plan, existing)
         before = BEFORE.get((plan.kind, plan.stage), frozenset())
         view = await self.api.until(lambda: self.view(plan.kind, workflow_id), lambda v: v["stage"] not in before)
         return LoadedCase(key=plan.key, kind=plan.kind, employee_id=plan.employee, workflow_id=workflow_id,
@@ -526,6 +537,17 @@ class _Seeder:
         return workflow_id
 
 
+    async def _resignation(self, plan: ResignationPlan, workflow_id: str | None) -> str:
+        if workflow_id is None:
+            body: dict[str, Any] = {"reason": plan.reason}
+            if plan.wished_last_day is not None:
+                body["wished_last_day"] = relative_date(plan.wished_last_day, self.today).isoformat()
+            started = await self.api.json("POST", "/resignations", self._self(plan.employee), json=body,
+                                          step=request_id(plan.key, "notice"))
+            workflow_id = str(started["workflow_id"])
+        return workflow_id
+
+
 async def seed(client: httpx.AsyncClient, token: TokenMaker, *, company: Company | None = None,
                today: dt.date | None = None, timeout: float = 60.0) -> Loaded:
     """Load the demo company through the API ``client`` talks to, as the staff the company names
@@ -550,10 +572,10 @@ async def seed_url(base_url: str, token: TokenMaker, **kwargs: Any) -> Loaded:
 ROLE_ZH = {Role.HR_SPECIALIST: "人事专员", Role.HR_MANAGER: "人事经理", Role.FINANCE: "财务", Role.COMPLIANCE: "合规",
            Role.IT: "信息技术", Role.ADMIN: "系统管理员", Role.EMPLOYEE: "员工"}
 KIND_ZH = {"maternity": "产假", "offboarding": "离职", "transfer": "跨省转移", "si_change": "社保变更",
-           "non_compete": "竞业限制"}
+           "non_compete": "竞业限制", "resignation": "辞职通知"}
 STAGE_ZH = {"applied": "已申请，待审批", "approved": "已批准", "on_leave": "休假中", "clearance": "离职交接中",
             "collecting_materials": "收集材料中", "awaiting_review": "待人事审核", "submitted": "待复核",
-            "active": "履行中", "executed": "已报送", "completed": "已办结"}
+            "active": "履行中", "executed": "已报送", "completed": "已办结", "notice_given": "已提出辞职，待人事接办"}
 
 
 def _pad(text: str, width: int) -> str:
