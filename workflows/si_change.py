@@ -425,27 +425,28 @@ class SocialInsuranceChangeWorkflow:
     # ------------------------------------------------------------------ rules
     def _check_checker(self, actor: Actor, stage: str) -> None:
         if actor.role != Role.HR_MANAGER:
-            raise kernel.refuse(Refusal.WRONG_ROLE, f"only an hr_manager may decide; you are {actor.role}")
+            raise kernel.refuse(Refusal.WRONG_ROLE, f"只有人事经理可以审批，您的角色是 {actor.role} (only an hr_manager may decide; you are {actor.role})")
         if actor.user == self.req.maker.user:
-            raise kernel.refuse(Refusal.SELF_APPROVAL, "the maker may not check their own change")
+            raise kernel.refuse(Refusal.SELF_APPROVAL, "经办人不能复核自己提交的变更 (the maker may not check their own change)")
         if self.stage != stage:
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the change is {self.stage}, not {stage}", stage=self.stage)
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"变更当前为“{self.stage}”，不是“{stage}” (the change is {self.stage}, not {stage})", stage=self.stage)
 
     def _check_approval(self, msg: Approve) -> None:
         self._check_checker(msg.actor, SUBMITTED)
         if self.facts.kind is ChangeKind.BACK_PAYMENT:
             current = self.estimate.model_dump(mode="json")
             if msg.confirm_total is None:
-                raise kernel.refuse(Refusal.CONFIRMATION_REQUIRED, f"confirm the back-payment total of {self.estimate.total} yuan", estimate=current)
+                raise kernel.refuse(Refusal.CONFIRMATION_REQUIRED, f"请先确认补缴总额 {self.estimate.total} 元 (confirm the back-payment total of {self.estimate.total} yuan)", estimate=current)
             if msg.confirm_total != self.estimate.total:
-                raise kernel.refuse(Refusal.STALE_CONFIRMATION, f"the confirmation {msg.confirm_total} does not match the current"
-                              f" estimate {self.estimate.total} yuan", estimate=current)
+                raise kernel.refuse(Refusal.STALE_CONFIRMATION, f"确认的金额 {msg.confirm_total} 与当前测算 {self.estimate.total} 元不符"
+                              f" (the confirmation {msg.confirm_total} does not match the current"
+                              f" estimate {self.estimate.total} yuan)", estimate=current)
 
     def _check_correction(self, msg: Correct) -> contract.ChangeFacts:
         if msg.actor.user != self.req.maker.user:
-            raise kernel.refuse(Refusal.NOT_MAKER, "only the maker may correct the change")
+            raise kernel.refuse(Refusal.NOT_MAKER, "只有经办人可以更正此变更 (only the maker may correct the change)")
         if self.stage not in (SUBMITTED, APPROVED, *RETURNED):
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the change is {self.stage}; it can no longer be corrected", stage=self.stage)
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"变更当前为“{self.stage}”，已不能更正 (the change is {self.stage}; it can no longer be corrected)", stage=self.stage)
         changes = {k: v for k, v in (("kind", msg.kind), ("base", msg.base), ("months", msg.months),
                                      ("effective_month", msg.effective_month)) if v is not None}
         facts = self.facts.model_copy(update=changes)
@@ -462,21 +463,21 @@ class SocialInsuranceChangeWorkflow:
     def _check_revoke(self, msg: Decide) -> None:
         if self.stage == APPROVED:
             if msg.actor.role != Role.HR_MANAGER or self.approver is None or msg.actor.user != self.approver.user:
-                raise kernel.refuse(Refusal.NOT_APPROVER, "only the approver may revoke the approval inside the window")
+                raise kernel.refuse(Refusal.NOT_APPROVER, "撤销期内只有原审批人可以撤销审批 (only the approver may revoke the approval inside the window)")
             return
         if self.stage == EXECUTED:
             if msg.actor.role not in (Role.HR_MANAGER, Role.HR_SPECIALIST):
-                raise kernel.refuse(Refusal.WRONG_ROLE, f"role {msg.actor.role} may not request a revocation")
+                raise kernel.refuse(Refusal.WRONG_ROLE, f"角色 {msg.actor.role} 不能申请撤销 (role {msg.actor.role} may not request a revocation)")
             if self.revoke_request is not None:
-                raise kernel.refuse(Refusal.WRONG_STAGE, "a revocation is already under way", stage=self.stage)
+                raise kernel.refuse(Refusal.WRONG_STAGE, "撤销已在办理中 (a revocation is already under way)", stage=self.stage)
             return
-        raise kernel.refuse(Refusal.WRONG_STAGE, f"the change is {self.stage}; nothing to revoke", stage=self.stage)
+        raise kernel.refuse(Refusal.WRONG_STAGE, f"变更当前为“{self.stage}”，没有可撤销的内容 (the change is {self.stage}; nothing to revoke)", stage=self.stage)
 
     def _check_withdraw(self, msg: Decide) -> None:
         if msg.actor.user != self.req.maker.user and msg.actor.role != Role.HR_MANAGER:
-            raise kernel.refuse(Refusal.NOT_MAKER, "only the maker or an hr_manager may withdraw")
+            raise kernel.refuse(Refusal.NOT_MAKER, "只有经办人或人事经理可以撤回 (only the maker or an hr_manager may withdraw)")
         if self.stage not in (SUBMITTED, APPROVED, *RETURNED):
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"the change is {self.stage}; it can no longer be withdrawn", stage=self.stage)
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"变更当前为“{self.stage}”，已不能撤回 (the change is {self.stage}; it can no longer be withdrawn)", stage=self.stage)
 
     # ------------------------------------------------------------------ plumbing
     async def _enter_approved(self, actor: Actor) -> None:

@@ -35,7 +35,7 @@ router = resource_router(tags=["resignations"])
 PREFIX = "/resignations"
 CASES = CaseRoutes(router, PREFIX, ids="resignation-", what="notice of resignation", kind="resignation",
                    model=resignation.ResignationView, workflow=CaseWorkflow(W.run, W.opened, W.view))
-Employee_ = Annotated[Principal, Depends(require(Role.EMPLOYEE))]
+Herself = Annotated[Principal, Depends(require(Role.EMPLOYEE))]
 HR_DAYS = 2  # HR opens her departure within two days of her notice, by 18:00 China time
 CHINA = dt.timezone(dt.timedelta(hours=8))
 LEAVING = ("offboarding", "resignation")
@@ -70,7 +70,7 @@ def _her(session: Session, employee_id: str) -> tuple[Employee | None, list[str]
 @router.post(PREFIX, status_code=201, response_model=resignation.ResignationView,
              responses=responses(400, 401, 403, 404, 409, 422, 503), summary="提出辞职 (Give notice of resignation)")
 async def give_notice(body: ResignationIn, request: Request, temporal: TemporalDep, request_id: RequestId,
-                      principal: Employee_) -> resignation.ResignationView:
+                      principal: Herself) -> resignation.ResignationView:
     """员工本人书面提出辞职：通知日为今天（中国时间），劳动合同法第三十七条的三十日（试用期内三日）从这天起算；
     人事专员收到待办，须在两天内据此发起离职流程，离职流程的通知日须与此一致。她可写明希望的最后工作日和原因。
     仅员工本人可调用；她已有办理中的辞职或离职答 409，已离职答 409，希望的最后工作日早于今天答 422。
@@ -123,4 +123,4 @@ async def read(workflow_id: str, request: Request, temporal: TemporalDep,
     return await CASES.read(request, temporal, principal, workflow_id)
 
 
-CASES.message("/withdraw", W.withdraw, Employee_, carrying(resignation.Withdraw), OptionalReasonIn)
+CASES.message("/withdraw", W.withdraw, Herself, carrying(resignation.Withdraw), OptionalReasonIn)

@@ -66,9 +66,9 @@ async def wait_view(view: Callable[[], Any], check: Callable[[dict], Any]) -> di
 
 async def terminate_cases(client: Client, session_factory: sessionmaker[Session]) -> None:
     """End every case this test's database knows of, while the test's worker still runs, once no
-    activity of it is in flight. The time-skipping server is shared by a module: a case terminated
-    (or left) with an activity in flight held the next test's clock until a sleep call timed out
-    (30 s a time)."""
+    activity or workflow task of it is in flight. The time-skipping server is shared by a module: a
+    case terminated with work in flight left the server unable to skip time by itself, so every
+    later sleep of the module waited for its call's 30 s time-out."""
     from sqlalchemy import select
     from temporalio.client import WorkflowExecutionStatus
     from temporalio.service import RPCError
@@ -84,7 +84,8 @@ async def terminate_cases(client: Client, session_factory: sessionmaker[Session]
                 described = await handle.describe()
                 if described.status != WorkflowExecutionStatus.RUNNING:
                     break
-                if not described.raw_description.pending_activities:
+                raw = described.raw_description
+                if not raw.pending_activities and not raw.HasField("pending_workflow_task"):
                     await handle.terminate("test finished")
                     break
                 await asyncio.sleep(0.05)

@@ -8,9 +8,11 @@ visible on the case and in the audit trail, and nothing the law forbids may be w
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from db.models import AuditEvent, CaseDeadline, EmployeeRecord, Receivable, SiEnrollment, SimAgencyRequest
@@ -21,6 +23,14 @@ from tests.processes import support
 from tests.processes.support import env_today, eventually, record_history, until
 
 HR, MANAGER, FINANCE, COMPLIANCE, IT, RECEIVER = "hr.li", "mgr.wang", "fin.zhao", "cmp.sun", "it.qian", "E0042"
+
+
+@pytest.fixture
+async def temporal_env(codec) -> AsyncIterator[object]:
+    """A time-skipping server per test: run after other modules, this module's shared server lost
+    its ability to skip time by itself (each sleep then waited out its call's 30 s time-out)."""
+    async with support.time_skipping_env(codec) as env:
+        yield env
 
 
 ROUTES = support.CaseRoutes("/offboardings", Role.HR_MANAGER, MANAGER)
