@@ -153,12 +153,11 @@ class ResignationWorkflow:
 
     # ------------------------------------------------------------------ rules
     def _check_open(self) -> None:
-        if self.stage != NOTICE_GIVEN:
-            said = {TAKEN_UP: f"离职流程已据此通知开始（{self.offboarding_id}）",
-                    WITHDRAWN: "此辞职通知已撤回"}[self.stage]
-            en = {TAKEN_UP: f"her departure is already open on this notice ({self.offboarding_id})",
-                  WITHDRAWN: "this notice was withdrawn"}[self.stage]
-            raise kernel.refuse(Refusal.WRONG_STAGE, f"{said} ({en})")
+        if self.stage == TAKEN_UP:
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"离职流程已据此通知开始（{self.offboarding_id}）"
+                                                     f" (her departure is already open on this notice ({self.offboarding_id}))")
+        if self.stage == WITHDRAWN:
+            raise kernel.refuse(Refusal.WRONG_STAGE, "此辞职通知已撤回 (this notice was withdrawn)")
 
     def _check_withdraw(self, msg: Withdraw) -> None:
         if not msg.actor.is_employee(self.req.employee_id):

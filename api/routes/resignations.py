@@ -22,7 +22,7 @@ from api.bodies import Body, OptionalReason, OptionalReasonIn
 from api.case_routes import CaseRoutes, carrying
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
-from api.plausibility import PlausibleDate, problem, refuse, today
+from api.plausibility import CHINA, PlausibleDate, problem, refuse, today
 from api.routes import resource_router
 from api.transactions import transact
 from api.workflow_calls import CaseWorkflow
@@ -37,7 +37,6 @@ CASES = CaseRoutes(router, PREFIX, ids="resignation-", what="notice of resignati
                    model=resignation.ResignationView, workflow=CaseWorkflow(W.run, W.opened, W.view))
 Herself = Annotated[Principal, Depends(require(Role.EMPLOYEE))]
 HR_DAYS = 2  # HR opens her departure within two days of her notice, by 18:00 China time
-CHINA = dt.timezone(dt.timedelta(hours=8))
 LEAVING = ("offboarding", "resignation")
 
 

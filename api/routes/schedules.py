@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import Principal, require
 from api.deps import TemporalDep
 from api.errors import responses
-from api.i18n import Text, language, say
+from api.i18n import Text, language
 from api.routes import resource_router
 from domain.roles import Role
 
@@ -84,7 +84,7 @@ async def list_schedules(request: Request, temporal: TemporalDep, _: Operator) -
     except RPCError as err:
         if err.status != RPCStatusCode.UNIMPLEMENTED:
             raise
-        return Schedules(runs_schedules=False, note=say(UNSUPPORTED, language(request)), items=[])
+        return Schedules(runs_schedules=False, note=UNSUPPORTED.said(language(request)), items=[])
     for entry in sorted(listed, key=lambda s: s.id):
         described = await temporal.get_schedule_handle(entry.id).describe()
         schedule, info = described.schedule, described.info

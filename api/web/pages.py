@@ -501,7 +501,7 @@ def install(app: FastAPI) -> None:
     @app.get("/app/statistics", include_in_schema=False)
     async def statistics(request: Request) -> Response:
         page = await signed_in(request)
-        period = _period(request)
+        period = _given(request, PERIOD)
         body = await page.read("/transfers/statistics", period)
         charts = await run_in_threadpool(statistics_charts.draw, body, page.t)
         return page.render("statistics.html", stats=body, charts=charts, period=period,
@@ -510,10 +510,9 @@ def install(app: FastAPI) -> None:
     @app.get("/app/statistics/cases", include_in_schema=False)
     async def statistics_cases(request: Request) -> Response:
         page = await signed_in(request)
-        cut = {k: v for k, v in request.query_params.items()
-               if k in ("from", "to", "department", "month", "origin", "destination", "rejection_reason") and v}
+        cut = _given(request, SLICE)
         body = await page.read("/transfers/statistics/cases", cut)
-        back = "/app/statistics?" + urlencode(_period(request))
+        back = "/app/statistics?" + urlencode(_given(request, PERIOD))
         return page.render("statistics_cases.html", items=body["items"], total=body["total"], cut=cut, back=back)
 
     @app.api_route("/app/transfers/review", methods=["GET", "POST"], include_in_schema=False)
@@ -539,9 +538,14 @@ def install(app: FastAPI) -> None:
                            reasons=REJECTION_REASONS, request_id=uuid.uuid4().hex)
 
 
-def _period(request: Request) -> dict[str, str]:
-    """The statistics' own filter (period and department) as the reader gave it; empty ones left out."""
-    return {k: v for k, v in request.query_params.items() if k in ("from", "to", "department") and v}
+# The statistics' filter (period and department), and with it one figure's bar (``db.transfer_stats.Slice``).
+PERIOD = ("from", "to", "department")
+SLICE = (*PERIOD, "month", "origin", "destination", "rejection_reason")
+
+
+def _given(request: Request, keys: tuple[str, ...]) -> dict[str, str]:
+    """Those of ``keys`` the reader gave in the query; empty ones left out."""
+    return {k: v for k, v in request.query_params.items() if k in keys and v}
 
 
 class Leave(Exception):
