@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities.unit import DbActivities, db_step
-from db import report
+from db import report, report_members
 from db.report import Period, ReportInputs, ReportThresholds
 from domain.contracts.report import COMPUTE_MONTH, Alert, ComputeMonth, MonthComputed
 from domain.policy import PolicyError
@@ -51,11 +51,12 @@ def expected_advance(city: str, base: Decimal, on: dt.date) -> Decimal | None:
 
 
 def summarise(month: str, alerts: list[Alert]) -> str:
+    """One line for the workflow's result and the Temporal UI: Chinese first, the alerts in Chinese."""
     if not alerts:
-        return f"Report {month}: no alerts"
-    shown = "; ".join(a.message for a in alerts[:5])
-    more = f" (+{len(alerts) - 5} more)" if len(alerts) > 5 else ""
-    return f"Report {month}: {len(alerts)} alert(s): {shown}{more}"
+        return f"{month} 月报：无预警 (Report {month}: no alerts)"
+    shown = "；".join(a.message for a in alerts[:5])
+    more = f"（另有 {len(alerts) - 5} 项 +{len(alerts) - 5} more）" if len(alerts) > 5 else ""
+    return f"{month} 月报：{len(alerts)} 项预警 (Report {month}: {len(alerts)} alert(s))：{shown}{more}"
 
 
 class ReportActivities(DbActivities):
@@ -76,6 +77,7 @@ class ReportActivities(DbActivities):
                 average_wages={c: w for c, w in wages.items() if w is not None},
                 expected_deductions={e: a for e, a in expected.items() if a is not None})
             stored = report.compute_month(session, req.month, inputs)
+            report_members.store(session, req.month, report_members.compute(session, period, inputs))
         unchecked = sorted({f.dimension for f in stored.figures
                             if f.metric in ("base_unknown_city", "deduction_unknown_rate")})
         log.info("report %s: %d figures, %d alerts", req.month, len(stored.figures), len(stored.alerts))

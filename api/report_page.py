@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from api import report_charts as charts
 from db.report import AGE_BUCKETS, ALL, Figure, StoredReport
+from db.report_members import LISTINGS, Member
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 # Inline SVG carries <style> elements, hence 'unsafe-inline' for styles; nothing else is allowed.
@@ -44,7 +45,8 @@ class Chart:
 
 @dataclass(frozen=True)
 class Row:
-    dimension: str
+    dimension: str  # as stored: the drill-down's key
+    shown: str  # as a reader sees it (``all`` in words)
     value: str
     numerator: str
     denominator: str
@@ -57,6 +59,33 @@ class Group:
     label: str
     dimension_label: str
     figures: list[Row]
+
+
+COMPANY = "全公司 company"
+# the facts a member carries (``db.report_members``), in words
+FACT_LABELS = {
+    "left_on": "最后工作日 last day", "returned_on": "返岗日 returned on", "month": "所属月份 month",
+    "booked_on": "入账日 booked on", "age_days": "账龄（天） age, days", "kind": "类别 kind", "city": "参保城市 city",
+    "base": "缴费基数 base", "average_wage": "社平工资 average wage", "expected": "应为 expected",
+    "origin": "转出地 from", "destination": "转入地 to", "stage": "阶段 stage", "days": "办理天数 days",
+    "rejected_at": "驳回时间 rejected at", "task": "待办 task", "due_at": "到期 due",
+}
+# what a list of members is, by ``Listing.lists``
+LISTED = {"denominator": "列出分母中的全部，“计入”的构成分子 (everyone the figure divides by; those counted make its numerator)",
+          "numerator": "列出计入这个数字的全部 (everyone counted in the figure)"}
+
+
+# the alert thresholds, in words
+THRESHOLDS = {
+    "attrition_ratio_alert": "返岗离职率预警倍数（相对公司离职率） return attrition alert, x the company's",
+    "undeducted_rate_alert": "未扣回率预警线 undeducted rate alert", "departed_unsettled_alert":
+    "离职未结清占比预警线 departed unsettled alert", "base_low_share": "缴费基数下限（社平工资倍数） base band, low",
+    "base_high_share": "缴费基数上限（社平工资倍数） base band, high",
+}
+
+
+def dimension_shown(dimension: str) -> str:
+    return COMPANY if dimension == ALL else dimension
 
 
 def _shown(value: Decimal | None, kind: str) -> str:
@@ -81,8 +110,8 @@ def groups(report: StoredReport) -> list[Group]:
     out = []
     for metric in [m for m in METRICS if m in by_metric] + sorted(set(by_metric) - set(METRICS)):
         label, dimension, kind = METRICS.get(metric, (metric, "dimension", "count"))
-        out.append(Group(metric=metric, label=label, dimension_label=dimension or "company",
-                         figures=[Row(f.dimension, _shown(f.value, kind), _plain(f.numerator),
+        out.append(Group(metric=metric, label=label, dimension_label=dimension or COMPANY,
+                         figures=[Row(f.dimension, dimension_shown(f.dimension), _shown(f.value, kind), _plain(f.numerator),
                                       _plain(f.denominator), f.alert) for f in by_metric[metric]]))
     return out
 
@@ -137,7 +166,26 @@ def build_charts(report: StoredReport, trend: dict[str, list[tuple[str, Decimal 
     return out
 
 
+def _computed(at: dt.datetime) -> str:
+    return at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
 def render(report: StoredReport, trend: dict[str, list[tuple[str, Decimal | None]]]) -> str:
-    computed = report.computed_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
     return _env.get_template("report_monthly.html").render(
-        report=report, computed_at=computed, charts=build_charts(report, trend), groups=groups(report), csp=CSP)
+        report=report, computed_at=_computed(report.computed_at), charts=build_charts(report, trend),
+        groups=groups(report), thresholds=THRESHOLDS, drill=LISTINGS, csp=CSP)
+
+
+def render_members(report: StoredReport, metric: str, dimension: str, listed: str, total: int, counted: int,
+                   members: list[Member]) -> str:
+    """The page of one figure's members: who, which case, what money, what facts; each case links
+    to its page in the web app."""
+    label, dimension_label, kind = METRICS.get(metric, (metric, "", "count"))
+    figure = next((f for f in report.figures if f.metric == metric and f.dimension == dimension), None)
+    row = None if figure is None else Row(figure.dimension, dimension_shown(figure.dimension),
+                                          _shown(figure.value, kind), _plain(figure.numerator),
+                                          _plain(figure.denominator), figure.alert)
+    return _env.get_template("report_members.html").render(
+        report=report, computed_at=_computed(report.computed_at), label=label,
+        dimension_label=dimension_label or COMPANY, dimension=dimension_shown(dimension), figure=row,
+        listed=LISTED[listed], total=total, counted=counted, members=members, facts=FACT_LABELS, csp=CSP)

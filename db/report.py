@@ -145,7 +145,7 @@ class Period(BaseModel):
 
 
 # ---------------------------------------------------------------- shared pieces of SQL
-def _departures() -> CTE:
+def departure_dates() -> CTE:
     """One departure per employee: the end date on her latest separation certificate."""
     end_date = cast(AuditEvent.after["end_date"].astext, Date)
     return (select(AuditEvent.subject.label("employee_id"), func.max(end_date).label("end_date"))
@@ -153,11 +153,11 @@ def _departures() -> CTE:
             .group_by(AuditEvent.subject).cte("departures"))
 
 
-def _returned_on() -> ColumnElement[dt.date]:
+def returned_on() -> ColumnElement[dt.date]:
     return cast(AuditEvent.after["returned_on"].astext, Date)
 
 
-def _on_books(p: Period, departures: CTE) -> ColumnElement[bool]:
+def on_books(p: Period, departures: CTE) -> ColumnElement[bool]:
     """Employed on the month's last day (her last working day counts as employed)."""
     return and_(Employee.hire_date <= p.end,
                 or_(departures.c.end_date.is_(None), departures.c.end_date >= p.end))
@@ -215,7 +215,7 @@ def _company(p: Period, departures: CTE) -> CTE:
 
 def company_attrition(session: Session, p: Period) -> list[Figure]:
     """Departures in the 12 months ending with the month / headcount at the window's start."""
-    company = _company(p, _departures())
+    company = _company(p, departure_dates())
     stmt = select(literal(ALL, String), _ratio(company.c.departures, company.c.headcount),
                   company.c.departures, company.c.headcount, false())
     return _figures(session, "company_attrition", stmt)
@@ -225,11 +225,11 @@ def maternity_return_attrition(session: Session, p: Period, t: ReportThresholds)
     """Of the mothers whose return was confirmed in the 12 months, the share who left within 365
     days of it (and by the month's end); alert at ``attrition_ratio_alert`` x the company rate,
     compared as exact fractions (no rounding can tip it)."""
-    departures = _departures()
+    departures = departure_dates()
     company = _company(p, departures)
-    returns = (select(AuditEvent.subject.label("employee_id"), func.max(_returned_on()).label("returned_on"))
+    returns = (select(AuditEvent.subject.label("employee_id"), func.max(returned_on()).label("returned_on"))
                .where(AuditEvent.action == RETURNED, AuditEvent.subject.is_not(None),
-                      _returned_on().between(p.window_start, p.end))
+                      returned_on().between(p.window_start, p.end))
                .group_by(AuditEvent.subject).cte("returns"))
     end = departures.c.end_date
     left = func.count().filter(and_(end >= returns.c.returned_on, end - returns.c.returned_on <= 365, end <= p.end))
@@ -253,9 +253,9 @@ def maternity_return_attrition(session: Session, p: Period, t: ReportThresholds)
 def undeducted_rate(session: Session, p: Period, t: ReportThresholds) -> list[Figure]:
     """Of maternity advances whose recovery was due (her return confirmed, or she left, before the
     month began), the yuan still open / the yuan advanced; reversed advances are not owed."""
-    departures = _departures()
+    departures = departure_dates()
     returned = exists().where(AuditEvent.action == RETURNED, AuditEvent.workflow_id == Receivable.workflow_id,
-                              _returned_on() < p.start)
+                              returned_on() < p.start)
     open_amount = func.coalesce(func.sum(case((Receivable.status == "open", Receivable.amount - Receivable.settled),
                                               else_=0)), 0)
     advanced = func.coalesce(func.sum(Receivable.amount), 0)
@@ -275,7 +275,7 @@ def undeducted_rate(session: Session, p: Period, t: ReportThresholds) -> list[Fi
 def departed_unsettled_share(session: Session, p: Period, t: ReportThresholds) -> list[Figure]:
     """Per position, of those who left in the 12 months, the share who still owe or are owed money:
     an open receivable not fully settled, or an open loan or advance record with an amount."""
-    departures = _departures()
+    departures = departure_dates()
     owes = or_(
         exists().where(Receivable.employee_id == Employee.employee_id, Receivable.status == "open",
                        Receivable.amount > Receivable.settled),
@@ -312,7 +312,7 @@ def receivable_ageing(session: Session, p: Period) -> list[Figure]:
 
 
 # ---------------------------------------------------------------- e. contribution bases off the wage band
-def _wages(inputs: ReportInputs) -> Any:
+def wages_table(inputs: ReportInputs) -> Any:
     return _numbers_table(inputs.average_wages, name="wages", key="city", value="average_wage",
                           params=("wage_cities", "wage_amounts"))
 
@@ -320,7 +320,7 @@ def _wages(inputs: ReportInputs) -> Any:
 def base_outside_band(session: Session, p: Period, inputs: ReportInputs) -> list[Figure]:
     """Employees on the books whose base is below ``base_low_share`` or above ``base_high_share``
     of their city's average wage (the band's ends are inside it)."""
-    t, departures, wages = inputs.thresholds, _departures(), _wages(inputs)
+    t, departures, wages = inputs.thresholds, departure_dates(), wages_table(inputs)
     base = Employee.contribution_base
     outside = func.count().filter(or_(base < _number(t.base_low_share) * wages.c.average_wage,
                                       base > _number(t.base_high_share) * wages.c.average_wage))
@@ -331,7 +331,7 @@ def base_outside_band(session: Session, p: Period, inputs: ReportInputs) -> list
             .select_from(Employee)
             .outerjoin(departures, departures.c.employee_id == Employee.employee_id)
             .join(wages, wages.c.city == Employee.si_city)
-            .where(_on_books(p, departures))
+            .where(on_books(p, departures))
             .group_by(func.rollup(dept)).order_by(func.grouping(dept), dept))
     return _figures(session, "base_outside_band", stmt)
 
@@ -339,32 +339,32 @@ def base_outside_band(session: Session, p: Period, inputs: ReportInputs) -> list
 def base_unknown_city(session: Session, p: Period, inputs: ReportInputs) -> list[Figure]:
     """Employees on the books whose city has no average wage in the catalogue, per city: they
     could not be checked, and the report says so rather than leaving them out silently."""
-    departures, wages = _departures(), _wages(inputs)
+    departures, wages = departure_dates(), wages_table(inputs)
     n = func.count()
     stmt = (select(Employee.si_city, n, n, null(), false())
             .select_from(Employee)
             .outerjoin(departures, departures.c.employee_id == Employee.employee_id)
             .outerjoin(wages, wages.c.city == Employee.si_city)
-            .where(_on_books(p, departures), wages.c.city.is_(None))
+            .where(on_books(p, departures), wages.c.city.is_(None))
             .group_by(Employee.si_city).order_by(Employee.si_city))
     return _figures(session, "base_unknown_city", stmt)
 
 
 def cities_on_books(session: Session, p: Period) -> list[str]:
     """The cities (as stored) of the employees on the books: the caller looks up their wages."""
-    departures = _departures()
+    departures = departure_dates()
     stmt = (select(Employee.si_city).distinct()
             .outerjoin(departures, departures.c.employee_id == Employee.employee_id)
-            .where(_on_books(p, departures)).order_by(Employee.si_city))
+            .where(on_books(p, departures)).order_by(Employee.si_city))
     return list(session.scalars(stmt))
 
 
 # ---------------------------------------------------------------- f. advances that differ from base x rate
-def _advances_of_month(p: Period) -> list[ColumnElement[bool]]:
+def advances_of_month(p: Period) -> list[ColumnElement[bool]]:
     return [Receivable.kind == ADVANCE, Receivable.month == p.month, Receivable.status != "reversed"]
 
 
-def _expected(inputs: ReportInputs) -> Any:
+def expected_table(inputs: ReportInputs) -> Any:
     return _numbers_table(inputs.expected_deductions, name="expected", key="employee_id", value="amount",
                           params=("expected_ids", "expected_amounts"))
 
@@ -374,14 +374,14 @@ def deduction_subjects(session: Session, p: Period) -> list[tuple[str, str, Deci
     work out each one's personal monthly contribution from the catalogue."""
     stmt = (select(Employee.employee_id, Employee.si_city, Employee.contribution_base).distinct()
             .join(Receivable, Receivable.employee_id == Employee.employee_id)
-            .where(*_advances_of_month(p)).order_by(Employee.employee_id))
+            .where(*advances_of_month(p)).order_by(Employee.employee_id))
     return [(r[0], r[1], r[2]) for r in session.execute(stmt)]
 
 
 def deduction_mismatch(session: Session, p: Period, inputs: ReportInputs) -> list[Figure]:
     """Advances booked for the month whose amount differs from the employee's personal monthly
     contribution on her current base."""
-    expected = _expected(inputs)
+    expected = expected_table(inputs)
     wrong = func.count().filter(Receivable.amount != expected.c.amount)
     total = func.count()
     dept = Employee.department
@@ -389,7 +389,7 @@ def deduction_mismatch(session: Session, p: Period, inputs: ReportInputs) -> lis
             .select_from(Receivable)
             .join(Employee, Employee.employee_id == Receivable.employee_id)
             .join(expected, expected.c.employee_id == Receivable.employee_id)
-            .where(*_advances_of_month(p))
+            .where(*advances_of_month(p))
             .group_by(func.rollup(dept)).order_by(func.grouping(dept), dept))
     return _figures(session, "deduction_mismatch", stmt)
 
@@ -397,13 +397,13 @@ def deduction_mismatch(session: Session, p: Period, inputs: ReportInputs) -> lis
 def deduction_unknown_rate(session: Session, p: Period, inputs: ReportInputs) -> list[Figure]:
     """Advances of the month that could not be checked: the catalogue has no personal rates for
     the employee's city. Per city."""
-    expected = _expected(inputs)
+    expected = expected_table(inputs)
     n = func.count()
     stmt = (select(Employee.si_city, n, n, null(), false())
             .select_from(Receivable)
             .join(Employee, Employee.employee_id == Receivable.employee_id)
             .outerjoin(expected, expected.c.employee_id == Receivable.employee_id)
-            .where(*_advances_of_month(p), expected.c.employee_id.is_(None))
+            .where(*advances_of_month(p), expected.c.employee_id.is_(None))
             .group_by(Employee.si_city).order_by(Employee.si_city))
     return _figures(session, "deduction_unknown_rate", stmt)
 
@@ -461,44 +461,60 @@ def _count(value: Decimal | None) -> int:
 
 
 def alerts(figures: list[Figure], t: ReportThresholds, month: str) -> list[Alert]:
-    """The alerting figures, worded for the people who must act on them."""
+    """The alerting figures, worded for the people who must act on them: Chinese, and English beside."""
     company = next((f for f in figures if f.metric == "company_attrition"), None)
+    company_rate = _pct(company.value if company else None)
     out: list[Alert] = []
     for f in figures:
         if not f.alert:
             continue
-        n, d = _count(f.numerator), _count(f.denominator)
+        n, d, dim, rate = _count(f.numerator), _count(f.denominator), f.dimension, _pct(f.value)
         if f.metric == "maternity_return_attrition":
             threshold = f"{t.attrition_ratio_alert} x company attrition"
-            message = (f"{f.dimension}: {n} of {d} employees who returned from maternity leave left within a"
-                       f" year ({_pct(f.value)}), {t.attrition_ratio_alert}x or more the company's"
-                       f" {_pct(company.value if company else None)}")
+            zh = (f"{dim}：{d} 名产假返岗员工中 {n} 名在一年内离职（{rate}），达到公司离职率 {company_rate} 的"
+                  f" {t.attrition_ratio_alert} 倍或以上")
+            en = (f"{dim}: {n} of {d} employees who returned from maternity leave left within a year ({rate}),"
+                  f" {t.attrition_ratio_alert}x or more the company's {company_rate}")
         elif f.metric == "undeducted_rate":
             threshold = _pct(t.undeducted_rate_alert)
-            message = (f"{f.dimension}: {f.numerator} of {f.denominator} yuan of advanced contributions due for"
-                       f" recovery not deducted ({_pct(f.value)}, alert above {threshold})")
+            zh = (f"{dim}：到期应扣回的垫付社保 {f.denominator} 元中 {f.numerator} 元未扣回（{rate}，"
+                  f"预警线 {threshold}）")
+            en = (f"{dim}: {f.numerator} of {f.denominator} yuan of advanced contributions due for recovery not"
+                  f" deducted ({rate}, alert above {threshold})")
         elif f.metric == "departed_unsettled_share":
             threshold = _pct(t.departed_unsettled_alert)
-            message = (f"{f.dimension}: {n} of {d} employees who left in the last 12 months still have money"
-                       f" unsettled ({_pct(f.value)}, alert above {threshold})")
+            zh = f"{dim}：近 12 个月离职的 {d} 人中 {n} 人仍有款项未结清（{rate}，预警线 {threshold}）"
+            en = (f"{dim}: {n} of {d} employees who left in the last 12 months still have money unsettled"
+                  f" ({rate}, alert above {threshold})")
         elif f.metric == "base_outside_band":
-            threshold = f"{_pct(t.base_low_share)}-{_pct(t.base_high_share)} of the local average wage"
-            message = f"{f.dimension}: {n} of {d} employees have a contribution base outside {threshold}"
+            band = f"{_pct(t.base_low_share)}-{_pct(t.base_high_share)}"
+            threshold = f"{band} of the local average wage"
+            zh = f"{dim}：{d} 人中 {n} 人的缴费基数超出当地社平工资的 {band}"
+            en = f"{dim}: {n} of {d} employees have a contribution base outside {threshold}"
         elif f.metric == "waiting_on_policy":
             threshold = "0"
-            what = {"enrollment_by_hand": "项转移的参保迁移因缺少缴费基数改为人工办理 (transfer enrollment moves done by hand: no base)",
-                    "provincial_extension_unconfirmed": "项产假仅按国家天数计算、待确认本省延长 (maternity leaves on national days only, provincial extension to confirm)",
-                    "policy_lapse": "项政策数据缺失或即将失效、待管理员录入 (policy figures missing or lapsing, for an admin to enter)"}
-            message = f"{n} {what.get(f.dimension, f.dimension)}"
+            zh, en = WAITING_WORDS.get(dim, (dim, dim))
+            zh, en = f"{n} {zh}", f"{n} {en}"
         elif f.metric == "deduction_mismatch":
             threshold = "base x personal rate"
-            message = (f"{f.dimension}: {n} of {d} advances booked for {month} differ from the contribution"
-                       f" base x the personal rate")
+            zh = f"{dim}：{month} 入账的 {d} 笔垫付中 {n} 笔与缴费基数 × 个人费率不符"
+            en = f"{dim}: {n} of {d} advances booked for {month} differ from the contribution base x the personal rate"
         else:
-            threshold, message = "", f"{f.metric} {f.dimension}: {f.value}"
-        out.append(Alert(metric=f.metric, dimension=f.dimension, value=f.value, threshold=threshold,
-                         message=message))
+            threshold, zh = "", f"{f.metric} {dim}: {f.value}"
+            en = zh
+        out.append(Alert(metric=f.metric, dimension=dim, value=f.value, threshold=threshold, message=zh,
+                         message_en=en))
     return out
+
+
+# what each kind of policy-waiting task is, in words (Chinese, English), after its count
+WAITING_WORDS = {
+    "enrollment_by_hand": ("项转移的参保迁移因缺少缴费基数改为人工办理",
+                           "transfer enrollment moves done by hand: no base"),
+    "provincial_extension_unconfirmed": ("项产假仅按国家天数计算、待确认本省延长",
+                                         "maternity leaves on national days only, provincial extension to confirm"),
+    "policy_lapse": ("项政策数据缺失或即将失效、待管理员录入", "policy figures missing or lapsing, for an admin to enter"),
+}
 
 
 def compute_month(session: Session, month: str, inputs: ReportInputs) -> StoredReport:

@@ -44,7 +44,7 @@ class ProcessingTime:
     p90_days: Decimal
 
 
-def _where(stmt: Select[*_Row], f: StatsFilter) -> Select[*_Row]:
+def filtered(stmt: Select[*_Row], f: StatsFilter) -> Select[*_Row]:
     """Bounds as instants at China midnight, so the index on created_at serves the range."""
     if f.start is not None:
         stmt = stmt.where(Transfer.created_at >= dt.datetime.combine(f.start, dt.time(), tzinfo=CHINA))
@@ -61,13 +61,13 @@ def per_month(session: Session, f: StatsFilter) -> list[Count]:
     # constants inlined, not bound: GROUP BY must repeat the select expression exactly
     local = func.timezone(literal_column("'Asia/Shanghai'"), Transfer.created_at)
     month = func.to_char(func.date_trunc(literal_column("'month'"), local), literal_column("'YYYY-MM'")).label("month")
-    stmt = _where(select(month, func.count().label("n")).select_from(Transfer), f).group_by(month).order_by(month)
+    stmt = filtered(select(month, func.count().label("n")).select_from(Transfer), f).group_by(month).order_by(month)
     return [Count(r.month, r.n) for r in session.execute(stmt)]
 
 
 def _by(session: Session, f: StatsFilter, column: QueryableAttribute[str]) -> list[Count]:
     n = func.count().label("n")
-    stmt = _where(select(column.label("key"), n).select_from(Transfer), f).group_by(column).order_by(
+    stmt = filtered(select(column.label("key"), n).select_from(Transfer), f).group_by(column).order_by(
         n.desc(), column)
     return [Count(r.key, r.n) for r in session.execute(stmt)]
 
@@ -94,7 +94,7 @@ def processing_time(session: Session, f: StatsFilter) -> list[ProcessingTime]:
     p90 = func.round(cast(func.percentile_cont(0.9).within_group(seconds), Numeric) / days, 1).label("p90_days")
     # The period's branches by their transfers' ids (the unique index on workflow_id): joined, the
     # planner hash-joins over every branch ever filed, whatever the period (bench/growth.py).
-    period = _where(select(Transfer.workflow_id), f).scalar_subquery()
+    period = filtered(select(Transfer.workflow_id), f).scalar_subquery()
     stmt = (select(TransferBranch.kind, func.count().label("completed"), average, p90)
             .where(TransferBranch.status == "completed", TransferBranch.started_at.is_not(None),
                    TransferBranch.completed_at.is_not(None),
@@ -111,7 +111,7 @@ def rejection_reasons(session: Session, f: StatsFilter) -> list[Count]:
             .join(Transfer, Transfer.workflow_id == TransferReview.workflow_id)
             .where(TransferReview.decision == "rejected")
             .group_by(reason).order_by(n.desc(), reason))
-    return [Count(r.key, r.n) for r in session.execute(_where(stmt, f))]
+    return [Count(r.key, r.n) for r in session.execute(filtered(stmt, f))]
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class Slice:
 
 def cases(session: Session, f: StatsFilter, s: Slice, limit: int) -> tuple[int, list[Transfer]]:
     """The transfers counted in one figure's bar, newest first: how many in all, and the first ``limit``."""
-    stmt = _where(select(Transfer), f)
+    stmt = filtered(select(Transfer), f)
     if s.month is not None:
         local = func.timezone(literal_column("'Asia/Shanghai'"), Transfer.created_at)
         stmt = stmt.where(func.to_char(local, literal_column("'YYYY-MM'")) == s.month)

@@ -62,12 +62,12 @@ def workflow_id(month: str) -> str:
 
 def details(result: MonthComputed) -> str:
     """Markdown for the Temporal UI's current details."""
-    lines = [f"**Report {result.month}**: {len(result.alerts)} alert(s), {result.figures} figures"]
+    lines = [f"**{result.month} 月报 Report**：{len(result.alerts)} 项预警 alert(s)，{result.figures} 个数字 figures"]
     lines += [f"- {a.message}" for a in result.alerts[:10]]
     if len(result.alerts) > 10:
-        lines.append(f"- ... and {len(result.alerts) - 10} more")
+        lines.append(f"- 另有 {len(result.alerts) - 10} 项 ({len(result.alerts) - 10} more)")
     if result.unchecked_cities:
-        lines.append(f"Not in the catalogue: {', '.join(result.unchecked_cities)}")
+        lines.append(f"目录中没有这些城市的数据 (not in the catalogue)：{'、'.join(result.unchecked_cities)}")
     return "\n".join(lines)
 
 

@@ -11,11 +11,12 @@ import csv
 import datetime as dt
 import io
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -33,7 +34,7 @@ from api.deps import TemporalDep
 from api.errors import ApiError, responses
 from api.routes import resource_router
 from api.transactions import transact
-from db import report
+from db import report, report_members
 from db.report import RunSummary
 from domain.contracts.report import Alert
 from domain.roles import Role
@@ -64,6 +65,27 @@ class ReportOut(BaseModel):
     thresholds: dict[str, Any]
     alerts: list[Alert]
     figures: dict[str, list[FigureOut]]
+
+
+class MemberOut(BaseModel):
+    employee_id: str | None
+    workflow_id: str | None
+    amount: Decimal | None
+    outstanding: Decimal | None
+    counted: bool
+    facts: dict[str, str]
+
+
+class FigureMembers(BaseModel):
+    month: str
+    metric: str
+    label: str
+    dimension: str
+    listed: str  # "denominator": everyone the figure divides by, ``counted`` marking its numerator; "numerator"
+    figure: FigureOut | None  # absent for ``all`` of a metric without a company row (the ageing buckets)
+    total: int
+    counted: int
+    items: list[MemberOut]
 
 
 class ComputeStarted(BaseModel):
@@ -146,6 +168,88 @@ def _cell(value: Any) -> str:
     if not isinstance(value, Decimal) and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + text
     return text
+
+
+@dataclass(frozen=True)
+class _Behind:
+    stored: report.StoredReport
+    listing: report_members.Listing
+    total: int
+    counted: int
+    members: list[report_members.Member]
+
+
+def _behind(session: Session, month: str, metric: str, dimension: str, limit: int) -> _Behind:
+    """The stored members of one figure; 422 for an unknown metric, 404 for no such figure."""
+    listing = report_members.LISTINGS.get(metric)
+    if listing is None:
+        known = "、".join(report_members.LISTINGS)
+        raise ApiError(422, "validation_failed", [{"field": "query.metric", "rule": "known_metric",
+                                                   "message": f"没有指标 {metric!r}，可选：{known} (no metric {metric!r})"}])
+    stored = _stored(session, month)
+    metrics = {f.metric for f in stored.figures}
+    if metric not in metrics or (dimension != report.ALL and not any(
+            f.metric == metric and f.dimension == dimension for f in stored.figures)):
+        raise ApiError(404, "not_found", f"{month} 的月报没有 {metric} / {dimension} 这个数字"
+                                         f" (the {month} report has no figure {metric} / {dimension})")
+    total, counted, found = report_members.load(session, stored.month, metric, dimension, limit)
+    return _Behind(stored, listing, total, counted, found)
+
+
+Metric = Annotated[str, Query(min_length=1, max_length=40, description="指标名，如 undeducted_rate (the metric)")]
+Dimension = Annotated[str, Query(min_length=1, max_length=100, description="部门、岗位、账龄段等，all 为全部 (the dimension)")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="最多列出几条 (at most this many)")]
+
+
+@router.get("/{month}/members", response_model=FigureMembers, responses=_READ_ERRORS,
+            summary="月报数字背后的人和案件 (The people and cases behind a figure)")
+async def members(month: str, request: Request, _: Reader, metric: Metric, dimension: Dimension = report.ALL,
+                  limit: Limit = 200) -> FigureMembers:
+    """该月某个指标在某一维度（部门、岗位、账龄段、城市、险种、原因；all 为全部）上计入的员工、案件和应收款，
+    即计算时存下的那一份，而不是今天的状态：数字和名单永远对得上。listed 为 denominator 时列出分母中的每个人，
+    counted 标出计入分子的；为 numerator 时只列计入的。计入的在前，最多 limit 条；total 和 counted 是全部条数。
+    调用者与月报相同；该月没有月报或没有这个数字答 404，指标未知答 422。
+
+    The employees, cases and receivables one figure of the month was counted from (dimension: a
+    department, position, ageing bucket, city, insurance or reason; ``all`` for every one), as stored
+    when the month was computed, not as they stand today, so the list always matches the figure.
+    ``listed`` is ``denominator`` when everyone the figure divides by is listed (``counted`` marks
+    the numerator), ``numerator`` when only those counted are. Counted first, at most ``limit``;
+    ``total`` and ``counted`` count them all. The report's readers; no report or no such figure for
+    the month is 404, an unknown metric 422."""
+    def work(session: Session) -> FigureMembers:
+        b = _behind(session, month, metric, dimension, limit)
+        figure = next((f for f in b.stored.figures if f.metric == metric and f.dimension == dimension), None)
+        return FigureMembers(
+            month=b.stored.month, metric=metric, label=report_page.METRICS.get(metric, (metric, "", ""))[0],
+            dimension=dimension, listed=b.listing.lists, total=b.total, counted=b.counted,
+            figure=None if figure is None else FigureOut(dimension=figure.dimension, value=figure.value,
+                                                         numerator=figure.numerator,
+                                                         denominator=figure.denominator, alert=figure.alert),
+            items=[MemberOut(**m.model_dump(exclude={"metric", "dimension"})) for m in b.members])
+
+    return await transact(request, work)
+
+
+@router.get("/{month}/members.html", response_class=Response,
+            responses={200: {"content": {"text/html": {}}, "description": "the members page"}, **_READ_ERRORS},
+            summary="月报数字明细网页 (The people and cases behind a figure, as a page)")
+async def members_page(month: str, request: Request, _: Reader, metric: Metric, dimension: Dimension = report.ALL,
+                       limit: Limit = 500) -> HTMLResponse:
+    """同 /members，给浏览器看的页面：月报页面上每个分子都链接到这里；每个案件链接到网页应用中的案件页。
+    页面自成一体，不从任何地方加载内容。调用者和答复与 /members 相同。
+
+    As /members, as a page for a browser: every numerator on the report page links here, and each
+    case to its page in the web app. Self-contained, loading nothing. The callers and answers of
+    /members."""
+    def work(session: Session) -> _Behind:
+        return _behind(session, month, metric, dimension, limit)
+
+    b = await transact(request, work)
+    html = await anyio.to_thread.run_sync(lambda: report_page.render_members(
+        b.stored, metric, dimension, b.listing.lists, b.total, b.counted, b.members))
+    return HTMLResponse(html, headers={"Content-Security-Policy": report_page.CSP, "Cache-Control": "no-store",
+                                       "X-Content-Type-Options": "nosniff"})
 
 
 # response_class=Response keeps the error responses documented as JSON (they are); 200 says its type.

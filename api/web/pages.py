@@ -125,6 +125,23 @@ def _here(request: Request) -> str:
     return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
+def _words(error: Any, detail: Any) -> str:
+    """An API refusal's reason as a person reads it: its message(s), the code only when it has none."""
+    if isinstance(detail, dict):
+        return str(detail.get("message") or detail.get("title") or error)
+    if isinstance(detail, list):
+        return "；".join(str(i.get("message", i)) if isinstance(i, dict) else str(i) for i in detail)
+    return str(detail) if detail else str(error)
+
+
+def _line_words(line: dict[str, Any], t: Texts) -> dict[str, Any]:
+    """One line of a batch's answer with its refusal in words, as a single review would show it."""
+    if line.get("applied"):
+        return line
+    bare = line.get("error") == "not_found" and not line.get("detail")
+    return {**line, "said": t("app.case_not_found") if bare else _words(line.get("error"), line.get("detail"))}
+
+
 def _message(answer: Answer, t: Texts) -> str:
     body = answer.body
     if answer.status == 401:
@@ -132,14 +149,7 @@ def _message(answer: Answer, t: Texts) -> str:
     if answer.status == 503:
         return t("app.unavailable")
     if isinstance(body, dict):
-        detail = body.get("detail")
-        if isinstance(detail, dict):
-            return str(detail.get("message") or detail.get("title") or body.get("error"))
-        if isinstance(detail, list):
-            return "；".join(str(i.get("message", i)) if isinstance(i, dict) else str(i) for i in detail)
-        if detail:
-            return str(detail)
-        return str(body.get("error"))
+        return _words(body.get("error"), body.get("detail"))
     if answer.status == 404:
         return t("app.not_found")
     if answer.status == 403:
@@ -488,15 +498,24 @@ def install(app: FastAPI) -> None:
                            else body.get("items", []))
 
     @app.get("/app/reports/{month}", include_in_schema=False)
+    async def report_link(month: str, request: Request) -> Response:
+        """The month's address as the list and the notices give it; the page sits one level down so
+        its relative drill-down links resolve the same way here as under /reports/monthly/."""
+        return RedirectResponse(f"/app/reports/{quote(month, safe='')}/page", status_code=303)
+
+    @app.get("/app/reports/{month}/page", include_in_schema=False)
     async def report(month: str, request: Request) -> Response:
         page = await signed_in(request)
         answer = await page.fetch(f"/reports/monthly/{quote(month, safe='')}/page")
         if answer.status == 202:  # not computed yet: the API's page saying it is being computed
             return page.finish(Response(answer.body, status_code=202, media_type="text/html; charset=utf-8"))
-        response = Response(answer.body, media_type="text/html; charset=utf-8")
-        page.finish(response)
-        response.headers["Content-Security-Policy"] = answer.headers.get("content-security-policy", CSP)
-        return response
+        return _report_html(page, answer)
+
+    @app.get("/app/reports/{month}/members.html", include_in_schema=False)
+    async def report_members(month: str, request: Request) -> Response:
+        page = await signed_in(request)
+        cut = {k: v for k, v in request.query_params.items() if k in ("metric", "dimension", "limit")}
+        return _report_html(page, await page.fetch(f"/reports/monthly/{quote(month, safe='')}/members.html", cut))
 
     @app.get("/app/statistics", include_in_schema=False)
     async def statistics(request: Request) -> Response:
@@ -529,9 +548,9 @@ def install(app: FastAPI) -> None:
             answer = await page.api("POST", "/transfers/review-batch", json={"items": items},
                                     request_id=_request_id(form))
             if not answer.ok:
-                results = [{"workflow_id": "", "applied": False, "error": _message(answer, page.t)}]
+                results = [{"workflow_id": "", "applied": False, "said": _message(answer, page.t)}]
             else:
-                results = answer.body
+                results = [_line_words(line, page.t) for line in answer.body]
         waiting = await page.api("GET", "/cases", params={"kind": "transfer", "stage": "awaiting_review",
                                                           "status": "open", "limit": 200})
         return page.render("review.html", items=waiting.body["items"] if waiting.ok else [], results=results,
@@ -541,6 +560,14 @@ def install(app: FastAPI) -> None:
 # The statistics' filter (period and department), and with it one figure's bar (``db.transfer_stats.Slice``).
 PERIOD = ("from", "to", "department")
 SLICE = (*PERIOD, "month", "origin", "destination", "rejection_reason")
+
+
+def _report_html(page: Page, answer: Answer) -> Response:
+    """A report page as the API rendered it, with the API's stricter policy (it loads nothing)."""
+    response = Response(answer.body, media_type="text/html; charset=utf-8")
+    page.finish(response)
+    response.headers["Content-Security-Policy"] = answer.headers.get("content-security-policy", CSP)
+    return response
 
 
 def _given(request: Request, keys: tuple[str, ...]) -> dict[str, str]:

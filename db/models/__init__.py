@@ -18,7 +18,7 @@ from db.models.notifications import Delivery, DeliveryAttempt, Notification, Not
 from db.models.offboarding import ClearanceItem, EmployeeRecord, NonCompetePayment
 from db.models.policy_notices import PolicyNotice
 from db.models.reminders import CaseDeadline, StaffMember
-from db.models.reports import ReportFigure, ReportRun
+from db.models.reports import ReportFigure, ReportMember, ReportRun
 from db.models.social_insurance import SiChange, SiEnrollment, SimAgencyRequest
 from db.models.steps import ActivityStep
 from db.models.transfer import Transfer, TransferBranch, TransferMaterial, TransferReview
@@ -47,6 +47,7 @@ __all__ = [
     "Receivable",
     "ReceivableClaim",
     "ReportFigure",
+    "ReportMember",
     "ReportRun",
     "Settlement",
     "SiChange",

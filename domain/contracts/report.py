@@ -19,7 +19,8 @@ class Alert(BaseModel):
     dimension: str
     value: Decimal | None
     threshold: str
-    message: str
+    message: str  # Chinese, for the report page, the e-mail and the Temporal UI
+    message_en: str = ""  # the same in English (empty in reports stored before it existed)
 
 
 class ComputeMonth(BaseModel):

@@ -92,7 +92,8 @@ async def test_errors(client, auth, token, november) -> None:
              "message": f"'{path.split('/')[3]}' is not a month written YYYY-MM"}]}
     for role in (Role.EMPLOYEE, Role.HR_SPECIALIST, Role.IT):
         for path in ("/reports/monthly", "/reports/monthly/2026-11", "/reports/monthly/2026-11/figures.csv",
-                     "/reports/monthly/2026-11/page"):
+                     "/reports/monthly/2026-11/page", "/reports/monthly/2026-11/members?metric=company_attrition",
+                     "/reports/monthly/2026-11/members.html?metric=company_attrition"):
             r = await client.get(path, headers=auth(role, employee="E1" if role is Role.EMPLOYEE else None))
             assert r.status_code == 403, (role, path)
             assert r.json()["error"] == "forbidden"
@@ -132,3 +133,53 @@ async def test_compute_starts_the_workflow(client, auth, settings, session_facto
             await handle.terminate("test finished")
         except RPCError:
             pass  # already closed
+
+
+async def test_the_members_behind_a_figure(client, auth, november) -> None:
+    r = await client.get("/reports/monthly/2026-11/members", headers=auth(Role.FINANCE),
+                         params={"metric": "undeducted_rate", "dimension": "销售部"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["listed"], body["total"], body["counted"]) == ("denominator", 6, 3)
+    assert body["label"].startswith("垫付社保未扣回率")
+    assert body["figure"] == {"dimension": "销售部", "value": "0.5000", "numerator": "3159.00",
+                              "denominator": "6318.00", "alert": True}
+    assert [(m["employee_id"], m["facts"]["month"], m["outstanding"], m["counted"]) for m in body["items"]][:3] == [
+        ("S1", "2025-10", "1053.00", True), ("S1", "2025-11", "1053.00", True), ("S1", "2025-12", "1053.00", True)]
+    assert {m["workflow_id"] for m in body["items"]} == {"maternity-leave-S1", "maternity-leave-S2"}
+
+    # every dimension of a metric without a company row; the limit cuts the list, not the counts
+    ageing = await client.get("/reports/monthly/2026-11/members", headers=auth(Role.COMPLIANCE),
+                              params={"metric": "receivable_ageing", "limit": 5})
+    assert ageing.status_code == 200 and ageing.json()["figure"] is None
+    assert (ageing.json()["total"], len(ageing.json()["items"])) == (13, 5)
+
+    unknown = await client.get("/reports/monthly/2026-11/members", headers=auth(Role.HR_MANAGER),
+                               params={"metric": "salaries"})
+    assert unknown.status_code == 422
+    assert [(d["field"], d["rule"]) for d in unknown.json()["detail"]] == [("query.metric", "known_metric")]
+    assert unknown.json()["detail"][0]["message"].startswith("没有指标 'salaries'")
+    # no such department; October has no advance without rates, so no figure at all for the metric
+    for month, params in (("2026-11", {"metric": "undeducted_rate", "dimension": "财务部"}),
+                          ("2026-10", {"metric": "deduction_unknown_rate"})):
+        none = await client.get(f"/reports/monthly/{month}/members", headers=auth(Role.HR_MANAGER), params=params)
+        assert none.status_code == 404 and none.json()["error"] == "not_found", params
+    absent = await client.get("/reports/monthly/2020-01/members", headers=auth(Role.ADMIN),
+                              params={"metric": "company_attrition"})
+    assert absent.status_code == 404
+
+
+async def test_the_members_page_is_self_contained_and_links_each_case(client, auth, november) -> None:
+    r = await client.get("/reports/monthly/2026-11/members.html", headers=auth(Role.HR_MANAGER),
+                         params={"metric": "maternity_return_attrition", "dimension": "销售部"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")
+    html = r.text
+    assert "产假返岗一年内离职率" in html and "共 2 条，计入 2 条" in html
+    assert '<a href="/app/cases/maternity-leave-S1">maternity-leave-S1</a>' in html
+    assert "最后工作日 last day：2026-06-30" in html
+    assert "<script" not in html and "http://" not in html and "https://" not in html
+
+    page = await client.get("/reports/monthly/2026-11/page", headers=auth(Role.HR_MANAGER))
+    link = 'href="members.html?metric=maternity_return_attrition&amp;dimension=%E9%94%80%E5%94%AE%E9%83%A8"'
+    assert link in page.text  # each numerator opens the members behind it, relative to the page

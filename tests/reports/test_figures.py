@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, update
 
-from db import report
+from db import report, report_members
 from db.models import Receivable, ReportFigure, ReportRun
 from db.report import Period, ReportThresholds
 from tests.reports.conftest import COMPUTED_AT
@@ -106,13 +106,17 @@ def test_the_seeded_november(seeded, compute, session_factory) -> None:
     assert stored.alerts == result.alerts and result.figures == len(NOVEMBER)
     messages = {(a.metric, a.dimension): a.message for a in result.alerts}
     assert messages[("maternity_return_attrition", SALES)] == (
+        "销售部：2 名产假返岗员工中 2 名在一年内离职（100.0%），达到公司离职率 33.3% 的 2 倍或以上")
+    assert messages[("undeducted_rate", HR)] == "人事部：到期应扣回的垫付社保 2106.00 元中 2106.00 元未扣回（100.0%，预警线 5.0%）"
+    english = {(a.metric, a.dimension): a.message_en for a in result.alerts}
+    assert english[("maternity_return_attrition", SALES)] == (
         "销售部: 2 of 2 employees who returned from maternity leave left within a year (100.0%),"
         " 2x or more the company's 33.3%")
-    assert messages[("undeducted_rate", HR)] == (
+    assert english[("undeducted_rate", HR)] == (
         "人事部: 2106.00 of 2106.00 yuan of advanced contributions due for recovery not deducted"
         " (100.0%, alert above 5.0%)")
     assert result.unchecked_cities == ["Shanghai", "三沙"]
-    assert result.summary.startswith("Report 2026-11: 9 alert(s): 销售部: 2 of 2 employees")
+    assert result.summary.startswith("2026-11 月报：9 项预警 (Report 2026-11: 9 alert(s))：销售部：2 名产假返岗员工")
     assert stored.thresholds == {"attrition_ratio_alert": "2", "undeducted_rate_alert": "0.05",
                                  "departed_unsettled_alert": "0.10", "base_low_share": "0.60",
                                  "base_high_share": "3.00"}
@@ -184,7 +188,7 @@ def test_an_empty_company_has_company_rows_and_no_alerts(compute, session_factor
     result = compute("2026-11")
     with session_factory() as s:
         table = _table(report.load(s, "2026-11").figures)
-    assert result.alerts == [] and result.summary == "Report 2026-11: no alerts"
+    assert result.alerts == [] and result.summary == "2026-11 月报：无预警 (Report 2026-11: no alerts)"
     assert table == {
         ("company_attrition", "all"): (None, D(0), D(0), F),
         ("maternity_return_attrition", "all"): (None, D(0), D(0), F),
@@ -251,9 +255,13 @@ def test_work_waiting_on_a_missing_figure_is_listed_and_alerted(seeded, compute,
     assert table[("waiting_on_policy", "provincial_extension_unconfirmed")] == (D(1), D(1), None, T)
     assert table[("waiting_on_policy", "policy_lapse")] == (D(1), D(1), None, T)  # the cancelled one is not waiting
     assert table[("waiting_on_policy", "enrollment_by_hand")] == (D(0), D(0), None, F)
-    waiting = [a.message for a in result.alerts if a.metric == "waiting_on_policy"]
-    assert len(waiting) == 2 and all(m.startswith("1 ") and "(" in m for m in waiting)
-    assert any("产假" in m for m in waiting) and any("政策数据" in m for m in waiting)
+    waiting = [(a.message, a.message_en) for a in result.alerts if a.metric == "waiting_on_policy"]
+    assert len(waiting) == 2 and all(zh.startswith("1 ") and en.startswith("1 ") for zh, en in waiting)
+    assert any("产假" in zh for zh, _ in waiting) and any("政策数据" in zh for zh, _ in waiting)
+    assert any("provincial extension" in en for _, en in waiting)
+    with session_factory() as s:  # the open lapse task is the one behind its figure, the cancelled one is not
+        total, _, members = report_members.load(s, "2026-11", "waiting_on_policy", "policy_lapse", 10)
+    assert total == 1 and members[0].workflow_id == POLICY_WATCH and members[0].facts["task"].startswith("lapse-")
 
 
 def result_figures(session_factory) -> list[report.Figure]:

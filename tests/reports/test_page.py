@@ -40,7 +40,7 @@ def two_months(seeded, compute) -> None:
 
 async def test_the_page_renders_its_charts_and_alerts(live_server, token, session_factory, two_months) -> None:
     with session_factory() as s:
-        expected_alerts = [a.message for a in report.load(s, "2026-11").alerts]
+        expected_alerts = [f"{a.message} ({a.message_en})" for a in report.load(s, "2026-11").alerts]
     requested: list[str] = []
     refused: list[str] = []
 
@@ -101,10 +101,25 @@ async def test_the_page_renders_its_charts_and_alerts(live_server, token, sessio
             assert await page.locator("script").count() == 0
             html = await page.content()
             assert "http://" not in html and "https://" not in html
+
+            # The sales mothers' numerator opens the two of them, each with her maternity case.
+            await page.locator("#metric-maternity_return_attrition + table tr.alert a").click()
+            await page.wait_for_load_state("load")
+            assert page.url.startswith(f"{live_server}/reports/monthly/2026-11/members.html?metric=")
+            rows = page.locator("#members tbody tr")
+            assert await rows.count() == 2
+            assert [await c.inner_text() for c in await page.locator("#members tbody tr td:nth-child(2)").all()] == [
+                "maternity-leave-S1", "maternity-leave-S2"]
+            assert "共 2 条，计入 2 条" in await page.locator("#counts").inner_text()
+            await page.get_by_role("link", name="返回 2026-11 月报").click()
+            await page.wait_for_load_state("load")
+            assert page.url == f"{live_server}/reports/monthly/2026-11/page"
         finally:
             await browser.close()
     assert refused == []
-    assert requested == [login, f"{live_server}/reports/monthly/2026-11/page"]
+    drill = f"{live_server}/reports/monthly/2026-11/members.html?metric=maternity_return_attrition&dimension=%E9%94%80%E5%94%AE%E9%83%A8"
+    assert requested == [login, f"{live_server}/reports/monthly/2026-11/page", drill,
+                         f"{live_server}/reports/monthly/2026-11/page"]
 
 
 async def test_the_page_needs_a_reader(live_server, token, two_months) -> None:

@@ -63,8 +63,8 @@ async def test_stores_the_month_and_notifies_once(temporal_env, settings, sessio
     assert params["alerts"][0]["metric"] == "maternity_return_attrition" and params["alerts"][0]["dimension"] == "销售部"
     await record_history(temporal_env.client, handle.id, "monthly_report", "seeded_november")
     metadata = await handle.query("__temporal_workflow_metadata")
-    assert metadata.current_details.startswith("**Report 2026-11**: 9 alert(s)")
-    assert "- 销售部: 2 of 2 employees who returned from maternity leave" in metadata.current_details
+    assert metadata.current_details.startswith("**2026-11 月报 Report**：9 项预警 alert(s)")
+    assert "- 销售部：2 名产假返岗员工中 2 名在一年内离职" in metadata.current_details
 
     # A second run of the month (the schedule's, after a manual one) recomputes but does not notify again.
     _, again = await _run(temporal_env, settings, worker, MonthlyReportRequest(month="2026-11"))

@@ -118,6 +118,18 @@ async def test_a_report_not_yet_computed_is_computed_on_first_request(web, site,
         answered = await eventually(lambda: _status(api, path, auth), timeout=60)
     assert answered == 200
 
+    # In the web app the month's page sits where its relative drill-down links resolve inside the app.
+    await as_person(web, "mgr.wang", "hr_manager")
+    r = await web.get(f"/app/reports/{month:%Y-%m}")
+    assert r.status_code == 200 and r.url.path == f"/app/reports/{month:%Y-%m}/page"
+    link = re.search(r'href="(members\.html\?metric=company_attrition&amp;dimension=all)"', r.text)
+    assert link is not None, r.text[:2000]
+    drill = await web.get(f"/app/reports/{month:%Y-%m}/" + link.group(1).replace("&amp;", "&"))
+    assert drill.status_code == 200 and "公司离职率" in drill.text and "全公司 company" in drill.text
+    assert drill.headers["content-security-policy"].startswith("default-src 'none'")
+    back = re.search(r'<a href="(page)">', drill.text)
+    assert back is not None  # back to the month's page, relative, as from /reports/monthly/
+
 
 async def _status(api: httpx.AsyncClient, path: str, auth) -> int | None:
     r = await api.get(path, headers=auth(Role.HR_MANAGER, "mgr.wang"))
@@ -189,3 +201,15 @@ async def test_statistics_draw_each_figure_and_lead_to_the_cases_behind_it(web, 
     assert "transfer-E1001-1" in both.text and "transfer-E1001-2" in both.text and "显示 2 件，共 2 件" in both.text
     later = await web.get("/app/statistics", params={"from": dt.date.today().isoformat()})
     assert "<svg" not in later.text and "没有记录" in later.text  # the same filter on figures and their cases
+
+
+async def test_batch_review_says_each_refusal_in_words(web) -> None:
+    csrf = await as_person(web, "hr.li", "hr_specialist")
+    r = await web.post("/app/transfers/review", data={"_csrf": csrf, "_request_id": "batch-words-1",
+                                                      "workflow_id": ["transfer-E9999-2026-11-01"],
+                                                      "decision": "approve"})
+    assert r.status_code == 200, r.text
+    line = re.search(r"<li>transfer-E9999-2026-11-01：(.*?)</li>", r.text)
+    assert line is not None, r.text[:3000]
+    assert "未办理" in line.group(1) and "找不到这个案件" in line.group(1)
+    assert "not_found" not in line.group(1)  # the code is for programs, not for the clerk
