@@ -2,7 +2,8 @@
 
 Tokens are HS256 JWTs signed with ``HRFLOW_JWT_SECRET``: ``sub`` is the user, ``role`` one of
 ``domain.roles.Role``, ``emp`` the employee number of the person (for role ``employee`` it is the
-subject itself). Browsers calling the codec endpoint from the Temporal UI may carry the same token
+subject itself). For a login the staff directory lists, the directory, not ``emp``, says which
+employee she is. Browsers calling the codec endpoint from the Temporal UI may carry the same token
 in the ``hrflow_token`` cookie instead of a header, and a browser reading the monthly report (GET
 only, under ``/reports/monthly/``) in the ``hrflow_report_token`` cookie.
 """
@@ -20,6 +21,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from api.errors import ApiError
+from api.transactions import transact
+from db.directory import person_of
 from domain.roles import Role
 
 ISSUER = "hrflow"
@@ -103,9 +106,20 @@ async def current_principal(
         token = request.cookies.get(REPORT_COOKIE)  # a director's browser: reading reports only
     if not token:
         raise _unauthenticated("sign in: send 'Authorization: Bearer <token>'")
-    principal = decode_token(request.app.state.jwt_secret, token)
+    principal = await as_the_directory_knows(request, decode_token(request.app.state.jwt_secret, token))
     request.state.principal = principal
     return principal
+
+
+async def as_the_directory_knows(request: Request, principal: Principal) -> Principal:
+    """A staff login is the employee the directory says she is (``db.directory``), whatever her
+    token claims; an employee's token names herself."""
+    if principal.role is Role.EMPLOYEE:
+        return principal
+    listed = await transact(request, lambda session: person_of(session, principal.user))
+    if listed is None or listed.employee_id == principal.employee_id:
+        return principal
+    return principal.model_copy(update={"employee_id": listed.employee_id})
 
 
 Authenticated = Annotated[Principal, Depends(current_principal)]

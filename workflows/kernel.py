@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from typing_extensions import TypeIs
 
 with workflow.unsafe.imports_passed_through():
+    from domain.actors import Actor
     from domain.contracts import ActivityRef
     from domain.refusals import Refusal
 
@@ -47,6 +48,15 @@ def refuse(kind: Refusal, message: str, **details: Any) -> ApplicationError:
     if details:
         return ApplicationError(message, details, type=kind.type_name, non_retryable=True)
     return ApplicationError(message, type=kind.type_name, non_retryable=True)
+
+
+def not_the_subject(actor: Actor, employee_id: str) -> None:
+    """The subject of a case never decides on it, whatever her role: the API says who she is from
+    the staff directory, not from her token (``db.directory``)."""
+    if actor.is_employee(employee_id):
+        raise refuse(Refusal.SELF_APPROVAL, f"您是本案的当事人（{employee_id}），不能对本案作出决定，请由其他同事办理"
+                                            f" (you are the subject of this case ({employee_id}) and may not"
+                                            " decide on it; a colleague must)")
 
 
 def refused(error: BaseException | None, kind: Refusal) -> TypeIs[ApplicationError]:

@@ -705,6 +705,7 @@ class MaternityLeaveWorkflow:
         async with self._lock:
             if msg.actor.role != Role.FINANCE:
                 raise kernel.refuse(Refusal.WRONG_ROLE, "生育津贴的发放由财务登记 (only finance reports the allowance payment)")
+            kernel.not_the_subject(msg.actor, self.req.employee_id)
             days = self.leave.total_days + self.extra_days
             paid_salary = (self.req.monthly_salary * days / 30).quantize(Decimal("0.01")) \
                 if self.req.company_pays_salary else Decimal("0.00")
@@ -782,6 +783,7 @@ class MaternityLeaveWorkflow:
     def _check_hr_decision(self, msg: Decision, *, reason_required: bool = False) -> None:
         if msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
             raise kernel.refuse(Refusal.WRONG_ROLE, "产假申请由人事审批 (an HR specialist decides on the application)")
+        kernel.not_the_subject(msg.actor, self.req.employee_id)
         if self.stage != APPLIED:
             raise kernel.refuse(Refusal.WRONG_STAGE, f"申请当前处于“{self.stage}”阶段，不能审批 (the application is {self.stage})")
         if reason_required and not msg.reason:
@@ -827,6 +829,7 @@ class MaternityLeaveWorkflow:
     def _check_extension_decision(self, msg: ExtensionDecision) -> None:
         if msg.actor.role != Role.HR_MANAGER:
             raise kernel.refuse(Refusal.WRONG_ROLE, "产假延长由人事经理审批 (an hr_manager decides on extensions)")
+        kernel.not_the_subject(msg.actor, self.req.employee_id)
         if self.pending_extension is None:
             raise kernel.refuse(Refusal.WRONG_STAGE, "没有等待审批的延长申请 (no extension is waiting)")
 
@@ -838,6 +841,7 @@ class MaternityLeaveWorkflow:
     def _check_confirm_return(self, msg: ReturnReport) -> None:
         if msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
             raise kernel.refuse(Refusal.WRONG_ROLE, "返岗由人事确认 (HR confirms the return)")
+        kernel.not_the_subject(msg.actor, self.req.employee_id)
         if self.cancel_request is not None:
             raise kernel.refuse(Refusal.WRONG_STAGE, "产假正在取消 (the leave is being cancelled)")
         today = kernel.today()
@@ -851,6 +855,7 @@ class MaternityLeaveWorkflow:
     def _check_deduction(self, msg: Money) -> None:
         if msg.actor.role != Role.FINANCE:
             raise kernel.refuse(Refusal.WRONG_ROLE, "工资扣款由财务确认 (finance confirms deductions)")
+        kernel.not_the_subject(msg.actor, self.req.employee_id)
         if self.stage != DEDUCTING:
             raise kernel.refuse(Refusal.WRONG_STAGE, f"案件当前处于“{self.stage}”阶段，没有进行中的工资扣款"
                                                      f" (the case is {self.stage}; no payroll deduction is running)")
@@ -861,6 +866,7 @@ class MaternityLeaveWorkflow:
     def _check_repayment(self, msg: Money) -> None:
         if msg.actor.role != Role.FINANCE:
             raise kernel.refuse(Refusal.WRONG_ROLE, "还款由财务确认 (finance confirms repayments)")
+        kernel.not_the_subject(msg.actor, self.req.employee_id)
         if self.outstanding <= 0 or self.returned_on is None:
             raise kernel.refuse(Refusal.WRONG_STAGE, "此案件当前没有需要追回的款项 (nothing is being recovered on this case now)")
         if msg.amount > self.outstanding:
@@ -870,12 +876,14 @@ class MaternityLeaveWorkflow:
     def _check_departure(self, msg: ReturnReport) -> None:
         if msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
             raise kernel.refuse(Refusal.WRONG_ROLE, "离职由人事登记 (HR reports a departure)")
+        kernel.not_the_subject(msg.actor, self.req.employee_id)
         if self.departed_on is not None or self.stage in (APPLIED, REJECTED, APPROVED, WITHDRAWN, CANCELLED, CLOSED):
             raise kernel.refuse(Refusal.WRONG_STAGE, f"案件当前处于“{self.stage}”阶段，不能办理此操作 (the case is {self.stage})")
 
     def _check_write_off(self, msg: Decision) -> None:
         if msg.actor.role not in (Role.FINANCE, Role.HR_MANAGER):
             raise kernel.refuse(Refusal.WRONG_ROLE, "核销须由财务和人事经理共同审批 (a write-off needs finance and an hr_manager)")
+        kernel.not_the_subject(msg.actor, self.req.employee_id)
         if not msg.reason:
             raise kernel.refuse(Refusal.VALIDATION_FAILED, "核销须说明原因 (a write-off needs a reason)")
         if self.outstanding <= 0 or self.returned_on is None:

@@ -409,11 +409,13 @@ class NonCompeteWorkflow:
     def _check_violation(self, msg: ReportViolation) -> None:
         if msg.actor.role not in (Role.COMPLIANCE, Role.HR_MANAGER):
             raise kernel.refuse(Refusal.WRONG_ROLE, "违约情况由合规或人事经理报告 (compliance or an hr_manager reports a violation)")
+        kernel.not_the_subject(msg.actor, self.req.employee_id)
         self._check_active()
 
     def _check_release(self, msg: Release) -> None:
         if msg.actor.role != Role.HR_MANAGER:
             raise kernel.refuse(Refusal.WRONG_ROLE, "竞业限制由人事经理解除 (an hr_manager releases a non-compete)")
+        kernel.not_the_subject(msg.actor, self.req.employee_id)
         self._check_active()
 
     def _check_claim(self, msg: ClaimRelease) -> None:

@@ -657,9 +657,7 @@ class OffboardingWorkflow:
         if item.owner_role is not None and msg.actor.role != item.owner_role:
             raise kernel.refuse(Refusal.WRONG_ROLE, f"{msg.gate} 环节须由 {item.owner_role} 签核"
                                                     f" (the {msg.gate} gate is signed off by {item.owner_role})")
-        if msg.actor.is_employee(self.req.employee_id):
-            raise kernel.refuse(Refusal.FORBIDDEN, "离职员工本人不能签核自己的离职交接"
-                                                   " (the departing employee cannot sign off her own clearance)")
+        kernel.not_the_subject(msg.actor, self.req.employee_id)
         if msg.outcome not in OUTCOMES[msg.gate]:
             raise kernel.refuse(Refusal.VALIDATION_FAILED, f"办理结果须为以下之一：{sorted(OUTCOMES[msg.gate])}"
                                                            f" (outcome must be one of {sorted(OUTCOMES[msg.gate])})")
@@ -686,6 +684,7 @@ class OffboardingWorkflow:
     def _check_withdrawal_decision(self, msg: WithdrawalDecision) -> None:
         if msg.actor.role != Role.HR_MANAGER:
             raise kernel.refuse(Refusal.WRONG_ROLE, "撤回申请由人事经理决定是否同意 (an hr_manager accepts or refuses a withdrawal)")
+        kernel.not_the_subject(msg.actor, self.req.employee_id)
         if self.withdrawal is None or self.withdrawal_accepted is not None:
             raise kernel.refuse(Refusal.WRONG_STAGE, "没有等待决定的撤回申请 (no withdrawal is waiting)")
         if self.stage not in (CLEARANCE, LAST_DAY_DONE):
@@ -695,6 +694,7 @@ class OffboardingWorkflow:
     def _check_filing(self, msg: Filing) -> None:
         if msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
             raise kernel.refuse(Refusal.WRONG_ROLE, "备案事项由人事登记 (HR records the filings)")
+        kernel.not_the_subject(msg.actor, self.req.employee_id)
         if msg.filing not in FILINGS:
             raise kernel.refuse(Refusal.VALIDATION_FAILED, f"备案事项须为以下之一：{list(FILINGS)}"
                                                            f" (filing must be one of {list(FILINGS)})")

@@ -428,6 +428,7 @@ class SocialInsuranceChangeWorkflow:
             raise kernel.refuse(Refusal.WRONG_ROLE, f"只有人事经理可以审批，您的角色是 {actor.role} (only an hr_manager may decide; you are {actor.role})")
         if actor.user == self.req.maker.user:
             raise kernel.refuse(Refusal.SELF_APPROVAL, "经办人不能复核自己提交的变更 (the maker may not check their own change)")
+        kernel.not_the_subject(actor, self.facts.employee_id)
         if self.stage != stage:
             raise kernel.refuse(Refusal.WRONG_STAGE, f"变更当前为“{self.stage}”，不是“{stage}” (the change is {self.stage}, not {stage})", stage=self.stage)
 
@@ -461,6 +462,7 @@ class SocialInsuranceChangeWorkflow:
         return facts
 
     def _check_revoke(self, msg: Decide) -> None:
+        kernel.not_the_subject(msg.actor, self.facts.employee_id)
         if self.stage == APPROVED:
             if msg.actor.role != Role.HR_MANAGER or self.approver is None or msg.actor.user != self.approver.user:
                 raise kernel.refuse(Refusal.NOT_APPROVER, "撤销期内只有原审批人可以撤销审批 (only the approver may revoke the approval inside the window)")

@@ -493,6 +493,7 @@ class CrossProvinceTransferWorkflow:
     def _check_review(self, msg: ReviewDecision) -> None:
         if msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
             raise kernel.refuse(Refusal.WRONG_ROLE, "社保转移由人事审核 (HR reviews transfers)")
+        kernel.not_the_subject(msg.actor, self.req.employee_id)
         if self.stage != AWAITING_REVIEW or self.decision is not None:
             raise kernel.refuse(Refusal.WRONG_STAGE, f"转移当前处于“{self.stage}”阶段，不在待审核状态"
                                                      f" (the transfer is {self.stage}, not awaiting review)")

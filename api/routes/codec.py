@@ -89,10 +89,13 @@ def login(request: Request, token: str) -> HTMLResponse:
     for /codec only, for 8 hours, which the Temporal UI sends with "include cross-origin credentials"
     on. An invalid token is 401; whether payloads decode still depends on the role."""
     principal = decode_token(request.app.state.jwt_secret, token)
+    who = f"{html.escape(principal.user)}（{principal.role.value}）"
     response = HTMLResponse(
-        f"<p>Signed in as {html.escape(principal.user)} ({principal.role.value}) for payload decoding. "
-        "Return to the Temporal UI; in its codec settings turn on "
-        "'include cross-origin credentials'.</p>"
+        f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>解密登录 (Decoding sign-in)</title>'
+        f"<p>已以 {who} 登录，可在 Temporal UI 中解密载荷。请回到 Temporal UI，在编解码设置中打开"
+        "“Include cross-origin credentials”，按 Apply 后刷新页面。</p>"
+        f'<p lang="en">Signed in as {who} for payload decoding. Return to the Temporal UI; in its codec'
+        " settings turn on 'Include cross-origin credentials', press Apply, then reload the page.</p></html>"
     )
     response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=8 * 3600, path="/codec",
                         secure=request.url.scheme == "https")

@@ -111,17 +111,20 @@ class FollowUpIn(Body):
 async def follow_up(receivable_id: int, body: FollowUpIn, request: Request, request_id: RequestId,
                     principal: Annotated[Principal, Depends(require(Role.FINANCE))]) -> ReceivableOut:
     """财务记录对一笔未结应收款的跟进（电话、约定的还款计划、催告），已审计；此后一个跟进周期内每日巡检不再提醒它。
-    仅财务可调用；应收款不存在答 404，已结清答 409。
+    仅财务可调用，欠款人本人不能跟进（403）；应收款不存在答 404，已结清答 409。
 
     Finance records a follow-up of an open receivable (a call, an agreed plan, a reminder), audited;
-    the daily sweep then stays quiet about it for the follow-up period. Finance only; no such
-    receivable is 404, one not open 409."""
+    the daily sweep then stays quiet about it for the follow-up period. Finance only, never the one
+    who owes it (403); no such receivable is 404, one not open 409."""
     def work(session: Session) -> ReceivableOut:
         row = session.get(Receivable, receivable_id, with_for_update=True)
         if row is None:
             raise ApiError(404, "not_found", f"没有垫付款记录 {receivable_id} (no receivable {receivable_id})")
+        if principal.is_self(row.employee_id):
+            raise ApiError(403, "self_approval", "您不能跟进自己名下的应收款，请由其他同事办理"
+                                                 " (you may not follow up a receivable you owe; a colleague must)")
         if row.status != "open":
-            raise ApiError(409, "not_open", f"receivable {receivable_id} is {row.status}")
+            raise ApiError(409, "not_open", f"此应收款已是“{row.status}”状态 (receivable {receivable_id} is {row.status})")
         now = dt.datetime.now(dt.UTC)
         before = row.followed_up_at
         row.followed_up_at = now

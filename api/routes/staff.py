@@ -20,7 +20,7 @@ from api.bodies import Body
 from api.errors import ApiError, responses
 from api.routes import resource_router
 from api.transactions import transact
-from db.models import StaffMember
+from db.models import Employee, StaffMember
 from domain.roles import STAFF, Role
 
 router = resource_router(tags=["staff directory"])
@@ -32,7 +32,7 @@ EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}$"
 class StaffIn(Body):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"display_name": "王经理", "role": "hr_manager", "level": 2, "email": "wang.jl@example.com", "language": "zh",
-         "active": True},
+         "active": True, "employee_id": "E0042"},
     ]})
 
     display_name: str = Field(min_length=1, max_length=100)
@@ -41,6 +41,11 @@ class StaffIn(Body):
     email: str | None = Field(default=None, pattern=EMAIL, max_length=200)
     language: str = Field(default="zh", pattern="^(zh|en)$")
     active: bool = True
+    employee_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="她作为员工的工号（已登记的员工）：据此，任何人都不能审批涉及自己的案件，无论令牌怎么写"
+                    " (her employee number, if she is an employee too: so nobody decides on her own case,"
+                    " whatever her token claims)")
 
 
 class StaffOut(StaffIn):
@@ -69,16 +74,24 @@ async def list_staff(request: Request,
             summary="新增或替换目录成员 (Create or replace a member)")
 async def put_staff(body: StaffIn, request: Request, _: Annotated[Principal, Depends(require(Role.ADMIN))],
                     user_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]) -> StaffOut:
-    """新增或整体替换一位目录成员（user_id 即其令牌的 subject），决定提醒发给谁、逾期待办逐级上报给谁。仅管理员可调用；
-    目录只收工作人员角色，role 为 employee 答 422。
+    """新增或整体替换一位目录成员（user_id 即其令牌的 subject），决定提醒发给谁、逾期待办逐级上报给谁。工作人员本人
+    也是员工时填 employee_id：hrflow 以目录为准认定登录者是谁，她不能审批涉及自己的案件。仅管理员可调用；目录只收
+    工作人员角色，role 为 employee 答 422；employee_id 不是已登记的员工答 422。
 
     Create or replace a member (the user id is the token's subject): who reminders reach and where
-    overdue work escalates. Admins only; the directory holds staff roles, so role employee is 422."""
+    overdue work escalates. A member who is an employee too gets her employee_id: hrflow takes the
+    directory's word for who a login is, so she never decides on her own case. Admins only; the
+    directory holds staff roles, so role employee is 422; an employee_id not registered is 422."""
     def work(session: Session) -> StaffOut:
         if body.role not in STAFF:
             raise ApiError(422, "validation_failed", [{"field": "role", "rule": "staff_role",
                                                        "message": "员工目录只收工作人员的角色，不收 employee"
                                                                   " (the directory holds staff roles, not employee)"}])
+        if body.employee_id is not None and session.get(Employee, body.employee_id) is None:
+            raise ApiError(422, "validation_failed", [{"field": "employee_id", "rule": "known_employee",
+                                                       "message": f"没有登记工号为 {body.employee_id} 的员工，请先登记员工"
+                                                                  f" (no employee {body.employee_id} is registered;"
+                                                                  " register her first)"}])
         values = body.model_dump() | {"role": body.role.value}
         session.execute(insert(StaffMember).values(user_id=user_id, **values)
                         .on_conflict_do_update(index_elements=[StaffMember.user_id], set_=values))

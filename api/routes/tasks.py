@@ -55,11 +55,11 @@ class TaskOut(BaseModel):
              summary="线下待办办结 (Close a by-hand task as done)")
 async def done(task_id: int, body: DoneIn, request: Request, request_id: RequestId, principal: Staff) -> TaskOut:
     """把线下办理的待办（或案件已结束却仍未关的待办）标为办结，并写明做了什么，如经办机构的回执号；已审计。
-    只有该待办的角色或被指派的人可以关闭（403）；待办不存在答 404，已处理答 409，所属案件仍在进行、
+    只有该待办的角色或被指派的人可以关闭（403），案件当事人本人不能关闭（403）；待办不存在答 404，已处理答 409，所属案件仍在进行、
     应通过该流程自己的接口决定的答 409。除员工外的所有角色可调用。
 
     Close a by-hand task (or one its ended case left open) as done, saying what was done, e.g. the
-    agency's receipt number; audited. Only the task's role or its assignee may close it (403); no
+    agency's receipt number; audited. Only the task's role or its assignee may close it, never the case's subject (403); no
     such task is 404, one already decided 409, and a task of a case still running, decided through
     that process's own endpoints, 409. Every role but employee."""
     def work(session: Session) -> TaskOut:
@@ -71,6 +71,10 @@ async def done(task_id: int, body: DoneIn, request: Request, request_id: Request
         if task.status != "open":
             raise ApiError(409, "task_closed", f"此待办已处理：{task.decision} (the task is already {task.decision})")
         case = session.scalar(select(Case).where(Case.workflow_id == task.workflow_id))
+        if case is not None and principal.is_self(case.employee_id):
+            raise ApiError(403, "self_approval", f"您是本案的当事人（{case.employee_id}），不能办结其待办，请由其他同事办理"
+                                                 f" (you are the subject of this case ({case.employee_id}) and may"
+                                                 " not close its tasks; a colleague must)")
         if not task.by_hand and case is not None and case.status == "open":
             raise ApiError(409, "decided_in_its_case", "此待办在其案件中处理 (decide it through its case"
                            f" {task.workflow_id})")

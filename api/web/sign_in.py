@@ -37,7 +37,7 @@ class DevSignIn:
 
     async def people(self, request: Request) -> list[Identity]:
         def work(session: Session) -> list[Identity]:
-            staff = [Identity(user=m.user_id, role=Role(m.role), display_name=m.display_name)
+            staff = [Identity(user=m.user_id, role=Role(m.role), employee_id=m.employee_id, display_name=m.display_name)
                      for m in session.scalars(select(StaffMember).where(StaffMember.active)
                                               .order_by(StaffMember.role, StaffMember.level, StaffMember.user_id))]
             employees = [Identity(user=e.employee_id, role=Role.EMPLOYEE, employee_id=e.employee_id,
@@ -59,7 +59,7 @@ class DevSignIn:
                     user=e.employee_id, role=Role.EMPLOYEE, employee_id=e.employee_id, display_name=e.name)
             m = session.get(StaffMember, user)
             return None if m is None or not m.active or m.role != role else Identity(
-                user=m.user_id, role=Role(m.role), display_name=m.display_name)
+                user=m.user_id, role=Role(m.role), employee_id=m.employee_id, display_name=m.display_name)
 
         return await transact(request, work)
 

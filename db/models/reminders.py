@@ -37,7 +37,8 @@ class CaseDeadline(Base):
 
 class StaffMember(Base):
     """Who holds a role, at which level, and how to reach them. Reminders to a role go to its
-    level-1 members; an overdue task escalates one level at a time."""
+    level-1 members; an overdue task escalates one level at a time. ``employee_id`` says who the
+    login is as an employee, so that nobody decides on her own case whatever her token claims."""
 
     __tablename__ = "staff_members"
 
@@ -48,6 +49,7 @@ class StaffMember(Base):
     email: Mapped[str | None] = mapped_column(sa.String(200))
     language: Mapped[str] = mapped_column(sa.String(5), server_default="zh")
     active: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.text("true"))
+    employee_id: Mapped[str | None] = mapped_column(sa.ForeignKey("employees.employee_id"), index=True)
 
     __table_args__ = (
         sa.CheckConstraint("level BETWEEN 1 AND 5", name="level_range"),

@@ -53,3 +53,15 @@ async def test_a_task_its_ended_case_left_open_is_closed_by_its_owner(api, auth,
     r = await api.post(f"/tasks/{ids['review-x2']}/done", json={"note": "nothing left to review"},
                        headers=auth(Role.HR_SPECIALIST, "hr.li"))
     assert r.status_code == 200, r.text
+
+
+async def test_the_subject_of_the_case_does_not_close_its_work(api, auth, session_factory) -> None:
+    ids = _seed(session_factory, case_status="open")
+    r = await api.put("/staff/hr.zhang", json={"display_name": "张", "role": "hr_specialist", "employee_id": "E2001"},
+                      headers=auth(Role.ADMIN, "ops.zhou"))
+    assert r.status_code == 200 and r.json()["employee_id"] == "E2001", r.text
+    r = await api.post(f"/tasks/{ids['manual-enrollment-x1']}/done", json={"note": "my own move, done"},
+                       headers=auth(Role.HR_SPECIALIST, "hr.zhang"))  # her token names no employee: the directory does
+    assert r.status_code == 403 and r.json()["error"] == "self_approval", r.text
+    with session_factory() as s:
+        assert s.get(ApprovalTask, ids["manual-enrollment-x1"]).status == "open"

@@ -279,7 +279,8 @@ async def test_departing_staff_cannot_sign_their_own_clearance(stack, auth, toke
     own_login = {"Authorization": f"Bearer {token(Role.IT, 'it.self', employee=emp)}"}
     r = await api.post(f"/offboardings/{wf}/sign-off", json={"gate": "it", "item_key": "accounts", "outcome": "revoked"},
                        headers=own_login)
-    assert r.status_code == 403 and "不能签核自己的离职交接" in r.json()["detail"]["message"]
+    assert r.status_code == 403 and r.json()["error"] == "self_approval"
+    assert f"您是本案的当事人（{emp}）" in r.json()["detail"]["message"]
 
 
 async def test_final_pay_deduction_settles_the_maternity_case(stack, auth, emp, temporal_env, session_factory) -> None:

@@ -84,6 +84,8 @@ async def test_finance_records_a_follow_up(api, auth, session_factory) -> None:
     url = f"/receivables/items/{rid}/follow-ups"
     assert (await api.post(url, json={"note": "called"}, headers=auth(Role.HR_SPECIALIST))).status_code == 403
     assert (await api.post(url, json={"note": ""}, headers=auth(Role.FINANCE))).status_code == 422
+    own = await api.post(url, json={"note": "I will pay it myself"}, headers=auth(Role.FINANCE, "fin.e2", "E2"))
+    assert own.status_code == 403 and own.json()["error"] == "self_approval"  # never the one who owes it
     done = await api.post(url, json={"note": "agreed to deduct in December"}, headers=auth(Role.FINANCE, "fin.qian"))
     assert done.status_code == 200 and done.json()["followed_up_at"] is not None
     closed = await api.post(f"/receivables/items/{settled}/follow-ups", json={"note": "x"}, headers=auth(Role.FINANCE))

@@ -1,0 +1,39 @@
+"""Who a staff login is as a person: the directory's word, never the token's.
+
+A token names a login and a role. Whether that login is also an employee (and so the subject of
+her own cases, which she may never decide on) is the directory's to say: the member's
+``employee_id`` when an admin linked it, else the one employee whose e-mail is the member's own.
+A login the directory does not list keeps what its token claims (a token minted by the CLI for a
+machine or a test); a listed login's claim is never believed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from db.models import Employee, StaffMember
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A login the directory lists, and the employee she is (None: not an employee)."""
+
+    employee_id: str | None
+
+
+def person_of(session: Session, user: str) -> Listed | None:
+    """The directory's entry for ``user``, or None when it does not list her."""
+    member = session.get(StaffMember, user)
+    if member is None:
+        return None
+    if member.employee_id is not None:
+        return Listed(member.employee_id)
+    if member.email:
+        same_mail = session.scalars(select(Employee.employee_id)
+                                    .where(func.lower(Employee.email) == member.email.lower()).limit(2)).all()
+        if len(same_mail) == 1:
+            return Listed(same_mail[0])
+    return Listed(None)
