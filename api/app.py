@@ -24,10 +24,12 @@ from temporalio.client import Client
 from temporalio.converter import PayloadCodec
 
 from api import docs, errors, web
+from api.auth import listed_in_directory
 from api.body_limit import BodyLimit
 from api.routes import (
     audit,
     cases,
+    employee_import,
     employees,
     evidence,
     health,
@@ -135,6 +137,7 @@ def create_app(
     app.state.settings = settings
     app.state.jwt_secret = jwt_secret
     app.state.codec = payload_codec
+    app.state.directory = listed_in_directory
     errors.install(app)
 
     @app.middleware("http")
@@ -145,7 +148,7 @@ def create_app(
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
-    for module in (health, me, employees, cases, inbox, si_changes, maternity, receivables, offboarding, non_compete,
+    for module in (health, me, employee_import, employees, cases, inbox, si_changes, maternity, receivables, offboarding, non_compete,
                    transfer_materials, transfer_stats, transfers, audit, evidence, policies, policy_notices, notifications, staff, tasks, reports,
                    resignations, schedules, codec_routes):
         # transfer_stats before transfers: /transfers/statistics is not a workflow id

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from api.errors import ApiError
 from api.transactions import transact
-from db.directory import person_of
+from db.directory import Listed, person_of
 from domain.roles import Role
 
 ISSUER = "hrflow"
@@ -112,14 +112,19 @@ async def current_principal(
 
 
 async def as_the_directory_knows(request: Request, principal: Principal) -> Principal:
-    """A staff login is the employee the directory says she is (``db.directory``), whatever her
-    token claims; an employee's token names herself."""
+    """A staff login is the employee the directory says she is (``app.state.directory``, by default
+    ``listed_in_directory``), whatever her token claims; an employee's token names herself."""
     if principal.role is Role.EMPLOYEE:
         return principal
-    listed = await transact(request, lambda session: person_of(session, principal.user))
+    listed: Listed | None = await request.app.state.directory(request, principal.user)
     if listed is None or listed.employee_id == principal.employee_id:
         return principal
     return principal.model_copy(update={"employee_id": listed.employee_id})
+
+
+async def listed_in_directory(request: Request, user: str) -> Listed | None:
+    """The staff directory's entry for ``user`` (``db.directory``)."""
+    return await transact(request, lambda session: person_of(session, user))
 
 
 Authenticated = Annotated[Principal, Depends(current_principal)]

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from fastapi import UploadFile
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import too_large
+from api.errors import ApiError, too_large
 from api.i18n import language
 
 
@@ -64,3 +65,18 @@ async def _too_large(scope: Scope, send: Send, limit: int) -> None:
                 "headers": [(b"content-type", b"application/json; charset=utf-8"),
                             (b"content-length", str(len(payload)).encode())]})
     await send({"type": "http.response.body", "body": payload})
+
+
+_CHUNK = 64 * 1024
+
+
+async def read_upload(file: UploadFile, limit: int) -> bytes:
+    """An uploaded file, at most ``limit`` bytes, chunk by chunk: one byte more is a 413, whatever
+    the client declared."""
+    chunks, size = [], 0
+    while chunk := await file.read(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "too_large", f"文件超过 {limit} 字节的上限 (the file is over the limit of {limit} bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)

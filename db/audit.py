@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from db.canonical import canonical_bytes, to_jsonable
@@ -64,6 +64,23 @@ def append(session: Session, entry: AuditEntry, *, at: dt.datetime | None = None
     session.add(event)
     session.flush()
     return event
+
+
+def append_many(session: Session, entries: list[AuditEntry], *, at: dt.datetime | None = None) -> None:
+    """Add chained rows for a batch (an import) under one lock, one read of the head and one
+    multi-row insert, instead of a round trip per row."""
+    if not entries:
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
+    prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
+    occurred_at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    rows = []
+    for entry in entries:
+        said = asdict(entry) | {"before": to_jsonable(entry.before), "after": to_jsonable(entry.after)}
+        event = AuditEvent(occurred_at=occurred_at, prev_hash=prev, **said)
+        prev = row_hash(event)
+        rows.append(said | {"occurred_at": occurred_at, "prev_hash": event.prev_hash, "hash": prev})
+    session.execute(insert(AuditEvent), rows)  # in id order: the chain's order
 
 
 @dataclass(frozen=True)

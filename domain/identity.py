@@ -44,8 +44,17 @@ class ResidentId:
     number: str
     birth_date: dt.date
     province_code: str
-    region_name: str | None  # informational; None when stdnum does not know the county code
     sex: str  # "M" or "F" from the sequence digit's parity
+
+    @property
+    def region_name(self) -> str | None:
+        """Where she was registered, for information; None when stdnum does not know the county
+        code. Looked up only when asked: stdnum's table is slow to search, and checks never need it."""
+        try:
+            place = ric.get_birth_place(self.number)
+        except ValidationError:
+            return None
+        return "".join(v for v in (place.get("province"), place.get("county")) if v) or None
 
 
 def parse_resident_id(raw: str, *, today: dt.date | None = None) -> ResidentId:
@@ -74,15 +83,5 @@ def parse_resident_id(raw: str, *, today: dt.date | None = None) -> ResidentId:
         raise InvalidResidentId(
             "check_digit", f"check digit is {number[17]}, the first 17 digits give {expected}"
         )
-    try:
-        place = ric.get_birth_place(number)
-        region = "".join(v for v in (place.get("province"), place.get("county")) if v) or None
-    except ValidationError:
-        region = None
-    return ResidentId(
-        number=number,
-        birth_date=birth,
-        province_code=number[:2],
-        region_name=region,
-        sex="M" if int(number[16]) % 2 else "F",
-    )
+    return ResidentId(number=number, birth_date=birth, province_code=number[:2],
+                      sex="M" if int(number[16]) % 2 else "F")

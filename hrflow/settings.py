@@ -89,6 +89,7 @@ class Settings(BaseSettings):
         default=None, description="the Temporal UI's address, for each case page's deep link (http://host:8233)")
     secure_cookies: bool = Field(default=False, description="mark the web session cookie Secure (behind HTTPS)")
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="largest uploaded file")
+    import_max_rows: int = Field(default=50_000, ge=1, description="most rows one employee import file may hold")
 
     # --- payload encryption ---
     codec_keys: dict[str, str] = Field(

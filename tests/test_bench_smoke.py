@@ -29,6 +29,7 @@ BENCHMARKS = {
     "history": "== history:",
     "memory": "== worker memory:",
     "slow_temporal": "== database-only requests: slowed phase / direct phase",
+    "employee_import": "== employee import:",
 }
 
 

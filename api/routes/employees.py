@@ -25,7 +25,7 @@ from db import audit
 from db.models import Employee, EmploymentEventRow
 from domain.identity import InvalidResidentId, parse_resident_id
 from domain.months import add_months
-from domain.policy import BaseOutOfRange, PolicyError, check_base, contribution_limits
+from domain.policy import BaseOutOfRange, Catalogue, PolicyError, check_base, contribution_limits
 from domain.privacy import mask_id_number, mask_name, may_see_id_number, may_see_name
 from domain.roles import STAFF, Role
 
@@ -141,14 +141,15 @@ def check_hire_date(hire_date: dt.date, today: dt.date, resident_id_number: str 
                                  f"the hire date {hire_date} is before her 16th birthday on {sixteen}"))
 
 
-def check_contribution_base(city: str, base: Decimal, today: dt.date) -> list[str]:
+def check_contribution_base(city: str, base: Decimal, today: dt.date, catalogue: Catalogue | None = None) -> list[str]:
     """The base within the city's floor and ceiling for today, or a 422 naming both. A city the
     catalogue holds no base for is not refused (a registration must not wait for a figure): the
-    answer's notes say the base could not be checked, and the log says so too."""
+    answer's notes say the base could not be checked, and the log says so too. An import passes
+    the ``catalogue`` it loaded once for all its rows."""
     try:
-        check_base(city, base, today)
+        check_base(city, base, today, catalogue=catalogue)
     except BaseOutOfRange as exc:
-        limits = contribution_limits(city, today)
+        limits = contribution_limits(city, today, catalogue=catalogue)
         raise refuse(problem("contribution_base", "base_within_city_limits",
                              f"缴费基数 {base} 超出{limits.city_zh} {today} 适用的缴费基数上下限"
                              f" {limits.floor} 至 {limits.ceiling}（规则 {limits.rule.id}）", exc.message)) from None

@@ -22,6 +22,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal, require
+from api.body_limit import read_upload
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
 from api.routes import resource_router
@@ -39,7 +40,6 @@ router = resource_router(tags=["transfer materials"])
 PREFIX = "/transfers/{workflow_id}/materials"
 SIGNAL = "materials_changed"
 CHINA = dt.timezone(dt.timedelta(hours=8))
-_CHUNK = 64 * 1024
 
 HrOrSelf = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER, Role.EMPLOYEE))]
 WorkflowId = Annotated[str, Path(max_length=200)]
@@ -128,17 +128,6 @@ def _requirement_list(by_kind: dict[str, list[Material]]) -> list[RequirementOut
     return list(seen.values())
 
 
-async def _read_limited(file: UploadFile, limit: int) -> bytes:
-    """At most ``limit`` bytes, chunk by chunk: one byte more is a 413, whatever the client declared."""
-    chunks, size = [], 0
-    while chunk := await file.read(_CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "too_large", f"文件超过 {limit} 字节的上限 (the file is over the limit of {limit} bytes)")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _out(row: TransferMaterial) -> MaterialOut:
     return MaterialOut.model_validate(row, from_attributes=True)
 
@@ -205,7 +194,7 @@ async def upload(workflow_id: WorkflowId, code: Code, file: UploadFile, request:
     need is 422, a file over the limit 413, one that is not a PDF or image or does not match its name
     415, a transfer that has ended 409."""
     await transact(request, lambda s: _open_for_upload(s, principal, workflow_id, code))
-    content = await _read_limited(file, request.app.state.settings.max_upload_bytes)
+    content = await read_upload(file, request.app.state.settings.max_upload_bytes)
     result = await transact(request, lambda s: _keep(s, principal, workflow_id, code, file.filename, content,
                                                      request_id))
     await notify_workflow(temporal, workflow_id)

@@ -166,7 +166,8 @@ def _nav(s: Session) -> list[tuple[str, str]]:
         return items
     items.append(("/app/cases", "app.cases"))
     if role in HR:
-        items += [("/app/new", "app.new_case"), ("/app/transfers/review", "app.review_batch")]
+        items += [("/app/new", "app.new_case"), ("/app/transfers/review", "app.review_batch"),
+                  ("/app/employees/import", "app.import_employees")]
     if role in (Role.FINANCE, Role.HR_MANAGER):
         items.append(("/app/receivables", "app.receivables"))
     if role in (Role.HR_MANAGER, Role.HR_SPECIALIST, Role.COMPLIANCE):
@@ -462,7 +463,8 @@ def install(app: FastAPI) -> None:
         user = str(form.get("user_id") or "").strip()
         body = {"display_name": str(form.get("display_name") or "").strip(), "role": form.get("role"),
                 "level": int(str(form.get("level") or "1")) if str(form.get("level") or "1").isdigit() else 0,
-                "email": str(form.get("email") or "").strip() or None, "language": form.get("language") or "zh"}
+                "email": str(form.get("email") or "").strip() or None, "language": form.get("language") or "zh",
+                "employee_id": str(form.get("employee_id") or "").strip() or None}
         answer = await page.api("PUT", f"/staff/{quote(user, safe='') or '-'}", json=body,
                                 request_id=_request_id(form))
         if answer.ok:
@@ -471,6 +473,42 @@ def install(app: FastAPI) -> None:
         return page.render("staff.html", items=listed.body if listed.ok else [],
                            roles=[r.value for r in Role if r in STAFF], general=[_message(answer, page.t)],
                            request_id=_request_id(form))
+
+    @app.get("/app/employees/import", include_in_schema=False)
+    async def import_form(request: Request) -> Response:
+        page = await signed_in(request)
+        return page.render("import.html", report=None, refused=None, general=[], request_id=uuid.uuid4().hex)
+
+    @app.post("/app/employees/import", include_in_schema=False)
+    async def import_employees(request: Request) -> Response:
+        """The clerk's file, sent on to the API's import as the same multipart upload; its report
+        (or its refusal, row by row) shown as a table."""
+        page = await signed_in(request)
+        form = await request.form()
+        file = form.get("file")
+        if not isinstance(file, UploadFile) or not file.filename:
+            return page.render("import.html", report=None, refused=None, general=[page.t("app.import_hint")],
+                               request_id=_request_id(form))
+        dry_run = form.get("dry_run") == "on"
+        answer = await page.api("POST", "/employees/import", params={"dry_run": str(dry_run).lower()},
+                                files={"file": (file.filename, await file.read(),
+                                                file.content_type or "application/octet-stream")},
+                                request_id=_request_id(form))
+        if answer.ok:
+            return page.render("import.html", report=answer.body, refused=None, general=[],
+                               request_id=uuid.uuid4().hex)
+        rows = answer.body.get("detail") if answer.status == 422 and isinstance(answer.body, dict) else None
+        if isinstance(rows, list) and all(isinstance(r, dict) for r in rows):
+            return page.render("import.html", report=None, refused=rows, general=[], request_id=uuid.uuid4().hex)
+        return page.render("import.html", report=None, refused=None, general=[_message(answer, page.t)],
+                           request_id=uuid.uuid4().hex)
+
+    @app.get("/app/employees/import/template.csv", include_in_schema=False)
+    async def import_template(request: Request) -> Response:
+        page = await signed_in(request)
+        answer = await page.fetch("/employees/import/template.csv")
+        return page.finish(Response(answer.body, media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": answer.headers.get("content-disposition", "attachment")}))
 
     @app.get("/app/policy-notices", include_in_schema=False)
     async def policy_notices(request: Request) -> Response:

@@ -211,5 +211,35 @@ async def test_batch_review_says_each_refusal_in_words(web) -> None:
     assert r.status_code == 200, r.text
     line = re.search(r"<li>transfer-E9999-2026-11-01：(.*?)</li>", r.text)
     assert line is not None, r.text[:3000]
-    assert "未办理" in line.group(1) and "找不到这个案件" in line.group(1)
+    assert "未办理" in line.group(1) and "没有进行中的案件 transfer-E9999-2026-11-01" in line.group(1)
     assert "not_found" not in line.group(1)  # the code is for programs, not for the clerk
+
+
+async def test_hr_imports_a_spreadsheet_checked_first_and_refused_row_by_row(web) -> None:
+    from tests.platform.test_employee_import import csv_file, line
+
+    csrf = await as_person(web, "hr.li", "hr_specialist")
+    page = await web.get("/app/employees/import")
+    assert page.status_code == 200 and "导入员工" in page.text and "只检查，不导入" in page.text
+    template = await web.get("/app/employees/import/template.csv")
+    assert template.status_code == 200 and template.content.startswith("\ufeff员工编号".encode())
+
+    good = csv_file(line("N1", "陈一", 901), line("N2", "陈二", 902, manager="N1"))
+    checked = await web.post("/app/employees/import", data={"_csrf": csrf, "_request_id": "imp-1", "dry_run": "on"},
+                             files={"file": ("员工.csv", good, "text/csv")})
+    assert checked.status_code == 200 and "检查完毕：共 2 行，2 行通过，尚未导入。" in checked.text, checked.text[:2000]
+
+    bad = csv_file(line("N3", "陈三", 903), line("N3", "陈四", 904))
+    refused = await web.post("/app/employees/import", data={"_csrf": csrf, "_request_id": "imp-2"},
+                             files={"file": ("员工.csv", bad, "text/csv")})
+    assert "一行也没有导入" in refused.text and "第 3 行：与第 2 行重复" in refused.text, refused.text[:2000]
+
+    done = await web.post("/app/employees/import", data={"_csrf": csrf, "_request_id": "imp-3"},
+                          files={"file": ("员工.csv", good, "text/csv")})
+    assert "已导入 2 名员工。" in done.text, done.text[:2000]
+    finance = await as_person(web, "fin.zhao", "finance")
+    r = await web.post("/app/employees/import", data={"_csrf": finance, "_request_id": "imp-4"},
+                       files={"file": ("员工.csv", good, "text/csv")})
+    nav = re.search(r"<nav.*?</nav>", r.text, re.DOTALL).group(0)
+    assert 'href="/app/employees/import"' not in nav  # not in her navigation, and the API refuses her
+    assert "一行也没有导入" not in r.text and "已导入" not in r.text and "您的角色（finance）不能办理此操作" in r.text
