@@ -39,6 +39,7 @@ from api.routes import (
     non_compete,
     notifications,
     offboarding,
+    organisation,
     policies,
     policy_notices,
     receivables,
@@ -148,7 +149,7 @@ def create_app(
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
-    for module in (health, me, employee_import, employees, cases, inbox, si_changes, maternity, receivables, offboarding, non_compete,
+    for module in (health, me, employee_import, organisation, employees, cases, inbox, si_changes, maternity, receivables, offboarding, non_compete,
                    transfer_materials, transfer_stats, transfers, audit, evidence, policies, policy_notices, notifications, staff, tasks, reports,
                    resignations, schedules, codec_routes):
         # transfer_stats before transfers: /transfers/statistics is not a workflow id

@@ -35,7 +35,7 @@ from api.routes.employees import EmployeeIn, check_contribution_base, check_hire
 from api.spreadsheets import Cell, Row, UnreadableTable, read_table
 from api.transactions import transact
 from db import audit
-from db.models import Employee
+from db.models import Employee, ManagerAssignment, OrgUnit
 from domain.policy import Catalogue, load_catalogue
 from domain.privacy import mask_id_number, mask_name
 from domain.roles import Role
@@ -59,6 +59,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "email": ("电子邮箱", "邮箱", "email address", "email"),
     "language": ("通知语言", "语言", "notification language"),
     "manager_id": ("直属上级员工编号", "直属上级工号", "上级工号", "manager's employee number"),
+    "unit_code": ("组织单位编码", "部门编码", "unit code"),
 }
 REQUIRED = ("employee_id", "resident_id_number", "name", "department", "position", "hire_date", "si_province",
             "si_city", "contribution_base")
@@ -67,7 +68,7 @@ _HEADER = {h.casefold(): field for field, names in COLUMNS.items() for h in (fie
 TEMPLATE_ROW = {"employee_id": "E1001", "resident_id_number": "110105198506151236", "name": "王芳",
                 "department": "人事部", "position": "人事专员", "hire_date": "2021-03-01", "probation_end": "2021-08-31",
                 "si_province": "Beijing", "si_city": "Beijing", "contribution_base": "12000.00",
-                "email": "wang.fang@example.com", "language": "zh", "manager_id": ""}
+                "email": "wang.fang@example.com", "language": "zh", "manager_id": "", "unit_code": ""}
 
 
 class RowProblem(BaseModel):
@@ -206,6 +207,8 @@ def _across_rows(session: Session, checked: list[tuple[Row, EmployeeIn]], column
     in_file = {b.employee_id: b for _, b in checked}
     wanted_managers = {b.manager_id for _, b in checked if b.manager_id and b.manager_id not in in_file}
     known_managers = set(session.scalars(select(Employee.employee_id).where(Employee.employee_id.in_(wanted_managers))))
+    units = {b.unit_code for _, b in checked if b.unit_code}
+    known_units = set(session.scalars(select(OrgUnit.code).where(OrgUnit.code.in_(units))))
     for row, body in checked:
         if body.employee_id in taken_numbers:
             problems.append(_problem(row.number, columns.get("employee_id"), "employee_id", "already_registered",
@@ -214,6 +217,9 @@ def _across_rows(session: Session, checked: list[tuple[Row, EmployeeIn]], column
             problems.append(_problem(row.number, columns.get("resident_id_number"), "resident_id_number",
                                      "already_registered", f"此身份证号已登记（{taken_ids[body.resident_id_number]}）",
                                      f"this ID number is already registered ({taken_ids[body.resident_id_number]})"))
+        if body.unit_code is not None and body.unit_code not in known_units:
+            problems.append(_problem(row.number, columns.get("unit_code"), "unit_code", "unit_exists",
+                                     f"没有组织单位 {body.unit_code}", f"no unit {body.unit_code}"))
         manager = body.manager_id
         if manager is None:
             continue
@@ -250,6 +256,10 @@ def _register(session: Session, bodies: list[EmployeeIn], principal: Principal, 
     """All rows in one statement, each manager before the people who report to her (so every
     manager_id refers to a row already there); each registration audited."""
     session.execute(insert(Employee), [b.model_dump() for b in _managers_first(bodies)])
+    managed = [{"employee_id": b.employee_id, "manager_id": b.manager_id, "effective_from": b.hire_date}
+               for b in bodies if b.manager_id]
+    if managed:
+        session.execute(insert(ManagerAssignment), managed)
     entries: list[audit.AuditEntry] = [audit.AuditEntry(
         actor=principal.user, actor_role=principal.role.value, action="employee.imported",
         request_id=request_id, after={"file": filename, "sha256": sha256, "employees": len(bodies)})]

@@ -22,7 +22,7 @@ from api.plausibility import PlausibleDate, problem, refuse, within
 from api.routes import resource_router
 from api.transactions import transact
 from db import audit
-from db.models import Employee, EmploymentEventRow
+from db.models import Employee, EmploymentEventRow, ManagerAssignment, OrgUnit
 from domain.identity import InvalidResidentId, parse_resident_id
 from domain.months import add_months
 from domain.policy import BaseOutOfRange, Catalogue, PolicyError, check_base, contribution_limits
@@ -57,6 +57,8 @@ class EmployeeIn(BaseModel):
     email: Annotated[str, Field(max_length=200)] | None = None
     language: Literal["zh", "en"] = "zh"
     manager_id: EmployeeNumber | None = None
+    unit_code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$", examples=["SALES-BJ"],
+                                    description="her unit in the organisation (GET /org-units)")] | None = None
 
     @field_validator("resident_id_number")
     @classmethod
@@ -94,6 +96,7 @@ class EmployeeOut(BaseModel):
     contribution_base: Decimal
     language: str
     manager_id: str | None
+    unit_code: str | None = None
     employment_status: str = Field(default="active", description="active, notice_given or departed")
     leaving_on: dt.date | None = Field(default=None, description="her last day, once notice is given")
     notes: list[str] = Field(default_factory=list, description="what registration could not check, and why")
@@ -117,6 +120,7 @@ def present(row: Employee, viewer: Principal) -> EmployeeOut:
         contribution_base=row.contribution_base,
         language=row.language,
         manager_id=row.manager_id,
+        unit_code=row.unit_code,
         employment_status=row.employment_status,
         leaving_on=row.leaving_on,
     )
@@ -229,14 +233,14 @@ async def register_employee(
 ) -> EmployeeOut:
     """登记一名员工：身份证号须通过校验位检查，入职日期须合理（1900 年起、至多一年以后、年满 16 周岁），
     缴费基数须在其城市今天适用的上下限之内；目录中没有该城市的上下限时照样登记，答复的 notes 说明未能核对。
-    仅人事专员和人事经理可调用；员工编号或身份证号已登记答 409，上级 manager_id 不存在答 422。
+    仅人事专员和人事经理可调用；员工编号或身份证号已登记答 409，上级 manager_id 或单位 unit_code 不存在答 422。
     审计记录里姓名和身份证号打码。
 
     Register an employee: a resident ID number whose check digit holds, a plausible hire date (from
     1900, at most a year ahead, on or after her 16th birthday), a contribution base within her city's
     floor and ceiling for today; a city the catalogue has no limits for is registered all the same,
     with a note saying the base was not checked. HR specialists and managers only; a number or ID
-    number already registered is 409, an unknown ``manager_id`` 422. The audit record masks her name
+    number already registered is 409, an unknown ``manager_id`` or ``unit_code`` 422. The audit record masks her name
     and ID number."""
     today = dt.date.today()
     check_hire_date(body.hire_date, today, body.resident_id_number)
@@ -255,12 +259,19 @@ async def register_employee(
             raise ApiError(422, "validation_failed", [{"field": "manager_id", "rule": "employee_exists",
                                                        "message": f"没有员工 {body.manager_id}"
                                                                   f" (no employee {body.manager_id})"}])
+        if body.unit_code is not None and session.get(OrgUnit, body.unit_code) is None:
+            raise ApiError(422, "validation_failed", [{"field": "unit_code", "rule": "unit_exists",
+                                                       "message": f"没有组织单位 {body.unit_code}"
+                                                                  f" (no unit {body.unit_code})"}])
         row = Employee(**body.model_dump())
         session.add(row)
         try:
             session.flush()
         except IntegrityError as exc:  # a concurrent registration won the race
             raise ApiError(409, "employee_exists", str(exc.orig).splitlines()[0]) from None
+        if body.manager_id is not None:
+            session.add(ManagerAssignment(employee_id=row.employee_id, manager_id=body.manager_id,
+                                          effective_from=body.hire_date))
         audit.append(
             session,
             audit.AuditEntry(

@@ -16,6 +16,7 @@ from db.models.employees import Employee, EmploymentEventRow
 from db.models.ledger import CLAIM_METHODS, Receivable, ReceivableClaim, Settlement
 from db.models.notifications import Delivery, DeliveryAttempt, Notification, NotificationRead
 from db.models.offboarding import ClearanceItem, EmployeeRecord, NonCompetePayment
+from db.models.organisation import UNIT_KINDS, ManagerAssignment, OrgUnit
 from db.models.policy_notices import PolicyNotice
 from db.models.reminders import CaseDeadline, StaffMember
 from db.models.reports import ReportFigure, ReportMember, ReportRun
@@ -25,6 +26,7 @@ from db.models.transfer import Transfer, TransferBranch, TransferMaterial, Trans
 
 __all__ = [
     "CLAIM_METHODS",
+    "UNIT_KINDS",
     "ActivityStep",
     "ApprovalTask",
     "AuditEvent",
@@ -39,10 +41,12 @@ __all__ = [
     "Employee",
     "EmployeeRecord",
     "EmploymentEventRow",
+    "ManagerAssignment",
     "Money",
     "NonCompetePayment",
     "Notification",
     "NotificationRead",
+    "OrgUnit",
     "PolicyNotice",
     "Receivable",
     "ReceivableClaim",

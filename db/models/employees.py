@@ -32,6 +32,7 @@ class Employee(Base):
     employment_status: Mapped[str] = mapped_column(sa.String(20), server_default="active")
     leaving_on: Mapped[dt.date | None] = mapped_column(sa.Date)  # her last day, once notice is given
     manager_id: Mapped[str | None] = mapped_column(sa.ForeignKey("employees.employee_id"))
+    unit_code: Mapped[str | None] = mapped_column(sa.ForeignKey("org_units.code", use_alter=True), index=True)  # her department in the tree
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now()
