@@ -59,7 +59,7 @@ def append_audit(session: Session, actor: Actor, action: str, *, workflow_id: st
         session,
         audit.AuditEntry(actor=actor.user, actor_role=actor.role, action=action,
                          workflow_id=workflow_id, subject=subject, before=before, after=after,
-                         request_id=actor.request_id),
+                         request_id=actor.request_id, on_behalf_of=actor.on_behalf_of),
         at=at,
     )
 

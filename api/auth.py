@@ -19,10 +19,13 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from api.errors import ApiError
+from api.processes import PROCESSES
 from api.transactions import transact
-from db.directory import Listed, person_of
+from db.directory import Listed, delegations_in_force, person_of
+from db.models import Delegation
 from domain.roles import Role
 
 ISSUER = "hrflow"
@@ -30,6 +33,8 @@ AUDIENCE = "hrflow-api"
 COOKIE = "hrflow_token"
 REPORT_COOKIE = "hrflow_report_token"  # read-only report pages in a plain browser tab
 REPORT_PATH = "/reports/monthly/"
+ON_BEHALF_OF = "x-on-behalf-of"  # a delegate names the person she acts for (api.routes.delegations)
+DELEGATE_READS = frozenset({"/inbox", "/cases", "/me"})  # what a delegate reads as the delegator
 _USER = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 _EMPLOYEE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
@@ -38,9 +43,16 @@ class Principal(BaseModel):
     user: str
     role: Role
     employee_id: str | None = None  # the caller's own employee number, if they are staff too
+    on_behalf_of: str | None = None  # the delegator, when she acts under a delegation (X-On-Behalf-Of)
+    on_behalf_of_employee_id: str | None = None  # the delegator's employee number, if she is one
 
     def is_self(self, employee_id: str | None) -> bool:
         return self.employee_id is not None and self.employee_id == employee_id
+
+    def speaks_for(self, employee_id: str | None) -> bool:
+        """Is a decision of this caller one of ``employee_id``'s, made by her or by her delegate?"""
+        return self.is_self(employee_id) or (self.on_behalf_of_employee_id is not None
+                                             and self.on_behalf_of_employee_id == employee_id)
 
 
 def mint_token(
@@ -107,6 +119,9 @@ async def current_principal(
     if not token:
         raise _unauthenticated("sign in: send 'Authorization: Bearer <token>'")
     principal = await as_the_directory_knows(request, decode_token(request.app.state.jwt_secret, token))
+    delegator = request.headers.get(ON_BEHALF_OF, "").strip()
+    if delegator:
+        principal = await acting_for(request, principal, delegator)
     request.state.principal = principal
     return principal
 
@@ -120,6 +135,34 @@ async def as_the_directory_knows(request: Request, principal: Principal) -> Prin
     if listed is None or listed.employee_id == principal.employee_id:
         return principal
     return principal.model_copy(update={"employee_id": listed.employee_id})
+
+
+async def acting_for(request: Request, principal: Principal, delegator: str) -> Principal:
+    """The delegate acting for ``delegator`` under a delegation in force now, within its processes:
+    with the delegator's role, as herself (her own employee number), the delegator named in every
+    audit entry. Without one, nothing is done at all (403)."""
+    path = request.url.path
+    process = next((p for p in PROCESSES if path == p.api or path.startswith(p.api + "/")), None)
+    if process is None and not (request.method == "GET" and path in DELEGATE_READS):
+        raise ApiError(403, "delegation_scope", "授权代办只适用于案件的办理和待办 (a delegation covers case decisions"
+                                                " and the inbox only)")
+
+    def work(session: Session) -> tuple[list[Delegation], Listed | None]:
+        return (delegations_in_force(session, delegator, principal.user, dt.datetime.now(dt.UTC)),
+                person_of(session, delegator))
+
+    in_force, delegator_is = await transact(request, work)
+    if not in_force:
+        raise ApiError(403, "no_delegation", f"您没有 {delegator} 当前有效的授权 (you hold no delegation from"
+                                             f" {delegator} in force now)")
+    given = next((d for d in in_force if process is None or not d.processes or process.kind in d.processes), None)
+    if given is None:
+        kind = process.kind if process else ""
+        raise ApiError(403, "delegation_scope", f"{delegator} 的授权不包括此流程（{kind}） (the delegation from"
+                                                f" {delegator} does not cover {kind})")
+    return principal.model_copy(update={
+        "role": Role(given.role), "on_behalf_of": delegator,
+        "on_behalf_of_employee_id": delegator_is.employee_id if delegator_is else None})
 
 
 async def listed_in_directory(request: Request, user: str) -> Listed | None:

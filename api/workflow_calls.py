@@ -101,7 +101,8 @@ def bounded_updates(client: T, wait: float) -> T | Client:
 def actor(principal: Principal, request_id: str) -> Actor:
     """Who sends a message to a workflow: login, role, employee number, and the request."""
     return Actor(user=principal.user, role=principal.role.value, request_id=request_id,
-                 employee_id=principal.employee_id)
+                 employee_id=principal.employee_id, on_behalf_of=principal.on_behalf_of,
+                 on_behalf_of_employee_id=principal.on_behalf_of_employee_id)
 
 
 def refusal_to_http(error: ApplicationError) -> ApiError:

@@ -34,6 +34,7 @@ class AuditEntry:
     before: Any = None
     after: Any = None
     request_id: str | None = None
+    on_behalf_of: str | None = None  # the delegator, when a delegate acted for her
 
 
 def row_hash(event: AuditEvent) -> str:
@@ -50,6 +51,8 @@ def row_hash(event: AuditEvent) -> str:
         "request_id": event.request_id,
         "prev_hash": event.prev_hash,
     }
+    if event.on_behalf_of is not None:  # only then: rows from before delegations keep their hashes
+        body["on_behalf_of"] = event.on_behalf_of
     return hashlib.sha256(canonical_bytes(body)).hexdigest()
 
 

@@ -4,17 +4,19 @@ A token names a login and a role. Whether that login is also an employee (and so
 her own cases, which she may never decide on) is the directory's to say: the member's
 ``employee_id`` when an admin linked it, else the one employee whose e-mail is the member's own.
 A login the directory does not list keeps what its token claims (a token minted by the CLI for a
-machine or a test); a listed login's claim is never believed.
+machine or a test); a listed login's claim is never believed. A delegation lets one listed login
+act for another for a while (``delegations_in_force``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.models import Employee, StaffMember
+from db.models import Delegation, Employee, StaffMember
 
 
 @dataclass(frozen=True)
@@ -37,3 +39,10 @@ def person_of(session: Session, user: str) -> Listed | None:
         if len(same_mail) == 1:
             return Listed(same_mail[0])
     return Listed(None)
+
+
+def delegations_in_force(session: Session, delegator: str, delegate: str, at: dt.datetime) -> list[Delegation]:
+    """The delegations by which ``delegate`` may act for ``delegator`` at ``at``, latest first."""
+    return list(session.scalars(select(Delegation).where(
+        Delegation.delegator == delegator, Delegation.delegate == delegate, Delegation.revoked_at.is_(None),
+        Delegation.starts_at <= at, Delegation.ends_at > at).order_by(Delegation.id.desc())))

@@ -53,7 +53,7 @@ def refuse(kind: Refusal, message: str, **details: Any) -> ApplicationError:
 def not_the_subject(actor: Actor, employee_id: str) -> None:
     """The subject of a case never decides on it, whatever her role: the API says who she is from
     the staff directory, not from her token (``db.directory``)."""
-    if actor.is_employee(employee_id):
+    if actor.speaks_for(employee_id):
         raise refuse(Refusal.SELF_APPROVAL, f"您是本案的当事人（{employee_id}），不能对本案作出决定，请由其他同事办理"
                                             f" (you are the subject of this case ({employee_id}) and may not"
                                             " decide on it; a colleague must)")

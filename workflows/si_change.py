@@ -426,7 +426,7 @@ class SocialInsuranceChangeWorkflow:
     def _check_checker(self, actor: Actor, stage: str) -> None:
         if actor.role != Role.HR_MANAGER:
             raise kernel.refuse(Refusal.WRONG_ROLE, f"只有人事经理可以审批，您的角色是 {actor.role} (only an hr_manager may decide; you are {actor.role})")
-        if actor.user == self.req.maker.user:
+        if actor.is_user(self.req.maker.user):
             raise kernel.refuse(Refusal.SELF_APPROVAL, "经办人不能复核自己提交的变更 (the maker may not check their own change)")
         kernel.not_the_subject(actor, self.facts.employee_id)
         if self.stage != stage:

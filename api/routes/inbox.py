@@ -65,7 +65,8 @@ async def inbox(
             .where(
                 ApprovalTask.role == principal.role.value,
                 ApprovalTask.status == "open",
-                or_(ApprovalTask.assignee.is_(None), ApprovalTask.assignee == principal.user),
+                or_(ApprovalTask.assignee.is_(None),
+                    ApprovalTask.assignee.in_([u for u in (principal.user, principal.on_behalf_of) if u])),
             )
             .order_by(ApprovalTask.id)
             .limit(limit + 1)

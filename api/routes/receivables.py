@@ -120,7 +120,7 @@ async def follow_up(receivable_id: int, body: FollowUpIn, request: Request, requ
         row = session.get(Receivable, receivable_id, with_for_update=True)
         if row is None:
             raise ApiError(404, "not_found", f"没有垫付款记录 {receivable_id} (no receivable {receivable_id})")
-        if principal.is_self(row.employee_id):
+        if principal.speaks_for(row.employee_id):
             raise ApiError(403, "self_approval", "您不能跟进自己名下的应收款，请由其他同事办理"
                                                  " (you may not follow up a receivable you owe; a colleague must)")
         if row.status != "open":

@@ -66,12 +66,13 @@ async def done(task_id: int, body: DoneIn, request: Request, request_id: Request
         task = session.get(ApprovalTask, task_id, with_for_update=True)
         if task is None:
             raise ApiError(404, "not_found", f"没有待办 {task_id} (no task {task_id})")
-        if principal.role.value != task.role and principal.user != task.assignee:
+        if principal.role.value != task.role and (task.assignee is None
+                                                  or task.assignee not in (principal.user, principal.on_behalf_of)):
             raise ApiError(403, "forbidden", f"此待办属于 {task.assignee or task.role} (the task is {task.role}'s)")
         if task.status != "open":
             raise ApiError(409, "task_closed", f"此待办已处理：{task.decision} (the task is already {task.decision})")
         case = session.scalar(select(Case).where(Case.workflow_id == task.workflow_id))
-        if case is not None and principal.is_self(case.employee_id):
+        if case is not None and principal.speaks_for(case.employee_id):
             raise ApiError(403, "self_approval", f"您是本案的当事人（{case.employee_id}），不能办结其待办，请由其他同事办理"
                                                  f" (you are the subject of this case ({case.employee_id}) and may"
                                                  " not close its tasks; a colleague must)")

@@ -18,29 +18,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.routing import BaseRoute
 
+from api.processes import PROCESSES, Process
 from domain.roles import Role
-
-
-@dataclass(frozen=True)
-class Process:
-    kind: str  # the CaseKind: "maternity"
-    ids: str  # its workflow ids' prefix: "maternity-leave-"
-    api: str  # its routes' prefix: "/maternity-leaves"
-
-
-PROCESSES = (
-    Process("maternity", "maternity-leave-", "/maternity-leaves"),
-    Process("offboarding", "offboarding-", "/offboardings"),
-    Process("transfer", "transfer-", "/transfers"),
-    Process("si_change", "si-change-", "/si-changes"),
-    Process("non_compete", "non-compete-", "/non-competes"),
-    Process("resignation", "resignation-", "/resignations"),
-)
-BY_KIND = {p.kind: p for p in PROCESSES}
-
-
-def process_of(workflow_id: str) -> Process | None:
-    return next((p for p in PROCESSES if workflow_id.startswith(p.ids)), None)
 
 
 @dataclass(frozen=True)

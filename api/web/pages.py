@@ -23,6 +23,7 @@ from starlette.datastructures import UploadFile
 
 from api.i18n import COOKIE as LANGUAGE_COOKIE
 from api.i18n import LANGUAGES, language, say
+from api.processes import PROCESSES, process_of
 from api.routes.offboarding import RECORD_OWNERS, RecordIn
 from api.web import actions, forms, money_words, statistics_charts
 from api.web import session as web_session
@@ -36,7 +37,7 @@ from workflows.offboarding import OUTCOMES
 from workflows.transfer import REJECTION_REASONS
 
 HERE = Path(__file__).resolve().parent
-KINDS = [p.kind for p in actions.PROCESSES]
+KINDS = [p.kind for p in PROCESSES]
 CHINA = dt.timezone(dt.timedelta(hours=8))
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; form-action 'self';"
        " base-uri 'none'; frame-ancestors 'none'")
@@ -299,7 +300,7 @@ def install(app: FastAPI) -> None:
             me = found.body if found.ok else None
         views = {}
         for case in body["items"]:
-            process = actions.process_of(case["workflow_id"])
+            process = process_of(case["workflow_id"])
             if process and case["status"] == "open":
                 view = await page.api("GET", f"{process.api}/{case['workflow_id']}")
                 views[case["workflow_id"]] = view.body if view.ok else None
@@ -312,7 +313,7 @@ def install(app: FastAPI) -> None:
         detail = await page.api("GET", f"/cases/{quote(workflow_id, safe='')}")
         if not detail.ok:
             return page.problem(detail)
-        process = actions.process_of(workflow_id)
+        process = process_of(workflow_id)
         view: Any = None
         if process is not None:
             read = await page.api("GET", f"{process.api}/{quote(workflow_id, safe='')}")
@@ -352,7 +353,7 @@ def install(app: FastAPI) -> None:
     async def act(workflow_id: str, slug: str, request: Request) -> Response:
         page = await signed_in(request)
         assert page.session is not None
-        process = actions.process_of(workflow_id)
+        process = process_of(workflow_id)
         action = actions.case_action(request.app, process.kind, slug) if process else None
         if process is None or action is None or page.session.role not in action.roles:
             return page.render("problem.html", status=404, message=page.t("app.not_found"))

@@ -12,6 +12,7 @@ from db.models.audit import AuditEvent
 from db.models.case_ids import CaseRequest, CaseSequence
 from db.models.cases import ApprovalTask, Case
 from db.models.columns import Money
+from db.models.delegations import Delegation
 from db.models.employees import Employee, EmploymentEventRow
 from db.models.ledger import CLAIM_METHODS, Receivable, ReceivableClaim, Settlement
 from db.models.notifications import Delivery, DeliveryAttempt, Notification, NotificationRead
@@ -36,6 +37,7 @@ __all__ = [
     "CaseRequest",
     "CaseSequence",
     "ClearanceItem",
+    "Delegation",
     "Delivery",
     "DeliveryAttempt",
     "Employee",

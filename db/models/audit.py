@@ -27,6 +27,7 @@ class AuditEvent(Base):
     before: Mapped[Any | None] = mapped_column(JSONB)
     after: Mapped[Any | None] = mapped_column(JSONB)
     request_id: Mapped[str | None] = mapped_column(sa.String(64))
+    on_behalf_of: Mapped[str | None] = mapped_column(sa.String(64))  # the delegator, when a delegate acted
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
 

@@ -11,6 +11,7 @@ from db.models import AuditEvent, ManagerAssignment
 from domain.roles import Role
 from tests.processes.support import add_employee
 
+
 def people(session_factory, *numbers: str) -> None:
     ids = {"E1": "11010519491231002X", "E2": "110105198506151236", "E3": "110105199003077796",
            "E4": "110105198801010014", "E5": "11010519751212001X"}
