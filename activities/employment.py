@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 from temporalio import activity
 
 from activities.unit import DbActivities, append_audit, db_step
-from db.models import Case, Employee, EmploymentEventRow
+from db.models import Case, Delegation, Employee, EmploymentEventRow, StaffMember
 from db.steps import insert_once
 from domain.contracts.employment import ANNOUNCE, Announce
 from domain.employment import STATUS_AFTER
@@ -34,7 +35,24 @@ class EmploymentActivities(DbActivities):
                 leaving_on=None if e.kind == "notice_withdrawn" else e.on))
             append_audit(session, req.actor, f"employment.{e.kind}", workflow_id=e.source, at=req.at,
                          subject=e.employee_id, after={"on": e.on, "status": STATUS_AFTER[e.kind], "cases_told": cases})
+            if e.kind == "departed":
+                _logins_end(session, req)
             return cases
 
     def all(self) -> list[Any]:
         return [self.announce]
+
+
+def _logins_end(session: Session, req: Announce) -> None:
+    """She has left: her staff logins sign in no more, and delegations to her end. Delegations she
+    gave stay in force to their end: her delegate finishes what she left pending."""
+    e = req.event
+    logins = list(session.scalars(select(StaffMember.user_id).where(StaffMember.employee_id == e.employee_id,
+                                                                     StaffMember.active)))
+    if not logins:
+        return
+    session.execute(update(StaffMember).where(StaffMember.user_id.in_(logins)).values(active=False))
+    ended = list(session.scalars(update(Delegation).where(Delegation.delegate.in_(logins), Delegation.revoked_at.is_(None))
+                                 .values(revoked_at=req.at, revoked_by="system").returning(Delegation.id)))
+    append_audit(session, req.actor, "staff.left", workflow_id=e.source, at=req.at, subject=e.employee_id,
+                 after={"logins": logins, "delegations_ended": ended, "on": e.on})

@@ -128,10 +128,14 @@ async def current_principal(
 
 async def as_the_directory_knows(request: Request, principal: Principal) -> Principal:
     """A staff login is the employee the directory says she is (``app.state.directory``, by default
-    ``listed_in_directory``), whatever her token claims; an employee's token names herself."""
+    ``listed_in_directory``), whatever her token claims, and one the directory took off signs in no
+    more (401); an employee's token names herself."""
     if principal.role is Role.EMPLOYEE:
         return principal
     listed: Listed | None = await request.app.state.directory(request, principal.user)
+    if listed is not None and not listed.active:
+        raise _unauthenticated("此账号已停用（已离职或已从人员名录中停用）"
+                               " (this login is disabled: she has left, or the directory took her off)")
     if listed is None or listed.employee_id == principal.employee_id:
         return principal
     return principal.model_copy(update={"employee_id": listed.employee_id})

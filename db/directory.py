@@ -21,9 +21,11 @@ from db.models import Delegation, Employee, StaffMember
 
 @dataclass(frozen=True)
 class Listed:
-    """A login the directory lists, and the employee she is (None: not an employee)."""
+    """A login the directory lists, the employee she is (None: not an employee), and whether it is
+    still in use (a member who left, or was taken off, signs in no more)."""
 
     employee_id: str | None
+    active: bool = True
 
 
 def person_of(session: Session, user: str) -> Listed | None:
@@ -32,13 +34,13 @@ def person_of(session: Session, user: str) -> Listed | None:
     if member is None:
         return None
     if member.employee_id is not None:
-        return Listed(member.employee_id)
+        return Listed(member.employee_id, member.active)
     if member.email:
         same_mail = session.scalars(select(Employee.employee_id)
                                     .where(func.lower(Employee.email) == member.email.lower()).limit(2)).all()
         if len(same_mail) == 1:
-            return Listed(same_mail[0])
-    return Listed(None)
+            return Listed(same_mail[0], member.active)
+    return Listed(None, member.active)
 
 
 def delegations_in_force(session: Session, delegator: str, delegate: str, at: dt.datetime) -> list[Delegation]:

@@ -131,3 +131,33 @@ async def test_a_delegation_is_given_only_as_the_rules_say(stack, auth) -> None:
     assert r.status_code == 403  # a specialist delegates only her own decisions
     r = await give(api, auth, role=Role.ADMIN, by=ADMIN)  # an admin may, for a manager who fell ill
     assert r.status_code == 201 and r.json()["created_by"] == ADMIN
+
+
+async def test_when_she_leaves_her_login_ends_and_so_do_delegations_to_her(stack, auth, emp, session_factory) -> None:
+    """Her departure, as her offboarding announces it on her last day (``employment.announce``)."""
+    from activities.employment import EmploymentActivities
+    from db.models import Delegation, StaffMember
+    from domain.actors import SYSTEM
+    from domain.contracts.employment import Announce
+    from domain.employment import EmploymentEvent
+
+    api = stack
+    await staff(api, auth, MANAGER, Role.HR_MANAGER, employee_id=emp)  # the manager is the one leaving
+    await staff(api, auth, DEPUTY, Role.HR_SPECIALIST)
+    await staff(api, auth, "mgr.zhou", Role.HR_MANAGER)
+    hers = (await give(api, auth, processes=[])).json()  # hers to the deputy: stays, the deputy finishes her work
+    to_her = (await give(api, auth, delegator="mgr.zhou", delegate=MANAGER, by="mgr.zhou")).json()
+    assert (await api.get("/inbox", headers=auth(Role.HR_MANAGER, MANAGER))).status_code == 200
+    event = EmploymentEvent(id=f"offboarding-{emp}-1:departed", employee_id=emp, kind="departed",
+                            on=dt.date.today(), source=f"offboarding-{emp}-1")
+    EmploymentActivities(session_factory).announce(Announce(event=event, actor=SYSTEM, at=dt.datetime.now(dt.UTC)))
+    r = await api.get("/inbox", headers=auth(Role.HR_MANAGER, MANAGER))
+    assert r.status_code == 401 and "此账号已停用" in r.json()["detail"]  # her token, still unexpired, is refused
+    with session_factory() as s:
+        assert s.get(StaffMember, MANAGER).active is False
+        assert s.get(Delegation, to_her["id"]).revoked_by == "system"
+        assert s.get(Delegation, hers["id"]).revoked_at is None
+        left = s.scalar(select(AuditEvent).where(AuditEvent.action == "staff.left"))
+        assert left.after["logins"] == [MANAGER] and left.after["delegations_ended"] == [to_her["id"]]
+    r = await api.get("/inbox", headers=for_(auth, DEPUTY, Role.HR_SPECIALIST, MANAGER))
+    assert r.status_code == 200  # the deputy still works through what she left
