@@ -119,7 +119,7 @@ def processing_time_proposed(session: Any, f: Any) -> list[Any]:
     from db import transfer_stats as stats
     from db.models import Transfer, TransferBranch
 
-    period = stats._where(select(Transfer.workflow_id), f).scalar_subquery()
+    period = stats.filtered(select(Transfer.workflow_id), f).scalar_subquery()
     seconds = extract("epoch", TransferBranch.completed_at - TransferBranch.started_at)
     days = literal(86400, Numeric)
     average = func.round(func.avg(seconds) / days, 1).label("average_days")

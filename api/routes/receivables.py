@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,11 @@ class ReceivableOut(BaseModel):
     status: str
     booked_at: dt.datetime
     followed_up_at: dt.datetime | None = None
+
+    @computed_field(description="still owed: amount - settled - reversed, exact to the fen")  # type: ignore[prop-decorator]
+    @property
+    def outstanding(self) -> Decimal:
+        return self.amount - self.settled - self.reversed
 
 
 class Ledger(BaseModel):

@@ -177,6 +177,7 @@ def _nav(s: Session) -> list[tuple[str, str]]:
         items.append(("/app/reports", "app.reports"))
     if role in (Role.ADMIN, Role.HR_MANAGER):
         items.append(("/app/staff", "app.staff"))
+    items.append(("/app/delegations", "app.delegations"))
     if role in (Role.COMPLIANCE, Role.FINANCE, Role.IT, Role.HR_SPECIALIST, Role.HR_MANAGER):
         items.append(("/app/records", "app.records"))
     if role is Role.ADMIN:
@@ -474,6 +475,37 @@ def install(app: FastAPI) -> None:
         return page.render("staff.html", items=listed.body if listed.ok else [],
                            roles=[r.value for r in Role if r in STAFF], general=[_message(answer, page.t)],
                            request_id=_request_id(form))
+
+    @app.api_route("/app/delegations", methods=["GET", "POST"], include_in_schema=False)
+    async def delegations(request: Request) -> Response:
+        """Her delegations, given and received, and a form to give one: until a day's end, in China
+        time, for the processes ticked (none: all)."""
+        page = await signed_in(request)
+        general: list[str] = []
+        if request.method == "POST":
+            form = await request.form()
+            until = str(form.get("until") or "")
+            try:
+                ends = dt.datetime.combine(dt.date.fromisoformat(until) + dt.timedelta(days=1), dt.time(), CHINA)
+            except ValueError:
+                general = [page.t("app.delegation_until_hint")]
+            else:
+                body = {"delegate": str(form.get("delegate") or "").strip(), "ends_at": ends.isoformat(),
+                        "processes": [str(p) for p in form.getlist("processes")],
+                        "reason": str(form.get("reason") or "").strip()}
+                answer = await page.api("POST", "/delegations", json=body, request_id=_request_id(form))
+                if answer.ok:
+                    return page.redirect("/app/delegations")
+                general = [_message(answer, page.t)]
+        items = await page.read("/delegations")
+        return page.render("delegations.html", items=items, kinds=KINDS, general=general, request_id=uuid.uuid4().hex)
+
+    @app.post("/app/delegations/{delegation_id}/revoke", include_in_schema=False)
+    async def revoke_delegation(delegation_id: int, request: Request) -> Response:
+        page = await signed_in(request)
+        form = await request.form()
+        answer = await page.api("POST", f"/delegations/{delegation_id}/revoke", request_id=_request_id(form))
+        return page.redirect("/app/delegations") if answer.ok else page.problem(answer)
 
     @app.get("/app/employees/import", include_in_schema=False)
     async def import_form(request: Request) -> Response:

@@ -243,3 +243,19 @@ async def test_hr_imports_a_spreadsheet_checked_first_and_refused_row_by_row(web
     nav = re.search(r"<nav.*?</nav>", r.text, re.DOTALL).group(0)
     assert 'href="/app/employees/import"' not in nav  # not in her navigation, and the API refuses her
     assert "一行也没有导入" not in r.text and "已导入" not in r.text and "您的角色（finance）不能办理此操作" in r.text
+
+
+async def test_a_manager_delegates_on_a_page_and_takes_it_back(web) -> None:
+    csrf = await as_person(web, "mgr.wang", "hr_manager")
+    page = await web.get("/app/delegations")
+    assert page.status_code == 200 and "授权同事代办" in page.text and "没有授权。" in page.text
+    until = (dt.date.today() + dt.timedelta(days=7)).isoformat()
+    r = await web.post("/app/delegations", data={"_csrf": csrf, "_request_id": "dlg-1", "delegate": "mgr.wang",
+                                                 "until": until, "reason": "年假"})
+    assert "不能授权给自己" in r.text  # the API's refusal, in words
+    r = await web.post("/app/delegations", data={"_csrf": csrf, "_request_id": "dlg-2", "delegate": "director.chen",
+                                                 "until": until, "processes": ["si_change"], "reason": "年假"})
+    assert r.status_code == 200 and "生效中" in r.text and "director.chen" in r.text, r.text[:2000]
+    delegation_id = re.search(r'action="/app/delegations/(\d+)/revoke"', r.text).group(1)
+    r = await web.post(f"/app/delegations/{delegation_id}/revoke", data={"_csrf": csrf, "_request_id": "dlg-3"})
+    assert r.status_code == 200 and "已收回" in r.text
