@@ -3,7 +3,8 @@
 Every query walks a partial index in key order (``(due, id)`` after a cursor), so a sweep costs in
 proportion to what is due, never to the number of cases, and a batch picks up where the last one
 stopped. Each result says whom to remind, with which template, and its *cadence*: reminders of a
-date still ahead are sent once per date; overdue ones once per day, climbing the role's levels.
+date still ahead are sent once per date; overdue ones once per day, climbing the role's levels (a
+task assigned to a person climbs her management chain instead, when the directory knows her).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from sqlalchemy import and_, func, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from db.directory import person_of
 from db.models import ApprovalTask, Case, CaseDeadline, Employee, Receivable, StaffMember, Transfer, TransferBranch
+from db.organisation import managers_up
 from domain.contracts import reminders as contract
 from domain.policy.lapses import Lapse, lapses
 from domain.roles import role_address
@@ -104,14 +107,37 @@ def _approvals(session: Session, now: dt.datetime, policy: SweepPolicy, after: C
     out = []
     for r in rows:
         late = _days_late(now, r.due)
-        level = min(1 + late // policy.escalation_days, r.top_level)
+        steps = 1 + late // policy.escalation_days
+        level = min(steps, r.top_level)
         first = ("user", r.assignee) if r.assignee else ("role", r.role)
-        recipients = [first] if level == 1 else [first, ("role", role_address(r.role, level))]
+        above = _up_her_chain(session, r.assignee, now, steps - 1) if r.assignee and steps > 1 else None
+        if above is not None:  # a person's task climbs her management chain
+            level = steps if steps - 1 <= above[1] else above[1] + 1
+            recipients = [first, above[0]]
+        else:
+            recipients = [first] if level == 1 else [first, ("role", role_address(r.role, level))]
         out.append(Reminder("approval_overdue", r.id, Cursor(r.due, r.id), r.workflow_id,
                             "reminder.approval_overdue", _day(now), recipients,
                             {"title": r.title, "due": f"{r.due.astimezone(CHINA):%Y-%m-%d}", "overdue_days": late,
                              "level": level, "role": r.role}))
     return out
+
+
+def _up_her_chain(session: Session, user: str, now: dt.datetime, levels: int) -> tuple[tuple[str, str], int] | None:
+    """Whom a person's overdue task reaches ``levels`` up her line (her manager first; the top of
+    the chain when it is shorter): that manager's staff login if she has one, else the manager as
+    an employee; and how many levels the chain has. None when the directory does not know her as an
+    employee, or she has no manager: the task then climbs the role's levels."""
+    listed = person_of(session, user)
+    if listed is None or listed.employee_id is None:
+        return None
+    chain = managers_up(session, listed.employee_id, now.astimezone(CHINA).date(), levels)
+    if not chain:
+        return None
+    boss = chain[-1]
+    login = session.scalar(select(StaffMember.user_id).where(StaffMember.employee_id == boss, StaffMember.active)
+                           .order_by(StaffMember.user_id).limit(1))
+    return (("user", login) if login else ("employee", boss)), len(chain)
 
 
 # Who hears of a dated obligation: while it is ahead (once per date), and once it is late (daily).

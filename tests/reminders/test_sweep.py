@@ -107,3 +107,36 @@ async def test_lapse_watch_gives_admins_one_task_per_missing_figure(sweep, sessi
     # the next day both are still missing: the same gap keeps its key, so nothing new is opened
     assert again.queued["policy_lapse"] == 0
     assert len(told) == 2 and {n.recipient for n in told} == {"admin"}
+
+
+def test_a_persons_overdue_task_climbs_her_management_chain(session_factory) -> None:
+    """hr.li is E1, who reports to E2, who reports to E3 (signed in as dir.e3): her task two days
+    late reaches E2 (no login: as an employee), four days late E3's login, and later still the top."""
+    from db import reminders
+    from db.models import ApprovalTask, ManagerAssignment, StaffMember
+    from tests.reminders.seed import case, employee, staff
+
+    with session_factory.begin() as s:
+        for emp in ("E1", "E2", "E3"):
+            employee(s, emp)
+        staff(s, "hr.li", "hr_specialist")
+        staff(s, "dir.e3", "hr_manager")
+        s.flush()
+        s.get(StaffMember, "hr.li").employee_id = "E1"
+        s.get(StaffMember, "dir.e3").employee_id = "E3"
+        s.add_all([ManagerAssignment(employee_id="E1", manager_id="E2", effective_from=dt.date(2021, 3, 1)),
+                   ManagerAssignment(employee_id="E2", manager_id="E3", effective_from=dt.date(2021, 3, 1))])
+        case(s, "si-change-E9-1", "E1", "si_change")
+        for key, late in (("on-time", 0), ("two-late", 2), ("four-late", 4), ("ten-late", 10)):
+            s.add(ApprovalTask(workflow_id="si-change-E9-1", task_key=key, title=key, role="hr_specialist",
+                               assignee="hr.li", status="open", due_at=NOW - late * DAY - dt.timedelta(hours=1),
+                               created_at=NOW - 20 * DAY))
+    with session_factory() as s:
+        found = reminders.due(s, "approval_overdue", now=NOW, policy=SweepPolicy(), after=None, limit=10)
+    by_title = {r.params["title"]: (r.recipients, r.params["level"]) for r in found}
+    assert by_title == {
+        "on-time": ([("user", "hr.li")], 1),
+        "two-late": ([("user", "hr.li"), ("employee", "E2")], 2),
+        "four-late": ([("user", "hr.li"), ("user", "dir.e3")], 3),
+        "ten-late": ([("user", "hr.li"), ("user", "dir.e3")], 3),  # the top of her chain
+    }
