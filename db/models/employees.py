@@ -45,6 +45,8 @@ class Employee(Base):
         sa.CheckConstraint("employment_status IN ('active', 'notice_given', 'departed')", name="employment_status_known"),
         # the lapse watch: the cities where someone still employed is insured
         sa.Index("ix_employees_insured_city", "si_city", postgresql_where=sa.text("employment_status <> 'departed'")),
+        # who a staff login is, by her e-mail (db.directory), on every request of an unlinked member
+        sa.Index("ix_employees_email_lower", sa.func.lower(email)),
     )
 
 

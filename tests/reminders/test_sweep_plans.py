@@ -39,6 +39,13 @@ class Recording:
         self.statements.append(stmt)
         return self.session.scalars(stmt, *args, **kw)
 
+    def get(self, *args, **kw):  # by primary key
+        return self.session.get(*args, **kw)
+
+    def scalar(self, stmt, *args, **kw):
+        self.statements.append(stmt)
+        return self.session.scalar(stmt, *args, **kw)
+
 
 def _scans(plan: dict) -> list[tuple[str, str, str]]:
     """(node type, table, index) of every node; a bitmap heap scan names the indexes under it."""
@@ -68,6 +75,8 @@ def test_category_query_reads_its_partial_index(category: str, session_factory) 
             plan = session.execute(text("EXPLAIN (FORMAT JSON) " + sql)).scalar_one()
             scans = _scans((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"])
             assert [r for node, r, _ in scans if node == "Seq Scan" and r in BIG_TABLES] == [], sql
+            if not any(r == table for _, r, _ in scans):
+                continue  # a look-up beside the category's query (a person's management chain): no scan, above
             driving = {i for _, r, index in scans if r == table for i in index.split(",")}
             assert driving and driving <= wanted, f"{category} read {table} through {driving}\n{sql}"
 

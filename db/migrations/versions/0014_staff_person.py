@@ -21,9 +21,11 @@ def upgrade() -> None:
     op.create_foreign_key("fk_staff_members_employee_id_employees", "staff_members", "employees",
                           ["employee_id"], ["employee_id"])
     op.create_index("ix_staff_members_employee_id", "staff_members", ["employee_id"])
+    op.create_index("ix_employees_email_lower", "employees", [sa.text("lower(email)")])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_employees_email_lower", table_name="employees")
     op.drop_index("ix_staff_members_employee_id", table_name="staff_members")
     op.drop_constraint("fk_staff_members_employee_id_employees", "staff_members", type_="foreignkey")
     op.drop_column("staff_members", "employee_id")
