@@ -30,7 +30,7 @@ from api.transactions import transact
 from db.directory import Listed, delegations_in_force, person_of
 from db.models import Delegation
 from db.session import database_busy, database_unreachable
-from domain.roles import Role
+from domain.roles import STAFF, Role
 
 log = logging.getLogger("hrflow.api.auth")
 ISSUER = "hrflow"
@@ -206,5 +206,6 @@ def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
 # The callers the case processes' routes name most; a route with a set of its own writes it out.
 Anyone = Annotated[Principal, Depends(require(*Role))]
 Hr = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]
+Staff = Annotated[Principal, Depends(require(*STAFF))]
 HrOrSelf = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER, Role.EMPLOYEE))]
 HrManager = Annotated[Principal, Depends(require(Role.HR_MANAGER))]

@@ -65,14 +65,13 @@ def read_table(content: bytes, filename: str, *, max_rows: int) -> Table:
         raise UnreadableTable("header_missing", "第 1 行须为列名", "row 1 must hold the column names")
     rows: list[Row] = []
     for number, values in enumerate(lines, start=2):
-        if number > 2 * max_rows + 1000:  # blank rows count too: a sheet of a million empty rows is refused
+        blank = all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
+        # blank rows count too: a sheet of a million empty rows is refused
+        if number > 2 * max_rows + 1000 or (not blank and len(rows) == max_rows):
             raise UnreadableTable("too_many_rows", f"一次最多导入 {max_rows} 行，请分成几个文件",
                                   f"at most {max_rows} rows at a time; split the file")
-        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+        if blank:
             continue
-        if len(rows) == max_rows:
-            raise UnreadableTable("too_many_rows", f"一次最多导入 {max_rows} 行，请分成几个文件",
-                                  f"at most {max_rows} rows at a time; split the file")
         cells = {name: (values[i] if i < len(values) else None) for i, name in enumerate(header) if name}
         rows.append(Row(number=number, cells=cells))
     return Table(header=header, rows=rows)

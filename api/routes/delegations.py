@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Path, Query, Request
 from pydantic import ConfigDict, Field, model_validator
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from api.auth import Principal, require
+from api.auth import Staff
 from api.bodies import Body
 from api.deps import RequestId
 from api.errors import ApiError, field_error, responses
@@ -27,10 +27,9 @@ from api.routes import resource_router
 from api.transactions import transact
 from db import audit
 from db.models import Delegation, StaffMember
-from domain.roles import STAFF, Role
+from domain.roles import Role
 
 router = resource_router(prefix="/delegations", tags=["delegations"])
-Staff = Annotated[Principal, Depends(require(*STAFF))]
 LONGEST = dt.timedelta(days=366)
 UserId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
 

@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.auth import Principal, require
+from api.auth import Hr, Principal, Staff, require
 from api.bodies import Body
 from api.deps import RequestId
 from api.errors import ApiError, responses
@@ -30,8 +30,6 @@ from domain.roles import STAFF, Role
 router = resource_router(tags=["organisation"])
 UnitCode = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,32}$", examples=["SALES-BJ"])]
 Keepers = Annotated[Principal, Depends(require(Role.ADMIN, Role.HR_MANAGER))]
-Hr = Annotated[Principal, Depends(require(Role.HR_SPECIALIST, Role.HR_MANAGER))]
-Staff = Annotated[Principal, Depends(require(*STAFF))]
 KIND_WORDS = {"entity": ("法人主体", "legal entity"), "branch": ("分支机构", "branch"), "department": ("部门", "department")}
 
 

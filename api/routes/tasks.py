@@ -9,24 +9,21 @@ is decided through that process's own endpoints instead.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.auth import Principal, require
+from api.auth import Staff
 from api.deps import RequestId
 from api.errors import ApiError, responses
 from api.routes import resource_router
 from api.transactions import transact
 from db import audit
 from db.models import ApprovalTask, Case
-from domain.roles import STAFF
 
 router = resource_router(prefix="/tasks", tags=["tasks"])
-Staff = Annotated[Principal, Depends(require(*STAFF))]
 
 
 class DoneIn(BaseModel):
