@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from activities.approval import ApprovalActivities
 from activities.cases import CaseActivities
 from activities.employment import EmploymentActivities
 from activities.maternity import MaternityActivities
@@ -30,6 +31,7 @@ def all_activities(session_factory: sessionmaker[Session], agency: SocialInsuran
                    report_thresholds: ReportThresholds = DEFAULT_REPORT_THRESHOLDS) -> list[Callable[..., Any]]:
     return [
         *CaseActivities(session_factory).all(),
+        *ApprovalActivities(session_factory).all(),
         *NoticeActivities(session_factory).all(),
         *EmploymentActivities(session_factory).all(),
         *SocialInsuranceActivities(session_factory, agency).all(),

@@ -27,6 +27,7 @@ from api import docs, errors, web
 from api.auth import listed_in_directory
 from api.body_limit import BodyLimit
 from api.routes import (
+    approval_routes,
     audit,
     cases,
     delegations,
@@ -150,7 +151,7 @@ def create_app(
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
-    for module in (health, me, employee_import, organisation, delegations, employees, cases, inbox, si_changes, maternity, receivables, offboarding, non_compete,
+    for module in (health, me, employee_import, organisation, delegations, approval_routes, employees, cases, inbox, si_changes, maternity, receivables, offboarding, non_compete,
                    transfer_materials, transfer_stats, transfers, audit, evidence, policies, policy_notices, notifications, staff, tasks, reports,
                    resignations, schedules, codec_routes):
         # transfer_stats before transfers: /transfers/statistics is not a workflow id

@@ -132,11 +132,10 @@ async def current_principal(
 
 
 async def as_the_directory_knows(request: Request, principal: Principal) -> Principal:
-    """A staff login is the employee the directory says she is (``app.state.directory``, by default
-    ``listed_in_directory``), whatever her token claims, and one the directory took off signs in no
-    more (401); an employee's token names herself."""
-    if principal.role is Role.EMPLOYEE:
-        return principal
+    """A login the directory lists (staff, and line managers who sign approvals) is the employee the
+    directory says she is (``app.state.directory``, by default ``listed_in_directory``), whatever
+    her token claims, and one the directory took off signs in no more (401); an employee's token the
+    directory does not list names herself."""
     try:
         listed: Listed | None = await request.app.state.directory(request, principal.user)
     except (DBAPIError, PoolTimeout) as exc:

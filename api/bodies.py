@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+UserId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]  # a login, as tokens name it
 OptionalReason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None
 
 

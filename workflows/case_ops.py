@@ -20,6 +20,7 @@ from temporalio.exceptions import ActivityError, ChildWorkflowError
 with workflow.unsafe.imports_passed_through():
     from domain.actors import SYSTEM, Actor
     from domain.contracts import ActivityRef
+    from domain.contracts import approval as routes
     from domain.contracts import cases as contract
     from domain.contracts.employment import ANNOUNCE, Announce
     from domain.contracts.outbox import NOTIFY, Notify, Recipient
@@ -164,6 +165,27 @@ async def announce(kind: EventKind, employee_id: str, on: dt.date, *, step: str,
         except Exception:  # noqa: BLE001, S110 - it closed since it was listed: nothing left to tell
             pass
     return cases
+
+
+# Patch id under which a leaver's open approvals in other cases go to her line manager on her last day.
+LEAVER_HANDOVER = "leaver-approvals-handed-over"
+
+
+async def hand_over_approvals(employee_id: str, on: dt.date) -> int:
+    """Her open approvals in others' cases go to her line manager (any hr_manager when she has none
+    who may sign): each case hears signal ``tasks_reassigned``. Answers how many were handed over."""
+    handovers: list[routes.Handover] = await kernel.run(
+        routes.TASKS_OF_LEAVER, routes.LeaverTasks(employee_id=employee_id, on=on),
+        summary=f"open approvals of {employee_id}")
+    reason = f"审批人 {employee_id} 已于 {on} 离职 (the approver left on {on})"
+    for case in sorted({h.workflow_id for h in handovers}):
+        for h in [h for h in handovers if h.workflow_id == case]:
+            try:
+                await workflow.get_external_workflow_handle(case).signal(
+                    routes.REASSIGN_SIGNAL, routes.Reassign(from_user=h.from_user, to=h.to, reason=reason, actor=SYSTEM))
+            except Exception:  # noqa: BLE001, S110 - it closed since it was listed: nothing left to hand over
+                pass
+    return len(handovers)
 
 
 class OpensCase(Protocol):

@@ -247,6 +247,8 @@ class OffboardingWorkflow:
         await self._stage(DEPARTED, current=f"departed {self.last_day}; filings due {self.filing_due}")
         if workflow.patched(case_ops.EMPLOYMENT_EVENTS):
             await case_ops.announce("departed", req.employee_id, self.last_day, step="departed")
+            if workflow.patched(case_ops.LEAVER_HANDOVER):
+                await case_ops.hand_over_approvals(req.employee_id, self.last_day)
         if req.non_compete is not None:
             await self._start_non_compete(req.non_compete)
         await self._after_departure()

@@ -22,11 +22,13 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 from workflows import case_ops, kernel
+from workflows.approval_chain import AddSigner, ApprovalChain, ApprovalView, ReturnToStep, TransferTask
 
 # Pure domain code and activity models pass through the sandbox: the workflow and its activities
 # must share one class per model (a re-imported copy would not validate against the other).
 with workflow.unsafe.imports_passed_through():
     from domain.actors import SYSTEM, Actor
+    from domain.contracts import approval as routes
     from domain.contracts import si_change as contract
     from domain.contracts.outbox import Recipient
     from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
@@ -43,6 +45,16 @@ SUBMITTED, APPROVED, EXECUTING, EXECUTED = "submitted", "approved", "executing",
 REJECTED, AGENCY_REJECTED, INVALID = "rejected", "agency_rejected", "invalid"
 WITHDRAWN, REVOKED, REVOCATION_MANUAL, COMPLETED = "withdrawn", "revoked", "revocation_manual", "completed"
 RETURNED = (REJECTED, AGENCY_REJECTED)
+
+# Patch id under which the approval follows the company's approver route (``domain.approval_routes``),
+# resolved to people on the case's first day, instead of any one hr_manager.
+APPROVER_ROUTES = "approver-routes"
+DECISION = "si_change.approve"
+# The approval tasks' titles, by why the route (re)starts.
+TITLES = {"submitted": ("审批社保变更", "Approve social-insurance change"),
+          "corrected": ("审批已更正的社保变更", "Approve corrected social-insurance change"),
+          "revoked": ("重新审批社保变更：原批准已撤销", "Approve social-insurance change: approval revoked"),
+          "repinned": ("重新审批：政策数字已变更", "Approve again: policy figures changed")}
 
 
 class SiChangeRequest(BaseModel):
@@ -97,6 +109,7 @@ class SiChangeView(BaseModel):
     revocation_no: str | None
     agency_reason: str | None
     manual_task: str | None
+    approval: ApprovalView | None = None  # the approver route, its steps and signatures
 
 
 class SiChangeResult(BaseModel):
@@ -126,6 +139,7 @@ class SocialInsuranceChangeWorkflow:
         self.manual_task: str | None = None
         self.executed_at: dt.datetime | None = None
         self.open_task: str | None = None
+        self.chain: ApprovalChain | None = None  # the approver route (cases begun under APPROVER_ROUTES)
         self._steps = 0
         self.case_open = False
         self.employment_events: list[str] = []
@@ -156,7 +170,10 @@ class SocialInsuranceChangeWorkflow:
                 await self._enter_approved(req.pre_approved)
             else:
                 await self._record(SUBMITTED, actor=req.maker)
-                await self._open_task("approve", "审批社保变更 (Approve social-insurance change)", Role.HR_MANAGER)
+                if workflow.patched(APPROVER_ROUTES):
+                    await self._route_approval("submitted")
+                else:
+                    await self._open_task("approve", "审批社保变更 (Approve social-insurance change)", Role.HR_MANAGER)
             self.case_open = True
 
         while self.executed is None:
@@ -279,8 +296,12 @@ class SocialInsuranceChangeWorkflow:
     @workflow.update
     async def approve(self, msg: Approve) -> SiChangeView:
         async with case_ops.deciding(self, lambda: self._check_approval(msg)):  # again: the state may have moved since validation
+            if self.chain is not None:
+                if not await self.chain.sign(msg.actor):
+                    return self.view()  # the route's next signatures are awaited
+            else:
+                await self._close_task("approved", actor=msg.actor)
             self.approver = msg.actor
-            await self._close_task("approved", actor=msg.actor)
             await self._enter_approved(msg.actor)
         return self.view()
 
@@ -292,6 +313,8 @@ class SocialInsuranceChangeWorkflow:
     async def reject(self, msg: Decide) -> SiChangeView:
         async with case_ops.deciding(self, lambda: self._check_checker(msg.actor, SUBMITTED)):
             self.stage = REJECTED
+            if self.chain is not None:
+                await self.chain.reject(msg.actor, msg.reason)
             await self._close_task("rejected", actor=msg.actor, reason=msg.reason)
             await self._record(REJECTED, actor=msg.actor, details={"reason": msg.reason})
             await self._open_task("correct", "变更被驳回：请更正或撤回 (Change rejected: correct or withdraw)", Role.HR_SPECIALIST,
@@ -313,8 +336,12 @@ class SocialInsuranceChangeWorkflow:
             self.stage = SUBMITTED
             await self._close_task("cancelled", actor=msg.actor, reason="corrected")
             await self._record(SUBMITTED, actor=msg.actor, details={"corrected": msg.reason})
-            await self._open_task("approve", "审批已更正的社保变更 (Approve corrected social-insurance change)",
-                                  Role.HR_MANAGER)
+            if self.chain is not None:  # the same route version, on the corrected figures
+                await self.chain.cancel("cancelled", "变更已更正 (corrected)", msg.actor)
+                await self._route_approval("corrected", version=self.chain.route.version)
+            else:
+                await self._open_task("approve", "审批已更正的社保变更 (Approve corrected social-insurance change)",
+                                      Role.HR_MANAGER)
         return self.view()
 
     @correct.validator
@@ -330,8 +357,12 @@ class SocialInsuranceChangeWorkflow:
                 self.round += 1
                 self.stage, self.approver, self.execute_after = SUBMITTED, None, None
                 await self._record(SUBMITTED, actor=msg.actor, details={"approval_revoked": msg.reason})
-                await self._open_task("approve", "重新审批社保变更：原批准已撤销 (Approve social-insurance change: approval revoked)",
-                                      Role.HR_MANAGER)
+                if self.chain is not None:
+                    await self.chain.restart(f"原批准已撤销：{msg.reason} (approval revoked)", TITLES["revoked"],
+                                             msg.actor)
+                else:
+                    await self._open_task("approve", "重新审批社保变更：原批准已撤销 (Approve social-insurance change:"
+                                          " approval revoked)", Role.HR_MANAGER)
             else:
                 self.revoke_request = msg
         await workflow.wait_condition(lambda: self.stage != EXECUTED or self.revoke_request is None)
@@ -345,13 +376,69 @@ class SocialInsuranceChangeWorkflow:
     async def withdraw(self, msg: Decide) -> SiChangeView:
         async with case_ops.deciding(self, lambda: self._check_withdraw(msg)):
             self.stage = WITHDRAWN
-            await self._close_task("cancelled", actor=msg.actor, reason=msg.reason)
+            await self._close_approval(msg.actor, msg.reason)
             await self._record(WITHDRAWN, status="withdrawn", actor=msg.actor, details={"reason": msg.reason})
         return self.view()
 
     @withdraw.validator
     def _validate_withdraw(self, msg: Decide) -> None:
         case_ops.check_when_open(self, lambda: self._check_withdraw(msg))
+
+    @workflow.update
+    async def transfer_task(self, msg: TransferTask) -> SiChangeView:
+        """转交: the caller's approval goes to another person, who signs in her place."""
+        async with case_ops.deciding(self, lambda: self._check_transfer(msg)):
+            assert self.chain is not None
+            await self.chain.transfer(msg)
+            await case_ops.audit(self._next_step(), "approval.transferred", actor=msg.actor, subject=self.facts.employee_id,
+                                 after={"to": msg.to.user, "reason": msg.reason, "step": self.chain.at})
+        return self.view()
+
+    @transfer_task.validator
+    def _validate_transfer(self, msg: TransferTask) -> None:
+        case_ops.check_when_open(self, lambda: self._check_transfer(msg))
+
+    @workflow.update
+    async def add_signer(self, msg: AddSigner) -> SiChangeView:
+        """加签: one more approver, before the caller (who signs after her) or after."""
+        async with case_ops.deciding(self, lambda: self._check_add_signer(msg)):
+            assert self.chain is not None
+            await self.chain.add_signer(msg)
+            await case_ops.audit(self._next_step(), "approval.signer_added", actor=msg.actor, subject=self.facts.employee_id,
+                                 after={"to": msg.to.user, "position": msg.position, "reason": msg.reason})
+        return self.view()
+
+    @add_signer.validator
+    def _validate_add_signer(self, msg: AddSigner) -> None:
+        case_ops.check_when_open(self, lambda: self._check_add_signer(msg))
+
+    @workflow.update
+    async def return_to_step(self, msg: ReturnToStep) -> SiChangeView:
+        """退回: back to an earlier step of the route; its signatures and those after it are void."""
+        async with case_ops.deciding(self, lambda: self._check_return(msg)):
+            assert self.chain is not None
+            voided = [g.user for g in self.chain.signatures if g.step >= msg.step]
+            await self.chain.return_to(msg)
+            await case_ops.audit(self._next_step(), "approval.returned", actor=msg.actor, subject=self.facts.employee_id,
+                                 after={"step": msg.step, "signatures_voided": voided, "reason": msg.reason})
+        return self.view()
+
+    @return_to_step.validator
+    def _validate_return(self, msg: ReturnToStep) -> None:
+        case_ops.check_when_open(self, lambda: self._check_return(msg))
+
+    @workflow.signal(name=routes.REASSIGN_SIGNAL)
+    async def tasks_reassigned(self, msg: routes.Reassign) -> None:
+        """An approver left: her places in the steps not yet signed go to her manager (or any
+        hr_manager). A case without a route, or done signing, only notes it."""
+        await case_ops.wait_until_open(self)
+        async with self._lock:
+            moved: list[str] = []
+            if self.chain is not None and self.stage == SUBMITTED:
+                moved = await self.chain.reassign(msg.from_user, msg.to, msg.reason, msg.actor)
+            await case_ops.audit(self._next_step(), "approval.reassigned", actor=msg.actor, subject=self.facts.employee_id,
+                                 after={"from": msg.from_user, "to": msg.to.user if msg.to else "hr_manager",
+                                        "steps": moved, "reason": msg.reason})
 
     @workflow.signal(name=EMPLOYMENT_SIGNAL)
     async def employment_changed(self, event: EmploymentEvent) -> None:
@@ -367,7 +454,7 @@ class SocialInsuranceChangeWorkflow:
                     and self.stage in (SUBMITTED, APPROVED, *RETURNED):
                 reason = f"her employment ended on {event.on} ({event.source})"
                 self.stage = WITHDRAWN
-                await self._close_task("cancelled", actor=SYSTEM, reason=reason)
+                await self._close_approval(SYSTEM, reason)
                 await self._record(WITHDRAWN, status="withdrawn", details={"reason": reason})
                 await case_ops.notify("withdrawn-departed", [Recipient(kind="user", who=self.req.maker.user),
                                                              Recipient(kind="role", who=Role.HR_MANAGER)],
@@ -395,7 +482,15 @@ class SocialInsuranceChangeWorkflow:
                 return
             self.policy = msg.policy
             self.estimate = estimate(self.facts.kind, self.facts.base, self.facts.months, msg.policy)
-            if self.stage == APPROVED:
+            if self.chain is not None and self.stage in (SUBMITTED, APPROVED):
+                # signatures given on the old figures are void; the route's conditions read the new ones
+                if self.stage == APPROVED:
+                    self.round += 1
+                    self.stage, self.approver, self.execute_after = SUBMITTED, None, None
+                    await self._record(SUBMITTED, actor=msg.actor, details={"approval_voided": msg.reason})
+                await self.chain.cancel("cancelled", f"政策数字已变更：{msg.reason} (policy figures changed)", msg.actor)
+                await self._route_approval("repinned", version=self.chain.route.version)
+            elif self.stage == APPROVED:
                 self.round += 1
                 self.stage, self.approver, self.execute_after = SUBMITTED, None, None
                 if workflow.patched("repin-records-stage"):  # the case row and the audit say so too
@@ -420,10 +515,14 @@ class SocialInsuranceChangeWorkflow:
             policy_version=self.policy.version, execute_after=self.execute_after,
             acceptance_no=self.executed.acceptance_no if self.executed else None,
             revocation_no=self.revocation.revocation_no if self.revocation else None,
-            agency_reason=self.agency_reason, manual_task=self.manual_task)
+            agency_reason=self.agency_reason, manual_task=self.manual_task,
+            approval=self.chain.view() if self.chain is not None else None)
 
     # ------------------------------------------------------------------ rules
     def _check_checker(self, actor: Actor, stage: str) -> None:
+        if self.chain is not None:  # the route says who signs, whatever her role
+            self._check_signer(actor, stage)
+            return
         if actor.role != Role.HR_MANAGER:
             raise kernel.refuse(Refusal.WRONG_ROLE, f"只有人事经理可以审批，您的角色是 {actor.role} (only an hr_manager may decide; you are {actor.role})")
         if actor.is_user(self.req.maker.user):
@@ -431,6 +530,32 @@ class SocialInsuranceChangeWorkflow:
         kernel.not_the_subject(actor, self.facts.employee_id)
         if self.stage != stage:
             raise kernel.refuse(Refusal.WRONG_STAGE, f"变更当前为“{self.stage}”，不是“{stage}” (the change is {self.stage}, not {stage})", stage=self.stage)
+
+    def _check_signer(self, actor: Actor, stage: str) -> ApprovalChain:
+        assert self.chain is not None
+        if actor.is_user(self.req.maker.user):
+            raise kernel.refuse(Refusal.SELF_APPROVAL, "经办人不能复核自己提交的变更 (the maker may not check their own change)")
+        kernel.not_the_subject(actor, self.facts.employee_id)
+        if self.stage != stage:
+            raise kernel.refuse(Refusal.WRONG_STAGE, f"变更当前为“{self.stage}”，不是“{stage}” (the change is {self.stage}, not {stage})", stage=self.stage)
+        self.chain.signer_of(actor)
+        return self.chain
+
+    def _check_task_action(self, actor: Actor) -> ApprovalChain:
+        if self.chain is None:
+            raise kernel.refuse(Refusal.WRONG_STAGE, "此变更按旧规则由任一人事经理审批，不支持转交、加签或退回"
+                                                     " (this change predates approver routes: any hr_manager decides;"
+                                                     " no transfer, add-sign or return)", stage=self.stage)
+        return self._check_signer(actor, SUBMITTED)
+
+    def _check_transfer(self, msg: TransferTask) -> None:
+        self._check_task_action(msg.actor).check_newcomer(msg.to)
+
+    def _check_add_signer(self, msg: AddSigner) -> None:
+        self._check_task_action(msg.actor).check_newcomer(msg.to)
+
+    def _check_return(self, msg: ReturnToStep) -> None:
+        self._check_task_action(msg.actor).check_return(msg)
 
     def _check_approval(self, msg: Approve) -> None:
         self._check_checker(msg.actor, SUBMITTED)
@@ -490,6 +615,30 @@ class SocialInsuranceChangeWorkflow:
                            details={"execute_after": self.execute_after.isoformat()},
                            current=f"approved by {actor.user}; executes at {self.execute_after:%Y-%m-%d %H:%M} UTC"
                                    " unless revoked")
+
+    async def _route_approval(self, why: str, *, version: int | None = None) -> None:
+        """Resolve the approver route for the figures as they stand (the version the case pinned,
+        once it has one) and open its first step's tasks."""
+        f = self.facts
+        route = await kernel.run(
+            routes.RESOLVE_ROUTE,
+            routes.ResolveRoute(decision=DECISION, subject=f.employee_id, maker=self.req.maker.user, on=self.req.today,
+                                version=version, fields={"kind": f.kind.value, "amount": self.estimate.total,
+                                                         "city": f.city}),
+            summary=f"approver route for {f.employee_id}")
+        self.chain = ApprovalChain(route, self._next_step, subject=f.employee_id, maker=self.req.maker.user,
+                                   title=TITLES[why])
+        await case_ops.audit(self._next_step(), "approval.route_resolved", subject=f.employee_id, after={
+            "why": why, "version": route.version, "source": route.source, "notes": route.notes,
+            "steps": [{"name": s.name, "mode": s.mode, "signers": [g.user or g.role for g in s.signers]}
+                      for s in route.steps]})
+        await self.chain.open()
+
+    async def _close_approval(self, actor: Actor, reason: str) -> None:
+        """Every open task of the change closes: its approvals and the maker's correction."""
+        if self.chain is not None:
+            await self.chain.cancel("cancelled", reason, actor)
+        await self._close_task("cancelled", actor=actor, reason=reason)
 
     async def _validate(self, facts: contract.ChangeFacts) -> None:
         await kernel.run(

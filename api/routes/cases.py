@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from api.auth import Authenticated, Principal
@@ -104,10 +104,18 @@ async def list_cases(
 
 
 def visible_case(session: Session, principal: Principal, workflow_id: str) -> Case:
+    """An employee sees her own cases, and those an approver route names her on (her line reports')."""
     row = session.scalar(select(Case).where(Case.workflow_id == workflow_id))
-    if row is None or (principal.role not in STAFF and not principal.is_self(row.employee_id)):
+    if row is None or (principal.role not in STAFF and not principal.is_self(row.employee_id)
+                       and not _names_her(session, principal, workflow_id)):
         raise ApiError(404, "not_found", f"没有您可查看的案件 {workflow_id} (no case {workflow_id} visible to you)")
     return row
+
+
+def _names_her(session: Session, principal: Principal, workflow_id: str) -> bool:
+    logins = [u for u in (principal.user, principal.on_behalf_of) if u]
+    return session.scalar(select(exists().where(ApprovalTask.workflow_id == workflow_id,
+                                                ApprovalTask.assignee.in_(logins)))) or False
 
 
 async def guard_case(request: Request, principal: Principal, workflow_id: str, *, prefix: str, what: str) -> None:

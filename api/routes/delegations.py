@@ -18,7 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from api.auth import Staff
-from api.bodies import Body
+from api.bodies import Body, UserId
 from api.deps import RequestId
 from api.errors import ApiError, field_error, responses
 from api.plausibility import problem, refuse
@@ -31,7 +31,6 @@ from domain.roles import Role
 
 router = resource_router(prefix="/delegations", tags=["delegations"])
 LONGEST = dt.timedelta(days=366)
-UserId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
 
 
 class DelegationIn(Body):

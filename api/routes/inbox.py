@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from api.auth import Authenticated
@@ -51,28 +51,28 @@ async def inbox(
     cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> InboxPage:
-    """调用者的角色可以处理、且未指派给别人的未完成待办，分页。任何登录用户可调用；员工只看到她自己案件上的待办。
+    """指派给调用者本人的，以及她的角色可以处理、且未指派给别人的未完成待办，分页。任何登录用户可调用；员工只看到她自己案件上的
+    和指派给她的（如下属的审批）待办。
     by_hand=true 的是线下办理的工作，办完后用 POST /tasks/{id}/done 关闭。
 
-    The open tasks of the caller's role that are not assigned to someone else, a page at a time. Any
-    signed-in user; an employee sees only the tasks on her own cases. A ``by_hand`` task is work done
+    The open tasks named to the caller, and those of her role named to nobody, a page at a time. Any
+    signed-in user; an employee sees the tasks on her own cases and those named to her (her reports'
+    approvals). A ``by_hand`` task is work done
     outside hrflow: close it with POST /tasks/{id}/done."""
+    mine = ApprovalTask.assignee.in_([u for u in (principal.user, principal.on_behalf_of) if u])
+
     def work(session: Session) -> InboxPage:
         stmt = (
             select(ApprovalTask, Case.kind, Case.employee_id, Case.stage, Employee.department)
             .join(Case, Case.workflow_id == ApprovalTask.workflow_id)
             .outerjoin(Employee, Employee.employee_id == Case.employee_id)
-            .where(
-                ApprovalTask.role == principal.role.value,
-                ApprovalTask.status == "open",
-                or_(ApprovalTask.assignee.is_(None),
-                    ApprovalTask.assignee.in_([u for u in (principal.user, principal.on_behalf_of) if u])),
-            )
+            .where(ApprovalTask.status == "open",
+                   or_(mine, and_(ApprovalTask.role == principal.role.value, ApprovalTask.assignee.is_(None))))
             .order_by(ApprovalTask.id)
             .limit(limit + 1)
         )
-        if principal.role not in STAFF:  # an employee's tasks are on her own cases only
-            stmt = stmt.where(Case.employee_id == (principal.employee_id or ""))
+        if principal.role not in STAFF:  # an employee's: on her own cases, or named to her (her reports' approvals)
+            stmt = stmt.where(or_(mine, Case.employee_id == (principal.employee_id or "")))
         for column, wanted in ((Case.kind, kind), (Case.stage, stage), (Employee.department, department)):
             if wanted:
                 stmt = stmt.where(column == wanted)

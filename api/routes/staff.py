@@ -25,7 +25,7 @@ from domain.roles import STAFF, Role
 
 router = resource_router(tags=["staff directory"])
 
-StaffRole = Annotated[Role, Field(description="a staff role (not employee)")]
+StaffRole = Annotated[Role, Field(description="a staff role; employee for a line manager who only signs approvals")]
 EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}$"
 
 
@@ -75,18 +75,20 @@ async def list_staff(request: Request,
 async def put_staff(body: StaffIn, request: Request, _: Annotated[Principal, Depends(require(Role.ADMIN))],
                     user_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]) -> StaffOut:
     """新增或整体替换一位目录成员（user_id 即其令牌的 subject），决定提醒发给谁、逾期待办逐级上报给谁。工作人员本人
-    也是员工时填 employee_id：hrflow 以目录为准认定登录者是谁，她不能审批涉及自己的案件。仅管理员可调用；目录只收
-    工作人员角色，role 为 employee 答 422；employee_id 不是已登记的员工答 422。
+    也是员工时填 employee_id：hrflow 以目录为准认定登录者是谁，她不能审批涉及自己的案件。不是人事等工作人员、只为签批下属
+    审批而列入的直属上级，role 为 employee，须填 employee_id（否则答 422）。仅管理员可调用；employee_id 不是已登记的员工答 422。
 
     Create or replace a member (the user id is the token's subject): who reminders reach and where
     overdue work escalates. A member who is an employee too gets her employee_id: hrflow takes the
-    directory's word for who a login is, so she never decides on her own case. Admins only; the
-    directory holds staff roles, so role employee is 422; an employee_id not registered is 422."""
+    directory's word for who a login is, so she never decides on her own case. A line manager listed
+    only to sign her reports' approvals has role employee and needs her employee_id (else 422).
+    Admins only; an employee_id not registered is 422."""
     def work(session: Session) -> StaffOut:
-        if body.role not in STAFF:
-            raise ApiError(422, "validation_failed", [{"field": "role", "rule": "staff_role",
-                                                       "message": "员工目录只收工作人员的角色，不收 employee"
-                                                                  " (the directory holds staff roles, not employee)"}])
+        if body.role not in STAFF and body.employee_id is None:  # a line manager who signs her reports' approvals
+            raise ApiError(422, "validation_failed", [{"field": "employee_id", "rule": "employee_login_named",
+                                                       "message": "角色为 employee 的成员（签批下属审批的直属上级）须填写其员工编号"
+                                                                  " (a member with role employee, a line manager who signs"
+                                                                  " her reports' approvals, needs her employee_id)"}])
         if body.employee_id is not None and session.get(Employee, body.employee_id) is None:
             raise ApiError(422, "validation_failed", [{"field": "employee_id", "rule": "known_employee",
                                                        "message": f"没有登记工号为 {body.employee_id} 的员工，请先登记员工"

@@ -8,6 +8,7 @@ from here (``from db.models import Case``), never from the modules, so a table c
 from __future__ import annotations
 
 from db.base import Base
+from db.models.approval_routes import ApprovalRouteVersion
 from db.models.audit import AuditEvent
 from db.models.case_ids import CaseRequest, CaseSequence
 from db.models.cases import ApprovalTask, Case
@@ -29,6 +30,7 @@ __all__ = [
     "CLAIM_METHODS",
     "UNIT_KINDS",
     "ActivityStep",
+    "ApprovalRouteVersion",
     "ApprovalTask",
     "AuditEvent",
     "Base",

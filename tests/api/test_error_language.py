@@ -380,11 +380,11 @@ def test_every_field_a_request_names_has_a_label() -> None:
     schemas, names, todo, seen = spec["components"]["schemas"], set(), [], set()
     for operation in (op for ops in spec["paths"].values() for op in ops.values()):
         names |= {p["name"] for p in operation.get("parameters", ())}
-        todo += re.findall(r"#/components/schemas/(\w+)", json.dumps(operation.get("requestBody", {})))
+        todo += re.findall(r"#/components/schemas/([\w.-]+)", json.dumps(operation.get("requestBody", {})))
     while todo:
         name = todo.pop()
         if name not in seen:
             seen.add(name)
             names |= set(schemas[name].get("properties", {}))
-            todo += re.findall(r"#/components/schemas/(\w+)", json.dumps(schemas[name]))
+            todo += re.findall(r"#/components/schemas/([\w.-]+)", json.dumps(schemas[name]))
     assert sorted(n for n in names if not i18n.has_label(n)) == []

@@ -25,7 +25,9 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from domain.approval_routes import BUILT_IN, ResolvedRoute, ResolvedStep, Signer
 from domain.contracts import ActivityRef
+from domain.contracts.approval import RESOLVE_ROUTE, ResolveRoute
 from domain.contracts.cases import (
     CHANGE_STAGE,
     CLOSE_TASK,
@@ -155,6 +157,16 @@ class SiChangeFakes(CaseFakes):
         super().__init__()
         self.execute_outcomes: list[Outcome] = []
         self.revoke_outcomes: list[Outcome] = []
+
+    @activity.defn(name=RESOLVE_ROUTE.name)
+    async def resolve_route(self, req: ResolveRoute) -> ResolvedRoute:
+        """hrflow's built-in route: one step, any hr_manager."""
+        self.record(RESOLVE_ROUTE, req)
+        route = BUILT_IN[req.decision]
+        return ResolvedRoute(decision=req.decision, version=route.version, source=route.source, on=req.on,
+                             steps=[ResolvedStep(name=s.name, mode=s.mode, signers=[
+                                 Signer(role=a.role.value if a.role else "hr_manager", label=a.label())
+                                 for a in s.approvers]) for s in route.steps])
 
     @activity.defn(name=VALIDATE.name)
     async def validate(self, req: ValidateChange) -> None:
