@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import workflow_calls
-from api.auth import Anyone, Hr, HrManager, Principal, require
+from api.auth import Authenticated, Hr, HrManager, Principal, require
 from api.bodies import Body, Reason, ReasonIn, UserId
 from api.case_routes import CaseRoutes, carrying, documented_body
 from api.deps import RequestId, TemporalDep
@@ -50,7 +50,14 @@ Maker = Annotated[Principal, Depends(require(Role.HR_SPECIALIST))]
 Checker = HrManager
 # Who signs is the case's approver route (a line manager may be any role): the workflow refuses
 # anyone its current step does not name.
-Signatory = Anyone
+async def _any_signatory(principal: Authenticated) -> Principal:
+    return principal
+
+
+# The web app offers approve and reject to these roles; a line manager of another role signs from
+# her inbox through the API until the web app reads the route (its ``roles`` say what it offers).
+vars(_any_signatory)["roles"] = frozenset({Role.HR_MANAGER})
+Signatory = Annotated[Principal, Depends(_any_signatory)]
 HrStaff = Hr
 Reader = Annotated[Principal, Depends(require(*STAFF, Role.EMPLOYEE))]
 
