@@ -11,7 +11,7 @@ from activities.unit import DbActivities, db_step
 from db import approval_routes
 from db.models import ApprovalTask, Case, StaffMember
 from db.organisation import manager_on
-from domain.approval_routes import ResolvedRoute, Signer
+from domain.approval_routes import ResolvedRoute
 from domain.contracts import approval as contract
 
 
@@ -43,8 +43,8 @@ class ApprovalActivities(DbActivities):
             for row in rows:
                 to = None
                 if member is not None and member.employee_id != row.employee_id:
-                    to = Signer(role=member.role, user=member.user_id, employee_id=member.employee_id,
-                                label=f"离职人员 {req.employee_id} 的直属上级 {manager} (the leaver's line manager)")
+                    to = approval_routes.as_signer(
+                        member, f"离职人员 {req.employee_id} 的直属上级 {manager} (the leaver's line manager)")
                 handovers.append(contract.Handover(workflow_id=row.workflow_id, task_key=row.task_key,
                                                    from_user=row.assignee, to=to))
             return handovers

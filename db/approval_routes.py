@@ -55,9 +55,11 @@ def login_of(session: Session, employee_id: str) -> StaffMember | None:
 def signer_named(session: Session, user: str) -> Signer | None:
     """The active staff login ``user`` as an approver (a transfer, an add-sign), or None."""
     member = session.get(StaffMember, user)
-    if member is None or not member.active:
-        return None
-    return Signer(role=member.role, user=member.user_id, employee_id=member.employee_id, label=member.display_name)
+    return as_signer(member, member.display_name) if member is not None and member.active else None
+
+
+def as_signer(member: StaffMember, label: str) -> Signer:
+    return Signer(role=member.role, user=member.user_id, employee_id=member.employee_id, label=label)
 
 
 class _Resolver:
@@ -80,13 +82,13 @@ class _Resolver:
         if a.person is not None:
             member = self.session.get(StaffMember, a.person)
             if member is not None and member.active and self._may_sign(member):
-                return self._signer(member, a.label())
+                return as_signer(member, a.label())
             return self._fallback(a, f"指定人员 {a.person} 无有效登录或为当事人/经办人 (named person {a.person}"
                                      " has no active login, or is the subject or the maker)")
         for employee_id in self._candidates(a):
             member = login_of(self.session, employee_id)
             if member is not None and self._may_sign(member):
-                return self._signer(member, f"{a.label()}: {employee_id}")
+                return as_signer(member, f"{a.label()}: {employee_id}")
         return self._fallback(a, f"{a.label()} 无可签批的人员 (nobody who may sign was found)")
 
     def _candidates(self, a: Approver) -> list[str]:
@@ -108,10 +110,6 @@ class _Resolver:
 
     def _may_sign(self, member: StaffMember) -> bool:
         return member.employee_id != self.subject and member.user_id != self.maker
-
-    @staticmethod
-    def _signer(member: StaffMember, label: str) -> Signer:
-        return Signer(role=member.role, user=member.user_id, employee_id=member.employee_id, label=label)
 
     def _fallback(self, a: Approver, why: str) -> Signer:
         self.notes.append(f"{why}；由人事经理代为审批 (any hr_manager signs instead)")

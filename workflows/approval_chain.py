@@ -205,6 +205,7 @@ class ApprovalChain:
         await case_ops.close_task(self.tasks.pop((self.at, i)), "cancelled", actor=msg.actor,
                                   reason=f"转交给 {msg.to.user}：{msg.reason} (transferred to {msg.to.user})")
         await self.open()
+        await self._audit("approval.transferred", msg.actor, {"to": msg.to.user, "reason": msg.reason, "step": self.at})
 
     async def add_signer(self, msg: AddSigner) -> None:
         self.signer_of(msg.actor)
@@ -214,20 +215,25 @@ class ApprovalChain:
         if msg.position == "after":
             self.route.steps.insert(self.at + 1, added)
             self._shift(self.at + 1)
-            return
-        await self._close_step("cancelled", f"前加签：待 {msg.to.user} 签批后再办 (added {msg.to.user} before;"
-                                            " this task reopens after)")
-        self.route.steps.insert(self.at, added)
-        self._shift(self.at)
-        await self.open()
+        else:
+            await self._close_step("cancelled", f"前加签：待 {msg.to.user} 签批后再办 (added {msg.to.user} before;"
+                                                " this task reopens after)")
+            self.route.steps.insert(self.at, added)
+            self._shift(self.at)
+            await self.open()
+        await self._audit("approval.signer_added", msg.actor,
+                          {"to": msg.to.user, "position": msg.position, "reason": msg.reason})
 
     async def return_to(self, msg: ReturnToStep) -> None:
         self.check_return(msg)
         await self.cancel("cancelled", f"退回到第 {msg.step + 1} 步：{msg.reason} (returned to step {msg.step + 1})",
                           msg.actor)
+        voided = [g.user for g in self.signatures if g.step >= msg.step]
         self.signatures = [s for s in self.signatures if s.step < msg.step]
         self.at = msg.step
         await self.open()
+        await self._audit("approval.returned", msg.actor,
+                          {"step": msg.step, "signatures_voided": voided, "reason": msg.reason})
 
     async def reassign(self, from_user: str, to: Signer | None, reason: str, actor: Actor = SYSTEM) -> list[str]:
         """Her places in the steps not yet signed go to ``to`` (any hr_manager when None); her open
@@ -250,6 +256,9 @@ class ApprovalChain:
         return moved
 
     # ------------------------------------------------------------------ plumbing
+    async def _audit(self, action: str, actor: Actor, after: dict[str, object]) -> None:
+        await case_ops.audit(self.next_step(), action, actor=actor, subject=self.subject, after=after)
+
     async def _close_step(self, decision: str, reason: str) -> None:
         for (s, i), key in list(self.tasks.items()):
             if s == self.at:

@@ -390,8 +390,6 @@ class SocialInsuranceChangeWorkflow:
         async with case_ops.deciding(self, lambda: self._check_transfer(msg)):
             assert self.chain is not None
             await self.chain.transfer(msg)
-            await case_ops.audit(self._next_step(), "approval.transferred", actor=msg.actor, subject=self.facts.employee_id,
-                                 after={"to": msg.to.user, "reason": msg.reason, "step": self.chain.at})
         return self.view()
 
     @transfer_task.validator
@@ -404,8 +402,6 @@ class SocialInsuranceChangeWorkflow:
         async with case_ops.deciding(self, lambda: self._check_add_signer(msg)):
             assert self.chain is not None
             await self.chain.add_signer(msg)
-            await case_ops.audit(self._next_step(), "approval.signer_added", actor=msg.actor, subject=self.facts.employee_id,
-                                 after={"to": msg.to.user, "position": msg.position, "reason": msg.reason})
         return self.view()
 
     @add_signer.validator
@@ -417,10 +413,7 @@ class SocialInsuranceChangeWorkflow:
         """退回: back to an earlier step of the route; its signatures and those after it are void."""
         async with case_ops.deciding(self, lambda: self._check_return(msg)):
             assert self.chain is not None
-            voided = [g.user for g in self.chain.signatures if g.step >= msg.step]
             await self.chain.return_to(msg)
-            await case_ops.audit(self._next_step(), "approval.returned", actor=msg.actor, subject=self.facts.employee_id,
-                                 after={"step": msg.step, "signatures_voided": voided, "reason": msg.reason})
         return self.view()
 
     @return_to_step.validator
