@@ -9,7 +9,9 @@ entry one way (``append_audit``, ``audit_once``).
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from db import audit
@@ -40,13 +43,45 @@ def db_step(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise ApplicationError(str(exc), type=Refusal.BUSINESS_RULE_VIOLATION.type_name, non_retryable=True) from None
 
 
+# How often a call to an outside office reports that its worker is alive (its step's heartbeat
+# timeout, ``kernel.AGENCY_CALL``, is a few of these).
+HEARTBEAT_EVERY_S = 5.0
+
+
+@contextmanager
+def heartbeating(every: float = HEARTBEAT_EVERY_S) -> Iterator[None]:
+    """While a slow outside call blocks this activity's thread, a companion thread heartbeats: a
+    worker that dies mid-call is noticed at the heartbeat timeout, not minutes later at the end of
+    the start-to-close timeout. Outside an activity (a direct call in a test) it does nothing."""
+    if not activity.in_activity():
+        yield
+        return
+    stop, context = threading.Event(), contextvars.copy_context()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            try:
+                context.run(activity.heartbeat)
+            except (RuntimeError, TimeoutError):  # the worker is shutting down: its call ends with it
+                return
+
+    companion = threading.Thread(target=beat, name="heartbeat", daemon=True)
+    companion.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        companion.join()
+
+
 @contextmanager
 def agency_refusals(refused: str, *, kind: Refusal = Refusal.AGENCY_REJECTED, details: bool = False) -> Iterator[None]:
     """An agency's business rejection inside: the refusal ``kind`` the workflow sees at once (no retry
     changes the agency's mind), ``"{refused}: {its reason}"``, with its code and reason as details
-    when ``details``."""
+    when ``details``. The call heartbeats meanwhile (``heartbeating``)."""
     try:
-        yield
+        with heartbeating():
+            yield
     except AgencyRejected as exc:
         extra = ({"code": exc.code, "reason": exc.reason},) if details else ()
         raise ApplicationError(f"{refused}: {exc.reason}", *extra, type=kind.type_name, non_retryable=True) from None

@@ -110,15 +110,29 @@ DECISIONS: dict[str, dict[str, str]] = {
         "city": "参保城市 (city insured in)",
         "department": "所在部门代码 (her unit code)",
     },
+    "maternity.approve": {
+        "days": "产假总天数 (days of leave in all)",
+        "city": "参保城市 (city insured in)",
+        "department": "所在部门代码 (her unit code)",
+    },
 }
 
-# Until a company writes its own, each decision keeps hrflow's built-in route: any hr_manager signs.
+# Until a company writes its own, each decision keeps hrflow's built-in route, the one role that
+# decided before routes (an hr_manager may sign where an hr_specialist may: ``Signer.admits``).
 BUILT_IN: dict[str, Route] = {
     "si_change.approve": Route(
         decision="si_change.approve", version=0, effective_from=dt.date(2000, 1, 1),
         source="hrflow 内置：一位人事经理复核 (built in: one hr_manager checks)",
         steps=[Step(name="人事经理复核 (HR manager check)", approvers=[Approver(role=Role.HR_MANAGER)])]),
+    "maternity.approve": Route(
+        decision="maternity.approve", version=0, effective_from=dt.date(2000, 1, 1),
+        source="hrflow 内置：人事审批 (built in: HR decides)",
+        steps=[Step(name="人事审批 (HR check)", approvers=[Approver(role=Role.HR_SPECIALIST)])]),
 }
+
+
+# The roles that may also sign where a role is named: a manager does what her specialists do.
+COVERS: dict[str, tuple[str, ...]] = {Role.HR_SPECIALIST.value: (Role.HR_MANAGER.value,)}
 
 
 class Signer(BaseModel):
@@ -133,7 +147,7 @@ class Signer(BaseModel):
         """May this login (herself, or a delegate acting for the named one) sign for this approver?"""
         if self.user is not None:
             return self.user in (user, on_behalf_of)
-        return role == self.role
+        return role == self.role or role in COVERS.get(self.role, ())
 
 
 class ResolvedStep(BaseModel):

@@ -9,8 +9,9 @@ Call only from workflow code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Literal
+import functools
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
@@ -74,6 +75,25 @@ class ReturnToStep(BaseModel):
     reason: str = Field(min_length=1)
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _moves(action: Callable[Concatenate[ApprovalChain, P], Coroutine[Any, Any, R]]
+           ) -> Callable[Concatenate[ApprovalChain, P], Coroutine[Any, Any, R]]:
+    """Counts the action as under way while it awaits its activities (``check``)."""
+
+    @functools.wraps(action)
+    async def moving(chain: ApprovalChain, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        chain.moving += 1
+        try:
+            return await action(chain, *args, **kwargs)
+        finally:
+            chain.moving -= 1
+
+    return moving
+
+
 class ApprovalChain:
     """The route of one decision of a case. ``next_step`` names each task uniquely in the case."""
 
@@ -84,6 +104,7 @@ class ApprovalChain:
         self.at = 0
         self.signatures: list[Signature] = []
         self.tasks: dict[tuple[int, int], str] = {}  # (step, signer) -> open task key
+        self.moving = 0  # actions awaiting their activities (``_moves``)
 
     # ------------------------------------------------------------------ reading
     @property
@@ -105,6 +126,15 @@ class ApprovalChain:
                             signed_by=[g.user for g in self.signed(i)]) for i, s in enumerate(self.route.steps)])
 
     # ------------------------------------------------------------------ rules (validators call these)
+    def check(self, actor: Actor) -> None:
+        """A validator's ``signer_of``. While an action awaits its activities, or the current step's
+        tasks are not open yet, the route is between two states: the message is let in, and its
+        handler decides under the case's lock once the route has settled (a second approver racing
+        the first then hears that the step is signed, not that she is no approver)."""
+        if self.moving or (not self.done and not any(s == self.at for s, _ in self.tasks)):
+            return
+        self.signer_of(actor)
+
     def signer_of(self, actor: Actor) -> int:
         """Her place among the current step's signers whose task is open; refused otherwise."""
         if self.done:
@@ -143,13 +173,14 @@ class ApprovalChain:
                                                            " signs this step or has signed)")
 
     def check_return(self, msg: ReturnToStep) -> None:
-        self.signer_of(msg.actor)
+        self.check(msg.actor)
         if msg.step >= self.at:
             raise kernel.refuse(Refusal.VALIDATION_FAILED, f"只能退回到当前步骤（第 {self.at + 1} 步）之前的步骤"
                                                            f" (return only to a step before the current one, {self.at + 1})",
                                 field="step")
 
     # ------------------------------------------------------------------ acting
+    @_moves
     async def open(self) -> None:
         """Tasks for the current step's signers who have not signed."""
         if self.done:
@@ -167,6 +198,7 @@ class ApprovalChain:
                 signer.role, assignee=signer.user)
             self.tasks[(self.at, i)] = key
 
+    @_moves
     async def sign(self, actor: Actor) -> bool:
         """Her signature on the current step; True when it completes the whole route."""
         i = self.signer_of(actor)
@@ -179,18 +211,21 @@ class ApprovalChain:
         await self.open()
         return self.done
 
+    @_moves
     async def reject(self, actor: Actor, reason: str) -> None:
         """Her rejection ends the route: her task closes rejected, every other one cancelled."""
         key = self.tasks.pop((self.at, self.signer_of(actor)))
         await case_ops.close_task(key, "rejected", actor=actor, reason=reason)
         await self.cancel("cancelled", f"已由 {actor.user} 驳回 (rejected by {actor.user})", actor)
 
+    @_moves
     async def cancel(self, decision: str, reason: str, actor: Actor = SYSTEM) -> None:
         """Every open approval task closes (a rejection, a withdrawal, a correction)."""
         for key in list(self.tasks.values()):
             await case_ops.close_task(key, decision, actor=actor, reason=reason)
         self.tasks.clear()
 
+    @_moves
     async def restart(self, reason: str, title: tuple[str, str], actor: Actor = SYSTEM) -> None:
         """From the first step again, every signature void (an approval revoked), its tasks so titled."""
         await self.cancel("cancelled", reason, actor)
@@ -198,6 +233,7 @@ class ApprovalChain:
         self.at, self.signatures = 0, []
         await self.open()
 
+    @_moves
     async def transfer(self, msg: TransferTask) -> None:
         i = self.signer_of(msg.actor)
         self.check_newcomer(msg.to)
@@ -207,6 +243,7 @@ class ApprovalChain:
         await self.open()
         await self._audit("approval.transferred", msg.actor, {"to": msg.to.user, "reason": msg.reason, "step": self.at})
 
+    @_moves
     async def add_signer(self, msg: AddSigner) -> None:
         self.signer_of(msg.actor)
         self.check_newcomer(msg.to)
@@ -224,7 +261,9 @@ class ApprovalChain:
         await self._audit("approval.signer_added", msg.actor,
                           {"to": msg.to.user, "position": msg.position, "reason": msg.reason})
 
+    @_moves
     async def return_to(self, msg: ReturnToStep) -> None:
+        self.signer_of(msg.actor)
         self.check_return(msg)
         await self.cancel("cancelled", f"退回到第 {msg.step + 1} 步：{msg.reason} (returned to step {msg.step + 1})",
                           msg.actor)
@@ -235,6 +274,7 @@ class ApprovalChain:
         await self._audit("approval.returned", msg.actor,
                           {"step": msg.step, "signatures_voided": voided, "reason": msg.reason})
 
+    @_moves
     async def reassign(self, from_user: str, to: Signer | None, reason: str, actor: Actor = SYSTEM) -> list[str]:
         """Her places in the steps not yet signed go to ``to`` (any hr_manager when None); her open
         tasks close and reopen for the newcomer. Answers the steps' names she was taken off."""

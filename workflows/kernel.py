@@ -72,6 +72,7 @@ class StepOptions:
     start_to_close_timeout: timedelta
     retry_policy: RetryPolicy
     schedule_to_close_timeout: timedelta | None = None
+    heartbeat_timeout: timedelta | None = None  # for steps that heartbeat while they wait on others
 
     def within(self, bound: timedelta) -> StepOptions:
         """The same step, given up after ``bound`` in all (retries included)."""
@@ -99,6 +100,7 @@ DB_STEP = StepOptions(
 AGENCY_CALL = StepOptions(
     start_to_close_timeout=timedelta(minutes=2),
     schedule_to_close_timeout=timedelta(days=3),
+    heartbeat_timeout=timedelta(seconds=20),  # a dead worker's call is retried in seconds (activities.unit.heartbeating)
     retry_policy=backoff(timedelta(seconds=5), timedelta(minutes=30),
                          Refusal.AGENCY_REJECTED, Refusal.REVOCATION_REFUSED, Refusal.EMPLOYEE_MISSING,
                          Refusal.RECORDS_OUT_OF_STEP, Refusal.VALIDATION_FAILED),
@@ -111,5 +113,5 @@ async def run(ref: ActivityRef[In, Out], arg: In, *, summary: str, options: Step
         ref.name, arg, result_type=ref.result, summary=summary,
         start_to_close_timeout=options.start_to_close_timeout,
         schedule_to_close_timeout=options.schedule_to_close_timeout,
-        retry_policy=options.retry_policy)
+        heartbeat_timeout=options.heartbeat_timeout, retry_policy=options.retry_policy)
     return result

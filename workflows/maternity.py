@@ -25,6 +25,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 from workflows import case_ops, kernel
+from workflows.approval_chain import ApprovalChain, ApprovalView
+from workflows.routed_case import APPROVER_ROUTES, RoutedCase
 
 with workflow.unsafe.imports_passed_through():
     from domain.actors import SYSTEM, Actor
@@ -42,6 +44,9 @@ with workflow.unsafe.imports_passed_through():
 KIND = "maternity"
 PROVINCIAL_GAP = "provincial_extension:"  # how pin_maternity names a leave pinned on national law alone
 ON_LEAVE_STATUS = "on_maternity_leave_return_pending"
+DECISION = "maternity.approve"  # its approver route (domain.approval_routes)
+TITLES = {"applied": ("审批产假申请", "Approve maternity leave application"),
+          "corrected": ("审批已更正的产假申请", "Approve corrected maternity leave application")}
 
 APPLIED, REJECTED, APPROVED, ON_LEAVE = "applied", "rejected", "approved", "on_leave"
 RETURN_OVERDUE, DEDUCTING, DEPARTED_UNSETTLED = "return_overdue", "deducting", "departed_unsettled"
@@ -156,10 +161,11 @@ class MaternityView(BaseModel):
     pending_extension: Extension | None
     write_off_approvals: dict[str, str]
     next_deadline: dt.datetime | None
+    approval: ApprovalView | None = None  # the approver route (cases begun under APPROVER_ROUTES)
 
 
 @workflow.defn
-class MaternityLeaveWorkflow:
+class MaternityLeaveWorkflow(RoutedCase):
     @workflow.init
     def __init__(self, req: MaternityRequest) -> None:
         self.req = req
@@ -186,6 +192,7 @@ class MaternityLeaveWorkflow:
         self.case_open = False
         self.leaving_on: dt.date | None = req.leaving_on  # her last day, once her notice is given
         self.employment_events: list[str] = []  # events applied (each once)
+        self.chain: ApprovalChain | None = None  # the approver route (cases begun under APPROVER_ROUTES)
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ derived
@@ -227,7 +234,10 @@ class MaternityLeaveWorkflow:
                          f" {self.leave.leave_start} to {self.last_day}, {self.leave.total_days} days)"),
                 details={"leave_start": self.leave.leave_start, "expected_return": self.expected_return,
                          "total_days": self.leave.total_days})
-            await self.book.open_task("approve", "审批产假申请 (Approve maternity leave application)", Role.HR_SPECIALIST)
+            if workflow.patched(APPROVER_ROUTES):
+                await self._route_approval("applied")
+            else:
+                await self.book.open_task("approve", "审批产假申请 (Approve maternity leave application)", Role.HR_SPECIALIST)
             await self._confirm_policy_gaps()
             self.case_open = True
         await workflow.wait_condition(lambda: self.stage in (APPROVED, WITHDRAWN))
@@ -444,7 +454,11 @@ class MaternityLeaveWorkflow:
     @workflow.update
     async def approve(self, msg: Decision) -> MaternityView:
         async with case_ops.deciding(self, lambda: self._check_hr_decision(msg)):
-            await self.book.close_task("approve", "approved", actor=msg.actor)
+            if self.chain is not None:
+                if not await self.chain.sign(msg.actor):
+                    return self.view()  # the route's next signatures are awaited
+            else:
+                await self.book.close_task("approve", "approved", actor=msg.actor)
             await self._stage(APPROVED, actor=msg.actor, current=f"approved; leave starts {self.leave.leave_start}")
         return self.view()
 
@@ -455,7 +469,10 @@ class MaternityLeaveWorkflow:
     @workflow.update
     async def reject(self, msg: Decision) -> MaternityView:
         async with case_ops.deciding(self, lambda: self._check_hr_decision(msg, reason_required=True)):
-            await self.book.close_task("approve", "rejected", actor=msg.actor, reason=msg.reason)
+            if self.chain is not None:
+                await self.chain.reject(msg.actor, msg.reason or "")
+            else:
+                await self.book.close_task("approve", "rejected", actor=msg.actor, reason=msg.reason)
             await self._stage(REJECTED, actor=msg.actor, details={"reason": msg.reason})
             await self.book.open_task("correct", "产假申请被驳回：请更正后重新提交 (Maternity leave application rejected: correct and resubmit)",
                                   Role.HR_SPECIALIST)
@@ -475,8 +492,11 @@ class MaternityLeaveWorkflow:
             await self.book.close_task("correct", "done", actor=msg.actor, reason="resubmitted")
             await self._stage(APPLIED, actor=msg.actor, details={"corrected": msg.reason,
                                                                   "expected_return": self.expected_return})
-            await self.book.open_task("approve", "审批已更正的产假申请 (Approve corrected maternity leave application)",
-                                      Role.HR_SPECIALIST)
+            if self.chain is not None:
+                await self._route_approval("corrected", version=self.chain.route.version)
+            else:
+                await self.book.open_task("approve", "审批已更正的产假申请 (Approve corrected maternity leave application)",
+                                          Role.HR_SPECIALIST)
         return self.view()
 
     @resubmit.validator
@@ -488,6 +508,8 @@ class MaternityLeaveWorkflow:
         """Before the leave starts: withdrawn. During it: cancelled, and what leave start did is undone."""
         async with case_ops.deciding(self, lambda: self._check_withdraw(msg)):
             if self.stage in (APPLIED, REJECTED, APPROVED):
+                if self.chain is not None:
+                    await self.chain.cancel("cancelled", msg.reason or "撤回 (withdrawn)", msg.actor)
                 await self.book.close_all("cancelled", actor=msg.actor, reason=msg.reason)
                 await self._stage(WITHDRAWN, status="withdrawn", actor=msg.actor, details={"reason": msg.reason})
             else:
@@ -654,6 +676,8 @@ class MaternityLeaveWorkflow:
             elif event.kind == "notice_withdrawn":
                 self.leaving_on, reaction = None, "advances as before"
             elif self.stage in (APPLIED, REJECTED, APPROVED):
+                if self.chain is not None:
+                    await self.chain.cancel("cancelled", f"她的劳动关系已于 {event.on} 结束 (her employment ended on {event.on})")
                 await self.book.cancel_all(f"her employment ended on {event.on}: the leave never started")
                 await self._stage(WITHDRAWN, status="withdrawn", details={"reason": f"employment ended {event.on}"})
                 reaction = "withdrawn: the leave never started"
@@ -777,17 +801,39 @@ class MaternityLeaveWorkflow:
             departed_on=self.departed_on, leaving_on=self.leaving_on, allowance_expected=self.allowance_expected,
             allowance_claim_no=self.allowance_claim_no, allowance_difference=self.allowance_difference,
             pending_extension=self.pending_extension, write_off_approvals=dict(self.write_off),
-            next_deadline=self.next_deadline)
+            next_deadline=self.next_deadline, approval=self.chain.view() if self.chain is not None else None)
+
+    # ------------------------------------------------------------------ the approver route
+    async def _route_approval(self, why: str, *, version: int | None = None) -> None:
+        leave = self.leave
+        await self._open_route(DECISION, {"days": leave.total_days + self.extra_days, "city": self.req.city},
+                               TITLES[why], why=why, maker=None, on=self.req.today, version=version)
+
+    def _check_task_action(self, actor: Actor) -> ApprovalChain:
+        chain = self._check_routed(self.stage)
+        self._check_hr_decision(Decision(actor=actor))
+        return chain
+
+    def _awaiting_signatures(self) -> bool:
+        return self.stage == APPLIED
+
+    def _subject_id(self) -> str:
+        return self.req.employee_id
+
+    def _next_step(self) -> str:
+        return self.book.next_step()
 
     # ------------------------------------------------------------------ rules
     def _check_hr_decision(self, msg: Decision, *, reason_required: bool = False) -> None:
-        if msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
+        if self.chain is None and msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):
             raise kernel.refuse(Refusal.WRONG_ROLE, "产假申请由人事审批 (an HR specialist decides on the application)")
         kernel.not_the_subject(msg.actor, self.req.employee_id)
         if self.stage != APPLIED:
             raise kernel.refuse(Refusal.WRONG_STAGE, f"申请当前处于“{self.stage}”阶段，不能审批 (the application is {self.stage})")
         if reason_required and not msg.reason:
             raise kernel.refuse(Refusal.VALIDATION_FAILED, "驳回须说明原因 (a rejection needs a reason)")
+        if self.chain is not None:  # the route says who signs, whatever her role
+            self.chain.check(msg.actor)
 
     def _check_staff_or_self(self, actor: Actor, zh: str, en: str) -> None:
         """She or HR, and no one else, does ``en`` (``zh`` in Chinese)."""

@@ -22,13 +22,13 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 from workflows import case_ops, kernel
-from workflows.approval_chain import AddSigner, ApprovalChain, ApprovalView, ReturnToStep, TransferTask
+from workflows.approval_chain import ApprovalChain, ApprovalView
+from workflows.routed_case import APPROVER_ROUTES, RoutedCase
 
 # Pure domain code and activity models pass through the sandbox: the workflow and its activities
 # must share one class per model (a re-imported copy would not validate against the other).
 with workflow.unsafe.imports_passed_through():
     from domain.actors import SYSTEM, Actor
-    from domain.contracts import approval as routes
     from domain.contracts import si_change as contract
     from domain.contracts.outbox import Recipient
     from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
@@ -48,7 +48,6 @@ RETURNED = (REJECTED, AGENCY_REJECTED)
 
 # Patch id under which the approval follows the company's approver route (``domain.approval_routes``),
 # resolved to people on the case's first day, instead of any one hr_manager.
-APPROVER_ROUTES = "approver-routes"
 DECISION = "si_change.approve"
 # The approval tasks' titles, by why the route (re)starts.
 TITLES = {"submitted": ("审批社保变更", "Approve social-insurance change"),
@@ -121,7 +120,7 @@ class SiChangeResult(BaseModel):
 
 
 @workflow.defn
-class SocialInsuranceChangeWorkflow:
+class SocialInsuranceChangeWorkflow(RoutedCase):
     @workflow.init
     def __init__(self, req: SiChangeRequest) -> None:
         self.req = req
@@ -384,55 +383,6 @@ class SocialInsuranceChangeWorkflow:
     def _validate_withdraw(self, msg: Decide) -> None:
         case_ops.check_when_open(self, lambda: self._check_withdraw(msg))
 
-    @workflow.update
-    async def transfer_task(self, msg: TransferTask) -> SiChangeView:
-        """转交: the caller's approval goes to another person, who signs in her place."""
-        async with case_ops.deciding(self, lambda: self._check_transfer(msg)):
-            assert self.chain is not None
-            await self.chain.transfer(msg)
-        return self.view()
-
-    @transfer_task.validator
-    def _validate_transfer(self, msg: TransferTask) -> None:
-        case_ops.check_when_open(self, lambda: self._check_transfer(msg))
-
-    @workflow.update
-    async def add_signer(self, msg: AddSigner) -> SiChangeView:
-        """加签: one more approver, before the caller (who signs after her) or after."""
-        async with case_ops.deciding(self, lambda: self._check_add_signer(msg)):
-            assert self.chain is not None
-            await self.chain.add_signer(msg)
-        return self.view()
-
-    @add_signer.validator
-    def _validate_add_signer(self, msg: AddSigner) -> None:
-        case_ops.check_when_open(self, lambda: self._check_add_signer(msg))
-
-    @workflow.update
-    async def return_to_step(self, msg: ReturnToStep) -> SiChangeView:
-        """退回: back to an earlier step of the route; its signatures and those after it are void."""
-        async with case_ops.deciding(self, lambda: self._check_return(msg)):
-            assert self.chain is not None
-            await self.chain.return_to(msg)
-        return self.view()
-
-    @return_to_step.validator
-    def _validate_return(self, msg: ReturnToStep) -> None:
-        case_ops.check_when_open(self, lambda: self._check_return(msg))
-
-    @workflow.signal(name=routes.REASSIGN_SIGNAL)
-    async def tasks_reassigned(self, msg: routes.Reassign) -> None:
-        """An approver left: her places in the steps not yet signed go to her manager (or any
-        hr_manager). A case without a route, or done signing, only notes it."""
-        await case_ops.wait_until_open(self)
-        async with self._lock:
-            moved: list[str] = []
-            if self.chain is not None and self.stage == SUBMITTED:
-                moved = await self.chain.reassign(msg.from_user, msg.to, msg.reason, msg.actor)
-            await case_ops.audit(self._next_step(), "approval.reassigned", actor=msg.actor, subject=self.facts.employee_id,
-                                 after={"from": msg.from_user, "to": msg.to.user if msg.to else "hr_manager",
-                                        "steps": moved, "reason": msg.reason})
-
     @workflow.signal(name=EMPLOYMENT_SIGNAL)
     async def employment_changed(self, event: EmploymentEvent) -> None:
         """Her departure withdraws a change not yet executed that would enroll her or change her
@@ -531,24 +481,18 @@ class SocialInsuranceChangeWorkflow:
         kernel.not_the_subject(actor, self.facts.employee_id)
         if self.stage != stage:
             raise kernel.refuse(Refusal.WRONG_STAGE, f"变更当前为“{self.stage}”，不是“{stage}” (the change is {self.stage}, not {stage})", stage=self.stage)
-        self.chain.signer_of(actor)
+        self.chain.check(actor)
         return self.chain
 
     def _check_task_action(self, actor: Actor) -> ApprovalChain:
-        if self.chain is None:
-            raise kernel.refuse(Refusal.WRONG_STAGE, "此变更按旧规则由任一人事经理审批，不支持转交、加签或退回"
-                                                     " (this change predates approver routes: any hr_manager decides;"
-                                                     " no transfer, add-sign or return)", stage=self.stage)
+        self._check_routed(self.stage)
         return self._check_signer(actor, SUBMITTED)
 
-    def _check_transfer(self, msg: TransferTask) -> None:
-        self._check_task_action(msg.actor).check_newcomer(msg.to)
+    def _awaiting_signatures(self) -> bool:
+        return self.stage == SUBMITTED
 
-    def _check_add_signer(self, msg: AddSigner) -> None:
-        self._check_task_action(msg.actor).check_newcomer(msg.to)
-
-    def _check_return(self, msg: ReturnToStep) -> None:
-        self._check_task_action(msg.actor).check_return(msg)
+    def _subject_id(self) -> str:
+        return self.facts.employee_id
 
     def _check_approval(self, msg: Approve) -> None:
         self._check_checker(msg.actor, SUBMITTED)
@@ -610,22 +554,10 @@ class SocialInsuranceChangeWorkflow:
                                    " unless revoked")
 
     async def _route_approval(self, why: str, *, version: int | None = None) -> None:
-        """Resolve the approver route for the figures as they stand (the version the case pinned,
-        once it has one) and open its first step's tasks."""
+        """The approver route for the figures as they stand, its first step's tasks open."""
         f = self.facts
-        route = await kernel.run(
-            routes.RESOLVE_ROUTE,
-            routes.ResolveRoute(decision=DECISION, subject=f.employee_id, maker=self.req.maker.user, on=self.req.today,
-                                version=version, fields={"kind": f.kind.value, "amount": self.estimate.total,
-                                                         "city": f.city}),
-            summary=f"approver route for {f.employee_id}")
-        self.chain = ApprovalChain(route, self._next_step, subject=f.employee_id, maker=self.req.maker.user,
-                                   title=TITLES[why])
-        await case_ops.audit(self._next_step(), "approval.route_resolved", subject=f.employee_id, after={
-            "why": why, "version": route.version, "source": route.source, "notes": route.notes,
-            "steps": [{"name": s.name, "mode": s.mode, "signers": [g.user or g.role for g in s.signers]}
-                      for s in route.steps]})
-        await self.chain.open()
+        await self._open_route(DECISION, {"kind": f.kind.value, "amount": self.estimate.total, "city": f.city},
+                               TITLES[why], why=why, maker=self.req.maker.user, on=self.req.today, version=version)
 
     async def _close_approval(self, actor: Actor, reason: str) -> None:
         """Every open task of the change closes: its approvals and the maker's correction."""

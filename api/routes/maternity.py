@@ -24,6 +24,7 @@ from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
 from api.plausibility import PlausibleDate, problem, refuse, within
 from api.routes import resource_router
+from api.task_actions import add_task_actions, signatory
 from api.transactions import transact
 from api.workflow_calls import CaseWorkflow
 from db.models import Case, Employee
@@ -41,6 +42,8 @@ CASES = CaseRoutes(router, PREFIX, ids="maternity-leave-", what="maternity case"
 
 Finance = Annotated[Principal, Depends(require(Role.FINANCE))]
 WriteOff = Annotated[Principal, Depends(require(Role.FINANCE, Role.HR_MANAGER))]
+# Who signs the application is its approver route; the web app offers approve and reject to HR.
+Signatory = Annotated[Principal, Depends(signatory(Role.HR_SPECIALIST, Role.HR_MANAGER))]
 Amount = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
 
 
@@ -275,8 +278,8 @@ def _departure(actor: Actor, body: DateIn) -> maternity.ReturnReport:
     return maternity.ReturnReport(actor=actor, date=body.date)
 
 
-CASES.message("/approve", W.approve, Hr, lambda actor, _: maternity.Decision(actor=actor))
-CASES.message("/reject", W.reject, Hr, carrying(maternity.Decision), ReasonIn)
+CASES.message("/approve", W.approve, Signatory, lambda actor, _: maternity.Decision(actor=actor))
+CASES.message("/reject", W.reject, Signatory, carrying(maternity.Decision), ReasonIn)
 CASES.message("/resubmit", W.resubmit, HrOrSelf, _correction, ResubmitIn)
 CASES.message("/withdraw", W.withdraw, HrOrSelf, carrying(maternity.Decision), ReasonIn)
 CASES.message("/birth", W.report_birth, HrOrSelf, _birth, BirthIn)
@@ -316,3 +319,6 @@ async def repin(workflow_id: str, body: ReasonIn, request: Request, temporal: Te
     await handle.signal(maternity.MaternityLeaveWorkflow.repin_policy,
                         maternity.NewPolicy(actor=workflow_calls.actor(principal, request_id), reason=body.reason, policy=policy))
     return await workflow_calls.query(temporal, workflow_id, CASES.workflow.view)
+
+# Transfer, add-sign and return on the application's approver route (``/return`` is her return to work).
+add_task_actions(CASES, W.transfer_task, W.add_signer, W.return_to_step, at="/approval")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,26 +18,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import workflow_calls
-from api.auth import Authenticated, Hr, HrManager, Principal, require
-from api.bodies import Body, Reason, ReasonIn, UserId
+from api.auth import Hr, HrManager, Principal, require
+from api.bodies import Body, Reason, ReasonIn
 from api.case_routes import CaseRoutes, carrying, documented_body
 from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
 from api.pagination import keyset_page, where_given
-from api.plausibility import PlausibleMonth, problem, refuse
+from api.plausibility import PlausibleMonth
 from api.routes import resource_router
+from api.task_actions import add_task_actions, signatory
 from api.transactions import transact
 from api.workflow_calls import CaseWorkflow
-from db import approval_routes, audit, case_ids
+from db import audit, case_ids
 from db.models import Employee, SiChange
 from db.si_records import validate_against_records
-from domain.approval_routes import Signer
 from domain.contracts.si_change import ChangeFacts
 from domain.policy import PolicyError, SiChangeSnapshot, pin_si_change
 from domain.roles import STAFF, Role
 from domain.si_change import ChangeKind, ChangeRefused, CostEstimate, check_request, estimate, parse_month
 from workflows import si_change
-from workflows.approval_chain import AddSigner, ReturnToStep, TransferTask
 
 W = si_change.SocialInsuranceChangeWorkflow
 router = resource_router(prefix="/si-changes", tags=["social-insurance changes"])
@@ -48,16 +47,8 @@ CASES = CaseRoutes(router, "", ids="si-change-", what="social-insurance change",
 
 Maker = Annotated[Principal, Depends(require(Role.HR_SPECIALIST))]
 Checker = HrManager
-# Who signs is the case's approver route (a line manager may be any role): the workflow refuses
-# anyone its current step does not name.
-async def _any_signatory(principal: Authenticated) -> Principal:
-    return principal
-
-
-# The web app offers approve and reject to these roles; a line manager of another role signs from
-# her inbox through the API until the web app reads the route (its ``roles`` say what it offers).
-vars(_any_signatory)["roles"] = frozenset({Role.HR_MANAGER})
-Signatory = Annotated[Principal, Depends(_any_signatory)]
+# Who signs is the case's approver route; the web app offers approve and reject to hr_managers.
+Signatory = Annotated[Principal, Depends(signatory(Role.HR_MANAGER))]
 HrStaff = Hr
 Reader = Annotated[Principal, Depends(require(*STAFF, Role.EMPLOYEE))]
 
@@ -289,82 +280,4 @@ async def repin(workflow_id: str, body: ReasonIn, request: Request, temporal: Te
     return await workflow_calls.query(temporal, workflow_id, CASES.workflow.view)
 
 
-class TransferIn(Body):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"to_user": "mgr.zhou", "reason": "本人出差，转周经理审批"}]})
-
-    to_user: UserId = Field(description="接手审批的登录名 (the login who signs instead)")
-    reason: Reason
-
-
-class AddSignerIn(Body):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"to_user": "fin.chen", "order": "before", "reason": "补缴金额较大，请财务先核对"}]})
-
-    to_user: UserId = Field(description="加签人的登录名 (the login asked to sign too)")
-    order: Literal["before", "after"] = Field(description="before: 加签人先签，本人后签; after: 本人签后再由加签人签")
-    reason: Reason
-
-
-class ReturnIn(Body):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"step": 1, "reason": "部门负责人未核对基数，请重新审批"}]})
-
-    step: int = Field(ge=1, le=50, description="退回到第几步（从 1 数起） (the step to return to, counting from 1)")
-    reason: Reason
-
-
-async def _signer_named(request: Request, user: str) -> Signer:
-    """The active staff login ``user`` as an approver (422 naming ``to`` when the directory has none)."""
-    def work(session: Session) -> Signer | None:
-        return approval_routes.signer_named(session, user)
-
-    found = await transact(request, work)
-    if found is None:
-        raise refuse(problem("to_user", "listed_staff", f"{user} 不是人员名录中在岗的人员",
-                             f"{user} is not an active member of the staff directory"))
-    return found
-
-
-@router.post("/{workflow_id}/transfer", response_model=si_change.SiChangeView,
-             responses=responses(400, 401, 403, 404, 409, 422), summary="转交审批 (Transfer one's approval)")
-async def transfer(workflow_id: str, body: TransferIn, request: Request, temporal: TemporalDep,
-                   request_id: RequestId, principal: Signatory) -> si_change.SiChangeView:
-    """当前步骤的审批人把自己的审批转交给另一位在岗人员，由其代为签批；已记入审计。接手人不能是当事人、经办人或已签批的人
-    （403/422）；不是当前步骤审批人答 403，按旧规则审批的变更不支持（409）。
-
-    The approver of the current step hands her approval to another active member of staff, who signs
-    in her place; audited. The newcomer may not be the subject, the maker or someone who signed (403
-    or 422); someone the current step does not name is 403; a change approved under the old rule
-    (any hr_manager) has no route to transfer in (409)."""
-    to = await _signer_named(request, body.to_user)
-    return await CASES.send(request, temporal, principal, workflow_id, W.transfer_task, TransferTask(
-        actor=workflow_calls.actor(principal, request_id), reason=body.reason,
-        to=to.model_copy(update={"label": f"{principal.user} 转交 (transferred)"})))
-
-
-@router.post("/{workflow_id}/add-signer", response_model=si_change.SiChangeView,
-             responses=responses(400, 401, 403, 404, 409, 422), summary="加签 (Ask one more approver)")
-async def add_signer(workflow_id: str, body: AddSignerIn, request: Request, temporal: TemporalDep,
-                     request_id: RequestId, principal: Signatory) -> si_change.SiChangeView:
-    """当前步骤的审批人加签一位在岗人员：before（前加签）由加签人先签，本人的待办在其签批后重新打开；after（后加签）本人签后
-    再由加签人签。已记入审计；规则同转交。
-
-    The approver of the current step asks one more active member of staff to sign: ``before``, the
-    newcomer signs first and the caller's task reopens after; ``after``, the newcomer signs after the
-    caller. Audited; the rules of a transfer apply."""
-    to = await _signer_named(request, body.to_user)
-    return await CASES.send(request, temporal, principal, workflow_id, W.add_signer, AddSigner(
-        actor=workflow_calls.actor(principal, request_id), position=body.order, reason=body.reason, to=to))
-
-
-@router.post("/{workflow_id}/return", response_model=si_change.SiChangeView,
-             responses=responses(400, 401, 403, 404, 409, 422), summary="退回到前面的步骤 (Return to an earlier step)")
-async def return_to_step(workflow_id: str, body: ReturnIn, request: Request, temporal: TemporalDep,
-                         request_id: RequestId, principal: Signatory) -> si_change.SiChangeView:
-    """当前步骤的审批人把审批退回到前面的某一步（从 1 数起）：该步及其后各步的签批作废，该步的审批人重新签批；已记入审计。
-    只能退回到当前步骤之前（422）；不是当前步骤审批人答 403。
-
-    The approver of the current step sends the approval back to an earlier step (counting from 1):
-    that step's signatures and those after it are void, and its approvers sign again; audited. Only
-    a step before the current one (422); someone the current step does not name is 403."""
-    return await CASES.send(request, temporal, principal, workflow_id, W.return_to_step, ReturnToStep(
-        actor=workflow_calls.actor(principal, request_id), step=body.step - 1, reason=body.reason))
+add_task_actions(CASES, W.transfer_task, W.add_signer, W.return_to_step)

@@ -28,8 +28,10 @@ MAKER, CHECKER = "hr.li", "mgr.wang"
 # What one case that runs submit -> approve -> execute -> complete leaves behind, exactly once each.
 AUDIT_PER_CASE = {"si_change.opened": 1, "task.opened": 1, "task.approved": 1,
                   "si_change.stage_changed": 5,  # submitted, approved, executing, executed, completed
-                  "si_change.executed": 1}
-STEPS_PER_CASE = {"t1", "t3", "t4", "t5", "t6", "execute-1"}  # t2 is the task key approve-t2
+                  "si_change.executed": 1, "approval.route_resolved": 1}
+# t1 submitted, t2 the route resolved, t3 the task key approve-t3, then approved, executing,
+# executed, completed; and the agency call.
+STEPS_PER_CASE = {"t1", "t2", "t4", "t5", "t6", "t7", "execute-1"}
 
 
 def employee_ids(n: int, prefix: str = "F") -> list[str]:

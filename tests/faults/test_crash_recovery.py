@@ -33,9 +33,10 @@ async def test_worker_killed_mid_saga_every_case_completes_once(
     """``hrflow worker`` SIGKILLed with 200 cases between submission and completion, some of them
     accepted by the agency without the answer recorded; a new worker process takes over.
 
-    Recovery takes about two minutes, whatever the machine: an activity that was running in the
-    killed process is retried only when its start-to-close timeout runs out (two minutes for the
-    agency call, 30 s for a database step; the workflows set no heartbeat timeout)."""
+    Recovery takes about half a minute, whatever the machine: an activity that was running in the
+    killed process is retried when the server notices it died, for an agency call when its 20 s
+    heartbeat timeout runs out (it heartbeats while the agency answers), for a database step at its
+    30 s start-to-close timeout."""
     employees = cases.employee_ids(CASES, "K")
     add_employees(session_factory, employees)
     started = time.monotonic()

@@ -257,3 +257,61 @@ async def test_a_manager_who_leaves_while_her_approval_is_pending(stack, auth, e
                                                              AuditEvent.action == "approval.reassigned"))
         assert reassigned["from"] == LINE and reassigned["to"] == DIRECTOR and reassigned["steps"] == ["直属上级审批"]
         assert verify_chain(s).ok
+
+
+async def test_a_maternity_leave_goes_to_her_line_manager_then_to_hr(stack, auth, emp, session_factory,
+                                                                      temporal_env) -> None:
+    """The maternity application's own route: her line manager first, then HR when the leave is long;
+    she may not sign it, her manager hands it on (转交) and HR sends it back (退回) once."""
+    from tests.processes import test_maternity as maternity
+    from tests.processes.support import env_today
+
+    api = stack
+    await organisation(api, auth, session_factory, emp)
+    published = {"effective_from": dt.datetime.now(CHINA).date().isoformat(), "source": "《休假审批办法》第 5 条",
+                 "steps": [{"name": "直属上级审批", "approvers": [{"line_manager": 1}]},
+                           {"name": "人事审批", "approvers": [{"role": "hr_specialist"}],
+                            "when": [{"field": "days", "op": "gt", "value": "100"}]}]}
+    r = await api.post("/approval-routes/maternity.approve", json=published, headers=auth(Role.HR_MANAGER, CHECKER))
+    assert r.status_code == 201, r.text
+    r = await api.post("/approval-routes/maternity.approve", headers=auth(Role.HR_MANAGER, CHECKER),
+                       json=published | {"steps": [{"name": "x", "approvers": [{"role": "hr_manager"}],
+                                                     "when": [{"field": "amount", "op": "gt", "value": "1"}]}]})
+    assert r.status_code == 422, r.text  # a maternity case has no amount to route on
+
+    due = await env_today(temporal_env) + dt.timedelta(days=20)
+    wf = (await maternity.apply(api, auth, emp, due))["workflow_id"]
+
+    async def current(step: int) -> dict:
+        async def probe() -> dict | None:
+            v = (await api.get(f"/maternity-leaves/{wf}", headers=auth(Role.HR_MANAGER, CHECKER))).json()
+            return v if v.get("approval") and v["approval"]["current"] == step else None
+        found: dict = await eventually(probe)
+        return found
+
+    v = await current(0)
+    assert [s["name"] for s in v["approval"]["steps"]] == ["直属上级审批", "人事审批"]  # 158 days: HR signs too
+    decide = f"/maternity-leaves/{wf}/approve"
+    r = await api.post(decide, json={}, headers=auth(Role.EMPLOYEE, emp, emp))
+    assert r.status_code == 403 and r.json()["error"] == "self_approval", r.text  # never her own leave
+    r = await api.post(decide, json={}, headers=auth(Role.HR_SPECIALIST, maternity.HR))
+    assert r.status_code == 403 and r.json()["error"] == "not_approver", r.text  # her manager signs first
+    r = await api.post(f"/maternity-leaves/{wf}/approval/transfer", json={"to_user": DIRECTOR, "reason": "出差"},
+                       headers=line(auth))
+    assert r.status_code == 200 and r.json()["approval"]["steps"][0]["signers"][0]["user"] == DIRECTOR, r.text
+    r = await api.post(decide, json={}, headers=auth(Role.HR_MANAGER, DIRECTOR))
+    assert r.status_code == 200 and r.json()["stage"] == "applied" and r.json()["approval"]["current"] == 1, r.text
+
+    r = await api.post(f"/maternity-leaves/{wf}/approval/return", json={"step": 1, "reason": "请上级再核对假期起止"},
+                       headers=auth(Role.HR_SPECIALIST, maternity.HR))
+    assert r.status_code == 200 and r.json()["approval"]["current"] == 0, r.text
+    assert (await api.post(decide, json={}, headers=auth(Role.HR_MANAGER, DIRECTOR))).status_code == 200
+    r = await api.post(decide, json={}, headers=auth(Role.HR_MANAGER, CHECKER))  # an hr_manager signs for HR too
+    assert r.status_code == 200 and r.json()["stage"] == "approved", r.text
+    assert [s["signed_by"] for s in r.json()["approval"]["steps"]] == [[DIRECTOR], [CHECKER]]
+    with session_factory() as s:
+        actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.workflow_id == wf)))
+        assert actions.count("approval.route_resolved") == 1
+        assert {"approval.transferred", "approval.returned"} <= set(actions)
+        assert verify_chain(s).ok
+    await record_history(temporal_env.client, wf, "maternity", "approver_route_line_manager")

@@ -135,6 +135,16 @@ class CaseFakes(Recorder):
     async def notify(self, req: Notify) -> None:
         self.record(NOTIFY, req)
 
+    @activity.defn(name=RESOLVE_ROUTE.name)
+    async def resolve_route(self, req: ResolveRoute) -> ResolvedRoute:
+        """hrflow's built-in route of the decision (one step, one role)."""
+        self.record(RESOLVE_ROUTE, req)
+        route = BUILT_IN[req.decision]
+        return ResolvedRoute(decision=req.decision, version=route.version, source=route.source, on=req.on,
+                             steps=[ResolvedStep(name=s.name, mode=s.mode, signers=[
+                                 Signer(role=a.role.value if a.role else "hr_manager", label=a.label())
+                                 for a in s.approvers]) for s in route.steps])
+
     def stages(self) -> list[str]:
         """The stages recorded through ``case.change_stage``, in order."""
         return [req.stage for req in self.of(CHANGE_STAGE)]
@@ -157,16 +167,6 @@ class SiChangeFakes(CaseFakes):
         super().__init__()
         self.execute_outcomes: list[Outcome] = []
         self.revoke_outcomes: list[Outcome] = []
-
-    @activity.defn(name=RESOLVE_ROUTE.name)
-    async def resolve_route(self, req: ResolveRoute) -> ResolvedRoute:
-        """hrflow's built-in route: one step, any hr_manager."""
-        self.record(RESOLVE_ROUTE, req)
-        route = BUILT_IN[req.decision]
-        return ResolvedRoute(decision=req.decision, version=route.version, source=route.source, on=req.on,
-                             steps=[ResolvedStep(name=s.name, mode=s.mode, signers=[
-                                 Signer(role=a.role.value if a.role else "hr_manager", label=a.label())
-                                 for a in s.approvers]) for s in route.steps])
 
     @activity.defn(name=VALIDATE.name)
     async def validate(self, req: ValidateChange) -> None:
