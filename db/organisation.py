@@ -98,3 +98,10 @@ def ancestors(session: Session, code: str) -> list[str]:
         found.append(unit.parent_code)
         unit = session.get(OrgUnit, unit.parent_code)
     return found
+
+
+def within(session: Session, code: str) -> list[str]:
+    """``code`` and every unit below it: a head office with its branches and their departments."""
+    tree = select(OrgUnit.code).where(OrgUnit.code == code).cte("tree", recursive=True)
+    tree = tree.union(select(OrgUnit.code).join(tree, OrgUnit.parent_code == tree.c.code))
+    return list(session.scalars(select(tree.c.code)))

@@ -134,3 +134,34 @@ async def test_an_import_places_people_in_units_that_exist(api, auth, session_fa
     r = await api.post("/employees/import", files={"file": ("e.csv", content)}, headers=auth(Role.HR_SPECIALIST, "hr.li"))
     assert r.status_code == 422
     assert [(p["row"], p["column"], p["rule"]) for p in r.json()["detail"]] == [(3, "部门编码", "unit_exists")]
+
+
+async def test_a_head_office_sees_the_cases_of_its_branches(api, auth, session_factory) -> None:
+    """``GET /cases?unit=`` takes in the unit and everything under it: the company sees both
+    branches, a branch only its own people, a department only its own."""
+    from db.models import Case, Employee
+
+    people(session_factory, "E1", "E2", "E3", "E4")
+    for code, body in (("CO", {"name": "演示科技有限公司", "kind": "entity", "si_city": "Beijing"}),
+                       ("SH", {"name": "上海分公司", "kind": "branch", "parent_code": "CO", "si_city": "Shanghai"}),
+                       ("SH-SALES", {"name": "上海销售部", "kind": "department", "parent_code": "SH"}),
+                       ("GZ", {"name": "广州分公司", "kind": "branch", "parent_code": "CO", "si_city": "Guangzhou"})):
+        assert (await put(api, auth, code, body)).status_code == 200
+    placed = {"E1": "CO", "E2": "SH-SALES", "E3": "GZ", "E4": None}
+    with session_factory.begin() as s:
+        for emp, unit in placed.items():
+            s.get(Employee, emp).unit_code = unit
+            s.add(Case(workflow_id=f"probe-{emp}", kind="probe", employee_id=emp, stage="open",
+                       opened_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC)))
+
+    async def seen(unit: str) -> set[str]:
+        r = await api.get("/cases", params={"unit": unit}, headers=auth(Role.HR_MANAGER))
+        assert r.status_code == 200, r.text
+        return {c["employee_id"] for c in r.json()["items"]}
+
+    assert await seen("CO") == {"E1", "E2", "E3"}  # not E4, who is placed nowhere
+    assert await seen("SH") == {"E2"}
+    assert await seen("SH-SALES") == {"E2"}
+    assert await seen("GZ") == {"E3"}
+    r = await api.get("/cases", params={"unit": "NOPE"}, headers=auth(Role.HR_MANAGER))
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "unit", r.text
