@@ -32,6 +32,7 @@ from api.routes import (
     cases,
     delegations,
     employee_import,
+    employee_sync,
     employees,
     evidence,
     health,
@@ -63,6 +64,7 @@ from db.session import make_engine, make_session_factory
 from domain.policy import notices as policy_notices_layer
 from hrflow.settings import Settings
 from hrflow.temporal import codec_from, connect
+from integrations.hr_master import ExportFileMaster
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -141,6 +143,7 @@ def create_app(
     app.state.jwt_secret = jwt_secret
     app.state.codec = payload_codec
     app.state.directory = listed_in_directory
+    app.state.hr_master = ExportFileMaster(settings.hr_master_export) if settings.hr_master_export else None
     errors.install(app)
 
     @app.middleware("http")
@@ -151,7 +154,7 @@ def create_app(
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
-    for module in (health, me, employee_import, organisation, delegations, approval_routes, employees, cases, inbox, si_changes, maternity, receivables, offboarding, non_compete,
+    for module in (health, me, employee_import, employee_sync, organisation, delegations, approval_routes, employees, cases, inbox, si_changes, maternity, receivables, offboarding, non_compete,
                    transfer_materials, transfer_stats, transfers, audit, evidence, policies, policy_notices, notifications, staff, tasks, reports,
                    resignations, schedules, codec_routes):
         # transfer_stats before transfers: /transfers/statistics is not a workflow id

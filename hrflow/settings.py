@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(default=False, description="mark the web session cookie Secure (behind HTTPS)")
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="largest uploaded file")
     import_max_rows: int = Field(default=50_000, ge=1, description="most rows one employee import file may hold")
+    hr_master_export: Path | None = Field(default=None, description="the HR master system's employee export (JSON),"
+                                                                    " which POST /employees/sync reads")
 
     # --- payload encryption ---
     codec_keys: dict[str, str] = Field(

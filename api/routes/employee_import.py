@@ -93,7 +93,7 @@ class ImportReport(BaseModel):
     sha256: str = Field(description="of the file, as the audit trail records it")
 
 
-def _problem(row: int, column: str | None, field: str, rule: str, zh: str, en: str) -> dict[str, Any]:
+def problem_at(row: int, column: str | None, field: str, rule: str, zh: str, en: str) -> dict[str, Any]:
     return {"row": row, "column": column, "field": field, "rule": rule,
             "message": Text(f"第 {row} 行：{zh}", f"row {row}: {en}")}
 
@@ -107,17 +107,17 @@ def _columns(header: list[str]) -> tuple[dict[str, str], list[dict[str, Any]]]:
             continue
         field = _HEADER.get(name.casefold())
         if field is None:
-            problems.append(_problem(1, name, "file", "unknown_column", f"不认识列名“{name}”，可用的列名见导入模板",
+            problems.append(problem_at(1, name, "file", "unknown_column", f"不认识列名“{name}”，可用的列名见导入模板",
                                      f"column '{name}' is not known; the import template lists the columns"))
         elif field in found:
-            problems.append(_problem(1, name, field, "duplicate_column", f"“{name}”与“{found[field]}”是同一列",
+            problems.append(problem_at(1, name, field, "duplicate_column", f"“{name}”与“{found[field]}”是同一列",
                                      f"'{name}' and '{found[field]}' are the same column"))
         else:
             found[field] = name
     for field in REQUIRED:
         if field not in found:
             zh_name, en_name = COLUMNS[field][0], COLUMNS[field][-1]
-            problems.append(_problem(1, None, field, "column_missing", f"缺少必填的列“{zh_name}”",
+            problems.append(problem_at(1, None, field, "column_missing", f"缺少必填的列“{zh_name}”",
                                      f"the required column '{en_name}' is missing"))
     return found, problems
 
@@ -137,20 +137,20 @@ def _value(field: str, cell: Cell) -> Any:
     return cell.strip() if isinstance(cell, str) else cell
 
 
-def _check_row(row: Row, columns: dict[str, str], on: dt.date, catalogue: Catalogue
+def check_row(row: Row, columns: dict[str, str], on: dt.date, catalogue: Catalogue
                ) -> tuple[EmployeeIn | None, list[dict[str, Any]], list[str]]:
     """One row against the registration rules: the body, or its problems; and its notes."""
     header_of = columns
     id_cell = row.cells.get(columns.get("resident_id_number", ""))
     if isinstance(id_cell, (int, float)) and not isinstance(id_cell, bool):
         column = columns["resident_id_number"]
-        return None, [_problem(row.number, column, "resident_id_number", "resident_id_as_text",
+        return None, [problem_at(row.number, column, "resident_id_number", "resident_id_as_text",
                                "身份证号须以文本格式保存：存为数字时末位会丢失或变成 0，请把该列设为“文本”后重新填写",
                                "a resident ID number must be saved as text: as a number its last digits are lost;"
                                " format the column as text and enter it again")], []
     with_nul = [field for field, name in columns.items() if "\x00" in str(row.cells.get(name) or "")]
     if with_nul:
-        return None, [_problem(row.number, columns[f], f, "no_nul_character", "文字中不能含有 NUL 字符（U+0000）",
+        return None, [problem_at(row.number, columns[f], f, "no_nul_character", "文字中不能含有 NUL 字符（U+0000）",
                                "text may not contain the NUL character (U+0000)") for f in with_nul], []
     values = {field: _value(field, row.cells.get(name)) for field, name in columns.items()}
     try:
@@ -182,7 +182,7 @@ def _problem_from(number: int, header_of: dict[str, str], item: dict[str, Any]) 
             "message": Text(f"第 {number} 行：{zh}", f"row {number}: {en}")}
 
 
-def _across_rows(session: Session, checked: list[tuple[Row, EmployeeIn]], columns: dict[str, str]
+def across_rows(session: Session, checked: list[tuple[Row, EmployeeIn]], columns: dict[str, str]
                  ) -> list[dict[str, Any]]:
     """What no single row shows: repeats within the file, clashes with the register, managers
     unknown or in a loop."""
@@ -192,7 +192,7 @@ def _across_rows(session: Session, checked: list[tuple[Row, EmployeeIn]], column
         for field in ("employee_id", "resident_id_number"):
             key = (field, getattr(body, field))
             if key in first:
-                problems.append(_problem(row.number, columns.get(field), field, "duplicate_in_file",
+                problems.append(problem_at(row.number, columns.get(field), field, "duplicate_in_file",
                                          f"与第 {first[key]} 行重复", f"the same as row {first[key]}"))
             else:
                 first[key] = row.number
@@ -209,28 +209,28 @@ def _across_rows(session: Session, checked: list[tuple[Row, EmployeeIn]], column
     known_units = set(session.scalars(select(OrgUnit.code).where(OrgUnit.code.in_(units))))
     for row, body in checked:
         if body.employee_id in taken_numbers:
-            problems.append(_problem(row.number, columns.get("employee_id"), "employee_id", "already_registered",
+            problems.append(problem_at(row.number, columns.get("employee_id"), "employee_id", "already_registered",
                                      f"员工编号 {body.employee_id} 已登记", f"employee {body.employee_id} is already registered"))
         if body.resident_id_number in taken_ids:
-            problems.append(_problem(row.number, columns.get("resident_id_number"), "resident_id_number",
+            problems.append(problem_at(row.number, columns.get("resident_id_number"), "resident_id_number",
                                      "already_registered", f"此身份证号已登记（{taken_ids[body.resident_id_number]}）",
                                      f"this ID number is already registered ({taken_ids[body.resident_id_number]})"))
         if body.unit_code is not None and body.unit_code not in known_units:
-            problems.append(_problem(row.number, columns.get("unit_code"), "unit_code", "unit_exists",
+            problems.append(problem_at(row.number, columns.get("unit_code"), "unit_code", "unit_exists",
                                      f"没有组织单位 {body.unit_code}", f"no unit {body.unit_code}"))
         manager = body.manager_id
         if manager is None:
             continue
         column = columns.get("manager_id")
         if manager == body.employee_id:
-            problems.append(_problem(row.number, column, "manager_id", "not_own_manager", "直属上级不能是本人",
+            problems.append(problem_at(row.number, column, "manager_id", "not_own_manager", "直属上级不能是本人",
                                      "she cannot be her own manager"))
         elif manager not in in_file and manager not in known_managers:
-            problems.append(_problem(row.number, column, "manager_id", "employee_exists",
+            problems.append(problem_at(row.number, column, "manager_id", "employee_exists",
                                      f"直属上级 {manager} 既未登记，也不在此文件中",
                                      f"the manager {manager} is neither registered nor in this file"))
         elif _loops(body.employee_id, in_file):
-            problems.append(_problem(row.number, column, "manager_id", "managers_loop",
+            problems.append(problem_at(row.number, column, "manager_id", "managers_loop",
                                      f"上级关系成环：{' → '.join(_chain(body.employee_id, in_file))}",
                                      f"the managers go round in a loop: {' -> '.join(_chain(body.employee_id, in_file))}"))
     return problems
@@ -250,7 +250,7 @@ def _loops(start: str, in_file: dict[str, EmployeeIn]) -> bool:
     return last in walked
 
 
-def _register(session: Session, bodies: list[EmployeeIn], principal: Principal, request_id: str,
+def register(session: Session, bodies: list[EmployeeIn], principal: Principal, request_id: str,
               filename: str, sha256: str) -> None:
     """All rows in one statement, each manager before the people who report to her (so every
     manager_id refers to a row already there); each registration audited."""
@@ -287,7 +287,7 @@ def _managers_first(bodies: list[EmployeeIn]) -> list[EmployeeIn]:
     return sorted(bodies, key=lambda b: depth[b.employee_id])
 
 
-def _said(items: Iterable[dict[str, Any]], lang: Language) -> list[RowProblem]:
+def said(items: Iterable[dict[str, Any]], lang: Language) -> list[RowProblem]:
     return [RowProblem(row=i["row"], column=i["column"], field=i["field"], rule=i["rule"],
                        message=say(i["message"], lang)) for i in items]
 
@@ -332,7 +332,7 @@ async def import_employees(
         """Each row on its own: no database, so no connection is held meanwhile."""
         catalogue = load_catalogue()
         for row in table.rows:
-            body, row_problems, row_notes = _check_row(row, columns, on, catalogue)
+            body, row_problems, row_notes = check_row(row, columns, on, catalogue)
             problems.extend(row_problems)
             if body is not None:
                 checked.append((row, body))
@@ -343,7 +343,7 @@ async def import_employees(
         await anyio.to_thread.run_sync(check_rows)
 
     def work(session: Session) -> ImportReport:
-        found = problems + (_across_rows(session, checked, columns) if checked else [])
+        found = problems + (across_rows(session, checked, columns) if checked else [])
         found.sort(key=lambda i: (i["row"], i["field"]))
         bad_rows = {i["row"] for i in found}
         valid = sum(1 for row, _ in checked if row.number not in bad_rows)
@@ -353,9 +353,9 @@ async def import_employees(
             if not checked:
                 raise ApiError(422, "validation_failed", [{"field": "file", "rule": "no_rows",
                                                            "message": Text("文件中没有员工数据行", "the file holds no employee rows")}])
-            _register(session, [b for _, b in checked], principal, request_id, filename, sha256)
+            register(session, [b for _, b in checked], principal, request_id, filename, sha256)
         return ImportReport(dry_run=dry_run, rows=len(table.rows), valid=valid,
-                            imported=0 if dry_run else len(checked), problems=_said(found, lang), notes=notes,
+                            imported=0 if dry_run else len(checked), problems=said(found, lang), notes=notes,
                             sha256=sha256)
 
     report = await transact(request, work)
