@@ -82,26 +82,26 @@ class RoutedCase:
     @workflow.update
     async def transfer_task(self, msg: TransferTask) -> Any:
         """转交: the caller's approval goes to another person, who signs in her place."""
-        async with case_ops.deciding(self, lambda: self._check_transfer(msg)):
+        async with case_ops.deciding(self, lambda: self._check_newcomer(msg)):
             assert self.chain is not None
             await self.chain.transfer(msg)
         return self.view()
 
     @transfer_task.validator
     def _validate_transfer(self, msg: TransferTask) -> None:
-        case_ops.check_when_open(self, lambda: self._check_transfer(msg))
+        case_ops.check_when_open(self, lambda: self._check_newcomer(msg))
 
     @workflow.update
     async def add_signer(self, msg: AddSigner) -> Any:
         """加签: one more approver, before the caller (who signs after her) or after."""
-        async with case_ops.deciding(self, lambda: self._check_add_signer(msg)):
+        async with case_ops.deciding(self, lambda: self._check_newcomer(msg)):
             assert self.chain is not None
             await self.chain.add_signer(msg)
         return self.view()
 
     @add_signer.validator
     def _validate_add_signer(self, msg: AddSigner) -> None:
-        case_ops.check_when_open(self, lambda: self._check_add_signer(msg))
+        case_ops.check_when_open(self, lambda: self._check_newcomer(msg))
 
     @workflow.update
     async def return_to_step(self, msg: ReturnToStep) -> Any:
@@ -129,10 +129,8 @@ class RoutedCase:
                                         "steps": moved, "reason": msg.reason})
 
     # ------------------------------------------------------------------ rules
-    def _check_transfer(self, msg: TransferTask) -> None:
-        self._check_task_action(msg.actor).check_newcomer(msg.to)
-
-    def _check_add_signer(self, msg: AddSigner) -> None:
+    def _check_newcomer(self, msg: TransferTask | AddSigner) -> None:
+        """A transfer's or an add-sign's: the caller acts on the current step, and the newcomer may sign."""
         self._check_task_action(msg.actor).check_newcomer(msg.to)
 
     def _check_return(self, msg: ReturnToStep) -> None:
