@@ -198,7 +198,7 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep,
     settings = request.app.state.settings
     if principal.role is Role.EMPLOYEE and not principal.is_self(body.employee_id):
         raise ApiError(403, "forbidden", "员工只能为自己申请 (an employee files only her own application)")
-    today = dt.date.today()
+    today = plausibility.today()  # China date: the route in force is the one for her day
     check_birth_date("expected_delivery_date", body.expected_delivery_date, plausibility.today())
     check_leave_start("planned_leave_start", body.planned_leave_start, plausibility.today())
     employee, open_cases = await transact(request, lambda s: _employee_and_open_cases(s, body.employee_id))

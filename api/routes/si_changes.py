@@ -25,6 +25,7 @@ from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
 from api.pagination import keyset_page, where_given
 from api.plausibility import PlausibleMonth
+from api.plausibility import today as today_in_china
 from api.routes import resource_router
 from api.task_actions import add_task_actions, signatory
 from api.transactions import transact
@@ -193,7 +194,7 @@ async def submit(body: SiChangeIn, request: Request, temporal: TemporalDep,
     the same X-Request-ID it reaches the same case, and an X-Request-ID that opened another
     employee's case is 409."""
     settings = request.app.state.settings
-    today = dt.date.today()
+    today = today_in_china()  # China date: the route in force is the one for her day
     prepared = await transact(request, lambda s: _prepare(s, body, principal, request_id, today))
     if not isinstance(prepared, _Prepared):
         raise ApiError(422, "validation_failed", [prepared])
