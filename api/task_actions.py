@@ -30,12 +30,13 @@ from workflows.approval_chain import AddSigner, ReturnToStep, TransferTask
 
 def signatory(*offered: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """Dependency: the caller of a decision that an approver route assigns, anyone signed in. The
-    web app offers the decision to the roles ``offered`` (a line manager of another role signs from
-    her inbox through the API until the web app reads the route)."""
+    web app offers the decision to the roles ``offered`` and to whoever the case's current step
+    names (``api.web.actions.signs_now``)."""
     async def anyone(principal: Authenticated) -> Principal:
         return principal
 
     vars(anyone)["roles"] = frozenset(offered)
+    vars(anyone)["routed"] = True
     return anyone
 
 

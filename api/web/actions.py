@@ -4,6 +4,8 @@ Each process's routes say everything a page needs: ``POST /transfers`` starts on
 the form), ``POST /transfers/{workflow_id}/review`` is an action on a case, and the role dependency
 (``api.auth.require``) says who may call it. So the pages offer a person exactly the routes her role
 may call, and a route added to the API shows up on the case page without a page of its own.
+A decision an approver route assigns (``api.task_actions.signatory``) is offered, besides those
+roles, to whoever the case's current step names: a line manager whatever her role.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute
 
 from api.processes import PROCESSES, Process
+from domain.approval_routes import Signer
 from domain.roles import Role
 
 
@@ -27,6 +30,7 @@ class Action:
     name: str  # the route's name: "approve"
     path: str  # "/si-changes/{workflow_id}/approve"
     roles: frozenset[Role]
+    routed: bool  # also offered to the current step's approvers (``signs_now``)
     body: type[BaseModel] | None
     summary: str
     description: str
@@ -36,7 +40,9 @@ class Action:
 
     @property
     def slug(self) -> str:
-        return self.path.rstrip("/").rsplit("/", 1)[-1]
+        """The path after the case's id: "approve", "approval-return" (maternity's task action, not
+        her return to work, "return")."""
+        return self.path.rstrip("/").split("{workflow_id}/", 1)[-1].replace("/", "-")
 
 
 def _roles(dependant: Dependant) -> frozenset[Role] | None:
@@ -50,6 +56,10 @@ def _roles(dependant: Dependant) -> frozenset[Role] | None:
     return None
 
 
+def _routed(dependant: Dependant) -> bool:
+    return any(getattr(dep.call, "routed", False) or _routed(dep) for dep in dependant.dependencies)
+
+
 def _body(route: APIRoute) -> type[BaseModel] | None:
     if route.body_field is None:
         return None
@@ -60,6 +70,7 @@ def _body(route: APIRoute) -> type[BaseModel] | None:
 def _action(route: APIRoute) -> Action:
     doc = (route.description or "").strip()
     return Action(name=route.name, path=route.path, roles=_roles(route.dependant) or frozenset(),
+                  routed=_routed(route.dependant),
                   body=_body(route), summary=route.summary or route.name.replace("_", " "), description=doc)
 
 
@@ -101,8 +112,21 @@ def startable(app: FastAPI, role: Role) -> list[tuple[Process, Action]]:
     return [(p, starts[p.kind]) for p in PROCESSES if p.kind in starts and role in starts[p.kind].roles]
 
 
-def case_actions(app: FastAPI, kind: str, role: Role) -> list[Action]:
-    return [a for a in _catalogue(app)[1].get(kind, []) if role in a.roles]
+def case_actions(app: FastAPI, kind: str, role: Role, *, signer: bool = False) -> list[Action]:
+    """What ``role`` may do on a case of ``kind``; ``signer``: she is an approver of its current step."""
+    return [a for a in _catalogue(app)[1].get(kind, []) if role in a.roles or (signer and a.routed)]
+
+
+def signs_now(view: Any, user: str, role: Role) -> bool:
+    """Does the case's approver route (its ``approval`` view) await her signature on its current step?
+    The workflow decides; this only says whether to offer her the decision."""
+    approval = view.get("approval") if isinstance(view, dict) else None
+    if not approval or approval.get("current") is None:
+        return False
+    steps = approval["steps"]
+    if any(user in s["signed_by"] for s in steps):
+        return False  # one person signs once
+    return any(Signer.model_validate(s).admits(user, role.value, None) for s in steps[approval["current"]]["signers"])
 
 
 def case_action(app: FastAPI, kind: str, slug: str) -> Action | None:

@@ -23,7 +23,7 @@ from starlette.datastructures import UploadFile
 
 from api.i18n import COOKIE as LANGUAGE_COOKIE
 from api.i18n import LANGUAGES, language, say
-from api.processes import PROCESSES, process_of
+from api.processes import PROCESSES, Process, process_of
 from api.routes.offboarding import RECORD_OWNERS, RecordIn
 from api.web import actions, forms, money_words, statistics_charts
 from api.web import session as web_session
@@ -323,9 +323,10 @@ def install(app: FastAPI) -> None:
         if process is not None and process.kind == "transfer":
             got = await page.api("GET", f"/transfers/{quote(workflow_id, safe='')}/materials")
             materials = got.body if got.ok else None
-        offered = actions.case_actions(request.app, process.kind, page.session.role) if process else []
+        signer = actions.signs_now(view, page.session.user, page.session.role)
+        offered = actions.case_actions(request.app, process.kind, page.session.role, signer=signer) if process else []
         outcomes = {gate: sorted(o) for gate, o in OUTCOMES.items()} if process and process.kind == "offboarding" else {}
-        return page.render("case.html", case=detail.body, view=view, actions=offered, materials=materials,
+        return page.render("case.html", case=detail.body, view=view, actions=offered, materials=materials, signer=signer,
                            process=process, outcomes=outcomes, done=request.query_params.get("done"))
 
     @app.post("/app/cases/{workflow_id}/materials/{code}", include_in_schema=False)
@@ -356,7 +357,7 @@ def install(app: FastAPI) -> None:
         assert page.session is not None
         process = process_of(workflow_id)
         action = actions.case_action(request.app, process.kind, slug) if process else None
-        if process is None or action is None or page.session.role not in action.roles:
+        if process is None or action is None or not await _may_offer(page, process, action, workflow_id):
             return page.render("problem.html", status=404, message=page.t("app.not_found"))
         fields = forms.fields_of(action.body, page.lang) if action.body else []
         confirm = None
@@ -675,6 +676,17 @@ def _safe_next(target: str | None) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return ""
     return target
+
+
+async def _may_offer(page: Page, process: Process, action: actions.Action, workflow_id: str) -> bool:
+    """Her role may call the action, or it is a routed decision and the case's current step names her."""
+    assert page.session is not None
+    if page.session.role in action.roles:
+        return True
+    if not action.routed:
+        return False
+    read = await page.api("GET", f"{process.api}/{quote(workflow_id, safe='')}")
+    return read.ok and actions.signs_now(read.body, page.session.user, page.session.role)
 
 
 async def _back_payment(page: Page, workflow_id: str) -> dict[str, Any] | None:

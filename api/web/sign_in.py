@@ -53,13 +53,15 @@ class DevSignIn:
         role, _, user = choice.partition(":")
 
         def work(session: Session) -> Identity | None:
-            if role == Role.EMPLOYEE.value:
-                e = session.get(Employee, user)
-                return None if e is None or e.employment_status == "departed" else Identity(
-                    user=e.employee_id, role=Role.EMPLOYEE, employee_id=e.employee_id, display_name=e.name)
             m = session.get(StaffMember, user)
-            return None if m is None or not m.active or m.role != role else Identity(
-                user=m.user_id, role=Role(m.role), employee_id=m.employee_id, display_name=m.display_name)
+            if m is not None:  # a login of the directory (a line manager who signs may have the employee role)
+                return None if not m.active or m.role != role else Identity(
+                    user=m.user_id, role=Role(m.role), employee_id=m.employee_id, display_name=m.display_name)
+            if role != Role.EMPLOYEE.value:
+                return None
+            e = session.get(Employee, user)
+            return None if e is None or e.employment_status == "departed" else Identity(
+                user=e.employee_id, role=Role.EMPLOYEE, employee_id=e.employee_id, display_name=e.name)
 
         return await transact(request, work)
 
