@@ -2,8 +2,10 @@
 
 Tokens are HS256 JWTs signed with ``HRFLOW_JWT_SECRET``: ``sub`` is the user, ``role`` one of
 ``domain.roles.Role``, ``emp`` the employee number of the person (for role ``employee`` it is the
-subject itself). For a login the staff directory lists, the directory, not ``emp``, says which
-employee she is. Browsers calling the codec endpoint from the Temporal UI may carry the same token
+subject itself), ``unit`` the organisation unit whose people a staff login works for (absent: the
+whole company; ``api.scope``). For a login the staff directory lists, the directory, not ``emp``
+or ``unit``, says which employee she is and whom she works for; the claims serve while the
+directory cannot be read. Browsers calling the codec endpoint from the Temporal UI may carry the same token
 in the ``hrflow_token`` cookie instead of a header, and a browser reading the monthly report (GET
 only, under ``/reports/monthly/``) in the ``hrflow_report_token`` cookie.
 """
@@ -50,6 +52,7 @@ class Principal(BaseModel):
     employee_id: str | None = None  # the caller's own employee number, if they are staff too
     on_behalf_of: str | None = None  # the delegator, when she acts under a delegation (X-On-Behalf-Of)
     on_behalf_of_employee_id: str | None = None  # the delegator's employee number, if she is one
+    unit: str | None = None  # staff: the unit whose people she works for, with those under it (None: all)
 
     def is_self(self, employee_id: str | None) -> bool:
         return self.employee_id is not None and self.employee_id == employee_id
@@ -66,6 +69,7 @@ def mint_token(
     user: str,
     role: Role,
     employee_id: str | None = None,
+    unit: str | None = None,
     ttl: dt.timedelta = dt.timedelta(hours=8),
     now: dt.datetime | None = None,
 ) -> str:
@@ -80,6 +84,8 @@ def mint_token(
     }
     if employee_id or role is Role.EMPLOYEE:
         claims["emp"] = employee_id or user
+    if unit:
+        claims["unit"] = unit
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
@@ -97,12 +103,14 @@ def decode_token(secret: str, token: str) -> Principal:
         role = Role(str(claims.get("role")))
     except ValueError:
         raise _unauthenticated(f"the token names an unknown role {claims.get('role')!r}") from None
-    user, employee = claims["sub"], claims.get("emp")
+    user, employee, unit = claims["sub"], claims.get("emp"), claims.get("unit")
     if not isinstance(user, str) or not _USER.match(user):
         raise _unauthenticated("the token's subject must be 1-64 letters, digits or . _ @ -")
     if employee is not None and (not isinstance(employee, str) or not _EMPLOYEE.match(employee)):
         raise _unauthenticated("the token's employee number is malformed")
-    return Principal(user=user, role=role, employee_id=employee)
+    if unit is not None and (not isinstance(unit, str) or not _EMPLOYEE.match(unit)):
+        raise _unauthenticated("the token's unit is malformed")
+    return Principal(user=user, role=role, employee_id=employee, unit=unit)
 
 
 def _unauthenticated(message: str) -> ApiError:
@@ -133,9 +141,9 @@ async def current_principal(
 
 async def as_the_directory_knows(request: Request, principal: Principal) -> Principal:
     """A login the directory lists (staff, and line managers who sign approvals) is the employee the
-    directory says she is (``app.state.directory``, by default ``listed_in_directory``), whatever
-    her token claims, and one the directory took off signs in no more (401); an employee's token the
-    directory does not list names herself."""
+    directory says she is (``app.state.directory``, by default ``listed_in_directory``) and works
+    for the unit it places her in, whatever her token claims, and one the directory took off signs
+    in no more (401); an employee's token the directory does not list names herself."""
     try:
         listed: Listed | None = await request.app.state.directory(request, principal.user)
     except (DBAPIError, PoolTimeout) as exc:
@@ -146,15 +154,15 @@ async def as_the_directory_knows(request: Request, principal: Principal) -> Prin
     if listed is not None and not listed.active:
         raise _unauthenticated("此账号已停用（已离职或已从人员名录中停用）"
                                " (this login is disabled: she has left, or the directory took her off)")
-    if listed is None or listed.employee_id == principal.employee_id:
+    if listed is None:
         return principal
-    return principal.model_copy(update={"employee_id": listed.employee_id})
+    return principal.model_copy(update={"employee_id": listed.employee_id, "unit": listed.unit_code})
 
 
 async def acting_for(request: Request, principal: Principal, delegator: str) -> Principal:
     """The delegate acting for ``delegator`` under a delegation in force now, within its processes:
-    with the delegator's role, as herself (her own employee number), the delegator named in every
-    audit entry. Without one, nothing is done at all (403)."""
+    with the delegator's role and for the delegator's people (her unit), as herself (her own
+    employee number), the delegator named in every audit entry. Without one, nothing is done at all (403)."""
     path = request.url.path
     process = next((p for p in PROCESSES if path == p.api or path.startswith(p.api + "/")), None)
     if process is None and not (request.method == "GET" and path in DELEGATE_READS):
@@ -175,7 +183,7 @@ async def acting_for(request: Request, principal: Principal, delegator: str) -> 
         raise ApiError(403, "delegation_scope", f"{delegator} 的授权不包括此流程（{kind}） (the delegation from"
                                                 f" {delegator} does not cover {kind})")
     return principal.model_copy(update={
-        "role": Role(given.role), "on_behalf_of": delegator,
+        "role": Role(given.role), "on_behalf_of": delegator, "unit": delegator_is.unit_code if delegator_is else None,
         "on_behalf_of_employee_id": delegator_is.employee_id if delegator_is else None})
 
 

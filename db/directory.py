@@ -5,7 +5,8 @@ her own cases, which she may never decide on) is the directory's to say: the mem
 ``employee_id`` when an admin linked it, else the one employee whose e-mail is the member's own.
 A login the directory does not list keeps what its token claims (a token minted by the CLI for a
 machine or a test); a listed login's claim is never believed. A delegation lets one listed login
-act for another for a while (``delegations_in_force``).
+act for another for a while (``delegations_in_force``). A member placed in a unit works for the
+people of that unit and the units under it (``api.scope``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Listed:
 
     employee_id: str | None
     active: bool = True
+    unit_code: str | None = None  # whose people she works for (None: the whole company)
 
 
 def person_of(session: Session, user: str) -> Listed | None:
@@ -34,13 +36,13 @@ def person_of(session: Session, user: str) -> Listed | None:
     if member is None:
         return None
     if member.employee_id is not None:
-        return Listed(member.employee_id, member.active)
+        return Listed(member.employee_id, member.active, member.unit_code)
     if member.email:
         same_mail = session.scalars(select(Employee.employee_id)
                                     .where(func.lower(Employee.email) == member.email.lower()).limit(2)).all()
         if len(same_mail) == 1:
-            return Listed(same_mail[0], member.active)
-    return Listed(None, member.active)
+            return Listed(same_mail[0], member.active, member.unit_code)
+    return Listed(None, member.active, member.unit_code)
 
 
 def delegations_in_force(session: Session, delegator: str, delegate: str, at: dt.datetime) -> list[Delegation]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVarTuple
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Numeric, Select, cast, extract, func, literal, literal_column, select
 from sqlalchemy.orm import QueryableAttribute, Session
@@ -28,6 +28,7 @@ class StatsFilter:
     start: dt.date | None = None  # first day counted, China time
     end: dt.date | None = None  # last day counted, China time
     department: str | None = None
+    people: Select[Any] | None = None  # the employee numbers counted (a branch's staff: its people); None: all
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ def filtered(stmt: Select[*_Row], f: StatsFilter) -> Select[*_Row]:
                                                                     tzinfo=CHINA))
     if f.department is not None:
         stmt = stmt.where(Transfer.department == f.department)
+    if f.people is not None:
+        stmt = stmt.where(Transfer.employee_id.in_(f.people))
     return stmt
 
 

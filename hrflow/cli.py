@@ -99,7 +99,7 @@ def _token(args: argparse.Namespace) -> int:
         ) from None
     minutes = args.minutes or settings.jwt_ttl_minutes
     token = mint_token(settings.require_jwt_secret(), user=args.user, role=role,
-                       employee_id=args.employee, ttl=dt.timedelta(minutes=minutes))
+                       employee_id=args.employee, unit=args.unit, ttl=dt.timedelta(minutes=minutes))
     if args.codec_login:
         print(f"http://127.0.0.1:{settings.api_port}/codec/login?token={token}")
     elif args.report_login:
@@ -139,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--user", required=True)
     token.add_argument("--role", required=True)
     token.add_argument("--employee", help="the user's own employee number, if any")
+    token.add_argument("--unit", help="the unit whose people she works for (a listed login: the directory's word)")
     token.add_argument("--minutes", type=int, help="lifetime (default HRFLOW_JWT_TTL_MINUTES)")
     token.add_argument("--codec-login", action="store_true",
                        help="print the link that signs the Temporal UI in for decoding")

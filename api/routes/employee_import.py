@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
+from api import scope
 from api.auth import Hr, Principal
 from api.body_limit import read_upload
 from api.deps import RequestId
@@ -61,7 +62,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("employee_id", "resident_id_number", "name", "department", "position", "hire_date", "si_province",
             "si_city", "contribution_base")
-_HEADER = {h.casefold(): field for field, names in COLUMNS.items() for h in (field, *names)}
 # Template for the clerk: the Chinese headers and one example row.
 TEMPLATE_ROW = {"employee_id": "E1001", "resident_id_number": "110105198506151236", "name": "王芳",
                 "department": "人事部", "position": "人事专员", "hire_date": "2021-03-01", "probation_end": "2021-08-31",
@@ -98,14 +98,17 @@ def problem_at(row: int, column: str | None, field: str, rule: str, zh: str, en:
             "message": Text(f"第 {row} 行：{zh}", f"row {row}: {en}")}
 
 
-def _columns(header: list[str]) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    """Field -> the file's header for it, and the problems of the header row."""
+def columns_of(header: list[str], known: dict[str, tuple[str, ...]], required: tuple[str, ...]
+               ) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Field -> the file's header for it (``known``: each field's Chinese, other and English
+    names), and the problems of the header row."""
+    names_of = {h.casefold(): field for field, names in known.items() for h in (field, *names)}
     found: dict[str, str] = {}
     problems = []
     for name in header:
         if not name:
             continue
-        field = _HEADER.get(name.casefold())
+        field = names_of.get(name.casefold())
         if field is None:
             problems.append(problem_at(1, name, "file", "unknown_column", f"不认识列名“{name}”，可用的列名见导入模板",
                                      f"column '{name}' is not known; the import template lists the columns"))
@@ -114,15 +117,15 @@ def _columns(header: list[str]) -> tuple[dict[str, str], list[dict[str, Any]]]:
                                      f"'{name}' and '{found[field]}' are the same column"))
         else:
             found[field] = name
-    for field in REQUIRED:
+    for field in required:
         if field not in found:
-            zh_name, en_name = COLUMNS[field][0], COLUMNS[field][-1]
+            zh_name, en_name = known[field][0], known[field][-1]
             problems.append(problem_at(1, None, field, "column_missing", f"缺少必填的列“{zh_name}”",
                                      f"the required column '{en_name}' is missing"))
     return found, problems
 
 
-def _value(field: str, cell: Cell) -> Any:
+def cell_value(field: str, cell: Cell) -> Any:
     """A cell as the registration body takes it: dates as dates, amounts as exact decimals (an Excel
     number is a binary float: 12000.1 is read as the decimal it shows), numbers as text."""
     if cell is None or (isinstance(cell, str) and not cell.strip()):
@@ -152,21 +155,21 @@ def check_row(row: Row, columns: dict[str, str], on: dt.date, catalogue: Catalog
     if with_nul:
         return None, [problem_at(row.number, columns[f], f, "no_nul_character", "文字中不能含有 NUL 字符（U+0000）",
                                "text may not contain the NUL character (U+0000)") for f in with_nul], []
-    values = {field: _value(field, row.cells.get(name)) for field, name in columns.items()}
+    values = {field: cell_value(field, row.cells.get(name)) for field, name in columns.items()}
     try:
         body = EmployeeIn.model_validate({k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
-        return None, _pydantic_problems(row.number, header_of, exc), []
+        return None, validation_problems(row.number, header_of, exc), []
     try:
         check_hire_date(body.hire_date, on, body.resident_id_number)
         notes = check_contribution_base(body.si_city, body.contribution_base, on, catalogue)
     except ApiError as exc:
         items = exc.detail if isinstance(exc.detail, list) else []
-        return None, [_problem_from(row.number, header_of, item) for item in items], []
+        return None, [problem_from(row.number, header_of, item) for item in items], []
     return body, [], notes
 
 
-def _pydantic_problems(number: int, header_of: dict[str, str], exc: ValidationError) -> list[dict[str, Any]]:
+def validation_problems(number: int, header_of: dict[str, str], exc: ValidationError) -> list[dict[str, Any]]:
     errors = RequestValidationError(exc.errors())
     zh, en = validation_items(errors, "zh"), validation_items(errors, "en")
     return [{"row": number, "column": header_of.get(z["field"]), "field": z["field"], "rule": z["rule"],
@@ -174,7 +177,7 @@ def _pydantic_problems(number: int, header_of: dict[str, str], exc: ValidationEr
             for z, e in zip(zh, en, strict=True)]
 
 
-def _problem_from(number: int, header_of: dict[str, str], item: dict[str, Any]) -> dict[str, Any]:
+def problem_from(number: int, header_of: dict[str, str], item: dict[str, Any]) -> dict[str, Any]:
     message = str(item.get("message", ""))
     zh, en = say(message, "zh"), say(message, "en")
     field = str(item.get("field", "body"))
@@ -182,10 +185,10 @@ def _problem_from(number: int, header_of: dict[str, str], item: dict[str, Any]) 
             "message": Text(f"第 {number} 行：{zh}", f"row {number}: {en}")}
 
 
-def across_rows(session: Session, checked: list[tuple[Row, EmployeeIn]], columns: dict[str, str]
-                 ) -> list[dict[str, Any]]:
+def across_rows(session: Session, checked: list[tuple[Row, EmployeeIn]], columns: dict[str, str],
+                principal: Principal) -> list[dict[str, Any]]:
     """What no single row shows: repeats within the file, clashes with the register, managers
-    unknown or in a loop."""
+    unknown or in a loop, units that do not exist or that the importer does not work for."""
     problems: list[dict[str, Any]] = []
     first: dict[tuple[str, str], int] = {}
     for row, body in checked:
@@ -207,6 +210,7 @@ def across_rows(session: Session, checked: list[tuple[Row, EmployeeIn]], columns
     known_managers = set(session.scalars(select(Employee.employee_id).where(Employee.employee_id.in_(wanted_managers))))
     units = {b.unit_code for _, b in checked if b.unit_code}
     known_units = set(session.scalars(select(OrgUnit.code).where(OrgUnit.code.in_(units))))
+    hers = scope.units(session, principal)
     for row, body in checked:
         if body.employee_id in taken_numbers:
             problems.append(problem_at(row.number, columns.get("employee_id"), "employee_id", "already_registered",
@@ -218,6 +222,9 @@ def across_rows(session: Session, checked: list[tuple[Row, EmployeeIn]], columns
         if body.unit_code is not None and body.unit_code not in known_units:
             problems.append(problem_at(row.number, columns.get("unit_code"), "unit_code", "unit_exists",
                                      f"没有组织单位 {body.unit_code}", f"no unit {body.unit_code}"))
+        elif hers is not None and body.unit_code not in hers:
+            problems.append(problem_at(row.number, columns.get("unit_code"), "unit_code", "within_your_unit",
+                                     *scope.outside_unit(principal, body.unit_code)))
         manager = body.manager_id
         if manager is None:
             continue
@@ -323,7 +330,7 @@ async def import_employees(
     except UnreadableTable as exc:
         raise ApiError(422, "validation_failed", [{"field": "file", "rule": exc.rule,
                                                    "message": Text(exc.zh, exc.en)}]) from None
-    columns, problems = _columns(table.header)
+    columns, problems = columns_of(table.header, COLUMNS, REQUIRED)
     on, lang = today(), language(request)
     checked: list[tuple[Row, EmployeeIn]] = []
     notes: list[RowNote] = []
@@ -343,7 +350,7 @@ async def import_employees(
         await anyio.to_thread.run_sync(check_rows)
 
     def work(session: Session) -> ImportReport:
-        found = problems + (across_rows(session, checked, columns) if checked else [])
+        found = problems + (across_rows(session, checked, columns, principal) if checked else [])
         found.sort(key=lambda i: (i["row"], i["field"]))
         bad_rows = {i["row"] for i in found}
         valid = sum(1 for row, _ in checked if row.number not in bad_rows)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api import scope
 from api.auth import Principal, require
 from api.deps import RequestId
 from api.errors import ApiError, responses
@@ -81,7 +82,7 @@ class _Plan:
         self.notes: list[RowNote] = []
 
 
-def _plan(session: Session, snapshot: MasterSnapshot, on: dt.date, lang: Language) -> _Plan:
+def _plan(session: Session, snapshot: MasterSnapshot, on: dt.date, lang: Language, principal: Principal) -> _Plan:
     plan = _Plan()
     catalogue = load_catalogue()
     seen: dict[str, int] = {}
@@ -119,7 +120,7 @@ def _plan(session: Session, snapshot: MasterSnapshot, on: dt.date, lang: Languag
             continue
         existing_records.append((record, employee, master))
     if plan.new:
-        plan.problems.extend(across_rows(session, plan.new, columns))
+        plan.problems.extend(across_rows(session, plan.new, columns, principal))
     incoming = {b.employee_id for _, b in plan.new}
     for record, employee, master in existing_records:
         _compare(session, plan, record, employee, master, incoming, lang)
@@ -222,7 +223,7 @@ async def sync_employees(
     """读取人事主数据系统（HRFLOW_HR_MASTER_EXPORT 指定的导出文件）的员工快照，与员工登记比较：新员工按导入规则登记；
     姓名、部门、岗位、邮箱、组织单位和直属上级以主数据为准；身份证号、入职日期、参保地和缴费基数只经相应流程变更，
     不同时列入 notes；主数据中已离职的员工列入 notes，请人事发起离职流程。dry_run=true 只比较；否则全部通过才一次性
-    修改，有任何问题则一处也不改（422，逐条列出）。每处修改都记入审计。人事经理和管理员可调用；未配置主数据答 409，
+    修改，有任何问题则一处也不改（422，逐条列出）。每处修改都记入审计。不限组织单位的人事经理和管理员可调用（限于某单位的答 403）；未配置主数据答 409，
     主数据读取失败答 503。
 
     Read the HR master system's snapshot (the export file HRFLOW_HR_MASTER_EXPORT names) and compare
@@ -231,8 +232,13 @@ async def sync_employees(
     insured and her base change only through their processes, so a difference is a note; a person
     the master says has left is a note for HR to start her offboarding. ``dry_run=true`` only
     compares; otherwise everything is applied at once when nothing is wrong, and with any problem
-    nothing is (422, each listed). Every change is audited. HR managers and admins; no master
-    configured is 409, a master that cannot be read 503."""
+    nothing is (422, each listed). Every change is audited. HR managers and admins who work for
+    the whole company (one placed in a unit is 403); no master configured is 409, a master that
+    cannot be read 503."""
+    if scope.placed(principal):
+        raise ApiError(403, "company_wide_only", f"主数据同步涉及全公司员工，须由不限组织单位的人员办理（您负责 {principal.unit}）"
+                                                 f" (a sync takes in the whole company: someone who works for every"
+                                                 f" unit does it; you work for {principal.unit})")
     master: HrMaster | None = request.app.state.hr_master
     if master is None:
         raise ApiError(409, "no_master", "未配置人事主数据系统：请设置 HRFLOW_HR_MASTER_EXPORT"
@@ -246,7 +252,7 @@ async def sync_employees(
     on, lang = today(), language(request)
 
     def work(session: Session) -> SyncReport:
-        plan = _plan(session, snapshot, on, lang)
+        plan = _plan(session, snapshot, on, lang, principal)
         plan.problems.sort(key=lambda i: (i["row"], i["field"]))
         if plan.problems and not dry_run:
             raise ApiError(422, "validation_failed", plan.problems)

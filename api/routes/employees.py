@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api import scope
 from api.auth import Authenticated, Principal, require
 from api.deps import RequestId
 from api.errors import ApiError, responses
@@ -193,7 +194,7 @@ async def rehire(employee_id: str, body: RehireIn, request: Request, request_id:
 
     def work(session: Session) -> EmployeeOut:
         row = session.get(Employee, employee_id, with_for_update=True)
-        if row is None:
+        if row is None or not scope.covers(session, principal, employee_id):
             raise ApiError(404, "not_found", f"没有员工 {employee_id} (no employee {employee_id})")
         check_hire_date(body.hire_date, today, row.resident_id_number)
         if body.contribution_base is not None:
@@ -263,6 +264,7 @@ async def register_employee(
             raise ApiError(422, "validation_failed", [{"field": "unit_code", "rule": "unit_exists",
                                                        "message": f"没有组织单位 {body.unit_code}"
                                                                   f" (no unit {body.unit_code})"}])
+        scope.require_unit(session, principal, body.unit_code)
         row = Employee(**body.model_dump())
         session.add(row)
         try:
@@ -292,16 +294,19 @@ async def register_employee(
 @router.get("/{employee_id}", response_model=EmployeeOut, responses=responses(401, 404),
             summary="查看员工 (Read an employee)")
 async def read_employee(employee_id: str, request: Request, principal: Authenticated) -> EmployeeOut:
-    """员工主数据及雇佣状态。任何登录用户可调用，但员工只能看自己（看别人答 404，与不存在一样）。姓名对人事、财务、
+    """员工主数据及雇佣状态。任何登录用户可调用，但员工只能看自己，限于某组织单位的工作人员只能看该单位及其下属单位的员工（其他人答 404，与不存在一样）。姓名对人事、财务、
     合规和 IT 可见，身份证号只对人事和本人可见，其余打码（masked=true）。
 
-    Her master data and employment status. Any signed-in user, but an employee sees only herself
-    (anyone else is 404, like a number that does not exist). Names show to HR, finance, compliance
+    Her master data and employment status. Any signed-in user, but an employee sees only herself,
+    and staff placed in a unit only its people (anyone else is 404, like a number that does not
+    exist). Names show to HR, finance, compliance
     and IT, ID numbers to HR and herself; otherwise masked (``masked``: true)."""
     def work(session: Session) -> EmployeeOut:
         row = session.get(Employee, employee_id)
         # An employee asking for someone else gets the same answer as for a number that does not exist.
-        if row is None or (principal.role not in STAFF and not principal.is_self(employee_id)):
+        seen = principal.is_self(employee_id) or (principal.role in STAFF and scope.covers(session, principal,
+                                                                                           employee_id))
+        if row is None or not seen:
             raise ApiError(404, "not_found", f"没有您可查看的员工 {employee_id} (no employee {employee_id} visible to you)")
         return present(row, principal)
 
@@ -336,7 +341,8 @@ async def update_contact(employee_id: str, body: ContactIn, request: Request, re
     no such employee). Audited, with the e-mail masked."""
     def work(session: Session) -> EmployeeOut:
         row = session.get(Employee, employee_id, with_for_update=True)
-        allowed = principal.role in (Role.HR_SPECIALIST, Role.HR_MANAGER) or principal.is_self(employee_id)
+        allowed = principal.is_self(employee_id) or (principal.role in (Role.HR_SPECIALIST, Role.HR_MANAGER)
+                                                     and scope.covers(session, principal, employee_id))
         if row is None or not allowed:
             raise ApiError(404, "not_found", f"没有您可修改的员工 {employee_id} (no employee {employee_id} you may change)")
         changes = body.model_dump(exclude_unset=True)

@@ -26,6 +26,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api import scope
 from api.auth import Principal, require
 from api.deps import RequestId
 from api.errors import ApiError, responses
@@ -73,7 +74,7 @@ async def evidence(workflow_id: str, request: Request, principal: Exporter, requ
 
     def work(session: Session) -> dict[str, bytes]:
         case = session.scalar(select(Case).where(Case.workflow_id == workflow_id))
-        if case is None:
+        if case is None or not scope.covers(session, principal, case.employee_id):
             raise ApiError(404, "not_found", f"找不到案件 {workflow_id} (no case {workflow_id})")
         tasks = session.scalars(select(ApprovalTask).where(ApprovalTask.workflow_id == workflow_id)
                                 .order_by(ApprovalTask.id))

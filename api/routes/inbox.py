@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from api import scope
 from api.auth import Authenticated
 from api.errors import responses
 from api.routes import resource_router
@@ -73,6 +74,9 @@ async def inbox(
         )
         if principal.role not in STAFF:  # an employee's: on her own cases, or named to her (her reports' approvals)
             stmt = stmt.where(or_(mine, Case.employee_id == (principal.employee_id or "")))
+        hers = scope.people(session, principal)
+        if hers is not None:  # a branch's HR: her people's, and any named to her
+            stmt = stmt.where(or_(mine, Case.employee_id.in_(hers)))
         for column, wanted in ((Case.kind, kind), (Case.stage, stage), (Employee.department, department)):
             if wanted:
                 stmt = stmt.where(column == wanted)

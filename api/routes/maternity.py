@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
-from api import plausibility, workflow_calls
+from api import plausibility, scope, workflow_calls
 from api.auth import Anyone, Hr, HrManager, HrOrSelf, Principal, require
 from api.bodies import Body, OptionalReason, Reason, ReasonIn
 from api.case_routes import CaseRoutes, carrying, documented_body
@@ -205,6 +205,7 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep,
     if employee is None:
         raise refuse({"field": "employee_id", "rule": "employee_exists",
                       "message": f"没有员工 {body.employee_id} (no employee {body.employee_id})"})
+    await scope.check_start(request, principal, employee.employee_id)
     if employee.employment_status == "departed":
         raise refuse({"field": "employee_id", "rule": "employed", "message": f"员工 {employee.employee_id} 已于"
                       f" {employee.leaving_on} 离职，不能申请产假 ({employee.employee_id} left on {employee.leaving_on})"})

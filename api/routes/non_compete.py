@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from pydantic import ConfigDict, Field
 
-from api import workflow_calls
+from api import scope, workflow_calls
 from api.auth import Anyone, Hr, HrManager, HrOrSelf, Principal, require
 from api.bodies import Body, OptionalReason
 from api.case_routes import CaseRoutes, carrying
@@ -99,6 +99,7 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
     employee = await transact(request, lambda s: s.get(Employee, body.employee_id))
     if employee is None:
         raise _refuse("employee_id", "employee_exists", f"no employee {body.employee_id}")
+    await scope.check_start(request, principal, employee.employee_id)
     try:
         rule = non_compete_rule(body.start - dt.timedelta(days=1))  # the rule in force at departure
     except PolicyError as exc:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api import workflow_calls
+from api import scope, workflow_calls
 from api.auth import Anyone, Hr, HrManager, Principal, require
 from api.bodies import Body, OptionalReason, ReasonIn
 from api.case_routes import CaseRoutes, carrying
@@ -269,6 +269,7 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
         raise ApiError(422, "validation_failed", [{"field": "employee_id", "rule": "employee_exists",
                                                    "message": f"没有员工 {body.employee_id}"
                                                               f" (no employee {body.employee_id})"}])
+    await scope.check_start(request, principal, employee.employee_id)
     try:
         policy = pin_offboarding(employee.si_province, body.notice_date)
         departure = last_day(body.kind, body.notice_date, body.agreed_last_day, policy)

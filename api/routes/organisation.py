@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api import scope
 from api.auth import Hr, Principal, Staff, require
 from api.bodies import Body
 from api.deps import RequestId
@@ -80,7 +81,7 @@ def _out(session: Session, unit: OrgUnit) -> UnitOut:
                    path=list(reversed(organisation.ancestors(session, unit.code))))
 
 
-def _check_unit(session: Session, code: str, body: UnitIn) -> None:
+def check_unit(session: Session, code: str, body: UnitIn) -> None:
     """The body placed in the tree: the parent exists and may hold this kind, the head is a
     registered employee still here, an employer's city is one the catalogue knows, no loop."""
     items = []
@@ -131,22 +132,27 @@ async def put_unit(code: UnitCode, body: UnitIn, request: Request, request_id: R
     employee, or a city the catalogue lacks is 422 naming the field; the change is audited with
     what it was before. Admins and HR managers."""
     def work(session: Session) -> UnitOut:
-        _check_unit(session, code, body)
-        unit = session.get(OrgUnit, code, with_for_update=True)
-        before = None if unit is None else _out(session, unit).model_dump(exclude={"path"})
-        if unit is None:
-            unit = OrgUnit(code=code)
-            session.add(unit)
-        for key, value in body.model_dump().items():
-            setattr(unit, key, value)
-        unit.updated_at = dt.datetime.now(dt.UTC)
-        session.flush()
-        audit.append(session, audit.AuditEntry(
-            actor=principal.user, actor_role=principal.role.value, action="org_unit.saved", subject=None,
-            before=before, after={"code": code, **body.model_dump()}, request_id=request_id))
-        return _out(session, unit)
+        check_unit(session, code, body)
+        return _out(session, save_unit(session, code, body, principal, request_id))
 
     return await transact(request, work)
+
+
+def save_unit(session: Session, code: str, body: UnitIn, principal: Principal, request_id: str) -> OrgUnit:
+    """Write a checked unit (``check_unit``), audited with what it was before."""
+    unit = session.get(OrgUnit, code, with_for_update=True)
+    before = None if unit is None else _out(session, unit).model_dump(exclude={"path"})
+    if unit is None:
+        unit = OrgUnit(code=code)
+        session.add(unit)
+    for key, value in body.model_dump().items():
+        setattr(unit, key, value)
+    unit.updated_at = dt.datetime.now(dt.UTC)
+    session.flush()
+    audit.append(session, audit.AuditEntry(
+        actor=principal.user, actor_role=principal.role.value, action="org_unit.saved", subject=None,
+        before=before, after={"code": code, **body.model_dump()}, request_id=request_id))
+    return unit
 
 
 @router.get("/org-units", response_model=list[UnitOut], responses=responses(401, 403),
@@ -194,7 +200,9 @@ async def managers(employee_id: str, request: Request, principal: Annotated[Prin
     day = on or dt.date.today()
 
     def work(session: Session) -> ManagersOut:
-        if session.get(Employee, employee_id) is None or (principal.role not in STAFF and not principal.is_self(employee_id)):
+        seen = principal.is_self(employee_id) or (principal.role in STAFF and scope.covers(session, principal,
+                                                                                           employee_id))
+        if session.get(Employee, employee_id) is None or not seen:
             raise ApiError(404, "not_found", f"没有您可查看的员工 {employee_id} (no employee {employee_id} visible to you)")
         return ManagersOut(employee_id=employee_id, on=day,
                            managers=organisation.managers_up(session, employee_id, day, levels))
@@ -216,7 +224,7 @@ async def change_manager(employee_id: str, body: ManagerIn, request: Request, re
     HR specialists and managers; no such employee is 404."""
     def work(session: Session) -> ManagersOut:
         row = session.get(Employee, employee_id, with_for_update=True)
-        if row is None:
+        if row is None or not scope.covers(session, principal, employee_id):
             raise ApiError(404, "not_found", f"没有员工 {employee_id} (no employee {employee_id})")
         day = body.effective_from
         if body.manager_id is not None:

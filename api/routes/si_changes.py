@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api import workflow_calls
+from api import scope, workflow_calls
 from api.auth import Hr, HrManager, Principal, require
 from api.bodies import Body, Reason, ReasonIn
 from api.case_routes import CaseRoutes, carrying, documented_body
@@ -147,6 +147,7 @@ def _prepare(session: Session, body: SiChangeIn, principal: Principal, request_i
         employee = session.get(Employee, body.employee_id)
         if employee is None:
             raise ChangeRefused("employee_id", "employee_exists", f"no employee {body.employee_id}")
+        scope.require_covered(session, principal, employee.employee_id)
         if employee.employment_status == "departed" and body.kind is not ChangeKind.STOP:
             raise ChangeRefused("employee_id", "employed", f"员工 {employee.employee_id} 已于 {employee.leaving_on}"
                                 f" 离职，只能办理停保 ({employee.employee_id} left on {employee.leaving_on}: only a stop)")

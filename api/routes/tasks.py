@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api import scope
 from api.auth import Staff
 from api.deps import RequestId
 from api.errors import ApiError, responses
@@ -61,8 +62,10 @@ async def done(task_id: int, body: DoneIn, request: Request, request_id: Request
     that process's own endpoints, 409. Every role but employee."""
     def work(session: Session) -> TaskOut:
         task = session.get(ApprovalTask, task_id, with_for_update=True)
-        if task is None:
-            raise ApiError(404, "not_found", f"没有待办 {task_id} (no task {task_id})")
+        named = task is not None and task.assignee is not None and task.assignee in (principal.user,
+                                                                                     principal.on_behalf_of)
+        if task is None or not (named or scope.covers(session, principal, _subject(session, task.workflow_id))):
+            raise ApiError(404, "not_found", f"没有待办 {task_id} (no task {task_id})")  # none, or another unit's
         if principal.role.value != task.role and (task.assignee is None
                                                   or task.assignee not in (principal.user, principal.on_behalf_of)):
             raise ApiError(403, "forbidden", f"此待办属于 {task.assignee or task.role} (the task is {task.role}'s)")
@@ -87,3 +90,6 @@ async def done(task_id: int, body: DoneIn, request: Request, request_id: Request
 
     return await transact(request, work)
 
+
+def _subject(session: Session, workflow_id: str) -> str | None:
+    return session.scalar(select(Case.employee_id).where(Case.workflow_id == workflow_id))

@@ -8,6 +8,7 @@ is not taken for a workflow id.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from api import scope
 from api.auth import Principal, require
 from api.errors import ApiError, responses
 from api.plausibility import PlausibleDate
@@ -96,7 +98,7 @@ def _filter(period_from: dt.date | None, period_to: dt.date | None, department: 
             summary="统计数字背后的转移案件 (The transfers behind a figure)")
 async def transfers_behind(
     request: Request,
-    _: Reader,
+    principal: Reader,
     period_from: Period = None,
     period_to: PeriodEnd = None,
     department: Department = None,
@@ -116,7 +118,7 @@ async def transfers_behind(
     cut = stats.Slice(month=month, origin=origin, destination=destination, rejection_reason=rejection_reason)
 
     def work(session: Session) -> TransferList:
-        total, rows = stats.cases(session, f, cut, limit)
+        total, rows = stats.cases(session, replace(f, people=scope.people(session, principal)), cut, limit)
         return TransferList(total=total, items=[TransferRow.model_validate(r, from_attributes=True) for r in rows])
 
     return await transact(request, work)
@@ -126,7 +128,7 @@ async def transfers_behind(
             summary="跨省转移统计 (Transfer statistics)")
 async def transfer_statistics(
     request: Request,
-    _: Reader,
+    principal: Reader,
     period_from: Period = None,
     period_to: PeriodEnd = None,
     department: Department = None,
@@ -138,9 +140,10 @@ async def transfer_statistics(
     the count per month, origins and destinations, days to complete per type (average and 90th
     percentile), rejection reasons. HR specialists, HR managers and compliance; ``from`` after ``to``
     or an invalid date is 422."""
-    f = _filter(period_from, period_to, department)
+    asked = _filter(period_from, period_to, department)
 
     def work(session: Session) -> TransferStatistics:
+        f = replace(asked, people=scope.people(session, principal))  # a branch's staff count its people
         months = stats.per_month(session, f)
         return TransferStatistics(
             period_from=period_from, period_to=period_to, department=department,

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from api import workflow_calls
+from api import scope, workflow_calls
 from api.auth import Anyone, Hr, HrOrSelf, Principal, require
 from api.bodies import Body, OptionalReason, Reason, ReasonIn
 from api.case_routes import CaseRoutes, carrying
@@ -19,6 +19,7 @@ from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
 from api.plausibility import refuse
 from api.routes import resource_router
+from api.routes.cases import guard_case
 from api.transactions import transact
 from api.workflow_calls import CaseWorkflow
 from db import case_ids
@@ -114,6 +115,7 @@ async def apply(body: ApplyIn, request: Request, temporal: TemporalDep, request_
     if employee is None:
         raise refuse({"field": "employee_id", "rule": "employee_exists",
                       "message": f"没有员工 {body.employee_id} (no employee {body.employee_id})"})
+    await scope.check_start(request, principal, employee.employee_id)
     today = dt.date.today()
     try:
         kinds = sorted({transfer_kind(k) for k in body.types})
@@ -176,13 +178,15 @@ CASES.message("/review", W.review, Hr, carrying(transfer.ReviewDecision), Review
 
 @router.post(PREFIX + "/review-batch", response_model=list[BatchLine], responses=responses(400, 401, 403, 422),
              summary="批量审核转移 (Review transfers in a batch)")
-async def review_batch(body: BatchIn, temporal: TemporalDep, request_id: RequestId, principal: Hr) -> list[BatchLine]:
+async def review_batch(body: BatchIn, request: Request, temporal: TemporalDep, request_id: RequestId,
+                       principal: Hr) -> list[BatchLine]:
     """一次审核至多 200 个转移，每个案件单独决定，互不影响：每个案件一行，说明已办理，或被拒及原因（错误代码和详情，
-    与单个审核的答复相同）。人事专员和人事经理可调用。
+    与单个审核的答复相同）。人事专员和人事经理可调用；限于某组织单位的人员只能审核该单位员工的转移（其余各行答 not_found）。
 
     Up to 200 transfers reviewed at once, each case decided on its own: one line per case saying
     applied, or refused and why (the error code and detail a single review would answer). HR
-    specialists and managers."""
+    specialists and managers; one placed in a unit reviews its people's transfers only (any other
+    line is not_found)."""
     lines = []
     for item in body.items:
         if not item.workflow_id.startswith("transfer-"):
@@ -191,6 +195,8 @@ async def review_batch(body: BatchIn, temporal: TemporalDep, request_id: Request
         decision = transfer.ReviewDecision(actor=workflow_calls.actor(principal, f"{request_id}:{item.workflow_id}"),
                                   **item.model_dump(exclude={"workflow_id"}))
         try:
+            if scope.placed(principal):
+                await guard_case(request, principal, item.workflow_id, prefix="transfer-", what="transfer")
             await workflow_calls.update(temporal.get_workflow_handle(item.workflow_id),
                                         transfer.CrossProvinceTransferWorkflow.review, decision)
             lines.append(BatchLine(workflow_id=item.workflow_id, applied=True))

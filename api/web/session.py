@@ -36,6 +36,7 @@ class Identity:
     role: Role
     employee_id: str | None = None
     display_name: str = ""
+    unit_code: str | None = None  # the unit whose people she works for (the token's claim during an outage)
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def start(request: Request, response: Response, who: Identity) -> None:
     """Sign ``who`` in: the session cookie, and the first 'seen' mark."""
     settings: Settings = request.app.state.settings
     token = mint_token(request.app.state.jwt_secret, user=who.user, role=who.role, employee_id=who.employee_id,
-                       ttl=dt.timedelta(minutes=settings.jwt_ttl_minutes))
+                       unit=who.unit_code, ttl=dt.timedelta(minutes=settings.jwt_ttl_minutes))
     _set(response, settings, COOKIE, token)
     _mark_seen(request, response, token)
 

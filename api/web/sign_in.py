@@ -37,7 +37,8 @@ class DevSignIn:
 
     async def people(self, request: Request) -> list[Identity]:
         def work(session: Session) -> list[Identity]:
-            staff = [Identity(user=m.user_id, role=Role(m.role), employee_id=m.employee_id, display_name=m.display_name)
+            staff = [Identity(user=m.user_id, role=Role(m.role), employee_id=m.employee_id,
+                              display_name=m.display_name, unit_code=m.unit_code)
                      for m in session.scalars(select(StaffMember).where(StaffMember.active)
                                               .order_by(StaffMember.role, StaffMember.level, StaffMember.user_id))]
             employees = [Identity(user=e.employee_id, role=Role.EMPLOYEE, employee_id=e.employee_id,
@@ -56,7 +57,8 @@ class DevSignIn:
             m = session.get(StaffMember, user)
             if m is not None:  # a login of the directory (a line manager who signs may have the employee role)
                 return None if not m.active or m.role != role else Identity(
-                    user=m.user_id, role=Role(m.role), employee_id=m.employee_id, display_name=m.display_name)
+                    user=m.user_id, role=Role(m.role), employee_id=m.employee_id, display_name=m.display_name,
+                    unit_code=m.unit_code)
             if role != Role.EMPLOYEE.value:
                 return None
             e = session.get(Employee, user)

@@ -38,7 +38,8 @@ class CaseDeadline(Base):
 class StaffMember(Base):
     """Who holds a role, at which level, and how to reach them. Reminders to a role go to its
     level-1 members; an overdue task escalates one level at a time. ``employee_id`` says who the
-    login is as an employee, so that nobody decides on her own case whatever her token claims."""
+    login is as an employee, so that nobody decides on her own case whatever her token claims;
+    ``unit_code`` whose people she works for (a branch's HR: the branch and the units under it)."""
 
     __tablename__ = "staff_members"
 
@@ -50,6 +51,7 @@ class StaffMember(Base):
     language: Mapped[str] = mapped_column(sa.String(5), server_default="zh")
     active: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.text("true"))
     employee_id: Mapped[str | None] = mapped_column(sa.ForeignKey("employees.employee_id"), index=True)
+    unit_code: Mapped[str | None] = mapped_column(sa.ForeignKey("org_units.code"), index=True)  # her scope (None: all)
 
     __table_args__ = (
         sa.CheckConstraint("level BETWEEN 1 AND 5", name="level_range"),

@@ -226,3 +226,26 @@ async def test_bad_drill_downs_are_422(client, auth, params: dict, field: str) -
     r = await client.get("/transfers/statistics/cases", params=params, headers=auth(Role.HR_MANAGER))
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == field, r.text
     assert (await client.get("/transfers/statistics/cases", headers=auth(Role.FINANCE))).status_code == 403
+
+
+async def test_a_branch_counts_only_its_own_people(client, auth, seeded, session_factory) -> None:
+    """Staff placed in a unit (``api.scope``): the figures and the cases behind them are her people's."""
+    from db.models import Employee, OrgUnit, StaffMember
+
+    with session_factory.begin() as s:
+        s.add_all([OrgUnit(code="CO", name="演示科技", kind="entity", si_city="Beijing"),
+                   OrgUnit(code="GZ", name="广州分公司", kind="branch", parent_code="CO", si_city="Guangzhou")])
+        s.flush()
+        s.add(StaffMember(user_id="hr.gz", display_name="广州人事", role="hr_manager", unit_code="GZ"))
+    branch = auth(Role.HR_MANAGER, "hr.gz")
+
+    async def seen() -> tuple[int, int]:
+        figures = await client.get("/transfers/statistics", params=NOV, headers=branch)
+        behind = await client.get("/transfers/statistics/cases", params=NOV, headers=branch)
+        assert figures.status_code == behind.status_code == 200, (figures.text, behind.text)
+        return figures.json()["transfers"], behind.json()["total"]
+
+    assert await seen() == (0, 0)  # E7001 works elsewhere
+    with session_factory.begin() as s:
+        s.get(Employee, "E7001").unit_code = "GZ"
+    assert await seen() == (5, 5)
