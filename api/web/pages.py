@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,20 @@ def _message(answer: Answer, t: Texts) -> str:
     return str(answer.status)
 
 
+@dataclass(frozen=True)
+class ImportTexts:
+    title: str
+    hint: str
+    file: str
+    done: str
+
+
+# The imports the pages offer, by the API's path ("/employees/import"): the texts of each.
+IMPORTS = {"employees": ImportTexts("app.import_employees", "app.import_hint", "app.import_file", "app.import_done"),
+           "org-units": ImportTexts("app.import_units", "app.import_units_hint", "app.import_units_file",
+                                    "app.import_units_done")}
+
+
 def _nav(s: Session) -> list[tuple[str, str]]:
     role = s.role
     items = [("/app/inbox", "app.inbox")]
@@ -176,7 +191,7 @@ def _nav(s: Session) -> list[tuple[str, str]]:
     if role in (Role.HR_MANAGER, Role.FINANCE, Role.COMPLIANCE, Role.ADMIN):
         items.append(("/app/reports", "app.reports"))
     if role in (Role.ADMIN, Role.HR_MANAGER):
-        items.append(("/app/staff", "app.staff"))
+        items += [("/app/staff", "app.staff"), ("/app/org-units/import", "app.import_units")]
     items.append(("/app/delegations", "app.delegations"))
     if role in (Role.COMPLIANCE, Role.FINANCE, Role.IT, Role.HR_SPECIALIST, Role.HR_MANAGER):
         items.append(("/app/records", "app.records"))
@@ -467,7 +482,8 @@ def install(app: FastAPI) -> None:
         body = {"display_name": str(form.get("display_name") or "").strip(), "role": form.get("role"),
                 "level": int(str(form.get("level") or "1")) if str(form.get("level") or "1").isdigit() else 0,
                 "email": str(form.get("email") or "").strip() or None, "language": form.get("language") or "zh",
-                "employee_id": str(form.get("employee_id") or "").strip() or None}
+                "employee_id": str(form.get("employee_id") or "").strip() or None,
+                "unit_code": str(form.get("unit_code") or "").strip() or None}
         answer = await page.api("PUT", f"/staff/{quote(user, safe='') or '-'}", json=body,
                                 request_id=_request_id(form))
         if answer.ok:
@@ -508,39 +524,48 @@ def install(app: FastAPI) -> None:
         answer = await page.api("POST", f"/delegations/{delegation_id}/revoke", request_id=_request_id(form))
         return page.redirect("/app/delegations") if answer.ok else page.problem(answer)
 
-    @app.get("/app/employees/import", include_in_schema=False)
-    async def import_form(request: Request) -> Response:
+    @app.get("/app/{what}/import", include_in_schema=False)
+    async def import_form(what: str, request: Request) -> Response:
         page = await signed_in(request)
-        return page.render("import.html", report=None, refused=None, general=[], request_id=uuid.uuid4().hex)
+        if what not in IMPORTS:
+            return page.render("problem.html", status=404, message=page.t("app.not_found"))
+        return page.render("import.html", what=what, texts=IMPORTS[what], report=None, refused=None, general=[],
+                           request_id=uuid.uuid4().hex)
 
-    @app.post("/app/employees/import", include_in_schema=False)
-    async def import_employees(request: Request) -> Response:
+    @app.post("/app/{what}/import", include_in_schema=False)
+    async def import_file(what: str, request: Request) -> Response:
         """The clerk's file, sent on to the API's import as the same multipart upload; its report
         (or its refusal, row by row) shown as a table."""
         page = await signed_in(request)
+        if what not in IMPORTS:
+            return page.render("problem.html", status=404, message=page.t("app.not_found"))
+        shown = {"what": what, "texts": IMPORTS[what]}
         form = await request.form()
         file = form.get("file")
         if not isinstance(file, UploadFile) or not file.filename:
-            return page.render("import.html", report=None, refused=None, general=[page.t("app.import_hint")],
-                               request_id=_request_id(form))
+            return page.render("import.html", **shown, report=None, refused=None,
+                               general=[page.t(IMPORTS[what].hint)], request_id=_request_id(form))
         dry_run = form.get("dry_run") == "on"
-        answer = await page.api("POST", "/employees/import", params={"dry_run": str(dry_run).lower()},
+        answer = await page.api("POST", f"/{what}/import", params={"dry_run": str(dry_run).lower()},
                                 files={"file": (file.filename, await file.read(),
                                                 file.content_type or "application/octet-stream")},
                                 request_id=_request_id(form))
         if answer.ok:
-            return page.render("import.html", report=answer.body, refused=None, general=[],
+            return page.render("import.html", **shown, report=answer.body, refused=None, general=[],
                                request_id=uuid.uuid4().hex)
         rows = answer.body.get("detail") if answer.status == 422 and isinstance(answer.body, dict) else None
         if isinstance(rows, list) and all(isinstance(r, dict) for r in rows):
-            return page.render("import.html", report=None, refused=rows, general=[], request_id=uuid.uuid4().hex)
-        return page.render("import.html", report=None, refused=None, general=[_message(answer, page.t)],
+            return page.render("import.html", **shown, report=None, refused=rows, general=[],
+                               request_id=uuid.uuid4().hex)
+        return page.render("import.html", **shown, report=None, refused=None, general=[_message(answer, page.t)],
                            request_id=uuid.uuid4().hex)
 
-    @app.get("/app/employees/import/template.csv", include_in_schema=False)
-    async def import_template(request: Request) -> Response:
+    @app.get("/app/{what}/import/template.csv", include_in_schema=False)
+    async def import_template(what: str, request: Request) -> Response:
         page = await signed_in(request)
-        answer = await page.fetch("/employees/import/template.csv")
+        if what not in IMPORTS:
+            return page.render("problem.html", status=404, message=page.t("app.not_found"))
+        answer = await page.fetch(f"/{what}/import/template.csv")
         return page.finish(Response(answer.body, media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": answer.headers.get("content-disposition", "attachment")}))
 

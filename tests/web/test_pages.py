@@ -245,6 +245,24 @@ async def test_hr_imports_a_spreadsheet_checked_first_and_refused_row_by_row(web
     assert "一行也没有导入" not in r.text and "已导入" not in r.text and "您的角色（finance）不能办理此操作" in r.text
 
 
+async def test_an_hr_manager_imports_the_organisation_on_its_own_page(web) -> None:
+    from tests.platform.test_unit_import import TREE, csv_file
+
+    csrf = await as_person(web, "mgr.wang", "hr_manager")
+    page = await web.get("/app/org-units/import")
+    assert page.status_code == 200 and "<h1>导入组织架构</h1>" in page.text and 'href="/app/org-units/import"' in page.text
+    template = await web.get("/app/org-units/import/template.csv")
+    assert template.status_code == 200 and template.content.startswith("\ufeff单位编码".encode())
+    bad = csv_file("A,甲部,部门,B,,", "B,乙部,部门,A,,")
+    refused = await web.post("/app/org-units/import", data={"_csrf": csrf, "_request_id": "org-1"},
+                             files={"file": ("组织.csv", bad, "text/csv")})
+    assert "一行也没有导入" in refused.text and "第 2 行：上级单位成环：A → B → A" in refused.text, refused.text[:2000]
+    done = await web.post("/app/org-units/import", data={"_csrf": csrf, "_request_id": "org-2"},
+                          files={"file": ("组织.csv", csv_file(*TREE), "text/csv")})
+    assert "已导入 4 个组织单位。" in done.text, done.text[:2000]
+    assert (await web.get("/app/payroll/import")).status_code == 404  # only the imports there are
+
+
 async def test_a_manager_delegates_on_a_page_and_takes_it_back(web) -> None:
     csrf = await as_person(web, "mgr.wang", "hr_manager")
     page = await web.get("/app/delegations")
@@ -259,3 +277,21 @@ async def test_a_manager_delegates_on_a_page_and_takes_it_back(web) -> None:
     delegation_id = re.search(r'action="/app/delegations/(\d+)/revoke"', r.text).group(1)
     r = await web.post(f"/app/delegations/{delegation_id}/revoke", data={"_csrf": csrf, "_request_id": "dlg-3"})
     assert r.status_code == 200 and "已收回" in r.text
+
+
+async def test_the_staff_page_places_a_member_in_a_unit(web, site, auth) -> None:
+    """The page's form replaces a member whole: it carries her unit, so saving her again never
+    widens what she sees to the whole company."""
+    csrf = await as_person(web, "ops.wu", "admin")
+    form = {"_csrf": csrf, "user_id": "hr.sh", "display_name": "沪分人事", "role": "hr_specialist", "level": "1"}
+    refused = await web.post("/app/staff", data=form | {"_request_id": "st-1", "unit_code": "NOPE"})
+    assert "没有组织单位 NOPE" in refused.text, refused.text[:2000]
+    async with httpx.AsyncClient(base_url=site) as api:
+        r = await api.put("/org-units/SH", headers=auth(Role.ADMIN, "ops.wu"),
+                          json={"name": "上海分公司", "kind": "entity", "si_city": "Shanghai"})
+        assert r.status_code == 200, r.text
+        saved = await web.post("/app/staff", data=form | {"_request_id": "st-2", "unit_code": "SH"})
+        assert saved.status_code == 200
+        listed = {m["user_id"]: m for m in (await api.get("/staff", headers=auth(Role.ADMIN, "ops.wu"))).json()}
+    assert listed["hr.sh"]["unit_code"] == "SH"
+    assert "全公司" in saved.text  # the others work for everyone
