@@ -539,7 +539,7 @@ def install(app: FastAPI) -> None:
         page = await signed_in(request)
         if what not in IMPORTS:
             return page.render("problem.html", status=404, message=page.t("app.not_found"))
-        shown = {"what": what, "texts": IMPORTS[what]}
+        shown: dict[str, Any] = {"what": what, "texts": IMPORTS[what]}
         form = await request.form()
         file = form.get("file")
         if not isinstance(file, UploadFile) or not file.filename:
