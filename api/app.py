@@ -56,6 +56,7 @@ from api.routes import (
     transfer_stats,
     transfers,
     unit_import,
+    unit_sync,
 )
 from api.routes import codec as codec_routes
 from api.transactions import size_threads
@@ -155,7 +156,7 @@ def create_app(
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
-    for module in (health, me, employee_import, employee_sync, unit_import, organisation, delegations, approval_routes, employees, cases, inbox, si_changes, maternity, receivables, offboarding, non_compete,
+    for module in (health, me, employee_import, employee_sync, unit_import, unit_sync, organisation, delegations, approval_routes, employees, cases, inbox, si_changes, maternity, receivables, offboarding, non_compete,
                    transfer_materials, transfer_stats, transfers, audit, evidence, policies, policy_notices, notifications, staff, tasks, reports,
                    resignations, schedules, codec_routes):
         # transfer_stats before transfers: /transfers/statistics is not a workflow id

@@ -3,13 +3,17 @@ keeps its employee register in step with, instead of HR typing people in twice (
 
 A master answers a snapshot of everyone it holds, each record under the employee import's field
 names (``employee_id``, ``name``, ``department``, ``manager_id``, ``unit_code``, ...) and a
-``status`` of ``active`` or ``left``. hrflow only reads it: ``POST /employees/sync`` compares the
-snapshot with the register and applies what changed, all or nothing. The DingTalk, WeCom and
+``status`` of ``active`` or ``left``, and of its organisation units, each under the unit import's
+field names (``code``, ``name``, ``kind``, ``parent_code``, ``si_city``, ``head_employee_id``) and a
+``status`` of ``active`` or ``closed``. hrflow only reads it: ``POST /org-units/sync`` and
+``POST /employees/sync`` compare the snapshot with the tree and the register and apply what
+changed, each all or nothing. The DingTalk, WeCom and
 Feishu address books are further implementations of ``HrMaster``.
 
 ``ExportFileMaster`` reads the export file such a system writes on a schedule (to a shared folder):
 
     {"source": "用友 NC 每日导出", "exported_at": "2026-12-03T02:00:00+08:00",
+     "units": [{"code": "SH", "name": "上海分公司", "kind": "branch", "parent_code": "CO", ...}],
      "employees": [{"employee_id": "E1001", "name": "王芳", ..., "status": "active"}]}
 """
 
@@ -17,11 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 STATUSES = ("active", "left")
+UNIT_STATUSES = ("active", "closed")
 
 
 class MasterUnavailable(Exception):
@@ -40,6 +45,7 @@ class MasterSnapshot:
     source: str
     exported_at: dt.datetime | None
     records: list[MasterRecord]
+    units: list[MasterRecord] = field(default_factory=list)  # under the unit import's names; active or closed
 
 
 class HrMaster(Protocol):
@@ -64,15 +70,22 @@ class ExportFileMaster:
             raise MasterUnavailable(f"主数据导出文件无法读取：{exc} (the export file cannot be read: {exc})") from None
         if not isinstance(loaded, dict) or not isinstance(loaded.get("employees"), list):
             raise MasterUnavailable("主数据导出文件缺少 employees 列表 (the export has no employees list)")
-        records = []
-        for i, item in enumerate(loaded["employees"], start=1):
-            fields = dict(item) if isinstance(item, dict) else {}
-            status = str(fields.pop("status", "active"))
-            records.append(MasterRecord(position=i, fields=fields, status=status))
+        if not isinstance(loaded.get("units", []), list):
+            raise MasterUnavailable("主数据导出文件的 units 须为列表 (the export's units must be a list)")
+        records = _records(loaded["employees"])
         exported = loaded.get("exported_at")
         try:
             exported_at = dt.datetime.fromisoformat(exported) if isinstance(exported, str) else None
         except ValueError:
             exported_at = None
         return MasterSnapshot(source=str(loaded.get("source") or self.name), exported_at=exported_at,
-                              records=records)
+                              records=records, units=_records(loaded.get("units", [])))
+
+
+def _records(items: list[Any]) -> list[MasterRecord]:
+    found = []
+    for i, item in enumerate(items, start=1):
+        fields = dict(item) if isinstance(item, dict) else {}
+        status = str(fields.pop("status", "active"))
+        found.append(MasterRecord(position=i, fields=fields, status=status))
+    return found

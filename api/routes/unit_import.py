@@ -73,6 +73,32 @@ class UnitImportReport(BaseModel):
     sha256: str = Field(description="of the file, as the audit trail records it")
 
 
+def read_units(rows: list[Row], columns: dict[str, str]) -> tuple[dict[str, tuple[Row, UnitRow]], list[dict[str, Any]]]:
+    """The rows as units by code, and the problems of single rows and of a code given twice."""
+    units: dict[str, tuple[Row, UnitRow]] = {}
+    problems: list[dict[str, Any]] = []
+    for row in rows:
+        body, row_problems = _read_row(row, columns)
+        problems.extend(row_problems)
+        if body is None:
+            continue
+        if body.code in units:
+            first = units[body.code][0].number
+            problems.append(problem_at(row.number, columns.get("code"), "code", "duplicate_in_file",
+                                       f"与第 {first} 行重复", f"the same as row {first}"))
+        else:
+            units[body.code] = (row, body)
+    return units, problems
+
+
+def place_units(session: Session, units: dict[str, tuple[Row, UnitRow]], columns: dict[str, str],
+                principal: Principal, request_id: str) -> list[dict[str, Any]]:
+    """Check and write ``units``, parents first; the problems (the caller undoes the writes when
+    there are any)."""
+    order, looped, problems = _parents_first(units, columns)
+    return problems + _place(session, units, order, looped, columns, principal, request_id)
+
+
 def _read_row(row: Row, columns: dict[str, str]) -> tuple[UnitRow | None, list[dict[str, Any]]]:
     values = {f: cell_value(f, row.cells.get(name)) for f, name in columns.items()}
     if isinstance(values.get("kind"), str):
@@ -169,23 +195,11 @@ async def import_units(
     columns, problems = columns_of(table.header, COLUMNS, REQUIRED)
     units: dict[str, tuple[Row, UnitRow]] = {}
     if not problems:
-        for row in table.rows:
-            body, row_problems = _read_row(row, columns)
-            problems.extend(row_problems)
-            if body is None:
-                continue
-            if body.code in units:
-                first = units[body.code][0].number
-                problems.append(problem_at(row.number, columns.get("code"), "code", "duplicate_in_file",
-                                           f"与第 {first} 行重复", f"the same as row {first}"))
-            else:
-                units[body.code] = (row, body)
-    order, looped, loops = _parents_first(units, columns)
-    problems.extend(loops)
+        units, problems = read_units(table.rows, columns)
 
     def work(session: Session) -> UnitImportReport:
         written = session.begin_nested()  # checked against the rows before it, then kept or undone as one
-        found = problems + _place(session, units, order, looped, columns, principal, request_id)
+        found = problems + place_units(session, units, columns, principal, request_id)
         found.sort(key=lambda i: (i["row"], i["field"]))
         valid = len({row.number for row, _ in units.values()} - {i["row"] for i in found})
         if found or dry_run:
