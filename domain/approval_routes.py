@@ -115,6 +115,13 @@ DECISIONS: dict[str, dict[str, str]] = {
         "city": "参保城市 (city insured in)",
         "department": "所在部门代码 (her unit code)",
     },
+    "offboarding.final": {
+        "kind": "离职类型 (resignation, probation_resignation, termination, mutual_agreement)",
+        "ground": "解除或终止的法律依据代码，如 art_40_3；辞职为空 (the legal ground's code, art_40_3; empty for a"
+                  " resignation)",
+        "amount": "经济补偿，元 (economic compensation, yuan)",
+        "department": "所在部门代码 (her unit code)",
+    },
 }
 
 # Until a company writes its own, each decision keeps hrflow's built-in route, the one role that
@@ -128,6 +135,10 @@ BUILT_IN: dict[str, Route] = {
         decision="maternity.approve", version=0, effective_from=dt.date(2000, 1, 1),
         source="hrflow 内置：人事审批 (built in: HR decides)",
         steps=[Step(name="人事审批 (HR check)", approvers=[Approver(role=Role.HR_SPECIALIST)])]),
+    "offboarding.final": Route(
+        decision="offboarding.final", version=0, effective_from=dt.date(2000, 1, 1),
+        source="hrflow 内置：人事经理终审 (built in: an hr_manager gives the final approval)",
+        steps=[Step(name="人事经理终审 (HR manager final approval)", approvers=[Approver(role=Role.HR_MANAGER)])]),
 }
 
 

@@ -25,8 +25,10 @@ from temporalio.exceptions import ActivityError, ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
 from workflows import case_ops, kernel
+from workflows.approval_chain import ApprovalChain, ApprovalView
 from workflows.maternity import ExternalSettlement, LedgerChanged, MaternityLeaveWorkflow
 from workflows.non_compete import NonCompeteRequest, NonCompeteWorkflow
+from workflows.routed_case import APPROVER_ROUTES, RoutedCase
 from workflows.si_change import SiChangeRequest, SocialInsuranceChangeWorkflow
 
 with workflow.unsafe.imports_passed_through():
@@ -75,6 +77,7 @@ class OffboardingRequest(BaseModel):
     employee_id: str
     kind: OffboardingKind
     legal_ground: str | None = None
+    ground: str | None = None  # the legal ground's code (art_40_3), which an approver route may read
     notice_date: dt.date
     last_day: dt.date = Field(description="resolved from the pinned notice rule by the caller: calendar code"
                                           " stays out of workflow code")
@@ -163,6 +166,7 @@ class OffboardingView(BaseModel):
     withdrawal: Withdrawal | None
     manual_tasks: list[str]
     non_compete_case: str | None
+    approval: ApprovalView | None = None  # the final approval's route (cases begun under APPROVER_ROUTES)
 
 
 LAWFUL_HOLDS = [
@@ -176,8 +180,12 @@ LAWFUL_HOLDS = [
 ]
 
 
+DECISION = "offboarding.final"
+FINAL_TITLE = ("离职终审", "Final approval of the departure")
+
+
 @workflow.defn
-class OffboardingWorkflow:
+class OffboardingWorkflow(RoutedCase):
     @workflow.init
     def __init__(self, req: OffboardingRequest) -> None:
         self.req = req
@@ -204,6 +212,8 @@ class OffboardingWorkflow:
         self.case_open = False
         # Her receivables are recovered as ledger claims: final pay takes what is open on the last day.
         self.receivables_by_claim = False
+        self.chain: ApprovalChain | None = None  # the final approval's route, once the other gates are done
+        self.opened_on: dt.date | None = None  # the case's first day: its route is the version in force then
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ run
@@ -212,6 +222,7 @@ class OffboardingWorkflow:
         return await case_ops.run_to_end(self._lifecycle(req), self.view)
 
     async def _lifecycle(self, req: OffboardingRequest) -> None:
+        self.opened_on = kernel.today()
         async with self._lock:
             await case_ops.open_case(
                 kind=KIND, employee_id=req.employee_id, stage=CLEARANCE, province=req.province,
@@ -520,6 +531,8 @@ class OffboardingWorkflow:
         assert decision is not None
         await self.undo.run(self._undo_by_hand)
         await self.book.close_all("cancelled", actor=decision.actor, reason="resignation withdrawn")
+        if self.chain is not None:
+            await self.chain.cancel("cancelled", "辞职已撤回 (resignation withdrawn)", decision.actor)
         await self._stage(WITHDRAWN, status="withdrawn", actor=decision.actor,
                           details={"reason": self.withdrawal.reason if self.withdrawal else None})
         if workflow.patched(case_ops.EMPLOYMENT_EVENTS):
@@ -530,6 +543,8 @@ class OffboardingWorkflow:
     @workflow.update
     async def sign_off(self, msg: SignOff) -> OffboardingView:
         async with case_ops.deciding(self, lambda: self._check_sign_off(msg)) as item:
+            if msg.gate == "hr_final" and self.chain is not None and not await self.chain.sign(msg.actor):
+                return self.view()  # the route's next signatures are awaited
             signed: contract.Signed = await kernel.run(contract.SIGN_ITEM, contract.SignItem(
                 workflow_id=self._wf(), employee_id=self.req.employee_id, gate=msg.gate, item_key=msg.item_key,
                 outcome=msg.outcome, note=msg.note, record_id=item.record_id, at=workflow.now(), actor=msg.actor), summary=f"{msg.gate}: {msg.item_key} {msg.outcome}")
@@ -559,9 +574,13 @@ class OffboardingWorkflow:
                 await self.book.close_task(f"gate-{msg.gate}", "done", actor=msg.actor)
                 await self.book.close_task(f"escalation-{msg.gate}", "done", actor=msg.actor)
             if all(self._gate_done(g) for g in GATES if g != "hr_final") and "gate-hr_final" not in self.book.tasks \
-                    and not self._gate_done("hr_final"):
-                await self.book.open_task("gate-hr_final", f"人事终审：{self.req.employee_id} (HR final approval for {self.req.employee_id})",
-                                          Role.HR_MANAGER)
+                    and self.chain is None and not self._gate_done("hr_final"):
+                if workflow.patched(APPROVER_ROUTES):
+                    await self._open_route(DECISION, self._route_fields(), FINAL_TITLE, why="clearance_done",
+                                           maker=None, on=self.opened_on or kernel.today())
+                else:
+                    await self.book.open_task("gate-hr_final", f"人事终审：{self.req.employee_id} (HR final approval"
+                                              f" for {self.req.employee_id})", Role.HR_MANAGER)
             if msg.gate == "hr_final":
                 await self.book.close_task("gate-hr_final", "approved", actor=msg.actor)
             # What the UI shows: each gate's state (current details are not a command).
@@ -640,7 +659,8 @@ class OffboardingWorkflow:
             certificate_no=self.certificate_no, enrollment_stop=self.enrollment_stop,
             housing_fund_stop=self.housing_fund_stop, filings=dict(self.filings), filing_due=self.filing_due,
             filing_due_provisional=self.filing_due_provisional,
-            withdrawal=self.withdrawal, manual_tasks=list(self.manual_tasks), non_compete_case=self.non_compete_case)
+            withdrawal=self.withdrawal, manual_tasks=list(self.manual_tasks), non_compete_case=self.non_compete_case,
+            approval=self.chain.view() if self.chain is not None else None)
 
     # ------------------------------------------------------------------ rules
     def _check_sign_off(self, msg: SignOff) -> ItemState:
@@ -656,7 +676,8 @@ class OffboardingWorkflow:
         if item.owner_user is not None and msg.actor.user != item.owner_user:
             raise kernel.refuse(Refusal.FORBIDDEN, f"事项 {msg.item_key} 须由接收人 {item.owner_user} 签收"
                                                    f" ({msg.item_key} is signed off by its receiver {item.owner_user})")
-        if item.owner_role is not None and msg.actor.role != item.owner_role:
+        routed = msg.gate == "hr_final" and self.chain is not None
+        if item.owner_role is not None and msg.actor.role != item.owner_role and not routed:
             raise kernel.refuse(Refusal.WRONG_ROLE, f"{msg.gate} 环节须由 {item.owner_role} 签核"
                                                     f" (the {msg.gate} gate is signed off by {item.owner_role})")
         kernel.not_the_subject(msg.actor, self.req.employee_id)
@@ -670,7 +691,34 @@ class OffboardingWorkflow:
         if msg.gate == "hr_final" and not all(self._gate_done(g) for g in GATES if g != "hr_final"):
             raise kernel.refuse(Refusal.WRONG_STAGE, "人事终审须在工作交接、IT、财务和合规环节完成之后"
                                                      " (HR final approval comes after handover, IT, finance and compliance)")
+        if routed:
+            assert self.chain is not None
+            self.chain.check(msg.actor)  # whom the route's current step names, whatever her role
         return item
+
+    # ------------------------------------------------------------------ the final approval's route
+    def _route_fields(self) -> dict[str, Decimal | str | int]:
+        return {"kind": self.req.kind.value, "ground": self.req.ground or "", "amount": self.req.economic_compensation}
+
+    def _check_task_action(self, actor: Actor) -> ApprovalChain:
+        chain = self._check_routed(self.stage)
+        if not self._awaiting_signatures():
+            raise kernel.refuse(Refusal.WRONG_STAGE, "终审不在签批中 (the final approval is not being signed)",
+                                stage=self.stage)
+        kernel.not_the_subject(actor, self.req.employee_id)
+        chain.check(actor)
+        return chain
+
+    def _awaiting_signatures(self) -> bool:
+        final = self.items.get("hr_final/final")
+        return (self.chain is not None and not self.chain.done and final is not None and final.status == "open"
+                and self.stage not in (WITHDRAWN, COMPLETED))
+
+    def _subject_id(self) -> str:
+        return self.req.employee_id
+
+    def _next_step(self) -> str:
+        return self.book.next_step()
 
     def _check_withdraw(self, msg: Withdrawal) -> None:
         if not msg.actor.is_employee(self.req.employee_id) and msg.actor.role not in (Role.HR_SPECIALIST, Role.HR_MANAGER):

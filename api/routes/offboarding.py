@@ -22,8 +22,9 @@ from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
 from api.plausibility import PlausibleDate, problem, refuse
 from api.routes import resource_router
-from api.routes.cases import CaseOut
+from api.routes.cases import CaseOut, guard_case
 from api.routes.resignations import notice_date_of
+from api.task_actions import add_task_actions
 from api.transactions import reach_database, transact
 from api.workflow_calls import CaseWorkflow
 from db import audit
@@ -305,6 +306,7 @@ async def start(body: StartIn, request: Request, temporal: TemporalDep,
     req = offboarding.OffboardingRequest(
         employee_id=employee.employee_id, kind=body.kind,
         legal_ground=body.legal_ground or (describe(ground) if ground is not None else None),
+        ground=ground.value if ground is not None else None,
         notice_date=body.notice_date, last_day=departure, province=employee.si_province,
         city=employee.si_city, department=employee.department, monthly_wage=body.monthly_wage,
         minimum_wage=body.minimum_wage, economic_compensation=body.economic_compensation, handover=body.handover,
@@ -350,19 +352,24 @@ async def read(workflow_id: str, request: Request, temporal: TemporalDep, princi
              summary="签收关卡事项 (Sign off a clearance item)")
 async def sign_off(workflow_id: str, body: SignOffIn, request: Request, temporal: TemporalDep,
                    request_id: RequestId, principal: Anyone) -> offboarding.OffboardingView:
-    """由事项的负责人签收：交接事项由接收人，其他关卡由该关卡的角色（IT、财务、合规；终审为人事经理）；
+    """由事项的负责人签收：交接事项由接收人，其他关卡由该关卡的角色（IT、财务、合规；终审按 offboarding.final 审批路线，
+    默认为人事经理，路线上的直属上级等人员也可签批，依次签完才算终审通过，转交、加签、退回见 /approval/...）；
     离职员工本人不能签收自己的事项（403）。outcome 须是该关卡允许的结果，从最终工资扣款须有她的书面同意（422）；
     终审须在其他关卡都完成之后，事项已签收答 409，事项不存在答 404。非员工目录角色的接收人只看到自己的事项，
     看不到风险报告和最终工资。
 
     Signed off by the item's owner: a handover item by its receiver, other gates by the gate's role
-    (IT, finance, compliance; the final approval by an HR manager); the departing employee cannot sign
+    (IT, finance, compliance; the final approval by the ``offboarding.final`` approver route, by
+    default an HR manager, and whoever a route names, her line manager say, each step in turn, with
+    transfer, add-sign and return under ``/approval/...``); the departing employee cannot sign
     off her own (403). ``outcome`` must be one the gate allows, and a deduction from final pay needs
     her written agreement (422); the final approval comes after every other gate, an item already
     signed is 409, no such item 404. A receiver without a staff role sees only her own items, not
     the risk report or the final pay."""
     if not workflow_id.startswith("offboarding-"):
         raise ApiError(404, "not_found", f"没有离职案件 {workflow_id} (no offboarding case {workflow_id})")
+    if scope.placed(principal):  # a branch's staff sign off her people's departures only
+        await guard_case(request, principal, workflow_id, prefix="offboarding-", what="offboarding case")
     await reach_database(request)
     view = await workflow_calls.update(
         temporal.get_workflow_handle(workflow_id), offboarding.OffboardingWorkflow.sign_off,
@@ -375,6 +382,7 @@ async def sign_off(workflow_id: str, body: SignOffIn, request: Request, temporal
 
 
 CASES.message("/withdraw", W.withdraw, Anyone, carrying(offboarding.Withdrawal), ReasonIn)
+add_task_actions(CASES, W.transfer_task, W.add_signer, W.return_to_step, at="/approval")
 CASES.message("/withdrawal-decision", W.decide_withdrawal, HrManager, carrying(offboarding.WithdrawalDecision), DecisionIn)
 CASES.message("/filings", W.record_filing, Hr, carrying(offboarding.Filing), FilingIn)
 

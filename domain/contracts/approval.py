@@ -44,7 +44,7 @@ class Reassign(BaseModel):
 
 
 REASSIGN_SIGNAL = "tasks_reassigned"
-HANDLES_REASSIGN = frozenset({"si_change", "maternity"})  # the case kinds whose workflows run approver routes
+HANDLES_REASSIGN = frozenset({"si_change", "maternity", "offboarding"})  # the case kinds whose workflows run approver routes
 
 # The activities, by the names recorded in every history.
 RESOLVE_ROUTE: ActivityRef[ResolveRoute, ResolvedRoute] = ActivityRef("approval.resolve_route", ResolvedRoute)

@@ -315,3 +315,65 @@ async def test_a_maternity_leave_goes_to_her_line_manager_then_to_hr(stack, auth
         assert {"approval.transferred", "approval.returned"} <= set(actions)
         assert verify_chain(s).ok
     await record_history(temporal_env.client, wf, "maternity", "approver_route_line_manager")
+
+
+async def test_a_termination_needs_her_manager_then_hr_and_compliance_together(stack, auth, emp, session_factory,
+                                                                                temporal_env) -> None:
+    """A departure's final approval runs the company's route once the other gates are done: her line
+    manager (an employee) confirms, then a dismissal needs HR and compliance both (会签), while a
+    resignation would need HR alone; she never signs her own."""
+    from tests.processes import test_offboarding as offboarding
+    from tests.processes.support import env_today, until
+
+    api = stack
+    await organisation(api, auth, session_factory, emp)
+    add_employee(session_factory, offboarding.RECEIVER, resident_id_number="110101199001011237")
+    published = {"effective_from": dt.datetime.now(CHINA).date().isoformat(), "source": "《员工离职管理办法》第 8 条",
+                 "steps": [{"name": "直属上级确认", "approvers": [{"line_manager": 1}]},
+                           {"name": "人事经理与合规会签", "mode": "all",
+                            "approvers": [{"role": "hr_manager"}, {"role": "compliance"}],
+                            "when": [{"field": "kind", "op": "eq", "value": "termination"}]},
+                           {"name": "人事经理终审", "approvers": [{"role": "hr_manager"}],
+                            "when": [{"field": "kind", "op": "ne", "value": "termination"}]}]}
+    r = await api.post("/approval-routes/offboarding.final", json=published, headers=auth(Role.HR_MANAGER, CHECKER))
+    assert r.status_code == 201, r.text
+    notice = await env_today(temporal_env)
+    wf = (await offboarding.start(api, auth, emp, notice, kind="termination", ground="art_40_3",
+                                  agreed_last_day=(notice + dt.timedelta(days=30)).isoformat(),
+                                  economic_compensation="50000.00"))["workflow_id"]
+    await offboarding.wait_view(api, auth, wf, lambda v: v["risk"])
+    final = ("hr_final", "final", "approved")
+    r = await offboarding.sign(api, auth, wf, Role.HR_MANAGER, CHECKER, *final)
+    assert r.status_code == 409, r.text  # the other gates first: no route is open yet
+    await offboarding.sign(api, auth, wf, Role.EMPLOYEE, offboarding.RECEIVER, "handover", "clients", "handed_over")
+    r = await offboarding.sign(api, auth, wf, Role.IT, offboarding.IT, "it", "accounts", "revoked")
+    assert r.status_code == 200 and r.json()["approval"]["current"] == 0, r.text
+    assert [s["name"] for s in r.json()["approval"]["steps"]] == ["直属上级确认", "人事经理与合规会签"]
+    r = await offboarding.sign(api, auth, wf, Role.HR_MANAGER, CHECKER, *final)
+    assert r.status_code == 403 and r.json()["error"] == "not_approver", r.text
+    body = {"gate": "hr_final", "item_key": "final", "outcome": "approved"}
+    r = await api.post(f"/offboardings/{wf}/sign-off", json=body, headers=auth(Role.EMPLOYEE, emp, emp))
+    assert r.status_code == 403 and r.json()["error"] == "self_approval", r.text
+    r = await api.post(f"/offboardings/{wf}/sign-off", json=body, headers=line(auth))
+    assert r.status_code == 200 and r.json()["approval"]["current"] == 1 and r.json()["gates"]["hr_final"] == "open"
+    r = await offboarding.sign(api, auth, wf, Role.HR_MANAGER, CHECKER, *final)
+    assert r.status_code == 200 and r.json()["gates"]["hr_final"] == "open", r.text  # compliance signs too
+    r = await offboarding.sign(api, auth, wf, Role.COMPLIANCE, offboarding.COMPLIANCE, *final)
+    assert r.status_code == 200 and r.json()["gates"]["hr_final"] == "done", r.text
+    assert [s["signed_by"] for s in r.json()["approval"]["steps"]] == [[LINE], [CHECKER, offboarding.COMPLIANCE]]
+
+    await until(temporal_env, notice + dt.timedelta(days=31))
+    await offboarding.wait_view(api, auth, wf, lambda v: v["stage"] == "departed")
+    for filing in ("labour_filing", "archive_and_insurance_transfer"):
+        r = await api.post(f"/offboardings/{wf}/filings", json={"filing": filing, "reference": f"REF-{filing}"},
+                           headers=auth(Role.HR_SPECIALIST, offboarding.HR))
+        assert r.status_code == 200, r.text
+    await offboarding.wait_view(api, auth, wf, lambda v: v["stage"] == "completed")
+    with session_factory() as s:
+        actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.workflow_id == wf)))
+        assert actions.count("approval.route_resolved") == 1
+        open_tasks = s.scalars(select(ApprovalTask.task_key).where(ApprovalTask.workflow_id == wf,
+                                                                    ApprovalTask.status == "open")).all()
+        assert open_tasks == []
+        assert verify_chain(s).ok
+    await record_history(temporal_env.client, wf, "offboarding", "final_approval_route")

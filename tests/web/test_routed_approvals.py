@@ -99,3 +99,39 @@ async def test_the_subject_is_offered_nothing_and_cannot_reach_the_form(site, op
     for slug in ACTIONS:  # typed into the address bar: no form
         answer = await page.request.get(f"{site}/app/cases/{workflow_id}/do/{slug}")
         assert answer.status == 404, slug
+
+
+async def test_her_line_manager_gives_a_departures_final_approval_on_the_page(site, open_page, auth, temporal_env,
+                                                                               session_factory) -> None:
+    from tests.processes import test_offboarding as offboarding
+    from tests.processes.support import env_today
+
+    await _her_manager_signs_first(site, auth, session_factory)  # the organisation; its enrollment waits aside
+    add_employee(session_factory, offboarding.RECEIVER, resident_id_number="110101199001011237")
+    route = ROUTE | {"steps": [{"name": "直属上级确认", "approvers": [{"line_manager": 1}]}]}
+    async with httpx.AsyncClient(base_url=site) as api:
+        r = await api.post("/approval-routes/offboarding.final", json=route, headers=auth(Role.HR_MANAGER, "mgr.wang"))
+        assert r.status_code == 201, r.text
+        wf = (await offboarding.start(api, auth, EMPLOYEE, await env_today(temporal_env)))["workflow_id"]
+        await offboarding.wait_view(api, auth, wf, lambda v: v["risk"])
+        await offboarding.sign(api, auth, wf, Role.EMPLOYEE, offboarding.RECEIVER, "handover", "clients", "handed_over")
+        r = await offboarding.sign(api, auth, wf, Role.IT, offboarding.IT, "it", "accounts", "revoked")
+        assert r.json()["approval"]["current"] == 0, r.text
+    hr, hr_watch = await open_page()
+    await sign_in(hr, site, "mgr.wang")
+    await hr.goto(f"{site}/app/cases/{wf}")
+    await expect(hr.locator("ol.route li.current")).to_contain_text("直属上级确认")
+    await expect(hr.locator("form.sign-off")).to_have_count(0)  # the route names her manager, not HR
+    hr_watch.assert_clean()
+
+    page, watch = await open_page()
+    await sign_in(page, site, LINE)
+    await page.goto(f"{site}/app/cases/{wf}")
+    form = page.locator("form.sign-off")
+    await expect(form).to_have_count(1)
+    await form.get_by_role("button", name="签字确认").click()
+    await expect(page.locator(".done")).to_be_visible()
+    async with httpx.AsyncClient(base_url=site) as api:
+        v = (await api.get(f"/offboardings/{wf}", headers=auth(Role.HR_MANAGER, "mgr.wang"))).json()
+    assert v["gates"]["hr_final"] == "done" and v["approval"]["steps"][0]["signed_by"] == [LINE]
+    watch.assert_clean()
