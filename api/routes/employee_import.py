@@ -11,14 +11,10 @@ numbers it), its column (as the file names it), the field and the rule.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from collections.abc import Iterable
-from decimal import Decimal
 from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import Query, Request, UploadFile
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import insert, or_, select
@@ -26,14 +22,24 @@ from sqlalchemy.orm import Session
 
 from api import scope
 from api.auth import Hr, Principal
-from api.body_limit import read_upload
 from api.deps import RequestId
-from api.errors import ApiError, responses, validation_items
-from api.i18n import Language, Text, language, say
+from api.errors import ApiError, responses
+from api.i18n import Text, language, say
+from api.imports import (
+    RowProblem,
+    cell_value,
+    columns_of,
+    problem_at,
+    problem_from,
+    said,
+    template,
+    uploaded_table,
+    validation_problems,
+)
 from api.plausibility import today
 from api.routes import resource_router
 from api.routes.employees import EmployeeIn, check_contribution_base, check_hire_date
-from api.spreadsheets import Cell, Row, UnreadableTable, read_table
+from api.spreadsheets import Row
 from api.transactions import transact
 from db import audit
 from db.models import Employee, ManagerAssignment, OrgUnit
@@ -69,14 +75,6 @@ TEMPLATE_ROW = {"employee_id": "E1001", "resident_id_number": "11010519850615123
                 "email": "wang.fang@example.com", "language": "zh", "manager_id": "", "unit_code": ""}
 
 
-class RowProblem(BaseModel):
-    row: int = Field(description="the row as Excel numbers it (the header is row 1)")
-    column: str | None = Field(description="the column as the file names it")
-    field: str
-    rule: str
-    message: str
-
-
 class RowNote(BaseModel):
     row: int
     employee_id: str
@@ -91,53 +89,6 @@ class ImportReport(BaseModel):
     problems: list[RowProblem]
     notes: list[RowNote] = Field(description="what could not be checked and why (a row is imported all the same)")
     sha256: str = Field(description="of the file, as the audit trail records it")
-
-
-def problem_at(row: int, column: str | None, field: str, rule: str, zh: str, en: str) -> dict[str, Any]:
-    return {"row": row, "column": column, "field": field, "rule": rule,
-            "message": Text(f"第 {row} 行：{zh}", f"row {row}: {en}")}
-
-
-def columns_of(header: list[str], known: dict[str, tuple[str, ...]], required: tuple[str, ...]
-               ) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    """Field -> the file's header for it (``known``: each field's Chinese, other and English
-    names), and the problems of the header row."""
-    names_of = {h.casefold(): field for field, names in known.items() for h in (field, *names)}
-    found: dict[str, str] = {}
-    problems = []
-    for name in header:
-        if not name:
-            continue
-        field = names_of.get(name.casefold())
-        if field is None:
-            problems.append(problem_at(1, name, "file", "unknown_column", f"不认识列名“{name}”，可用的列名见导入模板",
-                                     f"column '{name}' is not known; the import template lists the columns"))
-        elif field in found:
-            problems.append(problem_at(1, name, field, "duplicate_column", f"“{name}”与“{found[field]}”是同一列",
-                                     f"'{name}' and '{found[field]}' are the same column"))
-        else:
-            found[field] = name
-    for field in required:
-        if field not in found:
-            zh_name, en_name = known[field][0], known[field][-1]
-            problems.append(problem_at(1, None, field, "column_missing", f"缺少必填的列“{zh_name}”",
-                                     f"the required column '{en_name}' is missing"))
-    return found, problems
-
-
-def cell_value(field: str, cell: Cell) -> Any:
-    """A cell as the registration body takes it: dates as dates, amounts as exact decimals (an Excel
-    number is a binary float: 12000.1 is read as the decimal it shows), numbers as text."""
-    if cell is None or (isinstance(cell, str) and not cell.strip()):
-        return None
-    if isinstance(cell, dt.datetime):
-        return cell.date() if cell.time() == dt.time() else cell
-    if isinstance(cell, float):
-        return Decimal(repr(cell)) if field == "contribution_base" else (
-            str(int(cell)) if cell.is_integer() else repr(cell))
-    if isinstance(cell, int) and not isinstance(cell, bool):
-        return Decimal(cell) if field == "contribution_base" else str(cell)
-    return cell.strip() if isinstance(cell, str) else cell
 
 
 def check_row(row: Row, columns: dict[str, str], on: dt.date, catalogue: Catalogue
@@ -155,7 +106,8 @@ def check_row(row: Row, columns: dict[str, str], on: dt.date, catalogue: Catalog
     if with_nul:
         return None, [problem_at(row.number, columns[f], f, "no_nul_character", "文字中不能含有 NUL 字符（U+0000）",
                                "text may not contain the NUL character (U+0000)") for f in with_nul], []
-    values = {field: cell_value(field, row.cells.get(name)) for field, name in columns.items()}
+    values = {field: cell_value(row.cells.get(name), amount=field == "contribution_base")
+              for field, name in columns.items()}
     try:
         body = EmployeeIn.model_validate({k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
@@ -167,22 +119,6 @@ def check_row(row: Row, columns: dict[str, str], on: dt.date, catalogue: Catalog
         items = exc.detail if isinstance(exc.detail, list) else []
         return None, [problem_from(row.number, header_of, item) for item in items], []
     return body, [], notes
-
-
-def validation_problems(number: int, header_of: dict[str, str], exc: ValidationError) -> list[dict[str, Any]]:
-    errors = RequestValidationError(exc.errors())
-    zh, en = validation_items(errors, "zh"), validation_items(errors, "en")
-    return [{"row": number, "column": header_of.get(z["field"]), "field": z["field"], "rule": z["rule"],
-             "message": Text(f"第 {number} 行：{z['message']}", f"row {number}: {e['message']}")}
-            for z, e in zip(zh, en, strict=True)]
-
-
-def problem_from(number: int, header_of: dict[str, str], item: dict[str, Any]) -> dict[str, Any]:
-    message = str(item.get("message", ""))
-    zh, en = say(message, "zh"), say(message, "en")
-    field = str(item.get("field", "body"))
-    return {"row": number, "column": header_of.get(field), "field": field, "rule": str(item.get("rule")),
-            "message": Text(f"第 {number} 行：{zh}", f"row {number}: {en}")}
 
 
 def across_rows(session: Session, checked: list[tuple[Row, EmployeeIn]], columns: dict[str, str],
@@ -294,11 +230,6 @@ def _managers_first(bodies: list[EmployeeIn]) -> list[EmployeeIn]:
     return sorted(bodies, key=lambda b: depth[b.employee_id])
 
 
-def said(items: Iterable[dict[str, Any]], lang: Language) -> list[RowProblem]:
-    return [RowProblem(row=i["row"], column=i["column"], field=i["field"], rule=i["rule"],
-                       message=say(i["message"], lang)) for i in items]
-
-
 @router.post("/import", response_model=ImportReport, status_code=201,
              responses={200: {"model": ImportReport, "description": "a dry run's report"},
                         **responses(400, 401, 403, 413, 422)},
@@ -321,15 +252,8 @@ async def import_employees(
     whole file is imported at once when every row passes (201), and with any problem nothing is, 422
     listing each problem's row, column, field and rule. Each registration and the file (its
     SHA-256) are audited. HR specialists and managers."""
-    settings = request.app.state.settings
-    content = await read_upload(file, settings.max_upload_bytes)
+    table, sha256 = await uploaded_table(file, request)
     filename = file.filename or ""
-    sha256 = hashlib.sha256(content).hexdigest()
-    try:
-        table = read_table(content, filename, max_rows=settings.import_max_rows)
-    except UnreadableTable as exc:
-        raise ApiError(422, "validation_failed", [{"field": "file", "rule": exc.rule,
-                                                   "message": Text(exc.zh, exc.en)}]) from None
     columns, problems = columns_of(table.header, COLUMNS, REQUIRED)
     on, lang = today(), language(request)
     checked: list[tuple[Row, EmployeeIn]] = []
@@ -379,7 +303,4 @@ async def import_template(_: Hr) -> Response:
 
     The import template: the Chinese column names and one example row, UTF-8 with a byte-order mark
     so Excel opens it without garbling. HR specialists and managers."""
-    header = ",".join(names[0] for names in COLUMNS.values())
-    example = ",".join(TEMPLATE_ROW[field] for field in COLUMNS)
-    return Response(("\ufeff" + header + "\r\n" + example + "\r\n").encode(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename*=UTF-8''employees-template.csv"})
+    return template(COLUMNS, [TEMPLATE_ROW], "employees-template.csv")

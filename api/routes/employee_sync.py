@@ -15,20 +15,20 @@ import hashlib
 import json
 from typing import Annotated, Any
 
-import anyio.to_thread
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api import scope
 from api.auth import Principal, require
 from api.deps import RequestId
 from api.errors import ApiError, responses
 from api.i18n import Language, Text, language, say
+from api.imports import RowProblem, problem_at, said
+from api.master_sync import master_snapshot
 from api.plausibility import today
 from api.routes import resource_router
-from api.routes.employee_import import RowNote, RowProblem, across_rows, check_row, problem_at, register, said
+from api.routes.employee_import import RowNote, across_rows, check_row, register
 from api.routes.employees import EmployeeIn
 from api.spreadsheets import Row
 from api.transactions import transact
@@ -37,7 +37,7 @@ from db.models import Case, Employee, OrgUnit
 from domain.policy import load_catalogue
 from domain.privacy import mask_name
 from domain.roles import Role
-from integrations.hr_master import STATUSES, HrMaster, MasterRecord, MasterSnapshot, MasterUnavailable
+from integrations.hr_master import STATUSES, MasterRecord, MasterSnapshot
 
 router = resource_router(prefix="/employees", tags=["employees"])
 
@@ -235,18 +235,7 @@ async def sync_employees(
     nothing is (422, each listed). Every change is audited. HR managers and admins who work for
     the whole company (one placed in a unit is 403); no master configured is 409, a master that
     cannot be read 503."""
-    if scope.placed(principal):
-        raise ApiError(403, "company_wide_only", f"主数据同步涉及全公司员工，须由不限组织单位的人员办理（您负责 {principal.unit}）"
-                                                 f" (a sync takes in the whole company: someone who works for every"
-                                                 f" unit does it; you work for {principal.unit})")
-    master: HrMaster | None = request.app.state.hr_master
-    if master is None:
-        raise ApiError(409, "no_master", "未配置人事主数据系统：请设置 HRFLOW_HR_MASTER_EXPORT"
-                                         " (no HR master system is configured: set HRFLOW_HR_MASTER_EXPORT)")
-    try:
-        snapshot = await anyio.to_thread.run_sync(master.snapshot)
-    except MasterUnavailable as exc:
-        raise ApiError(503, "master_unavailable", str(exc)) from None
+    snapshot = await master_snapshot(request, principal)
     digest = hashlib.sha256(json.dumps([r.fields | {"status": r.status} for r in snapshot.records],
                                        sort_keys=True, default=str).encode()).hexdigest()
     on, lang = today(), language(request)

@@ -10,7 +10,6 @@ each names its row (as Excel numbers it), its column (as the file names it), the
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Any
 
 from fastapi import Query, Request, UploadFile
@@ -19,22 +18,23 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from api.auth import Principal
-from api.body_limit import read_upload
 from api.deps import RequestId
 from api.errors import ApiError, responses
 from api.i18n import Text, language
-from api.routes import resource_router
-from api.routes.employee_import import (
+from api.imports import (
     RowProblem,
     cell_value,
     columns_of,
     problem_at,
     problem_from,
     said,
+    template,
+    uploaded_table,
     validation_problems,
 )
+from api.routes import resource_router
 from api.routes.organisation import Keepers, UnitIn, check_unit, save_unit
-from api.spreadsheets import Row, UnreadableTable, read_table
+from api.spreadsheets import Row
 from api.transactions import transact
 from db import audit
 
@@ -100,7 +100,7 @@ def place_units(session: Session, units: dict[str, tuple[Row, UnitRow]], columns
 
 
 def _read_row(row: Row, columns: dict[str, str]) -> tuple[UnitRow | None, list[dict[str, Any]]]:
-    values = {f: cell_value(f, row.cells.get(name)) for f, name in columns.items()}
+    values = {f: cell_value(row.cells.get(name)) for f, name in columns.items()}
     if isinstance(values.get("kind"), str):
         values["kind"] = KINDS.get(values["kind"].casefold(), values["kind"])
     try:
@@ -184,14 +184,7 @@ async def import_units(
     ``dry_run=true`` only checks (200); otherwise everything is imported at once when every row
     passes (201), and with any problem nothing is, 422 listing each problem's row, column, field
     and rule. Each unit's change and the file (its SHA-256) are audited. Admins and HR managers."""
-    settings = request.app.state.settings
-    content = await read_upload(file, settings.max_upload_bytes)
-    sha256 = hashlib.sha256(content).hexdigest()
-    try:
-        table = read_table(content, file.filename or "", max_rows=settings.import_max_rows)
-    except UnreadableTable as exc:
-        raise ApiError(422, "validation_failed", [{"field": "file", "rule": exc.rule,
-                                                   "message": Text(exc.zh, exc.en)}]) from None
+    table, sha256 = await uploaded_table(file, request)
     columns, problems = columns_of(table.header, COLUMNS, REQUIRED)
     units: dict[str, tuple[Row, UnitRow]] = {}
     if not problems:
@@ -234,7 +227,4 @@ async def import_template(_: Keepers) -> Response:
     The import template: the Chinese column names and three example rows (a company, a branch, a
     department), UTF-8 with a byte-order mark so Excel opens it without garbling. Admins and HR
     managers."""
-    lines = [",".join(names[0] for names in COLUMNS.values())]
-    lines += [",".join(row[field] for field in COLUMNS) for row in TEMPLATE]
-    return Response(("\ufeff" + "\r\n".join(lines) + "\r\n").encode(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename*=UTF-8''org-units-template.csv"})
+    return template(COLUMNS, TEMPLATE, "org-units-template.csv")

@@ -13,24 +13,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-import anyio.to_thread
 from fastapi import Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api import scope
 from api.deps import RequestId
 from api.errors import ApiError, responses
 from api.i18n import Language, Text, language, say
+from api.imports import RowProblem, problem_at, said
+from api.master_sync import master_snapshot
 from api.routes import resource_router
-from api.routes.employee_import import RowProblem, problem_at, said
 from api.routes.organisation import Keepers
 from api.routes.unit_import import COLUMNS, UnitRow, place_units, read_units
 from api.spreadsheets import Row
 from api.transactions import transact
 from db.models import Employee, OrgUnit
-from integrations.hr_master import UNIT_STATUSES, HrMaster, MasterSnapshot, MasterUnavailable
+from integrations.hr_master import UNIT_STATUSES, MasterSnapshot
 
 router = resource_router(prefix="/org-units", tags=["organisation"])
 FIELDS = ("name", "kind", "parent_code", "si_city", "head_employee_id", "active")
@@ -99,18 +98,7 @@ async def sync_units(
     applied at once when nothing is wrong, and with any problem nothing is (422, each listed). Every
     change is audited. Admins and HR managers who work for the whole company; no master configured
     is 409, a master that cannot be read 503."""
-    if scope.placed(principal):
-        raise ApiError(403, "company_wide_only", f"主数据同步涉及全公司，须由不限组织单位的人员办理（您负责 {principal.unit}）"
-                                                 f" (a sync takes in the whole company: someone who works for every"
-                                                 f" unit does it; you work for {principal.unit})")
-    master: HrMaster | None = request.app.state.hr_master
-    if master is None:
-        raise ApiError(409, "no_master", "未配置人事主数据系统：请设置 HRFLOW_HR_MASTER_EXPORT"
-                                         " (no HR master system is configured: set HRFLOW_HR_MASTER_EXPORT)")
-    try:
-        snapshot = await anyio.to_thread.run_sync(master.snapshot)
-    except MasterUnavailable as exc:
-        raise ApiError(503, "master_unavailable", str(exc)) from None
+    snapshot = await master_snapshot(request, principal)
     rows, problems = _rows(snapshot)
     columns = {f: f for f in (*COLUMNS, "active")}  # the status, as a closed unit's active: false
     units, found = read_units(rows, columns)
