@@ -151,14 +151,15 @@ def _place(session: Session, units: dict[str, tuple[Row, UnitRow]], order: list[
                                        f"上级单位 {body.parent_code}（第 {parent_row} 行）未通过检查",
                                        f"the parent {body.parent_code} (row {parent_row}) did not pass"))
             continue
+        unit = UnitIn(**body.model_dump(exclude={"code"}))
         try:
-            check_unit(session, code, UnitIn(**body.model_dump(exclude={"code"})))
+            check_unit(session, code, unit)
         except ApiError as exc:
             refused.add(code)
             items = exc.detail if isinstance(exc.detail, list) else []
             problems.extend(problem_from(row.number, columns, item) for item in items)
             continue
-        save_unit(session, code, UnitIn(**body.model_dump(exclude={"code"})), principal, request_id)
+        save_unit(session, code, unit, principal, request_id)
     return problems
 
 
