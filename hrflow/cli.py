@@ -56,12 +56,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     logs.configure()
     asyncio.run(worker.run(load_settings()))
-    # The worker has drained and stopped. Skip interpreter finalisation: CPython 3.11 can abort
-    # when the Temporal core's native threads touch the GIL while the interpreter is finalising.
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    return 0
 
 
 def _api(args: argparse.Namespace) -> int:
@@ -154,8 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except ConfigurationError as exc:
@@ -163,6 +157,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code = _run(args)
+    if argv is None and "temporalio.bridge.temporal_sdk_bridge" in sys.modules:
+        # A command that touched Temporal skips interpreter finalisation: CPython 3.11 can abort
+        # (SIGABRT) when the Temporal core's native threads take the GIL while it is finalising.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":
