@@ -6,14 +6,16 @@
     python3 run.py test    # the test suite (extra arguments go to pytest)
 
 The virtual environment is reinstalled only when pyproject.toml changes. The tests also need
-Debian's Chromium (the report page is checked in a real browser): when it is missing and this runs
-as root on Debian, ``test`` installs it with apt-get; otherwise it says what to install.
+Debian's Chromium (pages are checked in a real browser) and Node.js (the sign-in tests start a real
+OpenID provider, whose npm packages ``test`` installs into tests/idp): when they are missing and this
+runs as root on Debian, ``test`` installs them with apt-get; otherwise it says what to install.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -25,6 +27,8 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".hrflow-installed"
 CHROMIUM = Path(os.environ.get("HRFLOW_CHROMIUM", "/usr/bin/chromium"))
 SYSTEM_PACKAGES = ["chromium", "fonts-noto-cjk"]  # the browser, and glyphs for Chinese labels
+NODE_PACKAGES = ["nodejs", "npm"]  # the tests' OpenID provider (tests/idp) runs on Node.js
+IDP = ROOT / "tests" / "idp"
 
 
 def ensure_environment() -> None:
@@ -44,17 +48,32 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
-def ensure_browser() -> None:
-    if CHROMIUM.exists():
+def ensure_system_packages() -> None:
+    """Debian's Chromium (pages are tested in a real browser) and Node.js (for the tests' OpenID
+    provider), installed with apt-get when missing and this runs as root on Debian."""
+    missing = ([] if CHROMIUM.exists() else SYSTEM_PACKAGES) + ([] if shutil.which("npm") else NODE_PACKAGES)
+    if not missing:
         return
     if os.name != "posix" or os.geteuid() != 0 or not Path("/usr/bin/apt-get").exists():
-        sys.exit(f"the tests need Chromium at {CHROMIUM}: install Debian's packages {' '.join(SYSTEM_PACKAGES)}"
-                 " (or set HRFLOW_CHROMIUM to a Chromium binary)")
-    print(f"installing {' '.join(SYSTEM_PACKAGES)} with apt-get (the report page is tested in a browser)", flush=True)
+        sys.exit(f"the tests need Debian's packages {' '.join(missing)}"
+                 " (or HRFLOW_CHROMIUM set to a Chromium binary, and node and npm on the PATH)")
+    print(f"installing {' '.join(missing)} with apt-get (a real browser, and the tests' OpenID provider)", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *SYSTEM_PACKAGES],
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
                    check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def ensure_test_idp() -> None:
+    """The OpenID provider the sign-in tests start (panva's oidc-provider), at its locked version."""
+    stamp = IDP / "node_modules" / ".hrflow-installed"
+    wanted = hashlib.sha256((IDP / "package-lock.json").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted:
+        return
+    print("installing the tests' OpenID provider (npm ci in tests/idp)", flush=True)
+    subprocess.run([shutil.which("npm") or "npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
+                   check=True, cwd=IDP, stdout=subprocess.DEVNULL)
+    stamp.write_text(wanted)
 
 
 def main() -> int:
@@ -71,7 +90,8 @@ def main() -> int:
             return 1
         args = [str(BIN / "mypy")]  # the packages and the strictness are in pyproject.toml
     else:
-        ensure_browser()
+        ensure_system_packages()
+        ensure_test_idp()
         args = [str(BIN / "python"), "-m", "pytest", *rest]
     os.chdir(ROOT)
     os.execv(args[0], args)

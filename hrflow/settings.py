@@ -88,6 +88,21 @@ class Settings(BaseSettings):
     temporal_ui_url: str | None = Field(
         default=None, description="the Temporal UI's address, for each case page's deep link (http://host:8233)")
     secure_cookies: bool = Field(default=False, description="mark the web session cookie Secure (behind HTTPS)")
+    public_url: str | None = Field(default=None, description="the address people reach hrflow at (https://hr.example.cn),"
+                                                            " for sign-in return addresses; else the request's own")
+
+    # --- single sign-on (each configured provider is offered on the sign-in page) ---
+    oidc_issuer: str | None = Field(default=None, description="OpenID Connect issuer URL (Keycloak realm, Authing, Azure AD)")
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = Field(default=None, description="omit for a public client (PKCE only)")
+    oidc_scopes: str = "openid profile email"
+    oidc_login_claim: str = Field(default="preferred_username",
+                                  description="the ID-token claim holding the directory login or employee number")
+    wecom_corp_id: str | None = Field(default=None, description="WeCom 企业ID (corpid)")
+    wecom_agent_id: str | None = Field(default=None, description="WeCom self-built application AgentId")
+    wecom_secret: SecretStr | None = Field(default=None, description="that application's Secret")
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    wecom_login_base: str = "https://login.work.weixin.qq.com"
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="largest uploaded file")
     import_max_rows: int = Field(default=50_000, ge=1, description="most rows one employee import file may hold")
     hr_master_export: Path | None = Field(default=None, description="the HR master system's employee export (JSON),"

@@ -8,6 +8,7 @@ shows what the API shows her and refuses what it refuses. A form posts back to i
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -26,14 +27,17 @@ from api.i18n import COOKIE as LANGUAGE_COOKIE
 from api.i18n import LANGUAGES, language, say
 from api.processes import PROCESSES, Process, process_of
 from api.routes.offboarding import RECORD_OWNERS, RecordIn
-from api.web import actions, forms, money_words, statistics_charts
+from api.transactions import transact
+from api.web import actions, forms, money_words, sso, statistics_charts
 from api.web import session as web_session
 from api.web.calls import Answer, call
 from api.web.session import Session
-from api.web.sign_in import choice_key, method_for
+from api.web.sign_in import choice_key, directory_identity, method_for
 from api.web.texts import Texts
+from db.audit import AuditEntry, append
 from domain.roles import HR, STAFF, Role
 from hrflow.settings import Settings
+from integrations.identity import REFUSED, UNAVAILABLE, Attempt, SignInProblem
 from workflows.offboarding import OUTCOMES
 from workflows.transfer import REJECTION_REASONS
 
@@ -44,6 +48,8 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; script-src '
        " base-uri 'none'; frame-ancestors 'none'")
 _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+log = logging.getLogger("hrflow.web")
 
 
 def _when(value: Any) -> str:
@@ -215,6 +221,8 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="web-static")
     settings: Settings = app.state.settings
     sign_in_method = method_for(settings.dev_sign_in)
+    providers = sso.providers_from(settings)
+    app.state.sign_in_providers = providers
 
     async def signed_in(request: Request) -> Page:
         """The page of a signed-in person; a post, only from one of our forms. Otherwise the
@@ -241,9 +249,12 @@ def install(app: FastAPI) -> None:
     async def sign_in_page(request: Request) -> Response:
         page = Page(request)
         people = await sign_in_method.people(request)
+        next_path = _safe_next(request.query_params.get("next"))
         return page.render("sign_in.html", staff=[p for p in people if p.role in STAFF],
                            employees=[p for p in people if p.role is Role.EMPLOYEE], key=choice_key,
-                           dev=settings.dev_sign_in, next=_safe_next(request.query_params.get("next")))
+                           dev=settings.dev_sign_in, next=next_path,
+                           providers=[(f"/app/sign-in/{k}" + (f"?next={quote(next_path)}" if next_path else ""),
+                                       sso.LABELS[k]) for k in providers])
 
     @app.post("/app/sign-in", include_in_schema=False)
     async def sign_in(request: Request) -> Response:
@@ -254,9 +265,58 @@ def install(app: FastAPI) -> None:
         who = await sign_in_method.complete(request, str(form.get("person") or ""))
         if who is None:
             return page.redirect("/app/sign-in")
+        await transact(request, lambda session: _record_sign_in(session, who, "dev"))
         response = RedirectResponse(_safe_next(str(form.get("next") or "")) or "/app", status_code=303)
         web_session.start(request, response, who)
         page.session = None  # signed in anew: the session this request came with (if any) is over
+        return page.finish(response)
+
+    @app.get("/app/sign-in/{key}", include_in_schema=False)
+    async def sign_in_through(key: str, request: Request) -> Response:
+        """Off to the provider, the attempt kept in a cookie until the browser is back."""
+        page = Page(request)
+        provider = providers.get(key)
+        if provider is None:
+            return page.render("problem.html", status=404, message=page.t("app.sso_unknown"))
+        attempt = Attempt()
+        try:
+            url = await provider.authorization_url(attempt, sso.return_address(request, key))
+        except SignInProblem as exc:
+            return _sign_in_refused(page, key, exc)
+        response = RedirectResponse(url, status_code=303)
+        sso.keep(request, response, key, attempt, _safe_next(request.query_params.get("next")))
+        return page.finish(response)
+
+    @app.get("/app/sign-in/{key}/callback", include_in_schema=False)
+    async def signed_in_through(key: str, request: Request) -> Response:
+        """Back from the provider: this browser's attempt, the login the code vouches for, and who
+        that is in the directory; anything else is refused and nobody is signed in."""
+        page = Page(request)
+        query = request.query_params
+        provider = providers.get(key)
+        kept = sso.taken(request, key, query.get("state", "")) if provider is not None else None
+        try:
+            if provider is None or kept is None:
+                raise SignInProblem(sso.ATTEMPT_UNKNOWN, "no kept attempt for this state")
+            if query.get("error") or not query.get("code"):
+                raise SignInProblem(REFUSED, f"{query.get('error', 'no code')}: {query.get('error_description', '')}")
+            attempt, next_path = kept
+            login = await provider.login(dict(query), attempt, sso.return_address(request, key))
+
+            def look_up(session: Any) -> Any:
+                who = directory_identity(session, login)
+                if who is None:
+                    raise SignInProblem(sso.NOT_IN_DIRECTORY, f"login {login!r}")
+                _record_sign_in(session, who, key)
+                return who
+
+            who = await transact(request, look_up)
+        except SignInProblem as exc:
+            return _sign_in_refused(page, key, exc)
+        response = RedirectResponse(next_path or "/app", status_code=303)
+        sso.forget(response)
+        web_session.start(request, response, who)
+        page.session = None
         return page.finish(response)
 
     @app.post("/app/sign-out", include_in_schema=False)
@@ -691,6 +751,20 @@ def _refused(page: Page, answer: Answer, fields: list[forms.Field], form: Any) -
 
 def _names(fields: list[forms.Field], name: str) -> bool:
     return any(f.name == name or _names(f.children, name) for f in fields)
+
+
+def _record_sign_in(session: Any, who: Any, via: str) -> None:
+    append(session, AuditEntry(actor=who.user, actor_role=who.role.value, action="session.signed_in",
+                               after={"via": via}))
+
+
+def _sign_in_refused(page: Page, key: str, problem: SignInProblem) -> Response:
+    """The refusal in words (the provider's own words go to the log only); the attempt is over."""
+    log.warning("sign-in through %s refused: %s", key, problem)
+    status = 502 if problem.code == UNAVAILABLE else 403
+    response = page.render("problem.html", status=status, message=page.t(f"app.sso_{problem.code}"))
+    sso.forget(response)
+    return response
 
 
 def _safe_next(target: str | None) -> str:

@@ -3,9 +3,8 @@
 ``SignInMethod`` is all the pages know: the people it may offer (for a chooser) and the identity a
 completed sign-in vouches for. ``DevSignIn`` (``HRFLOW_DEV_SIGN_IN=true``, which ``hrflow dev``
 sets) offers everyone in the staff directory and every registered employee, and signs in as the one
-chosen, after looking her up again: a posted role is never believed. Single sign-on (OpenID
-Connect, DingTalk, WeCom, Feishu) is another method behind the same interface; without one, the
-sign-in page says that this deployment has none.
+chosen, after looking her up again: a posted role is never believed. Single sign-on (``api.web.sso``)
+looks the login its provider vouches for up the same way (``directory_identity``).
 """
 
 from __future__ import annotations
@@ -52,20 +51,21 @@ class DevSignIn:
     async def complete(self, request: Request, choice: str) -> Identity | None:
         """The person chosen, as the directory has her now: a posted role is never believed."""
         role, _, user = choice.partition(":")
+        who = await transact(request, lambda session: directory_identity(session, user))
+        return who if who is not None and who.role.value == role else None
 
-        def work(session: Session) -> Identity | None:
-            m = session.get(StaffMember, user)
-            if m is not None:  # a login of the directory (a line manager who signs may have the employee role)
-                return None if not m.active or m.role != role else Identity(
-                    user=m.user_id, role=Role(m.role), employee_id=m.employee_id, display_name=m.display_name,
-                    unit_code=m.unit_code)
-            if role != Role.EMPLOYEE.value:
-                return None
-            e = session.get(Employee, user)
-            return None if e is None or e.employment_status == "departed" else Identity(
-                user=e.employee_id, role=Role.EMPLOYEE, employee_id=e.employee_id, display_name=e.name)
 
-        return await transact(request, work)
+def directory_identity(session: Session, login: str) -> Identity | None:
+    """Who ``login`` is in hrflow's directory now: an active staff login (a line manager who signs
+    may have the employee role), else the number of an employee who has not left; None otherwise."""
+    m = session.get(StaffMember, login)
+    if m is not None:
+        return None if not m.active else Identity(
+            user=m.user_id, role=Role(m.role), employee_id=m.employee_id, display_name=m.display_name,
+            unit_code=m.unit_code)
+    e = session.get(Employee, login)
+    return None if e is None or e.employment_status == "departed" else Identity(
+        user=e.employee_id, role=Role.EMPLOYEE, employee_id=e.employee_id, display_name=e.name)
 
 
 class NoSignIn:

@@ -43,14 +43,22 @@ def web_settings(settings):
 
 
 @pytest.fixture
-async def site(temporal_env, web_settings, engine, session_factory, codec) -> AsyncIterator[str]:
+def site_port() -> int:
+    """The port hrflow is served on: any free one (a module whose provider must know the address
+    beforehand picks one)."""
+    return 0
+
+
+@pytest.fixture
+async def site(temporal_env, web_settings, engine, session_factory, codec, site_port) -> AsyncIterator[str]:
     """The base URL of hrflow served on a free port, with the staff and one employee registered."""
     add_employee(session_factory, EMPLOYEE, name="王芳")
     with session_factory.begin() as s:
         for user, name, role, level in STAFF:
             s.add(StaffMember(user_id=user, display_name=name, role=role, level=level, email=f"{user}@example.cn"))
     app = create_app(web_settings, engine=engine, temporal=temporal_env.client, codec=codec)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=site_port, log_level="warning",
+                                           lifespan="on"))
     serving = asyncio.create_task(server.serve())
     async with build_worker(temporal_env.client, web_settings, session_factory,
                             agency=SimulatedAgency(session_factory)):
@@ -94,17 +102,23 @@ async def browser() -> AsyncIterator[Browser]:
 @pytest.fixture
 def open_page(browser: Browser, site: str) -> Callable[..., object]:
     """``page, watch = await open_page(width=390)``: a fresh browser context (no cookies) that may
-    reach only the site."""
+    reach only the site (and the sign-in providers named in ``also``)."""
 
-    async def make(width: int = 1280, height: int = 900, locale: str = "zh-CN") -> tuple[Page, Watch]:
+    async def make(width: int = 1280, height: int = 900, locale: str = "zh-CN",
+                   also: tuple[str, ...] = ()) -> tuple[Page, Watch]:
         watch = Watch(site)
         context = await browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+        reachable = tuple(f"{origin}/" for origin in (site, *also))
+
+        def ours(url: str) -> bool:  # a page of hrflow's (a provider's own pages are not judged here)
+            return url.startswith(site + "/")
 
         async def only_local(route: Route) -> None:
-            if route.request.url.startswith(site + "/"):
+            if route.request.url.startswith(reachable):
                 await route.continue_()
             else:
-                watch.foreign.append(route.request.url)
+                if ours(route.request.frame.url) or not also:
+                    watch.foreign.append(route.request.url)
                 await route.abort()
 
         await context.route("**/*", only_local)
@@ -112,7 +126,7 @@ def open_page(browser: Browser, site: str) -> Callable[..., object]:
         page.set_default_timeout(10_000)
 
         def on_console(message: ConsoleMessage) -> None:
-            if message.type == "error":
+            if message.type == "error" and (ours(page.url) or not also):
                 watch.console_errors.append(message.text)
 
         def on_failed(request: Request) -> None:

@@ -1,0 +1,122 @@
+"""WeCom (企业微信) through its server API: the application's access token, and sign-in.
+
+The shapes are WeCom's documented ones. ``GET /cgi-bin/gettoken?corpid&corpsecret`` gives an
+``access_token`` for ``expires_in`` seconds (7200); it is kept and fetched anew five minutes before
+it ends, or at once when WeCom says it has expired or is invalid (``42001``, ``40014``). Every
+answer is JSON with ``errcode`` (0 is success) and ``errmsg``; ``-1`` is WeCom being busy, retried
+once. Web sign-in (企业微信扫码/网页登录) sends the browser to
+``/wwlogin/sso/login`` and back with a ``code``, which ``/cgi-bin/auth/getuserinfo`` turns into the
+member's ``userid``; a visitor who is not a member of the corporation comes back with an
+``openid`` only, and is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from integrations.identity import NO_LOGIN, REFUSED, UNAVAILABLE, Attempt, SignInProblem
+
+TOKEN_EXPIRED = {42001, 40014}  # access_token expired / invalid: fetch a new one and ask again
+BUSY = -1
+INVALID_CODE = 40029
+RENEW_BEFORE_SECONDS = 300
+
+
+class WeComError(Exception):
+    def __init__(self, errcode: int, errmsg: str) -> None:
+        super().__init__(f"WeCom errcode {errcode}: {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+
+@dataclass
+class WeComApi:
+    """One WeCom application (corp id, agent id, its secret): the token, and authenticated calls."""
+
+    corp_id: str
+    agent_id: str
+    secret: str
+    api_base: str = "https://qyapi.weixin.qq.com"
+    timeout: float = 10.0
+    _token: str | None = field(default=None, repr=False)
+    _token_until: float = 0.0
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    async def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                   json: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``path`` with the access token; the answer when ``errcode`` is 0, else ``WeComError``
+        (network trouble and HTTP 5xx are ``WeComError(-1)`` too, after one retry)."""
+        retried_token = retried_busy = False
+        while True:
+            token = await self._access_token()
+            try:
+                return await self._ask(method, path, params={**(params or {}), "access_token": token}, json=json)
+            except WeComError as exc:
+                if exc.errcode in TOKEN_EXPIRED and not retried_token:
+                    retried_token = True
+                    if self._token == token:
+                        self._token = None
+                    continue
+                if exc.errcode == BUSY and not retried_busy:
+                    retried_busy = True
+                    continue
+                raise
+
+    async def _access_token(self) -> str:
+        async with self._lock:
+            if self._token is None or time.monotonic() >= self._token_until:
+                body = await self._ask("GET", "/cgi-bin/gettoken", params={"corpid": self.corp_id,
+                                                                           "corpsecret": self.secret})
+                self._token = str(body["access_token"])
+                lifetime = int(body.get("expires_in", 7200))
+                self._token_until = time.monotonic() + max(lifetime - RENEW_BEFORE_SECONDS, lifetime // 2)
+            return self._token
+
+    async def _ask(self, method: str, path: str, *, params: dict[str, Any],
+                   json: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            async with httpx.AsyncClient(base_url=self.api_base, timeout=self.timeout) as client:
+                answer = await client.request(method, path, params=params, json=json)
+        except httpx.HTTPError as exc:
+            raise WeComError(BUSY, f"{type(exc).__name__}: {exc}") from None
+        try:
+            body = answer.json()
+        except ValueError:
+            body = None
+        if answer.status_code >= 500 or not isinstance(body, dict):
+            raise WeComError(BUSY, f"HTTP {answer.status_code}")
+        code = int(body.get("errcode", 0))
+        if code:
+            raise WeComError(code, str(body.get("errmsg", "")))
+        return body
+
+
+@dataclass
+class WeComSignIn:
+    """Web sign-in with WeCom. WeCom's OAuth has no PKCE; ``state`` ties the answer to the browser."""
+
+    api: WeComApi
+    login_base: str = "https://login.work.weixin.qq.com"
+    key: str = "wecom"
+
+    async def authorization_url(self, attempt: Attempt, redirect_uri: str) -> str:
+        query = urlencode({"login_type": "CorpApp", "appid": self.api.corp_id, "agentid": self.api.agent_id,
+                           "redirect_uri": redirect_uri, "state": attempt.state})
+        return f"{self.login_base}/wwlogin/sso/login?{query}"
+
+    async def login(self, answer: Mapping[str, str], attempt: Attempt, redirect_uri: str) -> str:
+        try:
+            body = await self.api.call("GET", "/cgi-bin/auth/getuserinfo", params={"code": answer["code"]})
+        except WeComError as exc:
+            raise SignInProblem(REFUSED if exc.errcode == INVALID_CODE else UNAVAILABLE, str(exc)) from None
+        userid = body.get("userid")
+        if not isinstance(userid, str) or not userid:
+            raise SignInProblem(NO_LOGIN, "not a member of the corporation (openid only)")
+        return userid

@@ -1,0 +1,115 @@
+"""WeCom (企业微信) as hrflow meets it, on a local port: web login and the server API.
+
+The formats are WeCom's documented ones: ``/wwlogin/sso/login`` (the member confirms, the browser
+goes back to ``redirect_uri?code=&state=``), ``/cgi-bin/gettoken`` (40013 a wrong corpid, 40001 a
+wrong secret; ``expires_in`` seconds of life), ``/cgi-bin/auth/getuserinfo`` (42001 an expired
+token, 40014 an unknown one, 40029 a code that is wrong, used or older than five minutes; a
+visitor outside the corporation gets an ``openid`` only). ``outage`` makes every API call a 503;
+``calls`` counts the calls by path, so a test sees the token kept and renewed.
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+CODE_SECONDS = 300
+
+
+@dataclass
+class SimulatedWeCom:
+    corp_id: str = "ww0123456789abcdef"
+    agent_id: str = "1000002"
+    secret: str = "wecom-app-secret-0123456789"
+    members: dict[str, str] = field(default_factory=dict)  # userid -> name, shown on the login page
+    token_seconds: int = 7200
+    outage: bool = False
+    calls: Counter[str] = field(default_factory=Counter)
+    _tokens: dict[str, float] = field(default_factory=dict)  # token -> monotonic expiry
+    _codes: dict[str, tuple[str | None, float]] = field(default_factory=dict)  # code -> (userid, issued)
+
+    def issue_code(self, userid: str | None) -> str:
+        """A login code, as WeCom hands one to the browser (None: a visitor outside the corporation)."""
+        code = secrets.token_hex(16)
+        self._codes[code] = (userid, time.monotonic())
+        return code
+
+    def expire_tokens(self) -> None:
+        self._tokens = {t: 0.0 for t in self._tokens}
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.middleware("http")
+        async def count_and_fail(request: Request, call_next: Any) -> Response:
+            if request.url.path.startswith("/cgi-bin/"):
+                self.calls[request.url.path] += 1
+                if self.outage:
+                    return Response("service unavailable", status_code=503)
+            response: Response = await call_next(request)
+            return response
+
+        @app.get("/wwlogin/sso/login")
+        async def login_page(login_type: str = "", appid: str = "", agentid: str = "", redirect_uri: str = "",
+                             state: str = "") -> Response:
+            if login_type != "CorpApp" or appid != self.corp_id or agentid != self.agent_id or not redirect_uri:
+                return HTMLResponse("<p>参数错误：appid 或 agentid 不正确</p>", status_code=400)
+            buttons = "".join(
+                f'<button name="userid" value="{html.escape(u)}">{html.escape(n)}（{html.escape(u)}）</button>'
+                for u, n in self.members.items())
+            return HTMLResponse(
+                f'<!doctype html><title>企业微信登录</title><h1>企业微信扫码登录</h1><form method="post" '
+                f'action="/wwlogin/sso/confirm"><input type="hidden" name="redirect_uri" '
+                f'value="{html.escape(redirect_uri)}"><input type="hidden" name="state" value="{html.escape(state)}">'
+                f'{buttons}</form>')
+
+        @app.post("/wwlogin/sso/confirm")
+        async def confirm(redirect_uri: str = Form(), state: str = Form(), userid: str = Form()) -> Response:
+            code = self.issue_code(userid if userid in self.members else None)
+            sep = "&" if "?" in redirect_uri else "?"
+            return RedirectResponse(f"{redirect_uri}{sep}{urlencode({'code': code, 'state': state})}", 302)
+
+        @app.get("/cgi-bin/gettoken")
+        async def gettoken(corpid: str = "", corpsecret: str = "") -> Response:
+            if corpid != self.corp_id:
+                return _answer(40013, "invalid corpid")
+            if corpsecret != self.secret:
+                return _answer(40001, "invalid credential")
+            token = secrets.token_hex(32)
+            self._tokens[token] = time.monotonic() + self.token_seconds
+            return _answer(0, "ok", access_token=token, expires_in=self.token_seconds)
+
+        @app.get("/cgi-bin/auth/getuserinfo")
+        async def getuserinfo(access_token: str = "", code: str = "") -> Response:
+            problem = self._token_problem(access_token)
+            if problem:
+                return problem
+            issued = self._codes.pop(code, None)
+            if issued is None or time.monotonic() - issued[1] > CODE_SECONDS:
+                return _answer(40029, "invalid code")
+            userid = issued[0]
+            if userid is None:
+                return _answer(0, "ok", openid="oVISITOR" + secrets.token_hex(8), external_userid="")
+            return _answer(0, "ok", userid=userid, user_ticket=secrets.token_hex(16))
+
+        return app
+
+    def _token_problem(self, token: str) -> Response | None:
+        until = self._tokens.get(token)
+        if until is None:
+            return _answer(40014, "invalid access_token")
+        if time.monotonic() >= until:
+            return _answer(42001, "access_token expired")
+        return None
+
+
+def _answer(errcode: int, errmsg: str, **body: Any) -> JSONResponse:
+    return JSONResponse({"errcode": errcode, "errmsg": errmsg, **body})
