@@ -100,7 +100,8 @@ class CaseActivities(DbActivities):
                     kind, who = ("user", req.assignee) if req.assignee else ("role", req.role)
                     db_outbox.enqueue(session, dedupe_key=f"{req.workflow_id}:{req.task_key}:opened:{kind}:{who}",
                                       recipient_kind=kind, recipient=who, template="task.opened",
-                                      params={"title": req.title, "due": req.due_at, "by_hand": req.by_hand},
+                                      params={"title": req.title, "due": req.due_at, "by_hand": req.by_hand,
+                                              "task_key": req.task_key},
                                       workflow_id=req.workflow_id, at=req.at)
 
     @activity.defn(name=contract.CLOSE_TASK.name)

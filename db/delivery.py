@@ -34,6 +34,7 @@ class Address:
     channel: str  # email, webhook
     address: str  # an e-mail address, or "role:<role>" for the role's group robot
     language: str
+    person: str | None = None  # whose address it is: a staff login or an employee number
 
 
 @dataclass(frozen=True)
@@ -49,21 +50,22 @@ class Due:
     template: str
     params: dict[str, Any]
     workflow_id: str | None
+    person: str | None = None
 
 
 def addresses(session: Session, n: Notification, robots: set[str]) -> list[Address]:
     if n.recipient_kind == "employee":
         emp = session.get(Employee, n.recipient)
-        return [Address("email", emp.email, emp.language)] if emp is not None and emp.email else []
+        return [Address("email", emp.email, emp.language, emp.employee_id)] if emp is not None and emp.email else []
     if n.recipient_kind == "user":
         member = session.get(StaffMember, n.recipient)
         if member is None or not member.active or not member.email:
             return []
-        return [Address("email", member.email, member.language)]
+        return [Address("email", member.email, member.language, member.user_id)]
     role, level = parse_role_address(n.recipient)
     members = session.scalars(select(StaffMember).where(StaffMember.role == role, StaffMember.level == level,
                                                         StaffMember.active, StaffMember.email.is_not(None))).all()
-    found = [Address("email", m.email, m.language) for m in members if m.email]
+    found = [Address("email", m.email, m.language, m.user_id) for m in members if m.email]
     if role in robots:
         found.append(Address("webhook", f"role:{role}", "zh"))
     return found
@@ -79,7 +81,7 @@ def plan(session: Session, *, now: dt.datetime, robots: set[str], limit: int = 2
         for a in addresses(session, n, robots):
             created += session.execute(
                 insert(Delivery).values(notification_id=n.id, channel=a.channel, address=a.address,
-                                        language=a.language, next_attempt_at=now)
+                                        language=a.language, person=a.person, next_attempt_at=now)
                 .on_conflict_do_nothing().returning(Delivery.id)).first() is not None
         n.status = "planned"
     return created
@@ -93,12 +95,12 @@ def claim(session: Session, *, now: dt.datetime, limit: int = 50) -> list[Due]:
         update(Delivery).where(Delivery.id.in_(due_ids.scalar_subquery()))
         .values(status="sending", attempts=Delivery.attempts + 1, next_attempt_at=now + LEASE)
         .returning(Delivery.id, Delivery.attempts, Delivery.channel, Delivery.address, Delivery.language,
-                   Delivery.notification_id)).all()
+                   Delivery.notification_id, Delivery.person)).all()
     notes = {n.id: n for n in session.scalars(select(Notification).where(
         Notification.id.in_([r.notification_id for r in leased])))}
     return [Due(r.id, r.attempts, r.channel, r.address, r.language, r.notification_id,
                 notes[r.notification_id].template, notes[r.notification_id].params or {},
-                notes[r.notification_id].workflow_id) for r in sorted(leased, key=lambda r: r.id)]
+                notes[r.notification_id].workflow_id, r.person) for r in sorted(leased, key=lambda r: r.id)]
 
 
 def backoff(attempt: int) -> dt.timedelta:

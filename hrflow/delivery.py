@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import delivery
+from db import action_links, delivery
 from db.session import unit_of_work
 from domain import notices
 from hrflow.settings import Settings
@@ -46,12 +46,28 @@ class RelayStats:
         self.errors += other.errors
 
 
+@dataclass(frozen=True)
+class DecisionLinks:
+    """E-mailed decision links: where hrflow is reached, the secret they are signed with, their life."""
+
+    base_url: str
+    secret: str
+    hours: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DecisionLinks | None:
+        """Links need the address people reach hrflow at and the secret; without both, none."""
+        if not settings.public_url or settings.jwt_secret is None or not settings.email_link_hours:
+            return None
+        return cls(settings.public_url.rstrip("/"), settings.jwt_secret.get_secret_value(), settings.email_link_hours)
+
+
 class Relay:
     def __init__(self, session_factory: sessionmaker[Session], *, mailer: SmtpMailer,
-                 robots: dict[str, GroupRobot], max_attempts: int = 8,
+                 robots: dict[str, GroupRobot], max_attempts: int = 8, links: DecisionLinks | None = None,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
         self._sessions, self._mailer, self._robots = session_factory, mailer, robots
-        self._max_attempts, self._clock = max_attempts, clock
+        self._max_attempts, self._clock, self._links = max_attempts, clock, links
 
     @classmethod
     def from_settings(cls, session_factory: sessionmaker[Session], settings: Settings) -> Relay:
@@ -61,7 +77,8 @@ class Relay:
                             starttls=settings.smtp_starttls, timeout=settings.smtp_timeout_seconds)
         robots = {role: GroupRobot(t.url, t.secret.get_secret_value() if t.secret else None)
                   for role, t in settings.webhooks.items()}
-        return cls(session_factory, mailer=mailer, robots=robots, max_attempts=settings.delivery_max_attempts)
+        return cls(session_factory, mailer=mailer, robots=robots, max_attempts=settings.delivery_max_attempts,
+                   links=DecisionLinks.from_settings(settings))
 
     def run_once(self, *, batch: int = 50) -> RelayStats:
         """Plan what is pending, then send what is due, one batch; call again until it sends nothing."""
@@ -98,8 +115,22 @@ class Relay:
                 break
         return total
 
+    def _with_link(self, due: delivery.Due) -> dict[str, object]:
+        """A task's e-mail to one person carries her decision link, when the task is decided by link."""
+        links, params = self._links, due.params
+        task_key = params.get("task_key")
+        if (links is None or due.channel != "email" or due.template != "task.opened" or not due.person
+                or not due.workflow_id or not isinstance(task_key, str) or params.get("by_hand")):
+            return params
+        with unit_of_work(self._sessions) as session:
+            text = action_links.issue(session, secret=links.secret, delivery_id=due.id, workflow_id=due.workflow_id,
+                                      task_key=task_key, person=due.person, now=self._clock(),
+                                      lifetime=dt.timedelta(hours=links.hours))
+        return params if text is None else {**params, "link": f"{links.base_url}/app/links/{text}",
+                                            "link_hours": links.hours}
+
     def _send(self, due: delivery.Due) -> tuple[str | None, bool]:
-        notice = notices.render(due.template, due.params, due.language, workflow_id=due.workflow_id)
+        notice = notices.render(due.template, self._with_link(due), due.language, workflow_id=due.workflow_id)
         try:
             if due.channel == "email":
                 self._mailer.send(to=due.address, subject=notice.subject, body=notice.body,

@@ -86,6 +86,8 @@ class Stack:
             "HRFLOW_SMTP_HOST": "127.0.0.1",
             "HRFLOW_SMTP_PORT": str(self.settings.smtp_port),
             "HRFLOW_SCHEDULES_SYNC_ON_START": "true",
+            # e-mailed decision links point at the local web app
+            "HRFLOW_PUBLIC_URL": self.settings.public_url or f"http://127.0.0.1:{self.settings.api_port}",
         }
         write_env_file(self.dev_dir / "dev.env", env)
         self._start_temporal()

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     public_url: str | None = Field(default=None, description="the address people reach hrflow at (https://hr.example.cn),"
                                                             " for sign-in return addresses; else the request's own")
 
+    email_link_hours: int = Field(default=72, ge=0, le=24 * 30, description="life of an e-mailed decision link"
+                                                                        " (0: no links in e-mail)")
+
     # --- single sign-on (each configured provider is offered on the sign-in page) ---
     oidc_issuer: str | None = Field(default=None, description="OpenID Connect issuer URL (Keycloak realm, Authing, Azure AD)")
     oidc_client_id: str | None = None

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 def install(app: FastAPI) -> None:
     """Serve the pages and their assets on ``app`` (``/``, ``/app/...``, ``/static/...``)."""
-    from api.web import pages
+    from api.web import decision_links, pages
 
     pages.install(app)
+    decision_links.install(app)

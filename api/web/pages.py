@@ -126,7 +126,7 @@ class Page:
     def problem(self, answer: Answer) -> Response:
         """A page the API would not serve: its reason, in words."""
         return self.render("problem.html", status=answer.status if answer.status >= 400 else 500,
-                           message=_message(answer, self.t))
+                           message=message_of(answer, self.t))
 
 
 def _here(request: Request) -> str:
@@ -150,7 +150,8 @@ def _line_words(line: dict[str, Any], t: Texts) -> dict[str, Any]:
     return {**line, "said": t("app.case_not_found") if bare else _words(line.get("error"), line.get("detail"))}
 
 
-def _message(answer: Answer, t: Texts) -> str:
+def message_of(answer: Answer, t: Texts) -> str:
+    """The API's refusal in the reader's words."""
     body = answer.body
     if answer.status == 401:
         return t("app.session_expired")
@@ -550,7 +551,7 @@ def install(app: FastAPI) -> None:
             return page.redirect("/app/staff")
         listed = await page.api("GET", "/staff")
         return page.render("staff.html", items=listed.body if listed.ok else [],
-                           roles=[r.value for r in Role if r in STAFF], general=[_message(answer, page.t)],
+                           roles=[r.value for r in Role if r in STAFF], general=[message_of(answer, page.t)],
                            request_id=_request_id(form))
 
     @app.api_route("/app/delegations", methods=["GET", "POST"], include_in_schema=False)
@@ -573,7 +574,7 @@ def install(app: FastAPI) -> None:
                 answer = await page.api("POST", "/delegations", json=body, request_id=_request_id(form))
                 if answer.ok:
                     return page.redirect("/app/delegations")
-                general = [_message(answer, page.t)]
+                general = [message_of(answer, page.t)]
         items = await page.read("/delegations")
         return page.render("delegations.html", items=items, kinds=KINDS, general=general, request_id=uuid.uuid4().hex)
 
@@ -617,7 +618,7 @@ def install(app: FastAPI) -> None:
         if isinstance(rows, list) and all(isinstance(r, dict) for r in rows):
             return page.render("import.html", **shown, report=None, refused=rows, general=[],
                                request_id=uuid.uuid4().hex)
-        return page.render("import.html", **shown, report=None, refused=None, general=[_message(answer, page.t)],
+        return page.render("import.html", **shown, report=None, refused=None, general=[message_of(answer, page.t)],
                            request_id=uuid.uuid4().hex)
 
     @app.get("/app/{what}/import/template.csv", include_in_schema=False)
@@ -705,7 +706,7 @@ def install(app: FastAPI) -> None:
             answer = await page.api("POST", "/transfers/review-batch", json={"items": items},
                                     request_id=_request_id(form))
             if not answer.ok:
-                results = [{"workflow_id": "", "applied": False, "said": _message(answer, page.t)}]
+                results = [{"workflow_id": "", "applied": False, "said": message_of(answer, page.t)}]
             else:
                 results = [_line_words(line, page.t) for line in answer.body]
         waiting = await page.api("GET", "/cases", params={"kind": "transfer", "stage": "awaiting_review",
@@ -746,7 +747,7 @@ def _refused(page: Page, answer: Answer, fields: list[forms.Field], form: Any) -
     by_field, general = forms.refusals_by_field(answer.body)
     forms.fill(fields, forms.posted_values(form), by_field)
     general += [m for name, m in by_field.items() if not _names(fields, name)]
-    return general if general or by_field else [_message(answer, page.t)]
+    return general if general or by_field else [message_of(answer, page.t)]
 
 
 def _names(fields: list[forms.Field], name: str) -> bool:

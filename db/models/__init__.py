@@ -8,6 +8,7 @@ from here (``from db.models import Case``), never from the modules, so a table c
 from __future__ import annotations
 
 from db.base import Base
+from db.models.action_links import ActionLink
 from db.models.approval_routes import ApprovalRouteVersion
 from db.models.audit import AuditEvent
 from db.models.case_ids import CaseRequest, CaseSequence
@@ -29,6 +30,7 @@ from db.models.transfer import Transfer, TransferBranch, TransferMaterial, Trans
 __all__ = [
     "CLAIM_METHODS",
     "UNIT_KINDS",
+    "ActionLink",
     "ActivityStep",
     "ApprovalRouteVersion",
     "ApprovalTask",

@@ -44,6 +44,7 @@ class Delivery(Base):
     notification_id: Mapped[int] = mapped_column(sa.ForeignKey("notifications.id"))
     channel: Mapped[str] = mapped_column(sa.String(10))  # email, webhook
     address: Mapped[str] = mapped_column(sa.String(300))
+    person: Mapped[str | None] = mapped_column(sa.String(64))  # the login or employee number the address is of
     language: Mapped[str] = mapped_column(sa.String(5))
     status: Mapped[str] = mapped_column(sa.String(10), server_default="pending")
     attempts: Mapped[int] = mapped_column(server_default="0")

@@ -129,7 +129,8 @@ async def test_each_month_on_leave_is_advanced_once_at_its_cutoff(temporal_env: 
 
         months = cutoffs(started.leave_start, extended.last_day)
         assert len(months) > len(cutoffs(started.leave_start, started.last_day))  # the extension adds one
-        await until(temporal_env, extended.expected_return - timedelta(days=1))
+        # the evening of her last day: past a cut-off that falls on it (18:00), before her return
+        await until(temporal_env, extended.last_day, hour=20)
         view = await eventually(
             lambda: _booked(handle, len(months)), what=f"{len(months)} advances booked")
 

@@ -1,0 +1,123 @@
+"""Deciding a task from an e-mailed link: a confirmation page, then the decision through the API.
+
+A link names one person and one task (``db.action_links``). Opening it shows the task and the
+choices it allows (``domain.link_decisions``); confirming one sends the request the web app would
+send, with a token minted for her as the directory has her now, so every rule of the API holds
+(maker-checker, the subject of a case never decides, her role or her step on the approver route)
+and the decision is audited as hers, with a second entry saying it came by e-mail. The request id
+is the link's, so a second click is the same request. A forged, used or expired link, one for a
+task already closed, or one opened in a browser signed in as somebody else decides nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from api.auth import mint_token
+from api.processes import process_of
+from api.transactions import transact
+from api.web import actions
+from api.web import session as web_session
+from api.web.calls import call
+from api.web.pages import Page, message_of
+from api.web.session import Identity, Session
+from api.web.sign_in import directory_identity
+from db import action_links
+from db.audit import AuditEntry, append
+from domain.link_decisions import LinkChoice
+
+TOKEN_MINUTES = 5  # the token a link's decision is sent with lives only for that request
+
+
+def install(app: FastAPI) -> None:
+    @app.api_route("/app/links/{text}", methods=["GET", "POST"], include_in_schema=False)
+    async def decision_link(text: str, request: Request) -> Response:
+        page = Page(request)
+        secret: str = request.app.state.jwt_secret
+        now = dt.datetime.now(dt.UTC)
+
+        def look(session: Any) -> tuple[action_links.OpenLink | None, Identity | None]:
+            link = action_links.find(session, secret=secret, text=text)
+            return link, directory_identity(session, link.person) if link is not None else None
+
+        link, her = await transact(request, look)
+        refusal = _refusal(link, her, page.session, now)
+        if refusal is not None:
+            status, key = refusal
+            return page.render("decision_link.html", status=status, refusal=page.t(key), link=link, her=her)
+        assert link is not None and her is not None
+        process = process_of(link.workflow_id)
+        as_her = _session_of(request, her)
+        view = await call(request, as_her, "GET", f"{process.api}/{quote(link.workflow_id, safe='')}") \
+            if process else None
+        if view is None or not view.ok:
+            return page.render("decision_link.html", status=403, refusal=page.t("app.link_not_yours"), link=link, her=her)
+        needs_web = link.kind == "si_change" and (view.body.get("facts") or {}).get("kind") == "back_payment"
+        if request.method == "GET" or needs_web:
+            return page.render("decision_link.html", link=link, her=her, view=view.body, needs_web=needs_web,
+                               text=text, problem="", refusal="")
+        form = await request.form()
+        if not web_session.posted_by_our_page(request, None, None):
+            return page.render("problem.html", status=403, message=page.t("app.csrf_failed"))
+        choice = next((c for c in link.choices if c.name == form.get("choice")), None)
+        reason = str(form.get("reason") or "").strip()
+        if choice is None or (choice.needs_reason and not reason):
+            return page.render("decision_link.html", link=link, her=her, view=view.body, needs_web=False, text=text,
+                               problem=page.t("app.link_reason_needed"), refusal="")
+        if not await transact(request, lambda s: action_links.claim(s, link.id, choice.name, now=now)):
+            return page.render("decision_link.html", status=410, refusal=page.t("app.link_used"), link=link, her=her)
+        answer = await _decide(request, as_her, link, choice, reason)
+
+        def settle(session: Any) -> None:
+            action_links.settle(session, link.id, decided=answer.ok, outcome=str(answer.status))
+            if answer.ok:
+                append(session, AuditEntry(actor=her.user, actor_role=her.role.value, action="decision_link.used",
+                                           workflow_id=link.workflow_id, request_id=f"email-link-{link.id}",
+                                           after={"task": link.task_key, "choice": choice.name, "via": "email"}))
+
+        await transact(request, settle)
+        if not answer.ok:
+            return page.render("decision_link.html", link=link, her=her, view=view.body, needs_web=False, text=text,
+                               problem=message_of(answer, page.t), refusal="")
+        return page.render("decision_link.html", link=link, her=her, done=choice.name, refusal="")
+
+
+def _refusal(link: action_links.OpenLink | None, her: Identity | None, session: Session | None,
+             now: dt.datetime) -> tuple[int, str] | None:
+    """Why this link decides nothing now (status, text key), or None."""
+    if link is None:
+        return 404, "app.link_unknown"
+    if link.used_at is not None:
+        return 410, "app.link_used"
+    if link.expires_at <= now:
+        return 410, "app.link_expired"
+    if not link.task_open or not link.choices:
+        return 410, "app.link_closed"
+    if her is None:
+        return 403, "app.sso_not_in_directory"
+    if session is not None and session.user != her.user:
+        return 403, "app.link_other_person"
+    return None
+
+
+def _session_of(request: Request, her: Identity) -> Session:
+    token = mint_token(request.app.state.jwt_secret, user=her.user, role=her.role, employee_id=her.employee_id,
+                       unit=her.unit_code, ttl=dt.timedelta(minutes=TOKEN_MINUTES))
+    return Session(token=token, user=her.user, role=her.role, employee_id=her.employee_id)
+
+
+async def _decide(request: Request, as_her: Session, link: action_links.OpenLink, choice: LinkChoice,
+                  reason: str) -> Any:
+    action = actions.case_action(request.app, link.kind, choice.action)
+    assert action is not None, f"no API action {choice.action!r} on {link.kind}"
+    fields = action.body.model_fields if action.body else {}
+    body: dict[str, Any] | None = None
+    if action.body is not None:
+        body = dict(choice.body) | ({"reason": reason} if reason and "reason" in fields else {})
+    return await call(request, as_her, "POST", action.url(quote(link.workflow_id, safe="")), json=body,
+                      request_id=f"email-link-{link.id}")

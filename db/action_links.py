@@ -1,0 +1,82 @@
+"""E-mailed decision links: issued once per delivery, opened by their text, used once.
+
+A link's text is ``<id>.<mac>``, the mac an HMAC-SHA256 of the id and the person under the
+deployment's secret, so a retried delivery carries the same link and a guessed or altered one
+matches no row. Using a link is a claim (``used_at`` set where it was empty), made before the
+decision is sent and given back if the decision was refused, so two clicks decide once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from db.models import ActionLink, ApprovalTask, Case
+from domain.link_decisions import LinkChoice, choices_for
+
+
+@dataclass(frozen=True)
+class OpenLink:
+    id: int
+    workflow_id: str
+    task_key: str
+    person: str
+    kind: str
+    expires_at: dt.datetime
+    used_at: dt.datetime | None
+    used_choice: str | None
+    task_open: bool
+    choices: tuple[LinkChoice, ...]
+
+
+def _mac(secret: str, link_id: int, person: str) -> str:
+    return hmac.new(secret.encode(), f"action-link:{link_id}:{person}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def issue(session: Session, *, secret: str, delivery_id: int, workflow_id: str, task_key: str, person: str,
+          now: dt.datetime, lifetime: dt.timedelta) -> str | None:
+    """The link text for this delivery (the same one when the delivery is tried again); None when
+    the task is not decided by link."""
+    kind = session.scalar(select(Case.kind).where(Case.workflow_id == workflow_id))
+    if kind is None or not choices_for(kind, task_key):
+        return None
+    session.execute(insert(ActionLink).values(
+        delivery_id=delivery_id, workflow_id=workflow_id, task_key=task_key, person=person, created_at=now,
+        expires_at=now + lifetime).on_conflict_do_nothing(index_elements=[ActionLink.delivery_id]))
+    link = session.scalars(select(ActionLink).where(ActionLink.delivery_id == delivery_id)).one()
+    return f"{link.id}.{_mac(secret, link.id, link.person)}"
+
+
+def find(session: Session, *, secret: str, text: str) -> OpenLink | None:
+    """The link its text names, if the text is genuine (whatever its state: the page says which)."""
+    raw_id, _, mac = text.partition(".")
+    if not raw_id.isdigit() or len(raw_id) > 18 or not mac:
+        return None
+    link = session.get(ActionLink, int(raw_id))
+    if link is None or not hmac.compare_digest(mac, _mac(secret, link.id, link.person)):
+        return None
+    kind = session.scalar(select(Case.kind).where(Case.workflow_id == link.workflow_id)) or ""
+    task = session.scalars(select(ApprovalTask).where(ApprovalTask.workflow_id == link.workflow_id,
+                                                      ApprovalTask.task_key == link.task_key)).one_or_none()
+    return OpenLink(id=link.id, workflow_id=link.workflow_id, task_key=link.task_key, person=link.person, kind=kind,
+                    expires_at=link.expires_at, used_at=link.used_at, used_choice=link.used_choice,
+                    task_open=task is not None and task.status == "open", choices=choices_for(kind, link.task_key))
+
+
+def claim(session: Session, link_id: int, choice: str, *, now: dt.datetime) -> bool:
+    """Take the link for one decision; False when it is used or has expired."""
+    return session.execute(
+        update(ActionLink).where(ActionLink.id == link_id, ActionLink.used_at.is_(None), ActionLink.expires_at > now)
+        .values(used_at=now, used_choice=choice).returning(ActionLink.id)).first() is not None
+
+
+def settle(session: Session, link_id: int, *, decided: bool, outcome: str) -> None:
+    """After the decision: kept used when it was made, given back when it was refused."""
+    values = {"outcome": outcome} if decided else {"used_at": None, "used_choice": None, "outcome": outcome}
+    session.execute(update(ActionLink).where(ActionLink.id == link_id).values(**values))

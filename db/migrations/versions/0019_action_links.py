@@ -1,0 +1,40 @@
+"""E-mailed decision links (one per delivery, single-use, expiring), and the person each e-mail reaches.
+
+Revision ID: 0019
+Revises: 0018
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0019"
+down_revision = "0018"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("deliveries", sa.Column("person", sa.String(length=64), nullable=True))
+    op.create_table(
+        "action_links",
+        sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True),
+        sa.Column("delivery_id", sa.BigInteger(), sa.ForeignKey("deliveries.id"), nullable=False, unique=True),
+        sa.Column("workflow_id", sa.String(length=200), sa.ForeignKey("cases.workflow_id"), nullable=False),
+        sa.Column("task_key", sa.String(length=100), nullable=False),
+        sa.Column("person", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("used_choice", sa.String(length=30), nullable=True),
+        sa.Column("outcome", sa.String(length=30), nullable=True),
+    )
+    op.create_index("ix_action_links_workflow_id_task_key", "action_links", ["workflow_id", "task_key"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_action_links_workflow_id_task_key", table_name="action_links")
+    op.drop_table("action_links")
+    op.drop_column("deliveries", "person")

@@ -1,0 +1,165 @@
+"""A task decided from the link in its e-mail: the notice reaches her mailbox (real SMTP) with a
+link naming her; the link's page decides through the API as her, the same audited decision the web
+app makes; a used, forged, expired or someone else's link decides nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import expect
+from sqlalchemy import select, update
+
+from db.models import ActionLink, AuditEvent
+from domain.roles import Role
+from hrflow import mail_sink
+from hrflow.delivery import DecisionLinks, Relay
+from integrations.mail import SmtpMailer
+from tests.conftest import JWT_SECRET
+from tests.processes import test_si_change as si_change
+from tests.processes.support import add_employee, eventually
+from tests.web.conftest import EMPLOYEE
+
+LINE = "mgr.li"
+CHINA = dt.timezone(dt.timedelta(hours=8))
+ROUTE = {"effective_from": dt.datetime.now(CHINA).date().isoformat(), "source": "《社保业务审批办法》第 3 条",
+         "steps": [{"name": "直属上级审批", "approvers": [{"line_manager": 1}]},
+                   {"name": "人事经理复核", "approvers": [{"role": "hr_manager"}]}]}
+LINK = re.compile(r"(http://127\.0\.0\.1:\d+/app/links/[0-9]+\.[0-9a-f]+)")
+
+
+@pytest.fixture
+def smtp(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = mail_sink.start(tmp_path / "mail", port=port)
+    yield port, tmp_path / "mail"
+    controller.stop()
+
+
+def _relay(session_factory, smtp: tuple[int, Path], site: str) -> Relay:
+    return Relay(session_factory, mailer=SmtpMailer(host="127.0.0.1", port=smtp[0], sender="hrflow@example.cn"),
+                 robots={}, links=DecisionLinks(site, JWT_SECRET, 72))
+
+
+def _links_to(folder: Path, address: str) -> list[str]:
+    found = []
+    for m in mail_sink.read_folder(folder):
+        if m["To"] == address:
+            found += LINK.findall(m.get_body(preferencelist=("plain",)).get_content())
+    return found
+
+
+async def _two_cases_at_her_step(site: str, auth, session_factory) -> tuple[str, str]:
+    add_employee(session_factory, "E-MGR", resident_id_number="110105198506151236", name="周敏")
+    add_employee(session_factory, "E1002", resident_id_number="110101199003071102", name="刘洋")
+    async with httpx.AsyncClient(base_url=site) as api:
+        r = await api.put(f"/staff/{LINE}", headers=auth(Role.ADMIN, "ops.wu"),
+                          json={"display_name": "周敏", "role": "employee", "employee_id": "E-MGR",
+                                "email": "mgr.li@example.cn"})
+        assert r.status_code == 200, r.text
+        hr = auth(Role.HR_MANAGER, "mgr.wang")
+        for emp in (EMPLOYEE, "E1002"):
+            r = await api.put(f"/employees/{emp}/manager", headers=hr,
+                              json={"manager_id": "E-MGR", "effective_from": "2021-03-01"})
+            assert r.status_code == 200, r.text
+        r = await api.post("/approval-routes/si_change.approve", json=ROUTE, headers=hr)
+        assert r.status_code == 201, r.text
+        ids = []
+        for emp in (EMPLOYEE, "E1002"):
+            r = await api.post("/si-changes", json=si_change.ENROLL | {"employee_id": emp},
+                               headers=auth(Role.HR_SPECIALIST, "hr.li"))
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["workflow_id"])
+        for workflow_id in ids:
+            async def at_first_step(workflow_id: str = workflow_id) -> bool:
+                v = (await api.get(f"/si-changes/{workflow_id}", headers=hr)).json()
+                return bool(v.get("approval") and v["approval"]["current"] == 0)
+
+            await eventually(at_first_step, what="the route's first step open")
+    return ids[0], ids[1]
+
+
+def _actions(session_factory, workflow_id: str) -> list[tuple[str, str]]:
+    with session_factory() as s:
+        return [(e.action, e.actor) for e in s.scalars(select(AuditEvent).where(AuditEvent.workflow_id == workflow_id)
+                                                       .order_by(AuditEvent.id))]
+
+
+async def test_her_signature_from_the_e_mail_is_the_one_the_web_app_makes(site, open_page, auth, session_factory,
+                                                                          smtp) -> None:
+    by_link, by_api = await _two_cases_at_her_step(site, auth, session_factory)
+    await eventually(lambda: _relay(session_factory, smtp, site).drain().idle or None, what="mail sent")
+    links = _links_to(smtp[1], "mgr.li@example.cn")
+    assert len(links) == 2, links  # one link per task's e-mail, each naming her
+
+    async with httpx.AsyncClient(base_url=site) as api:  # case 2: she signs through the API, as the web app does
+        r = await api.post(f"/si-changes/{by_api}/approve", json={}, headers=auth(Role.EMPLOYEE, LINE, "E-MGR"))
+        assert r.status_code == 200, r.text
+
+    link = next(x for x in links if _link_case(session_factory, x) == by_link)
+    page, watch = await open_page(width=390)  # on her phone, not signed in
+    await page.goto(link, wait_until="load")
+    await expect(page.locator("main")).to_contain_text("此链接仅供本人使用：周敏")
+    await page.get_by_role("button", name="同意").click()
+    await expect(page.locator("[role=status]")).to_contain_text("已处理")
+    watch.assert_clean()
+
+    async def at_hr_step() -> bool:
+        async with httpx.AsyncClient(base_url=site) as api:
+            v = (await api.get(f"/si-changes/{by_link}", headers=auth(Role.HR_MANAGER, "mgr.wang"))).json()
+        return v["approval"]["current"] == 1 and v["approval"]["steps"][0]["signed_by"] == [LINE]
+
+    await eventually(at_hr_step, what="her signature on the route")
+    await eventually(lambda: len(_actions(session_factory, by_api)) == len(_actions(session_factory, by_link)) - 1,
+                     what="both cases at the same point")
+    linked = [a for a in _actions(session_factory, by_link) if a[0] != "decision_link.used"]
+    assert linked == _actions(session_factory, by_api)  # the same audited decision, by her
+    assert ("decision_link.used", LINE) in _actions(session_factory, by_link)
+
+    again = await httpx.AsyncClient().post(link, data={"choice": "approve"})
+    assert again.status_code == 410 and "已使用" in again.text
+
+
+def _link_case(session_factory, link: str) -> str:
+    with session_factory() as s:
+        return s.get(ActionLink, int(link.rsplit("/", 1)[1].split(".")[0])).workflow_id
+
+
+async def test_a_link_decides_nothing_when_forged_expired_or_in_someone_elses_browser(site, auth, session_factory,
+                                                                                     smtp) -> None:
+    workflow_id, _ = await _two_cases_at_her_step(site, auth, session_factory)
+    await eventually(lambda: _relay(session_factory, smtp, site).drain().idle or None, what="mail sent")
+    link = next(x for x in _links_to(smtp[1], "mgr.li@example.cn") if _link_case(session_factory, x) == workflow_id)
+    async with httpx.AsyncClient() as browser:
+        forged = link[:-1] + ("0" if link[-1] != "0" else "1")
+        assert (await browser.get(forged)).status_code == 404
+        assert (await browser.post(forged, data={"choice": "approve"})).status_code == 404
+        other = link.replace("/links/", "/links/9") if "/links/9" not in link else link.replace("/links/9", "/links/8")
+        assert (await browser.get(other)).status_code == 404
+
+        reject = await browser.post(link, data={"choice": "reject", "reason": ""})
+        assert reject.status_code == 200 and "驳回须填写理由" in reject.text
+
+    async with httpx.AsyncClient(base_url=site) as someone:  # a browser signed in as HR
+        await someone.post("/app/sign-in", data={"person": "hr_specialist:hr.li"})
+        assert "hrflow_session" in someone.cookies
+        theirs = await someone.get(link.removeprefix(site))
+        assert theirs.status_code == 403 and "另一位人员" in theirs.text
+
+    with session_factory.begin() as s:
+        s.execute(update(ActionLink).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)))
+    async with httpx.AsyncClient() as browser:
+        expired = await browser.post(link, data={"choice": "approve"})
+        assert expired.status_code == 410 and "已过期" in expired.text
+
+    async with httpx.AsyncClient(base_url=site) as api:
+        v = (await api.get(f"/si-changes/{workflow_id}", headers=auth(Role.HR_MANAGER, "mgr.wang"))).json()
+    assert v["approval"]["current"] == 0 and v["approval"]["steps"][0]["signed_by"] == []  # nothing was decided
+    assert all(a != "decision_link.used" for a, _ in _actions(session_factory, workflow_id))
