@@ -39,18 +39,26 @@ def _mac(secret: str, link_id: int, person: str) -> str:
     return hmac.new(secret.encode(), f"action-link:{link_id}:{person}".encode(), hashlib.sha256).hexdigest()[:40]
 
 
+@dataclass(frozen=True)
+class Issued:
+    id: int
+    text: str  # what the link's address ends with
+    choices: tuple[LinkChoice, ...]
+
+
 def issue(session: Session, *, secret: str, delivery_id: int, workflow_id: str, task_key: str, person: str,
-          now: dt.datetime, lifetime: dt.timedelta) -> str | None:
-    """The link text for this delivery (the same one when the delivery is tried again); None when
-    the task is not decided by link."""
+          now: dt.datetime, lifetime: dt.timedelta) -> Issued | None:
+    """The link of this delivery (the same one when the delivery is tried again); None when the
+    task is not decided by link."""
     kind = session.scalar(select(Case.kind).where(Case.workflow_id == workflow_id))
-    if kind is None or not choices_for(kind, task_key):
+    choices = choices_for(kind, task_key) if kind is not None else ()
+    if not choices:
         return None
     session.execute(insert(ActionLink).values(
         delivery_id=delivery_id, workflow_id=workflow_id, task_key=task_key, person=person, created_at=now,
         expires_at=now + lifetime).on_conflict_do_nothing(index_elements=[ActionLink.delivery_id]))
     link = session.scalars(select(ActionLink).where(ActionLink.delivery_id == delivery_id)).one()
-    return f"{link.id}.{_mac(secret, link.id, link.person)}"
+    return Issued(link.id, f"{link.id}.{_mac(secret, link.id, link.person)}", choices)
 
 
 def find(session: Session, *, secret: str, text: str) -> OpenLink | None:
@@ -61,6 +69,16 @@ def find(session: Session, *, secret: str, text: str) -> OpenLink | None:
     link = session.get(ActionLink, int(raw_id))
     if link is None or not hmac.compare_digest(mac, _mac(secret, link.id, link.person)):
         return None
+    return _open(session, link)
+
+
+def card_link(session: Session, link_id: int) -> OpenLink | None:
+    """The link behind a card's ``task_id``: the platform's signed callback names it, no mac needed."""
+    link = session.get(ActionLink, link_id)
+    return _open(session, link) if link is not None else None
+
+
+def _open(session: Session, link: ActionLink) -> OpenLink:
     kind = session.scalar(select(Case.kind).where(Case.workflow_id == link.workflow_id)) or ""
     task = session.scalars(select(ApprovalTask).where(ApprovalTask.workflow_id == link.workflow_id,
                                                       ApprovalTask.task_key == link.task_key)).one_or_none()

@@ -1,8 +1,8 @@
 """Delivering the outbox: plan each notification's deliveries, claim the due ones, record each try.
 
 - *Plan*: a pending notification becomes one delivery per address: the e-mail of each person it
-  reaches (a user, an employee, every active member of a role at the addressed level) and the
-  role's group robot, if one is configured. In-app reading needs no delivery row.
+  reaches (a user, an employee, every active member of a role at the addressed level), her WeCom
+  when WeCom messages are configured, and the role's group robot, if one is configured. In-app reading needs no delivery row.
 - *Claim*: due deliveries are taken with ``FOR UPDATE SKIP LOCKED`` and leased (status
   ``sending``), so two relays never send the same row; a relay that dies mid-send leaves a lease
   that expires and the row is tried again (with the same Message-ID, so mail servers can drop
@@ -53,32 +53,39 @@ class Due:
     person: str | None = None
 
 
-def addresses(session: Session, n: Notification, robots: set[str]) -> list[Address]:
+def addresses(session: Session, n: Notification, robots: set[str], *, wecom: bool = False) -> list[Address]:
+    """Where ``n`` goes: each person's e-mail and, with ``wecom``, her WeCom (whose userid is her
+    login or employee number), and the role's group robot."""
+    people: list[tuple[str, str | None, str]] = []  # person, e-mail, language
+    robot = None
     if n.recipient_kind == "employee":
         emp = session.get(Employee, n.recipient)
-        return [Address("email", emp.email, emp.language, emp.employee_id)] if emp is not None and emp.email else []
-    if n.recipient_kind == "user":
+        people = [(emp.employee_id, emp.email, emp.language)] if emp is not None else []
+    elif n.recipient_kind == "user":
         member = session.get(StaffMember, n.recipient)
-        if member is None or not member.active or not member.email:
-            return []
-        return [Address("email", member.email, member.language, member.user_id)]
-    role, level = parse_role_address(n.recipient)
-    members = session.scalars(select(StaffMember).where(StaffMember.role == role, StaffMember.level == level,
-                                                        StaffMember.active, StaffMember.email.is_not(None))).all()
-    found = [Address("email", m.email, m.language, m.user_id) for m in members if m.email]
-    if role in robots:
-        found.append(Address("webhook", f"role:{role}", "zh"))
+        people = [(member.user_id, member.email, member.language)] if member is not None and member.active else []
+    else:
+        role, level = parse_role_address(n.recipient)
+        robot = f"role:{role}" if role in robots else None
+        people = [(m.user_id, m.email, m.language) for m in session.scalars(
+            select(StaffMember).where(StaffMember.role == role, StaffMember.level == level, StaffMember.active)
+            .order_by(StaffMember.user_id))]
+    found = [Address("email", email, lang, person) for person, email, lang in people if email]
+    if wecom:
+        found += [Address("wecom", person, lang, person) for person, _, lang in people]
+    if robot:
+        found.append(Address("webhook", robot, "zh"))
     return found
 
 
-def plan(session: Session, *, now: dt.datetime, robots: set[str], limit: int = 200) -> int:
+def plan(session: Session, *, now: dt.datetime, robots: set[str], wecom: bool = False, limit: int = 200) -> int:
     """Turn up to ``limit`` pending notifications into deliveries; returns deliveries created."""
     pending = session.scalars(select(Notification).where(Notification.status == "pending")
                               .order_by(Notification.created_at, Notification.id).limit(limit)
                               .with_for_update(skip_locked=True)).all()
     created = 0
     for n in pending:
-        for a in addresses(session, n, robots):
+        for a in addresses(session, n, robots, wecom=wecom):
             created += session.execute(
                 insert(Delivery).values(notification_id=n.id, channel=a.channel, address=a.address,
                                         language=a.language, person=a.person, next_attempt_at=now)

@@ -13,15 +13,26 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.web.sso import wecom_api
 from db import action_links, delivery
 from db.session import unit_of_work
 from domain import notices
 from hrflow.settings import Settings
 from integrations.mail import DeliveryFailed, SmtpMailer
 from integrations.webhook import GroupRobot
+from integrations.wecom import CardButton, WeComError, WeComMessages
+
+WECOM_RETRIED = {-1, 45009}  # WeCom busy, or too many messages: tried again later; anything else is final
+
+
+def wecom_messages(settings: Settings) -> WeComMessages | None:
+    """Application messages to members, when the WeCom application is configured."""
+    api = wecom_api(settings)
+    return WeComMessages(api) if api is not None else None
 
 log = logging.getLogger("hrflow.delivery")
 
@@ -62,12 +73,29 @@ class DecisionLinks:
         return cls(settings.public_url.rstrip("/"), settings.jwt_secret.get_secret_value(), settings.email_link_hours)
 
 
+def card(due: delivery.Due, link: action_links.Issued, url: str) -> dict[str, Any]:
+    """A task's WeCom card: what it is, the case, and a button per choice. A choice that needs a
+    reason opens the link's page (a card takes no text); the others answer by callback."""
+    zh = due.language != "en"
+    words = {"approve": ("同意", "Approve"), "reject": ("驳回（填写理由）", "Reject (reason)")}
+    facts = [("案件" if zh else "Case", str(due.workflow_id))]
+    if due.params.get("due"):
+        facts.append(("期限" if zh else "Due", str(due.params["due"])[:16]))
+    buttons = [CardButton(words[c.name][0 if zh else 1], url=f"{url}?choice={c.name}") if c.needs_reason
+               else CardButton(words[c.name][0 if zh else 1], key=c.name, primary=c.name == "approve")
+               for c in link.choices]
+    return {"task_id": f"hrflow-{link.id}", "title": str(due.params.get("title") or ""),
+            "description": "新待办，请审批" if zh else "A new task to decide", "facts": facts, "url": url,
+            "buttons": buttons}
+
+
 class Relay:
     def __init__(self, session_factory: sessionmaker[Session], *, mailer: SmtpMailer,
                  robots: dict[str, GroupRobot], max_attempts: int = 8, links: DecisionLinks | None = None,
+                 wecom: WeComMessages | None = None,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
         self._sessions, self._mailer, self._robots = session_factory, mailer, robots
-        self._max_attempts, self._clock, self._links = max_attempts, clock, links
+        self._max_attempts, self._clock, self._links, self._wecom = max_attempts, clock, links, wecom
 
     @classmethod
     def from_settings(cls, session_factory: sessionmaker[Session], settings: Settings) -> Relay:
@@ -78,13 +106,14 @@ class Relay:
         robots = {role: GroupRobot(t.url, t.secret.get_secret_value() if t.secret else None)
                   for role, t in settings.webhooks.items()}
         return cls(session_factory, mailer=mailer, robots=robots, max_attempts=settings.delivery_max_attempts,
-                   links=DecisionLinks.from_settings(settings))
+                   links=DecisionLinks.from_settings(settings), wecom=wecom_messages(settings))
 
     def run_once(self, *, batch: int = 50) -> RelayStats:
         """Plan what is pending, then send what is due, one batch; call again until it sends nothing."""
         stats = RelayStats()
         with unit_of_work(self._sessions) as session:
-            stats.planned = delivery.plan(session, now=self._clock(), robots=set(self._robots))
+            stats.planned = delivery.plan(session, now=self._clock(), robots=set(self._robots),
+                                          wecom=self._wecom is not None)
         with unit_of_work(self._sessions) as session:  # the lease is committed before anything is sent
             claimed = delivery.claim(session, now=self._clock(), limit=batch)
         for due in claimed:
@@ -115,26 +144,34 @@ class Relay:
                 break
         return total
 
-    def _with_link(self, due: delivery.Due) -> dict[str, object]:
-        """A task's e-mail to one person carries her decision link, when the task is decided by link."""
-        links, params = self._links, due.params
-        task_key = params.get("task_key")
-        if (links is None or due.channel != "email" or due.template != "task.opened" or not due.person
-                or not due.workflow_id or not isinstance(task_key, str) or params.get("by_hand")):
-            return params
+    def _link(self, due: delivery.Due) -> action_links.Issued | None:
+        """A task's notice to one person (by e-mail or WeCom) carries her decision link, when the
+        task is a plain yes or no."""
+        task_key = due.params.get("task_key")
+        if (self._links is None or due.channel not in ("email", "wecom") or due.template != "task.opened"
+                or not due.person or not due.workflow_id or not isinstance(task_key, str) or due.params.get("by_hand")):
+            return None
         with unit_of_work(self._sessions) as session:
-            text = action_links.issue(session, secret=links.secret, delivery_id=due.id, workflow_id=due.workflow_id,
-                                      task_key=task_key, person=due.person, now=self._clock(),
-                                      lifetime=dt.timedelta(hours=links.hours))
-        return params if text is None else {**params, "link": f"{links.base_url}/app/links/{text}",
-                                            "link_hours": links.hours}
+            return action_links.issue(session, secret=self._links.secret, delivery_id=due.id,
+                                      workflow_id=due.workflow_id, task_key=task_key, person=due.person,
+                                      now=self._clock(), lifetime=dt.timedelta(hours=self._links.hours))
 
     def _send(self, due: delivery.Due) -> tuple[str | None, bool]:
-        notice = notices.render(due.template, self._with_link(due), due.language, workflow_id=due.workflow_id)
+        link = self._link(due)
+        url = f"{self._links.base_url}/app/links/{link.text}" if link and self._links else None
+        params = {**due.params, "link": url, "link_hours": self._links.hours} if link and self._links else due.params
+        notice = notices.render(due.template, params, due.language, workflow_id=due.workflow_id)
         try:
             if due.channel == "email":
                 self._mailer.send(to=due.address, subject=notice.subject, body=notice.body,
                                   message_id=f"n{due.notification_id}.d{due.id}")
+            elif due.channel == "wecom":
+                if self._wecom is None:
+                    return "WeCom messages are not configured (HRFLOW_WECOM_*)", True
+                if link is not None and url is not None:
+                    self._wecom.send_card(due.address, **card(due, link, url))
+                else:
+                    self._wecom.send_text(due.address, f"{notice.subject}\n{notice.body}")
             else:
                 robot = self._robots.get(due.address.removeprefix("role:"))
                 if robot is None:
@@ -142,6 +179,8 @@ class Relay:
                 robot.send(f"{notice.subject}\n{notice.body}")
         except DeliveryFailed as exc:
             return str(exc), exc.permanent
+        except WeComError as exc:
+            return str(exc), exc.errcode not in WECOM_RETRIED
         return None, False
 
     async def run_forever(self, interval: float, stop: asyncio.Event) -> None:

@@ -13,6 +13,7 @@ member's ``userid``; a visitor who is not a member of the corporation comes back
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,7 +39,8 @@ class WeComError(Exception):
 
 @dataclass
 class WeComApi:
-    """One WeCom application (corp id, agent id, its secret): the token, and authenticated calls."""
+    """One WeCom application (corp id, agent id, its secret): the token, and authenticated calls.
+    Blocking and thread-safe: the pages call it in a thread, the notification relay directly."""
 
     corp_id: str
     agent_id: str
@@ -47,43 +49,43 @@ class WeComApi:
     timeout: float = 10.0
     _token: str | None = field(default=None, repr=False)
     _token_until: float = 0.0
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    async def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                   json: dict[str, Any] | None = None) -> dict[str, Any]:
+    def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+             json: dict[str, Any] | None = None) -> dict[str, Any]:
         """``path`` with the access token; the answer when ``errcode`` is 0, else ``WeComError``
         (network trouble and HTTP 5xx are ``WeComError(-1)`` too, after one retry)."""
         retried_token = retried_busy = False
         while True:
-            token = await self._access_token()
+            token = self._access_token()
             try:
-                return await self._ask(method, path, params={**(params or {}), "access_token": token}, json=json)
+                return self._ask(method, path, params={**(params or {}), "access_token": token}, json=json)
             except WeComError as exc:
                 if exc.errcode in TOKEN_EXPIRED and not retried_token:
                     retried_token = True
-                    if self._token == token:
-                        self._token = None
+                    with self._lock:
+                        if self._token == token:
+                            self._token = None
                     continue
                 if exc.errcode == BUSY and not retried_busy:
                     retried_busy = True
                     continue
                 raise
 
-    async def _access_token(self) -> str:
-        async with self._lock:
+    def _access_token(self) -> str:
+        with self._lock:
             if self._token is None or time.monotonic() >= self._token_until:
-                body = await self._ask("GET", "/cgi-bin/gettoken", params={"corpid": self.corp_id,
-                                                                           "corpsecret": self.secret})
+                body = self._ask("GET", "/cgi-bin/gettoken", params={"corpid": self.corp_id, "corpsecret": self.secret})
                 self._token = str(body["access_token"])
                 lifetime = int(body.get("expires_in", 7200))
                 self._token_until = time.monotonic() + max(lifetime - RENEW_BEFORE_SECONDS, lifetime // 2)
             return self._token
 
-    async def _ask(self, method: str, path: str, *, params: dict[str, Any],
-                   json: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _ask(self, method: str, path: str, *, params: dict[str, Any],
+             json: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
-            async with httpx.AsyncClient(base_url=self.api_base, timeout=self.timeout) as client:
-                answer = await client.request(method, path, params=params, json=json)
+            with httpx.Client(base_url=self.api_base, timeout=self.timeout) as client:
+                answer = client.request(method, path, params=params, json=json)
         except httpx.HTTPError as exc:
             raise WeComError(BUSY, f"{type(exc).__name__}: {exc}") from None
         try:
@@ -113,10 +115,62 @@ class WeComSignIn:
 
     async def login(self, answer: Mapping[str, str], attempt: Attempt, redirect_uri: str) -> str:
         try:
-            body = await self.api.call("GET", "/cgi-bin/auth/getuserinfo", params={"code": answer["code"]})
+            body = await asyncio.to_thread(self.api.call, "GET", "/cgi-bin/auth/getuserinfo",
+                                           params={"code": answer["code"]})
         except WeComError as exc:
             raise SignInProblem(REFUSED if exc.errcode == INVALID_CODE else UNAVAILABLE, str(exc)) from None
         userid = body.get("userid")
         if not isinstance(userid, str) or not userid:
             raise SignInProblem(NO_LOGIN, "not a member of the corporation (openid only)")
         return userid
+
+
+@dataclass(frozen=True)
+class CardButton:
+    """A button of an interactive card: a callback (``key``) or one that opens a page (``url``)."""
+
+    text: str
+    key: str | None = None
+    url: str | None = None
+    primary: bool = False
+
+
+class WeComMessages:
+    """Application messages to one member (``/cgi-bin/message/send``) and the update of a card
+    after its button was pressed (``/cgi-bin/message/update_template_card``, with the event's
+    ``ResponseCode``, which works once and for 72 hours). A member WeCom does not know comes back
+    in ``invaliduser``: a permanent failure, not a retry."""
+
+    def __init__(self, api: WeComApi) -> None:
+        self.api = api
+
+    def send_text(self, userid: str, text: str) -> None:
+        self._send(userid, {"msgtype": "text", "text": {"content": text[:2000]}})
+
+    def send_card(self, userid: str, *, task_id: str, title: str, description: str, facts: list[tuple[str, str]],
+                  url: str, buttons: list[CardButton]) -> None:
+        card = {
+            "card_type": "button_interaction",
+            "source": {"desc": "hrflow 人事流程"},
+            "main_title": {"title": title[:36], "desc": description[:44]},
+            "horizontal_content_list": [{"keyname": k[:5], "value": v[:26]} for k, v in facts[:6]],
+            "card_action": {"type": 1, "url": url},
+            "task_id": task_id,
+            "button_list": [
+                {"text": b.text[:10], "style": 1 if b.primary else 2}
+                | ({"key": b.key} if b.key else {"type": 1, "url": b.url})
+                for b in buttons[:6]],
+        }
+        self._send(userid, {"msgtype": "template_card", "template_card": card})
+
+    def update_card(self, userid: str, response_code: str, replace_name: str) -> None:
+        self.api.call("POST", "/cgi-bin/message/update_template_card", json={
+            "userids": [userid], "agentid": int(self.api.agent_id), "response_code": response_code,
+            "button": {"replace_name": replace_name[:20]}})
+
+    def _send(self, userid: str, message: dict[str, Any]) -> None:
+        body = self.api.call("POST", "/cgi-bin/message/send", json={
+            "touser": userid, "agentid": int(self.api.agent_id), "enable_duplicate_check": 1,
+            "duplicate_check_interval": 1800, **message})
+        if userid in str(body.get("invaliduser", "")).split("|"):
+            raise WeComError(81013, f"member {userid!r} is not in WeCom (invaliduser)")

@@ -13,7 +13,8 @@ from fastapi import FastAPI
 
 def install(app: FastAPI) -> None:
     """Serve the pages and their assets on ``app`` (``/``, ``/app/...``, ``/static/...``)."""
-    from api.web import decision_links, pages
+    from api.web import decision_links, pages, wecom_cards
 
     pages.install(app)
     decision_links.install(app)
+    wecom_cards.install(app)

@@ -23,7 +23,7 @@ from api.processes import process_of
 from api.transactions import transact
 from api.web import actions
 from api.web import session as web_session
-from api.web.calls import call
+from api.web.calls import Answer, call
 from api.web.pages import Page, message_of
 from api.web.session import Identity, Session
 from api.web.sign_in import directory_identity
@@ -46,14 +46,13 @@ def install(app: FastAPI) -> None:
             return link, directory_identity(session, link.person) if link is not None else None
 
         link, her = await transact(request, look)
-        refusal = _refusal(link, her, page.session, now)
+        refusal = refusal_of(link, her, page.session, now)
         if refusal is not None:
             status, key = refusal
             return page.render("decision_link.html", status=status, refusal=page.t(key), link=link, her=her)
         assert link is not None and her is not None
         process = process_of(link.workflow_id)
-        as_her = _session_of(request, her)
-        view = await call(request, as_her, "GET", f"{process.api}/{quote(link.workflow_id, safe='')}") \
+        view = await call(request, _session_of(request, her), "GET", f"{process.api}/{quote(link.workflow_id, safe='')}") \
             if process else None
         if view is None or not view.ok:
             return page.render("decision_link.html", status=403, refusal=page.t("app.link_not_yours"), link=link, her=her)
@@ -69,25 +68,16 @@ def install(app: FastAPI) -> None:
         if choice is None or (choice.needs_reason and not reason):
             return page.render("decision_link.html", link=link, her=her, view=view.body, needs_web=False, text=text,
                                problem=page.t("app.link_reason_needed"), refusal="")
-        if not await transact(request, lambda s: action_links.claim(s, link.id, choice.name, now=now)):
+        answer = await decide(request, link, her, choice, reason, via="email", now=now)
+        if answer is None:
             return page.render("decision_link.html", status=410, refusal=page.t("app.link_used"), link=link, her=her)
-        answer = await _decide(request, as_her, link, choice, reason)
-
-        def settle(session: Any) -> None:
-            action_links.settle(session, link.id, decided=answer.ok, outcome=str(answer.status))
-            if answer.ok:
-                append(session, AuditEntry(actor=her.user, actor_role=her.role.value, action="decision_link.used",
-                                           workflow_id=link.workflow_id, request_id=f"email-link-{link.id}",
-                                           after={"task": link.task_key, "choice": choice.name, "via": "email"}))
-
-        await transact(request, settle)
         if not answer.ok:
             return page.render("decision_link.html", link=link, her=her, view=view.body, needs_web=False, text=text,
                                problem=message_of(answer, page.t), refusal="")
         return page.render("decision_link.html", link=link, her=her, done=choice.name, refusal="")
 
 
-def _refusal(link: action_links.OpenLink | None, her: Identity | None, session: Session | None,
+def refusal_of(link: action_links.OpenLink | None, her: Identity | None, session: Session | None,
              now: dt.datetime) -> tuple[int, str] | None:
     """Why this link decides nothing now (status, text key), or None."""
     if link is None:
@@ -111,13 +101,27 @@ def _session_of(request: Request, her: Identity) -> Session:
     return Session(token=token, user=her.user, role=her.role, employee_id=her.employee_id)
 
 
-async def _decide(request: Request, as_her: Session, link: action_links.OpenLink, choice: LinkChoice,
-                  reason: str) -> Any:
+async def decide(request: Request, link: action_links.OpenLink, her: Identity, choice: LinkChoice, reason: str, *,
+                 via: str, now: dt.datetime) -> Answer | None:
+    """The link's one decision, through the API as her: the link claimed first (None: it was used
+    or has expired), then the API's answer; the link is given back if the API refused."""
+    if not await transact(request, lambda s: action_links.claim(s, link.id, choice.name, now=now)):
+        return None
     action = actions.case_action(request.app, link.kind, choice.action)
     assert action is not None, f"no API action {choice.action!r} on {link.kind}"
     fields = action.body.model_fields if action.body else {}
     body: dict[str, Any] | None = None
     if action.body is not None:
         body = dict(choice.body) | ({"reason": reason} if reason and "reason" in fields else {})
-    return await call(request, as_her, "POST", action.url(quote(link.workflow_id, safe="")), json=body,
-                      request_id=f"email-link-{link.id}")
+    answer = await call(request, _session_of(request, her), "POST", action.url(quote(link.workflow_id, safe="")),
+                        json=body, request_id=f"decision-link-{link.id}")
+
+    def settle(session: Any) -> None:
+        action_links.settle(session, link.id, decided=answer.ok, outcome=str(answer.status))
+        if answer.ok:
+            append(session, AuditEntry(actor=her.user, actor_role=her.role.value, action="decision_link.used",
+                                       workflow_id=link.workflow_id, request_id=f"decision-link-{link.id}",
+                                       after={"task": link.task_key, "choice": choice.name, "via": via}))
+
+    await transact(request, settle)
+    return answer

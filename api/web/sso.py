@@ -42,13 +42,20 @@ def providers_from(settings: Settings) -> dict[str, IdentityProvider]:
         providers["oidc"] = OidcProvider(issuer=settings.oidc_issuer, client_id=settings.oidc_client_id,
                                          client_secret=secret, scopes=settings.oidc_scopes,
                                          login_claim=settings.oidc_login_claim)
-    if settings.wecom_corp_id:
-        if not (settings.wecom_agent_id and settings.wecom_secret):
-            raise ConfigurationError("HRFLOW_WECOM_CORP_ID is set but HRFLOW_WECOM_AGENT_ID or HRFLOW_WECOM_SECRET is not")
-        api = WeComApi(corp_id=settings.wecom_corp_id, agent_id=settings.wecom_agent_id,
-                       secret=settings.wecom_secret.get_secret_value(), api_base=settings.wecom_api_base)
+    api = wecom_api(settings)
+    if api is not None:
         providers["wecom"] = WeComSignIn(api=api, login_base=settings.wecom_login_base)
     return providers
+
+
+def wecom_api(settings: Settings) -> WeComApi | None:
+    """The WeCom application the settings configure (sign-in, cards, messages), or None."""
+    if not settings.wecom_corp_id:
+        return None
+    if not (settings.wecom_agent_id and settings.wecom_secret):
+        raise ConfigurationError("HRFLOW_WECOM_CORP_ID is set but HRFLOW_WECOM_AGENT_ID or HRFLOW_WECOM_SECRET is not")
+    return WeComApi(corp_id=settings.wecom_corp_id, agent_id=settings.wecom_agent_id,
+                    secret=settings.wecom_secret.get_secret_value(), api_base=settings.wecom_api_base)
 
 
 def return_address(request: Request, key: str) -> str:

@@ -4,20 +4,31 @@ The formats are WeCom's documented ones: ``/wwlogin/sso/login`` (the member conf
 goes back to ``redirect_uri?code=&state=``), ``/cgi-bin/gettoken`` (40013 a wrong corpid, 40001 a
 wrong secret; ``expires_in`` seconds of life), ``/cgi-bin/auth/getuserinfo`` (42001 an expired
 token, 40014 an unknown one, 40029 a code that is wrong, used or older than five minutes; a
-visitor outside the corporation gets an ``openid`` only). ``outage`` makes every API call a 503;
-``calls`` counts the calls by path, so a test sees the token kept and renewed.
+visitor outside the corporation gets an ``openid`` only), ``/cgi-bin/message/send`` (text and
+``template_card`` messages, kept per member; 81013 for a member WeCom does not know),
+``/cgi-bin/message/update_template_card`` (a ``ResponseCode`` works once). ``press`` is a member
+pressing a card's button: WeCom's callback, encrypted and signed the way WeCom's documentation says
+(its own implementation here, not hrflow's), posted to the application's callback address.
+``outage`` makes every API call a 503; ``calls`` counts the calls by path.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
+import os
 import secrets
+import struct
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
@@ -30,6 +41,11 @@ class SimulatedWeCom:
     agent_id: str = "1000002"
     secret: str = "wecom-app-secret-0123456789"
     members: dict[str, str] = field(default_factory=dict)  # userid -> name, shown on the login page
+    callback_token: str = "wecom-callback-token"
+    encoding_aes_key: str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as WeCom gives
+    inbox: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # userid -> messages received
+    card_updates: list[dict[str, Any]] = field(default_factory=list)
+    _response_codes: dict[str, str] = field(default_factory=dict)  # code -> userid, until used
     token_seconds: int = 7200
     outage: bool = False
     calls: Counter[str] = field(default_factory=Counter)
@@ -100,7 +116,75 @@ class SimulatedWeCom:
                 return _answer(0, "ok", openid="oVISITOR" + secrets.token_hex(8), external_userid="")
             return _answer(0, "ok", userid=userid, user_ticket=secrets.token_hex(16))
 
+        @app.post("/cgi-bin/message/send")
+        async def send(request: Request, access_token: str = "") -> Response:
+            problem = self._token_problem(access_token)
+            if problem:
+                return problem
+            body = await request.json()
+            if str(body.get("agentid")) != self.agent_id:
+                return _answer(40056, "invalid agentid")
+            if body.get("msgtype") not in ("text", "template_card"):
+                return _answer(40008, "invalid message type")
+            if body["msgtype"] == "template_card":
+                card = body.get("template_card") or {}
+                if card.get("card_type") != "button_interaction" or not card.get("task_id") or not card.get("button_list"):
+                    return _answer(40058, "invalid template_card")
+            userid = str(body.get("touser", ""))
+            if userid not in self.members:
+                return _answer(81013, "user & party & tag all invalid")
+            self.inbox.setdefault(userid, []).append(body)
+            return _answer(0, "ok", invaliduser="", msgid=secrets.token_hex(8))
+
+        @app.post("/cgi-bin/message/update_template_card")
+        async def update_card(request: Request, access_token: str = "") -> Response:
+            problem = self._token_problem(access_token)
+            if problem:
+                return problem
+            body = await request.json()
+            owner = self._response_codes.pop(str(body.get("response_code", "")), None)
+            if owner is None or owner not in body.get("userids", []):
+                return _answer(40058, "invalid response_code")
+            self.card_updates.append(body)
+            return _answer(0, "ok", invaliduser=[])
+
         return app
+
+    def cards(self, userid: str) -> list[dict[str, Any]]:
+        return [m["template_card"] for m in self.inbox.get(userid, []) if m.get("msgtype") == "template_card"]
+
+    def callback_body(self, userid: str, task_id: str, key: str, *, timestamp: int | None = None,
+                      token: str | None = None) -> tuple[dict[str, str], bytes]:
+        """A ``template_card_event`` as WeCom posts it: the query and the XML body."""
+        code = secrets.token_hex(12)
+        self._response_codes[code] = userid
+        created = int(time.time()) if timestamp is None else timestamp
+        event = (f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName><FromUserName><![CDATA[{userid}]]>"
+                 f"</FromUserName><CreateTime>{created}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+                 f"<Event><![CDATA[template_card_event]]></Event><AgentID>{self.agent_id}</AgentID>"
+                 f"<TaskId><![CDATA[{task_id}]]></TaskId><CardType><![CDATA[button_interaction]]></CardType>"
+                 f"<ResponseCode><![CDATA[{code}]]></ResponseCode><EventKey><![CDATA[{key}]]></EventKey></xml>")
+        encrypted = self._encrypt(event)
+        nonce = secrets.token_hex(5)
+        sign = hashlib.sha1("".join(sorted([token or self.callback_token, str(created), nonce, encrypted])).encode())
+        body = (f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName><AgentID><![CDATA[{self.agent_id}]]>"
+                f"</AgentID><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>").encode()
+        return {"msg_signature": sign.hexdigest(), "timestamp": str(created), "nonce": nonce}, body
+
+    def press(self, callback_url: str, userid: str, task_id: str, key: str, *, repeat: int = 1) -> list[int]:
+        """The member presses the button; WeCom posts the callback (``repeat`` times, as it does
+        when an answer is slow). The statuses hrflow answered."""
+        query, body = self.callback_body(userid, task_id, key)
+        return [httpx.post(callback_url, params=query, content=body, timeout=30).status_code for _ in range(repeat)]
+
+    def _encrypt(self, message: str) -> str:
+        key = base64.b64decode(self.encoding_aes_key + "=")
+        raw = message.encode()
+        plain = os.urandom(16) + struct.pack("!I", len(raw)) + raw + self.corp_id.encode()
+        padder = padding.PKCS7(256).padder()  # WeCom pads to 32 bytes
+        padded = padder.update(plain) + padder.finalize()
+        encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+        return base64.b64encode(encryptor.update(padded) + encryptor.finalize()).decode()
 
     def _token_problem(self, token: str) -> Response | None:
         until = self._tokens.get(token)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +19,7 @@ from playwright.async_api import Browser, ConsoleMessage, Page, Request, Route, 
 
 from api.app import create_app
 from db.models import StaffMember
+from hrflow import mail_sink
 from integrations.si_agency import SimulatedAgency
 from tests.processes.support import add_employee, terminate_cases, time_skipping_env
 from worker import build_worker
@@ -40,6 +43,17 @@ async def temporal_env(codec) -> AsyncIterator[object]:
 @pytest.fixture
 def web_settings(settings):
     return settings.model_copy(update={"dev_sign_in": True, "temporal_ui_url": "http://127.0.0.1:8233"})
+
+
+@pytest.fixture
+def smtp(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """A real SMTP server on a free port that keeps each message as a file: (port, folder)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = mail_sink.start(tmp_path / "mail", port=port)
+    yield port, tmp_path / "mail"
+    controller.stop()
 
 
 @pytest.fixture

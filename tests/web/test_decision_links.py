@@ -6,41 +6,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from playwright.async_api import expect
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from db.models import ActionLink, AuditEvent
+from db.models import ActionLink
 from domain.roles import Role
 from hrflow import mail_sink
 from hrflow.delivery import DecisionLinks, Relay
 from integrations.mail import SmtpMailer
 from tests.conftest import JWT_SECRET
-from tests.processes import test_si_change as si_change
-from tests.processes.support import add_employee, eventually
-from tests.web.conftest import EMPLOYEE
+from tests.processes.support import eventually
+from tests.web.line_manager_cases import LINE, audit_actions, two_cases_at_her_step
 
-LINE = "mgr.li"
-CHINA = dt.timezone(dt.timedelta(hours=8))
-ROUTE = {"effective_from": dt.datetime.now(CHINA).date().isoformat(), "source": "《社保业务审批办法》第 3 条",
-         "steps": [{"name": "直属上级审批", "approvers": [{"line_manager": 1}]},
-                   {"name": "人事经理复核", "approvers": [{"role": "hr_manager"}]}]}
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/app/links/[0-9]+\.[0-9a-f]+)")
-
-
-@pytest.fixture
-def smtp(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    controller = mail_sink.start(tmp_path / "mail", port=port)
-    yield port, tmp_path / "mail"
-    controller.stop()
 
 
 def _relay(session_factory, smtp: tuple[int, Path], site: str) -> Relay:
@@ -56,45 +37,9 @@ def _links_to(folder: Path, address: str) -> list[str]:
     return found
 
 
-async def _two_cases_at_her_step(site: str, auth, session_factory) -> tuple[str, str]:
-    add_employee(session_factory, "E-MGR", resident_id_number="110105198506151236", name="周敏")
-    add_employee(session_factory, "E1002", resident_id_number="110101199003071102", name="刘洋")
-    async with httpx.AsyncClient(base_url=site) as api:
-        r = await api.put(f"/staff/{LINE}", headers=auth(Role.ADMIN, "ops.wu"),
-                          json={"display_name": "周敏", "role": "employee", "employee_id": "E-MGR",
-                                "email": "mgr.li@example.cn"})
-        assert r.status_code == 200, r.text
-        hr = auth(Role.HR_MANAGER, "mgr.wang")
-        for emp in (EMPLOYEE, "E1002"):
-            r = await api.put(f"/employees/{emp}/manager", headers=hr,
-                              json={"manager_id": "E-MGR", "effective_from": "2021-03-01"})
-            assert r.status_code == 200, r.text
-        r = await api.post("/approval-routes/si_change.approve", json=ROUTE, headers=hr)
-        assert r.status_code == 201, r.text
-        ids = []
-        for emp in (EMPLOYEE, "E1002"):
-            r = await api.post("/si-changes", json=si_change.ENROLL | {"employee_id": emp},
-                               headers=auth(Role.HR_SPECIALIST, "hr.li"))
-            assert r.status_code == 201, r.text
-            ids.append(r.json()["workflow_id"])
-        for workflow_id in ids:
-            async def at_first_step(workflow_id: str = workflow_id) -> bool:
-                v = (await api.get(f"/si-changes/{workflow_id}", headers=hr)).json()
-                return bool(v.get("approval") and v["approval"]["current"] == 0)
-
-            await eventually(at_first_step, what="the route's first step open")
-    return ids[0], ids[1]
-
-
-def _actions(session_factory, workflow_id: str) -> list[tuple[str, str]]:
-    with session_factory() as s:
-        return [(e.action, e.actor) for e in s.scalars(select(AuditEvent).where(AuditEvent.workflow_id == workflow_id)
-                                                       .order_by(AuditEvent.id))]
-
-
 async def test_her_signature_from_the_e_mail_is_the_one_the_web_app_makes(site, open_page, auth, session_factory,
                                                                           smtp) -> None:
-    by_link, by_api = await _two_cases_at_her_step(site, auth, session_factory)
+    by_link, by_api = await two_cases_at_her_step(site, auth, session_factory)
     await eventually(lambda: _relay(session_factory, smtp, site).drain().idle or None, what="mail sent")
     links = _links_to(smtp[1], "mgr.li@example.cn")
     assert len(links) == 2, links  # one link per task's e-mail, each naming her
@@ -117,11 +62,11 @@ async def test_her_signature_from_the_e_mail_is_the_one_the_web_app_makes(site, 
         return v["approval"]["current"] == 1 and v["approval"]["steps"][0]["signed_by"] == [LINE]
 
     await eventually(at_hr_step, what="her signature on the route")
-    await eventually(lambda: len(_actions(session_factory, by_api)) == len(_actions(session_factory, by_link)) - 1,
+    await eventually(lambda: len(audit_actions(session_factory, by_api)) == len(audit_actions(session_factory, by_link)) - 1,
                      what="both cases at the same point")
-    linked = [a for a in _actions(session_factory, by_link) if a[0] != "decision_link.used"]
-    assert linked == _actions(session_factory, by_api)  # the same audited decision, by her
-    assert ("decision_link.used", LINE) in _actions(session_factory, by_link)
+    linked = [a for a in audit_actions(session_factory, by_link) if a[0] != "decision_link.used"]
+    assert linked == audit_actions(session_factory, by_api)  # the same audited decision, by her
+    assert ("decision_link.used", LINE) in audit_actions(session_factory, by_link)
 
     again = await httpx.AsyncClient().post(link, data={"choice": "approve"})
     assert again.status_code == 410 and "已使用" in again.text
@@ -134,7 +79,7 @@ def _link_case(session_factory, link: str) -> str:
 
 async def test_a_link_decides_nothing_when_forged_expired_or_in_someone_elses_browser(site, auth, session_factory,
                                                                                      smtp) -> None:
-    workflow_id, _ = await _two_cases_at_her_step(site, auth, session_factory)
+    workflow_id, _ = await two_cases_at_her_step(site, auth, session_factory)
     await eventually(lambda: _relay(session_factory, smtp, site).drain().idle or None, what="mail sent")
     link = next(x for x in _links_to(smtp[1], "mgr.li@example.cn") if _link_case(session_factory, x) == workflow_id)
     async with httpx.AsyncClient() as browser:
@@ -162,4 +107,4 @@ async def test_a_link_decides_nothing_when_forged_expired_or_in_someone_elses_br
     async with httpx.AsyncClient(base_url=site) as api:
         v = (await api.get(f"/si-changes/{workflow_id}", headers=auth(Role.HR_MANAGER, "mgr.wang"))).json()
     assert v["approval"]["current"] == 0 and v["approval"]["steps"][0]["signed_by"] == []  # nothing was decided
-    assert all(a != "decision_link.used" for a, _ in _actions(session_factory, workflow_id))
+    assert all(a != "decision_link.used" for a, _ in audit_actions(session_factory, workflow_id))

@@ -4,7 +4,6 @@ and the page shows the route; HR sends it back to her, and the subject is offere
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import httpx
@@ -14,12 +13,8 @@ from domain.roles import Role
 from tests.processes import test_si_change as si_change
 from tests.processes.support import add_employee, eventually
 from tests.web.conftest import EMPLOYEE, sign_in
+from tests.web.line_manager_cases import LINE, ROUTE  # LINE: the login of her line manager E-MGR, an employee
 
-LINE = "mgr.li"  # the login of her line manager E-MGR: an employee, not HR
-CHINA = dt.timezone(dt.timedelta(hours=8))
-ROUTE = {"effective_from": dt.datetime.now(CHINA).date().isoformat(), "source": "《社保业务审批办法》第 3 条",
-         "steps": [{"name": "直属上级审批", "approvers": [{"line_manager": 1}]},
-                   {"name": "人事经理复核", "approvers": [{"role": "hr_manager"}]}]}
 ACTIONS = ("approve", "reject", "transfer", "add-signer", "return")
 
 
