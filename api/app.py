@@ -64,9 +64,10 @@ from api.workflow_calls import bounded_updates
 from db.policy_notices import NoticeLayerProvider
 from db.session import make_engine, make_session_factory
 from domain.policy import notices as policy_notices_layer
-from hrflow.settings import Settings
+from hrflow.settings import ConfigurationError, Settings
 from hrflow.temporal import codec_from, connect
-from integrations.hr_master import ExportFileMaster
+from integrations.hr_master import ExportFileMaster, HrMaster
+from integrations.wecom import WeComApi, WeComContacts
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -145,7 +146,7 @@ def create_app(
     app.state.jwt_secret = jwt_secret
     app.state.codec = payload_codec
     app.state.directory = listed_in_directory
-    app.state.hr_master = ExportFileMaster(settings.hr_master_export) if settings.hr_master_export else None
+    app.state.hr_master = hr_master(settings)
     errors.install(app)
 
     @app.middleware("http")
@@ -166,6 +167,22 @@ def create_app(
     app.add_middleware(CodecCORS, origins=settings.ui_origins)
     app.add_middleware(BodyLimit, limit_for=lambda scope: body_limit(settings, scope))
     return app
+
+
+def hr_master(settings: Settings) -> HrMaster | None:
+    """The HR master the syncs read: the export file, or the WeCom address book; never both."""
+    if settings.hr_master_export and settings.wecom_contacts_secret:
+        raise ConfigurationError("set HRFLOW_HR_MASTER_EXPORT or HRFLOW_WECOM_CONTACTS_SECRET, not both:"
+                                 " the register follows one master")
+    if settings.hr_master_export:
+        return ExportFileMaster(settings.hr_master_export)
+    if settings.wecom_contacts_secret:
+        if not settings.wecom_corp_id:
+            raise ConfigurationError("HRFLOW_WECOM_CONTACTS_SECRET is set but HRFLOW_WECOM_CORP_ID is not")
+        return WeComContacts(WeComApi(corp_id=settings.wecom_corp_id, agent_id=settings.wecom_agent_id or "",
+                                      secret=settings.wecom_contacts_secret.get_secret_value(),
+                                      api_base=settings.wecom_api_base))
+    return None
 
 
 def body_limit(settings: Settings, scope: Scope) -> int:

@@ -23,8 +23,9 @@ async def master_snapshot(request: Request, principal: Principal) -> MasterSnaps
                                                  f" unit does it; you work for {principal.unit})")
     master: HrMaster | None = request.app.state.hr_master
     if master is None:
-        raise ApiError(409, "no_master", "未配置人事主数据系统：请设置 HRFLOW_HR_MASTER_EXPORT"
-                                         " (no HR master system is configured: set HRFLOW_HR_MASTER_EXPORT)")
+        raise ApiError(409, "no_master", "未配置人事主数据系统：请设置 HRFLOW_HR_MASTER_EXPORT 或 HRFLOW_WECOM_CONTACTS_SECRET"
+                                         " (no HR master system is configured: set HRFLOW_HR_MASTER_EXPORT"
+                                         " or HRFLOW_WECOM_CONTACTS_SECRET)")
     try:
         return await anyio.to_thread.run_sync(master.snapshot)
     except MasterUnavailable as exc:

@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     wecom_corp_id: str | None = Field(default=None, description="WeCom 企业ID (corpid)")
     wecom_agent_id: str | None = Field(default=None, description="WeCom self-built application AgentId")
     wecom_secret: SecretStr | None = Field(default=None, description="that application's Secret")
+    wecom_contacts_secret: SecretStr | None = Field(
+        default=None, description="WeCom 通讯录同步 Secret: the address book is then the HR master the syncs read")
     wecom_callback_token: SecretStr | None = Field(default=None, description="the application's callback Token (接收消息)")
     wecom_encoding_aes_key: SecretStr | None = Field(default=None, description="its 43-character EncodingAESKey")
     wecom_api_base: str = "https://qyapi.weixin.qq.com"

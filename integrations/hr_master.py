@@ -7,8 +7,8 @@ names (``employee_id``, ``name``, ``department``, ``manager_id``, ``unit_code``,
 field names (``code``, ``name``, ``kind``, ``parent_code``, ``si_city``, ``head_employee_id``) and a
 ``status`` of ``active`` or ``closed``. hrflow only reads it: ``POST /org-units/sync`` and
 ``POST /employees/sync`` compare the snapshot with the tree and the register and apply what
-changed, each all or nothing. The DingTalk, WeCom and
-Feishu address books are further implementations of ``HrMaster``.
+changed, each all or nothing. The IM platforms' address books are further implementations of
+``HrMaster`` (``integrations.wecom.WeComContacts``), marked ``contacts_only``.
 
 ``ExportFileMaster`` reads the export file such a system writes on a schedule (to a shared folder):
 
@@ -46,10 +46,15 @@ class MasterSnapshot:
     exported_at: dt.datetime | None
     records: list[MasterRecord]
     units: list[MasterRecord] = field(default_factory=list)  # under the unit import's names; active or closed
+    # An address book (WeCom, DingTalk, Feishu) knows names, departments, e-mails and managers, not
+    # contracts: its records carry only those fields, and someone it lists whom the register does
+    # not know is reported as unmatched, not registered.
+    contacts_only: bool = False
 
 
 class HrMaster(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def snapshot(self) -> MasterSnapshot: ...
 

@@ -1,4 +1,4 @@
-"""WeCom (企业微信) through its server API: the application's access token, and sign-in.
+"""WeCom (企业微信) through its server API: the access token, sign-in, messages and cards, contacts.
 
 The shapes are WeCom's documented ones. ``GET /cgi-bin/gettoken?corpid&corpsecret`` gives an
 ``access_token`` for ``expires_in`` seconds (7200); it is kept and fetched anew five minutes before
@@ -13,6 +13,7 @@ member's ``userid``; a visitor who is not a member of the corporation comes back
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 import time
 from collections.abc import Mapping
@@ -22,12 +23,14 @@ from urllib.parse import urlencode
 
 import httpx
 
+from integrations.hr_master import MasterRecord, MasterSnapshot, MasterUnavailable
 from integrations.identity import NO_LOGIN, REFUSED, UNAVAILABLE, Attempt, SignInProblem
 
 TOKEN_EXPIRED = {42001, 40014}  # access_token expired / invalid: fetch a new one and ask again
 BUSY = -1
 INVALID_CODE = 40029
 RENEW_BEFORE_SECONDS = 300
+LEFT_CORPORATION = 5  # a member's status: 1 active, 2 disabled, 4 not yet activated, 5 left
 
 
 class WeComError(Exception):
@@ -174,3 +177,35 @@ class WeComMessages:
             "duplicate_check_interval": 1800, **message})
         if userid in str(body.get("invaliduser", "")).split("|"):
             raise WeComError(81013, f"member {userid!r} is not in WeCom (invaliduser)")
+
+
+@dataclass
+class WeComContacts:
+    """The WeCom address book as an HR master: ``/cgi-bin/department/list`` and
+    ``/cgi-bin/user/list?department_id=<root>&fetch_child=1``, read with the 通讯录同步 secret.
+    A member's ``userid`` is her employee number; her main department's name, position, e-mail
+    and first direct leader (``direct_leader``) are what the address book says of her; status 5
+    (退出企业) is a leaver. What a member leaves blank is left out, so the register keeps its own."""
+
+    api: WeComApi
+    name: str = "wecom"
+
+    def snapshot(self) -> MasterSnapshot:
+        try:
+            departments = self.api.call("GET", "/cgi-bin/department/list").get("department") or []
+            roots = [d["id"] for d in departments if not d.get("parentid")] or [1]
+            users = self.api.call("GET", "/cgi-bin/user/list",
+                                  params={"department_id": roots[0], "fetch_child": 1}).get("userlist") or []
+        except WeComError as exc:
+            raise MasterUnavailable(f"企业微信通讯录暂时无法读取：{exc} (the WeCom address book cannot be read: {exc})") from None
+        names = {d["id"]: d.get("name") for d in departments}
+        records = []
+        for place, user in enumerate(users, start=1):
+            main = user.get("main_department") or next(iter(user.get("department") or []), None)
+            fields = {"employee_id": user.get("userid"), "name": user.get("name"), "department": names.get(main),
+                      "position": user.get("position"), "email": user.get("email") or user.get("biz_mail"),
+                      "manager_id": next(iter(user.get("direct_leader") or []), None)}
+            records.append(MasterRecord(position=place, fields={k: v for k, v in fields.items() if v},
+                                        status="left" if user.get("status") == LEFT_CORPORATION else "active"))
+        return MasterSnapshot(source="企业微信通讯录 (WeCom contacts)", exported_at=dt.datetime.now(dt.UTC),
+                              records=records, contacts_only=True)

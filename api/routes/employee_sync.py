@@ -107,15 +107,25 @@ def _plan(session: Session, snapshot: MasterSnapshot, on: dt.date, lang: Languag
         if employee is None:
             if record.status == "left":
                 continue  # someone who left before she was ever registered: nothing to keep
+            if snapshot.contacts_only:
+                plan.notes.append(RowNote(row=row.number, employee_id=number, message=say(Text(
+                    "通讯录中有此人，员工登记中没有：未匹配（请经员工导入或人事主数据登记；通讯录没有身份证号和入职日期）",
+                    "in the address book but not in the register: unmatched (register her through the employee"
+                    " import or the HR master; an address book has no ID number or hire date)"), lang)))
+                continue
             body, found, _ = check_row(row, columns, on, catalogue)
             plan.problems.extend(found)
             if body is not None:
                 plan.new.append((row, body))
             continue
+        given = record.fields
+        if snapshot.contacts_only:  # only what an address book knows, over what the register has
+            given = {f: getattr(employee, f) for f in EmployeeIn.model_fields} | {
+                k: v for k, v in record.fields.items() if k in SYNCED}
         try:
-            master = EmployeeIn.model_validate({k: v for k, v in record.fields.items() if v not in (None, "")})
+            master = EmployeeIn.model_validate({k: v for k, v in given.items() if v not in (None, "")})
         except ValidationError:
-            _, found, _ = check_row(row, columns, on, catalogue)
+            _, found, _ = check_row(Row(number=row.number, cells=given), columns, on, catalogue)
             plan.problems.extend(found)
             continue
         existing_records.append((record, employee, master))

@@ -50,10 +50,11 @@ def providers_from(settings: Settings) -> dict[str, IdentityProvider]:
 
 def wecom_api(settings: Settings) -> WeComApi | None:
     """The WeCom application the settings configure (sign-in, cards, messages), or None."""
-    if not settings.wecom_corp_id:
-        return None
+    application = (settings.wecom_agent_id, settings.wecom_secret)
+    if not settings.wecom_corp_id or application == (None, None):
+        return None  # no WeCom, or its address book only (HRFLOW_WECOM_CONTACTS_SECRET)
     if not (settings.wecom_agent_id and settings.wecom_secret):
-        raise ConfigurationError("HRFLOW_WECOM_CORP_ID is set but HRFLOW_WECOM_AGENT_ID or HRFLOW_WECOM_SECRET is not")
+        raise ConfigurationError("HRFLOW_WECOM_AGENT_ID and HRFLOW_WECOM_SECRET go together (the WeCom application)")
     return WeComApi(corp_id=settings.wecom_corp_id, agent_id=settings.wecom_agent_id,
                     secret=settings.wecom_secret.get_secret_value(), api_base=settings.wecom_api_base)
 

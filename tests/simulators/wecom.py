@@ -41,6 +41,9 @@ class SimulatedWeCom:
     agent_id: str = "1000002"
     secret: str = "wecom-app-secret-0123456789"
     members: dict[str, str] = field(default_factory=dict)  # userid -> name, shown on the login page
+    contacts_secret: str = "wecom-contacts-secret-0123456789"  # 通讯录同步's own secret
+    departments: list[dict[str, Any]] = field(default_factory=list)  # as /cgi-bin/department/list gives them
+    directory: list[dict[str, Any]] = field(default_factory=list)  # members as /cgi-bin/user/list gives them
     callback_token: str = "wecom-callback-token"
     encoding_aes_key: str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as WeCom gives
     inbox: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # userid -> messages received
@@ -50,6 +53,7 @@ class SimulatedWeCom:
     outage: bool = False
     calls: Counter[str] = field(default_factory=Counter)
     _tokens: dict[str, float] = field(default_factory=dict)  # token -> monotonic expiry
+    _contacts_tokens: set[str] = field(default_factory=set)  # tokens of the contacts secret
     _codes: dict[str, tuple[str | None, float]] = field(default_factory=dict)  # code -> (userid, issued)
 
     def issue_code(self, userid: str | None) -> str:
@@ -97,10 +101,12 @@ class SimulatedWeCom:
         async def gettoken(corpid: str = "", corpsecret: str = "") -> Response:
             if corpid != self.corp_id:
                 return _answer(40013, "invalid corpid")
-            if corpsecret != self.secret:
+            if corpsecret not in (self.secret, self.contacts_secret):
                 return _answer(40001, "invalid credential")
             token = secrets.token_hex(32)
             self._tokens[token] = time.monotonic() + self.token_seconds
+            if corpsecret == self.contacts_secret:
+                self._contacts_tokens.add(token)
             return _answer(0, "ok", access_token=token, expires_in=self.token_seconds)
 
         @app.get("/cgi-bin/auth/getuserinfo")
@@ -115,6 +121,26 @@ class SimulatedWeCom:
             if userid is None:
                 return _answer(0, "ok", openid="oVISITOR" + secrets.token_hex(8), external_userid="")
             return _answer(0, "ok", userid=userid, user_ticket=secrets.token_hex(16))
+
+        @app.get("/cgi-bin/department/list")
+        async def department_list(access_token: str = "") -> Response:
+            problem = self._token_problem(access_token) or self._contacts_problem(access_token)
+            return problem or _answer(0, "ok", department=self.departments)
+
+        @app.get("/cgi-bin/user/list")
+        async def user_list(access_token: str = "", department_id: int = 0, fetch_child: int = 0) -> Response:
+            problem = self._token_problem(access_token) or self._contacts_problem(access_token)
+            if problem:
+                return problem
+            if department_id not in {d["id"] for d in self.departments}:
+                return _answer(60003, "department not found")
+            below = {department_id}
+            while fetch_child:
+                more = {d["id"] for d in self.departments if d.get("parentid") in below} - below
+                if not more:
+                    break
+                below |= more
+            return _answer(0, "ok", userlist=[u for u in self.directory if set(u.get("department", [])) & below])
 
         @app.post("/cgi-bin/message/send")
         async def send(request: Request, access_token: str = "") -> Response:
@@ -185,6 +211,9 @@ class SimulatedWeCom:
         padded = padder.update(plain) + padder.finalize()
         encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
         return base64.b64encode(encryptor.update(padded) + encryptor.finalize()).decode()
+
+    def _contacts_problem(self, token: str) -> Response | None:
+        return None if token in self._contacts_tokens else _answer(60011, "no privilege to access/modify contact")
 
     def _token_problem(self, token: str) -> Response | None:
         until = self._tokens.get(token)
