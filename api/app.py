@@ -60,12 +60,14 @@ from api.routes import (
 )
 from api.routes import codec as codec_routes
 from api.transactions import size_threads
+from api.web.sso import feishu_api
 from api.workflow_calls import bounded_updates
 from db.policy_notices import NoticeLayerProvider
 from db.session import make_engine, make_session_factory
 from domain.policy import notices as policy_notices_layer
 from hrflow.settings import ConfigurationError, Settings
 from hrflow.temporal import codec_from, connect
+from integrations.feishu import FeishuContacts
 from integrations.hr_master import ExportFileMaster, HrMaster
 from integrations.wecom import WeComApi, WeComContacts
 
@@ -170,10 +172,15 @@ def create_app(
 
 
 def hr_master(settings: Settings) -> HrMaster | None:
-    """The HR master the syncs read: the export file, or the WeCom address book; never both."""
-    if settings.hr_master_export and settings.wecom_contacts_secret:
-        raise ConfigurationError("set HRFLOW_HR_MASTER_EXPORT or HRFLOW_WECOM_CONTACTS_SECRET, not both:"
-                                 " the register follows one master")
+    """The HR master the syncs read: the export file, or the WeCom or Feishu address book; one."""
+    if sum(map(bool, (settings.hr_master_export, settings.wecom_contacts_secret, settings.feishu_contacts))) > 1:
+        raise ConfigurationError("set one of HRFLOW_HR_MASTER_EXPORT, HRFLOW_WECOM_CONTACTS_SECRET and"
+                                 " HRFLOW_FEISHU_CONTACTS: the register follows one master")
+    if settings.feishu_contacts:
+        feishu = feishu_api(settings)
+        if feishu is None:
+            raise ConfigurationError("HRFLOW_FEISHU_CONTACTS is set but HRFLOW_FEISHU_APP_ID is not")
+        return FeishuContacts(feishu)
     if settings.hr_master_export:
         return ExportFileMaster(settings.hr_master_export)
     if settings.wecom_contacts_secret:

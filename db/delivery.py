@@ -2,7 +2,7 @@
 
 - *Plan*: a pending notification becomes one delivery per address: the e-mail of each person it
   reaches (a user, an employee, every active member of a role at the addressed level), her WeCom
-  when WeCom messages are configured, and the role's group robot, if one is configured. In-app reading needs no delivery row.
+  or Feishu when they are configured, and the role's group robot, if one is configured. In-app reading needs no delivery row.
 - *Claim*: due deliveries are taken with ``FOR UPDATE SKIP LOCKED`` and leased (status
   ``sending``), so two relays never send the same row; a relay that dies mid-send leaves a lease
   that expires and the row is tried again (with the same Message-ID, so mail servers can drop
@@ -53,9 +53,9 @@ class Due:
     person: str | None = None
 
 
-def addresses(session: Session, n: Notification, robots: set[str], *, wecom: bool = False) -> list[Address]:
-    """Where ``n`` goes: each person's e-mail and, with ``wecom``, her WeCom (whose userid is her
-    login or employee number), and the role's group robot."""
+def addresses(session: Session, n: Notification, robots: set[str], *, ims: tuple[str, ...] = ()) -> list[Address]:
+    """Where ``n`` goes: each person's e-mail, her account on each configured IM (``wecom``,
+    ``feishu``: its user id is her login or employee number), and the role's group robot."""
     people: list[tuple[str, str | None, str]] = []  # person, e-mail, language
     robot = None
     if n.recipient_kind == "employee":
@@ -71,21 +71,21 @@ def addresses(session: Session, n: Notification, robots: set[str], *, wecom: boo
             select(StaffMember).where(StaffMember.role == role, StaffMember.level == level, StaffMember.active)
             .order_by(StaffMember.user_id))]
     found = [Address("email", email, lang, person) for person, email, lang in people if email]
-    if wecom:
-        found += [Address("wecom", person, lang, person) for person, _, lang in people]
+    for im in ims:
+        found += [Address(im, person, lang, person) for person, _, lang in people]
     if robot:
         found.append(Address("webhook", robot, "zh"))
     return found
 
 
-def plan(session: Session, *, now: dt.datetime, robots: set[str], wecom: bool = False, limit: int = 200) -> int:
+def plan(session: Session, *, now: dt.datetime, robots: set[str], ims: tuple[str, ...] = (), limit: int = 200) -> int:
     """Turn up to ``limit`` pending notifications into deliveries; returns deliveries created."""
     pending = session.scalars(select(Notification).where(Notification.status == "pending")
                               .order_by(Notification.created_at, Notification.id).limit(limit)
                               .with_for_update(skip_locked=True)).all()
     created = 0
     for n in pending:
-        for a in addresses(session, n, robots, wecom=wecom):
+        for a in addresses(session, n, robots, ims=ims):
             created += session.execute(
                 insert(Delivery).values(notification_id=n.id, channel=a.channel, address=a.address,
                                         language=a.language, person=a.person, next_attempt_at=now)

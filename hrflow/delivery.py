@@ -17,22 +17,29 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.web.sso import wecom_api
+from api.web.sso import feishu_api, wecom_api
 from db import action_links, delivery
 from db.session import unit_of_work
 from domain import notices
 from hrflow.settings import Settings
+from integrations.feishu import FeishuError, FeishuMessages, task_card
 from integrations.mail import DeliveryFailed, SmtpMailer
 from integrations.webhook import GroupRobot
 from integrations.wecom import CardButton, WeComError, WeComMessages
 
 WECOM_RETRIED = {-1, 45009}  # WeCom busy, or too many messages: tried again later; anything else is final
+FEISHU_RETRIED = {-1, 11232, 99991400}  # Feishu busy, or rate-limited
 
 
 def wecom_messages(settings: Settings) -> WeComMessages | None:
     """Application messages to members, when the WeCom application is configured."""
     api = wecom_api(settings)
     return WeComMessages(api) if api is not None else None
+
+
+def feishu_messages(settings: Settings) -> FeishuMessages | None:
+    api = feishu_api(settings)
+    return FeishuMessages(api) if api is not None else None
 
 log = logging.getLogger("hrflow.delivery")
 
@@ -73,11 +80,14 @@ class DecisionLinks:
         return cls(settings.public_url.rstrip("/"), settings.jwt_secret.get_secret_value(), settings.email_link_hours)
 
 
-def card(due: delivery.Due, link: action_links.Issued, url: str) -> dict[str, Any]:
+WORDS = {"approve": ("同意", "Approve"), "reject": ("驳回（填写理由）", "Reject (reason)")}
+
+
+def wecom_card(due: delivery.Due, link: action_links.Issued, url: str) -> dict[str, Any]:
     """A task's WeCom card: what it is, the case, and a button per choice. A choice that needs a
     reason opens the link's page (a card takes no text); the others answer by callback."""
     zh = due.language != "en"
-    words = {"approve": ("同意", "Approve"), "reject": ("驳回（填写理由）", "Reject (reason)")}
+    words = WORDS
     facts = [("案件" if zh else "Case", str(due.workflow_id))]
     if due.params.get("due"):
         facts.append(("期限" if zh else "Due", str(due.params["due"])[:16]))
@@ -89,13 +99,24 @@ def card(due: delivery.Due, link: action_links.Issued, url: str) -> dict[str, An
             "buttons": buttons}
 
 
+def feishu_card(due: delivery.Due, link: action_links.Issued, url: str) -> dict[str, Any]:
+    """A task's Feishu card: a callback button per plain choice, the page for one with a reason."""
+    zh = due.language != "en"
+    return task_card(title=str(due.params.get("title") or ""), workflow_id=str(due.workflow_id),
+                     due=str(due.params["due"])[:16] if due.params.get("due") else None, url=f"{url}?choice=reject",
+                     link_id=link.id, buttons=[(WORDS[c.name][0 if zh else 1], None if c.needs_reason else c.name,
+                                                c.name == "approve") for c in link.choices])
+
+
 class Relay:
     def __init__(self, session_factory: sessionmaker[Session], *, mailer: SmtpMailer,
                  robots: dict[str, GroupRobot], max_attempts: int = 8, links: DecisionLinks | None = None,
-                 wecom: WeComMessages | None = None,
+                 wecom: WeComMessages | None = None, feishu: FeishuMessages | None = None,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
         self._sessions, self._mailer, self._robots = session_factory, mailer, robots
-        self._max_attempts, self._clock, self._links, self._wecom = max_attempts, clock, links, wecom
+        self._max_attempts, self._clock, self._links = max_attempts, clock, links
+        self._wecom, self._feishu = wecom, feishu
+        self._ims = tuple(name for name, im in (("wecom", wecom), ("feishu", feishu)) if im is not None)
 
     @classmethod
     def from_settings(cls, session_factory: sessionmaker[Session], settings: Settings) -> Relay:
@@ -106,14 +127,14 @@ class Relay:
         robots = {role: GroupRobot(t.url, t.secret.get_secret_value() if t.secret else None)
                   for role, t in settings.webhooks.items()}
         return cls(session_factory, mailer=mailer, robots=robots, max_attempts=settings.delivery_max_attempts,
-                   links=DecisionLinks.from_settings(settings), wecom=wecom_messages(settings))
+                   links=DecisionLinks.from_settings(settings), wecom=wecom_messages(settings),
+                   feishu=feishu_messages(settings))
 
     def run_once(self, *, batch: int = 50) -> RelayStats:
         """Plan what is pending, then send what is due, one batch; call again until it sends nothing."""
         stats = RelayStats()
         with unit_of_work(self._sessions) as session:
-            stats.planned = delivery.plan(session, now=self._clock(), robots=set(self._robots),
-                                          wecom=self._wecom is not None)
+            stats.planned = delivery.plan(session, now=self._clock(), robots=set(self._robots), ims=self._ims)
         with unit_of_work(self._sessions) as session:  # the lease is committed before anything is sent
             claimed = delivery.claim(session, now=self._clock(), limit=batch)
         for due in claimed:
@@ -148,7 +169,7 @@ class Relay:
         """A task's notice to one person (by e-mail or WeCom) carries her decision link, when the
         task is a plain yes or no."""
         task_key = due.params.get("task_key")
-        if (self._links is None or due.channel not in ("email", "wecom") or due.template != "task.opened"
+        if (self._links is None or due.channel not in ("email", "wecom", "feishu") or due.template != "task.opened"
                 or not due.person or not due.workflow_id or not isinstance(task_key, str) or due.params.get("by_hand")):
             return None
         with unit_of_work(self._sessions) as session:
@@ -169,9 +190,16 @@ class Relay:
                 if self._wecom is None:
                     return "WeCom messages are not configured (HRFLOW_WECOM_*)", True
                 if link is not None and url is not None:
-                    self._wecom.send_card(due.address, **card(due, link, url))
+                    self._wecom.send_card(due.address, **wecom_card(due, link, url))
                 else:
                     self._wecom.send_text(due.address, f"{notice.subject}\n{notice.body}")
+            elif due.channel == "feishu":
+                if self._feishu is None:
+                    return "Feishu messages are not configured (HRFLOW_FEISHU_*)", True
+                if link is not None and url is not None:
+                    self._feishu.send_card(due.address, feishu_card(due, link, url))
+                else:
+                    self._feishu.send_text(due.address, f"{notice.subject}\n{notice.body}")
             else:
                 robot = self._robots.get(due.address.removeprefix("role:"))
                 if robot is None:
@@ -181,6 +209,8 @@ class Relay:
             return str(exc), exc.permanent
         except WeComError as exc:
             return str(exc), exc.errcode not in WECOM_RETRIED
+        except FeishuError as exc:
+            return str(exc), exc.code not in FEISHU_RETRIED
         return None, False
 
     async def run_forever(self, interval: float, stop: asyncio.Event) -> None:

@@ -108,6 +108,15 @@ class Settings(BaseSettings):
         default=None, description="WeCom 通讯录同步 Secret: the address book is then the HR master the syncs read")
     wecom_callback_token: SecretStr | None = Field(default=None, description="the application's callback Token (接收消息)")
     wecom_encoding_aes_key: SecretStr | None = Field(default=None, description="its 43-character EncodingAESKey")
+    feishu_app_id: str | None = Field(default=None, description="Feishu self-built app's App ID (cli_...)")
+    feishu_app_secret: SecretStr | None = Field(default=None, description="its App Secret")
+    feishu_verification_token: SecretStr | None = Field(default=None, description="its callbacks' Verification Token")
+    feishu_encrypt_key: SecretStr | None = Field(default=None, description="its callbacks' Encrypt Key")
+    feishu_login_field: str = Field(default="user_id", description="the user_info field holding the login"
+                                                                  " (user_id, or employee_no)")
+    feishu_contacts: bool = Field(default=False, description="the Feishu address book is the HR master the syncs read")
+    feishu_api_base: str = "https://open.feishu.cn"
+    feishu_accounts_base: str = "https://accounts.feishu.cn"
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
     wecom_login_base: str = "https://login.work.weixin.qq.com"
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="largest uploaded file")

@@ -13,8 +13,9 @@ from fastapi import FastAPI
 
 def install(app: FastAPI) -> None:
     """Serve the pages and their assets on ``app`` (``/``, ``/app/...``, ``/static/...``)."""
-    from api.web import decision_links, pages, wecom_cards
+    from api.web import decision_links, feishu_cards, pages, wecom_cards
 
     pages.install(app)
     decision_links.install(app)
     wecom_cards.install(app)
+    feishu_cards.install(app)

@@ -12,6 +12,7 @@ task already closed, or one opened in a browser signed in as somebody else decid
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 from urllib.parse import quote
 
@@ -31,6 +32,7 @@ from db import action_links
 from db.audit import AuditEntry, append
 from domain.link_decisions import LinkChoice
 
+log = logging.getLogger("hrflow.web")
 TOKEN_MINUTES = 5  # the token a link's decision is sent with lives only for that request
 
 
@@ -125,3 +127,33 @@ async def decide(request: Request, link: action_links.OpenLink, her: Identity, c
 
     await transact(request, settle)
     return answer
+
+
+OUTCOME = {"approve": "已同意", "reject": "已驳回"}
+
+
+async def press(request: Request, link_id: int, member: str, key: str, *, via: str) -> str | None:
+    """A card's button pressed on an IM platform, whose signed callback names the card's link,
+    the member and the button: decided once, as the link's person; the card's new words, or None
+    when there is nothing to show (a repeat of a callback, a card of somebody else's)."""
+
+    def look(session: Any) -> tuple[action_links.OpenLink | None, Identity | None]:
+        link = action_links.card_link(session, link_id)
+        return link, directory_identity(session, link.person) if link is not None else None
+
+    link, her = await transact(request, look)
+    if link is None or link.person != member:
+        log.warning("%s card of link %s pressed by %s, who is not its person", via, link_id, member)
+        return None
+    if link.used_at is not None and link.used_choice == key:
+        return None  # the platform repeating a callback already decided
+    now = dt.datetime.now(dt.UTC)
+    choice = next((c for c in link.choices if c.name == key), None)
+    if choice is not None and choice.needs_reason:
+        return "须填写理由：请打开卡片在页面中处理"
+    if choice is None or her is None or refusal_of(link, her, None, now) is not None:
+        return "已失效或已处理，请在系统中查看"
+    answer = await decide(request, link, her, choice, "", via=via, now=now)
+    if answer is None:
+        return None  # a repeat of this callback took the link first
+    return OUTCOME.get(choice.name, "已处理") if answer.ok else "未能处理，请在系统中处理"

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hrflow.settings import ConfigurationError, Settings
+from integrations.feishu import FeishuApi, FeishuSignIn
 from integrations.identity import Attempt, IdentityProvider
 from integrations.oidc import OidcProvider
 from integrations.wecom import WeComApi, WeComSignIn
@@ -29,7 +30,7 @@ COOKIE = "hrflow_sign_in"
 ATTEMPT_UNKNOWN = "attempt_unknown"  # no kept attempt matches the answer (old, used, forged, another browser)
 NOT_IN_DIRECTORY = "not_in_directory"  # the provider vouched for a login hrflow does not know (or no longer)
 ATTEMPT_SECONDS = 600
-LABELS = {"oidc": "app.sso_oidc", "wecom": "app.sso_wecom"}  # the button of each provider on the sign-in page
+LABELS = {"oidc": "app.sso_oidc", "wecom": "app.sso_wecom", "feishu": "app.sso_feishu"}  # the button of each provider on the sign-in page
 
 
 def providers_from(settings: Settings) -> dict[str, IdentityProvider]:
@@ -45,7 +46,21 @@ def providers_from(settings: Settings) -> dict[str, IdentityProvider]:
     api = wecom_api(settings)
     if api is not None:
         providers["wecom"] = WeComSignIn(api=api, login_base=settings.wecom_login_base)
+    feishu = feishu_api(settings)
+    if feishu is not None:
+        providers["feishu"] = FeishuSignIn(api=feishu, accounts_base=settings.feishu_accounts_base,
+                                           login_field=settings.feishu_login_field)
     return providers
+
+
+def feishu_api(settings: Settings) -> FeishuApi | None:
+    """The Feishu app the settings configure (sign-in, cards, messages, contacts), or None."""
+    if not settings.feishu_app_id:
+        return None
+    if settings.feishu_app_secret is None:
+        raise ConfigurationError("HRFLOW_FEISHU_APP_ID is set but HRFLOW_FEISHU_APP_SECRET is not")
+    return FeishuApi(app_id=settings.feishu_app_id, app_secret=settings.feishu_app_secret.get_secret_value(),
+                     api_base=settings.feishu_api_base)
 
 
 def wecom_api(settings: Settings) -> WeComApi | None:

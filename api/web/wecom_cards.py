@@ -14,20 +14,15 @@ then updated with the outcome through the event's ``ResponseCode``.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import time
-from typing import Any
 
 from defusedxml import ElementTree
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from api.transactions import transact
-from api.web.decision_links import decide, refusal_of
-from api.web.sign_in import directory_identity
+from api.web.decision_links import press
 from api.web.sso import wecom_api
-from db import action_links
 from hrflow.settings import Settings
 from integrations.wecom import WeComError, WeComMessages
 from integrations.wecom_crypto import CallbackRefused, WeComCrypto
@@ -35,7 +30,6 @@ from integrations.wecom_crypto import CallbackRefused, WeComCrypto
 log = logging.getLogger("hrflow.wecom")
 PATH = "/integrations/wecom/callback"
 FRESH_SECONDS = 600
-OUTCOME = {"approve": "已同意", "reject": "已驳回"}
 
 
 def install(app: FastAPI) -> None:
@@ -73,32 +67,13 @@ def install(app: FastAPI) -> None:
 
 
 async def _pressed(request: Request, messages: WeComMessages, event: dict[str, str]) -> None:
-    task_id, member, key, code = event.get("TaskId", ""), event.get("FromUserName", ""), event.get("EventKey", ""), \
-        event.get("ResponseCode", "")
+    task_id, code = event.get("TaskId", ""), event.get("ResponseCode", "")
     raw_id = task_id.removeprefix("hrflow-")
     if not task_id.startswith("hrflow-") or not raw_id.isdigit():
         return
-
-    def look(session: Any) -> tuple[Any, Any]:
-        link = action_links.card_link(session, int(raw_id))
-        return link, directory_identity(session, link.person) if link is not None else None
-
-    link, her = await transact(request, look)
-    if link is None or link.person != member:
-        log.warning("WeCom card %s pressed by %s, who is not its person", task_id, member)
-        return
-    now = dt.datetime.now(dt.UTC)
-    choice = next((c for c in link.choices if c.name == key and not c.needs_reason), None)
-    if link.used_at is not None and link.used_choice == key:
-        return  # WeCom repeating a callback already decided
-    refusal = refusal_of(link, her, None, now)
-    if choice is None or refusal is not None or her is None:
-        await _update(messages, member, code, "已失效，请在系统中处理")
-        return
-    answer = await decide(request, link, her, choice, "", via="wecom", now=now)
-    if answer is None:
-        return  # a repeat of this callback took the link first
-    await _update(messages, member, code, OUTCOME.get(choice.name, "已处理") if answer.ok else "未能处理，请在系统中处理")
+    words = await press(request, int(raw_id), event.get("FromUserName", ""), event.get("EventKey", ""), via="wecom")
+    if words is not None:
+        await _update(messages, event.get("FromUserName", ""), code, words)
 
 
 async def _update(messages: WeComMessages, member: str, code: str, words: str) -> None:

@@ -1,5 +1,5 @@
 """Decision links (one per delivery, single-use, expiring), the person each delivery reaches, and
-WeCom application messages as a delivery channel.
+WeCom and Feishu messages as delivery channels.
 
 Revision ID: 0019
 Revises: 0018
@@ -20,7 +20,7 @@ depends_on = None
 def upgrade() -> None:
     op.add_column("deliveries", sa.Column("person", sa.String(length=64), nullable=True))
     op.drop_constraint(op.f("ck_deliveries_channel_known"), "deliveries", type_="check")
-    op.create_check_constraint(op.f("ck_deliveries_channel_known"), "deliveries", "channel IN ('email', 'webhook', 'wecom')")
+    op.create_check_constraint(op.f("ck_deliveries_channel_known"), "deliveries", "channel IN ('email', 'webhook', 'wecom', 'feishu')")
     op.create_table(
         "action_links",
         sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True),
@@ -40,8 +40,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_action_links_workflow_id_task_key", table_name="action_links")
     op.drop_table("action_links")
-    op.execute("DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE channel = 'wecom')")
-    op.execute("DELETE FROM deliveries WHERE channel = 'wecom'")
+    op.execute("DELETE FROM delivery_attempts WHERE delivery_id IN"
+               " (SELECT id FROM deliveries WHERE channel IN ('wecom', 'feishu'))")
+    op.execute("DELETE FROM deliveries WHERE channel IN ('wecom', 'feishu')")
     op.drop_constraint(op.f("ck_deliveries_channel_known"), "deliveries", type_="check")
     op.create_check_constraint(op.f("ck_deliveries_channel_known"), "deliveries", "channel IN ('email', 'webhook')")
     op.drop_column("deliveries", "person")
