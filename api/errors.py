@@ -212,6 +212,8 @@ _RULES: dict[str, Text] = {
     "no_nul_character": Text("文字中不能含有 NUL 字符（U+0000）", "text may not contain the NUL character (U+0000)"),
     "employee_exists": Text("找不到该员工", "no such employee"),
     "email_format": Text("须为邮箱地址，如 name@example.com", "must look like name@example.com"),
+    "mobile_format": Text("须为中国大陆手机号：11 位数字，以 1 开头，如 13812345678",
+                          "must be a mainland mobile number: 11 digits starting with 1, e.g. 13812345678"),
     "probation_before_hire": Text("试用期结束日期早于入职日期", "the end of probation is before the hire date"),
     "resident_id_format": Text("须为 17 位数字加 1 位数字或 X（共 18 位）",
                                "must be 17 digits followed by a digit or X (18 characters)"),

@@ -53,14 +53,18 @@ class Due:
     person: str | None = None
 
 
-def addresses(session: Session, n: Notification, robots: set[str], *, ims: tuple[str, ...] = ()) -> list[Address]:
+def addresses(session: Session, n: Notification, robots: set[str], *, ims: tuple[str, ...] = (),
+              sms: bool = False) -> list[Address]:
     """Where ``n`` goes: each person's e-mail, her account on each configured IM (``wecom``,
-    ``feishu``: its user id is her login or employee number), and the role's group robot."""
+    ``feishu``: its user id is her login or employee number), the role's group robot, and, with
+    ``sms``, a text to an employee whom neither e-mail nor an IM reaches but her mobile does."""
     people: list[tuple[str, str | None, str]] = []  # person, e-mail, language
     robot = None
     if n.recipient_kind == "employee":
         emp = session.get(Employee, n.recipient)
         people = [(emp.employee_id, emp.email, emp.language)] if emp is not None else []
+        if sms and emp is not None and emp.mobile and not emp.email and not ims:
+            return [Address("sms", emp.mobile, emp.language, emp.employee_id)]
     elif n.recipient_kind == "user":
         member = session.get(StaffMember, n.recipient)
         people = [(member.user_id, member.email, member.language)] if member is not None and member.active else []
@@ -78,14 +82,15 @@ def addresses(session: Session, n: Notification, robots: set[str], *, ims: tuple
     return found
 
 
-def plan(session: Session, *, now: dt.datetime, robots: set[str], ims: tuple[str, ...] = (), limit: int = 200) -> int:
+def plan(session: Session, *, now: dt.datetime, robots: set[str], ims: tuple[str, ...] = (), sms: bool = False,
+         limit: int = 200) -> int:
     """Turn up to ``limit`` pending notifications into deliveries; returns deliveries created."""
     pending = session.scalars(select(Notification).where(Notification.status == "pending")
                               .order_by(Notification.created_at, Notification.id).limit(limit)
                               .with_for_update(skip_locked=True)).all()
     created = 0
     for n in pending:
-        for a in addresses(session, n, robots, ims=ims):
+        for a in addresses(session, n, robots, ims=ims, sms=sms):
             created += session.execute(
                 insert(Delivery).values(notification_id=n.id, channel=a.channel, address=a.address,
                                         language=a.language, person=a.person, next_attempt_at=now)
@@ -108,6 +113,27 @@ def claim(session: Session, *, now: dt.datetime, limit: int = 50) -> list[Due]:
     return [Due(r.id, r.attempts, r.channel, r.address, r.language, r.notification_id,
                 notes[r.notification_id].template, notes[r.notification_id].params or {},
                 notes[r.notification_id].workflow_id, r.person) for r in sorted(leased, key=lambda r: r.id)]
+
+
+SMS_LIMITS = ((dt.timedelta(minutes=1), 1), (dt.timedelta(hours=1), 5), (dt.timedelta(days=1), 10))
+
+
+def sms_wait(session: Session, number: str, now: dt.datetime) -> dt.datetime | None:
+    """When a text to ``number`` may next go, if not now: at most one a minute, five an hour and ten
+    a day (the carriers' usual limits), counted over what every relay has sent."""
+    for window, most in SMS_LIMITS:
+        sent = session.scalars(select(Delivery.sent_at).where(
+            Delivery.channel == "sms", Delivery.address == number, Delivery.status == "sent",
+            Delivery.sent_at > now - window).order_by(Delivery.sent_at.desc()).limit(most)).all()
+        if len(sent) >= most and sent[-1] is not None:
+            return sent[-1] + window
+    return None
+
+
+def defer(session: Session, due: Due, until: dt.datetime) -> None:
+    """Put a claimed delivery back until ``until`` without counting the try (a limit, not a failure)."""
+    session.execute(update(Delivery).where(Delivery.id == due.id, Delivery.status == "sending")
+                    .values(status="pending", attempts=Delivery.attempts - 1, next_attempt_at=until))
 
 
 def backoff(attempt: int) -> dt.timedelta:

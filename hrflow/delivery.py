@@ -21,9 +21,10 @@ from api.web.sso import feishu_api, wecom_api
 from db import action_links, delivery
 from db.session import unit_of_work
 from domain import notices
-from hrflow.settings import Settings
+from hrflow.settings import ConfigurationError, Settings
 from integrations.feishu import FeishuError, FeishuMessages, task_card
 from integrations.mail import DeliveryFailed, SmtpMailer
+from integrations.sms import AliyunSms
 from integrations.webhook import GroupRobot
 from integrations.wecom import CardButton, WeComError, WeComMessages
 
@@ -35,6 +36,19 @@ def wecom_messages(settings: Settings) -> WeComMessages | None:
     """Application messages to members, when the WeCom application is configured."""
     api = wecom_api(settings)
     return WeComMessages(api) if api is not None else None
+
+
+def sms_sender(settings: Settings) -> AliyunSms | None:
+    """Texts to employees without e-mail or IM, when Alibaba Cloud SMS is configured."""
+    given = (settings.sms_access_key_id, settings.sms_access_key_secret, settings.sms_sign_name,
+             settings.sms_template_code)
+    if not any(given):
+        return None
+    if not all(given) or settings.sms_access_key_secret is None or settings.sms_access_key_id is None:
+        raise ConfigurationError("HRFLOW_SMS_ACCESS_KEY_ID, HRFLOW_SMS_ACCESS_KEY_SECRET, HRFLOW_SMS_SIGN_NAME and"
+                                 " HRFLOW_SMS_TEMPLATE_CODE go together")
+    return AliyunSms(settings.sms_access_key_id, settings.sms_access_key_secret.get_secret_value(),
+                     str(settings.sms_sign_name), str(settings.sms_template_code), endpoint=settings.sms_endpoint)
 
 
 def feishu_messages(settings: Settings) -> FeishuMessages | None:
@@ -112,10 +126,11 @@ class Relay:
     def __init__(self, session_factory: sessionmaker[Session], *, mailer: SmtpMailer,
                  robots: dict[str, GroupRobot], max_attempts: int = 8, links: DecisionLinks | None = None,
                  wecom: WeComMessages | None = None, feishu: FeishuMessages | None = None,
+                 sms: AliyunSms | None = None,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
         self._sessions, self._mailer, self._robots = session_factory, mailer, robots
         self._max_attempts, self._clock, self._links = max_attempts, clock, links
-        self._wecom, self._feishu = wecom, feishu
+        self._wecom, self._feishu, self._sms = wecom, feishu, sms
         self._ims = tuple(name for name, im in (("wecom", wecom), ("feishu", feishu)) if im is not None)
 
     @classmethod
@@ -128,16 +143,20 @@ class Relay:
                   for role, t in settings.webhooks.items()}
         return cls(session_factory, mailer=mailer, robots=robots, max_attempts=settings.delivery_max_attempts,
                    links=DecisionLinks.from_settings(settings), wecom=wecom_messages(settings),
-                   feishu=feishu_messages(settings))
+                   feishu=feishu_messages(settings), sms=sms_sender(settings))
 
     def run_once(self, *, batch: int = 50) -> RelayStats:
         """Plan what is pending, then send what is due, one batch; call again until it sends nothing."""
         stats = RelayStats()
         with unit_of_work(self._sessions) as session:
-            stats.planned = delivery.plan(session, now=self._clock(), robots=set(self._robots), ims=self._ims)
+            stats.planned = delivery.plan(session, now=self._clock(), robots=set(self._robots), ims=self._ims,
+                                          sms=self._sms is not None)
         with unit_of_work(self._sessions) as session:  # the lease is committed before anything is sent
             claimed = delivery.claim(session, now=self._clock(), limit=batch)
         for due in claimed:
+            if due.channel == "sms" and self._deferred(due):
+                stats.retrying += 1
+                continue
             error, permanent = self._send(due)
             with unit_of_work(self._sessions) as session:
                 status = delivery.record(session, due, now=self._clock(), error=error, permanent=permanent,
@@ -164,6 +183,14 @@ class Relay:
             if round_.idle:
                 break
         return total
+
+    def _deferred(self, due: delivery.Due) -> bool:
+        """A text over the number's limits waits for its turn, uncounted."""
+        with unit_of_work(self._sessions) as session:
+            until = delivery.sms_wait(session, due.address, self._clock())
+            if until is not None:
+                delivery.defer(session, due, until)
+        return until is not None
 
     def _link(self, due: delivery.Due) -> action_links.Issued | None:
         """A task's notice to one person (by e-mail or WeCom) carries her decision link, when the
@@ -193,6 +220,10 @@ class Relay:
                     self._wecom.send_card(due.address, **wecom_card(due, link, url))
                 else:
                     self._wecom.send_text(due.address, f"{notice.subject}\n{notice.body}")
+            elif due.channel == "sms":
+                if self._sms is None:
+                    return "SMS is not configured (HRFLOW_SMS_*)", True
+                self._sms.send(due.address, notice.subject)
             elif due.channel == "feishu":
                 if self._feishu is None:
                     return "Feishu messages are not configured (HRFLOW_FEISHU_*)", True

@@ -170,6 +170,12 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_timeout_seconds: float = Field(default=10, gt=0)
     mail_from: str = "hrflow@localhost"
+    sms_access_key_id: str | None = Field(default=None, description="Alibaba Cloud SMS AccessKey ID")
+    sms_access_key_secret: SecretStr | None = Field(default=None, description="its AccessKey Secret")
+    sms_sign_name: str | None = Field(default=None, description="the approved SMS signature (短信签名)")
+    sms_template_code: str | None = Field(default=None, description="the approved template (SMS_...) with one"
+                                                                    " variable, ${subject}")
+    sms_endpoint: str = "https://dysmsapi.aliyuncs.com"
     webhooks: dict[str, WebhookTarget] = Field(
         default_factory=dict,
         description='JSON {"role": {"url": ..., "secret": ...}}: a WeCom/DingTalk group robot per role',

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import re
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -36,6 +36,7 @@ router = resource_router(prefix="/employees", tags=["employees"])
 EmployeeNumber = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", examples=["E1001"])]
 Text100 = Annotated[str, Field(min_length=1, max_length=100)]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
 class EmployeeIn(BaseModel):
@@ -314,13 +315,15 @@ async def read_employee(employee_id: str, request: Request, principal: Authentic
 
 
 class ContactIn(BaseModel):
-    """How hrflow reaches the employee: her e-mail and the language of her notifications."""
+    """How hrflow reaches the employee: her e-mail, her mobile (texts, when she has no e-mail) and
+    the language of her notifications."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [
-        {"email": "wang.fang@example.com", "language": "en"},
+        {"email": "wang.fang@example.com", "language": "en"}, {"email": None, "mobile": "13812345678"},
     ]})
 
     email: Annotated[str, Field(max_length=200)] | None = None
+    mobile: str | None = None
     language: Literal["zh", "en"] | None = None
 
     @field_validator("email")
@@ -328,17 +331,31 @@ class ContactIn(BaseModel):
     def _email(cls, value: str | None) -> str | None:
         return EmployeeIn._email(value)
 
+    @field_validator("mobile")
+    @classmethod
+    def _mobile(cls, value: str | None) -> str | None:
+        if value is not None and not _MOBILE.match(value):
+            raise PydanticCustomError("mobile_format", "must be a mainland mobile number: 11 digits starting with 1")
+        return value
+
+
+def _masked_contact(field: str, value: Any) -> Any:
+    if not value or field not in ("email", "mobile"):
+        return value
+    return "***" if field == "email" else f"{str(value)[:3]}****{str(value)[-4:]}"
+
 
 @router.patch("/{employee_id}/contact", response_model=EmployeeOut, responses=responses(400, 401, 404, 422),
-              summary="设置联系方式 (Set her e-mail and language)")
+              summary="设置联系方式 (Set her e-mail, mobile and language)")
 async def update_contact(employee_id: str, body: ContactIn, request: Request, request_id: RequestId,
                          principal: Authenticated) -> EmployeeOut:
-    """设置通知发到哪个邮箱、用哪种语言（zh 或 en）；只改请求里给出的字段。人事专员、人事经理或员工本人可调用，其他人答
-    404（与员工不存在一样）。已审计，审计记录里邮箱打码。
+    """设置通知发到哪个邮箱、手机号（没有邮箱时短信通知）、用哪种语言（zh 或 en）；只改请求里给出的字段。人事专员、
+    人事经理或员工本人可调用，其他人答 404（与员工不存在一样）。已审计，审计记录里邮箱和手机号打码。
 
-    Set where and in which language (zh or en) notifications reach her; only the fields the request
-    gives change. HR specialists and managers or the employee herself; anyone else gets 404 (as for
-    no such employee). Audited, with the e-mail masked."""
+    Set where and in which language (zh or en) notifications reach her: her e-mail, and her mobile
+    (texts, when she has no e-mail); only the fields the request gives change. HR specialists and
+    managers or the employee herself; anyone else gets 404 (as for no such employee). Audited, with
+    the e-mail and mobile masked."""
     def work(session: Session) -> EmployeeOut:
         row = session.get(Employee, employee_id, with_for_update=True)
         allowed = principal.is_self(employee_id) or (principal.role in (Role.HR_SPECIALIST, Role.HR_MANAGER)
@@ -353,8 +370,8 @@ async def update_contact(employee_id: str, body: ContactIn, request: Request, re
             setattr(row, key, value)
         audit.append(session, audit.AuditEntry(
             actor=principal.user, actor_role=principal.role.value, action="employee.contact_changed",
-            subject=employee_id, before={k: ("***" if k == "email" and v else v) for k, v in before.items()},
-            after={k: ("***" if k == "email" and v else v) for k, v in changes.items()}, request_id=request_id))
+            subject=employee_id, before={k: _masked_contact(k, v) for k, v in before.items()},
+            after={k: _masked_contact(k, v) for k, v in changes.items()}, request_id=request_id))
         session.flush()
         return present(row, principal)
 

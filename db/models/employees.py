@@ -27,6 +27,7 @@ class Employee(Base):
     si_city: Mapped[str] = mapped_column(sa.String(32))
     contribution_base: Mapped[Decimal] = mapped_column(Money)
     email: Mapped[str | None] = mapped_column(sa.String(200))
+    mobile: Mapped[str | None] = mapped_column(sa.String(20))  # for notices by SMS when she has no e-mail
     language: Mapped[str] = mapped_column(sa.String(5), server_default="zh")
     si_status: Mapped[str] = mapped_column(sa.String(40), server_default="normal")
     employment_status: Mapped[str] = mapped_column(sa.String(20), server_default="active")

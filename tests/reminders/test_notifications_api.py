@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from db import outbox
-from db.models import AuditEvent, Receivable
+from db.models import AuditEvent, Employee, Receivable
 from domain.roles import Role
 from tests.reminders.seed import NOW, seed
 
@@ -107,3 +107,17 @@ async def test_an_employee_sets_her_notification_language(api, auth, session_fac
     assert ok.status_code == 200 and ok.json()["language"] == "en"
     mine = (await api.get("/me/notifications", headers=auth(Role.EMPLOYEE, "E2"))).json()
     assert mine["items"][0]["subject"].startswith("Return from maternity leave")
+
+
+async def test_her_mobile_for_texts_is_checked_and_audited_masked(api, auth, session_factory) -> None:
+    seed(session_factory)
+    url = "/employees/E2/contact"
+    bad = await api.patch(url, json={"mobile": "1381234567"}, headers=auth(Role.EMPLOYEE, "E2"))
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "mobile"
+    assert "11 位数字" in bad.json()["detail"][0]["message"]
+    ok = await api.patch(url, json={"mobile": "13812345678", "email": None}, headers=auth(Role.HR_SPECIALIST, "hr.li"))
+    assert ok.status_code == 200, ok.text
+    with session_factory() as s:
+        assert s.get(Employee, "E2").mobile == "13812345678"
+        entry = s.scalars(select(AuditEvent).where(AuditEvent.action == "employee.contact_changed")).one()
+    assert entry.after["mobile"] == "138****5678" and "13812345678" not in str(entry.before) + str(entry.after)
