@@ -60,13 +60,14 @@ from api.routes import (
 )
 from api.routes import codec as codec_routes
 from api.transactions import size_threads
-from api.web.sso import feishu_api
+from api.web.sso import dingtalk_api, feishu_api
 from api.workflow_calls import bounded_updates
 from db.policy_notices import NoticeLayerProvider
 from db.session import make_engine, make_session_factory
 from domain.policy import notices as policy_notices_layer
 from hrflow.settings import ConfigurationError, Settings
 from hrflow.temporal import codec_from, connect
+from integrations.dingtalk import DingTalkContacts
 from integrations.feishu import FeishuContacts
 from integrations.hr_master import ExportFileMaster, HrMaster
 from integrations.wecom import WeComApi, WeComContacts
@@ -172,10 +173,17 @@ def create_app(
 
 
 def hr_master(settings: Settings) -> HrMaster | None:
-    """The HR master the syncs read: the export file, or the WeCom or Feishu address book; one."""
-    if sum(map(bool, (settings.hr_master_export, settings.wecom_contacts_secret, settings.feishu_contacts))) > 1:
-        raise ConfigurationError("set one of HRFLOW_HR_MASTER_EXPORT, HRFLOW_WECOM_CONTACTS_SECRET and"
-                                 " HRFLOW_FEISHU_CONTACTS: the register follows one master")
+    """The HR master the syncs read: the export file, or the WeCom, Feishu or DingTalk address book; one."""
+    masters = (settings.hr_master_export, settings.wecom_contacts_secret, settings.feishu_contacts,
+               settings.dingtalk_contacts)
+    if sum(map(bool, masters)) > 1:
+        raise ConfigurationError("set one of HRFLOW_HR_MASTER_EXPORT, HRFLOW_WECOM_CONTACTS_SECRET,"
+                                 " HRFLOW_FEISHU_CONTACTS and HRFLOW_DINGTALK_CONTACTS: the register follows one master")
+    if settings.dingtalk_contacts:
+        dingtalk = dingtalk_api(settings)
+        if dingtalk is None:
+            raise ConfigurationError("HRFLOW_DINGTALK_CONTACTS is set but HRFLOW_DINGTALK_APP_KEY is not")
+        return DingTalkContacts(dingtalk)
     if settings.feishu_contacts:
         feishu = feishu_api(settings)
         if feishu is None:

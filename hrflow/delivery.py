@@ -17,11 +17,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.web.sso import feishu_api, wecom_api
+from api.web.sso import dingtalk_api, feishu_api, wecom_api
 from db import action_links, delivery
 from db.session import unit_of_work
 from domain import notices
 from hrflow.settings import ConfigurationError, Settings
+from integrations.dingtalk import DingTalkError, DingTalkMessages
 from integrations.feishu import FeishuError, FeishuMessages, task_card
 from integrations.mail import DeliveryFailed, SmtpMailer
 from integrations.sms import AliyunSms
@@ -30,6 +31,7 @@ from integrations.wecom import CardButton, WeComError, WeComMessages
 
 WECOM_RETRIED = {-1, 45009}  # WeCom busy, or too many messages: tried again later; anything else is final
 FEISHU_RETRIED = {-1, 11232, 99991400}  # Feishu busy, or rate-limited
+DINGTALK_RETRIED = {-1, 90018, 43004}  # DingTalk busy, or too many calls
 
 
 def wecom_messages(settings: Settings) -> WeComMessages | None:
@@ -49,6 +51,11 @@ def sms_sender(settings: Settings) -> AliyunSms | None:
                                  " HRFLOW_SMS_TEMPLATE_CODE go together")
     return AliyunSms(settings.sms_access_key_id, settings.sms_access_key_secret.get_secret_value(),
                      str(settings.sms_sign_name), str(settings.sms_template_code), endpoint=settings.sms_endpoint)
+
+
+def dingtalk_messages(settings: Settings) -> DingTalkMessages | None:
+    api = dingtalk_api(settings)
+    return DingTalkMessages(api) if api is not None and api.agent_id else None
 
 
 def feishu_messages(settings: Settings) -> FeishuMessages | None:
@@ -122,16 +129,28 @@ def feishu_card(due: delivery.Due, link: action_links.Issued, url: str) -> dict[
                                                 c.name == "approve") for c in link.choices])
 
 
+def dingtalk_card(due: delivery.Due, link: action_links.Issued, url: str) -> dict[str, Any]:
+    """A task's DingTalk action card: a button per choice, each opening the task's link page."""
+    zh = due.language != "en"
+    lines = [f"### {due.params.get('title') or ''}", f"{'案件' if zh else 'Case'}：{due.workflow_id}"]
+    if due.params.get("due"):
+        lines.append(f"{'期限' if zh else 'Due'}：{str(due.params['due'])[:16]}")
+    return {"title": str(due.params.get("title") or ""), "markdown": "\n\n".join(lines),
+            "buttons": [(WORDS[c.name][0 if zh else 1], f"{url}?choice={c.name}") for c in link.choices]}
+
+
 class Relay:
     def __init__(self, session_factory: sessionmaker[Session], *, mailer: SmtpMailer,
                  robots: dict[str, GroupRobot], max_attempts: int = 8, links: DecisionLinks | None = None,
                  wecom: WeComMessages | None = None, feishu: FeishuMessages | None = None,
+                 dingtalk: DingTalkMessages | None = None,
                  sms: AliyunSms | None = None,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
         self._sessions, self._mailer, self._robots = session_factory, mailer, robots
         self._max_attempts, self._clock, self._links = max_attempts, clock, links
-        self._wecom, self._feishu, self._sms = wecom, feishu, sms
-        self._ims = tuple(name for name, im in (("wecom", wecom), ("feishu", feishu)) if im is not None)
+        self._wecom, self._feishu, self._dingtalk, self._sms = wecom, feishu, dingtalk, sms
+        self._ims = tuple(name for name, im in (("wecom", wecom), ("feishu", feishu), ("dingtalk", dingtalk))
+                          if im is not None)
 
     @classmethod
     def from_settings(cls, session_factory: sessionmaker[Session], settings: Settings) -> Relay:
@@ -143,7 +162,7 @@ class Relay:
                   for role, t in settings.webhooks.items()}
         return cls(session_factory, mailer=mailer, robots=robots, max_attempts=settings.delivery_max_attempts,
                    links=DecisionLinks.from_settings(settings), wecom=wecom_messages(settings),
-                   feishu=feishu_messages(settings), sms=sms_sender(settings))
+                   feishu=feishu_messages(settings), dingtalk=dingtalk_messages(settings), sms=sms_sender(settings))
 
     def run_once(self, *, batch: int = 50) -> RelayStats:
         """Plan what is pending, then send what is due, one batch; call again until it sends nothing."""
@@ -196,7 +215,7 @@ class Relay:
         """A task's notice to one person (by e-mail or WeCom) carries her decision link, when the
         task is a plain yes or no."""
         task_key = due.params.get("task_key")
-        if (self._links is None or due.channel not in ("email", "wecom", "feishu") or due.template != "task.opened"
+        if (self._links is None or due.channel not in ("email", "wecom", "feishu", "dingtalk") or due.template != "task.opened"
                 or not due.person or not due.workflow_id or not isinstance(task_key, str) or due.params.get("by_hand")):
             return None
         with unit_of_work(self._sessions) as session:
@@ -220,6 +239,13 @@ class Relay:
                     self._wecom.send_card(due.address, **wecom_card(due, link, url))
                 else:
                     self._wecom.send_text(due.address, f"{notice.subject}\n{notice.body}")
+            elif due.channel == "dingtalk":
+                if self._dingtalk is None:
+                    return "DingTalk notifications are not configured (HRFLOW_DINGTALK_*)", True
+                if link is not None and url is not None:
+                    self._dingtalk.send_card(due.address, **dingtalk_card(due, link, url))
+                else:
+                    self._dingtalk.send_text(due.address, f"{notice.subject}\n{notice.body}")
             elif due.channel == "sms":
                 if self._sms is None:
                     return "SMS is not configured (HRFLOW_SMS_*)", True
@@ -242,6 +268,8 @@ class Relay:
             return str(exc), exc.errcode not in WECOM_RETRIED
         except FeishuError as exc:
             return str(exc), exc.code not in FEISHU_RETRIED
+        except DingTalkError as exc:
+            return str(exc), exc.code not in DINGTALK_RETRIED
         return None, False
 
     async def run_forever(self, interval: float, stop: asyncio.Event) -> None:

@@ -108,6 +108,13 @@ class Settings(BaseSettings):
         default=None, description="WeCom 通讯录同步 Secret: the address book is then the HR master the syncs read")
     wecom_callback_token: SecretStr | None = Field(default=None, description="the application's callback Token (接收消息)")
     wecom_encoding_aes_key: SecretStr | None = Field(default=None, description="its 43-character EncodingAESKey")
+    dingtalk_app_key: str | None = Field(default=None, description="DingTalk app's AppKey (Client ID)")
+    dingtalk_app_secret: SecretStr | None = Field(default=None, description="its AppSecret (Client Secret)")
+    dingtalk_agent_id: str | None = Field(default=None, description="its AgentId, for work notifications")
+    dingtalk_contacts: bool = Field(default=False, description="the DingTalk address book is the HR master the syncs read")
+    dingtalk_oapi_base: str = "https://oapi.dingtalk.com"
+    dingtalk_api_base: str = "https://api.dingtalk.com"
+    dingtalk_login_base: str = "https://login.dingtalk.com"
     feishu_app_id: str | None = Field(default=None, description="Feishu self-built app's App ID (cli_...)")
     feishu_app_secret: SecretStr | None = Field(default=None, description="its App Secret")
     feishu_verification_token: SecretStr | None = Field(default=None, description="its callbacks' Verification Token")

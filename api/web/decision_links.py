@@ -1,12 +1,14 @@
-"""Deciding a task from an e-mailed link: a confirmation page, then the decision through the API.
+"""Deciding a task from outside the web app: a decision link's confirmation page, and a card's button.
 
-A link names one person and one task (``db.action_links``). Opening it shows the task and the
-choices it allows (``domain.link_decisions``); confirming one sends the request the web app would
-send, with a token minted for her as the directory has her now, so every rule of the API holds
-(maker-checker, the subject of a case never decides, her role or her step on the approver route)
-and the decision is audited as hers, with a second entry saying it came by e-mail. The request id
+A link names one person and one task (``db.action_links``); it reaches her in a task's e-mail and
+behind the buttons of its IM card. Opening it shows the task and the choices it allows
+(``domain.link_decisions``); confirming one sends the request the web app would send, with a token
+minted for her as the directory has her now, so every rule of the API holds (maker-checker, the
+subject of a case never decides, her role or her step on the approver route) and the decision is
+audited as hers, with a second entry (``decision_link.used``) saying how it came. The request id
 is the link's, so a second click is the same request. A forged, used or expired link, one for a
 task already closed, or one opened in a browser signed in as somebody else decides nothing.
+``press`` is the same decision for a card's callback button, whose platform signed the callback.
 """
 
 from __future__ import annotations
@@ -59,23 +61,27 @@ def install(app: FastAPI) -> None:
         if view is None or not view.ok:
             return page.render("decision_link.html", status=403, refusal=page.t("app.link_not_yours"), link=link, her=her)
         needs_web = link.kind == "si_change" and (view.body.get("facts") or {}).get("kind") == "back_payment"
-        if request.method == "GET" or needs_web:
+        chosen = [c for c in link.choices if c.name == request.query_params.get("choice")] or list(link.choices)
+
+        def confirm(problem: str = "") -> Response:
+            """The confirmation page: the task, and the choice tapped on the card (or every one)."""
             return page.render("decision_link.html", link=link, her=her, view=view.body, needs_web=needs_web,
-                               text=text, problem="", refusal="")
+                               text=text, problem=problem, refusal="", choices=chosen)
+
+        if request.method == "GET" or needs_web:
+            return confirm()
         form = await request.form()
         if not web_session.posted_by_our_page(request, None, None):
             return page.render("problem.html", status=403, message=page.t("app.csrf_failed"))
         choice = next((c for c in link.choices if c.name == form.get("choice")), None)
         reason = str(form.get("reason") or "").strip()
         if choice is None or (choice.needs_reason and not reason):
-            return page.render("decision_link.html", link=link, her=her, view=view.body, needs_web=False, text=text,
-                               problem=page.t("app.link_reason_needed"), refusal="")
-        answer = await decide(request, link, her, choice, reason, via="email", now=now)
+            return confirm(page.t("app.link_reason_needed"))
+        answer = await decide(request, link, her, choice, reason, via="link", now=now)
         if answer is None:
             return page.render("decision_link.html", status=410, refusal=page.t("app.link_used"), link=link, her=her)
         if not answer.ok:
-            return page.render("decision_link.html", link=link, her=her, view=view.body, needs_web=False, text=text,
-                               problem=message_of(answer, page.t), refusal="")
+            return confirm(message_of(answer, page.t))
         return page.render("decision_link.html", link=link, her=her, done=choice.name, refusal="")
 
 

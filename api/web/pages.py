@@ -299,7 +299,7 @@ def install(app: FastAPI) -> None:
         try:
             if provider is None or kept is None:
                 raise SignInProblem(sso.ATTEMPT_UNKNOWN, "no kept attempt for this state")
-            if query.get("error") or not query.get("code"):
+            if query.get("error") or not (query.get("code") or query.get("authCode")):  # DingTalk: authCode
                 raise SignInProblem(REFUSED, f"{query.get('error', 'no code')}: {query.get('error_description', '')}")
             attempt, next_path = kept
             login = await provider.login(dict(query), attempt, sso.return_address(request, key))

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hrflow.settings import ConfigurationError, Settings
+from integrations.dingtalk import DingTalkApi, DingTalkSignIn
 from integrations.feishu import FeishuApi, FeishuSignIn
 from integrations.identity import Attempt, IdentityProvider
 from integrations.oidc import OidcProvider
@@ -30,7 +31,7 @@ COOKIE = "hrflow_sign_in"
 ATTEMPT_UNKNOWN = "attempt_unknown"  # no kept attempt matches the answer (old, used, forged, another browser)
 NOT_IN_DIRECTORY = "not_in_directory"  # the provider vouched for a login hrflow does not know (or no longer)
 ATTEMPT_SECONDS = 600
-LABELS = {"oidc": "app.sso_oidc", "wecom": "app.sso_wecom", "feishu": "app.sso_feishu"}  # the button of each provider on the sign-in page
+LABELS = {"oidc": "app.sso_oidc", "wecom": "app.sso_wecom", "dingtalk": "app.sso_dingtalk", "feishu": "app.sso_feishu"}  # the button of each provider on the sign-in page
 
 
 def providers_from(settings: Settings) -> dict[str, IdentityProvider]:
@@ -46,11 +47,25 @@ def providers_from(settings: Settings) -> dict[str, IdentityProvider]:
     api = wecom_api(settings)
     if api is not None:
         providers["wecom"] = WeComSignIn(api=api, login_base=settings.wecom_login_base)
+    dingtalk = dingtalk_api(settings)
+    if dingtalk is not None:
+        providers["dingtalk"] = DingTalkSignIn(api=dingtalk, login_base=settings.dingtalk_login_base)
     feishu = feishu_api(settings)
     if feishu is not None:
         providers["feishu"] = FeishuSignIn(api=feishu, accounts_base=settings.feishu_accounts_base,
                                            login_field=settings.feishu_login_field)
     return providers
+
+
+def dingtalk_api(settings: Settings) -> DingTalkApi | None:
+    """The DingTalk app the settings configure (sign-in, notifications, contacts), or None."""
+    if not settings.dingtalk_app_key:
+        return None
+    if settings.dingtalk_app_secret is None:
+        raise ConfigurationError("HRFLOW_DINGTALK_APP_KEY is set but HRFLOW_DINGTALK_APP_SECRET is not")
+    return DingTalkApi(app_key=settings.dingtalk_app_key, app_secret=settings.dingtalk_app_secret.get_secret_value(),
+                       agent_id=settings.dingtalk_agent_id or "", oapi_base=settings.dingtalk_oapi_base,
+                       api_base=settings.dingtalk_api_base)
 
 
 def feishu_api(settings: Settings) -> FeishuApi | None:

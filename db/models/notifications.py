@@ -42,7 +42,7 @@ class Delivery(Base):
 
     id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
     notification_id: Mapped[int] = mapped_column(sa.ForeignKey("notifications.id"))
-    channel: Mapped[str] = mapped_column(sa.String(10))  # email, webhook, wecom, feishu (an IM message), sms
+    channel: Mapped[str] = mapped_column(sa.String(10))  # email, webhook, wecom, feishu, dingtalk (an IM message), sms
     address: Mapped[str] = mapped_column(sa.String(300))
     person: Mapped[str | None] = mapped_column(sa.String(64))  # the login or employee number the address is of
     language: Mapped[str] = mapped_column(sa.String(5))
@@ -54,7 +54,7 @@ class Delivery(Base):
 
     __table_args__ = (
         sa.UniqueConstraint("notification_id", "channel", "address"),
-        sa.CheckConstraint("channel IN ('email', 'webhook', 'wecom', 'feishu', 'sms')", name="channel_known"),
+        sa.CheckConstraint("channel IN ('email', 'webhook', 'wecom', 'feishu', 'dingtalk', 'sms')", name="channel_known"),
         sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status_known"),
         sa.Index("ix_deliveries_due", "next_attempt_at", "id", postgresql_where=sa.text("status IN ('pending', 'sending')")),
     )

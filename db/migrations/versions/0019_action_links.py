@@ -1,5 +1,5 @@
 """Decision links (one per delivery, single-use, expiring), the person each delivery reaches, and
-WeCom, Feishu and SMS as delivery channels, and an employee's mobile number for SMS.
+WeCom, Feishu, DingTalk and SMS as delivery channels, and an employee's mobile number for SMS.
 
 Revision ID: 0019
 Revises: 0018
@@ -21,7 +21,7 @@ def upgrade() -> None:
     op.add_column("employees", sa.Column("mobile", sa.String(length=20), nullable=True))
     op.add_column("deliveries", sa.Column("person", sa.String(length=64), nullable=True))
     op.drop_constraint(op.f("ck_deliveries_channel_known"), "deliveries", type_="check")
-    op.create_check_constraint(op.f("ck_deliveries_channel_known"), "deliveries", "channel IN ('email', 'webhook', 'wecom', 'feishu', 'sms')")
+    op.create_check_constraint(op.f("ck_deliveries_channel_known"), "deliveries", "channel IN ('email', 'webhook', 'wecom', 'feishu', 'dingtalk', 'sms')")
     op.create_table(
         "action_links",
         sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True),
@@ -42,8 +42,8 @@ def downgrade() -> None:
     op.drop_index("ix_action_links_workflow_id_task_key", table_name="action_links")
     op.drop_table("action_links")
     op.execute("DELETE FROM delivery_attempts WHERE delivery_id IN"
-               " (SELECT id FROM deliveries WHERE channel IN ('wecom', 'feishu', 'sms'))")
-    op.execute("DELETE FROM deliveries WHERE channel IN ('wecom', 'feishu', 'sms')")
+               " (SELECT id FROM deliveries WHERE channel IN ('wecom', 'feishu', 'dingtalk', 'sms'))")
+    op.execute("DELETE FROM deliveries WHERE channel IN ('wecom', 'feishu', 'dingtalk', 'sms')")
     op.drop_constraint(op.f("ck_deliveries_channel_known"), "deliveries", type_="check")
     op.create_check_constraint(op.f("ck_deliveries_channel_known"), "deliveries", "channel IN ('email', 'webhook')")
     op.drop_column("deliveries", "person")

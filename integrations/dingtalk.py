@@ -1,0 +1,223 @@
+"""DingTalk (钉钉) through its open platform: the app's token, sign-in, work notifications, contacts.
+
+The shapes are DingTalk's documented ones. ``GET oapi /gettoken?appkey&appsecret`` gives an
+``access_token`` for ``expires_in`` seconds; it is kept, renewed five minutes early, and fetched
+anew when DingTalk says it is invalid or expired (40014, 42001). ``oapi`` answers JSON with
+``errcode`` (0 is success) and ``errmsg``; ``api.dingtalk.com`` (v1.0) answers HTTP 4xx with
+``code`` and ``message`` on a refusal. Sign-in is DingTalk's OAuth 2.0: ``login.dingtalk.com/oauth2/auth``,
+back with ``authCode``, exchanged at ``/v1.0/oauth2/userAccessToken``; ``/v1.0/contact/users/me``
+names her ``unionId``, which ``/topapi/user/getbyunionid`` turns into her ``userid`` in the
+corporation (60121: not a member). Task notices go as work notifications (``action_card``) whose
+buttons open the task's decision link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from integrations.hr_master import MasterRecord, MasterSnapshot, MasterUnavailable
+from integrations.identity import NO_LOGIN, REFUSED, UNAVAILABLE, Attempt, SignInProblem
+
+TOKEN_EXPIRED = {40014, 42001}
+BUSY = -1
+NOT_A_MEMBER = 60121
+RENEW_BEFORE_SECONDS = 300
+
+
+class DingTalkError(Exception):
+    def __init__(self, code: int | str, message: str) -> None:
+        super().__init__(f"DingTalk {code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class DingTalkApi:
+    """One DingTalk app (AppKey, AppSecret, its AgentId for notifications). Blocking, thread-safe."""
+
+    app_key: str
+    app_secret: str
+    agent_id: str = ""
+    oapi_base: str = "https://oapi.dingtalk.com"
+    api_base: str = "https://api.dingtalk.com"
+    timeout: float = 10.0
+    _token: str | None = field(default=None, repr=False)
+    _token_until: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def call(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``POST oapi <path>?access_token=`` (a GET when there is no body)."""
+        retried_token = retried_busy = False
+        while True:
+            token = self._access_token()
+            try:
+                return self._oapi("POST" if body is not None else "GET", path, {"access_token": token}, body)
+            except DingTalkError as exc:
+                if exc.code in TOKEN_EXPIRED and not retried_token:
+                    retried_token = True
+                    with self._lock:
+                        if self._token == token:
+                            self._token = None
+                    continue
+                if exc.code == BUSY and not retried_busy:
+                    retried_busy = True
+                    continue
+                raise
+
+    def v1(self, method: str, path: str, *, body: dict[str, Any] | None = None,
+           token: str | None = None) -> dict[str, Any]:
+        """A call to ``api.dingtalk.com`` (v1.0), with ``token`` (the app's or a user's) if any."""
+        headers = {"x-acs-dingtalk-access-token": token} if token else {}
+        try:
+            with httpx.Client(base_url=self.api_base, timeout=self.timeout) as client:
+                answer = client.request(method, path, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise DingTalkError(BUSY, f"{type(exc).__name__}: {exc}") from None
+        if answer.status_code >= 500:
+            raise DingTalkError(BUSY, f"HTTP {answer.status_code}")
+        try:
+            parsed = answer.json()
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise DingTalkError(BUSY, f"HTTP {answer.status_code}")
+        if answer.status_code >= 400:
+            raise DingTalkError(str(parsed.get("code", answer.status_code)), str(parsed.get("message", "")))
+        return parsed
+
+    def _access_token(self) -> str:
+        with self._lock:
+            if self._token is None or time.monotonic() >= self._token_until:
+                body = self._oapi("GET", "/gettoken", {"appkey": self.app_key, "appsecret": self.app_secret}, None)
+                self._token = str(body["access_token"])
+                lifetime = int(body.get("expires_in", 7200))
+                self._token_until = time.monotonic() + max(lifetime - RENEW_BEFORE_SECONDS, lifetime // 2)
+            return self._token
+
+    def _oapi(self, method: str, path: str, params: dict[str, str], body: dict[str, Any] | None) -> dict[str, Any]:
+        try:
+            with httpx.Client(base_url=self.oapi_base, timeout=self.timeout) as client:
+                answer = client.request(method, path, params=params, json=body)
+        except httpx.HTTPError as exc:
+            raise DingTalkError(BUSY, f"{type(exc).__name__}: {exc}") from None
+        try:
+            parsed = answer.json()
+        except ValueError:
+            parsed = None
+        if answer.status_code >= 500 or not isinstance(parsed, dict):
+            raise DingTalkError(BUSY, f"HTTP {answer.status_code}")
+        code = int(parsed.get("errcode", 0))
+        if code:
+            raise DingTalkError(code, str(parsed.get("errmsg", "")))
+        return parsed
+
+
+@dataclass
+class DingTalkSignIn:
+    """Web sign-in with DingTalk (its OAuth 2.0; no PKCE: ``state`` ties the answer to the browser)."""
+
+    api: DingTalkApi
+    login_base: str = "https://login.dingtalk.com"
+    key: str = "dingtalk"
+
+    async def authorization_url(self, attempt: Attempt, redirect_uri: str) -> str:
+        query = urlencode({"redirect_uri": redirect_uri, "response_type": "code", "client_id": self.api.app_key,
+                           "scope": "openid", "state": attempt.state, "prompt": "consent"})
+        return f"{self.login_base}/oauth2/auth?{query}"
+
+    async def login(self, answer: Mapping[str, str], attempt: Attempt, redirect_uri: str) -> str:
+        return await asyncio.to_thread(self._login, answer.get("authCode") or answer["code"])
+
+    def _login(self, code: str) -> str:
+        try:
+            tokens = self.api.v1("POST", "/v1.0/oauth2/userAccessToken", body={
+                "clientId": self.api.app_key, "clientSecret": self.api.app_secret, "code": code,
+                "grantType": "authorization_code"})
+            me = self.api.v1("GET", "/v1.0/contact/users/me", token=str(tokens["accessToken"]))
+            found = self.api.call("/topapi/user/getbyunionid", {"unionid": me.get("unionId")})
+        except DingTalkError as exc:
+            if exc.code == NOT_A_MEMBER:
+                raise SignInProblem(NO_LOGIN, "not a member of the corporation") from None
+            raise SignInProblem(UNAVAILABLE if exc.code == BUSY else REFUSED, str(exc)) from None
+        userid = (found.get("result") or {}).get("userid")
+        if not isinstance(userid, str) or not userid:
+            raise SignInProblem(NO_LOGIN, "getbyunionid named no userid")
+        return userid
+
+
+class DingTalkMessages:
+    """Work notifications (工作通知) to one member: text, or an ``action_card`` whose buttons open pages."""
+
+    def __init__(self, api: DingTalkApi) -> None:
+        self.api = api
+
+    def send_text(self, userid: str, text: str) -> None:
+        self._send(userid, {"msgtype": "text", "text": {"content": text[:2000]}})
+
+    def send_card(self, userid: str, *, title: str, markdown: str, buttons: list[tuple[str, str]]) -> None:
+        self._send(userid, {"msgtype": "action_card", "action_card": {
+            "title": title[:64], "markdown": markdown, "btn_orientation": "1",
+            "btn_json_list": [{"title": text, "action_url": url} for text, url in buttons]}})
+
+    def _send(self, userid: str, msg: dict[str, Any]) -> None:
+        self.api.call("/topapi/message/corpconversation/asyncsend_v2",
+                      {"agent_id": int(self.api.agent_id), "userid_list": userid, "msg": msg})
+
+
+@dataclass
+class DingTalkContacts:
+    """The DingTalk address book as an HR master: the departments from the root down
+    (``/topapi/v2/department/listsub``) and each one's members page by page (``/topapi/v2/user/list``,
+    by ``cursor``). ``userid`` is her employee number; her first department's name, ``title`` and
+    ``email`` (or ``org_email``) are what it says of her. The list does not carry a member's
+    manager, so the register keeps its own; a member who left is no longer listed (not a note)."""
+
+    api: DingTalkApi
+    name: str = "dingtalk"
+
+    def snapshot(self) -> MasterSnapshot:
+        try:
+            departments = self._departments()
+            users: dict[str, dict[str, Any]] = {}
+            for dept_id in departments:
+                for user in self._members(dept_id):
+                    users.setdefault(str(user.get("userid")), user)
+        except DingTalkError as exc:
+            raise MasterUnavailable(f"钉钉通讯录暂时无法读取：{exc} (the DingTalk address book cannot be read: {exc})") from None
+        records = []
+        for place, user in enumerate(users.values(), start=1):
+            fields = {"employee_id": user.get("userid"), "name": user.get("name"),
+                      "department": departments.get(next(iter(user.get("dept_id_list") or []), -1)),
+                      "position": user.get("title"), "email": user.get("org_email") or user.get("email")}
+            records.append(MasterRecord(position=place, fields={k: v for k, v in fields.items() if v}, status="active"))
+        return MasterSnapshot(source="钉钉通讯录 (DingTalk contacts)", exported_at=dt.datetime.now(dt.UTC),
+                              records=records, contacts_only=True)
+
+    def _departments(self) -> dict[int, str]:
+        names, pending = {1: "根部门"}, [1]
+        while pending:
+            parent = pending.pop()
+            for dept in self.api.call("/topapi/v2/department/listsub", {"dept_id": parent}).get("result") or []:
+                names[int(dept["dept_id"])] = str(dept.get("name", ""))
+                pending.append(int(dept["dept_id"]))
+        return names
+
+    def _members(self, dept_id: int) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        cursor = 0
+        while True:
+            result = self.api.call("/topapi/v2/user/list", {"dept_id": dept_id, "cursor": cursor, "size": 100}).get(
+                "result") or {}
+            found += result.get("list") or []
+            if not result.get("has_more"):
+                return found
+            cursor = int(result.get("next_cursor") or 0)
