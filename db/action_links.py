@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from db.models import ActionLink, ApprovalTask, Case
+from db.models import ActionLink, ApprovalTask, Case, Delivery
 from domain.link_decisions import LinkChoice, choices_for
 
 
@@ -98,3 +98,34 @@ def settle(session: Session, link_id: int, *, decided: bool, outcome: str) -> No
     """After the decision: kept used when it was made, given back when it was refused."""
     values = {"outcome": outcome} if decided else {"used_at": None, "used_choice": None, "outcome": outcome}
     session.execute(update(ActionLink).where(ActionLink.id == link_id).values(**values))
+
+
+@dataclass(frozen=True)
+class ImItem:
+    """A card or to-do an IM holds for a link whose task has closed: to be closed there too."""
+
+    link_id: int
+    channel: str
+    person: str
+    im_ref: str
+    decision: str | None  # the task's: approved, rejected, cancelled ...
+
+
+def remember(session: Session, link_id: int, im_ref: str) -> None:
+    session.execute(update(ActionLink).where(ActionLink.id == link_id).values(im_ref=im_ref[:100]))
+
+
+def closed_elsewhere(session: Session, *, limit: int = 50) -> list[ImItem]:
+    """Links with an IM card or to-do still open there whose task is no longer open here."""
+    rows = session.execute(
+        select(ActionLink.id, Delivery.channel, ActionLink.person, ActionLink.im_ref, ApprovalTask.decision)
+        .join(Delivery, Delivery.id == ActionLink.delivery_id)
+        .join(ApprovalTask, (ApprovalTask.workflow_id == ActionLink.workflow_id)
+              & (ApprovalTask.task_key == ActionLink.task_key))
+        .where(ActionLink.im_ref.is_not(None), ActionLink.im_closed_at.is_(None), ApprovalTask.status != "open")
+        .order_by(ActionLink.id).limit(limit)).all()
+    return [ImItem(r[0], r[1], r[2], str(r[3]), r[4]) for r in rows]
+
+
+def im_closed(session: Session, link_id: int, *, now: dt.datetime) -> None:
+    session.execute(update(ActionLink).where(ActionLink.id == link_id).values(im_closed_at=now))

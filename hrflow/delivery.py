@@ -23,7 +23,7 @@ from db.session import unit_of_work
 from domain import notices
 from hrflow.settings import ConfigurationError, Settings
 from integrations.dingtalk import DingTalkError, DingTalkMessages
-from integrations.feishu import FeishuError, FeishuMessages, task_card
+from integrations.feishu import FeishuError, FeishuMessages, outcome_card, task_card
 from integrations.mail import DeliveryFailed, SmtpMailer
 from integrations.sms import AliyunSms
 from integrations.webhook import GroupRobot
@@ -71,17 +71,19 @@ class RelayStats:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    closed: int = 0  # IM cards and to-dos closed for tasks decided elsewhere
     errors: list[str] = field(default_factory=list)
 
     @property
     def idle(self) -> bool:
-        return not (self.planned or self.sent or self.retrying or self.failed)
+        return not (self.planned or self.sent or self.retrying or self.failed or self.closed)
 
     def add(self, other: RelayStats) -> None:
         self.planned += other.planned
         self.sent += other.sent
         self.retrying += other.retrying
         self.failed += other.failed
+        self.closed += other.closed
         self.errors += other.errors
 
 
@@ -102,6 +104,8 @@ class DecisionLinks:
 
 
 WORDS = {"approve": ("同意", "Approve"), "reject": ("驳回（填写理由）", "Reject (reason)")}
+CLOSED_WORDS = {"approved": "已处理：已同意", "rejected": "已处理：已驳回", "done": "已处理",
+                "cancelled": "已取消，无需处理"}
 
 
 def wecom_card(due: delivery.Due, link: action_links.Issued, url: str) -> dict[str, Any]:
@@ -191,6 +195,7 @@ class Relay:
                 log.warning("delivery %s (%s) attempt %s failed, will retry: %s", due.id, due.channel, due.attempt, error)
             if error:
                 stats.errors.append(error)
+        stats.closed = self.close_elsewhere() if self._feishu is not None or self._dingtalk is not None else 0
         return stats
 
     def drain(self, *, max_rounds: int = 100) -> RelayStats:
@@ -202,6 +207,35 @@ class Relay:
             if round_.idle:
                 break
         return total
+
+    def _remember(self, link: action_links.Issued, im_ref: str) -> None:
+        if im_ref:
+            with unit_of_work(self._sessions) as session:
+                action_links.remember(session, link.id, im_ref)
+
+    def close_elsewhere(self) -> int:
+        """Cards and to-dos still open in an IM for tasks decided or closed by other means (the web
+        app, another approver, a withdrawal): the Feishu card shows it closed, the DingTalk to-do is
+        done. WeCom's card can be changed only in answer to its own button, which then says so."""
+        with unit_of_work(self._sessions) as session:
+            items = action_links.closed_elsewhere(session)
+        closed = 0
+        for item in items:
+            words = CLOSED_WORDS.get(item.decision or "", "已关闭")
+            try:
+                if item.channel == "feishu" and self._feishu is not None:
+                    self._feishu.replace_card(item.im_ref, outcome_card("hrflow 待办", words))
+                elif item.channel == "dingtalk" and self._dingtalk is not None:
+                    self._dingtalk.finish_todo(item.im_ref)
+                else:
+                    continue
+            except (FeishuError, DingTalkError) as exc:
+                log.warning("could not close the %s card of link %s yet: %s", item.channel, item.link_id, exc)
+                continue
+            with unit_of_work(self._sessions) as session:
+                action_links.im_closed(session, item.link_id, now=self._clock())
+            closed += 1
+        return closed
 
     def _deferred(self, due: delivery.Due) -> bool:
         """A text over the number's limits waits for its turn, uncounted."""
@@ -243,7 +277,8 @@ class Relay:
                 if self._dingtalk is None:
                     return "DingTalk notifications are not configured (HRFLOW_DINGTALK_*)", True
                 if link is not None and url is not None:
-                    self._dingtalk.send_card(due.address, **dingtalk_card(due, link, url))
+                    self._remember(link, self._dingtalk.send_card(due.address, **dingtalk_card(due, link, url),
+                                                                  source_id=f"hrflow-{link.id}", url=url))
                 else:
                     self._dingtalk.send_text(due.address, f"{notice.subject}\n{notice.body}")
             elif due.channel == "sms":
@@ -254,7 +289,7 @@ class Relay:
                 if self._feishu is None:
                     return "Feishu messages are not configured (HRFLOW_FEISHU_*)", True
                 if link is not None and url is not None:
-                    self._feishu.send_card(due.address, feishu_card(due, link, url))
+                    self._remember(link, self._feishu.send_card(due.address, feishu_card(due, link, url)))
                 else:
                     self._feishu.send_text(due.address, f"{notice.subject}\n{notice.body}")
             else:

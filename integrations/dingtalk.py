@@ -8,7 +8,7 @@ anew when DingTalk says it is invalid or expired (40014, 42001). ``oapi`` answer
 back with ``authCode``, exchanged at ``/v1.0/oauth2/userAccessToken``; ``/v1.0/contact/users/me``
 names her ``unionId``, which ``/topapi/user/getbyunionid`` turns into her ``userid`` in the
 corporation (60121: not a member). Task notices go as work notifications (``action_card``) whose
-buttons open the task's decision link.
+buttons open the task's decision link, each with a to-do in her DingTalk list, done when the task is.
 """
 
 from __future__ import annotations
@@ -94,6 +94,10 @@ class DingTalkApi:
             raise DingTalkError(str(parsed.get("code", answer.status_code)), str(parsed.get("message", "")))
         return parsed
 
+    def token(self) -> str:
+        """The app's access token (the same one ``oapi`` and ``api.dingtalk.com`` take)."""
+        return self._access_token()
+
     def _access_token(self) -> str:
         with self._lock:
             if self._token is None or time.monotonic() >= self._token_until:
@@ -155,7 +159,8 @@ class DingTalkSignIn:
 
 
 class DingTalkMessages:
-    """Work notifications (工作通知) to one member: text, or an ``action_card`` whose buttons open pages."""
+    """Work notifications (工作通知) to one member: text, or an ``action_card`` whose buttons open
+    pages, with a to-do (待办, ``/v1.0/todo``) in her list that is marked done when the task closes."""
 
     def __init__(self, api: DingTalkApi) -> None:
         self.api = api
@@ -163,10 +168,22 @@ class DingTalkMessages:
     def send_text(self, userid: str, text: str) -> None:
         self._send(userid, {"msgtype": "text", "text": {"content": text[:2000]}})
 
-    def send_card(self, userid: str, *, title: str, markdown: str, buttons: list[tuple[str, str]]) -> None:
+    def send_card(self, userid: str, *, title: str, markdown: str, buttons: list[tuple[str, str]],
+                  source_id: str, url: str) -> str:
+        """The card, and her to-do for it; returns ``unionId/taskId`` to mark the to-do done by."""
         self._send(userid, {"msgtype": "action_card", "action_card": {
             "title": title[:64], "markdown": markdown, "btn_orientation": "1",
-            "btn_json_list": [{"title": text, "action_url": url} for text, url in buttons]}})
+            "btn_json_list": [{"title": text, "action_url": link} for text, link in buttons]}})
+        union = str((self.api.call("/topapi/v2/user/get", {"userid": userid}).get("result") or {}).get("unionid"))
+        todo = self.api.v1("POST", f"/v1.0/todo/users/{union}/tasks?operatorId={union}", token=self.api.token(), body={
+            "sourceId": source_id, "subject": title[:100], "executorIds": [union],
+            "detailUrl": {"appUrl": url, "pcUrl": url}, "isOnlyShowExecutor": True})
+        return f"{union}/{todo['id']}"
+
+    def finish_todo(self, ref: str) -> None:
+        union, _, task = ref.partition("/")
+        self.api.v1("PUT", f"/v1.0/todo/users/{union}/tasks/{task}?operatorId={union}", token=self.api.token(),
+                    body={"done": True})
 
     def _send(self, userid: str, msg: dict[str, Any]) -> None:
         self.api.call("/topapi/message/corpconversation/asyncsend_v2",

@@ -146,12 +146,18 @@ class FeishuMessages:
     def send_text(self, user_id: str, text: str) -> None:
         self._send(user_id, "text", {"text": text[:4000]})
 
-    def send_card(self, user_id: str, card: dict[str, Any]) -> None:
-        self._send(user_id, "interactive", card)
+    def send_card(self, user_id: str, card: dict[str, Any]) -> str:
+        """The card's ``message_id``, by which it is updated when the task closes elsewhere."""
+        return self._send(user_id, "interactive", card)
 
-    def _send(self, user_id: str, msg_type: str, content: dict[str, Any]) -> None:
-        self.api.call("POST", "/open-apis/im/v1/messages", params={"receive_id_type": "user_id"}, json_body={
+    def replace_card(self, message_id: str, card: dict[str, Any]) -> None:
+        self.api.call("PATCH", f"/open-apis/im/v1/messages/{message_id}",
+                      json_body={"content": json.dumps(card, ensure_ascii=False)})
+
+    def _send(self, user_id: str, msg_type: str, content: dict[str, Any]) -> str:
+        body = self.api.call("POST", "/open-apis/im/v1/messages", params={"receive_id_type": "user_id"}, json_body={
             "receive_id": user_id, "msg_type": msg_type, "content": json.dumps(content, ensure_ascii=False)})
+        return str((body.get("data") or {}).get("message_id") or "")
 
 
 def task_card(*, title: str, workflow_id: str, due: str | None, url: str, link_id: int,
@@ -163,7 +169,7 @@ def task_card(*, title: str, workflow_id: str, due: str | None, url: str, link_i
                 "type": "primary" if primary else "default",
                 **({"value": {"link": link_id, "choice": choice}} if choice else {"url": url})}
                for text, choice, primary in buttons]
-    return {"config": {"wide_screen_mode": True, "update_multi": False},
+    return {"config": {"wide_screen_mode": True, "update_multi": True},  # updatable when the task closes
             "header": {"template": "blue", "title": {"tag": "plain_text", "content": title[:100]}},
             "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": "\n".join(lines)}},
                          {"tag": "action", "actions": actions},
@@ -172,7 +178,7 @@ def task_card(*, title: str, workflow_id: str, due: str | None, url: str, link_i
 
 def outcome_card(title: str, words: str) -> dict[str, Any]:
     """What a pressed card becomes: its title and the outcome, no buttons."""
-    return {"config": {"wide_screen_mode": True},
+    return {"config": {"wide_screen_mode": True, "update_multi": True},
             "header": {"template": "grey", "title": {"tag": "plain_text", "content": title[:100]}},
             "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": f"**{words}**"}}]}
 

@@ -26,5 +26,8 @@ class ActionLink(Base):
     used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     used_choice: Mapped[str | None] = mapped_column(sa.String(30))
     outcome: Mapped[str | None] = mapped_column(sa.String(30))
+    # What the IM holds for it (a Feishu message id, a DingTalk to-do), closed there with the task.
+    im_ref: Mapped[str | None] = mapped_column(sa.String(100))
+    im_closed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     __table_args__ = (sa.Index(None, "workflow_id", "task_key"),)

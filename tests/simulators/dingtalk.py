@@ -4,7 +4,8 @@ notifications and the address book.
 The formats are DingTalk's documented ones: ``oapi /gettoken`` (40089 for a wrong AppKey or
 AppSecret; 40014 / 42001 for an unknown or expired token), ``/topapi/user/getbyunionid`` (60121:
 not a member), ``/topapi/message/corpconversation/asyncsend_v2`` (text and ``action_card``),
-``/topapi/v2/department/listsub`` and ``/topapi/v2/user/list`` (by ``cursor``);
+``/topapi/v2/department/listsub``, ``/topapi/v2/user/list`` (by ``cursor``) and ``/topapi/v2/user/get``;
+``api /v1.0/todo/users/{unionId}/tasks`` (a to-do, and marking it done);
 ``login.dingtalk.com /oauth2/auth`` (the member confirms; back with ``authCode`` and ``state``);
 ``api /v1.0/oauth2/userAccessToken`` (HTTP 400 for a wrong, used or old code) and
 ``/v1.0/contact/users/me``. ``outage`` answers 503.
@@ -43,6 +44,7 @@ class SimulatedDingTalk:
     outage: bool = False
     calls: Counter[str] = field(default_factory=Counter)
     inbox: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    todos: dict[str, dict[str, Any]] = field(default_factory=dict)  # task id -> the to-do
     _tokens: dict[str, float] = field(default_factory=dict)
     _user_tokens: dict[str, str] = field(default_factory=dict)  # user access token -> unionId
     _codes: dict[str, tuple[str, float]] = field(default_factory=dict)  # authCode -> (unionId, issued)
@@ -103,6 +105,37 @@ class SimulatedDingTalk:
                     return _answer(33012, f"无效的userid: {userid}")
                 self.inbox.setdefault(userid, []).append(msg)
             return _answer(0, "ok", task_id=secrets.randbelow(10**9), request_id=secrets.token_hex(8))
+
+        @app.post("/topapi/v2/user/get")
+        async def user_get(request: Request, access_token: str = "") -> Response:
+            problem = self._token_problem(access_token)
+            if problem:
+                return problem
+            userid = (await request.json()).get("userid")
+            if userid not in self.members:
+                return _answer(60121, "找不到该用户")
+            return _answer(0, "ok", result={"userid": userid, "unionid": union_id(userid), "name": self.members[userid]})
+
+        @app.post("/v1.0/todo/users/{union}/tasks")
+        async def create_todo(union: str, request: Request, operatorId: str = "") -> Response:
+            if request.headers.get("x-acs-dingtalk-access-token") not in self._tokens:
+                return JSONResponse({"code": "InvalidAuthentication", "message": "不合法的access_token"}, status_code=401)
+            body = await request.json()
+            if operatorId != union or body.get("executorIds") != [union] or not body.get("subject"):
+                return JSONResponse({"code": "invalidParameter", "message": "参数错误"}, status_code=400)
+            task_id = "todo-" + secrets.token_hex(6)
+            self.todos[task_id] = body | {"union": union, "done": False}
+            return JSONResponse({"id": task_id, "subject": body["subject"], "done": False})
+
+        @app.put("/v1.0/todo/users/{union}/tasks/{task_id}")
+        async def update_todo(union: str, task_id: str, request: Request, operatorId: str = "") -> Response:
+            if request.headers.get("x-acs-dingtalk-access-token") not in self._tokens:
+                return JSONResponse({"code": "InvalidAuthentication", "message": "不合法的access_token"}, status_code=401)
+            todo = self.todos.get(task_id)
+            if todo is None or todo["union"] != union or operatorId != union:
+                return JSONResponse({"code": "taskNotExist", "message": "待办不存在"}, status_code=400)
+            todo["done"] = bool((await request.json()).get("done"))
+            return JSONResponse({"result": True})
 
         @app.post("/topapi/v2/department/listsub")
         async def listsub(request: Request, access_token: str = "") -> Response:

@@ -48,12 +48,15 @@ class SimulatedFeishu:
     outage: bool = False
     calls: Counter[str] = field(default_factory=Counter)
     inbox: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    replaced: dict[str, dict[str, Any]] = field(default_factory=dict)  # message_id -> its card now
+    _messages: set[str] = field(default_factory=set)
     _tenant_tokens: dict[str, float] = field(default_factory=dict)
     _user_tokens: dict[str, str] = field(default_factory=dict)  # user access token -> user_id
     _codes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def cards(self, user_id: str) -> list[dict[str, Any]]:
-        return [json.loads(m["content"]) for m in self.inbox.get(user_id, []) if m["msg_type"] == "interactive"]
+        return [json.loads(m["content"]) | {"message_id": m["message_id"]} for m in self.inbox.get(user_id, [])
+                if m["msg_type"] == "interactive"]
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -136,7 +139,23 @@ class SimulatedFeishu:
             if body.get("receive_id") not in self.members:
                 return JSONResponse({"code": 230013, "msg": "Bot has NO availability to this user."})
             self.inbox.setdefault(body["receive_id"], []).append(body)
-            return JSONResponse({"code": 0, "msg": "success", "data": {"message_id": "om_" + secrets.token_hex(8)}})
+            message_id = "om_" + secrets.token_hex(8)
+            body["message_id"] = message_id
+            self._messages.add(message_id)
+            return JSONResponse({"code": 0, "msg": "success", "data": {"message_id": message_id}})
+
+        @app.patch("/open-apis/im/v1/messages/{message_id}")
+        async def update(message_id: str, request: Request) -> Response:
+            problem = self._tenant_problem(request)
+            if problem:
+                return problem
+            if message_id not in self._messages:
+                return JSONResponse({"code": 230011, "msg": "The message is not found."})
+            card = json.loads((await request.json())["content"])
+            if not card.get("config", {}).get("update_multi"):
+                return JSONResponse({"code": 230099, "msg": "only cards with update_multi can be updated"})
+            self.replaced[message_id] = card
+            return JSONResponse({"code": 0, "msg": "success"})
 
         @app.get("/open-apis/contact/v3/departments/0/children")
         async def departments(request: Request, page_token: str = "", page_size: int = 50) -> Response:

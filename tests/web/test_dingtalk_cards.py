@@ -48,7 +48,9 @@ async def test_the_cards_approve_button_decides_as_the_api_would(site, open_page
                                                                 dingtalk) -> None:
     sim, url = dingtalk
     by_card, by_api = await two_cases_at_her_step(site, auth, session_factory)
-    await eventually(lambda: _relay(session_factory, smtp, site, sim, url).drain().idle or None, what="cards sent")
+    relay = _relay(session_factory, smtp, site, sim, url)
+    await eventually(lambda: relay.drain().idle or None, what="cards sent")
+    assert len(sim.todos) == 2 and not any(t["done"] for t in sim.todos.values())  # a to-do in her list per card
     card = next(c for c in sim.cards(LINE) if by_card in c["markdown"])
     approve, reject = card["btn_json_list"]
     assert (approve["title"], reject["title"]) == ("同意", "驳回（填写理由）")
@@ -67,3 +69,9 @@ async def test_the_cards_approve_button_decides_as_the_api_would(site, open_page
                      len(audit_actions(session_factory, by_card)) - 1, what="both cases at the same point")
     assert [a for a in audit_actions(session_factory, by_card) if a[0] != "decision_link.used"] == \
         audit_actions(session_factory, by_api)
+
+    def all_done() -> bool:
+        relay.drain()
+        return all(t["done"] for t in sim.todos.values())
+
+    await eventually(all_done, what="her to-dos done")  # both tasks decided: one here, one through the API

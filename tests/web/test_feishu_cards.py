@@ -94,6 +94,17 @@ async def test_a_card_pressed_twice_decides_once_as_the_api_would(site, auth, se
     assert [a for a in audit_actions(session_factory, by_card) if a[0] == "decision_link.used"] == [
         ("decision_link.used", LINE)]
 
+    # the card of the case she decided through the API is closed in Feishu too, once
+    other = next(c for c in sim.cards(LINE) if by_api in c["elements"][0]["text"]["content"])
+    def closed() -> bool:
+        relay.drain()
+        return other["message_id"] in sim.replaced and cards[0]["message_id"] in sim.replaced
+
+    await eventually(closed, what="both cards closed")
+    assert sim.replaced[other["message_id"]]["elements"][0]["text"]["content"] == "**已处理：已同意**"
+    # the pressed one too: its task is no longer open
+    assert relay.drain().closed == 0
+
 
 async def test_forged_tampered_stale_or_foreign_callbacks_change_nothing(site, auth, session_factory, smtp,
                                                                          feishu) -> None:

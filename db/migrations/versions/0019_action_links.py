@@ -34,6 +34,8 @@ def upgrade() -> None:
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("used_choice", sa.String(length=30), nullable=True),
         sa.Column("outcome", sa.String(length=30), nullable=True),
+        sa.Column("im_ref", sa.String(length=100), nullable=True),
+        sa.Column("im_closed_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_action_links_workflow_id_task_key", "action_links", ["workflow_id", "task_key"])
 
