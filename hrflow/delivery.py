@@ -215,8 +215,9 @@ class Relay:
 
     def close_elsewhere(self) -> int:
         """Cards and to-dos still open in an IM for tasks decided or closed by other means (the web
-        app, another approver, a withdrawal): the Feishu card shows it closed, the DingTalk to-do is
-        done. WeCom's card can be changed only in answer to its own button, which then says so."""
+        app, another approver, a withdrawal): the Feishu card shows it closed and her Feishu task is
+        completed, the DingTalk to-do is done. WeCom's card can be changed only in answer to its own
+        button, which then says so."""
         with unit_of_work(self._sessions) as session:
             items = action_links.closed_elsewhere(session)
         closed = 0
@@ -224,7 +225,7 @@ class Relay:
             words = CLOSED_WORDS.get(item.decision or "", "已关闭")
             try:
                 if item.channel == "feishu" and self._feishu is not None:
-                    self._feishu.replace_card(item.im_ref, outcome_card("hrflow 待办", words))
+                    self._feishu.close(item.im_ref, outcome_card("hrflow 待办", words))
                 elif item.channel == "dingtalk" and self._dingtalk is not None:
                     self._dingtalk.finish_todo(item.im_ref)
                 else:
@@ -289,7 +290,9 @@ class Relay:
                 if self._feishu is None:
                     return "Feishu messages are not configured (HRFLOW_FEISHU_*)", True
                 if link is not None and url is not None:
-                    self._remember(link, self._feishu.send_card(due.address, feishu_card(due, link, url)))
+                    self._remember(link, self._feishu.send_card(
+                        due.address, feishu_card(due, link, url), summary=str(due.params.get("title") or ""),
+                        url=url, source_id=f"hrflow-{link.id}"))
                 else:
                     self._feishu.send_text(due.address, f"{notice.subject}\n{notice.body}")
             else:

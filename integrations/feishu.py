@@ -138,7 +138,8 @@ class FeishuSignIn:
 
 class FeishuMessages:
     """Messages to one member by ``user_id`` (``/open-apis/im/v1/messages``): text, and the
-    interactive card of a task, whose callback buttons carry the link and the choice in ``value``."""
+    interactive card of a task, whose callback buttons carry the link and the choice in ``value``,
+    with a Feishu task in her list beside it."""
 
     def __init__(self, api: FeishuApi) -> None:
         self.api = api
@@ -146,13 +147,26 @@ class FeishuMessages:
     def send_text(self, user_id: str, text: str) -> None:
         self._send(user_id, "text", {"text": text[:4000]})
 
-    def send_card(self, user_id: str, card: dict[str, Any]) -> str:
-        """The card's ``message_id``, by which it is updated when the task closes elsewhere."""
-        return self._send(user_id, "interactive", card)
+    def send_card(self, user_id: str, card: dict[str, Any], *, summary: str, url: str, source_id: str) -> str:
+        """The card, and a task (Feishu 任务, ``task/v2``) in her list pointing at the same page;
+        returns ``message_id|task guid``, by which both are closed when the task closes here."""
+        message_id = self._send(user_id, "interactive", card)
+        created = self.api.call("POST", "/open-apis/task/v2/tasks", params={"user_id_type": "user_id"}, json_body={
+            "summary": summary[:100], "client_token": source_id,
+            "members": [{"id": user_id, "type": "user", "role": "assignee"}],
+            "origin": {"platform_i18n_name": {"zh_cn": "hrflow 人事流程", "en_us": "hrflow"},
+                       "href": {"url": url, "title": summary[:100]}}})
+        return f"{message_id}|{((created.get('data') or {}).get('task') or {}).get('guid', '')}"
 
-    def replace_card(self, message_id: str, card: dict[str, Any]) -> None:
-        self.api.call("PATCH", f"/open-apis/im/v1/messages/{message_id}",
-                      json_body={"content": json.dumps(card, ensure_ascii=False)})
+    def close(self, ref: str, card: dict[str, Any]) -> None:
+        """The card replaced by ``card`` (its outcome), and her task completed."""
+        message_id, _, task = ref.partition("|")
+        if message_id:
+            self.api.call("PATCH", f"/open-apis/im/v1/messages/{message_id}",
+                          json_body={"content": json.dumps(card, ensure_ascii=False)})
+        if task:
+            self.api.call("PATCH", f"/open-apis/task/v2/tasks/{task}", json_body={
+                "task": {"completed_at": str(int(time.time() * 1000))}, "update_fields": ["completed_at"]})
 
     def _send(self, user_id: str, msg_type: str, content: dict[str, Any]) -> str:
         body = self.api.call("POST", "/open-apis/im/v1/messages", params={"receive_id_type": "user_id"}, json_body={

@@ -6,8 +6,9 @@ The formats are Feishu's documented ones: ``/open-apis/auth/v3/tenant_access_tok
 (the member confirms; the browser goes back with ``code`` and ``state``), ``/open-apis/authen/v2/oauth/token``
 (HTTP 400 ``invalid_grant``, code 20003, for a wrong, used or old code, another redirect URI or a
 ``code_verifier`` that does not hash to the challenge), ``/open-apis/authen/v1/user_info``,
-``/open-apis/im/v1/messages`` (230013 for a member the app cannot reach), ``contact/v3`` pages of
-departments and members. ``press`` is a member pressing a card's button: ``card.action.trigger``
+``/open-apis/im/v1/messages`` (230013 for a member the app cannot reach; a card updated by
+``PATCH`` only with ``update_multi``), ``task/v2`` tasks (one per ``client_token``), ``contact/v3``
+pages of departments and members. ``press`` is a member pressing a card's button: ``card.action.trigger``
 (schema 2.0), encrypted and signed as Feishu's documentation says (its own implementation here),
 posted to the app's callback address.
 """
@@ -49,6 +50,7 @@ class SimulatedFeishu:
     calls: Counter[str] = field(default_factory=Counter)
     inbox: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     replaced: dict[str, dict[str, Any]] = field(default_factory=dict)  # message_id -> its card now
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)  # guid -> the task (task/v2)
     _messages: set[str] = field(default_factory=set)
     _tenant_tokens: dict[str, float] = field(default_factory=dict)
     _user_tokens: dict[str, str] = field(default_factory=dict)  # user access token -> user_id
@@ -155,6 +157,32 @@ class SimulatedFeishu:
             if not card.get("config", {}).get("update_multi"):
                 return JSONResponse({"code": 230099, "msg": "only cards with update_multi can be updated"})
             self.replaced[message_id] = card
+            return JSONResponse({"code": 0, "msg": "success"})
+
+        @app.post("/open-apis/task/v2/tasks")
+        async def create_task(request: Request, user_id_type: str = "") -> Response:
+            problem = self._tenant_problem(request)
+            if problem:
+                return problem
+            body = await request.json()
+            members = body.get("members") or []
+            if user_id_type != "user_id" or not body.get("summary") or any(m.get("id") not in self.members for m in members):
+                return JSONResponse({"code": 1470400, "msg": "invalid task"})
+            same = next((g for g, t in self.tasks.items() if body.get("client_token") and
+                         t.get("client_token") == body.get("client_token")), None)  # a repeat is the same task
+            guid = same or secrets.token_hex(8)
+            self.tasks.setdefault(guid, body | {"completed_at": "0"})
+            return JSONResponse({"code": 0, "msg": "success", "data": {"task": {"guid": guid}}})
+
+        @app.patch("/open-apis/task/v2/tasks/{guid}")
+        async def update_task(guid: str, request: Request) -> Response:
+            problem = self._tenant_problem(request)
+            if problem:
+                return problem
+            body = await request.json()
+            if guid not in self.tasks or body.get("update_fields") != ["completed_at"]:
+                return JSONResponse({"code": 1470404, "msg": "task not found"})
+            self.tasks[guid]["completed_at"] = body["task"]["completed_at"]
             return JSONResponse({"code": 0, "msg": "success"})
 
         @app.get("/open-apis/contact/v3/departments/0/children")

@@ -104,6 +104,7 @@ async def test_a_card_pressed_twice_decides_once_as_the_api_would(site, auth, se
     assert sim.replaced[other["message_id"]]["elements"][0]["text"]["content"] == "**已处理：已同意**"
     # the pressed one too: its task is no longer open
     assert relay.drain().closed == 0
+    assert len(sim.tasks) == 2 and all(t["completed_at"] != "0" for t in sim.tasks.values())  # her Feishu tasks
 
 
 async def test_forged_tampered_stale_or_foreign_callbacks_change_nothing(site, auth, session_factory, smtp,
