@@ -149,7 +149,7 @@ def label(field: str, lang: Language) -> str:
         parts = parts[1:]
     words: list[str] = []
     for part in parts or ["body"]:
-        if part.isdigit() and words:
+        if part.isascii() and part.isdigit() and words:
             number = int(part) + 1
             words[-1] = f"{words[-1]}第 {number} 项" if lang == "zh" else f"{words[-1]} #{number}"
         else:

@@ -13,11 +13,13 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from db.models import ActionLink, ApprovalTask, Case, Delivery
+from db.delivery import backoff
+from db.models import ActionLink, ApprovalTask, Case, Delivery, SiChange
+from domain.constant_time import same
 from domain.link_decisions import LinkChoice, choices_for
 
 
@@ -52,7 +54,7 @@ def issue(session: Session, *, secret: str, delivery_id: int, workflow_id: str, 
     task is not decided by link."""
     kind = session.scalar(select(Case.kind).where(Case.workflow_id == workflow_id))
     choices = choices_for(kind, task_key) if kind is not None else ()
-    if not choices:
+    if not choices or _back_payment(session, workflow_id):
         return None
     session.execute(insert(ActionLink).values(
         delivery_id=delivery_id, workflow_id=workflow_id, task_key=task_key, person=person, created_at=now,
@@ -61,13 +63,18 @@ def issue(session: Session, *, secret: str, delivery_id: int, workflow_id: str, 
     return Issued(link.id, f"{link.id}.{_mac(secret, link.id, link.person)}", choices)
 
 
+def _back_payment(session: Session, workflow_id: str) -> bool:
+    """A back-payment's approval needs its total typed on the case page: no link, no card button."""
+    return session.scalar(select(SiChange.kind).where(SiChange.workflow_id == workflow_id)) == "back_payment"
+
+
 def find(session: Session, *, secret: str, text: str) -> OpenLink | None:
     """The link its text names, if the text is genuine (whatever its state: the page says which)."""
     raw_id, _, mac = text.partition(".")
-    if not raw_id.isdigit() or len(raw_id) > 18 or not mac:
+    if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 18 or not mac:
         return None
     link = session.get(ActionLink, int(raw_id))
-    if link is None or not hmac.compare_digest(mac, _mac(secret, link.id, link.person)):
+    if link is None or not same(mac, _mac(secret, link.id, link.person)):
         return None
     return _open(session, link)
 
@@ -115,17 +122,34 @@ def remember(session: Session, link_id: int, im_ref: str) -> None:
     session.execute(update(ActionLink).where(ActionLink.id == link_id).values(im_ref=im_ref[:100]))
 
 
-def closed_elsewhere(session: Session, *, limit: int = 50) -> list[ImItem]:
-    """Links with an IM card or to-do still open there whose task is no longer open here."""
+IM_CLOSE_TRIES = 8
+
+
+def closed_elsewhere(session: Session, *, now: dt.datetime, limit: int = 50) -> list[ImItem]:
+    """Links with an IM card or to-do still open there whose task is no longer open here, due now."""
     rows = session.execute(
         select(ActionLink.id, Delivery.channel, ActionLink.person, ActionLink.im_ref, ApprovalTask.decision)
         .join(Delivery, Delivery.id == ActionLink.delivery_id)
         .join(ApprovalTask, (ApprovalTask.workflow_id == ActionLink.workflow_id)
               & (ApprovalTask.task_key == ActionLink.task_key))
-        .where(ActionLink.im_ref.is_not(None), ActionLink.im_closed_at.is_(None), ApprovalTask.status != "open")
-        .order_by(ActionLink.id).limit(limit)).all()
+        .where(ActionLink.im_ref.is_not(None), ActionLink.im_closed_at.is_(None), ApprovalTask.status != "open",
+               or_(ActionLink.im_next_try_at.is_(None), ActionLink.im_next_try_at <= now))
+        .order_by(ActionLink.im_next_try_at.nulls_first(), ActionLink.id).limit(limit)).all()
     return [ImItem(r[0], r[1], r[2], str(r[3]), r[4]) for r in rows]
 
 
 def im_closed(session: Session, link_id: int, *, now: dt.datetime) -> None:
     session.execute(update(ActionLink).where(ActionLink.id == link_id).values(im_closed_at=now))
+
+
+def im_close_failed(session: Session, link_id: int, *, now: dt.datetime) -> bool:
+    """A close the IM refused: tried again later (30 s, 1 min, 2 min ...), given up after eight
+    tries (True then)."""
+    tries = session.execute(update(ActionLink).where(ActionLink.id == link_id)
+                            .values(im_close_attempts=ActionLink.im_close_attempts + 1)
+                            .returning(ActionLink.im_close_attempts)).scalar_one()
+    session.execute(update(ActionLink).where(ActionLink.id == link_id).values(im_next_try_at=now + backoff(tries)))
+    if tries >= IM_CLOSE_TRIES:
+        im_closed(session, link_id, now=now)
+        return True
+    return False

@@ -17,7 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -118,15 +118,20 @@ def claim(session: Session, *, now: dt.datetime, limit: int = 50) -> list[Due]:
 SMS_LIMITS = ((dt.timedelta(minutes=1), 1), (dt.timedelta(hours=1), 5), (dt.timedelta(days=1), 10))
 
 
-def sms_wait(session: Session, number: str, now: dt.datetime) -> dt.datetime | None:
-    """When a text to ``number`` may next go, if not now: at most one a minute, five an hour and ten
-    a day (the carriers' usual limits), counted over what every relay has sent."""
+def sms_turn(session: Session, due: Due, now: dt.datetime) -> dt.datetime | None:
+    """When the text ``due`` may go, if not now: at most one a minute, five an hour and ten a day to
+    a number (the carriers' usual limits). Relays take their turns one at a time per number (an
+    advisory lock), and a text that may go is stamped ``sent_at`` at once, so a parallel relay
+    counts it while it is being sent."""
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"sms:{due.address}"})
     for window, most in SMS_LIMITS:
         sent = session.scalars(select(Delivery.sent_at).where(
-            Delivery.channel == "sms", Delivery.address == number, Delivery.status == "sent",
-            Delivery.sent_at > now - window).order_by(Delivery.sent_at.desc()).limit(most)).all()
+            Delivery.channel == "sms", Delivery.address == due.address, Delivery.id != due.id,
+            Delivery.status.in_(("sent", "sending")), Delivery.sent_at > now - window)
+            .order_by(Delivery.sent_at.desc()).limit(most)).all()
         if len(sent) >= most and sent[-1] is not None:
             return sent[-1] + window
+    session.execute(update(Delivery).where(Delivery.id == due.id).values(sent_at=now))
     return None
 
 

@@ -2,7 +2,8 @@
 
 Keyed by the case's process and the task's purpose (its key without the step: ``approve-m3`` is
 ``approve``). A back-payment's approval needs the checker to type the total she confirms, so an
-enrollment change is linkable only when it is not a back-payment (the page checks the case).
+enrollment change is linkable only when it is not a back-payment (``db.action_links`` sends no
+link for one, and the link page refuses one all the same).
 """
 
 from __future__ import annotations

@@ -177,7 +177,7 @@ _EN_ARTICLE = re.compile(r"\b(?:art(?:icle)?s?\.?|§)\s*(\d{1,3})(?:\s*[(.]\s*(\
 
 
 def _number(text: str) -> int | None:
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     total, digit = 0, 0
     for ch in text:

@@ -27,4 +27,4 @@ def role_address(role: str, level: int = 1) -> str:
 
 def parse_role_address(address: str) -> tuple[str, int]:
     role, _, level = address.partition("/")
-    return role, int(level) if level.isdigit() else 1
+    return role, int(level) if level.isascii() and level.isdigit() else 1

@@ -219,7 +219,7 @@ class Relay:
         completed, the DingTalk to-do is done. WeCom's card can be changed only in answer to its own
         button, which then says so."""
         with unit_of_work(self._sessions) as session:
-            items = action_links.closed_elsewhere(session)
+            items = action_links.closed_elsewhere(session, now=self._clock())
         closed = 0
         for item in items:
             words = CLOSED_WORDS.get(item.decision or "", "已关闭")
@@ -231,7 +231,10 @@ class Relay:
                 else:
                     continue
             except (FeishuError, DingTalkError) as exc:
-                log.warning("could not close the %s card of link %s yet: %s", item.channel, item.link_id, exc)
+                with unit_of_work(self._sessions) as session:
+                    gave_up = action_links.im_close_failed(session, item.link_id, now=self._clock())
+                (log.error if gave_up else log.warning)("%s card of link %s not closed%s: %s", item.channel,
+                                                        item.link_id, " (given up)" if gave_up else " yet", exc)
                 continue
             with unit_of_work(self._sessions) as session:
                 action_links.im_closed(session, item.link_id, now=self._clock())
@@ -241,13 +244,13 @@ class Relay:
     def _deferred(self, due: delivery.Due) -> bool:
         """A text over the number's limits waits for its turn, uncounted."""
         with unit_of_work(self._sessions) as session:
-            until = delivery.sms_wait(session, due.address, self._clock())
+            until = delivery.sms_turn(session, due, self._clock())
             if until is not None:
                 delivery.defer(session, due, until)
         return until is not None
 
     def _link(self, due: delivery.Due) -> action_links.Issued | None:
-        """A task's notice to one person (by e-mail or WeCom) carries her decision link, when the
+        """A task's notice to one person (by e-mail or an IM) carries her decision link, when the
         task is a plain yes or no."""
         task_key = due.params.get("task_key")
         if (self._links is None or due.channel not in ("email", "wecom", "feishu", "dingtalk") or due.template != "task.opened"

@@ -64,6 +64,26 @@ def _deliver(args: argparse.Namespace) -> int:
     return 0 if not stats.failed else 1
 
 
+def _unbind(args: argparse.Namespace) -> int:
+    """Release a login from the provider account it was bound to at its first sign-in (audited)."""
+    from db import audit
+    from db.models import SignInBinding
+    from db.session import make_engine, make_session_factory, unit_of_work
+
+    settings = load_settings()
+    engine = make_engine(settings.sqlalchemy_url, limits=settings.database_limits())
+    with unit_of_work(make_session_factory(engine)) as session:
+        bound = session.get(SignInBinding, (args.provider, args.login))
+        if bound is not None:
+            session.delete(bound)
+            audit.append(session, audit.AuditEntry(actor=args.by, actor_role="admin", action="sign_in.unbound",
+                                                   subject=args.login, after={"provider": args.provider,
+                                                                              "reason": args.reason}))
+    engine.dispose()
+    print(json.dumps({"provider": args.provider, "login": args.login, "released": bound is not None}))
+    return 0 if bound is not None else 1
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sched = sub.add_parser("schedules", help="Temporal Schedules: sync, list, pause, resume, trigger")
     actions = sched.add_subparsers(dest="action", required=True)
@@ -78,3 +98,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     sched.set_defaults(func=_schedules)
     sub.add_parser("deliver", help="send every due notification now (the worker also does this)"
                    ).set_defaults(func=_deliver)
+    sign_in = sub.add_parser("sign-in", help="single sign-on bindings")
+    sign_in_actions = sign_in.add_subparsers(dest="action", required=True)
+    unbind = sign_in_actions.add_parser("unbind", help="release a login bound to a replaced provider account")
+    unbind.add_argument("--provider", required=True, help="oidc, wecom, dingtalk or feishu")
+    unbind.add_argument("--login", required=True, help="the staff login or employee number")
+    unbind.add_argument("--by", required=True, help="your own login (audited)")
+    unbind.add_argument("--reason", required=True, help="why (audited)")
+    unbind.set_defaults(func=_unbind)

@@ -119,8 +119,6 @@ class Settings(BaseSettings):
     feishu_app_secret: SecretStr | None = Field(default=None, description="its App Secret")
     feishu_verification_token: SecretStr | None = Field(default=None, description="its callbacks' Verification Token")
     feishu_encrypt_key: SecretStr | None = Field(default=None, description="its callbacks' Encrypt Key")
-    feishu_login_field: str = Field(default="user_id", description="the user_info field holding the login"
-                                                                  " (user_id, or employee_no)")
     feishu_contacts: bool = Field(default=False, description="the Feishu address book is the HR master the syncs read")
     feishu_api_base: str = "https://open.feishu.cn"
     feishu_accounts_base: str = "https://accounts.feishu.cn"

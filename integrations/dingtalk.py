@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -25,8 +26,9 @@ from urllib.parse import urlencode
 import httpx
 
 from integrations.hr_master import MasterRecord, MasterSnapshot, MasterUnavailable
-from integrations.identity import NO_LOGIN, REFUSED, UNAVAILABLE, Attempt, SignInProblem
+from integrations.identity import NO_LOGIN, REFUSED, UNAVAILABLE, Attempt, SignInProblem, Vouched
 
+log = logging.getLogger("hrflow.dingtalk")
 TOKEN_EXPIRED = {40014, 42001}
 BUSY = -1
 NOT_A_MEMBER = 60121
@@ -138,10 +140,10 @@ class DingTalkSignIn:
                            "scope": "openid", "state": attempt.state, "prompt": "consent"})
         return f"{self.login_base}/oauth2/auth?{query}"
 
-    async def login(self, answer: Mapping[str, str], attempt: Attempt, redirect_uri: str) -> str:
-        return await asyncio.to_thread(self._login, answer.get("authCode") or answer["code"])
+    async def login(self, answer: Mapping[str, str], attempt: Attempt, redirect_uri: str) -> Vouched:
+        return await asyncio.to_thread(self._login, answer["code"])
 
-    def _login(self, code: str) -> str:
+    def _login(self, code: str) -> Vouched:
         try:
             tokens = self.api.v1("POST", "/v1.0/oauth2/userAccessToken", body={
                 "clientId": self.api.app_key, "clientSecret": self.api.app_secret, "code": code,
@@ -155,7 +157,7 @@ class DingTalkSignIn:
         userid = (found.get("result") or {}).get("userid")
         if not isinstance(userid, str) or not userid:
             raise SignInProblem(NO_LOGIN, "getbyunionid named no userid")
-        return userid
+        return Vouched(login=userid, subject=str(me.get("unionId")))
 
 
 class DingTalkMessages:
@@ -174,10 +176,14 @@ class DingTalkMessages:
         self._send(userid, {"msgtype": "action_card", "action_card": {
             "title": title[:64], "markdown": markdown, "btn_orientation": "1",
             "btn_json_list": [{"title": text, "action_url": link} for text, link in buttons]}})
-        union = str((self.api.call("/topapi/v2/user/get", {"userid": userid}).get("result") or {}).get("unionid"))
-        todo = self.api.v1("POST", f"/v1.0/todo/users/{union}/tasks?operatorId={union}", token=self.api.token(), body={
-            "sourceId": source_id, "subject": title[:100], "executorIds": [union],
-            "detailUrl": {"appUrl": url, "pcUrl": url}, "isOnlyShowExecutor": True})
+        try:  # the card is out: the to-do beside it is a convenience
+            union = str((self.api.call("/topapi/v2/user/get", {"userid": userid}).get("result") or {}).get("unionid"))
+            todo = self.api.v1("POST", f"/v1.0/todo/users/{union}/tasks?operatorId={union}", token=self.api.token(),
+                               body={"sourceId": source_id, "subject": title[:100], "executorIds": [union],
+                                     "detailUrl": {"appUrl": url, "pcUrl": url}, "isOnlyShowExecutor": True})
+        except DingTalkError as exc:
+            log.warning("DingTalk to-do for %s not created: %s", source_id, exc)
+            return ""
         return f"{union}/{todo['id']}"
 
     def finish_todo(self, ref: str) -> None:

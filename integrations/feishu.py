@@ -6,7 +6,7 @@ renewed five minutes early, and fetched anew when Feishu answers that it is inva
 99991661). Every answer is JSON with ``code`` (0 is success) and ``msg``. Sign-in is OAuth 2.0
 with PKCE: ``/open-apis/authen/v1/authorize`` on the accounts host, the code exchanged at
 ``/open-apis/authen/v2/oauth/token``, then ``/open-apis/authen/v1/user_info``, whose ``user_id``
-(or the configured field, such as ``employee_no``) is the login.
+is the login (the same id messages and cards are addressed by).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -24,8 +25,9 @@ from urllib.parse import urlencode
 import httpx
 
 from integrations.hr_master import MasterRecord, MasterSnapshot, MasterUnavailable
-from integrations.identity import NO_LOGIN, REFUSED, UNAVAILABLE, Attempt, SignInProblem
+from integrations.identity import NO_LOGIN, REFUSED, UNAVAILABLE, Attempt, SignInProblem, Vouched
 
+log = logging.getLogger("hrflow.feishu")
 TOKEN_INVALID = {99991663, 99991661, 99991668}
 BUSY = -1
 RENEW_BEFORE_SECONDS = 300
@@ -109,7 +111,6 @@ class FeishuSignIn:
 
     api: FeishuApi
     accounts_base: str = "https://accounts.feishu.cn"
-    login_field: str = "user_id"
     key: str = "feishu"
 
     async def authorization_url(self, attempt: Attempt, redirect_uri: str) -> str:
@@ -118,10 +119,10 @@ class FeishuSignIn:
                            "code_challenge_method": "S256"})
         return f"{self.accounts_base}/open-apis/authen/v1/authorize?{query}"
 
-    async def login(self, answer: Mapping[str, str], attempt: Attempt, redirect_uri: str) -> str:
+    async def login(self, answer: Mapping[str, str], attempt: Attempt, redirect_uri: str) -> Vouched:
         return await asyncio.to_thread(self._login, answer["code"], attempt.verifier, redirect_uri)
 
-    def _login(self, code: str, verifier: str, redirect_uri: str) -> str:
+    def _login(self, code: str, verifier: str, redirect_uri: str) -> Vouched:
         try:
             tokens = ask(self.api.api_base, "POST", "/open-apis/authen/v2/oauth/token", json_body={
                 "grant_type": "authorization_code", "client_id": self.api.app_id, "client_secret": self.api.app_secret,
@@ -130,10 +131,11 @@ class FeishuSignIn:
                      headers={"Authorization": f"Bearer {tokens['access_token']}"}, timeout=self.api.timeout)
         except FeishuError as exc:
             raise SignInProblem(UNAVAILABLE if exc.code == BUSY else REFUSED, str(exc)) from None
-        login = (me.get("data") or {}).get(self.login_field)
+        data = me.get("data") or {}
+        login = data.get("user_id")
         if not isinstance(login, str) or not login:
-            raise SignInProblem(NO_LOGIN, f"no {self.login_field!r} in user_info (its permission may be missing)")
-        return login
+            raise SignInProblem(NO_LOGIN, "no user_id in user_info (not a member, or the permission is missing)")
+        return Vouched(login=login, subject=str(data.get("open_id") or login))
 
 
 class FeishuMessages:
@@ -150,12 +152,16 @@ class FeishuMessages:
     def send_card(self, user_id: str, card: dict[str, Any], *, summary: str, url: str, source_id: str) -> str:
         """The card, and a task (Feishu 任务, ``task/v2``) in her list pointing at the same page;
         returns ``message_id|task guid``, by which both are closed when the task closes here."""
-        message_id = self._send(user_id, "interactive", card)
-        created = self.api.call("POST", "/open-apis/task/v2/tasks", params={"user_id_type": "user_id"}, json_body={
-            "summary": summary[:100], "client_token": source_id,
-            "members": [{"id": user_id, "type": "user", "role": "assignee"}],
-            "origin": {"platform_i18n_name": {"zh_cn": "hrflow 人事流程", "en_us": "hrflow"},
-                       "href": {"url": url, "title": summary[:100]}}})
+        message_id = self._send(user_id, "interactive", card, uuid=source_id)  # a retried send is one message
+        try:
+            created = self.api.call("POST", "/open-apis/task/v2/tasks", params={"user_id_type": "user_id"}, json_body={
+                "summary": summary[:100], "client_token": source_id,
+                "members": [{"id": user_id, "type": "user", "role": "assignee"}],
+                "origin": {"platform_i18n_name": {"zh_cn": "hrflow 人事流程", "en_us": "hrflow"},
+                           "href": {"url": url, "title": summary[:100]}}})
+        except FeishuError as exc:  # the card is out: the task beside it is a convenience
+            log.warning("Feishu task for %s not created: %s", source_id, exc)
+            return f"{message_id}|"
         return f"{message_id}|{((created.get('data') or {}).get('task') or {}).get('guid', '')}"
 
     def close(self, ref: str, card: dict[str, Any]) -> None:
@@ -168,9 +174,10 @@ class FeishuMessages:
             self.api.call("PATCH", f"/open-apis/task/v2/tasks/{task}", json_body={
                 "task": {"completed_at": str(int(time.time() * 1000))}, "update_fields": ["completed_at"]})
 
-    def _send(self, user_id: str, msg_type: str, content: dict[str, Any]) -> str:
+    def _send(self, user_id: str, msg_type: str, content: dict[str, Any], uuid: str | None = None) -> str:
         body = self.api.call("POST", "/open-apis/im/v1/messages", params={"receive_id_type": "user_id"}, json_body={
-            "receive_id": user_id, "msg_type": msg_type, "content": json.dumps(content, ensure_ascii=False)})
+            "receive_id": user_id, "msg_type": msg_type, "content": json.dumps(content, ensure_ascii=False),
+            **({"uuid": uuid[:50]} if uuid else {})})
         return str((body.get("data") or {}).get("message_id") or "")
 
 

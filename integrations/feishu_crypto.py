@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import os
 
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from domain.constant_time import same
 
 
 class CallbackRefused(Exception):
@@ -32,7 +33,7 @@ class FeishuCrypto:
         self._key = hashlib.sha256(encrypt_key.encode()).digest()
 
     def verify(self, timestamp: str, nonce: str, body: bytes, given: str) -> None:
-        if not hmac.compare_digest(given, signature(timestamp, nonce, self.encrypt_key, body)):
+        if not same(given, signature(timestamp, nonce, self.encrypt_key, body)):
             raise CallbackRefused("X-Lark-Signature does not match")
 
     def decrypt(self, encrypted: str) -> str:

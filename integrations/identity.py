@@ -47,12 +47,23 @@ class Attempt:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+@dataclass(frozen=True)
+class Vouched:
+    """Whom a provider vouches for: the ``login`` hrflow's directory knows her by, and the
+    provider's own fixed ``subject`` for her account (OpenID's ``sub``, an IM's user id), which
+    hrflow binds to the login at her first sign-in: an account renamed to someone else's login is
+    then refused."""
+
+    login: str
+    subject: str
+
+
 class IdentityProvider(Protocol):
     key: str  # in the sign-in URL: /app/sign-in/{key}
 
     async def authorization_url(self, attempt: Attempt, redirect_uri: str) -> str: ...
 
-    async def login(self, answer: Mapping[str, str], attempt: Attempt, redirect_uri: str) -> str:
-        """The login the provider's answer (the query it sent the browser back with, its ``code``
+    async def login(self, answer: Mapping[str, str], attempt: Attempt, redirect_uri: str) -> Vouched:
+        """Whom the provider's answer (the query it sent the browser back with, its ``code``
         present) vouches for, or ``SignInProblem``."""
         ...

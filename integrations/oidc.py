@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 import httpx
 import jwt
 
-from integrations.identity import INVALID, NO_LOGIN, REFUSED, UNAVAILABLE, Attempt, SignInProblem
+from integrations.identity import INVALID, NO_LOGIN, REFUSED, UNAVAILABLE, Attempt, SignInProblem, Vouched
 
 ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 DISCOVERY_TTL_SECONDS = 3600
@@ -48,12 +48,12 @@ class OidcProvider:
                            "code_challenge": attempt.challenge, "code_challenge_method": "S256"})
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
-    async def login(self, answer: Mapping[str, str], attempt: Attempt, redirect_uri: str) -> str:
+    async def login(self, answer: Mapping[str, str], attempt: Attempt, redirect_uri: str) -> Vouched:
         claims = await self.verified_claims(await self.exchange(answer, attempt, redirect_uri), attempt.nonce)
         login = claims.get(self.login_claim)
         if not isinstance(login, str) or not login.strip():
             raise SignInProblem(NO_LOGIN, f"no {self.login_claim!r} claim")
-        return login.strip()
+        return Vouched(login=login.strip(), subject=f"{self.issuer} {claims['sub']}")
 
     async def exchange(self, answer: Mapping[str, str], attempt: Attempt, redirect_uri: str) -> str:
         """The ID token the answer's code is worth (the code with this attempt's PKCE verifier)."""
@@ -65,7 +65,7 @@ class OidcProvider:
         auth = (self.client_id, self.client_secret) if self.client_secret else None
         tokens = await self._call("POST", metadata["token_endpoint"], data=form, auth=auth)
         if tokens.status_code in (400, 401):
-            raise SignInProblem(REFUSED, f"token endpoint: {tokens.text[:200]}")
+            raise SignInProblem(REFUSED, f"token endpoint: HTTP {tokens.status_code} {_error_of(tokens)}")
         id_token = _json(tokens).get("id_token")
         if not isinstance(id_token, str):
             raise SignInProblem(UNAVAILABLE, "the token answer carries no id_token")
@@ -139,6 +139,15 @@ def _json(answer: httpx.Response) -> dict[str, Any]:
         body = answer.json()
     except ValueError:
         body = None
-    if answer.status_code >= 400 or not isinstance(body, dict):
-        raise SignInProblem(UNAVAILABLE, f"HTTP {answer.status_code}: {answer.text[:200]}")
+    if answer.status_code >= 400 or not isinstance(body, dict):  # its text may hold tokens: not logged
+        raise SignInProblem(UNAVAILABLE, f"HTTP {answer.status_code} from {answer.request.url.path}")
     return body
+
+
+def _error_of(answer: httpx.Response) -> str:
+    """The OAuth ``error`` code of a refusal (RFC 6749 5.2), nothing else of its body."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return ""
+    return str(body.get("error", ""))[:60] if isinstance(body, dict) else ""

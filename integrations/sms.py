@@ -72,6 +72,8 @@ class AliyunSms:
             body = answer.json()
         except ValueError:
             body = {}
+        if not isinstance(body, dict):
+            body = {}
         code = str(body.get("Code", f"HTTP {answer.status_code}"))
         if code == "OK":
             return str(body.get("BizId", ""))

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 import httpx
 
 from integrations.hr_master import MasterRecord, MasterSnapshot, MasterUnavailable
-from integrations.identity import NO_LOGIN, REFUSED, UNAVAILABLE, Attempt, SignInProblem
+from integrations.identity import NO_LOGIN, REFUSED, UNAVAILABLE, Attempt, SignInProblem, Vouched
 
 TOKEN_EXPIRED = {42001, 40014}  # access_token expired / invalid: fetch a new one and ask again
 BUSY = -1
@@ -116,7 +116,7 @@ class WeComSignIn:
                            "redirect_uri": redirect_uri, "state": attempt.state})
         return f"{self.login_base}/wwlogin/sso/login?{query}"
 
-    async def login(self, answer: Mapping[str, str], attempt: Attempt, redirect_uri: str) -> str:
+    async def login(self, answer: Mapping[str, str], attempt: Attempt, redirect_uri: str) -> Vouched:
         try:
             body = await asyncio.to_thread(self.api.call, "GET", "/cgi-bin/auth/getuserinfo",
                                            params={"code": answer["code"]})
@@ -125,7 +125,7 @@ class WeComSignIn:
         userid = body.get("userid")
         if not isinstance(userid, str) or not userid:
             raise SignInProblem(NO_LOGIN, "not a member of the corporation (openid only)")
-        return userid
+        return Vouched(login=userid, subject=userid)  # WeCom's userid is fixed once set
 
 
 @dataclass(frozen=True)

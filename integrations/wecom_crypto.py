@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import os
 import struct
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from domain.constant_time import same
 
 BLOCK = 32
 
@@ -37,7 +38,7 @@ class WeComCrypto:
         self._key = base64.b64decode(encoding_aes_key + "=")
 
     def verify(self, msg_signature: str, timestamp: str, nonce: str, encrypted: str) -> None:
-        if not hmac.compare_digest(msg_signature, signature(self.token, timestamp, nonce, encrypted)):
+        if not same(msg_signature, signature(self.token, timestamp, nonce, encrypted)):
             raise CallbackRefused("msg_signature does not match")
 
     def decrypt(self, encrypted: str) -> str:

@@ -6,8 +6,10 @@ behind the buttons of its IM card. Opening it shows the task and the choices it 
 minted for her as the directory has her now, so every rule of the API holds (maker-checker, the
 subject of a case never decides, her role or her step on the approver route) and the decision is
 audited as hers, with a second entry (``decision_link.used``) saying how it came. The request id
-is the link's, so a second click is the same request. A forged, used or expired link, one for a
-task already closed, or one opened in a browser signed in as somebody else decides nothing.
+is the link's and the choice's, so a second tap is the same request. A forged, used or expired
+link, one for a task already closed, or one opened in a browser signed in as somebody else
+decides nothing. A link is a bearer credential, like the e-mail it comes in: opened signed out, it
+decides as her, which is why it names her, works once, expires, and never decides a figure.
 ``press`` is the same decision for a card's callback button, whose platform signed the callback.
 """
 
@@ -121,14 +123,20 @@ async def decide(request: Request, link: action_links.OpenLink, her: Identity, c
     body: dict[str, Any] | None = None
     if action.body is not None:
         body = dict(choice.body) | ({"reason": reason} if reason and "reason" in fields else {})
-    answer = await call(request, _session_of(request, her), "POST", action.url(quote(link.workflow_id, safe="")),
-                        json=body, request_id=f"decision-link-{link.id}")
+    # One request per choice: a retry of the same tap is the same request; another choice is not.
+    request_id = f"decision-link-{link.id}-{choice.name}"
+    try:
+        answer = await call(request, _session_of(request, her), "POST",
+                            action.url(quote(link.workflow_id, safe="")), json=body, request_id=request_id)
+    except Exception:
+        await transact(request, lambda s: action_links.settle(s, link.id, decided=False, outcome="error"))
+        raise
 
     def settle(session: Any) -> None:
         action_links.settle(session, link.id, decided=answer.ok, outcome=str(answer.status))
         if answer.ok:
             append(session, AuditEntry(actor=her.user, actor_role=her.role.value, action="decision_link.used",
-                                       workflow_id=link.workflow_id, request_id=f"decision-link-{link.id}",
+                                       workflow_id=link.workflow_id, request_id=request_id,
                                        after={"task": link.task_key, "choice": choice.name, "via": via}))
 
     await transact(request, settle)

@@ -12,7 +12,6 @@ card as it now stands.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import time
@@ -23,6 +22,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api.web.decision_links import press
 from api.web.sso import feishu_api
+from domain.constant_time import same
 from hrflow.settings import Settings
 from integrations.feishu import outcome_card
 from integrations.feishu_crypto import CallbackRefused, FeishuCrypto
@@ -44,15 +44,15 @@ def install(app: FastAPI) -> None:
         raw = await request.body()
         try:
             event = _opened(crypto, raw, request.headers)
-            if not hmac.compare_digest(str(_token_of(event)), token):
+            if not same(str(_token_of(event)), token):
                 raise CallbackRefused("Verification Token is not ours")
         except (CallbackRefused, ValueError) as exc:
             log.warning("Feishu callback refused: %s", exc)
             return JSONResponse({"error": "refused"}, status_code=403)
         if event.get("type") == "url_verification":
             return JSONResponse({"challenge": event.get("challenge")})
-        if (event.get("header") or {}).get("event_type") == "card.action.trigger":
-            return JSONResponse(await _pressed(request, event.get("event") or {}))
+        if _object(event.get("header")).get("event_type") == "card.action.trigger":
+            return JSONResponse(await _pressed(request, _object(event.get("event"))))
         return JSONResponse({})
 
 
@@ -68,19 +68,23 @@ def _opened(crypto: FeishuCrypto, raw: bytes, headers: Any) -> dict[str, Any]:
     if event.get("type") == "url_verification":
         return event
     timestamp = headers.get("x-lark-request-timestamp", "")
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > FRESH_SECONDS:
+    if not (timestamp.isascii() and timestamp.isdigit()) or abs(time.time() - int(timestamp)) > FRESH_SECONDS:
         raise CallbackRefused(f"timestamp {timestamp!r} is not fresh")
     crypto.verify(timestamp, headers.get("x-lark-request-nonce", ""), raw, headers.get("x-lark-signature", ""))
     return event
 
 
 def _token_of(event: dict[str, Any]) -> Any:
-    return event.get("token") if event.get("type") == "url_verification" else (event.get("header") or {}).get("token")
+    return event.get("token") if event.get("type") == "url_verification" else _object(event.get("header")).get("token")
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 async def _pressed(request: Request, event: dict[str, Any]) -> dict[str, Any]:
-    value = (event.get("action") or {}).get("value") or {}
-    member = str((event.get("operator") or {}).get("user_id") or "")
+    value = _object(_object(event.get("action")).get("value"))
+    member = str(_object(event.get("operator")).get("user_id") or "")
     link_id, choice = value.get("link"), value.get("choice")
     if not isinstance(link_id, int) or not isinstance(choice, str):
         return {}

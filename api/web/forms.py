@@ -157,7 +157,7 @@ def to_json(fields: list[Field], form: Any) -> dict[str, Any]:
         else:
             text = str(form.get(f.name) or "").strip()
             if text:
-                body[key] = int(text) if f.kind == "number" and text.lstrip("-").isdigit() else text
+                body[key] = int(text) if f.kind == "number" and text.lstrip("-").isascii() and text.lstrip("-").isdigit() else text
     return body
 
 

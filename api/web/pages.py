@@ -300,14 +300,16 @@ def install(app: FastAPI) -> None:
             if provider is None or kept is None:
                 raise SignInProblem(sso.ATTEMPT_UNKNOWN, "no kept attempt for this state")
             if query.get("error") or not (query.get("code") or query.get("authCode")):  # DingTalk: authCode
-                raise SignInProblem(REFUSED, f"{query.get('error', 'no code')}: {query.get('error_description', '')}")
+                raise SignInProblem(REFUSED, repr(f"{query.get('error', 'no code')}: {query.get('error_description', '')}"))
             attempt, next_path = kept
-            login = await provider.login(dict(query), attempt, sso.return_address(request, key))
+            answer = dict(query) | {"code": query.get("code") or query.get("authCode") or ""}
+            vouched = await provider.login(answer, attempt, sso.return_address(request, key))
 
             def look_up(session: Any) -> Any:
-                who = directory_identity(session, login)
+                who = directory_identity(session, vouched.login)
                 if who is None:
-                    raise SignInProblem(sso.NOT_IN_DIRECTORY, f"login {login!r}")
+                    raise SignInProblem(sso.NOT_IN_DIRECTORY, f"login {vouched.login!r}")
+                sso.bind(session, key, vouched)
                 _record_sign_in(session, who, key)
                 return who
 
@@ -541,7 +543,7 @@ def install(app: FastAPI) -> None:
         form = await request.form()
         user = str(form.get("user_id") or "").strip()
         body = {"display_name": str(form.get("display_name") or "").strip(), "role": form.get("role"),
-                "level": int(str(form.get("level") or "1")) if str(form.get("level") or "1").isdigit() else 0,
+                "level": int(str(form.get("level") or "1")) if str(form.get("level") or "1").isascii() and str(form.get("level") or "1").isdigit() else 0,
                 "email": str(form.get("email") or "").strip() or None, "language": form.get("language") or "zh",
                 "employee_id": str(form.get("employee_id") or "").strip() or None,
                 "unit_code": str(form.get("unit_code") or "").strip() or None}

@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from api.auth import decode_token, mint_token
 from api.errors import ApiError
+from domain.constant_time import same
 from domain.roles import Role
 from hrflow.settings import Settings
 
@@ -81,7 +82,7 @@ def current(request: Request) -> Session | None:
         return None
     seen, _, mac = request.cookies.get(SEEN_COOKIE, "").partition(".")
     settings: Settings = request.app.state.settings
-    if not seen.isdigit() or not hmac.compare_digest(mac, _mac(request, "seen", f"{token}:{seen}")):
+    if not (seen.isascii() and seen.isdigit()) or not same(mac, _mac(request, "seen", f"{token}:{seen}")):
         return None
     if time.time() - int(seen) > settings.session_idle_minutes * 60:
         return None
@@ -105,7 +106,7 @@ def posted_by_our_page(request: Request, session: Session | None, posted: str | 
         return False
     if session is None:
         return True
-    return posted is not None and hmac.compare_digest(posted, form_token(request, session))
+    return same(posted, form_token(request, session))
 
 
 def _set(response: Response, settings: Settings, name: str, value: str) -> None:

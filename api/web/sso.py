@@ -5,31 +5,38 @@ kept in a cookie signed with the session secret, for ten minutes, cleared when t
 an answer with another state, for another provider or after the ten minutes is refused (and the
 provider's code itself works once). The provider only says which login
 it vouches for; who that is and what she may do is hrflow's directory's word (``directory_identity``),
-so an account the provider knows and the directory does not is refused, not created.
+so an account the provider knows and the directory does not is refused, not created. The first
+account to sign in as a login is bound to it (``bind``): a login claim a provider lets people
+change does not let one person become another.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
 import time
 from dataclasses import asdict
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from db.models import SignInBinding
+from domain.constant_time import same
 from hrflow.settings import ConfigurationError, Settings
 from integrations.dingtalk import DingTalkApi, DingTalkSignIn
 from integrations.feishu import FeishuApi, FeishuSignIn
-from integrations.identity import Attempt, IdentityProvider
+from integrations.identity import Attempt, IdentityProvider, SignInProblem, Vouched
 from integrations.oidc import OidcProvider
 from integrations.wecom import WeComApi, WeComSignIn
 
 COOKIE = "hrflow_sign_in"
 ATTEMPT_UNKNOWN = "attempt_unknown"  # no kept attempt matches the answer (old, used, forged, another browser)
 NOT_IN_DIRECTORY = "not_in_directory"  # the provider vouched for a login hrflow does not know (or no longer)
+ACCOUNT_MISMATCH = "account_mismatch"  # another account of the provider than the one bound to the login
 ATTEMPT_SECONDS = 600
 LABELS = {"oidc": "app.sso_oidc", "wecom": "app.sso_wecom", "dingtalk": "app.sso_dingtalk", "feishu": "app.sso_feishu"}  # the button of each provider on the sign-in page
 
@@ -52,8 +59,7 @@ def providers_from(settings: Settings) -> dict[str, IdentityProvider]:
         providers["dingtalk"] = DingTalkSignIn(api=dingtalk, login_base=settings.dingtalk_login_base)
     feishu = feishu_api(settings)
     if feishu is not None:
-        providers["feishu"] = FeishuSignIn(api=feishu, accounts_base=settings.feishu_accounts_base,
-                                           login_field=settings.feishu_login_field)
+        providers["feishu"] = FeishuSignIn(api=feishu, accounts_base=settings.feishu_accounts_base)
     return providers
 
 
@@ -114,7 +120,7 @@ def taken(request: Request, key: str, state: str) -> tuple[Attempt, str] | None:
     """The attempt this answer belongs to, with where to go after; None when the cookie is
     missing, forged, old, for another provider or another state."""
     payload, _, mac = request.cookies.get(COOKIE, "").partition(".")
-    if not payload or not hmac.compare_digest(mac, _mac(request, payload)):
+    if not payload or not same(mac, _mac(request, payload)):
         return None
     try:
         kept = json.loads(base64.urlsafe_b64decode(payload))
@@ -122,10 +128,22 @@ def taken(request: Request, key: str, state: str) -> tuple[Attempt, str] | None:
         fresh = time.time() - int(kept["at"]) <= ATTEMPT_SECONDS
     except (ValueError, KeyError, TypeError):
         return None
-    if not fresh or kept["key"] != key or not hmac.compare_digest(attempt.state, state):
+    if not fresh or kept["key"] != key or not same(state, attempt.state):
         return None
     return attempt, str(kept.get("next") or "")
 
 
 def forget(response: Response) -> None:
     response.delete_cookie(COOKIE, path="/app/sign-in")
+
+
+def bind(session: Session, key: str, vouched: Vouched) -> None:
+    """The first account to sign in as a login through a provider is bound to it; another
+    account claiming that login later (renamed to it at the provider) is refused."""
+    bound = session.get(SignInBinding, (key, vouched.login))
+    if bound is None:
+        session.add(SignInBinding(provider=key, login=vouched.login, subject=vouched.subject,
+                                  bound_at=dt.datetime.now(dt.UTC)))
+        session.flush()
+    elif bound.subject != vouched.subject:
+        raise SignInProblem(ACCOUNT_MISMATCH, f"login {vouched.login!r} is bound to another {key} account")

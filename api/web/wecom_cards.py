@@ -53,7 +53,7 @@ def install(app: FastAPI) -> None:
     @app.post(PATH, include_in_schema=False)
     async def callback(request: Request, msg_signature: str = "", timestamp: str = "", nonce: str = "") -> Response:
         try:
-            if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > FRESH_SECONDS:
+            if not (timestamp.isascii() and timestamp.isdigit()) or abs(time.time() - int(timestamp)) > FRESH_SECONDS:
                 raise CallbackRefused(f"timestamp {timestamp!r} is not fresh")
             envelope = ElementTree.fromstring(await request.body())
             event = ElementTree.fromstring(crypto.opened(msg_signature, timestamp, nonce,
@@ -69,7 +69,7 @@ def install(app: FastAPI) -> None:
 async def _pressed(request: Request, messages: WeComMessages, event: dict[str, str]) -> None:
     task_id, code = event.get("TaskId", ""), event.get("ResponseCode", "")
     raw_id = task_id.removeprefix("hrflow-")
-    if not task_id.startswith("hrflow-") or not raw_id.isdigit():
+    if not task_id.startswith("hrflow-") or not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 18:
         return
     words = await press(request, int(raw_id), event.get("FromUserName", ""), event.get("EventKey", ""), via="wecom")
     if words is not None:

@@ -8,7 +8,7 @@ from here (``from db.models import Case``), never from the modules, so a table c
 from __future__ import annotations
 
 from db.base import Base
-from db.models.action_links import ActionLink
+from db.models.action_links import ActionLink, SignInBinding
 from db.models.approval_routes import ApprovalRouteVersion
 from db.models.audit import AuditEvent
 from db.models.case_ids import CaseRequest, CaseSequence
@@ -62,6 +62,7 @@ __all__ = [
     "Settlement",
     "SiChange",
     "SiEnrollment",
+    "SignInBinding",
     "SimAgencyRequest",
     "StaffMember",
     "Transfer",

@@ -1,4 +1,5 @@
-"""Decision links sent by e-mail: one per delivery of a task's notice, for the person it reaches."""
+"""Decision links sent by e-mail and IM: one per delivery of a task's notice, for the person it
+reaches; and the provider accounts bound to logins at their first sign-in."""
 
 from __future__ import annotations
 
@@ -29,5 +30,20 @@ class ActionLink(Base):
     # What the IM holds for it (a Feishu message id, a DingTalk to-do), closed there with the task.
     im_ref: Mapped[str | None] = mapped_column(sa.String(100))
     im_closed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    im_close_attempts: Mapped[int] = mapped_column(server_default="0")
+    im_next_try_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
     __table_args__ = (sa.Index(None, "workflow_id", "task_key"),)
+
+
+class SignInBinding(Base):
+    """The provider's fixed id for the account that first signed in as ``login`` through ``provider``:
+    a later sign-in as that login from another account is refused (``hrflow sign-in unbind`` lets
+    an administrator release a login whose account was replaced)."""
+
+    __tablename__ = "sign_in_bindings"
+
+    provider: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    login: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    bound_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))

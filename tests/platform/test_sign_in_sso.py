@@ -30,7 +30,8 @@ ACCOUNTS = {"hr.li": {"name": "Mallory Admin", "preferred_username": "hr.li", "e
             "E1001": {"preferred_username": "E1001"},
             "stranger": {"preferred_username": "stranger"},
             "gone": {"preferred_username": "gone.zhang"},
-            "nameless": {"name": "无登录名"}}
+            "nameless": {"name": "无登录名"},
+            "mallory": {"preferred_username": "hr.li", "name": "Mallory"}}  # another account, renamed to hr.li
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +106,7 @@ def test_every_refusal_is_worded_in_both_languages() -> None:
     from integrations import identity
 
     codes = [identity.UNAVAILABLE, identity.REFUSED, identity.INVALID, identity.NO_LOGIN,
-             sso.ATTEMPT_UNKNOWN, sso.NOT_IN_DIRECTORY]
+             sso.ATTEMPT_UNKNOWN, sso.NOT_IN_DIRECTORY, sso.ACCOUNT_MISMATCH]
     for lang in ("zh", "en"):
         for code in codes:
             words = Texts(lang)(f"app.sso_{code}")
@@ -122,6 +123,21 @@ async def test_the_directory_says_who_signed_in_not_the_provider(web, session_fa
     assert "Mallory" not in home.text and "evil" not in home.text  # nothing the provider said of her
     with session_factory() as s:
         assert _signed_in(list(s.scalars(select(AuditEvent)))) == [("hr.li", "hr_specialist", {"via": "oidc"})]
+
+
+async def test_an_account_renamed_to_someone_elses_login_is_refused(web, database_url, monkeypatch) -> None:
+    assert (await _sign_in(web, "hr.li"))[0].status_code == 303  # her account is bound to her login
+    web.cookies.clear()
+    taken, _ = await _sign_in(web, "mallory")
+    assert taken.status_code == 403 and "已绑定到该登录服务的另一个账号" in taken.text
+    assert "hrflow_session" not in web.cookies
+
+    from hrflow import cli  # IT releases the login (her account was replaced, say): the next account binds
+
+    monkeypatch.setenv("HRFLOW_DATABASE_URL", database_url)
+    assert cli.main(["sign-in", "unbind", "--provider", "oidc", "--login", "hr.li", "--by", "it.zhou",
+                     "--reason", "账号更换"]) == 0
+    assert (await _sign_in(web, "mallory"))[0].status_code == 303
 
 
 async def test_an_employee_signs_in_with_her_employee_number(web) -> None:
@@ -198,7 +214,7 @@ async def test_the_provider_checks_hold_against_the_real_provider(issuer) -> Non
     with pytest.raises(SignInProblem) as foreign:
         await provider.login({**query, "iss": "http://127.0.0.1:1"}, attempt, CALLBACK)
     assert foreign.value.code == INVALID
-    assert await provider.login(query, attempt, CALLBACK) == "hr.li"  # the code was not spent on the refusal
+    assert (await provider.login(query, attempt, CALLBACK)).login == "hr.li"  # the code was not spent on the refusal
 
 
 async def test_an_expired_id_token_is_refused() -> None:

@@ -112,3 +112,24 @@ def test_refusals_retried_or_not_as_the_service_says(session_factory, sms) -> No
     stats = _relay(session_factory, sim, url, clock).drain()
     assert stats.retrying == 1 and stats.failed == 0  # the service away: tried again later
     assert sim.sent == []
+
+
+def test_two_relays_sending_to_one_number_take_turns(session_factory) -> None:
+    """What one relay has claimed and is sending counts for another's turn, as soon as it is its turn."""
+    from db import delivery
+
+    with session_factory.begin() as s:
+        employee(s, "E1")
+        s.flush()
+        s.get_one(Employee, "E1").mobile = "13812345678"
+    _notice(session_factory, "a", "E1")
+    _notice(session_factory, "b", "E1")
+    now = dt.datetime.now(dt.UTC)
+    with session_factory.begin() as s:
+        delivery.plan(s, now=now, robots=set(), sms=True)
+    with session_factory.begin() as s:
+        first, second = delivery.claim(s, now=now)  # both leased ("sending"), as two relays would
+    with session_factory.begin() as s:
+        assert delivery.sms_turn(s, first, now) is None  # its turn: stamped at once
+    with session_factory.begin() as s:
+        assert delivery.sms_turn(s, second, now) == now + dt.timedelta(minutes=1)

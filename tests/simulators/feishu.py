@@ -140,6 +140,10 @@ class SimulatedFeishu:
             json.loads(body["content"])  # content is a JSON string
             if body.get("receive_id") not in self.members:
                 return JSONResponse({"code": 230013, "msg": "Bot has NO availability to this user."})
+            repeat = next((m for m in self.inbox.get(body["receive_id"], []) if body.get("uuid")
+                           and m.get("uuid") == body["uuid"]), None)
+            if repeat is not None:  # the same uuid within the hour: the same message
+                return JSONResponse({"code": 0, "msg": "success", "data": {"message_id": repeat["message_id"]}})
             self.inbox.setdefault(body["receive_id"], []).append(body)
             message_id = "om_" + secrets.token_hex(8)
             body["message_id"] = message_id

@@ -88,6 +88,9 @@ async def test_a_link_decides_nothing_when_forged_expired_or_in_someone_elses_br
         assert (await browser.post(forged, data={"choice": "approve"})).status_code == 404
         other = link.replace("/links/", "/links/9") if "/links/9" not in link else link.replace("/links/9", "/links/8")
         assert (await browser.get(other)).status_code == 404
+        number = link.rsplit("/", 1)[1].split(".")[0]
+        for odd in (f"{number}.%C3%A9", "%C2%B2.abc", f"{number}.", "."):  # non-ASCII, a superscript digit, empty
+            assert (await browser.get(f"{site}/app/links/{odd}")).status_code == 404, odd
 
         reject = await browser.post(link, data={"choice": "reject", "reason": ""})
         assert reject.status_code == 200 and "驳回须填写理由" in reject.text

@@ -136,6 +136,13 @@ async def test_forged_stale_or_foreign_callbacks_change_nothing(site, auth, sess
         check = await wecom_server.get(CALLBACK, params={"msg_signature": "0" * 40, "timestamp": "1", "nonce": "1",
                                                          "echostr": "x"})
         assert check.status_code == 403
+        for odd in ("é", "²"):  # what an attacker types is refused, never a 500
+            query, body = sim.callback_body(LINE, card["task_id"], "approve")
+            assert (await wecom_server.post(CALLBACK, params=query | {"msg_signature": odd}, content=body)).status_code == 403
+            assert (await wecom_server.post(CALLBACK, params=query | {"timestamp": odd}, content=body)).status_code == 403
+            assert (await wecom_server.get(CALLBACK, params={"msg_signature": odd, "timestamp": "1", "nonce": "1",
+                                                             "echostr": "x"})).status_code == 403
+        assert (await wecom_server.post(CALLBACK, params=query, content=b"<xml><Encrypt>")).status_code == 403
         v = (await wecom_server.get(f"/si-changes/{workflow_id}", headers=auth(Role.HR_MANAGER, "mgr.wang"))).json()
     assert v["approval"]["current"] == 0 and v["approval"]["steps"][0]["signed_by"] == []
     assert all(a != "decision_link.used" for a, _ in audit_actions(session_factory, workflow_id))

@@ -1,5 +1,6 @@
-"""Decision links (one per delivery, single-use, expiring), the person each delivery reaches, and
-WeCom, Feishu, DingTalk and SMS as delivery channels, and an employee's mobile number for SMS.
+"""Decision links (one per delivery, single-use, expiring), sign-in accounts bound to logins, the
+person each delivery reaches, WeCom, Feishu, DingTalk and SMS as delivery channels, and an
+employee's mobile number for SMS.
 
 Revision ID: 0019
 Revises: 0018
@@ -36,11 +37,21 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(length=30), nullable=True),
         sa.Column("im_ref", sa.String(length=100), nullable=True),
         sa.Column("im_closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("im_close_attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("im_next_try_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_action_links_workflow_id_task_key", "action_links", ["workflow_id", "task_key"])
+    op.create_table(
+        "sign_in_bindings",
+        sa.Column("provider", sa.String(length=20), primary_key=True),
+        sa.Column("login", sa.String(length=64), primary_key=True),
+        sa.Column("subject", sa.String(length=300), nullable=False),
+        sa.Column("bound_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("sign_in_bindings")
     op.drop_index("ix_action_links_workflow_id_task_key", table_name="action_links")
     op.drop_table("action_links")
     op.execute("DELETE FROM delivery_attempts WHERE delivery_id IN"
