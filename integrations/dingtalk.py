@@ -16,15 +16,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-
+from integrations.app_token import AppToken, PlatformBusy, json_answer
 from integrations.hr_master import MasterRecord, MasterSnapshot, MasterUnavailable
 from integrations.identity import NO_LOGIN, REFUSED, UNAVAILABLE, Attempt, SignInProblem, Vouched
 
@@ -32,7 +29,6 @@ log = logging.getLogger("hrflow.dingtalk")
 TOKEN_EXPIRED = {40014, 42001}
 BUSY = -1
 NOT_A_MEMBER = 60121
-RENEW_BEFORE_SECONDS = 300
 
 
 class DingTalkError(Exception):
@@ -52,75 +48,43 @@ class DingTalkApi:
     oapi_base: str = "https://oapi.dingtalk.com"
     api_base: str = "https://api.dingtalk.com"
     timeout: float = 10.0
-    _token: str | None = field(default=None, repr=False)
-    _token_until: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _token: AppToken = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._token = AppToken(self._new_token)
 
     def call(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """``POST oapi <path>?access_token=`` (a GET when there is no body)."""
-        retried_token = retried_busy = False
-        while True:
-            token = self._access_token()
-            try:
-                return self._oapi("POST" if body is not None else "GET", path, {"access_token": token}, body)
-            except DingTalkError as exc:
-                if exc.code in TOKEN_EXPIRED and not retried_token:
-                    retried_token = True
-                    with self._lock:
-                        if self._token == token:
-                            self._token = None
-                    continue
-                if exc.code == BUSY and not retried_busy:
-                    retried_busy = True
-                    continue
-                raise
+        return self._token.call(
+            lambda token: self._oapi("POST" if body is not None else "GET", path, {"access_token": token}, body),
+            expired=lambda exc: isinstance(exc, DingTalkError) and exc.code in TOKEN_EXPIRED,
+            busy=lambda exc: isinstance(exc, DingTalkError) and exc.code == BUSY)
+
+    def token(self) -> str:
+        """The app's access token (the same one ``oapi`` and ``api.dingtalk.com`` take)."""
+        return self._token.get()
 
     def v1(self, method: str, path: str, *, body: dict[str, Any] | None = None,
            token: str | None = None) -> dict[str, Any]:
         """A call to ``api.dingtalk.com`` (v1.0), with ``token`` (the app's or a user's) if any."""
         headers = {"x-acs-dingtalk-access-token": token} if token else {}
         try:
-            with httpx.Client(base_url=self.api_base, timeout=self.timeout) as client:
-                answer = client.request(method, path, json=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise DingTalkError(BUSY, f"{type(exc).__name__}: {exc}") from None
-        if answer.status_code >= 500:
-            raise DingTalkError(BUSY, f"HTTP {answer.status_code}")
-        try:
-            parsed = answer.json()
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, dict):
-            raise DingTalkError(BUSY, f"HTTP {answer.status_code}")
-        if answer.status_code >= 400:
-            raise DingTalkError(str(parsed.get("code", answer.status_code)), str(parsed.get("message", "")))
+            status, parsed = json_answer(self.api_base, method, path, timeout=self.timeout, json=body, headers=headers)
+        except PlatformBusy as exc:
+            raise DingTalkError(BUSY, str(exc)) from None
+        if status >= 400:
+            raise DingTalkError(str(parsed.get("code", status)), str(parsed.get("message", "")))
         return parsed
 
-    def token(self) -> str:
-        """The app's access token (the same one ``oapi`` and ``api.dingtalk.com`` take)."""
-        return self._access_token()
-
-    def _access_token(self) -> str:
-        with self._lock:
-            if self._token is None or time.monotonic() >= self._token_until:
-                body = self._oapi("GET", "/gettoken", {"appkey": self.app_key, "appsecret": self.app_secret}, None)
-                self._token = str(body["access_token"])
-                lifetime = int(body.get("expires_in", 7200))
-                self._token_until = time.monotonic() + max(lifetime - RENEW_BEFORE_SECONDS, lifetime // 2)
-            return self._token
+    def _new_token(self) -> tuple[str, int]:
+        body = self._oapi("GET", "/gettoken", {"appkey": self.app_key, "appsecret": self.app_secret}, None)
+        return str(body["access_token"]), int(body.get("expires_in", 7200))
 
     def _oapi(self, method: str, path: str, params: dict[str, str], body: dict[str, Any] | None) -> dict[str, Any]:
         try:
-            with httpx.Client(base_url=self.oapi_base, timeout=self.timeout) as client:
-                answer = client.request(method, path, params=params, json=body)
-        except httpx.HTTPError as exc:
-            raise DingTalkError(BUSY, f"{type(exc).__name__}: {exc}") from None
-        try:
-            parsed = answer.json()
-        except ValueError:
-            parsed = None
-        if answer.status_code >= 500 or not isinstance(parsed, dict):
-            raise DingTalkError(BUSY, f"HTTP {answer.status_code}")
+            _, parsed = json_answer(self.oapi_base, method, path, timeout=self.timeout, params=params, json=body)
+        except PlatformBusy as exc:
+            raise DingTalkError(BUSY, str(exc)) from None
         code = int(parsed.get("errcode", 0))
         if code:
             raise DingTalkError(code, str(parsed.get("errmsg", "")))

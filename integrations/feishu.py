@@ -15,22 +15,19 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-
+from integrations.app_token import AppToken, PlatformBusy, json_answer
 from integrations.hr_master import MasterRecord, MasterSnapshot, MasterUnavailable
 from integrations.identity import NO_LOGIN, REFUSED, UNAVAILABLE, Attempt, SignInProblem, Vouched
 
 log = logging.getLogger("hrflow.feishu")
 TOKEN_INVALID = {99991663, 99991661, 99991668}
 BUSY = -1
-RENEW_BEFORE_SECONDS = 300
 
 
 class FeishuError(Exception):
@@ -49,39 +46,23 @@ class FeishuApi:
     app_secret: str
     api_base: str = "https://open.feishu.cn"
     timeout: float = 10.0
-    _token: str | None = field(default=None, repr=False)
-    _token_until: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _token: AppToken = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._token = AppToken(self._new_token)
 
     def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
              json_body: dict[str, Any] | None = None) -> dict[str, Any]:
-        retried_token = retried_busy = False
-        while True:
-            token = self._tenant_token()
-            try:
-                return ask(self.api_base, method, path, params=params, json_body=json_body,
-                           headers={"Authorization": f"Bearer {token}"}, timeout=self.timeout)
-            except FeishuError as exc:
-                if exc.code in TOKEN_INVALID and not retried_token:
-                    retried_token = True
-                    with self._lock:
-                        if self._token == token:
-                            self._token = None
-                    continue
-                if exc.code == BUSY and not retried_busy:
-                    retried_busy = True
-                    continue
-                raise
+        return self._token.call(
+            lambda token: ask(self.api_base, method, path, params=params, json_body=json_body,
+                              headers={"Authorization": f"Bearer {token}"}, timeout=self.timeout),
+            expired=lambda exc: isinstance(exc, FeishuError) and exc.code in TOKEN_INVALID,
+            busy=lambda exc: isinstance(exc, FeishuError) and exc.code == BUSY)
 
-    def _tenant_token(self) -> str:
-        with self._lock:
-            if self._token is None or time.monotonic() >= self._token_until:
-                body = ask(self.api_base, "POST", "/open-apis/auth/v3/tenant_access_token/internal",
-                           json_body={"app_id": self.app_id, "app_secret": self.app_secret}, timeout=self.timeout)
-                self._token = str(body["tenant_access_token"])
-                lifetime = int(body.get("expire", 7200))
-                self._token_until = time.monotonic() + max(lifetime - RENEW_BEFORE_SECONDS, lifetime // 2)
-            return self._token
+    def _new_token(self) -> tuple[str, int]:
+        body = ask(self.api_base, "POST", "/open-apis/auth/v3/tenant_access_token/internal",
+                   json_body={"app_id": self.app_id, "app_secret": self.app_secret}, timeout=self.timeout)
+        return str(body["tenant_access_token"]), int(body.get("expire", 7200))
 
 
 def ask(base: str, method: str, path: str, *, params: dict[str, Any] | None = None,
@@ -89,16 +70,9 @@ def ask(base: str, method: str, path: str, *, params: dict[str, Any] | None = No
         timeout: float = 10.0) -> dict[str, Any]:
     """One call; its JSON when ``code`` is 0, else ``FeishuError`` (network trouble and 5xx: -1)."""
     try:
-        with httpx.Client(base_url=base, timeout=timeout) as client:
-            answer = client.request(method, path, params=params, json=json_body, headers=headers)
-    except httpx.HTTPError as exc:
-        raise FeishuError(BUSY, f"{type(exc).__name__}: {exc}") from None
-    try:
-        body = answer.json()
-    except ValueError:
-        body = None
-    if answer.status_code >= 500 or not isinstance(body, dict):
-        raise FeishuError(BUSY, f"HTTP {answer.status_code}")
+        _, body = json_answer(base, method, path, timeout=timeout, params=params, json=json_body, headers=headers)
+    except PlatformBusy as exc:
+        raise FeishuError(BUSY, str(exc)) from None
     code = int(body.get("code", 0))
     if code:
         raise FeishuError(code, str(body.get("msg") or body.get("error_description") or ""))

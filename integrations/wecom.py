@@ -14,22 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-
+from integrations.app_token import AppToken, PlatformBusy, json_answer
 from integrations.hr_master import MasterRecord, MasterSnapshot, MasterUnavailable
 from integrations.identity import NO_LOGIN, REFUSED, UNAVAILABLE, Attempt, SignInProblem, Vouched
 
 TOKEN_EXPIRED = {42001, 40014}  # access_token expired / invalid: fetch a new one and ask again
 BUSY = -1
 INVALID_CODE = 40029
-RENEW_BEFORE_SECONDS = 300
 LEFT_CORPORATION = 5  # a member's status: 1 active, 2 disabled, 4 not yet activated, 5 left
 
 
@@ -50,53 +46,30 @@ class WeComApi:
     secret: str
     api_base: str = "https://qyapi.weixin.qq.com"
     timeout: float = 10.0
-    _token: str | None = field(default=None, repr=False)
-    _token_until: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _token: AppToken = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._token = AppToken(self._new_token)
 
     def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
              json: dict[str, Any] | None = None) -> dict[str, Any]:
         """``path`` with the access token; the answer when ``errcode`` is 0, else ``WeComError``
         (network trouble and HTTP 5xx are ``WeComError(-1)`` too, after one retry)."""
-        retried_token = retried_busy = False
-        while True:
-            token = self._access_token()
-            try:
-                return self._ask(method, path, params={**(params or {}), "access_token": token}, json=json)
-            except WeComError as exc:
-                if exc.errcode in TOKEN_EXPIRED and not retried_token:
-                    retried_token = True
-                    with self._lock:
-                        if self._token == token:
-                            self._token = None
-                    continue
-                if exc.errcode == BUSY and not retried_busy:
-                    retried_busy = True
-                    continue
-                raise
+        return self._token.call(
+            lambda token: self._ask(method, path, params={**(params or {}), "access_token": token}, json=json),
+            expired=lambda exc: isinstance(exc, WeComError) and exc.errcode in TOKEN_EXPIRED,
+            busy=lambda exc: isinstance(exc, WeComError) and exc.errcode == BUSY)
 
-    def _access_token(self) -> str:
-        with self._lock:
-            if self._token is None or time.monotonic() >= self._token_until:
-                body = self._ask("GET", "/cgi-bin/gettoken", params={"corpid": self.corp_id, "corpsecret": self.secret})
-                self._token = str(body["access_token"])
-                lifetime = int(body.get("expires_in", 7200))
-                self._token_until = time.monotonic() + max(lifetime - RENEW_BEFORE_SECONDS, lifetime // 2)
-            return self._token
+    def _new_token(self) -> tuple[str, int]:
+        body = self._ask("GET", "/cgi-bin/gettoken", params={"corpid": self.corp_id, "corpsecret": self.secret})
+        return str(body["access_token"]), int(body.get("expires_in", 7200))
 
     def _ask(self, method: str, path: str, *, params: dict[str, Any],
              json: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
-            with httpx.Client(base_url=self.api_base, timeout=self.timeout) as client:
-                answer = client.request(method, path, params=params, json=json)
-        except httpx.HTTPError as exc:
-            raise WeComError(BUSY, f"{type(exc).__name__}: {exc}") from None
-        try:
-            body = answer.json()
-        except ValueError:
-            body = None
-        if answer.status_code >= 500 or not isinstance(body, dict):
-            raise WeComError(BUSY, f"HTTP {answer.status_code}")
+            _, body = json_answer(self.api_base, method, path, timeout=self.timeout, params=params, json=json)
+        except PlatformBusy as exc:
+            raise WeComError(BUSY, str(exc)) from None
         code = int(body.get("errcode", 0))
         if code:
             raise WeComError(code, str(body.get("errmsg", "")))
