@@ -13,56 +13,26 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.web.sso import dingtalk_api, feishu_api, wecom_api
 from db import action_links, delivery
 from db.session import unit_of_work
 from domain import notices
-from hrflow.settings import ConfigurationError, Settings
+from hrflow.channels import dingtalk_messages, feishu_messages, sms_sender, wecom_messages
+from hrflow.settings import Settings
+from hrflow.task_cards import CLOSED_WORDS, dingtalk_card, feishu_card, wecom_card
 from integrations.dingtalk import DingTalkError, DingTalkMessages
-from integrations.feishu import FeishuError, FeishuMessages, outcome_card, task_card
+from integrations.feishu import FeishuError, FeishuMessages, outcome_card
 from integrations.mail import DeliveryFailed, SmtpMailer
 from integrations.sms import AliyunSms
 from integrations.webhook import GroupRobot
-from integrations.wecom import CardButton, WeComError, WeComMessages
+from integrations.wecom import WeComError, WeComMessages
 
+log = logging.getLogger("hrflow.delivery")
 WECOM_RETRIED = {-1, 45009}  # WeCom busy, or too many messages: tried again later; anything else is final
 FEISHU_RETRIED = {-1, 11232, 99991400}  # Feishu busy, or rate-limited
 DINGTALK_RETRIED = {-1, 90018, 43004}  # DingTalk busy, or too many calls
-
-
-def wecom_messages(settings: Settings) -> WeComMessages | None:
-    """Application messages to members, when the WeCom application is configured."""
-    api = wecom_api(settings)
-    return WeComMessages(api) if api is not None else None
-
-
-def sms_sender(settings: Settings) -> AliyunSms | None:
-    """Texts to employees without e-mail or IM, when Alibaba Cloud SMS is configured."""
-    given = (settings.sms_access_key_id, settings.sms_access_key_secret, settings.sms_sign_name,
-             settings.sms_template_code)
-    if not any(given):
-        return None
-    if not all(given) or settings.sms_access_key_secret is None or settings.sms_access_key_id is None:
-        raise ConfigurationError("HRFLOW_SMS_ACCESS_KEY_ID, HRFLOW_SMS_ACCESS_KEY_SECRET, HRFLOW_SMS_SIGN_NAME and"
-                                 " HRFLOW_SMS_TEMPLATE_CODE go together")
-    return AliyunSms(settings.sms_access_key_id, settings.sms_access_key_secret.get_secret_value(),
-                     str(settings.sms_sign_name), str(settings.sms_template_code), endpoint=settings.sms_endpoint)
-
-
-def dingtalk_messages(settings: Settings) -> DingTalkMessages | None:
-    api = dingtalk_api(settings)
-    return DingTalkMessages(api) if api is not None and api.agent_id else None
-
-
-def feishu_messages(settings: Settings) -> FeishuMessages | None:
-    api = feishu_api(settings)
-    return FeishuMessages(api) if api is not None else None
-
-log = logging.getLogger("hrflow.delivery")
 
 
 @dataclass
@@ -101,46 +71,6 @@ class DecisionLinks:
         if not settings.public_url or settings.jwt_secret is None or not settings.email_link_hours:
             return None
         return cls(settings.public_url.rstrip("/"), settings.jwt_secret.get_secret_value(), settings.email_link_hours)
-
-
-WORDS = {"approve": ("同意", "Approve"), "reject": ("驳回（填写理由）", "Reject (reason)")}
-CLOSED_WORDS = {"approved": "已处理：已同意", "rejected": "已处理：已驳回", "done": "已处理",
-                "cancelled": "已取消，无需处理"}
-
-
-def wecom_card(due: delivery.Due, link: action_links.Issued, url: str) -> dict[str, Any]:
-    """A task's WeCom card: what it is, the case, and a button per choice. A choice that needs a
-    reason opens the link's page (a card takes no text); the others answer by callback."""
-    zh = due.language != "en"
-    words = WORDS
-    facts = [("案件" if zh else "Case", str(due.workflow_id))]
-    if due.params.get("due"):
-        facts.append(("期限" if zh else "Due", str(due.params["due"])[:16]))
-    buttons = [CardButton(words[c.name][0 if zh else 1], url=f"{url}?choice={c.name}") if c.needs_reason
-               else CardButton(words[c.name][0 if zh else 1], key=c.name, primary=c.name == "approve")
-               for c in link.choices]
-    return {"task_id": f"hrflow-{link.id}", "title": str(due.params.get("title") or ""),
-            "description": "新待办，请审批" if zh else "A new task to decide", "facts": facts, "url": url,
-            "buttons": buttons}
-
-
-def feishu_card(due: delivery.Due, link: action_links.Issued, url: str) -> dict[str, Any]:
-    """A task's Feishu card: a callback button per plain choice, the page for one with a reason."""
-    zh = due.language != "en"
-    return task_card(title=str(due.params.get("title") or ""), workflow_id=str(due.workflow_id),
-                     due=str(due.params["due"])[:16] if due.params.get("due") else None, url=f"{url}?choice=reject",
-                     link_id=link.id, buttons=[(WORDS[c.name][0 if zh else 1], None if c.needs_reason else c.name,
-                                                c.name == "approve") for c in link.choices])
-
-
-def dingtalk_card(due: delivery.Due, link: action_links.Issued, url: str) -> dict[str, Any]:
-    """A task's DingTalk action card: a button per choice, each opening the task's link page."""
-    zh = due.language != "en"
-    lines = [f"### {due.params.get('title') or ''}", f"{'案件' if zh else 'Case'}：{due.workflow_id}"]
-    if due.params.get("due"):
-        lines.append(f"{'期限' if zh else 'Due'}：{str(due.params['due'])[:16]}")
-    return {"title": str(due.params.get("title") or ""), "markdown": "\n\n".join(lines),
-            "buttons": [(WORDS[c.name][0 if zh else 1], f"{url}?choice={c.name}") for c in link.choices]}
 
 
 class Relay:
