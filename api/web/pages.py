@@ -296,14 +296,14 @@ def install(app: FastAPI) -> None:
         query = request.query_params
         provider = providers.get(key)
         kept = sso.taken(request, key, query.get("state", "")) if provider is not None else None
+        code = query.get("code") or query.get("authCode") or ""  # DingTalk names it authCode
         try:
             if provider is None or kept is None:
                 raise SignInProblem(sso.ATTEMPT_UNKNOWN, "no kept attempt for this state")
-            if query.get("error") or not (query.get("code") or query.get("authCode")):  # DingTalk: authCode
+            if query.get("error") or not code:
                 raise SignInProblem(REFUSED, repr(f"{query.get('error', 'no code')}: {query.get('error_description', '')}"))
             attempt, next_path = kept
-            answer = dict(query) | {"code": query.get("code") or query.get("authCode") or ""}
-            vouched = await provider.login(answer, attempt, sso.return_address(request, key))
+            vouched = await provider.login(dict(query) | {"code": code}, attempt, sso.return_address(request, key))
 
             def look_up(session: Any) -> Any:
                 who = directory_identity(session, vouched.login)

@@ -3,9 +3,9 @@
 Between leaving and coming back, the attempt (state, nonce, PKCE verifier, where to go after) is
 kept in a cookie signed with the session secret, for ten minutes, cleared when the answer comes:
 an answer with another state, for another provider or after the ten minutes is refused (and the
-provider's code itself works once). The provider only says which login
-it vouches for; who that is and what she may do is hrflow's directory's word (``directory_identity``),
-so an account the provider knows and the directory does not is refused, not created. The first
+provider's code itself works once). The provider only says which login it vouches for; who that
+is and what she may do is hrflow's directory's word (``directory_identity``), so an account the
+provider knows and the directory does not is refused, not created. The first
 account to sign in as a login is bound to it (``bind``): a login claim a provider lets people
 change does not let one person become another.
 """
@@ -38,7 +38,8 @@ ATTEMPT_UNKNOWN = "attempt_unknown"  # no kept attempt matches the answer (old, 
 NOT_IN_DIRECTORY = "not_in_directory"  # the provider vouched for a login hrflow does not know (or no longer)
 ACCOUNT_MISMATCH = "account_mismatch"  # another account of the provider than the one bound to the login
 ATTEMPT_SECONDS = 600
-LABELS = {"oidc": "app.sso_oidc", "wecom": "app.sso_wecom", "dingtalk": "app.sso_dingtalk", "feishu": "app.sso_feishu"}  # the button of each provider on the sign-in page
+# the button of each provider on the sign-in page
+LABELS = {"oidc": "app.sso_oidc", "wecom": "app.sso_wecom", "dingtalk": "app.sso_dingtalk", "feishu": "app.sso_feishu"}
 
 
 def providers_from(settings: Settings) -> dict[str, IdentityProvider]:
