@@ -35,6 +35,7 @@ class OpenLink:
     used_choice: str | None
     task_open: bool
     choices: tuple[LinkChoice, ...]
+    back_payment: bool  # its total must be typed on the case page: the link decides nothing
 
 
 def _mac(secret: str, link_id: int, person: str) -> str:
@@ -91,7 +92,8 @@ def _open(session: Session, link: ActionLink) -> OpenLink:
                                                       ApprovalTask.task_key == link.task_key)).one_or_none()
     return OpenLink(id=link.id, workflow_id=link.workflow_id, task_key=link.task_key, person=link.person, kind=kind,
                     expires_at=link.expires_at, used_at=link.used_at, used_choice=link.used_choice,
-                    task_open=task is not None and task.status == "open", choices=choices_for(kind, link.task_key))
+                    task_open=task is not None and task.status == "open", choices=choices_for(kind, link.task_key),
+                    back_payment=_back_payment(session, link.workflow_id))
 
 
 def claim(session: Session, link_id: int, choice: str, *, now: dt.datetime) -> bool:

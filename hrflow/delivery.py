@@ -33,6 +33,7 @@ log = logging.getLogger("hrflow.delivery")
 WECOM_RETRIED = {-1, 45009}  # WeCom busy, or too many messages: tried again later; anything else is final
 FEISHU_RETRIED = {-1, 11232, 99991400}  # Feishu busy, or rate-limited
 DINGTALK_RETRIED = {-1, 90018, 43004}  # DingTalk busy, or too many calls
+LINKED_CHANNELS = ("email", "wecom", "feishu", "dingtalk")  # where a task's notice may carry its link
 
 
 @dataclass
@@ -179,22 +180,24 @@ class Relay:
                 delivery.defer(session, due, until)
         return until is not None
 
-    def _link(self, due: delivery.Due) -> action_links.Issued | None:
-        """A task's notice to one person (by e-mail or an IM) carries her decision link, when the
-        task is a plain yes or no."""
+    def _link(self, due: delivery.Due) -> tuple[action_links.Issued, str] | None:
+        """A task's notice to one person (by e-mail or an IM) carries her decision link and its
+        address, when the task is a plain yes or no."""
         task_key = due.params.get("task_key")
-        if (self._links is None or due.channel not in ("email", "wecom", "feishu", "dingtalk") or due.template != "task.opened"
+        if (self._links is None or due.channel not in LINKED_CHANNELS or due.template != "task.opened"
                 or not due.person or not due.workflow_id or not isinstance(task_key, str) or due.params.get("by_hand")):
             return None
         with unit_of_work(self._sessions) as session:
-            return action_links.issue(session, secret=self._links.secret, delivery_id=due.id,
-                                      workflow_id=due.workflow_id, task_key=task_key, person=due.person,
-                                      now=self._clock(), lifetime=dt.timedelta(hours=self._links.hours))
+            issued = action_links.issue(session, secret=self._links.secret, delivery_id=due.id,
+                                        workflow_id=due.workflow_id, task_key=task_key, person=due.person,
+                                        now=self._clock(), lifetime=dt.timedelta(hours=self._links.hours))
+        return (issued, f"{self._links.base_url}/app/links/{issued.text}") if issued is not None else None
 
     def _send(self, due: delivery.Due) -> tuple[str | None, bool]:
-        link = self._link(due)
-        url = f"{self._links.base_url}/app/links/{link.text}" if link and self._links else None
-        params = {**due.params, "link": url, "link_hours": self._links.hours} if link and self._links else due.params
+        linked = self._link(due)
+        link, url = linked if linked is not None else (None, "")
+        params = due.params if link is None or self._links is None else {
+            **due.params, "link": url, "link_hours": self._links.hours}
         notice = notices.render(due.template, params, due.language, workflow_id=due.workflow_id)
         try:
             if due.channel == "email":
@@ -203,14 +206,14 @@ class Relay:
             elif due.channel == "wecom":
                 if self._wecom is None:
                     return "WeCom messages are not configured (HRFLOW_WECOM_*)", True
-                if link is not None and url is not None:
+                if link is not None:
                     self._wecom.send_card(due.address, **wecom_card(due, link, url))
                 else:
                     self._wecom.send_text(due.address, f"{notice.subject}\n{notice.body}")
             elif due.channel == "dingtalk":
                 if self._dingtalk is None:
                     return "DingTalk notifications are not configured (HRFLOW_DINGTALK_*)", True
-                if link is not None and url is not None:
+                if link is not None:
                     self._remember(link, self._dingtalk.send_card(due.address, **dingtalk_card(due, link, url),
                                                                   source_id=f"hrflow-{link.id}", url=url))
                 else:
@@ -222,7 +225,7 @@ class Relay:
             elif due.channel == "feishu":
                 if self._feishu is None:
                     return "Feishu messages are not configured (HRFLOW_FEISHU_*)", True
-                if link is not None and url is not None:
+                if link is not None:
                     self._remember(link, self._feishu.send_card(
                         due.address, feishu_card(due, link, url), summary=str(due.params.get("title") or ""),
                         url=url, source_id=f"hrflow-{link.id}"))

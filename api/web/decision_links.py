@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -47,11 +48,7 @@ def install(app: FastAPI) -> None:
         secret: str = request.app.state.jwt_secret
         now = dt.datetime.now(dt.UTC)
 
-        def look(session: Any) -> tuple[action_links.OpenLink | None, Identity | None]:
-            link = action_links.find(session, secret=secret, text=text)
-            return link, directory_identity(session, link.person) if link is not None else None
-
-        link, her = await transact(request, look)
+        link, her = await _with_person(request, lambda s: action_links.find(s, secret=secret, text=text))
         refusal = refusal_of(link, her, page.session, now)
         if refusal is not None:
             status, key = refusal
@@ -62,7 +59,7 @@ def install(app: FastAPI) -> None:
             if process else None
         if view is None or not view.ok:
             return page.render("decision_link.html", status=403, refusal=page.t("app.link_not_yours"), link=link, her=her)
-        needs_web = link.kind == "si_change" and (view.body.get("facts") or {}).get("kind") == "back_payment"
+        needs_web = link.back_payment
         chosen = [c for c in link.choices if c.name == request.query_params.get("choice")] or list(link.choices)
 
         def confirm(problem: str = "") -> Response:
@@ -85,6 +82,17 @@ def install(app: FastAPI) -> None:
         if not answer.ok:
             return confirm(message_of(answer, page.t))
         return page.render("decision_link.html", link=link, her=her, done=choice.name, refusal="")
+
+
+async def _with_person(request: Request, lookup: Callable[[Any], action_links.OpenLink | None]
+                       ) -> tuple[action_links.OpenLink | None, Identity | None]:
+    """The link ``lookup`` finds, and its person as the directory has her now, in one transaction."""
+
+    def work(session: Any) -> tuple[action_links.OpenLink | None, Identity | None]:
+        link = lookup(session)
+        return link, directory_identity(session, link.person) if link is not None else None
+
+    return await transact(request, work)
 
 
 def refusal_of(link: action_links.OpenLink | None, her: Identity | None, session: Session | None,
@@ -151,11 +159,7 @@ async def press(request: Request, link_id: int, member: str, key: str, *, via: s
     the member and the button: decided once, as the link's person; the card's new words, or None
     when there is nothing to show (a repeat of a callback, a card of somebody else's)."""
 
-    def look(session: Any) -> tuple[action_links.OpenLink | None, Identity | None]:
-        link = action_links.card_link(session, link_id)
-        return link, directory_identity(session, link.person) if link is not None else None
-
-    link, her = await transact(request, look)
+    link, her = await _with_person(request, lambda s: action_links.card_link(s, link_id))
     if link is None or link.person != member:
         log.warning("%s card of link %s pressed by %s, who is not its person", via, link_id, member)
         return None

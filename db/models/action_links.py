@@ -33,7 +33,12 @@ class ActionLink(Base):
     im_close_attempts: Mapped[int] = mapped_column(server_default="0")
     im_next_try_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
-    __table_args__ = (sa.Index(None, "workflow_id", "task_key"),)
+    __table_args__ = (
+        sa.Index(None, "workflow_id", "task_key"),
+        # the relay's every round: cards and to-dos still open in an IM
+        sa.Index("ix_action_links_im_open", "im_next_try_at", "id",
+                 postgresql_where=sa.text("im_ref IS NOT NULL AND im_closed_at IS NULL")),
+    )
 
 
 class SignInBinding(Base):

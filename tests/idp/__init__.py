@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -16,15 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.live_server import free_port
+
 HERE = Path(__file__).resolve().parent
 CLIENT_ID = "hrflow"
 CLIENT_SECRET = "hrflow-test-client-secret-0123456789"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -34,7 +29,7 @@ def running_provider(redirect_uris: list[str], accounts: dict[str, dict[str, obj
     node = shutil.which("node")
     if node is None or not (HERE / "node_modules" / "oidc-provider").exists():
         raise RuntimeError("the OpenID provider is not installed: run the tests with `python3 run.py test`")
-    port = _free_port()
+    port = free_port()
     clients = [{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": redirect_uris,
                 "grant_types": ["authorization_code"], "response_types": ["code"]}]
     env = {**os.environ, "IDP_PORT": str(port), "IDP_CLIENTS": json.dumps(clients),

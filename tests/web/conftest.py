@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from api.app import create_app
 from db.models import StaffMember
 from hrflow import mail_sink
 from integrations.si_agency import SimulatedAgency
+from tests.live_server import free_port
 from tests.processes.support import add_employee, terminate_cases, time_skipping_env
 from worker import build_worker
 
@@ -48,9 +48,7 @@ def web_settings(settings):
 @pytest.fixture
 def smtp(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """A real SMTP server on a free port that keeps each message as a file: (port, folder)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     controller = mail_sink.start(tmp_path / "mail", port=port)
     yield port, tmp_path / "mail"
     controller.stop()

@@ -3,22 +3,19 @@ login (simulated), back into the web app as the person the directory knows, then
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
 from pydantic import SecretStr
 
 from tests.idp import CLIENT_ID, CLIENT_SECRET, running_provider
-from tests.live_server import serving_in_a_thread
+from tests.live_server import free_port, serving_in_a_thread
 from tests.simulators.wecom import SimulatedWeCom
 
 
 @pytest.fixture(scope="module")
 def port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port()
 
 
 @pytest.fixture

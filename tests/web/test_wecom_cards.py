@@ -7,7 +7,6 @@ sample."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from integrations.mail import SmtpMailer
 from integrations.wecom import WeComApi, WeComMessages
 from integrations.wecom_crypto import CallbackRefused, WeComCrypto
 from tests.conftest import JWT_SECRET
-from tests.live_server import serving_in_a_thread
+from tests.live_server import free_port, serving_in_a_thread
 from tests.processes.support import eventually
 from tests.simulators.wecom import SimulatedWeCom
 from tests.web.line_manager_cases import LINE, audit_actions, two_cases_at_her_step
@@ -45,9 +44,7 @@ def test_the_scheme_matches_wecoms_published_sample() -> None:
 
 @pytest.fixture(scope="module")
 def port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port()
 
 
 @pytest.fixture

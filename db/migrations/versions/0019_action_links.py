@@ -41,6 +41,8 @@ def upgrade() -> None:
         sa.Column("im_next_try_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_action_links_workflow_id_task_key", "action_links", ["workflow_id", "task_key"])
+    op.create_index("ix_action_links_im_open", "action_links", ["im_next_try_at", "id"],
+                    postgresql_where=sa.text("im_ref IS NOT NULL AND im_closed_at IS NULL"))
     op.create_table(
         "sign_in_bindings",
         sa.Column("provider", sa.String(length=20), primary_key=True),
@@ -52,6 +54,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("sign_in_bindings")
+    op.drop_index("ix_action_links_im_open", table_name="action_links")
     op.drop_index("ix_action_links_workflow_id_task_key", table_name="action_links")
     op.drop_table("action_links")
     op.execute("DELETE FROM delivery_attempts WHERE delivery_id IN"
