@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.approval import ApprovalActivities
+from activities.audit import AuditActivities
 from activities.cases import CaseActivities
 from activities.employment import EmploymentActivities
 from activities.maternity import MaternityActivities
@@ -41,4 +42,5 @@ def all_activities(session_factory: sessionmaker[Session], agency: SocialInsuran
         *TransferActivities(session_factory, agency).all(),
         *ReminderActivities(session_factory, sweep_policy, sweep_batch).all(),
         *ReportActivities(session_factory, report_thresholds).all(),
+        *AuditActivities(session_factory).all(),
     ]

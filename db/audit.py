@@ -1,27 +1,37 @@
 """The audit trail: who did what to which case, when, from which request; tamper-evident.
 
-Each row's SHA-256 covers its fields and the previous row's hash. Appends take a transaction-level
-advisory lock so the chain has one order; the lock is released when the appending transaction
-commits, so the audit row always commits together with the change it records. A trigger in the
-database rejects UPDATE, DELETE and TRUNCATE; ``verify_chain`` catches what a superuser could
-still do behind the trigger's back.
+Every case has a hash chain of its own (``case:<workflow id>``); an entry outside a case chains
+with its subject's (``subject:<employee number>``, say), and the rest on ``system``. A row's
+SHA-256 covers its fields, its chain and place in it, and its predecessor's hash. Appending locks
+only the chain's head row, so two cases never wait for each other, and the head commits with the
+change the row records. A Temporal Schedule folds the heads that moved into one global chain of
+seals (``seal``), one row per interval: rewriting a case's sealed rows, or deleting them, breaks a
+seal, and the newest seal's hash, recorded outside the database, catches a rewrite of the seals.
+Triggers reject UPDATE, DELETE and TRUNCATE on events and seals; ``verify_chain`` re-walks both.
+Rows written before per-case chains (chain NULL) stay one chain in id order, sealed as ``legacy``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
+from itertools import groupby
 from typing import Any
 
-from sqlalchemy import insert, select, text
+import sqlalchemy as sa
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from db.canonical import canonical_bytes, to_jsonable
-from db.models import AuditEvent
+from db.models import AuditChainHead, AuditEvent, AuditSeal
 
 GENESIS = "0" * 64
-CHAIN_LOCK_KEY = 0x68726677  # "hrfw": one chain, one advisory lock
+LEGACY = "legacy"  # the chain of rows from before per-case chains, as seals name it
+SEAL_LOCK_KEY = 0x68727365  # "hrse": seals are appended one at a time
+BATCH = 1000  # entries per statement when a batch (an import) is appended
 
 
 @dataclass(frozen=True)
@@ -36,54 +46,128 @@ class AuditEntry:
     request_id: str | None = None
     on_behalf_of: str | None = None  # the delegator, when a delegate acted for her
 
+    @property
+    def chain(self) -> str:
+        if self.workflow_id:
+            return f"case:{self.workflow_id}"
+        return f"subject:{self.subject}" if self.subject else "system"
 
-def row_hash(event: AuditEvent) -> str:
+
+def _value(row: Any, name: str) -> Any:
+    return row[name] if isinstance(row, Mapping) else getattr(row, name)
+
+
+def row_hash(row: AuditEvent | Mapping[str, Any]) -> str:
     """SHA-256 over the row's content and its predecessor's hash (everything but id and hash)."""
-    body = {
-        "occurred_at": event.occurred_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
-        "actor": event.actor,
-        "actor_role": event.actor_role,
-        "action": event.action,
-        "workflow_id": event.workflow_id,
-        "subject": event.subject,
-        "before": event.before,
-        "after": event.after,
-        "request_id": event.request_id,
-        "prev_hash": event.prev_hash,
-    }
-    if event.on_behalf_of is not None:  # only then: rows from before delegations keep their hashes
-        body["on_behalf_of"] = event.on_behalf_of
+    body = {name: _value(row, name) for name in (
+        "actor", "actor_role", "action", "workflow_id", "subject", "before", "after", "request_id", "prev_hash")}
+    body["occurred_at"] = _value(row, "occurred_at").astimezone(dt.UTC).isoformat(timespec="microseconds")
+    if _value(row, "on_behalf_of") is not None:  # only then: rows from before delegations keep their hashes
+        body["on_behalf_of"] = _value(row, "on_behalf_of")
+    if _value(row, "chain") is not None:  # only then: rows from before per-case chains keep theirs
+        body["chain"], body["seq"] = _value(row, "chain"), _value(row, "seq")
     return hashlib.sha256(canonical_bytes(body)).hexdigest()
 
 
-def append(session: Session, entry: AuditEntry, *, at: dt.datetime | None = None) -> AuditEvent:
-    """Add one chained row to the session (flushed, not committed)."""
-    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
-    prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
-    occurred_at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    said = asdict(entry) | {"before": to_jsonable(entry.before), "after": to_jsonable(entry.after)}
-    event = AuditEvent(occurred_at=occurred_at, prev_hash=prev or GENESIS, **said)
-    event.hash = row_hash(event)
-    session.add(event)
-    session.flush()
-    return event
+def append(session: Session, entry: AuditEntry, *, at: dt.datetime | None = None) -> None:
+    """Add one chained row in the session's transaction (three statements, no lock but its chain's)."""
+    append_many(session, [entry], at=at)
 
 
 def append_many(session: Session, entries: list[AuditEntry], *, at: dt.datetime | None = None) -> None:
-    """Add chained rows for a batch (an import) under one lock, one read of the head and one
-    multi-row insert, instead of a round trip per row."""
+    """Add chained rows for a batch, in the entries' order: lock the heads of the chains they
+    extend (in chain order, so two batches cannot deadlock), then insert the rows and move the
+    heads, a thousand to a statement."""
     if not entries:
         return
-    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
-    prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
     occurred_at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    chains = sorted({e.chain for e in entries})
+    heads: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(chains), BATCH):
+        heads |= _lock_heads(session, chains[start:start + BATCH])
     rows = []
     for entry in entries:
-        said = asdict(entry) | {"before": to_jsonable(entry.before), "after": to_jsonable(entry.after)}
-        event = AuditEvent(occurred_at=occurred_at, prev_hash=prev, **said)
-        prev = row_hash(event)
-        rows.append(said | {"occurred_at": occurred_at, "prev_hash": event.prev_hash, "hash": prev})
-    session.execute(insert(AuditEvent), rows)  # in id order: the chain's order
+        seq, prev = heads[entry.chain]
+        row = asdict(entry) | {"before": to_jsonable(entry.before), "after": to_jsonable(entry.after),
+                               "occurred_at": occurred_at, "chain": entry.chain, "seq": seq + 1, "prev_hash": prev}
+        row["hash"] = row_hash(row)
+        heads[entry.chain] = (seq + 1, row["hash"])
+        rows.append(row)
+    moved = [(chain, seq, h) for chain, (seq, h) in heads.items()]
+    for start in range(0, max(len(rows), len(moved)), BATCH):
+        _write(session, rows[start:start + BATCH], moved[start:start + BATCH])
+
+
+def _lock_heads(session: Session, chains: list[str]) -> dict[str, tuple[int, str]]:
+    """Each chain's (seq, hash), its head row locked (created at seq 0 for a new chain): one statement."""
+    locked = pg_insert(AuditChainHead).values([{"chain": c, "seq": 0, "head_hash": GENESIS} for c in chains])
+    locked = locked.on_conflict_do_update(index_elements=[AuditChainHead.chain],
+                                          set_={"chain": locked.excluded.chain})  # takes the row lock
+    return {c: (seq, h) for c, seq, h in session.execute(
+        locked.returning(AuditChainHead.chain, AuditChainHead.seq, AuditChainHead.head_hash))}
+
+
+def _write(session: Session, rows: list[dict[str, Any]], moved: list[tuple[str, int, str]]) -> None:
+    """Insert the rows and move the heads in one statement (the insert as a CTE of the update)."""
+    written = insert(AuditEvent).values(rows) if rows else None
+    if not moved:
+        assert written is not None
+        session.execute(written)
+        return
+    values = sa.values(sa.column("chain", sa.String), sa.column("seq", sa.BigInteger),
+                       sa.column("head_hash", sa.String), name="moved").data(moved)
+    heads = (update(AuditChainHead).where(AuditChainHead.chain == values.c.chain)
+             .values(seq=values.c.seq, head_hash=values.c.head_hash))
+    session.execute(heads if written is None else heads.add_cte(written.cte("written")))
+
+
+def seal_hash(sealed_at: dt.datetime, heads: Mapping[str, Any], prev_hash: str) -> str:
+    body = {"sealed_at": sealed_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+            "heads": dict(heads), "prev_hash": prev_hash}
+    return hashlib.sha256(canonical_bytes(body)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Sealed:
+    id: int
+    chains: int  # heads folded into this seal
+    hash: str
+
+
+def seal(session: Session, *, at: dt.datetime | None = None) -> Sealed | None:
+    """Fold every head that moved since the last seal into the next seal; None when none moved.
+    Reads only the moved heads (a partial index), locked in chain order as appends lock them."""
+    session.execute(select(sa.func.pg_advisory_xact_lock(SEAL_LOCK_KEY)))
+    moved = session.execute(
+        select(AuditChainHead.chain, AuditChainHead.seq, AuditChainHead.head_hash)
+        .where(AuditChainHead.seq > AuditChainHead.sealed_seq).order_by(AuditChainHead.chain).with_for_update()
+    ).all()
+    last = session.execute(select(AuditSeal.id, AuditSeal.hash).order_by(AuditSeal.id.desc()).limit(1)).first()
+    heads: dict[str, list[Any]] = {chain: [seq, h] for chain, seq, h in moved}
+    if last is None:
+        legacy = _legacy_head(session)
+        if legacy is not None:
+            heads[LEGACY] = list(legacy)
+    if not heads:
+        return None
+    if moved:
+        session.execute(update(AuditChainHead).where(AuditChainHead.chain.in_([m.chain for m in moved]))
+                        .values(sealed_seq=AuditChainHead.seq))
+    sealed_at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    prev = last.hash if last else GENESIS
+    digest = seal_hash(sealed_at, heads, prev)
+    new_id = session.execute(insert(AuditSeal).values(sealed_at=sealed_at, heads=heads, prev_hash=prev, hash=digest)
+                             .returning(AuditSeal.id)).scalar_one()
+    return Sealed(id=new_id, chains=len(heads), hash=digest)
+
+
+def _legacy_head(session: Session) -> tuple[int, str] | None:
+    count = session.scalar(select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.chain.is_(None)))
+    if not count:
+        return None
+    last = session.execute(select(AuditEvent.hash).where(AuditEvent.chain.is_(None))
+                           .order_by(AuditEvent.id.desc()).limit(1)).scalar_one()
+    return count, last
 
 
 @dataclass(frozen=True)
@@ -92,22 +176,139 @@ class ChainReport:
     rows_checked: int
     first_broken_id: int | None = None
     reason: str | None = None
-    head_hash: str = GENESIS  # record it outside the database to catch a rewrite of the whole chain
+    head_hash: str = GENESIS  # the newest seal's: record it outside the database to catch a rewrite
+    broken_chain: str | None = None
+    chains_checked: int = 0
+    seals_checked: int = 0
+    last_sealed_at: dt.datetime | None = None
+    unsealed_rows: int = 0  # rows newer than the last seal: their chain protects them, no seal yet
+
+
+class _Broken(Exception):
+    def __init__(self, reason: str, chain: str, row_id: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.chain, self.row_id = reason, chain, row_id
 
 
 def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
-    """Re-walk the whole chain in id order and name the first row that does not hold."""
-    expected_prev = GENESIS
-    checked = 0
-    stmt = select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=batch)
-    for event in session.scalars(stmt):
-        checked += 1
-        if event.prev_hash != expected_prev:
-            return ChainReport(
-                False, checked, event.id, "prev_hash does not match the previous row's hash"
-                " (a row before it was changed or deleted)"
-            )
-        if row_hash(event) != event.hash:
-            return ChainReport(False, checked, event.id, "row content does not match its hash")
+    """Re-walk the seals, then every chain in order, and name the first thing that does not hold:
+    a row whose content or link is wrong, a gap, a sealed row gone, a head that is not the last row."""
+    tally = {"rows": 0, "chains": 0, "unsealed": 0}
+    try:
+        sealed, seals, last_hash, last_at = _walk_seals(session, batch)
+        _walk_legacy(session, batch, sealed.pop(LEGACY, None), tally)
+        heads = {h.chain: (h.seq, h.head_hash) for h in session.execute(select(
+            AuditChainHead.chain, AuditChainHead.seq, AuditChainHead.head_hash)).yield_per(batch)}
+        _walk_chains(session, batch, sealed, heads, tally)
+    except _Broken as broken:
+        return ChainReport(False, tally["rows"], broken.row_id, broken.reason, broken_chain=broken.chain,
+                           chains_checked=tally["chains"])
+    return ChainReport(True, tally["rows"], head_hash=last_hash, chains_checked=tally["chains"],
+                       seals_checked=seals, last_sealed_at=last_at, unsealed_rows=tally["unsealed"])
+
+
+def verify_case(session: Session, workflow_id: str) -> ChainReport:
+    """Re-walk one case's chain against its head and the newest seal that holds it (found by the
+    seals' index), and check that seal's own hash: what an evidence package proves, in the time
+    one case takes. ``head_hash`` is that seal's, to compare with the seal chain kept outside."""
+    chain = AuditEntry(actor="", actor_role="", action="", workflow_id=workflow_id).chain
+    newest = session.scalars(select(AuditSeal).where(AuditSeal.heads.has_key(chain))
+                             .order_by(AuditSeal.id.desc()).limit(1)).first()
+    tally = {"rows": 0, "chains": 0, "unsealed": 0}
+    try:
+        if newest is not None and seal_hash(newest.sealed_at, newest.heads, newest.prev_hash) != newest.hash:
+            raise _Broken(f"seal {newest.id}: content does not match its hash", "seals")
+        sealed = tuple(newest.heads[chain]) if newest is not None else None
+        events = session.scalars(select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq))
+        last = _walk_one(chain, iter(events), sealed, tally)
+        head = session.execute(select(AuditChainHead.seq, AuditChainHead.head_hash)
+                               .where(AuditChainHead.chain == chain)).first()
+        if (tuple(head) if head else (0, GENESIS)) != last:
+            raise _Broken(f"the chain's head says {tuple(head) if head else None}, its last row is {last[0]}"
+                          " (rows were deleted, or the head was changed)", chain)
+    except _Broken as broken:
+        return ChainReport(False, tally["rows"], broken.row_id, broken.reason, broken_chain=broken.chain)
+    return ChainReport(True, tally["rows"], head_hash=newest.hash if newest else GENESIS,
+                       chains_checked=1 if tally["rows"] else 0, seals_checked=1 if newest else 0,
+                       last_sealed_at=newest.sealed_at if newest else None, unsealed_rows=tally["unsealed"])
+
+
+def _walk_seals(session: Session, batch: int) -> tuple[dict[str, tuple[int, str]], int, str, dt.datetime | None]:
+    """The seals in order: each links to the one before, hashes to itself, and never seals a chain
+    shorter than an earlier seal did. Returns the newest sealed (seq, hash) of each chain."""
+    sealed: dict[str, tuple[int, str]] = {}
+    prev, count, last_at = GENESIS, 0, None
+    for s in session.scalars(select(AuditSeal).order_by(AuditSeal.id).execution_options(yield_per=batch)):
+        count += 1
+        if s.prev_hash != prev:
+            raise _Broken(f"seal {s.id}: prev_hash does not match the previous seal (a seal was changed or deleted)",
+                          "seals")
+        if seal_hash(s.sealed_at, s.heads, s.prev_hash) != s.hash:
+            raise _Broken(f"seal {s.id}: content does not match its hash", "seals")
+        for chain, (seq, h) in s.heads.items():
+            if chain in sealed and seq < sealed[chain][0]:
+                raise _Broken(f"seal {s.id} seals {chain} at {seq}, an earlier seal at {sealed[chain][0]}", "seals")
+            sealed[chain] = (seq, h)
+        prev, last_at = s.hash, s.sealed_at
+    return sealed, count, prev, last_at
+
+
+def _walk_legacy(session: Session, batch: int, sealed: tuple[int, str] | None, tally: dict[str, int]) -> None:
+    expected_prev, seq = GENESIS, 0
+    stmt = select(AuditEvent).where(AuditEvent.chain.is_(None)).order_by(AuditEvent.id)
+    for event in session.scalars(stmt.execution_options(yield_per=batch)):
+        tally["rows"] += 1
+        seq += 1
+        _check_row(event, expected_prev, LEGACY)
+        if sealed is not None and seq == sealed[0] and event.hash != sealed[1]:
+            raise _Broken(f"row {seq} of the chain is not the row its seal holds", LEGACY, event.id)
         expected_prev = event.hash
-    return ChainReport(True, checked, head_hash=expected_prev)
+    if seq:
+        tally["chains"] += 1
+    if sealed is not None and seq < sealed[0]:
+        raise _Broken(f"the chain ends at row {seq}, sealed at row {sealed[0]} (rows were deleted)", LEGACY)
+
+
+def _check_row(event: AuditEvent, expected_prev: str, chain: str) -> None:
+    if event.prev_hash != expected_prev:
+        raise _Broken("prev_hash does not match the previous row's hash (a row before it was changed or deleted)",
+                      chain, event.id)
+    if row_hash(event) != event.hash:
+        raise _Broken("row content does not match its hash", chain, event.id)
+
+
+def _walk_chains(session: Session, batch: int, sealed: dict[str, tuple[int, str]],
+                 heads: dict[str, tuple[int, str]], tally: dict[str, int]) -> None:
+    stmt = select(AuditEvent).where(AuditEvent.chain.is_not(None)).order_by(AuditEvent.chain, AuditEvent.seq)
+    seen: set[str] = set()
+    for chain, events in groupby(session.scalars(stmt.execution_options(yield_per=batch)), key=lambda e: e.chain):
+        assert chain is not None
+        seen.add(chain)
+        tally["chains"] += 1
+        last_seq, last_hash = _walk_one(chain, events, sealed.get(chain), tally)
+        if heads.get(chain) != (last_seq, last_hash):
+            raise _Broken(f"the chain's head says {heads.get(chain)}, its last row is {last_seq}"
+                          " (rows were deleted, or the head was changed)", chain)
+    for chain in (sealed.keys() | heads.keys()) - seen:
+        if heads.get(chain, (0,))[0] or chain in sealed:
+            raise _Broken("the chain has a head or a seal but no rows (its rows were deleted)", chain)
+
+
+def _walk_one(chain: str, events: Iterator[AuditEvent], sealed: tuple[int, str] | None,
+              tally: dict[str, int]) -> tuple[int, str]:
+    expected_prev, seq = GENESIS, 0
+    for event in events:
+        tally["rows"] += 1
+        seq += 1
+        if event.seq != seq:
+            raise _Broken(f"row {seq} of the chain is missing (the next row is {event.seq})", chain, event.id)
+        _check_row(event, expected_prev, chain)
+        if sealed is not None and seq == sealed[0] and event.hash != sealed[1]:
+            raise _Broken(f"row {seq} of the chain is not the row its seal holds (the chain was rewritten)",
+                          chain, event.id)
+        if sealed is None or seq > sealed[0]:
+            tally["unsealed"] += 1
+        expected_prev = event.hash
+    if sealed is not None and seq < sealed[0]:
+        raise _Broken(f"the chain ends at row {seq}, sealed at row {sealed[0]} (rows were deleted)", chain)
+    return seq, expected_prev

@@ -95,8 +95,9 @@ def database_unreachable(exc: BaseException) -> bool:
 
 
 # SQLSTATEs of a wait that ran out: 55P03 lock_not_available (lock_timeout), 57014 query_canceled
-# (statement_timeout), 25P03 idle_in_transaction_session_timeout.
-_BUSY_STATES = ("55P03", "57014", "25P03")
+# (statement_timeout), 25P03 idle_in_transaction_session_timeout; and 40P01 deadlock_detected (two
+# transactions took two audit chains in opposite orders: one was rolled back and may run again).
+_BUSY_STATES = ("55P03", "57014", "25P03", "40P01")
 
 
 def database_busy(exc: BaseException) -> bool:

@@ -105,15 +105,27 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    from db.audit import verify_chain
+    from db.audit import verify_case, verify_chain
     from db.session import make_engine, make_session_factory
 
     engine = make_engine(load_settings().sqlalchemy_url)
     with make_session_factory(engine)() as session:
-        report = verify_chain(session)
+        report = verify_case(session, args.case) if args.case else verify_chain(session)
     engine.dispose()
-    print(json.dumps(report.__dict__))
+    print(json.dumps(report.__dict__, default=str))
     return 0 if report.ok else 1
+
+
+def _audit_seal(args: argparse.Namespace) -> int:
+    from db.audit import seal
+    from db.session import make_engine, make_session_factory
+
+    engine = make_engine(load_settings().sqlalchemy_url)
+    with make_session_factory(engine).begin() as session:
+        sealed = seal(session)
+    engine.dispose()
+    print(json.dumps(sealed.__dict__ if sealed else {"sealed": None, "reason": "no chain moved since the last seal"}))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,7 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(func=_token)
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    audit_sub.add_parser("verify", help="re-walk the hash chain").set_defaults(func=_audit_verify)
+    verify = audit_sub.add_parser("verify", help="re-walk the seals and every case's hash chain (or one case's)")
+    verify.add_argument("--case", metavar="WORKFLOW_ID", help="only this case's chain, against its newest seal")
+    verify.set_defaults(func=_audit_verify)
+    audit_sub.add_parser("seal", help="fold the chains that moved into the next seal now (the schedule does"
+                         " it every few minutes)").set_defaults(func=_audit_seal)
     policy_cli.add_parser(sub)
     ops_cli.add_parsers(sub)
     return parser

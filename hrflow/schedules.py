@@ -79,6 +79,20 @@ def definitions() -> list[Definition]:
             run_timeout=timedelta(hours=2),
             arg={},
         ),
+        Definition(
+            schedule_id="audit-seal",
+            workflow="AuditSeal",
+            summary="审计链封存 (Audit chain seal)",
+            description="每 5 分钟把有新记录的各案件审计哈希链的链头封存进全局封存链；没有新记录时不写入。"
+                        "校验：hrflow audit verify (Every 5 minutes, fold the head of each case's audit hash chain"
+                        " that moved into the global chain of seals; nothing is written when nothing moved."
+                        " Verify with hrflow audit verify)",
+            calendar=ScheduleCalendarSpec(hour=[ScheduleRange(0, 23)], minute=[ScheduleRange(0, 59, 5)],
+                                          comment="每 5 分钟 (every 5 minutes)"),
+            catchup_window=timedelta(minutes=10),  # the next run seals what a missed one would have
+            run_timeout=timedelta(minutes=30),
+            arg={},
+        ),
     ]
 
 

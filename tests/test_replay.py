@@ -24,7 +24,7 @@ def test_every_workflow_has_recorded_histories() -> None:
     expected = {"si_change": "SocialInsuranceChangeWorkflow", "maternity": "MaternityLeaveWorkflow",
                 "offboarding": "OffboardingWorkflow", "non_compete": "NonCompeteWorkflow",
                 "transfer": "CrossProvinceTransferWorkflow", "reminder_sweep": "ReminderSweepWorkflow",
-                "monthly_report": "MonthlyReportWorkflow"}
+                "monthly_report": "MonthlyReportWorkflow", "audit_seal": "AuditSealWorkflow"}
     registered = {cls.__name__ for cls in ALL_WORKFLOWS}
     assert set(expected.values()) <= registered
     assert set(expected) <= recorded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workflows.audit_seal import AuditSealWorkflow
 from workflows.maternity import MaternityLeaveWorkflow
 from workflows.monthly_report import MonthlyReportWorkflow
 from workflows.non_compete import NonCompeteWorkflow
@@ -20,4 +21,5 @@ ALL_WORKFLOWS: list[type] = [
     CrossProvinceTransferWorkflow,
     ReminderSweepWorkflow,
     MonthlyReportWorkflow,
+    AuditSealWorkflow,
 ]

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,7 @@ from api.errors import responses
 from api.pagination import keyset_page, where_given
 from api.routes import resource_router
 from api.transactions import transact
-from db.audit import verify_chain
+from db.audit import verify_case, verify_chain
 from db.models import AuditEvent
 from domain.roles import Role
 
@@ -29,7 +29,12 @@ class ChainResult(BaseModel):
     rows_checked: int
     first_broken_id: int | None
     reason: str | None
-    head_hash: str
+    head_hash: str = Field(description="the newest seal's hash: compare it with the one recorded outside")
+    broken_chain: str | None = Field(None, description="the chain that does not hold (case:<workflow id>, seals…)")
+    chains_checked: int = 0
+    seals_checked: int = 0
+    last_sealed_at: dt.datetime | None = None
+    unsealed_rows: int = Field(0, description="rows newer than the last seal, protected by their chain only")
 
 
 class AuditEventOut(BaseModel):
@@ -56,14 +61,20 @@ class AuditPage(BaseModel):
 async def verify(
     request: Request,
     _: Annotated[Principal, Depends(require(Role.ADMIN, Role.COMPLIANCE))],
+    workflow_id: Annotated[str | None, Query(description="only this case's chain, against its newest seal")] = None,
 ) -> ChainResult:
-    """按顺序重走整条审计哈希链：答检查了多少行、链头哈希；若有一行被改动或删除，答 ok=false
-    并指出第一处断裂的行及原因。仅管理员和合规可调用。
+    """重走审计记录：先校验封存链（每隔几分钟把各案件链的链头封存一次），再逐条校验每个案件的哈希链；
+    答检查了多少行、多少条链、最新封存的哈希（请与在库外留存的比对）。若有一行被改动或删除、
+    已封存的记录被重写或截断，答 ok=false，并指出出问题的链、第一处断裂的行及原因。
+    给出 workflow_id 时只校验该案件的链及其最新封存。仅管理员和合规可调用。
 
-    Re-walk the whole audit hash chain in order: the rows checked and the head hash; if a row was
-    changed or deleted, ok=false with the first broken row and why. Admins and compliance only."""
+    Re-walk the audit trail: the chain of seals (every few minutes each case chain's head is
+    sealed), then every case's hash chain; the rows and chains checked and the newest seal's hash
+    (compare it with the one kept outside the database). If a row was changed or deleted, or sealed
+    rows rewritten or cut, ok=false with the chain, the first broken row and why. With
+    ``workflow_id``, only that case's chain and its newest seal. Admins and compliance only."""
     def work(session: Session) -> ChainResult:
-        report = verify_chain(session)
+        report = verify_case(session, workflow_id) if workflow_id else verify_chain(session)
         return ChainResult(**report.__dict__)
 
     return await transact(request, work)

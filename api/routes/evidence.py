@@ -80,7 +80,7 @@ async def evidence(workflow_id: str, request: Request, principal: Exporter, requ
                                 .order_by(ApprovalTask.id))
         events = session.scalars(select(AuditEvent).where(AuditEvent.workflow_id == workflow_id)
                                  .order_by(AuditEvent.id))
-        chain = audit.verify_chain(session)
+        chain = audit.verify_case(session, workflow_id)
         files = {
             "case.json": _json({c.key: getattr(case, c.key) for c in Case.__table__.columns} | {
                 "tasks": [{c.key: getattr(t, c.key) for c in ApprovalTask.__table__.columns} for t in tasks]}),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from db.base import Base
 from db.models.action_links import ActionLink, SignInBinding
 from db.models.approval_routes import ApprovalRouteVersion
-from db.models.audit import AuditEvent
+from db.models.audit import AuditChainHead, AuditEvent, AuditSeal
 from db.models.case_ids import CaseRequest, CaseSequence
 from db.models.cases import ApprovalTask, Case
 from db.models.columns import Money
@@ -34,7 +34,9 @@ __all__ = [
     "ActivityStep",
     "ApprovalRouteVersion",
     "ApprovalTask",
+    "AuditChainHead",
     "AuditEvent",
+    "AuditSeal",
     "Base",
     "Case",
     "CaseDeadline",

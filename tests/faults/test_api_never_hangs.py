@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 
 from bench.latency_proxy import LatencyProxy
 from bench.slow_temporal import watch_idle_transactions
-from db.audit import CHAIN_LOCK_KEY, verify_chain
+from db.audit import GENESIS, verify_chain
 from db.models import AuditEvent, EmployeeRecord, SiChange
 from domain.roles import Role
 from tests.conftest import JWT_SECRET
@@ -94,16 +94,20 @@ def slow_api_process(tmp_path: Path, settings, codec_keys, temporal,
 
 
 class ChainLockHolder:
-    """A session of its own that takes the audit chain's lock and keeps it until ``release``."""
+    """A session of its own that holds the heads of the given audit chains (as an append that has
+    not committed does) and keeps them until ``release``."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, chains: list[str]) -> None:
         url = make_url(database_url).set(drivername="postgresql")
         self.conn = psycopg2.connect(url.render_as_string(hide_password=False))
+        self.chains = chains
         self.released = threading.Event()
 
     def __enter__(self) -> Self:
         with self.conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK_KEY,))
+            for chain in self.chains:
+                cur.execute("INSERT INTO audit_chain_heads (chain, seq, head_hash) VALUES (%s, 0, %s)"
+                            " ON CONFLICT (chain) DO UPDATE SET chain = EXCLUDED.chain", (chain, GENESIS))
         return self
 
     def release(self) -> None:
@@ -169,7 +173,8 @@ async def test_a_held_audit_lock_answers_writers_503_and_never_stops_readers(
             return http.post("/si-changes", json=_refused_change(i),
                              headers=maker | {"X-Request-ID": f"refused-{employees[i]}"})
 
-        with ChainLockHolder(database_url) as lock:
+        chains = [f"subject:{e}" for e in employees] + [f"subject:NOBODY{i:03d}" for i in range(len(employees))]
+        with ChainLockHolder(database_url, chains) as lock:
             timings = Timings(lock)
             writers_done = asyncio.Event()
 

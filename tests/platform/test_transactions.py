@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.transactions import transact
-from db.audit import CHAIN_LOCK_KEY
 from db.session import Limits, database_busy, make_engine
 from domain.roles import Role
+
+LOCK_KEY = 0x74657374  # any advisory lock will do
 
 
 async def test_transact_refuses_work_that_awaits() -> None:
@@ -48,9 +49,9 @@ def test_each_connection_starts_with_its_bounded_waits(database_url: str) -> Non
 def test_a_lock_not_had_in_time_is_busy_and_rolls_back(database_url: str, engine: Engine) -> None:
     quick = make_engine(database_url, pool_size=1, limits=Limits(lock_timeout_ms=200))
     with engine.connect() as holder, holder.begin():
-        holder.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
+        holder.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
         with quick.connect() as conn, pytest.raises(DBAPIError) as caught:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
     quick.dispose()
     assert database_busy(caught.value) and caught.value.orig.pgcode == "55P03"
 

@@ -83,7 +83,7 @@ async def test_triggered_sweep_runs_on_the_worker_and_the_api_shows_it(clean, se
         assert r.status_code == 200, r.text
         assert r.json()["runs_schedules"] and r.json()["note"] is None
         shown = {s["schedule_id"]: s for s in r.json()["items"]}
-        assert sorted(shown) == ["monthly-report", "reminder-sweep"]
+        assert sorted(shown) == ["audit-seal", "monthly-report", "reminder-sweep"]
         sweep, report = shown["reminder-sweep"], shown["monthly-report"]
         assert (sweep["paused"], report["paused"], report["note"]) == (False, True, "暂停：年度审计期间 (paused for the audit)")
         assert sweep["workflow"] == "ReminderSweep" and sweep["time_zone"] == "Asia/Shanghai"
