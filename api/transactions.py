@@ -2,7 +2,7 @@
 
 No endpoint holds a session. It hands a plain function to ``transact``, which runs it in a thread
 inside one unit of work, committed (or rolled back) and its connection returned before the thread
-returns. The function cannot await, so a transaction (and the audit chain's lock it may take) can
+returns. The function cannot await, so a transaction (and the audit chain heads it locks) can
 never stay open across a Temporal call, an upload, a slow client or a sleep, and the event loop
 never waits on a lock. This is the only place in the API that opens a session
 (``tests/platform/test_transactions.py`` keeps it so).

@@ -4,7 +4,8 @@ trivial workflow whose update does nothing.
 ``plan_of`` reads a finished real case's history (every run, and its child workflows) and turns
 it into steps: activities scheduled by the same workflow task become one parallel group, each
 accepted update or received signal becomes a message step, a child workflow a child step with its
-own plan, a continue-as-new a ``can`` step. ``BareWorkflow`` runs those steps with a no-op
+own plan, a continue-as-new a ``can`` step; a local activity (hrflow's bookkeeping) is one
+regular no-op activity of its own, run after the one before as the real case ran it. ``BareWorkflow`` runs those steps with a no-op
 activity; its driver sends the same messages in the same order. So the bare case has the same
 number of activities, messages (kind by kind), children and runs as the real one, and nothing
 else: no database, no agency, no policy snapshot, small payloads. The real-to-bare ratio is the
@@ -80,7 +81,9 @@ class BareWorkflow:
 
 @workflow.defn(name="BenchTrivial")
 class TrivialWorkflow:
-    """Waits until told to stop; its update does nothing: the floor of an update's latency."""
+    """Waits until told to stop. ``ping`` does nothing: the floor of an update's latency; ``write``
+    runs one local activity that inserts one row (``bench_write``, in ``bench.worker``): the one
+    durable write a decision cannot avoid."""
 
     def __init__(self) -> None:
         self.stop = False
@@ -92,6 +95,12 @@ class TrivialWorkflow:
     @workflow.update
     def ping(self, n: int) -> int:
         return n
+
+    @workflow.update
+    async def write(self, n: int) -> int:
+        written: int = await workflow.execute_local_activity("bench_write", n, result_type=int,
+                                                             start_to_close_timeout=NOOP_TIMEOUT)
+        return written
 
     @workflow.signal
     def finish(self) -> None:
@@ -145,6 +154,13 @@ async def shape_of(client: Any, workflow_id: str) -> Shape:
                     last["n"] += 1
                 else:
                     shape.steps.append({"op": "acts", "n": 1, "run": r, "wft": wft})
+            elif t == E.EVENT_TYPE_MARKER_RECORDED and \
+                    event.marker_recorded_event_attributes.marker_name == "core_local_activity":
+                # hrflow's bookkeeping as a local activity: the bare runs it as a regular no-op, one
+                # after the other as the real workflow ran them
+                shape.add("activities")
+                shape.add("local_activities")
+                shape.steps.append({"op": "acts", "n": 1, "run": r, "wft": -1})
             elif t == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
                 shape.add("updates")
                 shape.steps.append({"op": "msg", "kind": "update"})

@@ -182,8 +182,8 @@ def main() -> None:
     parser.add_argument("--cases", type=int, help="override the size's number of cases")
     parser.add_argument("--bare", action="store_true",
                         help="the baseline instead: bare workflows with the same four activities, then waiting")
-    parser.add_argument("--runner", choices=("default", "passthrough-all", "unsandboxed"), default="default",
-                        help="passthrough-all: the experiment of bench.worker (not hrflow as it ships)")
+    parser.add_argument("--runner", choices=("default", "strict", "passthrough-all", "unsandboxed"), default="default",
+                        help="the worker's sandbox: default is hrflow's, strict the full sandbox (the baseline), see bench.worker")
     args = parser.parse_args()
     n = args.cases or SIZES[args.size]
     phase2 = not args.no_default_cache_phase and args.size != "tiny" and not args.bare

@@ -6,11 +6,10 @@ agency's latency is 0). ``--max-cached`` is passed to ``build_worker`` (hrflow's
 ``--metrics-port`` serves the SDK's Prometheus metrics (e.g. ``temporal_sticky_cache_size``), so
 a benchmark can see how many workflows the worker holds in its cache.
 
-``--runner passthrough-all`` is an experiment, not hrflow as it ships: it gives ``build_worker``'s
-Worker a sandbox that passes every module through (``SandboxRestrictions.default
-.with_passthrough_all_modules()``) instead of re-importing each workflow's module for every
-workflow run, to measure what that change to ``worker.py`` would save; ``--runner unsandboxed``
-(no sandbox at all) shows the floor.
+``--runner default`` is hrflow as it ships (``worker.workflow_runner``: hrflow's own pure packages
+passed through the sandbox). The others are baselines and experiments: ``strict`` is the full
+sandbox, which re-imports each workflow's modules for every workflow run (hrflow before issue 19);
+``passthrough-all`` passes every module through; ``unsandboxed`` (no sandbox at all) shows the floor.
 """
 
 from __future__ import annotations
@@ -25,6 +24,8 @@ from pathlib import Path
 
 
 async def main(args: argparse.Namespace) -> None:
+    from sqlalchemy import text
+    from temporalio import activity
     from temporalio.client import Client
     from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
@@ -36,6 +37,19 @@ async def main(args: argparse.Namespace) -> None:
     from worker import build_worker
 
     settings = load_settings()
+    engine = make_engine(settings.sqlalchemy_url, pool_size=settings.worker_max_concurrent_activities)
+    sessions = make_session_factory(engine)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS bench_writes"
+                          " (id bigserial PRIMARY KEY, n bigint NOT NULL, at timestamptz NOT NULL DEFAULT now())"))
+
+    @activity.defn(name="bench_write")
+    def bench_write(n: int) -> int:
+        """The baseline's one durable write: one row, one transaction."""
+        with sessions.begin() as session:
+            session.execute(text("INSERT INTO bench_writes (n) VALUES (:n)"), {"n": n})
+        return n
+
     if args.runner != "default":
         import functools
 
@@ -44,18 +58,18 @@ async def main(args: argparse.Namespace) -> None:
 
         import worker as hrflow_worker
 
-        runner = UnsandboxedWorkflowRunner() if args.runner == "unsandboxed" else SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_all_modules())
+        runner = {"unsandboxed": UnsandboxedWorkflowRunner(), "strict": SandboxedWorkflowRunner(),
+                  "passthrough-all": SandboxedWorkflowRunner(
+                      restrictions=SandboxRestrictions.default.with_passthrough_all_modules())}[args.runner]
         hrflow_worker.Worker = functools.partial(hrflow_worker.Worker, workflow_runner=runner)  # type: ignore[misc]
     runtime = None
     if args.metrics_port:
         runtime = Runtime(telemetry=TelemetryConfig(
             metrics=PrometheusConfig(bind_address=f"127.0.0.1:{args.metrics_port}")))
-    engine = make_engine(settings.sqlalchemy_url, pool_size=settings.worker_max_concurrent_activities)
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
                                   data_converter=data_converter(codec_from(settings)), runtime=runtime)
-    worker = build_worker(client, settings, make_session_factory(engine),
-                          extra_workflows=[BareWorkflow, TrivialWorkflow], extra_activities=[noop],
+    worker = build_worker(client, settings, sessions,
+                          extra_workflows=[BareWorkflow, TrivialWorkflow], extra_activities=[noop, bench_write],
                           max_cached_workflows=args.max_cached)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -72,7 +86,7 @@ if __name__ == "__main__":
     parser.add_argument("--ready-file", required=True)
     parser.add_argument("--max-cached", type=int, default=1000)
     parser.add_argument("--metrics-port", type=int)
-    parser.add_argument("--runner", choices=("default", "passthrough-all", "unsandboxed"), default="default")
+    parser.add_argument("--runner", choices=("default", "strict", "passthrough-all", "unsandboxed"), default="default")
     logging.basicConfig(level=logging.WARNING)
     asyncio.run(main(parser.parse_args()))
     # as `hrflow worker`: skip interpreter finalisation (native threads vs. a finalising interpreter)

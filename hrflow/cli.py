@@ -50,12 +50,24 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _process_count(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 256):
+        raise argparse.ArgumentTypeError(f"进程数须为 1 到 256 的整数 (a whole number from 1 to 256): {text!r}")
+    return int(text)
+
+
 def _worker(args: argparse.Namespace) -> int:
     import worker
     from hrflow import logs
 
     logs.configure()
-    asyncio.run(worker.run(load_settings()))
+    settings = load_settings()
+    processes = args.processes or settings.worker_processes
+    if processes > 1:
+        from hrflow.worker_pool import run_pool
+
+        return run_pool(processes, grace_seconds=settings.worker_graceful_shutdown_seconds + 10)
+    asyncio.run(worker.run(settings))
     return 0
 
 
@@ -140,7 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply database migrations (HRFLOW_DATABASE_URL)")
     migrate.add_argument("--down", metavar="REVISION", help="downgrade to REVISION (e.g. base)")
     migrate.set_defaults(func=_migrate)
-    sub.add_parser("worker", help="run a Temporal worker").set_defaults(func=_worker)
+    work = sub.add_parser("worker", help="run a Temporal worker")
+    work.add_argument("--processes", type=_process_count, metavar="N",
+                      help="run N worker processes, one per core (default: HRFLOW_WORKER_PROCESSES, 1)")
+    work.set_defaults(func=_worker)
     sub.add_parser("api", help="run the HTTP API").set_defaults(func=_api)
     token = sub.add_parser("token", help="mint a bearer token for local use")
     token.add_argument("--user", required=True)

@@ -21,7 +21,10 @@ class ActivityRef(Generic[In, Out]):
     """An activity as a workflow sees it: ``ActivityRef[OpenCase, None]("case.open")``.
 
     ``result`` is the type the payload converter decodes the answer into (a model, ``list[str]``,
-    ``Decimal``...); None for an activity that answers nothing."""
+    ``Decimal``...); None for an activity that answers nothing. ``bookkeeping``: a quick,
+    idempotent write of the case's own records (no outside office, no mail), which the workflow
+    runs as a local activity (``workflows.kernel.run``)."""
 
     name: str
     result: Any = None
+    bookkeeping: bool = False

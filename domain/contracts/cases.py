@@ -96,10 +96,10 @@ class PlannedDeadline(BaseModel):
 
 
 # The activities, by the names recorded in every history.
-OPEN_CASE: ActivityRef[OpenCase, None] = ActivityRef("case.open")
-CHANGE_STAGE: ActivityRef[ChangeStage, None] = ActivityRef("case.change_stage")
-OPEN_TASK: ActivityRef[OpenTask, None] = ActivityRef("case.open_task")
-CLOSE_TASK: ActivityRef[CloseTask, None] = ActivityRef("case.close_task")
-RECORD_AUDIT: ActivityRef[RecordAudit, None] = ActivityRef("case.audit")
-TRACK_DEADLINE: ActivityRef[TrackDeadline, None] = ActivityRef("case.track_deadline")
-PLAN_DEADLINE: ActivityRef[PlanDeadline, PlannedDeadline] = ActivityRef("case.plan_deadline", PlannedDeadline)
+OPEN_CASE: ActivityRef[OpenCase, None] = ActivityRef("case.open", bookkeeping=True)
+CHANGE_STAGE: ActivityRef[ChangeStage, None] = ActivityRef("case.change_stage", bookkeeping=True)
+OPEN_TASK: ActivityRef[OpenTask, None] = ActivityRef("case.open_task", bookkeeping=True)
+CLOSE_TASK: ActivityRef[CloseTask, None] = ActivityRef("case.close_task", bookkeeping=True)
+RECORD_AUDIT: ActivityRef[RecordAudit, None] = ActivityRef("case.audit", bookkeeping=True)
+TRACK_DEADLINE: ActivityRef[TrackDeadline, None] = ActivityRef("case.track_deadline", bookkeeping=True)
+PLAN_DEADLINE: ActivityRef[PlanDeadline, PlannedDeadline] = ActivityRef("case.plan_deadline", PlannedDeadline, bookkeeping=True)

@@ -26,11 +26,11 @@ class Notify(BaseModel):
 
 
 # The activity, by the name recorded in every history.
-NOTIFY: ActivityRef[Notify, None] = ActivityRef("case.notify")
+NOTIFY: ActivityRef[Notify, None] = ActivityRef("case.notify", bookkeeping=True)
 # Notices were once written by an activity of each process; recorded histories name them, so the
 # one notify activity also answers to these names, and the processes that used one still call it.
-MATERNITY_NOTIFY: ActivityRef[Notify, None] = ActivityRef("maternity.notify")
-NON_COMPETE_NOTIFY: ActivityRef[Notify, None] = ActivityRef("non_compete.notify")
-REPORT_NOTIFY: ActivityRef[Notify, None] = ActivityRef("report.notify")
-TRANSFER_NOTIFY: ActivityRef[Notify, None] = ActivityRef("transfer.notify")
+MATERNITY_NOTIFY: ActivityRef[Notify, None] = ActivityRef("maternity.notify", bookkeeping=True)
+NON_COMPETE_NOTIFY: ActivityRef[Notify, None] = ActivityRef("non_compete.notify", bookkeeping=True)
+REPORT_NOTIFY: ActivityRef[Notify, None] = ActivityRef("report.notify", bookkeeping=True)
+TRANSFER_NOTIFY: ActivityRef[Notify, None] = ActivityRef("transfer.notify", bookkeeping=True)
 NOTIFY_ALIASES = tuple(ref.name for ref in (MATERNITY_NOTIFY, NON_COMPETE_NOTIFY, REPORT_NOTIFY, TRANSFER_NOTIFY))

@@ -77,7 +77,7 @@ class Revoked(BaseModel):
 
 
 # The activities, by the names recorded in every history.
-VALIDATE: ActivityRef[ValidateChange, None] = ActivityRef("si.validate")
-TRANSITION: ActivityRef[Transition, None] = ActivityRef("si.transition")
+VALIDATE: ActivityRef[ValidateChange, None] = ActivityRef("si.validate", bookkeeping=True)
+TRANSITION: ActivityRef[Transition, None] = ActivityRef("si.transition", bookkeeping=True)
 EXECUTE: ActivityRef[Execute, Executed] = ActivityRef("si.execute", Executed)
 REVOKE: ActivityRef[Revoke, Revoked] = ActivityRef("si.revoke", Revoked)

@@ -80,8 +80,8 @@ class Review(BaseModel):
 
 
 # The activities, by the names recorded in every history.
-RECORD: ActivityRef[RecordTransfer, None] = ActivityRef("transfer.record")
+RECORD: ActivityRef[RecordTransfer, None] = ActivityRef("transfer.record", bookkeeping=True)
 MISSING_MATERIALS: ActivityRef[CheckMaterials, list[str]] = ActivityRef("transfer.missing_materials", list[str])
 PLAN_STEP: ActivityRef[PlanStep, Planned] = ActivityRef("transfer.plan_step", Planned)
 FILE_BRANCH: ActivityRef[FileBranch, str] = ActivityRef("transfer.file_branch", str)
-RECORD_REVIEW: ActivityRef[Review, None] = ActivityRef("transfer.record_review")
+RECORD_REVIEW: ActivityRef[Review, None] = ActivityRef("transfer.record_review", bookkeeping=True)

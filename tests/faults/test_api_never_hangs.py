@@ -3,7 +3,7 @@
 The API runs as ``hrflow api`` in its own process (uvicorn, the default pool of 10), so what one
 request does to its event loop is seen from outside, as clients see it.
 
-- Another session holds the audit chain's lock (as a long activity would) for far longer than the
+- Another session holds the heads of the audit chains the writers extend (as a long activity would) for far longer than the
   lock timeout, while writers that need it (employee records: a sync route; refused enrollment
   changes, audited by an async route) and readers arrive together. Every writer is answered 503
   ``database_busy`` with ``Retry-After`` after about the lock timeout, while the lock is still

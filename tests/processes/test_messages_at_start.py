@@ -50,8 +50,10 @@ async def first_moment(client: Client, start: Awaitable[httpx.Response], workflo
     async with run_worker():
         answers = await started, await sent
         history = await client.get_workflow_handle(workflow_id).fetch_history()
+        # the workflow's first step: an activity, or a marker (a local activity, or the patch before one)
         first_activity = next(e.event_id for e in history.events
-                              if e.HasField("activity_task_scheduled_event_attributes"))
+                              if e.HasField("activity_task_scheduled_event_attributes")
+                              or e.HasField("marker_recorded_event_attributes"))
         accepted = [e.event_id for e in history.events
                     if e.HasField("workflow_execution_update_accepted_event_attributes")]
         assert len([a for a in accepted if a < first_activity]) == 2, "the message did not arrive with the start"
