@@ -128,7 +128,7 @@ def agency_from(settings: Settings, session_factory: sessionmaker[Session]) -> S
 
 async def run(settings: Settings) -> None:
     engine = make_engine(settings.sqlalchemy_url, pool_size=settings.worker_max_concurrent_activities + RELAY_CONNECTIONS,
-                         limits=settings.database_limits(), name="hrflow-worker")
+                         limits=settings.database_limits(), name="hrflow-worker", pre_ping=False)
     require_database(engine)
     # Activities that pin policy (maternity) and compute working days read the approved notices
     # through the catalogue's operator layer, on a connection of its own.

@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.unit import DbActivities, append_audit, audit_once, db_step
 from db import outbox as db_outbox
+from db.base import table
 from db.models import ApprovalTask, Case, CaseDeadline
 from db.steps import claim_step, insert_once
 from domain import workdays
@@ -106,15 +107,16 @@ class CaseActivities(DbActivities):
 
     @activity.defn(name=contract.CLOSE_TASK.name)
     def close_task(self, req: contract.CloseTask) -> None:
+        tasks = table(ApprovalTask)
         with db_step(self._sessions) as session:
             closed = session.execute(
-                update(ApprovalTask)
-                .where(ApprovalTask.workflow_id == req.workflow_id,
-                       ApprovalTask.task_key == req.task_key, ApprovalTask.status == "open")
+                update(tasks)
+                .where(tasks.c.workflow_id == req.workflow_id, tasks.c.task_key == req.task_key,
+                       tasks.c.status == "open")
                 .values(status="cancelled" if req.decision == "cancelled" else "decided",
                         decision=req.decision, reason=req.reason, actor=req.actor.user,
                         actor_role=req.actor.role, decided_at=req.at)
-                .returning(ApprovalTask.title)
+                .returning(tasks.c.title)
             ).first()
             if closed is None:
                 return  # already closed by an earlier attempt
@@ -131,20 +133,21 @@ class CaseActivities(DbActivities):
     def track_deadline(self, req: contract.TrackDeadline) -> None:
         """Upsert keyed by (case, kind, ref): a retry or a moved date writes the same row. Meeting
         or cancelling one only updates a row that exists."""
+        deadlines = table(CaseDeadline)
         with db_step(self._sessions) as session:
             if req.status != "open":  # closing: only a deadline that was recorded (its date stays)
-                session.execute(update(CaseDeadline)
-                                .where(CaseDeadline.workflow_id == req.workflow_id, CaseDeadline.kind == req.kind,
-                                       CaseDeadline.ref == req.ref)
+                session.execute(update(deadlines)
+                                .where(deadlines.c.workflow_id == req.workflow_id, deadlines.c.kind == req.kind,
+                                       deadlines.c.ref == req.ref)
                                 .values(status=req.status, updated_at=req.at))
                 return
             values = {"due_at": req.due_at, "status": req.status, "details": req.details, "updated_at": req.at}
             session.execute(
-                insert(CaseDeadline)
+                insert(deadlines)
                 .values(workflow_id=req.workflow_id, kind=req.kind, ref=req.ref, employee_id=req.employee_id,
                         **values)
-                .on_conflict_do_update(index_elements=[CaseDeadline.workflow_id, CaseDeadline.kind,
-                                                       CaseDeadline.ref], set_=values)
+                .on_conflict_do_update(index_elements=[deadlines.c.workflow_id, deadlines.c.kind, deadlines.c.ref],
+                                       set_=values)
             )
 
     @activity.defn(name=contract.PLAN_DEADLINE.name)

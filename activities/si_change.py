@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.cases import apply_stage_change
 from activities.unit import AgencyActivities, agency_refusals, append_audit, db_step
+from db.base import table
 from db.models import Employee, SiChange, SiEnrollment
 from db.si_records import validate_against_records
 from db.steps import claim_step, record_result
@@ -64,8 +65,9 @@ class SocialInsuranceActivities(AgencyActivities):
                       "months": f.months, "effective_month": f.effective_month,
                       "estimate_total": req.estimate_total, "stage": req.stage, "maker": req.maker,
                       "approver": req.approver, "agency_reason": req.agency_reason, "updated_at": req.at}
-            session.execute(insert(SiChange).values(workflow_id=req.workflow_id, created_at=req.at, **values)
-                            .on_conflict_do_update(index_elements=[SiChange.workflow_id], set_=values))
+            changes = table(SiChange)
+            session.execute(insert(changes).values(workflow_id=req.workflow_id, created_at=req.at, **values)
+                            .on_conflict_do_update(index_elements=[changes.c.workflow_id], set_=values))
             apply_stage_change(session, ChangeStage(
                 workflow_id=req.workflow_id, step=req.step, stage=req.stage, status=req.status,
                 at=req.at, next_due_at=req.next_due_at, actor=req.actor,

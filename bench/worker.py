@@ -37,7 +37,7 @@ async def main(args: argparse.Namespace) -> None:
     from worker import build_worker
 
     settings = load_settings()
-    engine = make_engine(settings.sqlalchemy_url, pool_size=settings.worker_max_concurrent_activities)
+    engine = make_engine(settings.sqlalchemy_url, pool_size=settings.worker_max_concurrent_activities, pre_ping=False)
     sessions = make_session_factory(engine)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE IF NOT EXISTS bench_writes"

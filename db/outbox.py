@@ -12,17 +12,19 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from db.base import table
 from db.canonical import to_jsonable
 from db.models import Notification
 
 
 def enqueue(session: Session, *, dedupe_key: str, recipient_kind: str, recipient: str, template: str,
             params: dict[str, Any], workflow_id: str | None, at: dt.datetime) -> bool:
+    notifications = table(Notification)
     row = session.execute(
-        insert(Notification).values(dedupe_key=dedupe_key, recipient_kind=recipient_kind, recipient=recipient,
-                                    template=template, params=to_jsonable(params), workflow_id=workflow_id,
-                                    created_at=at)
-        .on_conflict_do_nothing(index_elements=[Notification.dedupe_key])
-        .returning(Notification.id)
+        insert(notifications).values(dedupe_key=dedupe_key, recipient_kind=recipient_kind, recipient=recipient,
+                                     template=template, params=to_jsonable(params), workflow_id=workflow_id,
+                                     created_at=at)
+        .on_conflict_do_nothing(index_elements=[notifications.c.dedupe_key])
+        .returning(notifications.c.id)
     ).first()
     return row is not None

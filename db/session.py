@@ -37,9 +37,12 @@ class Limits:
                 f" -c idle_in_transaction_session_timeout={self.idle_in_transaction_timeout_ms}")
 
 
-def make_engine(url: str, *, pool_size: int = 10, limits: Limits = Limits(), name: str = "hrflow") -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, limits: Limits = Limits(), name: str = "hrflow",
+                pre_ping: bool = True) -> Engine:
     """``name`` is the connections' ``application_name``: ``pg_stat_activity`` shows which process
-    (``hrflow-api``, ``hrflow-worker``) holds a session."""
+    (``hrflow-api``, ``hrflow-worker``) holds a session. ``pre_ping=False`` spares a round trip per
+    checkout where a failed attempt is retried anyway (the worker's steps): a connection that died
+    fails its attempt, SQLAlchemy discards the pool's connections, and the retry gets a fresh one."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg2://" + url[len("postgresql://") :]
     return create_engine(
@@ -47,7 +50,7 @@ def make_engine(url: str, *, pool_size: int = 10, limits: Limits = Limits(), nam
         pool_size=pool_size,
         max_overflow=0,  # pool_size is the real ceiling per process
         pool_timeout=limits.pool_timeout_seconds,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         connect_args={"connect_timeout": 5, "application_name": name, "options": limits.server_options()},
     )
 

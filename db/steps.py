@@ -13,6 +13,7 @@ from sqlalchemy import literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from db.base import table
 from db.canonical import to_jsonable
 from db.models import ActivityStep, Base
 
@@ -24,11 +25,9 @@ class StepClaim:
 
 
 def claim_step(session: Session, workflow_id: str, step: str) -> StepClaim:
+    steps = table(ActivityStep)
     inserted = session.execute(
-        insert(ActivityStep)
-        .values(workflow_id=workflow_id, step=step)
-        .on_conflict_do_nothing()
-        .returning(ActivityStep.step)
+        insert(steps).values(workflow_id=workflow_id, step=step).on_conflict_do_nothing().returning(steps.c.step)
     ).first()
     if inserted is not None:
         return StepClaim(first_time=True)
@@ -41,16 +40,14 @@ def claim_step(session: Session, workflow_id: str, step: str) -> StepClaim:
 
 
 def record_result(session: Session, workflow_id: str, step: str, result: Any) -> None:
-    session.execute(
-        update(ActivityStep)
-        .where(ActivityStep.workflow_id == workflow_id, ActivityStep.step == step)
-        .values(result=to_jsonable(result))
-    )
+    steps = table(ActivityStep)
+    session.execute(update(steps).where(steps.c.workflow_id == workflow_id, steps.c.step == step)
+                    .values(result=to_jsonable(result)))
 
 
 def insert_once(session: Session, model: type[Base], keys: list[Any], **values: Any) -> bool:
     """Insert the row unless a row with the same ``keys`` (a unique index) is there already, left
     by an earlier try of the same step: True when this call inserted it, so the step's other
     effects (an audit entry, a notice) happen once as well."""
-    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=keys)
+    statement = insert(table(model)).values(**values).on_conflict_do_nothing(index_elements=keys)
     return session.execute(statement.returning(literal_column("1"))).first() is not None
