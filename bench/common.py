@@ -254,7 +254,15 @@ class Stack:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def pids(self) -> dict[str, int]:
-        return {name: proc.pid for name, proc in self.children}
+        """Each child's pid by name; a second process of a name is "worker#2", and so on."""
+        found: dict[str, int] = {}
+        for name, proc in self.children:
+            key, n = name, 1
+            while key in found:
+                n += 1
+                key = f"{name}#{n}"
+            found[key] = proc.pid
+        return found
 
     # ---- PostgreSQL
     def start_postgres(self, database: str = "hrflow_bench") -> str:

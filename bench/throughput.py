@@ -87,8 +87,8 @@ class Tally:
         for what, k in sampler.counts.items():
             self.waits[side].counts[what] = self.waits[side].counts.get(what, 0) + k
         self.waits[side].samples += sampler.samples
-        for name, pid in self.pids.items():
-            self.cpu[side][name] += common.cpu_seconds(pid) - before[name]
+        for name, pid in self.pids.items():  # the worker processes' CPU summed as one "worker"
+            self.cpu[side][name.split("#")[0]] += common.cpu_seconds(pid) - before[name]
         self.cpu[side]["postgres"] += common.postgres_cpu(stack) - pg
         self.cpu[side]["driver"] += own_cpu() - mine
         self.spent[side] += elapsed
@@ -214,6 +214,8 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated processes (default: all five)")
     parser.add_argument("--cases", type=int, help="override the size's cases per process")
     parser.add_argument("--rounds", type=int, default=2, help="ABBA rounds: each gives two pair ratios (default 2)")
+    parser.add_argument("--worker-processes", type=int, default=1,
+                        help="worker processes, as hrflow worker --processes N (task latencies: the first one's)")
     parser.add_argument("--runner", choices=("default", "strict", "passthrough-all", "unsandboxed"), default="default",
                         help="the worker's sandbox: default is hrflow's, strict the full sandbox (the baseline), see bench.worker")
     args = parser.parse_args()
@@ -221,7 +223,7 @@ def main() -> None:
     n = args.cases or n
     processes = args.only.split(",") if args.only else list(CODES)
     facts = common.machine_facts(benchmark="throughput", size=args.size, temporal_db=args.temporal_db,
-                          sandbox_runner=args.runner, rounds=args.rounds)
+                          sandbox_runner=args.runner, rounds=args.rounds, worker_processes=args.worker_processes)
     common.print_facts(facts)
     t0 = time.monotonic()
     stack = common.Stack("throughput")
@@ -229,6 +231,8 @@ def main() -> None:
         stack.start_postgres()
         stack.start_temporal(db_file=args.temporal_db == "file")
         stack.start_worker(max_cached=1000, metrics=True, runner=args.runner)
+        for _ in range(args.worker_processes - 1):
+            stack.start_worker(max_cached=1000, runner=args.runner)
         common.say(f"stack up: PostgreSQL, Temporal dev server ({args.temporal_db}), worker pid {stack.pids()['worker']}")
         results = asyncio.run(run(stack, processes, n, concurrency, args.rounds))
     finally:

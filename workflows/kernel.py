@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.exceptions import TimeoutError as StepTimeout
 from typing_extensions import TypeIs
 
@@ -110,31 +110,38 @@ AGENCY_CALL = StepOptions(
 
 # Bookkeeping (``ActivityRef.bookkeeping``) runs first as a local activity inside the workflow
 # task: no activity task and no round trip through the server, one history event instead of three.
-# If a few quick tries have not done it (PostgreSQL away, or a refusal), it runs again as a regular
-# activity with the step's own options: Temporal retries it with backoff and the UI shows it
-# pending, and a refusal fails it as it always did (an ``ActivityError`` whose cause is the
-# refusal: a local activity's failure arrives bare). The steps are idempotent (keyed by case and
-# step), so a write that landed before its answer was lost is found, not repeated. Cases recorded
-# before this patch keep their regular activities.
+# A refusal (an error no retry can fix) reaches the caller as it always did: an ``ActivityError``
+# whose cause is the refusal (a local activity's failure arrives bare, so it is wrapped here). If
+# a few quick tries have not done it otherwise (PostgreSQL away), it runs again as a regular
+# activity with the step's own options, which Temporal retries with backoff and the UI shows
+# pending. The steps are idempotent (keyed by case and step), so a write that landed before its
+# answer was lost is found, not repeated. Cases recorded before this patch keep their regular
+# activities.
 LOCAL_BOOKKEEPING = "local-bookkeeping"
 LOCAL_TRIES = StepOptions(
     start_to_close_timeout=timedelta(seconds=10),
     schedule_to_close_timeout=timedelta(seconds=20),
-    retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_attempts=3,
-                             non_retryable_error_types=[Refusal.BUSINESS_RULE_VIOLATION.type_name]),
+    retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0, maximum_attempts=3),
 )
 
 
 async def run(ref: ActivityRef[In, Out], arg: In, *, summary: str, options: StepOptions = DB_STEP) -> Out:
     """Run the activity ``ref`` names, with its request and result types as the contract says."""
     if ref.bookkeeping and workflow.patched(LOCAL_BOOKKEEPING):
+        never = [*(options.retry_policy.non_retryable_error_types or ()), Refusal.BUSINESS_RULE_VIOLATION.type_name]
         try:
             done: Out = await workflow.execute_local_activity(
                 ref.name, arg, result_type=ref.result, summary=summary,
                 start_to_close_timeout=LOCAL_TRIES.start_to_close_timeout,
-                schedule_to_close_timeout=LOCAL_TRIES.schedule_to_close_timeout, retry_policy=LOCAL_TRIES.retry_policy)
+                schedule_to_close_timeout=LOCAL_TRIES.schedule_to_close_timeout,
+                retry_policy=replace(LOCAL_TRIES.retry_policy, non_retryable_error_types=never))
             return done
-        except (ApplicationError, StepTimeout):
+        except ApplicationError as failure:
+            if failure.non_retryable or failure.type in never:
+                raise ActivityError(f"{ref.name} refused", scheduled_event_id=0, started_event_id=0, identity="",
+                                    activity_type=ref.name, activity_id="",
+                                    retry_state=RetryState.NON_RETRYABLE_FAILURE) from failure
+        except StepTimeout:
             pass  # as a regular activity, below
     result: Out = await workflow.execute_activity(
         ref.name, arg, result_type=ref.result, summary=summary,

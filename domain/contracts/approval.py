@@ -47,5 +47,5 @@ REASSIGN_SIGNAL = "tasks_reassigned"
 HANDLES_REASSIGN = frozenset({"si_change", "maternity", "offboarding"})  # the case kinds whose workflows run approver routes
 
 # The activities, by the names recorded in every history.
-RESOLVE_ROUTE: ActivityRef[ResolveRoute, ResolvedRoute] = ActivityRef("approval.resolve_route", ResolvedRoute)
-TASKS_OF_LEAVER: ActivityRef[LeaverTasks, list[Handover]] = ActivityRef("approval.tasks_of_leaver", list[Handover])
+RESOLVE_ROUTE: ActivityRef[ResolveRoute, ResolvedRoute] = ActivityRef("approval.resolve_route", ResolvedRoute, bookkeeping=True)
+TASKS_OF_LEAVER: ActivityRef[LeaverTasks, list[Handover]] = ActivityRef("approval.tasks_of_leaver", list[Handover], bookkeeping=True)

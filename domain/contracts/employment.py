@@ -19,4 +19,4 @@ class Announce(BaseModel):
 
 
 # The activities, by the names recorded in every history.
-ANNOUNCE: ActivityRef[Announce, list[str]] = ActivityRef("employment.announce", list[str])
+ANNOUNCE: ActivityRef[Announce, list[str]] = ActivityRef("employment.announce", list[str], bookkeeping=True)

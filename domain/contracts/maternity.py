@@ -75,10 +75,10 @@ class ClaimAllowance(BaseModel):
 
 
 # The activities, by the names recorded in every history.
-SET_SI_STATUS: ActivityRef[SetSiStatus, str] = ActivityRef("maternity.set_si_status", str)
-BOOK_ADVANCE: ActivityRef[BookAdvance, bool] = ActivityRef("maternity.book_advance", bool)
-SETTLE: ActivityRef[Settle, Decimal] = ActivityRef("maternity.settle", Decimal)
-OPEN_BALANCE: ActivityRef[OpenBalance, Decimal] = ActivityRef("maternity.open_balance", Decimal)
-RECONCILE_RETURN: ActivityRef[ReconcileReturn, dict[str, Decimal]] = ActivityRef("maternity.reconcile_return", dict[str, Decimal])
-RECOMPUTE: ActivityRef[Recompute, MaternitySnapshot] = ActivityRef("maternity.recompute", MaternitySnapshot)
+SET_SI_STATUS: ActivityRef[SetSiStatus, str] = ActivityRef("maternity.set_si_status", str, bookkeeping=True)
+BOOK_ADVANCE: ActivityRef[BookAdvance, bool] = ActivityRef("maternity.book_advance", bool, bookkeeping=True)
+SETTLE: ActivityRef[Settle, Decimal] = ActivityRef("maternity.settle", Decimal, bookkeeping=True)
+OPEN_BALANCE: ActivityRef[OpenBalance, Decimal] = ActivityRef("maternity.open_balance", Decimal, bookkeeping=True)
+RECONCILE_RETURN: ActivityRef[ReconcileReturn, dict[str, Decimal]] = ActivityRef("maternity.reconcile_return", dict[str, Decimal], bookkeeping=True)
+RECOMPUTE: ActivityRef[Recompute, MaternitySnapshot] = ActivityRef("maternity.recompute", MaternitySnapshot, bookkeeping=True)
 CLAIM_ALLOWANCE: ActivityRef[ClaimAllowance, str] = ActivityRef("maternity.claim_allowance", str)

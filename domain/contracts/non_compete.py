@@ -24,4 +24,4 @@ class Payment(BaseModel):
 
 
 # The activities, by the names recorded in every history.
-PAY: ActivityRef[Payment, bool] = ActivityRef("non_compete.pay", bool)
+PAY: ActivityRef[Payment, bool] = ActivityRef("non_compete.pay", bool, bookkeeping=True)

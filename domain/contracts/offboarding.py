@@ -129,12 +129,12 @@ class Claimed(BaseModel):
 
 
 # The activities, by the names recorded in every history.
-ASSESS_RISK: ActivityRef[Assess, RiskReport] = ActivityRef("offboarding.assess_risk", RiskReport)
-OPEN_ITEMS: ActivityRef[OpenItems, None] = ActivityRef("offboarding.open_items")
-SIGN_ITEM: ActivityRef[SignItem, Signed] = ActivityRef("offboarding.sign_item", Signed)
-REVOKE_ACCESS: ActivityRef[AccessChange, list[int]] = ActivityRef("offboarding.revoke_access", list[int])
-RESTORE_ACCESS: ActivityRef[AccessChange, None] = ActivityRef("offboarding.restore_access")
+ASSESS_RISK: ActivityRef[Assess, RiskReport] = ActivityRef("offboarding.assess_risk", RiskReport, bookkeeping=True)
+OPEN_ITEMS: ActivityRef[OpenItems, None] = ActivityRef("offboarding.open_items", bookkeeping=True)
+SIGN_ITEM: ActivityRef[SignItem, Signed] = ActivityRef("offboarding.sign_item", Signed, bookkeeping=True)
+REVOKE_ACCESS: ActivityRef[AccessChange, list[int]] = ActivityRef("offboarding.revoke_access", list[int], bookkeeping=True)
+RESTORE_ACCESS: ActivityRef[AccessChange, None] = ActivityRef("offboarding.restore_access", bookkeeping=True)
 HOUSING_FUND: ActivityRef[HousingFund, str] = ActivityRef("offboarding.housing_fund", str)
-ISSUE_CERTIFICATE: ActivityRef[Certificate, str] = ActivityRef("offboarding.issue_certificate", str)
-CLAIM_RECEIVABLES: ActivityRef[ClaimReceivables, Claimed] = ActivityRef("offboarding.claim_receivables", Claimed)
-VOID_CLAIM: ActivityRef[VoidClaim, Claimed] = ActivityRef("offboarding.void_claim", Claimed)
+ISSUE_CERTIFICATE: ActivityRef[Certificate, str] = ActivityRef("offboarding.issue_certificate", str, bookkeeping=True)
+CLAIM_RECEIVABLES: ActivityRef[ClaimReceivables, Claimed] = ActivityRef("offboarding.claim_receivables", Claimed, bookkeeping=True)
+VOID_CLAIM: ActivityRef[VoidClaim, Claimed] = ActivityRef("offboarding.void_claim", Claimed, bookkeeping=True)

@@ -81,7 +81,7 @@ class Review(BaseModel):
 
 # The activities, by the names recorded in every history.
 RECORD: ActivityRef[RecordTransfer, None] = ActivityRef("transfer.record", bookkeeping=True)
-MISSING_MATERIALS: ActivityRef[CheckMaterials, list[str]] = ActivityRef("transfer.missing_materials", list[str])
-PLAN_STEP: ActivityRef[PlanStep, Planned] = ActivityRef("transfer.plan_step", Planned)
+MISSING_MATERIALS: ActivityRef[CheckMaterials, list[str]] = ActivityRef("transfer.missing_materials", list[str], bookkeeping=True)
+PLAN_STEP: ActivityRef[PlanStep, Planned] = ActivityRef("transfer.plan_step", Planned, bookkeeping=True)
 FILE_BRANCH: ActivityRef[FileBranch, str] = ActivityRef("transfer.file_branch", str)
 RECORD_REVIEW: ActivityRef[Review, None] = ActivityRef("transfer.record_review", bookkeeping=True)
