@@ -155,9 +155,11 @@ async def start_case(temporal: Client, workflow: CaseWorkflow[Req, View], req: R
     try:
         return await opened(handle, workflow.opened, request_id)
     except ApiError as err:
-        if closed != "answer" or err.error != "case_closed":
+        if err.error != "case_closed":
             raise
-        return await query(temporal, id, workflow.view)  # it ran to its end while the retry was on its way
+        # The run this request started (or found running) reached its end before its start-up was
+        # answered (a retry on its way; a case whose every date is past): answer what it did.
+        return await query(temporal, id, workflow.view)
 
 
 async def opened(handle: WorkflowHandle[Any, Any], method: UpdateMethodMultiParam[[Any], View],
