@@ -12,8 +12,8 @@ from temporalio import workflow
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from api.errors import ApiError
 from api import workflow_calls
+from api.errors import ApiError
 from api.workflow_calls import CaseWorkflow, start_case
 
 
