@@ -34,9 +34,11 @@ from typing import Any
 
 from bench import common
 from domain.roles import Role
+from hrflow.settings import Settings
 
 SIZES = {"tiny": (10, 2.0, 30), "small": (50, 5.0, 300), "full": (50, 60.0, 2500)}  # clients, seconds, cases
 TARGET_RATIO = 1.5
+HRFLOW_CACHE = Settings.model_fields["worker_max_cached_workflows"].default
 IDLE_SAMPLES = 20
 
 
@@ -210,8 +212,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int)
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--cases", type=int, help="changes prepared for approval")
-    parser.add_argument("--max-cached", type=int, default=1000,
-                        help="the worker's max_cached_workflows (hrflow's default: 1000)")
+    parser.add_argument("--max-cached", type=int, default=HRFLOW_CACHE,
+                        help=f"the worker's max_cached_workflows (hrflow's default: {HRFLOW_CACHE})")
     parser.add_argument("--runner", choices=("default", "strict", "passthrough-all", "unsandboxed"), default="default",
                         help="the worker's sandbox: default is hrflow's, strict the full sandbox (the baseline), see bench.worker")
     args = parser.parse_args()

@@ -4,11 +4,11 @@
 
 The worker runs as a separate process (``bench.worker``: ``worker.build_worker``); its RSS is read
 from ``/proc/<pid>/status`` (VmRSS). Phase 1: the worker is started with max_cached_workflows = the
-number of cases (10,000 at full size, so every case stays cached; hrflow's default is 1000), the
+number of cases (10,000 at full size, so every case stays cached; hrflow's default is 800), the
 cases are started, and once every case waits for its approval (its task is open in the database)
 and the worker's sticky cache (the SDK's ``temporal_sticky_cache_size`` metric) holds them all,
 RSS is read (target < 500 MB). Phase 2 (small and full): a fresh worker with hrflow's default of
-1000 cached workflows; a query to every case brings each one back into its cache in turn (so it
+800 cached workflows (``HRFLOW_WORKER_MAX_CACHED_WORKFLOWS``); a query to every case brings each one back into its cache in turn (so it
 replays, and the cache stays at its limit), then RSS is read again.
 
 The cases are social-insurance enrollment changes waiting for the checker's approval: each one
@@ -41,10 +41,11 @@ from bench.common import (
     verdict,
     worker_metrics,
 )
+from hrflow.settings import Settings
 
 SIZES = {"tiny": 30, "small": 1000, "full": 10_000}
 TARGET_MB = 500.0
-DEFAULT_CACHE = 1000  # worker.build_worker's default, what `hrflow worker` runs with
+DEFAULT_CACHE = Settings.model_fields["worker_max_cached_workflows"].default  # what `hrflow worker` runs with
 
 
 def sticky_cache_size(port: int | None) -> int | None:
@@ -178,7 +179,7 @@ async def query_all(stack: Stack, ids: list[str], concurrency: int = 20) -> floa
 def main() -> None:
     parser = size_arg(__doc__.split("\n\n")[0])
     parser.add_argument("--no-default-cache-phase", action="store_true",
-                        help="skip phase 2 (a worker with hrflow's default cache of 1000)")
+                        help="skip phase 2 (a worker with hrflow's default cache)")
     parser.add_argument("--cases", type=int, help="override the size's number of cases")
     parser.add_argument("--bare", action="store_true",
                         help="the baseline instead: bare workflows with the same four activities, then waiting")

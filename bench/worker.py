@@ -2,7 +2,7 @@
 workflow and activity, the simulated agency from the settings) plus the bare benchmark workflows.
 
 Configured like ``hrflow worker`` from HRFLOW_* variables (the stack sets them; the simulated
-agency's latency is 0). ``--max-cached`` is passed to ``build_worker`` (hrflow's default is 1000);
+agency's latency is 0). ``--max-cached`` is passed to ``build_worker`` (hrflow's default: HRFLOW_WORKER_MAX_CACHED_WORKFLOWS, 800);
 ``--metrics-port`` serves the SDK's Prometheus metrics (e.g. ``temporal_sticky_cache_size``), so
 a benchmark can see how many workflows the worker holds in its cache.
 
@@ -84,7 +84,7 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--ready-file", required=True)
-    parser.add_argument("--max-cached", type=int, default=1000)
+    parser.add_argument("--max-cached", type=int, help="default: HRFLOW_WORKER_MAX_CACHED_WORKFLOWS")
     parser.add_argument("--metrics-port", type=int)
     parser.add_argument("--runner", choices=("default", "strict", "passthrough-all", "unsandboxed"), default="default")
     logging.basicConfig(level=logging.WARNING)

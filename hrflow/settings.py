@@ -144,8 +144,9 @@ class Settings(BaseSettings):
     # --- worker ---
     worker_max_concurrent_activities: int = Field(default=50, ge=1)
     worker_max_cached_workflows: int = Field(
-        default=1000, ge=0, description="open cases a worker keeps in memory (about 0.25 MB each); the rest replay"
-                                        " from history when a message or timer reaches them")
+        default=800, ge=0, description="open cases a worker keeps in memory (about 0.3 MB each: sized to keep a"
+                                       " worker under 500 MB); the rest replay from history when a message or"
+                                       " timer reaches them")
     worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
     worker_processes: int = Field(default=1, ge=1, le=256, description="worker processes `hrflow worker` runs:"
                                                                         " one per core")
