@@ -70,4 +70,6 @@ class ApprovalTask(Base):
         sa.Index("ix_approval_tasks_open_undated", "created_at", "id",
               postgresql_where=sa.text("status = 'open' AND due_at IS NULL")),
         sa.Index("ix_approval_tasks_open_role_id", "role", "id", postgresql_where=sa.text("status = 'open'")),  # the inbox
+        # the inbox's "mine or my role's": open tasks alone in id order (the OR keeps it off the role index)
+        sa.Index("ix_approval_tasks_open_id", "id", postgresql_where=sa.text("status = 'open'")),
     )
