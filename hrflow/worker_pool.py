@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hrflow.stack import spawn, stop_process
 
@@ -34,8 +34,7 @@ class _Slot:
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     pause: float = 0.0
-    restarts: int = 0
-    due_at: float = field(default=0.0)
+    due_at: float = 0.0
 
 
 def worker_command() -> list[str]:
@@ -70,7 +69,7 @@ def run_pool(processes: int, *, command: Sequence[str] | None = None, grace_seco
 
 
 def _start(slot: _Slot, command: list[str]) -> None:
-    env = dict(os.environ) | {"HRFLOW_WORKER_PROCESS": str(slot.index)}
+    env = dict(os.environ) | {"HRFLOW_WORKER_PROCESSES": "1"}  # each child is one worker, not a pool
     if slot.index > 0:
         env["HRFLOW_SCHEDULES_SYNC_ON_START"] = "false"  # one process syncs them
     slot.proc = spawn(command, env=env)
@@ -84,6 +83,5 @@ def _died(slot: _Slot, now: float) -> None:
     ran = now - slot.started_at
     slot.pause = 0.0 if ran >= STEADY_S else min(max(slot.pause * 2, FIRST_PAUSE_S), LONGEST_PAUSE_S)
     slot.due_at, slot.proc = now + slot.pause, None
-    slot.restarts += 1
     log.warning("worker %d exited with %s after %.0f s; starting it again in %.0f s", slot.index, code, ran,
                 slot.pause)

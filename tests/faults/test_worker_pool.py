@@ -98,10 +98,12 @@ def test_a_child_that_keeps_dying_is_started_again_later_each_time(monkeypatch) 
     assert gaps[0] >= 0.3 and gaps[1] >= 0.6 and gaps[2] >= 1.2, gaps  # doubling pauses
 
 
-def test_a_sigterm_reaches_every_child_and_the_pool_waits_for_them(tmp_path: Path) -> None:
+def test_a_sigterm_reaches_every_child_and_the_pool_waits_for_them(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HRFLOW_WORKER_PROCESSES", "3")  # the pool's own setting: each child is one worker
     script = ("import os, pathlib, signal, sys, time\n"
               "def bye(*_):\n    time.sleep(0.5)\n"
-              "    (pathlib.Path(sys.argv[1]) / str(os.getpid())).write_text('finished')\n    sys.exit(0)\n"
+              "    (pathlib.Path(sys.argv[1]) / str(os.getpid())).write_text(os.environ['HRFLOW_WORKER_PROCESSES'])\n"
+              "    sys.exit(0)\n"
               "signal.signal(signal.SIGTERM, bye)\n"
               "while True:\n    time.sleep(0.1)\n")
     stop = threading.Event()
@@ -113,4 +115,4 @@ def test_a_sigterm_reaches_every_child_and_the_pool_waits_for_them(tmp_path: Pat
     runner.join(timeout=20)
     assert not runner.is_alive()
     finished = [p.read_text() for p in tmp_path.iterdir()]
-    assert finished == ["finished"] * 3  # each finished its work before the pool returned
+    assert finished == ["1"] * 3  # each finished its work before the pool returned, as one worker
