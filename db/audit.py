@@ -52,9 +52,14 @@ class AuditEntry:
 
     @property
     def chain(self) -> str:
-        if self.workflow_id:
-            return f"case:{self.workflow_id}"
-        return f"subject:{self.subject}" if self.subject else "system"
+        return chain_of(self.workflow_id, self.subject)
+
+
+def chain_of(workflow_id: str | None, subject: str | None = None) -> str:
+    """The chain an entry goes on: its case's, else its subject's, else the system's."""
+    if workflow_id:
+        return f"case:{workflow_id}"
+    return f"subject:{subject}" if subject else "system"
 
 
 def _value(row: Any, name: str) -> Any:
@@ -214,7 +219,7 @@ def verify_case(session: Session, workflow_id: str) -> ChainReport:
     """Re-walk one case's chain against its head and the newest seal that holds it (found by the
     seals' index), and check that seal's own hash: what an evidence package proves, in the time
     one case takes. ``head_hash`` is that seal's, to compare with the seal chain kept outside."""
-    chain = AuditEntry(actor="", actor_role="", action="", workflow_id=workflow_id).chain
+    chain = chain_of(workflow_id)
     newest = session.scalars(select(AuditSeal).where(AuditSeal.heads.has_key(chain))
                              .order_by(AuditSeal.id.desc()).limit(1)).first()
     tally = {"rows": 0, "chains": 0, "unsealed": 0}
@@ -226,9 +231,7 @@ def verify_case(session: Session, workflow_id: str) -> ChainReport:
         last = _walk_one(chain, iter(events), sealed, tally)
         head = session.execute(select(AuditChainHead.seq, AuditChainHead.head_hash)
                                .where(AuditChainHead.chain == chain)).first()
-        if (tuple(head) if head else (0, GENESIS)) != last:
-            raise _Broken(f"the chain's head says {tuple(head) if head else None}, its last row is {last[0]}"
-                          " (rows were deleted, or the head was changed)", chain)
+        _check_head(chain, (head.seq, head.head_hash) if head else None, last)
     except _Broken as broken:
         return ChainReport(False, tally["rows"], broken.row_id, broken.reason, broken_chain=broken.chain)
     return ChainReport(True, tally["rows"], head_hash=newest.hash if newest else GENESIS,
@@ -257,19 +260,10 @@ def _walk_seals(session: Session, batch: int) -> tuple[dict[str, tuple[int, str]
 
 
 def _walk_legacy(session: Session, batch: int, sealed: tuple[int, str] | None, tally: dict[str, int]) -> None:
-    expected_prev, seq = GENESIS, 0
+    """The rows from before per-case chains: one chain in id order, numbered by their place."""
     stmt = select(AuditEvent).where(AuditEvent.chain.is_(None)).order_by(AuditEvent.id)
-    for event in session.scalars(stmt.execution_options(yield_per=batch)):
-        tally["rows"] += 1
-        seq += 1
-        _check_row(event, expected_prev, LEGACY)
-        if sealed is not None and seq == sealed[0] and event.hash != sealed[1]:
-            raise _Broken(f"row {seq} of the chain is not the row its seal holds", LEGACY, event.id)
-        expected_prev = event.hash
-    if seq:
+    if _walk_one(LEGACY, iter(session.scalars(stmt.execution_options(yield_per=batch))), sealed, tally)[0]:
         tally["chains"] += 1
-    if sealed is not None and seq < sealed[0]:
-        raise _Broken(f"the chain ends at row {seq}, sealed at row {sealed[0]} (rows were deleted)", LEGACY)
 
 
 def _check_row(event: AuditEvent, expected_prev: str, chain: str) -> None:
@@ -288,28 +282,32 @@ def _walk_chains(session: Session, batch: int, sealed: dict[str, tuple[int, str]
         assert chain is not None
         seen.add(chain)
         tally["chains"] += 1
-        last_seq, last_hash = _walk_one(chain, events, sealed.get(chain), tally)
-        if heads.get(chain) != (last_seq, last_hash):
-            raise _Broken(f"the chain's head says {heads.get(chain)}, its last row is {last_seq}"
-                          " (rows were deleted, or the head was changed)", chain)
+        _check_head(chain, heads.get(chain), _walk_one(chain, events, sealed.get(chain), tally))
     for chain in (sealed.keys() | heads.keys()) - seen:
         if heads.get(chain, (0,))[0] or chain in sealed:
             raise _Broken("the chain has a head or a seal but no rows (its rows were deleted)", chain)
 
 
+def _check_head(chain: str, head: tuple[int, str] | None, last: tuple[int, str]) -> None:
+    if (head or (0, GENESIS)) != last:
+        raise _Broken(f"the chain's head says {head}, its last row is {last[0]}"
+                      " (rows were deleted, or the head was changed)", chain)
+
+
 def _walk_one(chain: str, events: Iterator[AuditEvent], sealed: tuple[int, str] | None,
               tally: dict[str, int]) -> tuple[int, str]:
+    """One chain in order (legacy rows carry no seq: their place is their number); its last (seq, hash)."""
     expected_prev, seq = GENESIS, 0
     for event in events:
         tally["rows"] += 1
         seq += 1
-        if event.seq != seq:
+        if event.seq is not None and event.seq != seq:
             raise _Broken(f"row {seq} of the chain is missing (the next row is {event.seq})", chain, event.id)
         _check_row(event, expected_prev, chain)
         if sealed is not None and seq == sealed[0] and event.hash != sealed[1]:
             raise _Broken(f"row {seq} of the chain is not the row its seal holds (the chain was rewritten)",
                           chain, event.id)
-        if sealed is None or seq > sealed[0]:
+        if event.seq is not None and (sealed is None or seq > sealed[0]):  # legacy rows are counted apart
             tally["unsealed"] += 1
         expected_prev = event.hash
     if sealed is not None and seq < sealed[0]:

@@ -3,7 +3,8 @@
 Each hands an app a token for a couple of hours. ``AppToken`` fetches it when there is none or it
 is five minutes from its end, forgets it when the platform says it is invalid, and retries a call
 once for that and once when the platform is busy (a network error, HTTP 5xx, an answer that is not
-JSON). ``json_answer`` is one HTTP call whose answer is a JSON object, or ``PlatformBusy``.
+JSON). ``json_answer`` is one HTTP call whose answer is a JSON object, or ``PlatformBusy``;
+``coded_answer`` one whose object carries a result code (0: done), or the platform's own error.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 import httpx
 
 RENEW_BEFORE_SECONDS = 300
+BUSY = -1  # the code each platform's error carries for "could not answer now"
 T = TypeVar("T")
 
 
@@ -38,6 +40,21 @@ def json_answer(base: str, method: str, path: str, *, timeout: float, **request:
     if answer.status_code >= 500 or not isinstance(body, dict):
         raise PlatformBusy(f"HTTP {answer.status_code}")
     return answer.status_code, body
+
+
+def coded_answer(base: str, method: str, path: str, *, timeout: float, error: Callable[[int, str], Exception],
+                 code_field: str = "errcode", message_fields: tuple[str, ...] = ("errmsg",),
+                 **request: Any) -> dict[str, Any]:
+    """The JSON object when its ``code_field`` is 0; otherwise ``error(code, message)``, and
+    ``error(BUSY, ...)`` when the platform could not answer at all."""
+    try:
+        _, body = json_answer(base, method, path, timeout=timeout, **request)
+    except PlatformBusy as exc:
+        raise error(BUSY, str(exc)) from None
+    code = int(body.get(code_field, 0))
+    if code:
+        raise error(code, next((str(body[f]) for f in message_fields if body.get(f)), ""))
+    return body
 
 
 @dataclass

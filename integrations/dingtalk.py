@@ -21,13 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from integrations.app_token import AppToken, PlatformBusy, json_answer
+from integrations.app_token import BUSY, AppToken, PlatformBusy, coded_answer, json_answer
 from integrations.hr_master import MasterRecord, MasterSnapshot, MasterUnavailable
 from integrations.identity import NO_LOGIN, REFUSED, UNAVAILABLE, Attempt, SignInProblem, Vouched
 
 log = logging.getLogger("hrflow.dingtalk")
 TOKEN_EXPIRED = {40014, 42001}
-BUSY = -1
 NOT_A_MEMBER = 60121
 
 
@@ -81,14 +80,8 @@ class DingTalkApi:
         return str(body["access_token"]), int(body.get("expires_in", 7200))
 
     def _oapi(self, method: str, path: str, params: dict[str, str], body: dict[str, Any] | None) -> dict[str, Any]:
-        try:
-            _, parsed = json_answer(self.oapi_base, method, path, timeout=self.timeout, params=params, json=body)
-        except PlatformBusy as exc:
-            raise DingTalkError(BUSY, str(exc)) from None
-        code = int(parsed.get("errcode", 0))
-        if code:
-            raise DingTalkError(code, str(parsed.get("errmsg", "")))
-        return parsed
+        return coded_answer(self.oapi_base, method, path, timeout=self.timeout, error=DingTalkError, params=params,
+                            json=body)
 
 
 @dataclass

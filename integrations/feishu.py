@@ -21,13 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from integrations.app_token import AppToken, PlatformBusy, json_answer
+from integrations.app_token import BUSY, AppToken, coded_answer
 from integrations.hr_master import MasterRecord, MasterSnapshot, MasterUnavailable
 from integrations.identity import NO_LOGIN, REFUSED, UNAVAILABLE, Attempt, SignInProblem, Vouched
 
 log = logging.getLogger("hrflow.feishu")
 TOKEN_INVALID = {99991663, 99991661, 99991668}
-BUSY = -1
 
 
 class FeishuError(Exception):
@@ -69,14 +68,8 @@ def ask(base: str, method: str, path: str, *, params: dict[str, Any] | None = No
         json_body: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
         timeout: float = 10.0) -> dict[str, Any]:
     """One call; its JSON when ``code`` is 0, else ``FeishuError`` (network trouble and 5xx: -1)."""
-    try:
-        _, body = json_answer(base, method, path, timeout=timeout, params=params, json=json_body, headers=headers)
-    except PlatformBusy as exc:
-        raise FeishuError(BUSY, str(exc)) from None
-    code = int(body.get("code", 0))
-    if code:
-        raise FeishuError(code, str(body.get("msg") or body.get("error_description") or ""))
-    return body
+    return coded_answer(base, method, path, timeout=timeout, error=FeishuError, code_field="code",
+                        message_fields=("msg", "error_description"), params=params, json=json_body, headers=headers)
 
 
 @dataclass

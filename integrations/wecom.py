@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from integrations.app_token import AppToken, PlatformBusy, json_answer
+from integrations.app_token import BUSY, AppToken, coded_answer
 from integrations.hr_master import MasterRecord, MasterSnapshot, MasterUnavailable
 from integrations.identity import NO_LOGIN, REFUSED, UNAVAILABLE, Attempt, SignInProblem, Vouched
 
 TOKEN_EXPIRED = {42001, 40014}  # access_token expired / invalid: fetch a new one and ask again
-BUSY = -1
 INVALID_CODE = 40029
 LEFT_CORPORATION = 5  # a member's status: 1 active, 2 disabled, 4 not yet activated, 5 left
 
@@ -66,14 +65,8 @@ class WeComApi:
 
     def _ask(self, method: str, path: str, *, params: dict[str, Any],
              json: dict[str, Any] | None = None) -> dict[str, Any]:
-        try:
-            _, body = json_answer(self.api_base, method, path, timeout=self.timeout, params=params, json=json)
-        except PlatformBusy as exc:
-            raise WeComError(BUSY, str(exc)) from None
-        code = int(body.get("errcode", 0))
-        if code:
-            raise WeComError(code, str(body.get("errmsg", "")))
-        return body
+        return coded_answer(self.api_base, method, path, timeout=self.timeout, error=WeComError, params=params,
+                            json=json)
 
 
 @dataclass

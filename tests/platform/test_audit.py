@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from db import audit
 from db.audit import AuditEntry, verify_chain
@@ -42,12 +45,19 @@ def test_database_refuses_changes(session_factory, statement: str) -> None:
         s.commit()
 
 
-def _tamper(session_factory, statement: str) -> None:
-    """What only a superuser could do: switch the trigger off and change history."""
+@contextmanager
+def _trigger_off(session_factory, table: str = "audit_events") -> Iterator[Session]:
+    """What only a superuser could do: a transaction with the table's append-only trigger off."""
     with session_factory.begin() as s:
-        s.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_change"))
+        s.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {table}_no_change"))
+        yield s
+        s.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {table}_no_change"))
+
+
+def _tamper(session_factory, statement: str) -> None:
+    """Switch the trigger off and change history."""
+    with _trigger_off(session_factory) as s:
         s.execute(text(statement))
-        s.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_change"))
 
 
 def test_edited_row_is_named(session_factory) -> None:
@@ -179,8 +189,7 @@ def test_seals_refuse_changes(session_factory) -> None:
 def _rewrite_chain(session_factory, chain: str, keep: int | None = None) -> None:
     """What a superuser covering her tracks does: rewrite a case's rows with fresh, consistent
     hashes (or cut the chain at ``keep`` rows) and move its head to match."""
-    with session_factory.begin() as s:
-        s.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_change"))
+    with _trigger_off(session_factory) as s:
         rows = s.scalars(select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)).all()
         if keep is not None:
             s.execute(text("DELETE FROM audit_events WHERE chain = :c AND seq > :k"), {"c": chain, "k": keep})
@@ -193,7 +202,6 @@ def _rewrite_chain(session_factory, chain: str, keep: int | None = None) -> None
             s.flush()
         s.execute(text("UPDATE audit_chain_heads SET seq = :n, head_hash = :h WHERE chain = :c"),
                   {"n": len(rows), "h": rows[-1].hash, "c": chain})
-        s.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_change"))
 
 
 def test_a_consistently_rewritten_case_breaks_its_seal(session_factory) -> None:
@@ -229,10 +237,8 @@ def test_a_cut_unsealed_tail_is_found_by_the_head(session_factory) -> None:
 def test_an_edited_seal_is_named(session_factory) -> None:
     _in_cases(session_factory, ["wf-a"], 1)
     _seal(session_factory)
-    with session_factory.begin() as s:
-        s.execute(text("ALTER TABLE audit_seals DISABLE TRIGGER audit_seals_no_change"))
+    with _trigger_off(session_factory, "audit_seals") as s:
         s.execute(text("""UPDATE audit_seals SET heads = jsonb_set(heads, '{case:wf-a,0}', '0')"""))
-        s.execute(text("ALTER TABLE audit_seals ENABLE TRIGGER audit_seals_no_change"))
     with session_factory() as s:
         report = verify_chain(s)
     assert (report.ok, report.broken_chain) == (False, "seals")
