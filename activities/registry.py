@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from activities.approval import ApprovalActivities
 from activities.audit import AuditActivities
+from activities.base_adjustment import BaseAdjustmentActivities
 from activities.cases import CaseActivities
 from activities.employment import EmploymentActivities
 from activities.maternity import MaternityActivities
@@ -36,6 +37,7 @@ def all_activities(session_factory: sessionmaker[Session], agency: SocialInsuran
         *NoticeActivities(session_factory).all(),
         *EmploymentActivities(session_factory).all(),
         *SocialInsuranceActivities(session_factory, agency).all(),
+        *BaseAdjustmentActivities(session_factory, agency).all(),
         *MaternityActivities(session_factory, agency).all(),
         *OffboardingActivities(session_factory, agency).all(),
         *NonCompeteActivities(session_factory).all(),

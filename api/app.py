@@ -29,6 +29,7 @@ from api.body_limit import BodyLimit
 from api.routes import (
     approval_routes,
     audit,
+    base_adjustments,
     cases,
     delegations,
     employee_import,
@@ -160,7 +161,7 @@ def create_app(
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
-    for module in (health, me, employee_import, employee_sync, unit_import, unit_sync, organisation, delegations, approval_routes, employees, cases, inbox, si_changes, maternity, receivables, offboarding, non_compete,
+    for module in (health, me, employee_import, employee_sync, unit_import, unit_sync, organisation, delegations, approval_routes, employees, cases, inbox, si_changes, base_adjustments, maternity, receivables, offboarding, non_compete,
                    transfer_materials, transfer_stats, transfers, audit, evidence, policies, policy_notices, notifications, staff, tasks, reports,
                    resignations, schedules, codec_routes):
         # transfer_stats before transfers: /transfers/statistics is not a workflow id

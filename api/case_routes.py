@@ -57,7 +57,7 @@ class CaseRoutes(Generic[View]):
     errors: Responses = field(default_factory=lambda: dict(MESSAGE_ERRORS))  # a message route's error answers
 
     async def start(self, temporal: Client, req: BaseModel, *, id: str, task_queue: str, request_id: str,
-                    closed: Literal["answer", "conflict"], stage: str, employee_id: str, department: str,
+                    closed: Literal["answer", "conflict"], stage: str, employee_id: str | None, department: str,
                     province: str = "", summary: str, details: str) -> View:
         """Start one of its cases (``workflow_calls.start_case``), findable in the Temporal UI from
         its first moment by employee, kind, stage, province and department, with the summary and

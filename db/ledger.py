@@ -149,9 +149,10 @@ def settle(session: Session, *, workflow_id: str, step: str, employee_id: str, m
     return outstanding(session, employee_id, workflow_id)
 
 
-def reverse(session: Session, *, workflow_id: str, kind: str, month: str, at: dt.datetime) -> bool:
-    """Take back a month booked in error (she was at work on that cut-off after all): only while
-    nothing of it has been settled. True when it was reversed."""
+def reverse(session: Session, *, workflow_id: str, kind: str, month: str, at: dt.datetime,
+            reference: str | None = None) -> bool:
+    """Take back a month booked in error (she was at work on that cut-off after all, or what it
+    advanced was revoked): only while nothing of it has been settled. True when it was reversed."""
     row = session.scalar(select(Receivable).where(
         Receivable.workflow_id == workflow_id, Receivable.kind == kind, Receivable.month == month,
         Receivable.status == "open", Receivable.settled == 0).with_for_update())
@@ -159,7 +160,7 @@ def reverse(session: Session, *, workflow_id: str, kind: str, month: str, at: dt
         return False
     settlement = Settlement(workflow_id=workflow_id, step=f"reverse-{kind}-{month}", employee_id=row.employee_id,
                             method="reversal", amount=row.amount - row.reversed, confirmed_by="system",
-                            reference=f"{month} booked while she was back at work", at=at)
+                            reference=reference or f"{month} booked while she was back at work", at=at)
     session.add(settlement)
     session.flush()
     session.add(ReceivableClaim(settlement_id=settlement.id, receivable_id=row.id, method="reversal", reversal=True,

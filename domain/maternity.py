@@ -13,6 +13,12 @@ from decimal import ROUND_DOWN, Decimal
 
 FEN = Decimal("0.01")
 
+# Her social-insurance status while she is on leave and the company advances her share
+# (``Employee.si_status``): what the other processes of hers read.
+ON_LEAVE_STATUS = "on_maternity_leave_return_pending"
+# The receivable kind of her share of a base adjustment's back-payment, advanced while on leave.
+BASE_DIFFERENCE = "si_base_difference"
+
 
 def cutoff(month: dt.date, day: int) -> dt.date:
     return month.replace(day=day)

@@ -10,6 +10,7 @@ takes latency, outages and rejections that tests and operators inject.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -17,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -27,6 +28,7 @@ from db.canonical import to_jsonable
 from db.models import SimAgencyRequest
 from db.session import unit_of_work
 
+R = TypeVar("R")
 
 class AgencyUnavailable(Exception):
     """The agency could not be reached or answered with a server error: try again later."""
@@ -64,6 +66,33 @@ class AllowanceClaim:
 
 
 @dataclass(frozen=True)
+class DeclaredBase:
+    """One line of a batch declaration of contribution bases (社保缴费基数申报)."""
+
+    employee_id: str
+    resident_id_number: str
+    base: str  # yuan, to the fen, as text
+    back_pay_months: list[str]  # the months the agency bills the difference for (补缴差额)
+
+
+@dataclass(frozen=True)
+class BaseDeclaration:
+    reference: str  # idempotency key: batch, round and page
+    city: str
+    effective_month: str
+    lines: list[DeclaredBase]
+
+
+@dataclass(frozen=True)
+class DeclarationReceipt:
+    """The agency's answer to a batch declaration: accepted as a whole, less the lines it refused."""
+
+    number: str
+    received_at: dt.datetime
+    refused: dict[str, tuple[str, str]]  # employee id -> (code, reason)
+
+
+@dataclass(frozen=True)
 class AgencyReceipt:
     number: str  # acceptance or revocation number issued by the agency
     received_at: dt.datetime
@@ -76,6 +105,8 @@ class SocialInsuranceAgency(Protocol):
 
     def claim_allowance(self, claim: AllowanceClaim) -> AgencyReceipt: ...
 
+    def declare_bases(self, declaration: BaseDeclaration) -> DeclarationReceipt: ...
+
 
 @dataclass
 class FaultPlan:
@@ -85,6 +116,7 @@ class FaultPlan:
     outages: int = 0  # the next N calls fail as if the agency were down
     # employee id (or "employee@city") -> (code, reason) for the next submissions
     reject: dict[str, tuple[str, str]] = field(default_factory=dict)
+    max_declaration_lines: int = 1000  # a batch declaration longer than this is refused whole
     revocation_window: dt.timedelta = dt.timedelta(days=30)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -96,13 +128,13 @@ class FaultPlan:
             return False
 
 
-def _round_trip(call: Callable[..., AgencyReceipt]) -> Callable[..., AgencyReceipt]:
+def _round_trip(call: Callable[..., R]) -> Callable[..., R]:
     """Latency on both legs, as on a real network: half before the agency records the request,
     half before its answer arrives. A caller that dies in the second half was accepted without
     hearing so, and must not be accepted twice when it asks again."""
 
     @functools.wraps(call)
-    def travel(self: SimulatedAgency, *args: Any, **kwargs: Any) -> AgencyReceipt:
+    def travel(self: SimulatedAgency, *args: Any, **kwargs: Any) -> R:
         self._weather()
         receipt = call(self, *args, **kwargs)
         if self.faults.latency_seconds:
@@ -151,6 +183,51 @@ class SimulatedAgency:
         """A maternity allowance claim; the payment itself is reported later by finance."""
         return self._once(claim.reference, "allowance_claim", to_jsonable(claim.__dict__),
                           lambda _session: self.faults.reject.get(claim.employee_id), prefix="MA")
+
+    @_round_trip
+    def declare_bases(self, declaration: BaseDeclaration) -> DeclarationReceipt:
+        """A page of new bases: refused whole when longer than the agency takes, else accepted less
+        the lines it refuses (a person not insured here, an injected rejection). Idempotent on the
+        reference: a repeat gets the first answer, refusals included."""
+        if len(declaration.lines) > self.faults.max_declaration_lines:
+            raise AgencyRejected("declaration_too_long", f"a declaration takes at most {self.faults.max_declaration_lines}"
+                                 f" lines, this one has {len(declaration.lines)}")
+        with unit_of_work(self._sessions) as session:
+            earlier = session.scalar(select(SimAgencyRequest).where(
+                SimAgencyRequest.reference == declaration.reference).with_for_update())
+            if earlier is not None:
+                earlier.attempts += 1
+                assert earlier.number is not None
+                return DeclarationReceipt(earlier.number, earlier.received_at,
+                                          {k: (v[0], v[1]) for k, v in earlier.payload["refused"].items()})
+            insured = self._insured(session, declaration.city, [ln.resident_id_number for ln in declaration.lines])
+            refused: dict[str, tuple[str, str]] = {}
+            for ln in declaration.lines:
+                injected = (self.faults.reject.get(f"{ln.employee_id}@{declaration.city}")
+                            or self.faults.reject.get(ln.employee_id))
+                if injected:
+                    refused[ln.employee_id] = injected
+                elif ln.resident_id_number not in insured:
+                    refused[ln.employee_id] = ("not_enrolled", f"{declaration.city}: the person is not insured here")
+            payload = {**to_jsonable(dataclasses.asdict(declaration)), "refused": {k: list(v) for k, v in refused.items()}}
+            now = self._clock()
+            number = f"BD{now:%Y%m%d}{hashlib.sha256(declaration.reference.encode()).hexdigest()[:10].upper()}"
+            session.execute(insert(SimAgencyRequest).values(
+                reference=declaration.reference, operation="declare_bases", payload=payload,
+                outcome="accepted", number=number, received_at=now))
+            return DeclarationReceipt(number, now, refused)
+
+    def _insured(self, session: Session, city: str, id_numbers: list[str]) -> set[str]:
+        """Which of these people are insured in ``city``, from the accepted, unrevoked requests."""
+        rows = session.scalars(select(SimAgencyRequest).where(
+            SimAgencyRequest.operation == "submit", SimAgencyRequest.outcome == "accepted",
+            SimAgencyRequest.payload["city"].astext == city,
+            SimAgencyRequest.payload["resident_id_number"].astext.in_(id_numbers)))
+        by_person: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            if not self._revoked(session, row.number):
+                by_person.setdefault(row.payload["resident_id_number"], []).append(row.payload)
+        return {person for person, accepted in by_person.items() if _enrolled(accepted)}
 
     # ---- what a real agency checks ----
     def _refusal(self, session: Session, sub: AgencySubmission) -> tuple[str, str] | None:

@@ -24,7 +24,8 @@ def test_every_workflow_has_recorded_histories() -> None:
     expected = {"si_change": "SocialInsuranceChangeWorkflow", "maternity": "MaternityLeaveWorkflow",
                 "offboarding": "OffboardingWorkflow", "non_compete": "NonCompeteWorkflow",
                 "transfer": "CrossProvinceTransferWorkflow", "reminder_sweep": "ReminderSweepWorkflow",
-                "monthly_report": "MonthlyReportWorkflow", "audit_seal": "AuditSealWorkflow"}
+                "monthly_report": "MonthlyReportWorkflow", "audit_seal": "AuditSealWorkflow",
+                "base_adjustment": "BaseAdjustmentWorkflow", "base_adjustment_part": "BaseAdjustmentPartWorkflow"}
     registered = {cls.__name__ for cls in ALL_WORKFLOWS}
     assert set(expected.values()) <= registered
     assert set(expected) <= recorded

@@ -40,26 +40,28 @@ def now() -> dt.datetime:
 
 
 async def open_case(
-    *, kind: str, employee_id: str, stage: str, summary: str, province: str = "",
+    *, kind: str, employee_id: str | None, stage: str, summary: str, province: str = "",
     department: str = "", policy_version: str | None = None, actor: Actor = SYSTEM,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Record the case and make it findable: search attributes and current details."""
+    """Record the case and make it findable: search attributes and current details. A case of no
+    one employee (a batch of many) has ``employee_id`` None."""
     info = workflow.info()
-    updates = [sa.EMPLOYEE_ID.value_set(employee_id), sa.CASE_KIND.value_set(kind),
-               sa.CASE_STAGE.value_set(stage)]
+    updates = [sa.CASE_KIND.value_set(kind), sa.CASE_STAGE.value_set(stage)]
+    if employee_id is not None:
+        updates.insert(0, sa.EMPLOYEE_ID.value_set(employee_id))
     if province:
         updates.append(sa.PROVINCE.value_set(province))
     if department:
         updates.append(sa.DEPARTMENT.value_set(department))
     workflow.upsert_search_attributes(updates)
-    workflow.set_current_details(f"**{kind}** for {employee_id}: {stage}")
+    workflow.set_current_details(f"**{kind}** for {employee_id or summary}: {stage}")
     await kernel.run(
         contract.OPEN_CASE,
         contract.OpenCase(workflow_id=info.workflow_id, kind=kind, employee_id=employee_id, stage=stage,
                  summary=summary, policy_version=policy_version, opened_at=now(), actor=actor,
                  details=details or {}),
-        summary=f"open case {kind} for {employee_id}",
+        summary=f"open case {kind} for {employee_id or 'many employees'}",
     )
 
 

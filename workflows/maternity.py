@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts.outbox import MATERNITY_NOTIFY, Recipient
     from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
     from domain.employment import EmploymentEvent
-    from domain.maternity import allowance, installments, months_on_leave_at_cutoff
+    from domain.maternity import ON_LEAVE_STATUS, allowance, installments, months_on_leave_at_cutoff
     from domain.policy.maternity import BirthFacts, LeaveEntitlement
     from domain.policy.pinning import MaternitySnapshot
     from domain.refusals import Refusal
@@ -43,7 +43,6 @@ with workflow.unsafe.imports_passed_through():
 
 KIND = "maternity"
 PROVINCIAL_GAP = "provincial_extension:"  # how pin_maternity names a leave pinned on national law alone
-ON_LEAVE_STATUS = "on_maternity_leave_return_pending"
 DECISION = "maternity.approve"  # its approver route (domain.approval_routes)
 TITLES = {"applied": ("审批产假申请", "Approve maternity leave application"),
           "corrected": ("审批已更正的产假申请", "Approve corrected maternity leave application")}
@@ -139,6 +138,18 @@ class LedgerChanged(BaseModel):
     reference: str
 
 
+class BaseAdjusted(BaseModel):
+    """The annual base adjustment changed her base while she is on leave: her share of its
+    back-payment, which the company advanced, is owed as well (booked to this case's receivables
+    by the batch); her later advances are on the new base. A revocation sends the reverse (a
+    negative ``advance``, her old base). Applied once per ``reference``."""
+
+    reference: str  # the batch and its page (or its revocation)
+    actor: Actor
+    new_base: Decimal
+    advance: Decimal
+
+
 class MaternityView(BaseModel):
     workflow_id: str
     employee_id: str
@@ -150,6 +161,7 @@ class MaternityView(BaseModel):
     policy_version: str
     si_status_changed: bool
     advances_booked: dict[str, Decimal]
+    base_differences: dict[str, Decimal] = Field(default_factory=dict, description="her share of base back-payments")
     deductions_planned: list[Decimal]
     settled: Decimal
     outstanding: Decimal
@@ -178,6 +190,8 @@ class MaternityLeaveWorkflow(RoutedCase):
         self.departed_on: dt.date | None = None
         self.cancel_request: Decision | None = None
         self.advances: dict[str, Decimal] = {}
+        self.base_differences: dict[str, Decimal] = {}  # reference -> her share of a base adjustment's back-pay
+        self.base: Decimal | None = None  # her base since a base adjustment (else the one she started on)
         self.settled = Decimal("0.00")
         self.plan: list[Decimal] = []
         self.write_off: dict[str, str] = {}  # role -> user
@@ -210,7 +224,12 @@ class MaternityLeaveWorkflow(RoutedCase):
 
     @property
     def outstanding(self) -> Decimal:
-        return sum(self.advances.values(), Decimal("0.00")) - self.settled
+        return self.owed - self.settled
+
+    @property
+    def owed(self) -> Decimal:
+        """Everything advanced: each month's contribution and her share of any base back-payment."""
+        return sum(self.advances.values(), Decimal("0.00")) + sum(self.base_differences.values(), Decimal("0.00"))
 
     @property
     def monthly_advance(self) -> Decimal:
@@ -218,7 +237,7 @@ class MaternityLeaveWorkflow(RoutedCase):
         when it does not pay her salary; such a leave is started only with the city's rates)."""
         rates = self.policy.rates
         assert rates is not None, "a leave with advances is pinned on the city's contribution rates"
-        return personal_monthly(self.req.contribution_base, rates)
+        return personal_monthly(self.base or self.req.contribution_base, rates)
 
     # ------------------------------------------------------------------ run
     @workflow.run
@@ -777,6 +796,18 @@ class MaternityLeaveWorkflow(RoutedCase):
                 return
             await self._apply_settlement(Money(actor=msg.actor, amount=amount, reference=msg.reference), msg.method)
 
+    @workflow.signal
+    async def base_adjusted(self, msg: BaseAdjusted) -> None:
+        await case_ops.wait_until_open(self)
+        async with self._lock:
+            if msg.reference in self.base_differences:
+                return
+            self.base_differences[msg.reference], self.base = msg.advance, msg.new_base
+            await case_ops.audit(self.book.next_step(), "maternity.base_adjusted", actor=msg.actor,
+                                 subject=self.req.employee_id,
+                                 after={"reference": msg.reference, "new_base": msg.new_base, "advance": msg.advance,
+                                        "outstanding": self.outstanding})
+
     @workflow.update
     async def opened(self) -> MaternityView:
         return await case_ops.opened(self, self.view)
@@ -797,6 +828,7 @@ class MaternityLeaveWorkflow(RoutedCase):
             leave_start=self.leave.leave_start, last_day=self.last_day, expected_return=self.expected_return,
             total_days=self.leave.total_days + self.extra_days, policy_version=self.policy.version,
             si_status_changed=self.si_status_changed, advances_booked=dict(self.advances),
+            base_differences=dict(self.base_differences),
             deductions_planned=list(self.plan), settled=self.settled, outstanding=self.outstanding,
             departed_on=self.departed_on, leaving_on=self.leaving_on, allowance_expected=self.allowance_expected,
             allowance_claim_no=self.allowance_claim_no, allowance_difference=self.allowance_difference,
@@ -960,7 +992,7 @@ class MaternityLeaveWorkflow(RoutedCase):
             raise kernel.refuse(Refusal.OVER_SETTLEMENT, f"{msg.amount} 超过尚未追回的 {self.outstanding}：部分款项已由其他案件（如离职结算）追回，请只追回尚欠部分"
                           f" ({msg.amount} is more than the {self.outstanding} still open: part of it was recovered"
                           " by another case (final pay, say); recover only what is open)") from None
-        self.settled = sum(self.advances.values(), Decimal("0.00")) - Decimal(left)
+        self.settled = self.owed - Decimal(left)
         if self.outstanding == 0 and workflow.patched(case_ops.TASKS_BY_DECISION):
             for purpose in ("confirm-deductions", "departed-unsettled"):  # her decision finished them
                 await self.book.close_task(purpose, "done", actor=msg.actor, reason=f"{method}: nothing is owed")
@@ -968,7 +1000,7 @@ class MaternityLeaveWorkflow(RoutedCase):
     async def _read_balance(self) -> None:
         left = await kernel.run(contract.OPEN_BALANCE, contract.OpenBalance(
             workflow_id=self._wf(), employee_id=self.req.employee_id), summary="the case's open balance in the ledger")
-        self.settled = sum(self.advances.values(), Decimal("0.00")) - Decimal(left)
+        self.settled = self.owed - Decimal(left)
 
     async def _notify(self, step: str, recipients: list[Recipient], template: str, params: dict[str, Any]) -> None:
         await case_ops.notify(step, recipients, template, params, via=MATERNITY_NOTIFY)

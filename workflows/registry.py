@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workflows.audit_seal import AuditSealWorkflow
+from workflows.base_adjustment import BaseAdjustmentPartWorkflow, BaseAdjustmentWorkflow
 from workflows.maternity import MaternityLeaveWorkflow
 from workflows.monthly_report import MonthlyReportWorkflow
 from workflows.non_compete import NonCompeteWorkflow
@@ -14,6 +15,8 @@ from workflows.transfer import CrossProvinceTransferWorkflow
 
 ALL_WORKFLOWS: list[type] = [
     SocialInsuranceChangeWorkflow,
+    BaseAdjustmentWorkflow,
+    BaseAdjustmentPartWorkflow,
     MaternityLeaveWorkflow,
     OffboardingWorkflow,
     ResignationWorkflow,

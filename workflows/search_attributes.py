@@ -28,11 +28,13 @@ def dev_server_flags() -> list[str]:
     return flags
 
 
-def at_start(*, employee_id: str, kind: str, stage: str, province: str = "",
+def at_start(*, employee_id: str | None, kind: str, stage: str, province: str = "",
              department: str = "") -> TypedSearchAttributes:
-    """Search attributes to pass to ``start_workflow`` so a case is findable from its first moment."""
-    pairs = [SearchAttributePair(EMPLOYEE_ID, employee_id), SearchAttributePair(CASE_KIND, kind),
-             SearchAttributePair(CASE_STAGE, stage)]
+    """Search attributes to pass to ``start_workflow`` so a case is findable from its first moment
+    (``employee_id`` None: a batch of many employees)."""
+    pairs = [SearchAttributePair(CASE_KIND, kind), SearchAttributePair(CASE_STAGE, stage)]
+    if employee_id is not None:
+        pairs.insert(0, SearchAttributePair(EMPLOYEE_ID, employee_id))
     if province:
         pairs.append(SearchAttributePair(PROVINCE, province))
     if department:

@@ -11,6 +11,7 @@ from db.base import Base
 from db.models.action_links import ActionLink, SignInBinding
 from db.models.approval_routes import ApprovalRouteVersion
 from db.models.audit import AuditChainHead, AuditEvent, AuditSeal
+from db.models.base_adjustment import LINE_STATES, BaseAdjustment, BaseAdjustmentLine, BaseAdjustmentWage
 from db.models.case_ids import CaseRequest, CaseSequence
 from db.models.cases import ApprovalTask, Case
 from db.models.columns import Money
@@ -29,6 +30,7 @@ from db.models.transfer import Transfer, TransferBranch, TransferMaterial, Trans
 
 __all__ = [
     "CLAIM_METHODS",
+    "LINE_STATES",
     "UNIT_KINDS",
     "ActionLink",
     "ActivityStep",
@@ -38,6 +40,9 @@ __all__ = [
     "AuditEvent",
     "AuditSeal",
     "Base",
+    "BaseAdjustment",
+    "BaseAdjustmentLine",
+    "BaseAdjustmentWage",
     "Case",
     "CaseDeadline",
     "CaseRequest",

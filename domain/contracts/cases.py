@@ -17,7 +17,7 @@ from domain.policy.models import DeadlineRule
 class OpenCase(BaseModel):
     workflow_id: str
     kind: str
-    employee_id: str
+    employee_id: str | None = Field(description="None: a case of many employees (a batch)")
     stage: str
     summary: str | None = None
     policy_version: str | None = None
