@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -46,6 +46,13 @@ from integrations.si_agency import BaseDeclaration, DeclaredBase
 AGENCY = Actor(user="agency")
 # The states a maker may still change: not what the agency already holds.
 CORRECTABLE = ("pending", "unchanged", "exception", "excluded", "refused")
+
+
+class PageLine(NamedTuple):
+    line: BaseAdjustmentLine
+    id_number: str
+    leaving: bool  # departed, or notice given, by now
+    on_leave: bool  # on maternity leave by now
 
 
 def refusal(field: str, rule: str, zh: str, en: str) -> ApplicationError:
@@ -223,19 +230,19 @@ class BaseAdjustmentActivities(AgencyActivities):
                 ActivityStep.workflow_id == req.batch_id, ActivityStep.step == step))
             if done is not None:  # recorded by an earlier try: the page is declared
                 return contract.PageResult.model_validate(done)
-            page = self._page(session, req.batch_id, req.round, req.page, "pending")
-        refused: dict[str, tuple[str, str]]
+            page = [pl for pl in self._page(session, req.batch_id, req.round, req.page, "pending") if not pl.leaving]
+        refused: dict[str, tuple[str, str]] = {}
         number: str | None = None
         months = back_pay_months(first_day(req.effective_month), req.declared_on)
         if req.give_up is not None:
-            refused = {line.employee_id: (req.give_up_code, req.give_up) for line, _ in page}
-        else:
+            refused = {pl.line.employee_id: (req.give_up_code, req.give_up) for pl in page}
+        elif page:
             with agency_refusals("the agency refused the declaration", details=True):
                 receipt = self._agency.declare_bases(BaseDeclaration(
                     reference=f"{req.batch_id}:r{req.round}:p{req.page}", city=req.city,
                     effective_month=req.effective_month,
-                    lines=[DeclaredBase(employee_id=line.employee_id, resident_id_number=id_number,
-                                        base=str(line.new_base), back_pay_months=months) for line, id_number in page]))
+                    lines=[DeclaredBase(employee_id=pl.line.employee_id, resident_id_number=pl.id_number,
+                                        base=str(pl.line.new_base), back_pay_months=months) for pl in page]))
             number, refused = receipt.number, receipt.refused
         with db_step(self._sessions) as session:
             claim = claim_step(session, req.batch_id, step)
@@ -245,18 +252,29 @@ class BaseAdjustmentActivities(AgencyActivities):
             record_result(session, req.batch_id, step, result.model_dump(mode="json"))
             return result
 
-    def _page(self, session: Session, batch_id: str, round_: int, page: int,
-              state: str) -> list[tuple[BaseAdjustmentLine, str]]:
-        return [(line, id_number) for line, id_number in session.execute(
-            select(BaseAdjustmentLine, Employee.resident_id_number)
+    def _page(self, session: Session, batch_id: str, round_: int, page: int, state: str) -> list[PageLine]:
+        """A page's lines in order, with what her record says now (she may have given notice, or
+        gone on leave, since the batch was computed)."""
+        rows = session.execute(
+            select(BaseAdjustmentLine, Employee.resident_id_number, Employee.employment_status, Employee.leaving_on,
+                   Employee.si_status)
             .join(Employee, Employee.employee_id == BaseAdjustmentLine.employee_id)
             .where(BaseAdjustmentLine.batch_id == batch_id, BaseAdjustmentLine.round == round_,
                    BaseAdjustmentLine.page == page, BaseAdjustmentLine.state == state)
-            .order_by(BaseAdjustmentLine.seq)).all()]
+            .order_by(BaseAdjustmentLine.seq)).all()
+        return [PageLine(line, id_number, status == "departed" or leaving_on is not None, si_status == ON_LEAVE_STATUS)
+                for line, id_number, status, leaving_on, si_status in rows]
 
     def _record_page(self, session: Session, req: contract.DeclarePage, number: str | None,
                      refused: dict[str, tuple[str, str]], months: list[str]) -> contract.PageResult:
-        lines = [line for line, _ in self._page(session, req.batch_id, req.round, req.page, "pending")]
+        page = self._page(session, req.batch_id, req.round, req.page, "pending")
+        for pl in page:
+            if pl.leaving:  # her stop is her offboarding's: this batch leaves her out, and says why
+                pl.line.outcome, pl.line.state, pl.line.updated_at = Outcome.DEPARTING.value, "exception", req.at
+                pl.line.note = "申报时已离职或正在离职，未申报 (left or leaving by the declaration: not declared)"
+            elif pl.on_leave and "on_maternity_leave" not in pl.line.flags:
+                pl.line.flags = [*pl.line.flags, "on_maternity_leave"]
+        lines = [pl.line for pl in page if not pl.leaving]
         accepted = [line for line in lines if line.employee_id not in refused]
         leave_cases = self._leave_cases(session, [ln.employee_id for ln in accepted if "on_maternity_leave" in ln.flags])
         entries: list[audit.AuditEntry] = []
@@ -328,7 +346,7 @@ class BaseAdjustmentActivities(AgencyActivities):
             claim = claim_step(session, req.batch_id, step)
             if not claim.first_time:
                 return contract.PageRevoked.model_validate(claim.result)
-            lines = [line for line, _ in self._page(session, req.batch_id, req.round, req.page, "accepted")]
+            lines = [pl.line for pl in self._page(session, req.batch_id, req.round, req.page, "accepted")]
             advances, entries = [], []
             for line in lines:
                 line.state, line.updated_at = "revoked", req.at

@@ -528,11 +528,11 @@ class PgWaits:
         return ", ".join(f"{k} {v / self.samples:.1f}" for k, v in ranked) + " (active backends per sample, on average)"
 
 
-def size_arg(description: str) -> Any:
+def size_arg(description: str, sizes: Iterable[str] = SIZES) -> Any:
     import argparse
 
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--size", choices=SIZES, default="small",
+    parser.add_argument("--size", choices=list(sizes), default="small",
                         help="small: a minute or two; full: the recorded run; tiny: the smoke test")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     return parser

@@ -223,9 +223,13 @@ class SimulatedAgency:
             SimAgencyRequest.operation == "submit", SimAgencyRequest.outcome == "accepted",
             SimAgencyRequest.payload["city"].astext == city,
             SimAgencyRequest.payload["resident_id_number"].astext.in_(id_numbers)))
+        found = list(rows)
+        revoked = set(session.scalars(select(SimAgencyRequest.payload["acceptance_no"].astext).where(
+            SimAgencyRequest.operation == "revoke", SimAgencyRequest.outcome == "accepted",
+            SimAgencyRequest.payload["acceptance_no"].astext.in_([r.number for r in found if r.number]))))
         by_person: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
-            if not self._revoked(session, row.number):
+        for row in found:
+            if row.number not in revoked:
                 by_person.setdefault(row.payload["resident_id_number"], []).append(row.payload)
         return {person for person, accepted in by_person.items() if _enrolled(accepted)}
 

@@ -30,6 +30,7 @@ BENCHMARKS = {
     "memory": "== worker memory:",
     "slow_temporal": "== database-only requests: slowed phase / direct phase",
     "employee_import": "== employee import:",
+    "base_adjustment": "== base adjustment:",
 }
 
 

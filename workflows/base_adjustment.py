@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -38,6 +39,10 @@ with workflow.unsafe.imports_passed_through():
     from domain.roles import Role
 
 KIND = "base_adjustment"
+
+# Computing every line of a batch is one transaction over the whole city (100,000 lines take some
+# 30 s on two cores): the database step's retries, with room for the largest batch per attempt.
+WHOLE_BATCH = replace(kernel.DB_STEP, start_to_close_timeout=timedelta(minutes=15))
 
 # Stages (also the CaseStage search attribute).
 COMPUTING, SUBMITTED, APPROVED, DECLARING = "computing", "submitted", "approved", "declaring"
@@ -198,7 +203,7 @@ class BaseAdjustmentWorkflow:
                 details={"reason": req.reason, "city": req.city, "effective_month": req.effective_month})
             self.totals = await kernel.run(contract.COMPUTE, contract.Compute(
                 workflow_id=self._wf(), city=req.city, effective_month=req.effective_month, policy=req.policy,
-                declare_on=kernel.today(), at=workflow.now()), summary="compute every line")
+                declare_on=kernel.today(), at=workflow.now()), summary="compute every line", options=WHOLE_BATCH)
             await self._submit(req.maker, "submitted")
             self.case_open = True
 
@@ -318,8 +323,9 @@ class BaseAdjustmentWorkflow:
                                           timeout=self.declared_at + window - workflow.now(),
                                           timeout_summary="agency revocation window")
         except TimeoutError:
-            await self._stage(COMPLETED, status="completed")
-            return
+            if self.revoke_request is None:  # asked for in the window's last moment: still honoured
+                await self._stage(COMPLETED, status="completed")
+                return
         assert self.revoke_request is not None
         await self._compensate(self.revoke_request)
 

@@ -403,12 +403,20 @@ async def test_a_page_refused_whole_goes_back_to_the_maker(stack, auth, emp, tem
     r = await post(api, auth, wf, "correct", Role.HR_SPECIALIST, MAKER,
                    {"reason": "调往上海", "lines": [{"employee_id": p("E"), "exclude": True}]})
     await post(api, auth, wf, "approve", Role.HR_MANAGER, CHECKER, {"confirm_total": r.json()["totals"]["back_pay_total"]})
+    with session_factory.begin() as s:  # G gives notice inside the window: her stop is her offboarding's
+        s.execute(update(Employee).where(Employee.employee_id == p("G")).values(
+            employment_status="notice_given", leaving_on=dt.date(2027, 1, 31)))
     await temporal_env.sleep(dt.timedelta(hours=73))
     v = await wait_stage(api, auth, wf, "returned")
     got = await lines(api, auth, wf)
     assert {(got[p(x)]["state"], got[p(x)]["refusal_code"]) for x in "ABC"} == {("refused", "page_refused")}
     assert "at most 2 lines" in got[p("A")]["refusal_reason"]
-    assert {got[p(x)]["state"] for x in "GH"} == {"accepted"} and len(v["pages"]) == 1
+    assert (got[p("G")]["state"], got[p("G")]["outcome"]) == ("exception", "departing") and got[p("G")]["note"]
+    assert got[p("H")]["state"] == "accepted" and len(v["pages"]) == 1
+    with session_factory() as s:
+        declared = s.scalar(select(SimAgencyRequest.payload).where(SimAgencyRequest.operation == "declare_bases",
+                                                                   SimAgencyRequest.reference.like(f"{wf}:%:p2")))
+        assert [ln["employee_id"] for ln in declared["lines"]] == [p("H")]  # G never reached the agency
     with session_factory() as s:  # nothing of the refused page reached her record
         assert s.get(Employee, p("A")).contribution_base == Decimal("10000.00")
     r = await post(api, auth, wf, "finish", Role.HR_MANAGER, CHECKER, {"reason": "A、B、C 改到窗口单独申报"})
