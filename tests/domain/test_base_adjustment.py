@@ -38,7 +38,7 @@ def line(p: Person, wage: str | None):
 
 
 def test_the_notice_pinned_is_beijings_2026() -> None:
-    assert (POLICY.limits.floor, POLICY.limits.ceiling) == (Decimal("7270"), Decimal("36348"))
+    assert (POLICY.limits.floor, POLICY.limits.ceiling) == (Decimal(7270), Decimal(36348))
 
 
 @pytest.mark.parametrize(("wage", "outcome", "new_base"), [
