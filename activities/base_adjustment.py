@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.unit import AgencyActivities, agency_refusals, append_audit, db_step
 from db import audit, ledger
-from db.models import ActivityStep, BaseAdjustmentLine, BaseAdjustmentWage, Case, Employee, SiEnrollment
+from db.models import ActivityStep, BaseAdjustmentLine, BaseAdjustmentWage, Case, Employee, Receivable, SiEnrollment
 from db.steps import claim_step, record_result
 from domain.actors import Actor
 from domain.base_adjustment import (
@@ -293,12 +293,15 @@ class BaseAdjustmentActivities(AgencyActivities):
             line.back_pay_employee = line.monthly_employee * len(months)
             line.back_pay_employer = line.monthly_employer * len(months)
             case = leave_cases.get(line.employee_id)
-            if case is not None and line.back_pay_employee > 0 and ledger.book(
-                    session, employee_id=line.employee_id, workflow_id=case, kind=BASE_DIFFERENCE,
-                    month=req.effective_month, amount=line.back_pay_employee, at=req.at):
-                line.advanced_by = case
-                advances.append(contract.Advance(employee_id=line.employee_id, maternity_case=case,
-                                                 amount=line.back_pay_employee, new_base=line.new_base))
+            if case is not None and line.back_pay_employee > 0:
+                if self._advance(session, req, line, case):
+                    advances.append(contract.Advance(employee_id=line.employee_id, maternity_case=case,
+                                                     amount=line.back_pay_employee, new_base=line.new_base))
+                else:
+                    entries.append(audit.AuditEntry(
+                        actor=AGENCY.user, actor_role=AGENCY.role, action="base_adjustment.advance_not_booked",
+                        workflow_id=req.batch_id, subject=line.employee_id,
+                        after={"month": req.effective_month, "amount": line.back_pay_employee, "note": line.note}))
             entries.append(audit.AuditEntry(
                 actor=AGENCY.user, actor_role=AGENCY.role, action="base_adjustment.line_declared",
                 workflow_id=req.batch_id, subject=line.employee_id,
@@ -311,6 +314,23 @@ class BaseAdjustmentActivities(AgencyActivities):
             page=req.page, acceptance_no=number, accepted=len(accepted), refused=len(lines) - len(accepted),
             back_pay_employee=sum((ln.back_pay_employee for ln in accepted), ZERO),
             back_pay_employer=sum((ln.back_pay_employer for ln in accepted), ZERO), advances=advances)
+
+    @staticmethod
+    def _advance(session: Session, req: contract.DeclarePage, line: BaseAdjustmentLine, case: str) -> bool:
+        """Her share of the back-payment booked to her leave case, once: an earlier batch's
+        receivable for the same month (a revoked one, say) is never taken for this one's."""
+        earlier = session.scalar(select(Receivable.workflow_id).where(
+            Receivable.employee_id == line.employee_id, Receivable.kind == BASE_DIFFERENCE,
+            Receivable.month == req.effective_month))
+        if earlier is not None:
+            line.note = (f"个人应补缴 {line.back_pay_employee} 元未记入应收：{req.effective_month} 已有一笔基数差额应收（{earlier}），"
+                         f"请财务核对后手工记账 (her share {line.back_pay_employee} was not booked: a base difference for"
+                         f" {req.effective_month} is on record already ({earlier}); finance books it by hand)")
+            return False
+        ledger.book(session, employee_id=line.employee_id, workflow_id=case, kind=BASE_DIFFERENCE,
+                    month=req.effective_month, amount=line.back_pay_employee, at=req.at)
+        line.advanced_by = case
+        return True
 
     @staticmethod
     def _leave_cases(session: Session, employee_ids: list[str]) -> dict[str, str]:

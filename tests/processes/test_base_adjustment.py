@@ -317,6 +317,21 @@ async def test_revocation_after_declaration_restores_bases_and_advances(
         assert s.scalar(select(Case.status).where(Case.workflow_id == wf)) == "revoked"
     await record_history(temporal_env.client, wf, "base_adjustment", "declared_then_revoked")
 
+    # The corrected notice, declared again for the same month: her share is owed again, and the
+    # revoked batch's reversed receivable is never taken for it: finance is told to book it by hand.
+    again = (await start(api, auth, wage_file(p), "2026-09")).json()["workflow_id"]
+    assert again != wf
+    await wait_stage(api, auth, again, "submitted")
+    r = await post(api, auth, again, "correct", Role.HR_SPECIALIST, MAKER,
+                   {"reason": "调往上海", "lines": [{"employee_id": p("E"), "exclude": True}]})
+    await post(api, auth, again, "approve", Role.HR_MANAGER, CHECKER, {"confirm_total": r.json()["totals"]["back_pay_total"]})
+    await temporal_env.sleep(dt.timedelta(hours=73))
+    await wait_stage(api, auth, again, "declared")
+    g = (await lines(api, auth, again))[p("G")]
+    assert g["state"] == "accepted" and g["advanced_by"] is None and "手工记账" in g["note"]
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Receivable).where(Receivable.employee_id == p("G"))) == 1
+
 
 async def test_a_bad_wage_file_starts_nothing(stack, auth, emp, session_factory, agency: SimulatedAgency) -> None:
     api = stack
