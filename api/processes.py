@@ -23,6 +23,7 @@ PROCESSES = (
     Process("si_change", "si-change-", "/si-changes"),
     Process("non_compete", "non-compete-", "/non-competes"),
     Process("resignation", "resignation-", "/resignations"),
+    Process("base_adjustment", "base-adjustment-", "/base-adjustments"),
 )
 BY_KIND = {p.kind: p for p in PROCESSES}
 

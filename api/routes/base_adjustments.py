@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Select, insert, select
 from sqlalchemy.orm import Session
 
-from api import workflow_calls
+from api import scope, workflow_calls
 from api.auth import Principal, require
 from api.bodies import Body, Reason, ReasonIn
 from api.case_routes import CaseRoutes, carrying
@@ -207,7 +207,7 @@ async def start(
     GET /base-adjustments/template.csv），按该城市在生效月的基数上下限（政策目录）为每名在保员工核定新基数，标出按下限、
     按上限、无需调整和例外（离职中、本年入职、无工资、不在本市参保）的行，测算每个险种每月的费用变化和补缴差额。逐行检查：
     员工须已登记、工资为大于 0 且最多两位小数的金额、工作月数 1 至 12、同一员工不重复；有任何问题一行也不写入，答 422 并列出
-    行号、列名、字段和规则。dry_run=true 只检查（答 200）。同一城市同一生效月已有未结批次答 409。
+    行号、列名、字段和规则。dry_run=true 只检查（答 200）。同一城市同一生效月已有未结批次答 409；只负责某一组织单位的人事不能发起（403）。
 
     An HR specialist starts a city's annual base adjustment from last year's wages (XLSX or CSV:
     employee number, average monthly wage, optionally months worked; see the template). Each insured
@@ -215,7 +215,12 @@ async def start(
     unchanged and exceptional lines flagged, and the cost change per insurance and month and the
     back-payment estimated. Each row is checked (a registered employee, a positive amount to the fen,
     1-12 months, no repeats): any problem and nothing is written, 422 listing row, column, field and
-    rule. ``dry_run=true`` only checks (200). An open batch for the city and month is 409."""
+    rule. ``dry_run=true`` only checks (200). An open batch for the city and month is 409; a member
+    of staff placed in one unit may not start one (403)."""
+    if scope.placed(principal):  # a city's batch is every employee of it, not one unit's people
+        raise ApiError(403, "forbidden", f"年度基数调整覆盖全市员工，只有为全公司办理的人事可以发起；您负责组织单位 {principal.unit}"
+                                         f" (a city's base adjustment covers everyone in it: only HR working for the whole"
+                                         f" company may start one; you work for unit {principal.unit})")
     table, sha256 = await uploaded_table(file, request)
     lang = language(request)
     try:

@@ -109,7 +109,8 @@ def start_action(app: FastAPI, kind: str) -> Action | None:
 
 def startable(app: FastAPI, role: Role) -> list[tuple[Process, Action]]:
     starts = _catalogue(app)[0]
-    return [(p, starts[p.kind]) for p in PROCESSES if p.kind in starts and role in starts[p.kind].roles]
+    return [(p, starts[p.kind]) for p in PROCESSES
+            if p.kind in starts and starts[p.kind].body is not None and role in starts[p.kind].roles]
 
 
 def case_actions(app: FastAPI, kind: str, role: Role, *, signer: bool = False) -> list[Action]:

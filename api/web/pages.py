@@ -35,6 +35,7 @@ from api.web.session import Session
 from api.web.sign_in import choice_key, directory_identity, method_for
 from api.web.texts import Texts
 from db.audit import AuditEntry, append
+from domain.base_adjustment import RULES
 from domain.roles import HR, STAFF, Role
 from hrflow.settings import Settings
 from integrations.identity import REFUSED, UNAVAILABLE, Attempt, SignInProblem
@@ -193,6 +194,8 @@ def _nav(s: Session) -> list[tuple[str, str]]:
                   ("/app/employees/import", "app.import_employees")]
     if role in (Role.FINANCE, Role.HR_MANAGER):
         items.append(("/app/receivables", "app.receivables"))
+    if role in (Role.HR_SPECIALIST, Role.HR_MANAGER, Role.FINANCE, Role.COMPLIANCE):
+        items.append(("/app/base-adjustments", "app.base_adjustments"))
     if role in (Role.HR_MANAGER, Role.HR_SPECIALIST, Role.COMPLIANCE):
         items.append(("/app/statistics", "app.transfer_statistics"))
     if role in (Role.HR_MANAGER, Role.FINANCE, Role.COMPLIANCE, Role.ADMIN):
@@ -397,6 +400,12 @@ def install(app: FastAPI) -> None:
         if process is not None:
             read = await page.api("GET", f"{process.api}/{quote(workflow_id, safe='')}")
             view = read.body if read.ok else None
+        batch_lines: dict[str, Any] = {}
+        if process is not None and process.kind == "base_adjustment" and view is not None:
+            for state in ("refused", "exception"):
+                got = await page.api("GET", f"/base-adjustments/{quote(workflow_id, safe='')}/lines",
+                                     params={"state": state, "limit": 200})
+                batch_lines[state] = got.body["items"] if got.ok else []
         materials = None
         if process is not None and process.kind == "transfer":
             got = await page.api("GET", f"/transfers/{quote(workflow_id, safe='')}/materials")
@@ -405,7 +414,54 @@ def install(app: FastAPI) -> None:
         offered = actions.case_actions(request.app, process.kind, page.session.role, signer=signer) if process else []
         outcomes = {gate: sorted(o) for gate, o in OUTCOMES.items()} if process and process.kind == "offboarding" else {}
         return page.render("case.html", case=detail.body, view=view, actions=offered, materials=materials, signer=signer,
-                           process=process, outcomes=outcomes, done=request.query_params.get("done"))
+                           process=process, outcomes=outcomes, done=request.query_params.get("done"),
+                           batch_lines=batch_lines,
+                           rules={code: zh if page.lang == "zh" else en for code, (zh, en, _) in RULES.items()})
+
+    @app.api_route("/app/base-adjustments", methods=["GET", "POST"], include_in_schema=False)
+    async def base_adjustments(request: Request) -> Response:
+        """The batches, newest first, and (for the maker) the upload that starts one: a dry run
+        shows the file's problems row by row, a real start opens the batch's page."""
+        page = await signed_in(request)
+        shown: dict[str, Any] = {"checked": None, "refused": None, "general": [], "given": {}}
+        if request.method == "POST":
+            form = await request.form()
+            file = form.get("file")
+            given = {k: str(form.get(k) or "") for k in ("city", "effective_month", "reason")}
+            shown["given"] = given
+            if not isinstance(file, UploadFile) or not file.filename:
+                shown["general"] = [page.t("app.base_adjustment_hint")]
+            else:
+                dry_run = form.get("dry_run") == "on"
+                answer = await page.api("POST", "/base-adjustments", params={"dry_run": str(dry_run).lower()},
+                                        data=given, files={"file": (file.filename, await file.read(),
+                                                                    file.content_type or "application/octet-stream")},
+                                        request_id=_request_id(form))
+                rows = answer.body.get("detail") if answer.status == 422 and isinstance(answer.body, dict) else None
+                if answer.ok and not dry_run:
+                    return page.redirect(f"/app/cases/{quote(answer.body['workflow_id'], safe='')}")
+                if answer.ok:
+                    shown["checked"] = answer.body
+                elif isinstance(rows, list) and all(isinstance(r, dict) for r in rows):
+                    shown["refused"] = rows
+                else:
+                    shown["general"] = [message_of(answer, page.t)]
+        items = await page.read("/base-adjustments")
+        return page.render("base_adjustments.html", items=items, request_id=uuid.uuid4().hex, **shown)
+
+    @app.get("/app/base-adjustments/template.csv", include_in_schema=False)
+    async def base_adjustment_template(request: Request) -> Response:
+        page = await signed_in(request)
+        answer = await page.fetch("/base-adjustments/template.csv")
+        return page.finish(Response(answer.body, media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": answer.headers.get("content-disposition", "attachment")}))
+
+    @app.get("/app/base-adjustments/{workflow_id}/results.csv", include_in_schema=False)
+    async def base_adjustment_results(workflow_id: str, request: Request) -> Response:
+        page = await signed_in(request)
+        answer = await page.fetch(f"/base-adjustments/{quote(workflow_id, safe='')}/results.csv")
+        return page.finish(Response(answer.body, media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": answer.headers.get("content-disposition", "attachment")}))
 
     @app.post("/app/cases/{workflow_id}/materials/{code}", include_in_schema=False)
     async def upload(workflow_id: str, code: str, request: Request) -> Response:
@@ -439,8 +495,8 @@ def install(app: FastAPI) -> None:
             return page.render("problem.html", status=404, message=page.t("app.not_found"))
         fields = forms.fields_of(action.body, page.lang) if action.body else []
         confirm = None
-        if slug == "approve" and process.kind == "si_change":
-            confirm = await _back_payment(page, workflow_id)
+        if slug == "approve" and process.kind in ("si_change", "base_adjustment"):
+            confirm = await (_back_payment if process.kind == "si_change" else _batch_total)(page, workflow_id)
             fields = [f for f in fields if f.name != "confirm_total"] if confirm else fields
         if request.method == "GET":
             forms.fill(fields, {}, {})
@@ -806,4 +862,21 @@ async def _back_payment(page: Page, workflow_id: str) -> dict[str, Any] | None:
         return None
     return {"total": f"{total:,.2f}", "raw": f"{total:.2f}", "words": money_words.in_words(total),
             "months": estimate.get("months") or [], "missing": estimate.get("missing") or [],
-            "employer": estimate.get("employer_total"), "employee": estimate.get("employee_total")}
+            "employer": estimate.get("employer_total"), "employee": estimate.get("employee_total"),
+            "texts": "back_payment"}
+
+
+async def _batch_total(page: Page, workflow_id: str) -> dict[str, Any] | None:
+    """For a base adjustment, the back-payment total of its lines to declare, which the checker confirms."""
+    read = await page.api("GET", f"/base-adjustments/{quote(workflow_id, safe='')}")
+    if not read.ok or not isinstance(read.body, dict):
+        return None
+    totals = read.body.get("totals") or {}
+    try:
+        total = Decimal(str(totals.get("back_pay_total")))
+    except (InvalidOperation, ValueError):
+        return None
+    return {"total": f"{total:,.2f}", "raw": f"{total:.2f}", "words": money_words.in_words(total),
+            "months": totals.get("back_pay_months") or [], "missing": totals.get("missing_rates") or [],
+            "employer": totals.get("back_pay_employer"), "employee": totals.get("back_pay_employee"),
+            "texts": "base_adjustment"}
