@@ -2,18 +2,23 @@
 
 An unknown field is refused, not ignored: a client that sends ``approved`` for ``approve`` learns
 it at once instead of deciding nothing. A reason is trimmed before it is measured, so a reason of
-spaces is no reason.
+spaces is no reason, and a resident ID or mobile number typed into it is masked before it goes
+anywhere (``domain.privacy.scrub_free_text``): a reason is shown to every role and kept for good.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+from domain.privacy import scrub_free_text
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+                   AfterValidator(scrub_free_text)]
 UserId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]  # a login, as tokens name it
-OptionalReason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None
+OptionalReason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000),
+                           AfterValidator(scrub_free_text)] | None
 
 
 class Body(BaseModel):

@@ -15,6 +15,8 @@ _SEES_NAME = frozenset({Role.HR_SPECIALIST, Role.HR_MANAGER, Role.FINANCE, Role.
 _SEES_ID_NUMBER = frozenset({Role.HR_SPECIALIST, Role.HR_MANAGER})
 
 RESIDENT_ID_PATTERN = re.compile(r"(?<![0-9])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9Xx])")
+# A mainland mobile number (11 digits from 13x to 19x), with or without the +86 / 86 prefix.
+MOBILE_PATTERN = re.compile(r"(?<![0-9])((?:\+?86[- ]?)?1[3-9]\d)\d{4}(\d{4})(?![0-9])")
 
 
 def mask_id_number(number: str) -> str:
@@ -42,3 +44,10 @@ def may_see_id_number(role: Role, *, is_self: bool) -> bool:
 def scrub(text: str) -> str:
     """Mask every resident ID number inside free text (log lines, error messages)."""
     return RESIDENT_ID_PATTERN.sub(lambda m: f"{m.group(1)}{'*' * 8}{m.group(2)}", text)
+
+
+def scrub_free_text(text: str) -> str:
+    """What a person typed into a reason or a note, with every resident ID number and mobile number
+    in it masked before it is stored anywhere (a case, its history, the append-only audit trail):
+    ``138****5678``. The numbers belong in the employee's record, where they are protected."""
+    return MOBILE_PATTERN.sub(lambda m: f"{m.group(1)}****{m.group(2)}", scrub(text))

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from api.transactions import transact
 from db import audit, ledger
 from db.ledger import open_receivables
 from db.models import Receivable
+from domain.privacy import scrub_free_text
 from domain.roles import Role
 
 router = resource_router(tags=["receivables"])
@@ -108,7 +109,8 @@ async def receivables(employee_id: str, request: Request, _: LedgerReader) -> Le
 class FollowUpIn(Body):
     model_config = ConfigDict(json_schema_extra={"examples": [{"note": "电话联系本人，约定 2027-01-15 前一次性还清"}]})
 
-    note: str = Field(min_length=1, max_length=500, description="what was done: a call, an agreed plan, a reminder")
+    note: Annotated[str, AfterValidator(scrub_free_text)] = Field(
+        min_length=1, max_length=500, description="what was done: a call, an agreed plan, a reminder")
 
 
 @router.post("/receivables/items/{receivable_id}/follow-ups", response_model=ReceivableOut,

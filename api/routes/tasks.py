@@ -9,9 +9,10 @@ is decided through that process's own endpoints instead.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,7 @@ from api.routes import resource_router
 from api.transactions import transact
 from db import audit
 from db.models import ApprovalTask, Case
+from domain.privacy import scrub_free_text
 
 router = resource_router(prefix="/tasks", tags=["tasks"])
 
@@ -31,7 +33,8 @@ class DoneIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [
         {"note": "已在社保中心窗口办理停保，受理回执号 3101-2026-118842"},
     ]})
-    note: str = Field(min_length=1, max_length=2000, description="what was done, e.g. the agency's receipt number")
+    note: Annotated[str, AfterValidator(scrub_free_text)] = Field(
+        min_length=1, max_length=2000, description="what was done, e.g. the agency's receipt number")
 
 
 class TaskOut(BaseModel):

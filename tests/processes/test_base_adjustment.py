@@ -11,15 +11,18 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import httpx
 import pytest
 from sqlalchemy import func, select, update
+from temporalio.testing import WorkflowEnvironment
 
 from bench.common import resident_id
 from db.audit import verify_chain
 from db.models import (
+    AuditEvent,
     BaseAdjustment,
     BaseAdjustmentLine,
     BaseAdjustmentWage,
@@ -31,13 +34,23 @@ from db.models import (
 )
 from domain.maternity import BASE_DIFFERENCE, ON_LEAVE_STATUS
 from domain.roles import Role
+from hrflow.codec import EncryptionCodec
 from integrations.si_agency import AgencySubmission, FaultPlan, SimulatedAgency
+from tests.processes import support
 from tests.processes.support import add_employee, env_today, eventually, record_history
 
 MAKER, CHECKER = "hr.li", "mgr.wang"
-# Each test its own effective month: the batch's id names city and month, and one server serves the module.
+# Each test its own effective month: the batch's id names city and month, and ids are unique per server.
 CITY, MONTH = "Beijing", "2026-07"
 INSURED_IN = "beijing"  # the catalogue's code, as enrollments and the agency name the city
+
+
+@pytest.fixture
+async def temporal_env(codec: EncryptionCodec) -> AsyncIterator[WorkflowEnvironment]:
+    """One server per test, starting today: a batch's back-payment runs to its declaration's month,
+    so each test's months must not depend on the time the module's other tests skipped."""
+    async with support.time_skipping_env(codec) as env:
+        yield env
 
 
 @pytest.fixture
@@ -249,8 +262,16 @@ async def test_correction_inside_the_window_voids_the_approval(stack, auth, emp,
     await temporal_env.sleep(dt.timedelta(hours=24))
     # Inside the window: the maker finds A's wage left out her year-end bonus.
     r = await post(api, auth, wf, "correct", Role.HR_SPECIALIST, MAKER,
-                   {"reason": "漏计年终奖", "lines": [{"employee_id": p("A"), "base": "13000.00"}]})
+                   {"reason": "漏计年终奖，已电话 13812345678 与本人（110105194912310021）核实",
+                    "lines": [{"employee_id": p("A"), "base": "13000.00"}]})
     assert r.status_code == 200, r.text
+    # A number typed into a reason is masked before it is stored: the line, the audit trail.
+    masked = "漏计年终奖，已电话 138****5678 与本人（110105********0021）核实"
+    assert (await lines(api, auth, wf))[p("A")]["note"] == masked
+    with session_factory() as s:
+        kept = s.scalars(select(AuditEvent.after).where(AuditEvent.action == "base_adjustment.line_corrected",
+                                                        AuditEvent.subject == p("A"))).all()
+        assert [a["reason"] for a in kept] == [masked]
     v = r.json()
     assert v["stage"] == "submitted" and v["approver"] is None and "作废" in v["note"]
     # A base outside the notice's limits, an employee not in the batch: refused, nothing changed.
