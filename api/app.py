@@ -96,6 +96,10 @@ class CodecCORS:
             await self.app(scope, receive, send)
 
 
+# What may be cached: the web app's style sheet and icon, the local API documentation's scripts.
+CACHEABLE = ("/static/", f"{docs.ASSETS}/")
+
+
 def create_app(
     settings: Settings,
     *,
@@ -159,6 +163,8 @@ def create_app(
         request.state.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
+        if not request.url.path.startswith(CACHEABLE):  # answers name people: no proxy or browser keeps one
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     for module in (health, me, employee_import, employee_sync, unit_import, unit_sync, organisation, delegations, approval_routes, employees, cases, inbox, si_changes, base_adjustments, maternity, receivables, offboarding, non_compete,

@@ -212,6 +212,9 @@ _RULES: dict[str, Text] = {
     "no_nul_character": Text("文字中不能含有 NUL 字符（U+0000）", "text may not contain the NUL character (U+0000)"),
     "employee_exists": Text("找不到该员工", "no such employee"),
     "email_format": Text("须为邮箱地址，如 name@example.com", "must look like name@example.com"),
+    "visible_characters": Text("不能含有不可见或改变书写方向的字符（如零宽字符、从右向左覆盖符），请重新输入姓名",
+                               "may not hold invisible or direction-changing characters (zero-width, right-to-left"
+                               " override); type the name again"),
     "mobile_format": Text("须为中国大陆手机号：11 位数字，以 1 开头，如 13812345678",
                           "must be a mainland mobile number: 11 digits starting with 1, e.g. 13812345678"),
     "probation_before_hire": Text("试用期结束日期早于入职日期", "the end of probation is before the hire date"),

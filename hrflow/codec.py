@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
 ENCODING = b"binary/encrypted"
 KEY_ID_META = "encryption-key-id"
@@ -59,5 +59,8 @@ class EncryptionCodec(PayloadCodec):
 
 
 def data_converter(codec: PayloadCodec | None) -> DataConverter:
-    """The converter client and worker share: pydantic models in, encrypted payloads out."""
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+    """The converter client and worker share: pydantic models in, encrypted payloads out. A
+    failure's message and stack trace are payloads too (they may quote a name or an ID number): the
+    codec encrypts them, and the Temporal UI shows them through the codec endpoint like the rest."""
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec,
+                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)

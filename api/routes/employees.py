@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -75,6 +76,15 @@ class EmployeeIn(BaseModel):
     def _email(cls, value: str | None) -> str | None:
         if value is not None and not _EMAIL.match(value):
             raise PydanticCustomError("email_format", "must look like name@example.com")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        """A name is shown to colleagues and printed on certificates: a zero-width or bidi-override
+        character would make one person's name read as another's."""
+        if any(unicodedata.category(ch) in ("Cf", "Cc", "Co", "Cs") for ch in value):
+            raise PydanticCustomError("visible_characters", "may not hold invisible or direction-changing characters")
         return value
 
     @model_validator(mode="after")

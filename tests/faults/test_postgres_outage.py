@@ -35,13 +35,15 @@ def assert_unavailable(r, error: str = "database_unavailable") -> None:
 
 
 async def pending_attempts(temporal: Client, workflow_ids: list[str]) -> list[tuple[str, int, str]]:
-    """Activities Temporal is retrying: (activity type, attempt, last failure)."""
+    """Activities Temporal is retrying: (activity type, attempt, last failure, decrypted as an
+    operator's codec endpoint decrypts it: failure messages are encrypted payloads)."""
     found = []
     for workflow_id in workflow_ids:
         description = await temporal.get_workflow_handle(workflow_id).describe()
         for activity in description.raw_description.pending_activities:
             if activity.attempt > 1:
-                found.append((activity.activity_type.name, activity.attempt, activity.last_failure.message))
+                failure = await temporal.data_converter.decode_failure(activity.last_failure)
+                found.append((activity.activity_type.name, activity.attempt, getattr(failure, "message", str(failure))))
     return found
 
 

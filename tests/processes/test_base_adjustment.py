@@ -447,6 +447,9 @@ async def test_a_page_refused_whole_goes_back_to_the_maker(stack, auth, emp, tem
     got = await lines(api, auth, wf)
     assert {(got[p(x)]["state"], got[p(x)]["refusal_code"]) for x in "ABC"} == {("refused", "page_refused")}
     assert "at most 2 lines" in got[p("A")]["refusal_reason"]
+    # The agency's refusal reached the part's history as a failure: encrypted like every payload.
+    raw = (await temporal_env.client.get_workflow_handle(f"{wf}-r1-part1").fetch_history()).to_json()
+    assert "at most 2 lines" not in raw and "Encoded failure" in raw
     assert (got[p("G")]["state"], got[p("G")]["outcome"]) == ("exception", "departing") and got[p("G")]["note"]
     assert got[p("H")]["state"] == "accepted" and len(v["pages"]) == 1
     with session_factory() as s:
