@@ -115,7 +115,7 @@ async def measure(stack: common.Stack, n: int, baseline: int) -> dict[str, Any]:
         out["accepted"] = view["totals"]["by_state"].get("accepted", 0)
         out["declared_back_pay"] = (Decimal(view["totals"]["declared_back_pay_employee"])
                                     + Decimal(view["totals"]["declared_back_pay_employer"]))
-        out["worker_peak_rss_mb"] = peak_rss_mb(worker)
+        out["worker_peak_rss_mb"] = common.peak_rss_mb(worker)
         parts = -(-out["pages"] // PAGES_PER_PART)
         out["batch_events"], out["part_events"] = await largest_histories(stack, batch, parts)
 
@@ -135,15 +135,6 @@ async def measure(stack: common.Stack, n: int, baseline: int) -> dict[str, Any]:
             await wait_stage(client, f"/si-changes/{wf}", ("executed", "completed"), maker)
         out["baseline_s"] = time.perf_counter() - t
     return out
-
-
-def peak_rss_mb(pid: int) -> float:
-    from pathlib import Path
-
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def report(out: dict[str, Any]) -> tuple[list[common.Table], dict[str, Any]]:

@@ -392,6 +392,14 @@ class Stack:
                                                         ttl=dt.timedelta(hours=12))}
 
 
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident memory so far (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process from /proc/<pid>/status (VmRSS, kB), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -74,15 +74,6 @@ def chain_verifies(stack: common.Stack) -> bool:
         engine.dispose()
 
 
-def peak_rss_mb(pid: int) -> float:
-    from pathlib import Path
-
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 async def measure(stack: common.Stack, rows: int, baseline_rows: int) -> dict[str, Any]:
     from domain.roles import Role
 
@@ -108,7 +99,7 @@ async def measure(stack: common.Stack, rows: int, baseline_rows: int) -> dict[st
         assert r.status_code == 200 and r.json()["valid"] == rows, r.text[:500]
         out["import_s"], r = await post(content, False)
         assert r.status_code == 201 and r.json()["imported"] == rows, r.text[:500]
-        out["api_peak_rss_mb"] = peak_rss_mb(api_pid)
+        out["api_peak_rss_mb"] = common.peak_rss_mb(api_pid)
         out["chain_ok"] = chain_verifies(stack)
         t = time.perf_counter()
         for i in range(baseline_rows):

@@ -29,6 +29,7 @@ from temporalio.workflow import ParentClosePolicy
 
 from workflows import case_ops, kernel
 from workflows.maternity import BaseAdjusted, MaternityLeaveWorkflow
+from workflows.si_change import Approve, Decide  # a single change's messages: the total echoed, a reason
 
 with workflow.unsafe.imports_passed_through():
     from domain.actors import SYSTEM, Actor
@@ -68,16 +69,6 @@ class BaseAdjustmentRequest(BaseModel):
     page_size: int = Field(default=500, ge=1, le=1000, description="lines per agency declaration")
     pages_per_part: int = Field(default=20, ge=1, description="pages one child workflow declares")
     parts_in_flight: int = Field(default=4, ge=1, description="children declaring at once")
-
-
-class Approve(BaseModel):
-    actor: Actor
-    confirm_total: Decimal | None = Field(default=None, description="echo the back-payment total you approve")
-
-
-class Decide(BaseModel):
-    actor: Actor
-    reason: str = Field(min_length=1)
 
 
 class Correct(BaseModel):

@@ -50,7 +50,7 @@ from domain.contracts.base_adjustment import LineCorrection
 from domain.policy import PolicyError, pin_si_change
 from domain.roles import Role
 from domain.si_change import parse_month
-from workflows import base_adjustment
+from workflows import base_adjustment, si_change
 
 W = base_adjustment.BaseAdjustmentWorkflow
 router = resource_router(prefix="/base-adjustments", tags=["base adjustments"])
@@ -121,14 +121,16 @@ def correction(actor: Any, body: CorrectIn) -> base_adjustment.Correct:
         LineCorrection(employee_id=ln.employee_id, base=ln.base, exclude=ln.exclude) for ln in body.lines])
 
 
-class LineOut(BaseModel):
+class LineRow(BaseModel):
+    """One line as the table holds it."""
+
+    model_config = ConfigDict(from_attributes=True)
     seq: int
     employee_id: str
     old_base: Decimal | None
     average_wage: Decimal | None
     new_base: Decimal | None
     outcome: str
-    rule: str = Field(description="why the new base is what it is, in words")
     flags: list[str]
     state: str
     round: int
@@ -143,6 +145,10 @@ class LineOut(BaseModel):
     back_pay_employer: Decimal
     advanced_by: str | None
     note: str | None
+
+
+class LineOut(LineRow):
+    rule: str = Field(description="why the new base is what it is, in words")
 
 
 class LinePage(BaseModel):
@@ -350,34 +356,10 @@ async def list_lines(
 
     def work(session: Session) -> LinePage:
         stmt = _lines(workflow_id, state, outcome)
-        page, next_cursor = keyset_page(session, stmt, BaseAdjustmentLine.seq, cursor, limit, _LineRow)
+        page, next_cursor = keyset_page(session, stmt, BaseAdjustmentLine.seq, cursor, limit, LineRow)
         return LinePage(items=[LineOut(**p.model_dump(), rule=_rule(p.outcome)) for p in page], next_cursor=next_cursor)
 
     return await transact(request, work)
-
-
-class _LineRow(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    seq: int
-    employee_id: str
-    old_base: Decimal | None
-    average_wage: Decimal | None
-    new_base: Decimal | None
-    outcome: str
-    flags: list[str]
-    state: str
-    round: int
-    page: int | None
-    monthly_employee: Decimal
-    monthly_employer: Decimal
-    acceptance_no: str | None
-    refusal_code: str | None
-    refusal_reason: str | None
-    back_pay_months: list[str]
-    back_pay_employee: Decimal
-    back_pay_employer: Decimal
-    advanced_by: str | None
-    note: str | None
 
 
 RESULT_COLUMNS = ("序号 (No.)", "员工编号 (Employee)", "原基数 (Old base)", "上年月平均工资 (Average wage)",
@@ -413,10 +395,10 @@ async def results_csv(workflow_id: str, request: Request, principal: Reader) -> 
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{workflow_id}-results.csv"})
 
 
-CASES.message("/approve", W.approve, Checker, carrying(base_adjustment.Approve), ApproveIn)
-CASES.message("/reject", W.reject, Checker, carrying(base_adjustment.Decide), ReasonIn)
+CASES.message("/approve", W.approve, Checker, carrying(si_change.Approve), ApproveIn)
+CASES.message("/reject", W.reject, Checker, carrying(si_change.Decide), ReasonIn)
 CASES.message("/correct", W.correct, Maker, correction, CorrectIn)
-CASES.message("/resubmit", W.resubmit, Maker, carrying(base_adjustment.Decide), ReasonIn)
-CASES.message("/finish", W.finish, HrStaff, carrying(base_adjustment.Decide), ReasonIn)
-CASES.message("/revoke", W.revoke, HrStaff, carrying(base_adjustment.Decide), ReasonIn)
-CASES.message("/withdraw", W.withdraw, HrStaff, carrying(base_adjustment.Decide), ReasonIn)
+CASES.message("/resubmit", W.resubmit, Maker, carrying(si_change.Decide), ReasonIn)
+CASES.message("/finish", W.finish, HrStaff, carrying(si_change.Decide), ReasonIn)
+CASES.message("/revoke", W.revoke, HrStaff, carrying(si_change.Decide), ReasonIn)
+CASES.message("/withdraw", W.withdraw, HrStaff, carrying(si_change.Decide), ReasonIn)

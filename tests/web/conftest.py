@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,3 +180,19 @@ async def shoot(page: Page, name: str) -> None:
     """Keep a picture of the page for the README when ``HRFLOW_SCREENSHOTS`` names a folder."""
     if SCREENSHOTS:
         await page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+async def web(site) -> AsyncIterator[httpx.AsyncClient]:
+    """The pages over HTTP, no browser: a client of the served site that follows redirects."""
+    async with httpx.AsyncClient(base_url=site, follow_redirects=True) as client:
+        yield client
+
+
+async def as_person(web: httpx.AsyncClient, user: str, role: str) -> str:
+    """Sign in as ``user`` (the dev sign-in); answers the form token her pages carry."""
+    r = await web.post("/app/sign-in", data={"person": f"{role}:{user}"})
+    assert r.status_code == 200, r.text
+    found = re.search(r'name="_csrf" value="([0-9a-f]+)"', r.text)
+    assert found, r.text[:500]
+    return found.group(1)

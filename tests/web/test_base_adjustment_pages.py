@@ -9,23 +9,11 @@ import datetime as dt
 import re
 
 import httpx
-import pytest
 
 from integrations.si_agency import SimulatedAgency
 from tests.processes.support import eventually
 from tests.processes.test_base_adjustment import hire, wages
-
-
-@pytest.fixture
-async def web(site) -> httpx.AsyncClient:
-    async with httpx.AsyncClient(base_url=site, follow_redirects=True) as client:
-        yield client
-
-
-async def as_person(web: httpx.AsyncClient, user: str, role: str) -> str:
-    r = await web.post("/app/sign-in", data={"person": f"{role}:{user}"})
-    assert r.status_code == 200, r.text
-    return re.search(r'name="_csrf" value="([0-9a-f]+)"', r.text).group(1)
+from tests.web.conftest import as_person
 
 
 async def upload(web: httpx.AsyncClient, csrf: str, content: bytes, *, dry_run: bool) -> httpx.Response:

@@ -8,23 +8,10 @@ import re
 from pathlib import Path
 
 import httpx
-import pytest
 
 from domain.roles import Role
 from tests.processes.support import add_employee, eventually
-from tests.web.conftest import EMPLOYEE
-
-
-@pytest.fixture
-async def web(site) -> httpx.AsyncClient:
-    async with httpx.AsyncClient(base_url=site, follow_redirects=True) as client:
-        yield client
-
-
-async def as_person(web: httpx.AsyncClient, user: str, role: str) -> str:
-    r = await web.post("/app/sign-in", data={"person": f"{role}:{user}"})
-    assert r.status_code == 200, r.text
-    return re.search(r'name="_csrf" value="([0-9a-f]+)"', r.text).group(1)
+from tests.web.conftest import EMPLOYEE, as_person
 
 
 async def test_root_offers_the_sign_in_in_chinese(web) -> None:
