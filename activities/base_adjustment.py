@@ -10,6 +10,7 @@ declares twice nor back-pays twice.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -120,29 +121,42 @@ class BaseAdjustmentActivities(AgencyActivities):
         clamped to the pinned limits or kept out with the rule that says why. Once per batch."""
         with db_step(self._sessions) as session:
             if claim_step(session, req.workflow_id, "compute").first_time:
-                session.execute(insert(BaseAdjustmentLine), self._lines(session, req))
+                for rows in self._lines(session, req):
+                    session.execute(insert(BaseAdjustmentLine), rows)
             return totals(session, req.workflow_id, req.policy, req.effective_month, req.declare_on)
 
-    def _lines(self, session: Session, req: contract.Compute) -> list[dict[str, Any]]:
-        wages = {w.employee_id: Wage(w.average_wage, w.months_worked) for w in session.scalars(
-            select(BaseAdjustmentWage).where(BaseAdjustmentWage.batch_id == req.workflow_id))}
-        enrolled = dict(session.execute(select(SiEnrollment.employee_id, SiEnrollment.base).where(
-            SiEnrollment.city == req.city, SiEnrollment.status == "active")).all())
-        people = session.execute(select(
-            Employee.employee_id, Employee.hire_date, Employee.employment_status, Employee.leaving_on,
-            Employee.si_status).where(Employee.employee_id.in_(set(wages) | set(enrolled))).order_by(Employee.employee_id))
+    def _lines(self, session: Session, req: contract.Compute, chunk: int = 5000) -> Iterator[list[dict[str, Any]]]:
+        """The lines in employee order, a chunk at a time: the city's people are streamed from the
+        database, not held (a city of 100,000 is one transaction, not one list)."""
+        wages_of = select(BaseAdjustmentWage.employee_id).where(BaseAdjustmentWage.batch_id == req.workflow_id)
+        insured = select(SiEnrollment.employee_id).where(SiEnrollment.city == req.city, SiEnrollment.status == "active")
+        people = session.execute(
+            select(Employee.employee_id, Employee.hire_date, Employee.employment_status, Employee.leaving_on,
+                   Employee.si_status, BaseAdjustmentWage.average_wage, BaseAdjustmentWage.months_worked,
+                   SiEnrollment.base)
+            .outerjoin(BaseAdjustmentWage, (BaseAdjustmentWage.employee_id == Employee.employee_id)
+                       & (BaseAdjustmentWage.batch_id == req.workflow_id))
+            .outerjoin(SiEnrollment, (SiEnrollment.employee_id == Employee.employee_id)
+                       & (SiEnrollment.city == req.city) & (SiEnrollment.status == "active"))
+            .where(Employee.employee_id.in_(wages_of) | Employee.employee_id.in_(insured))
+            .order_by(Employee.employee_id).execution_options(yield_per=chunk))
         effective = first_day(req.effective_month)
-        rows = []
-        for seq, (employee_id, hired, status, leaving_on, si_status) in enumerate(people, start=1):
+        rows: list[dict[str, Any]] = []
+        for seq, (employee_id, hired, status, leaving_on, si_status, average, months, base) in enumerate(people, 1):
             person = Person(employee_id=employee_id, hire_date=hired, employment_status=status, leaving_on=leaving_on,
-                            old_base=enrolled.get(employee_id), on_maternity_leave=si_status == ON_LEAVE_STATUS)
-            line = compute_line(person, wages.get(employee_id), req.policy.limits, effective)
+                            old_base=base, on_maternity_leave=si_status == ON_LEAVE_STATUS)
+            wage = Wage(average, months) if average is not None else None
+            line = compute_line(person, wage, req.policy.limits, effective)
             rows.append({"batch_id": req.workflow_id, "seq": seq, "employee_id": employee_id,
                          "old_base": line.old_base, "new_base": line.new_base, "average_wage": line.average_wage,
                          "outcome": line.outcome.value, "flags": line.flags, "state": state_of(line),
                          "updated_at": req.at,
                          **costed(line.old_base, line.new_base if line.outcome in DECLARED else None, req.policy)})
-        return rows
+            if len(rows) == chunk:
+                yield rows
+                rows = []
+        if rows:
+            yield rows
 
     @activity.defn(name=contract.COUNT.name)
     def count(self, req: contract.Count) -> Totals:
