@@ -74,7 +74,8 @@ def build_worker(
                          receivable_followup_days=settings.receivable_followup_days)
     activities = [
         a for a in all_activities(session_factory, agency, sweep_policy=policy, sweep_batch=settings.sweep_batch_size,
-                                  report_thresholds=ReportThresholds.from_settings(settings))
+                                  report_thresholds=ReportThresholds.from_settings(settings),
+                                  anchors=settings.anchor_store())
         if getattr(a, "__temporal_activity_definition").name not in fakes
     ]
     return Worker(

@@ -20,6 +20,7 @@ from activities.reminders import ReminderActivities
 from activities.report import ReportActivities
 from activities.si_change import SocialInsuranceActivities
 from activities.transfer import TransferActivities
+from db.audit_anchors import AnchorStore
 from db.reminders import SweepPolicy
 from db.report import ReportThresholds
 from integrations.si_agency import SocialInsuranceAgency
@@ -30,7 +31,8 @@ DEFAULT_REPORT_THRESHOLDS = ReportThresholds()
 
 def all_activities(session_factory: sessionmaker[Session], agency: SocialInsuranceAgency, *,
                    sweep_policy: SweepPolicy = DEFAULT_SWEEP_POLICY, sweep_batch: int = 200,
-                   report_thresholds: ReportThresholds = DEFAULT_REPORT_THRESHOLDS) -> list[Callable[..., Any]]:
+                   report_thresholds: ReportThresholds = DEFAULT_REPORT_THRESHOLDS,
+                   anchors: AnchorStore | None = None) -> list[Callable[..., Any]]:
     return [
         *CaseActivities(session_factory).all(),
         *ApprovalActivities(session_factory).all(),
@@ -44,5 +46,5 @@ def all_activities(session_factory: sessionmaker[Session], agency: SocialInsuran
         *TransferActivities(session_factory, agency).all(),
         *ReminderActivities(session_factory, sweep_policy, sweep_batch).all(),
         *ReportActivities(session_factory, report_thresholds).all(),
-        *AuditActivities(session_factory).all(),
+        *AuditActivities(session_factory, anchors).all(),
     ]

@@ -6,7 +6,8 @@ SHA-256 covers its fields, its chain and place in it, and its predecessor's hash
 only the chain's head row, so two cases never wait for each other, and the head commits with the
 change the row records. A Temporal Schedule folds the heads that moved into one global chain of
 seals (``seal``), one row per interval: rewriting a case's sealed rows, or deleting them, breaks a
-seal, and the newest seal's hash, recorded outside the database, catches a rewrite of the seals.
+seal, and each seal's hash, anchored outside the database (``db.audit_anchors``), catches a
+rewrite or a cut of the seals.
 Triggers reject UPDATE, DELETE and TRUNCATE on events and seals; ``verify_chain`` re-walks both.
 Rows written before per-case chains (chain NULL) stay one chain in id order, sealed as ``legacy``.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from itertools import groupby
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from db.audit_anchors import Anchor, BadAnchor, check_anchors
 from db.canonical import canonical_bytes, to_jsonable
 from db.models import AuditChainHead, AuditEvent, AuditSeal
 
@@ -190,6 +192,8 @@ class ChainReport:
     seals_checked: int = 0
     last_sealed_at: dt.datetime | None = None
     unsealed_rows: int = 0  # rows newer than the last seal: their chain protects them, no seal yet
+    anchors_checked: int = 0  # seals compared with their anchors outside the database
+    last_anchored_at: dt.datetime | None = None
 
 
 class _Broken(Exception):
@@ -198,12 +202,16 @@ class _Broken(Exception):
         self.reason, self.chain, self.row_id = reason, chain, row_id
 
 
-def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
-    """Re-walk the seals, then every chain in order, and name the first thing that does not hold:
-    a row whose content or link is wrong, a gap, a sealed row gone, a head that is not the last row."""
+def verify_chain(session: Session, *, batch: int = 5000, anchors: Iterable[Anchor] | None = None) -> ChainReport:
+    """Re-walk the seals (against their ``anchors`` outside the database, when given), then every
+    chain in order, and name the first thing that does not hold: a row whose content or link is
+    wrong, a gap, a sealed row gone, a head that is not the last row, a seal unlike its anchor."""
     tally = {"rows": 0, "chains": 0, "unsealed": 0}
+    anchored: tuple[int, dt.datetime | None] = (0, None)
     try:
         sealed, seals, last_hash, last_at = _walk_seals(session, batch)
+        if anchors is not None:
+            anchored = _check_anchors(session, anchors)
         _walk_legacy(session, batch, sealed.pop(LEGACY, None), tally)
         heads = {h.chain: (h.seq, h.head_hash) for h in session.execute(select(
             AuditChainHead.chain, AuditChainHead.seq, AuditChainHead.head_hash)).yield_per(batch)}
@@ -212,10 +220,21 @@ def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:
         return ChainReport(False, tally["rows"], broken.row_id, broken.reason, broken_chain=broken.chain,
                            chains_checked=tally["chains"])
     return ChainReport(True, tally["rows"], head_hash=last_hash, chains_checked=tally["chains"],
-                       seals_checked=seals, last_sealed_at=last_at, unsealed_rows=tally["unsealed"])
+                       seals_checked=seals, last_sealed_at=last_at, unsealed_rows=tally["unsealed"],
+                       anchors_checked=anchored[0], last_anchored_at=anchored[1])
 
 
-def verify_case(session: Session, workflow_id: str) -> ChainReport:
+def _check_anchors(session: Session, anchors: Iterable[Anchor]) -> tuple[int, dt.datetime | None]:
+    try:
+        check = check_anchors(session, anchors)
+    except BadAnchor as exc:
+        raise _Broken(str(exc), "anchors") from None
+    if check.problem is not None:
+        raise _Broken(check.problem, "anchors")
+    return check.checked, check.last_anchored_at
+
+
+def verify_case(session: Session, workflow_id: str, anchors: Iterable[Anchor] | None = None) -> ChainReport:
     """Re-walk one case's chain against its head and the newest seal that holds it (found by the
     seals' index), and check that seal's own hash: what an evidence package proves, in the time
     one case takes. ``head_hash`` is that seal's, to compare with the seal chain kept outside."""
@@ -226,6 +245,9 @@ def verify_case(session: Session, workflow_id: str) -> ChainReport:
     try:
         if newest is not None and seal_hash(newest.sealed_at, newest.heads, newest.prev_hash) != newest.hash:
             raise _Broken(f"seal {newest.id}: content does not match its hash", "seals")
+        anchored: tuple[int, dt.datetime | None] = (0, None)
+        if newest is not None and anchors is not None:
+            anchored = _check_anchors(session, (a for a in anchors if a.seal_id == newest.id))
         sealed = tuple(newest.heads[chain]) if newest is not None else None
         events = session.scalars(select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq))
         last = _walk_one(chain, iter(events), sealed, tally)
@@ -236,7 +258,8 @@ def verify_case(session: Session, workflow_id: str) -> ChainReport:
         return ChainReport(False, tally["rows"], broken.row_id, broken.reason, broken_chain=broken.chain)
     return ChainReport(True, tally["rows"], head_hash=newest.hash if newest else GENESIS,
                        chains_checked=1 if tally["rows"] else 0, seals_checked=1 if newest else 0,
-                       last_sealed_at=newest.sealed_at if newest else None, unsealed_rows=tally["unsealed"])
+                       last_sealed_at=newest.sealed_at if newest else None, unsealed_rows=tally["unsealed"],
+                       anchors_checked=anchored[0], last_anchored_at=anchored[1])
 
 
 def _walk_seals(session: Session, batch: int) -> tuple[dict[str, tuple[int, str]], int, str, dt.datetime | None]:

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 
 from hrflow import ops_cli, policy_cli
 from hrflow.settings import ConfigurationError, load_settings, require_database, unreachable_database
@@ -36,7 +37,7 @@ def _migrate(args: argparse.Namespace) -> int:
     from db import migrate
 
     settings = load_settings()
-    url = settings.sqlalchemy_url
+    url = settings.migration_sqlalchemy_url
     try:
         if args.down:
             migrate.downgrade(url, args.down)
@@ -118,11 +119,15 @@ def _token(args: argparse.Namespace) -> int:
 
 def _audit_verify(args: argparse.Namespace) -> int:
     from db.audit import verify_case, verify_chain
+    from db.audit_anchors import DirectoryAnchors
     from db.session import make_engine, make_session_factory
 
-    engine = make_engine(load_settings().sqlalchemy_url)
+    settings = load_settings()
+    anchors = DirectoryAnchors(args.anchors) if args.anchors else settings.anchor_store()
+    engine = make_engine(settings.sqlalchemy_url)
     with make_session_factory(engine)() as session:
-        report = verify_case(session, args.case) if args.case else verify_chain(session)
+        report = (verify_case(session, args.case, anchors) if args.case
+                  else verify_chain(session, anchors=anchors))
     engine.dispose()
     print(json.dumps(report.__dict__, default=str))
     return 0 if report.ok else 1
@@ -130,11 +135,17 @@ def _audit_verify(args: argparse.Namespace) -> int:
 
 def _audit_seal(args: argparse.Namespace) -> int:
     from db.audit import seal
+    from db.audit_anchors import anchor_newest
     from db.session import make_engine, make_session_factory
 
-    engine = make_engine(load_settings().sqlalchemy_url)
-    with make_session_factory(engine).begin() as session:
+    settings = load_settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
         sealed = seal(session)
+    if (anchors := settings.anchor_store()) is not None:
+        with sessions() as session:
+            anchor_newest(session, anchors)
     engine.dispose()
     print(json.dumps(sealed.__dict__ if sealed else {"sealed": None, "reason": "no chain moved since the last seal"}))
     return 0
@@ -172,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="re-walk the seals and every case's hash chain (or one case's)")
     verify.add_argument("--case", metavar="WORKFLOW_ID", help="only this case's chain, against its newest seal")
+    verify.add_argument("--anchors", metavar="DIR", type=Path,
+                        help="compare the seals with the anchors in DIR (default HRFLOW_AUDIT_ANCHOR_DIR)")
     verify.set_defaults(func=_audit_verify)
     audit_sub.add_parser("seal", help="fold the chains that moved into the next seal now (the schedule does"
                          " it every few minutes)").set_defaults(func=_audit_seal)

@@ -27,9 +27,13 @@ from typing import TYPE_CHECKING, TypedDict
 
 from hrflow.settings import ConfigurationError, Settings
 from hrflow.stack import (
+    APP_ROLE,
     admin_cursor,
     find_binary,
+    grant_app_role,
+    libpq_url,
     postgres_server,
+    role_uri,
     say,
     spawn,
     sqlalchemy_url,
@@ -69,8 +73,11 @@ class Stack:
 
         upgrade(database_url)
         say("database migrated to head")
+        grant_app_role(libpq_url(database_url), secrets_["app_db_password"])
         env = {
-            "HRFLOW_DATABASE_URL": database_url,
+            # the API and worker run as a role without DDL rights; `hrflow migrate` as the owner
+            "HRFLOW_DATABASE_URL": role_uri(database_url, APP_ROLE, secrets_["app_db_password"]),
+            "HRFLOW_MIGRATION_DATABASE_URL": database_url,
             "HRFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{self.settings.temporal_port}",
             "HRFLOW_TEMPORAL_NAMESPACE": self.settings.temporal_namespace,
             "HRFLOW_TEMPORAL_TASK_QUEUE": self.settings.temporal_task_queue,
@@ -86,6 +93,8 @@ class Stack:
             "HRFLOW_SMTP_HOST": "127.0.0.1",
             "HRFLOW_SMTP_PORT": str(self.settings.smtp_port),
             "HRFLOW_SCHEDULES_SYNC_ON_START": "true",
+            # the audit seals' anchors; production points this at a place the database's admins cannot write
+            "HRFLOW_AUDIT_ANCHOR_DIR": str((self.dev_dir / "anchors").resolve()),
             # e-mailed decision links point at the local web app
             "HRFLOW_PUBLIC_URL": self.settings.public_url or f"http://127.0.0.1:{self.settings.api_port}",
         }
@@ -244,18 +253,24 @@ class DevSecrets(TypedDict):
     jwt_secret: str
     codec_keys: dict[str, str]
     codec_active_key: str
+    app_db_password: str
 
 
 def load_or_create_secrets(path: Path) -> DevSecrets:
     """Dev-only secrets, generated once and kept so tokens and histories survive restarts."""
+    data: DevSecrets
     if path.exists():
-        stored: DevSecrets = json.loads(path.read_text())
-        return stored
-    data: DevSecrets = {
-        "jwt_secret": secrets.token_urlsafe(48),
-        "codec_keys": {"dev-1": base64.b64encode(secrets.token_bytes(32)).decode()},
-        "codec_active_key": "dev-1",
-    }
+        data = json.loads(path.read_text())
+        if data.get("app_db_password"):
+            return data
+        data["app_db_password"] = secrets.token_urlsafe(24)  # a stack from before the app role
+    else:
+        data = {
+            "jwt_secret": secrets.token_urlsafe(48),
+            "codec_keys": {"dev-1": base64.b64encode(secrets.token_bytes(32)).decode()},
+            "codec_active_key": "dev-1",
+            "app_db_password": secrets.token_urlsafe(24),
+        }
     path.write_text(json.dumps(data, indent=2))
     path.chmod(0o600)
     return data

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from db.audit_anchors import AnchorStore
     from db.session import Limits
 
 DEV_DIR = Path(".hrflow")
@@ -49,6 +50,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="PostgreSQL URL, e.g. postgresql+psycopg2://hrflow:secret@db:5432/hrflow",
+    )
+    migration_database_url: str | None = Field(
+        default=None,
+        description="the URL `hrflow migrate` uses, as the tables' owner, when the API and worker run as a role"
+                    " without DDL rights (default: HRFLOW_DATABASE_URL)",
     )
     database_pool_size: int = Field(default=10, ge=1, le=200, description="connections (and threads) per API process")
     database_pool_timeout_seconds: float = Field(default=10, gt=0, le=300,
@@ -128,6 +134,11 @@ class Settings(BaseSettings):
     import_max_rows: int = Field(default=50_000, ge=1, description="most rows one employee import file may hold")
     hr_master_export: Path | None = Field(default=None, description="the HR master system's employee export (JSON),"
                                                                     " which POST /employees/sync reads")
+
+    # --- audit ---
+    audit_anchor_dir: Path | None = Field(
+        default=None, description="where each audit seal's hash is anchored outside the database (a directory the"
+                                  " database's administrators cannot write: another machine's share, a WORM mount)")
 
     # --- payload encryption ---
     codec_keys: dict[str, str] = Field(
@@ -264,12 +275,28 @@ class Settings(BaseSettings):
             )
         return active, {k: base64.b64decode(v) for k, v in self.codec_keys.items()}
 
+    def anchor_store(self) -> AnchorStore | None:
+        """Where the audit seals are anchored, or None when no place is configured."""
+        from db.audit_anchors import DirectoryAnchors
+
+        return DirectoryAnchors(self.audit_anchor_dir) if self.audit_anchor_dir else None
+
     @cached_property
     def sqlalchemy_url(self) -> str:
-        url = self.require_database_url()
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg2://" + url[len("postgresql://") :]
-        return url
+        return _psycopg2_url(self.require_database_url())
+
+    @property
+    def migration_sqlalchemy_url(self) -> str:
+        """The owner's URL for schema changes, or the app's own when no separate owner is set."""
+        if self.migration_database_url:
+            return _psycopg2_url(self.migration_database_url)
+        return self.sqlalchemy_url
+
+
+def _psycopg2_url(url: str) -> str:
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg2://" + url[len("postgresql://") :]
+    return url
 
 
 def load_settings(**overrides: object) -> Settings:

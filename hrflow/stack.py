@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from hrflow.settings import ConfigurationError
 
@@ -178,6 +179,39 @@ def admin_cursor(uri: str) -> Iterator[cursor]:
             yield cur
     finally:
         conn.close()
+
+
+APP_ROLE = "hrflow_app"
+
+
+def grant_app_role(owner_uri: str, password: str, role: str = APP_ROLE) -> None:
+    """The role the API and worker run as: it reads and writes every table the migrations made, and
+    can neither change the schema nor switch the audit trail's append-only triggers off (that takes
+    the tables' owner). Run after each migration, so new tables are granted too."""
+    from psycopg2 import sql
+
+    with admin_cursor(owner_uri) as cur:
+        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+        verb = "ALTER" if cur.fetchone() else "CREATE"
+        cur.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %s")
+                    .format(sql.Identifier(role)), (password,))
+        cur.execute("SELECT current_database()")
+        database = cur.fetchone()[0]  # type: ignore[index]
+        for statement in ("GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {role}",
+                          "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+                          "GRANT USAGE ON SCHEMA public TO {role}",
+                          "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+                          "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+                          "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {role}"):
+            cur.execute(sql.SQL(statement).format(db=sql.Identifier(database), role=sql.Identifier(role)))
+
+
+def role_uri(owner_uri: str, role: str, password: str) -> str:
+    """``owner_uri`` with another role's name and password (the embedded server's URIs name the
+    owner with an empty password: ``postgresql://postgres:@host:port/db``)."""
+    scheme, rest = owner_uri.split("://", 1)
+    _, address = rest.split("@", 1)
+    return f"{scheme}://{role}:{quote(password, safe='')}@{address}"
 
 
 def sqlalchemy_url(uri: str) -> str:

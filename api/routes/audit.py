@@ -35,6 +35,9 @@ class ChainResult(BaseModel):
     seals_checked: int = 0
     last_sealed_at: dt.datetime | None = None
     unsealed_rows: int = Field(0, description="rows newer than the last seal, protected by their chain only")
+    anchors_checked: int = Field(0, description="seals compared with their anchors outside the database"
+                                                " (0 when HRFLOW_AUDIT_ANCHOR_DIR is not set)")
+    last_anchored_at: dt.datetime | None = None
 
 
 class AuditEventOut(BaseModel):
@@ -65,16 +68,19 @@ async def verify(
 ) -> ChainResult:
     """重走审计记录：先校验封存链（每隔几分钟把各案件链的链头封存一次），再逐条校验每个案件的哈希链；
     答检查了多少行、多少条链、最新封存的哈希（请与在库外留存的比对）。若有一行被改动或删除、
-    已封存的记录被重写或截断，答 ok=false，并指出出问题的链、第一处断裂的行及原因。
+    已封存的记录被重写或截断、封存与库外锚点（HRFLOW_AUDIT_ANCHOR_DIR）不符，答 ok=false，
+    并指出出问题的链、第一处断裂的行及原因。
     给出 workflow_id 时只校验该案件的链及其最新封存。仅管理员和合规可调用。
 
     Re-walk the audit trail: the chain of seals (every few minutes each case chain's head is
     sealed), then every case's hash chain; the rows and chains checked and the newest seal's hash
     (compare it with the one kept outside the database). If a row was changed or deleted, or sealed
-    rows rewritten or cut, ok=false with the chain, the first broken row and why. With
+    rows rewritten or cut, or a seal unlike its anchor outside the database
+    (``HRFLOW_AUDIT_ANCHOR_DIR``), ok=false with the chain, the first broken row and why. With
     ``workflow_id``, only that case's chain and its newest seal. Admins and compliance only."""
     def work(session: Session) -> ChainResult:
-        report = verify_case(session, workflow_id) if workflow_id else verify_chain(session)
+        anchors = request.app.state.settings.anchor_store()
+        report = verify_case(session, workflow_id, anchors) if workflow_id else verify_chain(session, anchors=anchors)
         return ChainResult(**report.__dict__)
 
     return await transact(request, work)

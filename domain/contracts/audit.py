@@ -17,6 +17,7 @@ class SealResult(BaseModel):
     seal_id: int | None  # None: no chain moved since the last seal, so no seal was written
     chains: int = 0
     hash: str | None = None
+    anchored_seal_id: int | None = None  # the seal this run anchored outside the database, if any
 
 
 SEAL_AUDIT: ActivityRef[SealRequest, SealResult] = ActivityRef("audit.seal", SealResult)

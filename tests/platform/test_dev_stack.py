@@ -17,6 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from hrflow.stack import libpq_url
+
 pytestmark = pytest.mark.slow
 
 EMPLOYEE = {
@@ -106,6 +108,7 @@ def test_dev_runs_everything_stops_cleanly_and_keeps_data(tmp_path: Path) -> Non
              "--address", f"127.0.0.1:{temporal_port}"], check=True, capture_output=True, text=True, timeout=30).stdout
         for name in ("EmployeeId", "CaseKind", "CaseStage", "Province", "Department"):
             assert name in listed
+        _the_app_runs_without_ddl_rights(tmp_path, env)
         _reminders_reach_the_mail_sink_once(tmp_path, env)
         _report_shows_the_seeded_alerts(tmp_path, env, stack.api)
         started = stack.processes()
@@ -130,6 +133,25 @@ def test_dev_runs_everything_stops_cleanly_and_keeps_data(tmp_path: Path) -> Non
         assert _hrflow("audit", "verify", cwd=tmp_path, env=env).returncode == 0
     finally:
         assert again.interrupt() == 0
+
+
+def _the_app_runs_without_ddl_rights(cwd: Path, env: dict[str, str]) -> None:
+    """The API and worker's URL names a role that cannot switch the audit triggers off; `hrflow
+    migrate` still works, as the owner."""
+    import psycopg2
+    from psycopg2 import errors
+
+    conn = psycopg2.connect(libpq_url(_database_url(cwd)))
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT current_user")
+            assert cur.fetchone() == ("hrflow_app",)
+            with pytest.raises(errors.InsufficientPrivilege):
+                cur.execute("ALTER TABLE audit_events DISABLE TRIGGER ALL")
+    finally:
+        conn.close()
+    migrated = _hrflow("migrate", cwd=cwd, env=env)
+    assert migrated.returncode == 0 and "database at revision" in migrated.stdout, migrated.stderr
 
 
 def _reminders_reach_the_mail_sink_once(cwd: Path, env: dict[str, str]) -> None:
