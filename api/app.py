@@ -27,6 +27,7 @@ from api import docs, errors, web
 from api.auth import listed_in_directory
 from api.body_limit import BodyLimit
 from api.routes import (
+    access_log,
     approval_routes,
     audit,
     base_adjustments,
@@ -44,6 +45,7 @@ from api.routes import (
     notifications,
     offboarding,
     organisation,
+    personal_export,
     policies,
     policy_notices,
     receivables,
@@ -117,7 +119,7 @@ def create_app(
                                                 limits=settings.database_limits(), name="hrflow-api")
         app.state.session_factory = make_session_factory(app.state.engine)
         size_threads(app, app.state.engine.pool.size())  # one thread per connection, never more
-        client = temporal if temporal is not None else await connect(settings)
+        client = temporal if temporal is not None else await connect(settings, codec=payload_codec)
         app.state.temporal = bounded_updates(client, settings.temporal_update_wait_seconds)
         # The catalogue's operator layer (approved notices), on a connection of its own.
         layer_engine = make_engine(app.state.engine.url.render_as_string(hide_password=False), pool_size=1,
@@ -169,7 +171,7 @@ def create_app(
 
     for module in (health, me, employee_import, employee_sync, unit_import, unit_sync, organisation, delegations, approval_routes, employees, cases, inbox, si_changes, base_adjustments, maternity, receivables, offboarding, non_compete,
                    transfer_materials, transfer_stats, transfers, audit, evidence, policies, policy_notices, notifications, staff, tasks, reports,
-                   resignations, schedules, codec_routes):
+                   resignations, schedules, access_log, personal_export, codec_routes):
         # transfer_stats before transfers: /transfers/statistics is not a workflow id
         app.include_router(module.router)
     web.install(app)

@@ -28,7 +28,12 @@ from sqlalchemy import Engine, text
 from domain.roles import Role
 
 HR, MANAGER, FINANCE, IT, RECEIVER, OPS = "hr.li", "mgr.wang", "fin.zhao", "it.qian", "E0042", "ops"
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+# One blank A4 page with true cross-reference offsets: uploads are judged by their structure.
+PDF = (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<</Type/Catalog/Pages 2 0 R>>\nendobj\n"
+       b"2 0 obj\n<</Type/Pages/Kids[3 0 R]/Count 1>>\nendobj\n"
+       b"3 0 obj\n<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>\nendobj\nxref\n0 4\n0000000000 65535 f \n"
+       b"0000000015 00000 n \n0000000060 00000 n \n0000000111 00000 n \ntrailer\n<< /Size 4 /Root 1 0 R >>\n"
+       b"startxref\n176\n%%EOF\n")
 POLL = 0.2
 
 SCENARIOS = {

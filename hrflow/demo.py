@@ -348,8 +348,13 @@ RECORD_ROLE = {"dispute": Role.COMPLIANCE, "complaint": Role.COMPLIANCE, "violat
                "loan": Role.FINANCE, "advance": Role.FINANCE, "asset": Role.IT, "access": Role.IT,
                "non_compete": Role.HR_SPECIALIST}
 GATE_ROLE = {"it": Role.IT, "finance": Role.FINANCE, "compliance": Role.COMPLIANCE, "hr_final": Role.HR_MANAGER}
-# A tiny, well-formed PDF: uploads are judged by their content.
-PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+# A tiny, well-formed PDF (one blank A4 page, true cross-reference offsets): uploads are judged by
+# their structure, not their header.
+PDF = (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<</Type/Catalog/Pages 2 0 R>>\nendobj\n"
+       b"2 0 obj\n<</Type/Pages/Kids[3 0 R]/Count 1>>\nendobj\n"
+       b"3 0 obj\n<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>\nendobj\nxref\n0 4\n0000000000 65535 f \n"
+       b"0000000015 00000 n \n0000000060 00000 n \n0000000111 00000 n \ntrailer\n<< /Size 4 /Root 1 0 R >>\n"
+       b"startxref\n176\n%%EOF\n")
 
 
 class _Seeder:

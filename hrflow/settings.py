@@ -146,6 +146,11 @@ class Settings(BaseSettings):
         description='JSON object {"key-id": "base64 32-byte AES key"}; all ids decrypt',
     )
     codec_active_key: str | None = Field(default=None, description="key id used to encrypt")
+    person_keys: bool = Field(default=True, description="encrypt each employee's case payloads under a key of her"
+                                                        " own (destroyed by her erasure); off: all under the master key")
+    person_key_cache_seconds: float = Field(default=300, ge=0, le=3600,
+                                            description="how long a process keeps a person's key in memory: an"
+                                                        " erasure takes effect everywhere within this time")
 
     # --- embedded dev stack (`hrflow dev`) ---
     dev_dir: Path = DEV_DIR

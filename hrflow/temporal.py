@@ -7,17 +7,34 @@ Every client carries the encrypting pydantic data converter, so nothing readable
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from temporalio.client import Client
+from temporalio.converter import PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from hrflow.codec import EncryptionCodec, data_converter
 from hrflow.settings import ConfigurationError, Settings
 
+if TYPE_CHECKING:
+    from db.person_keys import PersonKeyring
+
 
 def codec_from(settings: Settings) -> EncryptionCodec:
+    """The master keys, and each employee's own (``db.person_keys``) when a database is configured."""
     active, keys = settings.require_codec_keys()
-    return EncryptionCodec(active, keys)
+    return EncryptionCodec(active, keys, keyring=keyring_from(settings, active, keys))
+
+
+def keyring_from(settings: Settings, active: str, keys: dict[str, bytes]) -> PersonKeyring | None:
+    if not (settings.person_keys and settings.database_url):
+        return None
+    from db.person_keys import PersonKeyring
+    from db.session import make_engine, make_session_factory
+
+    # Its own two connections: a key look-up never waits behind the activities' pool.
+    engine = make_engine(settings.sqlalchemy_url, pool_size=2, limits=settings.database_limits(), name="hrflow-keyring")
+    return PersonKeyring(make_session_factory(engine), active, keys, ttl=settings.person_key_cache_seconds)
 
 
 def _tls(settings: Settings) -> TLSConfig | bool:
@@ -44,7 +61,8 @@ def _tls(settings: Settings) -> TLSConfig | bool:
     return settings.temporal_api_key is not None  # Temporal Cloud API keys need TLS
 
 
-async def connect(settings: Settings, *, timeout: timedelta = timedelta(seconds=5)) -> Client:
+async def connect(settings: Settings, *, timeout: timedelta = timedelta(seconds=5),
+                  codec: PayloadCodec | None = None) -> Client:
     """Connect, or raise ``ConfigurationError`` naming HRFLOW_TEMPORAL_ADDRESS."""
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     try:
@@ -53,7 +71,7 @@ async def connect(settings: Settings, *, timeout: timedelta = timedelta(seconds=
             namespace=settings.temporal_namespace,
             api_key=api_key,
             tls=_tls(settings),
-            data_converter=data_converter(codec_from(settings)),
+            data_converter=data_converter(codec or codec_from(settings)),
             connect_timeout=timeout,
         )
     except (RPCError, RuntimeError, OSError) as exc:

@@ -9,6 +9,7 @@ sends when its codec setting "include cross-origin credentials" is on. A bearer 
 from __future__ import annotations
 
 import html
+import json
 import logging
 from typing import Annotated, Any
 
@@ -16,11 +17,13 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from google.protobuf import json_format
 from pydantic import BaseModel, ConfigDict
-from temporalio.api.common.v1 import Payloads
+from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.converter import PayloadCodec
 
 from api.auth import COOKIE, Principal, decode_token, require
 from api.errors import ApiError, responses
 from api.routes import resource_router
+from db.person_keys import KeyDestroyed
 from domain.roles import Role
 
 log = logging.getLogger("hrflow.codec")
@@ -59,12 +62,26 @@ async def decode(body: PayloadsBody, request: Request, principal: Decoder) -> di
     sets. Admins, HR managers and compliance only; not Temporal payloads, a wrong key or tampered
     ciphertext is 422."""
     try:
-        decoded = await request.app.state.codec.decode(_parse(body).payloads)
+        decoded = [await _decode_one(request.app.state.codec, p) for p in _parse(body).payloads]
     except Exception as exc:  # noqa: BLE001 - a wrong key or tampered ciphertext fails in the codec's own ways
         raise ApiError(422, "undecodable", f"无法解码：{type(exc).__name__} (cannot decode: {type(exc).__name__})") from None
     log.info("payloads decoded for %s (%s), namespace %s", principal.user, principal.role.value,
              request.headers.get("x-namespace"))
     return json_format.MessageToDict(Payloads(payloads=decoded))
+
+
+# What the UI shows for a payload whose owner was erased: her key is gone, and with it the content.
+ERASED = Payload(metadata={"encoding": b"json/plain"},
+                 data=json.dumps("〔已删除：个人信息已按删除请求销毁〕 (erased: destroyed on the person's erasure request)",
+                                 ensure_ascii=False).encode())
+
+
+async def _decode_one(codec: PayloadCodec, payload: Payload) -> Payload:
+    try:
+        [decoded] = await codec.decode([payload])
+    except KeyDestroyed:
+        return ERASED
+    return decoded
 
 
 @router.post("/encode", responses=responses(400, 401, 403, 422), summary="加密工作流载荷 (Encode payloads)")

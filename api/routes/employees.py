@@ -9,7 +9,7 @@ import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
@@ -23,8 +23,8 @@ from api.errors import ApiError, responses
 from api.plausibility import PlausibleDate, problem, refuse, within
 from api.routes import resource_router
 from api.transactions import transact
-from db import audit
-from db.models import Employee, EmploymentEventRow, ManagerAssignment, OrgUnit
+from db import access_log, audit
+from db.models import Case, Employee, EmploymentEventRow, ManagerAssignment, OrgUnit
 from domain.identity import InvalidResidentId, parse_resident_id
 from domain.months import add_months
 from domain.policy import BaseOutOfRange, Catalogue, PolicyError, check_base, contribution_limits
@@ -138,6 +138,30 @@ def present(row: Employee, viewer: Principal) -> EmployeeOut:
     )
 
 
+def disclosed(session: Session, row: Employee, viewer: Principal, request_id: str,
+              purpose: str | None = None) -> EmployeeOut:
+    """``present``, with a row in the access log for each value it shows in full, in the answer's
+    own transaction (``db.access_log``: nothing for her own record, nothing for a masked value)."""
+    out = present(row, viewer)
+    is_self = viewer.is_self(row.employee_id)
+    for what, shown in (("resident_id_number", may_see_id_number(viewer.role, is_self=is_self)),
+                        ("name", may_see_name(viewer.role, is_self=is_self))):
+        if shown:
+            access_log.record(session, viewer, row.employee_id, what, purpose=purpose, request_id=request_id)
+    return out
+
+
+def check_purpose(session: Session, employee_id: str, purpose: str) -> None:
+    """A stated purpose is one of her cases (422 naming ``purpose`` otherwise): the log must not
+    carry a reason that is no reason."""
+    case_of = session.scalar(select(Case.employee_id).where(Case.workflow_id == purpose))
+    if case_of is None or case_of != employee_id:
+        raise ApiError(422, "validation_failed", [{
+            "field": "query.purpose", "rule": "case_of_employee",
+            "message": f"查阅目的须为员工 {employee_id} 的案件编号，{purpose} 不是她的案件"
+                       f" (purpose must be a case of {employee_id}; {purpose} is not one of hers)"}])
+
+
 def check_hire_date(hire_date: dt.date, today: dt.date, resident_id_number: str | None = None) -> None:
     """A hire up to a year ahead is an offer already signed; later, or before 1900, is a typo. A
     hire before her 16th birthday would be child labour (Labour Law art. 15): a wrong date."""
@@ -230,7 +254,7 @@ async def rehire(employee_id: str, body: RehireIn, request: Request, request_id:
             actor=principal.user, actor_role=principal.role.value, action="employment.rehired", subject=employee_id,
             request_id=request_id, before=before, after={"hire_date": body.hire_date, "employment_status": "active"}))
         session.flush()
-        return present(row, principal).model_copy(update={"notes": notes})
+        return disclosed(session, row, principal, request_id).model_copy(update={"notes": notes})
 
     return await transact(request, work)
 
@@ -297,21 +321,28 @@ async def register_employee(
                 request_id=request_id,
             ),
         )
-        return present(row, principal).model_copy(update={"notes": notes})
+        return present(row, principal).model_copy(update={"notes": notes})  # what she typed: not logged as a read
 
     return await transact(request, work)
 
 
 @router.get("/{employee_id}", response_model=EmployeeOut, responses=responses(401, 404),
             summary="查看员工 (Read an employee)")
-async def read_employee(employee_id: str, request: Request, principal: Authenticated) -> EmployeeOut:
+async def read_employee(
+    employee_id: str, request: Request, principal: Authenticated, request_id: RequestId,
+    purpose: Annotated[str | None, Query(max_length=200, description="为何查阅：她的一个案件编号，记入访问记录"
+                                                                     " (why: one of her cases, kept in the access log)")] = None,
+) -> EmployeeOut:
     """员工主数据及雇佣状态。任何登录用户可调用，但员工只能看自己，限于某组织单位的工作人员只能看该单位及其下属单位的员工（其他人答 404，与不存在一样）。姓名对人事、财务、
-    合规和 IT 可见，身份证号只对人事和本人可见，其余打码（masked=true）。
+    合规和 IT 可见，身份证号只对人事和本人可见，其余打码（masked=true）。每次完整显示姓名或身份证号都记入个人信息访问记录
+    （本人查看除外）；purpose 可写明为哪个案件查阅，须为她的案件，否则答 422。
 
     Her master data and employment status. Any signed-in user, but an employee sees only herself,
     and staff placed in a unit only its people (anyone else is 404, like a number that does not
     exist). Names show to HR, finance, compliance
-    and IT, ID numbers to HR and herself; otherwise masked (``masked``: true)."""
+    and IT, ID numbers to HR and herself; otherwise masked (``masked``: true). Each name or ID number
+    shown in full is kept in the personal data access log (not her own views); ``purpose`` states the
+    case it is read for, which must be one of hers (422 otherwise)."""
     def work(session: Session) -> EmployeeOut:
         row = session.get(Employee, employee_id)
         # An employee asking for someone else gets the same answer as for a number that does not exist.
@@ -319,7 +350,9 @@ async def read_employee(employee_id: str, request: Request, principal: Authentic
                                                                                            employee_id))
         if row is None or not seen:
             raise ApiError(404, "not_found", f"没有您可查看的员工 {employee_id} (no employee {employee_id} visible to you)")
-        return present(row, principal)
+        if purpose is not None:
+            check_purpose(session, employee_id, purpose)
+        return disclosed(session, row, principal, request_id, purpose)
 
     return await transact(request, work)
 
@@ -383,6 +416,6 @@ async def update_contact(employee_id: str, body: ContactIn, request: Request, re
             subject=employee_id, before={k: _masked_contact(k, v) for k, v in before.items()},
             after={k: _masked_contact(k, v) for k, v in changes.items()}, request_id=request_id))
         session.flush()
-        return present(row, principal)
+        return disclosed(session, row, principal, request_id)
 
     return await transact(request, work)

@@ -27,7 +27,7 @@ from api.deps import RequestId, TemporalDep
 from api.errors import ApiError, responses
 from api.routes import resource_router
 from api.transactions import transact
-from db import audit
+from db import access_log, audit
 from db.materials import current_materials, material_content, store
 from db.models import Transfer, TransferMaterial
 from domain.documents import DocumentRefused, check_completeness
@@ -224,18 +224,22 @@ async def list_materials(workflow_id: WorkflowId, request: Request, principal: H
 @router.get(PREFIX + "/{material_id}/content", response_class=Response,
             responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}},
                        **responses(401, 403, 404)}, summary="下载材料 (Download a material)")
-async def download(workflow_id: WorkflowId, material_id: int, request: Request, principal: HrOrSelf) -> Response:
+async def download(workflow_id: WorkflowId, material_id: int, request: Request, principal: HrOrSelf,
+                   request_id: RequestId) -> Response:
     """下载已上传的文件：原样的字节，以附件形式、按其实际类型返回，浏览器不会直接打开它。员工本人或人事专员、
-    人事经理可调用；员工看别人的转移、或该转移没有这份材料，答 404。
+    人事经理可调用；员工看别人的转移、或该转移没有这份材料，答 404。他人下载记入个人信息访问记录，查阅目的为该转移案件。
 
     The stored bytes as an attachment, typed by what they are (never rendered inline). She or an HR
     specialist or manager; someone else's transfer for an employee, or no such material in the
-    transfer, is 404."""
+    transfer, is 404. A download by anyone but her is kept in the personal data access log, its
+    purpose the transfer."""
     def work(session: Session) -> Response:
-        _visible(session, principal, workflow_id)
+        transfer = _visible(session, principal, workflow_id)
         row = material_content(session, workflow_id, material_id)
         if row is None:
             raise ApiError(404, "not_found", f"转移 {workflow_id} 中没有材料 {material_id} (no material {material_id} in transfer {workflow_id})")
+        access_log.record(session, principal, transfer.employee_id, "document", purpose=workflow_id,
+                          detail=f"{row.id} {row.code} {row.filename}", request_id=request_id)
         return Response(row.content, media_type=row.content_type, headers=_download_headers(row.filename))
 
     return await transact(request, work)

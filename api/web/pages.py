@@ -27,6 +27,7 @@ from api.i18n import COOKIE as LANGUAGE_COOKIE
 from api.i18n import LANGUAGES, language, say
 from api.processes import PROCESSES, Process, process_of
 from api.routes.offboarding import RECORD_OWNERS, RecordIn
+from api.routes.personal_export import EXPORTERS
 from api.transactions import transact
 from api.web import actions, forms, money_words, sso, statistics_charts
 from api.web import session as web_session
@@ -35,6 +36,7 @@ from api.web.session import Session
 from api.web.sign_in import choice_key, directory_identity, method_for
 from api.web.texts import Texts
 from db.audit import AuditEntry, append
+from db.models import ACCESS_KINDS
 from domain.base_adjustment import RULES
 from domain.roles import HR, STAFF, Role
 from hrflow.settings import Settings
@@ -209,6 +211,8 @@ def _nav(s: Session) -> list[tuple[str, str]]:
         items.append(("/app/policy-notices", "app.policy_notices"))
     if role in (Role.ADMIN, Role.HR_MANAGER):
         items.append(("/app/schedules", "app.schedules"))
+    if role in (Role.COMPLIANCE, Role.ADMIN):
+        items.append(("/app/privacy/access-log", "app.access_log"))
     items.append(("/app/notices", "app.notices"))
     return items
 
@@ -771,6 +775,82 @@ def install(app: FastAPI) -> None:
                                                           "status": "open", "limit": 200})
         return page.render("review.html", items=waiting.body["items"] if waiting.ok else [], results=results,
                            reasons=REJECTION_REASONS, request_id=uuid.uuid4().hex)
+
+    # After the imports: /app/employees/import is the import's page, not an employee's.
+    @app.get("/app/employees/{employee_id}", include_in_schema=False)
+    async def employee(employee_id: str, request: Request) -> Response:
+        """Her record as the API shows it to the reader (masked by role; a full value is logged by the
+        API, with the case she was opened from as its purpose), and the export for those who may."""
+        page = await signed_in(request)
+        assert page.session is not None
+        purpose = request.query_params.get("purpose") or None
+        answer = await page.api("GET", f"/employees/{quote(employee_id, safe='')}", params={"purpose": purpose})
+        if not answer.ok:
+            return page.problem(answer)
+        return page.render("employee.html", person=answer.body, purpose=purpose,
+                           may_export=page.session.role in EXPORTERS)
+
+    @app.get("/app/employees/{employee_id}/export", include_in_schema=False)
+    async def employee_export(employee_id: str, request: Request) -> Response:
+        page = await signed_in(request)
+        return _zip(page, await page.fetch(f"/employees/{quote(employee_id, safe='')}/export"))
+
+    @app.get("/app/my/export", include_in_schema=False)
+    async def my_export(request: Request) -> Response:
+        page = await signed_in(request)
+        return _zip(page, await page.fetch("/me/export"))
+
+    @app.get("/app/privacy/access-log", include_in_schema=False)
+    async def access_log(request: Request) -> Response:
+        """The log, filtered by the form (a day's dates in China time, both ends included), newest
+        first, a page at a time; a filter the API refuses is said above the table."""
+        page = await signed_in(request)
+        filters = {k: (request.query_params.get(k) or "").strip() for k in ACCESS_FILTERS}
+        cursor = request.query_params.get("cursor") or None
+        answer = await page.api("GET", "/privacy/access-log", params={**_log_query(filters), "cursor": cursor,
+                                                                      "limit": 50})
+        if answer.status == 422:
+            items, next_cursor, general = [], None, [message_of(answer, page.t)]
+        elif not answer.ok:
+            return page.problem(answer)
+        else:
+            items, next_cursor, general = answer.body["items"], answer.body["next_cursor"], []
+        given = {k: v for k, v in filters.items() if v}
+        return page.render("access_log.html", items=items, filters=filters, general=general,
+                           kinds={k: page.t(f"app.access_kind_{k}") for k in ACCESS_KINDS},
+                           csv_link="/app/privacy/access-log.csv" + (f"?{urlencode(given)}" if given else ""),
+                           next_link=f"/app/privacy/access-log?{urlencode({**given, 'cursor': next_cursor})}"
+                           if next_cursor else None)
+
+    @app.get("/app/privacy/access-log.csv", include_in_schema=False)
+    async def access_log_csv(request: Request) -> Response:
+        page = await signed_in(request)
+        filters = {k: (request.query_params.get(k) or "").strip() for k in ACCESS_FILTERS}
+        answer = await page.fetch("/privacy/access-log.csv", _log_query(filters))
+        return page.finish(Response(answer.body, media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": answer.headers.get("content-disposition", "attachment")}))
+
+
+ACCESS_FILTERS = ("employee_id", "actor", "what", "since", "until")
+
+
+def _log_query(filters: dict[str, str]) -> dict[str, str]:
+    """The access log's filter as the API takes it: a date is its day in China time (``until``
+    takes in the whole day); anything else goes as typed, for the API to name what is wrong."""
+    query = {k: v for k, v in filters.items() if v}
+    for key, days in (("since", 0), ("until", 1)):
+        try:
+            day = dt.date.fromisoformat(query[key]) + dt.timedelta(days=days)
+        except (KeyError, ValueError):
+            continue
+        query[key] = dt.datetime.combine(day, dt.time(), CHINA).isoformat()
+    return query
+
+
+def _zip(page: Page, answer: Answer) -> Response:
+    """A ZIP the API made, handed on as it is, as an attachment."""
+    return page.finish(Response(answer.body, media_type="application/zip", headers={
+        "Content-Disposition": answer.headers.get("content-disposition", "attachment")}))
 
 
 # The statistics' filter (period and department), and with it one figure's bar (``db.transfer_stats.Slice``).

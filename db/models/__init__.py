@@ -8,6 +8,7 @@ from here (``from db.models import Case``), never from the modules, so a table c
 from __future__ import annotations
 
 from db.base import Base
+from db.models.access_log import ACCESS_KINDS, PersonalDataAccess
 from db.models.action_links import ActionLink, SignInBinding
 from db.models.approval_routes import ApprovalRouteVersion
 from db.models.audit import AuditChainHead, AuditEvent, AuditSeal
@@ -21,6 +22,7 @@ from db.models.ledger import CLAIM_METHODS, Receivable, ReceivableClaim, Settlem
 from db.models.notifications import Delivery, DeliveryAttempt, Notification, NotificationRead
 from db.models.offboarding import ClearanceItem, EmployeeRecord, NonCompetePayment
 from db.models.organisation import UNIT_KINDS, ManagerAssignment, OrgUnit
+from db.models.person_keys import PersonKey
 from db.models.policy_notices import PolicyNotice
 from db.models.reminders import CaseDeadline, StaffMember
 from db.models.reports import ReportFigure, ReportMember, ReportRun
@@ -29,6 +31,7 @@ from db.models.steps import ActivityStep
 from db.models.transfer import Transfer, TransferBranch, TransferMaterial, TransferReview
 
 __all__ = [
+    "ACCESS_KINDS",
     "CLAIM_METHODS",
     "LINE_STATES",
     "UNIT_KINDS",
@@ -60,6 +63,8 @@ __all__ = [
     "Notification",
     "NotificationRead",
     "OrgUnit",
+    "PersonKey",
+    "PersonalDataAccess",
     "PolicyNotice",
     "Receivable",
     "ReceivableClaim",

@@ -19,6 +19,7 @@ from db.models import ApprovalTask, AuditEvent, Case, Notification, Notification
 from domain.roles import Role
 from tests.badinput.conftest import EMPLOYEE, OTHER, SharedDatabase
 from tests.conftest import JWT_SECRET
+from tests.domain.test_document_structure import ONE_PAGE, pdf_of
 from tests.processes.support import eventually
 
 SECRET = "secret-of-E2002"  # in what is hers, so any leak shows
@@ -51,7 +52,7 @@ async def hers(module_stack: httpx.AsyncClient, shared_database: SharedDatabase)
         r = await module_stack.post(url, json=body, headers=hr)
         assert r.status_code == 201, r.text
         started[kind] = r.json()["workflow_id"]
-    document = (f"{SECRET}.pdf", b"%PDF-1.4 " + SECRET.encode(), "application/pdf")
+    document = (f"{SECRET}.pdf", pdf_of(*ONE_PAGE, b"(" + SECRET.encode() + b")"), "application/pdf")
     upload = await module_stack.post(f"/transfers/{started['transfer']}/materials/resident_id_card", headers=hr,
                                      files={"file": document})
     assert upload.status_code == 201, upload.text

@@ -18,13 +18,14 @@ from db.models import Transfer
 from domain.documents import MAX_IMAGE_PIXELS, DocumentRefused, sniff
 from domain.roles import Role
 from tests.badinput.conftest import EMPLOYEE, add_employees
+from tests.domain.test_document_structure import MINIMAL_PDF
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 WORKFLOW_ID = f"transfer-{EMPLOYEE}-1"
 URL = f"/transfers/{WORKFLOW_ID}/materials"
 LIMIT = 5 * 1024 * 1024  # HRFLOW_MAX_UPLOAD_BYTES default
 
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PDF = MINIMAL_PDF  # a genuine one: the hostile part of each test below is its name or size
 ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(120)
 ZIP = b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(40)  # also what a .docx or .jar is
 PE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(120)

@@ -15,11 +15,11 @@ from sqlalchemy import select
 from db.models import ApprovalTask, AuditEvent, Notification, SiEnrollment, Transfer
 from domain.roles import Role
 from integrations.si_agency import AgencySubmission
+from tests.domain.test_document_structure import MINIMAL_PDF as PDF
 from tests.processes import support
 from tests.processes.support import add_employee, env_today, eventually, record_history, until
 
 HR, MANAGER, OPS = "hr.li", "mgr.wang", "ops"
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 GUIYANG_TO_HARBIN = {"origin_city": "贵阳", "destination_city": "哈尔滨", "types": ["pension", "medical", "housing_fund"],
                      "reason": "relocated to the Harbin branch"}
 

@@ -24,12 +24,11 @@ from db.models import AuditEvent, Transfer, TransferMaterial
 from domain.documents import DocumentRefused, check_completeness, check_filename, sniff
 from domain.policy.models import Material
 from domain.roles import Role
+from tests.domain.test_document_structure import JPEG, MINIMAL_PDF, PNG, pdf_of_size
 from tests.processes.support import add_employee
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(64) + b"\xff\xd9"
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00" + bytes(32)
+PDF = MINIMAL_PDF  # genuine files: uploads are judged by their structure (tests/domain/test_document_structure.py)
 ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(120)
 PE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(120)
 ZIP = b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(40)
@@ -213,7 +212,7 @@ async def test_oversized_files_refused_413_and_nothing_stored(client, auth, tran
 
 async def test_exactly_the_limit_is_accepted(client, auth, transfer) -> None:
     limit = 5 * 1024 * 1024
-    r = await _upload(client, _me(auth, transfer), transfer, "resident_id_card", PDF + bytes(limit - len(PDF)))
+    r = await _upload(client, _me(auth, transfer), transfer, "resident_id_card", pdf_of_size(limit))
     assert r.status_code == 201 and r.json()["material"]["size"] == 5 * 1024 * 1024
 
 

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from playwright.async_api import Page, expect
 
 from domain.roles import Role
+from tests.domain.test_document_structure import MINIMAL_PDF
 from tests.processes import test_maternity as maternity
 from tests.processes import test_offboarding as offboarding
 from tests.processes.support import env_today, until
@@ -221,7 +222,7 @@ async def test_employee_applies_for_a_transfer_on_her_phone(site, open_page) -> 
     before = await missing.count()
     assert await hers.count() > 0
     await hers.first.get_by_label("上传文件").set_input_files(
-        files=[{"name": "户口簿.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%hrflow test\n"}])
+        files=[{"name": "户口簿.pdf", "mimeType": "application/pdf", "buffer": MINIMAL_PDF}])
     await hers.first.get_by_role("button", name="提交").click()
     await expect(page.locator(".done")).to_be_visible()
     await expect(missing).to_have_count(before - 1)  # one fewer still missing
