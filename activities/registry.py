@@ -12,6 +12,7 @@ from activities.audit import AuditActivities
 from activities.base_adjustment import BaseAdjustmentActivities
 from activities.cases import CaseActivities
 from activities.employment import EmploymentActivities
+from activities.erasure import ErasureActivities
 from activities.maternity import MaternityActivities
 from activities.non_compete import NonCompeteActivities
 from activities.offboarding import OffboardingActivities
@@ -47,4 +48,5 @@ def all_activities(session_factory: sessionmaker[Session], agency: SocialInsuran
         *ReminderActivities(session_factory, sweep_policy, sweep_batch).all(),
         *ReportActivities(session_factory, report_thresholds).all(),
         *AuditActivities(session_factory, anchors).all(),
+        *ErasureActivities(session_factory).all(),
     ]

@@ -36,6 +36,7 @@ from api.routes import (
     employee_import,
     employee_sync,
     employees,
+    erasures,
     evidence,
     health,
     inbox,
@@ -171,7 +172,7 @@ def create_app(
 
     for module in (health, me, employee_import, employee_sync, unit_import, unit_sync, organisation, delegations, approval_routes, employees, cases, inbox, si_changes, base_adjustments, maternity, receivables, offboarding, non_compete,
                    transfer_materials, transfer_stats, transfers, audit, evidence, policies, policy_notices, notifications, staff, tasks, reports,
-                   resignations, schedules, access_log, personal_export, codec_routes):
+                   resignations, schedules, access_log, personal_export, erasures, codec_routes):
         # transfer_stats before transfers: /transfers/statistics is not a workflow id
         app.include_router(module.router)
     web.install(app)

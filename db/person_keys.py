@@ -34,8 +34,9 @@ from db.models import Case, Employee, PersonKey
 PREFIX = "person"
 SEALED_PREFIX = "p1"  # a sealed column value: p1:<key id>:<base64 nonce + ciphertext>
 NONCE_BYTES = 12
-# The prefixes of the workflow ids that name one employee: ``<prefix>-<employee id>-<rest>``.
-CASE_PREFIXES = ("si-change", "transfer", "offboarding", "resignation", "maternity-leave", "non-compete", "erasure")
+# The prefixes of the workflow ids that name one employee: ``<prefix>-<employee id>-<rest>``. Not
+# the erasure case's: it must stay readable after it destroyed her key, and holds nothing but her number.
+CASE_PREFIXES = ("si-change", "transfer", "offboarding", "resignation", "maternity-leave", "non-compete")
 
 
 class KeyDestroyed(Exception):

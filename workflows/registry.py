@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from workflows.audit_seal import AuditSealWorkflow
 from workflows.base_adjustment import BaseAdjustmentPartWorkflow, BaseAdjustmentWorkflow
+from workflows.erasure import ErasureWorkflow
 from workflows.maternity import MaternityLeaveWorkflow
 from workflows.monthly_report import MonthlyReportWorkflow
 from workflows.non_compete import NonCompeteWorkflow
@@ -25,4 +26,5 @@ ALL_WORKFLOWS: list[type] = [
     ReminderSweepWorkflow,
     MonthlyReportWorkflow,
     AuditSealWorkflow,
+    ErasureWorkflow,
 ]

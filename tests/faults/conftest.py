@@ -9,6 +9,7 @@ The root conftest's ``engine``, ``session_factory`` and ``auth`` fixtures work h
 
 from __future__ import annotations
 
+import base64
 import shutil
 import tempfile
 import uuid
@@ -25,6 +26,7 @@ from temporalio.service import RPCError
 from api.app import create_app
 from db.migrate import upgrade
 from db.models import Case
+from db.person_keys import PersonKeyring
 from db.session import make_engine
 from hrflow.codec import EncryptionCodec, data_converter
 from hrflow.settings import Settings
@@ -94,12 +96,21 @@ async def temporal_client(devserver: DevServer) -> Client:
 
 
 @pytest.fixture
-async def temporal(devserver: DevServer, temporal_client: Client) -> AsyncIterator[Client]:
-    """The client, with the server up at the start of each test (a failed restart test may have
-    left it down)."""
+def person_codec(session_factory: sessionmaker[Session], codec_keys: dict[str, str]) -> EncryptionCodec:
+    """The codec every hrflow process has: the master key, and each employee's own key in this
+    test's database (the worker processes make them; the API and the test must read them)."""
+    masters = {k: base64.b64decode(v) for k, v in codec_keys.items()}
+    return EncryptionCodec("test-1", masters, keyring=PersonKeyring(session_factory, "test-1", masters))
+
+
+@pytest.fixture
+async def temporal(devserver: DevServer, temporal_client: Client, person_codec: EncryptionCodec) -> AsyncIterator[Client]:
+    """The client (on the shared connection, with this test's codec), with the server up at the
+    start of each test (a failed restart test may have left it down)."""
     if not devserver.up:
         await devserver.start()
-    yield temporal_client
+    yield Client(temporal_client.service_client, namespace=temporal_client.namespace,
+                 data_converter=data_converter(person_codec))
 
 
 # ---------------------------------------------------------------- settings, worker, API
@@ -131,11 +142,11 @@ def worker(tmp_path: Path, settings: Settings, codec_keys: dict[str, str], tempo
 
 
 @pytest.fixture
-async def api(settings: Settings, engine: Engine, temporal: Client, codec: EncryptionCodec,
+async def api(settings: Settings, engine: Engine, temporal: Client, person_codec: EncryptionCodec,
               session_factory: sessionmaker[Session], devserver: DevServer) -> AsyncIterator[httpx.AsyncClient]:
     """The real app in this event loop, on our PostgreSQL and dev server; the test's cases are
     terminated afterwards, so nothing of it keeps running on the shared dev server."""
-    app = create_app(settings, engine=engine, temporal=temporal, codec=codec)
+    app = create_app(settings, engine=engine, temporal=temporal, codec=person_codec)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hrflow.test",

@@ -156,14 +156,14 @@ async def test_two_managers_approving_at_once_one_wins_the_other_gets_409(
 
 
 async def test_temporal_unreachable_is_503_json_never_500(
-        settings, engine, codec, session_factory, auth, tmp_path) -> None:
+        settings, engine, person_codec, session_factory, auth, tmp_path) -> None:
     """The API's own client (``hrflow.temporal.connect``), then its Temporal server goes away."""
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary("temporal"),
                                                 search_attributes=SEARCH_ATTRIBUTES)
     own = settings.model_copy(update={"temporal_address": env.client.service_client.config.target_host})
     try:
         client = await connect(own)
-        app = create_app(own, engine=engine, temporal=client, codec=codec)
+        app = create_app(own, engine=engine, temporal=client, codec=person_codec)
         employees = cases.employee_ids(2, "U")
         add_employees(session_factory, employees)
         async with app.router.lifespan_context(app), httpx.AsyncClient(

@@ -1,0 +1,76 @@
+"""The erasure case's database steps: the facts its legal check stands on, and the erasure.
+
+The erasure destroys her keys (``db.person_keys``: every workflow payload of her cases becomes
+unreadable) and overwrites the personal columns kept in the clear: name, ID number, contact, the
+documents she uploaded. What the law or the books still need stays: her employee number, dates,
+department, money lines and the audit trail (whose personal fields were masked when written), so
+the chain still verifies and the company's figures still add up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import func, select, update
+from temporalio import activity
+
+from activities.unit import DbActivities, db_step
+from db import audit, ledger
+from db.audit import AuditEntry
+from db.models import AuditEvent, Case, Employee, PersonKey, Transfer, TransferMaterial
+from db.person_keys import destroy
+from domain.contracts.erasure import ERASE, GATHER_FACTS, Erased, EraseRequest, FactsRequest
+from domain.erasure import ErasureFacts
+
+ERASED_NAME = "（已删除）"
+ERASED_COLUMNS = ["name", "resident_id_number", "email", "mobile"]
+
+
+def erased_id_number(employee_id: str) -> str:
+    """What stands in her ID number's place: 18 characters, unique per employee (the column stays
+    unique), and never a valid ID number (it starts with X)."""
+    return "X" + hashlib.sha256(employee_id.encode()).hexdigest()[:17].upper()
+
+
+class ErasureActivities(DbActivities):
+    @activity.defn(name=GATHER_FACTS.name)
+    def facts(self, req: FactsRequest) -> ErasureFacts:
+        with db_step(self._sessions) as session:
+            employee = session.get(Employee, req.employee_id)
+            if employee is None:
+                return ErasureFacts(employee_id=req.employee_id, exists=False)
+            open_cases = list(session.scalars(select(Case.workflow_id).where(
+                Case.employee_id == req.employee_id, Case.status == "open", Case.kind != "erasure")
+                .order_by(Case.id)))
+            return ErasureFacts(
+                employee_id=req.employee_id, exists=True, employment_status=employee.employment_status,
+                departed_on=employee.leaving_on if employee.employment_status == "departed" else None,
+                open_cases=open_cases, open_balance=ledger.outstanding(session, req.employee_id))
+
+    @activity.defn(name=ERASE.name)
+    def erase(self, req: EraseRequest) -> Erased:
+        with db_step(self._sessions) as session:
+            employee = session.get(Employee, req.employee_id, with_for_update=True)
+            assert employee is not None, req.employee_id
+            destroy(session, req.employee_id, by=req.workflow_id)
+            employee.name, employee.resident_id_number = ERASED_NAME, erased_id_number(req.employee_id)
+            employee.email = employee.mobile = None
+            her_transfers = select(Transfer.workflow_id).where(Transfer.employee_id == req.employee_id)
+            session.execute(update(TransferMaterial).where(TransferMaterial.workflow_id.in_(her_transfers))
+                            .values(content=b"", filename="（已删除）", size=0))
+            keys = session.scalar(select(func.count()).select_from(PersonKey).where(
+                PersonKey.employee_id == req.employee_id, PersonKey.destroyed_at.is_not(None))) or 0
+            documents = session.scalar(select(func.count()).select_from(TransferMaterial).where(
+                TransferMaterial.workflow_id.in_(her_transfers))) or 0
+            done = Erased(keys_destroyed=keys, documents_cleared=documents, columns=ERASED_COLUMNS)
+            if not session.scalar(select(func.count()).select_from(AuditEvent).where(
+                    AuditEvent.workflow_id == req.workflow_id,
+                    AuditEvent.action == "employee.erased")):
+                audit.append(session, AuditEntry(
+                    actor=req.approved_by.user, actor_role=req.approved_by.role, action="employee.erased",
+                    workflow_id=req.workflow_id, subject=req.employee_id, after=done.model_dump()), at=req.at)
+            return done
+
+    def all(self) -> list[Any]:
+        return [self.facts, self.erase]
