@@ -16,8 +16,8 @@ from db.models import Case, Employee, Notification, PersonKey
 from db.person_keys import KeyDestroyed
 from domain.months import add_months
 from domain.roles import Role
+from tests.processes.erasure.histories import approved_case, payloads_of
 from tests.processes.support import add_employee, eventually, record_history, until
-from tests.processes.test_person_keys_erasure import _payloads, _run_case, codec, keyring, temporal_env  # noqa: F401
 from tests.processes.test_si_change import wait_stage
 
 ASKER, CHECKER = "comp.zhou", "comp.wu"
@@ -30,7 +30,7 @@ def settings(settings):
 
 async def _closed_cases(api, auth, temporal_env, *employees: str) -> list[str]:
     """One si-change case per employee, run to its end (executed, then followed up)."""
-    cases = [await _run_case(api, auth, temporal_env, e) for e in employees]
+    cases = [await approved_case(api, auth, temporal_env, e) for e in employees]
     await temporal_env.sleep(dt.timedelta(hours=73))
     for wf in cases:
         await wait_stage(api, auth, wf, "executed")
@@ -114,14 +114,14 @@ async def test_a_leaver_past_retention_is_erased_and_only_she(stack, auth, emp, 
 
     keyring.forget()
     her_history = await temporal_env.client.get_workflow_handle(hers).fetch_history()
-    for payload in _payloads(her_history):
+    for payload in payloads_of(her_history):
         with pytest.raises(KeyDestroyed):
             await codec.decode([payload])
     their_history = await temporal_env.client.get_workflow_handle(theirs).fetch_history()
-    assert await codec.decode(_payloads(their_history))
+    assert await codec.decode(payloads_of(their_history))
     # The erasure case itself stays readable: it holds her number, never her name or ID number.
     erasure_history = await temporal_env.client.get_workflow_handle(wf).fetch_history()
-    decoded = await codec.decode(_payloads(erasure_history))
+    decoded = await codec.decode(payloads_of(erasure_history))
     assert not any(b"11010519491231002X" in p.data for p in decoded)
     await temporal_env.client.get_workflow_handle(wf).result()
     await record_history(temporal_env.client, wf, "erasure", "past_retention_erased")
@@ -156,7 +156,7 @@ async def test_the_check_refuses_while_she_is_employed_or_a_case_of_hers_is_open
     v = await _wait(api, auth, wf, "refused")
     assert v["assessment"]["verdict"] == "refused" and "在职" in v["assessment"]["reasons"][0]
 
-    open_case = await _run_case(api, auth, temporal_env, emp)  # approved, inside its rollback window
+    open_case = await approved_case(api, auth, temporal_env, emp)  # approved, inside its rollback window
     _departed(session_factory, emp, dt.date.today() - dt.timedelta(days=800))
     wf = (await _ask(api, auth, emp))["workflow_id"]
     v = await _wait(api, auth, wf, "refused")
