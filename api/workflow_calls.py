@@ -27,6 +27,7 @@ from temporalio.client import (
     StartWorkflowUpdateInput,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -40,6 +41,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 from api.auth import Principal
 from api.errors import ApiError
 from api.i18n import Text
+from db.person_keys import KeyDestroyed
 from domain.actors import Actor
 from domain.refusals import Refusal
 
@@ -204,10 +206,33 @@ async def _closed(handle: WorkflowHandle[Any, Any]) -> bool:
 
 
 async def query(client: Client, workflow_id: str, method: MethodSyncOrAsyncNoParam[Any, View]) -> View:
-    """A case's answer to a query (its view); 404 when there is no such case."""
+    """A case's answer to a query (its view); 404 when there is no such case, 410 when its subject
+    was erased (her key is destroyed: neither the worker replaying it nor this process can read it)."""
     try:
         return await client.get_workflow_handle(workflow_id).query(method)
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise ApiError(404, "not_found", Text(f"找不到案件 {workflow_id}", f"no case {workflow_id}")) from None
         raise
+    except KeyDestroyed:
+        raise erased(workflow_id) from None
+    except WorkflowQueryFailedError:
+        # A worker that cannot replay the case: because her key was destroyed (the failure's text
+        # is encrypted, so the keyring says), or a fault the operator must see.
+        if await _subject_erased(client, workflow_id):
+            raise erased(workflow_id) from None
+        raise
+
+
+async def _subject_erased(client: Client, workflow_id: str) -> bool:
+    codec = client.data_converter.payload_codec
+    keyring = getattr(codec, "keyring", None)
+    if keyring is None:
+        return False
+    subject = await asyncio.to_thread(keyring.subject_of, workflow_id)
+    return subject is not None and await asyncio.to_thread(keyring.erased, subject)
+
+
+def erased(workflow_id: str) -> ApiError:
+    return ApiError(410, "erased", Text(f"案件 {workflow_id} 当事人的个人信息已按删除请求销毁，案件内容无法再读取",
+                                        f"the person of case {workflow_id} was erased: its content can no longer be read"))

@@ -159,6 +159,12 @@ class PersonKeyring:
             return False
         return current[0], held.key
 
+    def erased(self, employee_id: str) -> bool:
+        """Was a key of hers destroyed? (Then what it encrypted, her earlier cases, is erased.)"""
+        with self._sessions() as s:
+            return bool(s.scalar(select(func.count()).select_from(PersonKey).where(
+                PersonKey.employee_id == employee_id, PersonKey.destroyed_at.is_not(None))))
+
     def forget(self) -> None:
         """Drop the cache (a test, or an operator who cannot wait out the ttl after an erasure)."""
         with self._lock:

@@ -49,6 +49,10 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         self._keyring = keyring
         self._workflow_id: str | None = None
 
+    @property
+    def keyring(self) -> PersonKeyring | None:
+        return self._keyring
+
     def with_context(self, context: SerializationContext) -> Self:
         """The same codec, told whose case it encodes for (the workflow id of the payloads' case)."""
         bound = copy.copy(self)

@@ -119,6 +119,13 @@ async def test_a_leaver_past_retention_is_erased_and_only_she(stack, auth, emp, 
             await codec.decode([payload])
     their_history = await temporal_env.client.get_workflow_handle(theirs).fetch_history()
     assert await codec.decode(payloads_of(their_history))
+    # Her closed case, read through the API: the worker cannot replay it any more, and the API says
+    # so (410 Gone, never a 500); the other employee's reads as before; the case list still has hers.
+    r = await api.get(f"/si-changes/{hers}", headers=auth(Role.HR_MANAGER, "mgr.wang"))
+    assert r.status_code == 410 and r.json()["error"] == "erased", r.text
+    r = await api.get(f"/si-changes/{theirs}", headers=auth(Role.HR_MANAGER, "mgr.wang"))
+    assert r.status_code == 200, r.text
+    assert (await api.get(f"/cases/{hers}", headers=auth(Role.HR_MANAGER, "mgr.wang"))).status_code == 200
     # The erasure case itself stays readable: it holds her number, never her name or ID number.
     erasure_history = await temporal_env.client.get_workflow_handle(wf).fetch_history()
     decoded = await codec.decode(payloads_of(erasure_history))
