@@ -28,12 +28,12 @@ from activities.registry import all_activities
 from db.policy_notices import NoticeLayerProvider
 from db.reminders import SweepPolicy
 from db.report import ReportThresholds
-from db.session import database_busy, database_unreachable, make_engine, make_session_factory
+from db.session import database_busy, database_unreachable, make_engine
 from domain.policy import notices as policy_notices
 from hrflow import schedules
 from hrflow.delivery import Relay
 from hrflow.settings import ConfigurationError, Settings, require_database
-from hrflow.temporal import connect
+from hrflow.temporal import connect, sealing_sessions
 from integrations.si_agency import FaultPlan, SimulatedAgency, SocialInsuranceAgency
 from workflows.registry import ALL_WORKFLOWS
 
@@ -131,6 +131,7 @@ async def run(settings: Settings) -> None:
     engine = make_engine(settings.sqlalchemy_url, pool_size=settings.worker_max_concurrent_activities + RELAY_CONNECTIONS,
                          limits=settings.database_limits(), name="hrflow-worker", pre_ping=False)
     require_database(engine)
+    settings.require_blind_index_key()
     # Activities that pin policy (maternity) and compute working days read the approved notices
     # through the catalogue's operator layer, on a connection of its own.
     layer_engine = make_engine(settings.sqlalchemy_url, pool_size=1, limits=settings.database_limits(),
@@ -139,7 +140,7 @@ async def run(settings: Settings) -> None:
     layer()
     policy_notices.install(layer)
     client = await connect(settings)
-    sessions = make_session_factory(engine)
+    sessions = sealing_sessions(settings, engine)
     worker = build_worker(client, settings, sessions)
     if settings.schedules_sync_on_start:
         log.info("schedules: %s", await schedules.sync(client, settings.temporal_task_queue))

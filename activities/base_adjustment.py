@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 from activities.unit import AgencyActivities, agency_refusals, append_audit, db_step
 from db import audit, ledger
 from db.models import ActivityStep, BaseAdjustmentLine, BaseAdjustmentWage, Case, Employee, Receivable, SiEnrollment
+from db.sealed_ids import open_row
 from db.steps import claim_step, record_result
 from domain.actors import Actor
 from domain.base_adjustment import (
@@ -270,14 +271,15 @@ class BaseAdjustmentActivities(AgencyActivities):
         """A page's lines in order, with what her record says now (she may have given notice, or
         gone on leave, since the batch was computed)."""
         rows = session.execute(
-            select(BaseAdjustmentLine, Employee.resident_id_number, Employee.employment_status, Employee.leaving_on,
-                   Employee.si_status)
+            select(BaseAdjustmentLine, Employee.resident_id_sealed, Employee.resident_id_plain,
+                   Employee.employment_status, Employee.leaving_on, Employee.si_status)
             .join(Employee, Employee.employee_id == BaseAdjustmentLine.employee_id)
             .where(BaseAdjustmentLine.batch_id == batch_id, BaseAdjustmentLine.round == round_,
                    BaseAdjustmentLine.page == page, BaseAdjustmentLine.state == state)
             .order_by(BaseAdjustmentLine.seq)).all()
-        return [PageLine(line, id_number, status == "departed" or leaving_on is not None, si_status == ON_LEAVE_STATUS)
-                for line, id_number, status, leaving_on, si_status in rows]
+        return [PageLine(line, open_row(session, sealed, plain), status == "departed" or leaving_on is not None,
+                         si_status == ON_LEAVE_STATUS)
+                for line, sealed, plain, status, leaving_on, si_status in rows]
 
     def _record_page(self, session: Session, req: contract.DeclarePage, number: str | None,
                      refused: dict[str, tuple[str, str]], months: list[str]) -> contract.PageResult:

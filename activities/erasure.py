@@ -1,22 +1,21 @@
 """The erasure case's database steps: the facts its legal check stands on, and the erasure.
 
 The erasure destroys her keys (``db.person_keys``: every workflow payload of her cases becomes
-unreadable) and overwrites the personal columns kept in the clear: name, ID number, contact, the
-documents she uploaded. What the law or the books still need stays: her employee number, dates,
-department, money lines and the audit trail (whose personal fields were masked when written), so
+unreadable, as does her sealed ID number, whose columns it also empties) and overwrites the
+personal columns kept in the clear: name, contact, the documents she uploaded. What the law or the
+books still need stays: her employee number, dates, department, money lines and the audit trail (whose personal fields were masked when written), so
 the chain still verifies and the company's figures still add up.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from sqlalchemy import func, select, update
 from temporalio import activity
 
 from activities.unit import DbActivities, db_step
-from db import audit, ledger
+from db import audit, ledger, sealed_ids
 from db.audit import AuditEntry
 from db.models import AuditEvent, Case, Employee, PersonKey, Transfer, TransferMaterial
 from db.person_keys import destroy
@@ -25,12 +24,6 @@ from domain.erasure import ErasureFacts
 
 ERASED_NAME = "（已删除）"
 ERASED_COLUMNS = ["name", "resident_id_number", "email", "mobile"]
-
-
-def erased_id_number(employee_id: str) -> str:
-    """What stands in her ID number's place: 18 characters, unique per employee (the column stays
-    unique), and never a valid ID number (it starts with X)."""
-    return "X" + hashlib.sha256(employee_id.encode()).hexdigest()[:17].upper()
 
 
 class ErasureActivities(DbActivities):
@@ -54,7 +47,8 @@ class ErasureActivities(DbActivities):
             employee = session.get(Employee, req.employee_id, with_for_update=True)
             assert employee is not None, req.employee_id
             destroy(session, req.employee_id, by=req.workflow_id)
-            employee.name, employee.resident_id_number = ERASED_NAME, erased_id_number(req.employee_id)
+            employee.name = ERASED_NAME
+            sealed_ids.erase(employee)  # no sealed text, no plain text; a digest that is no number's
             employee.email = employee.mobile = None
             her_transfers = select(Transfer.workflow_id).where(Transfer.employee_id == req.employee_id)
             session.execute(update(TransferMaterial).where(TransferMaterial.workflow_id.in_(her_transfers))

@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 
 from db import audit
 from db.models import Employee
+from db.sealed_ids import open_row
 from db.session import unit_of_work
 from db.steps import claim_step
 from domain.actors import Actor
@@ -125,8 +126,9 @@ class AgencyActivities(DbActivities):
     def _resident_id(self, employee_id: str) -> str:
         """Her resident ID number as the agency needs it ("" when none is on record: the agency refuses)."""
         with self._sessions() as session:
-            return session.scalar(select(Employee.resident_id_number)
-                                  .where(Employee.employee_id == employee_id)) or ""
+            row = session.execute(select(Employee.resident_id_sealed, Employee.resident_id_plain)
+                                  .where(Employee.employee_id == employee_id)).first()
+            return open_row(session, *row) if row is not None else ""
 
     def _file(self, refused: str, *, reference: str, employee_id: str, city: str, kind: str,
               effective_month: str) -> str:

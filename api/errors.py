@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.i18n import DEFAULT, Language, Text, bilingual, chinese, field_format, label, language
+from db.sealed_ids import SealingUnavailable
 from db.session import database_busy, database_unreachable
 
 log = logging.getLogger("hrflow.api")
@@ -374,6 +375,13 @@ def install(app: FastAPI) -> None:
             return JSONResponse(_body("database_busy", BUSY.said(language(request))), 503, headers={"Retry-After": "2"})
         log.exception("database error (request %s)", _rid(request))
         return JSONResponse(_body("internal_error", {"request_id": _rid(request)}), 500)
+
+    @app.exception_handler(SealingUnavailable)
+    async def _unsealable(request: Request, exc: SealingUnavailable) -> JSONResponse:
+        log.error("resident ID numbers cannot be sealed here (request %s): %s", _rid(request), exc)
+        return JSONResponse(_body("not_configured", "身份证号无法加密保存：服务未配置 HRFLOW_BLIND_INDEX_KEY 或个人密钥"
+                                  " (ID numbers cannot be stored sealed: the service lacks HRFLOW_BLIND_INDEX_KEY"
+                                  " or its person keyring)"), 503)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -232,6 +232,7 @@ class Stack:
         self.task_queue = f"bench-{name}-{secrets.token_hex(3)}"
         self.jwt_secret = secrets.token_urlsafe(48)
         self.codec_keys = {"bench-1": base64.b64encode(secrets.token_bytes(32)).decode()}
+        self.blind_index_key = base64.b64encode(secrets.token_bytes(32)).decode()
         self.api_url: str | None = None
         self.worker_metrics_port: int | None = None
         self._persons = 0
@@ -305,6 +306,7 @@ class Stack:
             "HRFLOW_JWT_SECRET": self.jwt_secret,
             "HRFLOW_CODEC_KEYS": json.dumps(self.codec_keys),
             "HRFLOW_CODEC_ACTIVE_KEY": "bench-1",
+            "HRFLOW_BLIND_INDEX_KEY": self.blind_index_key,
             "HRFLOW_SIM_AGENCY_LATENCY_MS": "0",  # the benchmarks measure hrflow, not a simulated wait
             "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
         })
@@ -315,7 +317,7 @@ class Stack:
         values: dict[str, Any] = {
             "database_url": self.database_url, "temporal_address": self.temporal_address or "127.0.0.1:7233",
             "temporal_task_queue": self.task_queue, "jwt_secret": self.jwt_secret, "codec_keys": self.codec_keys,
-            "codec_active_key": "bench-1", "sim_agency_latency_ms": 0}
+            "codec_active_key": "bench-1", "blind_index_key": self.blind_index_key, "sim_agency_latency_ms": 0}
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -384,6 +386,21 @@ class Stack:
     def add_employees(self, ids: Sequence[str], **kw: Any) -> None:
         insert_rows(self.dsn, "employees", EMPLOYEE_COLUMNS, employee_rows(ids, self._persons, **kw))
         self._persons += len(ids)
+        self.seal_id_numbers()
+
+    def seal_id_numbers(self, database_url: str | None = None) -> int:
+        """Seal the ID numbers just inserted plain, as ``hrflow migrate`` seals a legacy register:
+        the processes under test then read them as they read every register's."""
+        from db.sealed_ids import seal_plain_id_numbers
+        from db.session import make_engine
+        from hrflow.temporal import sealing_sessions
+
+        url = database_url or self.database_url or ""
+        engine = make_engine(url, pool_size=2)
+        try:
+            return seal_plain_id_numbers(sealing_sessions(self.settings(database_url=url), engine, url=url))
+        finally:
+            engine.dispose()
 
     def token(self, role: Any, user: str, employee: str | None = None) -> dict[str, str]:
         from api.auth import mint_token

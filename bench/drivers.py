@@ -229,11 +229,12 @@ def prepare(stack: Any, process: str, employees: list[str]) -> None:
     from decimal import Decimal
 
     from db.models import SiEnrollment
-    from db.session import make_engine, make_session_factory
+    from db.session import make_engine
+    from hrflow.temporal import sealing_sessions
     from integrations.si_agency import AgencySubmission, FaultPlan, SimulatedAgency
 
     engine = make_engine(stack.database_url, pool_size=2)
-    factory = make_session_factory(engine)
+    factory = sealing_sessions(stack.settings(), engine)
     agency = SimulatedAgency(factory, FaultPlan())
     with factory.begin() as s:
         s.add_all([SiEnrollment(employee_id=emp, city="beijing", status="active", base=Decimal("10000.00"),
@@ -242,8 +243,8 @@ def prepare(stack: Any, process: str, employees: list[str]) -> None:
 
     from db.models import Employee
     with factory() as s:
-        ids = dict(s.execute(select(Employee.employee_id, Employee.resident_id_number)
-                             .where(Employee.employee_id.in_(employees))).all())
+        ids = {e.employee_id: e.resident_id_number
+               for e in s.scalars(select(Employee).where(Employee.employee_id.in_(employees)))}
     for emp in employees:
         agency.submit(AgencySubmission(reference=f"seed-{emp}", employee_id=emp, resident_id_number=ids[emp],
                                        city="beijing", kind="enrollment", base="10000.00", months=[],

@@ -294,9 +294,9 @@ async def run_scenario(stack: Stack, process: str, handover: int) -> dict[str, A
     from temporalio.testing import WorkflowEnvironment
 
     from api.app import create_app
-    from db.session import make_engine, make_session_factory
+    from db.session import make_engine
     from hrflow.codec import data_converter
-    from hrflow.temporal import ensure_search_attributes
+    from hrflow.temporal import ensure_search_attributes, sealing_sessions
     from integrations.si_agency import FaultPlan, SimulatedAgency
     from tests.processes.support import add_employee
     from worker import build_worker
@@ -305,7 +305,7 @@ async def run_scenario(stack: Stack, process: str, handover: int) -> dict[str, A
     settings = stack.settings(temporal_task_queue=f"{stack.task_queue}-{process}", si_followup_days=1,
                               maternity_deduction_installments=24)
     engine = make_engine(stack.database_url or "", pool_size=10)
-    factory = make_session_factory(engine)
+    factory = sealing_sessions(settings, engine)
     add_employee(factory, emp, resident_id_number=_next_resident_id())
     faults = FaultPlan()
     codec = stack.codec()

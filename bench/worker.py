@@ -30,15 +30,15 @@ async def main(args: argparse.Namespace) -> None:
     from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
     from bench.bare import BareWorkflow, TrivialWorkflow, noop
-    from db.session import make_engine, make_session_factory
+    from db.session import make_engine
     from hrflow.codec import data_converter
     from hrflow.settings import load_settings
-    from hrflow.temporal import codec_from
+    from hrflow.temporal import codec_from, sealing_sessions
     from worker import build_worker
 
     settings = load_settings()
     engine = make_engine(settings.sqlalchemy_url, pool_size=settings.worker_max_concurrent_activities, pre_ping=False)
-    sessions = make_session_factory(engine)
+    sessions = sealing_sessions(settings, engine)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE IF NOT EXISTS bench_writes"
                           " (id bigserial PRIMARY KEY, n bigint NOT NULL, at timestamptz NOT NULL DEFAULT now())"))

@@ -15,11 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from db.person_keys import PersonKeyring
 
 
 @dataclass(frozen=True)
@@ -55,8 +59,18 @@ def make_engine(url: str, *, pool_size: int = 10, limits: Limits = Limits(), nam
     )
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, keyring: PersonKeyring | None = None,
+                         blind_index_key: bytes | None = None) -> sessionmaker[Session]:
+    """Sessions that seal and open ID numbers (``db.sealed_ids``) with ``keyring`` and
+    ``blind_index_key``; without them a session may read legacy plain rows but writes no number."""
+    from db.sealed_ids import BLIND_INDEX_KEY, KEYRING
+
+    info: dict[str, Any] = {}
+    if keyring is not None:
+        info[KEYRING] = keyring
+    if blind_index_key is not None:
+        info[BLIND_INDEX_KEY] = blind_index_key
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 @contextmanager

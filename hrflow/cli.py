@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from hrflow import ops_cli, policy_cli
-from hrflow.settings import ConfigurationError, load_settings, require_database, unreachable_database
+from hrflow.settings import ConfigurationError, Settings, load_settings, require_database, unreachable_database
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -43,12 +43,39 @@ def _migrate(args: argparse.Namespace) -> int:
             migrate.downgrade(url, args.down)
         else:
             migrate.upgrade(url, "head")
+            sealed = seal_plain_id_numbers_at(settings, url)
+            if sealed:
+                print(f"sealed {sealed} resident ID numbers held plain")
         print(f"database at revision {migrate.current(url) or 'base (empty)'}")
     except Exception as exc:
         if "could not" in str(exc) or "connection" in str(exc).lower():
             raise unreachable_database(exc) from None
         raise
     return 0
+
+
+def seal_plain_id_numbers_at(settings: Settings, url: str) -> int:
+    """After an upgrade: seal the ID numbers still held plain (``db.sealed_ids``), as the owner."""
+    from sqlalchemy import text
+
+    from db.sealed_ids import seal_plain_id_numbers
+    from db.session import make_engine
+    from hrflow.temporal import keyring_engine, sealing_sessions
+
+    engine = make_engine(url, pool_size=2, limits=settings.database_limits(), name="hrflow-migrate")
+    try:
+        if settings.blind_index_key is None:
+            with engine.connect() as conn:
+                if not conn.scalar(text("SELECT EXISTS (SELECT 1 FROM employees WHERE resident_id_number IS NOT NULL)")):
+                    return 0  # nothing to seal yet; the API and the worker insist on the key
+            settings.require_blind_index_key()
+        keys_engine = keyring_engine(settings, url)
+        try:
+            return seal_plain_id_numbers(sealing_sessions(settings, engine, keys_engine=keys_engine))
+        finally:
+            keys_engine.dispose()
+    finally:
+        engine.dispose()
 
 
 def _process_count(text: str) -> int:
@@ -88,6 +115,7 @@ def _api(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     asyncio.run(connect(settings))  # fail fast with one line if Temporal is not there
+    settings.require_blind_index_key()
     logs.configure()
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,
                 log_config=None, proxy_headers=True)

@@ -73,6 +73,7 @@ class Stack:
 
         upgrade(database_url)
         say("database migrated to head")
+        self._seal_plain_id_numbers(database_url, secrets_)
         grant_app_role(libpq_url(database_url), secrets_["app_db_password"])
         env = {
             # the API and worker run as a role without DDL rights; `hrflow migrate` as the owner
@@ -84,6 +85,7 @@ class Stack:
             "HRFLOW_JWT_SECRET": secrets_["jwt_secret"],
             "HRFLOW_CODEC_KEYS": json.dumps(secrets_["codec_keys"]),
             "HRFLOW_CODEC_ACTIVE_KEY": secrets_["codec_active_key"],
+            "HRFLOW_BLIND_INDEX_KEY": secrets_["blind_index_key"],
             "HRFLOW_API_HOST": self.settings.api_host,
             "HRFLOW_API_PORT": str(self.settings.api_port),
             "HRFLOW_UI_ORIGINS": json.dumps(ui_origins(self.settings)),
@@ -106,6 +108,23 @@ class Stack:
         self._spawn("worker", [sys.executable, "-m", "hrflow.cli", "worker"], child_env)
         self._spawn("api", [sys.executable, "-m", "hrflow.cli", "api"], child_env)
         self._wait_healthy()
+
+    def _seal_plain_id_numbers(self, database_url: str, secrets_: DevSecrets) -> None:
+        """As ``hrflow migrate`` does: seal the ID numbers a stack from before the sealing holds plain."""
+        from db.person_keys import PersonKeyring
+        from db.sealed_ids import seal_plain_id_numbers
+        from db.session import make_engine, make_session_factory
+
+        engine = make_engine(database_url, pool_size=2, name="hrflow-dev-seal")
+        try:
+            keys = {k: base64.b64decode(v) for k, v in secrets_["codec_keys"].items()}
+            keyring = PersonKeyring(make_session_factory(engine), secrets_["codec_active_key"], keys)
+            sealed = seal_plain_id_numbers(make_session_factory(
+                engine, keyring=keyring, blind_index_key=base64.b64decode(secrets_["blind_index_key"])))
+        finally:
+            engine.dispose()
+        if sealed:
+            say(f"sealed {sealed} resident ID numbers held plain")
 
     def _start_postgres(self) -> str:
         server = postgres_server(self.dev_dir / "pgdata", cleanup_mode="stop")
@@ -254,6 +273,7 @@ class DevSecrets(TypedDict):
     codec_keys: dict[str, str]
     codec_active_key: str
     app_db_password: str
+    blind_index_key: str
 
 
 def load_or_create_secrets(path: Path) -> DevSecrets:
@@ -261,15 +281,19 @@ def load_or_create_secrets(path: Path) -> DevSecrets:
     data: DevSecrets
     if path.exists():
         data = json.loads(path.read_text())
-        if data.get("app_db_password"):
+        if data.get("app_db_password") and data.get("blind_index_key"):
             return data
-        data["app_db_password"] = secrets.token_urlsafe(24)  # a stack from before the app role
+        if not data.get("app_db_password"):
+            data["app_db_password"] = secrets.token_urlsafe(24)  # a stack from before the app role
+        if not data.get("blind_index_key"):  # a stack from before the sealed ID numbers
+            data["blind_index_key"] = base64.b64encode(secrets.token_bytes(32)).decode()
     else:
         data = {
             "jwt_secret": secrets.token_urlsafe(48),
             "codec_keys": {"dev-1": base64.b64encode(secrets.token_bytes(32)).decode()},
             "codec_active_key": "dev-1",
             "app_db_password": secrets.token_urlsafe(24),
+            "blind_index_key": base64.b64encode(secrets.token_bytes(32)).decode(),
         }
     path.write_text(json.dumps(data, indent=2))
     path.chmod(0o600)

@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     person_key_cache_seconds: float = Field(default=300, ge=0, le=3600,
                                             description="how long a process keeps a person's key in memory: an"
                                                         " erasure takes effect everywhere within this time")
+    blind_index_key: SecretStr | None = Field(
+        default=None, description="base64 of 32 random bytes: the key of the resident ID numbers' blind index (their"
+                                  " uniqueness and look-up); independent of the codec keys, never rotated")
 
     # --- embedded dev stack (`hrflow dev`) ---
     dev_dir: Path = DEV_DIR
@@ -235,7 +238,33 @@ class Settings(BaseSettings):
                 raise ValueError(f"codec key {key_id!r} must be 32 bytes (AES-256), got {len(raw)}")
         return keys
 
+    @field_validator("blind_index_key")
+    @classmethod
+    def _blind_index_key_is_32_bytes(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None:
+            try:
+                raw = base64.b64decode(key.get_secret_value(), validate=True)
+            except binascii.Error:
+                raise ValueError("HRFLOW_BLIND_INDEX_KEY is not base64") from None
+            if len(raw) != 32:
+                raise ValueError(f"HRFLOW_BLIND_INDEX_KEY must be 32 bytes, got {len(raw)}")
+        return key
+
     # --- checks that say what to set ---
+    def blind_index_key_bytes(self) -> bytes | None:
+        return base64.b64decode(self.blind_index_key.get_secret_value()) if self.blind_index_key else None
+
+    def require_blind_index_key(self) -> bytes:
+        """The blind-index key; without it no ID number can be registered or looked up."""
+        key = self.blind_index_key_bytes()
+        if key is None:
+            raise ConfigurationError(
+                "HRFLOW_BLIND_INDEX_KEY is not set: set it to base64 of 32 random bytes"
+                " (python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'), once, and keep it:"
+                " changing it makes every ID number unfindable"
+            )
+        return key
+
     def require_database_url(self) -> str:
         if not self.database_url:
             raise ConfigurationError(

@@ -17,6 +17,9 @@ from hrflow.codec import EncryptionCodec, data_converter
 from hrflow.settings import ConfigurationError, Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
     from db.person_keys import PersonKeyring
 
 
@@ -35,6 +38,29 @@ def keyring_from(settings: Settings, active: str, keys: dict[str, bytes]) -> Per
     # Its own two connections: a key look-up never waits behind the activities' pool.
     engine = make_engine(settings.sqlalchemy_url, pool_size=2, limits=settings.database_limits(), name="hrflow-keyring")
     return PersonKeyring(make_session_factory(engine), active, keys, ttl=settings.person_key_cache_seconds)
+
+
+def keyring_engine(settings: Settings, url: str | None = None) -> Engine:
+    """The keyring's own two connections: a key look-up never waits behind a pool whose every
+    connection is held by a session that is sealing (which would wait for ever)."""
+    from db.session import make_engine
+
+    return make_engine(url or settings.sqlalchemy_url, pool_size=2, limits=settings.database_limits(),
+                       name="hrflow-keyring")
+
+
+def sealing_sessions(settings: Settings, engine: Engine, *, url: str | None = None,
+                     keys_engine: Engine | None = None) -> sessionmaker[Session]:
+    """Sessions on ``engine`` that seal and open ID numbers (``db.sealed_ids``) with the settings'
+    keys. Their keyring is built whatever ``HRFLOW_PERSON_KEYS`` says: that setting governs workflow
+    payloads only. ``keys_engine``, or one of its own on ``url``, serves the keyring."""
+    from db.person_keys import PersonKeyring
+    from db.session import make_session_factory
+
+    active, keys = settings.require_codec_keys()
+    keyring = PersonKeyring(make_session_factory(keys_engine or keyring_engine(settings, url)), active, keys,
+                            ttl=settings.person_key_cache_seconds)
+    return make_session_factory(engine, keyring=keyring, blind_index_key=settings.blind_index_key_bytes())
 
 
 def _tls(settings: Settings) -> TLSConfig | bool:

@@ -114,13 +114,23 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return make_session_factory(engine)
+    """Sessions that seal ID numbers, as the API's and the worker's do: the test master key and
+    blind-index key, this test's database."""
+    return sealing_factory(engine)
+
+
+def sealing_factory(engine: Engine) -> sessionmaker[Session]:
+    from db.person_keys import PersonKeyring
+
+    keyring = PersonKeyring(make_session_factory(engine), "test-1", {"test-1": base64.b64decode(TEST_CODEC_KEY)})
+    return make_session_factory(engine, keyring=keyring, blind_index_key=base64.b64decode(TEST_BLIND_INDEX_KEY))
 
 
 # ---------------------------------------------------------------- codec and settings
 # A fixed, test-only key: recorded histories under tests/histories are encrypted with it, and the
 # replay tests decrypt them with it. It protects nothing but synthetic test data.
 TEST_CODEC_KEY = base64.b64encode(bytes(range(32))).decode()
+TEST_BLIND_INDEX_KEY = base64.b64encode(bytes(range(100, 132))).decode()  # as test-only as the codec key
 
 
 @pytest.fixture(scope="session")
@@ -141,6 +151,7 @@ def settings(database_url: str, codec_keys: dict[str, str]) -> Settings:
         jwt_secret=JWT_SECRET,
         codec_keys=codec_keys,
         codec_active_key="test-1",
+        blind_index_key=TEST_BLIND_INDEX_KEY,
         temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}",
     )
 

@@ -43,6 +43,7 @@ from api.spreadsheets import Row
 from api.transactions import transact
 from db import audit
 from db.models import Employee, ManagerAssignment, OrgUnit
+from db.sealed_ids import digest_of, id_number_in, sealed_values
 from domain.policy import Catalogue, load_catalogue
 from domain.privacy import mask_id_number, mask_name
 
@@ -137,10 +138,15 @@ def across_rows(session: Session, checked: list[tuple[Row, EmployeeIn]], columns
                 first[key] = row.number
     numbers = [b.employee_id for _, b in checked]
     id_numbers = [b.resident_id_number for _, b in checked]
-    registered = session.execute(select(Employee.employee_id, Employee.resident_id_number).where(
-        or_(Employee.employee_id.in_(numbers), Employee.resident_id_number.in_(id_numbers)))).all()
+    digests = {n: digest_of(session, n) for n in id_numbers}  # the blind index: the numbers are stored sealed
+    registered = session.execute(select(Employee.employee_id, Employee.resident_id_digest, Employee.resident_id_plain)
+                                 .where(or_(Employee.employee_id.in_(numbers), id_number_in(session, id_numbers)))).all()
     taken_numbers = {r.employee_id for r in registered}
-    taken_ids = {r.resident_id_number: r.employee_id for r in registered}
+    taken_by = {key: r.employee_id for r in registered for key in (r.resident_id_digest, r.resident_id_plain) if key}
+    taken_ids: dict[str, str] = {}
+    for n in id_numbers:
+        if owner := taken_by.get(digests[n]) or taken_by.get(n) or taken_by.get(n.upper()):
+            taken_ids[n] = owner
     in_file = {b.employee_id: b for _, b in checked}
     wanted_managers = {b.manager_id for _, b in checked if b.manager_id and b.manager_id not in in_file}
     known_managers = set(session.scalars(select(Employee.employee_id).where(Employee.employee_id.in_(wanted_managers))))
@@ -197,7 +203,9 @@ def register(session: Session, bodies: list[EmployeeIn], principal: Principal, r
               filename: str, sha256: str) -> None:
     """All rows in one statement, each manager before the people who report to her (so every
     manager_id refers to a row already there); each registration audited."""
-    session.execute(insert(Employee), [b.model_dump() for b in _managers_first(bodies)])
+    session.execute(insert(Employee), [
+        b.model_dump(exclude={"resident_id_number"}) | sealed_values(session, b.employee_id, b.resident_id_number)
+        for b in _managers_first(bodies)])
     managed = [{"employee_id": b.employee_id, "manager_id": b.manager_id, "effective_from": b.hire_date}
                for b in bodies if b.manager_id]
     if managed:

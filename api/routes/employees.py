@@ -25,6 +25,7 @@ from api.routes import resource_router
 from api.transactions import transact
 from db import access_log, audit
 from db.models import Case, Employee, EmploymentEventRow, ManagerAssignment, OrgUnit
+from db.sealed_ids import id_number_in
 from domain.identity import InvalidResidentId, parse_resident_id
 from domain.months import add_months
 from domain.policy import BaseOutOfRange, Catalogue, PolicyError, check_base, contribution_limits
@@ -286,7 +287,7 @@ async def register_employee(
         clash = session.scalar(
             select(Employee.employee_id).where(
                 (Employee.employee_id == body.employee_id)
-                | (Employee.resident_id_number == body.resident_id_number)
+                | id_number_in(session, [body.resident_id_number])
             )
         )
         if clash is not None:

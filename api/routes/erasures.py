@@ -44,6 +44,8 @@ class ErasureIn(Body):
 
     employee_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
     reason: Reason
+    on_her_request: bool = Field(default=False, description=(
+        "compliance files her own written request (a leaver no longer signs in); otherwise a retention review"))
 
 
 class DecisionIn(Body):
@@ -55,13 +57,15 @@ class DecisionIn(Body):
              responses=responses(400, 401, 403, 404, 409, 422, 503), summary="申请删除个人信息 (Ask to erase personal data)")
 async def ask(body: ErasureIn, request: Request, temporal: TemporalDep, request_id: RequestId,
               principal: Requester) -> erasure.ErasureView:
-    """申请删除一名员工的个人信息：员工本人只能为自己申请，合规可在保存期审查中为任何人申请。系统按当天的事实和法定保存期
+    """申请删除一名员工的个人信息：员工本人只能为自己申请，合规可在保存期审查中为任何人申请，或代为登记本人的书面申请
+    （on_her_request，离职员工已不能登录）。系统按当天的事实和法定保存期
     （如劳动合同法第五十条：解除或终止的劳动合同文本至少保存二年）检查：仍在职、仍有办理中的案件或未结清款项的答复“不予删除”
     并说明理由；保存期未满的，经批准后保存至期满自动删除；期满的，经另一位合规批准后立即删除。删除即销毁她的个人密钥：
     她所有案件的工作流载荷从此无法解密，姓名、身份证号、联系方式和上传的材料被覆盖，审计链不受影响。没有该员工答 404。
 
     Ask to erase an employee's personal data: an employee only for herself, compliance for anyone
-    in a retention review. The case checks the day's facts against the retention periods the law
+    in a retention review, or to file her own written request (``on_her_request``: a leaver no
+    longer signs in). The case checks the day's facts against the retention periods the law
     sets (Labour Contract Law art. 50: terminated contracts kept at least two years): still employed,
     a case still open or money still open is refused with the grounds; a running retention period
     holds the erasure until it ends (once approved); otherwise a second compliance officer approves
@@ -69,8 +73,8 @@ async def ask(body: ErasureIn, request: Request, temporal: TemporalDep, request_
     becomes undecryptable, her name, ID number, contact and uploaded documents are overwritten, the
     audit chain is untouched. An unknown employee is 404."""
     settings = request.app.state.settings
-    on_her_request = principal.role == Role.EMPLOYEE
-    if on_her_request and not principal.is_self(body.employee_id):
+    on_her_request = principal.role == Role.EMPLOYEE or body.on_her_request
+    if principal.role == Role.EMPLOYEE and not principal.is_self(body.employee_id):
         raise ApiError(403, "forbidden", "员工只能为自己申请删除个人信息 (an employee asks only for her own erasure)")
 
     def work(session: Session) -> tuple[str, str, str]:

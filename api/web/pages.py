@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -26,6 +27,7 @@ from starlette.datastructures import UploadFile
 from api.i18n import COOKIE as LANGUAGE_COOKIE
 from api.i18n import LANGUAGES, language, say
 from api.processes import PROCESSES, Process, process_of
+from api.routes.erasures import ErasureIn
 from api.routes.offboarding import RECORD_OWNERS, RecordIn
 from api.routes.personal_export import EXPORTERS
 from api.transactions import transact
@@ -213,6 +215,8 @@ def _nav(s: Session) -> list[tuple[str, str]]:
         items.append(("/app/schedules", "app.schedules"))
     if role in (Role.COMPLIANCE, Role.ADMIN):
         items.append(("/app/privacy/access-log", "app.access_log"))
+    if role is Role.COMPLIANCE:
+        items.append(("/app/erasures", "erasure.title"))
     items.append(("/app/notices", "app.notices"))
     return items
 
@@ -375,10 +379,13 @@ def install(app: FastAPI) -> None:
             ("status", "app.status", ("open", "completed", "withdrawn", "cancelled"), page.t.status),
             ("employee_id", "app.employee", None, None)])
 
-    @app.get("/app/my", include_in_schema=False)
+    @app.api_route("/app/my", methods=["GET", "POST"], include_in_schema=False)
     async def my(request: Request) -> Response:
         page = await signed_in(request)
         assert page.session is not None
+        erasure_form = await _my_erasure(page, request)  # a post: her request to erase her data
+        if isinstance(erasure_form, Response):
+            return erasure_form
         body = await page.read("/cases", {"limit": 100})
         me = None
         if page.session.employee_id:
@@ -390,7 +397,9 @@ def install(app: FastAPI) -> None:
             if process and case["status"] == "open":
                 view = await page.api("GET", f"{process.api}/{case['workflow_id']}")
                 views[case["workflow_id"]] = view.body if view.ok else None
-        return page.render("my.html", items=body["items"], me=me, views=views)
+        views |= await _erasure_views(page, body["items"])
+        return page.render("my.html", items=body["items"], me=me, views=views, erasure_form=erasure_form,
+                           done=request.query_params.get("done"))
 
     @app.get("/app/cases/{workflow_id}", include_in_schema=False)
     async def case_page(workflow_id: str, request: Request) -> Response:
@@ -830,6 +839,8 @@ def install(app: FastAPI) -> None:
         return page.finish(Response(answer.body, media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": answer.headers.get("content-disposition", "attachment")}))
 
+    _erasure_pages(app, signed_in)
+
 
 ACCESS_FILTERS = ("employee_id", "actor", "what", "since", "until")
 
@@ -960,3 +971,107 @@ async def _batch_total(page: Page, workflow_id: str) -> dict[str, Any] | None:
             "months": totals.get("back_pay_months") or [], "missing": totals.get("missing_rates") or [],
             "employer": totals.get("back_pay_employer"), "employee": totals.get("back_pay_employee"),
             "texts": "base_adjustment"}
+
+
+# ------------------------------------------------------------------ erasure of personal data (PIPL art. 47)
+# Its case is not one of ``PROCESSES`` (no delegation covers it, no generic start form offers it):
+# compliance asks and decides on pages of its own, the employee who has left asks on her own page.
+ERASURE_OPEN = ("awaiting_approval", "held")  # the stages a request may be withdrawn in
+
+
+def _erasure_pages(app: FastAPI, signed_in: Callable[[Request], Awaitable[Page]]) -> None:
+    @app.api_route("/app/erasures", methods=["GET", "POST"], include_in_schema=False)
+    async def erasures(request: Request) -> Response:
+        """The erasure requests, newest first, and compliance's form to ask for one."""
+        page = await signed_in(request)
+        assert page.session is not None
+        if page.session.role not in (Role.COMPLIANCE, Role.ADMIN):
+            return page.render("problem.html", status=403, message=page.t("app.forbidden"))
+        fields = forms.fields_of(ErasureIn, page.lang)
+        general: list[str] = []
+        request_id = uuid.uuid4().hex
+        if request.method == "POST":
+            form = await request.form()
+            request_id = _request_id(form)
+            answer = await page.api("POST", "/erasures", json=forms.to_json(fields, form), request_id=request_id)
+            if answer.ok:
+                return page.redirect(f"/app/erasures/{quote(answer.body['workflow_id'], safe='')}?done=ask")
+            general = _refused(page, answer, fields, form)
+        else:
+            forms.fill(fields, {}, {})
+        listed = await page.read("/cases", {"kind": "erasure", "limit": 100})
+        return page.render("erasures.html", items=listed["items"], views=await _erasure_views(page, listed["items"]),
+                           fields=fields, general=general, request_id=request_id)
+
+    @app.get("/app/erasures/{workflow_id}", include_in_schema=False)
+    async def erasure_case(workflow_id: str, request: Request) -> Response:
+        page = await signed_in(request)
+        return await _erasure_case(page, workflow_id, done=request.query_params.get("done"))
+
+    @app.post("/app/erasures/{workflow_id}/{slug}", include_in_schema=False)
+    async def erasure_act(workflow_id: str, slug: str, request: Request) -> Response:
+        """Approve or reject (``decide``), or take the request back (``withdraw``): the API judges
+        who may; its refusal is said on the case's page."""
+        page = await signed_in(request)
+        if slug not in ("decide", "withdraw"):
+            return page.render("problem.html", status=404, message=page.t("app.not_found"))
+        form = await request.form()
+        reason = str(form.get("reason") or "").strip() or None
+        body: dict[str, Any] = {"reason": reason}
+        if slug == "decide":
+            body["approve"] = form.get("approve") == "true"
+        answer = await page.api("POST", f"/erasures/{quote(workflow_id, safe='')}/{slug}", json=body,
+                                request_id=_request_id(form))
+        if answer.ok:
+            return page.redirect(f"/app/erasures/{quote(workflow_id, safe='')}?done={slug}")
+        return await _erasure_case(page, workflow_id, general=[message_of(answer, page.t)], reason=reason or "")
+
+
+async def _erasure_case(page: Page, workflow_id: str, *, done: str | None = None, general: list[str] | None = None,
+                        reason: str = "") -> Response:
+    """One erasure request: the verdict and its grounds, the retention periods with their legal
+    source, the decision and what the erasure did; the decision for compliance other than the one
+    who asked, the withdrawal for the one who asked (or for her, when she asked)."""
+    assert page.session is not None
+    path = quote(workflow_id, safe="")
+    detail = await page.api("GET", f"/cases/{path}")
+    if not detail.ok:
+        return page.problem(detail)
+    read = await page.api("GET", f"/erasures/{path}")
+    if not read.ok:
+        return page.problem(read)
+    view, s = read.body, page.session
+    may_decide = (s.role is Role.COMPLIANCE and view["stage"] == "awaiting_approval"
+                  and s.user != view["requested_by"] and s.employee_id != view["employee_id"])
+    hers = view["on_her_request"] and s.role is Role.EMPLOYEE and s.employee_id == view["employee_id"]
+    may_withdraw = view["stage"] in ERASURE_OPEN and (s.user == view["requested_by"] or hers)
+    settings: Settings = page.request.app.state.settings
+    return page.render("erasure.html", case=detail.body, view=view, may_decide=may_decide, may_withdraw=may_withdraw,
+                       general=general or [], done=done, reason=reason, request_id=uuid.uuid4().hex,
+                       cache_seconds=int(settings.person_key_cache_seconds))
+
+
+async def _erasure_views(page: Page, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The view of each erasure case listed (who asked, the verdict, the held-until date)."""
+    views: dict[str, Any] = {}
+    for case in items:
+        if case.get("kind") == "erasure":
+            got = await page.api("GET", f"/erasures/{quote(case['workflow_id'], safe='')}")
+            views[case["workflow_id"]] = got.body if got.ok else None
+    return views
+
+
+async def _my_erasure(page: Page, request: Request) -> Response | dict[str, Any]:
+    """Her request to erase her own data, posted from her page: off to her request's state on her
+    page when the API takes it; otherwise the form again with the refusal."""
+    assert page.session is not None
+    fields = forms.fields_of(ErasureIn, page.lang, skip=("employee_id",))
+    if request.method != "POST":
+        forms.fill(fields, {}, {})
+        return {"fields": fields, "general": [], "request_id": uuid.uuid4().hex}
+    form = await request.form()
+    body = {"employee_id": page.session.employee_id or "", **forms.to_json(fields, form)}
+    answer = await page.api("POST", "/erasures", json=body, request_id=_request_id(form))
+    if answer.ok:
+        return page.redirect("/app/my?done=erasure#erasure")
+    return {"fields": fields, "general": _refused(page, answer, fields, form), "request_id": _request_id(form)}

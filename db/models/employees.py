@@ -11,13 +11,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base
 from db.models.columns import Money
+from db.sealed_ids import SealedIdNumber, install
 
 
 class Employee(Base):
     __tablename__ = "employees"
 
     employee_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
-    resident_id_number: Mapped[str] = mapped_column(sa.String(18))
+    # Her ID number, sealed under her own key (``db.sealed_ids``): ``resident_id_number`` below is
+    # the attribute callers use; the digest keeps numbers unique and finds them. The plain column
+    # holds numbers written before the sealing until ``seal_plain_id_numbers`` empties it.
+    resident_id_number = SealedIdNumber()
+    resident_id_sealed: Mapped[str | None] = mapped_column(sa.Text)
+    resident_id_digest: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    resident_id_plain: Mapped[str | None] = mapped_column("resident_id_number", sa.String(18))
     name: Mapped[str] = mapped_column(sa.String(100))
     department: Mapped[str] = mapped_column(sa.String(100))
     position: Mapped[str] = mapped_column(sa.String(100))
@@ -40,7 +47,6 @@ class Employee(Base):
     )
 
     __table_args__ = (
-        sa.UniqueConstraint("resident_id_number"),
         sa.CheckConstraint("contribution_base >= 0", name="base_not_negative"),
         sa.CheckConstraint("language IN ('zh', 'en')", name="language_known"),
         sa.CheckConstraint("employment_status IN ('active', 'notice_given', 'departed')", name="employment_status_known"),
@@ -49,6 +55,9 @@ class Employee(Base):
         # who a staff login is, by her e-mail (db.directory), on every request of an unlinked member
         sa.Index("ix_employees_email_lower", sa.func.lower(email)),
     )
+
+
+install(Employee)
 
 
 class EmploymentEventRow(Base):

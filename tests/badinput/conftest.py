@@ -15,10 +15,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from db.models import Base
-from db.session import make_engine, make_session_factory
+from db.session import make_engine
 from hrflow.codec import EncryptionCodec
 from hrflow.settings import Settings
-from tests.conftest import JWT_SECRET, _admin, database_url_for
+from tests.conftest import JWT_SECRET, TEST_BLIND_INDEX_KEY, _admin, database_url_for, sealing_factory
 from tests.processes.support import add_employee, terminate_cases
 from worker import build_worker
 
@@ -66,10 +66,10 @@ def shared_database(pg_admin_url: str, template_database: str, codec_keys: dict[
     _admin(pg_admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}" STRATEGY FILE_COPY')
     settings = Settings(_env_file=None, database_url=database_url_for(pg_admin_url, name),  # type: ignore[call-arg]
                         jwt_secret=JWT_SECRET, codec_keys=codec_keys, codec_active_key="test-1",
-                        temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}")
+                        blind_index_key=TEST_BLIND_INDEX_KEY, temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}")
     engine = make_engine(settings.sqlalchemy_url, pool_size=5)
     try:
-        session_factory = make_session_factory(engine)
+        session_factory = sealing_factory(engine)
         add_employees(session_factory)
         yield SharedDatabase(settings, engine, session_factory)
     finally:

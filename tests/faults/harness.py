@@ -39,6 +39,7 @@ from hrflow.stack import (
     wait_healthy,
 )
 from hrflow.temporal import ensure_search_attributes
+from tests.conftest import TEST_BLIND_INDEX_KEY
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -219,6 +220,7 @@ def worker_env(*, database_url: str, temporal_address: str, task_queue: str, cod
         "HRFLOW_TEMPORAL_TASK_QUEUE": task_queue,
         "HRFLOW_CODEC_KEYS": json.dumps(codec_keys),
         "HRFLOW_CODEC_ACTIVE_KEY": next(iter(codec_keys)),
+        "HRFLOW_BLIND_INDEX_KEY": TEST_BLIND_INDEX_KEY,  # the session_factory fixture's: the rows it sealed stay findable
         "HRFLOW_WORKER_GRACEFUL_SHUTDOWN_SECONDS": "2",
         **extra,
     }

@@ -3,6 +3,7 @@ Ctrl-C leaves no process behind; a restart keeps the data; bad configuration is 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
@@ -13,6 +14,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -158,7 +160,6 @@ def _reminders_reach_the_mail_sink_once(cwd: Path, env: dict[str, str]) -> None:
     """The worker synced the schedules at start; overdue items seeded into the stack's database
     and a triggered sweep reach the local SMTP sink, and a second sweep the same day sends nothing."""
     from sqlalchemy import create_engine
-    from sqlalchemy.orm import sessionmaker
 
     from tests.reminders.seed import EXPECTED_EMAILS, seed
 
@@ -170,7 +171,7 @@ def _reminders_reach_the_mail_sink_once(cwd: Path, env: dict[str, str]) -> None:
         assert time.monotonic() < deadline, schedules()
         time.sleep(0.5)
     engine = create_engine(_database_url(cwd))
-    seed(sessionmaker(engine), dt.datetime.now(dt.UTC))
+    seed(_stack_sessions(cwd, engine), dt.datetime.now(dt.UTC))
     engine.dispose()
 
     mail = cwd / ".hrflow" / "mail"
@@ -191,12 +192,11 @@ def _report_shows_the_seeded_alerts(cwd: Path, env: dict[str, str], api: str) ->
     """The hand-computed report company (tests/reports/seed.py) seeded into the stack: computing
     November through the API stores the report, and its alerts include the seed's."""
     from sqlalchemy import create_engine
-    from sqlalchemy.orm import sessionmaker
 
     from tests.reports.seed import seed
 
     engine = create_engine(_database_url(cwd))
-    seed(sessionmaker(engine))
+    seed(_stack_sessions(cwd, engine))
     engine.dispose()
     token = _hrflow("token", "--user", "director.chen", "--role", "hr_manager", cwd=cwd, env=env).stdout.strip()
     status, body = _request(api + "/reports/monthly/2026-11/compute", token=token, method="POST")
@@ -207,6 +207,17 @@ def _report_shows_the_seeded_alerts(cwd: Path, env: dict[str, str], api: str) ->
         time.sleep(0.5)
     alerts = {(a["metric"], a["dimension"]) for a in found[1]["alerts"]}
     assert {("maternity_return_attrition", "销售部"), ("undeducted_rate", "销售部")} <= alerts, alerts
+
+
+def _stack_sessions(cwd: Path, engine: Any) -> Any:
+    """Sessions sealing ID numbers with the stack's own keys (its secrets.json), as its API's do."""
+    from db.person_keys import PersonKeyring
+    from db.session import make_session_factory
+
+    secrets_ = json.loads((cwd / ".hrflow" / "secrets.json").read_text())
+    keys = {k: base64.b64decode(v) for k, v in secrets_["codec_keys"].items()}
+    keyring = PersonKeyring(make_session_factory(engine), secrets_["codec_active_key"], keys)
+    return make_session_factory(engine, keyring=keyring, blind_index_key=base64.b64decode(secrets_["blind_index_key"]))
 
 
 def _database_url(cwd: Path) -> str:

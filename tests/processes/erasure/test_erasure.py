@@ -10,8 +10,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from activities.erasure import ERASED_NAME, erased_id_number
-from db import audit
+from activities.erasure import ERASED_NAME
+from db import audit, sealed_ids
+from db.blind_index import erased_digest
 from db.models import Case, Employee, Notification, PersonKey
 from db.person_keys import KeyDestroyed
 from domain.months import add_months
@@ -103,7 +104,9 @@ async def test_a_leaver_past_retention_is_erased_and_only_she(stack, auth, emp, 
 
     with session_factory() as s:
         row = s.get(Employee, emp)
-        assert row.name == ERASED_NAME and row.resident_id_number == erased_id_number(emp)
+        assert row.name == ERASED_NAME and row.resident_id_number == sealed_ids.ERASED
+        assert row.resident_id_sealed is None and row.resident_id_plain is None
+        assert row.resident_id_digest == erased_digest(emp)
         assert row.email is None and row.mobile is None
         assert s.get(Employee, other).name == "李娜"
         assert s.get(PersonKey, (emp, 1)).destroyed_by == wf
@@ -187,8 +190,12 @@ async def test_who_may_ask_and_withdraw(stack, auth, emp, temporal_env, session_
     r = await api.post("/erasures", json={"employee_id": emp, "reason": "  "}, headers=auth(Role.COMPLIANCE, ASKER))
     assert r.status_code == 422
 
-    wf = (await _ask(api, auth, emp))["workflow_id"]
-    await _wait(api, auth, wf, "awaiting_approval")
+    # A leaver no longer signs in: compliance files her written request, and it is hers.
+    r = await api.post("/erasures", json={"employee_id": emp, "reason": "本人书面申请", "on_her_request": True},
+                       headers=auth(Role.COMPLIANCE, ASKER))
+    assert r.status_code == 201, r.text
+    wf = r.json()["workflow_id"]
+    assert (await _wait(api, auth, wf, "awaiting_approval"))["on_her_request"] is True
     assert (await _decide(api, auth, wf)).status_code == 200
     await _wait(api, auth, wf, "held")
     r = await api.post(f"/erasures/{wf}/withdraw", json={}, headers=auth(Role.COMPLIANCE, CHECKER))
