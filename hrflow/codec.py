@@ -41,12 +41,17 @@ class UnknownKeyError(Exception):
 
 
 class EncryptionCodec(PayloadCodec, WithSerializationContext):
-    def __init__(self, active_key_id: str, keys: Mapping[str, bytes], *, keyring: PersonKeyring | None = None) -> None:
+    def __init__(self, active_key_id: str, keys: Mapping[str, bytes], *, keyring: PersonKeyring | None = None,
+                 per_person: bool = True) -> None:
+        """``keyring``: the employees' own keys, to decrypt what they encrypted and, with
+        ``per_person``, to encrypt each employee's cases under hers (off: new payloads under the
+        master key, old ones still readable)."""
         if active_key_id not in keys:
             raise ValueError(f"active key {active_key_id!r} is not among the keys")
         self._active_id = active_key_id
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._keyring = keyring
+        self._per_person = per_person
         self._workflow_id: str | None = None
 
     @property
@@ -60,7 +65,7 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         return bound
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        if self._keyring is not None and self._workflow_id is not None:
+        if self._keyring is not None and self._per_person and self._workflow_id is not None:
             found = self._keyring.cached(self._workflow_id)
             if found is False:  # a database look-up, off the event loop
                 found = await asyncio.to_thread(self._person_key, self._workflow_id)

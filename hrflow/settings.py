@@ -147,7 +147,8 @@ class Settings(BaseSettings):
     )
     codec_active_key: str | None = Field(default=None, description="key id used to encrypt")
     person_keys: bool = Field(default=True, description="encrypt each employee's case payloads under a key of her"
-                                                        " own (destroyed by her erasure); off: all under the master key")
+                                                        " own (destroyed by her erasure); off: new payloads under the"
+                                                        " master key (those already under hers stay readable)")
     person_key_cache_seconds: float = Field(default=300, ge=0, le=3600,
                                             description="how long a process keeps a person's key in memory: an"
                                                         " erasure takes effect everywhere within this time")

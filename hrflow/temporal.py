@@ -24,20 +24,21 @@ if TYPE_CHECKING:
 
 
 def codec_from(settings: Settings) -> EncryptionCodec:
-    """The master keys, and each employee's own (``db.person_keys``) when a database is configured."""
+    """The master keys, and each employee's own (``db.person_keys``) when a database is configured:
+    every process decrypts what any other encrypted; ``HRFLOW_PERSON_KEYS`` says only whether new
+    payloads of a person's case go under her key."""
     active, keys = settings.require_codec_keys()
-    return EncryptionCodec(active, keys, keyring=keyring_from(settings, active, keys))
+    return EncryptionCodec(active, keys, keyring=keyring_from(settings, active, keys), per_person=settings.person_keys)
 
 
 def keyring_from(settings: Settings, active: str, keys: dict[str, bytes]) -> PersonKeyring | None:
-    if not (settings.person_keys and settings.database_url):
+    if not settings.database_url:
         return None
     from db.person_keys import PersonKeyring
-    from db.session import make_engine, make_session_factory
+    from db.session import make_session_factory
 
-    # Its own two connections: a key look-up never waits behind the activities' pool.
-    engine = make_engine(settings.sqlalchemy_url, pool_size=2, limits=settings.database_limits(), name="hrflow-keyring")
-    return PersonKeyring(make_session_factory(engine), active, keys, ttl=settings.person_key_cache_seconds)
+    return PersonKeyring(make_session_factory(keyring_engine(settings)), active, keys,
+                         ttl=settings.person_key_cache_seconds)
 
 
 def keyring_engine(settings: Settings, url: str | None = None) -> Engine:

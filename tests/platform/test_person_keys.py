@@ -117,3 +117,15 @@ async def test_the_codec_encrypts_her_cases_under_her_key_and_the_rest_under_the
         assert await codec.decode([sealed]) == [plain]  # any process decodes by the key id alone
     [unbound] = await codec.encode([plain])
     assert unbound.metadata[KEY_ID_META] == b"test-1"
+
+
+async def test_with_person_keys_off_new_payloads_go_under_the_master_and_hers_stay_readable(
+        keyring, masters, session_factory) -> None:
+    add_employee(session_factory, "E1001")
+    context = WorkflowSerializationContext(namespace="default", workflow_id="si-change-E1001-1")
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"step": 1}')
+    [hers] = await EncryptionCodec("test-1", masters, keyring=keyring).with_context(context).encode([plain])
+    off = EncryptionCodec("test-1", masters, keyring=keyring, per_person=False).with_context(context)
+    [sealed] = await off.encode([plain])
+    assert sealed.metadata[KEY_ID_META] == b"test-1"
+    assert await off.decode([hers, sealed]) == [plain, plain]  # a process with it off still reads hers
