@@ -33,7 +33,7 @@ from domain.policy import notices as policy_notices
 from hrflow import schedules
 from hrflow.delivery import Relay
 from hrflow.settings import ConfigurationError, Settings, require_database
-from hrflow.temporal import connect, sealing_sessions
+from hrflow.temporal import codec_from, connect, sealing_sessions
 from integrations.si_agency import FaultPlan, SimulatedAgency, SocialInsuranceAgency
 from workflows.registry import ALL_WORKFLOWS
 
@@ -139,8 +139,9 @@ async def run(settings: Settings) -> None:
     layer = NoticeLayerProvider(layer_engine)
     layer()
     policy_notices.install(layer)
-    client = await connect(settings)
-    sessions = sealing_sessions(settings, engine)
+    codec = codec_from(settings)  # its keyring serves the ID numbers' sealing too: one key cache
+    client = await connect(settings, codec=codec)
+    sessions = sealing_sessions(settings, engine, keyring=codec.keyring)
     worker = build_worker(client, settings, sessions)
     if settings.schedules_sync_on_start:
         log.info("schedules: %s", await schedules.sync(client, settings.temporal_task_queue))

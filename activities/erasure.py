@@ -14,15 +14,14 @@ from typing import Any
 from sqlalchemy import func, select, update
 from temporalio import activity
 
-from activities.unit import DbActivities, db_step
-from db import audit, ledger, sealed_ids
-from db.audit import AuditEntry
-from db.models import AuditEvent, Case, Employee, PersonKey, Transfer, TransferMaterial
+from activities.unit import DbActivities, audit_once, db_step
+from db import ledger, sealed_ids
+from db.models import Case, Employee, PersonKey, Transfer, TransferMaterial
 from db.person_keys import destroy
 from domain.contracts.erasure import ERASE, GATHER_FACTS, Erased, EraseRequest, FactsRequest
 from domain.erasure import ErasureFacts
 
-ERASED_NAME = "（已删除）"
+ERASED_NAME = sealed_ids.ERASED  # what stands where her name and her documents' names were
 ERASED_COLUMNS = ["name", "resident_id_number", "email", "mobile"]
 
 
@@ -52,18 +51,14 @@ class ErasureActivities(DbActivities):
             employee.email = employee.mobile = None
             her_transfers = select(Transfer.workflow_id).where(Transfer.employee_id == req.employee_id)
             session.execute(update(TransferMaterial).where(TransferMaterial.workflow_id.in_(her_transfers))
-                            .values(content=b"", filename="（已删除）", size=0))
+                            .values(content=b"", filename=ERASED_NAME, size=0))
             keys = session.scalar(select(func.count()).select_from(PersonKey).where(
                 PersonKey.employee_id == req.employee_id, PersonKey.destroyed_at.is_not(None))) or 0
             documents = session.scalar(select(func.count()).select_from(TransferMaterial).where(
                 TransferMaterial.workflow_id.in_(her_transfers))) or 0
             done = Erased(keys_destroyed=keys, documents_cleared=documents, columns=ERASED_COLUMNS)
-            if not session.scalar(select(func.count()).select_from(AuditEvent).where(
-                    AuditEvent.workflow_id == req.workflow_id,
-                    AuditEvent.action == "employee.erased")):
-                audit.append(session, AuditEntry(
-                    actor=req.approved_by.user, actor_role=req.approved_by.role, action="employee.erased",
-                    workflow_id=req.workflow_id, subject=req.employee_id, after=done.model_dump()), at=req.at)
+            audit_once(session, "erased", req.approved_by, "employee.erased", workflow_id=req.workflow_id,
+                       at=req.at, subject=req.employee_id, after=done.model_dump())
             return done
 
     def all(self) -> list[Any]:

@@ -69,6 +69,7 @@ from api.workflow_calls import bounded_updates
 from db.policy_notices import NoticeLayerProvider
 from db.session import make_engine
 from domain.policy import notices as policy_notices_layer
+from hrflow.codec import EncryptionCodec
 from hrflow.settings import ConfigurationError, Settings
 from hrflow.temporal import codec_from, connect, keyring_engine, sealing_sessions
 from integrations.dingtalk import DingTalkContacts
@@ -118,8 +119,10 @@ def create_app(
         own_engine = engine is None
         app.state.engine = engine or make_engine(settings.sqlalchemy_url, pool_size=settings.database_pool_size,
                                                 limits=settings.database_limits(), name="hrflow-api")
-        keys_engine = keyring_engine(settings, app.state.engine.url.render_as_string(hide_password=False))
-        app.state.session_factory = sealing_sessions(settings, app.state.engine, keys_engine=keys_engine)
+        # One keyring per process: the payload codec's when it has one (one key cache, one pool).
+        keyring = payload_codec.keyring if isinstance(payload_codec, EncryptionCodec) else None
+        keys_engine = None if keyring else keyring_engine(settings, app.state.engine.url.render_as_string(hide_password=False))
+        app.state.session_factory = sealing_sessions(settings, app.state.engine, keyring=keyring, keys_engine=keys_engine)
         size_threads(app, app.state.engine.pool.size())  # one thread per connection, never more
         client = temporal if temporal is not None else await connect(settings, codec=payload_codec)
         app.state.temporal = bounded_updates(client, settings.temporal_update_wait_seconds)
@@ -137,7 +140,8 @@ def create_app(
         finally:
             policy_notices_layer.install(None)
             layer_engine.dispose()
-            keys_engine.dispose()
+            if keys_engine is not None:
+                keys_engine.dispose()
             if own_engine:
                 app.state.engine.dispose()
 

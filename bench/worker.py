@@ -38,7 +38,8 @@ async def main(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     engine = make_engine(settings.sqlalchemy_url, pool_size=settings.worker_max_concurrent_activities, pre_ping=False)
-    sessions = sealing_sessions(settings, engine)
+    codec = codec_from(settings)
+    sessions = sealing_sessions(settings, engine, keyring=codec.keyring)  # one keyring, as worker.run has
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE IF NOT EXISTS bench_writes"
                           " (id bigserial PRIMARY KEY, n bigint NOT NULL, at timestamptz NOT NULL DEFAULT now())"))
@@ -67,7 +68,7 @@ async def main(args: argparse.Namespace) -> None:
         runtime = Runtime(telemetry=TelemetryConfig(
             metrics=PrometheusConfig(bind_address=f"127.0.0.1:{args.metrics_port}")))
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
-                                  data_converter=data_converter(codec_from(settings)), runtime=runtime)
+                                  data_converter=data_converter(codec), runtime=runtime)
     worker = build_worker(client, settings, sessions,
                           extra_workflows=[BareWorkflow, TrivialWorkflow], extra_activities=[noop, bench_write],
                           max_cached_workflows=args.max_cached)

@@ -34,11 +34,16 @@ def codec_from(settings: Settings) -> EncryptionCodec:
 def keyring_from(settings: Settings, active: str, keys: dict[str, bytes]) -> PersonKeyring | None:
     if not settings.database_url:
         return None
+    return keyring_on(settings, keyring_engine(settings))
+
+
+def keyring_on(settings: Settings, keys_engine: Engine) -> PersonKeyring:
+    """The settings' master keys and key cache, reading the person keys through ``keys_engine``."""
     from db.person_keys import PersonKeyring
     from db.session import make_session_factory
 
-    return PersonKeyring(make_session_factory(keyring_engine(settings)), active, keys,
-                         ttl=settings.person_key_cache_seconds)
+    active, keys = settings.require_codec_keys()
+    return PersonKeyring(make_session_factory(keys_engine), active, keys, ttl=settings.person_key_cache_seconds)
 
 
 def keyring_engine(settings: Settings, url: str | None = None) -> Engine:
@@ -50,17 +55,16 @@ def keyring_engine(settings: Settings, url: str | None = None) -> Engine:
                        name="hrflow-keyring")
 
 
-def sealing_sessions(settings: Settings, engine: Engine, *, url: str | None = None,
-                     keys_engine: Engine | None = None) -> sessionmaker[Session]:
+def sealing_sessions(settings: Settings, engine: Engine, *, keyring: PersonKeyring | None = None,
+                     url: str | None = None, keys_engine: Engine | None = None) -> sessionmaker[Session]:
     """Sessions on ``engine`` that seal and open ID numbers (``db.sealed_ids``) with the settings'
-    keys. Their keyring is built whatever ``HRFLOW_PERSON_KEYS`` says: that setting governs workflow
-    payloads only. ``keys_engine``, or one of its own on ``url``, serves the keyring."""
-    from db.person_keys import PersonKeyring
+    keys, whatever ``HRFLOW_PERSON_KEYS`` says (that setting governs workflow payloads only).
+    ``keyring``: the process's own, shared with its payload codec (one key cache, one pool);
+    otherwise one on ``keys_engine``, or on an engine of its own on ``url``."""
     from db.session import make_session_factory
 
-    active, keys = settings.require_codec_keys()
-    keyring = PersonKeyring(make_session_factory(keys_engine or keyring_engine(settings, url)), active, keys,
-                            ttl=settings.person_key_cache_seconds)
+    if keyring is None:
+        keyring = keyring_on(settings, keys_engine or keyring_engine(settings, url))
     return make_session_factory(engine, keyring=keyring, blind_index_key=settings.blind_index_key_bytes())
 
 

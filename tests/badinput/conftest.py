@@ -3,6 +3,7 @@ whose tests only read), and row counts to prove that a refused request wrote not
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from db.models import Base
+from db.models import Base, Transfer
 from db.session import make_engine
 from hrflow.codec import EncryptionCodec
 from hrflow.settings import Settings
@@ -28,6 +29,16 @@ EMPLOYEE, OTHER = "E1001", "E2002"
 def add_employees(session_factory: sessionmaker[Session]) -> None:
     add_employee(session_factory, EMPLOYEE)
     add_employee(session_factory, OTHER, resident_id_number="360426199101010071", name="张伟")
+
+
+def waiting_transfer(session_factory: sessionmaker[Session], workflow_id: str, employee_id: str = EMPLOYEE) -> None:
+    """A transfer of hers, Guiyang to Harbin, waiting for its materials (an upload's target)."""
+    created = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    with session_factory.begin() as s:
+        s.add(Transfer(workflow_id=workflow_id, employee_id=employee_id, department="Sales", origin_province="Guizhou",
+                       origin_city="Guiyang", destination_province="Heilongjiang", destination_city="Harbin",
+                       types=["pension"], reason="moved to the Harbin office", applicant=employee_id,
+                       stage="collecting_materials", created_at=created, updated_at=created))
 
 
 def count_rows(session_factory: sessionmaker[Session]) -> dict[str, int]:

@@ -4,19 +4,17 @@ stores nothing; a genuine file sent the same way is kept."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-from db.models import Transfer, TransferMaterial
+from db.models import TransferMaterial
 from domain.roles import Role
-from tests.badinput.conftest import EMPLOYEE, add_employees
+from tests.badinput.conftest import EMPLOYEE, add_employees, waiting_transfer
 from tests.domain.test_document_structure import JPEG, MINIMAL_PDF, PNG, ZIP_BOMB, written_pdf, zip_of
 
-CHINA = dt.timezone(dt.timedelta(hours=8))
 WORKFLOW_ID = f"transfer-{EMPLOYEE}-structure"
 URL = f"/transfers/{WORKFLOW_ID}/materials/resident_id_card"
 
@@ -25,12 +23,7 @@ URL = f"/transfers/{WORKFLOW_ID}/materials/resident_id_card"
 async def client(api: httpx.AsyncClient, session_factory) -> AsyncIterator[httpx.AsyncClient]:
     """The API with a transfer of the employee's, Guiyang to Harbin, waiting for its materials."""
     add_employees(session_factory)
-    created = dt.datetime(2026, 11, 23, 9, 30, tzinfo=CHINA)
-    with session_factory.begin() as s:
-        s.add(Transfer(workflow_id=WORKFLOW_ID, employee_id=EMPLOYEE, department="Sales", origin_province="Guizhou",
-                       origin_city="Guiyang", destination_province="Heilongjiang", destination_city="Harbin",
-                       types=["pension"], reason="moved to the Harbin office", applicant=EMPLOYEE,
-                       stage="collecting_materials", created_at=created, updated_at=created))
+    waiting_transfer(session_factory, WORKFLOW_ID)
     yield api
 
 

@@ -6,7 +6,6 @@ refused with a 4xx that names the rule and stores nothing.
 
 from __future__ import annotations
 
-import datetime as dt
 import struct
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -14,13 +13,11 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from db.models import Transfer
 from domain.documents import MAX_IMAGE_PIXELS, DocumentRefused, sniff
 from domain.roles import Role
-from tests.badinput.conftest import EMPLOYEE, add_employees
+from tests.badinput.conftest import EMPLOYEE, add_employees, waiting_transfer
 from tests.domain.test_document_structure import MINIMAL_PDF
 
-CHINA = dt.timezone(dt.timedelta(hours=8))
 WORKFLOW_ID = f"transfer-{EMPLOYEE}-1"
 URL = f"/transfers/{WORKFLOW_ID}/materials"
 LIMIT = 5 * 1024 * 1024  # HRFLOW_MAX_UPLOAD_BYTES default
@@ -55,12 +52,7 @@ def jpeg(width: int, height: int, padding: bytes = b"") -> bytes:
 async def client(api: httpx.AsyncClient, session_factory) -> AsyncIterator[httpx.AsyncClient]:
     """The API with a transfer of the employee's, Guiyang to Harbin, waiting for its materials."""
     add_employees(session_factory)
-    created = dt.datetime(2026, 11, 23, 9, 30, tzinfo=CHINA)
-    with session_factory.begin() as s:
-        s.add(Transfer(workflow_id=WORKFLOW_ID, employee_id=EMPLOYEE, department="Sales", origin_province="Guizhou",
-                       origin_city="Guiyang", destination_province="Heilongjiang", destination_city="Harbin",
-                       types=["pension"], reason="moved to the Harbin office", applicant=EMPLOYEE,
-                       stage="collecting_materials", created_at=created, updated_at=created))
+    waiting_transfer(session_factory, WORKFLOW_ID)
     yield api
 
 

@@ -3,30 +3,20 @@ browser): the page answers with the API's status and says why in her language, n
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 
 from sqlalchemy import func, select
 
-from db.models import Transfer, TransferMaterial
+from db.models import TransferMaterial
+from tests.badinput.conftest import waiting_transfer
 from tests.domain.test_document_structure import JPEG, MINIMAL_PDF, ZIP_BOMB
 from tests.web.conftest import EMPLOYEE, as_person
 
-CHINA = dt.timezone(dt.timedelta(hours=8))
 WORKFLOW_ID = f"transfer-{EMPLOYEE}-web-structure"
 
 
-def _waiting_transfer(session_factory) -> None:
-    created = dt.datetime(2026, 11, 23, 9, 30, tzinfo=CHINA)
-    with session_factory.begin() as s:
-        s.add(Transfer(workflow_id=WORKFLOW_ID, employee_id=EMPLOYEE, department="Sales", origin_province="Guizhou",
-                       origin_city="Guiyang", destination_province="Heilongjiang", destination_city="Harbin",
-                       types=["pension"], reason="moved to the Harbin office", applicant=EMPLOYEE,
-                       stage="collecting_materials", created_at=created, updated_at=created))
-
-
 async def test_a_refused_upload_shows_why_and_stores_nothing(web, session_factory) -> None:
-    _waiting_transfer(session_factory)
+    waiting_transfer(session_factory, WORKFLOW_ID, EMPLOYEE)
     csrf = await as_person(web, EMPLOYEE, "employee")
     url = f"/app/cases/{WORKFLOW_ID}/materials/resident_id_card"
 
