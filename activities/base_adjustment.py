@@ -23,7 +23,7 @@ from temporalio.exceptions import ApplicationError
 from activities.unit import AgencyActivities, agency_refusals, append_audit, db_step
 from db import audit, ledger
 from db.models import ActivityStep, BaseAdjustmentLine, BaseAdjustmentWage, Case, Employee, Receivable, SiEnrollment
-from db.sealed_ids import open_row
+from db.sealed_fields import open_row
 from db.steps import claim_step, record_result
 from domain.actors import Actor
 from domain.base_adjustment import (

@@ -1,10 +1,11 @@
 """The erasure case's database steps: the facts its legal check stands on, and the erasure.
 
 The erasure destroys her keys (``db.person_keys``: every workflow payload of her cases becomes
-unreadable, as does her sealed ID number, whose columns it also empties) and overwrites the
-personal columns kept in the clear: name, contact, the documents she uploaded. What the law or the
-books still need stays: her employee number, dates, department, money lines and the audit trail (whose personal fields were masked when written), so
-the chain still verifies and the company's figures still add up.
+unreadable, as do her sealed ID number, name, contact and uploaded documents, whose columns it also
+empties) and overwrites her documents' file names, kept in the clear as display text. What the law
+or the books still need stays: her employee number, dates, department, money lines and the audit
+trail (whose personal fields were masked when written), so the chain still verifies and the
+company's figures still add up.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from sqlalchemy import func, select, update
 from temporalio import activity
 
 from activities.unit import DbActivities, audit_once, db_step
-from db import ledger, sealed_ids
+from db import ledger, sealed_fields
 from db.models import Case, Employee, PersonKey, Transfer, TransferMaterial
 from db.person_keys import destroy
 from domain.contracts.erasure import ERASE, GATHER_FACTS, Erased, EraseRequest, FactsRequest
 from domain.erasure import ErasureFacts
 
-ERASED_NAME = sealed_ids.ERASED  # what stands where her name and her documents' names were
+ERASED_NAME = sealed_fields.ERASED  # what stands where her name and her documents' names were
 ERASED_COLUMNS = ["name", "resident_id_number", "email", "mobile"]
 
 
@@ -46,12 +47,10 @@ class ErasureActivities(DbActivities):
             employee = session.get(Employee, req.employee_id, with_for_update=True)
             assert employee is not None, req.employee_id
             destroy(session, req.employee_id, by=req.workflow_id)
-            employee.name = ERASED_NAME
-            sealed_ids.erase(employee)  # no sealed text, no plain text; a digest that is no number's
-            employee.email = employee.mobile = None
+            sealed_fields.erase(employee)  # no sealed text, no plain text; a digest that is no number's
             her_transfers = select(Transfer.workflow_id).where(Transfer.employee_id == req.employee_id)
             session.execute(update(TransferMaterial).where(TransferMaterial.workflow_id.in_(her_transfers))
-                            .values(content=b"", filename=ERASED_NAME, size=0))
+                            .values(content=b"", sealed_with=None, filename=ERASED_NAME, size=0))
             keys = session.scalar(select(func.count()).select_from(PersonKey).where(
                 PersonKey.employee_id == req.employee_id, PersonKey.destroyed_at.is_not(None))) or 0
             documents = session.scalar(select(func.count()).select_from(TransferMaterial).where(

@@ -24,7 +24,7 @@ from temporalio.exceptions import ApplicationError
 
 from db import audit
 from db.models import Employee
-from db.sealed_ids import open_row
+from db.sealed_fields import open_row
 from db.session import unit_of_work
 from db.steps import claim_step
 from domain.actors import Actor

@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.i18n import DEFAULT, Language, Text, bilingual, chinese, field_format, label, language
-from db.sealed_ids import SealingUnavailable
+from db.sealed_fields import SealingUnavailable
 from db.session import database_busy, database_unreachable
 
 log = logging.getLogger("hrflow.api")

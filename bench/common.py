@@ -386,19 +386,19 @@ class Stack:
     def add_employees(self, ids: Sequence[str], **kw: Any) -> None:
         insert_rows(self.dsn, "employees", EMPLOYEE_COLUMNS, employee_rows(ids, self._persons, **kw))
         self._persons += len(ids)
-        self.seal_id_numbers()
+        self.seal_personal_data()
 
-    def seal_id_numbers(self, database_url: str | None = None) -> int:
-        """Seal the ID numbers just inserted plain, as ``hrflow migrate`` seals a legacy register:
+    def seal_personal_data(self, database_url: str | None = None) -> int:
+        """Seal the personal data just inserted plain, as ``hrflow migrate`` seals a legacy register:
         the processes under test then read them as they read every register's."""
-        from db.sealed_ids import seal_plain_id_numbers
+        from db.sealed_fields import seal_plain_personal_data
         from db.session import make_engine
         from hrflow.temporal import sealing_sessions
 
         url = database_url or self.database_url or ""
         engine = make_engine(url, pool_size=2)
         try:
-            return seal_plain_id_numbers(sealing_sessions(self.settings(database_url=url), engine, url=url))
+            return seal_plain_personal_data(sealing_sessions(self.settings(database_url=url), engine, url=url))
         finally:
             engine.dispose()
 

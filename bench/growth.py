@@ -371,7 +371,7 @@ def main() -> None:
             t = time.monotonic()
             params = seed(url.replace("postgresql+psycopg2://", "postgresql://", 1), n)
             counts[n] = params.pop("counts")
-            stack.seal_id_numbers(url)  # COPY wrote them plain, as a register from before the sealing
+            stack.seal_personal_data(url)  # COPY wrote them plain, as a register from before the sealing
             say(f"{n:,} cases seeded in {time.monotonic() - t:.1f} s: {counts[n]}")
             by_size[n] = asyncio.run(measure(stack, url, params, repeats))
             for q in QUERIES:

@@ -43,7 +43,8 @@ def login_of(session: Session, employee_id: str) -> StaffMember | None:
                              .order_by(StaffMember.user_id).limit(1)).first()
     if linked is not None:
         return linked
-    email = session.scalar(select(Employee.email).where(Employee.employee_id == employee_id))
+    her = session.get(Employee, employee_id)
+    email = her.email if her is not None else None
     if not email:
         return None
     same = session.scalars(select(StaffMember).where(func.lower(StaffMember.email) == email.lower(),

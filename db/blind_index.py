@@ -1,5 +1,6 @@
-"""The blind index of resident ID numbers: a keyed digest that finds and keeps unique a number
-stored only sealed (``db.sealed_ids``), without the number itself.
+"""The blind index of sealed values looked up (resident ID numbers, e-mail addresses): a keyed
+digest that finds a value stored only sealed (``db.sealed_fields``) and keeps ID numbers unique,
+without the value itself.
 
 An HMAC-SHA256 under its own key (``HRFLOW_BLIND_INDEX_KEY``), not under the master keys: rotating
 those never changes a digest, and without this key a digest cannot be tested against the mere
@@ -20,11 +21,25 @@ def normalise(id_number: str) -> str:
     return id_number.strip().upper()
 
 
+def normalise_email(email: str) -> str:
+    """An address as it is compared: no surrounding blanks, any case."""
+    return email.strip().lower()
+
+
 def digest(key: bytes, id_number: str) -> str:
     """The number's blind index under ``key``: the same number always gives the same digest."""
+    return _hmac(key, normalise(id_number).encode())
+
+
+def email_digest(key: bytes, email: str) -> str:
+    """An address's blind index under ``key``, in a domain of its own (never an ID number's)."""
+    return _hmac(key, b"email|" + normalise_email(email).encode())
+
+
+def _hmac(key: bytes, message: bytes) -> str:
     if len(key) < 32:
         raise ValueError("the blind-index key must be at least 32 bytes")
-    return hmac.new(key, normalise(id_number).encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def erased_digest(employee_id: str) -> str:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Delegation, Employee, StaffMember
+from db.sealed_fields import email_is
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def person_of(session: Session, user: str) -> Listed | None:
         return Listed(member.employee_id, member.active, member.unit_code)
     if member.email:
         same_mail = session.scalars(select(Employee.employee_id)
-                                    .where(func.lower(Employee.email) == member.email.lower()).limit(2)).all()
+                                    .where(email_is(session, member.email)).limit(2)).all()
         if len(same_mail) == 1:
             return Listed(same_mail[0], member.active, member.unit_code)
     return Listed(None, member.active, member.unit_code)

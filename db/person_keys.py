@@ -203,10 +203,8 @@ class PersonKeyring:
     # ---------------------------------------------------------------- sealed columns
     def seal(self, employee_id: str, field: str, value: str) -> str:
         """``value`` encrypted under her key, bound to the column it belongs in."""
-        kid, key = self.current(employee_id)
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(key).encrypt(nonce, value.encode(), f"{field}|{kid}".encode())
-        return f"{SEALED_PREFIX}:{kid}:{base64.b64encode(nonce + sealed).decode()}"
+        kid, blob = self.seal_bytes(employee_id, field, value.encode())
+        return f"{SEALED_PREFIX}:{kid}:{base64.b64encode(blob).decode()}"
 
     def open(self, field: str, sealed: str) -> str:
         """The value ``seal`` sealed; ``KeyDestroyed`` after her erasure."""
@@ -214,9 +212,18 @@ class PersonKeyring:
         kid, _, blob = rest.rpartition(":")
         if prefix != SEALED_PREFIX or not kid:
             raise ValueError(f"{field} is not a sealed value")
-        raw = base64.b64decode(blob)
+        return self.open_bytes(field, kid, base64.b64decode(blob)).decode()
+
+    def seal_bytes(self, employee_id: str, field: str, data: bytes) -> tuple[str, bytes]:
+        """``data`` (a document) encrypted under her key, bound to ``field``: the key id and the nonce and ciphertext."""
+        kid, key = self.current(employee_id)
+        nonce = os.urandom(NONCE_BYTES)
+        return kid, nonce + AESGCM(key).encrypt(nonce, data, f"{field}|{kid}".encode())
+
+    def open_bytes(self, field: str, kid: str, blob: bytes) -> bytes:
+        """What ``seal_bytes`` sealed under ``kid``; ``KeyDestroyed`` after her erasure."""
         try:
-            return AESGCM(self.key(kid)).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"{field}|{kid}".encode()).decode()
+            return AESGCM(self.key(kid)).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], f"{field}|{kid}".encode())
         except InvalidTag:
             raise ValueError(f"{field} does not open under {kid}: altered, or moved from another column") from None
 

@@ -38,6 +38,7 @@ from sqlalchemy import Select, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from db.base import Base
+from db.materials import document_bytes
 from db.models import (
     ApprovalTask,
     AuditEvent,
@@ -164,9 +165,9 @@ def collect(session: Session, employee_id: str) -> PersonalData | None:
                                   .order_by(TransferReview.id))
     materials = list(session.scalars(select(TransferMaterial).where(TransferMaterial.workflow_id.in_(transfer_ids))
                                      .order_by(TransferMaterial.id)))
-    t["transfer_materials"] = [_row(m, leave_out=("content",)) for m in materials]
-    data.documents = [Document(m.id, m.workflow_id, m.code, m.filename, m.content_type, m.content, m.current)
-                      for m in materials]
+    t["transfer_materials"] = [_row(m, leave_out=("content", "sealed_with")) for m in materials]
+    data.documents = [Document(m.id, m.workflow_id, m.code, m.filename, m.content_type, content, m.current)
+                      for m in materials if (content := document_bytes(session, m)) is not None]
     t["base_adjustment_wages"] = _rows(session, select(BaseAdjustmentWage).where(
         BaseAdjustmentWage.employee_id == employee_id).order_by(BaseAdjustmentWage.batch_id))
     t["base_adjustment_lines"] = _rows(session, select(BaseAdjustmentLine).where(

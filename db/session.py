@@ -61,9 +61,9 @@ def make_engine(url: str, *, pool_size: int = 10, limits: Limits = Limits(), nam
 
 def make_session_factory(engine: Engine, *, keyring: PersonKeyring | None = None,
                          blind_index_key: bytes | None = None) -> sessionmaker[Session]:
-    """Sessions that seal and open ID numbers (``db.sealed_ids``) with ``keyring`` and
-    ``blind_index_key``; without them a session may read legacy plain rows but writes no number."""
-    from db.sealed_ids import BLIND_INDEX_KEY, KEYRING
+    """Sessions that seal and open personal data (``db.sealed_fields``) with ``keyring`` and
+    ``blind_index_key``; without them a session may read legacy plain rows but writes no sealed value."""
+    from db.sealed_fields import BLIND_INDEX_KEY, KEYRING
 
     info: dict[str, Any] = {}
     if keyring is not None:

@@ -43,9 +43,9 @@ def _migrate(args: argparse.Namespace) -> int:
             migrate.downgrade(url, args.down)
         else:
             migrate.upgrade(url, "head")
-            sealed = seal_plain_id_numbers_at(settings, url)
+            sealed = seal_plain_personal_data_at(settings, url)
             if sealed:
-                print(f"sealed {sealed} resident ID numbers held plain")
+                print(f"sealed {sealed} rows of personal data held plain")
         print(f"database at revision {migrate.current(url) or 'base (empty)'}")
     except Exception as exc:
         if "could not" in str(exc) or "connection" in str(exc).lower():
@@ -54,11 +54,11 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def seal_plain_id_numbers_at(settings: Settings, url: str) -> int:
-    """After an upgrade: seal the ID numbers still held plain (``db.sealed_ids``), as the owner."""
+def seal_plain_personal_data_at(settings: Settings, url: str) -> int:
+    """After an upgrade: seal the personal data still held plain (``db.sealed_fields``), as the owner."""
     from sqlalchemy import text
 
-    from db.sealed_ids import seal_plain_id_numbers
+    from db.sealed_fields import PLAIN_LEFT, seal_plain_personal_data
     from db.session import make_engine
     from hrflow.temporal import keyring_engine, sealing_sessions
 
@@ -66,12 +66,12 @@ def seal_plain_id_numbers_at(settings: Settings, url: str) -> int:
     try:
         if settings.blind_index_key is None:
             with engine.connect() as conn:
-                if not conn.scalar(text("SELECT EXISTS (SELECT 1 FROM employees WHERE resident_id_number IS NOT NULL)")):
+                if not conn.scalar(text(PLAIN_LEFT)):
                     return 0  # nothing to seal yet; the API and the worker insist on the key
             settings.require_blind_index_key()
         keys_engine = keyring_engine(settings, url)
         try:
-            return seal_plain_id_numbers(sealing_sessions(settings, engine, keys_engine=keys_engine))
+            return seal_plain_personal_data(sealing_sessions(settings, engine, keys_engine=keys_engine))
         finally:
             keys_engine.dispose()
     finally:

@@ -73,7 +73,7 @@ class Stack:
 
         upgrade(database_url)
         say("database migrated to head")
-        self._seal_plain_id_numbers(database_url, secrets_)
+        self._seal_plain_personal_data(database_url, secrets_)
         grant_app_role(libpq_url(database_url), secrets_["app_db_password"])
         env = {
             # the API and worker run as a role without DDL rights; `hrflow migrate` as the owner
@@ -109,22 +109,22 @@ class Stack:
         self._spawn("api", [sys.executable, "-m", "hrflow.cli", "api"], child_env)
         self._wait_healthy()
 
-    def _seal_plain_id_numbers(self, database_url: str, secrets_: DevSecrets) -> None:
-        """As ``hrflow migrate`` does: seal the ID numbers a stack from before the sealing holds plain."""
+    def _seal_plain_personal_data(self, database_url: str, secrets_: DevSecrets) -> None:
+        """As ``hrflow migrate`` does: seal the personal data a stack from before the sealing holds plain."""
         from db.person_keys import PersonKeyring
-        from db.sealed_ids import seal_plain_id_numbers
+        from db.sealed_fields import seal_plain_personal_data
         from db.session import make_engine, make_session_factory
 
         engine = make_engine(database_url, pool_size=2, name="hrflow-dev-seal")
         try:
             keys = {k: base64.b64decode(v) for k, v in secrets_["codec_keys"].items()}
             keyring = PersonKeyring(make_session_factory(engine), secrets_["codec_active_key"], keys)
-            sealed = seal_plain_id_numbers(make_session_factory(
+            sealed = seal_plain_personal_data(make_session_factory(
                 engine, keyring=keyring, blind_index_key=base64.b64decode(secrets_["blind_index_key"])))
         finally:
             engine.dispose()
         if sealed:
-            say(f"sealed {sealed} resident ID numbers held plain")
+            say(f"sealed {sealed} rows of personal data held plain")
 
     def _start_postgres(self) -> str:
         server = postgres_server(self.dev_dir / "pgdata", cleanup_mode="stop")

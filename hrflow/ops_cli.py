@@ -52,12 +52,13 @@ def _schedules(args: argparse.Namespace) -> int:
 
 
 def _deliver(args: argparse.Namespace) -> int:
-    from db.session import make_engine, make_session_factory
+    from db.session import make_engine
     from hrflow.delivery import Relay
+    from hrflow.temporal import sealing_sessions
 
     settings = load_settings()
     engine = make_engine(settings.sqlalchemy_url, limits=settings.database_limits())
-    stats = Relay.from_settings(make_session_factory(engine), settings).drain()
+    stats = Relay.from_settings(sealing_sessions(settings, engine, url=settings.sqlalchemy_url), settings).drain()
     engine.dispose()
     print(json.dumps({"planned": stats.planned, "sent": stats.sent, "retrying": stats.retrying,
                       "failed": stats.failed, "errors": stats.errors[:10]}, ensure_ascii=False))

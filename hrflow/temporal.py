@@ -57,7 +57,7 @@ def keyring_engine(settings: Settings, url: str | None = None) -> Engine:
 
 def sealing_sessions(settings: Settings, engine: Engine, *, keyring: PersonKeyring | None = None,
                      url: str | None = None, keys_engine: Engine | None = None) -> sessionmaker[Session]:
-    """Sessions on ``engine`` that seal and open ID numbers (``db.sealed_ids``) with the settings'
+    """Sessions on ``engine`` that seal and open personal data (``db.sealed_fields``) with the settings'
     keys, whatever ``HRFLOW_PERSON_KEYS`` says (that setting governs workflow payloads only).
     ``keyring``: the process's own, shared with its payload codec (one key cache, one pool);
     otherwise one on ``keys_engine``, or on an engine of its own on ``url``."""

@@ -43,7 +43,7 @@ from api.spreadsheets import Row
 from api.transactions import transact
 from db import audit
 from db.models import Employee, ManagerAssignment, OrgUnit
-from db.sealed_ids import digest_of, id_number_in, sealed_values
+from db.sealed_fields import FIELDS, digest_of, id_number_in, sealed_values
 from domain.policy import Catalogue, load_catalogue
 from domain.privacy import mask_id_number, mask_name
 
@@ -199,12 +199,15 @@ def _loops(start: str, in_file: dict[str, EmployeeIn]) -> bool:
     return last in walked
 
 
+_SEALED = set(FIELDS) & set(EmployeeIn.model_fields)  # what a row gives that is kept only sealed
+
+
 def register(session: Session, bodies: list[EmployeeIn], principal: Principal, request_id: str,
               filename: str, sha256: str) -> None:
     """All rows in one statement, each manager before the people who report to her (so every
     manager_id refers to a row already there); each registration audited."""
     session.execute(insert(Employee), [
-        b.model_dump(exclude={"resident_id_number"}) | sealed_values(session, b.employee_id, b.resident_id_number)
+        b.model_dump(exclude=_SEALED) | sealed_values(session, b.employee_id, {f: getattr(b, f) for f in _SEALED})
         for b in _managers_first(bodies)])
     managed = [{"employee_id": b.employee_id, "manager_id": b.manager_id, "effective_from": b.hire_date}
                for b in bodies if b.manager_id]

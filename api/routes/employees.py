@@ -25,7 +25,7 @@ from api.routes import resource_router
 from api.transactions import transact
 from db import access_log, audit
 from db.models import Case, Employee, EmploymentEventRow, ManagerAssignment, OrgUnit
-from db.sealed_ids import id_number_in
+from db.sealed_fields import id_number_in
 from domain.identity import InvalidResidentId, parse_resident_id
 from domain.months import add_months
 from domain.policy import BaseOutOfRange, Catalogue, PolicyError, check_base, contribution_limits

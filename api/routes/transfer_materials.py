@@ -28,7 +28,7 @@ from api.errors import ApiError, responses
 from api.routes import resource_router
 from api.transactions import transact
 from db import access_log, audit
-from db.materials import current_materials, material_content, store
+from db.materials import current_materials, document_bytes, material_content, store
 from db.models import Transfer, TransferMaterial
 from domain.documents import DocumentRefused, check_completeness
 from domain.policy import PolicyError, pin_transfer
@@ -223,7 +223,7 @@ async def list_materials(workflow_id: WorkflowId, request: Request, principal: H
 
 @router.get(PREFIX + "/{material_id}/content", response_class=Response,
             responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}},
-                       **responses(401, 403, 404)}, summary="下载材料 (Download a material)")
+                       **responses(401, 403, 404, 410)}, summary="下载材料 (Download a material)")
 async def download(workflow_id: WorkflowId, material_id: int, request: Request, principal: HrOrSelf,
                    request_id: RequestId) -> Response:
     """下载已上传的文件：原样的字节，以附件形式、按其实际类型返回，浏览器不会直接打开它。员工本人或人事专员、
@@ -238,9 +238,13 @@ async def download(workflow_id: WorkflowId, material_id: int, request: Request, 
         row = material_content(session, workflow_id, material_id)
         if row is None:
             raise ApiError(404, "not_found", f"转移 {workflow_id} 中没有材料 {material_id} (no material {material_id} in transfer {workflow_id})")
+        content = document_bytes(session, row)
+        if content is None:
+            raise ApiError(410, "erased", f"材料 {material_id} 已随员工的个人信息删除而删除"
+                           f" (material {material_id} was erased with the employee's personal data)")
         access_log.record(session, principal, transfer.employee_id, "document", purpose=workflow_id,
                           detail=f"{row.id} {row.code} {row.filename}", request_id=request_id)
-        return Response(row.content, media_type=row.content_type, headers=_download_headers(row.filename))
+        return Response(content, media_type=row.content_type, headers=_download_headers(row.filename))
 
     return await transact(request, work)
 

@@ -11,21 +11,24 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base
 from db.models.columns import Money
-from db.sealed_ids import SealedIdNumber, install
+from db.sealed_fields import EMAIL, ID_NUMBER, MOBILE, NAME, Sealed, install
 
 
 class Employee(Base):
     __tablename__ = "employees"
 
     employee_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
-    # Her ID number, sealed under her own key (``db.sealed_ids``): ``resident_id_number`` below is
-    # the attribute callers use; the digest keeps numbers unique and finds them. The plain column
-    # holds numbers written before the sealing until ``seal_plain_id_numbers`` empties it.
-    resident_id_number = SealedIdNumber()
+    # Her ID number, name and contact, sealed under her own key (``db.sealed_fields``): the
+    # attributes without a suffix are what callers use; the digests keep numbers unique and find
+    # numbers and logins. The plain columns (under the old names) hold values written before the
+    # sealing until ``seal_plain_values`` empties them.
+    resident_id_number = Sealed(ID_NUMBER)
     resident_id_sealed: Mapped[str | None] = mapped_column(sa.Text)
     resident_id_digest: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     resident_id_plain: Mapped[str | None] = mapped_column("resident_id_number", sa.String(18))
-    name: Mapped[str] = mapped_column(sa.String(100))
+    name = Sealed(NAME)
+    name_sealed: Mapped[str | None] = mapped_column(sa.Text)
+    name_plain: Mapped[str | None] = mapped_column("name", sa.String(100))
     department: Mapped[str] = mapped_column(sa.String(100))
     position: Mapped[str] = mapped_column(sa.String(100))
     hire_date: Mapped[dt.date] = mapped_column(sa.Date)
@@ -33,8 +36,13 @@ class Employee(Base):
     si_province: Mapped[str] = mapped_column(sa.String(32))
     si_city: Mapped[str] = mapped_column(sa.String(32))
     contribution_base: Mapped[Decimal] = mapped_column(Money)
-    email: Mapped[str | None] = mapped_column(sa.String(200))
-    mobile: Mapped[str | None] = mapped_column(sa.String(20))  # for notices by SMS when she has no e-mail
+    email = Sealed(EMAIL)
+    email_sealed: Mapped[str | None] = mapped_column(sa.Text)
+    email_digest: Mapped[str | None] = mapped_column(sa.String(64), index=True)  # who a staff login is
+    email_plain: Mapped[str | None] = mapped_column("email", sa.String(200))
+    mobile = Sealed(MOBILE)  # for notices by SMS when she has no e-mail
+    mobile_sealed: Mapped[str | None] = mapped_column(sa.Text)
+    mobile_plain: Mapped[str | None] = mapped_column("mobile", sa.String(20))
     language: Mapped[str] = mapped_column(sa.String(5), server_default="zh")
     si_status: Mapped[str] = mapped_column(sa.String(40), server_default="normal")
     employment_status: Mapped[str] = mapped_column(sa.String(20), server_default="active")
@@ -52,8 +60,8 @@ class Employee(Base):
         sa.CheckConstraint("employment_status IN ('active', 'notice_given', 'departed')", name="employment_status_known"),
         # the lapse watch: the cities where someone still employed is insured
         sa.Index("ix_employees_insured_city", "si_city", postgresql_where=sa.text("employment_status <> 'departed'")),
-        # who a staff login is, by her e-mail (db.directory), on every request of an unlinked member
-        sa.Index("ix_employees_email_lower", sa.func.lower(email)),
+        # who a staff login is, by her e-mail (db.directory), for a row not sealed yet
+        sa.Index("ix_employees_email_lower", sa.func.lower(email_plain)),
     )
 
 

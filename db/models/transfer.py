@@ -71,7 +71,8 @@ class TransferMaterial(Base):
     content_type: Mapped[str] = mapped_column(sa.String(40))  # sniffed from the bytes
     size: Mapped[int] = mapped_column(sa.BigInteger)
     sha256: Mapped[str] = mapped_column(sa.String(64))
-    content: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary)  # sealed under her key when sealed_with is set
+    sealed_with: Mapped[str | None] = mapped_column(sa.String(80))  # that key's id (db.materials)
     uploaded_by: Mapped[str] = mapped_column(sa.String(64))
     uploaded_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     current: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.text("true"))

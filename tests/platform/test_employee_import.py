@@ -136,7 +136,7 @@ async def test_csv_as_chinese_excel_saves_it_in_gb18030(api, auth, session_facto
     r = await post(api, auth, csv_file(line("E1", "王芳", 1), encoding="gb18030"))
     assert r.status_code == 201, r.text
     with session_factory() as s:
-        assert s.scalar(select(Employee.name)) == "王芳"
+        assert s.scalars(select(Employee)).one().name == "王芳"
 
 
 async def test_the_header_and_the_file_itself_are_checked_first(api, auth, session_factory) -> None:

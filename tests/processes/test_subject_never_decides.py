@@ -13,7 +13,6 @@ import datetime as dt
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import update
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import Employee
@@ -91,7 +90,7 @@ async def test_known_by_her_mail_a_manager_cannot_accept_her_own_withdrawal(
         stack, auth, emp, temporal_env, session_factory) -> None:
     api = stack
     with session_factory.begin() as s:
-        s.execute(update(Employee).where(Employee.employee_id == emp).values(email="Wang.Self@example.com"))
+        s.get(Employee, emp).email = "Wang.Self@example.com"
     await listed(api, auth, "mgr.self", Role.HR_MANAGER, email="wang.self@example.com")  # not linked, same mailbox
     wf = (await offboarding.start(api, auth, emp, await env_today(temporal_env)))["workflow_id"]
     await offboarding.wait_view(api, auth, wf, lambda v: v["risk"])

@@ -30,6 +30,7 @@ class Recording:
 
     def __init__(self, session) -> None:
         self.session, self.statements = session, []
+        self.info = session.info  # its keys: a look-up by e-mail digests the address
 
     def execute(self, stmt, *args, **kw):
         self.statements.append(stmt)

@@ -20,7 +20,10 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from api.app import create_app
 from api.routes import transfer_materials
+from db.materials import document_bytes, seal_plain_documents
 from db.models import AuditEvent, Transfer, TransferMaterial
+from db.person_keys import destroy
+from db.sealed_fields import KEYRING
 from domain.documents import DocumentRefused, check_completeness, check_filename, sniff
 from domain.policy.models import Material
 from domain.roles import Role
@@ -84,6 +87,12 @@ def test_only_plain_names_that_agree_with_the_content_are_kept(raw: str | None, 
 
 # ---------------------------------------------------------------- the API
 @pytest.fixture
+def settings(settings):
+    """The API keeps no person key: a destroyed one reads destroyed at once (the erasure waits out the ttl)."""
+    return settings.model_copy(update={"person_key_cache_seconds": 0})
+
+
+@pytest.fixture
 async def client(settings, engine, temporal_env: WorkflowEnvironment, codec) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, engine=engine, temporal=temporal_env.client, codec=codec)
     if not any(getattr(r, "path", "").startswith(transfer_materials.PREFIX) for r in app.routes):
@@ -146,7 +155,10 @@ async def test_pdf_accepted_with_hash_and_missing_named(client, auth, transfer, 
                                "contribution_certificate", "transfer_application"]
     assert body["complete"] is False
     [row] = _stored(session_factory, transfer["workflow_id"])
-    assert row.content == PDF
+    # at rest, sealed under her key and bound to its hash; opened, the bytes as sent
+    assert row.sealed_with == f"person:{transfer['employee']}:1" and PDF not in row.content and b"%PDF" not in row.content
+    with session_factory() as s:
+        assert document_bytes(s, row) == PDF
 
 
 async def test_missing_document_named_until_the_set_is_complete(client, auth, transfer) -> None:
@@ -338,3 +350,43 @@ async def test_notify_skips_only_a_missing_workflow() -> None:
     assert await transfer_materials.notify_workflow(_FakeTemporal(RPCStatusCode.NOT_FOUND), "w") is False
     with pytest.raises(RPCError):
         await transfer_materials.notify_workflow(_FakeTemporal(RPCStatusCode.UNAVAILABLE), "w")
+
+
+# ---------------------------------------------------------------- sealed under her key
+async def test_after_her_erasure_her_documents_are_gone_and_a_colleague_s_stay(client, auth, transfer,
+                                                                               session_factory) -> None:
+    me = _me(auth, transfer)
+    mine = (await _upload(client, me, transfer, "resident_id_card", PDF)).json()["material"]
+    other_id = f"transfer-{transfer['other']}-x"
+    with session_factory.begin() as s:
+        s.add(Transfer(workflow_id=other_id, employee_id=transfer["other"], department="R&D", origin_province="Guizhou",
+                       origin_city="Guiyang", destination_province="Heilongjiang", destination_city="Harbin",
+                       types=["pension"], reason="moved", applicant=transfer["other"], stage="collecting_materials",
+                       created_at=dt.datetime(2026, 11, 23, tzinfo=CHINA), updated_at=dt.datetime(2026, 11, 23, tzinfo=CHINA)))
+    theirs = (await client.post(f"/transfers/{other_id}/materials/resident_id_card", files={"file": ("a.pdf", PDF, "application/pdf")},
+                                headers=auth(Role.EMPLOYEE, transfer["other"]))).json()["material"]
+    with session_factory.begin() as s:
+        destroy(s, transfer["employee"], by="erasure-test")
+    session_factory.kw["info"][KEYRING].forget()  # the test's cache learns it at once (the API's keeps no key)
+    hr = auth(Role.HR_SPECIALIST)
+    gone = await client.get(f"{_url(transfer)}/{mine['id']}/content", headers=hr)
+    assert gone.status_code == 410 and gone.json()["error"] == "erased", gone.text
+    kept = await client.get(f"/transfers/{other_id}/materials/{theirs['id']}/content", headers=hr)
+    assert kept.status_code == 200 and kept.content == PDF
+
+
+async def test_a_document_uploaded_before_the_sealing_is_sealed_by_the_backfill(client, auth, transfer,
+                                                                                session_factory) -> None:
+    with session_factory.begin() as s:  # as a release before the sealing stored it
+        s.add(TransferMaterial(workflow_id=transfer["workflow_id"], code="resident_id_card", filename="old.pdf",
+                               content_type="application/pdf", size=len(PDF), sha256=hashlib.sha256(PDF).hexdigest(),
+                               content=PDF, uploaded_by=transfer["employee"], current=True))
+    [row] = _stored(session_factory, transfer["workflow_id"])
+    got = await client.get(f"{_url(transfer)}/{row.id}/content", headers=auth(Role.HR_SPECIALIST))
+    assert got.status_code == 200 and got.content == PDF  # read as it is, before
+    assert seal_plain_documents(session_factory) == 1
+    [row] = _stored(session_factory, transfer["workflow_id"])
+    assert row.sealed_with is not None and b"%PDF" not in row.content
+    got = await client.get(f"{_url(transfer)}/{row.id}/content", headers=auth(Role.HR_SPECIALIST))
+    assert got.status_code == 200 and got.content == PDF  # and after
+    assert seal_plain_documents(session_factory) == 0

@@ -1,7 +1,7 @@
 """Resident ID numbers sealed under each employee's own key, with a keyed blind index (PIPL, issue 21).
 
 The digest's unique constraint replaces the plain column's; the plain column becomes nullable and
-stays only until ``db.sealed_ids.seal_plain_id_numbers`` (run by ``hrflow migrate``) has emptied it:
+stays only until ``db.sealed_fields.seal_plain_values`` (run by ``hrflow migrate``) has emptied it:
 a later release drops it. The migration itself holds no key, so it seals nothing.
 
 Revision ID: 0025

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from activities.erasure import ERASED_NAME
-from db import audit, sealed_ids
+from db import audit, sealed_fields
 from db.blind_index import erased_digest
 from db.models import Case, Employee, Notification, PersonKey
 from db.person_keys import KeyDestroyed
@@ -104,7 +104,7 @@ async def test_a_leaver_past_retention_is_erased_and_only_she(stack, auth, emp, 
 
     with session_factory() as s:
         row = s.get(Employee, emp)
-        assert row.name == ERASED_NAME and row.resident_id_number == sealed_ids.ERASED
+        assert row.name == ERASED_NAME and row.resident_id_number == sealed_fields.ERASED
         assert row.resident_id_sealed is None and row.resident_id_plain is None
         assert row.resident_id_digest == erased_digest(emp)
         assert row.email is None and row.mobile is None

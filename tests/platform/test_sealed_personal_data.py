@@ -1,6 +1,7 @@
-"""Resident ID numbers at rest (PIPL, issue 21): sealed under each employee's own key, found and
-kept unique by a keyed blind index, unreadable once her key is destroyed; callers still read and
-write ``Employee.resident_id_number`` as before."""
+"""Personal data at rest (PIPL, issue 21): resident ID numbers, names, e-mail addresses and
+mobile numbers sealed under each employee's own key, ID numbers and addresses found by a keyed
+blind index, unreadable once her key is destroyed; callers still read and write the attributes as
+before."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, text
 
-from db.blind_index import digest, erased_digest
-from db.models import Employee
+from db.blind_index import digest, email_digest, erased_digest
+from db.directory import person_of
+from db.models import Employee, StaffMember
 from db.person_keys import destroy
-from db.sealed_ids import ERASED, SealingUnavailable, seal_plain_id_numbers
+from db.sealed_fields import ERASED, KEYRING, SealingUnavailable, seal_plain_values
 from db.session import make_session_factory
 from domain.roles import Role
 from tests.conftest import TEST_BLIND_INDEX_KEY
@@ -112,11 +114,11 @@ async def test_the_backfill_seals_plain_rows_once(api, auth, engine, session_fac
     # before the backfill, the plain number still counts as registered
     r = await api.post("/employees", json=EMPLOYEE | {"employee_id": "E1002"}, headers=auth(Role.HR_SPECIALIST, "hr.li"))
     assert r.status_code == 409, r.text
-    assert seal_plain_id_numbers(session_factory, batch=1) == 1
+    assert seal_plain_values(session_factory, batch=1) == 1
     stored = _stored(engine, "E0001")
     assert stored["resident_id_number"] is None and NUMBER not in stored["resident_id_sealed"]
     assert stored["resident_id_digest"] == digest(KEY, NUMBER)
-    assert seal_plain_id_numbers(session_factory) == 0  # idempotent
+    assert seal_plain_values(session_factory) == 0  # idempotent
     assert _stored(engine, "E0001") == stored
     with session_factory() as s:
         assert s.get(Employee, "E0001").resident_id_number == NUMBER
@@ -160,7 +162,7 @@ def test_a_session_without_a_keyring_refuses_to_write_a_number(engine, session_f
 
 
 def test_a_query_cannot_compare_the_sealed_attribute(session_factory) -> None:
-    with pytest.raises(TypeError, match="resident_id_digest"):
+    with pytest.raises(TypeError, match="digest"):
         select(Employee).where(Employee.resident_id_number == NUMBER)
 
 
@@ -197,15 +199,107 @@ async def test_an_api_without_the_blind_index_key_refuses_with_503_not_500(setti
 
 
 def test_migrate_seals_what_is_plain_and_needs_the_key_only_then(settings, engine, session_factory) -> None:
-    from hrflow.cli import seal_plain_id_numbers_at
+    from hrflow.cli import seal_plain_personal_data_at
     from hrflow.settings import ConfigurationError
 
     keyless = settings.model_copy(update={"blind_index_key": None})
-    assert seal_plain_id_numbers_at(keyless, settings.migration_sqlalchemy_url) == 0  # nothing plain: no key needed
+    assert seal_plain_personal_data_at(keyless, settings.migration_sqlalchemy_url) == 0  # nothing plain: no key needed
     _insert_plain(engine, "E0001", NUMBER)
     with pytest.raises(ConfigurationError, match="HRFLOW_BLIND_INDEX_KEY"):
-        seal_plain_id_numbers_at(keyless, settings.migration_sqlalchemy_url)
-    assert seal_plain_id_numbers_at(settings, settings.migration_sqlalchemy_url) == 1
+        seal_plain_personal_data_at(keyless, settings.migration_sqlalchemy_url)
+    assert seal_plain_personal_data_at(settings, settings.migration_sqlalchemy_url) == 1
     assert _stored(engine, "E0001")["resident_id_number"] is None
     with session_factory() as s:  # sealed with the settings' keys: the test sessions open it
         assert s.get(Employee, "E0001").resident_id_number == NUMBER
+
+
+def _row_text(engine, employee_id: str) -> str:
+    with engine.connect() as conn:
+        return str(conn.execute(text("SELECT e::text FROM employees e WHERE employee_id = :e"), {"e": employee_id}).scalar())
+
+
+def test_name_and_contact_are_sealed_and_read_back(engine, session_factory) -> None:
+    add_employee(session_factory, "E1", resident_id_number=NUMBER, name="欧阳明月")
+    with session_factory.begin() as s:
+        her = s.get(Employee, "E1")
+        her.email, her.mobile = "Ouyang.MY@Example.com", "13912345678"
+    stored = _row_text(engine, "E1")
+    for plain in ("欧阳明月", "Ouyang", "example.com", "13912345678", NUMBER):
+        assert plain.lower() not in stored.lower(), plain
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT name, email, mobile, name_sealed, email_digest FROM employees"
+                                " WHERE employee_id = 'E1'")).one()
+    assert row.name is None and row.email is None and row.mobile is None
+    assert row.name_sealed.startswith("p1:person:E1:1:")
+    assert row.email_digest == email_digest(KEY, "ouyang.my@example.com") != digest(KEY, "ouyang.my@example.com")
+    with session_factory() as s:
+        her = s.get(Employee, "E1")
+        assert (her.name, her.email, her.mobile) == ("欧阳明月", "Ouyang.MY@Example.com", "13912345678")
+    with session_factory.begin() as s:  # contact may be taken away again: nothing stays
+        s.get(Employee, "E1").mobile = None
+    with session_factory() as s:
+        assert s.get(Employee, "E1").mobile is None
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT mobile_sealed FROM employees WHERE employee_id = 'E1'")) is None
+
+
+def test_a_sealed_value_does_not_open_as_another_field(engine, session_factory) -> None:
+    """A name's sealed text copied into the ID-number column (by someone with SQL) is refused, not read."""
+    add_employee(session_factory, "E1", resident_id_number=NUMBER, name="王芳")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE employees SET resident_id_sealed = name_sealed WHERE employee_id = 'E1'"))
+    with session_factory() as s, pytest.raises(ValueError, match="does not open"):
+        _ = s.get(Employee, "E1").resident_id_number
+
+
+def test_a_login_finds_her_by_e_mail_in_any_case(session_factory) -> None:
+    add_employee(session_factory, "E1", resident_id_number=NUMBER)
+    with session_factory.begin() as s:
+        s.get(Employee, "E1").email = "Wang.Fang@Example.com"
+        s.add(StaffMember(user_id="wang.fang", display_name="王芳", role="hr_specialist", email=" wang.fang@EXAMPLE.com "))
+        s.add(StaffMember(user_id="someone", display_name="某人", role="hr_specialist", email="someone@example.com"))
+    with session_factory() as s:
+        assert person_of(s, "wang.fang").employee_id == "E1"
+        assert person_of(s, "someone").employee_id is None
+
+
+def _insert_plain_contact(engine, employee_id: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO employees (employee_id, resident_id_number, name, email, mobile, department,"
+                          " position, hire_date, si_province, si_city, contribution_base) VALUES (:e, :n, '赵敏',"
+                          " 'Zhao.Min@example.com', '13800001111', 'Sales', 'Adviser', '2021-03-01', 'Beijing',"
+                          " 'Beijing', 10000)"), {"e": employee_id, "n": OTHER_NUMBER})
+
+
+def test_the_backfill_seals_plain_names_and_contact_and_a_login_finds_her_before_and_after(engine, session_factory) -> None:
+    _insert_plain_contact(engine, "E0002")
+    with session_factory.begin() as s:
+        s.add(StaffMember(user_id="zhao", display_name="赵敏", role="hr_specialist", email="zhao.min@EXAMPLE.com"))
+    with session_factory() as s:
+        assert person_of(s, "zhao").employee_id == "E0002"  # by the plain column, before the backfill
+    assert seal_plain_values(session_factory) == 1
+    stored = _row_text(engine, "E0002")
+    assert "赵敏" not in stored and "Zhao.Min" not in stored and "13800001111" not in stored
+    with session_factory() as s:
+        her = s.get(Employee, "E0002")
+        assert (her.name, her.email, her.mobile, her.resident_id_number) == (
+            "赵敏", "Zhao.Min@example.com", "13800001111", OTHER_NUMBER)
+        assert person_of(s, "zhao").employee_id == "E0002"  # by the digest, after it
+    assert seal_plain_values(session_factory) == 0
+
+
+async def test_after_her_key_is_destroyed_her_name_and_contact_are_gone_and_others_stay(api, auth, session_factory) -> None:
+    add_employee(session_factory, "E1", resident_id_number=NUMBER, name="王芳")
+    add_employee(session_factory, "E2", resident_id_number=OTHER_NUMBER, name="李娜")
+    with session_factory.begin() as s:
+        s.get(Employee, "E1").email = "wang@example.com"
+        s.get(Employee, "E1").mobile = "13912345678"
+    with session_factory.begin() as s:
+        destroy(s, "E1", by="erasure-E1")
+    session_factory.kw["info"][KEYRING].forget()  # the test's own cache learns it at once
+    with session_factory() as s:
+        her, other = s.get(Employee, "E1"), s.get(Employee, "E2")
+        assert (her.name, her.email, her.mobile) == (ERASED, None, None)
+        assert other.name == "李娜"
+    r = await api.get("/employees/E1", headers=auth(Role.HR_MANAGER, "someone"))
+    assert r.status_code == 200 and r.json()["name"] == ERASED
