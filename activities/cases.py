@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from temporalio import activity
@@ -24,37 +24,46 @@ from domain.contracts import cases as contract
 from domain.policy.deadlines import due_date
 from domain.refusals import Refusal
 
+_CASES = table(Case)
+# The hot path's statements, built once (building a statement costs more Python than running it).
+_LOCK_CASE = (select(_CASES.c.kind, _CASES.c.employee_id, _CASES.c.stage, _CASES.c.status, _CASES.c.summary,
+                     _CASES.c.closed_at)
+              .where(_CASES.c.workflow_id == bindparam("workflow_id")).with_for_update())
+_MOVE_CASE = update(_CASES).where(_CASES.c.workflow_id == bindparam("case"))  # its SET is the other parameters
+_DEADLINES = table(CaseDeadline)
+_CANCEL_DEADLINES = (update(_DEADLINES)
+                     .where(_DEADLINES.c.workflow_id == bindparam("case"), _DEADLINES.c.status == "open")
+                     .values(status="cancelled", updated_at=bindparam("at")))
 
-def apply_stage_change(session: Session, req: contract.ChangeStage) -> Case:
+
+def apply_stage_change(session: Session, req: contract.ChangeStage) -> None:
     """Move the case row and audit it, inside the caller's transaction (step already claimed)."""
-    case = session.scalar(select(Case).where(Case.workflow_id == req.workflow_id).with_for_update())
+    case = session.execute(_LOCK_CASE, {"workflow_id": req.workflow_id}).first()
     if case is None:
         raise ValueError(f"case {req.workflow_id} is not open")  # retried: open may lag
     before = {**req.before, "stage": case.stage, "status": case.status}
     after: dict[str, Any] = {}
+    summary = case.summary
     if req.summary is not None and req.summary != case.summary:
         before["summary"], after["summary"] = case.summary, req.summary
-        case.summary = req.summary
-    case.stage = req.stage
-    case.next_due_at = req.next_due_at
+        summary = req.summary
+    status, closed_at = case.status, case.closed_at
     if req.status is not None:
-        case.status = req.status
-        case.closed_at = req.at if req.status != "open" else None
-        if req.status != "open":  # a closed case owes no more dates: nobody is reminded of them
-            session.execute(update(CaseDeadline)
-                            .where(CaseDeadline.workflow_id == req.workflow_id, CaseDeadline.status == "open")
-                            .values(status="cancelled", updated_at=req.at))
+        status, closed_at = req.status, req.at if req.status != "open" else None
+    session.execute(_MOVE_CASE, {"case": req.workflow_id, "stage": req.stage, "status": status,
+                                 "summary": summary, "next_due_at": req.next_due_at, "closed_at": closed_at})
+    if req.status is not None and req.status != "open":  # a closed case owes no more dates: nobody is reminded of them
+        session.execute(_CANCEL_DEADLINES, {"case": req.workflow_id, "at": req.at})
     append_audit(session, req.actor, f"{case.kind}.stage_changed", workflow_id=req.workflow_id,
                  at=req.at, subject=case.employee_id, before=before,
-                 after={"stage": case.stage, "status": case.status, **after, **req.details})
-    told = stage_notice(case.kind, case.stage, before["stage"], req.details)
+                 after={"stage": req.stage, "status": status, **after, **req.details})
+    told = stage_notice(case.kind, req.stage, before["stage"], req.details)
     if told is not None:  # she hears of each step of her case (once per step)
         employee = case.employee_id
         assert employee is not None, "a case row is opened only by open_case, always for an employee"
         db_outbox.enqueue(session, dedupe_key=f"{req.workflow_id}:{req.step}:stage:employee:{employee}",
                           recipient_kind="employee", recipient=employee, template="case.stage_changed",
-                          params={**told, "stage": case.stage}, workflow_id=req.workflow_id, at=req.at)
-    return case
+                          params={**told, "stage": req.stage}, workflow_id=req.workflow_id, at=req.at)
 
 
 def require_arrangement(year: int | None, notice_id: int | None = None) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from temporalio import activity
@@ -35,6 +35,17 @@ def refusal(field: str, rule: str, message: str) -> ApplicationError:
                             type=Refusal.VALIDATION_FAILED.type_name, non_retryable=True)
 
 
+_CHANGES = table(SiChange)
+# The change row's statements, built once: every transition of every case writes it.
+_EARLIER = (select(_CHANGES.c.kind, _CHANGES.c.base, _CHANGES.c.months, _CHANGES.c.estimate_total)
+            .where(_CHANGES.c.workflow_id == bindparam("workflow_id")))
+_KEPT = ("employee_id", "city", "kind", "base", "months", "effective_month", "estimate_total", "stage", "maker",
+         "approver", "agency_reason", "updated_at")
+_INSERT = insert(_CHANGES)  # its values are the parameters'
+_UPSERT = _INSERT.on_conflict_do_update(index_elements=[_CHANGES.c.workflow_id],
+                                        set_={c: _INSERT.excluded[c] for c in _KEPT})
+
+
 class SocialInsuranceActivities(AgencyActivities):
     @activity.defn(name=contract.VALIDATE.name)
     def validate(self, req: contract.ValidateChange) -> None:
@@ -55,19 +66,15 @@ class SocialInsuranceActivities(AgencyActivities):
             if not claim_step(session, req.workflow_id, req.step).first_time:
                 return
             f = req.facts
-            earlier = session.get(SiChange, req.workflow_id)
+            earlier = session.execute(_EARLIER, {"workflow_id": req.workflow_id}).first()
+            now = {"kind": f.kind.value, "base": f.base, "months": f.months, "estimate_total": req.estimate_total}
             before = {} if earlier is None else {  # a correction: what the facts were, for the audit
-                k: v for k, v in {"kind": earlier.kind, "base": earlier.base, "months": earlier.months,
-                                  "estimate_total": earlier.estimate_total}.items()
-                if v != {"kind": f.kind.value, "base": f.base, "months": f.months,
-                         "estimate_total": req.estimate_total}[k]}
-            values = {"employee_id": f.employee_id, "city": f.city, "kind": f.kind.value, "base": f.base,
-                      "months": f.months, "effective_month": f.effective_month,
-                      "estimate_total": req.estimate_total, "stage": req.stage, "maker": req.maker,
-                      "approver": req.approver, "agency_reason": req.agency_reason, "updated_at": req.at}
-            changes = table(SiChange)
-            session.execute(insert(changes).values(workflow_id=req.workflow_id, created_at=req.at, **values)
-                            .on_conflict_do_update(index_elements=[changes.c.workflow_id], set_=values))
+                k: v for k, v in earlier._asdict().items() if v != now[k]}
+            session.execute(_UPSERT, {
+                "workflow_id": req.workflow_id, "created_at": req.at, "employee_id": f.employee_id, "city": f.city,
+                "kind": f.kind.value, "base": f.base, "months": f.months, "effective_month": f.effective_month,
+                "estimate_total": req.estimate_total, "stage": req.stage, "maker": req.maker,
+                "approver": req.approver, "agency_reason": req.agency_reason, "updated_at": req.at})
             apply_stage_change(session, ChangeStage(
                 workflow_id=req.workflow_id, step=req.step, stage=req.stage, status=req.status,
                 at=req.at, next_due_at=req.next_due_at, actor=req.actor,

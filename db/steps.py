@@ -6,10 +6,11 @@ transaction ends, then sees the marker and gets the stored result back instead o
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import literal_column, select, update
+from sqlalchemy import bindparam, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -24,19 +25,18 @@ class StepClaim:
     result: Any = None  # the stored result when the step had already run
 
 
+_STEPS = table(ActivityStep)
+# Built once: every database step of every case claims its step first.
+_CLAIM = insert(_STEPS).on_conflict_do_nothing().returning(_STEPS.c.step)  # its values are the parameters
+_STORED = select(_STEPS.c.result).where(_STEPS.c.workflow_id == bindparam("workflow_id"),
+                                        _STEPS.c.step == bindparam("step"))
+
+
 def claim_step(session: Session, workflow_id: str, step: str) -> StepClaim:
-    steps = table(ActivityStep)
-    inserted = session.execute(
-        insert(steps).values(workflow_id=workflow_id, step=step).on_conflict_do_nothing().returning(steps.c.step)
-    ).first()
-    if inserted is not None:
+    key = {"workflow_id": workflow_id, "step": step}
+    if session.execute(_CLAIM, key).first() is not None:
         return StepClaim(first_time=True)
-    stored = session.scalar(
-        select(ActivityStep.result).where(
-            ActivityStep.workflow_id == workflow_id, ActivityStep.step == step
-        )
-    )
-    return StepClaim(first_time=False, result=stored)
+    return StepClaim(first_time=False, result=session.scalar(_STORED, key))
 
 
 def record_result(session: Session, workflow_id: str, step: str, result: Any) -> None:
@@ -49,5 +49,10 @@ def insert_once(session: Session, model: type[Base], keys: list[Any], **values: 
     """Insert the row unless a row with the same ``keys`` (a unique index) is there already, left
     by an earlier try of the same step: True when this call inserted it, so the step's other
     effects (an audit entry, a notice) happen once as well."""
-    statement = insert(table(model)).values(**values).on_conflict_do_nothing(index_elements=keys)
-    return session.execute(statement.returning(literal_column("1"))).first() is not None
+    return session.execute(_insert_once(model, tuple(k.key for k in keys)), values).first() is not None
+
+
+@functools.cache
+def _insert_once(model: type[Base], keys: tuple[str, ...]) -> Any:
+    """The statement, built once per table and keys (by name): its values are the parameters."""
+    return insert(table(model)).on_conflict_do_nothing(index_elements=list(keys)).returning(literal_column("1"))

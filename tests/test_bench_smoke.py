@@ -31,6 +31,7 @@ BENCHMARKS = {
     "slow_temporal": "== database-only requests: slowed phase / direct phase",
     "employee_import": "== employee import:",
     "base_adjustment": "== base adjustment:",
+    "step_cost": "== bookkeeping step: hrflow / the same statements by raw psycopg2",
 }
 
 
