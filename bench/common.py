@@ -57,6 +57,10 @@ from hrflow.stack import (
     wait_healthy,
 )
 
+# The operator's settings a run may set on purpose, for an A/B (``HRFLOW_PERSON_KEYS=false python -m
+# bench.throughput``); every other HRFLOW_* of the environment is left out.
+PASSED_THROUGH = ("HRFLOW_PERSON_KEYS",)
+
 # A developer's `.hrflow/dev.env` (from `hrflow dev`) must not leak into a benchmark.
 Settings.model_config["env_file"] = None
 
@@ -310,6 +314,7 @@ class Stack:
             "HRFLOW_SIM_AGENCY_LATENCY_MS": "0",  # the benchmarks measure hrflow, not a simulated wait
             "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
         })
+        env.update({k: v for k, v in os.environ.items() if k in PASSED_THROUGH})
         env.update(extra)
         return env
 
@@ -318,6 +323,8 @@ class Stack:
             "database_url": self.database_url, "temporal_address": self.temporal_address or "127.0.0.1:7233",
             "temporal_task_queue": self.task_queue, "jwt_secret": self.jwt_secret, "codec_keys": self.codec_keys,
             "codec_active_key": "bench-1", "blind_index_key": self.blind_index_key, "sim_agency_latency_ms": 0}
+        if "HRFLOW_PERSON_KEYS" in os.environ:  # the driver encodes as the worker does
+            values["person_keys"] = os.environ["HRFLOW_PERSON_KEYS"].lower() in ("1", "true", "yes", "on")
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
