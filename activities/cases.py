@@ -34,6 +34,18 @@ _DEADLINES = table(CaseDeadline)
 _CANCEL_DEADLINES = (update(_DEADLINES)
                      .where(_DEADLINES.c.workflow_id == bindparam("case"), _DEADLINES.c.status == "open")
                      .values(status="cancelled", updated_at=bindparam("at")))
+_CLOSE_DEADLINE = update(_DEADLINES).where(  # its SET is the other parameters
+    _DEADLINES.c.workflow_id == bindparam("case"), _DEADLINES.c.kind == bindparam("kind_"),
+    _DEADLINES.c.ref == bindparam("ref_"))
+_NEW_DEADLINE = insert(_DEADLINES)  # its values are the parameters
+_UPSERT_DEADLINE = _NEW_DEADLINE.on_conflict_do_update(
+    index_elements=[_DEADLINES.c.workflow_id, _DEADLINES.c.kind, _DEADLINES.c.ref],
+    set_={c: _NEW_DEADLINE.excluded[c] for c in ("due_at", "status", "details", "updated_at")})
+_TASKS = table(ApprovalTask)
+_CLOSE_TASK = (update(_TASKS)  # its SET is the other parameters
+               .where(_TASKS.c.workflow_id == bindparam("case"), _TASKS.c.task_key == bindparam("key"),
+                      _TASKS.c.status == "open")
+               .returning(_TASKS.c.title))
 
 
 def apply_stage_change(session: Session, req: contract.ChangeStage) -> None:
@@ -116,17 +128,12 @@ class CaseActivities(DbActivities):
 
     @activity.defn(name=contract.CLOSE_TASK.name)
     def close_task(self, req: contract.CloseTask) -> None:
-        tasks = table(ApprovalTask)
         with db_step(self._sessions) as session:
-            closed = session.execute(
-                update(tasks)
-                .where(tasks.c.workflow_id == req.workflow_id, tasks.c.task_key == req.task_key,
-                       tasks.c.status == "open")
-                .values(status="cancelled" if req.decision == "cancelled" else "decided",
-                        decision=req.decision, reason=req.reason, actor=req.actor.user,
-                        actor_role=req.actor.role, decided_at=req.at)
-                .returning(tasks.c.title)
-            ).first()
+            closed = session.execute(_CLOSE_TASK, {
+                "case": req.workflow_id, "key": req.task_key,
+                "status": "cancelled" if req.decision == "cancelled" else "decided", "decision": req.decision,
+                "reason": req.reason, "actor": req.actor.user, "actor_role": req.actor.role, "decided_at": req.at,
+            }).first()
             if closed is None:
                 return  # already closed by an earlier attempt
             append_audit(session, req.actor, f"task.{req.decision}", workflow_id=req.workflow_id, at=req.at,
@@ -142,22 +149,14 @@ class CaseActivities(DbActivities):
     def track_deadline(self, req: contract.TrackDeadline) -> None:
         """Upsert keyed by (case, kind, ref): a retry or a moved date writes the same row. Meeting
         or cancelling one only updates a row that exists."""
-        deadlines = table(CaseDeadline)
         with db_step(self._sessions) as session:
             if req.status != "open":  # closing: only a deadline that was recorded (its date stays)
-                session.execute(update(deadlines)
-                                .where(deadlines.c.workflow_id == req.workflow_id, deadlines.c.kind == req.kind,
-                                       deadlines.c.ref == req.ref)
-                                .values(status=req.status, updated_at=req.at))
+                session.execute(_CLOSE_DEADLINE, {"case": req.workflow_id, "kind_": req.kind, "ref_": req.ref,
+                                                  "status": req.status, "updated_at": req.at})
                 return
-            values = {"due_at": req.due_at, "status": req.status, "details": req.details, "updated_at": req.at}
-            session.execute(
-                insert(deadlines)
-                .values(workflow_id=req.workflow_id, kind=req.kind, ref=req.ref, employee_id=req.employee_id,
-                        **values)
-                .on_conflict_do_update(index_elements=[deadlines.c.workflow_id, deadlines.c.kind, deadlines.c.ref],
-                                       set_=values)
-            )
+            session.execute(_UPSERT_DEADLINE, {
+                "workflow_id": req.workflow_id, "kind": req.kind, "ref": req.ref, "employee_id": req.employee_id,
+                "due_at": req.due_at, "status": req.status, "details": req.details, "updated_at": req.at})
 
     @activity.defn(name=contract.PLAN_DEADLINE.name)
     def plan_deadline(self, req: contract.PlanDeadline) -> contract.PlannedDeadline:

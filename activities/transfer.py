@@ -13,11 +13,25 @@ from temporalio import activity
 
 from activities.cases import apply_stage_change, require_arrangement
 from activities.unit import AgencyActivities, append_audit, db_step
+from db.base import table
 from db.models import Transfer, TransferBranch, TransferMaterial, TransferReview
 from db.steps import claim_step
 from domain import workdays
 from domain.contracts import transfer as contract
 from domain.contracts.cases import ChangeStage
+
+_TRANSFERS, _BRANCHES = table(Transfer), table(TransferBranch)
+# Built once (every step of every transfer records them): their values are the parameters.
+_NEW_TRANSFER = insert(_TRANSFERS)
+_UPSERT_TRANSFER = _NEW_TRANSFER.on_conflict_do_update(
+    index_elements=[_TRANSFERS.c.workflow_id],
+    set_={c: _NEW_TRANSFER.excluded[c] for c in (
+        "employee_id", "department", "origin_province", "origin_city", "destination_province", "destination_city",
+        "types", "reason", "applicant", "stage", "updated_at", "completed_at")})
+_NEW_BRANCH = insert(_BRANCHES)
+_UPSERT_BRANCH = _NEW_BRANCH.on_conflict_do_update(
+    index_elements=[_BRANCHES.c.workflow_id, _BRANCHES.c.kind],
+    set_={c: _NEW_BRANCH.excluded[c] for c in contract.BranchRow.model_fields})
 
 
 class TransferActivities(AgencyActivities):
@@ -27,19 +41,16 @@ class TransferActivities(AgencyActivities):
         with db_step(self._sessions) as session:
             if not claim_step(session, req.workflow_id, req.step).first_time:
                 return
-            values = {"employee_id": req.employee_id, "department": req.department,
-                      "origin_province": req.origin_province, "origin_city": req.origin_city,
-                      "destination_province": req.destination_province, "destination_city": req.destination_city,
-                      "types": req.types, "reason": req.reason, "applicant": req.applicant, "stage": req.stage,
-                      "updated_at": req.at,
-                      "completed_at": req.at if req.status in ("completed", "abandoned", "withdrawn") else None}
-            session.execute(insert(Transfer).values(workflow_id=req.workflow_id, created_at=req.at, **values)
-                            .on_conflict_do_update(index_elements=[Transfer.workflow_id], set_=values))
-            for branch in req.branches:
-                row = branch.model_dump()
-                session.execute(insert(TransferBranch).values(workflow_id=req.workflow_id, **row)
-                                .on_conflict_do_update(index_elements=[TransferBranch.workflow_id,
-                                                                       TransferBranch.kind], set_=row))
+            session.execute(_UPSERT_TRANSFER, {
+                "workflow_id": req.workflow_id, "created_at": req.at, "employee_id": req.employee_id,
+                "department": req.department, "origin_province": req.origin_province, "origin_city": req.origin_city,
+                "destination_province": req.destination_province, "destination_city": req.destination_city,
+                "types": req.types, "reason": req.reason, "applicant": req.applicant, "stage": req.stage,
+                "updated_at": req.at,
+                "completed_at": req.at if req.status in ("completed", "abandoned", "withdrawn") else None})
+            if req.branches:  # one statement for all of them
+                session.execute(_UPSERT_BRANCH, [{"workflow_id": req.workflow_id, **b.model_dump()}
+                                                 for b in req.branches])
             apply_stage_change(session, ChangeStage(
                 workflow_id=req.workflow_id, step=req.step, stage=req.stage, status=req.status, at=req.at,
                 actor=req.actor, details={"branches": {b.kind: b.status for b in req.branches}, **req.details}))

@@ -14,29 +14,39 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from db.base import table
 from db.models import Receivable, ReceivableClaim, Settlement
 
 ZERO = Decimal("0.00")
+
+# Built once (every month of every leave books one; every case reads what is open): their
+# values are the parameters.
+_RECEIVABLES = table(Receivable)
+_BOOK = (insert(_RECEIVABLES)
+         .on_conflict_do_nothing(index_elements=[_RECEIVABLES.c.employee_id, _RECEIVABLES.c.kind,
+                                                 _RECEIVABLES.c.month])
+         .returning(_RECEIVABLES.c.id))
+_HOLDER = select(_RECEIVABLES.c.workflow_id).where(
+    _RECEIVABLES.c.employee_id == bindparam("employee"), _RECEIVABLES.c.kind == bindparam("kind_"),
+    _RECEIVABLES.c.month == bindparam("month_"))
+_OPEN = select(func.coalesce(func.sum(_RECEIVABLES.c.amount - _RECEIVABLES.c.settled - _RECEIVABLES.c.reversed), 0)
+               ).where(_RECEIVABLES.c.employee_id == bindparam("employee"), _RECEIVABLES.c.status == "open")
+_OPEN_OF_CASE = _OPEN.where(_RECEIVABLES.c.workflow_id == bindparam("case"))
 
 
 def book(session: Session, *, employee_id: str, workflow_id: str, kind: str, month: str,
          amount: Decimal, at: dt.datetime) -> bool:
     """Book one month's receivable for this case: True when it is (now, or already, by a retry of
     the same case); False when another case holds that month (never booked twice)."""
-    row = session.execute(
-        insert(Receivable).values(employee_id=employee_id, workflow_id=workflow_id, kind=kind, month=month,
-                                  amount=amount, booked_at=at)
-        .on_conflict_do_nothing(index_elements=[Receivable.employee_id, Receivable.kind, Receivable.month])
-        .returning(Receivable.id)
-    ).first()
+    row = session.execute(_BOOK, {"employee_id": employee_id, "workflow_id": workflow_id, "kind": kind,
+                                  "month": month, "amount": amount, "booked_at": at}).first()
     if row is not None:
         return True
-    holder = session.scalar(select(Receivable.workflow_id).where(
-        Receivable.employee_id == employee_id, Receivable.kind == kind, Receivable.month == month))
+    holder = session.scalar(_HOLDER, {"employee": employee_id, "kind_": kind, "month_": month})
     return holder == workflow_id
 
 
@@ -47,11 +57,11 @@ def open_receivables(session: Session, employee_id: str) -> list[Receivable]:
 
 
 def outstanding(session: Session, employee_id: str, workflow_id: str | None = None) -> Decimal:
-    stmt = select(func.coalesce(func.sum(Receivable.amount - Receivable.settled - Receivable.reversed), 0)).where(
-        Receivable.employee_id == employee_id, Receivable.status == "open")
-    if workflow_id is not None:
-        stmt = stmt.where(Receivable.workflow_id == workflow_id)
-    return Decimal(session.execute(stmt).scalar_one()).quantize(Decimal("0.01"))
+    if workflow_id is None:
+        total = session.execute(_OPEN, {"employee": employee_id}).scalar_one()
+    else:
+        total = session.execute(_OPEN_OF_CASE, {"employee": employee_id, "case": workflow_id}).scalar_one()
+    return Decimal(total).quantize(Decimal("0.01"))
 
 
 class OverSettlement(ValueError):
