@@ -113,16 +113,26 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that seal ID numbers, as the API's and the worker's do: the test master key and
+def keys_engine(database_url: str) -> Iterator[Engine]:
+    """The person keyring's own connections, as every hrflow process has them
+    (``hrflow.temporal.keyring_engine``): a key look-up never waits behind a pool whose every
+    connection is held by a session opening a sealed name."""
+    eng = make_engine(database_url, pool_size=2)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine, keys_engine: Engine) -> sessionmaker[Session]:
+    """Sessions that seal personal data, as the API's and the worker's do: the test master key and
     blind-index key, this test's database."""
-    return sealing_factory(engine)
+    return sealing_factory(engine, keys_engine)
 
 
-def sealing_factory(engine: Engine) -> sessionmaker[Session]:
+def sealing_factory(engine: Engine, keys_engine: Engine) -> sessionmaker[Session]:
     from db.person_keys import PersonKeyring
 
-    keyring = PersonKeyring(make_session_factory(engine), "test-1", {"test-1": base64.b64decode(TEST_CODEC_KEY)})
+    keyring = PersonKeyring(make_session_factory(keys_engine), "test-1", {"test-1": base64.b64decode(TEST_CODEC_KEY)})
     return make_session_factory(engine, keyring=keyring, blind_index_key=base64.b64decode(TEST_BLIND_INDEX_KEY))
 
 

@@ -79,11 +79,13 @@ def shared_database(pg_admin_url: str, template_database: str, codec_keys: dict[
                         jwt_secret=JWT_SECRET, codec_keys=codec_keys, codec_active_key="test-1",
                         blind_index_key=TEST_BLIND_INDEX_KEY, temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}")
     engine = make_engine(settings.sqlalchemy_url, pool_size=5)
+    keys_engine = make_engine(settings.sqlalchemy_url, pool_size=2)
     try:
-        session_factory = sealing_factory(engine)
+        session_factory = sealing_factory(engine, keys_engine)
         add_employees(session_factory)
         yield SharedDatabase(settings, engine, session_factory)
     finally:
+        keys_engine.dispose()
         engine.dispose()
         _admin(pg_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -26,7 +26,7 @@ from temporalio.service import RPCError
 from api.app import create_app
 from db.migrate import upgrade
 from db.models import Case
-from db.person_keys import PersonKeyring
+from db.sealed_fields import KEYRING
 from db.session import make_engine
 from hrflow.codec import EncryptionCodec, data_converter
 from hrflow.settings import Settings
@@ -98,9 +98,10 @@ async def temporal_client(devserver: DevServer) -> Client:
 @pytest.fixture
 def person_codec(session_factory: sessionmaker[Session], codec_keys: dict[str, str]) -> EncryptionCodec:
     """The codec every hrflow process has: the master key, and each employee's own key in this
-    test's database (the worker processes make them; the API and the test must read them)."""
+    test's database (the worker processes make them; the API and the test must read them), through
+    the test sessions' keyring (one per process, on its own connections, as in hrflow)."""
     masters = {k: base64.b64decode(v) for k, v in codec_keys.items()}
-    return EncryptionCodec("test-1", masters, keyring=PersonKeyring(session_factory, "test-1", masters))
+    return EncryptionCodec("test-1", masters, keyring=session_factory.kw["info"][KEYRING])
 
 
 @pytest.fixture

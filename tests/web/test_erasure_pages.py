@@ -18,6 +18,7 @@ from sqlalchemy import update
 
 from db.models import Employee, StaffMember
 from db.person_keys import PersonKeyring
+from db.session import make_session_factory
 from domain.months import add_months
 from domain.roles import Role
 from hrflow.codec import EncryptionCodec
@@ -30,8 +31,9 @@ CHECKER = "comp.wu"  # the second compliance officer (comp.sun, of the web fixtu
 
 
 @pytest.fixture
-def keyring(session_factory, codec_keys) -> PersonKeyring:
-    return PersonKeyring(session_factory, "test-1", {k: base64.b64decode(v) for k, v in codec_keys.items()})
+def keyring(keys_engine, codec_keys) -> PersonKeyring:
+    return PersonKeyring(make_session_factory(keys_engine), "test-1",
+                         {k: base64.b64decode(v) for k, v in codec_keys.items()})
 
 
 @pytest.fixture

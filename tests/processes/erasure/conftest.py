@@ -10,13 +10,16 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from db.person_keys import PersonKeyring
+from db.session import make_session_factory
 from hrflow.codec import EncryptionCodec
 from tests.processes import support
 
 
 @pytest.fixture
-def keyring(session_factory, codec_keys) -> PersonKeyring:
-    return PersonKeyring(session_factory, "test-1", {k: base64.b64decode(v) for k, v in codec_keys.items()})
+def keyring(keys_engine, codec_keys) -> PersonKeyring:
+    """Another process's keyring (a cache of its own), on its own connections as in hrflow."""
+    return PersonKeyring(make_session_factory(keys_engine), "test-1",
+                         {k: base64.b64decode(v) for k, v in codec_keys.items()})
 
 
 @pytest.fixture
