@@ -7,14 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.unit import DbActivities, append_audit, audit_once, db_step
 from db import outbox as db_outbox
-from db.base import table
+from db.base import table, upsert
 from db.models import ApprovalTask, Case, CaseDeadline
 from db.steps import claim_step, insert_once
 from domain import workdays
@@ -37,10 +36,7 @@ _CANCEL_DEADLINES = (update(_DEADLINES)
 _CLOSE_DEADLINE = update(_DEADLINES).where(  # its SET is the other parameters
     _DEADLINES.c.workflow_id == bindparam("case"), _DEADLINES.c.kind == bindparam("kind_"),
     _DEADLINES.c.ref == bindparam("ref_"))
-_NEW_DEADLINE = insert(_DEADLINES)  # its values are the parameters
-_UPSERT_DEADLINE = _NEW_DEADLINE.on_conflict_do_update(
-    index_elements=[_DEADLINES.c.workflow_id, _DEADLINES.c.kind, _DEADLINES.c.ref],
-    set_={c: _NEW_DEADLINE.excluded[c] for c in ("due_at", "status", "details", "updated_at")})
+_UPSERT_DEADLINE = upsert(CaseDeadline, ["workflow_id", "kind", "ref"], ["due_at", "status", "details", "updated_at"])
 _TASKS = table(ApprovalTask)
 _CLOSE_TASK = (update(_TASKS)  # its SET is the other parameters
                .where(_TASKS.c.workflow_id == bindparam("case"), _TASKS.c.task_key == bindparam("key"),

@@ -9,14 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.cases import apply_stage_change
 from activities.unit import AgencyActivities, agency_refusals, append_audit, db_step
-from db.base import table
+from db.base import table, upsert
 from db.models import Employee, SiChange, SiEnrollment
 from db.si_records import validate_against_records
 from db.steps import claim_step, record_result
@@ -41,9 +40,7 @@ _EARLIER = (select(_CHANGES.c.kind, _CHANGES.c.base, _CHANGES.c.months, _CHANGES
             .where(_CHANGES.c.workflow_id == bindparam("workflow_id")))
 _KEPT = ("employee_id", "city", "kind", "base", "months", "effective_month", "estimate_total", "stage", "maker",
          "approver", "agency_reason", "updated_at")
-_INSERT = insert(_CHANGES)  # its values are the parameters'
-_UPSERT = _INSERT.on_conflict_do_update(index_elements=[_CHANGES.c.workflow_id],
-                                        set_={c: _INSERT.excluded[c] for c in _KEPT})
+_UPSERT = upsert(SiChange, ["workflow_id"], _KEPT)
 
 
 class SocialInsuranceActivities(AgencyActivities):

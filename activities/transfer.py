@@ -8,30 +8,22 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
 from activities.cases import apply_stage_change, require_arrangement
 from activities.unit import AgencyActivities, append_audit, db_step
-from db.base import table
+from db.base import upsert
 from db.models import Transfer, TransferBranch, TransferMaterial, TransferReview
 from db.steps import claim_step
 from domain import workdays
 from domain.contracts import transfer as contract
 from domain.contracts.cases import ChangeStage
 
-_TRANSFERS, _BRANCHES = table(Transfer), table(TransferBranch)
 # Built once (every step of every transfer records them): their values are the parameters.
-_NEW_TRANSFER = insert(_TRANSFERS)
-_UPSERT_TRANSFER = _NEW_TRANSFER.on_conflict_do_update(
-    index_elements=[_TRANSFERS.c.workflow_id],
-    set_={c: _NEW_TRANSFER.excluded[c] for c in (
-        "employee_id", "department", "origin_province", "origin_city", "destination_province", "destination_city",
-        "types", "reason", "applicant", "stage", "updated_at", "completed_at")})
-_NEW_BRANCH = insert(_BRANCHES)
-_UPSERT_BRANCH = _NEW_BRANCH.on_conflict_do_update(
-    index_elements=[_BRANCHES.c.workflow_id, _BRANCHES.c.kind],
-    set_={c: _NEW_BRANCH.excluded[c] for c in contract.BranchRow.model_fields})
+_UPSERT_TRANSFER = upsert(Transfer, ["workflow_id"], [
+    "employee_id", "department", "origin_province", "origin_city", "destination_province", "destination_city",
+    "types", "reason", "applicant", "stage", "updated_at", "completed_at"])
+_UPSERT_BRANCH = upsert(TransferBranch, ["workflow_id", "kind"], contract.BranchRow.model_fields)
 
 
 class TransferActivities(AgencyActivities):

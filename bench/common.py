@@ -323,8 +323,8 @@ class Stack:
             "database_url": self.database_url, "temporal_address": self.temporal_address or "127.0.0.1:7233",
             "temporal_task_queue": self.task_queue, "jwt_secret": self.jwt_secret, "codec_keys": self.codec_keys,
             "codec_active_key": "bench-1", "blind_index_key": self.blind_index_key, "sim_agency_latency_ms": 0}
-        if "HRFLOW_PERSON_KEYS" in os.environ:  # the driver encodes as the worker does
-            values["person_keys"] = os.environ["HRFLOW_PERSON_KEYS"].lower() in ("1", "true", "yes", "on")
+        if "HRFLOW_PERSON_KEYS" in os.environ:  # the driver encodes as the worker does (Settings parses it)
+            values["person_keys"] = os.environ["HRFLOW_PERSON_KEYS"]
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 

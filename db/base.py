@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from sqlalchemy import MetaData, Table
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -24,3 +28,10 @@ def table(model: type[Base]) -> Table:
     found = model.__table__
     assert isinstance(found, Table)
     return found
+
+
+def upsert(model: type[Base], keys: Iterable[str], updated: Iterable[str]) -> Any:
+    """INSERT ... ON CONFLICT (``keys``) DO UPDATE SET ``updated`` from the row offered, built once
+    by a hot path (module level) and executed with its values as parameters."""
+    new = insert(table(model))
+    return new.on_conflict_do_update(index_elements=list(keys), set_={c: new.excluded[c] for c in updated})

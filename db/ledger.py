@@ -31,8 +31,8 @@ _BOOK = (insert(_RECEIVABLES)
                                                  _RECEIVABLES.c.month])
          .returning(_RECEIVABLES.c.id))
 _HOLDER = select(_RECEIVABLES.c.workflow_id).where(
-    _RECEIVABLES.c.employee_id == bindparam("employee"), _RECEIVABLES.c.kind == bindparam("kind_"),
-    _RECEIVABLES.c.month == bindparam("month_"))
+    _RECEIVABLES.c.employee_id == bindparam("employee"), _RECEIVABLES.c.kind == bindparam("kind"),
+    _RECEIVABLES.c.month == bindparam("month"))
 _OPEN = select(func.coalesce(func.sum(_RECEIVABLES.c.amount - _RECEIVABLES.c.settled - _RECEIVABLES.c.reversed), 0)
                ).where(_RECEIVABLES.c.employee_id == bindparam("employee"), _RECEIVABLES.c.status == "open")
 _OPEN_OF_CASE = _OPEN.where(_RECEIVABLES.c.workflow_id == bindparam("case"))
@@ -46,7 +46,7 @@ def book(session: Session, *, employee_id: str, workflow_id: str, kind: str, mon
                                   "month": month, "amount": amount, "booked_at": at}).first()
     if row is not None:
         return True
-    holder = session.scalar(_HOLDER, {"employee": employee_id, "kind_": kind, "month_": month})
+    holder = session.scalar(_HOLDER, {"employee": employee_id, "kind": kind, "month": month})
     return holder == workflow_id
 
 

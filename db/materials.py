@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, defer, sessionmaker
 
 from db.models import Transfer, TransferMaterial
 from db.person_keys import KeyDestroyed
-from db.sealed_fields import SealingUnavailable, keyring_of
+from db.sealed_fields import require_keyring
 from domain.documents import check_filename, sniff
 
 
@@ -36,9 +36,7 @@ def store(session: Session, workflow_id: str, code: str, filename: str | None, c
     """
     content_type = sniff(content)
     name = check_filename(filename, content_type)
-    keyring = keyring_of(session)
-    if keyring is None:
-        raise SealingUnavailable("this session has no person keyring: it cannot seal an uploaded document")
+    keyring = require_keyring(session, "seal an uploaded document")
     employee_id = session.scalar(select(Transfer.employee_id).where(Transfer.workflow_id == workflow_id).with_for_update())
     assert employee_id is not None, workflow_id
     sha256 = hashlib.sha256(content).hexdigest()
@@ -75,9 +73,7 @@ def document_bytes(session: Session, material: TransferMaterial) -> bytes | None
     """The document as uploaded, opened under her key; None once she was erased."""
     if material.sealed_with is None:
         return material.content or None  # written before the sealing, or emptied by her erasure
-    keyring = keyring_of(session)
-    if keyring is None:
-        raise SealingUnavailable("this session has no person keyring: it cannot open an uploaded document")
+    keyring = require_keyring(session, "open an uploaded document")
     try:
         return keyring.open_bytes(_field(material.sha256), material.sealed_with, material.content)
     except KeyDestroyed:
@@ -90,9 +86,7 @@ def seal_plain_documents(session_factory: sessionmaker[Session], batch: int = 50
     total = 0
     while True:
         with session_factory.begin() as s:
-            keyring = keyring_of(s)
-            if keyring is None:
-                raise SealingUnavailable("this session has no person keyring: it cannot seal uploaded documents")
+            keyring = require_keyring(s, "seal uploaded documents")
             rows = s.execute(select(TransferMaterial, Transfer.employee_id)
                              .join(Transfer, Transfer.workflow_id == TransferMaterial.workflow_id)
                              .where(TransferMaterial.sealed_with.is_(None), TransferMaterial.size > 0)

@@ -68,7 +68,7 @@ def keyring_of(session: Session | None) -> PersonKeyring | None:
     return session.info.get(KEYRING) if session is not None else None
 
 
-def _keyring(session: Session | None, why: str) -> PersonKeyring:
+def require_keyring(session: Session | None, why: str) -> PersonKeyring:
     keyring = keyring_of(session)
     if keyring is None:
         raise SealingUnavailable(f"this session has no person keyring: it cannot {why}"
@@ -120,7 +120,7 @@ def sealed_values(session: Session, employee_id: str, values: Mapping[str, str |
             if field.digest_column is not None:
                 columns[field.digest_column] = None
             continue
-        columns[field.sealed] = _keyring(session, f"seal a {name}").seal(employee_id, name, value)
+        columns[field.sealed] = require_keyring(session, f"seal a {name}").seal(employee_id, name, value)
         if field.digest_column is not None and field.digest is not None:
             columns[field.digest_column] = field.digest(_blind_index_key(session), value)
     return columns
