@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
-from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor, Worker
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.registry import all_activities
@@ -51,8 +51,11 @@ RELAY_CONNECTIONS = 1
 PURE_PACKAGES = ("workflows", "domain")
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PURE_PACKAGES))
+def workflow_runner(*also_pure: str) -> SandboxedWorkflowRunner:
+    """The sandbox with hrflow's pure packages passed through, and ``also_pure`` (a benchmark's
+    own workflows, so that its baseline is run as hrflow's are)."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PURE_PACKAGES, *also_pure))
 
 
 def build_worker(
@@ -64,8 +67,10 @@ def build_worker(
     extra_workflows: Sequence[type] = (),
     extra_activities: Sequence[Callable[..., Any]] = (),
     max_cached_workflows: int | None = None,
+    runner: WorkflowRunner | None = None,
 ) -> Worker:
-    """The worker for every process; tests add their own workflows or same-named fake activities."""
+    """The worker for every process; tests add their own workflows or same-named fake activities,
+    benchmarks their own sandbox (``runner``; default: ``workflow_runner()``)."""
     slots = settings.worker_max_concurrent_activities
     fakes = {getattr(a, "__temporal_activity_definition").name for a in extra_activities}
     agency = agency or agency_from(settings, session_factory)
@@ -89,7 +94,7 @@ def build_worker(
         max_cached_workflows=settings.worker_max_cached_workflows if max_cached_workflows is None
         else max_cached_workflows,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
-        workflow_runner=workflow_runner(),
+        workflow_runner=runner or workflow_runner(),
         interceptors=[DatabaseOutageInterceptor()],
     )
 

@@ -7,9 +7,10 @@ agency's latency is 0). ``--max-cached`` is passed to ``build_worker`` (hrflow's
 a benchmark can see how many workflows the worker holds in its cache.
 
 ``--runner default`` is hrflow as it ships (``worker.workflow_runner``: hrflow's own pure packages
-passed through the sandbox). The others are baselines and experiments: ``strict`` is the full
-sandbox, which re-imports each workflow's modules for every workflow run (hrflow before issue 19);
-``passthrough-all`` passes every module through; ``unsandboxed`` (no sandbox at all) shows the floor.
+passed through the sandbox, and the bare workflows' module with them, so both sides run alike).
+The others are baselines and experiments: ``strict`` is the full sandbox, which re-imports each
+workflow's modules for every workflow run (hrflow before issue 19); ``passthrough-all`` passes
+every module through; ``unsandboxed`` (no sandbox at all) shows the floor.
 """
 
 from __future__ import annotations
@@ -28,13 +29,15 @@ async def main(args: argparse.Namespace) -> None:
     from temporalio import activity
     from temporalio.client import Client
     from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+    from temporalio.worker import UnsandboxedWorkflowRunner
+    from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
     from bench.bare import BareWorkflow, TrivialWorkflow, noop
     from db.session import make_engine
     from hrflow.codec import data_converter
     from hrflow.settings import load_settings
     from hrflow.temporal import codec_from, sealing_sessions
-    from worker import build_worker
+    from worker import build_worker, workflow_runner
 
     settings = load_settings()
     engine = make_engine(settings.sqlalchemy_url, pool_size=settings.worker_max_concurrent_activities, pre_ping=False)
@@ -51,18 +54,11 @@ async def main(args: argparse.Namespace) -> None:
             session.execute(text("INSERT INTO bench_writes (n) VALUES (:n)"), {"n": n})
         return n
 
-    if args.runner != "default":
-        import functools
-
-        from temporalio.worker import UnsandboxedWorkflowRunner
-        from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
-
-        import worker as hrflow_worker
-
-        runner = {"unsandboxed": UnsandboxedWorkflowRunner(), "strict": SandboxedWorkflowRunner(),
-                  "passthrough-all": SandboxedWorkflowRunner(
-                      restrictions=SandboxRestrictions.default.with_passthrough_all_modules())}[args.runner]
-        hrflow_worker.Worker = functools.partial(hrflow_worker.Worker, workflow_runner=runner)  # type: ignore[misc]
+    # the bare workflows are passed through like hrflow's own (``default``), or not at all
+    runner = {"default": workflow_runner("bench.bare"),
+              "unsandboxed": UnsandboxedWorkflowRunner(), "strict": SandboxedWorkflowRunner(),
+              "passthrough-all": SandboxedWorkflowRunner(
+                  restrictions=SandboxRestrictions.default.with_passthrough_all_modules())}[args.runner]
     runtime = None
     if args.metrics_port:
         runtime = Runtime(telemetry=TelemetryConfig(
@@ -71,7 +67,7 @@ async def main(args: argparse.Namespace) -> None:
                                   data_converter=data_converter(codec), runtime=runtime)
     worker = build_worker(client, settings, sessions,
                           extra_workflows=[BareWorkflow, TrivialWorkflow], extra_activities=[noop, bench_write],
-                          max_cached_workflows=args.max_cached)
+                          max_cached_workflows=args.max_cached, runner=runner)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

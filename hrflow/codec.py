@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import functools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Self
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -116,9 +117,34 @@ def _open(cipher: AESGCM, payload: Payload) -> Payload:
     return Payload.FromString(cipher.decrypt(nonce, sealed, None))
 
 
+CONTEXTS_KEPT = 1024  # bound converters kept: ~13 contexts per case (its own, one per activity type)
+
+
+@dataclasses.dataclass(frozen=True)
+class BindingOnceConverter(DataConverter):
+    """The SDK's data converter, binding each serialization context once.
+
+    The SDK binds the converter to a payload's context (its case; the activity it goes to) for
+    every payload it encodes or decodes, about a hundred times per case, and each binding clones the
+    converter and builds a payload and a failure converter it then throws away: a tenth of a
+    worker's CPU (``bench/RESULTS.md``). A binding depends on nothing but the context, which is a
+    frozen dataclass, so the bound converters are kept, the most recent ``CONTEXTS_KEPT``."""
+
+    _bound: Callable[[SerializationContext], DataConverter] = dataclasses.field(
+        init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "_bound", functools.lru_cache(maxsize=CONTEXTS_KEPT)(super().with_context))
+
+    def with_context(self, context: SerializationContext) -> Self:
+        return self._bound(context)  # type: ignore[return-value]  # super().with_context returns Self
+
+
 def data_converter(codec: PayloadCodec | None) -> DataConverter:
     """The converter client and worker share: pydantic models in, encrypted payloads out. A
     failure's message and stack trace are payloads too (they may quote a name or an ID number): the
     codec encrypts them, and the Temporal UI shows them through the codec endpoint like the rest."""
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec,
-                               failure_converter_class=DefaultFailureConverterWithEncodedAttributes)
+    return BindingOnceConverter(payload_converter_class=pydantic_data_converter.payload_converter_class,
+                                payload_codec=codec,
+                                failure_converter_class=DefaultFailureConverterWithEncodedAttributes)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import base64
 import os
+from typing import cast
 
 import pytest
 from cryptography.exceptions import InvalidTag
 from temporalio.api.common.v1 import Payload
+from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
 
+from db.person_keys import PersonKeyring
 from domain.roles import Role
 from hrflow.codec import ENCODING, EncryptionCodec, UnknownKeyError, data_converter
 
@@ -60,6 +63,39 @@ async def test_converter_encrypts_pydantic_models(codec) -> None:
     assert "王芳".encode() not in payload.SerializeToString()
     [back] = await converter.decode([payload], [Person])
     assert back == Person(name="王芳")
+
+
+class _TwoEmployeesKeys:
+    """The employees' keys as the codec asks for them: each case's payloads under its employee's key."""
+
+    def __init__(self) -> None:
+        self.keys = {f"si-{emp}-1": (f"person:{emp}:1", os.urandom(32)) for emp in ("E1001", "E1002")}
+
+    def cached(self, workflow_id: str) -> tuple[str, bytes] | None:
+        return self.keys.get(workflow_id)
+
+
+async def test_converter_binds_each_context_once() -> None:
+    """The SDK binds the converter to a payload's case for every payload: the binding is kept,
+    and each case's payloads are still encrypted for that case, not for the one bound before."""
+    keys = _TwoEmployeesKeys()
+    converter = data_converter(EncryptionCodec("k1", {"k1": os.urandom(32)}, keyring=cast(PersonKeyring, keys)))
+    case = WorkflowSerializationContext(namespace="default", workflow_id="si-E1001-1")
+    step = ActivitySerializationContext(namespace="default", workflow_id="si-E1001-1",
+                                        workflow_type="SocialInsuranceChangeWorkflow", activity_type="si.transition",
+                                        activity_id="3", activity_task_queue="hrflow", is_local=True)
+    other = WorkflowSerializationContext(namespace="default", workflow_id="si-E1002-1")
+    assert converter.with_context(case) is converter.with_context(case)
+    assert converter.with_context(step) is converter.with_context(step)
+    assert converter.with_context(case).payload_converter is converter.payload_converter  # adapters stay warm
+
+    async def key_of(context: WorkflowSerializationContext | ActivitySerializationContext | None) -> bytes:
+        bound = converter if context is None else converter.with_context(context)
+        [payload] = await bound.encode(["王芳"])
+        return payload.metadata["encryption-key-id"]
+
+    assert [await key_of(c) for c in (case, step, other, case, None)] == [
+        b"person:E1001:1", b"person:E1001:1", b"person:E1002:1", b"person:E1001:1", b"k1"]
 
 
 def _ui_body(payload: Payload) -> dict:
