@@ -46,8 +46,8 @@ RELAY_CONNECTIONS = 1
 # hrflow's own deterministic packages: the workflow code and the domain rules it computes with
 # (no I/O, no clock, no randomness: the tests run them under the full sandbox, which would refuse
 # those). Passed through, they load once per process instead of once per workflow run, which was
-# half of a cached case's memory and a quarter of the worker's time; every other module keeps the
-# sandbox's checks.
+# two thirds of a cached case's memory (926 vs 318 KB) and a quarter of the worker's time; every
+# other module keeps the sandbox's checks.
 PURE_PACKAGES = ("workflows", "domain")
 
 

@@ -117,7 +117,7 @@ def _open(cipher: AESGCM, payload: Payload) -> Payload:
     return Payload.FromString(cipher.decrypt(nonce, sealed, None))
 
 
-CONTEXTS_KEPT = 1024  # bound converters kept: ~13 contexts per case (its own, one per activity type)
+CONTEXTS_KEPT = 1024  # bound converters kept: ~13 contexts per case (its own, one per activity it runs)
 
 
 @dataclasses.dataclass(frozen=True)
