@@ -112,13 +112,24 @@ class PersonKeyring:
 
     def key(self, kid: str) -> bytes:
         """The data key ``kid`` names; ``KeyDestroyed`` once her erasure destroyed it."""
-        now = self._clock()
+        held = self.held_key(kid)
+        if held is not None:
+            return held
+        cached = _Cached(self._load(kid), self._clock() + self._ttl)
+        with self._lock:
+            self._keys[kid] = cached
+        if cached.key is None:
+            raise KeyDestroyed(kid)
+        return cached.key
+
+    def held_key(self, kid: str) -> bytes | None:
+        """Without touching the database: the data key ``kid`` while this process holds it, None
+        when ``key`` must ask; ``KeyDestroyed`` once it is known destroyed. The codec decodes most
+        payloads with it, on the event loop, instead of a thread hop per payload."""
         with self._lock:
             cached = self._keys.get(kid)
-        if cached is None or cached.until <= now:
-            cached = _Cached(self._load(kid), now + self._ttl)
-            with self._lock:
-                self._keys[kid] = cached
+        if cached is None or cached.until <= self._clock():
+            return None
         if cached.key is None:
             raise KeyDestroyed(kid)
         return cached.key

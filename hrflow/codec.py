@@ -89,7 +89,9 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
             from db.person_keys import owner_of
 
             if owner_of(key_id) is not None:  # raises KeyDestroyed once she is erased
-                key = await asyncio.to_thread(self._keyring.key, key_id)
+                key = self._keyring.held_key(key_id)  # most payloads: no thread hop, no database
+                if key is None:
+                    key = await asyncio.to_thread(self._keyring.key, key_id)
                 return _open(AESGCM(key), payload)
         return self.decrypt(payload)
 

@@ -3,6 +3,7 @@ destroyed; whose case a workflow id names; what the codec encrypts under whose k
 
 from __future__ import annotations
 
+import asyncio
 import base64
 
 import pytest
@@ -117,6 +118,33 @@ async def test_the_codec_encrypts_her_cases_under_her_key_and_the_rest_under_the
         assert await codec.decode([sealed]) == [plain]  # any process decodes by the key id alone
     [unbound] = await codec.encode([plain])
     assert unbound.metadata[KEY_ID_META] == b"test-1"
+
+
+async def test_a_key_this_process_holds_decodes_without_a_thread_or_the_database(
+        keyring, masters, session_factory, clock, monkeypatch) -> None:
+    """The worker decodes every payload of her case with her key: once the key is held (for the
+    ttl), no payload waits for a thread of its own or a database read."""
+    add_employee(session_factory, "E1001")
+    context = WorkflowSerializationContext(namespace="default", workflow_id="si-change-E1001-1")
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"step": 1}')
+    sealed = await EncryptionCodec("test-1", masters, keyring=keyring).with_context(context).encode([plain] * 5)
+    other_process = EncryptionCodec("test-1", masters, keyring=PersonKeyring(session_factory, "test-1", masters,
+                                                                             ttl=60, clock=clock))
+    hops: list[object] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(fn, /, *args):  # type: ignore[no-untyped-def]
+        hops.append(fn)
+        return await to_thread(fn, *args)
+
+    monkeypatch.setattr(asyncio, "to_thread", counted)
+    assert await other_process.decode(sealed) == [plain] * 5
+    assert len(hops) == 1  # the first payload loads her key from the database; the rest use it
+    assert await other_process.decode(sealed) == [plain] * 5
+    assert len(hops) == 1
+    clock.now += 61  # past the ttl: read again (a destroyed key stops working within the ttl)
+    assert await other_process.decode(sealed[:1]) == [plain]
+    assert len(hops) == 2
 
 
 async def test_with_person_keys_off_new_payloads_go_under_the_master_and_hers_stay_readable(
