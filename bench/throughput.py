@@ -36,6 +36,11 @@ TARGET = 0.9
 CODES = {"si_change": "S", "maternity": "M", "offboarding": "O", "transfer": "T", "non_compete": "N"}
 
 
+# A case not finished by then is an error of its batch (or, for a calibration case, of the run),
+# never a run that waits for ever.
+CASE_TIMEOUT_S = 300
+
+
 async def batch(jobs: list[Callable[[], Awaitable[Any]]], concurrency: int) -> tuple[float, list[str]]:
     sem = asyncio.Semaphore(concurrency)
     errors: list[str] = []
@@ -43,7 +48,10 @@ async def batch(jobs: list[Callable[[], Awaitable[Any]]], concurrency: int) -> t
     async def one(job: Callable[[], Awaitable[Any]]) -> None:
         async with sem:
             try:
-                await job()
+                async with asyncio.timeout(CASE_TIMEOUT_S):
+                    await job()
+            except TimeoutError:
+                errors.append(f"not finished in {CASE_TIMEOUT_S} s")
             except Exception as exc:  # noqa: BLE001 - counted and shown, never hidden
                 errors.append(f"{type(exc).__name__}: {str(exc)[:300]}")
 
@@ -129,10 +137,12 @@ async def run(stack: common.Stack, processes: list[str], n: int, concurrency: in
             employees = [f"B{code}{i:05d}" for i in range(n + 1)]
             drivers.prepare(stack, process, employees)
             common.say(f"{process}: calibration case")
-            calibration = await drive(ctx, employees[0])
+            async with asyncio.timeout(CASE_TIMEOUT_S):
+                calibration = await drive(ctx, employees[0])
             real_shape = await shape_of(client, calibration)
             bare_id = f"bare-{process}-calibration"
-            await drive_bare(client, bare_id, real_shape.steps, stack.task_queue)
+            async with asyncio.timeout(CASE_TIMEOUT_S):
+                await drive_bare(client, bare_id, real_shape.steps, stack.task_queue)
             bare_shape = await shape_of(client, bare_id)
             common.say(f"{process}: shape {real_shape.counts}")
 
