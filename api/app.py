@@ -8,14 +8,11 @@ replicas as needed behind a load balancer.
 from __future__ import annotations
 
 import logging
-import re
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from starlette.middleware.cors import CORSMiddleware
@@ -26,6 +23,7 @@ from temporalio.converter import PayloadCodec
 from api import docs, errors, web
 from api.auth import listed_in_directory
 from api.body_limit import BodyLimit
+from api.request_context import RequestContext
 from api.routes import (
     access_log,
     approval_routes,
@@ -76,8 +74,6 @@ from integrations.dingtalk import DingTalkContacts
 from integrations.feishu import FeishuContacts
 from integrations.hr_master import ExportFileMaster, HrMaster
 from integrations.wecom import WeComApi, WeComContacts
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class CodecCORS:
@@ -166,16 +162,6 @@ def create_app(
     app.state.hr_master = hr_master(settings)
     errors.install(app)
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next: Any) -> Any:
-        supplied = request.headers.get("x-request-id", "")
-        request.state.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        if not request.url.path.startswith(CACHEABLE):  # answers name people: no proxy or browser keeps one
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
     for module in (health, me, employee_import, employee_sync, unit_import, unit_sync, organisation, delegations, approval_routes, employees, cases, inbox, si_changes, base_adjustments, maternity, receivables, offboarding, non_compete,
                    transfer_materials, transfer_stats, transfers, audit, evidence, policies, policy_notices, notifications, staff, tasks, reports,
                    resignations, schedules, access_log, personal_export, erasures, codec_routes):
@@ -183,6 +169,7 @@ def create_app(
         app.include_router(module.router)
     web.install(app)
     docs.install(app)
+    app.add_middleware(RequestContext, cacheable=CACHEABLE)
     app.add_middleware(CodecCORS, origins=settings.ui_origins)
     app.add_middleware(BodyLimit, limit_for=lambda scope: body_limit(settings, scope))
     return app

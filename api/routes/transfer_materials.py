@@ -193,8 +193,11 @@ async def upload(workflow_id: WorkflowId, code: Code, file: UploadFile, request:
     an employee only to her own transfer (anyone else's is 404). A ``code`` this transfer does not
     need is 422, a file over the limit 413, one that is not a PDF or image or does not match its name
     415, a transfer that has ended 409."""
-    await transact(request, lambda s: _open_for_upload(s, principal, workflow_id, code))
-    content = await read_upload(file, request.app.state.settings.max_upload_bytes)
+    try:
+        content = await read_upload(file, request.app.state.settings.max_upload_bytes)
+    except ApiError as too_large:  # answered after the checks: nobody learns of a transfer not hers
+        await transact(request, lambda s: _open_for_upload(s, principal, workflow_id, code))
+        raise too_large from None
     result = await transact(request, lambda s: _keep(s, principal, workflow_id, code, file.filename, content,
                                                      request_id))
     await notify_workflow(temporal, workflow_id)

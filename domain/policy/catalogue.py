@@ -52,6 +52,7 @@ class OperatorLayer:
 LayerProvider = Callable[[], OperatorLayer]
 
 R = TypeVar("R", bound=Rule)
+_MAX_REFS = 20_000
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class Catalogue:
     _provinces: dict[str, str] = field(default_factory=dict)
     _cities: dict[str, tuple[str, str]] = field(default_factory=dict)
     operator_version: str | None = None  # None: the shipped layer only
+    # RuleRef per (rule, section, region): a rule is frozen, so its content hash is computed once.
+    _refs: dict[tuple[int, str, str], tuple[Rule, RuleRef]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, parsed: dict[str, tuple[str, RegionFile]]) -> Catalogue:
@@ -192,7 +195,16 @@ class Catalogue:
                          _cities=merged._cities, operator_version=layer.version)
 
     def ref(self, rule: Rule, section: str, region: str) -> RuleRef:
-        return RuleRef.of(rule, section, region)
+        """What a pinned case records about ``rule``; the same object for the same rule (each
+        upload and each page pins again, and hashing a rule's content is most of a pin's work)."""
+        key = (id(rule), section, region)
+        held = self._refs.get(key)
+        if held is not None and held[0] is rule:
+            return held[1]
+        ref = RuleRef.of(rule, section, region)
+        if len(self._refs) < _MAX_REFS:  # the catalogue's own rules; a stray rule is not kept
+            self._refs[key] = (rule, ref)
+        return ref
 
     def label(self, region: str) -> str:
         file = self.files.get(region)

@@ -222,6 +222,19 @@ async def test_oversized_files_refused_413_and_nothing_stored(client, auth, tran
     assert _stored(session_factory, transfer["workflow_id"]) == []
 
 
+async def test_an_oversized_file_to_a_transfer_not_hers_is_404_not_413(client, auth, transfer,
+                                                                       session_factory) -> None:
+    """The size is judged last: an outsider learns nothing from a 413 about a transfer she cannot see."""
+    too_big = PDF + bytes(5 * 1024 * 1024 + 1 - len(PDF))
+    other = auth(Role.EMPLOYEE, transfer["other"])
+    assert (await _upload(client, other, transfer, "resident_id_card", too_big)).status_code == 404
+    missing = {**transfer, "workflow_id": "transfer-nobody"}
+    assert (await _upload(client, _me(auth, transfer), missing, "resident_id_card", too_big)).status_code == 404
+    r = await _upload(client, _me(auth, transfer), transfer, "no_such_material", too_big)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "code"
+    assert _stored(session_factory, transfer["workflow_id"]) == []
+
+
 async def test_exactly_the_limit_is_accepted(client, auth, transfer) -> None:
     limit = 5 * 1024 * 1024
     r = await _upload(client, _me(auth, transfer), transfer, "resident_id_card", pdf_of_size(limit))
