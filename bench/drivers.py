@@ -67,6 +67,7 @@ class Ctx:
     today: dt.date = field(default_factory=dt.date.today)
     timeout: float = 600.0
     _headers: dict[tuple[Role, str, str | None], dict[str, str]] = field(default_factory=dict)
+    polls: int = 0  # database look-ups made while waiting for a case (the harness's cost, not hrflow's)
 
     def auth(self, role: Role, user: str, employee: str | None = None) -> dict[str, str]:
         key = (role, user, employee)
@@ -92,6 +93,8 @@ class Ctx:
         raise AssertionError("unreachable")
 
     async def scalar(self, sql: str, **params: Any) -> Any:
+        self.polls += 1
+
         def run() -> Any:
             with self.engine.connect() as conn:
                 return conn.execute(text(sql), params).scalar()

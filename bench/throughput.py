@@ -151,6 +151,7 @@ async def run(stack: common.Stack, processes: list[str], n: int, concurrency: in
                                            stack.task_queue) for i in range(n)]
             tally = Tally(stack, pids, process, concurrency)
             pair_ratios: list[float] = []
+            polls_before = ctx.polls  # only real cases poll
             for pair in abba(real_jobs, bare_jobs, rounds):
                 rates = {side: await tally.measure(side, jobs) for side, jobs in pair if jobs}
                 if len(rates) == 2:
@@ -170,6 +171,7 @@ async def run(stack: common.Stack, processes: list[str], n: int, concurrency: in
                 "pg_advisory_lock_waiters": {side: (w.counts.get("Lock:advisory", 0) / w.samples if w.samples else 0.0)
                                              for side, w in waits.items()},
                 "errors": errors,
+                "driver_polls_per_case": (ctx.polls - polls_before) / n,
             }
     await asyncio.to_thread(engine.dispose)
     poll_engine.dispose()
@@ -208,6 +210,9 @@ def report(results: dict[str, Any], n: int, concurrency: int, temporal_db: str) 
                     " the Temporal client from the same process"),
                    ("simulated agency latency 0 ms; rollback window 0 h and si follow-up 0 days so si_change"
                     " cases finish")]
+    cpu.notes.append("driver+API real includes the driver's database polls while it waits for a case (as a person"
+                     " would look at her inbox), per case: " + ", ".join(
+                         f"{p} {r['driver_polls_per_case']:.1f}" for p, r in results.items() if "driver_polls_per_case" in r))
     for process, r in results.items():
         for side in ("real", "bare"):
             for e in r["errors"][side][:3]:
