@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import ApiError
 from api.processes import PROCESSES
-from api.transactions import look_up, transact
+from api.transactions import transact
 from db.directory import Listed, delegations_in_force, person_of
 from db.models import Delegation
 from db.session import database_busy, database_unreachable
@@ -189,7 +189,7 @@ async def acting_for(request: Request, principal: Principal, delegator: str) -> 
 
 async def listed_in_directory(request: Request, user: str) -> Listed | None:
     """The staff directory's entry for ``user`` (``db.directory``)."""
-    return await look_up(request, lambda session: person_of(session, user))
+    return await transact(request, lambda session: person_of(session, user))
 
 
 Authenticated = Annotated[Principal, Depends(current_principal)]

@@ -56,21 +56,6 @@ async def transact(request: Request, work: Callable[[Session], T]) -> T:
     return await anyio.to_thread.run_sync(run, limiter=request.app.state.db_threads)
 
 
-async def look_up(request: Request, work: Callable[[Session], T]) -> T:
-    """``work(session)`` in a worker thread, for a look-up of one row that every request makes
-    (who the caller is): in autocommit, so no transaction is begun and committed around it (two
-    round trips fewer). A read loses nothing by it (under PostgreSQL's READ COMMITTED each
-    statement sees its own snapshot anyway); a write would commit alone, so ``work`` writes nothing."""
-    factory = request.app.state.session_factory
-
-    def run() -> T:
-        with factory() as session:
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            return work(session)
-
-    return await anyio.to_thread.run_sync(run, limiter=request.app.state.db_threads)
-
-
 async def reach_database(request: Request) -> None:
     """A decision that needs no row still checks the database before it goes to Temporal: with
     PostgreSQL away it is refused (503) instead of reaching a workflow that cannot record it."""
