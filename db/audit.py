@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import groupby
@@ -66,6 +67,10 @@ def _value(row: Any, name: str) -> Any:
 
 def row_hash(row: AuditEvent | Mapping[str, Any]) -> str:
     """SHA-256 over the row's content and its predecessor's hash (everything but id and hash)."""
+    return hashlib.sha256(canonical_bytes(_hash_body(row))).hexdigest()
+
+
+def _hash_body(row: AuditEvent | Mapping[str, Any]) -> dict[str, Any]:
     body = {name: _value(row, name) for name in (
         "actor", "actor_role", "action", "workflow_id", "subject", "before", "after", "request_id", "prev_hash")}
     body["occurred_at"] = _value(row, "occurred_at").astimezone(dt.UTC).isoformat(timespec="microseconds")
@@ -73,12 +78,44 @@ def row_hash(row: AuditEvent | Mapping[str, Any]) -> str:
         body["on_behalf_of"] = _value(row, "on_behalf_of")
     if _value(row, "chain") is not None:  # only then: rows from before per-case chains keep theirs
         body["chain"], body["seq"] = _value(row, "chain"), _value(row, "seq")
-    return hashlib.sha256(canonical_bytes(body)).hexdigest()
+    return body
 
 
 def append(session: Session, entry: AuditEntry, *, at: dt.datetime | None = None) -> None:
-    """Add one chained row in the session's transaction (three statements, no lock but its chain's)."""
-    append_many(session, [entry], at=at)
+    """Add one chained row in the session's transaction, locking only its chain's head.
+
+    One statement: it locks the head (creating it for the chain's first row), hashes the row in
+    PostgreSQL by ``row_hash``'s recipe (the row's canonical bytes with the head's hash and the
+    next place spliced in), inserts it and moves the head. Only a first row that raced another
+    first row of its chain goes the batch's way."""
+    occurred_at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    row = _fields(entry, occurred_at)
+    pieces = _hash_pieces(row)
+    if pieces is not None:
+        params = row | {"before": json.dumps(row["before"]), "after": json.dumps(row["after"]),
+                        "genesis": GENESIS, "p1": pieces[0], "p2": pieces[1], "p3": pieces[2]}
+        if session.execute(_APPEND_ONE, params).scalar_one() == 1:
+            return
+    append_many(session, [entry], at=occurred_at)
+
+
+def _fields(entry: AuditEntry, occurred_at: dt.datetime) -> dict[str, Any]:
+    # vars, not asdict: asdict deep-copies before and after, a fifth of an append's Python
+    return vars(entry) | {"before": to_jsonable(entry.before), "after": to_jsonable(entry.after),
+                          "occurred_at": occurred_at, "chain": entry.chain}
+
+
+def _hash_pieces(row: dict[str, Any]) -> tuple[bytes, bytes, bytes] | None:
+    """The row's canonical bytes in three pieces, around where its predecessor's hash and its place
+    in the chain go; None if the markers are not each found once (then Python hashes it)."""
+    prev_mark, seq_mark = uuid.uuid4().hex, uuid.uuid4().hex
+    data = canonical_bytes(_hash_body(row | {"prev_hash": prev_mark, "seq": seq_mark}))
+    prev_at, seq_at = f'"prev_hash":"{prev_mark}"'.encode(), f'"seq":"{seq_mark}"'.encode()
+    if data.count(prev_at) != 1 or data.count(seq_at) != 1 or data.index(prev_at) > data.index(seq_at):
+        return None
+    head, rest = data.split(prev_at)
+    middle, tail = rest.split(seq_at)
+    return head + b'"prev_hash":"', b'"' + middle + b'"seq":', tail
 
 
 def append_many(session: Session, entries: list[AuditEntry], *, at: dt.datetime | None = None) -> None:
@@ -95,9 +132,7 @@ def append_many(session: Session, entries: list[AuditEntry], *, at: dt.datetime 
     rows = []
     for entry in entries:
         seq, prev = heads[entry.chain]
-        # vars, not asdict: asdict deep-copies before and after, a fifth of an append's Python
-        row = vars(entry) | {"before": to_jsonable(entry.before), "after": to_jsonable(entry.after),
-                             "occurred_at": occurred_at, "chain": entry.chain, "seq": seq + 1, "prev_hash": prev}
+        row = _fields(entry, occurred_at) | {"seq": seq + 1, "prev_hash": prev}
         row["hash"] = row_hash(row)
         heads[entry.chain] = (seq + 1, row["hash"])
         rows.append(row)
@@ -125,6 +160,29 @@ _WRITE = sa.text(
     " UPDATE audit_chain_heads h SET seq = m.seq, head_hash = m.head_hash"
     " FROM unnest(CAST(:moved_chain AS text[]), CAST(:moved_seq AS bigint[]), CAST(:moved_hash AS text[]))"
     " AS m(chain, seq, head_hash) WHERE h.chain = m.chain")
+
+
+# One row, in one statement: lock the chain's head (or, for its first row, create it), hash the
+# row by row_hash's recipe, insert it and move the head. A statement may not modify a row twice,
+# so the head is either created with its final values or updated after the lock. A chain's first
+# row racing another first row of the same chain inserts nothing here (the head exists by then)
+# and is appended the batch's way.
+_APPEND_ONE = sa.text(
+    "WITH locked AS (SELECT seq, head_hash FROM audit_chain_heads WHERE chain = :chain FOR UPDATE),"
+    " place AS (SELECT coalesce((SELECT seq FROM locked), 0) + 1 AS seq,"
+    " coalesce((SELECT head_hash FROM locked), :genesis) AS prev, EXISTS (SELECT 1 FROM locked) AS had_head),"
+    " hashed AS (SELECT seq, prev, had_head, encode(sha256(CAST(:p1 AS bytea) || convert_to(prev, 'UTF8')"
+    " || CAST(:p2 AS bytea) || convert_to(CAST(seq AS text), 'UTF8') || CAST(:p3 AS bytea)), 'hex') AS hash"
+    " FROM place),"
+    " created AS (INSERT INTO audit_chain_heads (chain, seq, head_hash, sealed_seq)"
+    " SELECT :chain, seq, hash, 0 FROM hashed WHERE NOT had_head ON CONFLICT (chain) DO NOTHING RETURNING chain),"
+    " moved AS (UPDATE audit_chain_heads h SET seq = hashed.seq, head_hash = hashed.hash FROM hashed"
+    " WHERE h.chain = :chain AND hashed.had_head RETURNING h.chain),"
+    " written AS (INSERT INTO audit_events (" + ", ".join(_COLUMNS) + ")"
+    " SELECT CAST(:occurred_at AS timestamptz), :actor, :actor_role, :action, :workflow_id, :subject,"
+    " CAST(:before AS jsonb), CAST(:after AS jsonb), :request_id, :on_behalf_of, :chain, hashed.seq, hashed.prev,"
+    " hashed.hash FROM hashed WHERE hashed.had_head OR EXISTS (SELECT 1 FROM created) RETURNING 1)"
+    " SELECT count(*) FROM written")
 
 
 def _lock_heads(session: Session, chains: list[str]) -> dict[str, tuple[int, str]]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,37 @@ def test_chain_verifies_after_appends(session_factory) -> None:
     with session_factory() as s:
         report = verify_chain(s)
     assert (report.ok, report.rows_checked) == (True, 5)
+
+
+def test_a_row_is_one_statement_hashed_as_python_hashes_it(session_factory) -> None:
+    """PostgreSQL hashes the row by row_hash's recipe, however its content is spelled: Chinese text,
+    keys named like the spliced fields, quotes and backslashes, a delegator, empty fields."""
+    tricky = [
+        {"after": {"备注": "王芳 “产假” 返岗", "prev_hash": "x", "seq": 7, "nested": {"seq": "\\\"q\""}}},
+        {"before": None, "after": None, "subject": "E001", "on_behalf_of": "mgr.zhao", "request_id": "r-1"},
+        {"after": ['"prev_hash":"', '"seq":'], "before": {"amount": "1234.56"}},
+    ]
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    engine = session_factory.kw["bind"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for fields in [{}, *tricky]:  # the first creates the chain's head
+            with session_factory.begin() as s:
+                statements.clear()
+                audit.append(s, AuditEntry(actor="hr.李", actor_role="hr_specialist", action="test.tricky",
+                                           workflow_id="wf-a", **fields))
+                assert len(statements) == 1, statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    with session_factory() as s:
+        rows = s.scalars(select(AuditEvent).where(AuditEvent.chain == "case:wf-a").order_by(AuditEvent.seq)).all()
+        assert [r.seq for r in rows] == [1, 2, 3, 4]
+        assert all(r.hash == audit.row_hash(r) and r.prev_hash == p.hash for r, p in zip(rows[1:], rows, strict=False))
+        assert (verify_chain(s).ok, verify_chain(s).rows_checked) == (True, 4)
 
 
 @pytest.mark.parametrize("statement", [
@@ -91,6 +122,32 @@ def test_concurrent_appends_keep_one_chain(session_factory) -> None:
     with session_factory() as s:
         report = verify_chain(s)
     assert (report.ok, report.rows_checked) == (True, 40)
+
+
+def test_two_first_rows_of_a_chain_at_once_both_land_in_order(session_factory) -> None:
+    """The second waits on the head the first is creating, then appends after it."""
+    def entry(actor: str) -> AuditEntry:
+        return AuditEntry(actor=actor, actor_role="hr_specialist", action="test.first", workflow_id="wf-new")
+
+    second_done = threading.Event()
+
+    def second() -> None:
+        with session_factory.begin() as s:
+            audit.append(s, entry("second"))
+        second_done.set()
+
+    with session_factory.begin() as s:
+        audit.append(s, entry("first"))
+        racer = threading.Thread(target=second)
+        racer.start()
+        assert not second_done.wait(1.0)  # held on the head this transaction created
+    racer.join(10)
+    assert second_done.is_set()
+    with session_factory() as s:
+        rows = s.execute(select(AuditEvent.actor, AuditEvent.seq).where(AuditEvent.chain == "case:wf-new")
+                         .order_by(AuditEvent.seq)).all()
+        assert [tuple(r) for r in rows] == [("first", 1), ("second", 2)]
+        assert verify_chain(s).ok
 
 
 def test_cli_verify_exit_codes(session_factory, database_url, monkeypatch, capsys) -> None:
