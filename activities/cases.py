@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, text, update
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -25,10 +25,16 @@ from domain.refusals import Refusal
 
 _CASES = table(Case)
 # The hot path's statements, built once (building a statement costs more Python than running it).
-_LOCK_CASE = (select(_CASES.c.kind, _CASES.c.employee_id, _CASES.c.stage, _CASES.c.status, _CASES.c.summary,
-                     _CASES.c.closed_at)
-              .where(_CASES.c.workflow_id == bindparam("workflow_id")).with_for_update())
-_MOVE_CASE = update(_CASES).where(_CASES.c.workflow_id == bindparam("case"))  # its SET is the other parameters
+# Lock the case row and move it in one statement, answering what it was (PostgreSQL 14 has no
+# RETURNING OLD: the row as locked is joined in). A status given ends or reopens the case.
+_MOVE_CASE = text(
+    "UPDATE cases c SET stage = :stage, status = coalesce(:status, old.status),"
+    " summary = coalesce(:summary, old.summary), next_due_at = :next_due_at,"
+    " closed_at = CASE WHEN :status IS NULL THEN old.closed_at WHEN :status = 'open' THEN NULL ELSE :at END"
+    " FROM (SELECT workflow_id, kind, employee_id, stage, status, summary, closed_at FROM cases"
+    " WHERE workflow_id = :case FOR UPDATE) old"
+    " WHERE c.workflow_id = old.workflow_id"
+    " RETURNING old.kind, old.employee_id, old.stage, old.status, old.summary")
 _DEADLINES = table(CaseDeadline)
 _CANCEL_DEADLINES = (update(_DEADLINES)
                      .where(_DEADLINES.c.workflow_id == bindparam("case"), _DEADLINES.c.status == "open")
@@ -46,20 +52,15 @@ _CLOSE_TASK = (update(_TASKS)  # its SET is the other parameters
 
 def apply_stage_change(session: Session, req: contract.ChangeStage) -> None:
     """Move the case row and audit it, inside the caller's transaction (step already claimed)."""
-    case = session.execute(_LOCK_CASE, {"workflow_id": req.workflow_id}).first()
+    case = session.execute(_MOVE_CASE, {"case": req.workflow_id, "stage": req.stage, "status": req.status,
+                                        "summary": req.summary, "next_due_at": req.next_due_at, "at": req.at}).first()
     if case is None:
         raise ValueError(f"case {req.workflow_id} is not open")  # retried: open may lag
     before = {**req.before, "stage": case.stage, "status": case.status}
     after: dict[str, Any] = {}
-    summary = case.summary
     if req.summary is not None and req.summary != case.summary:
         before["summary"], after["summary"] = case.summary, req.summary
-        summary = req.summary
-    status, closed_at = case.status, case.closed_at
-    if req.status is not None:
-        status, closed_at = req.status, req.at if req.status != "open" else None
-    session.execute(_MOVE_CASE, {"case": req.workflow_id, "stage": req.stage, "status": status,
-                                 "summary": summary, "next_due_at": req.next_due_at, "closed_at": closed_at})
+    status = req.status if req.status is not None else case.status
     if req.status is not None and req.status != "open":  # a closed case owes no more dates: nobody is reminded of them
         session.execute(_CANCEL_DEADLINES, {"case": req.workflow_id, "at": req.at})
     append_audit(session, req.actor, f"{case.kind}.stage_changed", workflow_id=req.workflow_id,

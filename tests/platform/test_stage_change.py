@@ -1,0 +1,61 @@
+"""Moving a case: one statement locks and moves its row; the audit says what it was before."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from activities.cases import apply_stage_change
+from db.models import AuditEvent, Case
+from domain.contracts.cases import ChangeStage
+
+AT = dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC)
+
+
+def _open(session_factory, workflow_id: str) -> None:
+    with session_factory.begin() as s:
+        s.add(Case(workflow_id=workflow_id, kind="probe", stage="submitted", summary="原来的摘要", opened_at=AT))
+
+
+def _move(session_factory, workflow_id: str, step: str, **change) -> tuple[Case, AuditEvent]:
+    with session_factory.begin() as s:
+        apply_stage_change(s, ChangeStage(workflow_id=workflow_id, step=step, at=AT + dt.timedelta(hours=1),
+                                          **change))
+    with session_factory() as s:
+        case = s.scalar(select(Case).where(Case.workflow_id == workflow_id))
+        entry = s.scalars(select(AuditEvent).where(AuditEvent.workflow_id == workflow_id)
+                          .order_by(AuditEvent.id.desc())).first()
+        assert case is not None and entry is not None
+        return case, entry
+
+
+def test_a_move_keeps_what_it_does_not_change_and_audits_what_it_was(session_factory) -> None:
+    _open(session_factory, "probe-E1-a")
+    case, entry = _move(session_factory, "probe-E1-a", "s1", stage="reviewing")
+    assert (case.stage, case.status, case.summary, case.closed_at) == ("reviewing", "open", "原来的摘要", None)
+    assert entry.before == {"stage": "submitted", "status": "open"}
+    assert entry.after == {"stage": "reviewing", "status": "open"}
+
+    case, entry = _move(session_factory, "probe-E1-a", "s2", stage="reviewing", summary="新的摘要",
+                        next_due_at=AT + dt.timedelta(days=3))
+    assert (case.summary, case.next_due_at) == ("新的摘要", AT + dt.timedelta(days=3))
+    assert entry.before["summary"] == "原来的摘要" and entry.after["summary"] == "新的摘要"
+
+
+def test_a_status_ends_the_case_and_open_reopens_it(session_factory) -> None:
+    _open(session_factory, "probe-E1-b")
+    case, entry = _move(session_factory, "probe-E1-b", "s1", stage="completed", status="completed")
+    assert (case.status, case.closed_at) == ("completed", AT + dt.timedelta(hours=1))
+    assert (entry.before["status"], entry.after["status"]) == ("open", "completed")
+    case, _ = _move(session_factory, "probe-E1-b", "s2", stage="reviewing")  # no status: stays ended
+    assert (case.status, case.closed_at) == ("completed", AT + dt.timedelta(hours=1))
+    case, entry = _move(session_factory, "probe-E1-b", "s3", stage="reopened", status="open")
+    assert (case.status, case.closed_at) == ("open", None)
+    assert entry.before["status"] == "completed"
+
+
+def test_a_case_not_open_yet_is_retried(session_factory) -> None:
+    with pytest.raises(ValueError, match="is not open"), session_factory.begin() as s:
+        apply_stage_change(s, ChangeStage(workflow_id="probe-nobody", step="s1", stage="x", at=AT))
