@@ -212,7 +212,7 @@ def report(results: dict[str, Any], n: int, concurrency: int, temporal_db: str) 
                     " cases finish")]
     cpu.notes.append("driver+API real includes the driver's database polls while it waits for a case (as a person"
                      " would look at her inbox), per case: " + ", ".join(
-                         f"{p} {r['driver_polls_per_case']:.1f}" for p, r in results.items() if "driver_polls_per_case" in r))
+                         f"{p} {r['driver_polls_per_case']:.1f}" for p, r in results.items()))
     for process, r in results.items():
         for side in ("real", "bare"):
             for e in r["errors"][side][:3]:

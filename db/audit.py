@@ -107,15 +107,16 @@ def _fields(entry: AuditEntry, occurred_at: dt.datetime) -> dict[str, Any]:
 
 def _hash_pieces(row: dict[str, Any]) -> tuple[bytes, bytes, bytes] | None:
     """The row's canonical bytes in three pieces, around where its predecessor's hash and its place
-    in the chain go; None if the markers are not each found once (then Python hashes it)."""
+    in the chain go (sorted keys put ``prev_hash`` before ``seq``); None if a marker is not found
+    exactly once (then Python hashes it)."""
     prev_mark, seq_mark = uuid.uuid4().hex, uuid.uuid4().hex
     data = canonical_bytes(_hash_body(row | {"prev_hash": prev_mark, "seq": seq_mark}))
-    prev_at, seq_at = f'"prev_hash":"{prev_mark}"'.encode(), f'"seq":"{seq_mark}"'.encode()
-    if data.count(prev_at) != 1 or data.count(seq_at) != 1 or data.index(prev_at) > data.index(seq_at):
+    prev_at, seq_at = prev_mark.encode(), f'"{seq_mark}"'.encode()  # seq's digits take its quotes' place too
+    if data.count(prev_at) != 1 or data.count(seq_at) != 1:
         return None
     head, rest = data.split(prev_at)
     middle, tail = rest.split(seq_at)
-    return head + b'"prev_hash":"', b'"' + middle + b'"seq":', tail
+    return head, middle, tail
 
 
 def append_many(session: Session, entries: list[AuditEntry], *, at: dt.datetime | None = None) -> None:
