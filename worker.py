@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor, Worker, WorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.registry import all_activities
 from db.policy_notices import NoticeLayerProvider
@@ -32,6 +31,7 @@ from db.session import database_busy, database_unreachable, make_engine
 from domain.policy import notices as policy_notices
 from hrflow import schedules
 from hrflow.delivery import Relay
+from hrflow.sandbox import workflow_runner
 from hrflow.settings import ConfigurationError, Settings, require_database
 from hrflow.temporal import codec_from, connect, sealing_sessions
 from integrations.si_agency import FaultPlan, SimulatedAgency, SocialInsuranceAgency
@@ -42,21 +42,6 @@ log = logging.getLogger("hrflow.worker")
 # One connection per activity thread, plus the notification relay's thread: no thread waits for a
 # connection another thread holds.
 RELAY_CONNECTIONS = 1
-
-# hrflow's own deterministic packages: the workflow code and the domain rules it computes with
-# (no I/O, no clock, no randomness: the tests run them under the full sandbox, which would refuse
-# those). Passed through, they load once per process instead of once per workflow run, which was
-# two thirds of a cached case's memory (926 vs 318 KB) and a quarter of the worker's time; every
-# other module keeps the sandbox's checks.
-PURE_PACKAGES = ("workflows", "domain")
-
-
-def workflow_runner(*also_pure: str) -> SandboxedWorkflowRunner:
-    """The sandbox with hrflow's pure packages passed through, and ``also_pure`` (a benchmark's
-    own workflows, so that its baseline is run as hrflow's are)."""
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PURE_PACKAGES, *also_pure))
-
 
 def build_worker(
     client: Client,

@@ -214,7 +214,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, help="changes prepared for approval")
     parser.add_argument("--max-cached", type=int, default=HRFLOW_CACHE,
                         help=f"the worker's max_cached_workflows (hrflow's default: {HRFLOW_CACHE})")
-    parser.add_argument("--runner", choices=("default", "strict", "passthrough-all", "unsandboxed"), default="default",
+    parser.add_argument("--runner", choices=common.RUNNERS, default="default",
                         help="the worker's sandbox: default is hrflow's, strict the full sandbox (the baseline), see bench.worker")
     args = parser.parse_args()
     clients, seconds, n_cases = SIZES[args.size]

@@ -66,6 +66,8 @@ Settings.model_config["env_file"] = None
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = ("tiny", "small", "full")  # tiny: the smoke test only
+# the worker's sandbox (``bench.worker --runner``): hrflow's first, then baselines and experiments
+RUNNERS = ("default", "sdk-entry", "strict", "passthrough-all", "unsandboxed")
 
 
 # ---------------------------------------------------------------- small helpers

@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from bench.common import (
+    RUNNERS,
     Stack,
     Table,
     cpu_seconds,
@@ -183,7 +184,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, help="override the size's number of cases")
     parser.add_argument("--bare", action="store_true",
                         help="the baseline instead: bare workflows with the same four activities, then waiting")
-    parser.add_argument("--runner", choices=("default", "strict", "passthrough-all", "unsandboxed"), default="default",
+    parser.add_argument("--runner", choices=RUNNERS, default="default",
                         help="the worker's sandbox: default is hrflow's, strict the full sandbox (the baseline), see bench.worker")
     args = parser.parse_args()
     n = args.cases or SIZES[args.size]

@@ -231,7 +231,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="ABBA rounds: each gives two pair ratios (default 2)")
     parser.add_argument("--worker-processes", type=int, default=1,
                         help="worker processes, as hrflow worker --processes N (task latencies: the first one's)")
-    parser.add_argument("--runner", choices=("default", "strict", "passthrough-all", "unsandboxed"), default="default",
+    parser.add_argument("--runner", choices=common.RUNNERS, default="default",
                         help="the worker's sandbox: default is hrflow's, strict the full sandbox (the baseline), see bench.worker")
     args = parser.parse_args()
     n, concurrency = SIZES[args.size]

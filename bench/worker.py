@@ -6,9 +6,11 @@ agency's latency is 0). ``--max-cached`` is passed to ``build_worker`` (hrflow's
 ``--metrics-port`` serves the SDK's Prometheus metrics (e.g. ``temporal_sticky_cache_size``), so
 a benchmark can see how many workflows the worker holds in its cache.
 
-``--runner default`` is hrflow as it ships (``worker.workflow_runner``: hrflow's own pure packages
-passed through the sandbox, and the bare workflows' module with them, so both sides run alike).
-The others are baselines and experiments: ``strict`` is the full sandbox, which re-imports each
+``--runner default`` is hrflow as it ships (``hrflow.sandbox.workflow_runner``: hrflow's own pure
+packages passed through the sandbox, and the bare workflows' module with them, so both sides run
+alike, entered the lean way). The others are baselines and experiments: ``sdk-entry`` is the same
+sandbox entered the SDK's way (each entry's code compiled again, the importer swapped in to read a
+payload's serialization context); ``strict`` is the full sandbox, which re-imports each
 workflow's modules for every workflow run (hrflow before issue 19); ``passthrough-all`` passes
 every module through; ``unsandboxed`` (no sandbox at all) shows the floor.
 """
@@ -35,9 +37,10 @@ async def main(args: argparse.Namespace) -> None:
     from bench.bare import BareWorkflow, TrivialWorkflow, noop
     from db.session import make_engine
     from hrflow.codec import data_converter
+    from hrflow.sandbox import workflow_runner
     from hrflow.settings import load_settings
     from hrflow.temporal import codec_from, sealing_sessions
-    from worker import build_worker, workflow_runner
+    from worker import build_worker
 
     settings = load_settings()
     engine = make_engine(settings.sqlalchemy_url, pool_size=settings.worker_max_concurrent_activities, pre_ping=False)
@@ -55,7 +58,7 @@ async def main(args: argparse.Namespace) -> None:
         return n
 
     # the bare workflows are passed through like hrflow's own (``default``), or not at all
-    runner = {"default": workflow_runner("bench.bare"),
+    runner = {"default": workflow_runner("bench.bare"), "sdk-entry": workflow_runner("bench.bare", lean_entry=False),
               "unsandboxed": UnsandboxedWorkflowRunner(), "strict": SandboxedWorkflowRunner(),
               "passthrough-all": SandboxedWorkflowRunner(
                   restrictions=SandboxRestrictions.default.with_passthrough_all_modules())}[args.runner]
@@ -83,7 +86,8 @@ if __name__ == "__main__":
     parser.add_argument("--ready-file", required=True)
     parser.add_argument("--max-cached", type=int, help="default: HRFLOW_WORKER_MAX_CACHED_WORKFLOWS")
     parser.add_argument("--metrics-port", type=int)
-    parser.add_argument("--runner", choices=("default", "strict", "passthrough-all", "unsandboxed"), default="default")
+    from bench.common import RUNNERS
+    parser.add_argument("--runner", choices=RUNNERS, default="default")
     logging.basicConfig(level=logging.WARNING)
     asyncio.run(main(parser.parse_args()))
     # as `hrflow worker`: skip interpreter finalisation (native threads vs. a finalising interpreter)

@@ -7,6 +7,7 @@ Cases run for months: a change to a workflow's command sequence that is not behi
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,16 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from hrflow.codec import data_converter
+from hrflow.sandbox import workflow_runner
 from workflows.registry import ALL_WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
+
+
+def _history(path: Path) -> WorkflowHistory:
+    id_file = path.with_suffix(".id")
+    workflow_id = id_file.read_text().strip() if id_file.exists() else f"{path.parent.name}-{path.stem}"
+    return WorkflowHistory.from_json(workflow_id, path.read_text())
 
 
 def test_every_workflow_has_recorded_histories() -> None:
@@ -33,12 +41,21 @@ def test_every_workflow_has_recorded_histories() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_history_replays(path: Path, codec) -> None:
-    id_file = path.with_suffix(".id")
-    workflow_id = id_file.read_text().strip() if id_file.exists() else f"{path.parent.name}-{path.stem}"
-    history = WorkflowHistory.from_json(workflow_id, path.read_text())
     replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=data_converter(codec))
-    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    result = await replayer.replay_workflow(_history(path), raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+
+
+async def test_every_history_replays_in_the_sandbox_the_worker_runs(codec) -> None:
+    """As above, with the runner the worker ships (hrflow's packages passed through, entered the
+    lean way, ``hrflow.sandbox``) instead of the full sandbox."""
+    async def histories() -> AsyncIterator[WorkflowHistory]:
+        for path in HISTORIES:
+            yield _history(path)
+
+    replayer = Replayer(workflows=ALL_WORKFLOWS, data_converter=data_converter(codec), workflow_runner=workflow_runner())
+    results = await replayer.replay_workflows(histories(), raise_on_replay_failure=False)
+    assert results.replay_failures == {}
 
 
 # (patch, history recorded before it, history recorded after it)
