@@ -10,9 +10,10 @@ and drops the repeated work:
 
 - the entry code is compiled once per source, not on every call; what runs inside the sandbox,
   with which importer and restrictions, is unchanged;
-- the serialization context is read from the sandboxed instance directly: that read looks up the
-  instance's pending commands and builds a frozen dataclass, imports nothing and calls nothing
-  restricted, so swapping the importer in for it protects nothing.
+- a payload's serialization context (and its external-storage context, which the SDK asks for
+  too) is read from the sandboxed instance directly: that read looks up the instance's pending
+  commands and builds a frozen dataclass, imports nothing and calls nothing restricted, so
+  swapping the importer in for it protects nothing.
 
 Both hook the SDK's private ``_Instance``; ``entry_supported`` checks the shape they rely on
 (temporalio 1.35), and ``workflow_runner`` falls back to the SDK's plain runner when it changes.
@@ -28,6 +29,7 @@ from typing import Any
 
 import temporalio.workflow
 from temporalio.converter import SerializationContext
+from temporalio.converter._extstore import StorageDriverStoreContext
 from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails
 from temporalio.worker._command_aware_visitor import CommandInfo
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -48,12 +50,14 @@ def _compiled(source: str) -> CodeType:
 
 def entry_supported() -> bool:
     """Whether the SDK's sandboxed instance still has the shape ``_Entry`` overrides:
-    ``_run_code(self, code, **extra_globals)`` and ``get_serialization_context(self, command_info)``."""
+    ``_run_code(self, code, **extra_globals)``, ``get_serialization_context(self, command_info)``
+    and ``get_external_store_context(self, command_info)``."""
     def names(attr: str) -> list[str] | None:
         fn = getattr(sdk_runner._Instance, attr, None)
         return None if fn is None else list(inspect.signature(fn).parameters)
     return (names("_run_code") == ["self", "code", "extra_globals"]
-            and names("get_serialization_context") == ["self", "command_info"])
+            and names("get_serialization_context") == ["self", "command_info"]
+            and names("get_external_store_context") == ["self", "command_info"])
 
 
 class _Entry(sdk_runner._Instance):
@@ -80,6 +84,15 @@ class _Entry(sdk_runner._Instance):
         if in_sandbox is None:  # not created yet: the SDK's way
             return super().get_serialization_context(command_info)
         context: SerializationContext | None = in_sandbox.get_serialization_context(command_info)
+        return context
+
+    def get_external_store_context(self, command_info: CommandInfo | None) -> StorageDriverStoreContext:
+        """Where a payload would be stored externally, read the same way: the SDK asks for it for
+        every payload sequence it encodes, whether external storage is configured or not."""
+        in_sandbox: Any = self.globals_and_locals.get("__temporal_in_sandbox")
+        if in_sandbox is None:
+            return super().get_external_store_context(command_info)
+        context: StorageDriverStoreContext = in_sandbox.get_external_store_context(command_info)
         return context
 
 

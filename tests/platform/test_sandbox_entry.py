@@ -8,10 +8,11 @@ import collections
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import pytest
 from temporalio.api.common.v1 import Payload
+from temporalio.api.enums.v1 import CommandType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.converter import (
     ActivitySerializationContext,
@@ -21,10 +22,13 @@ from temporalio.converter import (
     WithSerializationContext,
     WorkflowSerializationContext,
 )
-from temporalio.worker import Worker
+from temporalio.converter._extstore import StorageDriverStoreContext
+from temporalio.worker import Worker, WorkflowInstance, WorkflowInstanceDetails
+from temporalio.worker._command_aware_visitor import CommandInfo
 from temporalio.worker.workflow_sandbox import RestrictedWorkflowAccessError, SandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import _runner as sdk_runner
 
-from hrflow.sandbox import LeanEntryRunner, entry_supported, workflow_runner
+from hrflow.sandbox import LeanEntryRunner, _Entry, entry_supported, workflow_runner
 from tests.platform.sandbox_forbidden import ForbiddenCall
 from tests.platform.sandbox_probe import ContextsChild, ContextsParent, echo
 
@@ -64,6 +68,28 @@ async def _run(env_client: Client, runner: SandboxedWorkflowRunner, workflow_id:
     return result, collections.Counter(seen)
 
 
+class _Compared(_Entry):
+    """The lean instance, also asking the SDK's own way for every context it is asked for."""
+
+    answers: ClassVar[list[tuple[str, CommandInfo | None, Any, Any]]] = []
+
+    def get_serialization_context(self, command_info: CommandInfo | None) -> SerializationContext | None:
+        ours = super().get_serialization_context(command_info)
+        self.answers.append(("codec", command_info, ours, sdk_runner._Instance.get_serialization_context(self, command_info)))
+        return ours
+
+    def get_external_store_context(self, command_info: CommandInfo | None) -> StorageDriverStoreContext:
+        ours = super().get_external_store_context(command_info)
+        self.answers.append(("store", command_info, ours,
+                             sdk_runner._Instance.get_external_store_context(self, command_info)))
+        return ours
+
+
+class _ComparedRunner(LeanEntryRunner):
+    def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
+        return _Compared(det, self.runner_class, self.restrictions)
+
+
 def _sdk_runner() -> SandboxedWorkflowRunner:
     return workflow_runner("tests.platform.sandbox_probe", lean_entry=False)
 
@@ -90,6 +116,21 @@ async def test_every_payload_is_bound_to_the_context_the_sdk_binds_it_to(tempora
     assert {c.is_local for c in activity_contexts} == {True, False}
     assert {c.workflow_id for c in contexts if isinstance(c, WorkflowSerializationContext)} == {
         workflow_id, f"{workflow_id}-child"}
+
+
+async def test_every_context_read_directly_is_the_one_the_sdk_reads_through_the_sandbox(temporal_env) -> None:
+    """The oracle is the SDK's own code, asked on the same instance at the same moment."""
+    _Compared.answers.clear()
+    runner = _ComparedRunner(restrictions=workflow_runner("tests.platform.sandbox_probe").restrictions)
+    result, _ = await _run(temporal_env.client, runner, f"compared-{uuid.uuid4().hex[:8]}",
+                           f"sandbox-{uuid.uuid4().hex[:8]}")
+    assert result == "x:regular|x:local|x:child/x:signal"
+    mismatches = [(kind, info, ours, sdks) for kind, info, ours, sdks in _Compared.answers if ours != sdks]
+    assert mismatches == []
+    asked = {(kind, info.command_type) for kind, info, _, _ in _Compared.answers if info is not None}
+    for command in (CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK, CommandType.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION,
+                    CommandType.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION):
+        assert {("codec", command), ("store", command)} <= asked
 
 
 async def test_the_lean_entry_still_refuses_what_the_sandbox_forbids(temporal_env) -> None:
