@@ -77,10 +77,14 @@ class _Entry(sdk_runner._Instance):
             for k in extra_globals:
                 self.globals_and_locals.pop(k, None)
 
+    def _in_sandbox(self) -> Any:
+        """The SDK's object inside the sandbox that holds the workflow instance (None until made)."""
+        return self.globals_and_locals.get("__temporal_in_sandbox")
+
     def get_serialization_context(self, command_info: CommandInfo | None) -> SerializationContext | None:
         """The payload's context, read from the instance's pending commands directly: that read
         imports nothing and calls nothing restricted, so the importer is not swapped in for it."""
-        in_sandbox: Any = self.globals_and_locals.get("__temporal_in_sandbox")
+        in_sandbox = self._in_sandbox()
         if in_sandbox is None:  # not created yet: the SDK's way
             return super().get_serialization_context(command_info)
         context: SerializationContext | None = in_sandbox.get_serialization_context(command_info)
@@ -89,7 +93,7 @@ class _Entry(sdk_runner._Instance):
     def get_external_store_context(self, command_info: CommandInfo | None) -> StorageDriverStoreContext:
         """Where a payload would be stored externally, read the same way: the SDK asks for it for
         every payload sequence it encodes, whether external storage is configured or not."""
-        in_sandbox: Any = self.globals_and_locals.get("__temporal_in_sandbox")
+        in_sandbox = self._in_sandbox()
         if in_sandbox is None:
             return super().get_external_store_context(command_info)
         context: StorageDriverStoreContext = in_sandbox.get_external_store_context(command_info)
