@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -30,10 +31,27 @@ EMPLOYEE = {
 }
 
 
+# Below the kernel's ephemeral range (32768-60999 here): the servers other tests start on port 0
+# meanwhile cannot take the dev stack's ports in the seconds between its port check and its bind.
+# (Once in CI the API answered a fresh token with "Signature verification failed": what another
+# test's hrflow API, with its own secret, on the dev stack's API port looks like.)
+OWN_PORTS = range(20000, 32000)
+_handed_out: set[int] = set()
+
+
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now, outside the ephemeral range, not handed out before."""
+    while True:
+        port = random.choice(OWN_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 def _env(**extra: str) -> dict[str, str]:
