@@ -77,26 +77,21 @@ class _Entry(sdk_runner._Instance):
             for k in extra_globals:
                 self.globals_and_locals.pop(k, None)
 
+    @property
     def _in_sandbox(self) -> Any:
-        """The SDK's object inside the sandbox that holds the workflow instance (None until made)."""
-        return self.globals_and_locals.get("__temporal_in_sandbox")
+        """The SDK's object inside the sandbox that holds the workflow instance (made in ``__init__``)."""
+        return self.globals_and_locals["__temporal_in_sandbox"]
 
     def get_serialization_context(self, command_info: CommandInfo | None) -> SerializationContext | None:
         """The payload's context, read from the instance's pending commands directly: that read
         imports nothing and calls nothing restricted, so the importer is not swapped in for it."""
-        in_sandbox = self._in_sandbox()
-        if in_sandbox is None:  # not created yet: the SDK's way
-            return super().get_serialization_context(command_info)
-        context: SerializationContext | None = in_sandbox.get_serialization_context(command_info)
+        context: SerializationContext | None = self._in_sandbox.get_serialization_context(command_info)
         return context
 
     def get_external_store_context(self, command_info: CommandInfo | None) -> StorageDriverStoreContext:
         """Where a payload would be stored externally, read the same way: the SDK asks for it for
         every payload sequence it encodes, whether external storage is configured or not."""
-        in_sandbox = self._in_sandbox()
-        if in_sandbox is None:
-            return super().get_external_store_context(command_info)
-        context: StorageDriverStoreContext = in_sandbox.get_external_store_context(command_info)
+        context: StorageDriverStoreContext = self._in_sandbox.get_external_store_context(command_info)
         return context
 
 
@@ -107,10 +102,10 @@ class LeanEntryRunner(SandboxedWorkflowRunner):
         return _Entry(det, self.runner_class, self.restrictions)
 
 
-def workflow_runner(*also_pure: str, lean_entry: bool | None = None) -> SandboxedWorkflowRunner:
+def workflow_runner(*also_pure: str, lean_entry: bool = True) -> SandboxedWorkflowRunner:
     """The sandbox with hrflow's pure packages passed through, and ``also_pure`` (a benchmark's
     own workflows, so that its baseline is run as hrflow's are); entered the cheaper way
     (``lean_entry``) unless told otherwise or the SDK's instance has changed shape."""
     restrictions = SandboxRestrictions.default.with_passthrough_modules(*PURE_PACKAGES, *also_pure)
-    lean = entry_supported() if lean_entry is None else lean_entry and entry_supported()
+    lean = lean_entry and entry_supported()
     return (LeanEntryRunner if lean else SandboxedWorkflowRunner)(restrictions=restrictions)
