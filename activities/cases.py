@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import Row, bindparam, text, update
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -15,7 +15,7 @@ from activities.unit import DbActivities, append_audit, audit_once, db_step
 from db import outbox as db_outbox
 from db.base import table, upsert
 from db.models import ApprovalTask, Case, CaseDeadline
-from db.steps import claim_step, insert_once
+from db.steps import insert_once
 from domain import workdays
 from domain.actors import Actor
 from domain.case_notices import stage_notice
@@ -25,16 +25,22 @@ from domain.refusals import Refusal
 
 _CASES = table(Case)
 # The hot path's statements, built once (building a statement costs more Python than running it).
-# Lock the case row and move it in one statement, answering what it was (PostgreSQL 14 has no
-# RETURNING OLD: the row as locked is joined in). A status given ends or reopens the case.
-_MOVE_CASE = text(
-    "UPDATE cases c SET stage = :stage, status = coalesce(:status, old.status),"
+# Claim the step, lock the case row and move it, in one statement that answers whether the step
+# was claimed and what the case was (PostgreSQL 14 has no RETURNING OLD: the row as locked is
+# joined in). A step claimed before (a retry after the commit) moves nothing. A status given ends
+# or reopens the case.
+_CLAIM_AND_MOVE = text(
+    "WITH claimed AS (INSERT INTO activity_steps (workflow_id, step) VALUES (:case, :step)"
+    " ON CONFLICT DO NOTHING RETURNING step),"
+    " old AS (SELECT workflow_id, kind, employee_id, stage, status, summary, closed_at FROM cases"
+    " WHERE workflow_id = :case AND EXISTS (SELECT 1 FROM claimed) FOR UPDATE),"
+    " moved AS (UPDATE cases c SET stage = :stage, status = coalesce(:status, old.status),"
     " summary = coalesce(:summary, old.summary), next_due_at = :next_due_at,"
     " closed_at = CASE WHEN :status IS NULL THEN old.closed_at WHEN :status = 'open' THEN NULL ELSE :at END"
-    " FROM (SELECT workflow_id, kind, employee_id, stage, status, summary, closed_at FROM cases"
-    " WHERE workflow_id = :case FOR UPDATE) old"
-    " WHERE c.workflow_id = old.workflow_id"
-    " RETURNING old.kind, old.employee_id, old.stage, old.status, old.summary")
+    " FROM old WHERE c.workflow_id = old.workflow_id"
+    " RETURNING old.kind, old.employee_id, old.stage, old.status, old.summary)"
+    " SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, EXISTS (SELECT 1 FROM moved) AS moved, moved.*"
+    " FROM (SELECT 1) AS one LEFT JOIN moved ON true")
 _DEADLINES = table(CaseDeadline)
 _CANCEL_DEADLINES = (update(_DEADLINES)
                      .where(_DEADLINES.c.workflow_id == bindparam("case"), _DEADLINES.c.status == "open")
@@ -50,12 +56,30 @@ _CLOSE_TASK = (update(_TASKS)  # its SET is the other parameters
                .returning(_TASKS.c.title))
 
 
-def apply_stage_change(session: Session, req: contract.ChangeStage) -> None:
-    """Move the case row and audit it, inside the caller's transaction (step already claimed)."""
-    case = session.execute(_MOVE_CASE, {"case": req.workflow_id, "stage": req.stage, "status": req.status,
-                                        "summary": req.summary, "next_due_at": req.next_due_at, "at": req.at}).first()
-    if case is None:
-        raise ValueError(f"case {req.workflow_id} is not open")  # retried: open may lag
+def move_stage(session: Session, req: contract.ChangeStage) -> bool:
+    """Claim ``req.step``, move the case row and audit it, in the caller's transaction: False (and
+    nothing written) when the step was claimed before."""
+    case = claim_and_move(session, req)
+    if case is not None:
+        audit_move(session, req, case)
+    return case is not None
+
+
+def claim_and_move(session: Session, req: contract.ChangeStage) -> Row[Any] | None:
+    """Claim ``req.step`` and move the case row: the case as it was, None when the step was
+    claimed before. The caller audits the move (``audit_move``) in the same transaction."""
+    row = session.execute(_CLAIM_AND_MOVE, {"case": req.workflow_id, "step": req.step, "stage": req.stage,
+                                            "status": req.status, "summary": req.summary,
+                                            "next_due_at": req.next_due_at, "at": req.at}).one()
+    if not row.claimed:
+        return None
+    if not row.moved:
+        raise ValueError(f"case {req.workflow_id} is not open")  # retried (the claim rolls back): open may lag
+    return row
+
+
+def audit_move(session: Session, req: contract.ChangeStage, case: Row[Any]) -> None:
+    """The audit entry of a move (``case`` as it was), the end of a closed case's dates, and her notice."""
     before = {**req.before, "stage": case.stage, "status": case.status}
     after: dict[str, Any] = {}
     if req.summary is not None and req.summary != case.summary:
@@ -102,8 +126,7 @@ class CaseActivities(DbActivities):
     @activity.defn(name=contract.CHANGE_STAGE.name)
     def change_stage(self, req: contract.ChangeStage) -> None:
         with db_step(self._sessions) as session:
-            if claim_step(session, req.workflow_id, req.step).first_time:
-                apply_stage_change(session, req)
+            move_stage(session, req)
 
     @activity.defn(name=contract.OPEN_TASK.name)
     def open_task(self, req: contract.OpenTask) -> None:

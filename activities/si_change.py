@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.cases import apply_stage_change
+from activities.cases import audit_move, claim_and_move
 from activities.unit import AgencyActivities, agency_refusals, append_audit, db_step
 from db.base import table, upsert
 from db.models import Employee, SiChange, SiEnrollment
@@ -35,12 +35,15 @@ def refusal(field: str, rule: str, message: str) -> ApplicationError:
 
 
 _CHANGES = table(SiChange)
-# The change row's statements, built once: every transition of every case writes it.
-_EARLIER = (select(_CHANGES.c.kind, _CHANGES.c.base, _CHANGES.c.months, _CHANGES.c.estimate_total)
-            .where(_CHANGES.c.workflow_id == bindparam("workflow_id")))
 _KEPT = ("employee_id", "city", "kind", "base", "months", "effective_month", "estimate_total", "stage", "maker",
          "approver", "agency_reason", "updated_at")
-_UPSERT = upsert(SiChange, ["workflow_id"], _KEPT)
+# Built once, every transition of every case writes it: upsert the change row and answer what it
+# was (the statement's snapshot is from before its upsert), in one statement.
+_UPSERT_ANSWERING_EARLIER = (
+    select(_CHANGES.c.kind, _CHANGES.c.base, _CHANGES.c.months, _CHANGES.c.estimate_total)
+    .where(_CHANGES.c.workflow_id == bindparam("workflow_id"))
+    .add_cte(upsert(SiChange, ["workflow_id"], _KEPT)
+             .values({c: bindparam(c) for c in ("workflow_id", "created_at", *_KEPT)}).cte("upserted")))
 
 
 class SocialInsuranceActivities(AgencyActivities):
@@ -59,25 +62,25 @@ class SocialInsuranceActivities(AgencyActivities):
     @activity.defn(name=contract.TRANSITION.name)
     def transition(self, req: contract.Transition) -> None:
         """The change row, the case stage and the audit entry, in one transaction."""
+        f = req.facts
+        stage = ChangeStage(workflow_id=req.workflow_id, step=req.step, stage=req.stage, status=req.status,
+                            at=req.at, next_due_at=req.next_due_at, actor=req.actor,
+                            details={"kind": f.kind.value, "base": f.base, "months": f.months,
+                                     "estimate_total": req.estimate_total, **req.details},
+                            summary=change_summary(f.kind, f.city, f.base, f.months))
         with db_step(self._sessions) as session:
-            if not claim_step(session, req.workflow_id, req.step).first_time:
-                return
-            f = req.facts
-            earlier = session.execute(_EARLIER, {"workflow_id": req.workflow_id}).first()
-            now = {"kind": f.kind.value, "base": f.base, "months": f.months, "estimate_total": req.estimate_total}
-            before = {} if earlier is None else {  # a correction: what the facts were, for the audit
-                k: v for k, v in earlier._asdict().items() if v != now[k]}
-            session.execute(_UPSERT, {
+            case = claim_and_move(session, stage)
+            if case is None:
+                return  # done before
+            earlier = session.execute(_UPSERT_ANSWERING_EARLIER, {
                 "workflow_id": req.workflow_id, "created_at": req.at, "employee_id": f.employee_id, "city": f.city,
                 "kind": f.kind.value, "base": f.base, "months": f.months, "effective_month": f.effective_month,
                 "estimate_total": req.estimate_total, "stage": req.stage, "maker": req.maker,
-                "approver": req.approver, "agency_reason": req.agency_reason, "updated_at": req.at})
-            apply_stage_change(session, ChangeStage(
-                workflow_id=req.workflow_id, step=req.step, stage=req.stage, status=req.status,
-                at=req.at, next_due_at=req.next_due_at, actor=req.actor,
-                details={"kind": f.kind.value, "base": f.base, "months": f.months,
-                         "estimate_total": req.estimate_total, **req.details},
-                before=before, summary=change_summary(f.kind, f.city, f.base, f.months)))
+                "approver": req.approver, "agency_reason": req.agency_reason, "updated_at": req.at}).first()
+            now = {"kind": f.kind.value, "base": f.base, "months": f.months, "estimate_total": req.estimate_total}
+            before = {} if earlier is None else {  # a correction: what the facts were, for the audit
+                k: v for k, v in earlier._asdict().items() if v != now[k]}
+            audit_move(session, stage.model_copy(update={"before": before}), case)
 
     @activity.defn(name=contract.EXECUTE.name)
     def execute(self, req: contract.Execute) -> contract.Executed:

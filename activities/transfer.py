@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from temporalio import activity
 
-from activities.cases import apply_stage_change, require_arrangement
+from activities.cases import audit_move, claim_and_move, require_arrangement
 from activities.unit import AgencyActivities, append_audit, db_step
 from db.base import upsert
 from db.models import Transfer, TransferBranch, TransferMaterial, TransferReview
@@ -30,9 +30,13 @@ class TransferActivities(AgencyActivities):
     @activity.defn(name=contract.RECORD.name)
     def record(self, req: contract.RecordTransfer) -> None:
         """The transfer row, its branches, the case stage and the audit entry, in one transaction."""
+        stage = ChangeStage(workflow_id=req.workflow_id, step=req.step, stage=req.stage, status=req.status, at=req.at,
+                            actor=req.actor,
+                            details={"branches": {b.kind: b.status for b in req.branches}, **req.details})
         with db_step(self._sessions) as session:
-            if not claim_step(session, req.workflow_id, req.step).first_time:
-                return
+            case = claim_and_move(session, stage)
+            if case is None:
+                return  # done before
             session.execute(_UPSERT_TRANSFER, {
                 "workflow_id": req.workflow_id, "created_at": req.at, "employee_id": req.employee_id,
                 "department": req.department, "origin_province": req.origin_province, "origin_city": req.origin_city,
@@ -43,9 +47,7 @@ class TransferActivities(AgencyActivities):
             if req.branches:  # one statement for all of them
                 session.execute(_UPSERT_BRANCH, [{"workflow_id": req.workflow_id, **b.model_dump()}
                                                  for b in req.branches])
-            apply_stage_change(session, ChangeStage(
-                workflow_id=req.workflow_id, step=req.step, stage=req.stage, status=req.status, at=req.at,
-                actor=req.actor, details={"branches": {b.kind: b.status for b in req.branches}, **req.details}))
+            audit_move(session, stage, case)
 
     @activity.defn(name=contract.MISSING_MATERIALS.name)
     def missing_materials(self, req: contract.CheckMaterials) -> list[str]:

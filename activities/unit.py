@@ -26,7 +26,6 @@ from db import audit
 from db.models import Employee
 from db.sealed_fields import open_row
 from db.session import unit_of_work
-from db.steps import claim_step
 from domain.actors import Actor
 from domain.refusals import Refusal
 from integrations.si_agency import AgencyRejected, AgencySubmission, SocialInsuranceAgency
@@ -91,22 +90,21 @@ def agency_refusals(refused: str, *, kind: Refusal = Refusal.AGENCY_REJECTED, de
 def append_audit(session: Session, actor: Actor, action: str, *, workflow_id: str | None, at: dt.datetime,
                  subject: str | None = None, before: Any = None, after: Any = None) -> None:
     """The audit entry of what an activity did, by ``actor`` (her login, role and request)."""
-    audit.append(
-        session,
-        audit.AuditEntry(actor=actor.user, actor_role=actor.role, action=action,
-                         workflow_id=workflow_id, subject=subject, before=before, after=after,
-                         request_id=actor.request_id, on_behalf_of=actor.on_behalf_of),
-        at=at,
-    )
+    audit.append(session, _entry(actor, action, workflow_id, subject, before, after), at=at)
 
 
 def audit_once(session: Session, step: str, actor: Actor, action: str, *, workflow_id: str, at: dt.datetime,
                subject: str | None = None, before: Any = None, after: Any = None) -> None:
-    """The audit entry of the case's ``step``, written once: a retry after the commit finds the step
-    claimed and writes nothing."""
-    if claim_step(session, workflow_id, step).first_time:
-        append_audit(session, actor, action, workflow_id=workflow_id, at=at, subject=subject, before=before,
-                     after=after)
+    """The audit entry of the case's ``step``, written once (the step's claim and the entry are one
+    statement): a retry after the commit finds the step claimed and writes nothing."""
+    audit.append_once(session, _entry(actor, action, workflow_id, subject, before, after), step=step, at=at)
+
+
+def _entry(actor: Actor, action: str, workflow_id: str | None, subject: str | None, before: Any,
+           after: Any) -> audit.AuditEntry:
+    return audit.AuditEntry(actor=actor.user, actor_role=actor.role, action=action, workflow_id=workflow_id,
+                            subject=subject, before=before, after=after, request_id=actor.request_id,
+                            on_behalf_of=actor.on_behalf_of)
 
 
 class DbActivities:

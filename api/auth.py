@@ -13,6 +13,7 @@ only, under ``/reports/monthly/``) in the ``hrflow_report_token`` cookie.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -21,7 +22,7 @@ from typing import Annotated
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
@@ -47,6 +48,10 @@ _EMPLOYEE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 class Principal(BaseModel):
+    """Who calls; frozen, as one decoded token's caller is shared by its every request."""
+
+    model_config = ConfigDict(frozen=True)
+
     user: str
     role: Role
     employee_id: str | None = None  # the caller's own employee number, if they are staff too
@@ -89,7 +94,19 @@ def mint_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def decode_token(secret: str, token: str) -> Principal:
+def decode_token(secret: str, token: str, *, now: dt.datetime | None = None) -> Principal:
+    """The caller a token names. Its signature and claims are checked at its first use and the
+    answer kept (``_verified``); its expiry is checked at every use, as PyJWT checks it."""
+    principal, expires = _verified(secret, token)
+    if expires <= (now or dt.datetime.now(dt.UTC)).timestamp():
+        raise _unauthenticated("the token has expired; ask for a new one")
+    return principal
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified(secret: str, token: str) -> tuple[Principal, float]:
+    """A token's caller and expiry, verified once: a token's bytes and the secret decide everything
+    but whether it has expired by now (a refusal raises, and is not kept)."""
     try:
         claims = jwt.decode(
             token, secret, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER,
@@ -110,7 +127,7 @@ def decode_token(secret: str, token: str) -> Principal:
         raise _unauthenticated("the token's employee number is malformed")
     if unit is not None and (not isinstance(unit, str) or not _EMPLOYEE.match(unit)):
         raise _unauthenticated("the token's unit is malformed")
-    return Principal(user=user, role=role, employee_id=employee, unit=unit)
+    return Principal(user=user, role=role, employee_id=employee, unit=unit), float(claims["exp"])
 
 
 def _unauthenticated(message: str) -> ApiError:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from db.audit_anchors import Anchor, BadAnchor, check_anchors
 from db.canonical import canonical_bytes, to_jsonable
 from db.models import AuditChainHead, AuditEvent, AuditSeal
+from db.steps import claim_step
 
 GENESIS = "0" * 64
 LEGACY = "legacy"  # the chain of rows from before per-case chains, as seals name it
@@ -88,15 +89,32 @@ def append(session: Session, entry: AuditEntry, *, at: dt.datetime | None = None
     PostgreSQL by ``row_hash``'s recipe (the row's canonical bytes with the head's hash and the
     next place spliced in), inserts it and moves the head. Only a first row that raced another
     first row of its chain goes the batch's way."""
+    _append_one(session, entry, at, None)
+
+
+def append_once(session: Session, entry: AuditEntry, *, step: str, at: dt.datetime | None = None) -> bool:
+    """``append``, in the same statement as the claim of the case's ``step`` (``db.steps``): False,
+    and nothing written, when an earlier try of the step claimed it."""
+    assert entry.workflow_id is not None, "a step is a case's"
+    return _append_one(session, entry, at, step)
+
+
+def _append_one(session: Session, entry: AuditEntry, at: dt.datetime | None, step: str | None) -> bool:
     occurred_at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     row = _fields(entry, occurred_at)
     pieces = _hash_pieces(row)
     if pieces is not None:
         params = row | {"before": json.dumps(row["before"]), "after": json.dumps(row["after"]),
-                        "genesis": GENESIS, "p1": pieces[0], "p2": pieces[1], "p3": pieces[2]}
-        if session.execute(_APPEND_ONE, params).scalar_one() == 1:
-            return
+                        "genesis": GENESIS, "p1": pieces[0], "p2": pieces[1], "p3": pieces[2], "step": step}
+        written, claimed = session.execute(_APPEND_ONE if step is None else _CLAIM_AND_APPEND_ONE, params).one()
+        if not claimed:
+            return False
+        if written == 1:
+            return True
+    elif step is not None and not claim_step(session, entry.workflow_id or "", step).first_time:
+        return False
     append_many(session, [entry], at=occurred_at)
+    return True
 
 
 def _fields(entry: AuditEntry, occurred_at: dt.datetime) -> dict[str, Any]:
@@ -167,23 +185,34 @@ _WRITE = sa.text(
 # row by row_hash's recipe, insert it and move the head. A statement may not modify a row twice,
 # so the head is either created with its final values or updated after the lock. A chain's first
 # row racing another first row of the same chain inserts nothing here (the head exists by then)
-# and is appended the batch's way.
-_APPEND_ONE = sa.text(
-    "WITH locked AS (SELECT seq, head_hash FROM audit_chain_heads WHERE chain = :chain FOR UPDATE),"
-    " place AS (SELECT coalesce((SELECT seq FROM locked), 0) + 1 AS seq,"
-    " coalesce((SELECT head_hash FROM locked), :genesis) AS prev, EXISTS (SELECT 1 FROM locked) AS had_head),"
-    " hashed AS (SELECT seq, prev, had_head, encode(sha256(CAST(:p1 AS bytea) || convert_to(prev, 'UTF8')"
-    " || CAST(:p2 AS bytea) || convert_to(CAST(seq AS text), 'UTF8') || CAST(:p3 AS bytea)), 'hex') AS hash"
-    " FROM place),"
-    " created AS (INSERT INTO audit_chain_heads (chain, seq, head_hash, sealed_seq)"
-    " SELECT :chain, seq, hash, 0 FROM hashed WHERE NOT had_head ON CONFLICT (chain) DO NOTHING RETURNING chain),"
-    " moved AS (UPDATE audit_chain_heads h SET seq = hashed.seq, head_hash = hashed.hash FROM hashed"
-    " WHERE h.chain = :chain AND hashed.had_head RETURNING h.chain),"
-    " written AS (INSERT INTO audit_events (" + ", ".join(_COLUMNS) + ")"
-    " SELECT CAST(:occurred_at AS timestamptz), :actor, :actor_role, :action, :workflow_id, :subject,"
-    " CAST(:before AS jsonb), CAST(:after AS jsonb), :request_id, :on_behalf_of, :chain, hashed.seq, hashed.prev,"
-    " hashed.hash FROM hashed WHERE hashed.had_head OR EXISTS (SELECT 1 FROM created) RETURNING 1)"
-    " SELECT count(*) FROM written")
+# and is appended the batch's way. The claiming variant first claims the case's step (as
+# ``db.steps.claim_step`` does) and does the rest only if that claim is new.
+def _one_row_statement(claiming: bool) -> Any:
+    claimed = ("claimed AS (INSERT INTO activity_steps (workflow_id, step) VALUES (:workflow_id, :step)"
+               " ON CONFLICT DO NOTHING RETURNING step), " if claiming else "")
+    only_if_claimed = " WHERE EXISTS (SELECT 1 FROM claimed)" if claiming else ""
+    return sa.text(
+        "WITH " + claimed + "locked AS (SELECT seq, head_hash FROM audit_chain_heads WHERE chain = :chain"
+        + (" AND EXISTS (SELECT 1 FROM claimed)" if claiming else "") + " FOR UPDATE),"
+        " place AS (SELECT coalesce((SELECT seq FROM locked), 0) + 1 AS seq,"
+        " coalesce((SELECT head_hash FROM locked), :genesis) AS prev, EXISTS (SELECT 1 FROM locked) AS had_head"
+        + only_if_claimed + "),"
+        " hashed AS (SELECT seq, prev, had_head, encode(sha256(CAST(:p1 AS bytea) || convert_to(prev, 'UTF8')"
+        " || CAST(:p2 AS bytea) || convert_to(CAST(seq AS text), 'UTF8') || CAST(:p3 AS bytea)), 'hex') AS hash"
+        " FROM place),"
+        " created AS (INSERT INTO audit_chain_heads (chain, seq, head_hash, sealed_seq)"
+        " SELECT :chain, seq, hash, 0 FROM hashed WHERE NOT had_head ON CONFLICT (chain) DO NOTHING RETURNING chain),"
+        " moved AS (UPDATE audit_chain_heads h SET seq = hashed.seq, head_hash = hashed.hash FROM hashed"
+        " WHERE h.chain = :chain AND hashed.had_head RETURNING h.chain),"
+        " written AS (INSERT INTO audit_events (" + ", ".join(_COLUMNS) + ")"
+        " SELECT CAST(:occurred_at AS timestamptz), :actor, :actor_role, :action, :workflow_id, :subject,"
+        " CAST(:before AS jsonb), CAST(:after AS jsonb), :request_id, :on_behalf_of, :chain, hashed.seq, hashed.prev,"
+        " hashed.hash FROM hashed WHERE hashed.had_head OR EXISTS (SELECT 1 FROM created) RETURNING 1)"
+        " SELECT count(*), " + ("EXISTS (SELECT 1 FROM claimed)" if claiming else "true") + " FROM written")
+
+
+_APPEND_ONE = _one_row_statement(claiming=False)
+_CLAIM_AND_APPEND_ONE = _one_row_statement(claiming=True)
 
 
 def _lock_heads(session: Session, chains: list[str]) -> dict[str, tuple[int, str]]:

@@ -125,3 +125,32 @@ async def test_a_valid_token_with_the_wrong_role_is_403(module_stack, role: Role
     assert r.json() == {"error": "forbidden", "detail": f"role {role.value} may not do this; allowed: {allowed}"}
     r = await module_stack.request(method, url, json={}, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 403 and CHINESE.search(r.json()["detail"]) and allowed in r.json()["detail"], r.text
+
+
+
+def _refused(secret: str, token: str, **at: dt.datetime) -> str:
+    from api.auth import decode_token
+    from api.errors import ApiError
+
+    with pytest.raises(ApiError) as refused:
+        decode_token(secret, token, **at)
+    assert refused.value.status_code == 401
+    return str(refused.value.detail)
+
+
+def test_a_token_verified_once_is_still_refused_once_it_expires_and_its_forgeries_never_pass() -> None:
+    """A token's verdict is kept after its first use; its expiry is not: it is checked at every use."""
+    from api.auth import decode_token
+
+    issued = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    token = mint_token(JWT_SECRET, user="E1002", role=Role.EMPLOYEE, ttl=dt.timedelta(minutes=5), now=issued)
+    assert decode_token(JWT_SECRET, token).employee_id == "E1002"
+    assert decode_token(JWT_SECRET, token, now=issued + dt.timedelta(seconds=299)).user == "E1002"  # kept
+    for later in (issued + dt.timedelta(minutes=5), issued + dt.timedelta(days=1)):
+        assert "expired" in _refused(JWT_SECRET, token, now=later)
+    header, _, signature = token.split(".")
+    forged = f"{header}.{_tampered().split('.')[1]}.{signature}"  # the kept verdict is for these bytes only
+    assert "not valid" in _refused(JWT_SECRET, forged)
+    assert "not valid" in _refused("another-secret-" + "y" * 40, token)  # and for this secret only
+    with pytest.raises(ValueError, match="frozen"):  # one caller, shared by the token's requests
+        decode_token(JWT_SECRET, token).role = Role.ADMIN  # type: ignore[misc]

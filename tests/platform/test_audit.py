@@ -64,6 +64,87 @@ def test_a_row_is_one_statement_hashed_as_python_hashes_it(session_factory) -> N
         assert (verify_chain(s).ok, verify_chain(s).rows_checked) == (True, 4)
 
 
+
+def test_a_step_audited_once_is_one_statement_and_its_retries_write_nothing(session_factory) -> None:
+    """``append_once`` claims the case's step and appends in one statement; a later try of the step
+    (a retry after the commit) finds it claimed and writes nothing, and the chain still verifies."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    engine = session_factory.kw["bind"]
+    event.listen(engine, "before_cursor_execute", count)
+    entry = AuditEntry(actor="hr.li", actor_role="hr_specialist", action="test.once", workflow_id="wf-once",
+                       after={"amount": "12.30"})
+    try:
+        verdicts = []
+        for step in ("s1", "s1", "s2", "s1"):  # s1's first try creates the chain's head
+            with session_factory.begin() as s:
+                statements.clear()
+                verdicts.append(audit.append_once(s, entry, step=step))
+                assert len(statements) == 1, statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert verdicts == [True, False, True, False]
+    with session_factory() as s:
+        rows = s.scalars(select(AuditEvent.seq).where(AuditEvent.chain == "case:wf-once")).all()
+        steps = s.scalars(text("SELECT step FROM activity_steps WHERE workflow_id = 'wf-once' ORDER BY step")).all()
+        assert (sorted(rows), steps, verify_chain(s).ok) == ([1, 2], ["s1", "s2"], True)
+
+
+def test_a_retry_of_a_step_still_being_audited_waits_and_writes_nothing(session_factory) -> None:
+    """Two tries of one step at once (a retry while the first is still in its transaction): the
+    second waits on the first's claim and, once that commits, finds the step done."""
+    entry = AuditEntry(actor="hr.li", actor_role="hr_specialist", action="test.once", workflow_id="wf-twice")
+    with session_factory.begin() as s:
+        audit.append(s, entry)  # the chain has a head: both tries take the one-statement way
+    answers: list[bool] = []
+
+    def retry() -> None:
+        with session_factory.begin() as s:
+            answers.append(audit.append_once(s, entry, step="s1"))
+
+    with session_factory.begin() as s:
+        assert audit.append_once(s, entry, step="s1")
+        racer = threading.Thread(target=retry)
+        racer.start()
+        racer.join(1.0)
+        assert racer.is_alive() and answers == []  # held on the claim this transaction holds
+    racer.join(10)
+    assert answers == [False]
+    with session_factory() as s:
+        assert len(s.scalars(select(AuditEvent.id).where(AuditEvent.chain == "case:wf-twice")).all()) == 2
+
+
+def test_a_claimed_first_row_that_raced_its_chains_first_row_lands_once(session_factory) -> None:
+    """A step's first row of a new chain, racing another first row of that chain, goes the batch's
+    way with its claim already made: it lands once, after the other, and its retry writes nothing."""
+    other = AuditEntry(actor="first", actor_role="hr_specialist", action="test.first", workflow_id="wf-race")
+    mine = AuditEntry(actor="second", actor_role="hr_specialist", action="test.once", workflow_id="wf-race")
+    done: list[bool] = []
+
+    def second() -> None:
+        with session_factory.begin() as s:
+            done.append(audit.append_once(s, mine, step="s1"))
+
+    with session_factory.begin() as s:
+        audit.append(s, other)
+        racer = threading.Thread(target=second)
+        racer.start()
+        racer.join(1.0)
+        assert racer.is_alive()  # held on the head this transaction created
+    racer.join(10)
+    with session_factory.begin() as s:
+        again = audit.append_once(s, mine, step="s1")
+    assert (done, again) == ([True], False)
+    with session_factory() as s:
+        rows = s.execute(select(AuditEvent.actor, AuditEvent.seq).where(AuditEvent.chain == "case:wf-race")
+                         .order_by(AuditEvent.seq)).all()
+        assert [tuple(r) for r in rows] == [("first", 1), ("second", 2)]
+        assert verify_chain(s).ok
+
+
 @pytest.mark.parametrize("statement", [
     "UPDATE audit_events SET actor = 'someone-else'",
     "DELETE FROM audit_events",

@@ -1,4 +1,4 @@
-"""Moving a case: one statement locks and moves its row; the audit says what it was before."""
+"""Moving a case: one statement claims the step, locks and moves its row; the audit says what it was before."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from activities.cases import apply_stage_change
-from db.models import AuditEvent, Case
+from activities.cases import move_stage
+from db.models import ActivityStep, AuditEvent, Case
 from domain.contracts.cases import ChangeStage
 
 AT = dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC)
@@ -21,8 +21,8 @@ def _open(session_factory, workflow_id: str) -> None:
 
 def _move(session_factory, workflow_id: str, step: str, **change) -> tuple[Case, AuditEvent]:
     with session_factory.begin() as s:
-        apply_stage_change(s, ChangeStage(workflow_id=workflow_id, step=step, at=AT + dt.timedelta(hours=1),
-                                          **change))
+        assert move_stage(s, ChangeStage(workflow_id=workflow_id, step=step, at=AT + dt.timedelta(hours=1),
+                                         **change))
     with session_factory() as s:
         case = s.scalar(select(Case).where(Case.workflow_id == workflow_id))
         entry = s.scalars(select(AuditEvent).where(AuditEvent.workflow_id == workflow_id)
@@ -56,6 +56,24 @@ def test_a_status_ends_the_case_and_open_reopens_it(session_factory) -> None:
     assert entry.before["status"] == "completed"
 
 
-def test_a_case_not_open_yet_is_retried(session_factory) -> None:
+def test_a_step_done_before_moves_nothing_and_audits_nothing(session_factory) -> None:
+    _open(session_factory, "probe-E1-c")
+    _move(session_factory, "probe-E1-c", "s1", stage="reviewing")
+    with session_factory.begin() as s:  # the retry of s1 after its commit, with other facts
+        assert not move_stage(s, ChangeStage(workflow_id="probe-E1-c", step="s1", stage="approved", status="completed",
+                                             at=AT + dt.timedelta(hours=2)))
+    with session_factory() as s:
+        case = s.scalar(select(Case).where(Case.workflow_id == "probe-E1-c"))
+        entries = s.scalars(select(AuditEvent.action).where(AuditEvent.workflow_id == "probe-E1-c")).all()
+    assert case is not None and (case.stage, case.status) == ("reviewing", "open")
+    assert entries == ["probe.stage_changed"]
+
+
+def test_a_case_not_open_yet_is_retried_and_its_step_stays_unclaimed(session_factory) -> None:
     with pytest.raises(ValueError, match="is not open"), session_factory.begin() as s:
-        apply_stage_change(s, ChangeStage(workflow_id="probe-nobody", step="s1", stage="x", at=AT))
+        move_stage(s, ChangeStage(workflow_id="probe-nobody", step="s1", stage="x", at=AT))
+    with session_factory() as s:
+        assert s.get(ActivityStep, ("probe-nobody", "s1")) is None  # the retry, once the case is open, moves it
+    _open(session_factory, "probe-nobody")
+    case, _ = _move(session_factory, "probe-nobody", "s1", stage="x")
+    assert case.stage == "x"
