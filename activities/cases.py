@@ -25,22 +25,12 @@ from domain.refusals import Refusal
 
 _CASES = table(Case)
 # The hot path's statements, built once (building a statement costs more Python than running it).
-# Claim the step, lock the case row and move it, in one statement that answers whether the step
-# was claimed and what the case was (PostgreSQL 14 has no RETURNING OLD: the row as locked is
-# joined in). A step claimed before (a retry after the commit) moves nothing. A status given ends
-# or reopens the case.
+# Claim the step, lock the case row and move it, in one call that answers whether the step was
+# claimed and what the case was: a server-side function (migration 0027), whose plans PostgreSQL
+# keeps. A step claimed before (a retry after the commit) moves nothing.
 _CLAIM_AND_MOVE = text(
-    "WITH claimed AS (INSERT INTO activity_steps (workflow_id, step) VALUES (:case, :step)"
-    " ON CONFLICT DO NOTHING RETURNING step),"
-    " old AS (SELECT workflow_id, kind, employee_id, stage, status, summary, closed_at FROM cases"
-    " WHERE workflow_id = :case AND EXISTS (SELECT 1 FROM claimed) FOR UPDATE),"
-    " moved AS (UPDATE cases c SET stage = :stage, status = coalesce(:status, old.status),"
-    " summary = coalesce(:summary, old.summary), next_due_at = :next_due_at,"
-    " closed_at = CASE WHEN :status IS NULL THEN old.closed_at WHEN :status = 'open' THEN NULL ELSE :at END"
-    " FROM old WHERE c.workflow_id = old.workflow_id"
-    " RETURNING old.kind, old.employee_id, old.stage, old.status, old.summary)"
-    " SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, EXISTS (SELECT 1 FROM moved) AS moved, moved.*"
-    " FROM (SELECT 1) AS one LEFT JOIN moved ON true")
+    "SELECT claimed, moved, kind, employee_id, stage, status, summary FROM hrflow_claim_and_move("
+    ":case, :step, :stage, :status, :summary, CAST(:next_due_at AS timestamptz), CAST(:at AS timestamptz))")
 _DEADLINES = table(CaseDeadline)
 _CANCEL_DEADLINES = (update(_DEADLINES)
                      .where(_DEADLINES.c.workflow_id == bindparam("case"), _DEADLINES.c.status == "open")

@@ -85,10 +85,10 @@ def _hash_body(row: AuditEvent | Mapping[str, Any]) -> dict[str, Any]:
 def append(session: Session, entry: AuditEntry, *, at: dt.datetime | None = None) -> None:
     """Add one chained row in the session's transaction, locking only its chain's head.
 
-    One statement: it locks the head (creating it for the chain's first row), hashes the row in
-    PostgreSQL by ``row_hash``'s recipe (the row's canonical bytes with the head's hash and the
-    next place spliced in), inserts it and moves the head. Only a first row that raced another
-    first row of its chain goes the batch's way."""
+    One call of ``hrflow_audit_append`` (``_APPEND_ONE``): it locks the head (creating it for the
+    chain's first row), hashes the row in PostgreSQL by ``row_hash``'s recipe (the row's canonical
+    bytes with the head's hash and the next place spliced in), inserts it and moves the head. Only
+    a first row that raced another first row of its chain goes the batch's way."""
     _append_one(session, entry, at, None)
 
 
@@ -106,7 +106,7 @@ def _append_one(session: Session, entry: AuditEntry, at: dt.datetime | None, ste
     if pieces is not None:
         params = row | {"before": json.dumps(row["before"]), "after": json.dumps(row["after"]),
                         "genesis": GENESIS, "p1": pieces[0], "p2": pieces[1], "p3": pieces[2], "step": step}
-        written, claimed = session.execute(_APPEND_ONE if step is None else _CLAIM_AND_APPEND_ONE, params).one()
+        written, claimed = session.execute(_APPEND_ONE, params).one()
         if not claimed:
             return False
         if written == 1:
@@ -181,38 +181,16 @@ _WRITE = sa.text(
     " AS m(chain, seq, head_hash) WHERE h.chain = m.chain")
 
 
-# One row, in one statement: lock the chain's head (or, for its first row, create it), hash the
-# row by row_hash's recipe, insert it and move the head. A statement may not modify a row twice,
-# so the head is either created with its final values or updated after the lock. A chain's first
-# row racing another first row of the same chain inserts nothing here (the head exists by then)
-# and is appended the batch's way. The claiming variant first claims the case's step (as
-# ``db.steps.claim_step`` does) and does the rest only if that claim is new.
-def _one_row_statement(claiming: bool) -> Any:
-    claimed = ("claimed AS (INSERT INTO activity_steps (workflow_id, step) VALUES (:workflow_id, :step)"
-               " ON CONFLICT DO NOTHING RETURNING step), " if claiming else "")
-    only_if_claimed = " WHERE EXISTS (SELECT 1 FROM claimed)" if claiming else ""
-    return sa.text(
-        "WITH " + claimed + "locked AS (SELECT seq, head_hash FROM audit_chain_heads WHERE chain = :chain"
-        + (" AND EXISTS (SELECT 1 FROM claimed)" if claiming else "") + " FOR UPDATE),"
-        " place AS (SELECT coalesce((SELECT seq FROM locked), 0) + 1 AS seq,"
-        " coalesce((SELECT head_hash FROM locked), :genesis) AS prev, EXISTS (SELECT 1 FROM locked) AS had_head"
-        + only_if_claimed + "),"
-        " hashed AS (SELECT seq, prev, had_head, encode(sha256(CAST(:p1 AS bytea) || convert_to(prev, 'UTF8')"
-        " || CAST(:p2 AS bytea) || convert_to(CAST(seq AS text), 'UTF8') || CAST(:p3 AS bytea)), 'hex') AS hash"
-        " FROM place),"
-        " created AS (INSERT INTO audit_chain_heads (chain, seq, head_hash, sealed_seq)"
-        " SELECT :chain, seq, hash, 0 FROM hashed WHERE NOT had_head ON CONFLICT (chain) DO NOTHING RETURNING chain),"
-        " moved AS (UPDATE audit_chain_heads h SET seq = hashed.seq, head_hash = hashed.hash FROM hashed"
-        " WHERE h.chain = :chain AND hashed.had_head RETURNING h.chain),"
-        " written AS (INSERT INTO audit_events (" + ", ".join(_COLUMNS) + ")"
-        " SELECT CAST(:occurred_at AS timestamptz), :actor, :actor_role, :action, :workflow_id, :subject,"
-        " CAST(:before AS jsonb), CAST(:after AS jsonb), :request_id, :on_behalf_of, :chain, hashed.seq, hashed.prev,"
-        " hashed.hash FROM hashed WHERE hashed.had_head OR EXISTS (SELECT 1 FROM created) RETURNING 1)"
-        " SELECT count(*), " + ("EXISTS (SELECT 1 FROM claimed)" if claiming else "true") + " FROM written")
-
-
-_APPEND_ONE = _one_row_statement(claiming=False)
-_CLAIM_AND_APPEND_ONE = _one_row_statement(claiming=True)
+# One row, in one call of a server-side function (migration 0027, whose plans PostgreSQL keeps):
+# lock the chain's head (or, for its first row, create it), hash the row by row_hash's recipe,
+# insert it and move the head. A chain's first row racing another first row of the same chain
+# inserts nothing there (the head exists by then) and is appended the batch's way. Given a step,
+# it first claims the case's step (as ``db.steps.claim_step`` does) and does the rest only if that
+# claim is new. It answers the rows written and whether the step was claimed (true without one).
+_APPEND_ONE = sa.text(
+    "SELECT rows_written, step_claimed FROM hrflow_audit_append(:chain, :genesis, :p1, :p2, :p3,"
+    " CAST(:occurred_at AS timestamptz), :actor, :actor_role, :action, :workflow_id, :subject,"
+    " CAST(:before AS jsonb), CAST(:after AS jsonb), :request_id, :on_behalf_of, :step)")
 
 
 def _lock_heads(session: Session, chains: list[str]) -> dict[str, tuple[int, str]]:
