@@ -4,7 +4,7 @@ statements sent by raw psycopg2, side by side.
     python -m bench.step_cost --size small|full
 
 A case's open and its three stage changes (``si_change.transition``, the hottest local activity:
-claim the step, upsert the change row, move the case, append to its audit chain, queue her notice)
+claim the step and move the case, upsert the change row, append to its audit chain, queue her notice)
 are called in this process exactly as the worker calls them, on a fresh embedded PostgreSQL. Every
 statement and its parameters is recorded as it goes to the driver; the baseline replays those
 statements, one transaction per step as hrflow ran them, through a bare psycopg2 cursor on a copy

@@ -59,7 +59,8 @@ $fn$
 # and the next place spliced in, insert it and move the head. With a step (``append_once``), first
 # claim the case's step, and do the rest only if the claim is new. Answers the rows written (0
 # when the chain's first row raced another first row: the caller appends it the batch's way) and
-# whether the step was claimed (true without a step).
+# whether the step was claimed (true without a step). A statement may not modify a row twice, so
+# the head is either created with its final values or updated after the lock.
 AUDIT_APPEND = """
 CREATE OR REPLACE FUNCTION hrflow_audit_append(
     p_chain text, p_genesis text, p1 bytea, p2 bytea, p3 bytea, p_occurred_at timestamptz, p_actor text,
