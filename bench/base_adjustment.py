@@ -18,6 +18,7 @@ ratio compares the time per employee.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import time
@@ -27,6 +28,7 @@ from typing import Any
 import httpx
 
 from bench import common
+from db import blind_index
 
 # employees, baseline cases ("huge": the 100,000-employee company the README sizes hardware for)
 SIZES = {"tiny": (300, 20), "small": (2_000, 60), "full": (10_000, 200), "huge": (100_000, 200)}
@@ -49,11 +51,12 @@ def wage(i: int) -> str:
 def seed(stack: common.Stack, ids: list[str], first_person: int) -> None:
     """Insured in Beijing at 10,000: the employee, her enrollment, and the agency's record of it."""
     now = dt.datetime.now(dt.UTC)
+    key = base64.b64decode(stack.blind_index_key)  # the agency's record names her by pseudonym
     stack.add_employees(ids)
     common.insert_rows(stack.dsn, "si_enrollments", ("employee_id", "city", "status", "base", "since_month", "opened_by"),
                        [(e, "beijing", "active", Decimal("10000.00"), "2021-03", "bench") for e in ids])
     common.insert_rows(stack.dsn, "sim_agency_requests", ("reference", "operation", "payload", "outcome", "number", "received_at"),
-                       [(f"seed:{e}", "submit", {"city": "beijing", "resident_id_number": common.resident_id(first_person + i),
+                       [(f"seed:{e}", "submit", {"city": "beijing", "person": blind_index.digest(key, common.resident_id(first_person + i)),
                                                  "kind": "enrollment", "effective_month": "2021-03", "employee_id": e},
                          "accepted", f"SBSEED{i}", now) for i, e in enumerate(ids)])
 

@@ -244,10 +244,17 @@ def seal_plain_personal_data(session_factory: sessionmaker[Session]) -> int:
     return seal_plain_values(session_factory) + seal_plain_documents(session_factory)
 
 
+# The simulated agency's records from before it named people by pseudonym (``integrations.si_agency``):
+# an ID number at the top (a submission; an allowance claim, with the child's birth date) or in a
+# declaration's lines.
+SIM_RECORD_HOLDS_ID_NUMBER = ("payload ? 'resident_id_number' OR payload ? 'birth_date'"
+                              " OR jsonb_path_exists(payload, '$.lines[*].resident_id_number')")
+
 # Is anything still held plain? (Without it, a migration needs no key.)
 PLAIN_LEFT = ("SELECT EXISTS (SELECT 1 FROM employees WHERE resident_id_number IS NOT NULL OR name IS NOT NULL"
               " OR email IS NOT NULL OR mobile IS NOT NULL)"
-              " OR EXISTS (SELECT 1 FROM transfer_materials WHERE sealed_with IS NULL AND size > 0)")
+              " OR EXISTS (SELECT 1 FROM transfer_materials WHERE sealed_with IS NULL AND size > 0)"
+              f" OR EXISTS (SELECT 1 FROM sim_agency_requests WHERE {SIM_RECORD_HOLDS_ID_NUMBER})")
 
 
 def id_number_in(session: Session, numbers: Iterable[str]) -> ColumnElement[bool]:

@@ -55,12 +55,14 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def seal_plain_personal_data_at(settings: Settings, url: str) -> int:
-    """After an upgrade: seal the personal data still held plain (``db.sealed_fields``), as the owner."""
+    """After an upgrade: seal the personal data still held plain (``db.sealed_fields``) and give the
+    simulated agency's older records pseudonyms (``integrations.si_agency``), as the owner."""
     from sqlalchemy import text
 
     from db.sealed_fields import PLAIN_LEFT, seal_plain_personal_data
     from db.session import make_engine
     from hrflow.temporal import keyring_engine, sealing_sessions
+    from integrations.si_agency import pseudonymise_records
 
     engine = make_engine(url, pool_size=2, limits=settings.database_limits(), name="hrflow-migrate")
     try:
@@ -71,7 +73,8 @@ def seal_plain_personal_data_at(settings: Settings, url: str) -> int:
             settings.require_blind_index_key()
         keys_engine = keyring_engine(settings, url)
         try:
-            return seal_plain_personal_data(sealing_sessions(settings, engine, keys_engine=keys_engine))
+            sessions = sealing_sessions(settings, engine, keys_engine=keys_engine)
+            return seal_plain_personal_data(sessions) + pseudonymise_records(sessions)
         finally:
             keys_engine.dispose()
     finally:

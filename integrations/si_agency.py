@@ -6,6 +6,11 @@ agency as its client reference. The simulation keeps its own records in PostgreS
 the same across worker restarts: it answers a repeated reference with its first answer, refuses
 what a real agency refuses (a second active enrollment, a stop of nothing, a late revocation), and
 takes latency, outages and rejections that tests and operators inject.
+
+Its tables live in hrflow's database, where an ID number is only ever held sealed: the simulation
+records a person by her pseudonym (``person``, the blind index of her ID number under
+``HRFLOW_BLIND_INDEX_KEY``), never the number, and of an allowance claim not the child's birth
+date, which none of its checks reads. ``pseudonymise_records`` rewrites records kept before.
 """
 
 from __future__ import annotations
@@ -24,11 +29,18 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from db import blind_index
 from db.canonical import to_jsonable
 from db.models import SimAgencyRequest
+from db.sealed_fields import BLIND_INDEX_KEY, SIM_RECORD_HOLDS_ID_NUMBER, SealingUnavailable
 from db.session import unit_of_work
 
 R = TypeVar("R")
+
+PERSON = "person"  # the record's key for the pseudonym
+ENROLS = ("enrollment", "back_payment")  # refused for a person already insured in the city
+NEEDS_ENROLMENT = ("stop", "base_adjustment")  # refused for a person not insured there
+
 
 class AgencyUnavailable(Exception):
     """The agency could not be reached or answered with a server error: try again later."""
@@ -160,7 +172,7 @@ class SimulatedAgency:
             return (self.faults.reject.get(f"{submission.employee_id}@{submission.city}")
                     or self.faults.reject.get(submission.employee_id) or self._refusal(session, submission))
 
-        return self._once(submission.reference, "submit", to_jsonable(submission.__dict__), refusal, prefix="SB")
+        return self._once(submission.reference, "submit", self._record(submission.__dict__), refusal, prefix="SB")
 
     @_round_trip
     def revoke(self, reference: str, acceptance_no: str, reason: str) -> AgencyReceipt:
@@ -181,7 +193,7 @@ class SimulatedAgency:
     @_round_trip
     def claim_allowance(self, claim: AllowanceClaim) -> AgencyReceipt:
         """A maternity allowance claim; the payment itself is reported later by finance."""
-        return self._once(claim.reference, "allowance_claim", to_jsonable(claim.__dict__),
+        return self._once(claim.reference, "allowance_claim", self._record(claim.__dict__, leave_out=("birth_date",)),
                           lambda _session: self.faults.reject.get(claim.employee_id), prefix="MA")
 
     @_round_trip
@@ -200,16 +212,18 @@ class SimulatedAgency:
                 assert earlier.number is not None
                 return DeclarationReceipt(earlier.number, earlier.received_at,
                                           {k: (v[0], v[1]) for k, v in earlier.payload["refused"].items()})
-            insured = self._insured(session, declaration.city, [ln.resident_id_number for ln in declaration.lines])
+            persons = {ln.employee_id: self._person(ln.resident_id_number) for ln in declaration.lines}
+            insured = self._insured(session, declaration.city, list(persons.values()))
             refused: dict[str, tuple[str, str]] = {}
             for ln in declaration.lines:
                 injected = (self.faults.reject.get(f"{ln.employee_id}@{declaration.city}")
                             or self.faults.reject.get(ln.employee_id))
                 if injected:
                     refused[ln.employee_id] = injected
-                elif ln.resident_id_number not in insured:
+                elif persons[ln.employee_id] not in insured:
                     refused[ln.employee_id] = ("not_enrolled", f"{declaration.city}: the person is not insured here")
             payload = {**to_jsonable(dataclasses.asdict(declaration)), "refused": {k: list(v) for k, v in refused.items()}}
+            payload["lines"] = [_pseudonymous(line, persons[line["employee_id"]]) for line in payload["lines"]]
             now = self._clock()
             number = f"BD{now:%Y%m%d}{hashlib.sha256(declaration.reference.encode()).hexdigest()[:10].upper()}"
             session.execute(insert(SimAgencyRequest).values(
@@ -217,12 +231,12 @@ class SimulatedAgency:
                 outcome="accepted", number=number, received_at=now))
             return DeclarationReceipt(number, now, refused)
 
-    def _insured(self, session: Session, city: str, id_numbers: list[str]) -> set[str]:
-        """Which of these people are insured in ``city``, from the accepted, unrevoked requests."""
+    def _insured(self, session: Session, city: str, persons: list[str]) -> set[str]:
+        """Which of these people (pseudonyms) are insured in ``city``, from the accepted, unrevoked requests."""
         rows = session.scalars(select(SimAgencyRequest).where(
             SimAgencyRequest.operation == "submit", SimAgencyRequest.outcome == "accepted",
             SimAgencyRequest.payload["city"].astext == city,
-            SimAgencyRequest.payload["resident_id_number"].astext.in_(id_numbers)))
+            SimAgencyRequest.payload[PERSON].astext.in_(persons)))
         found = list(rows)
         revoked = set(session.scalars(select(SimAgencyRequest.payload["acceptance_no"].astext).where(
             SimAgencyRequest.operation == "revoke", SimAgencyRequest.outcome == "accepted",
@@ -230,22 +244,24 @@ class SimulatedAgency:
         by_person: dict[str, list[dict[str, Any]]] = {}
         for row in found:
             if row.number not in revoked:
-                by_person.setdefault(row.payload["resident_id_number"], []).append(row.payload)
+                by_person.setdefault(row.payload[PERSON], []).append(row.payload)
         return {person for person, accepted in by_person.items() if _enrolled(accepted)}
 
     # ---- what a real agency checks ----
     def _refusal(self, session: Session, sub: AgencySubmission) -> tuple[str, str] | None:
+        if sub.kind not in ENROLS + NEEDS_ENROLMENT:
+            return None  # a transfer's filing: the destination office checks its materials, not her record here
         accepted = [
             r.payload for r in session.scalars(select(SimAgencyRequest).where(
                 SimAgencyRequest.operation == "submit", SimAgencyRequest.outcome == "accepted",
-                SimAgencyRequest.payload["resident_id_number"].astext == sub.resident_id_number,
+                SimAgencyRequest.payload[PERSON].astext == self._person(sub.resident_id_number),
                 SimAgencyRequest.payload["city"].astext == sub.city))
             if not self._revoked(session, r.number)
         ]
         enrolled = _enrolled(accepted)
-        if sub.kind in ("enrollment", "back_payment") and enrolled:
+        if sub.kind in ENROLS and enrolled:
             return ("already_enrolled", f"{sub.city}: the person is already insured here")
-        if sub.kind in ("stop", "base_adjustment") and not enrolled:
+        if sub.kind in NEEDS_ENROLMENT and not enrolled:
             return ("not_enrolled", f"{sub.city}: the person is not insured here")
         return None
 
@@ -256,6 +272,14 @@ class SimulatedAgency:
             SimAgencyRequest.payload["acceptance_no"].astext == number)) is not None
 
     # ---- plumbing ----
+    def _person(self, id_number: str) -> str:
+        return pseudonym_of(self._sessions, id_number)
+
+    def _record(self, request: dict[str, Any], leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
+        """What the agency keeps of a request: all of it, the person by her pseudonym."""
+        kept = {k: v for k, v in to_jsonable(request).items() if k not in leave_out}
+        return _pseudonymous(kept, self._person(request["resident_id_number"]))
+
     def _weather(self) -> None:
         if self.faults.latency_seconds:
             time.sleep(self.faults.latency_seconds / 2)  # the request on its way
@@ -302,11 +326,53 @@ class SimulatedAgency:
         return AgencyReceipt(number, now)
 
 
+def pseudonym_of(sessions: sessionmaker[Session], id_number: str) -> str:
+    """Her pseudonym in the agency's records: the blind index of her ID number (``db.blind_index``)."""
+    key: bytes | None = sessions.kw.get("info", {}).get(BLIND_INDEX_KEY)
+    if key is None:
+        raise SealingUnavailable("the simulated agency records people by pseudonym: its sessions need the"
+                                 " blind-index key (HRFLOW_BLIND_INDEX_KEY)")
+    return blind_index.digest(key, id_number)
+
+
+def _pseudonymous(record: dict[str, Any], person: str) -> dict[str, Any]:
+    return {PERSON: person, **{k: v for k, v in record.items() if k != "resident_id_number"}}
+
+
+def pseudonymise_records(sessions: sessionmaker[Session], batch: int = 1000) -> int:
+    """``hrflow migrate``'s backfill: the records kept before pseudonyms, rewritten (the rows
+    rewritten). Idempotent: a rewritten record holds no ID number."""
+    from sqlalchemy import text
+
+    total = 0
+    while True:
+        with sessions.begin() as session:
+            rows = session.execute(select(SimAgencyRequest.reference, SimAgencyRequest.payload)
+                                   .where(text(SIM_RECORD_HOLDS_ID_NUMBER)).order_by(SimAgencyRequest.reference)
+                                   .limit(batch).with_for_update()).all()
+            for reference, payload in rows:
+                session.execute(update(SimAgencyRequest).where(SimAgencyRequest.reference == reference)
+                                .values(payload=_rewritten(sessions, payload)))
+        total += len(rows)
+        if len(rows) < batch:
+            return total
+
+
+def _rewritten(sessions: sessionmaker[Session], payload: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: v for k, v in payload.items() if k != "birth_date"}
+    if "resident_id_number" in kept:
+        kept = _pseudonymous(kept, pseudonym_of(sessions, kept["resident_id_number"]))
+    if isinstance(kept.get("lines"), list):
+        kept["lines"] = [_pseudonymous(ln, pseudonym_of(sessions, ln["resident_id_number"]))
+                         if "resident_id_number" in ln else ln for ln in kept["lines"]]
+    return kept
+
+
 def _enrolled(accepted: list[dict[str, Any]]) -> bool:
     """Replay the accepted, unrevoked requests for one person and city in month order."""
     state = False
     for payload in sorted(accepted, key=lambda p: p["effective_month"]):
-        if payload["kind"] in ("enrollment", "back_payment"):
+        if payload["kind"] in ENROLS:
             state = True
         elif payload["kind"] == "stop":
             state = False

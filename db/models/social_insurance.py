@@ -79,3 +79,12 @@ class SimAgencyRequest(Base):
     reason: Mapped[str | None] = mapped_column(sa.Text)
     attempts: Mapped[int] = mapped_column(sa.BigInteger, server_default="1")
     received_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+    # What the agency looks up: a person's accepted requests in a city (is she insured there?) and
+    # the revocation of an acceptance (``integrations.si_agency``), without reading every record.
+    __table_args__ = (
+        sa.Index("ix_sim_agency_requests_person_city", sa.text("(payload ->> 'person')"), sa.text("(payload ->> 'city')"),
+                 postgresql_where=sa.text("operation = 'submit' AND outcome = 'accepted'")),
+        sa.Index("ix_sim_agency_requests_revoked", sa.text("(payload ->> 'acceptance_no')"),
+                 postgresql_where=sa.text("operation = 'revoke' AND outcome = 'accepted'")),
+    )
