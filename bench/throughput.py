@@ -124,7 +124,8 @@ async def run(stack: common.Stack, processes: list[str], n: int, concurrency: in
     settings = stack.settings(rollback_window_hours=0, si_followup_days=0, database_pool_size=concurrency + 5)
     client = await stack.client()
     engine = make_engine(stack.database_url or "", pool_size=concurrency + 5)
-    poll_engine = make_engine(stack.database_url or "", pool_size=concurrency + 2)
+    # the driver's own look-ups (a person watching her inbox): the harness's cost, kept small (no pre-ping)
+    poll_engine = make_engine(stack.database_url or "", pool_size=concurrency + 2, pre_ping=False)
     app = create_app(settings, engine=engine, temporal=client, codec=stack.codec())
     pids = stack.pids()
     results: dict[str, Any] = {}

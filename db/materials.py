@@ -26,32 +26,37 @@ def _field(sha256: str) -> str:
     return f"document:{sha256}"
 
 
-def store(session: Session, workflow_id: str, code: str, filename: str | None, content: bytes,
+def store(session: Session, transfer: Transfer, code: str, filename: str | None, content: bytes,
           uploader: str) -> TransferMaterial:
     """Keep one upload as the current material for ``code`` (flushed, not committed).
 
-    Raises ``DocumentRefused`` before writing anything if the content is not a PDF, JPEG or PNG, or
-    its name is not a plain file name that agrees with the content.
-    The transfer row is locked so two uploads of the same code cannot both stay current.
+    The caller holds the lock on ``transfer``'s row (``FOR UPDATE``), so two uploads of the same
+    code cannot both stay current. Raises ``DocumentRefused`` before writing anything if the
+    content is not a PDF, JPEG or PNG, or its name is not a plain file name that agrees with it.
     """
     content_type = sniff(content)
     name = check_filename(filename, content_type)
     keyring = require_keyring(session, "seal an uploaded document")
-    employee_id = session.scalar(select(Transfer.employee_id).where(Transfer.workflow_id == workflow_id).with_for_update())
-    assert employee_id is not None, workflow_id
     sha256 = hashlib.sha256(content).hexdigest()
-    kid, sealed = keyring.seal_bytes(employee_id, _field(sha256), content)
+    kid, sealed = keyring.seal_bytes(transfer.employee_id, _field(sha256), content)
     session.execute(
         update(TransferMaterial)
-        .where(TransferMaterial.workflow_id == workflow_id, TransferMaterial.code == code,
+        .where(TransferMaterial.workflow_id == transfer.workflow_id, TransferMaterial.code == code,
                TransferMaterial.current.is_(True))
-        .values(current=False))
+        .values(current=False)
+        .execution_options(synchronize_session=False))  # no earlier version is loaded in this session
     material = TransferMaterial(
-        workflow_id=workflow_id, code=code, filename=name, content_type=content_type,
+        workflow_id=transfer.workflow_id, code=code, filename=name, content_type=content_type,
         size=len(content), sha256=sha256, content=sealed, sealed_with=kid, uploaded_by=uploader, current=True)
     session.add(material)
     session.flush()  # PostgreSQL returns uploaded_at with the INSERT
     return material
+
+
+def current_codes(session: Session, workflow_id: str) -> list[str]:
+    """The codes with a current upload: what a completeness check needs, nothing more."""
+    return list(session.scalars(select(TransferMaterial.code).where(
+        TransferMaterial.workflow_id == workflow_id, TransferMaterial.current.is_(True))))
 
 
 def current_materials(session: Session, workflow_id: str) -> list[TransferMaterial]:

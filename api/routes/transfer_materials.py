@@ -28,7 +28,7 @@ from api.errors import ApiError, responses
 from api.routes import resource_router
 from api.transactions import transact
 from db import access_log, audit
-from db.materials import current_materials, document_bytes, material_content, store
+from db.materials import current_codes, current_materials, document_bytes, material_content, store
 from db.models import Transfer, TransferMaterial
 from domain.documents import DocumentRefused, check_completeness
 from domain.policy import PolicyError, pin_transfer
@@ -96,8 +96,8 @@ async def notify_workflow(temporal: Client, workflow_id: str) -> bool:
     return True
 
 
-def _visible(session: Session, principal: Principal, workflow_id: str) -> Transfer:
-    transfer = session.get(Transfer, workflow_id)
+def _visible(session: Session, principal: Principal, workflow_id: str, *, lock: bool = False) -> Transfer:
+    transfer = session.get(Transfer, workflow_id, with_for_update=lock)
     if transfer is None or (principal.role not in HR and not principal.is_self(transfer.employee_id)):
         raise ApiError(404, "not_found", f"没有您可查看的转移 {workflow_id} (no transfer {workflow_id} visible to you)")
     return transfer
@@ -133,7 +133,7 @@ def _out(row: TransferMaterial) -> MaterialOut:
 
 
 def _missing(session: Session, workflow_id: str, materials: list[Material]) -> list[str]:
-    missing, _ = check_completeness(materials, [m.code for m in current_materials(session, workflow_id)])
+    missing, _ = check_completeness(materials, current_codes(session, workflow_id))
     return missing
 
 
@@ -141,9 +141,10 @@ def _missing(session: Session, workflow_id: str, materials: list[Material]) -> l
 CLOSED_STAGES = (COMPLETED, PARTLY_REJECTED, ABANDONED, CANCELLED)
 
 
-def _open_for_upload(session: Session, principal: Principal, workflow_id: str, code: str) -> tuple[Transfer, list[Material]]:
-    """The transfer, if she may upload ``code`` to it now, and its materials."""
-    transfer = _visible(session, principal, workflow_id)
+def _open_for_upload(session: Session, principal: Principal, workflow_id: str, code: str, *,
+                     lock: bool = False) -> tuple[Transfer, list[Material]]:
+    """The transfer (its row locked with ``lock``), if she may upload ``code`` to it now, and its materials."""
+    transfer = _visible(session, principal, workflow_id, lock=lock)
     if transfer.stage in CLOSED_STAGES:
         raise ApiError(409, "transfer_closed", f"{workflow_id} 当前阶段为 {transfer.stage}，不能再上传材料 ({workflow_id} is {transfer.stage}: nothing more can be uploaded)")
     materials = _flat(_requirements(transfer))
@@ -159,9 +160,9 @@ def _keep(session: Session, principal: Principal, workflow_id: str, code: str, f
           content: bytes, request_id: str) -> UploadOut:
     """Store the upload with its audit row (the checks again: the case may have moved on while the
     bytes arrived)."""
-    transfer, materials = _open_for_upload(session, principal, workflow_id, code)
+    transfer, materials = _open_for_upload(session, principal, workflow_id, code, lock=True)
     try:
-        material = store(session, workflow_id, code, filename, content, principal.user)
+        material = store(session, transfer, code, filename, content, principal.user)
     except DocumentRefused as exc:
         # Not a document (or a name lying about which one): 415. A PNG or JPEG too big to decode, or a
         # name that is not a plain file name: the right type with a wrong detail, 422.
