@@ -53,10 +53,15 @@ async def transact(request: Request, work: Callable[[Session], T]) -> T:
                 raise TypeError("transact() work returned an awaitable: a transaction must not span an await")
             return result
 
-    return await anyio.to_thread.run_sync(run, limiter=request.app.state.db_threads)
+    result = await anyio.to_thread.run_sync(run, limiter=request.app.state.db_threads)
+    request.state.reached_database = True
+    return result
 
 
 async def reach_database(request: Request) -> None:
     """A decision that needs no row still checks the database before it goes to Temporal: with
-    PostgreSQL away it is refused (503) instead of reaching a workflow that cannot record it."""
-    await transact(request, lambda session: None)
+    PostgreSQL away it is refused (503) instead of reaching a workflow that cannot record it. A
+    request that has already been through a transaction (the directory's look-up of the caller,
+    moments before) has made that check."""
+    if not getattr(request.state, "reached_database", False):
+        await transact(request, lambda session: None)

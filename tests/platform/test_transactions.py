@@ -11,14 +11,15 @@ from __future__ import annotations
 import types
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from api.transactions import transact
+from api.transactions import reach_database, transact
 from db.session import Limits, database_busy, make_engine
 from domain.roles import Role
 
@@ -31,6 +32,35 @@ async def test_transact_refuses_work_that_awaits() -> None:
 
     with pytest.raises(TypeError, match="must not span an await"):
         await transact(types.SimpleNamespace(app=None), work)  # type: ignore[arg-type]
+
+
+async def test_a_decision_checks_the_database_once_per_request(engine: Engine) -> None:
+    """The guard before Temporal opens a transaction only if the request has not been through one
+    (the directory's look-up of the caller); a transaction that failed does not count."""
+    factory, opened = sessionmaker(engine), []
+
+    def counted() -> Session:
+        opened.append(1)
+        return factory()
+
+    app = types.SimpleNamespace(state=types.SimpleNamespace(session_factory=counted, db_threads=anyio.CapacityLimiter(2)))
+
+    def request() -> types.SimpleNamespace:
+        return types.SimpleNamespace(app=app, state=types.SimpleNamespace())
+
+    alone = request()
+    await reach_database(alone)  # type: ignore[arg-type]
+    await reach_database(alone)  # type: ignore[arg-type]
+    assert len(opened) == 1
+    looked_up = request()
+    await transact(looked_up, lambda session: session.execute(text("SELECT 1")))  # type: ignore[arg-type]
+    await reach_database(looked_up)  # type: ignore[arg-type]
+    assert len(opened) == 2
+    failed = request()
+    with pytest.raises(DBAPIError):
+        await transact(failed, lambda session: session.execute(text("SELECT no_such_column")))  # type: ignore[arg-type]
+    await reach_database(failed)  # type: ignore[arg-type]
+    assert len(opened) == 4
 
 
 def test_each_connection_starts_with_its_bounded_waits(database_url: str) -> None:
