@@ -13,10 +13,18 @@ For each process, one calibration case runs first (also a warm-up); its historie
 child) give the bare workflow's shape: the same activities (parallel where the real ones were),
 the same updates and signals in the same order, the same children and continue-as-new; hrflow's
 local activities (its bookkeeping) become regular no-op activities in the bare. Then the batches
-run ABBA (bare, real, real, bare), ``--rounds`` times (N/(2·rounds) cases a batch, always
-``concurrency`` in flight: a fixed load), so a drift in the machine's load falls on both sides
-alike. cases/s = cases / wall time of their batches; the ratio is real / bare (target >= 0.9), and
-each neighbouring real and bare batch gives a pair ratio whose spread is reported beside it.
+run ABBA (bare, real, real, bare), ``--rounds`` times (N/(2·rounds) cases a batch, at most
+``concurrency`` in flight), so a drift in the machine's load falls on both sides alike.
+
+cases/s is measured at the fixed load: in each batch's steady window, from the ``concurrency``-th
+case to end to the end after which no case was left to start (``Batch.steady``), where exactly
+``concurrency`` cases were in flight and the first wave, all started at once, had passed. A batch
+of 25 cases at 25 in flight has no such window: it is one wave, timed by its slowest case, and
+the longer a side's cases the more of its batch is spent draining. The ratio is real / bare
+(target >= 0.9), and each neighbouring real and bare batch gives a pair ratio whose spread is
+reported beside it; the ratio over the batches' whole wall time is shown beside it. A batch under
+4x ``concurrency`` (the small and tiny sizes) has only its wall time. Before a steady measurement,
+one unmeasured wave of each side fills the pools, caches and plans (a warm-up).
 """
 
 from __future__ import annotations
@@ -27,11 +35,13 @@ import functools
 import resource
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bench import common
 
-SIZES = {"tiny": (2, 2), "small": (10, 10), "full": (100, 25)}  # cases per process and side, in flight
+# cases per process and side, in flight; full: batches of 100 at 25 in flight (a steady window of 50)
+SIZES = {"tiny": (2, 2), "small": (10, 10), "full": (400, 25)}
 TARGET = 0.9
 CODES = {"si_change": "S", "maternity": "M", "offboarding": "O", "transfer": "T", "non_compete": "N"}
 
@@ -41,9 +51,29 @@ CODES = {"si_change": "S", "maternity": "M", "offboarding": "O", "transfer": "T"
 CASE_TIMEOUT_S = 300
 
 
-async def batch(jobs: list[Callable[[], Awaitable[Any]]], concurrency: int) -> tuple[float, list[str]]:
+@dataclass
+class Batch:
+    """One batch's wall time, its errors and when each case ended (seconds from its start)."""
+
+    elapsed: float
+    errors: list[str]
+    ended: list[float]
+
+    def steady(self, concurrency: int) -> tuple[int, float] | None:
+        """Cases ended, and seconds, while exactly ``concurrency`` were in flight and the first wave
+        had passed: from the ``concurrency``-th end to the one after which the queue ran dry (a
+        new case starts at every end until then). None for a batch under 4x ``concurrency``."""
+        n, ends = len(self.ended), sorted(self.ended)
+        if n < 4 * concurrency:
+            return None
+        return n - 2 * concurrency, ends[n - concurrency - 1] - ends[concurrency - 1]
+
+
+async def batch(jobs: list[Callable[[], Awaitable[Any]]], concurrency: int) -> Batch:
     sem = asyncio.Semaphore(concurrency)
     errors: list[str] = []
+    ended: list[float] = []
+    t0 = time.perf_counter()
 
     async def one(job: Callable[[], Awaitable[Any]]) -> None:
         async with sem:
@@ -54,10 +84,10 @@ async def batch(jobs: list[Callable[[], Awaitable[Any]]], concurrency: int) -> t
                 errors.append(f"not finished in {CASE_TIMEOUT_S} s")
             except Exception as exc:  # noqa: BLE001 - counted and shown, never hidden
                 errors.append(f"{type(exc).__name__}: {str(exc)[:300]}")
+            ended.append(time.perf_counter() - t0)
 
-    t0 = time.perf_counter()
     await asyncio.gather(*(one(j) for j in jobs))
-    return time.perf_counter() - t0, errors
+    return Batch(time.perf_counter() - t0, errors, ended)
 
 
 def own_cpu() -> float:
@@ -72,20 +102,22 @@ class Tally:
         self.stack, self.pids, self.process, self.concurrency = stack, pids, process, concurrency
         sides = ("real", "bare")
         self.spent = dict.fromkeys(sides, 0.0)
+        self.steady = {k: [0, 0.0] for k in sides}  # cases ended and seconds in the steady windows
         self.cpu = {k: {"worker": 0.0, "temporal": 0.0, "postgres": 0.0, "driver": 0.0} for k in sides}
         self.hist = {k: {name: [0.0, 0.0] for name in common.WORKER_LATENCIES} for k in sides}
         self.waits = {k: common.PgWaits(stack.dsn) for k in sides}
         self.errors: dict[str, list[str]] = {k: [] for k in sides}
 
     async def measure(self, side: str, jobs: list[Callable[[], Awaitable[Any]]]) -> float:
-        """Run one batch; its cases/s."""
+        """Run one batch; its cases/s: in its steady window when it has one, else over its wall time."""
         stack = self.stack
         before = {name: common.cpu_seconds(pid) for name, pid in self.pids.items()}
         mine, pg = own_cpu(), common.postgres_cpu(stack)
         h0 = common.worker_histograms(stack.worker_metrics_port)
         sampler = common.PgWaits(stack.dsn)
         sampler.start()
-        elapsed, errs = await batch(jobs, self.concurrency)
+        done = await batch(jobs, self.concurrency)
+        elapsed, errs = done.elapsed, done.errors
         await sampler.stop()
         h1 = common.worker_histograms(stack.worker_metrics_port)
         for name in common.WORKER_LATENCIES:
@@ -101,9 +133,15 @@ class Tally:
         self.cpu[side]["driver"] += own_cpu() - mine
         self.spent[side] += elapsed
         self.errors[side] += errs
+        steady = done.steady(self.concurrency)
         common.say(f"{self.process}: {len(jobs)} {side} cases in {elapsed:.1f} s"
+                   + (f", steady {steady[0] / steady[1]:.2f}/s" if steady else "")
                    + (f", {len(errs)} errors" if errs else ""))
-        return (len(jobs) - len(errs)) / elapsed
+        if steady is None:
+            return (len(jobs) - len(errs)) / elapsed
+        self.steady[side][0] += steady[0]
+        self.steady[side][1] += steady[1]
+        return steady[0] / steady[1]
 
 
 def abba(real: list[Any], bare: list[Any], rounds: int) -> list[list[tuple[str, list[Any]]]]:
@@ -135,7 +173,8 @@ async def run(stack: common.Stack, processes: list[str], n: int, concurrency: in
         for process in processes:
             drive = drivers.DRIVERS[process]
             code = CODES[process]
-            employees = [f"B{code}{i:05d}" for i in range(n + 1)]
+            warm = concurrency if n >= 4 * concurrency else 0  # a steady measurement starts warm
+            employees = [f"B{code}{i:05d}" for i in range(n + 1 + warm)]
             drivers.prepare(stack, process, employees)
             common.say(f"{process}: calibration case")
             async with asyncio.timeout(CASE_TIMEOUT_S):
@@ -149,7 +188,13 @@ async def run(stack: common.Stack, processes: list[str], n: int, concurrency: in
 
             real_jobs = [functools.partial(drive, ctx, e) for e in employees[1:]]
             bare_jobs = [functools.partial(drive_bare, client, f"bare-{process}-{i}", real_shape.steps,
-                                           stack.task_queue) for i in range(n)]
+                                           stack.task_queue) for i in range(n + warm)]
+            if warm:  # one wave of each, not measured: pools, caches and plans of both sides filled
+                for side, jobs in (("real", real_jobs[:warm]), ("bare", bare_jobs[:warm])):
+                    warming = await batch(jobs, concurrency)
+                    common.say(f"{process}: warm-up, {warm} {side} cases in {warming.elapsed:.1f} s"
+                               + (f", {len(warming.errors)} errors: {warming.errors[:1]}" if warming.errors else ""))
+                real_jobs, bare_jobs = real_jobs[warm:], bare_jobs[warm:]
             tally = Tally(stack, pids, process, concurrency)
             pair_ratios: list[float] = []
             polls_before = ctx.polls  # only real cases poll
@@ -158,11 +203,15 @@ async def run(stack: common.Stack, processes: list[str], n: int, concurrency: in
                 if len(rates) == 2:
                     pair_ratios.append(rates["real"] / rates["bare"])
             spent, cpu, hist, waits, errors = tally.spent, tally.cpu, tally.hist, tally.waits, tally.errors
-            real_rate = (n - len(errors["real"])) / spent["real"]
-            bare_rate = (n - len(errors["bare"])) / spent["bare"]
+            wall_real = (n - len(errors["real"])) / spent["real"]
+            wall_bare = (n - len(errors["bare"])) / spent["bare"]
+            steady = {side: c / t if t else None for side, (c, t) in tally.steady.items()}
+            real_rate, bare_rate = steady["real"] or wall_real, steady["bare"] or wall_bare
             results[process] = {
                 "cases": n, "real_cases_per_s": real_rate, "bare_cases_per_s": bare_rate,
                 "ratio": real_rate / bare_rate, "pair_ratios": pair_ratios,
+                "steady": steady["real"] is not None and steady["bare"] is not None,
+                "wall_cases_per_s": {"real": wall_real, "bare": wall_bare}, "wall_ratio": wall_real / wall_bare,
                 "real_seconds": spent["real"], "bare_seconds": spent["bare"],
                 "real_shape": real_shape.counts, "bare_shape": bare_shape.counts,
                 "cpu_ms_per_case": {side: {k: v * 1000 / n for k, v in c.items()} for side, c in cpu.items()},
@@ -182,7 +231,8 @@ async def run(stack: common.Stack, processes: list[str], n: int, concurrency: in
 def report(results: dict[str, Any], n: int, concurrency: int, temporal_db: str) -> list[common.Table]:
     main = common.Table(f"throughput: {n} cases per process and side, {concurrency} in flight, dev server {temporal_db}",
                  ["process", "activities", "updates", "signals", "children", "runs", "events real/bare",
-                  "real cases/s", "bare cases/s", "real/bare", "pair ratios min-max", "target", "verdict", "errors"])
+                  "real cases/s", "bare cases/s", "real/bare", "pair ratios min-max", "target", "verdict",
+                  "wall real/bare", "errors"])
     cpu = common.Table("CPU per case (ms of one core): where the difference goes",
                 ["process", "worker real", "worker bare", "temporal real", "temporal bare", "postgres real",
                  "postgres bare", "driver+API real", "driver bare"])
@@ -198,14 +248,20 @@ def report(results: dict[str, Any], n: int, concurrency: int, temporal_db: str) 
         main.add(process, acts, s.get("updates", 0), s.get("signals", 0), children, s.get("runs", 1), events,
                  r["real_cases_per_s"], r["bare_cases_per_s"], r["ratio"],
                  f"{min(r['pair_ratios']):.2f}-{max(r['pair_ratios']):.2f}" if r["pair_ratios"] else "-", f">= {TARGET}",
-                 common.verdict(r["ratio"] >= TARGET), len(r["errors"]["real"]) + len(r["errors"]["bare"]))
+                 common.verdict(r["ratio"] >= TARGET), r["wall_ratio"], len(r["errors"]["real"]) + len(r["errors"]["bare"]))
         c = r["cpu_ms_per_case"]
         cpu.add(process, c["real"]["worker"], c["bare"]["worker"], c["real"]["temporal"], c["bare"]["temporal"],
                 c["real"]["postgres"], c["bare"]["postgres"], c["real"]["driver"], c["bare"]["driver"])
         lat = r["worker_latency_ms"]
         why.add(process, *[f"{lat['real'][name]:.1f} / {lat['bare'][name]:.1f}" for name in common.WORKER_LATENCIES],
                 f"{r['pg_advisory_lock_waiters']['real']:.1f} / {r['pg_advisory_lock_waiters']['bare']:.1f}")
-    main.notes += [("activities include those of child workflows (offboarding: the enrollment stop);"
+    main.notes += [(f"cases/s in the batches' steady windows ({concurrency} in flight, the first wave passed); wall real/bare:"
+                    " over the batches' whole wall time, their first wave and drain included"
+                    if all(r["steady"] for r in results.values()) else
+                    "cases/s over the batches' wall time (batches too small for a steady window)"),
+                   (f"before the batches, one wave of {concurrency} cases of each side ran unmeasured (a warm-up)"
+                    if all(r["steady"] for r in results.values()) else "no warm-up"),
+                   ("activities include those of child workflows (offboarding: the enrollment stop);"
                     " timers are not replayed by the bare case"),
                    ("real cases go through the API in this process; bare cases are started and messaged with"
                     " the Temporal client from the same process"),

@@ -276,7 +276,7 @@ class SimulatedAgency:
         return pseudonym_of(self._sessions, id_number)
 
     def _record(self, request: dict[str, Any], leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
-        """What the agency keeps of a request: all of it, the person by her pseudonym."""
+        """What the agency keeps of a request: all of it but ``leave_out``, the person by her pseudonym."""
         kept = {k: v for k, v in to_jsonable(request).items() if k not in leave_out}
         return _pseudonymous(kept, self._person(request["resident_id_number"]))
 
