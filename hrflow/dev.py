@@ -110,17 +110,20 @@ class Stack:
         self._wait_healthy()
 
     def _seal_plain_personal_data(self, database_url: str, secrets_: DevSecrets) -> None:
-        """As ``hrflow migrate`` does: seal the personal data a stack from before the sealing holds plain."""
+        """As ``hrflow migrate`` does: seal the personal data a stack from before the sealing holds
+        plain, and give the simulated agency's older records pseudonyms."""
         from db.person_keys import PersonKeyring
         from db.sealed_fields import seal_plain_personal_data
         from db.session import make_engine, make_session_factory
+        from integrations.si_agency import pseudonymise_records
 
         engine = make_engine(database_url, pool_size=2, name="hrflow-dev-seal")
         try:
             keys = {k: base64.b64decode(v) for k, v in secrets_["codec_keys"].items()}
             keyring = PersonKeyring(make_session_factory(engine), secrets_["codec_active_key"], keys)
-            sealed = seal_plain_personal_data(make_session_factory(
-                engine, keyring=keyring, blind_index_key=base64.b64decode(secrets_["blind_index_key"])))
+            sessions = make_session_factory(engine, keyring=keyring,
+                                            blind_index_key=base64.b64decode(secrets_["blind_index_key"]))
+            sealed = seal_plain_personal_data(sessions) + pseudonymise_records(sessions)
         finally:
             engine.dispose()
         if sealed:
