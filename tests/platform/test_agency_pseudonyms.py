@@ -91,6 +91,24 @@ def test_records_kept_before_are_rewritten_once(engine, session_factory) -> None
     assert refused.value.code == "already_enrolled"
 
 
+def test_migrate_rewrites_them_and_asks_for_the_key_only_then(settings, engine) -> None:
+    from hrflow.cli import seal_plain_personal_data_at
+    from hrflow.settings import ConfigurationError
+
+    keyless = settings.model_copy(update={"blind_index_key": None})
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO sim_agency_requests (reference, operation, payload, outcome, number)"
+                          " VALUES ('old:enrol', 'submit', CAST(:p AS jsonb), 'accepted', 'SB1')"),
+                     {"p": json.dumps({"city": "beijing", "kind": "enrollment", "effective_month": "2020-01",
+                                       "employee_id": "E1", "resident_id_number": HERS})})
+    with pytest.raises(ConfigurationError, match="HRFLOW_BLIND_INDEX_KEY"):
+        seal_plain_personal_data_at(keyless, settings.migration_sqlalchemy_url)
+    assert seal_plain_personal_data_at(settings, settings.migration_sqlalchemy_url) == 1
+    assert seal_plain_personal_data_at(keyless, settings.migration_sqlalchemy_url) == 0  # nothing left: no key needed
+    [record] = _records(engine)
+    assert HERS not in record and digest(KEY, HERS) in record
+
+
 def test_without_the_blind_index_key_the_agency_records_nothing(engine) -> None:
     agency = SimulatedAgency(make_session_factory(engine))
     with pytest.raises(SealingUnavailable, match="HRFLOW_BLIND_INDEX_KEY"):
