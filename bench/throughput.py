@@ -49,6 +49,8 @@ CODES = {"si_change": "S", "maternity": "M", "offboarding": "O", "transfer": "T"
 # A case not finished by then is an error of its batch (or, for a calibration case, of the run),
 # never a run that waits for ever.
 CASE_TIMEOUT_S = 300
+# A batch has a steady window from this many times ``concurrency`` cases (``Batch.steady``).
+STEADY_FROM = 4
 
 
 @dataclass
@@ -64,7 +66,7 @@ class Batch:
         had passed: from the ``concurrency``-th end to the one after which the queue ran dry (a
         new case starts at every end until then). None for a batch under 4x ``concurrency``."""
         n, ends = len(self.ended), sorted(self.ended)
-        if n < 4 * concurrency:
+        if n < STEADY_FROM * concurrency:
             return None
         return n - 2 * concurrency, ends[n - concurrency - 1] - ends[concurrency - 1]
 
@@ -144,9 +146,14 @@ class Tally:
         return steady[0] / steady[1]
 
 
+def batch_size(n: int, rounds: int) -> int:
+    """Cases a batch of ``abba``'s: each round has two of each side."""
+    return max(1, n // (2 * rounds))
+
+
 def abba(real: list[Any], bare: list[Any], rounds: int) -> list[list[tuple[str, list[Any]]]]:
     """The batches as neighbouring pairs: each round (bare, real) then (real, bare)."""
-    cut = max(1, len(real) // (2 * rounds))
+    cut = batch_size(len(real), rounds)
     chunks = [(real[i:i + cut], bare[i:i + cut]) for i in range(0, len(real), cut)]
     return [[("bare", b), ("real", r)] if k % 2 == 0 else [("real", r), ("bare", b)] for k, (r, b) in enumerate(chunks)]
 
@@ -173,7 +180,8 @@ async def run(stack: common.Stack, processes: list[str], n: int, concurrency: in
         for process in processes:
             drive = drivers.DRIVERS[process]
             code = CODES[process]
-            warm = concurrency if n >= 4 * concurrency else 0  # a steady measurement starts warm
+            # a steady measurement starts warm: one unmeasured wave of each side first
+            warm = concurrency if batch_size(n, rounds) >= STEADY_FROM * concurrency else 0
             employees = [f"B{code}{i:05d}" for i in range(n + 1 + warm)]
             drivers.prepare(stack, process, employees)
             common.say(f"{process}: calibration case")
@@ -255,12 +263,12 @@ def report(results: dict[str, Any], n: int, concurrency: int, temporal_db: str) 
         lat = r["worker_latency_ms"]
         why.add(process, *[f"{lat['real'][name]:.1f} / {lat['bare'][name]:.1f}" for name in common.WORKER_LATENCIES],
                 f"{r['pg_advisory_lock_waiters']['real']:.1f} / {r['pg_advisory_lock_waiters']['bare']:.1f}")
+    steady = all(r["steady"] for r in results.values())
     main.notes += [(f"cases/s in the batches' steady windows ({concurrency} in flight, the first wave passed); wall real/bare:"
-                    " over the batches' whole wall time, their first wave and drain included"
-                    if all(r["steady"] for r in results.values()) else
+                    " over the batches' whole wall time, their first wave and drain included" if steady else
                     "cases/s over the batches' wall time (batches too small for a steady window)"),
                    (f"before the batches, one wave of {concurrency} cases of each side ran unmeasured (a warm-up)"
-                    if all(r["steady"] for r in results.values()) else "no warm-up"),
+                    if steady else "no warm-up"),
                    ("activities include those of child workflows (offboarding: the enrollment stop);"
                     " timers are not replayed by the bare case"),
                    ("real cases go through the API in this process; bare cases are started and messaged with"

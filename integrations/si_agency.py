@@ -25,14 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import blind_index
 from db.canonical import to_jsonable
 from db.models import SimAgencyRequest
-from db.sealed_fields import BLIND_INDEX_KEY, SIM_RECORD_HOLDS_ID_NUMBER, SealingUnavailable
+from db.sealed_fields import SIM_RECORD_HOLDS_ID_NUMBER, digest_of
 from db.session import unit_of_work
 
 R = TypeVar("R")
@@ -172,7 +171,7 @@ class SimulatedAgency:
             return (self.faults.reject.get(f"{submission.employee_id}@{submission.city}")
                     or self.faults.reject.get(submission.employee_id) or self._refusal(session, submission))
 
-        return self._once(submission.reference, "submit", self._record(submission.__dict__), refusal, prefix="SB")
+        return self._once(submission.reference, "submit", to_jsonable(submission.__dict__), refusal, prefix="SB")
 
     @_round_trip
     def revoke(self, reference: str, acceptance_no: str, reason: str) -> AgencyReceipt:
@@ -193,7 +192,7 @@ class SimulatedAgency:
     @_round_trip
     def claim_allowance(self, claim: AllowanceClaim) -> AgencyReceipt:
         """A maternity allowance claim; the payment itself is reported later by finance."""
-        return self._once(claim.reference, "allowance_claim", self._record(claim.__dict__, leave_out=("birth_date",)),
+        return self._once(claim.reference, "allowance_claim", to_jsonable(claim.__dict__),
                           lambda _session: self.faults.reject.get(claim.employee_id), prefix="MA")
 
     @_round_trip
@@ -212,7 +211,7 @@ class SimulatedAgency:
                 assert earlier.number is not None
                 return DeclarationReceipt(earlier.number, earlier.received_at,
                                           {k: (v[0], v[1]) for k, v in earlier.payload["refused"].items()})
-            persons = {ln.employee_id: self._person(ln.resident_id_number) for ln in declaration.lines}
+            persons = {ln.employee_id: digest_of(session, ln.resident_id_number) for ln in declaration.lines}
             insured = self._insured(session, declaration.city, list(persons.values()))
             refused: dict[str, tuple[str, str]] = {}
             for ln in declaration.lines:
@@ -223,11 +222,10 @@ class SimulatedAgency:
                 elif persons[ln.employee_id] not in insured:
                     refused[ln.employee_id] = ("not_enrolled", f"{declaration.city}: the person is not insured here")
             payload = {**to_jsonable(dataclasses.asdict(declaration)), "refused": {k: list(v) for k, v in refused.items()}}
-            payload["lines"] = [_pseudonymous(line, persons[line["employee_id"]]) for line in payload["lines"]]
             now = self._clock()
             number = f"BD{now:%Y%m%d}{hashlib.sha256(declaration.reference.encode()).hexdigest()[:10].upper()}"
             session.execute(insert(SimAgencyRequest).values(
-                reference=declaration.reference, operation="declare_bases", payload=payload,
+                reference=declaration.reference, operation="declare_bases", payload=_kept(session, payload),
                 outcome="accepted", number=number, received_at=now))
             return DeclarationReceipt(number, now, refused)
 
@@ -254,7 +252,7 @@ class SimulatedAgency:
         accepted = [
             r.payload for r in session.scalars(select(SimAgencyRequest).where(
                 SimAgencyRequest.operation == "submit", SimAgencyRequest.outcome == "accepted",
-                SimAgencyRequest.payload[PERSON].astext == self._person(sub.resident_id_number),
+                SimAgencyRequest.payload[PERSON].astext == digest_of(session, sub.resident_id_number),
                 SimAgencyRequest.payload["city"].astext == sub.city))
             if not self._revoked(session, r.number)
         ]
@@ -272,14 +270,6 @@ class SimulatedAgency:
             SimAgencyRequest.payload["acceptance_no"].astext == number)) is not None
 
     # ---- plumbing ----
-    def _person(self, id_number: str) -> str:
-        return pseudonym_of(self._sessions, id_number)
-
-    def _record(self, request: dict[str, Any], leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
-        """What the agency keeps of a request: all of it but ``leave_out``, the person by her pseudonym."""
-        kept = {k: v for k, v in to_jsonable(request).items() if k not in leave_out}
-        return _pseudonymous(kept, self._person(request["resident_id_number"]))
-
     def _weather(self) -> None:
         if self.faults.latency_seconds:
             time.sleep(self.faults.latency_seconds / 2)  # the request on its way
@@ -315,7 +305,7 @@ class SimulatedAgency:
         digest = hashlib.sha256(reference.encode()).hexdigest()[:10].upper()
         number = None if refusal else f"{prefix}{now:%Y%m%d}{digest}"
         session.execute(insert(SimAgencyRequest).values(
-            reference=reference, operation=operation, payload=payload,
+            reference=reference, operation=operation, payload=_kept(session, payload),
             outcome="rejected" if refusal else "accepted", number=number,
             code=refusal[0] if refusal else None, reason=refusal[1] if refusal else None,
             received_at=now))
@@ -326,24 +316,20 @@ class SimulatedAgency:
         return AgencyReceipt(number, now)
 
 
-def pseudonym_of(sessions: sessionmaker[Session], id_number: str) -> str:
-    """Her pseudonym in the agency's records: the blind index of her ID number (``db.blind_index``)."""
-    key: bytes | None = sessions.kw.get("info", {}).get(BLIND_INDEX_KEY)
-    if key is None:
-        raise SealingUnavailable("the simulated agency records people by pseudonym: its sessions need the"
-                                 " blind-index key (HRFLOW_BLIND_INDEX_KEY)")
-    return blind_index.digest(key, id_number)
-
-
-def _pseudonymous(record: dict[str, Any], person: str) -> dict[str, Any]:
-    return {PERSON: person, **{k: v for k, v in record.items() if k != "resident_id_number"}}
+def _kept(session: Session, record: dict[str, Any]) -> dict[str, Any]:
+    """What the agency keeps of a request: all of it but the child's birth date, each person (at
+    the top, or in a declaration's lines) by her pseudonym, the blind index of her ID number."""
+    out = {k: v for k, v in record.items() if k not in ("resident_id_number", "birth_date")}
+    if "resident_id_number" in record:
+        out = {PERSON: digest_of(session, record["resident_id_number"]), **out}
+    if isinstance(out.get("lines"), list):
+        out["lines"] = [_kept(session, line) for line in out["lines"]]
+    return out
 
 
 def pseudonymise_records(sessions: sessionmaker[Session], batch: int = 1000) -> int:
     """``hrflow migrate``'s backfill: the records kept before pseudonyms, rewritten (the rows
     rewritten). Idempotent: a rewritten record holds no ID number."""
-    from sqlalchemy import text
-
     total = 0
     while True:
         with sessions.begin() as session:
@@ -352,20 +338,10 @@ def pseudonymise_records(sessions: sessionmaker[Session], batch: int = 1000) -> 
                                    .limit(batch).with_for_update()).all()
             for reference, payload in rows:
                 session.execute(update(SimAgencyRequest).where(SimAgencyRequest.reference == reference)
-                                .values(payload=_rewritten(sessions, payload)))
+                                .values(payload=_kept(session, payload)))
         total += len(rows)
         if len(rows) < batch:
             return total
-
-
-def _rewritten(sessions: sessionmaker[Session], payload: dict[str, Any]) -> dict[str, Any]:
-    kept = {k: v for k, v in payload.items() if k != "birth_date"}
-    if "resident_id_number" in kept:
-        kept = _pseudonymous(kept, pseudonym_of(sessions, kept["resident_id_number"]))
-    if isinstance(kept.get("lines"), list):
-        kept["lines"] = [_pseudonymous(ln, pseudonym_of(sessions, ln["resident_id_number"]))
-                         if "resident_id_number" in ln else ln for ln in kept["lines"]]
-    return kept
 
 
 def _enrolled(accepted: list[dict[str, Any]]) -> bool:
