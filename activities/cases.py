@@ -89,6 +89,19 @@ def audit_move(session: Session, req: contract.ChangeStage, case: Row[Any]) -> N
                           params={**told, "stage": req.stage}, workflow_id=req.workflow_id, at=req.at)
 
 
+def close_open_task(session: Session, req: contract.CloseTask) -> None:
+    """Close the task and audit its decision, in the caller's transaction; nothing when it was
+    closed before (a retry, or a decision that closed it already)."""
+    closed = session.execute(_CLOSE_TASK, {
+        "case": req.workflow_id, "key": req.task_key,
+        "status": "cancelled" if req.decision == "cancelled" else "decided", "decision": req.decision,
+        "reason": req.reason, "actor": req.actor.user, "actor_role": req.actor.role, "decided_at": req.at,
+    }).first()
+    if closed is not None:
+        append_audit(session, req.actor, f"task.{req.decision}", workflow_id=req.workflow_id, at=req.at,
+                     after={"task": req.task_key, "title": closed.title, "reason": req.reason})
+
+
 def require_arrangement(year: int | None, notice_id: int | None = None) -> None:
     """Re-planning on an arrangement this worker has not read yet (or on the one a correction
     replaced) would plan on the old calendar: retry (the operator layer is re-read within
@@ -139,15 +152,7 @@ class CaseActivities(DbActivities):
     @activity.defn(name=contract.CLOSE_TASK.name)
     def close_task(self, req: contract.CloseTask) -> None:
         with db_step(self._sessions) as session:
-            closed = session.execute(_CLOSE_TASK, {
-                "case": req.workflow_id, "key": req.task_key,
-                "status": "cancelled" if req.decision == "cancelled" else "decided", "decision": req.decision,
-                "reason": req.reason, "actor": req.actor.user, "actor_role": req.actor.role, "decided_at": req.at,
-            }).first()
-            if closed is None:
-                return  # already closed by an earlier attempt
-            append_audit(session, req.actor, f"task.{req.decision}", workflow_id=req.workflow_id, at=req.at,
-                         after={"task": req.task_key, "title": closed.title, "reason": req.reason})
+            close_open_task(session, req)
 
     @activity.defn(name=contract.RECORD_AUDIT.name)
     def record_audit(self, req: contract.RecordAudit) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.cases import audit_move, claim_and_move
+from activities.cases import audit_move, claim_and_move, close_open_task
 from activities.unit import AgencyActivities, agency_refusals, append_audit, db_step
 from db.base import table, upsert
 from db.models import Employee, SiChange, SiEnrollment
@@ -61,7 +61,8 @@ class SocialInsuranceActivities(AgencyActivities):
 
     @activity.defn(name=contract.TRANSITION.name)
     def transition(self, req: contract.Transition) -> None:
-        """The change row, the case stage and the audit entry, in one transaction."""
+        """The change row, the case stage and the audit entry, and the tasks the decision closes, in
+        one transaction."""
         f = req.facts
         stage = ChangeStage(workflow_id=req.workflow_id, step=req.step, stage=req.stage, status=req.status,
                             at=req.at, next_due_at=req.next_due_at, actor=req.actor,
@@ -72,6 +73,8 @@ class SocialInsuranceActivities(AgencyActivities):
             case = claim_and_move(session, stage)
             if case is None:
                 return  # done before
+            for closing in req.closes:
+                close_open_task(session, closing)
             earlier = session.execute(_UPSERT_ANSWERING_EARLIER, {
                 "workflow_id": req.workflow_id, "created_at": req.at, "employee_id": f.employee_id, "city": f.city,
                 "kind": f.kind.value, "base": f.base, "months": f.months, "effective_month": f.effective_month,

@@ -167,7 +167,10 @@ async def run(stack: common.Stack, clients: int, seconds: float, cases: list[str
     out["worker_latencies"] = common.mean_latencies(hist_before, common.worker_histograms(stack.worker_metrics_port))
     out["cache"] = {k: common.worker_counter(stack.worker_metrics_port, f"sticky_cache_{k}") - v
                     for k, v in cache_before.items()}
-    out["cpu"] = {name: common.cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+    cpu: dict[str, float] = defaultdict(float)
+    for name, pid in pids.items():  # the worker processes' CPU summed as one "worker"
+        cpu[name.split("#")[0]] += common.cpu_seconds(pid) - cpu_before[name]
+    out["cpu"] = dict(cpu)
     out["cpu"]["postgres"] = common.postgres_cpu(stack) - pg_before
     out["cpu"]["load generator (this process)"] = own_cpu() - own_before
     out["load"] = load
@@ -246,13 +249,16 @@ def main() -> None:
     parser.add_argument("--cases", type=int, help="changes prepared for approval")
     parser.add_argument("--max-cached", type=int, default=HRFLOW_CACHE,
                         help=f"the worker's max_cached_workflows (hrflow's default: {HRFLOW_CACHE})")
+    parser.add_argument("--worker-processes", type=int, default=1,
+                        help="worker processes, as hrflow worker --processes N (cache and task latencies: the first one's)")
     parser.add_argument("--runner", choices=common.RUNNERS, default="default",
                         help="the worker's sandbox: default is hrflow's, strict the full sandbox (the baseline), see bench.worker")
     args = parser.parse_args()
     clients, seconds, n_cases = SIZES[args.size]
     clients, seconds, n_cases = args.clients or clients, args.seconds or seconds, args.cases or n_cases
     facts = common.machine_facts(benchmark="api_load", size=args.size, clients=clients, seconds=seconds, cases=n_cases,
-                          max_cached_workflows=args.max_cached, sandbox_runner=args.runner)
+                          max_cached_workflows=args.max_cached, sandbox_runner=args.runner,
+                                 worker_processes=args.worker_processes)
     common.print_facts(facts)
     t0 = time.monotonic()
     stack = common.Stack("api-load")
@@ -262,6 +268,8 @@ def main() -> None:
         stack.start_postgres()
         stack.start_temporal(db_file=False)
         stack.start_worker(max_cached=args.max_cached, metrics=True, runner=args.runner)
+        for _ in range(args.worker_processes - 1):
+            stack.start_worker(max_cached=args.max_cached, runner=args.runner)
         stack.start_api()
         common.say(f"stack up: API {stack.api_url} (pid {stack.pids()['api']}), worker pid {stack.pids()['worker']}")
         employees = [f"L{i:06d}" for i in range(n_cases)]

@@ -19,6 +19,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from domain.actors import SYSTEM, Actor
     from domain.approval_routes import ResolvedRoute, ResolvedStep, Signer
+    from domain.contracts.cases import CloseTask
     from domain.refusals import Refusal
     from domain.roles import Role
 
@@ -77,6 +78,15 @@ class ReturnToStep(BaseModel):
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def _signed_for_all(actor: Actor) -> str:
+    """Why the other tasks of an any-one step close when she signs."""
+    return f"本步骤已由 {actor.user} 签批（或签） (signed by {actor.user}; any one signs)"
+
+
+def _rejected_by(actor: Actor) -> str:
+    return f"已由 {actor.user} 驳回 (rejected by {actor.user})"
 
 
 def _moves(action: Callable[Concatenate[ApprovalChain, P], Coroutine[Any, Any, R]]
@@ -198,6 +208,12 @@ class ApprovalChain:
                 signer.role, assignee=signer.user)
             self.tasks[(self.at, i)] = key
 
+    def completes(self, actor: Actor) -> bool:
+        """Whether her signature would complete the whole route: the last step, and the last
+        signature it needs."""
+        last = self.at == len(self.route.steps) - 1
+        return last and (self.step.mode != "all" or len(self.signed(self.at)) + 1 >= len(self.step.signers))
+
     @_moves
     async def sign(self, actor: Actor) -> bool:
         """Her signature on the current step; True when it completes the whole route."""
@@ -206,17 +222,37 @@ class ApprovalChain:
         await case_ops.close_task(self.tasks.pop((self.at, i)), "approved", actor=actor)
         if self.step.mode == "all" and len(self.signed(self.at)) < len(self.step.signers):
             return False
-        await self._close_step("cancelled", f"本步骤已由 {actor.user} 签批（或签） (signed by {actor.user}; any one signs)")
+        await self._close_step("cancelled", _signed_for_all(actor))
         self.at += 1
         await self.open()
         return self.done
+
+    def sign_completing(self, actor: Actor) -> list[CloseTask]:
+        """The signature that completes the route (``completes``), as ``sign``, its tasks' closes
+        handed to the caller to carry in the step that records the stage the route leads to."""
+        i = self.signer_of(actor)
+        self.signatures.append(Signature(step=self.at, signer=i, user=actor.user, on_behalf_of=actor.on_behalf_of))
+        closes = [case_ops.closing(self.tasks.pop((self.at, i)), "approved", actor=actor)]
+        closes += [case_ops.closing(key, "cancelled", reason=_signed_for_all(actor)) for key in self._pop_step()]
+        self.at += 1
+        return closes
+
+    def rejecting(self, actor: Actor, reason: str) -> list[CloseTask]:
+        """Her rejection, as ``reject``, its tasks' closes handed to the caller to carry in the step
+        that records the rejection."""
+        closes = [case_ops.closing(self.tasks.pop((self.at, self.signer_of(actor))), "rejected", actor=actor,
+                                   reason=reason)]
+        closes += [case_ops.closing(key, "cancelled", actor=actor, reason=_rejected_by(actor))
+                   for key in self.tasks.values()]
+        self.tasks.clear()
+        return closes
 
     @_moves
     async def reject(self, actor: Actor, reason: str) -> None:
         """Her rejection ends the route: her task closes rejected, every other one cancelled."""
         key = self.tasks.pop((self.at, self.signer_of(actor)))
         await case_ops.close_task(key, "rejected", actor=actor, reason=reason)
-        await self.cancel("cancelled", f"已由 {actor.user} 驳回 (rejected by {actor.user})", actor)
+        await self.cancel("cancelled", _rejected_by(actor), actor)
 
     @_moves
     async def cancel(self, decision: str, reason: str, actor: Actor = SYSTEM) -> None:
@@ -304,6 +340,12 @@ class ApprovalChain:
             if s == self.at:
                 await case_ops.close_task(key, decision, reason=reason)
                 del self.tasks[(s, i)]
+
+    def _pop_step(self) -> list[str]:
+        """The current step's open tasks, no longer the chain's to close."""
+        keys = [key for (s, _), key in self.tasks.items() if s == self.at]
+        self.tasks = {k: key for k, key in self.tasks.items() if k[0] != self.at}
+        return keys
 
     def _shift(self, inserted: int) -> None:
         """A step was inserted at ``inserted``: the steps from there on move one down."""

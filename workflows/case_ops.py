@@ -95,14 +95,17 @@ async def open_task(task_key: str, title: str, role: str, *, assignee: str | Non
     )
 
 
+def closing(task_key: str, decision: str, *, actor: Actor = SYSTEM, reason: str | None = None) -> contract.CloseTask:
+    """What closes a task: run in a step of its own (``close_task``), or carried by the step that
+    records the stage the decision leads to, in its transaction."""
+    return contract.CloseTask(workflow_id=workflow.info().workflow_id, task_key=task_key, decision=decision,
+                              reason=reason, at=now(), actor=actor)
+
+
 async def close_task(task_key: str, decision: str, *, actor: Actor = SYSTEM,
                      reason: str | None = None) -> None:
-    await kernel.run(
-        contract.CLOSE_TASK,
-        contract.CloseTask(workflow_id=workflow.info().workflow_id, task_key=task_key, decision=decision,
-                  reason=reason, at=now(), actor=actor),
-        summary=f"task {task_key}: {decision}",
-    )
+    await kernel.run(contract.CLOSE_TASK, closing(task_key, decision, actor=actor, reason=reason),
+                     summary=f"task {task_key}: {decision}")
 
 
 async def notify(step: str, recipients: list[Recipient], template: str, params: dict[str, Any], *,

@@ -30,6 +30,7 @@ from workflows.routed_case import APPROVER_ROUTES, RoutedCase
 with workflow.unsafe.imports_passed_through():
     from domain.actors import SYSTEM, Actor
     from domain.contracts import si_change as contract
+    from domain.contracts.cases import CloseTask
     from domain.contracts.outbox import Recipient
     from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
     from domain.employment import EmploymentEvent
@@ -49,6 +50,9 @@ RETURNED = (REJECTED, AGENCY_REJECTED)
 # Patch id under which the approval follows the company's approver route (``domain.approval_routes``),
 # resolved to people on the case's first day, instead of any one hr_manager.
 DECISION = "si_change.approve"
+# Patch id under which a checker's decision closes her task in the step that records the stage it
+# leads to (one local activity, one transaction) instead of a step of its own before it.
+CLOSE_WITH_STAGE = "si_change.close-with-stage"
 # The approval tasks' titles, by why the route (re)starts.
 TITLES = {"submitted": ("审批社保变更", "Approve social-insurance change"),
           "corrected": ("审批已更正的社保变更", "Approve corrected social-insurance change"),
@@ -295,13 +299,11 @@ class SocialInsuranceChangeWorkflow(RoutedCase):
     @workflow.update
     async def approve(self, msg: Approve) -> SiChangeView:
         async with case_ops.deciding(self, lambda: self._check_approval(msg)):  # again: the state may have moved since validation
-            if self.chain is not None:
-                if not await self.chain.sign(msg.actor):
-                    return self.view()  # the route's next signatures are awaited
-            else:
-                await self._close_task("approved", actor=msg.actor)
+            closes = await self._signed(msg.actor)
+            if closes is None:
+                return self.view()  # the route's next signatures are awaited
             self.approver = msg.actor
-            await self._enter_approved(msg.actor)
+            await self._enter_approved(msg.actor, closes=closes)
         return self.view()
 
     @approve.validator
@@ -312,10 +314,15 @@ class SocialInsuranceChangeWorkflow(RoutedCase):
     async def reject(self, msg: Decide) -> SiChangeView:
         async with case_ops.deciding(self, lambda: self._check_checker(msg.actor, SUBMITTED)):
             self.stage = REJECTED
-            if self.chain is not None:
-                await self.chain.reject(msg.actor, msg.reason)
-            await self._close_task("rejected", actor=msg.actor, reason=msg.reason)
-            await self._record(REJECTED, actor=msg.actor, details={"reason": msg.reason})
+            closes = []
+            if not workflow.patched(CLOSE_WITH_STAGE):
+                if self.chain is not None:
+                    await self.chain.reject(msg.actor, msg.reason)
+                await self._close_task("rejected", actor=msg.actor, reason=msg.reason)
+            else:
+                closes = self.chain.rejecting(msg.actor, msg.reason) if self.chain is not None else []
+                closes += self._closing("rejected", actor=msg.actor, reason=msg.reason)
+            await self._record(REJECTED, actor=msg.actor, details={"reason": msg.reason}, closes=closes)
             await self._open_task("correct", "变更被驳回：请更正或撤回 (Change rejected: correct or withdraw)", Role.HR_SPECIALIST,
                                   assignee=self.req.maker.user)
         return self.view()
@@ -544,14 +551,14 @@ class SocialInsuranceChangeWorkflow(RoutedCase):
             raise kernel.refuse(Refusal.WRONG_STAGE, f"变更当前为“{self.stage}”，已不能撤回 (the change is {self.stage}; it can no longer be withdrawn)", stage=self.stage)
 
     # ------------------------------------------------------------------ plumbing
-    async def _enter_approved(self, actor: Actor) -> None:
+    async def _enter_approved(self, actor: Actor, *, closes: list[CloseTask] | None = None) -> None:
         self.round += 1
         self.stage = APPROVED  # at once: the main loop starts the rollback window
         self.execute_after = workflow.now() + self.req.rollback_window
         await self._record(APPROVED, actor=actor, next_due_at=self.execute_after,
                            details={"execute_after": self.execute_after.isoformat()},
                            current=f"approved by {actor.user}; executes at {self.execute_after:%Y-%m-%d %H:%M} UTC"
-                                   " unless revoked")
+                                   " unless revoked", closes=closes)
 
     async def _route_approval(self, why: str, *, version: int | None = None) -> None:
         """The approver route for the figures as they stand, its first step's tasks open."""
@@ -574,7 +581,7 @@ class SocialInsuranceChangeWorkflow(RoutedCase):
 
     async def _record(self, stage: str, *, status: str | None = None, actor: Actor = SYSTEM,
                       next_due_at: dt.datetime | None = None, details: dict[str, object] | None = None,
-                      current: str | None = None) -> None:
+                      current: str | None = None, closes: list[CloseTask] | None = None) -> None:
         f = self.facts
         case_ops.set_visible_stage(stage, current or f"{change_summary(f.kind, f.city, f.base, f.months)}: {stage}")
         await kernel.run(
@@ -583,7 +590,7 @@ class SocialInsuranceChangeWorkflow(RoutedCase):
                        stage=stage, status=status, estimate_total=self.estimate.total,
                        maker=self.req.maker.user, approver=self.approver.user if self.approver else None,
                        agency_reason=self.agency_reason, at=workflow.now(), next_due_at=next_due_at,
-                       actor=actor, details=details or {}),
+                       actor=actor, details=details or {}, closes=closes or []),
             summary=f"stage -> {stage}")
         self.stage = stage  # only once it is on record: a message waiting on the stage sees it saved
 
@@ -596,6 +603,27 @@ class SocialInsuranceChangeWorkflow(RoutedCase):
         await case_ops.open_task(key, title, role, assignee=assignee, by_hand=prefix.startswith("manual-"))
         self.open_task = key
         return key
+
+    async def _signed(self, actor: Actor) -> list[CloseTask] | None:
+        """Her approval: None while the route awaits more signatures, else the task closes the
+        approved stage's step carries (``CLOSE_WITH_STAGE``: one step, one transaction). A case
+        whose history is from before that closed each task in a step of its own."""
+        one_step = workflow.patched(CLOSE_WITH_STAGE)
+        if self.chain is not None:
+            if one_step and self.chain.completes(actor):
+                return self.chain.sign_completing(actor)
+            return [] if await self.chain.sign(actor) else None
+        if one_step:
+            return self._closing("approved", actor=actor)
+        await self._close_task("approved", actor=actor)
+        return []
+
+    def _closing(self, decision: str, *, actor: Actor, reason: str | None = None) -> list[CloseTask]:
+        """The open task's close (if one is open), for the step the decision records to carry."""
+        if self.open_task is None:
+            return []
+        key, self.open_task = self.open_task, None
+        return [case_ops.closing(key, decision, actor=actor, reason=reason)]
 
     async def _close_task(self, decision: str, *, actor: Actor, reason: str | None = None) -> None:
         if self.open_task is not None:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from domain.actors import Actor
 from domain.contracts import ActivityRef
+from domain.contracts.cases import CloseTask
 from domain.policy.pinning import SiChangeSnapshot
 from domain.si_change import ChangeKind
 
@@ -48,6 +49,7 @@ class Transition(BaseModel):
     next_due_at: dt.datetime | None = None
     actor: Actor = Field(default_factory=Actor)
     details: dict[str, Any] = Field(default_factory=dict)
+    closes: list[CloseTask] = Field(default_factory=list, description="the tasks the decision closes, in this step")
 
 
 class Execute(BaseModel):

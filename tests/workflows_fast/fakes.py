@@ -175,6 +175,8 @@ class SiChangeFakes(CaseFakes):
     @activity.defn(name=TRANSITION.name)
     async def transition(self, req: Transition) -> None:
         self.record(TRANSITION, req)
+        for closing in req.closes:  # as the real step: the tasks its decision closes, closed with the stage
+            self.record(CLOSE_TASK, closing)
 
     @activity.defn(name=EXECUTE.name)
     async def execute(self, req: Execute) -> Executed:

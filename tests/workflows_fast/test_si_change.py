@@ -79,6 +79,7 @@ async def test_approved_change_reaches_the_agency_once_after_the_rollback_window
         [closed] = fakes.of(CLOSE_TASK)
         assert (closed.task_key, closed.decision, closed.actor.user) == (task.task_key, "approved", CHECKER.user)
         assert fakes.of(TRANSITION)[-1].next_due_at == approved.execute_after
+        assert fakes.of(TRANSITION)[-1].closes == [closed]  # one step: the close rides on the stage it leads to
 
         await temporal_env.sleep(WINDOW - timedelta(hours=1))
         assert await stage_is(handle, "approved")
