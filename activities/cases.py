@@ -47,10 +47,12 @@ _CLOSE_TASK = (update(_TASKS)  # its SET is the other parameters
 
 
 def move_stage(session: Session, req: contract.ChangeStage) -> bool:
-    """Claim ``req.step``, move the case row and audit it, in the caller's transaction: False (and
-    nothing written) when the step was claimed before."""
+    """Claim ``req.step``, move the case row, close the tasks the decision closes and audit it, in
+    the caller's transaction: False (and nothing written) when the step was claimed before."""
     case = claim_and_move(session, req)
     if case is not None:
+        for closing in req.closes:
+            close_open_task(session, closing)
         audit_move(session, req, case)
     return case is not None
 

@@ -81,9 +81,9 @@ PATCHES = [
     ("revocation-failure-by-hand", "si_change/enrollment_lifecycle", "si_change/revocation_failed_done_by_hand"),
     ("repin-records-stage", "si_change/enrollment_lifecycle", "si_change/repin_voids_approval_recorded"),
     ("undo-tasks-stay-open", "maternity/beijing_single_birth", "maternity/failed_undo_stays_open"),
-    ("si_change.close-with-stage", "si_change/enrollment_lifecycle", "si_change/enrollment_lifecycle_closed_with_stage"),
-    ("si_change.close-with-stage", "si_change/back_payment_confirmation",
-     "si_change/back_payment_rejected_closed_with_stage"),
+    ("close-with-stage", "si_change/enrollment_lifecycle", "si_change/enrollment_lifecycle_closed_with_stage"),
+    ("close-with-stage", "si_change/back_payment_confirmation", "si_change/back_payment_rejected_closed_with_stage"),
+    ("close-with-stage", "maternity/beijing_single_birth", "maternity/beijing_single_birth_closed_with_stage"),
     *(("local-bookkeeping", before, f"{before}_local_bookkeeping") for before in (
         "si_change/enrollment_lifecycle", "maternity/beijing_single_birth", "offboarding/filing_missed",
         "transfer/guiyang_to_harbin", "non_compete/violation_month_3", "monthly_report/seeded_november")),

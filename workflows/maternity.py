@@ -31,6 +31,7 @@ from workflows.routed_case import APPROVER_ROUTES, RoutedCase
 with workflow.unsafe.imports_passed_through():
     from domain.actors import SYSTEM, Actor
     from domain.contracts import maternity as contract
+    from domain.contracts.cases import CloseTask
     from domain.contracts.outbox import MATERNITY_NOTIFY, Recipient
     from domain.employment import SIGNAL as EMPLOYMENT_SIGNAL
     from domain.employment import EmploymentEvent
@@ -473,12 +474,11 @@ class MaternityLeaveWorkflow(RoutedCase):
     @workflow.update
     async def approve(self, msg: Decision) -> MaternityView:
         async with case_ops.deciding(self, lambda: self._check_hr_decision(msg)):
-            if self.chain is not None:
-                if not await self.chain.sign(msg.actor):
-                    return self.view()  # the route's next signatures are awaited
-            else:
-                await self.book.close_task("approve", "approved", actor=msg.actor)
-            await self._stage(APPROVED, actor=msg.actor, current=f"approved; leave starts {self.leave.leave_start}")
+            closes = await self._signed(msg.actor, lambda: self.book.closing("approve", "approved", actor=msg.actor))
+            if closes is None:
+                return self.view()  # the route's next signatures are awaited
+            await self._stage(APPROVED, actor=msg.actor, current=f"approved; leave starts {self.leave.leave_start}",
+                              closes=closes)
         return self.view()
 
     @approve.validator
@@ -488,11 +488,9 @@ class MaternityLeaveWorkflow(RoutedCase):
     @workflow.update
     async def reject(self, msg: Decision) -> MaternityView:
         async with case_ops.deciding(self, lambda: self._check_hr_decision(msg, reason_required=True)):
-            if self.chain is not None:
-                await self.chain.reject(msg.actor, msg.reason or "")
-            else:
-                await self.book.close_task("approve", "rejected", actor=msg.actor, reason=msg.reason)
-            await self._stage(REJECTED, actor=msg.actor, details={"reason": msg.reason})
+            closes = await self._rejected(msg.actor, msg.reason or "", lambda: self.book.closing(
+                "approve", "rejected", actor=msg.actor, reason=msg.reason))
+            await self._stage(REJECTED, actor=msg.actor, details={"reason": msg.reason}, closes=closes)
             await self.book.open_task("correct", "产假申请被驳回：请更正后重新提交 (Maternity leave application rejected: correct and resubmit)",
                                   Role.HR_SPECIALIST)
         return self.view()
@@ -1006,9 +1004,10 @@ class MaternityLeaveWorkflow(RoutedCase):
         await case_ops.notify(step, recipients, template, params, via=MATERNITY_NOTIFY)
 
     async def _stage(self, stage: str, *, status: str | None = None, actor: Actor = SYSTEM,
-                     details: dict[str, Any] | None = None, current: str | None = None) -> None:
+                     details: dict[str, Any] | None = None, current: str | None = None,
+                     closes: list[CloseTask] | None = None) -> None:
         await case_ops.change_stage(self.book.next_step(), stage, status=status, actor=actor, details=details,
-                                    next_due_at=self.next_deadline, current_details=current)
+                                    next_due_at=self.next_deadline, current_details=current, closes=closes)
         self.stage = stage
 
     @staticmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -22,11 +23,17 @@ from workflows.approval_chain import AddSigner, ApprovalChain, ReturnToStep, Tra
 with workflow.unsafe.imports_passed_through():
     from domain.actors import Actor
     from domain.contracts import approval as routes
+    from domain.contracts.cases import CloseTask
     from domain.refusals import Refusal
 
 # Patch id under which a process resolves its approver route at start (each process's histories
 # before it keep their one task for a role).
 APPROVER_ROUTES = "approver-routes"
+
+
+async def _closed_apart(closes: list[CloseTask]) -> list[CloseTask]:
+    await case_ops.close_apart(closes)
+    return []
 
 
 class RoutedCase:
@@ -52,6 +59,24 @@ class RoutedCase:
 
     def view(self) -> Any:
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ deciding
+    async def _signed(self, actor: Actor, unrouted: Callable[[], list[CloseTask]]) -> list[CloseTask] | None:
+        """Her approval: None while the route awaits more signatures, else the closes of the tasks
+        it ends (``unrouted``: those of a case without a route), for the step that records the
+        approved stage to carry (``case_ops.CLOSE_WITH_STAGE``: one step, one transaction). A case
+        whose history is from before that closes them here, a step each."""
+        one_step = workflow.patched(case_ops.CLOSE_WITH_STAGE)
+        if self.chain is not None and not (one_step and self.chain.completes(actor)):
+            return [] if await self.chain.sign(actor) else None
+        closes = self.chain.sign_completing(actor) if self.chain is not None else unrouted()
+        return closes if one_step else await _closed_apart(closes)
+
+    async def _rejected(self, actor: Actor, reason: str, unrouted: Callable[[], list[CloseTask]]) -> list[CloseTask]:
+        """Her rejection: the closes of every task it ends (the route's, then ``unrouted``), for the
+        step that records the rejected stage to carry; as ``_signed`` for cases from before that."""
+        closes = (self.chain.rejecting(actor, reason) if self.chain is not None else []) + unrouted()
+        return closes if workflow.patched(case_ops.CLOSE_WITH_STAGE) else await _closed_apart(closes)
 
     # ------------------------------------------------------------------ resolving
     async def _open_route(self, decision: str, fields: dict[str, Decimal | str | int], title: tuple[str, str], *, why: str,

@@ -50,9 +50,6 @@ RETURNED = (REJECTED, AGENCY_REJECTED)
 # Patch id under which the approval follows the company's approver route (``domain.approval_routes``),
 # resolved to people on the case's first day, instead of any one hr_manager.
 DECISION = "si_change.approve"
-# Patch id under which a checker's decision closes her task in the step that records the stage it
-# leads to (one local activity, one transaction) instead of a step of its own before it.
-CLOSE_WITH_STAGE = "si_change.close-with-stage"
 # The approval tasks' titles, by why the route (re)starts.
 TITLES = {"submitted": ("审批社保变更", "Approve social-insurance change"),
           "corrected": ("审批已更正的社保变更", "Approve corrected social-insurance change"),
@@ -299,7 +296,7 @@ class SocialInsuranceChangeWorkflow(RoutedCase):
     @workflow.update
     async def approve(self, msg: Approve) -> SiChangeView:
         async with case_ops.deciding(self, lambda: self._check_approval(msg)):  # again: the state may have moved since validation
-            closes = await self._signed(msg.actor)
+            closes = await self._signed(msg.actor, lambda: self._closing("approved", actor=msg.actor))
             if closes is None:
                 return self.view()  # the route's next signatures are awaited
             self.approver = msg.actor
@@ -314,14 +311,8 @@ class SocialInsuranceChangeWorkflow(RoutedCase):
     async def reject(self, msg: Decide) -> SiChangeView:
         async with case_ops.deciding(self, lambda: self._check_checker(msg.actor, SUBMITTED)):
             self.stage = REJECTED
-            closes = []
-            if not workflow.patched(CLOSE_WITH_STAGE):
-                if self.chain is not None:
-                    await self.chain.reject(msg.actor, msg.reason)
-                await self._close_task("rejected", actor=msg.actor, reason=msg.reason)
-            else:
-                closes = self.chain.rejecting(msg.actor, msg.reason) if self.chain is not None else []
-                closes += self._closing("rejected", actor=msg.actor, reason=msg.reason)
+            closes = await self._rejected(msg.actor, msg.reason,
+                                          lambda: self._closing("rejected", actor=msg.actor, reason=msg.reason))
             await self._record(REJECTED, actor=msg.actor, details={"reason": msg.reason}, closes=closes)
             await self._open_task("correct", "变更被驳回：请更正或撤回 (Change rejected: correct or withdraw)", Role.HR_SPECIALIST,
                                   assignee=self.req.maker.user)
@@ -604,22 +595,8 @@ class SocialInsuranceChangeWorkflow(RoutedCase):
         self.open_task = key
         return key
 
-    async def _signed(self, actor: Actor) -> list[CloseTask] | None:
-        """Her approval: None while the route awaits more signatures, else the task closes the
-        approved stage's step carries (``CLOSE_WITH_STAGE``: one step, one transaction). A case
-        whose history is from before that closed each task in a step of its own."""
-        one_step = workflow.patched(CLOSE_WITH_STAGE)
-        if self.chain is not None:
-            if one_step and self.chain.completes(actor):
-                return self.chain.sign_completing(actor)
-            return [] if await self.chain.sign(actor) else None
-        if one_step:
-            return self._closing("approved", actor=actor)
-        await self._close_task("approved", actor=actor)
-        return []
-
     def _closing(self, decision: str, *, actor: Actor, reason: str | None = None) -> list[CloseTask]:
-        """The open task's close (if one is open), for the step the decision records to carry."""
+        """The open task's close (if one is open), for the step that records the decision to carry."""
         if self.open_task is None:
             return []
         key, self.open_task = self.open_task, None

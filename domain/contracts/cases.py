@@ -26,6 +26,15 @@ class OpenCase(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class CloseTask(BaseModel):
+    workflow_id: str
+    task_key: str
+    decision: str  # approved, rejected, done, cancelled, ...
+    reason: str | None = None
+    at: dt.datetime
+    actor: Actor = Field(default_factory=Actor)
+
+
 class ChangeStage(BaseModel):
     workflow_id: str
     step: str = Field(description="idempotency key within the case, e.g. 'stage-3'")
@@ -37,6 +46,7 @@ class ChangeStage(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
     before: dict[str, Any] = Field(default_factory=dict, description="what ``details`` replaced, for the audit")
     summary: str | None = None  # the case's summary anew, when what it says has changed
+    closes: list[CloseTask] = Field(default_factory=list, description="the tasks the decision closes, in this step")
 
 
 class OpenTask(BaseModel):
@@ -48,15 +58,6 @@ class OpenTask(BaseModel):
     due_at: dt.datetime | None = None
     at: dt.datetime
     by_hand: bool = False  # work outside the process: it stays open after the case ends
-
-
-class CloseTask(BaseModel):
-    workflow_id: str
-    task_key: str
-    decision: str  # approved, rejected, done, cancelled, ...
-    reason: str | None = None
-    at: dt.datetime
-    actor: Actor = Field(default_factory=Actor)
 
 
 class RecordAudit(BaseModel):

@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from activities.cases import move_stage
-from db.models import ActivityStep, AuditEvent, Case
-from domain.contracts.cases import ChangeStage
+from db.models import ActivityStep, ApprovalTask, AuditEvent, Case
+from domain.actors import Actor
+from domain.contracts.cases import ChangeStage, CloseTask
 
 AT = dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC)
 
@@ -77,3 +78,27 @@ def test_a_case_not_open_yet_is_retried_and_its_step_stays_unclaimed(session_fac
     _open(session_factory, "probe-nobody")
     case, _ = _move(session_factory, "probe-nobody", "s1", stage="x")
     assert case.stage == "x"
+
+
+def test_a_decision_closes_its_tasks_in_the_move_and_a_retry_closes_nothing_again(session_factory) -> None:
+    """A checker's decision carried by the move (``ChangeStage.closes``): her task decided and the
+    route's other one cancelled, audited before the stage, all in the move's transaction."""
+    _open(session_factory, "probe-E1-d")
+    with session_factory.begin() as s:
+        for key in ("approve-t1", "approve-t2"):
+            s.add(ApprovalTask(workflow_id="probe-E1-d", task_key=key, title="审批", role="hr_manager", created_at=AT))
+    checker = Actor(user="mgr.wang", role="hr_manager")
+    closes = [CloseTask(workflow_id="probe-E1-d", task_key="approve-t1", decision="approved", at=AT, actor=checker),
+              CloseTask(workflow_id="probe-E1-d", task_key="approve-t2", decision="cancelled", reason="或签 (any one signs)",
+                        at=AT)]
+    for _ in range(2):  # the second is the retry after the commit
+        with session_factory.begin() as s:
+            move_stage(s, ChangeStage(workflow_id="probe-E1-d", step="s1", stage="approved", at=AT, actor=checker,
+                                      closes=closes))
+    with session_factory() as s:
+        tasks = {t.task_key: (t.status, t.decision, t.actor) for t in
+                 s.scalars(select(ApprovalTask).where(ApprovalTask.workflow_id == "probe-E1-d"))}
+        entries = list(s.scalars(select(AuditEvent.action).where(AuditEvent.workflow_id == "probe-E1-d")
+                                 .order_by(AuditEvent.id)))
+    assert tasks == {"approve-t1": ("decided", "approved", "mgr.wang"), "approve-t2": ("cancelled", "cancelled", "system")}
+    assert entries == ["task.approved", "task.cancelled", "probe.stage_changed"]

@@ -114,6 +114,8 @@ class CaseFakes(Recorder):
     @activity.defn(name=CHANGE_STAGE.name)
     async def change_stage(self, req: ChangeStage) -> None:
         self.record(CHANGE_STAGE, req)
+        for closing in req.closes:  # as the real step: the tasks its decision closes, closed with the stage
+            self.record(CLOSE_TASK, closing)
 
     @activity.defn(name=OPEN_TASK.name)
     async def open_task(self, req: OpenTask) -> None:

@@ -107,6 +107,23 @@ def refusal_of(err: pytest.ExceptionInfo[WorkflowUpdateFailedError]) -> str | No
     return cause.type
 
 
+async def test_a_decision_closes_the_approval_in_the_step_that_records_its_stage(
+        temporal_env: WorkflowEnvironment) -> None:
+    """HR's rejection closes the approval task in the step that moves the case to rejected (one
+    local activity, one transaction), and nothing closes it apart; her correction task opens."""
+    fakes, req = MaternityFakes(), await leave_request(temporal_env)
+    async with running(temporal_env, WF, req, fakes, prefix="maternity-fast") as handle:
+        await handle.execute_update(WF.opened)
+        [approval] = [t for t in fakes.of(OPEN_TASK) if t.task_key.startswith("approve-")]
+        rejected = await handle.execute_update(WF.reject, Decision(actor=HR, reason="出生医学证明未上传 (no birth certificate)"))
+        assert rejected.stage == "rejected"
+        [step] = [s for s in fakes.of(CHANGE_STAGE) if s.stage == "rejected"]
+        assert [(c.task_key, c.decision, c.actor.user) for c in step.closes] == [(approval.task_key, "rejected", HR.user)]
+        assert fakes.of(CLOSE_TASK) == step.closes
+        assert [t for t in fakes.of(OPEN_TASK) if t.task_key.startswith("correct-")]
+        await support.record_history(temporal_env.client, handle.id, "maternity", "rejected_closed_with_stage")
+
+
 async def test_each_month_on_leave_is_advanced_once_at_its_cutoff(temporal_env: WorkflowEnvironment) -> None:
     """Her status changes once at leave start and finance is told the monthly figure; an
     extension mid-leave adds the months it covers, and no month is booked twice."""
