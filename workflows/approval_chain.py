@@ -217,9 +217,7 @@ class ApprovalChain:
     @_moves
     async def sign(self, actor: Actor) -> bool:
         """Her signature on the current step; True when it completes the whole route."""
-        i = self.signer_of(actor)
-        self.signatures.append(Signature(step=self.at, signer=i, user=actor.user, on_behalf_of=actor.on_behalf_of))
-        await case_ops.close_task(self.tasks.pop((self.at, i)), "approved", actor=actor)
+        await case_ops.close_task(self._signature(actor), "approved", actor=actor)
         if self.step.mode == "all" and len(self.signed(self.at)) < len(self.step.signers):
             return False
         await self._close_step("cancelled", _signed_for_all(actor))
@@ -230,9 +228,7 @@ class ApprovalChain:
     def sign_completing(self, actor: Actor) -> list[CloseTask]:
         """The signature that completes the route (``completes``), as ``sign``, its tasks' closes
         handed to the caller to carry in the step that records the stage the route leads to."""
-        i = self.signer_of(actor)
-        self.signatures.append(Signature(step=self.at, signer=i, user=actor.user, on_behalf_of=actor.on_behalf_of))
-        closes = [case_ops.closing(self.tasks.pop((self.at, i)), "approved", actor=actor)]
+        closes = [case_ops.closing(self._signature(actor), "approved", actor=actor)]
         closes += [case_ops.closing(key, "cancelled", reason=_signed_for_all(actor)) for key in self._pop_step()]
         self.at += 1
         return closes
@@ -340,6 +336,12 @@ class ApprovalChain:
             if s == self.at:
                 await case_ops.close_task(key, decision, reason=reason)
                 del self.tasks[(s, i)]
+
+    def _signature(self, actor: Actor) -> str:
+        """Her signature on the current step: the key of her task, no longer the chain's to close."""
+        i = self.signer_of(actor)
+        self.signatures.append(Signature(step=self.at, signer=i, user=actor.user, on_behalf_of=actor.on_behalf_of))
+        return self.tasks.pop((self.at, i))
 
     def _pop_step(self) -> list[str]:
         """The current step's open tasks, no longer the chain's to close."""
