@@ -47,19 +47,18 @@ _CLOSE_TASK = (update(_TASKS)  # its SET is the other parameters
 
 
 def move_stage(session: Session, req: contract.ChangeStage) -> bool:
-    """Claim ``req.step``, move the case row, close the tasks the decision closes and audit it, in
-    the caller's transaction: False (and nothing written) when the step was claimed before."""
+    """Claim ``req.step``, move the case row and audit it, in the caller's transaction: False (and
+    nothing written) when the step was claimed before."""
     case = claim_and_move(session, req)
     if case is not None:
-        for closing in req.closes:
-            close_open_task(session, closing)
         audit_move(session, req, case)
     return case is not None
 
 
 def claim_and_move(session: Session, req: contract.ChangeStage) -> Row[Any] | None:
-    """Claim ``req.step`` and move the case row: the case as it was, None when the step was
-    claimed before. The caller audits the move (``audit_move``) in the same transaction."""
+    """Claim ``req.step``, move the case row and close the tasks its decision closes
+    (``req.closes``): the case as it was, None (and nothing written) when the step was claimed
+    before. The caller audits the move (``audit_move``) in the same transaction."""
     row = session.execute(_CLAIM_AND_MOVE, {"case": req.workflow_id, "step": req.step, "stage": req.stage,
                                             "status": req.status, "summary": req.summary,
                                             "next_due_at": req.next_due_at, "at": req.at}).one()
@@ -67,6 +66,8 @@ def claim_and_move(session: Session, req: contract.ChangeStage) -> Row[Any] | No
         return None
     if not row.moved:
         raise ValueError(f"case {req.workflow_id} is not open")  # retried (the claim rolls back): open may lag
+    for closing in req.closes:
+        close_open_task(session, closing)
     return row
 
 

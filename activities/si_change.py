@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.cases import audit_move, claim_and_move, close_open_task
+from activities.cases import audit_move, claim_and_move
 from activities.unit import AgencyActivities, agency_refusals, append_audit, db_step
 from db.base import table, upsert
 from db.models import Employee, SiChange, SiEnrollment
@@ -68,13 +68,11 @@ class SocialInsuranceActivities(AgencyActivities):
                             at=req.at, next_due_at=req.next_due_at, actor=req.actor,
                             details={"kind": f.kind.value, "base": f.base, "months": f.months,
                                      "estimate_total": req.estimate_total, **req.details},
-                            summary=change_summary(f.kind, f.city, f.base, f.months))
+                            summary=change_summary(f.kind, f.city, f.base, f.months), closes=req.closes)
         with db_step(self._sessions) as session:
             case = claim_and_move(session, stage)
             if case is None:
                 return  # done before
-            for closing in req.closes:
-                close_open_task(session, closing)
             earlier = session.execute(_UPSERT_ANSWERING_EARLIER, {
                 "workflow_id": req.workflow_id, "created_at": req.at, "employee_id": f.employee_id, "city": f.city,
                 "kind": f.kind.value, "base": f.base, "months": f.months, "effective_month": f.effective_month,

@@ -80,15 +80,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _signed_for_all(actor: Actor) -> str:
-    """Why the other tasks of an any-one step close when she signs."""
-    return f"本步骤已由 {actor.user} 签批（或签） (signed by {actor.user}; any one signs)"
-
-
-def _rejected_by(actor: Actor) -> str:
-    return f"已由 {actor.user} 驳回 (rejected by {actor.user})"
-
-
 def _moves(action: Callable[Concatenate[ApprovalChain, P], Coroutine[Any, Any, R]]
            ) -> Callable[Concatenate[ApprovalChain, P], Coroutine[Any, Any, R]]:
     """Counts the action as under way while it awaits its activities (``check``)."""
@@ -216,39 +207,36 @@ class ApprovalChain:
 
     @_moves
     async def sign(self, actor: Actor) -> bool:
-        """Her signature on the current step; True when it completes the whole route."""
-        await case_ops.close_task(self._signature(actor), "approved", actor=actor)
-        if self.step.mode == "all" and len(self.signed(self.at)) < len(self.step.signers):
-            return False
-        await self._close_step("cancelled", _signed_for_all(actor))
-        self.at += 1
+        """Her signature on the current step, its tasks closed now and the next step's opened;
+        True when it completes the whole route."""
+        at = self.at
+        await case_ops.close_apart(self.signing(actor))
+        if self.at == at:
+            return False  # the step awaits more signatures
         await self.open()
         return self.done
 
-    def sign_completing(self, actor: Actor) -> list[CloseTask]:
-        """The signature that completes the route (``completes``), as ``sign``, its tasks' closes
-        handed to the caller to carry in the step that records the stage the route leads to."""
+    def signing(self, actor: Actor) -> list[CloseTask]:
+        """Her signature on the current step, its tasks' closes handed to the caller: hers approved
+        and, once the step is signed, its other ones cancelled and the route at its next step."""
         closes = [case_ops.closing(self._signature(actor), "approved", actor=actor)]
-        closes += [case_ops.closing(key, "cancelled", reason=_signed_for_all(actor)) for key in self._pop_step()]
+        if self.step.mode == "all" and len(self.signed(self.at)) < len(self.step.signers):
+            return closes
+        closes += [case_ops.closing(key, "cancelled", reason=f"本步骤已由 {actor.user} 签批（或签） (signed by"
+                                                              f" {actor.user}; any one signs)")
+                   for key in self._pop_step()]
         self.at += 1
         return closes
 
     def rejecting(self, actor: Actor, reason: str) -> list[CloseTask]:
-        """Her rejection, as ``reject``, its tasks' closes handed to the caller to carry in the step
-        that records the rejection."""
+        """Her rejection ends the route: her task's close (rejected) and every other one's
+        (cancelled), handed to the caller to carry in the step that records the rejection."""
         closes = [case_ops.closing(self.tasks.pop((self.at, self.signer_of(actor))), "rejected", actor=actor,
                                    reason=reason)]
-        closes += [case_ops.closing(key, "cancelled", actor=actor, reason=_rejected_by(actor))
+        closes += [case_ops.closing(key, "cancelled", actor=actor, reason=f"已由 {actor.user} 驳回 (rejected by {actor.user})")
                    for key in self.tasks.values()]
         self.tasks.clear()
         return closes
-
-    @_moves
-    async def reject(self, actor: Actor, reason: str) -> None:
-        """Her rejection ends the route: her task closes rejected, every other one cancelled."""
-        key = self.tasks.pop((self.at, self.signer_of(actor)))
-        await case_ops.close_task(key, "rejected", actor=actor, reason=reason)
-        await self.cancel("cancelled", _rejected_by(actor), actor)
 
     @_moves
     async def cancel(self, decision: str, reason: str, actor: Actor = SYSTEM) -> None:

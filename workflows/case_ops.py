@@ -330,9 +330,7 @@ class CaseBook:
             await self.cancel_task(purpose, reason, actor=actor)
 
     async def close_task(self, purpose: str, decision: str, *, actor: Actor, reason: str | None = None) -> None:
-        key = self.tasks.pop(purpose, None)
-        if key is not None:
-            await close_task(key, decision, actor=actor, reason=reason)
+        await close_apart(self.closing(purpose, decision, actor=actor, reason=reason))
 
     def closing(self, purpose: str, decision: str, *, actor: Actor, reason: str | None = None) -> list[contract.CloseTask]:
         """``close_task``, for the step that records the decision's stage to carry (``change_stage``)."""

@@ -31,11 +31,6 @@ with workflow.unsafe.imports_passed_through():
 APPROVER_ROUTES = "approver-routes"
 
 
-async def _closed_apart(closes: list[CloseTask]) -> list[CloseTask]:
-    await case_ops.close_apart(closes)
-    return []
-
-
 class RoutedCase:
     """Mixin of a process workflow whose decision runs an approver route (``self.chain``)."""
 
@@ -69,14 +64,20 @@ class RoutedCase:
         one_step = workflow.patched(case_ops.CLOSE_WITH_STAGE)
         if self.chain is not None and not (one_step and self.chain.completes(actor)):
             return [] if await self.chain.sign(actor) else None
-        closes = self.chain.sign_completing(actor) if self.chain is not None else unrouted()
-        return closes if one_step else await _closed_apart(closes)
+        closes = self.chain.signing(actor) if self.chain is not None else unrouted()
+        if one_step:
+            return closes
+        await case_ops.close_apart(closes)
+        return []
 
     async def _rejected(self, actor: Actor, reason: str, unrouted: Callable[[], list[CloseTask]]) -> list[CloseTask]:
         """Her rejection: the closes of every task it ends (the route's, then ``unrouted``), for the
         step that records the rejected stage to carry; as ``_signed`` for cases from before that."""
         closes = (self.chain.rejecting(actor, reason) if self.chain is not None else []) + unrouted()
-        return closes if workflow.patched(case_ops.CLOSE_WITH_STAGE) else await _closed_apart(closes)
+        if workflow.patched(case_ops.CLOSE_WITH_STAGE):
+            return closes
+        await case_ops.close_apart(closes)
+        return []
 
     # ------------------------------------------------------------------ resolving
     async def _open_route(self, decision: str, fields: dict[str, Decimal | str | int], title: tuple[str, str], *, why: str,

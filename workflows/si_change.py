@@ -603,9 +603,7 @@ class SocialInsuranceChangeWorkflow(RoutedCase):
         return [case_ops.closing(key, decision, actor=actor, reason=reason)]
 
     async def _close_task(self, decision: str, *, actor: Actor, reason: str | None = None) -> None:
-        if self.open_task is not None:
-            key, self.open_task = self.open_task, None
-            await case_ops.close_task(key, decision, actor=actor, reason=reason)
+        await case_ops.close_apart(self._closing(decision, actor=actor, reason=reason))
 
     def _result(self) -> SiChangeResult:
         return SiChangeResult(
